@@ -1,0 +1,138 @@
+/* config.h — the experiment file: what an .ini declares, after parsing and
+ * validation. Produced by experiment_load() (src/config/), consumed by the
+ * model builder, the data loader and the trainer. All values are resolved
+ * (defaults filled in); every layer remembers the line of its section so later
+ * stages (shape inference) can report `file:line: ...`. */
+#ifndef CNNRUN_CONFIG_H
+#define CNNRUN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CN_NAME_MAX 64
+#define CN_PATH_MAX 1024
+#define CN_MAX_INPUTS 8
+
+typedef enum {
+    LT_CONV,
+    LT_BATCHNORM,
+    LT_RELU,
+    LT_LEAKY,
+    LT_GELU,
+    LT_MAXPOOL,
+    LT_AVGPOOL,
+    LT_GLOBAL_AVGPOOL,
+    LT_LINEAR,
+    LT_DROPOUT,
+    LT_FLATTEN,
+    LT_ADD,
+    LT_CONCAT,
+    LT_RESIDUAL,
+    LT_INCEPTION,
+    LT_COUNT
+} LayerType;
+
+typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_GELU } Activation;
+
+typedef struct {
+    char name[CN_NAME_MAX]; /* section name after "layer." */
+    LayerType type;
+    int line;               /* line of the [layer.NAME] header */
+    /* Inputs: n_inputs == 0 means "the previous section". `input = x` gives
+     * one, `inputs = a, b` (add/concat) gives several. */
+    int n_inputs;
+    char inputs[CN_MAX_INPUTS][CN_NAME_MAX];
+    int inputs_line;        /* line of the input/inputs key, or `line` */
+
+    /* conv: filters size stride pad bias batchnorm activation
+     * residual: filters stride;  pools: size stride pad */
+    int filters, size, stride, pad;
+    bool bias;              /* conv default: true unless batchnorm = true */
+    bool batchnorm;
+    Activation activation;
+    float leaky_slope;      /* leaky / activation=leaky; default 0.01 (PyTorch) */
+    float bn_eps;           /* default 1e-5 */
+    float bn_momentum;      /* default 0.1 (PyTorch convention) */
+    int outputs;            /* linear */
+    float probability;      /* dropout, default 0.5 */
+    /* inception branch widths (pytorch-cifar naming) */
+    int n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj;
+} LayerSpec;
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerType;
+typedef enum { SCHED_ONE_CYCLE, SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } ScheduleType;
+
+#define CN_MAX_MILESTONES 16
+
+typedef struct {
+    /* where it came from */
+    char path[CN_PATH_MAX];
+    char *text;             /* the file as read (owned) */
+
+    /* [experiment] */
+    char name[128];         /* default: file name without .ini */
+    uint64_t seed;          /* default 1 */
+    int epochs;             /* default 50 */
+
+    /* [data] */
+    char dataset[32];       /* only "cifar10" */
+    char dir[CN_PATH_MAX];  /* "" = not given in the file */
+    int dir_line;           /* line of `dir`, 0 if not given */
+    int batch_size;         /* default 128 */
+    int test_batch_size;    /* default 500 */
+    int augment_crop;       /* pixels of zero padding for random crop; 0 = none */
+    bool augment_flip;
+    bool normalize;         /* normalize = cifar10 | none */
+    int train_subset;       /* use the first N training images; 0 = all */
+    int test_subset;        /* use the first N test images; 0 = all */
+
+    /* [optimizer] */
+    OptimizerType optimizer;
+    float momentum;         /* default 0.9 */
+    bool nesterov;          /* default false */
+    float weight_decay;     /* default 5e-4 */
+    float beta1, beta2, eps;/* adam/adamw/rmsprop */
+
+    /* [schedule] lr as a pure function of the step */
+    ScheduleType schedule;
+    float lr;               /* constant; also the base of step/cosine */
+    float lr_start, lr_max, lr_end;
+    float cycle_epochs;     /* one_cycle: default 40 */
+    int n_milestones;
+    float milestones[CN_MAX_MILESTONES]; /* step: epochs */
+    float gamma;            /* step: default 0.1 */
+    float warmup_epochs;    /* cosine: default 0 */
+
+    /* [layer.*] in file order */
+    int n_layers;
+    LayerSpec *layers;
+} Experiment;
+
+/* One `--set section.key=value` from the command line. Applied as if it were
+ * in the file; errors name it as `--set section.key`. */
+typedef struct {
+    const char *section; /* e.g. "optimizer" or "layer.c1" */
+    const char *key;
+    const char *value;
+} ConfigOverride;
+
+/* Splits "section.key=value" (the key is after the last dot before '=').
+ * Returns 0 on success, -1 (message on stderr) if malformed. Points into buf,
+ * which it modifies. */
+int config_override_parse(char *buf, ConfigOverride *out);
+
+/* Parses and validates an experiment file. On any error prints every problem
+ * it finds as `path:line: message` on stderr and returns -1 (nothing else has
+ * happened). Returns 0 and fills *out on success; free with experiment_free. */
+int experiment_load(const char *path, const ConfigOverride *overrides, int n_overrides,
+                    Experiment *out);
+void experiment_free(Experiment *e);
+
+/* Prints the resolved configuration in INI form (every key, defaults included). */
+void experiment_print(const Experiment *e, FILE *f);
+
+const char *layer_type_name(LayerType t);
+const char *activation_name(Activation a);
+
+#endif

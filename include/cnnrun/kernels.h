@@ -1,0 +1,108 @@
+/* kernels.h — the engine: forward and backward of every primitive layer as
+ * plain functions over float buffers (llm.c style). No allocation, no hidden
+ * state; scratch space is passed in.
+ *
+ * Conventions
+ *  - Activations are NHWC (channels last): x[((n*H + y)*W + x)*C + c].
+ *  - conv weight is (KH, KW, C_in, C_out) row-major, i.e. a (K, C_out) matrix
+ *    with K = KH*KW*C_in; PyTorch's (C_out, C_in, KH, KW) permuted (3,2,1,0)->...
+ *    see tests/golden/make_fixtures.py for the exact conversion.
+ *  - linear weight is (in, out) row-major (PyTorch's weight transposed).
+ *  - Backward functions ADD into parameter gradients (dweight, dbias, dgamma,
+ *    dbeta): the trainer zeroes them once per step. Input gradients are
+ *    written (acc = 0) or added (acc = 1): a tensor read by several layers
+ *    gets the sum of their gradients.
+ *  - dinput may be NULL when no gradient is needed (the network's input).
+ */
+#ifndef CNNRUN_KERNELS_H
+#define CNNRUN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
+typedef struct {
+    int n, h, w, c_in;       /* input (N,H,W,C_in) */
+    int c_out, kh, kw, stride, pad;
+    int h_out, w_out;        /* filled by conv_shape_init */
+} ConvShape;
+
+void conv_shape_init(ConvShape *s);
+/* floats of scratch space conv_forward/conv_backward need. */
+size_t conv_scratch_floats(const ConvShape *s);
+/* out (N,Ho,Wo,C_out) = conv(in, weight) + bias (bias may be NULL). */
+void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
+                  float *out, float *scratch);
+void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
+                   float *din, int acc, float *dweight, float *dbias, float *scratch);
+
+/* ---- batch norm over the channel dim of an (M, C) matrix, M = N*H*W ---- */
+/* Training: normalises with the batch statistics, saves mean and rstd
+ * (1/sqrt(var+eps), biased var) for backward, updates running stats as
+ * PyTorch does: running = (1-momentum)*running + momentum*batch (unbiased var). */
+void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
+                             float *out, float *mean, float *rstd, float *running_mean,
+                             float *running_var, float momentum, float eps);
+void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
+                            float *out, const float *running_mean, const float *running_var,
+                            float eps);
+void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
+                        const float *rstd, const float *dout, float *din, int acc, float *dgamma,
+                        float *dbeta);
+
+/* ---- element-wise activations over n floats ---- */
+void relu_forward(size_t n, const float *in, float *out);
+void relu_backward(size_t n, const float *in, const float *dout, float *din, int acc);
+void leaky_forward(size_t n, float slope, const float *in, float *out);
+void leaky_backward(size_t n, float slope, const float *in, const float *dout, float *din, int acc);
+/* exact GELU: x * Phi(x) (PyTorch's default, approximate='none') */
+void gelu_forward(size_t n, const float *in, float *out);
+void gelu_backward(size_t n, const float *in, const float *dout, float *din, int acc);
+
+/* ---- pooling (NHWC) ---- */
+typedef struct {
+    int n, h, w, c;
+    int size, stride, pad;
+    int h_out, w_out;        /* filled by pool_shape_init (floor mode, like PyTorch) */
+} PoolShape;
+void pool_shape_init(PoolShape *s);
+/* Max pool; padding counts as -inf. argmax (N*Ho*Wo*C int32) records the
+ * input offset of each maximum (first one on ties) for backward. */
+void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax);
+void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *dout, float *din,
+                      int acc);
+/* Average pool, padding counted in the divisor (PyTorch count_include_pad=True). */
+void avgpool_forward(const PoolShape *s, const float *in, float *out);
+void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc);
+/* Global average pool: (N,H,W,C) -> (N,C). */
+void global_avgpool_forward(int n, int hw, int c, const float *in, float *out);
+void global_avgpool_backward(int n, int hw, int c, const float *dout, float *din, int acc);
+
+/* ---- linear: out (N,out) = in (N,in) x weight (in,out) + bias ---- */
+void linear_forward(int n, int in_f, int out_f, const float *in, const float *weight,
+                    const float *bias, float *out);
+void linear_backward(int n, int in_f, int out_f, const float *in, const float *weight,
+                     const float *dout, float *din, int acc, float *dweight, float *dbias);
+
+/* ---- dropout: mask holds 0 or 1/(1-p) per element ---- */
+void dropout_forward(size_t n, const float *in, const float *mask, float *out);
+void dropout_backward(size_t n, const float *mask, const float *dout, float *din, int acc);
+
+/* ---- graph joins ---- */
+/* out = sum of k inputs, each of n floats. */
+void add_forward(size_t n, int k, const float *const *ins, float *out);
+/* each dins[i] (+)= dout; entries may be NULL. acc[i] per input. */
+void add_backward(size_t n, int k, const float *dout, float *const *dins, const int *acc);
+/* Concatenate along channels: m rows, input i has cs[i] channels. */
+void concat_forward(size_t m, int k, const int *cs, const float *const *ins, float *out);
+void concat_backward(size_t m, int k, const int *cs, const float *dout, float *const *dins,
+                     const int *acc);
+
+/* ---- softmax cross-entropy over (N, classes) logits ----
+ * Returns the summed loss over the batch; writes dlogits = (softmax - onehot) * scale
+ * (scale = 1/N for a mean loss) when dlogits != NULL; counts correct top-1
+ * predictions into *correct when not NULL. */
+double softmax_xent(int n, int classes, const float *logits, const int *labels, float *dlogits,
+                    float scale, int *correct);
+
+#endif

@@ -1,0 +1,49 @@
+/* results.h — the SQLite results database: tables `runs`, `epochs`, `lr_find`
+ * as in docs/results.md. Every write is its own transaction so a killed run
+ * keeps every finished epoch; several processes may share one file (WAL mode,
+ * busy timeout). Errors print `DBPATH: message` on stderr and return -1. */
+#ifndef CNNRUN_RESULTS_H
+#define CNNRUN_RESULTS_H
+
+#include <stdint.h>
+
+typedef struct ResultsDb ResultsDb;
+
+typedef struct {
+    const char *experiment;
+    const char *config_path;
+    const char *config;        /* resolved configuration text */
+    uint64_t seed;
+    int threads;
+    int64_t params;
+    double flops_per_image;    /* forward FLOPs (2 per multiply-add) */
+    int epochs_planned;
+    const char *version;
+    const char *data_dir;
+} RunInfo;
+
+typedef struct {
+    int epoch;                 /* 1-based */
+    double lr;                 /* at the last step of the epoch */
+    double train_loss, train_acc;
+    double test_loss, test_acc;
+    double seconds;            /* wall time of the epoch (training + evaluation) */
+    double images_per_sec;     /* training images per second */
+} EpochRecord;
+
+/* Opens (creating the file, its parent directory and the schema if needed). */
+ResultsDb *results_open(const char *path);
+void results_close(ResultsDb *db);
+
+/* Inserts a `runs` row with status 'running' and started_at = now; returns its
+ * id (> 0) or -1. */
+int64_t results_begin_run(ResultsDb *db, const RunInfo *info);
+int results_add_epoch(ResultsDb *db, int64_t run_id, const EpochRecord *e);
+/* status: "finished" | "failed" | "interrupted" | "diverged"; error may be NULL.
+ * Fills finished_at, final/best test accuracy (from the epochs table) and
+ * train_seconds. */
+int results_finish_run(ResultsDb *db, int64_t run_id, const char *status, double train_seconds,
+                       const char *error);
+int results_add_lr_find(ResultsDb *db, int64_t run_id, int step, double lr, double loss);
+
+#endif

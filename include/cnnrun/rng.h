@@ -1,0 +1,26 @@
+/* rng.h — deterministic random numbers (PCG32). Every random choice in cnnrun
+ * (init, shuffling, augmentation, dropout) comes from an Rng seeded from the
+ * experiment's seed, so runs are reproducible. */
+#ifndef CNNRUN_RNG_H
+#define CNNRUN_RNG_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t state;
+    uint64_t inc;
+} Rng;
+
+/* Different streams from one seed give independent sequences. */
+void rng_seed(Rng *r, uint64_t seed, uint64_t stream);
+uint32_t rng_u32(Rng *r);
+/* Uniform in [0, n), unbiased. */
+uint32_t rng_below(Rng *r, uint32_t n);
+/* Uniform in [0, 1). */
+float rng_uniform(Rng *r);
+/* Standard normal (Box-Muller). */
+float rng_normal(Rng *r);
+/* Fisher-Yates shuffle of idx[0..n). */
+void rng_shuffle(Rng *r, int *idx, int n);
+
+#endif

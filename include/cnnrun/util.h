@@ -1,0 +1,35 @@
+/* util.h — small checked wrappers shared by every part: allocation, exit codes,
+ * string helpers. Allocation failures print what failed and exit(1). */
+#ifndef CNNRUN_UTIL_H
+#define CNNRUN_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit status contract (docs/cli.md): */
+enum {
+    CN_EXIT_OK = 0,    /* success */
+    CN_EXIT_FAIL = 1,  /* the run failed: I/O error, diverged, interrupted */
+    CN_EXIT_USAGE = 2  /* the command line or an experiment file is wrong */
+};
+
+#define CN_VERSION "0.1.0"
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* 64-byte aligned, zero-filled float buffer; free with free(). */
+float *alloc_floats(size_t n);
+
+/* Copies at most dst_size-1 bytes and always terminates. Returns 1 if it fit. */
+int str_copy(char *dst, size_t dst_size, const char *src);
+/* Levenshtein distance (for "did you mean" suggestions). */
+int edit_distance(const char *a, const char *b);
+/* Reads a whole file into a NUL-terminated buffer; NULL (errno set) on failure. */
+char *read_text_file(const char *path, size_t *len_out);
+
+/* Monotonic wall clock in seconds. */
+double now_seconds(void);
+
+#endif
