@@ -1,1 +1,74 @@
-int main(void){return 0;}
+/* main.c — `cnnrun COMMAND ...`: dispatches to the subcommands and owns the
+ * usage text. Exit status: 0 success, 1 a run failed, 2 bad command or file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cnnrun/util.h"
+
+static const char *usage =
+    "usage: cnnrun COMMAND [options] ...\n"
+    "\n"
+    "commands:\n"
+    "  run    [options] FILE.ini|DIR ...  train; a DIR runs every *.ini in it, sorted by name\n"
+    "  check  FILE.ini ...                validate; print the configuration and model table\n"
+    "  bench  FILE.ini [--steps N] [--batch B]\n"
+    "                                     training throughput and per-layer time\n"
+    "  lr-find, eval, report              planned (see docs/), not in this version\n"
+    "\n"
+    "common options:\n"
+    "  --db PATH          results database (default results/results.db)\n"
+    "  --data DIR         CIFAR-10 binary directory (default: [data] dir, $CNNRUN_DATA,\n"
+    "                     then the embedded sample)\n"
+    "  --threads N        threads (default: all cores)\n"
+    "  --set S.KEY=VALUE  override a value of the experiment file (repeatable),\n"
+    "                     e.g. --set experiment.epochs=3 --set layer.c1.filters=32\n"
+    "  --help, --version\n"
+    "\n"
+    "exit status: 0 success, 1 the run failed, 2 the command or an experiment file is wrong\n";
+
+int cmd_bench(CliOptions *o);
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CN_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return CN_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("cnnrun %s\n", CN_VERSION);
+        return CN_EXIT_OK;
+    }
+    struct {
+        const char *name, *allowed;
+        int (*fn)(CliOptions *);
+    } cmds[] = {{"run", "", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,batch", cmd_bench}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) != 0) continue;
+        CliOptions o;
+        int rc = cli_parse(argc - 2, argv + 2, cmd, cmds[i].allowed, &o);
+        if (rc == 1) {
+            fputs(usage, stdout);
+            cli_free(&o);
+            return CN_EXIT_OK;
+        }
+        if (rc == 0 && o.n_files == 0) {
+            fprintf(stderr, "cnnrun %s: no experiment file given\n%s", cmd, usage);
+            rc = -1;
+        }
+        if (rc != 0) {
+            cli_free(&o);
+            return CN_EXIT_USAGE;
+        }
+        rc = cmds[i].fn(&o);
+        cli_free(&o);
+        return rc;
+    }
+    fprintf(stderr, "cnnrun: unknown command '%s'\n\n%s", cmd, usage);
+    return CN_EXIT_USAGE;
+}

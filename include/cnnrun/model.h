@@ -1,0 +1,108 @@
+/* model.h — a network built at run time from an Experiment: a graph of
+ * primitive nodes (composite sections such as conv+BN+activation, residual and
+ * inception are expanded into them), their shapes, parameters and one memory
+ * plan made at build time. Forward and backward run the nodes in order over
+ * the planned buffers; nothing is allocated while training.
+ *
+ *   Model m;
+ *   if (model_build(&exp, 128, &m) != 0) exit(2);   // file:line errors printed
+ *   model_init_params(&m, seed);
+ *   model_forward(&m, images, n, true);            // images (n,32,32,3) NHWC
+ *   ... dlogits into model_dlogits(&m) ...
+ *   model_zero_grad(&m); model_backward(&m, images, n);
+ */
+#ifndef CNNRUN_MODEL_H
+#define CNNRUN_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cnnrun/config.h"
+#include "cnnrun/rng.h"
+
+typedef enum {
+    OP_CONV,
+    OP_BATCHNORM,
+    OP_RELU,
+    OP_LEAKY,
+    OP_GELU,
+    OP_MAXPOOL,
+    OP_AVGPOOL,
+    OP_GLOBAL_AVGPOOL,
+    OP_LINEAR,
+    OP_DROPOUT,
+    OP_FLATTEN,
+    OP_ADD,
+    OP_CONCAT
+} OpType;
+
+#define NODE_INPUT (-1) /* input index meaning "the network's input images" */
+
+typedef struct {
+    OpType op;
+    char name[2 * CN_NAME_MAX]; /* section name, or section.part for expanded parts */
+    int section;                /* index of the LayerSpec it came from */
+    int n_in;
+    int in[CN_MAX_INPUTS];      /* node indices or NODE_INPUT */
+    int in_acc[CN_MAX_INPUTS];  /* backward adds into (1) or writes (0) that input's gradient */
+    int c, h, w;                /* output shape per image (channels last) */
+    /* hyper-parameters */
+    int size, stride, pad;      /* conv kernel / pool window */
+    bool bias;
+    float slope, eps, momentum, probability;
+    /* parameters: offsets into Model.params / Model.grads */
+    size_t w_off, w_len;        /* conv/linear weight, BN gamma */
+    size_t b_off, b_len;        /* bias, BN beta (b_len 0: none) */
+    size_t s_off;               /* BN running mean (c) then var (c) in Model.state */
+    double flops;               /* forward FLOPs per image (multiply-add = 2) */
+    /* planned buffers (max_batch images) */
+    float *out, *dout;
+    float *saved;               /* BN mean+rstd, dropout mask, maxpool argmax (int32) */
+} Node;
+
+typedef struct {
+    const Experiment *exp;
+    int max_batch;
+    int in_c, in_h, in_w;       /* 3, 32, 32 */
+    int classes;                /* size of the last node's output */
+    int n_nodes;
+    Node *nodes;
+    size_t n_params;
+    float *params, *grads;
+    size_t n_state;
+    float *state;               /* BN running statistics */
+    float *scratch;             /* shared by conv im2col/col2im */
+    size_t n_scratch;
+    size_t activation_bytes;    /* planned activation + gradient memory */
+    Rng dropout_rng;
+    double *node_seconds;       /* when not NULL: forward+backward time per node (bench) */
+} Model;
+
+/* Builds the graph and the memory plan for batches of up to max_batch
+ * images. Shape errors are printed as `file:line: ...`; returns -1 then.
+ * max_batch 0 builds shapes and counts only, allocating no buffers. */
+int model_build(const Experiment *e, int max_batch, Model *m);
+void model_free(Model *m);
+
+/* PyTorch's default initialisation (kaiming-uniform a=sqrt(5) weights,
+ * uniform biases, BN gamma 1 beta 0, running var 1), from the seed. */
+void model_init_params(Model *m, uint64_t seed);
+
+/* Forward of n <= max_batch images (n,32,32,3). training: batch statistics,
+ * dropout on; otherwise running statistics. */
+void model_forward(Model *m, const float *input, int n, bool training);
+float *model_logits(Model *m);   /* (n, classes) after forward */
+float *model_dlogits(Model *m);  /* where the loss writes its gradient */
+void model_zero_grad(Model *m);
+/* Backward of the last training forward; adds into m->grads. */
+void model_backward(Model *m, const float *input, int n);
+
+/* Totals over all nodes. */
+double model_flops_per_image(const Model *m);
+/* The darknet-style table: one row per section. */
+void model_print_table(const Model *m, FILE *f);
+
+const char *op_name(OpType op);
+
+#endif

@@ -1,0 +1,34 @@
+/* cli.h — the command line shared by the subcommands: common options,
+ * collecting experiment files (a directory expands to its sorted *.ini). */
+#ifndef CNNRUN_CLI_H
+#define CNNRUN_CLI_H
+
+#include "cnnrun/config.h"
+
+#define CLI_MAX_SETS 64
+
+typedef struct {
+    const char *db;        /* --db, default results/results.db */
+    const char *data;      /* --data */
+    int threads;           /* --threads, default: all cores */
+    int n_sets;
+    ConfigOverride sets[CLI_MAX_SETS];
+    int steps;             /* bench --steps */
+    int batch;             /* bench --batch */
+    const char *weights;   /* eval --weights */
+    int n_files;
+    char **files;          /* experiment files after expanding directories */
+} CliOptions;
+
+/* Parses argv after the subcommand. Prints the problem and returns -1 on a
+ * bad option; returns 1 if --help was printed. `allowed` lists the options
+ * this subcommand takes beyond the common ones (e.g. "steps,batch"). */
+int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o);
+void cli_free(CliOptions *o);
+/* Sets OpenBLAS's thread count and returns the count in use. */
+int cli_setup_threads(int requested);
+
+int cmd_run(CliOptions *o);
+int cmd_check(CliOptions *o);
+
+#endif

@@ -1,0 +1,168 @@
+/* options.c — parsing of the common options and of the experiment paths:
+ * a directory argument stands for every *.ini in it, sorted by name. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cblas.h>
+
+#include "cli.h"
+#include "cnnrun/util.h"
+
+static void add_file(CliOptions *o, const char *path)
+{
+    o->files = xrealloc(o->files, sizeof(char *) * (size_t)(o->n_files + 1));
+    o->files[o->n_files++] = xstrdup(path);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_path(CliOptions *o, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "cnnrun: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        add_file(o, path);
+        return 0;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "cnnrun: %s: cannot open directory: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".ini") == 0 && de->d_name[0] != '.') {
+            names = xrealloc(names, sizeof(char *) * (size_t)(n + 1));
+            names[n++] = xstrdup(de->d_name);
+        }
+    }
+    closedir(d);
+    if (n == 0) {
+        fprintf(stderr, "cnnrun: %s: no *.ini experiment files in this directory\n", path);
+        free(names);
+        return -1;
+    }
+    qsort(names, (size_t)n, sizeof(char *), cmp_str);
+    for (int i = 0; i < n; i++) {
+        char full[CN_PATH_MAX];
+        size_t plen = strlen(path);
+        snprintf(full, sizeof full, "%s%s%s", path, plen && path[plen - 1] == '/' ? "" : "/",
+                 names[i]);
+        add_file(o, full);
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "cnnrun: %s expects an integer in %d..%d, got '%s'\n", opt, lo, hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int allowed_opt(const char *allowed, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = allowed; p && *p;) {
+        const char *q = strchr(p, ',');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p = q ? q + 1 : NULL;
+    }
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->db = "results/results.db";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (add_path(o, a) != 0) return -1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
+        const char *name = a + 2;
+        const char *val = NULL;
+        char namebuf[64];
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && eq) {
+            snprintf(namebuf, sizeof namebuf, "%.*s", (int)(eq - name), name);
+            name = namebuf;
+            val = eq + 1;
+        }
+        int common = !strcmp(name, "db") || !strcmp(name, "data") || !strcmp(name, "threads") ||
+                     !strcmp(name, "set");
+        if (strncmp(a, "--", 2) != 0 || (!common && !allowed_opt(allowed, name))) {
+            fprintf(stderr, "cnnrun %s: unknown option '%s' (see cnnrun %s --help)\n", command, a,
+                    command);
+            return -1;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cnnrun %s: option --%s needs a value\n", command, name);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        if (!strcmp(name, "db")) o->db = val;
+        else if (!strcmp(name, "data")) o->data = val;
+        else if (!strcmp(name, "weights")) o->weights = val;
+        else if (!strcmp(name, "threads")) {
+            if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
+        } else if (!strcmp(name, "steps")) {
+            if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;
+        } else if (!strcmp(name, "batch")) {
+            if (parse_int("--batch", val, 1, 65536, &o->batch)) return -1;
+        } else if (!strcmp(name, "set")) {
+            if (o->n_sets == CLI_MAX_SETS) {
+                fprintf(stderr, "cnnrun: too many --set options (at most %d)\n", CLI_MAX_SETS);
+                return -1;
+            }
+            char *buf = xstrdup(val);
+            if (config_override_parse(buf, &o->sets[o->n_sets]) != 0) {
+                free(buf);
+                return -1;
+            }
+            o->n_sets++;
+        }
+    }
+    return 0;
+}
+
+void cli_free(CliOptions *o)
+{
+    for (int i = 0; i < o->n_files; i++) free(o->files[i]);
+    free(o->files);
+    /* --set buffers: section points at the start of each strdup'ed buffer */
+    for (int i = 0; i < o->n_sets; i++) free((void *)o->sets[i].section);
+}
+
+int cli_setup_threads(int requested)
+{
+    int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    openblas_set_num_threads(n);
+    return n;
+}

@@ -1,0 +1,797 @@
+/* schema.c — every section and key of an experiment file, as data: type,
+ * range, default and meaning (schema.h). Parsing here is strict: numbers must
+ * be the whole value (no atoi-style "6x4" -> 6), enums are exact lowercase
+ * words, and nothing silently falls back to a default. */
+#include "schema.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrun/util.h"
+
+_Static_assert(sizeof(LayerType) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(Activation) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(OptimizerType) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(ScheduleType) == sizeof(int), "enums are stored as int");
+
+const char *const schema_layer_type_names[] = {
+    "conv",   "batchnorm", "relu",    "leaky",  "gelu",     "maxpool",   "avgpool",
+    "global_avgpool",      "linear",  "dropout", "flatten", "add",       "concat",
+    "residual", "inception", NULL};
+_Static_assert(sizeof schema_layer_type_names / sizeof *schema_layer_type_names == LT_COUNT + 1,
+               "one name per layer type");
+
+const char *const schema_activation_names[] = {"none", "relu", "leaky", "gelu", NULL};
+static const char *const optimizer_names[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
+static const char *const schedule_names[] = {"one_cycle", "constant", "step", "cosine", NULL};
+static const char *const dataset_names[] = {"cifar10", NULL};
+static const char *const normalize_names[] = {"none", "cifar10", NULL};
+
+#define E(f) offsetof(Experiment, f)
+#define L(f) offsetof(LayerSpec, f)
+#define INT_MAX_WIDTH 65536
+
+/* ------------------------------------------------------------ sections */
+
+static const SchemaKey experiment_keys[] = {
+    {"name", SK_STRING, SF_COMPUTED, E(name), sizeof(((Experiment *)0)->name), 0, 0,
+     "the file name without .ini", NULL, "label of the run in the results database"},
+    {"seed", SK_U64, 0, E(seed), 0, 0, 0, "1", NULL,
+     "seeds weight initialisation, shuffling and augmentation"},
+    {"epochs", SK_INT, 0, E(epochs), 0, 1, 100000, "50", NULL,
+     "passes over the training set"},
+};
+
+static const SchemaKey data_keys[] = {
+    {"dataset", SK_ENUM, SF_ENUM_STRING, E(dataset), sizeof(((Experiment *)0)->dataset), 0, 0,
+     "cifar10", dataset_names, "CIFAR-10 in the binary layout (data_batch_*.bin, test_batch.bin)"},
+    {"dir", SK_STRING, SF_COMPUTED, E(dir), CN_PATH_MAX, 0, 0,
+     "$CNNRUN_DATA, then the embedded sample", NULL,
+     "directory of the binary batches (--data overrides it)"},
+    {"batch_size", SK_INT, 0, E(batch_size), 0, 1, 65536, "128", NULL,
+     "training images per step"},
+    {"test_batch_size", SK_INT, 0, E(test_batch_size), 0, 1, 65536, "500", NULL,
+     "images per forward pass when evaluating (memory only, not accuracy)"},
+    {"augment", SK_AUGMENT, 0, 0, 0, 0, 16, "none", NULL,
+     "`crop:N` random 32x32 crop of the image zero-padded by N, `flip` random horizontal "
+     "flip; comma-separated, or `none`"},
+    {"normalize", SK_ENUM, SF_ENUM_BOOL, E(normalize), 0, 0, 0, "cifar10", normalize_names,
+     "`cifar10`: subtract the per-channel mean and divide by the std; `none`: pixels in [0, 1]"},
+    {"train_subset", SK_INT, 0, E(train_subset), 0, 0, 50000, "0", NULL,
+     "train on the first N training images only; 0 = all"},
+    {"test_subset", SK_INT, 0, E(test_subset), 0, 0, 10000, "0", NULL,
+     "evaluate on the first N test images only; 0 = all"},
+};
+
+static const SchemaKey optimizer_keys[] = {
+    {"type", SK_ENUM, 0, E(optimizer), 0, 0, 0, "sgd", optimizer_names, "update rule"},
+    {"momentum", SK_FLOAT, SF_MAX_EXCL, E(momentum), 0, 0, 1, "0.9", NULL, "sgd: momentum"},
+    {"nesterov", SK_BOOL, 0, E(nesterov), 0, 0, 0, "false", NULL,
+     "sgd: Nesterov momentum (needs momentum > 0)"},
+    {"weight_decay", SK_FLOAT, SF_NO_MAX, E(weight_decay), 0, 0, 0, "5e-4", NULL,
+     "L2 penalty (adamw: decoupled decay)"},
+    {"beta1", SK_FLOAT, SF_MAX_EXCL, E(beta1), 0, 0, 1, "0.9", NULL,
+     "adam/adamw: decay of the first moment"},
+    {"beta2", SK_FLOAT, SF_MAX_EXCL, E(beta2), 0, 0, 1, "0.999", NULL,
+     "adam/adamw: decay of the second moment; rmsprop: its smoothing constant (alpha)"},
+    {"eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(eps), 0, 0, 0, "1e-8", NULL,
+     "adam/adamw/rmsprop: added to the denominator"},
+};
+
+static const SchemaKey schedule_keys[] = {
+    {"type", SK_ENUM, 0, E(schedule), 0, 0, 0, "one_cycle", schedule_names,
+     "learning-rate curve over the epochs"},
+    {"lr", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr), 0, 0, 0, "0.1", NULL,
+     "constant: the rate; step, cosine: the starting (peak) rate"},
+    {"lr_start", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr_start), 0, 0, 0, "0.008", NULL,
+     "one_cycle: rate at epoch 0 and at the end of the cycle (<= lr_max)"},
+    {"lr_max", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr_max), 0, 0, 0, "0.12", NULL,
+     "one_cycle: peak rate, reached at half the cycle"},
+    {"lr_end", SK_FLOAT, SF_NO_MAX, E(lr_end), 0, 0, 0, "0.0008", NULL,
+     "one_cycle: rate at the last epoch (linear cool-down after the cycle)"},
+    {"cycle_epochs", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(cycle_epochs), 0, 0, 0, "40", NULL,
+     "one_cycle: length of the up-and-down cycle in epochs"},
+    {"milestones", SK_MILESTONES, 0, 0, 0, 0, CN_MAX_MILESTONES, "", NULL,
+     "step: increasing epochs at which the rate is multiplied by gamma (required for step)"},
+    {"gamma", SK_FLOAT, SF_MIN_EXCL, E(gamma), 0, 0, 1, "0.1", NULL,
+     "step: factor applied at each milestone"},
+    {"warmup_epochs", SK_FLOAT, SF_NO_MAX, E(warmup_epochs), 0, 0, 0, "0", NULL,
+     "cosine: linear warm-up from 0 to lr over this many epochs"},
+};
+
+static const SchemaSection top_sections[] = {
+    {"experiment", -1, experiment_keys, sizeof experiment_keys / sizeof *experiment_keys,
+     "what the run is called and how long it trains"},
+    {"data", -1, data_keys, sizeof data_keys / sizeof *data_keys,
+     "where the images come from and how they are fed"},
+    {"optimizer", -1, optimizer_keys, sizeof optimizer_keys / sizeof *optimizer_keys,
+     "how gradients update the weights"},
+    {"schedule", -1, schedule_keys, sizeof schedule_keys / sizeof *schedule_keys,
+     "the learning rate as a function of the epoch"},
+};
+
+/* --------------------------------------------------------------- layers */
+
+#define K_TYPE                                                                            \
+    {"type", SK_ENUM, SF_REQUIRED, L(type), 0, 0, 0, NULL, schema_layer_type_names,       \
+     "layer type"}
+#define K_INPUT                                                                           \
+    {"input", SK_INPUT, SF_COMPUTED, L(inputs), 0, 0, 0, "the previous section", NULL,     \
+     "name of an earlier layer to read instead of the previous section"}
+#define K_WIDTH(k, f, doc) {k, SK_INT, SF_REQUIRED, L(f), 0, 1, INT_MAX_WIDTH, NULL, NULL, doc}
+
+static const SchemaKey conv_keys[] = {
+    K_TYPE,
+    K_WIDTH("filters", filters, "output channels"),
+    {"size", SK_INT, 0, L(size), 0, 1, 15, "3", NULL, "kernel height and width"},
+    {"stride", SK_INT, 0, L(stride), 0, 1, 8, "1", NULL, "step between kernel positions"},
+    {"pad", SK_INT, SF_COMPUTED, L(pad), 0, 0, 15, "size/2", NULL,
+     "zero padding on each side (at most size)"},
+    {"bias", SK_BOOL, SF_COMPUTED, L(bias), 0, 0, 0, "true unless batchnorm = true", NULL,
+     "learn a per-channel bias (useless before batch normalisation)"},
+    {"batchnorm", SK_BOOL, 0, L(batchnorm), 0, 0, 0, "false", NULL,
+     "batch normalisation after the convolution (eps 1e-5, momentum 0.1)"},
+    {"activation", SK_ENUM, 0, L(activation), 0, 0, 0, "none", schema_activation_names,
+     "applied last"},
+    {"slope", SK_FLOAT, SF_MAX_EXCL, L(leaky_slope), 0, 0, 1, "0.01", NULL,
+     "negative slope of activation = leaky"},
+    K_INPUT,
+};
+
+static const SchemaKey batchnorm_keys[] = {
+    K_TYPE,
+    {"eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(bn_eps), 0, 0, 0, "1e-5", NULL,
+     "added to the variance"},
+    {"momentum", SK_FLOAT, 0, L(bn_momentum), 0, 0, 1, "0.1", NULL,
+     "weight of the new batch in the running statistics (PyTorch convention)"},
+    K_INPUT,
+};
+
+static const SchemaKey plain_keys[] = {K_TYPE, K_INPUT};
+
+static const SchemaKey leaky_keys[] = {
+    K_TYPE,
+    {"slope", SK_FLOAT, SF_MAX_EXCL, L(leaky_slope), 0, 0, 1, "0.01", NULL,
+     "output = slope * x for x < 0"},
+    K_INPUT,
+};
+
+static const SchemaKey pool_keys[] = {
+    K_TYPE,
+    {"size", SK_INT, 0, L(size), 0, 1, 15, "2", NULL, "window height and width"},
+    {"stride", SK_INT, SF_COMPUTED, L(stride), 0, 1, 15, "size", NULL,
+     "step between windows"},
+    {"pad", SK_INT, 0, L(pad), 0, 0, 7, "0", NULL,
+     "padding on each side, at most size/2 (as in PyTorch)"},
+    K_INPUT,
+};
+
+static const SchemaKey linear_keys[] = {
+    K_TYPE,
+    K_WIDTH("outputs", outputs, "output features (10 for the class scores)"),
+    {"bias", SK_BOOL, 0, L(bias), 0, 0, 0, "true", NULL, "learn a bias per output"},
+    K_INPUT,
+};
+
+static const SchemaKey dropout_keys[] = {
+    K_TYPE,
+    {"probability", SK_FLOAT, SF_MAX_EXCL, L(probability), 0, 0, 1, "0.5", NULL,
+     "fraction of activations zeroed during training"},
+    K_INPUT,
+};
+
+static const SchemaKey join_keys[] = {
+    K_TYPE,
+    {"inputs", SK_INPUTS, SF_REQUIRED, L(inputs), 0, 2, CN_MAX_INPUTS, NULL, NULL,
+     "comma-separated names of earlier layers"},
+};
+
+static const SchemaKey residual_keys[] = {
+    K_TYPE,
+    K_WIDTH("filters", filters, "output channels of both 3x3 convolutions"),
+    {"stride", SK_INT, 0, L(stride), 0, 1, 8, "1", NULL,
+     "stride of the first convolution (the shortcut gets a 1x1 projection when the shape "
+     "changes)"},
+    K_INPUT,
+};
+
+static const SchemaKey inception_keys[] = {
+    K_TYPE,
+    K_WIDTH("n1x1", n1x1, "channels of the 1x1 branch"),
+    K_WIDTH("n3x3_reduce", n3x3_reduce, "1x1 reduction before the 3x3 branch"),
+    K_WIDTH("n3x3", n3x3, "channels of the 3x3 branch"),
+    K_WIDTH("n5x5_reduce", n5x5_reduce, "1x1 reduction before the 5x5 branch"),
+    K_WIDTH("n5x5", n5x5, "channels of the 5x5 branch (two 3x3 convolutions)"),
+    K_WIDTH("pool_proj", pool_proj, "1x1 projection after the 3x3 max-pool branch"),
+    K_INPUT,
+};
+
+#define N(a) (int)(sizeof a / sizeof *a)
+static const SchemaSection layer_sections[LT_COUNT] = {
+    [LT_CONV] = {"layer.NAME", LT_CONV, conv_keys, N(conv_keys),
+                 "convolution, optionally followed by batch normalisation and an activation"},
+    [LT_BATCHNORM] = {"layer.NAME", LT_BATCHNORM, batchnorm_keys, N(batchnorm_keys),
+                      "batch normalisation over the channels"},
+    [LT_RELU] = {"layer.NAME", LT_RELU, plain_keys, N(plain_keys), "max(x, 0)"},
+    [LT_LEAKY] = {"layer.NAME", LT_LEAKY, leaky_keys, N(leaky_keys), "leaky ReLU"},
+    [LT_GELU] = {"layer.NAME", LT_GELU, plain_keys, N(plain_keys), "GELU, exact form x * Phi(x)"},
+    [LT_MAXPOOL] = {"layer.NAME", LT_MAXPOOL, pool_keys, N(pool_keys), "max pooling"},
+    [LT_AVGPOOL] = {"layer.NAME", LT_AVGPOOL, pool_keys, N(pool_keys),
+                    "average pooling (padding counts as zeros, as in PyTorch)"},
+    [LT_GLOBAL_AVGPOOL] = {"layer.NAME", LT_GLOBAL_AVGPOOL, plain_keys, N(plain_keys),
+                           "mean of each channel over the whole image"},
+    [LT_LINEAR] = {"layer.NAME", LT_LINEAR, linear_keys, N(linear_keys),
+                   "fully connected layer; its input must be flat (global_avgpool or flatten first)"},
+    [LT_DROPOUT] = {"layer.NAME", LT_DROPOUT, dropout_keys, N(dropout_keys),
+                    "inverted dropout; identity when evaluating"},
+    [LT_FLATTEN] = {"layer.NAME", LT_FLATTEN, plain_keys, N(plain_keys),
+                    "reshape to one vector per image"},
+    [LT_ADD] = {"layer.NAME", LT_ADD, join_keys, N(join_keys),
+                "element-wise sum of same-shaped inputs"},
+    [LT_CONCAT] = {"layer.NAME", LT_CONCAT, join_keys, N(join_keys),
+                   "channel concatenation of inputs of the same height and width"},
+    [LT_RESIDUAL] = {"layer.NAME", LT_RESIDUAL, residual_keys, N(residual_keys),
+                     "ResNet basic block: two 3x3 conv+BN, shortcut, ReLU"},
+    [LT_INCEPTION] = {"layer.NAME", LT_INCEPTION, inception_keys, N(inception_keys),
+                      "GoogLeNet block: 1x1, 3x3, 5x5 and pool branches concatenated"},
+};
+
+const SchemaSection *schema_sections(int *n)
+{
+    *n = N(top_sections);
+    return top_sections;
+}
+
+const SchemaSection *schema_find_section(const char *name)
+{
+    for (int i = 0; i < N(top_sections); i++)
+        if (strcmp(top_sections[i].name, name) == 0) return &top_sections[i];
+    return NULL;
+}
+
+const SchemaSection *schema_layer(LayerType t)
+{
+    return (int)t >= 0 && t < LT_COUNT ? &layer_sections[t] : NULL;
+}
+
+const SchemaKey *schema_find_key(const SchemaSection *s, const char *key)
+{
+    for (int i = 0; i < s->n_keys; i++)
+        if (strcmp(s->keys[i].key, key) == 0) return &s->keys[i];
+    return NULL;
+}
+
+const char *schema_key_home(const char *key)
+{
+    for (int i = 0; i < N(top_sections); i++)
+        if (schema_find_key(&top_sections[i], key)) return top_sections[i].name;
+    for (int t = 0; t < LT_COUNT; t++)
+        if (schema_find_key(&layer_sections[t], key)) return "layer.NAME";
+    return NULL;
+}
+
+const char *schema_suggest(const char *word, const char *const *cands)
+{
+    int limit = strlen(word) <= 3 ? 1 : 2;
+    const char *best = NULL;
+    int best_d = limit + 1;
+    for (int i = 0; cands[i]; i++) {
+        int d = strcasecmp(word, cands[i]) == 0 ? 0 : edit_distance(word, cands[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = cands[i];
+        }
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------- parsing */
+
+static void join_values(const char *const *values, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; values[i] && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", values[i]);
+}
+
+/* "between 1 and 65536", ">= 0 and < 1", "> 0" */
+static void range_sentence(const SchemaKey *k, char *buf, size_t n)
+{
+    if (k->type == SK_U64) {
+        snprintf(buf, n, "between 0 and %" PRId64, INT64_MAX);
+    } else if (k->type == SK_INT) {
+        snprintf(buf, n, "between %.0f and %.0f", k->min, k->max);
+    } else if (k->flags & SF_NO_MAX) {
+        snprintf(buf, n, "%s %g", k->flags & SF_MIN_EXCL ? ">" : ">=", k->min);
+    } else {
+        snprintf(buf, n, "%s %g and %s %g", k->flags & SF_MIN_EXCL ? ">" : ">=", k->min,
+                 k->flags & SF_MAX_EXCL ? "<" : "<=", k->max);
+    }
+}
+
+void schema_range_text(const SchemaKey *k, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    switch (k->type) {
+    case SK_U64: snprintf(buf, n, "0..2^63-1"); break;
+    case SK_INT: snprintf(buf, n, "%.0f..%.0f", k->min, k->max); break;
+    case SK_FLOAT:
+        if (k->flags & SF_NO_MAX)
+            snprintf(buf, n, "%s %g", k->flags & SF_MIN_EXCL ? ">" : ">=", k->min);
+        else
+            snprintf(buf, n, "%s%g, %g%s", k->flags & SF_MIN_EXCL ? "(" : "[", k->min, k->max,
+                     k->flags & SF_MAX_EXCL ? ")" : "]");
+        break;
+    case SK_AUGMENT: snprintf(buf, n, "N in 0..%.0f", k->max); break;
+    case SK_MILESTONES: snprintf(buf, n, "> 0, at most %.0f", k->max); break;
+    case SK_INPUTS: snprintf(buf, n, "%.0f..%.0f names", k->min, k->max); break;
+    default: break;
+    }
+}
+
+static bool layer_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len >= CN_NAME_MAX) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') return false;
+    return true;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    return s;
+}
+
+/* Strict integer: the whole text, base 10. 0 ok, -1 not a number, -2 out of long. */
+static int parse_long(const char *s, long *out)
+{
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end) return -1;
+    if (errno == ERANGE) return -2;
+    *out = v;
+    return 0;
+}
+
+/* Strict finite number. 0 ok, -1 not a number, -2 not finite. */
+static int parse_double(const char *s, double *out)
+{
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end) return -1;
+    if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1.0)) return -2;
+    *out = v;
+    return 0;
+}
+
+static bool in_range(const SchemaKey *k, double v)
+{
+    if (k->flags & SF_MIN_EXCL ? !(v > k->min) : !(v >= k->min)) return false;
+    if (k->flags & SF_NO_MAX) return true;
+    return k->flags & SF_MAX_EXCL ? v < k->max : v <= k->max;
+}
+
+#define FAIL(...)                                                                         \
+    do {                                                                                  \
+        snprintf(err, errlen, __VA_ARGS__);                                               \
+        return -1;                                                                        \
+    } while (0)
+
+static int parse_augment(const SchemaKey *k, const char *value, Experiment *e, char *err,
+                         size_t errlen)
+{
+    if (!*value) FAIL("missing value for 'augment' (expected crop:N, flip or none)");
+    if (strcmp(value, "none") == 0) {
+        e->augment_crop = 0;
+        e->augment_flip = false;
+        return 0;
+    }
+    char buf[256];
+    if (!str_copy(buf, sizeof buf, value)) FAIL("'augment' is too long");
+    int crop = 0;
+    bool flip = false, seen_crop = false;
+    char *save = NULL;
+    int n_items = 0;
+    for (char *p = buf;; p = NULL) {
+        char *item = strtok_r(p, ",", &save);
+        if (!item) break;
+        n_items++;
+        item = trim(item);
+        if (strcmp(item, "flip") == 0) {
+            if (flip) FAIL("'flip' appears twice in 'augment'");
+            flip = true;
+        } else if (strncmp(item, "crop:", 5) == 0) {
+            if (seen_crop) FAIL("'crop' appears twice in 'augment'");
+            char *num = trim(item + 5);
+            long v;
+            int rc = parse_long(num, &v);
+            if (rc == -1) FAIL("expected an integer after 'crop:' in 'augment', got '%s'", num);
+            if (rc == -2 || v < 0 || v > (long)k->max)
+                FAIL("crop padding in 'augment' must be between 0 and %.0f, got %s", k->max, num);
+            crop = (int)v;
+            seen_crop = true;
+        } else if (strcmp(item, "crop") == 0) {
+            FAIL("'crop' in 'augment' needs the padding in pixels, e.g. crop:4");
+        } else if (strcmp(item, "none") == 0) {
+            FAIL("'none' in 'augment' cannot be combined with other augmentations");
+        } else {
+            static const char *const known[] = {"flip", "crop:4", "none", NULL};
+            const char *s = *item ? schema_suggest(item, known) : NULL;
+            char hint[64] = "";
+            if (s) snprintf(hint, sizeof hint, "; did you mean '%s'?", s);
+            if (!*item) FAIL("empty item in 'augment' (stray comma?)");
+            FAIL("unknown augmentation '%s' in 'augment' (expected crop:N, flip or none)%s", item,
+                 hint);
+        }
+    }
+    /* strtok_r skips empty items: catch "flip,,crop:4" and a trailing comma */
+    int commas = 0;
+    for (const char *c = value; *c; c++) commas += *c == ',';
+    if (commas + 1 != n_items) FAIL("empty item in 'augment' (stray comma?)");
+    e->augment_crop = crop;
+    e->augment_flip = flip;
+    return 0;
+}
+
+static int parse_milestones(const SchemaKey *k, const char *value, Experiment *e, char *err,
+                            size_t errlen)
+{
+    e->n_milestones = 0;
+    if (!*value) return 0;
+    char buf[512];
+    if (!str_copy(buf, sizeof buf, value)) FAIL("'milestones' is too long");
+    float ms[CN_MAX_MILESTONES];
+    int n = 0;
+    char *p = buf;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        char *item = trim(p);
+        if (!*item) FAIL("empty item in 'milestones' (stray comma?)");
+        double v;
+        int rc = parse_double(item, &v);
+        if (rc == -1) FAIL("expected a number in 'milestones', got '%s'", item);
+        if (rc == -2 || !(v > 0) || v > 1e6)
+            FAIL("each milestone must be an epoch > 0, got '%s'", item);
+        if (n == (int)k->max) FAIL("too many 'milestones' (at most %.0f)", k->max);
+        if (n > 0 && !((float)v > ms[n - 1]))
+            FAIL("'milestones' must be increasing, got %s after %g", item, (double)ms[n - 1]);
+        ms[n++] = (float)v;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    e->n_milestones = n;
+    memcpy(e->milestones, ms, (size_t)n * sizeof *ms);
+    return 0;
+}
+
+static int parse_inputs(const SchemaKey *k, const char *value, LayerSpec *ls, char *err,
+                        size_t errlen)
+{
+    if (k->type == SK_INPUT) {
+        if (!*value) FAIL("missing value for 'input' (expected the name of an earlier layer)");
+        if (strchr(value, ','))
+            FAIL("'input' takes one layer name; only add and concat layers take several "
+                 "('inputs')");
+        if (!layer_name_ok(value))
+            FAIL("'%s' is not a valid layer name for 'input' (letters, digits, '_' and '-', at "
+                 "most %d characters)", value, CN_NAME_MAX - 1);
+        ls->n_inputs = 1;
+        str_copy(ls->inputs[0], CN_NAME_MAX, value);
+        return 0;
+    }
+    if (!*value) FAIL("missing value for 'inputs' (expected %.0f to %.0f layer names)", k->min,
+                      k->max);
+    char buf[1024];
+    if (!str_copy(buf, sizeof buf, value)) FAIL("'inputs' is too long");
+    char names[CN_MAX_INPUTS][CN_NAME_MAX];
+    int n = 0;
+    char *p = buf;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        char *item = trim(p);
+        if (!*item) FAIL("empty name in 'inputs' (stray comma?)");
+        if (!layer_name_ok(item))
+            FAIL("'%s' is not a valid layer name in 'inputs' (letters, digits, '_' and '-')",
+                 item);
+        if (n == (int)k->max) FAIL("'inputs' takes at most %.0f names", k->max);
+        str_copy(names[n++], CN_NAME_MAX, item);
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (n < (int)k->min) FAIL("'inputs' needs at least %.0f names, got %d", k->min, n);
+    ls->n_inputs = n;
+    memcpy(ls->inputs, names, sizeof names);
+    return 0;
+}
+
+int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, size_t errlen)
+{
+    char *dst = (char *)base + k->offset;
+    char range[96];
+    range_sentence(k, range, sizeof range);
+    switch (k->type) {
+    case SK_INT: {
+        if (!*value) FAIL("missing value for '%s' (expected an integer)", k->key);
+        long v;
+        int rc = parse_long(value, &v);
+        if (rc == -1) FAIL("expected an integer for '%s', got '%s'", k->key, value);
+        if (rc == -2 || v < (long)k->min || v > (long)k->max)
+            FAIL("'%s' must be %s, got %s", k->key, range, value);
+        int iv = (int)v;
+        memcpy(dst, &iv, sizeof iv);
+        return 0;
+    }
+    case SK_U64: {
+        if (!*value) FAIL("missing value for '%s' (expected an integer)", k->key);
+        if (!isdigit((unsigned char)value[0]) && value[0] != '+' && value[0] != '-')
+            FAIL("expected an integer for '%s', got '%s'", k->key, value);
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (*end) FAIL("expected an integer for '%s', got '%s'", k->key, value);
+        if (value[0] == '-' || errno == ERANGE || v > (unsigned long long)INT64_MAX)
+            FAIL("'%s' must be %s, got %s", k->key, range, value);
+        uint64_t u = v;
+        memcpy(dst, &u, sizeof u);
+        return 0;
+    }
+    case SK_FLOAT: {
+        if (!*value) FAIL("missing value for '%s' (expected a number)", k->key);
+        double v;
+        int rc = parse_double(value, &v);
+        if (rc == -1) FAIL("expected a number for '%s', got '%s'", k->key, value);
+        if (rc == -2) FAIL("'%s' must be a finite number, got %s", k->key, value);
+        if (fabs(v) > FLT_MAX) FAIL("'%s' is too large for a 32-bit float, got %s", k->key, value);
+        float f = (float)v;
+        if (!in_range(k, f)) FAIL("'%s' must be %s, got %s", k->key, range, value);
+        memcpy(dst, &f, sizeof f);
+        return 0;
+    }
+    case SK_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1"};
+        static const char *const no[] = {"false", "no", "off", "0"};
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+                bool b = strcmp(value, yes[i]) == 0;
+                memcpy(dst, &b, sizeof b);
+                return 0;
+            }
+        }
+        FAIL("expected a boolean for '%s' (true/false, yes/no, on/off, 1/0), got '%s'", k->key,
+             value);
+    }
+    case SK_ENUM: {
+        for (int i = 0; k->values[i]; i++) {
+            if (strcmp(value, k->values[i]) != 0) continue;
+            if (k->flags & SF_ENUM_STRING) {
+                str_copy(dst, k->size, value);
+            } else if (k->flags & SF_ENUM_BOOL) {
+                bool b = i == 1;
+                memcpy(dst, &b, sizeof b);
+            } else {
+                memcpy(dst, &i, sizeof i);
+            }
+            return 0;
+        }
+        char list[512], hint[96] = "";
+        join_values(k->values, list, sizeof list);
+        const char *s = *value ? schema_suggest(value, k->values) : NULL;
+        if (s) snprintf(hint, sizeof hint, "; did you mean '%s'?", s);
+        if (k->values == schema_layer_type_names) {
+            if (!*value) FAIL("missing layer type (valid types: %s)", list);
+            FAIL("unknown layer type '%s'%s (valid types: %s)", value, hint, list);
+        }
+        if (!*value) FAIL("missing value for '%s' (expected one of: %s)", k->key, list);
+        FAIL("unknown value '%s' for '%s'%s (expected one of: %s)", value, k->key, hint, list);
+    }
+    case SK_STRING: {
+        if (!*value) FAIL("'%s' must not be empty (remove the line to use the default)", k->key);
+        if (strlen(value) >= k->size)
+            FAIL("'%s' is too long (at most %zu characters)", k->key, k->size - 1);
+        for (const char *c = value; *c; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                FAIL("'%s' contains a control character", k->key);
+            if (*c == ';' && c > value && isspace((unsigned char)c[-1]))
+                FAIL("'%s' contains ' ;', which starts a comment in an .ini file", k->key);
+        }
+        if (isspace((unsigned char)value[0]) || isspace((unsigned char)value[strlen(value) - 1]))
+            FAIL("'%s' must not start or end with whitespace", k->key);
+        str_copy(dst, k->size, value);
+        return 0;
+    }
+    case SK_AUGMENT: return parse_augment(k, value, base, err, errlen);
+    case SK_MILESTONES: return parse_milestones(k, value, base, err, errlen);
+    case SK_INPUT:
+    case SK_INPUTS: return parse_inputs(k, value, base, err, errlen);
+    }
+    FAIL("internal error: key '%s' has no parser", k->key);
+}
+
+/* ----------------------------------------------------------- formatting */
+
+void schema_format_float(float v, char *buf, size_t n)
+{
+    int prec = 1;
+    for (; prec < 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, (double)v);
+        if ((float)strtod(buf, NULL) == v) break;
+    }
+    /* no exponent for whole numbers that %g would shorten (40, not 4e+01) */
+    double mag = fabs((double)v);
+    if (mag >= 1.0 && mag < 1e9) {
+        int digits = (int)floor(log10(mag)) + 1;
+        if (digits > prec) prec = digits;
+    }
+    snprintf(buf, n, "%.*g", prec, (double)v);
+    /* 1e-08 -> 1e-8 */
+    char *e = strchr(buf, 'e');
+    if (e) {
+        char *d = e + 1;
+        if (*d == '+') memmove(d, d + 1, strlen(d));
+        if (*d == '-') d++;
+        while (d[0] == '0' && d[1]) memmove(d, d + 1, strlen(d));
+    }
+}
+
+void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n)
+{
+    const char *src = (const char *)base + k->offset;
+    buf[0] = '\0';
+    switch (k->type) {
+    case SK_INT: {
+        int v;
+        memcpy(&v, src, sizeof v);
+        snprintf(buf, n, "%d", v);
+        break;
+    }
+    case SK_U64: {
+        uint64_t v;
+        memcpy(&v, src, sizeof v);
+        snprintf(buf, n, "%" PRIu64, v);
+        break;
+    }
+    case SK_FLOAT: {
+        float v;
+        memcpy(&v, src, sizeof v);
+        schema_format_float(v, buf, n);
+        break;
+    }
+    case SK_BOOL: {
+        bool v;
+        memcpy(&v, src, sizeof v);
+        snprintf(buf, n, "%s", v ? "true" : "false");
+        break;
+    }
+    case SK_ENUM: {
+        if (k->flags & SF_ENUM_STRING) {
+            snprintf(buf, n, "%s", src);
+        } else if (k->flags & SF_ENUM_BOOL) {
+            bool v;
+            memcpy(&v, src, sizeof v);
+            snprintf(buf, n, "%s", k->values[v ? 1 : 0]);
+        } else {
+            int v;
+            memcpy(&v, src, sizeof v);
+            int count = 0;
+            while (k->values[count]) count++;
+            snprintf(buf, n, "%s", v >= 0 && v < count ? k->values[v] : "?");
+        }
+        break;
+    }
+    case SK_STRING: snprintf(buf, n, "%s", src); break;
+    case SK_AUGMENT: {
+        const Experiment *e = base;
+        if (e->augment_crop > 0 && e->augment_flip)
+            snprintf(buf, n, "crop:%d, flip", e->augment_crop);
+        else if (e->augment_crop > 0)
+            snprintf(buf, n, "crop:%d", e->augment_crop);
+        else if (e->augment_flip)
+            snprintf(buf, n, "flip");
+        else
+            snprintf(buf, n, "none");
+        break;
+    }
+    case SK_MILESTONES: {
+        const Experiment *e = base;
+        size_t used = 0;
+        for (int i = 0; i < e->n_milestones && used < n; i++) {
+            char f[32];
+            schema_format_float(e->milestones[i], f, sizeof f);
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", f);
+        }
+        break;
+    }
+    case SK_INPUT:
+    case SK_INPUTS: {
+        const LayerSpec *ls = base;
+        size_t used = 0;
+        for (int i = 0; i < ls->n_inputs && used < n; i++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", ls->inputs[i]);
+        break;
+    }
+    }
+}
+
+/* ------------------------------------------------------------- markdown */
+
+static void md_type(const SchemaKey *k, char *buf, size_t n)
+{
+    switch (k->type) {
+    case SK_INT:
+    case SK_U64: snprintf(buf, n, "int"); break;
+    case SK_FLOAT: snprintf(buf, n, "float"); break;
+    case SK_BOOL: snprintf(buf, n, "bool"); break;
+    case SK_STRING: snprintf(buf, n, "string"); break;
+    case SK_AUGMENT: snprintf(buf, n, "list"); break;
+    case SK_MILESTONES: snprintf(buf, n, "list of numbers"); break;
+    case SK_INPUT: snprintf(buf, n, "layer name"); break;
+    case SK_INPUTS: snprintf(buf, n, "list of layer names"); break;
+    case SK_ENUM: {
+        if (k->values == schema_layer_type_names) {
+            snprintf(buf, n, "layer type");
+            break;
+        }
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int i = 0; k->values[i] && used < n; i++)
+            used += (size_t)snprintf(buf + used, n - used, "%s`%s`", i ? " \\| " : "",
+                                     k->values[i]);
+        break;
+    }
+    }
+}
+
+static void md_table(FILE *f, const SchemaSection *s)
+{
+    fprintf(f, "| key | type | default | range | meaning |\n");
+    fprintf(f, "|-----|------|---------|-------|---------|\n");
+    for (int i = 0; i < s->n_keys; i++) {
+        const SchemaKey *k = &s->keys[i];
+        char type[256], range[64], def[128];
+        md_type(k, type, sizeof type);
+        schema_range_text(k, range, sizeof range);
+        if (k->flags & SF_REQUIRED)
+            snprintf(def, sizeof def, "**required**");
+        else if (k->flags & SF_COMPUTED)
+            snprintf(def, sizeof def, "%s", k->def);
+        else if (k->def && !*k->def)
+            snprintf(def, sizeof def, "(empty)");
+        else
+            snprintf(def, sizeof def, "`%s`", k->def);
+        if (k->values == schema_layer_type_names)
+            snprintf(def, sizeof def, "**required**");
+        fprintf(f, "| `%s` | %s | %s | %s | %s |\n", k->key, type, def, range, k->doc);
+    }
+    fprintf(f, "\n");
+}
+
+void schema_print_markdown(FILE *f)
+{
+    for (int i = 0; i < N(top_sections); i++) {
+        fprintf(f, "### [%s]\n\n%c%s.\n\n", top_sections[i].name,
+                toupper((unsigned char)top_sections[i].doc[0]), top_sections[i].doc + 1);
+        md_table(f, &top_sections[i]);
+    }
+    for (int t = 0; t < LT_COUNT; t++) {
+        fprintf(f, "### [layer.NAME] type = %s\n\n%c%s.\n\n", schema_layer_type_names[t],
+                toupper((unsigned char)layer_sections[t].doc[0]), layer_sections[t].doc + 1);
+        md_table(f, &layer_sections[t]);
+    }
+}

@@ -1,0 +1,99 @@
+/* augment.c — CIFAR-10 images to normalised, augmented NHWC float batches.
+ *
+ * Same order as the reference recipe (torchvision): RandomCrop(32, padding=p)
+ * on the 8-bit image, then RandomHorizontalFlip, then ToTensor (x/255), then
+ * Normalize(mean, std). So padding pixels are 0 before normalisation and come
+ * out as (0 - mean) / std.
+ *
+ * Random draws, per image, in this order (tests rely on it):
+ *   if crop_pad > 0:  dx = rng_below(rng, 2*crop_pad + 1)   left offset
+ *                     dy = rng_below(rng, 2*crop_pad + 1)   top offset
+ *   if flip:          f  = rng_below(rng, 2)                1 = mirror
+ * Output pixel (y, x) of image i, channel c, is
+ *   padded(y + dy, x' + dx)  with x' = f ? 31 - x : x,
+ * where padded(Y, X) = img(Y - pad, X - pad) inside the image, else 0.
+ *
+ * Values go through a 256-entry lookup table per channel, so building a batch
+ * is one table lookup per output float. */
+#include "cnnrun/data.h"
+
+#include <stddef.h>
+
+
+const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f};
+const float cifar_std[3] = {0.2470f, 0.2435f, 0.2616f};
+
+void cifar_make_batch(const CifarSplit *s, const int *idx, int n, const Augment *aug, Rng *rng,
+                      float *out, int *labels_out)
+{
+    static const Augment none = {0, false, false};
+    if (!aug) aug = &none;
+    const int side = CIFAR_SIDE, plane = CIFAR_SIDE * CIFAR_SIDE;
+    int pad = aug->crop_pad > 0 ? aug->crop_pad : 0;
+
+    /* lut[c][v]: the float for 8-bit value v in channel c (computed per call:
+     * 768 values, negligible next to a batch, and no shared state). */
+    float lut[CIFAR_CHANNELS][256];
+    for (int c = 0; c < CIFAR_CHANNELS; c++) {
+        for (int v = 0; v < 256; v++) {
+            float x = (float)v / 255.0f;
+            lut[c][v] = aug->normalize ? (x - cifar_mean[c]) / cifar_std[c] : x;
+        }
+    }
+    const float pad_value[CIFAR_CHANNELS] = {lut[0][0], lut[1][0], lut[2][0]};
+
+    for (int i = 0; i < n; i++) {
+        const uint8_t *img = s->pixels + (size_t)idx[i] * CIFAR_PIXELS;
+        const uint8_t *r = img, *g = img + plane, *b = img + 2 * plane;
+        float *o = out + (size_t)i * CIFAR_PIXELS;
+        if (labels_out) labels_out[i] = s->labels[idx[i]];
+
+        int dx = pad, dy = pad, flip = 0;
+        if (pad > 0) {
+            dx = (int)rng_below(rng, (uint32_t)(2 * pad + 1));
+            dy = (int)rng_below(rng, (uint32_t)(2 * pad + 1));
+        }
+        if (aug->flip) flip = (int)rng_below(rng, 2);
+
+        if (pad == 0 && !flip) { /* fast path: straight conversion */
+            for (int p = 0; p < plane; p++) {
+                o[3 * p + 0] = lut[0][r[p]];
+                o[3 * p + 1] = lut[1][g[p]];
+                o[3 * p + 2] = lut[2][b[p]];
+            }
+            continue;
+        }
+
+        /* Source column for each output column, -1 for padding. */
+        int colmap[CIFAR_SIDE];
+        for (int x = 0; x < side; x++) {
+            int sx = (flip ? side - 1 - x : x) + dx - pad;
+            colmap[x] = (sx >= 0 && sx < side) ? sx : -1;
+        }
+        for (int y = 0; y < side; y++) {
+            float *orow = o + (size_t)y * side * CIFAR_CHANNELS;
+            int sy = y + dy - pad;
+            if (sy < 0 || sy >= side) {
+                for (int x = 0; x < side; x++) {
+                    orow[3 * x + 0] = pad_value[0];
+                    orow[3 * x + 1] = pad_value[1];
+                    orow[3 * x + 2] = pad_value[2];
+                }
+                continue;
+            }
+            const uint8_t *rr = r + sy * side, *gr = g + sy * side, *br = b + sy * side;
+            for (int x = 0; x < side; x++) {
+                int sx = colmap[x];
+                if (sx < 0) {
+                    orow[3 * x + 0] = pad_value[0];
+                    orow[3 * x + 1] = pad_value[1];
+                    orow[3 * x + 2] = pad_value[2];
+                } else {
+                    orow[3 * x + 0] = lut[0][rr[sx]];
+                    orow[3 * x + 1] = lut[1][gr[sx]];
+                    orow[3 * x + 2] = lut[2][br[sx]];
+                }
+            }
+        }
+    }
+}

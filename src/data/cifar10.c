@@ -1,0 +1,320 @@
+/* cifar10.c — loading CIFAR-10 in the binary layout (see data.h).
+ *
+ * A data directory holds data_batch_1..5.bin (training) and test_batch.bin
+ * (test); each file is a sequence of 3073-byte records (label byte, then
+ * 3072 pixel bytes: R, G, B planes of 32x32). Real CIFAR-10 files hold exactly
+ * 10,000 records. Every check happens before any data is used: a missing
+ * directory, each missing file, a file of the wrong size and a label > 9 are
+ * reported with the path (and record index, 0-based) and the load fails.
+ *
+ * Sample manifest: a directory containing `cnnrun-sample.txt` (the embedded
+ * sample in data/sample) may hold fewer records. The manifest is plain text,
+ * one file per line:
+ *
+ *     # comment
+ *     data_batch_1.bin 500
+ *     ...
+ *     test_batch.bin 1000
+ *
+ * i.e. a file name, whitespace, a record count in 1..10000. Blank lines and
+ * lines starting with '#' are ignored. A file not listed must hold 10,000
+ * records; unknown file names, duplicates and bad counts are errors reported
+ * as `<dir>/cnnrun-sample.txt:<line>: ...`.
+ */
+#include "cnnrun/data.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cnnrun/util.h"
+
+#ifndef CNNRUN_SAMPLE_DIR
+#define CNNRUN_SAMPLE_DIR "data/sample"
+#endif
+
+#define CIFAR_NFILES 6
+#define CIFAR_TRAIN_FILES 5
+#define MANIFEST_NAME "cnnrun-sample.txt"
+
+static const char *const file_names[CIFAR_NFILES] = {
+    "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+    "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin",
+};
+
+static void print_download_hint(void)
+{
+    fprintf(stderr,
+            "HINT: get CIFAR-10 by downloading cifar-10-binary.tar.gz from "
+            "https://www.cs.toronto.edu/~kriz/cifar.html, extract it (tar xzf "
+            "cifar-10-binary.tar.gz gives cifar-10-batches-bin/), then pass "
+            "--data DIR or set CNNRUN_DATA=DIR\n");
+}
+
+/* dir + "/" + name into buf; 0 if it does not fit. */
+static int join_path(char *buf, size_t size, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    const char *sep = (dl > 0 && dir[dl - 1] == '/') ? "" : "/";
+    int n = snprintf(buf, size, "%s%s%s", dir, sep, name);
+    return n >= 0 && (size_t)n < size;
+}
+
+static int file_index(const char *name)
+{
+    for (int i = 0; i < CIFAR_NFILES; i++)
+        if (strcmp(name, file_names[i]) == 0) return i;
+    return -1;
+}
+
+/* Reads the manifest if present. Returns 1 if read (counts filled), 0 if there
+ * is none (counts left at 10000), -1 on error (printed). */
+static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[CIFAR_NFILES])
+{
+    char path[PATH_MAX];
+    if (!join_path(path, sizeof path, dir, MANIFEST_NAME)) {
+        fprintf(stderr, "%s: data directory path too long\n", dir);
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        fprintf(stderr, "%s: cannot read sample manifest: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *text = read_text_file(path, NULL);
+    if (!text) {
+        fprintf(stderr, "%s: cannot read sample manifest: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int seen[CIFAR_NFILES] = {0};
+    int ok = 1, lineno = 0;
+    char *p = text; /* walk lines by hand so that line numbers stay right */
+    while (*p) {
+        char *line = p;
+        char *nl = strchr(p, '\n');
+        if (nl) {
+            *nl = '\0';
+            p = nl + 1;
+        } else {
+            p += strlen(p);
+        }
+        lineno++;
+        char *s = line;
+        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+        if (*s == '\0' || *s == '#') continue;
+        char name[64];
+        long count = 0;
+        char extra[2];
+        int got = sscanf(s, "%63s %ld %1s", name, &count, extra);
+        if (got != 2) {
+            fprintf(stderr, "%s:%d: expected `FILE COUNT` (e.g. `data_batch_1.bin 500`)\n",
+                    path, lineno);
+            ok = 0;
+            continue;
+        }
+        int fi = file_index(name);
+        if (fi < 0) {
+            fprintf(stderr, "%s:%d: unknown file `%s` (expected data_batch_1..5.bin or "
+                            "test_batch.bin)\n", path, lineno, name);
+            ok = 0;
+            continue;
+        }
+        if (seen[fi]) {
+            fprintf(stderr, "%s:%d: `%s` listed twice\n", path, lineno, name);
+            ok = 0;
+            continue;
+        }
+        if (count < 1 || count > CIFAR_FILE_RECORDS) {
+            fprintf(stderr, "%s:%d: record count %ld for `%s` is not in 1..%d\n", path, lineno,
+                    count, name, CIFAR_FILE_RECORDS);
+            ok = 0;
+            continue;
+        }
+        seen[fi] = 1;
+        listed[fi] = 1;
+        counts[fi] = (int)count;
+    }
+    free(text);
+    return ok ? 1 : -1;
+}
+
+/* Reads `records` records of f into pixels/labels, checking labels. */
+static int read_records(FILE *f, const char *path, int records, uint8_t *pixels, uint8_t *labels)
+{
+    enum { CHUNK = 256 };
+    uint8_t *buf = xmalloc((size_t)CHUNK * CIFAR_RECORD);
+    int done = 0, ok = 1;
+    while (done < records && ok) {
+        int want = records - done < CHUNK ? records - done : CHUNK;
+        size_t got = fread(buf, CIFAR_RECORD, (size_t)want, f);
+        if (got != (size_t)want) {
+            if (ferror(f))
+                fprintf(stderr, "%s: read error: %s\n", path, strerror(errno ? errno : EIO));
+            else
+                fprintf(stderr, "%s: unexpected end of file at record %d (file changed while "
+                                "reading?)\n", path, done + (int)got);
+            ok = 0;
+            break;
+        }
+        for (int r = 0; r < want; r++) {
+            const uint8_t *rec = buf + (size_t)r * CIFAR_RECORD;
+            if (rec[0] >= CIFAR_CLASSES) {
+                fprintf(stderr, "%s: record %d: label %d is not in 0..9 (not a CIFAR-10 binary "
+                                "file?)\n", path, done + r, rec[0]);
+                ok = 0;
+                break;
+            }
+            labels[done + r] = rec[0];
+            memcpy(pixels + (size_t)(done + r) * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
+        }
+        done += want;
+    }
+    free(buf);
+    return ok;
+}
+
+static void split_alloc(CifarSplit *s, int n)
+{
+    s->n = n;
+    s->pixels = xmalloc((size_t)n * CIFAR_PIXELS);
+    s->labels = xmalloc((size_t)n);
+}
+
+int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "%s: cannot open data directory: %s\n", dir, strerror(errno));
+        print_download_hint();
+        return -1;
+    }
+    closedir(d);
+
+    int counts[CIFAR_NFILES], listed[CIFAR_NFILES] = {0};
+    for (int i = 0; i < CIFAR_NFILES; i++) counts[i] = CIFAR_FILE_RECORDS;
+    int manifest = read_manifest(dir, counts, listed);
+    if (manifest < 0) return -1;
+
+    /* Open and size-check every file first so that all problems are reported. */
+    FILE *files[CIFAR_NFILES] = {0};
+    char paths[CIFAR_NFILES][PATH_MAX];
+    int ok = 1, missing = 0, wrong_size = 0;
+    for (int i = 0; i < CIFAR_NFILES; i++) {
+        if (!join_path(paths[i], sizeof paths[i], dir, file_names[i])) {
+            fprintf(stderr, "%s: data directory path too long\n", dir);
+            ok = 0;
+            break;
+        }
+        FILE *f = fopen(paths[i], "rb");
+        if (!f) {
+            fprintf(stderr, "%s: cannot open: %s\n", paths[i], strerror(errno));
+            if (errno == ENOENT) missing++;
+            ok = 0;
+            continue;
+        }
+        files[i] = f;
+        struct stat st;
+        if (fstat(fileno(f), &st) != 0) {
+            fprintf(stderr, "%s: cannot stat: %s\n", paths[i], strerror(errno));
+            ok = 0;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "%s: not a regular file\n", paths[i]);
+            ok = 0;
+            continue;
+        }
+        long long expected = (long long)counts[i] * CIFAR_RECORD;
+        if ((long long)st.st_size != expected) {
+            fprintf(stderr, "%s: truncated or wrong size: %lld bytes, expected %lld (%d records "
+                            "of %d bytes%s)\n", paths[i], (long long)st.st_size, expected,
+                    counts[i], CIFAR_RECORD, listed[i] ? ", as listed in " MANIFEST_NAME : "");
+            wrong_size++;
+            ok = 0;
+        }
+    }
+    if (missing) {
+        fprintf(stderr, "HINT: a CIFAR-10 directory holds data_batch_1.bin .. data_batch_5.bin "
+                        "and test_batch.bin (the binary version)\n");
+        print_download_hint();
+    } else if (wrong_size && manifest) {
+        fprintf(stderr, "HINT: this sample directory is damaged; restore it from the cnnrun "
+                        "repository (scripts/make_sample.sh rebuilds data/sample)\n");
+    } else if (wrong_size) {
+        fprintf(stderr, "HINT: the download or extraction may be incomplete; extract "
+                        "cifar-10-binary.tar.gz again\n");
+    }
+
+    if (ok) {
+        int ntrain = 0;
+        for (int i = 0; i < CIFAR_TRAIN_FILES; i++) ntrain += counts[i];
+        split_alloc(train, ntrain);
+        split_alloc(test, counts[CIFAR_NFILES - 1]);
+        int at = 0;
+        for (int i = 0; i < CIFAR_NFILES && ok; i++) {
+            CifarSplit *s = i < CIFAR_TRAIN_FILES ? train : test;
+            int base = i < CIFAR_TRAIN_FILES ? at : 0;
+            ok = read_records(files[i], paths[i], counts[i],
+                              s->pixels + (size_t)base * CIFAR_PIXELS, s->labels + base);
+            if (i < CIFAR_TRAIN_FILES) at += counts[i];
+        }
+    }
+    for (int i = 0; i < CIFAR_NFILES; i++)
+        if (files[i]) fclose(files[i]);
+    if (!ok) {
+        cifar_free(train);
+        cifar_free(test);
+        return -1;
+    }
+    return 0;
+}
+
+void cifar_free(CifarSplit *s)
+{
+    if (!s) return;
+    free(s->pixels);
+    free(s->labels);
+    s->pixels = NULL;
+    s->labels = NULL;
+    s->n = 0;
+}
+
+void cifar_truncate(CifarSplit *s, int n)
+{
+    if (n < 0) n = 0;
+    if (n < s->n) s->n = n; /* the buffers keep their size; cifar_free frees them */
+}
+
+const char *cifar_sample_dir(void)
+{
+    return CNNRUN_SAMPLE_DIR;
+}
+
+const char *cifar_resolve_dir(const char *cli_dir, const char *config_dir, const char **origin)
+{
+    const char *env = getenv("CNNRUN_DATA");
+    const char *dir, *from;
+    if (cli_dir && *cli_dir) {
+        dir = cli_dir;
+        from = "--data";
+    } else if (config_dir && *config_dir) {
+        dir = config_dir;
+        from = "[data] dir";
+    } else if (env && *env) {
+        dir = env;
+        from = "$CNNRUN_DATA";
+    } else {
+        dir = cifar_sample_dir();
+        from = "embedded sample";
+    }
+    if (origin) *origin = from;
+    return dir;
+}

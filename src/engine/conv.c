@@ -1,0 +1,165 @@
+/* conv.c — 2-D convolution, NHWC, as matrix products through OpenBLAS.
+ *
+ * Forward: out (M, C_out) = col (M, K) x W (K, C_out), M = N*Ho*Wo,
+ * K = KH*KW*C_in, col built by im2col over chunks of output rows sized to stay
+ * in cache. A 1x1 stride-1 unpadded conv uses the input itself as col.
+ * Backward: dW += col^T x dY; dcol = dY x W^T, scattered back by col2im. */
+#include <cblas.h>
+#include <string.h>
+
+#include "cnnrun/kernels.h"
+
+/* Target floats of one im2col chunk (~2 MB: about the L2 of both cores). */
+#define CONV_CHUNK_FLOATS (512u * 1024u)
+
+void conv_shape_init(ConvShape *s)
+{
+    s->h_out = (s->h + 2 * s->pad - s->kh) / s->stride + 1;
+    s->w_out = (s->w + 2 * s->pad - s->kw) / s->stride + 1;
+}
+
+static int conv_is_pointwise(const ConvShape *s)
+{
+    return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
+}
+
+static size_t conv_k(const ConvShape *s)
+{
+    return (size_t)s->kh * s->kw * s->c_in;
+}
+
+static size_t conv_m(const ConvShape *s)
+{
+    return (size_t)s->n * s->h_out * s->w_out;
+}
+
+/* Rows of col per chunk: at least 128 (for GEMM efficiency), at most M. */
+static size_t conv_chunk_rows(const ConvShape *s)
+{
+    size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
+    if (rows < 128) rows = 128;
+    size_t m = conv_m(s);
+    return rows < m ? rows : m;
+}
+
+size_t conv_scratch_floats(const ConvShape *s)
+{
+    if (conv_is_pointwise(s)) return 0;
+    return conv_chunk_rows(s) * conv_k(s);
+}
+
+/* col[r, (ky,kx,ci)] for output rows m0 .. m0+rows. */
+static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, float *col)
+{
+    const int hw_out = s->h_out * s->w_out;
+    const size_t cin = (size_t)s->c_in;
+    const size_t k = conv_k(s);
+    for (size_t r = 0; r < rows; r++) {
+        size_t m = m0 + r;
+        int n = (int)(m / hw_out);
+        int rem = (int)(m % hw_out);
+        int oy = rem / s->w_out, ox = rem % s->w_out;
+        float *dst = col + r * k;
+        const float *img = in + (size_t)n * s->h * s->w * cin;
+        for (int ky = 0; ky < s->kh; ky++) {
+            int iy = oy * s->stride - s->pad + ky;
+            if (iy < 0 || iy >= s->h) {
+                memset(dst, 0, sizeof(float) * cin * s->kw);
+                dst += cin * s->kw;
+                continue;
+            }
+            for (int kx = 0; kx < s->kw; kx++, dst += cin) {
+                int ix = ox * s->stride - s->pad + kx;
+                if (ix < 0 || ix >= s->w)
+                    memset(dst, 0, sizeof(float) * cin);
+                else
+                    memcpy(dst, img + ((size_t)iy * s->w + ix) * cin, sizeof(float) * cin);
+            }
+        }
+    }
+}
+
+/* din += scatter of dcol rows m0 .. m0+rows (the adjoint of im2col). */
+static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t rows, float *din)
+{
+    const int hw_out = s->h_out * s->w_out;
+    const size_t cin = (size_t)s->c_in;
+    const size_t k = conv_k(s);
+    for (size_t r = 0; r < rows; r++) {
+        size_t m = m0 + r;
+        int n = (int)(m / hw_out);
+        int rem = (int)(m % hw_out);
+        int oy = rem / s->w_out, ox = rem % s->w_out;
+        const float *src = dcol + r * k;
+        float *img = din + (size_t)n * s->h * s->w * cin;
+        for (int ky = 0; ky < s->kh; ky++) {
+            int iy = oy * s->stride - s->pad + ky;
+            if (iy < 0 || iy >= s->h) {
+                src += cin * s->kw;
+                continue;
+            }
+            for (int kx = 0; kx < s->kw; kx++, src += cin) {
+                int ix = ox * s->stride - s->pad + kx;
+                if (ix < 0 || ix >= s->w) continue;
+                float *d = img + ((size_t)iy * s->w + ix) * cin;
+                for (size_t c = 0; c < cin; c++) d[c] += src[c];
+            }
+        }
+    }
+}
+
+void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
+                  float *out, float *scratch)
+{
+    const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
+    if (bias) {
+        for (size_t i = 0; i < m; i++) memcpy(out + i * cout, bias, sizeof(float) * cout);
+    }
+    const float beta = bias ? 1.0f : 0.0f;
+    if (conv_is_pointwise(s)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)cout, (int)k, 1.0f,
+                    in, (int)k, weight, (int)cout, beta, out, (int)cout);
+        return;
+    }
+    const size_t chunk = conv_chunk_rows(s);
+    for (size_t m0 = 0; m0 < m; m0 += chunk) {
+        size_t rows = m - m0 < chunk ? m - m0 : chunk;
+        im2col(s, in, m0, rows, scratch);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cout, (int)k, 1.0f,
+                    scratch, (int)k, weight, (int)cout, beta, out + m0 * cout, (int)cout);
+    }
+}
+
+void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
+                   float *din, int acc, float *dweight, float *dbias, float *scratch)
+{
+    const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
+    if (dbias) {
+        for (size_t i = 0; i < m; i++) {
+            const float *row = dout + i * cout;
+            for (size_t c = 0; c < cout; c++) dbias[c] += row[c];
+        }
+    }
+    if (conv_is_pointwise(s)) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)cout, (int)m, 1.0f, in,
+                    (int)k, dout, (int)cout, 1.0f, dweight, (int)cout);
+        if (din)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)cout, 1.0f,
+                        dout, (int)cout, weight, (int)cout, acc ? 1.0f : 0.0f, din, (int)k);
+        return;
+    }
+    if (din && !acc) memset(din, 0, sizeof(float) * (size_t)s->n * s->h * s->w * s->c_in);
+    const size_t chunk = conv_chunk_rows(s);
+    for (size_t m0 = 0; m0 < m; m0 += chunk) {
+        size_t rows = m - m0 < chunk ? m - m0 : chunk;
+        const float *dy = dout + m0 * cout;
+        im2col(s, in, m0, rows, scratch);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)cout, (int)rows, 1.0f,
+                    scratch, (int)k, dy, (int)cout, 1.0f, dweight, (int)cout);
+        if (din) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, (int)cout,
+                        1.0f, dy, (int)cout, weight, (int)cout, 0.0f, scratch, (int)k);
+            col2im_add(s, scratch, m0, rows, din);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/* linear.c — fully connected layer: out (N,out) = in (N,in) x W (in,out) + b. */
+#include <cblas.h>
+#include <string.h>
+
+#include "cnnrun/kernels.h"
+
+void linear_forward(int n, int in_f, int out_f, const float *in, const float *weight,
+                    const float *bias, float *out)
+{
+    if (bias)
+        for (int i = 0; i < n; i++) memcpy(out + (size_t)i * out_f, bias, sizeof(float) * out_f);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_f, in_f, 1.0f, in, in_f, weight,
+                out_f, bias ? 1.0f : 0.0f, out, out_f);
+}
+
+void linear_backward(int n, int in_f, int out_f, const float *in, const float *weight,
+                     const float *dout, float *din, int acc, float *dweight, float *dbias)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in_f, out_f, n, 1.0f, in, in_f, dout,
+                out_f, 1.0f, dweight, out_f);
+    if (dbias)
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < out_f; j++) dbias[j] += dout[(size_t)i * out_f + j];
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in_f, out_f, 1.0f, dout, out_f,
+                    weight, out_f, acc ? 1.0f : 0.0f, din, in_f);
+}

@@ -1,0 +1,141 @@
+/* pool.c — max, average and global average pooling over NHWC tensors, with
+ * PyTorch's conventions (floor output size, max pool pads with -inf, average
+ * pool counts padding in the divisor). */
+#include <float.h>
+#include <string.h>
+
+#include "cnnrun/kernels.h"
+
+void pool_shape_init(PoolShape *s)
+{
+    s->h_out = (s->h + 2 * s->pad - s->size) / s->stride + 1;
+    s->w_out = (s->w + 2 * s->pad - s->size) / s->stride + 1;
+}
+
+static size_t in_elems(const PoolShape *s)
+{
+    return (size_t)s->n * s->h * s->w * s->c;
+}
+
+void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax)
+{
+    const int c = s->c;
+    for (int n = 0; n < s->n; n++)
+        for (int oy = 0; oy < s->h_out; oy++)
+            for (int ox = 0; ox < s->w_out; ox++) {
+                size_t o = (((size_t)n * s->h_out + oy) * s->w_out + ox) * c;
+                float *y = out + o;
+                int32_t *am = argmax + o;
+                for (int j = 0; j < c; j++) {
+                    y[j] = -FLT_MAX;
+                    am[j] = -1;
+                }
+                for (int ky = 0; ky < s->size; ky++) {
+                    int iy = oy * s->stride - s->pad + ky;
+                    if (iy < 0 || iy >= s->h) continue;
+                    for (int kx = 0; kx < s->size; kx++) {
+                        int ix = ox * s->stride - s->pad + kx;
+                        if (ix < 0 || ix >= s->w) continue;
+                        size_t base = (((size_t)n * s->h + iy) * s->w + ix) * c;
+                        const float *x = in + base;
+                        for (int j = 0; j < c; j++)
+                            if (x[j] > y[j] || am[j] < 0) {
+                                y[j] = x[j];
+                                am[j] = (int32_t)(base + j);
+                            }
+                    }
+                }
+            }
+}
+
+void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *dout, float *din,
+                      int acc)
+{
+    if (!acc) memset(din, 0, sizeof(float) * in_elems(s));
+    size_t n_out = (size_t)s->n * s->h_out * s->w_out * s->c;
+    for (size_t i = 0; i < n_out; i++) din[argmax[i]] += dout[i];
+}
+
+/* PyTorch's divisor with count_include_pad: window clipped to the padded input. */
+static int avg_divisor(const PoolShape *s, int oy, int ox)
+{
+    int y0 = oy * s->stride - s->pad, x0 = ox * s->stride - s->pad;
+    int y1 = y0 + s->size, x1 = x0 + s->size;
+    if (y1 > s->h + s->pad) y1 = s->h + s->pad;
+    if (x1 > s->w + s->pad) x1 = s->w + s->pad;
+    return (y1 - y0) * (x1 - x0);
+}
+
+void avgpool_forward(const PoolShape *s, const float *in, float *out)
+{
+    const int c = s->c;
+    for (int n = 0; n < s->n; n++)
+        for (int oy = 0; oy < s->h_out; oy++)
+            for (int ox = 0; ox < s->w_out; ox++) {
+                float *y = out + (((size_t)n * s->h_out + oy) * s->w_out + ox) * c;
+                memset(y, 0, sizeof(float) * (size_t)c);
+                for (int ky = 0; ky < s->size; ky++) {
+                    int iy = oy * s->stride - s->pad + ky;
+                    if (iy < 0 || iy >= s->h) continue;
+                    for (int kx = 0; kx < s->size; kx++) {
+                        int ix = ox * s->stride - s->pad + kx;
+                        if (ix < 0 || ix >= s->w) continue;
+                        const float *x = in + (((size_t)n * s->h + iy) * s->w + ix) * c;
+                        for (int j = 0; j < c; j++) y[j] += x[j];
+                    }
+                }
+                float inv = 1.0f / (float)avg_divisor(s, oy, ox);
+                for (int j = 0; j < c; j++) y[j] *= inv;
+            }
+}
+
+void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc)
+{
+    const int c = s->c;
+    if (!acc) memset(din, 0, sizeof(float) * in_elems(s));
+    for (int n = 0; n < s->n; n++)
+        for (int oy = 0; oy < s->h_out; oy++)
+            for (int ox = 0; ox < s->w_out; ox++) {
+                const float *g = dout + (((size_t)n * s->h_out + oy) * s->w_out + ox) * c;
+                float inv = 1.0f / (float)avg_divisor(s, oy, ox);
+                for (int ky = 0; ky < s->size; ky++) {
+                    int iy = oy * s->stride - s->pad + ky;
+                    if (iy < 0 || iy >= s->h) continue;
+                    for (int kx = 0; kx < s->size; kx++) {
+                        int ix = ox * s->stride - s->pad + kx;
+                        if (ix < 0 || ix >= s->w) continue;
+                        float *d = din + (((size_t)n * s->h + iy) * s->w + ix) * c;
+                        for (int j = 0; j < c; j++) d[j] += g[j] * inv;
+                    }
+                }
+            }
+}
+
+void global_avgpool_forward(int n, int hw, int c, const float *in, float *out)
+{
+    float inv = 1.0f / (float)hw;
+    for (int i = 0; i < n; i++) {
+        float *y = out + (size_t)i * c;
+        memset(y, 0, sizeof(float) * (size_t)c);
+        for (int p = 0; p < hw; p++) {
+            const float *x = in + ((size_t)i * hw + p) * c;
+            for (int j = 0; j < c; j++) y[j] += x[j];
+        }
+        for (int j = 0; j < c; j++) y[j] *= inv;
+    }
+}
+
+void global_avgpool_backward(int n, int hw, int c, const float *dout, float *din, int acc)
+{
+    float inv = 1.0f / (float)hw;
+    for (int i = 0; i < n; i++) {
+        const float *g = dout + (size_t)i * c;
+        for (int p = 0; p < hw; p++) {
+            float *d = din + ((size_t)i * hw + p) * c;
+            if (acc)
+                for (int j = 0; j < c; j++) d[j] += g[j] * inv;
+            else
+                for (int j = 0; j < c; j++) d[j] = g[j] * inv;
+        }
+    }
+}

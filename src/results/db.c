@@ -1,0 +1,416 @@
+/* db.c — the SQLite results database (results.h): opening/creating the file
+ * and its schema (schema.sql.h, version in PRAGMA user_version), and one short
+ * autocommit transaction per write so a killed run keeps every finished epoch.
+ * WAL journal + busy timeout let several cnnrun processes share one file.
+ * All values are bound to prepared statements; errors print `DBPATH: message`. */
+#include "cnnrun/results.h"
+#include "cnnrun/util.h"
+#include "schema.sql.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 10000
+
+struct ResultsDb {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *insert_run;
+    sqlite3_stmt *insert_epoch;
+    sqlite3_stmt *finish_run;
+    sqlite3_stmt *insert_lr_find;
+};
+
+static void db_error(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", path);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+/* Directory part of `path` ("." when there is none); caller frees. */
+static char *parent_dir(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) {
+        free(dir);
+        return xstrdup(".");
+    }
+    while (slash > dir && slash[-1] == '/') slash--;  /* "a//b" -> "a" */
+    if (slash == dir) slash[1] = '\0';                /* "/x.db" -> "/" */
+    else *slash = '\0';
+    return dir;
+}
+
+/* Makes sure the database's directory exists (creating one level) and is
+ * writable: SQLite creates PATH-wal and PATH-shm next to the database. */
+static int prepare_directory(const char *path)
+{
+    char *dir = parent_dir(path);
+    struct stat st;
+    int ok = 0;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT) {
+            db_error(path, "cannot access directory '%s': %s", dir, strerror(errno));
+        } else if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            int err = errno;
+            db_error(path, "cannot create directory '%s': %s", dir, strerror(err));
+            if (err == ENOENT)
+                fprintf(stderr, "HINT: only one directory level is created; create its parent first\n");
+        } else {
+            ok = 1;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        db_error(path, "cannot use '%s' as the database directory: it is not a directory", dir);
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        db_error(path, "directory '%s' is not writable (%s); the results database needs to "
+                       "create files there", dir, strerror(errno));
+        fprintf(stderr, "HINT: choose another location with --db PATH\n");
+    } else {
+        ok = 1;
+    }
+    free(dir);
+    if (!ok) return -1;
+
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            db_error(path, "is a directory, not a database file");
+            return -1;
+        }
+        if (access(path, R_OK | W_OK) != 0) {
+            db_error(path, "cannot open the database for writing: %s", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Runs a one-value integer PRAGMA (or query); -1 on error (message printed). */
+static int query_int(ResultsDb *r, const char *sql, sqlite3_int64 *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        int primary = rc & 0xff;
+        const char *msg = sqlite3_errmsg(r->db);
+        if (primary == SQLITE_NOTADB)
+            db_error(r->path, "not an SQLite database (%s)", msg);
+        else if (primary == SQLITE_CORRUPT)
+            db_error(r->path, "the SQLite database is damaged (%s)", msg);
+        else
+            db_error(r->path, "cannot read the database (%s)", msg);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int exec_sql(ResultsDb *r, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        db_error(r->path, "%s: %s", what, msg ? msg : sqlite3_errmsg(r->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int refuse_version(ResultsDb *r, sqlite3_int64 version)
+{
+    db_error(r->path, "results database schema version %lld is newer than this cnnrun "
+                      "(version %s) supports (%d)",
+             (long long)version, CN_VERSION, RESULTS_SCHEMA_VERSION);
+    fprintf(stderr, "HINT: upgrade cnnrun, or pass another --db PATH\n");
+    return -1;
+}
+
+/* Checks the schema version; creates the schema in a fresh file. Creation runs
+ * under BEGIN IMMEDIATE so two processes opening a new file don't race. */
+static int ensure_schema(ResultsDb *r)
+{
+    sqlite3_int64 version = 0, app_id = 0, tables = 0;
+    if (query_int(r, "PRAGMA user_version", &version) != 0) return -1;
+    if (version > RESULTS_SCHEMA_VERSION) return refuse_version(r, version);
+    if (query_int(r, "PRAGMA application_id", &app_id) != 0) return -1;
+    if (app_id != 0 && app_id != RESULTS_APPLICATION_ID) {
+        db_error(r->path, "not a cnnrun results database (it belongs to another application, "
+                          "application_id %lld)", (long long)app_id);
+        return -1;
+    }
+    if (version == RESULTS_SCHEMA_VERSION) return 0;
+
+    if (exec_sql(r, "BEGIN IMMEDIATE", "cannot lock the database to create the schema") != 0)
+        return -1;
+    int ok = query_int(r, "PRAGMA user_version", &version) == 0;
+    if (ok && version == 0) {
+        ok = query_int(r, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &tables) == 0;
+        if (ok && tables > 0) {
+            db_error(r->path, "not a cnnrun results database (it has %lld table%s but no cnnrun "
+                              "schema version)", (long long)tables, tables == 1 ? "" : "s");
+            fprintf(stderr, "HINT: pass another --db PATH\n");
+            ok = 0;
+        }
+        char pragmas[128];
+        snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = %d; PRAGMA application_id = %d;",
+                 RESULTS_SCHEMA_VERSION, RESULTS_APPLICATION_ID);
+        ok = ok && exec_sql(r, RESULTS_SCHEMA_SQL, "cannot create the schema") == 0 &&
+             exec_sql(r, pragmas, "cannot set the schema version") == 0;
+    } else if (ok && version > RESULTS_SCHEMA_VERSION) {
+        refuse_version(r, version);
+        ok = 0;
+    }
+    if (!ok) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec_sql(r, "COMMIT", "cannot commit the schema");
+}
+
+static int prepare(ResultsDb *r, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot prepare statement (%s)", sqlite3_errmsg(r->db));
+        return -1;
+    }
+    return 0;
+}
+
+ResultsDb *results_open(const char *path)
+{
+    if (!path || !*path) {
+        fprintf(stderr, "cnnrun: the results database path is empty\n");
+        return NULL;
+    }
+    if (prepare_directory(path) != 0) return NULL;
+
+    ResultsDb *r = xcalloc(1, sizeof *r);
+    r->path = xstrdup(path);
+    int rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        db_error(path, "cannot open the database (%s)",
+                 r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(r->db, 1);
+    sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
+
+    if (ensure_schema(r) != 0) goto fail;
+
+    /* WAL: readers never block the writer; NORMAL sync is still durable across
+     * a killed process (only a power loss may drop the last commits). */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        db_error(path, "cannot switch to WAL journal mode (%s)", sqlite3_errmsg(r->db));
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    /* A file system without shared memory (some network mounts) stays in
+     * rollback mode; the busy timeout still serialises writers. */
+    sqlite3_finalize(st);
+    if (exec_sql(r, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                 "cannot configure the database") != 0)
+        goto fail;
+
+    if (prepare(r,
+                "INSERT INTO runs (experiment, config_path, config, status, started_at, seed, "
+                "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname) "
+                "VALUES (?1, ?2, ?3, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, "
+                "?6, ?7, ?8, ?9, ?10, ?11)",
+                &r->insert_run) != 0 ||
+        prepare(r,
+                "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
+                "test_acc, seconds, images_per_sec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &r->insert_epoch) != 0 ||
+        prepare(r,
+                "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+                "train_seconds = ?3, error = ?4, "
+                "final_test_acc = (SELECT test_acc FROM epochs WHERE run_id = ?1 "
+                "                  ORDER BY epoch DESC LIMIT 1), "
+                "best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = ?1) "
+                "WHERE id = ?1",
+                &r->finish_run) != 0 ||
+        prepare(r, "INSERT INTO lr_find (run_id, step, lr, loss) VALUES (?1, ?2, ?3, ?4)",
+                &r->insert_lr_find) != 0)
+        goto fail;
+    return r;
+
+fail:
+    results_close(r);
+    return NULL;
+}
+
+void results_close(ResultsDb *r)
+{
+    if (!r) return;
+    sqlite3_finalize(r->insert_run);
+    sqlite3_finalize(r->insert_epoch);
+    sqlite3_finalize(r->finish_run);
+    sqlite3_finalize(r->insert_lr_find);
+    if (r->db && sqlite3_close(r->db) != SQLITE_OK) {
+        db_error(r->path, "error closing the database (%s)", sqlite3_errmsg(r->db));
+        sqlite3_close_v2(r->db);
+    }
+    free(r->path);
+    free(r);
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+/* Steps a bound write statement (one autocommit transaction), then resets it.
+ * Returns the SQLite result code (SQLITE_DONE on success); on failure the
+ * message is copied into msg. */
+static int step_write(ResultsDb *r, sqlite3_stmt *st, char *msg, size_t msg_size)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) str_copy(msg, msg_size, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
+{
+    if (!r || !info) return -1;
+    if (!info->experiment) {
+        db_error(r->path, "cannot record a run without an experiment name");
+        return -1;
+    }
+    char host[256];
+    int have_host = gethostname(host, sizeof host) == 0;
+    host[sizeof host - 1] = '\0';
+
+    sqlite3_stmt *st = r->insert_run;
+    sqlite3_bind_text(st, 1, info->experiment, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, info->config_path);
+    bind_text_or_null(st, 3, info->config);
+    /* SQLite integers are signed 64-bit: seeds >= 2^63 are stored as their
+     * two's-complement value (docs/results.md). */
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)info->seed);
+    sqlite3_bind_int(st, 5, info->threads);
+    sqlite3_bind_int64(st, 6, info->params);
+    sqlite3_bind_double(st, 7, info->flops_per_image);
+    sqlite3_bind_int(st, 8, info->epochs_planned);
+    bind_text_or_null(st, 9, info->version);
+    bind_text_or_null(st, 10, info->data_dir);
+    bind_text_or_null(st, 11, have_host ? host : NULL);
+
+    char msg[256];
+    if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
+        db_error(r->path, "cannot record the run of '%s' (%s)", info->experiment, msg);
+        return -1;
+    }
+    return sqlite3_last_insert_rowid(r->db);
+}
+
+int results_add_epoch(ResultsDb *r, int64_t run_id, const EpochRecord *e)
+{
+    if (!r || !e) return -1;
+    sqlite3_stmt *st = r->insert_epoch;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, e->epoch);
+    sqlite3_bind_double(st, 3, e->lr);           /* NaN is stored as NULL */
+    sqlite3_bind_double(st, 4, e->train_loss);
+    sqlite3_bind_double(st, 5, e->train_acc);
+    sqlite3_bind_double(st, 6, e->test_loss);
+    sqlite3_bind_double(st, 7, e->test_acc);
+    sqlite3_bind_double(st, 8, e->seconds);
+    sqlite3_bind_double(st, 9, e->images_per_sec);
+
+    char msg[256];
+    int rc = step_write(r, st, msg, sizeof msg);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        db_error(r->path, "run %lld already has a row for epoch %d", (long long)run_id, e->epoch);
+    else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        db_error(r->path, "cannot record epoch %d: there is no run with id %lld", e->epoch,
+                 (long long)run_id);
+    else
+        db_error(r->path, "cannot record epoch %d of run %lld (%s)", e->epoch, (long long)run_id,
+                 msg);
+    return -1;
+}
+
+int results_finish_run(ResultsDb *r, int64_t run_id, const char *status, double train_seconds,
+                       const char *error)
+{
+    if (!r) return -1;
+    static const char *const allowed[] = {"finished", "failed", "interrupted", "diverged"};
+    int valid = 0;
+    for (size_t i = 0; status && i < sizeof allowed / sizeof allowed[0]; i++)
+        valid |= strcmp(status, allowed[i]) == 0;
+    if (!valid) {
+        db_error(r->path, "invalid final status '%s' for run %lld (expected finished, failed, "
+                          "interrupted or diverged)", status ? status : "(null)", (long long)run_id);
+        return -1;
+    }
+    sqlite3_stmt *st = r->finish_run;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, train_seconds);
+    bind_text_or_null(st, 4, error);
+
+    char msg[256];
+    if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
+        db_error(r->path, "cannot finish run %lld (%s)", (long long)run_id, msg);
+        return -1;
+    }
+    if (sqlite3_changes(r->db) != 1) {
+        db_error(r->path, "cannot finish run %lld: there is no such run", (long long)run_id);
+        return -1;
+    }
+    return 0;
+}
+
+int results_add_lr_find(ResultsDb *r, int64_t run_id, int step, double lr, double loss)
+{
+    if (!r) return -1;
+    sqlite3_stmt *st = r->insert_lr_find;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, step);
+    sqlite3_bind_double(st, 3, lr);
+    sqlite3_bind_double(st, 4, loss);
+
+    char msg[256];
+    int rc = step_write(r, st, msg, sizeof msg);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        db_error(r->path, "run %lld already has an lr_find row for step %d", (long long)run_id, step);
+    else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        db_error(r->path, "cannot record lr_find step %d: there is no run with id %lld", step,
+                 (long long)run_id);
+    else
+        db_error(r->path, "cannot record lr_find step %d of run %lld (%s)", step,
+                 (long long)run_id, msg);
+    return -1;
+}

@@ -1,0 +1,83 @@
+/* optimizer.c — parameter updates with PyTorch's semantics: SGD (momentum,
+ * Nesterov, L2 weight decay added to the gradient), Adam, AdamW (decoupled
+ * decay), RMSProp. State is allocated once at init. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "cnnrun/train.h"
+#include "cnnrun/util.h"
+
+void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
+{
+    o->type = e->optimizer;
+    o->momentum = e->momentum;
+    o->nesterov = e->nesterov;
+    o->weight_decay = e->weight_decay;
+    o->beta1 = e->beta1;
+    o->beta2 = e->beta2;
+    o->eps = e->eps;
+    o->n = n;
+    o->m1 = alloc_floats(n);
+    o->m2 = (o->type == OPT_ADAM || o->type == OPT_ADAMW) ? alloc_floats(n) : NULL;
+    o->step = 0;
+}
+
+void optimizer_free(Optimizer *o)
+{
+    free(o->m1);
+    free(o->m2);
+    o->m1 = o->m2 = NULL;
+}
+
+static void sgd(Optimizer *o, float *w, const float *g, float lr)
+{
+    const float mu = o->momentum, wd = o->weight_decay;
+    float *buf = o->m1;
+    for (size_t i = 0; i < o->n; i++) {
+        float d = g[i] + wd * w[i];
+        if (mu != 0.0f) {
+            buf[i] = mu * buf[i] + d;
+            d = o->nesterov ? d + mu * buf[i] : buf[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
+static void adam(Optimizer *o, float *w, const float *g, float lr, int decoupled)
+{
+    const float b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay;
+    const double bc1 = 1.0 - pow(b1, (double)o->step), bc2 = 1.0 - pow(b2, (double)o->step);
+    const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    for (size_t i = 0; i < o->n; i++) {
+        float d = g[i];
+        if (decoupled)
+            w[i] *= 1.0f - lr * wd;
+        else
+            d += wd * w[i];
+        o->m1[i] = b1 * o->m1[i] + (1.0f - b1) * d;
+        o->m2[i] = b2 * o->m2[i] + (1.0f - b2) * d * d;
+        w[i] -= step * o->m1[i] / (sqrtf(o->m2[i]) * inv_sqrt_bc2 + o->eps);
+    }
+}
+
+static void rmsprop(Optimizer *o, float *w, const float *g, float lr)
+{
+    /* PyTorch: alpha = 0.99 by default; we use beta2 as alpha. */
+    const float alpha = o->beta2, wd = o->weight_decay;
+    for (size_t i = 0; i < o->n; i++) {
+        float d = g[i] + wd * w[i];
+        o->m1[i] = alpha * o->m1[i] + (1.0f - alpha) * d * d;
+        w[i] -= lr * d / (sqrtf(o->m1[i]) + o->eps);
+    }
+}
+
+void optimizer_step(Optimizer *o, float *params, const float *grads, float lr)
+{
+    o->step++;
+    switch (o->type) {
+    case OPT_SGD: sgd(o, params, grads, lr); break;
+    case OPT_ADAM: adam(o, params, grads, lr, 0); break;
+    case OPT_ADAMW: adam(o, params, grads, lr, 1); break;
+    case OPT_RMSPROP: rmsprop(o, params, grads, lr); break;
+    }
+}

@@ -1,0 +1,47 @@
+/* progress.c — what a run prints while it trains: on a terminal one live
+ * line per epoch (step, loss, accuracy, img/s, ETA) redrawn in place; when
+ * not a terminal, one plain line per finished epoch. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "progress.h"
+
+void progress_init(Progress *p, int epochs, int steps_per_epoch)
+{
+    p->tty = isatty(fileno(stderr));
+    p->epochs = epochs;
+    p->steps = steps_per_epoch;
+    p->last_draw = 0;
+}
+
+static void fmt_eta(char *buf, size_t n, double s)
+{
+    if (s < 0) s = 0;
+    int h = (int)(s / 3600), m = (int)(s / 60) % 60, sec = (int)s % 60;
+    if (h) snprintf(buf, n, "%dh%02dm", h, m);
+    else snprintf(buf, n, "%dm%02ds", m, sec);
+}
+
+void progress_step(Progress *p, int epoch, int step, double loss, double acc, double img_s,
+                   double eta_s, double now)
+{
+    if (!p->tty || (now - p->last_draw < 0.25 && step != p->steps)) return;
+    p->last_draw = now;
+    char eta[32];
+    fmt_eta(eta, sizeof eta, eta_s);
+    fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
+            epoch, p->epochs, step, p->steps, loss, 100 * acc, img_s, eta);
+    fflush(stderr);
+}
+
+void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double train_acc,
+                    double test_loss, double test_acc, double seconds, double img_s)
+{
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    fprintf(stderr,
+            "epoch %3d/%d  lr %.5f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
+            "%.1fs  %.0f img/s\n",
+            epoch, p->epochs, lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, seconds,
+            img_s);
+    fflush(stderr);
+}

@@ -1,0 +1,16 @@
+/* progress.h — terminal progress display of a training run (private to train/). */
+#ifndef CNNRUN_PROGRESS_H
+#define CNNRUN_PROGRESS_H
+
+typedef struct {
+    int tty, epochs, steps;
+    double last_draw;
+} Progress;
+
+void progress_init(Progress *p, int epochs, int steps_per_epoch);
+void progress_step(Progress *p, int epoch, int step, double loss, double acc, double img_s,
+                   double eta_s, double now);
+void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double train_acc,
+                    double test_loss, double test_acc, double seconds, double img_s);
+
+#endif

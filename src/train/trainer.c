@@ -1,0 +1,142 @@
+/* trainer.c — one training run: builds the model, then per epoch shuffles,
+ * augments, runs forward/backward/update with the scheduled learning rate,
+ * evaluates on the test split and commits the epoch to the results database.
+ * Stops with status `diverged` on a non-finite loss and `interrupted` when
+ * asked to stop. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrun/kernels.h"
+#include "cnnrun/train.h"
+#include "cnnrun/util.h"
+#include "progress.h"
+
+static int finish(const TrainOptions *opt, int64_t run_id, const char *status, double secs,
+                  const char *error)
+{
+    if (opt->db && run_id > 0 && results_finish_run(opt->db, run_id, status, secs, error) != 0)
+        return CN_EXIT_FAIL;
+    return strcmp(status, "finished") == 0 ? CN_EXIT_OK : CN_EXIT_FAIL;
+}
+
+int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
+              const TrainOptions *opt)
+{
+    const int B = e->batch_size;
+    /* Memory is planned for the training batch; evaluation runs in chunks of
+     * at most that size (test_batch_size larger than batch_size is clamped). */
+    const int max_batch = B;
+    const int eval_batch = e->test_batch_size < B ? e->test_batch_size : B;
+    Model m;
+    if (model_build(e, max_batch, &m) != 0) return CN_EXIT_USAGE;
+    model_init_params(&m, e->seed);
+    Optimizer o;
+    optimizer_init(&o, e, m.n_params);
+
+    const int steps = (train->n + B - 1) / B;
+    float *images = alloc_floats((size_t)max_batch * CIFAR_PIXELS);
+    int *labels = xmalloc(sizeof(int) * (size_t)max_batch);
+    int *order = xmalloc(sizeof(int) * (size_t)train->n);
+    Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
+    Rng shuffle_rng, aug_rng;
+    rng_seed(&shuffle_rng, e->seed, 2);
+    rng_seed(&aug_rng, e->seed, 3);
+
+    fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
+                    "threads\n", e->path, e->name, train->n, test->n, opt->data_dir, B, steps,
+            opt->threads);
+    int64_t run_id = -1;
+    if (opt->db) {
+        char *cfg = NULL;
+        size_t cfg_len = 0;
+        FILE *mem = open_memstream(&cfg, &cfg_len);
+        experiment_print(e, mem);
+        fclose(mem);
+        RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
+                        .seed = e->seed, .threads = opt->threads, .params = (int64_t)m.n_params,
+                        .flops_per_image = model_flops_per_image(&m), .epochs_planned = e->epochs,
+                        .version = CN_VERSION, .data_dir = opt->data_dir};
+        run_id = results_begin_run(opt->db, &info);
+        free(cfg);
+        if (run_id < 0) {
+            model_free(&m);
+            optimizer_free(&o);
+            free(images); free(labels); free(order);
+            return CN_EXIT_FAIL;
+        }
+    }
+
+    Progress prog;
+    progress_init(&prog, e->epochs, steps);
+    const char *status = "finished";
+    const char *error = NULL;
+    double train_secs = 0;
+    long step = 0;
+    for (int epoch = 1; epoch <= e->epochs; epoch++) {
+        double t0 = now_seconds();
+        for (int i = 0; i < train->n; i++) order[i] = i;
+        rng_shuffle(&shuffle_rng, order, train->n);
+        double loss_sum = 0;
+        int correct = 0, seen = 0;
+        double lr = 0;
+        for (int s = 0; s < steps; s++, step++) {
+            int start = s * B, n = train->n - start < B ? train->n - start : B;
+            cifar_make_batch(train, order + start, n, &aug, &aug_rng, images, labels);
+            model_forward(&m, images, n, true);
+            double loss = softmax_xent(n, m.classes, model_logits(&m), labels, model_dlogits(&m),
+                                       1.0f / (float)n, &correct);
+            if (!isfinite(loss)) {
+                status = "diverged";
+                error = "the training loss became NaN or infinite; lower the learning rate";
+                break;
+            }
+            loss_sum += loss;
+            seen += n;
+            model_zero_grad(&m);
+            model_backward(&m, images, n);
+            lr = schedule_lr(e, (double)step / steps);
+            optimizer_step(&o, m.params, m.grads, (float)lr);
+            double now = now_seconds(), el = now - t0;
+            double rate = seen / (el > 0 ? el : 1e-9);
+            double eta = (double)(steps - s - 1) * B / rate +
+                         (double)(e->epochs - epoch) * train->n / rate;
+            progress_step(&prog, epoch, s + 1, loss_sum / seen, (double)correct / seen, rate, eta,
+                          now);
+            if (opt->stop && *opt->stop) {
+                status = "interrupted";
+                error = "interrupted by a signal";
+                break;
+            }
+        }
+        double train_time = now_seconds() - t0;
+        train_secs += train_time;
+        if (strcmp(status, "finished") != 0) break;
+        EvalResult ev = evaluate(&m, test, &aug, eval_batch, images, labels);
+        double secs = now_seconds() - t0;
+        EpochRecord rec = {.epoch = epoch, .lr = lr, .train_loss = loss_sum / seen,
+                           .train_acc = (double)correct / seen, .test_loss = ev.loss,
+                           .test_acc = ev.acc, .seconds = secs,
+                           .images_per_sec = seen / train_time};
+        progress_epoch(&prog, epoch, lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
+                       rec.images_per_sec);
+        if (opt->db && results_add_epoch(opt->db, run_id, &rec) != 0) {
+            status = "failed";
+            error = "could not record the epoch in the results database";
+            break;
+        }
+        if (!isfinite(ev.loss)) {
+            status = "diverged";
+            error = "the test loss became NaN or infinite; lower the learning rate";
+            break;
+        }
+    }
+    if (error) fprintf(stderr, "%s: %s: %s\n", e->path, status, error);
+    int rc = finish(opt, run_id, status, train_secs, error);
+    model_free(&m);
+    optimizer_free(&o);
+    free(images);
+    free(labels);
+    free(order);
+    return rc;
+}

@@ -1,0 +1,366 @@
+#!/usr/bin/python3
+"""make_fixtures.py — writes the PyTorch reference fixtures for tests/test_golden.c.
+
+Run by hand (CI has no torch):   /usr/bin/python3 tests/golden/make_fixtures.py
+Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent}.bin.
+
+Precision: every random input is drawn, rounded to float32 (that is what the
+file stores and what the C kernel sees), then the reference is computed in
+float64 by PyTorch from exactly those rounded values, and the results are
+rounded to float32 for storage. So the stored reference is the float64 answer
+for the stored inputs, up to one float32 rounding.
+
+Layout conversions to cnnrun (include/cnnrun/kernels.h):
+  activations  NCHW -> NHWC        t.permute(0, 2, 3, 1)
+  conv weight  (Cout,Cin,KH,KW) -> (KH,KW,Cin,Cout)   w.permute(2, 3, 1, 0)
+  linear weight (out,in) -> (in,out)                    w.t()
+
+File format (little-endian), see tests/golden/README.md:
+  "CNFX" | u32 version=1 | u32 ntensors |
+  ntensors x ( u32 namelen | name bytes (no NUL) | u32 ndim | u32 dims[ndim] |
+               float32 data[prod(dims)] )
+Tensor names are "<case>/<tensor>"; "<case>/cfg" holds the case's integer (or
+scalar) parameters as float32, in the order documented per layer below.
+"""
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+VERSION = 1
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+torch.set_default_dtype(torch.float64)
+
+
+class Fixture:
+    def __init__(self, fname):
+        self.fname = fname
+        self.tensors = []  # (name, float32 ndarray)
+
+    def add(self, name, t):
+        if isinstance(t, torch.Tensor):
+            t = t.detach().cpu().numpy()
+        a = np.ascontiguousarray(np.asarray(t, dtype=np.float32))
+        if a.ndim == 0:
+            a = a.reshape(1)
+        assert all(n != name for n, _ in self.tensors), name
+        self.tensors.append((name, a))
+
+    def write(self):
+        path = os.path.join(OUT_DIR, self.fname)
+        with open(path, "wb") as f:
+            f.write(b"CNFX")
+            f.write(struct.pack("<II", VERSION, len(self.tensors)))
+            for name, a in self.tensors:
+                nb = name.encode("ascii")
+                f.write(struct.pack("<I", len(nb)))
+                f.write(nb)
+                f.write(struct.pack("<I", a.ndim))
+                f.write(struct.pack("<%dI" % a.ndim, *a.shape))
+                f.write(a.astype("<f4").tobytes())
+        print("%-16s %3d tensors %7d bytes" % (self.fname, len(self.tensors), os.path.getsize(path)))
+
+
+def f32(t):
+    """Round to float32 and back: the value the C side will see."""
+    return t.to(torch.float32).to(torch.float64)
+
+
+def randn(g, *shape, scale=1.0, shift=0.0):
+    return f32(torch.randn(*shape, generator=g) * scale + shift)
+
+
+def nhwc(t):
+    return t.permute(0, 2, 3, 1)
+
+
+def leaf(t):
+    return t.clone().requires_grad_(True)
+
+
+def away_from_zero(g, shape, margin=0.05):
+    """Normal values pushed away from the relu/leaky kink (|x| >= margin)."""
+    x = torch.randn(*shape, generator=g)
+    x = torch.sign(x) * (x.abs() + margin)
+    x[x == 0] = margin
+    return f32(x)
+
+
+def distinct(g, shape, lo=-2.0, hi=2.0):
+    """All-distinct values (a random permutation of an even grid): no max-pool ties."""
+    n = int(np.prod(shape))
+    p = torch.randperm(n, generator=g).to(torch.float64)
+    return f32((lo + (hi - lo) * (p + 0.5) / n).reshape(*shape))
+
+
+# ---------------------------------------------------------------- conv
+# cfg: n, h, w, c_in, c_out, kh, kw, stride, pad, has_bias
+CONV_CASES = [
+    # name,       n, h, w, cin, cout, k, stride, pad, bias
+    ("k1s1",      2, 6, 5, 3, 4, 1, 1, 0, 1),
+    ("k1s1_nb",   4, 5, 5, 4, 4, 1, 1, 0, 0),
+    ("k1s2",      2, 7, 5, 3, 4, 1, 2, 0, 0),
+    ("k3s1p1",    2, 7, 5, 3, 4, 3, 1, 1, 1),
+    ("k3s2p1",    2, 7, 6, 4, 3, 3, 2, 1, 1),
+    ("k3s1p0_nb", 3, 6, 7, 2, 5, 3, 1, 0, 0),
+    ("k5s1p2",    2, 6, 6, 3, 2, 5, 1, 2, 1),
+    ("k7s2p3",    2, 8, 7, 3, 4, 7, 2, 3, 1),
+]
+
+
+def make_conv(seed0):
+    fx = Fixture("conv.bin")
+    for i, (name, n, h, w, cin, cout, k, s, p, bias) in enumerate(CONV_CASES):
+        g = torch.Generator().manual_seed(seed0 + i)
+        x = leaf(randn(g, n, cin, h, w))
+        wt = leaf(randn(g, cout, cin, k, k, scale=1.0 / np.sqrt(cin * k * k)))
+        b = leaf(randn(g, cout, scale=0.5)) if bias else None
+        out = F.conv2d(x, wt, b, stride=s, padding=p)
+        dout = randn(g, *out.shape)
+        out.backward(dout)
+        fx.add(name + "/cfg", [n, h, w, cin, cout, k, k, s, p, bias])
+        fx.add(name + "/x", nhwc(x))
+        fx.add(name + "/w", wt.permute(2, 3, 1, 0))
+        if bias:
+            fx.add(name + "/b", b)
+        fx.add(name + "/dout", nhwc(dout))
+        fx.add(name + "/out", nhwc(out))
+        fx.add(name + "/dx", nhwc(x.grad))
+        fx.add(name + "/dw", wt.grad.permute(2, 3, 1, 0))
+        if bias:
+            fx.add(name + "/db", b.grad)
+    fx.write()
+
+
+# ---------------------------------------------------------------- batchnorm
+# train cfg: m (=N*H*W), c, momentum, eps ; eval cfg: m, c, eps
+BN_TRAIN_CASES = [("train_a", 2, 5, 6, 3), ("train_b", 4, 3, 3, 5)]
+BN_EVAL_CASES = [("eval_a", 2, 5, 6, 3)]
+
+
+def make_batchnorm(seed0):
+    fx = Fixture("batchnorm.bin")
+    mom, eps = 0.1, 1e-5
+    for i, (name, n, h, w, c) in enumerate(BN_TRAIN_CASES):
+        g = torch.Generator().manual_seed(seed0 + i)
+        # per-channel offset and scale so the statistics matter
+        x = leaf(f32(torch.randn(n, c, h, w, generator=g) * (0.5 + torch.rand(1, c, 1, 1, generator=g) * 2)
+                     + torch.randn(1, c, 1, 1, generator=g)))
+        gamma = leaf(randn(g, c, scale=0.3, shift=1.0))
+        beta = leaf(randn(g, c, scale=0.5))
+        rm = torch.zeros(c)
+        rv = torch.ones(c)
+        out = F.batch_norm(x, rm, rv, gamma, beta, training=True, momentum=mom, eps=eps)
+        dout = randn(g, *out.shape)
+        out.backward(dout)
+        mean = x.detach().mean(dim=(0, 2, 3))
+        var_b = x.detach().var(dim=(0, 2, 3), unbiased=False)
+        fx.add(name + "/cfg", [n * h * w, c, mom, eps])
+        fx.add(name + "/x", nhwc(x))
+        fx.add(name + "/gamma", gamma)
+        fx.add(name + "/beta", beta)
+        fx.add(name + "/dout", nhwc(dout))
+        fx.add(name + "/out", nhwc(out))
+        fx.add(name + "/mean", mean)
+        fx.add(name + "/rstd", 1.0 / torch.sqrt(var_b + eps))
+        fx.add(name + "/running_mean", rm)   # after one step from (0, 1)
+        fx.add(name + "/running_var", rv)
+        fx.add(name + "/dx", nhwc(x.grad))
+        fx.add(name + "/dgamma", gamma.grad)
+        fx.add(name + "/dbeta", beta.grad)
+    for i, (name, n, h, w, c) in enumerate(BN_EVAL_CASES):
+        g = torch.Generator().manual_seed(seed0 + 100 + i)
+        x = randn(g, n, c, h, w, scale=1.5, shift=0.3)
+        gamma = randn(g, c, scale=0.3, shift=1.0)
+        beta = randn(g, c, scale=0.5)
+        rm = randn(g, c, scale=0.5)
+        rv = f32(torch.rand(c, generator=g) * 2 + 0.2)
+        out = F.batch_norm(x, rm, rv, gamma, beta, training=False, eps=eps)
+        fx.add(name + "/cfg", [n * h * w, c, eps])
+        fx.add(name + "/x", nhwc(x))
+        fx.add(name + "/gamma", gamma)
+        fx.add(name + "/beta", beta)
+        fx.add(name + "/running_mean", rm)
+        fx.add(name + "/running_var", rv)
+        fx.add(name + "/out", nhwc(out))
+    fx.write()
+
+
+# ---------------------------------------------------------------- activations
+# cfg: n (element count) [, slope]
+def make_act(seed0):
+    fx = Fixture("act.bin")
+    shape = (2, 3, 5, 6)  # elementwise: layout is irrelevant, stored flat in NHWC order
+    cases = [
+        ("relu", lambda t: F.relu(t), True),
+        ("leaky", lambda t: F.leaky_relu(t, 0.1), True),
+        ("gelu", lambda t: F.gelu(t, approximate="none"), False),
+    ]
+    for i, (name, fn, kink) in enumerate(cases):
+        g = torch.Generator().manual_seed(seed0 + i)
+        x0 = away_from_zero(g, shape, 1e-2) * 1.5 if kink else randn(g, *shape, scale=2.0)
+        x0 = f32(x0)
+        x = leaf(x0)
+        out = fn(x)
+        dout = randn(g, *shape)
+        out.backward(dout)
+        n = x.numel()
+        fx.add(name + "/cfg", [n, 0.1] if name == "leaky" else [n])
+        fx.add(name + "/x", nhwc(x))
+        fx.add(name + "/dout", nhwc(dout))
+        fx.add(name + "/out", nhwc(out))
+        fx.add(name + "/dx", nhwc(x.grad))
+    fx.write()
+
+
+# ---------------------------------------------------------------- pooling
+# cfg: n, h, w, c, size, stride, pad   (global: n, h, w, c)
+MAX_CASES = [("max_2_2_0", 2, 7, 5, 3, 2, 2, 0), ("max_3_2_1", 2, 7, 6, 2, 3, 2, 1),
+             ("max_3_1_1", 2, 5, 6, 3, 3, 1, 1)]
+AVG_CASES = [("avg_2_2_0", 2, 7, 6, 3, 2, 2, 0), ("avg_3_2_1", 2, 7, 5, 2, 3, 2, 1)]
+GAP_CASES = [("gap", 3, 5, 6, 4)]
+
+
+def make_pool(seed0):
+    fx = Fixture("pool.bin")
+    i = 0
+    for kind, cases in (("max", MAX_CASES), ("avg", AVG_CASES)):
+        for name, n, h, w, c, k, s, p in cases:
+            g = torch.Generator().manual_seed(seed0 + i)
+            i += 1
+            x = leaf(distinct(g, (n, c, h, w)) if kind == "max" else randn(g, n, c, h, w))
+            if kind == "max":
+                out = F.max_pool2d(x, k, s, p)
+            else:
+                out = F.avg_pool2d(x, k, s, p, ceil_mode=False, count_include_pad=True)
+            dout = randn(g, *out.shape)
+            out.backward(dout)
+            fx.add(name + "/cfg", [n, h, w, c, k, s, p])
+            fx.add(name + "/x", nhwc(x))
+            fx.add(name + "/dout", nhwc(dout))
+            fx.add(name + "/out", nhwc(out))
+            fx.add(name + "/dx", nhwc(x.grad))
+    for name, n, h, w, c in GAP_CASES:
+        g = torch.Generator().manual_seed(seed0 + 50)
+        x = leaf(randn(g, n, c, h, w))
+        out = x.mean(dim=(2, 3))
+        dout = randn(g, *out.shape)
+        out.backward(dout)
+        fx.add(name + "/cfg", [n, h, w, c])
+        fx.add(name + "/x", nhwc(x))
+        fx.add(name + "/dout", dout)
+        fx.add(name + "/out", out)
+        fx.add(name + "/dx", nhwc(x.grad))
+    fx.write()
+
+
+# ---------------------------------------------------------------- linear
+# cfg: n, in, out, has_bias
+LIN_CASES = [("bias", 4, 7, 5, 1), ("nobias", 3, 6, 4, 0)]
+
+
+def make_linear(seed0):
+    fx = Fixture("linear.bin")
+    for i, (name, n, fin, fout, bias) in enumerate(LIN_CASES):
+        g = torch.Generator().manual_seed(seed0 + i)
+        x = leaf(randn(g, n, fin))
+        wt = leaf(randn(g, fout, fin, scale=1.0 / np.sqrt(fin)))
+        b = leaf(randn(g, fout, scale=0.5)) if bias else None
+        out = F.linear(x, wt, b)
+        dout = randn(g, *out.shape)
+        out.backward(dout)
+        fx.add(name + "/cfg", [n, fin, fout, bias])
+        fx.add(name + "/x", x)
+        fx.add(name + "/w", wt.t())
+        if bias:
+            fx.add(name + "/b", b)
+        fx.add(name + "/dout", dout)
+        fx.add(name + "/out", out)
+        fx.add(name + "/dx", x.grad)
+        fx.add(name + "/dw", wt.grad.t())
+        if bias:
+            fx.add(name + "/db", b.grad)
+    fx.write()
+
+
+# ---------------------------------------------------------------- add / concat
+# add cfg: n (floats per input), k ; concat cfg: m (=N*H*W), k, c0, c1, ...
+def make_join(seed0):
+    fx = Fixture("join.bin")
+    for i, k in enumerate((2, 3)):
+        name = "add%d" % k
+        g = torch.Generator().manual_seed(seed0 + i)
+        shape = (2, 3, 4, 5)
+        xs = [leaf(randn(g, *shape)) for _ in range(k)]
+        out = sum(xs[1:], xs[0])
+        dout = randn(g, *shape)
+        out.backward(dout)
+        fx.add(name + "/cfg", [xs[0].numel(), k])
+        for j, x in enumerate(xs):
+            fx.add("%s/x%d" % (name, j), nhwc(x))
+            fx.add("%s/dx%d" % (name, j), nhwc(x.grad))
+        fx.add(name + "/dout", nhwc(dout))
+        fx.add(name + "/out", nhwc(out))
+    name = "concat3"
+    g = torch.Generator().manual_seed(seed0 + 10)
+    n, h, w, cs = 2, 4, 3, (2, 3, 1)
+    xs = [leaf(randn(g, n, c, h, w)) for c in cs]
+    out = torch.cat(xs, dim=1)
+    dout = randn(g, *out.shape)
+    out.backward(dout)
+    fx.add(name + "/cfg", [n * h * w, len(cs)] + list(cs))
+    for j, x in enumerate(xs):
+        fx.add("%s/x%d" % (name, j), nhwc(x))
+        fx.add("%s/dx%d" % (name, j), nhwc(x.grad))
+    fx.add(name + "/dout", nhwc(dout))
+    fx.add(name + "/out", nhwc(out))
+    fx.write()
+
+
+# ---------------------------------------------------------------- softmax xent
+# cfg: n, classes ; labels stored as float32 ; loss_sum = what softmax_xent
+# returns, loss_mean = F.cross_entropy(reduction='mean'), dlogits = d loss_mean
+# (scale 1/N), correct = top-1 count.
+XENT_CASES = [("small", 4, 10, 1.0, 0.0), ("wide", 3, 7, 3.0, -1.0),
+              ("large_logits", 4, 10, 30.0, 80.0)]  # exp overflows float32 unless max-shifted
+
+
+def make_xent(seed0):
+    fx = Fixture("xent.bin")
+    for i, (name, n, k, scale, shift) in enumerate(XENT_CASES):
+        g = torch.Generator().manual_seed(seed0 + i)
+        logits = leaf(randn(g, n, k, scale=scale, shift=shift))
+        labels = torch.randint(0, k, (n,), generator=g)
+        labels[0] = int(logits[0].argmax())  # at least one correct prediction
+        loss = F.cross_entropy(logits, labels, reduction="mean")
+        loss.backward()
+        correct = int((logits.detach().argmax(dim=1) == labels).sum())
+        fx.add(name + "/cfg", [n, k])
+        fx.add(name + "/logits", logits)
+        fx.add(name + "/labels", labels.to(torch.float64))
+        fx.add(name + "/loss_sum", loss.detach() * n)
+        fx.add(name + "/loss_mean", loss.detach())
+        fx.add(name + "/dlogits", logits.grad)
+        fx.add(name + "/correct", [correct])
+    fx.write()
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    make_conv(1000)
+    make_batchnorm(2000)
+    make_act(3000)
+    make_pool(4000)
+    make_linear(5000)
+    make_join(6000)
+    make_xent(7000)
+    total = sum(os.path.getsize(os.path.join(OUT_DIR, f)) for f in os.listdir(OUT_DIR)
+                if f.endswith(".bin"))
+    print("total %d bytes in %s" % (total, os.path.normpath(OUT_DIR)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,762 @@
+/* test_config.c — experiment files: every error class reported with its
+ * `file:line:` place and wording, defaults, --set overrides, and the
+ * experiment_print -> experiment_load round trip. Also keeps the key reference
+ * in docs/experiment-format.md in sync with the schema.
+ * `test_config --schema-markdown` prints the generated part of that doc. */
+#include <check.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/config/schema.h"
+#include "cnnrun/config.h"
+#include "cnnrun/util.h"
+
+static char tmp_dir[64];
+static char path[256];
+static char errs[32768];
+
+static void setup(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/cnnrun-test-config-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
+}
+
+/* Writes text to tmp_dir/name and sets `path`. */
+static const char *write_ini(const char *name, const char *text)
+{
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* experiment_load with stderr captured into errs. */
+static int load_ov(const char *p, const ConfigOverride *ov, int n, Experiment *e)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    ck_assert_ptr_nonnull(tmp);
+    dup2(fileno(tmp), 2);
+    int rc = experiment_load(p, ov, n, e);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t got = fread(errs, 1, sizeof errs - 1, tmp);
+    errs[got] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+static int load(const char *p, Experiment *e)
+{
+    return load_ov(p, NULL, 0, e);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+#define NET "[layer.c1]\ntype = conv\nfilters = 8\n"
+
+/* Loads text (expecting failure) and checks that stderr contains the message
+ * `path:line: msg` (line 0: `path: msg`). */
+static void expect_error_at(const char *text, int line, const char *msg)
+{
+    Experiment e;
+    write_ini("t.ini", text);
+    int rc = load(path, &e);
+    ck_assert_msg(rc == -1, "expected failure for:\n%s", text);
+    ck_assert_ptr_null(e.layers);
+    char want[1024];
+    if (line > 0)
+        snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
+    else
+        snprintf(want, sizeof want, "%s: %s", path, msg);
+    ck_assert_msg(strstr(errs, want) != NULL, "wanted '%s'\ngot:\n%s", want, errs);
+}
+
+START_TEST(test_unknown_section)
+{
+    expect_error_at("[dat]\nbatch_size = 3\n" NET, 1, "unknown section [dat]; did you mean [data]?");
+    expect_error_at("[Optimizer]\n" NET, 1, "unknown section [Optimizer]; did you mean [optimizer]?");
+    expect_error_at("[layers.c0]\ntype = relu\n" NET, 1,
+                    "unknown section [layers.c0]; layer sections are written [layer.NAME]");
+    expect_error_at(NET "[layer]\n", 4,
+                    "unknown section [layer]; layer sections are written [layer.NAME]");
+    expect_error_at(NET "[zzzzz]\n", 4, "unknown section [zzzzz] (sections:");
+    expect_error_at(NET "[layer.a b]\ntype = relu\n", 4, "invalid layer name 'a b'");
+}
+END_TEST
+
+START_TEST(test_unknown_key)
+{
+    expect_error_at("[layer.c1]\ntype = conv\nfilter = 8\n", 3,
+                    "unknown key 'filter' in [layer.c1] (conv); did you mean 'filters'?");
+    /* the required key is then missing too, reported at the header */
+    ck_assert_ptr_nonnull(strstr(errs, ":1: missing required key 'filters' in [layer.c1] (conv)"));
+    expect_error_at(NET "outputs = 10\n", 4,
+                    "unknown key 'outputs' in [layer.c1] (conv); 'outputs' is a key of linear "
+                    "layers");
+    expect_error_at("[optimizer]\nlr = 0.1\n" NET, 2,
+                    "unknown key 'lr' in [optimizer]; it belongs in [schedule]");
+    expect_error_at("[data]\nbatchsize = 64\n" NET, 2,
+                    "unknown key 'batchsize' in [data]; did you mean 'batch_size'?");
+    /* input vs inputs: valid for the layer type only */
+    expect_error_at(NET "[layer.j]\ntype = add\ninput = c1\n", 6,
+                    "unknown key 'input' in [layer.j] (add); did you mean 'inputs'?");
+}
+END_TEST
+
+START_TEST(test_duplicates)
+{
+    expect_error_at("[experiment]\nseed = 1\nseed = 2\n" NET, 3,
+                    "duplicate key 'seed' in [experiment] (first at line 2)");
+    expect_error_at("[data]\nbatch_size = 1\n[data]\nbatch_size = 2\n" NET, 3,
+                    "duplicate section [data] (first at line 1)");
+    /* the second [data]'s keys are not reported as duplicates */
+    ck_assert_int_eq(count_lines(errs), 1);
+    expect_error_at(NET "[layer.c1]\ntype = relu\n", 4,
+                    "duplicate section [layer.c1] (first at line 1); layer names must be unique");
+}
+END_TEST
+
+START_TEST(test_key_before_section)
+{
+    expect_error_at("seed = 3\n[experiment]\nepochs = 2\n" NET, 1,
+                    "key 'seed' comes before any [section]; it belongs under [experiment]");
+    expect_error_at("; comment\nfoo = 3\n" NET, 2, "key 'foo' comes before any [section]");
+}
+END_TEST
+
+START_TEST(test_bad_numbers)
+{
+    expect_error_at("[layer.c1]\ntype = conv\nfilters = 6x4\n", 3,
+                    "expected an integer for 'filters', got '6x4'");
+    expect_error_at("[layer.c1]\ntype = conv\nfilters = many\n", 3,
+                    "expected an integer for 'filters', got 'many'");
+    expect_error_at("[layer.c1]\ntype = conv\nfilters =\n", 3,
+                    "missing value for 'filters' (expected an integer)");
+    expect_error_at("[layer.c1]\ntype = conv\nfilters = 1.5\n", 3,
+                    "expected an integer for 'filters', got '1.5'");
+    expect_error_at("[schedule]\nlr = 0.1abc\n" NET, 2, "expected a number for 'lr', got '0.1abc'");
+    expect_error_at("[schedule]\nlr = nan\n" NET, 2, "'lr' must be a finite number, got nan");
+    expect_error_at("[experiment]\nseed = -1\n" NET, 2, "'seed' must be between 0 and");
+    expect_error_at("[experiment]\nseed = 12abc\n" NET, 2, "expected an integer for 'seed'");
+    expect_error_at("[layer.c1]\ntype = conv\nfilters = 8\nbias = maybe\n", 4,
+                    "expected a boolean for 'bias' (true/false, yes/no, on/off, 1/0), got 'maybe'");
+}
+END_TEST
+
+START_TEST(test_out_of_range)
+{
+    expect_error_at("[layer.c1]\ntype = conv\nfilters = 0\n", 3,
+                    "'filters' must be between 1 and 65536, got 0");
+    expect_error_at("[experiment]\nepochs = 99999999999999999999\n" NET, 2,
+                    "'epochs' must be between 1 and 100000, got 99999999999999999999");
+    expect_error_at("[optimizer]\nmomentum = 1\n" NET, 2, "'momentum' must be >= 0 and < 1, got 1");
+    expect_error_at("[schedule]\nlr = 0\n" NET, 2, "'lr' must be > 0, got 0");
+    expect_error_at("[schedule]\nlr = 1e40\n" NET, 2, "'lr' is too large for a 32-bit float, got 1e40");
+    expect_error_at(NET "size = 16\n", 4, "'size' must be between 1 and 15, got 16");
+    expect_error_at(NET "size = 3\npad = 4\n", 5, "'pad' must be between 0 and size (3), got 4");
+    expect_error_at(NET "[layer.p]\ntype = maxpool\nsize = 2\npad = 2\n", 7,
+                    "'pad' must be at most size/2 = 1 for maxpool (as in PyTorch), got 2");
+    expect_error_at("[data]\ntrain_subset = 50001\n" NET, 2,
+                    "'train_subset' must be between 0 and 50000, got 50001");
+    expect_error_at("[data]\naugment = crop:17\n" NET, 2,
+                    "crop padding in 'augment' must be between 0 and 16, got 17");
+    expect_error_at("[schedule]\nlr_start = 0.5\nlr_max = 0.1\n" NET, 2,
+                    "one_cycle schedule: 'lr_start' (0.5) must not exceed 'lr_max' (0.1)");
+    expect_error_at("[schedule]\ntype = step\nmilestones = 30, 20\n" NET, 3,
+                    "'milestones' must be increasing, got 20 after 30");
+    expect_error_at("[schedule]\ntype = step\n" NET, 2, "the step schedule needs 'milestones'");
+    expect_error_at("[optimizer]\nnesterov = true\nmomentum = 0\n" NET, 2,
+                    "'nesterov' needs momentum > 0");
+}
+END_TEST
+
+START_TEST(test_unknown_type_and_enum)
+{
+    expect_error_at("[layer.c1]\ntype = convv\nfilters = 8\n", 2,
+                    "unknown layer type 'convv'; did you mean 'conv'? (valid types: conv, "
+                    "batchnorm, relu, leaky, gelu, maxpool, avgpool, global_avgpool, linear, "
+                    "dropout, flatten, add, concat, residual, inception)");
+    expect_error_at(NET "activation = Relu\n", 4,
+                    "unknown value 'Relu' for 'activation'; did you mean 'relu'? (expected one of: "
+                    "none, relu, leaky, gelu)");
+    expect_error_at("[optimizer]\ntype = lion\n" NET, 2,
+                    "unknown value 'lion' for 'type' (expected one of: sgd, adam, adamw, rmsprop)");
+    expect_error_at("[data]\naugment = crop:4, flp\n" NET, 2,
+                    "unknown augmentation 'flp' in 'augment' (expected crop:N, flip or none); did "
+                    "you mean 'flip'?");
+    expect_error_at("[data]\ndataset = cifar100\n" NET, 2, "unknown value 'cifar100' for 'dataset'");
+}
+END_TEST
+
+START_TEST(test_inputs)
+{
+    /* dangling */
+    expect_error_at(NET "[layer.r]\ntype = relu\ninput = c2\n", 6,
+                    "layer 'c2' used as input is not defined before [layer.r]; did you mean 'c1'?");
+    /* forward reference */
+    expect_error_at(NET "[layer.r]\ntype = relu\ninput = later\n[layer.later]\ntype = relu\n", 6,
+                    "layer 'later' used as input is not defined before [layer.r]; [layer.later] "
+                    "comes later (line 7)");
+    /* itself */
+    expect_error_at(NET "[layer.r]\ntype = relu\ninput = r\n", 6,
+                    "layer 'r' used as input is not defined before [layer.r]; a layer cannot read "
+                    "its own output");
+    /* the first layer cannot name an input */
+    expect_error_at("[layer.a]\ntype = relu\ninput = a\n" NET, 3,
+                    "layer 'a' used as input is not defined before [layer.a]");
+    /* add/concat */
+    expect_error_at(NET "[layer.j]\ntype = concat\ninputs = c1, nope\n", 6,
+                    "layer 'nope' used as input is not defined before [layer.j]");
+    expect_error_at(NET "[layer.j]\ntype = add\ninputs = c1\n", 6,
+                    "'inputs' needs at least 2 names, got 1");
+    expect_error_at(NET "[layer.j]\ntype = add\n", 4, "missing required key 'inputs' in [layer.j] (add)");
+
+    Experiment e;
+    write_ini("ok.ini", NET "[layer.c2]\ntype = conv\nfilters = 8\ninput = c1\n"
+                        "[layer.j]\ntype = add\ninputs = c1 , c2\n");
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_int_eq(e.n_layers, 3);
+    ck_assert_int_eq(e.layers[0].n_inputs, 0);
+    ck_assert_int_eq(e.layers[0].inputs_line, 1);
+    ck_assert_int_eq(e.layers[1].n_inputs, 1);
+    ck_assert_str_eq(e.layers[1].inputs[0], "c1");
+    ck_assert_int_eq(e.layers[1].inputs_line, 7);
+    ck_assert_int_eq(e.layers[2].n_inputs, 2);
+    ck_assert_str_eq(e.layers[2].inputs[1], "c2");
+    ck_assert_int_eq(e.layers[2].inputs_line, 10);
+    ck_assert_int_eq(e.layers[2].line, 8);
+    experiment_free(&e);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+    char text[1024], value[300];
+    memset(value, 'a', 250);
+    value[250] = '\0';
+    snprintf(text, sizeof text, "[experiment]\nname = %s\nepochs = 3\n" NET, value);
+    expect_error_at(text, 2, "line is longer than 199 characters");
+    /* the rest of the long line is not parsed as another line */
+    ck_assert_int_eq(count_lines(errs), 1);
+
+    /* a long comment line is harmless */
+    Experiment e;
+    snprintf(text, sizeof text, "; %s\n[experiment]\nepochs = 3\n" NET, value);
+    write_ini("comment.ini", text);
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_int_eq(e.epochs, 3);
+    experiment_free(&e);
+
+    /* exactly 199 characters is fine */
+    memset(value, '1', 199 - 7);
+    value[199 - 7] = '\0';
+    snprintf(text, sizeof text, "[experiment]\nname = %s\n" NET, value);
+    write_ini("199.ini", text);
+    ck_assert_int_eq(load(path, &e), -1);
+    ck_assert_ptr_null(strstr(errs, "longer than"));
+    ck_assert_ptr_nonnull(strstr(errs, "'name' is too long (at most 127 characters)"));
+}
+END_TEST
+
+START_TEST(test_syntax_errors)
+{
+    expect_error_at(NET "[layer.c2\ntype = relu\n", 4, "unclosed '[' in section header; expected [name]");
+    /* the keys under the broken header are not blamed on [layer.c1] */
+    ck_assert_int_eq(count_lines(errs), 1);
+    expect_error_at("[data]\nbogus line\nbatch_size = 64\n" NET, 2,
+                    "expected 'key = value' or '[section]', got 'bogus line'");
+    expect_error_at("[data]\n= 64\n" NET, 2, "missing key name before '='");
+    expect_error_at("[data] junk\n" NET, 1, "unexpected text 'junk' after [data]");
+    expect_error_at("[]\n" NET, 1, "empty section name '[]'");
+}
+END_TEST
+
+START_TEST(test_missing_required)
+{
+    expect_error_at("[layer.c1]\ntype = conv\n", 1, "missing required key 'filters' in [layer.c1] (conv)");
+    expect_error_at("[layer.c1]\nfilters = 8\n", 1, "missing required key 'type' in [layer.c1] (valid types: conv,");
+    expect_error_at(NET "[layer.i]\ntype = inception\nn1x1 = 8\n", 4,
+                    "missing required key 'n3x3_reduce' in [layer.i] (inception)");
+    expect_error_at(NET "[layer.fc]\ntype = linear\n", 4,
+                    "missing required key 'outputs' in [layer.fc] (linear)");
+}
+END_TEST
+
+START_TEST(test_empty_network)
+{
+    expect_error_at("[experiment]\nseed = 1\n", 0, "no [layer.*] sections: the network is empty");
+    expect_error_at("", 0, "no [layer.*] sections: the network is empty");
+}
+END_TEST
+
+START_TEST(test_cannot_open)
+{
+    Experiment e;
+    snprintf(path, sizeof path, "%s/missing.ini", tmp_dir);
+    ck_assert_int_eq(load(path, &e), -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory\n", path);
+    ck_assert_str_eq(errs, want);
+    ck_assert_int_eq(load(tmp_dir, &e), -1);
+    ck_assert_ptr_nonnull(strstr(errs, "cannot open: Is a directory"));
+}
+END_TEST
+
+START_TEST(test_multiline)
+{
+    /* indented key lines are ordinary entries (inih would read them as
+     * continuations of the previous value) */
+    Experiment e;
+    write_ini("indent.ini", "[data]\n  batch_size = 64\n  test_batch_size = 100\n"
+                            "  [optimizer]\n  momentum = 0.5\n" NET);
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_int_eq(e.batch_size, 64);
+    ck_assert_int_eq(e.test_batch_size, 100);
+    ck_assert_float_eq(e.momentum, 0.5f);
+    experiment_free(&e);
+
+    /* an indented duplicate is a duplicate, not a silent continuation */
+    expect_error_at("[data]\nbatch_size = 64\n  batch_size = 32\n" NET, 3,
+                    "duplicate key 'batch_size' in [data] (first at line 2)");
+    /* a real continuation line */
+    expect_error_at("[data]\naugment = crop:4,\n   flip\n" NET, 3,
+                    "expected 'key = value', got indented 'flip' (multi-line values are not "
+                    "supported");
+}
+END_TEST
+
+START_TEST(test_crlf_bom_spaces)
+{
+    Experiment e;
+    write_ini("crlf.ini", "\xef\xbb\xbf[ experiment ]\r\nepochs = 3\r\n[layer.c1]\r\n"
+                          "type = conv\r\nfilters = 4 ; inline\r\nbias=off;not a comment\r\n");
+    ck_assert_int_eq(load(path, &e), -1); /* 'off;not' is the value */
+    ck_assert_ptr_nonnull(strstr(errs, ":6: expected a boolean for 'bias'"));
+    write_ini("crlf.ini", "\xef\xbb\xbf[ experiment ]\r\nepochs = 3\r\n[layer.c1]\r\n"
+                          "type = conv\r\nfilters = 4 ; inline\r\nbias: off\r\n");
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.epochs, 3);
+    ck_assert_int_eq(e.layers[0].filters, 4);
+    ck_assert(!e.layers[0].bias);
+    ck_assert_int_eq(e.layers[0].line, 3);
+    experiment_free(&e);
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+    char b1[] = "layer.c1.filters=32", b2[] = " optimizer.momentum = 0.5 ", b3[] = "nodot=1",
+         b4[] = "data.batch_size", b5[] = "schedule.=1";
+    ConfigOverride ov[4];
+    ck_assert_int_eq(config_override_parse(b1, &ov[0]), 0);
+    ck_assert_str_eq(ov[0].section, "layer.c1");
+    ck_assert_str_eq(ov[0].key, "filters");
+    ck_assert_str_eq(ov[0].value, "32");
+    ck_assert_ptr_eq(ov[0].section, b1);
+    ck_assert_int_eq(config_override_parse(b2, &ov[1]), 0);
+    ck_assert_str_eq(ov[1].section, "optimizer");
+    ck_assert_str_eq(ov[1].key, "momentum");
+    ck_assert_str_eq(ov[1].value, "0.5");
+    ck_assert_ptr_eq(ov[1].section, b2);
+    fflush(stderr);
+    int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    ck_assert_int_eq(config_override_parse(b3, &ov[2]), -1);
+    ck_assert_int_eq(config_override_parse(b4, &ov[2]), -1);
+    ck_assert_int_eq(config_override_parse(b5, &ov[2]), -1);
+    dup2(saved, 2);
+    close(saved);
+    close(devnull);
+
+    /* applied: replaces a file value, creates a missing section */
+    Experiment e;
+    write_ini("ov.ini", "[experiment]\nepochs = 3\n" NET);
+    ConfigOverride good[] = {{"layer.c1", "filters", "32"},
+                             {"optimizer", "momentum", "0.5"},
+                             {"experiment", "epochs", "7"}};
+    ck_assert_int_eq(load_ov(path, good, 3, &e), 0);
+    ck_assert_int_eq(e.layers[0].filters, 32);
+    ck_assert_float_eq(e.momentum, 0.5f);
+    ck_assert_int_eq(e.epochs, 7);
+    experiment_free(&e);
+
+    /* errors name the override */
+    ConfigOverride bad[] = {{"optimizer", "momentum", "2"},
+                            {"optimizer", "momentun", "0.1"},
+                            {"layer.c9", "filters", "3"},
+                            {"optimiser", "type", "sgd"},
+                            {"layer.c1", "filters", "6x4"}};
+    ck_assert_int_eq(load_ov(path, bad, 5, &e), -1);
+    ck_assert_ptr_null(e.layers);
+    const char *want[] = {
+        "--set optimizer.momentum: 'momentum' must be >= 0 and < 1, got 2\n",
+        "--set optimizer.momentun: unknown key 'momentun' in [optimizer]; did you mean 'momentum'?\n",
+        "--set layer.c9.filters: there is no [layer.c9] in the file (--set changes layers, it "
+        "cannot add them); did you mean 'layer.c1'?\n",
+        "--set optimiser.type: unknown section [optimiser]; did you mean [optimizer]?\n",
+        "--set layer.c1.filters: expected an integer for 'filters', got '6x4'\n"};
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(strstr(errs, want[i]) != NULL, "wanted %s\ngot:\n%s", want[i], errs);
+    ck_assert_int_eq(count_lines(errs), 5);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+    Experiment e;
+    write_ini("my-net.ini", NET "[layer.bn]\ntype = conv\nfilters = 4\nbatchnorm = yes\n"
+                            "[layer.p]\ntype = maxpool\n[layer.fc]\ntype = linear\noutputs = 10\n");
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_str_eq(e.name, "my-net");
+    ck_assert_uint_eq(e.seed, 1);
+    ck_assert_int_eq(e.epochs, 50);
+    ck_assert_str_eq(e.dataset, "cifar10");
+    ck_assert_str_eq(e.dir, "");
+    ck_assert_int_eq(e.dir_line, 0);
+    ck_assert_int_eq(e.batch_size, 128);
+    ck_assert_int_eq(e.test_batch_size, 500);
+    ck_assert_int_eq(e.augment_crop, 0);
+    ck_assert(!e.augment_flip);
+    ck_assert(e.normalize);
+    ck_assert_int_eq(e.train_subset, 0);
+    ck_assert_int_eq(e.optimizer, OPT_SGD);
+    ck_assert_float_eq(e.momentum, 0.9f);
+    ck_assert(!e.nesterov);
+    ck_assert_float_eq(e.weight_decay, 5e-4f);
+    ck_assert_float_eq(e.beta1, 0.9f);
+    ck_assert_float_eq(e.beta2, 0.999f);
+    ck_assert_float_eq(e.eps, 1e-8f);
+    ck_assert_int_eq(e.schedule, SCHED_ONE_CYCLE);
+    ck_assert_float_eq(e.lr, 0.1f);
+    ck_assert_float_eq(e.lr_start, 0.008f);
+    ck_assert_float_eq(e.lr_max, 0.12f);
+    ck_assert_float_eq(e.lr_end, 0.0008f);
+    ck_assert_float_eq(e.cycle_epochs, 40.0f);
+    ck_assert_int_eq(e.n_milestones, 0);
+    ck_assert_float_eq(e.gamma, 0.1f);
+    ck_assert_float_eq(e.warmup_epochs, 0.0f);
+    ck_assert_int_eq(e.n_layers, 4);
+    const LayerSpec *c = &e.layers[0];
+    ck_assert_int_eq(c->type, LT_CONV);
+    ck_assert_int_eq(c->size, 3);
+    ck_assert_int_eq(c->stride, 1);
+    ck_assert_int_eq(c->pad, 1);
+    ck_assert(c->bias);
+    ck_assert(!c->batchnorm);
+    ck_assert_int_eq(c->activation, ACT_NONE);
+    ck_assert_float_eq(c->leaky_slope, 0.01f);
+    ck_assert_float_eq(c->bn_eps, 1e-5f);
+    ck_assert_float_eq(c->bn_momentum, 0.1f);
+    ck_assert(!e.layers[1].bias); /* bias defaults to false with batchnorm */
+    ck_assert(e.layers[1].batchnorm);
+    ck_assert_int_eq(e.layers[2].size, 2);
+    ck_assert_int_eq(e.layers[2].stride, 2);
+    ck_assert_int_eq(e.layers[2].pad, 0);
+    ck_assert_int_eq(e.layers[3].outputs, 10);
+    ck_assert(e.layers[3].bias);
+    ck_assert_str_eq(layer_type_name(LT_GLOBAL_AVGPOOL), "global_avgpool");
+    ck_assert_str_eq(activation_name(ACT_LEAKY), "leaky");
+    ck_assert_ptr_nonnull(e.text);
+    ck_assert_str_eq(e.path, path);
+    experiment_free(&e);
+}
+END_TEST
+
+static void assert_same(const Experiment *a, const Experiment *b)
+{
+    ck_assert_str_eq(a->name, b->name);
+    ck_assert_uint_eq(a->seed, b->seed);
+    ck_assert_int_eq(a->epochs, b->epochs);
+    ck_assert_str_eq(a->dataset, b->dataset);
+    ck_assert_str_eq(a->dir, b->dir);
+    ck_assert_int_eq(a->batch_size, b->batch_size);
+    ck_assert_int_eq(a->test_batch_size, b->test_batch_size);
+    ck_assert_int_eq(a->augment_crop, b->augment_crop);
+    ck_assert_int_eq(a->augment_flip, b->augment_flip);
+    ck_assert_int_eq(a->normalize, b->normalize);
+    ck_assert_int_eq(a->train_subset, b->train_subset);
+    ck_assert_int_eq(a->test_subset, b->test_subset);
+    ck_assert_int_eq(a->optimizer, b->optimizer);
+    ck_assert(a->momentum == b->momentum && a->nesterov == b->nesterov);
+    ck_assert(a->weight_decay == b->weight_decay && a->beta1 == b->beta1);
+    ck_assert(a->beta2 == b->beta2 && a->eps == b->eps);
+    ck_assert_int_eq(a->schedule, b->schedule);
+    ck_assert(a->lr == b->lr && a->lr_start == b->lr_start && a->lr_max == b->lr_max);
+    ck_assert(a->lr_end == b->lr_end && a->cycle_epochs == b->cycle_epochs);
+    ck_assert_int_eq(a->n_milestones, b->n_milestones);
+    for (int i = 0; i < a->n_milestones; i++) ck_assert(a->milestones[i] == b->milestones[i]);
+    ck_assert(a->gamma == b->gamma && a->warmup_epochs == b->warmup_epochs);
+    ck_assert_int_eq(a->n_layers, b->n_layers);
+    for (int i = 0; i < a->n_layers; i++) {
+        const LayerSpec *x = &a->layers[i], *y = &b->layers[i];
+        ck_assert_str_eq(x->name, y->name);
+        ck_assert_int_eq(x->type, y->type);
+        ck_assert_int_eq(x->n_inputs, y->n_inputs);
+        for (int k = 0; k < x->n_inputs; k++) ck_assert_str_eq(x->inputs[k], y->inputs[k]);
+        ck_assert_int_eq(x->filters, y->filters);
+        ck_assert_int_eq(x->size, y->size);
+        ck_assert_int_eq(x->stride, y->stride);
+        ck_assert_int_eq(x->pad, y->pad);
+        ck_assert_int_eq(x->bias, y->bias);
+        ck_assert_int_eq(x->batchnorm, y->batchnorm);
+        ck_assert_int_eq(x->activation, y->activation);
+        ck_assert(x->leaky_slope == y->leaky_slope && x->bn_eps == y->bn_eps);
+        ck_assert(x->bn_momentum == y->bn_momentum && x->probability == y->probability);
+        ck_assert_int_eq(x->outputs, y->outputs);
+        ck_assert_int_eq(x->n1x1, y->n1x1);
+        ck_assert_int_eq(x->n3x3_reduce, y->n3x3_reduce);
+        ck_assert_int_eq(x->n3x3, y->n3x3);
+        ck_assert_int_eq(x->n5x5_reduce, y->n5x5_reduce);
+        ck_assert_int_eq(x->n5x5, y->n5x5);
+        ck_assert_int_eq(x->pool_proj, y->pool_proj);
+    }
+}
+
+static const char *full_file =
+    "[experiment]\nname = full test\nseed = 9223372036854775807\nepochs = 12\n"
+    "[data]\ndataset = cifar10\ndir = /tmp/some dir\nbatch_size = 64\ntest_batch_size = 250\n"
+    "augment = flip, crop:2\nnormalize = none\ntrain_subset = 1000\ntest_subset = 500\n"
+    "[optimizer]\ntype = adamw\nmomentum = 0.85\nnesterov = on\nweight_decay = 0.01\n"
+    "beta1 = 0.8\nbeta2 = 0.99\neps = 1e-7\n"
+    "[schedule]\ntype = step\nlr = 0.05\nmilestones = 3, 6.5, 9\ngamma = 0.2\n"
+    "warmup_epochs = 1.5\nlr_start = 0.01\nlr_max = 0.3\nlr_end = 0\ncycle_epochs = 10\n"
+    "[layer.stem]\ntype = conv\nfilters = 16\nsize = 5\nstride = 2\npad = 0\nbias = true\n"
+    "batchnorm = true\nactivation = leaky\nslope = 0.2\n"
+    "[layer.bn]\ntype = batchnorm\neps = 1e-3\nmomentum = 0.01\n"
+    "[layer.r]\ntype = relu\n[layer.lk]\ntype = leaky\nslope = 0.1\ninput = bn\n"
+    "[layer.g]\ntype = gelu\ninput = r\n[layer.sum]\ntype = add\ninputs = g, lk\n"
+    "[layer.res]\ntype = residual\nfilters = 32\nstride = 2\n"
+    "[layer.inc]\ntype = inception\nn1x1 = 8\nn3x3_reduce = 4\nn3x3 = 8\nn5x5_reduce = 2\n"
+    "n5x5 = 4\npool_proj = 4\n"
+    "[layer.cat]\ntype = concat\ninputs = inc, res, inc\n"
+    "[layer.mp]\ntype = maxpool\nsize = 3\nstride = 1\npad = 1\n"
+    "[layer.ap]\ntype = avgpool\n[layer.gap]\ntype = global_avgpool\n"
+    "[layer.fl]\ntype = flatten\n[layer.do]\ntype = dropout\nprobability = 0.25\n"
+    "[layer.fc]\ntype = linear\noutputs = 10\nbias = no\n";
+
+START_TEST(test_round_trip)
+{
+    Experiment a, b;
+    write_ini("full.ini", full_file);
+    ck_assert_msg(load(path, &a) == 0, "%s", errs);
+    ck_assert_str_eq(a.name, "full test");
+    ck_assert_uint_eq(a.seed, 9223372036854775807ull);
+    ck_assert_int_eq(a.augment_crop, 2);
+    ck_assert(a.augment_flip);
+    ck_assert(!a.normalize);
+    ck_assert_int_eq(a.n_milestones, 3);
+    ck_assert_float_eq(a.milestones[1], 6.5f);
+    ck_assert_int_eq(a.optimizer, OPT_ADAMW);
+    ck_assert(a.nesterov);
+    ck_assert_int_eq(a.layers[0].activation, ACT_LEAKY);
+    ck_assert_int_eq(a.n_layers, 15);
+    ck_assert_int_eq(a.dir_line, 7);
+
+    char printed[256];
+    snprintf(printed, sizeof printed, "%s/printed.ini", tmp_dir);
+    FILE *f = fopen(printed, "w");
+    experiment_print(&a, f);
+    fclose(f);
+    ck_assert_msg(load(printed, &b) == 0, "%s", errs);
+    assert_same(&a, &b);
+
+    /* and the defaults of a minimal file survive the trip too */
+    Experiment c, d;
+    write_ini("min.ini", NET "[layer.p]\ntype = avgpool\nsize = 3\n");
+    ck_assert_int_eq(load(path, &c), 0);
+    f = fopen(printed, "w");
+    experiment_print(&c, f);
+    fclose(f);
+    ck_assert_msg(load(printed, &d) == 0, "%s", errs);
+    assert_same(&c, &d);
+    ck_assert_str_eq(d.dir, "");
+    experiment_free(&a);
+    experiment_free(&b);
+    experiment_free(&c);
+    experiment_free(&d);
+}
+END_TEST
+
+/* product.md's example, completed with the layers its [layer.merge] names */
+static const char *product_example =
+    "[experiment]\n"
+    "name = resnet18            ; unique label in the results database (default: file name)\n"
+    "seed = 1\nepochs = 50\n\n"
+    "[data]\n"
+    "dataset = cifar10          ; CIFAR-10 binary layout (data_batch_*.bin, test_batch.bin)\n"
+    "dir = data/cifar-10-batches-bin   ; default: $CNNRUN_DATA, then the embedded sample\n"
+    "batch_size = 128\n"
+    "augment = crop:4, flip     ; random 32x32 crop of the image zero-padded by 4; horizontal flip\n"
+    "normalize = cifar10        ; per-channel mean/std\n\n"
+    "[optimizer]\n"
+    "type = sgd                 ; sgd | adam | adamw | rmsprop\n"
+    "momentum = 0.9\nweight_decay = 5e-4\n\n"
+    "[schedule]\n"
+    "type = one_cycle           ; one_cycle | constant | step | cosine\n"
+    "lr_start = 0.008           ; rises linearly to lr_max over half the cycle,\n"
+    "lr_max = 0.12              ; falls back to lr_start over the other half,\n"
+    "cycle_epochs = 40          ; then cools down linearly to lr_end\n"
+    "lr_end = 0.0008            ; over the remaining epochs\n\n"
+    "[layer.stem]               ; one section per layer, in order; names are unique\n"
+    "type = conv\nfilters = 64\nsize = 3\npad = 1\n"
+    "batchnorm = true           ; conv + BN + activation in one section (VGG in 19 sections)\n"
+    "activation = relu\n\n"
+    "[layer.res1]\n"
+    "type = residual            ; composite blocks keep files short: residual, inception\n"
+    "filters = 64\nstride = 1\n\n"
+    "[layer.b1]\ntype = conv\nfilters = 16\nsize = 1\n"
+    "[layer.b2]\ntype = conv\nfilters = 16\ninput = res1\n"
+    "[layer.b3]\ntype = maxpool\nsize = 3\nstride = 1\npad = 1\ninput = res1\n"
+    "[layer.b4]\ntype = avgpool\nsize = 3\nstride = 1\npad = 1\ninput = res1\n\n"
+    "[layer.merge]\n"
+    "type = concat              ; a DAG where needed: add / concat take `inputs = a, b, ...`;\n"
+    "inputs = b1, b2, b3, b4    ; every other layer reads the previous section unless `input = name`\n"
+    "[layer.gap]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n";
+
+START_TEST(test_product_example)
+{
+    Experiment e;
+    write_ini("resnet18.ini", product_example);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_str_eq(errs, "");
+    ck_assert_str_eq(e.name, "resnet18");
+    ck_assert_str_eq(e.dir, "data/cifar-10-batches-bin");
+    ck_assert_int_eq(e.dir_line, 8);
+    ck_assert_int_eq(e.augment_crop, 4);
+    ck_assert(e.augment_flip);
+    ck_assert_float_eq(e.lr_end, 0.0008f);
+    ck_assert_int_eq(e.n_layers, 9);
+    ck_assert_str_eq(e.layers[0].name, "stem");
+    ck_assert_int_eq(e.layers[0].line, 25);
+    ck_assert(!e.layers[0].bias);
+    ck_assert_int_eq(e.layers[0].activation, ACT_RELU);
+    ck_assert_int_eq(e.layers[1].type, LT_RESIDUAL);
+    ck_assert_int_eq(e.layers[6].type, LT_CONCAT);
+    ck_assert_int_eq(e.layers[6].n_inputs, 4);
+    ck_assert_str_eq(e.layers[6].inputs[3], "b4");
+    experiment_free(&e);
+}
+END_TEST
+
+START_TEST(test_many_errors)
+{
+    /* several independent errors are all reported, in line order, capped */
+    char text[8192] = "";
+    for (int i = 0; i < 30; i++) {
+        char sec[64];
+        snprintf(sec, sizeof sec, "[layer.l%d]\ntype = conv\nfilters = x%d\n", i, i);
+        strcat(text, sec);
+    }
+    expect_error_at(text, 3, "expected an integer for 'filters', got 'x0'");
+    ck_assert_ptr_nonnull(strstr(errs, ":6: expected an integer for 'filters', got 'x1'"));
+    ck_assert_int_eq(count_lines(errs), 21);
+    ck_assert_ptr_nonnull(strstr(errs, "10 more errors not shown (30 in total)"));
+}
+END_TEST
+
+START_TEST(test_float_format)
+{
+    /* experiment_print's numbers read back exactly */
+    unsigned state = 12345;
+    char buf[64];
+    for (int i = 0; i < 30000; i++) {
+        state = state * 1664525u + 1013904223u;
+        float v;
+        memcpy(&v, &state, sizeof v);
+        if (!isfinite(v)) continue;
+        schema_format_float(v, buf, sizeof buf);
+        ck_assert_msg((float)strtod(buf, NULL) == v, "%s", buf);
+    }
+    schema_format_float(40.0f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "40");
+    schema_format_float(5e-4f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "0.0005");
+    schema_format_float(1e-8f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "1e-8");
+    schema_format_float(65536.0f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "65536");
+}
+END_TEST
+
+/* docs/experiment-format.md holds the schema's generated key reference */
+START_TEST(test_docs_in_sync)
+{
+    const char *src = getenv("CNNRUN_SOURCE_DIR");
+    if (!src || !*src) return;
+    char doc_path[1024];
+    snprintf(doc_path, sizeof doc_path, "%s/docs/experiment-format.md", src);
+    char *doc = read_text_file(doc_path, NULL);
+    ck_assert_msg(doc != NULL, "cannot read %s", doc_path);
+    char *gen = NULL;
+    size_t gen_len = 0;
+    FILE *f = open_memstream(&gen, &gen_len);
+    schema_print_markdown(f);
+    fclose(f);
+    ck_assert_msg(strstr(doc, gen) != NULL,
+                  "docs/experiment-format.md is out of date with src/config/schema.c: regenerate "
+                  "its key reference with `build/tests/test_config --schema-markdown`");
+    free(gen);
+    free(doc);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--schema-markdown") == 0) {
+        schema_print_markdown(stdout);
+        return 0;
+    }
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_unknown_section);
+    tcase_add_test(tc, test_unknown_key);
+    tcase_add_test(tc, test_duplicates);
+    tcase_add_test(tc, test_key_before_section);
+    tcase_add_test(tc, test_bad_numbers);
+    tcase_add_test(tc, test_out_of_range);
+    tcase_add_test(tc, test_unknown_type_and_enum);
+    tcase_add_test(tc, test_inputs);
+    tcase_add_test(tc, test_long_line);
+    tcase_add_test(tc, test_syntax_errors);
+    tcase_add_test(tc, test_missing_required);
+    tcase_add_test(tc, test_empty_network);
+    tcase_add_test(tc, test_cannot_open);
+    tcase_add_test(tc, test_multiline);
+    tcase_add_test(tc, test_crlf_bom_spaces);
+    tcase_add_test(tc, test_overrides);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_product_example);
+    tcase_add_test(tc, test_many_errors);
+    tcase_add_test(tc, test_float_format);
+    tcase_add_test(tc, test_docs_in_sync);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,244 @@
+/* test_model.c — the model builder: the study's experiment files give
+ * exactly PyTorch's parameter counts; composite blocks (residual, inception)
+ * compute exactly what the same block written out with plain layers does;
+ * shape errors name file, line and both shapes. */
+#include <check.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cnnrun/kernels.h"
+#include "cnnrun/model.h"
+#include "cnnrun/util.h"
+
+static char *write_temp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/cnnrun_model_XXXXXX.ini");
+    int fd = mkstemps(path, 4);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq((int)write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    return path;
+}
+
+static int load_and_build(const char *path, Experiment *e, Model *m, int batch)
+{
+    if (experiment_load(path, NULL, 0, e) != 0) return -1;
+    if (model_build(e, batch, m) != 0) {
+        experiment_free(e);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *file;
+    long params;
+} counts[] = {
+    {"vgg11", 9231114},    {"vgg13", 9416010},    {"vgg16", 14728266},   {"vgg19", 20040522},
+    {"resnet18", 11173962}, {"resnet34", 21282122}, {"googlenet", 6166250},
+};
+
+START_TEST(test_parameter_counts)
+{
+    const char *src = getenv("CNNRUN_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/experiments/%s.ini", src, counts[_i].file);
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(load_and_build(path, &e, &m, 1), 0);
+    ck_assert_msg((long)m.n_params == counts[_i].params, "%s: %zu parameters, PyTorch has %ld",
+                  counts[_i].file, m.n_params, counts[_i].params);
+    ck_assert_int_eq(m.classes, 10);
+    model_free(&m);
+    experiment_free(&e);
+}
+END_TEST
+
+/* Runs forward+backward of both files on the same input; asserts identical
+ * logits and identical parameter gradients. */
+static void assert_same_network(const char *a_text, const char *b_text)
+{
+    Experiment ea, eb;
+    Model ma, mb;
+    char pa[64], pb[64];
+    snprintf(pa, sizeof pa, "%s", write_temp(a_text));
+    snprintf(pb, sizeof pb, "%s", write_temp(b_text));
+    const int n = 3;
+    ck_assert_int_eq(load_and_build(pa, &ea, &ma, n), 0);
+    ck_assert_int_eq(load_and_build(pb, &eb, &mb, n), 0);
+    ck_assert_uint_eq(ma.n_params, mb.n_params);
+    model_init_params(&ma, 5);
+    model_init_params(&mb, 5);
+    ck_assert_int_eq(memcmp(ma.params, mb.params, sizeof(float) * ma.n_params), 0);
+    float *x = alloc_floats((size_t)n * 32 * 32 * 3);
+    Rng r;
+    rng_seed(&r, 11, 0);
+    for (size_t i = 0; i < (size_t)n * 32 * 32 * 3; i++) x[i] = rng_normal(&r);
+    int labels[3] = {1, 7, 3};
+    Model *ms[2] = {&ma, &mb};
+    for (int k = 0; k < 2; k++) {
+        model_forward(ms[k], x, n, true);
+        softmax_xent(n, 10, model_logits(ms[k]), labels, model_dlogits(ms[k]), 1.0f / n, NULL);
+        model_zero_grad(ms[k]);
+        model_backward(ms[k], x, n);
+    }
+    ck_assert_int_eq(memcmp(model_logits(&ma), model_logits(&mb), sizeof(float) * n * 10), 0);
+    ck_assert_int_eq(memcmp(ma.grads, mb.grads, sizeof(float) * ma.n_params), 0);
+    /* and the gradient is not trivially zero */
+    double norm = 0;
+    for (size_t i = 0; i < ma.n_params; i++) norm += fabs(ma.grads[i]);
+    ck_assert(norm > 1e-3);
+    free(x);
+    model_free(&ma);
+    model_free(&mb);
+    experiment_free(&ea);
+    experiment_free(&eb);
+    unlink(pa);
+    unlink(pb);
+}
+
+static const char *stem = "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
+                          "activation = relu\n";
+static const char *head = "[layer.gap]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+                          "outputs = 10\n";
+
+START_TEST(test_residual_equals_plain_layers)
+{
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n%s", stem, head);
+    snprintf(b, sizeof b,
+             "%s"
+             "[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\nbias = false\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.c2]\ntype = conv\nfilters = 16\nbias = false\nbatchnorm = true\n"
+             "[layer.sc]\ntype = conv\ninput = stem\nfilters = 16\nsize = 1\nstride = 2\n"
+             "bias = false\nbatchnorm = true\n"
+             "[layer.sum]\ntype = add\ninputs = c2, sc\n"
+             "[layer.out]\ntype = relu\n%s", stem, head);
+    assert_same_network(a, b);
+    /* identity shortcut */
+    snprintf(a, sizeof a, "%s[layer.r]\ntype = residual\nfilters = 8\n%s", stem, head);
+    snprintf(b, sizeof b,
+             "%s"
+             "[layer.c1]\ntype = conv\nfilters = 8\nbias = false\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.c2]\ntype = conv\nfilters = 8\nbias = false\nbatchnorm = true\n"
+             "[layer.sum]\ntype = add\ninputs = c2, stem\n"
+             "[layer.out]\ntype = relu\n%s", stem, head);
+    assert_same_network(a, b);
+}
+END_TEST
+
+START_TEST(test_inception_equals_plain_layers)
+{
+    char a[4096], b[8192];
+    snprintf(a, sizeof a,
+             "%s[layer.i]\ntype = inception\nn1x1 = 4\nn3x3_reduce = 3\nn3x3 = 5\n"
+             "n5x5_reduce = 2\nn5x5 = 3\npool_proj = 2\n%s", stem, head);
+    snprintf(b, sizeof b,
+             "%s"
+             "[layer.b1]\ntype = conv\nfilters = 4\nsize = 1\nbias = true\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.b2a]\ntype = conv\ninput = stem\nfilters = 3\nsize = 1\nbias = true\n"
+             "batchnorm = true\nactivation = relu\n"
+             "[layer.b2b]\ntype = conv\nfilters = 5\nbias = true\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.b3a]\ntype = conv\ninput = stem\nfilters = 2\nsize = 1\nbias = true\n"
+             "batchnorm = true\nactivation = relu\n"
+             "[layer.b3b]\ntype = conv\nfilters = 3\nbias = true\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.b3c]\ntype = conv\nfilters = 3\nbias = true\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.b4p]\ntype = maxpool\ninput = stem\nsize = 3\nstride = 1\npad = 1\n"
+             "[layer.b4]\ntype = conv\nfilters = 2\nsize = 1\nbias = true\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.cat]\ntype = concat\ninputs = b1, b2b, b3c, b4\n%s", stem, head);
+    assert_same_network(a, b);
+}
+END_TEST
+
+/* Runs model_build on text and returns what it printed on stderr. */
+static char *build_errors(const char *text, char *path_out, size_t n)
+{
+    const char *p = write_temp(text);
+    snprintf(path_out, n, "%s", p);
+    char errpath[] = "/tmp/cnnrun_err_XXXXXX";
+    int fd = mkstemp(errpath);
+    int saved = dup(2);
+    dup2(fd, 2);
+    Experiment e;
+    Model m;
+    int rc = load_and_build(path_out, &e, &m, 2);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ck_assert_int_eq(rc, -1);
+    lseek(fd, 0, SEEK_SET);
+    char *buf = xcalloc(4096, 1);
+    ck_assert_int_ge((int)read(fd, buf, 4095), 0);
+    close(fd);
+    unlink(errpath);
+    unlink(path_out);
+    return buf;
+}
+
+START_TEST(test_shape_errors)
+{
+    char path[64], want[128];
+    /* add of 8x32x32 and 16x16x16 */
+    char *err = build_errors("[layer.a]\ntype = conv\nfilters = 8\n"
+                             "[layer.b]\ntype = conv\nfilters = 16\nstride = 2\n"
+                             "[layer.s]\ntype = add\ninputs = a, b\n"
+                             "[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+                             "outputs = 10\n", path, sizeof path);
+    snprintf(want, sizeof want, "%s:8:", path);
+    ck_assert_msg(strstr(err, want), "got: %s", err);
+    ck_assert_msg(strstr(err, "8x32x32") && strstr(err, "16x16x16"), "got: %s", err);
+    free(err);
+    /* linear on a spatial input */
+    err = build_errors("[layer.a]\ntype = conv\nfilters = 8\n"
+                       "[layer.fc]\ntype = linear\noutputs = 10\n", path, sizeof path);
+    snprintf(want, sizeof want, "%s:4:", path);
+    ck_assert_msg(strstr(err, want) && strstr(err, "8x32x32"), "got: %s", err);
+    free(err);
+    /* a kernel larger than the input */
+    err = build_errors("[layer.p]\ntype = maxpool\nsize = 8\nstride = 8\n"
+                       "[layer.c]\ntype = conv\nfilters = 4\nsize = 7\npad = 0\n"
+                       "[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+                       "outputs = 10\n", path, sizeof path);
+    snprintf(want, sizeof want, "%s:5:", path);
+    ck_assert_msg(strstr(err, want) && strstr(err, "3x4x4"), "got: %s", err);
+    free(err);
+    /* a branch whose output is never used */
+    err = build_errors("[layer.a]\ntype = conv\nfilters = 8\n"
+                       "[layer.b]\ntype = conv\nfilters = 8\n"
+                       "[layer.c]\ntype = conv\ninput = a\nfilters = 8\n"
+                       "[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+                       "outputs = 10\n", path, sizeof path);
+    snprintf(want, sizeof want, "%s:4:", path);
+    ck_assert_msg(strstr(err, want) && strstr(err, "never used"), "got: %s", err);
+    free(err);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+    tcase_add_loop_test(tc, test_parameter_counts, 0, (int)(sizeof counts / sizeof counts[0]));
+    tcase_add_test(tc, test_residual_equals_plain_layers);
+    tcase_add_test(tc, test_inception_equals_plain_layers);
+    tcase_add_test(tc, test_shape_errors);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

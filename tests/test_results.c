@@ -1,0 +1,451 @@
+/* test_results.c — the SQLite results database: run lifecycle and final/best
+ * accuracy, persistence, refusing foreign files and newer schemas, duplicate
+ * epochs, unusable directories, and two processes writing concurrently. */
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cnnrun/results.h"
+#include "cnnrun/util.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char tmpdir[256];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    chmod(p, 0700);
+    return remove(p);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cnnrun_test_results_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *tmp_path(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* stderr capture: everything written between begin and end is returned. */
+static int saved_stderr = -1;
+static char capture_file[512];
+
+static void capture_begin(void)
+{
+    fflush(stderr);
+    snprintf(capture_file, sizeof capture_file, "%s/stderr.txt", tmpdir);
+    int fd = open(capture_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    saved_stderr = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+}
+
+static char *capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    char *text = read_text_file(capture_file, NULL);
+    ck_assert_ptr_nonnull(text);
+    fputs(text, stderr);  /* keep it visible in the test log */
+    return text;
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    return db;
+}
+
+static sqlite3_int64 q_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_int64 v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static double q_double(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Returns a malloc'd copy of a text result ("<NULL>" for NULL). */
+static char *q_text(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    char *v = xstrdup(t ? (const char *)t : "<NULL>");
+    sqlite3_finalize(st);
+    return v;
+}
+
+static RunInfo sample_info(const char *name)
+{
+    RunInfo info = {
+        .experiment = name,
+        .config_path = "experiments/x.ini",
+        .config = "[train]\nepochs = 3\n",
+        .seed = 42,
+        .threads = 2,
+        .params = 12345,
+        .flops_per_image = 2.5e6,
+        .epochs_planned = 3,
+        .version = CN_VERSION,
+        .data_dir = NULL,
+    };
+    return info;
+}
+
+static EpochRecord sample_epoch(int epoch, double test_acc)
+{
+    EpochRecord e = {
+        .epoch = epoch,
+        .lr = 0.1 / epoch,
+        .train_loss = 2.0 / epoch,
+        .train_acc = 0.3 + 0.1 * epoch,
+        .test_loss = 1.9 / epoch,
+        .test_acc = test_acc,
+        .seconds = 1.5,
+        .images_per_sec = 1000.0,
+    };
+    return e;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+START_TEST(test_lifecycle_and_persistence)
+{
+    const char *path = tmp_path("results/results.db");  /* results/ does not exist yet */
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    struct stat st;
+    ck_assert_int_eq(stat(tmp_path("results"), &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+
+    RunInfo info = sample_info("resnet_small");
+    int64_t id = results_begin_run(r, &info);
+    ck_assert_int_gt(id, 0);
+
+    sqlite3 *db = raw_open(path);
+    char *s = q_text(db, "SELECT status FROM runs WHERE id = 1");
+    ck_assert_str_eq(s, "running");
+    free(s);
+    s = q_text(db, "SELECT started_at FROM runs WHERE id = 1");
+    ck_assert_int_eq(strlen(s), 20);  /* 2024-01-02T03:04:05Z */
+    ck_assert(s[4] == '-' && s[10] == 'T' && s[19] == 'Z');
+    free(s);
+    s = q_text(db, "SELECT data_dir FROM runs WHERE id = 1");
+    ck_assert_str_eq(s, "<NULL>");
+    free(s);
+    s = q_text(db, "SELECT finished_at FROM runs WHERE id = 1");
+    ck_assert_str_eq(s, "<NULL>");
+    free(s);
+    ck_assert_int_eq(q_int(db, "SELECT seed FROM runs WHERE id = 1"), 42);
+    ck_assert_int_eq(q_int(db, "SELECT params FROM runs WHERE id = 1"), 12345);
+    ck_assert_double_eq_tol(q_double(db, "SELECT flops_per_image FROM runs WHERE id = 1"), 2.5e6, 1e-6);
+
+    double accs[3] = {0.5, 0.7, 0.6};
+    for (int i = 0; i < 3; i++) {
+        EpochRecord e = sample_epoch(i + 1, accs[i]);
+        ck_assert_int_eq(results_add_epoch(r, id, &e), 0);
+    }
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE run_id = 1"), 3);
+    ck_assert_int_eq(results_finish_run(r, id, "finished", 12.5, NULL), 0);
+
+    s = q_text(db, "SELECT status FROM runs WHERE id = 1");
+    ck_assert_str_eq(s, "finished");
+    free(s);
+    s = q_text(db, "SELECT finished_at FROM runs WHERE id = 1");
+    ck_assert_int_eq(strlen(s), 20);
+    free(s);
+    ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 1);
+    s = q_text(db, "PRAGMA journal_mode");
+    ck_assert_str_eq(s, "wal");
+    free(s);
+    sqlite3_close(db);
+    results_close(r);
+
+    /* re-open: data persists, a second run gets a new id */
+    r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    info = sample_info("other");
+    info.config_path = NULL;
+    int64_t id2 = results_begin_run(r, &info);
+    ck_assert_int_gt(id2, 0);
+    ck_assert_int_ne(id2, id);
+    EpochRecord e = sample_epoch(1, 0.25);
+    ck_assert_int_eq(results_add_epoch(r, id2, &e), 0);
+    ck_assert_int_eq(results_add_lr_find(r, id2, 0, 1e-5, 2.3), 0);
+    ck_assert_int_eq(results_add_lr_find(r, id2, 1, 1e-4, 2.2), 0);
+    ck_assert_int_eq(results_finish_run(r, id2, "failed", 3.0, "disk full"), 0);
+    results_close(r);
+
+    db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM runs"), 2);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE run_id = 1"), 3);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs"), 4);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM lr_find"), 2);
+    s = q_text(db, "SELECT error FROM runs WHERE status = 'failed'");
+    ck_assert_str_eq(s, "disk full");
+    free(s);
+    s = q_text(db, "SELECT config_path FROM runs WHERE experiment = 'other'");
+    ck_assert_str_eq(s, "<NULL>");
+    free(s);
+    s = q_text(db, "SELECT experiment FROM runs WHERE id = 1");
+    ck_assert_str_eq(s, "resnet_small");
+    free(s);
+    s = q_text(db, "PRAGMA integrity_check");
+    ck_assert_str_eq(s, "ok");
+    free(s);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_duplicate_epoch_and_bad_calls)
+{
+    const char *path = tmp_path("r.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = sample_info("dup");
+    int64_t id = results_begin_run(r, &info);
+    ck_assert_int_gt(id, 0);
+    EpochRecord e = sample_epoch(1, 0.4);
+    ck_assert_int_eq(results_add_epoch(r, id, &e), 0);
+
+    capture_begin();
+    int dup_rc = results_add_epoch(r, id, &e);
+    int norun_rc = results_add_epoch(r, id + 100, &e);
+    int status_rc = results_finish_run(r, id, "running", 1.0, NULL);
+    int nofinish_rc = results_finish_run(r, id + 100, "finished", 1.0, NULL);
+    RunInfo noname = sample_info(NULL);
+    int64_t noname_id = results_begin_run(r, &noname);
+    char *err = capture_end();
+    ck_assert_int_eq(dup_rc, -1);
+    ck_assert_int_eq(norun_rc, -1);
+    ck_assert_int_eq(status_rc, -1);
+    ck_assert_int_eq(nofinish_rc, -1);
+    ck_assert_int_eq(noname_id, -1);
+    ck_assert_ptr_nonnull(strstr(err, "already has a row for epoch 1"));
+    ck_assert_ptr_nonnull(strstr(err, "no run with id 101"));
+    ck_assert_ptr_nonnull(strstr(err, "invalid final status 'running'"));
+    ck_assert_ptr_nonnull(strstr(err, "cannot finish run 101"));
+    ck_assert_ptr_nonnull(strstr(err, path));
+    free(err);
+
+    /* the connection is still usable after the failures */
+    e = sample_epoch(2, 0.9);
+    ck_assert_int_eq(results_add_epoch(r, id, &e), 0);
+    ck_assert_int_eq(results_finish_run(r, id, "interrupted", 2.0, NULL), 0);
+    results_close(r);
+
+    sqlite3 *db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs"), 2);
+    ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs"), 0.9, 1e-12);
+    char *s = q_text(db, "PRAGMA integrity_check");
+    ck_assert_str_eq(s, "ok");
+    free(s);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_not_sqlite_refused)
+{
+    const char *path = tmp_path("notes.db");
+    const char *text = "these are my notes, definitely not an SQLite database file.\n"
+                       "it is long enough to have a header-sized first block of text....\n";
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+
+    capture_begin();
+    ResultsDb *r = results_open(path);
+    char *err = capture_end();
+    ck_assert_ptr_null(r);
+    char want[600];
+    snprintf(want, sizeof want, "%s: not an SQLite database (file is not a database)", path);
+    ck_assert_ptr_nonnull(strstr(err, want));
+    free(err);
+
+    char *after = read_text_file(path, NULL);  /* untouched */
+    ck_assert_str_eq(after, text);
+    free(after);
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+    const char *path = tmp_path("future.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    results_close(r);
+    sqlite3 *db = raw_open(path);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    capture_begin();
+    r = results_open(path);
+    char *err = capture_end();
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, "schema version 2 is newer"));
+    free(err);
+
+    /* another application's SQLite file (tables, no version) is refused too */
+    const char *other = tmp_path("other.db");
+    db = raw_open(other);
+    ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(db);
+    capture_begin();
+    r = results_open(other);
+    err = capture_end();
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err, "not a cnnrun results database"));
+    free(err);
+    db = raw_open(other);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_unusable_locations)
+{
+    /* parent "results" is a regular file */
+    FILE *f = fopen(tmp_path("results"), "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    capture_begin();
+    ResultsDb *a = results_open(tmp_path("results/results.db"));
+    ResultsDb *b = results_open(tmp_path("a/b/results.db"));  /* two missing levels */
+    ResultsDb *c = results_open(tmpdir);                     /* a directory */
+    ResultsDb *d = results_open("");
+    char *err = capture_end();
+    ck_assert_ptr_null(a);
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_null(d);
+    ck_assert_ptr_nonnull(strstr(err, "it is not a directory"));
+    ck_assert_ptr_nonnull(strstr(err, "cannot create directory"));
+    ck_assert_ptr_nonnull(strstr(err, "is a directory, not a database file"));
+    free(err);
+
+    if (geteuid() != 0) {  /* root ignores permissions */
+        ck_assert_int_eq(mkdir(tmp_path("ro"), 0500), 0);
+        capture_begin();
+        ResultsDb *e = results_open(tmp_path("ro/results.db"));
+        err = capture_end();
+        ck_assert_ptr_null(e);
+        ck_assert_ptr_nonnull(strstr(err, "is not writable"));
+        free(err);
+    }
+}
+END_TEST
+
+enum { N_CHILDREN = 2, N_EPOCHS = 50 };
+
+static int child_writes(const char *path, int child)
+{
+    ResultsDb *r = results_open(path);
+    if (!r) return 10;
+    char name[32];
+    snprintf(name, sizeof name, "child%d", child);
+    RunInfo info = sample_info(name);
+    int64_t id = results_begin_run(r, &info);
+    if (id <= 0) return 11;
+    for (int ep = 1; ep <= N_EPOCHS; ep++) {
+        EpochRecord e = sample_epoch(ep, ep / 100.0);
+        if (results_add_epoch(r, id, &e) != 0) return 12;
+        if (results_add_lr_find(r, id, ep, 1e-3 * ep, 1.0) != 0) return 13;
+    }
+    if (results_finish_run(r, id, "finished", 1.0, NULL) != 0) return 14;
+    results_close(r);
+    return 0;
+}
+
+START_TEST(test_concurrent_processes)
+{
+    /* both children open a fresh file at once: schema creation races too */
+    const char *path = tmp_path("results/shared.db");
+    pid_t pids[N_CHILDREN];
+    for (int c = 0; c < N_CHILDREN; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) _exit(child_writes(path, c));
+    }
+    for (int c = 0; c < N_CHILDREN; c++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+    }
+    sqlite3 *db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "SELECT count(DISTINCT id) FROM runs"), N_CHILDREN);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs"), N_CHILDREN * N_EPOCHS);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM lr_find"), N_CHILDREN * N_EPOCHS);
+    ck_assert_int_eq(q_int(db, "SELECT min(n) FROM (SELECT count(*) AS n FROM epochs GROUP BY run_id)"),
+                     N_EPOCHS);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), N_CHILDREN);
+    ck_assert_double_eq_tol(q_double(db, "SELECT min(final_test_acc) FROM runs"), 0.5, 1e-12);
+    char *s = q_text(db, "PRAGMA integrity_check");
+    ck_assert_str_eq(s, "ok");
+    free(s);
+    sqlite3_close(db);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("results");
+    TCase *tc = tcase_create("db");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_lifecycle_and_persistence);
+    tcase_add_test(tc, test_duplicate_epoch_and_bad_calls);
+    tcase_add_test(tc, test_not_sqlite_refused);
+    tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_unusable_locations);
+    tcase_add_test(tc, test_concurrent_processes);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,184 @@
+/* test_train.c — the training system: schedule values at known steps, the
+ * SGD update against hand-computed values, and an end-to-end run of the
+ * cnnrun binary on the embedded sample that must lower the loss and leave
+ * one database row per epoch. */
+#include <check.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cnnrun/train.h"
+#include "cnnrun/util.h"
+
+static Experiment one_cycle_exp(void)
+{
+    Experiment e;
+    memset(&e, 0, sizeof e);
+    e.schedule = SCHED_ONE_CYCLE;
+    e.lr_start = 0.008f;
+    e.lr_max = 0.12f;
+    e.lr_end = 0.0008f;
+    e.cycle_epochs = 40;
+    e.epochs = 50;
+    return e;
+}
+
+START_TEST(test_one_cycle_reference_points)
+{
+    Experiment e = one_cycle_exp();
+    const double tol = 1e-6;
+    ck_assert_double_eq_tol(schedule_lr(&e, 0), 0.008, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, 10), 0.064, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, 20), 0.12, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, 30), 0.064, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, 40), 0.008, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, 45), 0.0044, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, 50), 0.0008, tol);
+    /* the reference CSV: lr at the last step (390 of 391) of epoch 1 is 0.01359 */
+    ck_assert_double_eq_tol(schedule_lr(&e, 390.0 / 391.0), 0.01359, 5e-6);
+    /* epoch 3's last step: 0.02479 */
+    ck_assert_double_eq_tol(schedule_lr(&e, (3 * 391 - 1) / 391.0), 0.02479, 5e-6);
+}
+END_TEST
+
+START_TEST(test_other_schedules)
+{
+    Experiment e = one_cycle_exp();
+    e.lr = 0.1f;
+    e.schedule = SCHED_CONSTANT;
+    ck_assert_double_eq_tol(schedule_lr(&e, 17.3), 0.1, 1e-7);
+    e.schedule = SCHED_STEP;
+    e.n_milestones = 2;
+    e.milestones[0] = 10;
+    e.milestones[1] = 20;
+    e.gamma = 0.1f;
+    ck_assert_double_eq_tol(schedule_lr(&e, 9.99), 0.1, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, 10), 0.01, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, 25), 0.001, 1e-7);
+    e.schedule = SCHED_COSINE;
+    e.warmup_epochs = 5;
+    ck_assert_double_eq_tol(schedule_lr(&e, 2.5), 0.05, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, 5), 0.1, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, 27.5), 0.05, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, 50), 0.0, 1e-7);
+}
+END_TEST
+
+START_TEST(test_sgd_momentum_by_hand)
+{
+    Experiment e = one_cycle_exp();
+    e.optimizer = OPT_SGD;
+    e.momentum = 0.9f;
+    e.weight_decay = 0.1f;
+    Optimizer o;
+    optimizer_init(&o, &e, 1);
+    float w = 1.0f, g = 0.5f;
+    /* step 1: d = 0.5 + 0.1*1 = 0.6; buf = 0.6; w = 1 - 0.1*0.6 = 0.94 */
+    optimizer_step(&o, &w, &g, 0.1f);
+    ck_assert_float_eq_tol(w, 0.94f, 1e-6f);
+    /* step 2: d = 0.5 + 0.094 = 0.594; buf = 0.54 + 0.594 = 1.134; w = 0.94 - 0.1134 */
+    optimizer_step(&o, &w, &g, 0.1f);
+    ck_assert_float_eq_tol(w, 0.8266f, 1e-6f);
+    optimizer_free(&o);
+    /* Nesterov: step 1 d = 0.6 + 0.9*0.6 = 1.14 → w = 1 - 0.114 */
+    e.nesterov = true;
+    optimizer_init(&o, &e, 1);
+    w = 1.0f;
+    optimizer_step(&o, &w, &g, 0.1f);
+    ck_assert_float_eq_tol(w, 0.886f, 1e-6f);
+    optimizer_free(&o);
+}
+END_TEST
+
+/* ---- end to end through the binary ---- */
+
+static int run_cmd(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *tiny_ini =
+    "[experiment]\nname = tiny\nseed = 3\nepochs = 3\n"
+    "[data]\nbatch_size = 64\naugment = flip\n"
+    "[schedule]\ntype = constant\nlr = 0.05\n"
+    "[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = relu\n"
+    "[layer.c2]\ntype = conv\nfilters = 32\nstride = 2\nbatchnorm = true\nactivation = relu\n"
+    "[layer.pool]\ntype = global_avgpool\n"
+    "[layer.fc]\ntype = linear\noutputs = 10\n";
+
+START_TEST(test_end_to_end_sample)
+{
+    char dir[] = "/tmp/cnnrun_e2e_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char ini[256], db[256], cmd[2048];
+    snprintf(ini, sizeof ini, "%s/tiny.ini", dir);
+    snprintf(db, sizeof db, "%s/results/r.db", dir);
+    FILE *f = fopen(ini, "w");
+    fputs(tiny_ini, f);
+    fclose(f);
+    const char *bin = getenv("CNNRUN_BIN");
+    ck_assert_ptr_nonnull(bin);
+    /* the embedded sample: no --data, no CNNRUN_DATA */
+    snprintf(cmd, sizeof cmd, "env -u CNNRUN_DATA %s run %s --db %s --threads 2 2>%s/log", bin,
+             ini, db, dir);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+
+    sqlite3 *s;
+    ck_assert_int_eq(sqlite3_open(db, &s), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select status, experiment, final_test_acc, params "
+                                           "from runs where id = 1", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "finished");
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "tiny");
+    double final_acc = sqlite3_column_double(st, 2);
+    ck_assert_int_eq(sqlite3_column_int(st, 3), 3 * 9 * 16 + 32 + 16 * 9 * 32 + 64 + 32 * 10 + 10);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select epoch, lr, train_loss, train_acc, test_acc "
+                                           "from epochs where run_id = 1 order by epoch",
+                                        -1, &st, NULL), SQLITE_OK);
+    double first_loss = 0, last_loss = 0, last_acc = 0;
+    int rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        rows++;
+        ck_assert_int_eq(sqlite3_column_int(st, 0), rows);
+        ck_assert_double_eq_tol(sqlite3_column_double(st, 1), 0.05, 1e-7);
+        double loss = sqlite3_column_double(st, 2);
+        if (rows == 1) first_loss = loss;
+        last_loss = loss;
+        last_acc = sqlite3_column_double(st, 4);
+        ck_assert(sqlite3_column_double(st, 3) >= 0 && sqlite3_column_double(st, 3) <= 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    ck_assert_int_eq(rows, 3);
+    ck_assert_msg(last_loss < first_loss - 0.05, "loss did not fall: %f -> %f", first_loss,
+                  last_loss);
+    ck_assert_double_eq_tol(final_acc, last_acc, 1e-12);
+    ck_assert_msg(last_acc > 0.2, "test accuracy %f is no better than chance", last_acc);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    run_cmd(cmd);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_one_cycle_reference_points);
+    tcase_add_test(tc, test_other_schedules);
+    tcase_add_test(tc, test_sgd_momentum_by_hand);
+    tcase_add_test(tc, test_end_to_end_sample);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
