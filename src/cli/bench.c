@@ -75,6 +75,15 @@ int cmd_bench(CliOptions *o)
     printf("%-16s %9.3f %6.1f%%\n", "optimizer", t_update, 100 * t_update / total);
     printf("%-16s %9.3f  overall %.1f GFLOP/s\n", "total", total,
            3.0 * model_flops_per_image(&m) * batch * steps / total / 1e9);
+    if (getenv("CNNRUN_BENCH_NODES")) {
+        printf("%-28s %-8s %9s %9s\n", "node", "op", "ms/step", "GFLOP/s");
+        for (int i = 0; i < m.n_nodes; i++) {
+            const Node *n = &m.nodes[i];
+            double sec = m.node_seconds[i];
+            printf("%-28s %-8s %9.2f %9.1f\n", n->name, op_name(n->op), 1e3 * sec / steps,
+                   n->flops > 0 ? 3.0 * n->flops * batch * steps / sec / 1e9 : 0.0);
+        }
+    }
     printf("images_per_sec=%.1f\n", ips);
     free(m.node_seconds);
     m.node_seconds = NULL;

@@ -6,6 +6,24 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "cnnrun/util.h"
+
+/* Per-channel work space, grown on first use and then reused: the training
+ * loop allocates nothing after its first step. */
+static _Thread_local struct {
+    void *p;
+    size_t size;
+} work[4];
+
+static void *bn_work(int slot, size_t bytes)
+{
+    if (work[slot].size < bytes) {
+        free(work[slot].p);
+        work[slot].p = xmalloc(bytes);
+        work[slot].size = bytes;
+    }
+    return work[slot].p;
+}
 
 /* Per-channel sums over rows, in double: s1 = sum x, s2 = sum x*y (y may be NULL → s2 unused). */
 static void column_sums(int m, int c, const float *x, const float *y, double *s1, double *s2)
@@ -14,8 +32,8 @@ static void column_sums(int m, int c, const float *x, const float *y, double *s1
     if (y) memset(s2, 0, sizeof(double) * (size_t)c);
     /* Accumulate blocks of rows in float (vectorisable), fold into double. */
     enum { BLOCK = 64 };
-    float *f1 = calloc((size_t)c, sizeof(float));
-    float *f2 = calloc((size_t)c, sizeof(float));
+    float *f1 = bn_work(0, sizeof(float) * (size_t)c);
+    float *f2 = bn_work(1, sizeof(float) * (size_t)c);
     for (int r0 = 0; r0 < m; r0 += BLOCK) {
         int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
         memset(f1, 0, sizeof(float) * (size_t)c);
@@ -32,21 +50,19 @@ static void column_sums(int m, int c, const float *x, const float *y, double *s1
         if (y)
             for (int j = 0; j < c; j++) s2[j] += f2[j];
     }
-    free(f1);
-    free(f2);
 }
 
 void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
                              float *out, float *mean, float *rstd, float *running_mean,
                              float *running_var, float momentum, float eps)
 {
-    double *s1 = malloc(sizeof(double) * (size_t)c * 2), *s2 = s1 + c;
+    double *s1 = bn_work(2, sizeof(double) * (size_t)c * 2), *s2 = s1 + c;
     column_sums(m, c, in, NULL, s1, NULL);
     for (int j = 0; j < c; j++) mean[j] = (float)(s1[j] / m);
     /* Centered second pass for the variance (no cancellation). */
     memset(s2, 0, sizeof(double) * (size_t)c);
     enum { BLOCK = 64 };
-    float *f = calloc((size_t)c, sizeof(float));
+    float *f = bn_work(0, sizeof(float) * (size_t)c);
     for (int r0 = 0; r0 < m; r0 += BLOCK) {
         int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
         memset(f, 0, sizeof(float) * (size_t)c);
@@ -59,7 +75,6 @@ void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, 
         }
         for (int j = 0; j < c; j++) s2[j] += f[j];
     }
-    free(f);
     for (int j = 0; j < c; j++) {
         double var = s2[j] / m;
         rstd[j] = (float)(1.0 / sqrt(var + eps));
@@ -69,9 +84,8 @@ void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, 
             running_var[j] = (float)((1.0 - momentum) * running_var[j] + momentum * unbiased);
         }
     }
-    free(s1);
     /* out = (x - mean) * (rstd * gamma) + beta */
-    float *scale = malloc(sizeof(float) * (size_t)c), *shift = malloc(sizeof(float) * (size_t)c);
+    float *scale = bn_work(3, sizeof(float) * (size_t)c * 2), *shift = scale + c;
     for (int j = 0; j < c; j++) {
         scale[j] = rstd[j] * gamma[j];
         shift[j] = beta[j] - mean[j] * scale[j];
@@ -81,15 +95,13 @@ void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, 
         float *yr = out + r * c;
         for (int j = 0; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
     }
-    free(scale);
-    free(shift);
 }
 
 void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
                             float *out, const float *running_mean, const float *running_var,
                             float eps)
 {
-    float *scale = malloc(sizeof(float) * (size_t)c), *shift = malloc(sizeof(float) * (size_t)c);
+    float *scale = bn_work(3, sizeof(float) * (size_t)c * 2), *shift = scale + c;
     for (int j = 0; j < c; j++) {
         scale[j] = gamma[j] / sqrtf(running_var[j] + eps);
         shift[j] = beta[j] - running_mean[j] * scale[j];
@@ -99,8 +111,6 @@ void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, c
         float *yr = out + r * c;
         for (int j = 0; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
     }
-    free(scale);
-    free(shift);
 }
 
 void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
@@ -108,9 +118,9 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
                         float *dbeta)
 {
     /* sum(dy) and sum(dy * x) → sum(dy * xhat) = rstd * (sum(dy*x) - mean*sum(dy)) */
-    double *sdy = malloc(sizeof(double) * (size_t)c * 2), *sdyx = sdy + c;
+    double *sdy = bn_work(2, sizeof(double) * (size_t)c * 2), *sdyx = sdy + c;
     column_sums(m, c, dout, in, sdy, sdyx);
-    float *a = malloc(sizeof(float) * (size_t)c * 3), *b = a + c, *d = b + c;
+    float *a = bn_work(3, sizeof(float) * (size_t)c * 3), *b = a + c, *d = b + c;
     for (int j = 0; j < c; j++) {
         double sum_dy = sdy[j];
         double sum_dy_xhat = rstd[j] * (sdyx[j] - mean[j] * sum_dy);
@@ -124,7 +134,6 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
         b[j] = (float)(-g * k);
         d[j] = (float)(g * (-sum_dy / m + k * mean[j]));
     }
-    free(sdy);
     if (din) {
         for (size_t r = 0; r < (size_t)m; r++) {
             const float *xr = in + r * c, *gr = dout + r * c;
@@ -135,5 +144,4 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
                 for (int j = 0; j < c; j++) dr[j] = a[j] * gr[j] + b[j] * xr[j] + d[j];
         }
     }
-    free(a);
 }

@@ -1,0 +1,184 @@
+/* test_cli.c — the cnnrun command as a user meets it: exit statuses (0 ok,
+ * 1 run failed, 2 bad command or file), `file:line` errors on stderr, no
+ * database written when an experiment file is wrong, and a directory batch
+ * that reports a failing experiment and goes on with the next. */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cnnrun/util.h"
+
+static char dir[64];
+static char out[65536];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cnnrun_cli_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs `cnnrun ARGS` (in dir), capturing stdout+stderr into out; returns exit status. */
+static int cnnrun(const char *args)
+{
+    char cmd[4096], log[128];
+    snprintf(log, sizeof log, "%s/out.log", dir);
+    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA %s %s >%s 2>&1", dir,
+             getenv("CNNRUN_BIN"), args, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int exists(const char *name)
+{
+    char p[256];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0;
+}
+
+#define TINY_LAYERS                                                                              \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"   \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+static const char *good_ini = "[experiment]\nepochs = 1\n"
+                              "[data]\nbatch_size = 50\ntrain_subset = 200\ntest_subset = 100\n"
+                              "[schedule]\ntype = constant\nlr = 0.01\n" TINY_LAYERS;
+
+START_TEST(test_usage_errors)
+{
+    ck_assert_int_eq(cnnrun(""), 2);
+    ck_assert_int_eq(cnnrun("frobnicate"), 2);
+    ck_assert_msg(strstr(out, "unknown command 'frobnicate'"), "%s", out);
+    ck_assert_int_eq(cnnrun("run --epochs 3 x.ini"), 2);
+    ck_assert_msg(strstr(out, "unknown option '--epochs'"), "%s", out);
+    ck_assert_int_eq(cnnrun("run"), 2);
+    ck_assert_msg(strstr(out, "no experiment file"), "%s", out);
+    ck_assert_int_eq(cnnrun("run missing.ini"), 2);
+    ck_assert_msg(strstr(out, "missing.ini"), "%s", out);
+    ck_assert_int_eq(cnnrun("check --threads zero x.ini"), 2);
+    ck_assert_int_eq(cnnrun("--version"), 0);
+    ck_assert_msg(strstr(out, "cnnrun " CN_VERSION), "%s", out);
+    ck_assert_int_eq(cnnrun("--help"), 0);
+    ck_assert_msg(strstr(out, "usage: cnnrun"), "%s", out);
+}
+END_TEST
+
+START_TEST(test_bad_file_writes_nothing)
+{
+    write_file("bad.ini", "[experiment]\nepochs = 1\n[data]\nbatch_size = 12x\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("check bad.ini"), 2);
+    ck_assert_msg(strstr(out, "bad.ini:4:"), "%s", out);
+    ck_assert_int_eq(cnnrun("run bad.ini --db results/r.db"), 2);
+    ck_assert_msg(strstr(out, "bad.ini:4:"), "%s", out);
+    ck_assert_msg(!exists("results"), "a bad file must not create the results directory");
+    /* one bad file in a batch: nothing runs at all */
+    write_file("good.ini", good_ini);
+    ck_assert_int_eq(cnnrun("run good.ini bad.ini --db r.db"), 2);
+    ck_assert(!exists("r.db"));
+    /* a bad --set is a usage error too */
+    ck_assert_int_eq(cnnrun("run good.ini --set data.batch_size=0 --db r.db"), 2);
+    ck_assert_msg(strstr(out, "--set data.batch_size"), "%s", out);
+    ck_assert(!exists("r.db"));
+}
+END_TEST
+
+START_TEST(test_check_prints_table)
+{
+    write_file("good.ini", good_ini);
+    ck_assert_int_eq(cnnrun("check good.ini"), 0);
+    ck_assert_msg(strstr(out, "[layer.c1]") && strstr(out, "parameters: 322"), "%s", out);
+    ck_assert_msg(strstr(out, "8x16x16"), "model table lacks the conv output shape: %s", out);
+}
+END_TEST
+
+START_TEST(test_directory_batch_goes_on)
+{
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/exps", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    /* a.ini diverges (absurd learning rate), b.ini trains */
+    char a[4096];
+    snprintf(a, sizeof a, "%s", good_ini);
+    char *lr = strstr(a, "lr = 0.01");
+    ck_assert_ptr_nonnull(lr);
+    memcpy(lr, "lr = 1e30", 9);
+    write_file("exps/a.ini", a);
+    write_file("exps/b.ini", good_ini);
+    write_file("exps/notes.txt", "not an experiment");
+    ck_assert_int_eq(cnnrun("run exps --db r.db --threads 1"), 1);
+    ck_assert_msg(strstr(out, "1 of 2 experiments succeeded"), "%s", out);
+    char dbp[256];
+    snprintf(dbp, sizeof dbp, "%s/r.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(dbp, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select experiment, status, "
+                                            "(select count(*) from epochs where run_id = runs.id) "
+                                            "from runs order by id", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "a");
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "diverged");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "b");
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "finished");
+    ck_assert_int_eq(sqlite3_column_int(st, 2), 1);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_missing_data_is_run_failure)
+{
+    write_file("good.ini", good_ini);
+    ck_assert_int_eq(cnnrun("run good.ini --data /nonexistent/cifar --db r.db"), 1);
+    ck_assert_msg(strstr(out, "/nonexistent/cifar"), "%s", out);
+    ck_assert_msg(strstr(out, "HINT") || strstr(out, "cifar.html"), "no hint: %s", out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_usage_errors);
+    tcase_add_test(tc, test_bad_file_writes_nothing);
+    tcase_add_test(tc, test_check_prints_table);
+    tcase_add_test(tc, test_directory_batch_goes_on);
+    tcase_add_test(tc, test_missing_data_is_run_failure);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
