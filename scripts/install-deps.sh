@@ -2,7 +2,7 @@
 # install-deps.sh — installs what cnnrun needs to build and test, from
 # Debian's packages. Safe to run again; needs root (or sudo).
 set -eu
-pkgs="gcc libinih-dev libopenblas-dev libsqlite3-dev check meson ninja-build pkg-config sqlite3"
+pkgs="gcc libinih-dev libopenblas-dev libsqlite3-dev check meson ninja-build pkg-config sqlite3 libplplot-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -12,5 +12,5 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     echo "installing:$missing"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi

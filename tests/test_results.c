@@ -195,7 +195,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 2);
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -317,7 +317,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_ptr_nonnull(r);
     results_close(r);
     sqlite3 *db = raw_open(path);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     capture_begin();
@@ -325,7 +325,7 @@ START_TEST(test_newer_schema_refused)
     char *err = capture_end();
     ck_assert_ptr_null(r);
     ck_assert_ptr_nonnull(strstr(err, path));
-    ck_assert_ptr_nonnull(strstr(err, "schema version 2 is newer"));
+    ck_assert_ptr_nonnull(strstr(err, "schema version 99 is newer"));
     free(err);
 
     /* another application's SQLite file (tables, no version) is refused too */
@@ -431,6 +431,98 @@ START_TEST(test_concurrent_processes)
 }
 END_TEST
 
+/* ==== issue 7: migration of a version-1 file, views, the layers table ===== */
+#include "../src/results/schema.sql.h"
+#include "cnnrun/config.h"
+
+START_TEST(test_migrate_version_1)
+{
+    /* a version-1 file as cnnrun 0.1.0 wrote it, with one run and two epochs */
+    const char *path = tmp_path("v1.db");
+    sqlite3 *db = raw_open(path);
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = 1; PRAGMA application_id = %d;",
+             RESULTS_APPLICATION_ID);
+    ck_assert_int_eq(sqlite3_exec(db, RESULTS_SCHEMA_SQL, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, pragmas, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+        "INSERT INTO runs (id, experiment, status, started_at, epochs_planned, params, "
+        "flops_per_image) VALUES (1, 'old', 'running', '2025-01-01T00:00:00Z', 3, 100, 2e6);"
+        "INSERT INTO epochs (run_id, epoch, test_acc, seconds, images_per_sec) VALUES "
+        "(1, 1, 0.25, 10, 100), (1, 2, 0.5, 10, 300);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    results_close(r);
+    db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), RESULTS_SCHEMA_VERSION);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs"), 2);  /* data kept */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers"), 0);
+    /* the summary is computed from the epochs while a run has no final values */
+    ck_assert_int_eq(q_int(db, "SELECT epochs_done FROM run_summary WHERE run_id = 1"), 2);
+    ck_assert_int_eq(q_int(db, "SELECT best_epoch FROM run_summary WHERE run_id = 1"), 2);
+    ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM run_summary"), 0.5, 1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM run_summary"), 20, 1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT images_per_sec FROM run_summary"), 200, 1e-9);
+    ck_assert_double_eq_tol(q_double(db, "SELECT mflops FROM run_summary"), 2, 1e-12);
+    sqlite3_close(db);
+
+    /* opening again changes nothing */
+    r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    results_close(r);
+}
+END_TEST
+
+START_TEST(test_layers_and_latest_runs)
+{
+    const char *ini = tmp_path("net.ini");
+    FILE *f = fopen(ini, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[experiment]\nname = net\n[layer.c1]\ntype = conv\nfilters = 4\nbatchnorm = true\n"
+          "activation = relu\n[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+          "outputs = 10\n", f);
+    fclose(f);
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(experiment_load(ini, NULL, 0, &e), 0);
+    ck_assert_int_eq(model_build(&e, 0, &m), 0);
+
+    const char *path = tmp_path("layers.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = {.experiment = "net", .epochs_planned = 1};
+    int64_t id1 = results_begin_run(r, &info);
+    int64_t id2 = results_begin_run(r, &info);
+    ck_assert_int_eq(results_add_layers(r, id2, &m), 0);
+    capture_begin();
+    int rc = results_add_layers(r, id2, &m);
+    char *err = capture_end();
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_nonnull(strstr(err, "already has its layers recorded"));
+    free(err);
+    results_close(r);
+
+    sqlite3 *db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers"), 3);
+    ck_assert_int_eq(q_int(db, "SELECT sum(params) FROM layers"), (sqlite3_int64)m.n_params);
+    ck_assert_double_eq_tol(q_double(db, "SELECT sum(mflops) FROM layers"),
+                            model_flops_per_image(&m) / 1e6, 1e-9);
+    char *s = q_text(db, "SELECT type || ' ' || input_shape || ' ' || output_shape FROM layers "
+                         "WHERE idx = 0");
+    ck_assert_str_eq(s, "conv 3x3/1+bn 3x32x32 4x32x32");
+    free(s);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM latest_runs"), 1);
+    ck_assert_int_eq(q_int(db, "SELECT run_id FROM latest_runs"), id2);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_summary"), 2);
+    ck_assert_int_ne(id1, id2);
+    sqlite3_close(db);
+    model_free(&m);
+    experiment_free(&e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("results");
@@ -442,6 +534,8 @@ int main(void)
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_unusable_locations);
     tcase_add_test(tc, test_concurrent_processes);
+    tcase_add_test(tc, test_migrate_version_1);
+    tcase_add_test(tc, test_layers_and_latest_runs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,8 @@
 /* test_train.c — the training system: schedule values at known steps, the
- * SGD update against hand-computed values, and an end-to-end run of the
- * cnnrun binary on the embedded sample that must lower the loss and leave
- * one database row per epoch. */
+ * SGD, Adam, AdamW and RMSProp updates, label smoothing and no_decay_bn_bias
+ * against hand-computed values, and an end-to-end run of the cnnrun binary
+ * on the embedded sample that must lower the loss and leave one database row
+ * per epoch. */
 #include <check.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
@@ -94,6 +96,93 @@ START_TEST(test_sgd_momentum_by_hand)
 }
 END_TEST
 
+/* Adam/AdamW/RMSProp, two steps of a constant gradient 0.5 from w = 1 (values
+ * worked out by hand / in Python from PyTorch's update formulas). */
+static float two_steps(OptimizerType t, float wd, float lr)
+{
+    Experiment e = one_cycle_exp();
+    e.optimizer = t;
+    e.weight_decay = wd;
+    e.beta1 = 0.9f;
+    e.beta2 = t == OPT_RMSPROP ? 0.99f : 0.999f;
+    e.eps = 1e-8f;
+    Optimizer o;
+    optimizer_init(&o, &e, 1);
+    float w = 1.0f, g = 0.5f;
+    optimizer_step(&o, &w, &g, lr);
+    optimizer_step(&o, &w, &g, lr);
+    ck_assert_int_eq(o.step, 2);
+    optimizer_free(&o);
+    return w;
+}
+
+START_TEST(test_adaptive_optimizers_by_hand)
+{
+    /* Adam, no decay: m_hat = 0.5, v_hat = 0.25 every step, so each step moves lr */
+    ck_assert_float_eq_tol(two_steps(OPT_ADAM, 0.0f, 0.1f), 0.8f, 1e-6f);
+    /* Adam, L2 0.1: d = 0.6 then 0.59; m = 0.113, v = 0.00070774; bias-corrected by
+     * 0.19 and 0.001999 -> w = 0.9 - 0.1 * 0.594737 / 0.595018 */
+    ck_assert_float_eq_tol(two_steps(OPT_ADAM, 0.1f, 0.1f), 0.8000473f, 1e-6f);
+    /* AdamW 0.1: w *= 1 - 0.01 before each step of -0.1: 0.99 - 0.1, 0.89 * 0.99 - 0.1 */
+    ck_assert_float_eq_tol(two_steps(OPT_ADAMW, 0.1f, 0.1f), 0.7811f, 1e-6f);
+    /* RMSProp alpha 0.99, L2 0.1, lr 0.01: v = 0.0036 -> w = 1 - 0.01*0.6/0.06 = 0.9;
+     * v = 0.007045 -> w = 0.9 - 0.01 * 0.59 / 0.0839345 */
+    ck_assert_float_eq_tol(two_steps(OPT_RMSPROP, 0.1f, 0.01f), 0.8297071f, 1e-6f);
+}
+END_TEST
+
+START_TEST(test_label_smoothing_by_hand)
+{
+    /* logits (1, 2, 3), label 0, s = 0.3: target (0.8, 0.1, 0.1);
+     * loss = 0.7 * CE + 0.1 * sum_j -log p_j; grad = p - target */
+    const float z[3] = {1, 2, 3};
+    const int y = 0;
+    float d[3];
+    int correct = 0;
+    double loss = softmax_xent_smooth(1, 3, z, &y, d, 1.0f, &correct, 0.3f);
+    ck_assert_double_eq_tol(loss, 2.1076059644, 1e-6);
+    ck_assert_float_eq_tol(d[0], -0.7099694f, 1e-6f);
+    ck_assert_float_eq_tol(d[1], 0.1447285f, 1e-6f);
+    ck_assert_float_eq_tol(d[2], 0.5652410f, 1e-6f);
+    ck_assert_int_eq(correct, 0);
+    /* s = 0 is exactly the plain cross-entropy */
+    float d0[3];
+    ck_assert(softmax_xent_smooth(1, 3, z, &y, d0, 0.5f, NULL, 0.0f) ==
+              softmax_xent(1, 3, z, &y, d, 0.5f, NULL));
+    ck_assert_int_eq(memcmp(d, d0, sizeof d), 0);
+}
+END_TEST
+
+START_TEST(test_no_decay_bn_bias)
+{
+    /* params: BN gamma[2] beta[2], then conv weight[3] bias[1] */
+    Node nodes[2];
+    memset(nodes, 0, sizeof nodes);
+    nodes[0].op = OP_BATCHNORM;
+    nodes[0].w_off = 0, nodes[0].w_len = 2, nodes[0].b_off = 2, nodes[0].b_len = 2;
+    nodes[1].op = OP_CONV;
+    nodes[1].w_off = 4, nodes[1].w_len = 3, nodes[1].b_off = 7, nodes[1].b_len = 1;
+    Model m;
+    memset(&m, 0, sizeof m);
+    m.n_nodes = 2;
+    m.nodes = nodes;
+    m.n_params = 8;
+    Experiment e = one_cycle_exp();
+    e.optimizer = OPT_SGD;
+    e.momentum = 0;
+    e.weight_decay = 0.1f;
+    Optimizer o;
+    optimizer_init(&o, &e, 8);
+    optimizer_exclude_decay(&o, &m);
+    float w[8], g[8] = {0};
+    for (int i = 0; i < 8; i++) w[i] = 1.0f;
+    optimizer_step(&o, w, g, 1.0f);
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq_tol(w[i], i >= 4 && i < 7 ? 0.9f : 1.0f, 1e-7f);
+    optimizer_free(&o);
+}
+END_TEST
+
 /* ---- end to end through the binary ---- */
 
 static int run_cmd(const char *cmd)
@@ -173,6 +262,9 @@ int main(void)
     tcase_add_test(tc, test_one_cycle_reference_points);
     tcase_add_test(tc, test_other_schedules);
     tcase_add_test(tc, test_sgd_momentum_by_hand);
+    tcase_add_test(tc, test_adaptive_optimizers_by_hand);
+    tcase_add_test(tc, test_label_smoothing_by_hand);
+    tcase_add_test(tc, test_no_decay_bn_bias);
     tcase_add_test(tc, test_end_to_end_sample);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);

@@ -93,6 +93,8 @@ typedef struct {
     bool nesterov;          /* default false */
     float weight_decay;     /* default 5e-4 */
     float beta1, beta2, eps;/* adam/adamw/rmsprop */
+    bool no_decay_bn_bias;  /* no weight decay on BN gamma/beta and biases; default false */
+    float label_smoothing;  /* cross-entropy label smoothing in [0, 1); default 0 */
 
     /* [schedule] lr as a pure function of the step */
     ScheduleType schedule;

@@ -104,5 +104,11 @@ void concat_backward(size_t m, int k, const int *cs, const float *dout, float *c
  * predictions into *correct when not NULL. */
 double softmax_xent(int n, int classes, const float *logits, const int *labels, float *dlogits,
                     float scale, int *correct);
+/* The same with label smoothing s in [0, 1) (PyTorch's label_smoothing): the
+ * target is (1 - s) * onehot + s / classes, so the loss is
+ * (1 - s) * CE + s * mean_j(-log p_j) and dlogits = (softmax - target) * scale.
+ * s = 0 gives exactly softmax_xent. */
+double softmax_xent_smooth(int n, int classes, const float *logits, const int *labels,
+                           float *dlogits, float scale, int *correct, float smoothing);
 
 #endif

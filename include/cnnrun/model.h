@@ -57,7 +57,9 @@ typedef struct {
     size_t s_off;               /* BN running mean (c) then var (c) in Model.state */
     double flops;               /* forward FLOPs per image (multiply-add = 2) */
     /* planned buffers (max_batch images) */
-    float *out, *dout;
+    float *out;
+    float *dout;                /* a shared gradient slot (see plan_gradient_slots) */
+    int dout_slot;
     float *saved;               /* BN mean+rstd, dropout mask, maxpool argmax (int32) */
 } Node;
 
@@ -75,6 +77,8 @@ typedef struct {
     float *scratch;             /* shared by conv im2col/col2im */
     size_t n_scratch;
     size_t activation_bytes;    /* planned activation + gradient memory */
+    int n_grad_slots;
+    float **grad_slots;         /* gradient buffers shared by nodes whose lifetimes don't overlap */
     Rng dropout_rng;
     double *node_seconds;       /* when not NULL: forward+backward time per node (bench) */
 } Model;
@@ -104,5 +108,19 @@ double model_flops_per_image(const Model *m);
 void model_print_table(const Model *m, FILE *f);
 
 const char *op_name(OpType op);
+
+/* One section of the model table (src/model/table.c), as printed by
+ * model_print_table and stored in the results' `layers` table. */
+typedef struct {
+    const char *name;          /* the section name */
+    char type[32];             /* "conv 3x3/1+bn", "maxpool", "residual", ... */
+    int in_c, in_h, in_w;      /* the section's input shape per image */
+    int out_c, out_h, out_w;   /* its output shape */
+    long long params;          /* trainable parameters */
+    double flops;              /* forward FLOPs per image (multiply-add = 2) */
+} ModelSection;
+int model_section_count(const Model *m);
+/* Aggregates the nodes of section s (0 <= s < model_section_count). */
+void model_section(const Model *m, int s, ModelSection *out);
 
 #endif

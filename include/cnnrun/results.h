@@ -46,4 +46,31 @@ int results_finish_run(ResultsDb *db, int64_t run_id, const char *status, double
                        const char *error);
 int results_add_lr_find(ResultsDb *db, int64_t run_id, int step, double lr, double loss);
 
+/* ==== issue 7: the per-layer table ========================================= */
+#include "cnnrun/model.h"
+
+/* Records the model table (one `layers` row per section, as `cnnrun check`
+ * prints it) for a run, in one transaction. Call right after results_begin_run. */
+int results_add_layers(ResultsDb *db, int64_t run_id, const Model *m);
+
+/* ==== issue 4: resuming a run ============================================== */
+
+/* The newest run of `experiment` that can be resumed: status `running`,
+ * `interrupted` or `failed` (not `finished`, and not `diverged`: it would
+ * diverge again). Returns its id, 0 if there is none, -1 on error. When
+ * config is not NULL and a run is found, *config gets a copy of runs.config
+ * (caller frees; NULL if the row has none). */
+int64_t results_find_resumable(ResultsDb *db, const char *experiment, char **config);
+/* The experiment name and status of a run into the buffers, its thread count
+ * into *threads and a copy of runs.config into *config (caller frees; NULL if
+ * none) when those are not NULL; 0, or -1 (no such run: message printed). */
+int results_run_status(ResultsDb *db, int64_t run_id, char *experiment, size_t exp_size,
+                       char *status, size_t status_size, int *threads, char **config);
+/* The highest recorded epoch of a run, 0 if none, -1 on error. */
+int results_last_epoch(ResultsDb *db, int64_t run_id);
+/* Puts a run back to `running` (clears finished_at and error) and deletes its
+ * epochs after keep_epochs (rows the checkpoint does not cover: they are
+ * trained again, with the same numbers), in one transaction. */
+int results_resume_run(ResultsDb *db, int64_t run_id, int keep_epochs);
+
 #endif

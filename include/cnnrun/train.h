@@ -21,10 +21,13 @@ typedef struct {
     size_t n;
     float *m1, *m2;  /* momentum / first and second moments */
     long step;
+    float *decay;    /* per-parameter weight decay, NULL: weight_decay for all */
 } Optimizer;
 
 void optimizer_init(Optimizer *o, const Experiment *e, size_t n_params);
 void optimizer_free(Optimizer *o);
+/* [optimizer] no_decay_bn_bias: no decay on m's BN parameters and biases. */
+void optimizer_exclude_decay(Optimizer *o, const Model *m);
 /* One update of params from grads at learning rate lr. */
 void optimizer_step(Optimizer *o, float *params, const float *grads, float lr);
 
@@ -42,11 +45,42 @@ typedef struct {
     int threads;
     const char *data_dir;
     volatile int *stop;  /* set by SIGINT/SIGTERM: finish the step, mark interrupted */
+    /* checkpoints (include/cnnrun/checkpoint.h): DIR/<experiment>-<run_id>-{last,best}.ckpt
+     * written after each epoch's row is committed; NULL or "": none */
+    const char *checkpoint_dir;
+    int64_t resume_run_id;   /* > 0: continue this runs row instead of starting a new one */
+    const char *resume_path; /* the checkpoint to continue from; NULL: from epoch 1 */
 } TrainOptions;
 
 /* Trains e on train, evaluates on test every epoch. Returns CN_EXIT_OK,
  * or CN_EXIT_FAIL (diverged, interrupted, I/O error) with the run marked so. */
 int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
               const TrainOptions *opt);
+
+/* ---- learning-rate range test (Smith, Super-Convergence, 2017) ----
+ * lr grows exponentially from lr_min to lr_max over `steps` mini-batches of a
+ * throwaway copy of the network (fresh init, the experiment's optimizer, data
+ * order and augmentation); the loss is smoothed (exponential, beta 0.98,
+ * bias-corrected) and recorded per step in `lr_find` under a runs row of its
+ * own (experiment "<name>/lr-find", status finished). Stops early when the
+ * smoothed loss exceeds 4x the best or is not finite. No weights are kept. */
+typedef struct {
+    double lr_min, lr_max;
+    int steps;
+} LrFindOptions;
+
+typedef struct {
+    int steps_done;
+    int stopped_early;       /* the loss exploded before lr_max */
+    int64_t run_id;          /* its runs row, 0 without a database */
+    double best_loss, lr_at_best;   /* minimum of the smoothed loss */
+    double lr_steepest;      /* most negative slope d(loss)/d(log lr) before the minimum */
+    double suggested_max;    /* lr_at_best / 10 */
+    double suggested_start;  /* suggested_max / 15 (the seed's 0.008 / 0.12) */
+} LrFindResult;
+
+/* Returns CN_EXIT_OK (result filled) or CN_EXIT_FAIL (database error). */
+int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *lo,
+            const TrainOptions *opt, LrFindResult *out);
 
 #endif

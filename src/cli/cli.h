@@ -16,6 +16,13 @@ typedef struct {
     int steps;             /* bench --steps */
     int batch;             /* bench --batch */
     const char *weights;   /* eval --weights */
+    int tta_flip;          /* eval --tta flip */
+    int resume;            /* run --resume [PATH.ckpt] */
+    const char *resume_path;
+    double lr_min, lr_max; /* lr-find --min --max (0: default) */
+    const char *output;    /* report -o DIR / --output DIR */
+    const char *runs;      /* report/runs --runs 1,3 | latest | all */
+    int text;              /* report --text: the table on the terminal, no HTML */
     int n_files;
     char **files;          /* experiment files after expanding directories */
 } CliOptions;
@@ -30,5 +37,9 @@ int cli_setup_threads(int requested);
 
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);
+int cmd_report(CliOptions *o);  /* report.c: `cnnrun report` */
+int cmd_runs(CliOptions *o);    /* report.c: `cnnrun runs` */
+int cmd_eval(CliOptions *o);
+int cmd_lr_find(CliOptions *o);
 
 #endif

@@ -11,10 +11,23 @@ static const char *usage =
     "\n"
     "commands:\n"
     "  run    [options] FILE.ini|DIR ...  train; a DIR runs every *.ini in it, sorted by name\n"
+    "         --resume [PATH.ckpt]        continue the newest unfinished run of each file's\n"
+    "                                     experiment (or the run of PATH.ckpt) in its own row\n"
     "  check  FILE.ini ...                validate; print the configuration and model table\n"
     "  bench  FILE.ini [--steps N] [--batch B]\n"
     "                                     training throughput and per-layer time\n"
-    "  lr-find, eval, report              planned (see docs/), not in this version\n"
+    "  eval   FILE.ini --weights PATH [--tta flip]\n"
+    "                                     test loss, accuracy, per-class accuracy, confusion\n"
+    "                                     matrix of a checkpoint; --tta flip: mean softmax of\n"
+    "                                     the image and its mirror\n"
+    "  lr-find FILE.ini [--min 1e-5] [--max 10] [--steps 100]\n"
+    "                                     learning-rate range test; suggests a [schedule]\n"
+    "  report [--db PATH] [-o DIR] [--runs 1,3|latest|all] [--text]\n"
+    "                                     HTML report (DIR/index.html + SVG plots; default\n"
+    "                                     DIR: report/ next to the database) of the newest run\n"
+    "                                     of each experiment; --text: the table only\n"
+    "  runs   [--db PATH] [--runs 1,3|latest|all]\n"
+    "                                     the comparison table on the terminal (default: all)\n"
     "\n"
     "common options:\n"
     "  --db PATH          results database (default results/results.db)\n"
@@ -47,7 +60,9 @@ int main(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,batch", cmd_bench}};
+    } cmds[] = {{"run", "resume", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,batch", cmd_bench},
+                {"eval", "weights,tta", cmd_eval}, {"lr-find", "min,max,steps", cmd_lr_find},
+                {"report", "output,runs,text", cmd_report}, {"runs", "runs", cmd_runs}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;
         CliOptions o;
@@ -57,7 +72,8 @@ int main(int argc, char **argv)
             cli_free(&o);
             return CN_EXIT_OK;
         }
-        if (rc == 0 && o.n_files == 0) {
+        int no_files = cmds[i].fn == cmd_report || cmds[i].fn == cmd_runs;
+        if (rc == 0 && o.n_files == 0 && !no_files) {
             fprintf(stderr, "cnnrun %s: no experiment file given\n%s", cmd, usage);
             rc = -1;
         }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cblas.h>
+#include <omp.h>
 
 #include "cli.h"
 #include "cnnrun/util.h"
@@ -112,12 +113,30 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             name = namebuf;
             val = eq + 1;
         }
+        if (!strcmp(a, "-o")) name = "output";  /* report -o DIR */
         int common = !strcmp(name, "db") || !strcmp(name, "data") || !strcmp(name, "threads") ||
                      !strcmp(name, "set");
-        if (strncmp(a, "--", 2) != 0 || (!common && !allowed_opt(allowed, name))) {
+        if ((strncmp(a, "--", 2) != 0 && strcmp(a, "-o") != 0) ||
+            (!common && !allowed_opt(allowed, name))) {
             fprintf(stderr, "cnnrun %s: unknown option '%s' (see cnnrun %s --help)\n", command, a,
                     command);
             return -1;
+        }
+        if (!strcmp(name, "text")) {  /* report --text: a flag */
+            if (val) {
+                fprintf(stderr, "cnnrun %s: --text takes no value\n", command);
+                return -1;
+            }
+            o->text = 1;
+            continue;
+        }
+        /* --resume is a flag, or takes a checkpoint: `--resume=PATH`, `--resume PATH.ckpt` */
+        if (!strcmp(name, "resume")) {
+            size_t nl = i + 1 < argc ? strlen(argv[i + 1]) : 0;
+            if (!val && nl > 5 && !strcmp(argv[i + 1] + nl - 5, ".ckpt")) val = argv[++i];
+            o->resume = 1;
+            o->resume_path = val;
+            continue;
         }
         if (!val) {
             if (i + 1 >= argc) {
@@ -129,6 +148,27 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         if (!strcmp(name, "db")) o->db = val;
         else if (!strcmp(name, "data")) o->data = val;
         else if (!strcmp(name, "weights")) o->weights = val;
+        else if (!strcmp(name, "output")) o->output = val;
+        else if (!strcmp(name, "runs")) o->runs = val;
+        else if (!strcmp(name, "tta")) {
+            if (strcmp(val, "flip") != 0 && strcmp(val, "none") != 0) {
+                fprintf(stderr, "cnnrun %s: --tta expects 'flip' or 'none', got '%s'\n", command,
+                        val);
+                return -1;
+            }
+            o->tta_flip = !strcmp(val, "flip");
+        } else if (!strcmp(name, "min") || !strcmp(name, "max")) {
+            char *end;
+            errno = 0;
+            double x = strtod(val, &end);
+            if (errno || end == val || *end || !(x > 0) || x > 1e6) {
+                fprintf(stderr, "cnnrun %s: --%s expects a learning rate > 0, got '%s'\n",
+                        command, name, val);
+                return -1;
+            }
+            if (name[1] == 'i') o->lr_min = x;
+            else o->lr_max = x;
+        }
         else if (!strcmp(name, "threads")) {
             if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
         } else if (!strcmp(name, "steps")) {
@@ -164,5 +204,6 @@ int cli_setup_threads(int requested)
     int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     openblas_set_num_threads(n);
+    omp_set_num_threads(n); /* element-wise work in the engine */
     return n;
 }

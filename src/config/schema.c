@@ -57,7 +57,7 @@ static const SchemaKey data_keys[] = {
     {"batch_size", SK_INT, 0, E(batch_size), 0, 1, 65536, "128", NULL,
      "training images per step"},
     {"test_batch_size", SK_INT, 0, E(test_batch_size), 0, 1, 65536, "500", NULL,
-     "images per forward pass when evaluating (memory only, not accuracy)"},
+     "images per forward pass when evaluating, at most batch_size (memory only, not accuracy)"},
     {"augment", SK_AUGMENT, 0, 0, 0, 0, 16, "none", NULL,
      "`crop:N` random 32x32 crop of the image zero-padded by N, `flip` random horizontal "
      "flip; comma-separated, or `none`"},
@@ -82,6 +82,10 @@ static const SchemaKey optimizer_keys[] = {
      "adam/adamw: decay of the second moment; rmsprop: its smoothing constant (alpha)"},
     {"eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(eps), 0, 0, 0, "1e-8", NULL,
      "adam/adamw/rmsprop: added to the denominator"},
+    {"no_decay_bn_bias", SK_BOOL, 0, E(no_decay_bn_bias), 0, 0, 0, "false", NULL,
+     "no weight decay on batch-norm gamma/beta and on biases"},
+    {"label_smoothing", SK_FLOAT, SF_MAX_EXCL, E(label_smoothing), 0, 0, 1, "0", NULL,
+     "training loss: cross-entropy against (1 - s) one-hot + s/classes (test loss: plain)"},
 };
 
 static const SchemaKey schedule_keys[] = {

@@ -1,19 +1,24 @@
 /* batchnorm.c — batch normalisation over the channels of an (M, C) matrix
  * (NHWC activations with M = N*H*W), training and eval, and its backward.
- * Statistics are accumulated in double so large batches stay exact. */
+ * Per-channel sums run in one pass over memory, split over threads by rows;
+ * each thread folds 64-row float partial sums into double, and the threads'
+ * totals are added in a fixed order, so results are exact enough for large
+ * batches and reproducible for a given thread count. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
+#include "parallel.h"
 
 /* Per-channel work space, grown on first use and then reused: the training
  * loop allocates nothing after its first step. */
 static _Thread_local struct {
     void *p;
     size_t size;
-} work[4];
+} work[3];
 
 static void *bn_work(int slot, size_t bytes)
 {
@@ -25,30 +30,65 @@ static void *bn_work(int slot, size_t bytes)
     return work[slot].p;
 }
 
-/* Per-channel sums over rows, in double: s1 = sum x, s2 = sum x*y (y may be NULL → s2 unused). */
-static void column_sums(int m, int c, const float *x, const float *y, double *s1, double *s2)
+/* s1[j] = sum_r (a[r,j] - sa[j]);  s2[j] = sum_r (a[r,j] - sa[j]) * (b[r,j] - sb[j]).
+ * sa may be NULL (0). */
+static void column_moments(int m, int c, const float *a, const float *sa, const float *b,
+                           const float *sb, double *s1, double *s2)
 {
-    memset(s1, 0, sizeof(double) * (size_t)c);
-    if (y) memset(s2, 0, sizeof(double) * (size_t)c);
-    /* Accumulate blocks of rows in float (vectorisable), fold into double. */
-    enum { BLOCK = 64 };
-    float *f1 = bn_work(0, sizeof(float) * (size_t)c);
-    float *f2 = bn_work(1, sizeof(float) * (size_t)c);
-    for (int r0 = 0; r0 < m; r0 += BLOCK) {
-        int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
-        memset(f1, 0, sizeof(float) * (size_t)c);
-        if (y) memset(f2, 0, sizeof(float) * (size_t)c);
-        for (int r = r0; r < r1; r++) {
-            const float *xr = x + (size_t)r * c;
-            for (int j = 0; j < c; j++) f1[j] += xr[j];
-            if (y) {
-                const float *yr = y + (size_t)r * c;
-                for (int j = 0; j < c; j++) f2[j] += xr[j] * yr[j];
+    int threads = (size_t)m * c > PARALLEL_MIN ? omp_get_max_threads() : 1;
+    double *part = bn_work(0, sizeof(double) * 2 * (size_t)c * threads);
+    float *fbuf = bn_work(1, sizeof(float) * 2 * (size_t)c * threads);
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int r_begin = (int)((long)m * t / T), r_end = (int)((long)m * (t + 1) / T);
+        double *d1 = part + 2 * (size_t)c * t, *d2 = d1 + c;
+        float *f1 = fbuf + 2 * (size_t)c * t, *f2 = f1 + c;
+        memset(d1, 0, sizeof(double) * 2 * (size_t)c);
+        enum { BLOCK = 64 };
+        for (int r0 = r_begin; r0 < r_end; r0 += BLOCK) {
+            int r1 = r0 + BLOCK < r_end ? r0 + BLOCK : r_end;
+            memset(f1, 0, sizeof(float) * 2 * (size_t)c);
+            for (int r = r0; r < r1; r++) {
+                const float *ar = a + (size_t)r * c, *br = b + (size_t)r * c;
+                if (sa)
+                    for (int j = 0; j < c; j++) {
+                        float u = ar[j] - sa[j];
+                        f1[j] += u;
+                        f2[j] += u * (br[j] - sb[j]);
+                    }
+                else
+                    for (int j = 0; j < c; j++) {
+                        f1[j] += ar[j];
+                        f2[j] += ar[j] * (br[j] - sb[j]);
+                    }
+            }
+            for (int j = 0; j < c; j++) {
+                d1[j] += f1[j];
+                d2[j] += f2[j];
             }
         }
-        for (int j = 0; j < c; j++) s1[j] += f1[j];
-        if (y)
-            for (int j = 0; j < c; j++) s2[j] += f2[j];
+    }
+    memset(s1, 0, sizeof(double) * (size_t)c);
+    memset(s2, 0, sizeof(double) * (size_t)c);
+    for (int t = 0; t < threads; t++) {
+        const double *d1 = part + 2 * (size_t)c * t, *d2 = d1 + c;
+        for (int j = 0; j < c; j++) {
+            s1[j] += d1[j];
+            s2[j] += d2[j];
+        }
+    }
+}
+
+/* y = x * scale + shift, row by row. */
+static void scale_shift(int m, int c, const float *in, const float *scale, const float *shift,
+                        float *out)
+{
+    PARALLEL_FOR((size_t)m * c)
+    for (int r = 0; r < m; r++) {
+        const float *xr = in + (size_t)r * c;
+        float *yr = out + (size_t)r * c;
+        for (int j = 0; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
     }
 }
 
@@ -56,92 +96,70 @@ void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, 
                              float *out, float *mean, float *rstd, float *running_mean,
                              float *running_var, float momentum, float eps)
 {
-    double *s1 = bn_work(2, sizeof(double) * (size_t)c * 2), *s2 = s1 + c;
-    column_sums(m, c, in, NULL, s1, NULL);
-    for (int j = 0; j < c; j++) mean[j] = (float)(s1[j] / m);
-    /* Centered second pass for the variance (no cancellation). */
-    memset(s2, 0, sizeof(double) * (size_t)c);
-    enum { BLOCK = 64 };
-    float *f = bn_work(0, sizeof(float) * (size_t)c);
-    for (int r0 = 0; r0 < m; r0 += BLOCK) {
-        int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
-        memset(f, 0, sizeof(float) * (size_t)c);
-        for (int r = r0; r < r1; r++) {
-            const float *xr = in + (size_t)r * c;
-            for (int j = 0; j < c; j++) {
-                float d = xr[j] - mean[j];
-                f[j] += d * d;
-            }
-        }
-        for (int j = 0; j < c; j++) s2[j] += f[j];
-    }
+    double *s = bn_work(2, sizeof(double) * 2 * (size_t)c), *s1 = s, *s2 = s + c;
+    /* shift by the first row: one pass without cancellation trouble */
+    const float *k = in;
+    column_moments(m, c, in, k, in, k, s1, s2);
+    float *sc = bn_work(1, sizeof(float) * 2 * (size_t)c), *sh = sc + c;
     for (int j = 0; j < c; j++) {
-        double var = s2[j] / m;
+        double d = s1[j] / m;
+        double var = s2[j] / m - d * d;
+        if (var < 0) var = 0;
+        double mu = (double)k[j] + d;
+        mean[j] = (float)mu;
         rstd[j] = (float)(1.0 / sqrt(var + eps));
         if (running_mean) {
-            double unbiased = m > 1 ? s2[j] / (m - 1) : var;
-            running_mean[j] = (1.0f - momentum) * running_mean[j] + momentum * mean[j];
+            double unbiased = m > 1 ? var * m / (m - 1) : var;
+            running_mean[j] = (float)((1.0 - momentum) * running_mean[j] + momentum * mu);
             running_var[j] = (float)((1.0 - momentum) * running_var[j] + momentum * unbiased);
         }
+        sc[j] = rstd[j] * gamma[j];
+        sh[j] = (float)(beta[j] - mu * sc[j]);
     }
-    /* out = (x - mean) * (rstd * gamma) + beta */
-    float *scale = bn_work(3, sizeof(float) * (size_t)c * 2), *shift = scale + c;
-    for (int j = 0; j < c; j++) {
-        scale[j] = rstd[j] * gamma[j];
-        shift[j] = beta[j] - mean[j] * scale[j];
-    }
-    for (size_t r = 0; r < (size_t)m; r++) {
-        const float *xr = in + r * c;
-        float *yr = out + r * c;
-        for (int j = 0; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
-    }
+    scale_shift(m, c, in, sc, sh, out);
 }
 
 void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
                             float *out, const float *running_mean, const float *running_var,
                             float eps)
 {
-    float *scale = bn_work(3, sizeof(float) * (size_t)c * 2), *shift = scale + c;
+    float *sc = bn_work(1, sizeof(float) * 2 * (size_t)c), *sh = sc + c;
     for (int j = 0; j < c; j++) {
-        scale[j] = gamma[j] / sqrtf(running_var[j] + eps);
-        shift[j] = beta[j] - running_mean[j] * scale[j];
+        sc[j] = gamma[j] / sqrtf(running_var[j] + eps);
+        sh[j] = beta[j] - running_mean[j] * sc[j];
     }
-    for (size_t r = 0; r < (size_t)m; r++) {
-        const float *xr = in + r * c;
-        float *yr = out + r * c;
-        for (int j = 0; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
-    }
+    scale_shift(m, c, in, sc, sh, out);
 }
 
 void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                         const float *rstd, const float *dout, float *din, int acc, float *dgamma,
                         float *dbeta)
 {
-    /* sum(dy) and sum(dy * x) → sum(dy * xhat) = rstd * (sum(dy*x) - mean*sum(dy)) */
-    double *sdy = bn_work(2, sizeof(double) * (size_t)c * 2), *sdyx = sdy + c;
-    column_sums(m, c, dout, in, sdy, sdyx);
-    float *a = bn_work(3, sizeof(float) * (size_t)c * 3), *b = a + c, *d = b + c;
+    /* sum(dy) and sum(dy * (x - mean)) in one pass */
+    double *s = bn_work(2, sizeof(double) * 2 * (size_t)c), *sdy = s, *sdyx = s + c;
+    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx);
+    float *a = bn_work(1, sizeof(float) * 3 * (size_t)c), *b = a + c, *d = b + c;
     for (int j = 0; j < c; j++) {
         double sum_dy = sdy[j];
-        double sum_dy_xhat = rstd[j] * (sdyx[j] - mean[j] * sum_dy);
+        double sum_dy_xhat = rstd[j] * sdyx[j];
         dbeta[j] += (float)sum_dy;
         dgamma[j] += (float)sum_dy_xhat;
         /* din = gamma*rstd * (dy - sum_dy/m - xhat * sum_dy_xhat/m)
          *     = a*dy + b*x + d  with xhat = (x-mean)*rstd */
         double g = (double)gamma[j] * rstd[j];
-        double k = sum_dy_xhat / m * rstd[j];
+        double kk = sum_dy_xhat / m * rstd[j];
         a[j] = (float)g;
-        b[j] = (float)(-g * k);
-        d[j] = (float)(g * (-sum_dy / m + k * mean[j]));
+        b[j] = (float)(-g * kk);
+        d[j] = (float)(g * (-sum_dy / m + kk * mean[j]));
     }
-    if (din) {
-        for (size_t r = 0; r < (size_t)m; r++) {
-            const float *xr = in + r * c, *gr = dout + r * c;
-            float *dr = din + r * c;
-            if (acc)
-                for (int j = 0; j < c; j++) dr[j] += a[j] * gr[j] + b[j] * xr[j] + d[j];
-            else
-                for (int j = 0; j < c; j++) dr[j] = a[j] * gr[j] + b[j] * xr[j] + d[j];
-        }
+    if (!din) return;
+    PARALLEL_FOR((size_t)m * c)
+    for (int r = 0; r < m; r++) {
+        const float *xr = in + (size_t)r * c, *gr = dout + (size_t)r * c;
+        float *dr = din + (size_t)r * c;
+        if (acc)
+            for (int j = 0; j < c; j++) dr[j] += a[j] * gr[j] + b[j] * xr[j] + d[j];
+        else
+            for (int j = 0; j < c; j++) dr[j] = a[j] * gr[j] + b[j] * xr[j] + d[j];
     }
 }

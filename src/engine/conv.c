@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "parallel.h"
 
 /* Target floats of one im2col chunk (~2 MB: about the L2 of both cores). */
 #define CONV_CHUNK_FLOATS (512u * 1024u)
@@ -54,6 +55,7 @@ static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, 
     const int hw_out = s->h_out * s->w_out;
     const size_t cin = (size_t)s->c_in;
     const size_t k = conv_k(s);
+    PARALLEL_FOR(rows * k)
     for (size_t r = 0; r < rows; r++) {
         size_t m = m0 + r;
         int n = (int)(m / hw_out);
@@ -113,6 +115,7 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
 {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (bias) {
+        PARALLEL_FOR(m * cout)
         for (size_t i = 0; i < m; i++) memcpy(out + i * cout, bias, sizeof(float) * cout);
     }
     const float beta = bias ? 1.0f : 0.0f;

@@ -3,12 +3,14 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "parallel.h"
 
 void add_forward(size_t n, int k, const float *const *ins, float *out)
 {
     memcpy(out, ins[0], sizeof(float) * n);
     for (int j = 1; j < k; j++) {
         const float *x = ins[j];
+        PARALLEL_FOR(n)
         for (size_t i = 0; i < n; i++) out[i] += x[i];
     }
 }
@@ -19,6 +21,7 @@ void add_backward(size_t n, int k, const float *dout, float *const *dins, const 
         float *d = dins[j];
         if (!d) continue;
         if (acc[j])
+            PARALLEL_FOR(n)
             for (size_t i = 0; i < n; i++) d[i] += dout[i];
         else
             memcpy(d, dout, sizeof(float) * n);
@@ -61,13 +64,16 @@ void concat_backward(size_t m, int k, const int *cs, const float *dout, float *c
 
 void dropout_forward(size_t n, const float *in, const float *mask, float *out)
 {
+    PARALLEL_FOR(n)
     for (size_t i = 0; i < n; i++) out[i] = in[i] * mask[i];
 }
 
 void dropout_backward(size_t n, const float *mask, const float *dout, float *din, int acc)
 {
     if (acc)
+        PARALLEL_FOR(n)
         for (size_t i = 0; i < n; i++) din[i] += dout[i] * mask[i];
     else
+        PARALLEL_FOR(n)
         for (size_t i = 0; i < n; i++) din[i] = dout[i] * mask[i];
 }

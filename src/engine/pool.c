@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "parallel.h"
 
 void pool_shape_init(PoolShape *s)
 {
@@ -20,6 +21,7 @@ static size_t in_elems(const PoolShape *s)
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax)
 {
     const int c = s->c;
+    PARALLEL_FOR(in_elems(s))
     for (int n = 0; n < s->n; n++)
         for (int oy = 0; oy < s->h_out; oy++)
             for (int ox = 0; ox < s->w_out; ox++) {
@@ -52,8 +54,11 @@ void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *do
                       int acc)
 {
     if (!acc) memset(din, 0, sizeof(float) * in_elems(s));
-    size_t n_out = (size_t)s->n * s->h_out * s->w_out * s->c;
-    for (size_t i = 0; i < n_out; i++) din[argmax[i]] += dout[i];
+    /* each image's maxima lie in that image: images are independent */
+    const size_t per_image = (size_t)s->h_out * s->w_out * s->c;
+    PARALLEL_FOR(in_elems(s))
+    for (int n = 0; n < s->n; n++)
+        for (size_t i = n * per_image; i < (n + 1) * per_image; i++) din[argmax[i]] += dout[i];
 }
 
 /* PyTorch's divisor with count_include_pad: window clipped to the padded input. */
@@ -69,6 +74,7 @@ static int avg_divisor(const PoolShape *s, int oy, int ox)
 void avgpool_forward(const PoolShape *s, const float *in, float *out)
 {
     const int c = s->c;
+    PARALLEL_FOR(in_elems(s))
     for (int n = 0; n < s->n; n++)
         for (int oy = 0; oy < s->h_out; oy++)
             for (int ox = 0; ox < s->w_out; ox++) {
@@ -93,6 +99,7 @@ void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc
 {
     const int c = s->c;
     if (!acc) memset(din, 0, sizeof(float) * in_elems(s));
+    PARALLEL_FOR(in_elems(s))
     for (int n = 0; n < s->n; n++)
         for (int oy = 0; oy < s->h_out; oy++)
             for (int ox = 0; ox < s->w_out; ox++) {
@@ -114,6 +121,7 @@ void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc
 void global_avgpool_forward(int n, int hw, int c, const float *in, float *out)
 {
     float inv = 1.0f / (float)hw;
+    PARALLEL_FOR((size_t)n * hw * c)
     for (int i = 0; i < n; i++) {
         float *y = out + (size_t)i * c;
         memset(y, 0, sizeof(float) * (size_t)c);
@@ -128,6 +136,7 @@ void global_avgpool_forward(int n, int hw, int c, const float *in, float *out)
 void global_avgpool_backward(int n, int hw, int c, const float *dout, float *din, int acc)
 {
     float inv = 1.0f / (float)hw;
+    PARALLEL_FOR((size_t)n * hw * c)
     for (int i = 0; i < n; i++) {
         const float *g = dout + (size_t)i * c;
         for (int p = 0; p < hw; p++) {

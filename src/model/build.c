@@ -359,16 +359,67 @@ static int plan_gradient_flow(Builder *b)
     return 0;
 }
 
-/* Activation + gradient + saved floats per image, summed over nodes. */
-static size_t floats_per_image(const Model *m)
+/* Gradient buffers are shared: node i's gradient lives from the backward
+ * step of its last consumer (which writes it first) to its own backward step.
+ * Walking backward in that order, a buffer freed by one node is reused by
+ * the next gradient that fits (best fit); new buffers are made only when
+ * none fits. Sets n->dout_slot; returns the number of slots and their sizes
+ * (floats per image) in *sizes (caller frees). */
+static int plan_gradient_slots(Model *m, size_t **sizes_out)
+{
+    int n_slots = 0, cap = 16;
+    size_t *sizes = xmalloc(sizeof(size_t) * (size_t)cap);
+    char *busy = xcalloc((size_t)cap, 1);
+    for (int i = 0; i < m->n_nodes; i++) m->nodes[i].dout_slot = -1;
+    for (int t = m->n_nodes - 1; t >= 0; t--) {
+        Node *n = &m->nodes[t];
+        /* the last node's gradient comes from the loss: allocate it first */
+        int need[CN_MAX_INPUTS + 1], k = 0;
+        if (t == m->n_nodes - 1) need[k++] = t;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] != NODE_INPUT && m->nodes[n->in[j]].dout_slot < 0) need[k++] = n->in[j];
+        for (int q = 0; q < k; q++) {
+            Node *p = &m->nodes[need[q]];
+            if (p->dout_slot >= 0) continue;
+            size_t want = (size_t)p->c * p->h * p->w;
+            int best = -1;
+            for (int s = 0; s < n_slots; s++)
+                if (!busy[s] && sizes[s] >= want && (best < 0 || sizes[s] < sizes[best])) best = s;
+            if (best < 0) { /* grow the largest free slot, or make a new one */
+                for (int s = 0; s < n_slots; s++)
+                    if (!busy[s] && (best < 0 || sizes[s] > sizes[best])) best = s;
+                if (best < 0) {
+                    if (n_slots == cap) {
+                        cap *= 2;
+                        sizes = xrealloc(sizes, sizeof(size_t) * (size_t)cap);
+                        busy = xrealloc(busy, (size_t)cap);
+                    }
+                    best = n_slots++;
+                }
+                sizes[best] = want;
+            }
+            busy[best] = 1;
+            p->dout_slot = best;
+        }
+        /* after node t's backward its own gradient is dead */
+        if (n->dout_slot >= 0) busy[n->dout_slot] = 0;
+    }
+    free(busy);
+    *sizes_out = sizes;
+    return n_slots;
+}
+
+/* Activation + gradient + saved floats per image. */
+static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_slots)
 {
     size_t total = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const Node *n = &m->nodes[i];
         size_t elems = (size_t)n->c * n->h * n->w;
-        total += 2 * elems;
+        total += elems;
         if (n->op == OP_DROPOUT || n->op == OP_MAXPOOL) total += elems;
     }
+    for (int s = 0; s < n_slots; s++) total += slot_sizes[s];
     return total;
 }
 
@@ -399,19 +450,29 @@ static void plan_memory(Model *m)
     }
     m->n_params = np;
     m->n_state = ns;
+    size_t *slot_sizes;
+    int n_slots = plan_gradient_slots(m, &slot_sizes);
     size_t batch_for_estimate = B > 0 ? B : (size_t)m->exp->batch_size;
-    m->activation_bytes = floats_per_image(m) * batch_for_estimate * sizeof(float);
-    if (B == 0) return; /* shapes and counts only (cnnrun check) */
+    m->activation_bytes =
+        floats_per_image(m, slot_sizes, n_slots) * batch_for_estimate * sizeof(float);
+    if (B == 0) { /* shapes and counts only (cnnrun check) */
+        free(slot_sizes);
+        return;
+    }
     m->params = alloc_floats(np);
     m->grads = alloc_floats(np);
     m->state = alloc_floats(ns);
     m->n_scratch = scratch;
     m->scratch = alloc_floats(scratch);
+    m->n_grad_slots = n_slots;
+    m->grad_slots = xcalloc((size_t)n_slots, sizeof(float *));
+    for (int s = 0; s < n_slots; s++) m->grad_slots[s] = alloc_floats(B * slot_sizes[s]);
+    free(slot_sizes);
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         size_t elems = B * n->c * n->h * n->w;
         n->out = alloc_floats(elems);
-        n->dout = alloc_floats(elems);
+        n->dout = m->grad_slots[n->dout_slot];
         size_t saved = 0;
         if (n->op == OP_BATCHNORM) saved = 2 * (size_t)n->c;
         if (n->op == OP_DROPOUT || n->op == OP_MAXPOOL) saved = elems;
@@ -466,9 +527,10 @@ void model_free(Model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         free(m->nodes[i].out);
-        free(m->nodes[i].dout);
         free(m->nodes[i].saved);
     }
+    for (int s = 0; s < m->n_grad_slots; s++) free(m->grad_slots[s]);
+    free(m->grad_slots);
     free(m->nodes);
     free(m->params);
     free(m->grads);

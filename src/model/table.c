@@ -1,6 +1,7 @@
 /* table.c — the model table printed by `cnnrun check` and at the start of a
  * run: one row per section (layer, type, input → output shape, parameters,
- * MFLOPs per image), with totals — darknet's much-loved table. */
+ * MFLOPs per image), with totals — darknet's much-loved table. The per-section
+ * aggregation (model_section) is shared with the results' `layers` table. */
 #include <string.h>
 
 #include "cnnrun/model.h"
@@ -17,46 +18,56 @@ static void count_with_commas(char *buf, size_t n, long long v)
     buf[o] = '\0';
 }
 
+int model_section_count(const Model *m)
+{
+    return m->exp->n_layers;
+}
+
+void model_section(const Model *m, int s, ModelSection *out)
+{
+    const LayerSpec *L = &m->exp->layers[s];
+    memset(out, 0, sizeof *out);
+    out->name = L->name;
+    snprintf(out->type, sizeof out->type, "%s", layer_type_name(L->type));
+    if (L->type == LT_CONV)
+        snprintf(out->type, sizeof out->type, "conv %dx%d/%d%s", L->size, L->size, L->stride,
+                 L->batchnorm ? "+bn" : "");
+    int first = -1, last = -1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (m->nodes[i].section != s) continue;
+        if (first < 0) first = i;
+        last = i;
+        out->params += (long long)(m->nodes[i].w_len + m->nodes[i].b_len);
+        out->flops += m->nodes[i].flops;
+    }
+    if (first < 0) return;
+    /* the section's input is its first node's first input */
+    const Node *n0 = &m->nodes[first], *nl = &m->nodes[last];
+    out->in_c = m->in_c, out->in_h = m->in_h, out->in_w = m->in_w;
+    if (n0->in[0] != NODE_INPUT) {
+        const Node *p = &m->nodes[n0->in[0]];
+        out->in_c = p->c, out->in_h = p->h, out->in_w = p->w;
+    }
+    out->out_c = nl->c, out->out_h = nl->h, out->out_w = nl->w;
+}
+
 void model_print_table(const Model *m, FILE *f)
 {
-    const Experiment *e = m->exp;
     fprintf(f, "%4s  %-14s %-15s %-14s -> %-14s %12s %10s\n", "#", "layer", "type", "input",
             "output", "params", "MFLOPs");
-    int first = 0;
     long long total_params = 0;
     double total_flops = 0;
-    for (int s = 0; s < e->n_layers; s++) {
-        int last = first;
-        while (last + 1 < m->n_nodes && m->nodes[last + 1].section == s) last++;
-        long long params = 0;
-        double flops = 0;
-        for (int i = first; i <= last; i++) {
-            params += (long long)(m->nodes[i].w_len + m->nodes[i].b_len);
-            flops += m->nodes[i].flops;
-        }
-        /* the section's input is its first node's first input */
-        const Node *n0 = &m->nodes[first], *nl = &m->nodes[last];
-        int c = m->in_c, h = m->in_h, w = m->in_w;
-        if (n0->in[0] != NODE_INPUT) {
-            const Node *p = &m->nodes[n0->in[0]];
-            c = p->c;
-            h = p->h;
-            w = p->w;
-        }
-        char type[32], in[32], out[32], pc[32];
-        const LayerSpec *L = &e->layers[s];
-        snprintf(type, sizeof type, "%s", layer_type_name(L->type));
-        if (L->type == LT_CONV)
-            snprintf(type, sizeof type, "conv %dx%d/%d%s", L->size, L->size, L->stride,
-                     L->batchnorm ? "+bn" : "");
-        snprintf(in, sizeof in, "%dx%dx%d", c, h, w);
-        snprintf(out, sizeof out, "%dx%dx%d", nl->c, nl->h, nl->w);
-        count_with_commas(pc, sizeof pc, params);
-        fprintf(f, "%4d  %-14.14s %-15.15s %-14s -> %-14s %12s %10.2f\n", s, L->name, type, in,
-                out, pc, flops / 1e6);
-        total_params += params;
-        total_flops += flops;
-        first = last + 1;
+    for (int s = 0; s < model_section_count(m); s++) {
+        ModelSection sec;
+        model_section(m, s, &sec);
+        char in[32], out[32], pc[32];
+        snprintf(in, sizeof in, "%dx%dx%d", sec.in_c, sec.in_h, sec.in_w);
+        snprintf(out, sizeof out, "%dx%dx%d", sec.out_c, sec.out_h, sec.out_w);
+        count_with_commas(pc, sizeof pc, sec.params);
+        fprintf(f, "%4d  %-14.14s %-15.15s %-14s -> %-14s %12s %10.2f\n", s, sec.name, sec.type,
+                in, out, pc, sec.flops / 1e6);
+        total_params += sec.params;
+        total_flops += sec.flops;
     }
     char pc[32];
     count_with_commas(pc, sizeof pc, total_params);

@@ -148,8 +148,11 @@ static int refuse_version(ResultsDb *r, sqlite3_int64 version)
     return -1;
 }
 
-/* Checks the schema version; creates the schema in a fresh file. Creation runs
- * under BEGIN IMMEDIATE so two processes opening a new file don't race. */
+static int migrate_schema(ResultsDb *r, int from_version);  /* issue 7 block below */
+
+/* Checks the schema version; creates the schema in a fresh file and migrates
+ * an older one. Both run under BEGIN IMMEDIATE so two processes opening the
+ * file don't race. */
 static int ensure_schema(ResultsDb *r)
 {
     sqlite3_int64 version = 0, app_id = 0, tables = 0;
@@ -174,15 +177,13 @@ static int ensure_schema(ResultsDb *r)
             fprintf(stderr, "HINT: pass another --db PATH\n");
             ok = 0;
         }
-        char pragmas[128];
-        snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = %d; PRAGMA application_id = %d;",
-                 RESULTS_SCHEMA_VERSION, RESULTS_APPLICATION_ID);
-        ok = ok && exec_sql(r, RESULTS_SCHEMA_SQL, "cannot create the schema") == 0 &&
-             exec_sql(r, pragmas, "cannot set the schema version") == 0;
+        ok = ok && exec_sql(r, RESULTS_SCHEMA_SQL, "cannot create the schema") == 0;
+        version = 1;  /* the version-1 tables; migrate_schema adds the rest */
     } else if (ok && version > RESULTS_SCHEMA_VERSION) {
         refuse_version(r, version);
         ok = 0;
     }
+    ok = ok && migrate_schema(r, (int)version) == 0;
     if (!ok) {
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -413,4 +414,179 @@ int results_add_lr_find(ResultsDb *r, int64_t run_id, int step, double lr, doubl
         db_error(r->path, "cannot record lr_find step %d of run %lld (%s)", step,
                  (long long)run_id, msg);
     return -1;
+}
+
+/* ==== issue 7: schema migration and the per-layer table ==================== */
+
+/* Runs RESULTS_MIGRATIONS from `from_version` up to RESULTS_SCHEMA_VERSION and
+ * records the version; the caller holds the write transaction. */
+static int migrate_schema(ResultsDb *r, int from_version)
+{
+    for (int v = from_version; v < RESULTS_SCHEMA_VERSION; v++) {
+        char what[96];
+        snprintf(what, sizeof what, "cannot upgrade the schema from version %d to %d", v, v + 1);
+        if (exec_sql(r, RESULTS_MIGRATIONS[v - 1], what) != 0) return -1;
+    }
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = %d; PRAGMA application_id = %d;",
+             RESULTS_SCHEMA_VERSION, RESULTS_APPLICATION_ID);
+    return exec_sql(r, pragmas, "cannot set the schema version");
+}
+
+int results_add_layers(ResultsDb *r, int64_t run_id, const Model *m)
+{
+    if (!r || !m) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO layers (run_id, idx, name, type, input_shape, output_shape, "
+                           "params, mflops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot prepare the layers insert (%s)", sqlite3_errmsg(r->db));
+        return -1;
+    }
+    /* one transaction for all rows: a run has its whole table or none of it */
+    if (exec_sql(r, "BEGIN IMMEDIATE", "cannot lock the database to record the layers") != 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int n = model_section_count(m);
+    char msg[256] = "";
+    int rc = SQLITE_DONE;
+    for (int s = 0; s < n && rc == SQLITE_DONE; s++) {
+        ModelSection sec;
+        model_section(m, s, &sec);
+        char in[48], out[48];
+        snprintf(in, sizeof in, "%dx%dx%d", sec.in_c, sec.in_h, sec.in_w);
+        snprintf(out, sizeof out, "%dx%dx%d", sec.out_c, sec.out_h, sec.out_w);
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int(st, 2, s);
+        sqlite3_bind_text(st, 3, sec.name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, sec.type, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, in, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, out, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 7, sec.params);
+        sqlite3_bind_double(st, 8, sec.flops / 1e6);
+        rc = step_write(r, st, msg, sizeof msg);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            db_error(r->path, "run %lld already has its layers recorded", (long long)run_id);
+        else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+            db_error(r->path, "cannot record the layers: there is no run with id %lld",
+                     (long long)run_id);
+        else
+            db_error(r->path, "cannot record the layers of run %lld (%s)", (long long)run_id, msg);
+        return -1;
+    }
+    return exec_sql(r, "COMMIT", "cannot commit the layers");
+}
+
+/* ==== issue 4: resuming a run ============================================== */
+
+int64_t results_find_resumable(ResultsDb *r, const char *experiment, char **config)
+{
+    if (!r || !experiment) return -1;
+    if (config) *config = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT id, config FROM runs WHERE experiment = ?1 AND status IN "
+                           "('running', 'interrupted', 'failed') ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot look for a run to resume (%s)", sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
+    int64_t id = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        const unsigned char *c = sqlite3_column_text(st, 1);
+        if (config && c) *config = xstrdup((const char *)c);
+    } else if (rc != SQLITE_DONE) {
+        db_error(r->path, "cannot look for a run to resume (%s)", sqlite3_errmsg(r->db));
+        id = -1;
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+int results_run_status(ResultsDb *r, int64_t run_id, char *experiment, size_t exp_size,
+                       char *status, size_t status_size, int *threads, char **config)
+{
+    if (!r) return -1;
+    if (config) *config = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT experiment, status, threads, config FROM runs "
+                                  "WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st), ok = -1;
+    if (rc == SQLITE_ROW) {
+        str_copy(experiment, exp_size, (const char *)sqlite3_column_text(st, 0));
+        const unsigned char *s = sqlite3_column_text(st, 1);
+        str_copy(status, status_size, s ? (const char *)s : "");
+        if (threads) *threads = sqlite3_column_int(st, 2);
+        const unsigned char *c = sqlite3_column_text(st, 3);
+        if (config && c) *config = xstrdup((const char *)c);
+        ok = 0;
+    } else if (rc == SQLITE_DONE) {
+        db_error(r->path, "there is no run with id %lld", (long long)run_id);
+    } else {
+        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+int results_last_epoch(ResultsDb *r, int64_t run_id)
+{
+    if (!r) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT coalesce(max(epoch), 0) FROM epochs WHERE run_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot read the epochs of run %lld (%s)", (long long)run_id,
+                 sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    int last = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) last = sqlite3_column_int(st, 0);
+    else db_error(r->path, "cannot read the epochs of run %lld (%s)", (long long)run_id,
+                  sqlite3_errmsg(r->db));
+    sqlite3_finalize(st);
+    return last;
+}
+
+int results_resume_run(ResultsDb *r, int64_t run_id, int keep_epochs)
+{
+    if (!r) return -1;
+    if (exec_sql(r, "BEGIN IMMEDIATE", "cannot lock the database to resume the run") != 0)
+        return -1;
+    sqlite3_stmt *del = NULL, *upd = NULL;
+    int ok = sqlite3_prepare_v2(r->db, "DELETE FROM epochs WHERE run_id = ?1 AND epoch > ?2", -1,
+                                &del, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(r->db,
+                                "UPDATE runs SET status = 'running', finished_at = NULL, "
+                                "error = NULL WHERE id = ?1",
+                                -1, &upd, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(del, 1, run_id);
+        sqlite3_bind_int(del, 2, keep_epochs);
+        sqlite3_bind_int64(upd, 1, run_id);
+        ok = sqlite3_step(del) == SQLITE_DONE && sqlite3_step(upd) == SQLITE_DONE &&
+             sqlite3_changes(r->db) == 1;
+    }
+    if (!ok) db_error(r->path, "cannot resume run %lld (%s)", (long long)run_id,
+                      sqlite3_errmsg(r->db));
+    sqlite3_finalize(del);
+    sqlite3_finalize(upd);
+    if (!ok) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec_sql(r, "COMMIT", "cannot commit the resumed run");
 }

@@ -1,10 +1,14 @@
 /* schema.sql.h — the results database schema, version RESULTS_SCHEMA_VERSION
- * (stored in PRAGMA user_version). docs/results.md documents every column;
- * change both together and bump the version when the schema changes. */
+ * (stored in PRAGMA user_version): the version-1 tables (RESULTS_SCHEMA_SQL)
+ * followed by one migration per later version (RESULTS_MIGRATIONS). A new file
+ * gets the version-1 tables and then every migration, an older file only the
+ * migrations it lacks, so both end with the same schema. docs/results.md
+ * documents every column; change both together. To change the schema: append
+ * a migration and bump RESULTS_SCHEMA_VERSION. */
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 1
+#define RESULTS_SCHEMA_VERSION 2
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -51,5 +55,50 @@ static const char RESULTS_SCHEMA_SQL[] =
     "  loss            REAL,\n"
     "  PRIMARY KEY (run_id, step)\n"
     ") WITHOUT ROWID;\n";
+
+/* ---- issue 7: views for people and the per-layer table ------------------ */
+
+/* One row per run with what a comparison needs; epochs_done, the accuracies,
+ * time and throughput come from `epochs`, so they are right while a run is
+ * still going or after it was killed. Shared by the `run_summary` view and by
+ * `cnnrun report` (which also reads version-1 files, without the view). */
+#define RESULTS_RUN_SUMMARY_SELECT \
+    "SELECT r.id AS run_id, r.experiment, r.status,\n" \
+    "  (SELECT count(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,\n" \
+    "  r.epochs_planned,\n" \
+    "  (SELECT max(e.test_acc) FROM epochs e WHERE e.run_id = r.id) AS best_test_acc,\n" \
+    "  (SELECT e.epoch FROM epochs e WHERE e.run_id = r.id\n" \
+    "   ORDER BY e.test_acc DESC, e.epoch LIMIT 1) AS best_epoch,\n" \
+    "  (SELECT e.test_acc FROM epochs e WHERE e.run_id = r.id\n" \
+    "   ORDER BY e.epoch DESC LIMIT 1) AS final_test_acc,\n" \
+    "  coalesce(r.train_seconds,\n" \
+    "           (SELECT sum(e.seconds) FROM epochs e WHERE e.run_id = r.id)) AS train_seconds,\n" \
+    "  (SELECT avg(e.images_per_sec) FROM epochs e WHERE e.run_id = r.id) AS images_per_sec,\n" \
+    "  r.params, r.flops_per_image / 1e6 AS mflops,\n" \
+    "  r.seed, r.threads, r.started_at, r.finished_at, r.error\n" \
+    "FROM runs r"
+
+/* RESULTS_MIGRATIONS[v - 1] turns a version-v schema into version v + 1. */
+static const char *const RESULTS_MIGRATIONS[] = {
+    /* 1 -> 2: table `layers`, views `run_summary` and `latest_runs` */
+    "CREATE TABLE IF NOT EXISTS layers (\n"
+    "  run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  idx             INTEGER NOT NULL,\n"
+    "  name            TEXT NOT NULL,\n"
+    "  type            TEXT NOT NULL,\n"
+    "  input_shape     TEXT,\n"
+    "  output_shape    TEXT,\n"
+    "  params          INTEGER,\n"
+    "  mflops          REAL,\n"
+    "  PRIMARY KEY (run_id, idx)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE VIEW IF NOT EXISTS run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT ";\n"
+    "CREATE VIEW IF NOT EXISTS latest_runs AS\n"
+    "SELECT * FROM run_summary\n"
+    "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n",
+};
+_Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
+                   RESULTS_SCHEMA_VERSION - 1,
+               "one migration per schema version after 1");
 
 #endif

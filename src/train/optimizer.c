@@ -1,11 +1,13 @@
 /* optimizer.c — parameter updates with PyTorch's semantics: SGD (momentum,
  * Nesterov, L2 weight decay added to the gradient), Adam, AdamW (decoupled
- * decay), RMSProp. State is allocated once at init. */
+ * decay), RMSProp; optionally no decay on BN parameters and biases
+ * (optimizer_exclude_decay). State is allocated once at init. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
+#include "../engine/parallel.h"
 
 void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
 {
@@ -20,21 +22,37 @@ void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
     o->m1 = alloc_floats(n);
     o->m2 = (o->type == OPT_ADAM || o->type == OPT_ADAMW) ? alloc_floats(n) : NULL;
     o->step = 0;
+    o->decay = NULL;
+}
+
+void optimizer_exclude_decay(Optimizer *o, const Model *m)
+{
+    free(o->decay);
+    o->decay = alloc_floats(o->n);
+    for (size_t i = 0; i < o->n; i++) o->decay[i] = o->weight_decay;
+    for (int k = 0; k < m->n_nodes; k++) {
+        const Node *n = &m->nodes[k];
+        if (n->op == OP_BATCHNORM)
+            for (size_t i = 0; i < n->w_len; i++) o->decay[n->w_off + i] = 0.0f;
+        for (size_t i = 0; i < n->b_len; i++) o->decay[n->b_off + i] = 0.0f;
+    }
 }
 
 void optimizer_free(Optimizer *o)
 {
     free(o->m1);
     free(o->m2);
-    o->m1 = o->m2 = NULL;
+    free(o->decay);
+    o->m1 = o->m2 = o->decay = NULL;
 }
 
 static void sgd(Optimizer *o, float *w, const float *g, float lr)
 {
     const float mu = o->momentum, wd = o->weight_decay;
     float *buf = o->m1;
+    PARALLEL_FOR(o->n)
     for (size_t i = 0; i < o->n; i++) {
-        float d = g[i] + wd * w[i];
+        float d = g[i] + (o->decay ? o->decay[i] : wd) * w[i];
         if (mu != 0.0f) {
             buf[i] = mu * buf[i] + d;
             d = o->nesterov ? d + mu * buf[i] : buf[i];
@@ -50,10 +68,11 @@ static void adam(Optimizer *o, float *w, const float *g, float lr, int decoupled
     const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     for (size_t i = 0; i < o->n; i++) {
         float d = g[i];
+        const float wdi = o->decay ? o->decay[i] : wd;
         if (decoupled)
-            w[i] *= 1.0f - lr * wd;
+            w[i] *= 1.0f - lr * wdi;
         else
-            d += wd * w[i];
+            d += wdi * w[i];
         o->m1[i] = b1 * o->m1[i] + (1.0f - b1) * d;
         o->m2[i] = b2 * o->m2[i] + (1.0f - b2) * d * d;
         w[i] -= step * o->m1[i] / (sqrtf(o->m2[i]) * inv_sqrt_bc2 + o->eps);
@@ -65,7 +84,7 @@ static void rmsprop(Optimizer *o, float *w, const float *g, float lr)
     /* PyTorch: alpha = 0.99 by default; we use beta2 as alpha. */
     const float alpha = o->beta2, wd = o->weight_decay;
     for (size_t i = 0; i < o->n; i++) {
-        float d = g[i] + wd * w[i];
+        float d = g[i] + (o->decay ? o->decay[i] : wd) * w[i];
         o->m1[i] = alpha * o->m1[i] + (1.0f - alpha) * d * d;
         w[i] -= lr * d / (sqrtf(o->m1[i]) + o->eps);
     }

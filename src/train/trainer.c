@@ -1,12 +1,14 @@
 /* trainer.c — one training run: builds the model, then per epoch shuffles,
  * augments, runs forward/backward/update with the scheduled learning rate,
- * evaluates on the test split and commits the epoch to the results database.
- * Stops with status `diverged` on a non-finite loss and `interrupted` when
- * asked to stop. */
+ * evaluates on the test split and commits the epoch to the results database,
+ * then writes the `last` (and, when the test accuracy improved, `best`)
+ * checkpoint. Resumes from a checkpoint in the same runs row. Stops with
+ * status `diverged` on a non-finite loss and `interrupted` when asked to stop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnnrun/checkpoint.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
@@ -33,6 +35,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     model_init_params(&m, e->seed);
     Optimizer o;
     optimizer_init(&o, e, m.n_params);
+    if (e->no_decay_bn_bias) optimizer_exclude_decay(&o, &m);
 
     const int steps = (train->n + B - 1) / B;
     float *images = alloc_floats((size_t)max_batch * CIFAR_PIXELS);
@@ -42,12 +45,45 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     Rng shuffle_rng, aug_rng;
     rng_seed(&shuffle_rng, e->seed, 2);
     rng_seed(&aug_rng, e->seed, 3);
+    int first_epoch = 1;
+    long step = 0;
+    double train_secs = 0, best_acc = -1;
+    if (opt->resume_path) {
+        CheckpointMeta meta;
+        int lrc = checkpoint_load(opt->resume_path, &m, &o, &meta);
+        if (lrc == 0 && opt->resume_run_id > 0 && meta.run_id != opt->resume_run_id) {
+            fprintf(stderr, "%s: the checkpoint belongs to run %lld, not to run %lld\n",
+                    opt->resume_path, (long long)meta.run_id, (long long)opt->resume_run_id);
+            lrc = CN_EXIT_USAGE;
+        }
+        if (lrc != 0) {
+            model_free(&m);
+            optimizer_free(&o);
+            return lrc;
+        }
+        first_epoch = meta.epoch + 1;
+        step = (long)meta.global_step;
+        train_secs = meta.train_seconds;
+        best_acc = meta.best_acc;
+        shuffle_rng = meta.shuffle_rng;
+        aug_rng = meta.aug_rng;
+    }
 
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, train->n, test->n, opt->data_dir, B, steps,
             opt->threads);
     int64_t run_id = -1;
-    if (opt->db) {
+    if (opt->db && opt->resume_run_id > 0) {
+        run_id = opt->resume_run_id;
+        if (results_resume_run(opt->db, run_id, first_epoch - 1) != 0) {
+            model_free(&m);
+            optimizer_free(&o);
+            free(images); free(labels); free(order);
+            return CN_EXIT_FAIL;
+        }
+        fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path, (long long)run_id,
+                first_epoch, e->epochs);
+    } else if (opt->db) {
         char *cfg = NULL;
         size_t cfg_len = 0;
         FILE *mem = open_memstream(&cfg, &cfg_len);
@@ -58,6 +94,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                         .flops_per_image = model_flops_per_image(&m), .epochs_planned = e->epochs,
                         .version = CN_VERSION, .data_dir = opt->data_dir};
         run_id = results_begin_run(opt->db, &info);
+        if (run_id > 0) results_add_layers(opt->db, run_id, &m); /* `layers`; failure is only reported */
         free(cfg);
         if (run_id < 0) {
             model_free(&m);
@@ -71,9 +108,8 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     progress_init(&prog, e->epochs, steps);
     const char *status = "finished";
     const char *error = NULL;
-    double train_secs = 0;
-    long step = 0;
-    for (int epoch = 1; epoch <= e->epochs; epoch++) {
+    const int checkpoints = opt->checkpoint_dir && opt->checkpoint_dir[0];
+    for (int epoch = first_epoch; epoch <= e->epochs; epoch++) {
         double t0 = now_seconds();
         for (int i = 0; i < train->n; i++) order[i] = i;
         rng_shuffle(&shuffle_rng, order, train->n);
@@ -84,8 +120,9 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             int start = s * B, n = train->n - start < B ? train->n - start : B;
             cifar_make_batch(train, order + start, n, &aug, &aug_rng, images, labels);
             model_forward(&m, images, n, true);
-            double loss = softmax_xent(n, m.classes, model_logits(&m), labels, model_dlogits(&m),
-                                       1.0f / (float)n, &correct);
+            double loss = softmax_xent_smooth(n, m.classes, model_logits(&m), labels,
+                                              model_dlogits(&m), 1.0f / (float)n, &correct,
+                                              e->label_smoothing);
             if (!isfinite(loss)) {
                 status = "diverged";
                 error = "the training loss became NaN or infinite; lower the learning rate";
@@ -129,6 +166,28 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             status = "diverged";
             error = "the test loss became NaN or infinite; lower the learning rate";
             break;
+        }
+        if (checkpoints) {
+            CheckpointMeta meta = {.run_id = run_id > 0 ? run_id : 0, .epoch = epoch,
+                                   .global_step = step, .best_acc = best_acc,
+                                   .train_seconds = train_secs, .shuffle_rng = shuffle_rng,
+                                   .aug_rng = aug_rng};
+            str_copy(meta.experiment, sizeof meta.experiment, e->name);
+            char path[CN_PATH_MAX + 256];
+            int ok = 1;
+            if (ev.acc > best_acc) {
+                meta.best_acc = best_acc = ev.acc;
+                checkpoint_path(path, sizeof path, opt->checkpoint_dir, e->name, meta.run_id,
+                                "best");
+                ok = checkpoint_save(path, &m, &o, &meta) == 0;
+            }
+            checkpoint_path(path, sizeof path, opt->checkpoint_dir, e->name, meta.run_id, "last");
+            if (!ok || checkpoint_save(path, &m, &o, &meta) != 0) {
+                status = "failed";
+                error = "could not write the checkpoint; free disk space or fix the directory's "
+                        "permissions, then continue with `cnnrun run --resume`";
+                break;
+            }
         }
     }
     if (error) fprintf(stderr, "%s: %s: %s\n", e->path, status, error);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """make_fixtures.py — writes the PyTorch reference fixtures for tests/test_golden.c.
 
-Run by hand (CI has no torch):   /usr/bin/python3 tests/golden/make_fixtures.py
-Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent}.bin.
+Run by hand (CI has no torch):   /usr/bin/python3 tests/golden/make_fixtures.py [NAME...]
+Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent,blocks}.bin, or
+only the named ones (e.g. `blocks`). blocks.bin is read by tests/test_blocks.c.
 
 Precision: every random input is drawn, rounded to float32 (that is what the
 file stores and what the C kernel sees), then the reference is computed in
@@ -26,7 +27,10 @@ import os
 import struct
 
 import numpy as np
+import sys
+
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 VERSION = 1
@@ -348,19 +352,152 @@ def make_xent(seed0):
     fx.write()
 
 
-def main():
+# ---------------------------------------------------------------- blocks
+# Whole networks through the model API (tests/test_blocks.c): one pytorch-cifar
+# block on the 32x32x3 input -> global average pool -> Linear(C, 10).
+# Shared input:  data/x (2,32,32,3) NHWC, data/labels (2)
+# Per case:      cfg = n, classes, n_params, n_state
+#                params, grads   flat, cnnrun node order and layouts (Model.params)
+#                state           BN running mean[c] then var[c] per BN node, in
+#                                node order, after the step from (0, 1) (Model.state)
+#                logits (n,10), loss (mean cross-entropy)
+# Parameters are PyTorch's default init (torch.manual_seed), rounded to float32.
+class BasicBlock(nn.Module):
+    """pytorch-cifar models/resnet.py BasicBlock."""
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out = out + self.shortcut(x)
+        return F.relu(out)
+
+    def cnnrun_order(self):
+        """conv1, conv1.bn, conv2, conv2.bn, shortcut, shortcut.bn (src/model/build.c)."""
+        return [self.conv1, self.bn1, self.conv2, self.bn2] + list(self.shortcut)
+
+
+class Inception(nn.Module):
+    """pytorch-cifar models/googlenet.py Inception."""
+
+    def __init__(self, in_planes, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool_planes):
+        super().__init__()
+        cbr = lambda i, o, k: [nn.Conv2d(i, o, k, padding=k // 2), nn.BatchNorm2d(o), nn.ReLU(True)]
+        self.b1 = nn.Sequential(*cbr(in_planes, n1x1, 1))
+        self.b2 = nn.Sequential(*cbr(in_planes, n3x3red, 1), *cbr(n3x3red, n3x3, 3))
+        self.b3 = nn.Sequential(*cbr(in_planes, n5x5red, 1), *cbr(n5x5red, n5x5, 3),
+                                *cbr(n5x5, n5x5, 3))
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
+                                *cbr(in_planes, pool_planes, 1))
+
+    def forward(self, x):
+        return torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], 1)
+
+    def cnnrun_order(self):
+        """b1, b2a, b2b, b3a, b3b, b3c, b4pool, b4 (src/model/build.c); each conv then its bn."""
+        return [m for b in (self.b1, self.b2, self.b3, self.b4) for m in b
+                if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+
+
+class BlockNet(nn.Module):
+    def __init__(self, block, channels):
+        super().__init__()
+        self.block = block
+        self.fc = nn.Linear(channels, 10)
+
+    def forward(self, x):
+        return self.fc(self.block(x).mean(dim=(2, 3)))
+
+    def cnnrun_order(self):
+        return self.block.cnnrun_order() + [self.fc]
+
+
+def cnnrun_params(modules, grad=False):
+    """Flat parameters (or their gradients) in cnnrun's node order and layouts."""
+    parts = []
+    for m in modules:
+        w = m.weight.grad if grad else m.weight
+        if isinstance(m, nn.Conv2d):
+            w = w.permute(2, 3, 1, 0)          # (KH,KW,Cin,Cout)
+        elif isinstance(m, nn.Linear):
+            w = w.t()                          # (in,out)
+        parts.append(w.reshape(-1))
+        if m.bias is not None:
+            parts.append((m.bias.grad if grad else m.bias).reshape(-1))
+    return torch.cat(parts)
+
+
+def cnnrun_state(modules):
+    return torch.cat([torch.cat([m.running_mean, m.running_var]) for m in modules
+                      if isinstance(m, nn.BatchNorm2d)])
+
+
+BLOCK_CASES = [
+    ("residual", lambda: BasicBlock(3, 8, stride=2), 8),
+    ("inception", lambda: Inception(3, 4, 3, 5, 2, 3, 2), 4 + 5 + 3 + 2),
+]
+
+
+def make_blocks(seed0):
+    fx = Fixture("blocks.bin")
+    n = 2
+    g = torch.Generator().manual_seed(seed0)
+    x = randn(g, n, 3, 32, 32)
+    labels = torch.tensor([3, 7])
+    fx.add("data/x", nhwc(x))
+    fx.add("data/labels", labels.to(torch.float64))
+    for i, (name, make, channels) in enumerate(BLOCK_CASES):
+        torch.manual_seed(seed0 + 1 + i)
+        net = BlockNet(make(), channels)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(f32(p))
+        order = net.cnnrun_order()
+        # every parameter appears exactly once in the cnnrun order
+        assert sum(p.numel() for p in net.parameters()) == cnnrun_params(order).numel()
+        params = cnnrun_params(order).detach().clone()
+        net.train()
+        logits = net(x)
+        loss = F.cross_entropy(logits, labels, reduction="mean")
+        loss.backward()
+        state = cnnrun_state(order)
+        fx.add(name + "/cfg", [n, 10, params.numel(), state.numel()])
+        fx.add(name + "/params", params)
+        fx.add(name + "/logits", logits)
+        fx.add(name + "/loss", loss)
+        fx.add(name + "/grads", cnnrun_params(order, grad=True))
+        fx.add(name + "/state", state)
+    fx.write()
+
+
+MAKERS = [("conv", make_conv, 1000), ("batchnorm", make_batchnorm, 2000), ("act", make_act, 3000),
+          ("pool", make_pool, 4000), ("linear", make_linear, 5000), ("join", make_join, 6000),
+          ("xent", make_xent, 7000), ("blocks", make_blocks, 8000)]
+
+
+def main(names):
+    known = [n for n, _, _ in MAKERS]
+    for n in names:
+        if n not in known:
+            sys.exit("unknown fixture %r (known: %s)" % (n, ", ".join(known)))
     os.makedirs(OUT_DIR, exist_ok=True)
-    make_conv(1000)
-    make_batchnorm(2000)
-    make_act(3000)
-    make_pool(4000)
-    make_linear(5000)
-    make_join(6000)
-    make_xent(7000)
+    for name, make, seed in MAKERS:
+        if not names or name in names:
+            make(seed)
     total = sum(os.path.getsize(os.path.join(OUT_DIR, f)) for f in os.listdir(OUT_DIR)
                 if f.endswith(".bin"))
     print("total %d bytes in %s" % (total, os.path.normpath(OUT_DIR)))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

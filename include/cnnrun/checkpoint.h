@@ -1,0 +1,61 @@
+/* checkpoint.h — saving and restoring the whole state of a training run so
+ * that a resumed run continues bit for bit: parameters, batch-norm running
+ * statistics (Model.state), optimizer moments and step, epoch, global step,
+ * the trainer's RNGs and Model.dropout_rng, best accuracy. Files carry a magic
+ * number, a format version, the network's shape signature and a checksum;
+ * they are written atomically (temp file in the same directory, fsync,
+ * rename). Format: src/train/checkpoint.c; user view: docs/training.md. */
+#ifndef CNNRUN_CHECKPOINT_H
+#define CNNRUN_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnrun/model.h"
+#include "cnnrun/rng.h"
+#include "cnnrun/train.h"
+
+#define CKPT_MAGIC "CNNRCKPT"
+#define CKPT_VERSION 1
+
+typedef struct {
+    char experiment[128];  /* Experiment.name */
+    int64_t run_id;        /* runs.id, 0 when not recorded */
+    int epoch;             /* last finished epoch (1-based); training goes on at epoch + 1 */
+    int64_t global_step;   /* optimizer steps done */
+    double best_acc;       /* best test accuracy so far */
+    double train_seconds;  /* wall time of the finished epochs */
+    Rng shuffle_rng, aug_rng; /* the trainer's, after `epoch` epochs */
+} CheckpointMeta;
+
+/* The network's shape signature: one line per node (name, op, output shape,
+ * parameter and state counts). Caller frees. */
+char *model_signature(const Model *m);
+
+/* Writes m (and o, may be NULL) with meta to path atomically. Creates the
+ * directory (one level) if needed. Returns 0, or -1 after printing
+ * `path: message`. */
+int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
+                    const CheckpointMeta *meta);
+
+/* Restores params, state and dropout_rng into m (built from the same
+ * network), optimizer state into o when not NULL (its type must match), and
+ * meta when not NULL. Nothing is modified unless the whole file is valid.
+ * Returns 0, or prints `path: message` (with what to do) and returns
+ * CN_EXIT_USAGE (not a checkpoint, newer format, different network or
+ * optimizer) or CN_EXIT_FAIL (unreadable, truncated, damaged). */
+int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta);
+
+/* Validates the file (magic, version, checksum) and reads only meta: which
+ * run and epoch it holds. Same return values as checkpoint_load. */
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta);
+
+/* DIR/<experiment>-<run_id>-<which>.ckpt, which = "last" | "best". */
+void checkpoint_path(char *buf, size_t size, const char *dir, const char *experiment,
+                     int64_t run_id, const char *which);
+
+/* Default checkpoint directory for a results database: "checkpoints" next to
+ * it (results/results.db -> results/checkpoints). */
+void checkpoint_default_dir(char *buf, size_t size, const char *db_path);
+
+#endif

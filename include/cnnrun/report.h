@@ -1,0 +1,89 @@
+/* report.h — reading runs back from the results database for people: the
+ * comparison table on a terminal (`cnnrun runs`) and the HTML report with its
+ * SVG plots (`cnnrun report`, drawn with PLplot). The database is opened read
+ * only and never changed; version-1 files are read too.
+ *
+ *   ReportData d;
+ *   int rc = report_load("results/results.db", NULL, &d);   // latest run per experiment
+ *   if (rc == 0) { report_print_table(&d, stdout); report_write_html(&d, "out", stderr); }
+ *   report_free(&d);
+ */
+#ifndef CNNRUN_REPORT_H
+#define CNNRUN_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    int epoch;
+    double lr, train_loss, train_acc, test_loss, test_acc, seconds, images_per_sec; /* NaN: NULL */
+} ReportEpoch;
+
+typedef struct {
+    int idx;
+    char *name, *type, *input_shape, *output_shape;
+    int64_t params;
+    double mflops;
+} ReportLayer;
+
+typedef struct {
+    int64_t id;
+    char *experiment, *status, *started_at, *error;
+    int epochs_done, epochs_planned, best_epoch, threads;
+    double best_test_acc, final_test_acc, train_seconds, images_per_sec, mflops; /* NaN: none */
+    int64_t params;
+    ReportEpoch *epochs;
+    int n_epochs;
+    double *lrf_lr, *lrf_loss;  /* the LR range test (table lr_find), n_lrf points */
+    int n_lrf;
+    ReportLayer *layers;        /* table `layers` (schema version >= 2) */
+    int n_layers;
+} ReportRun;
+
+typedef struct {
+    char *db_path;
+    int schema_version;
+    ReportRun *runs;
+    int n_runs;
+} ReportData;
+
+/* Loads the runs named by `runs_spec`: NULL or "latest" = the newest run of
+ * each experiment, "all" = every run, or a list of ids "1,3,7". Returns 0,
+ * CN_EXIT_FAIL when the database is missing or unreadable, CN_EXIT_USAGE for
+ * a bad spec or an id that is not in the database (the message names the
+ * file and says what to do). */
+int report_load(const char *db_path, const char *runs_spec, ReportData *out);
+void report_free(ReportData *d);
+
+/* The comparison table, one line per run, for a terminal. */
+void report_print_table(const ReportData *d, FILE *f);
+
+/* Writes DIR/index.html and its SVG plots (DIR is created if missing).
+ * Returns 0 or CN_EXIT_FAIL with the reason printed on stderr. */
+int report_write_html(const ReportData *d, const char *dir);
+
+/* ---- plots (src/report/plot.c, PLplot's svg driver) ---- */
+
+typedef struct {
+    const char *label;       /* legend text; NULL: no legend entry */
+    const double *x, *y;     /* n points; NaN y values break the line */
+    int n;
+    int color;               /* palette index 0.. */
+    int dashed;
+} PlotSeries;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const PlotSeries *series;
+    int n_series;
+    int log_x, log_y;
+    double y_min, y_max;     /* NaN: from the data */
+    int legend;              /* PLOT_LEGEND_*: where the legend goes */
+} PlotPanel;
+enum { PLOT_LEGEND_OUTSIDE = 0, PLOT_LEGEND_TOP_RIGHT, PLOT_LEGEND_BOTTOM_RIGHT };
+
+/* Writes an SVG of width x height pixels with the panels side by side.
+ * Returns 0, or -1 with `path: message` printed. */
+int plot_svg(const char *path, int width, int height, const PlotPanel *panels, int n_panels);
+
+#endif

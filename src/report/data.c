@@ -1,0 +1,259 @@
+/* data.c — loads runs, their epochs, LR range tests and layer tables from the
+ * results database for `cnnrun report` and `cnnrun runs` (report.h). Opens the
+ * file read-only and reads only the base tables plus `layers`, so version-1
+ * databases work too; the comparison columns are the `run_summary` view's
+ * query (RESULTS_RUN_SUMMARY_SELECT), so report and view always agree. */
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../results/schema.sql.h"
+#include "cnnrun/report.h"
+#include "cnnrun/util.h"
+
+static double col_double(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int db_fail(const char *path, sqlite3 *db, const char *what)
+{
+    fprintf(stderr, "%s: %s (%s)\n", path, what, sqlite3_errmsg(db));
+    return CN_EXIT_FAIL;
+}
+
+/* Parses "1,3,7" into ids; -1 (message printed) when malformed. */
+static int parse_ids(const char *spec, int64_t **ids, int *n)
+{
+    *ids = NULL;
+    *n = 0;
+    const char *p = spec;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 1 || (*end && *end != ',')) {
+            fprintf(stderr, "cnnrun: --runs expects run ids separated by commas (e.g. 1,3), "
+                            "'latest' or 'all', got '%s'\n", spec);
+            free(*ids);
+            *ids = NULL;
+            return -1;
+        }
+        *ids = xrealloc(*ids, sizeof(int64_t) * (size_t)(*n + 1));
+        (*ids)[(*n)++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (*n == 0) {
+        fprintf(stderr, "cnnrun: --runs is empty; give run ids such as 1,3, 'latest' or 'all'\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void load_summary(sqlite3_stmt *st, ReportRun *r)
+{
+    /* column order of RESULTS_RUN_SUMMARY_SELECT */
+    r->id = sqlite3_column_int64(st, 0);
+    r->experiment = col_text(st, 1);
+    r->status = col_text(st, 2);
+    r->epochs_done = sqlite3_column_int(st, 3);
+    r->epochs_planned = sqlite3_column_int(st, 4);
+    r->best_test_acc = col_double(st, 5);
+    r->best_epoch = sqlite3_column_int(st, 6);
+    r->final_test_acc = col_double(st, 7);
+    r->train_seconds = col_double(st, 8);
+    r->images_per_sec = col_double(st, 9);
+    r->params = sqlite3_column_int64(st, 10);
+    r->mflops = col_double(st, 11);
+    r->threads = sqlite3_column_int(st, 13);
+    r->started_at = col_text(st, 14);
+    r->error = col_text(st, 16);
+}
+
+static int load_details(sqlite3 *db, const char *path, int schema_version, ReportRun *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds, "
+                           "images_per_sec FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table epochs");
+    sqlite3_bind_int64(st, 1, r->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        r->epochs = xrealloc(r->epochs, sizeof(ReportEpoch) * (size_t)(r->n_epochs + 1));
+        ReportEpoch *e = &r->epochs[r->n_epochs++];
+        e->epoch = sqlite3_column_int(st, 0);
+        e->lr = col_double(st, 1);
+        e->train_loss = col_double(st, 2);
+        e->train_acc = col_double(st, 3);
+        e->test_loss = col_double(st, 4);
+        e->test_acc = col_double(st, 5);
+        e->seconds = col_double(st, 6);
+        e->images_per_sec = col_double(st, 7);
+    }
+    sqlite3_finalize(st);
+
+    if (sqlite3_prepare_v2(db, "SELECT lr, loss FROM lr_find WHERE run_id = ?1 ORDER BY step", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table lr_find");
+    sqlite3_bind_int64(st, 1, r->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        r->lrf_lr = xrealloc(r->lrf_lr, sizeof(double) * (size_t)(r->n_lrf + 1));
+        r->lrf_loss = xrealloc(r->lrf_loss, sizeof(double) * (size_t)(r->n_lrf + 1));
+        r->lrf_lr[r->n_lrf] = col_double(st, 0);
+        r->lrf_loss[r->n_lrf] = col_double(st, 1);
+        r->n_lrf++;
+    }
+    sqlite3_finalize(st);
+
+    if (schema_version < 2) return 0;  /* no `layers` table before version 2 */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT idx, name, type, input_shape, output_shape, params, mflops "
+                           "FROM layers WHERE run_id = ?1 ORDER BY idx",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table layers");
+    sqlite3_bind_int64(st, 1, r->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        r->layers = xrealloc(r->layers, sizeof(ReportLayer) * (size_t)(r->n_layers + 1));
+        ReportLayer *l = &r->layers[r->n_layers++];
+        l->idx = sqlite3_column_int(st, 0);
+        l->name = col_text(st, 1);
+        l->type = col_text(st, 2);
+        l->input_shape = col_text(st, 3);
+        l->output_shape = col_text(st, 4);
+        l->params = sqlite3_column_int64(st, 5);
+        l->mflops = col_double(st, 6);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int report_load(const char *path, const char *spec, ReportData *out)
+{
+    memset(out, 0, sizeof *out);
+    out->db_path = xstrdup(path);
+    int64_t *ids = NULL;
+    int n_ids = 0;
+    int all = spec && strcmp(spec, "all") == 0;
+    if (spec && !all && strcmp(spec, "latest") != 0 && parse_ids(spec, &ids, &n_ids) != 0)
+        return CN_EXIT_USAGE;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "%s: no results database here (%s)\n", path, strerror(errno));
+        fprintf(stderr, "HINT: train something first (cnnrun run FILE.ini) or pass --db PATH\n");
+        free(ids);
+        return CN_EXIT_FAIL;
+    }
+
+    sqlite3 *db = NULL;
+    int rc = CN_EXIT_FAIL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        db_fail(path, db, "cannot open the results database");
+        goto done;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st = NULL;
+    int64_t app_id = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        db_fail(path, db, "cannot read the results database");
+        goto done;
+    }
+    out->schema_version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        app_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (out->schema_version < 1 || app_id != RESULTS_APPLICATION_ID) {
+        fprintf(stderr, "%s: not a cnnrun results database\nHINT: pass the database that "
+                        "cnnrun run wrote with --db PATH\n", path);
+        goto done;
+    }
+    if (out->schema_version > RESULTS_SCHEMA_VERSION) {
+        fprintf(stderr, "%s: results database schema version %d is newer than this cnnrun "
+                        "(version %s) supports (%d)\nHINT: upgrade cnnrun\n",
+                path, out->schema_version, CN_VERSION, RESULTS_SCHEMA_VERSION);
+        goto done;
+    }
+
+    const char *where = all ? " ORDER BY r.id"
+                        : n_ids ? " WHERE r.id = ?1"
+                                : " WHERE r.id IN (SELECT max(id) FROM runs GROUP BY experiment)"
+                                  " ORDER BY r.id";
+    char sql[4096];
+    snprintf(sql, sizeof sql, "%s%s", RESULTS_RUN_SUMMARY_SELECT, where);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(path, db, "cannot read table runs");
+        goto done;
+    }
+    for (int k = 0; k < (n_ids ? n_ids : 1); k++) {
+        if (n_ids) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, ids[k]);
+        }
+        int found = 0, step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            out->runs = xrealloc(out->runs, sizeof(ReportRun) * (size_t)(out->n_runs + 1));
+            ReportRun *r = &out->runs[out->n_runs++];
+            memset(r, 0, sizeof *r);
+            load_summary(st, r);
+            found = 1;
+        }
+        if (step != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            db_fail(path, db, "cannot read table runs");
+            goto done;
+        }
+        if (n_ids && !found) {
+            sqlite3_finalize(st);
+            fprintf(stderr, "%s: there is no run %lld\nHINT: cnnrun runs --runs all --db %s "
+                            "lists the run ids\n", path, (long long)ids[k], path);
+            rc = CN_EXIT_USAGE;
+            goto done;
+        }
+    }
+    sqlite3_finalize(st);
+    for (int i = 0; i < out->n_runs; i++)
+        if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
+    rc = 0;
+done:
+    free(ids);
+    sqlite3_close(db);
+    return rc;
+}
+
+void report_free(ReportData *d)
+{
+    for (int i = 0; i < d->n_runs; i++) {
+        ReportRun *r = &d->runs[i];
+        free(r->experiment);
+        free(r->status);
+        free(r->started_at);
+        free(r->error);
+        free(r->epochs);
+        free(r->lrf_lr);
+        free(r->lrf_loss);
+        for (int k = 0; k < r->n_layers; k++) {
+            free(r->layers[k].name);
+            free(r->layers[k].type);
+            free(r->layers[k].input_shape);
+            free(r->layers[k].output_shape);
+        }
+        free(r->layers);
+    }
+    free(d->runs);
+    free(d->db_path);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,41 @@
+/* format.h — number formatting shared by the terminal table and the HTML
+ * report: accuracy in percent, durations, parameter counts; "-" for none. */
+#ifndef CNNRUN_REPORT_FORMAT_H
+#define CNNRUN_REPORT_FORMAT_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+static inline const char *fmt_pct(char *b, size_t n, double frac)
+{
+    if (!isfinite(frac)) snprintf(b, n, "-");
+    else snprintf(b, n, "%.2f %%", 100.0 * frac);
+    return b;
+}
+
+static inline const char *fmt_duration(char *b, size_t n, double s)
+{
+    if (!isfinite(s)) snprintf(b, n, "-");
+    else if (s < 120) snprintf(b, n, "%.0f s", s);
+    else if (s < 7200) snprintf(b, n, "%.1f min", s / 60);
+    else snprintf(b, n, "%.1f h", s / 3600);
+    return b;
+}
+
+static inline const char *fmt_params(char *b, size_t n, int64_t p)
+{
+    if (p >= 1000000) snprintf(b, n, "%.2f M", p / 1e6);
+    else if (p >= 1000) snprintf(b, n, "%.1f k", p / 1e3);
+    else snprintf(b, n, "%lld", (long long)p);
+    return b;
+}
+
+static inline const char *fmt_num(char *b, size_t n, double v, int decimals)
+{
+    if (!isfinite(v)) snprintf(b, n, "-");
+    else snprintf(b, n, "%.*f", decimals, v);
+    return b;
+}
+
+#endif

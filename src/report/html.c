@@ -1,0 +1,290 @@
+/* html.c — the HTML report (report_write_html): DIR/index.html with the
+ * comparison table, an overlay plot of the runs' test accuracy and, per run,
+ * loss / accuracy / learning-rate plots, the LR range test where there is one
+ * and the layer table; the plots are SVG files next to it (plot.c). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cnnrun/report.h"
+#include "cnnrun/util.h"
+#include "format.h"
+
+static void html_esc(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* mkdir -p; 0 or -1 with the reason printed. */
+static int make_dirs(const char *dir)
+{
+    char buf[4096];
+    if (!str_copy(buf, sizeof buf, dir)) {
+        fprintf(stderr, "%s: the output directory path is too long\n", dir);
+        return -1;
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (stat(buf, &st) != 0) {
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                fprintf(stderr, "%s: cannot create the report directory: %s\nHINT: choose "
+                                "another one with -o DIR\n", buf, strerror(errno));
+                return -1;
+            }
+        } else if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "%s: is not a directory\nHINT: choose another report directory "
+                            "with -o DIR\n", buf);
+            return -1;
+        }
+        *p = c;
+        if (c == '\0') break;
+    }
+    return 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int write_plot(const char *dir, const char *name, int w, int h, const PlotPanel *panels,
+                      int n)
+{
+    char *path = join(dir, name);
+    int rc = plot_svg(path, w, h, panels, n);
+    free(path);
+    return rc;
+}
+
+/* loss | accuracy | learning rate of one run, side by side */
+static int plot_run(const char *dir, const ReportRun *r)
+{
+    int n = r->n_epochs;
+    double *x = xmalloc(sizeof(double) * (size_t)n * 6);
+    double *trl = x + n, *tel = x + 2 * n, *tra = x + 3 * n, *tea = x + 4 * n, *lr = x + 5 * n;
+    for (int i = 0; i < n; i++) {
+        const ReportEpoch *e = &r->epochs[i];
+        x[i] = e->epoch;
+        trl[i] = e->train_loss;
+        tel[i] = e->test_loss;
+        tra[i] = 100 * e->train_acc;
+        tea[i] = 100 * e->test_acc;
+        lr[i] = e->lr;
+    }
+    PlotSeries loss[] = {{"train", x, trl, n, 0, 0}, {"test", x, tel, n, 1, 0}};
+    PlotSeries acc[] = {{"train", x, tra, n, 0, 0}, {"test", x, tea, n, 1, 0}};
+    PlotSeries rate[] = {{NULL, x, lr, n, 2, 0}};
+    PlotPanel panels[] = {
+        {"loss", "epoch", "cross-entropy", loss, 2, 0, 0, NAN, NAN, PLOT_LEGEND_TOP_RIGHT},
+        {"accuracy", "epoch", "accuracy (%)", acc, 2, 0, 0, NAN, NAN, PLOT_LEGEND_BOTTOM_RIGHT},
+        {"learning rate", "epoch", "lr (last step of the epoch)", rate, 1, 0, 0, NAN, NAN,
+         PLOT_LEGEND_TOP_RIGHT},
+    };
+    char name[64];
+    snprintf(name, sizeof name, "run-%lld.svg", (long long)r->id);
+    int rc = write_plot(dir, name, 1200, 340, panels, 3);
+    free(x);
+    return rc;
+}
+
+static int plot_overlay(const char *dir, const ReportData *d)
+{
+    PlotSeries *s = xcalloc((size_t)d->n_runs, sizeof *s);
+    char (*labels)[64] = xcalloc((size_t)d->n_runs, sizeof *labels);
+    double **bufs = xcalloc((size_t)d->n_runs, sizeof *bufs);
+    for (int i = 0; i < d->n_runs; i++) {
+        const ReportRun *r = &d->runs[i];
+        bufs[i] = xmalloc(sizeof(double) * (size_t)(2 * r->n_epochs + 1));
+        for (int k = 0; k < r->n_epochs; k++) {
+            bufs[i][k] = r->epochs[k].epoch;
+            bufs[i][r->n_epochs + k] = 100 * r->epochs[k].test_acc;
+        }
+        /* no '#' in PLplot text: it starts an escape sequence */
+        snprintf(labels[i], sizeof labels[i], "run %lld: %s", (long long)r->id, r->experiment);
+        s[i] = (PlotSeries){r->n_epochs ? labels[i] : NULL, bufs[i], bufs[i] + r->n_epochs,
+                            r->n_epochs, i, 0};
+    }
+    PlotPanel p = {"test accuracy per epoch", "epoch", "test accuracy (%)", s, d->n_runs, 0, 0,
+                   NAN, NAN, PLOT_LEGEND_OUTSIDE};
+    int rc = write_plot(dir, "overlay.svg", 1200, 420, &p, 1);
+    for (int i = 0; i < d->n_runs; i++) free(bufs[i]);
+    free(bufs);
+    free(labels);
+    free(s);
+    return rc;
+}
+
+static int plot_lr_find(const char *dir, const ReportRun *r)
+{
+    PlotSeries s = {NULL, r->lrf_lr, r->lrf_loss, r->n_lrf, 3, 0};
+    PlotPanel p = {"LR range test", "learning rate (log scale)", "training loss", &s, 1, 1, 0,
+                   NAN, NAN, PLOT_LEGEND_OUTSIDE};
+    char name[64];
+    snprintf(name, sizeof name, "lr-find-%lld.svg", (long long)r->id);
+    return write_plot(dir, name, 1200, 420, &p, 1);
+}
+
+static const char *style =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;"
+    "max-width:1240px;padding:0 16px;color:#222;line-height:1.4}\n"
+    "h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;margin-top:32px;"
+    "border-bottom:1px solid #ddd;padding-bottom:4px}\n"
+    ".meta{color:#666;font-size:14px}\n"
+    "table{border-collapse:collapse;font-size:15px;margin:8px 0}\n"
+    "th,td{padding:5px 10px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
+    "th{background:#f4f4f4;font-weight:600}\n"
+    "td.l,th.l{text-align:left}\n"
+    "tr.best td{font-weight:600}\n"
+    ".status-finished{color:#067d3f}.status-running{color:#0a5fb4}\n"
+    ".status-failed,.status-diverged,.status-interrupted{color:#b3261e}\n"
+    "img{width:100%;height:auto;display:block}\n"
+    ".error{color:#b3261e}\n"
+    "details{margin:6px 0 12px}summary{cursor:pointer;color:#444}\n";
+
+static void write_table(FILE *f, const ReportData *d)
+{
+    double best = -1;
+    for (int i = 0; i < d->n_runs; i++)
+        if (isfinite(d->runs[i].best_test_acc) && d->runs[i].best_test_acc > best)
+            best = d->runs[i].best_test_acc;
+    fputs("<table>\n<tr><th>run</th><th class=l>experiment</th><th class=l>status</th>"
+          "<th>epochs</th><th>best test acc</th><th>at epoch</th><th>final test acc</th>"
+          "<th>train time</th><th>img/s</th><th>params</th><th>MFLOPs/img</th></tr>\n",
+          f);
+    for (int i = 0; i < d->n_runs; i++) {
+        const ReportRun *r = &d->runs[i];
+        char b1[24], b2[24], b3[24], b4[24], b5[24], b6[24];
+        fprintf(f, "<tr%s><td><a href=\"#run-%lld\">%lld</a></td><td class=l>",
+                isfinite(r->best_test_acc) && r->best_test_acc == best ? " class=best" : "",
+                (long long)r->id, (long long)r->id);
+        html_esc(f, r->experiment);
+        fprintf(f, "</td><td class=\"l status-");
+        html_esc(f, r->status);
+        fputs("\">", f);
+        html_esc(f, r->status);
+        fprintf(f, "</td><td>%d / %d</td><td>%s</td><td>", r->epochs_done, r->epochs_planned,
+                fmt_pct(b1, sizeof b1, r->best_test_acc));
+        if (r->epochs_done > 0) fprintf(f, "%d", r->best_epoch);
+        else fputs("-", f);
+        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                fmt_pct(b2, sizeof b2, r->final_test_acc),
+                fmt_duration(b3, sizeof b3, r->train_seconds),
+                fmt_num(b4, sizeof b4, r->images_per_sec, 0), fmt_params(b5, sizeof b5, r->params),
+                fmt_num(b6, sizeof b6, r->mflops, 1));
+    }
+    fputs("</table>\n", f);
+}
+
+static void write_layers(FILE *f, const ReportRun *r)
+{
+    if (r->n_layers == 0) return;
+    fprintf(f, "<details><summary>layers (%d sections)</summary>\n<table>\n<tr><th>#</th>"
+               "<th class=l>layer</th><th class=l>type</th><th class=l>input</th>"
+               "<th class=l>output</th><th>params</th><th>MFLOPs</th></tr>\n",
+            r->n_layers);
+    for (int k = 0; k < r->n_layers; k++) {
+        const ReportLayer *l = &r->layers[k];
+        fprintf(f, "<tr><td>%d</td><td class=l>", l->idx);
+        html_esc(f, l->name);
+        fputs("</td><td class=l>", f);
+        html_esc(f, l->type);
+        fputs("</td><td class=l>", f);
+        html_esc(f, l->input_shape);
+        fputs("</td><td class=l>", f);
+        html_esc(f, l->output_shape);
+        fprintf(f, "</td><td>%lld</td><td>%.2f</td></tr>\n", (long long)l->params, l->mflops);
+    }
+    fputs("</table>\n</details>\n", f);
+}
+
+int report_write_html(const ReportData *d, const char *dir)
+{
+    if (make_dirs(dir) != 0) return CN_EXIT_FAIL;
+    char *index = join(dir, "index.html");
+    FILE *f = fopen(index, "w");
+    if (!f) {
+        fprintf(stderr, "%s: cannot write the report: %s\nHINT: choose another directory with "
+                        "-o DIR\n", index, strerror(errno));
+        free(index);
+        return CN_EXIT_FAIL;
+    }
+    int rc = 0;
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    fprintf(f, "<!DOCTYPE html>\n<!-- written by cnnrun report; the plots are the SVG files "
+               "next to this file -->\n<html lang=en><head><meta charset=utf-8>\n"
+               "<title>cnnrun report</title>\n<style>\n%s</style></head><body>\n"
+               "<h1>cnnrun report</h1>\n<p class=meta>",
+            style);
+    html_esc(f, d->db_path);
+    fprintf(f, " &middot; %d run%s &middot; written %s by cnnrun %s &middot; accuracies on the "
+               "test set</p>\n",
+            d->n_runs, d->n_runs == 1 ? "" : "s", when, CN_VERSION);
+
+    fputs("<h2>Comparison</h2>\n", f);
+    if (d->n_runs == 0) fputs("<p>No runs recorded yet: train with <code>cnnrun run</code>.</p>\n", f);
+    else write_table(f, d);
+
+    int any_epochs = 0;
+    for (int i = 0; i < d->n_runs; i++) any_epochs |= d->runs[i].n_epochs > 0;
+    if (any_epochs) {
+        rc |= plot_overlay(dir, d);
+        fputs("<h2>Test accuracy</h2>\n<img src=\"overlay.svg\" alt=\"test accuracy per epoch "
+              "of every run\">\n", f);
+    }
+    for (int i = 0; i < d->n_runs; i++) {
+        const ReportRun *r = &d->runs[i];
+        fprintf(f, "<h2 id=\"run-%lld\">Run %lld &middot; ", (long long)r->id, (long long)r->id);
+        html_esc(f, r->experiment);
+        fputs("</h2>\n<p class=meta>", f);
+        html_esc(f, r->status);
+        fprintf(f, " &middot; %d of %d epochs &middot; started ", r->epochs_done,
+                r->epochs_planned);
+        html_esc(f, r->started_at);
+        fprintf(f, " &middot; %d thread%s</p>\n", r->threads, r->threads == 1 ? "" : "s");
+        if (r->error) {
+            fputs("<p class=error>", f);
+            html_esc(f, r->error);
+            fputs("</p>\n", f);
+        }
+        if (r->n_epochs > 0) {
+            rc |= plot_run(dir, r);
+            fprintf(f, "<img src=\"run-%lld.svg\" alt=\"loss, accuracy and learning rate per "
+                       "epoch of run %lld\">\n", (long long)r->id, (long long)r->id);
+        } else if (r->n_lrf == 0) {
+            fputs("<p>No epoch finished: nothing to plot.</p>\n", f);
+        }
+        if (r->n_lrf > 0) {
+            rc |= plot_lr_find(dir, r);
+            fprintf(f, "<h3>LR range test</h3>\n<img src=\"lr-find-%lld.svg\" "
+                       "alt=\"LR range test of run %lld\">\n", (long long)r->id, (long long)r->id);
+        }
+        write_layers(f, r);
+    }
+    fputs("</body></html>\n", f);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "%s: cannot write the report: %s\n", index, strerror(errno));
+        rc = -1;
+    }
+    free(index);
+    return rc ? CN_EXIT_FAIL : 0;
+}

@@ -1,0 +1,438 @@
+/* checkpoint.c — the checkpoint file (checkpoint.h): writing it atomically,
+ * reading and validating it, and the network's shape signature.
+ *
+ * Layout (native byte order; an order marker makes a foreign file an error):
+ *   char[8]  magic "CNNRCKPT"       u32 format version    u32 0x01020304
+ *   u64      FNV-1a of the signature text, u32 length, the text
+ *   u32 + bytes  experiment name;   i64 run_id; i32 epoch; i64 global_step
+ *   f64 best_acc; f64 train_seconds; 3 x (u64 state, u64 inc): shuffle, augment, dropout RNG
+ *   u64 n + n f32  params;  u64 n + n f32  state (BN running stats)
+ *   i32 optimizer type (-1: none); i64 optimizer step; u64 n + f32 m1; u64 n + f32 m2
+ *   u64 FNV-1a of every byte before it (detects truncation and damage)
+ */
+#include "cnnrun/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cnnrun/util.h"
+
+#define ORDER_MARK 0x01020304u
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+char *model_signature(const Model *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fprintf(f, "input %dx%dx%d classes %d params %zu state %zu\n", m->in_c, m->in_h, m->in_w,
+            m->classes, m->n_params, m->n_state);
+    for (int i = 0; i < m->n_nodes; i++) {
+        const Node *n = &m->nodes[i];
+        fprintf(f, "%s %s %dx%dx%d w %zu b %zu\n", n->name, op_name(n->op), n->c, n->h, n->w,
+                n->w_len, n->b_len);
+    }
+    fclose(f);
+    return buf;
+}
+
+void checkpoint_path(char *buf, size_t size, const char *dir, const char *experiment,
+                     int64_t run_id, const char *which)
+{
+    char name[128];
+    size_t k = 0;
+    for (const char *p = experiment; *p && k + 1 < sizeof name; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || c == '.';
+        name[k++] = ok ? c : '_';
+    }
+    name[k] = '\0';
+    snprintf(buf, size, "%s/%s-%lld-%s.ckpt", dir, name, (long long)run_id, which);
+}
+
+void checkpoint_default_dir(char *buf, size_t size, const char *db_path)
+{
+    const char *slash = strrchr(db_path, '/');
+    if (!slash) snprintf(buf, size, "checkpoints");
+    else snprintf(buf, size, "%.*s/checkpoints", (int)(slash - db_path), db_path);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct {
+    FILE *f;
+    uint64_t h;
+    int err;
+} Writer;
+
+static void put(Writer *w, const void *p, size_t n)
+{
+    if (w->err || n == 0) return;
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) w->h = (w->h ^ b[i]) * 1099511628211ULL;
+    if (fwrite(p, 1, n, w->f) != n) w->err = errno ? errno : EIO;
+}
+
+static void put_u32(Writer *w, uint32_t v) { put(w, &v, sizeof v); }
+static void put_u64(Writer *w, uint64_t v) { put(w, &v, sizeof v); }
+static void put_i64(Writer *w, int64_t v) { put(w, &v, sizeof v); }
+static void put_f64(Writer *w, double v) { put(w, &v, sizeof v); }
+static void put_rng(Writer *w, const Rng *r)
+{
+    put_u64(w, r->state);
+    put_u64(w, r->inc);
+}
+static void put_floats(Writer *w, const float *p, size_t n)
+{
+    put_u64(w, n);
+    put(w, p, n * sizeof(float));
+}
+
+static int ensure_dir(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "%s: cannot create the checkpoint directory '%s': %s\n", path, dir,
+                    strerror(errno));
+            rc = -1;
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
+                    const CheckpointMeta *meta)
+{
+    if (ensure_dir(path) != 0) return -1;
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 16);
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot create a temporary checkpoint file: %s\n", path,
+                strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    fchmod(fd, 0644); /* mkstemp makes it 0600 */
+    Writer w = {.f = fdopen(fd, "wb"), .h = 1469598103934665603ULL, .err = 0};
+    if (!w.f) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    char *sig = model_signature(m);
+    size_t sig_len = strlen(sig);
+    put(&w, CKPT_MAGIC, 8);
+    put_u32(&w, CKPT_VERSION);
+    put_u32(&w, ORDER_MARK);
+    put_u64(&w, fnv1a(sig, sig_len));
+    put_u32(&w, (uint32_t)sig_len);
+    put(&w, sig, sig_len);
+    free(sig);
+    uint32_t name_len = (uint32_t)strlen(meta->experiment);
+    put_u32(&w, name_len);
+    put(&w, meta->experiment, name_len);
+    put_i64(&w, meta->run_id);
+    put_u32(&w, (uint32_t)meta->epoch);
+    put_i64(&w, meta->global_step);
+    put_f64(&w, meta->best_acc);
+    put_f64(&w, meta->train_seconds);
+    put_rng(&w, &meta->shuffle_rng);
+    put_rng(&w, &meta->aug_rng);
+    put_rng(&w, &m->dropout_rng);
+    put_floats(&w, m->params, m->n_params);
+    put_floats(&w, m->state, m->n_state);
+    put_u32(&w, o ? (uint32_t)o->type : UINT32_MAX);
+    put_i64(&w, o ? (int64_t)o->step : 0);
+    put_floats(&w, o ? o->m1 : NULL, o && o->m1 ? o->n : 0);
+    put_floats(&w, o ? o->m2 : NULL, o && o->m2 ? o->n : 0);
+    uint64_t sum = w.h;
+    put_u64(&w, sum);
+    if (!w.err && fflush(w.f) != 0) w.err = errno;
+    if (!w.err && fsync(fileno(w.f)) != 0) w.err = errno;
+    if (fclose(w.f) != 0 && !w.err) w.err = errno;
+    if (!w.err && rename(tmp, path) != 0) w.err = errno;
+    if (w.err) {
+        fprintf(stderr, "%s: cannot write the checkpoint: %s\n", path, strerror(w.err));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    /* make the rename itself durable */
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    int dfd = open(slash ? (dir[0] ? dir : "/") : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct {
+    const unsigned char *p;
+    size_t n, at;
+    int short_read;
+} Reader;
+
+static const void *get(Reader *r, size_t n)
+{
+    if (r->short_read || n > r->n - r->at) {
+        r->short_read = 1;
+        return NULL;
+    }
+    const void *q = r->p + r->at;
+    r->at += n;
+    return q;
+}
+
+#define GETTER(name, type)                   \
+    static type name(Reader *r)              \
+    {                                        \
+        type v = 0;                          \
+        const void *q = get(r, sizeof v);    \
+        if (q) memcpy(&v, q, sizeof v);      \
+        return v;                            \
+    }
+GETTER(get_u32, uint32_t)
+GETTER(get_u64, uint64_t)
+GETTER(get_i64, int64_t)
+GETTER(get_f64, double)
+
+static void get_rng(Reader *r, Rng *out)
+{
+    out->state = get_u64(r);
+    out->inc = get_u64(r);
+}
+
+/* A float array of the expected length; NULL (and *count set) otherwise. */
+static const float *get_floats(Reader *r, uint64_t *count)
+{
+    *count = get_u64(r);
+    if (r->short_read || *count > (r->n - r->at) / sizeof(float)) {
+        r->short_read = 1;
+        return NULL;
+    }
+    return get(r, (size_t)*count * sizeof(float));
+}
+
+/* First line that differs between two signature texts, for the message. */
+static void print_first_difference(const char *want, const char *have, size_t have_len)
+{
+    int line = 1;
+    const char *a = want, *b = have, *b_end = have + have_len;
+    while (*a || b < b_end) {
+        const char *ae = strchr(a, '\n');
+        const char *be = memchr(b, '\n', (size_t)(b_end - b));
+        if (!ae) ae = a + strlen(a);
+        if (!be) be = b_end;
+        if ((size_t)(ae - a) != (size_t)(be - b) || memcmp(a, b, (size_t)(ae - a)) != 0) {
+            fprintf(stderr, "  first difference, node line %d:\n    this network: %.*s\n"
+                            "    checkpoint:   %.*s\n",
+                    line, (int)(ae - a), a, (int)(be - b), b);
+            return;
+        }
+        a = *ae ? ae + 1 : ae;
+        b = be < b_end ? be + 1 : be;
+        line++;
+    }
+}
+
+static const char *opt_type_name(uint32_t t)
+{
+    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop"};
+    return t < 4 ? names[t] : "none";
+}
+
+/* Reads the file and checks magic, byte order, version and checksum. Returns
+ * 0 with *data (caller frees) and r positioned after the header, or an exit
+ * status after printing the problem. */
+static int open_checked(const char *path, char **data_out, Reader *rd)
+{
+    size_t len = 0;
+    char *data = read_text_file(path, &len);
+    if (!data) {
+        fprintf(stderr, "%s: cannot read the checkpoint: %s\n", path, strerror(errno));
+        return CN_EXIT_FAIL;
+    }
+    int rc = CN_EXIT_FAIL;
+    Reader r = {.p = (const unsigned char *)data, .n = len, .at = 0, .short_read = 0};
+    const char *magic = get(&r, 8);
+    if (!magic || memcmp(magic, CKPT_MAGIC, 8) != 0) {
+        fprintf(stderr, "%s: not a cnnrun checkpoint (wrong magic number)\n", path);
+        rc = CN_EXIT_USAGE;
+        goto out;
+    }
+    uint32_t version = get_u32(&r), order = get_u32(&r);
+    if (r.short_read) goto truncated;
+    if (order != ORDER_MARK) {
+        fprintf(stderr, "%s: the checkpoint was written on a machine of another byte order\n",
+                path);
+        rc = CN_EXIT_USAGE;
+        goto out;
+    }
+    if (version != CKPT_VERSION) {
+        fprintf(stderr, "%s: checkpoint format version %u; this cnnrun (%s) reads version %d\n",
+                path, version, CN_VERSION, CKPT_VERSION);
+        rc = CN_EXIT_USAGE;
+        goto out;
+    }
+    /* the checksum covers everything; check it before trusting any length */
+    if (len < 8 + sizeof(uint64_t)) goto truncated;
+    uint64_t stored;
+    memcpy(&stored, data + len - sizeof stored, sizeof stored);
+    if (fnv1a(data, len - sizeof stored) != stored) {
+        fprintf(stderr, "%s: the checkpoint is truncated or damaged (checksum mismatch); use the "
+                        "other checkpoint of the run (-best/-last) or start the run again\n",
+                path);
+        goto out;
+    }
+    r.n = len - sizeof stored;
+    *data_out = data;
+    *rd = r;
+    return 0;
+
+truncated:
+    fprintf(stderr, "%s: the checkpoint is truncated (%zu bytes); use the other checkpoint of the "
+                    "run (-best/-last) or start the run again\n",
+            path, len);
+    rc = CN_EXIT_FAIL;
+out:
+    free(data);
+    return rc;
+}
+
+/* The meta fields after the signature. */
+static void get_meta(Reader *r, CheckpointMeta *mt)
+{
+    memset(mt, 0, sizeof *mt);
+    uint32_t name_len = get_u32(r);
+    const char *name = get(r, name_len);
+    if (name) snprintf(mt->experiment, sizeof mt->experiment, "%.*s", (int)name_len, name);
+    mt->run_id = get_i64(r);
+    mt->epoch = (int)get_u32(r);
+    mt->global_step = get_i64(r);
+    mt->best_acc = get_f64(r);
+    mt->train_seconds = get_f64(r);
+    get_rng(r, &mt->shuffle_rng);
+    get_rng(r, &mt->aug_rng);
+}
+
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta)
+{
+    char *data = NULL;
+    Reader r;
+    int rc = open_checked(path, &data, &r);
+    if (rc != 0) return rc;
+    get_u64(&r);
+    uint32_t sig_len = get_u32(&r);
+    get(&r, sig_len);
+    get_meta(&r, meta);
+    free(data);
+    if (r.short_read) {
+        fprintf(stderr, "%s: the checkpoint is truncated\n", path);
+        return CN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta)
+{
+    char *data = NULL;
+    Reader r;
+    int rc = open_checked(path, &data, &r);
+    if (rc != 0) return rc;
+    rc = CN_EXIT_FAIL;
+    size_t len = r.n + sizeof(uint64_t);
+
+    uint64_t sig_hash = get_u64(&r);
+    uint32_t sig_len = get_u32(&r);
+    const char *sig = get(&r, sig_len);
+    if (!sig) goto truncated;
+    char *mine = model_signature(m);
+    if (sig_hash != fnv1a(mine, strlen(mine)) || strlen(mine) != sig_len ||
+        memcmp(mine, sig, sig_len) != 0) {
+        fprintf(stderr, "%s: the checkpoint was saved from a different network (its shape "
+                        "signature differs); use the experiment file it was trained with\n",
+                path);
+        print_first_difference(mine, sig, sig_len);
+        free(mine);
+        rc = CN_EXIT_USAGE;
+        goto out;
+    }
+    free(mine);
+
+    CheckpointMeta mt;
+    get_meta(&r, &mt);
+    Rng dropout;
+    get_rng(&r, &dropout);
+    uint64_t np, ns, n1, n2;
+    const float *params = get_floats(&r, &np);
+    const float *state = get_floats(&r, &ns);
+    uint32_t otype = get_u32(&r);
+    int64_t ostep = get_i64(&r);
+    const float *m1 = get_floats(&r, &n1);
+    const float *m2 = get_floats(&r, &n2);
+    if (r.short_read) goto truncated;
+    if (np != m->n_params || ns != m->n_state) {
+        fprintf(stderr, "%s: the checkpoint holds %llu parameters and %llu state values, the "
+                        "network %zu and %zu\n",
+                path, (unsigned long long)np, (unsigned long long)ns, m->n_params, m->n_state);
+        rc = CN_EXIT_USAGE;
+        goto out;
+    }
+    if (o) {
+        uint64_t want1 = o->m1 ? o->n : 0, want2 = o->m2 ? o->n : 0;
+        if (otype != (uint32_t)o->type || n1 != want1 || n2 != want2) {
+            fprintf(stderr, "%s: the checkpoint holds the state of optimizer '%s', the experiment "
+                            "uses '%s'; resume with the experiment file it was trained with\n",
+                    path, opt_type_name(otype), opt_type_name((uint32_t)o->type));
+            rc = CN_EXIT_USAGE;
+            goto out;
+        }
+        if (n1) memcpy(o->m1, m1, n1 * sizeof(float));
+        if (n2) memcpy(o->m2, m2, n2 * sizeof(float));
+        o->step = (long)ostep;
+    }
+    if (np) memcpy(m->params, params, np * sizeof(float));
+    if (ns) memcpy(m->state, state, ns * sizeof(float));
+    m->dropout_rng = dropout;
+    if (meta) *meta = mt;
+    rc = 0;
+    goto out;
+
+truncated:
+    fprintf(stderr, "%s: the checkpoint is truncated (%zu bytes); use the other checkpoint of the "
+                    "run (-best/-last) or start the run again\n",
+            path, len);
+    rc = CN_EXIT_FAIL;
+out:
+    free(data);
+    return rc;
+}

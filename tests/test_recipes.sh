@@ -1,0 +1,99 @@
+#!/bin/sh
+# test_recipes.sh — runs every `sh` code block of the "Recipes" section of
+# docs/results.md, as written, with the sqlite3 shell against a real results
+# database made by short runs (two experiments and an lr-find on the embedded
+# sample), and checks `cnnrun runs` and `cnnrun report` on it. Fails on any
+# SQL error (non-zero exit or anything on stderr). Needs CNNRUN_BIN and
+# CNNRUN_SOURCE_DIR (set by meson test).
+set -eu
+: "${CNNRUN_BIN:?set CNNRUN_BIN to the cnnrun executable}"
+: "${CNNRUN_SOURCE_DIR:?set CNNRUN_SOURCE_DIR to the project directory}"
+command -v sqlite3 >/dev/null || { echo "test_recipes: the sqlite3 shell is missing (scripts/install-deps.sh installs it)"; exit 1; }
+
+work=$(mktemp -d /tmp/cnnrun_recipes_XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+cd "$work"
+cat > tiny.ini <<'INI'
+[experiment]
+seed = 1
+epochs = 3
+[data]
+batch_size = 50
+train_subset = 200
+test_subset = 100
+[schedule]
+type = one_cycle
+lr_start = 0.01
+lr_max = 0.1
+cycle_epochs = 2
+lr_end = 0.001
+[layer.c1]
+type = conv
+filters = 4
+size = 3
+batchnorm = true
+activation = relu
+[layer.p1]
+type = maxpool
+size = 2
+[layer.pool]
+type = global_avgpool
+[layer.fc]
+type = linear
+outputs = 10
+INI
+for name in quick resnet18 quick; do
+    "$CNNRUN_BIN" run tiny.ini --threads 1 --set experiment.name=$name >run.log 2>&1 ||
+        { cat run.log; echo "test_recipes: the training run '$name' failed"; exit 1; }
+done
+"$CNNRUN_BIN" lr-find tiny.ini --threads 1 --steps 10 --set experiment.name=quick >run.log 2>&1 ||
+    { cat run.log; echo "test_recipes: lr-find failed"; exit 1; }
+test -f results/results.db
+
+# extract the recipes: every ```sh block after "## Recipes", up to the next "## "
+awk -v dir="$work" '
+    /^## / { in_recipes = ($0 ~ /^## Recipes/) }
+    in_recipes && /^```sh$/ { n++; file = sprintf("%s/recipe_%02d.sh", dir, n); next }
+    file != "" && /^```$/ { close(file); file = ""; next }
+    file != "" { print > file }
+' "$CNNRUN_SOURCE_DIR/docs/results.md"
+count=$(ls recipe_*.sh 2>/dev/null | wc -l)
+if [ "$count" -lt 12 ]; then
+    echo "test_recipes: docs/results.md has $count sh recipes under '## Recipes'; expected at least 12"
+    exit 1
+fi
+
+fail=0
+nonempty=0
+for r in recipe_*.sh; do
+    if ! sh -e "$r" >"$r.out" 2>"$r.err" || [ -s "$r.err" ]; then
+        echo "FAIL: docs/results.md recipe $r:"
+        sed 's/^/    /' "$r"
+        echo "  stderr:"
+        sed 's/^/    /' "$r.err"
+        fail=1
+    fi
+    [ -s "$r.out" ] && nonempty=$((nonempty + 1))
+done
+echo "test_recipes: ran $count recipes; $nonempty printed something"
+[ "$fail" -eq 0 ] || exit 1
+# the database has what the recipes query: most of them must print rows
+[ "$nonempty" -ge $((count - 4)) ] || { echo "test_recipes: too many recipes printed nothing"; exit 1; }
+test -s epochs.csv && test -s runs.csv ||
+    { echo "test_recipes: the CSV export recipe wrote no epochs.csv / runs.csv"; exit 1; }
+
+# cnnrun runs / report on the same database (the last recipe deleted run 2)
+"$CNNRUN_BIN" runs > runs.txt
+grep -q "quick/lr-find" runs.txt || { cat runs.txt; echo "test_recipes: cnnrun runs misses a run"; exit 1; }
+"$CNNRUN_BIN" report -o rep > report.log
+for f in rep/index.html rep/overlay.svg rep/run-3.svg rep/lr-find-4.svg; do
+    test -s "$f" || { echo "test_recipes: cnnrun report did not write $f"; exit 1; }
+done
+grep -q "<svg" rep/overlay.svg
+rc=0; "$CNNRUN_BIN" report --db missing.db 2>err.txt || rc=$?
+[ "$rc" -eq 1 ] && grep -q "missing.db: no results database" err.txt ||
+    { echo "test_recipes: a missing database must exit 1 with the path named"; exit 1; }
+rc=0; "$CNNRUN_BIN" report --runs 99 2>err.txt || rc=$?
+[ "$rc" -eq 2 ] && grep -q "there is no run 99" err.txt ||
+    { echo "test_recipes: an unknown run id must exit 2"; exit 1; }
+echo "test_recipes: ok"

@@ -1,0 +1,427 @@
+/* test_resume.c — checkpoints and exact resume (issue 4): a checkpoint
+ * round-trips the whole training state and refuses a truncated or damaged
+ * file, a wrong magic number and a different network without touching the
+ * model; the same file, seed and thread count give bit-identical epochs; a
+ * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT,
+ * and then `cnnrun run --resume`d ends with the same epoch numbers as an
+ * uninterrupted run, in the same runs row, with every finished epoch kept. */
+#include <check.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cnnrun/checkpoint.h"
+#include "cnnrun/util.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cnnrun_resume_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* 50 steps per epoch on the sample (a few tenths of a second): long enough to
+ * be killed in the middle of one. Dropout and augmentation make every RNG
+ * matter. */
+#define TINY(filters, epochs)                                                                   \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = " epochs "\n"                                \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntest_subset = 300\n"                      \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\nnesterov = true\n"                                \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n"           \
+    "lr_end = 0.001\n"                                                                          \
+    "[layer.c1]\ntype = conv\nfilters = " filters "\nstride = 2\nbatchnorm = true\n"            \
+    "activation = relu\n"                                                                       \
+    "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+#define EPOCHS 4
+
+/* Runs `cnnrun ARGS` in dir; returns its exit status (-1 if killed). */
+static int cnnrun(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA %s %s >>%s/log 2>&1", dir,
+             getenv("CNNRUN_BIN"), args, dir);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Starts `cnnrun run tiny.ini --db DB --threads 1` in dir without waiting. */
+static pid_t spawn_run(const char *db)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        FILE *log = freopen("log", "a", stderr);
+        (void)log;
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "run", "tiny.ini", "--db", db, "--threads", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static sqlite3 *open_db(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(s, 10000);
+    return s;
+}
+
+/* Epoch rows of run 1: (epoch, lr, train_loss, train_acc, test_loss, test_acc). */
+typedef struct {
+    int n;
+    double v[16][6];
+} Curve;
+
+static Curve read_curve(const char *db)
+{
+    Curve c = {0};
+    sqlite3 *s = open_db(db);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select epoch, lr, train_loss, train_acc, test_loss, "
+                                           "test_acc from epochs where run_id = 1 order by epoch",
+                                        -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW && c.n < 16) {
+        for (int k = 0; k < 6; k++) c.v[c.n][k] = sqlite3_column_double(st, k);
+        c.n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return c;
+}
+
+static int query_int(const char *db, const char *sql)
+{
+    sqlite3 *s = open_db(db);
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(s);
+    return v;
+}
+
+static void query_text(const char *db, const char *sql, char *out, size_t size)
+{
+    sqlite3 *s = open_db(db);
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+}
+
+/* Bit-identical: the doubles as stored, compared with ==. */
+static void assert_same_curve(const Curve *a, const Curve *b)
+{
+    ck_assert_int_eq(a->n, EPOCHS);
+    ck_assert_int_eq(b->n, EPOCHS);
+    for (int i = 0; i < a->n; i++)
+        for (int k = 0; k < 6; k++)
+            ck_assert_msg(a->v[i][k] == b->v[i][k], "epoch %d column %d: %.17g != %.17g", i + 1,
+                          k, a->v[i][k], b->v[i][k]);
+}
+
+static void assert_db_sound(const char *db)
+{
+    char s[64];
+    query_text(db, "pragma integrity_check", s, sizeof s);
+    ck_assert_str_eq(s, "ok");
+    ck_assert_int_eq(query_int(db, "select count(*) from runs"), 1);
+    query_text(db, "select status from runs where id = 1", s, sizeof s);
+    ck_assert_str_eq(s, "finished");
+}
+
+/* Waits (at most 60 s) until run 1 of db has at least `epochs` epoch rows. */
+static void wait_for_epoch(const char *db, int epochs, pid_t pid)
+{
+    char p[256], sql[128];
+    snprintf(p, sizeof p, "%s/%s", dir, db);
+    snprintf(sql, sizeof sql, "select count(*) from epochs where run_id = 1");
+    for (int i = 0; i < 60000; i++) {
+        struct stat st;
+        if (stat(p, &st) == 0 && query_int(db, sql) >= epochs) return;
+        int status;
+        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the run ended before epoch %d",
+                      epochs);
+        usleep(1000);
+    }
+    ck_abort_msg("epoch %d never appeared in %s", epochs, db);
+}
+
+static Curve reference_curve(void)
+{
+    ck_assert_int_eq(cnnrun("run tiny.ini --db ref/r.db --threads 1"), 0);
+    return read_curve("ref/r.db");
+}
+
+/* ---- the file itself ---------------------------------------------------- */
+
+static void build(const char *ini_text, const char *name, Experiment *e, Model *m)
+{
+    write_file(name, ini_text);
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    ck_assert_int_eq(experiment_load(p, NULL, 0, e), 0);
+    ck_assert_int_eq(model_build(e, 8, m), 0);
+    model_init_params(m, e->seed);
+}
+
+START_TEST(test_checkpoint_file)
+{
+    Experiment e, e2, e3;
+    Model m, m2, m3;
+    build(TINY("8", "4"), "a.ini", &e, &m);
+    build(TINY("8", "4"), "b.ini", &e2, &m2);
+    build(TINY("16", "4"), "c.ini", &e3, &m3);
+    e.optimizer = e2.optimizer = OPT_ADAM;
+    Optimizer o, o2;
+    optimizer_init(&o, &e, m.n_params);
+    optimizer_init(&o2, &e2, m2.n_params);
+    for (size_t i = 0; i < m.n_params; i++) m.grads[i] = (float)i * 1e-3f;
+    optimizer_step(&o, m.params, m.grads, 0.01f);
+    optimizer_step(&o, m.params, m.grads, 0.01f);
+    for (size_t i = 0; i < m.n_state; i++) m.state[i] = 0.5f + (float)i;
+    rng_u32(&m.dropout_rng);
+    CheckpointMeta meta = {.experiment = "tiny", .run_id = 7, .epoch = 3, .global_step = 150,
+                           .best_acc = 0.25, .train_seconds = 1.5};
+    rng_seed(&meta.shuffle_rng, 1, 2);
+    rng_seed(&meta.aug_rng, 1, 3);
+    char path[256];
+    snprintf(path, sizeof path, "%s/ck/x-last.ckpt", dir);
+    ck_assert_int_eq(checkpoint_save(path, &m, &o, &meta), 0);
+
+    CheckpointMeta got;
+    ck_assert_int_eq(checkpoint_load(path, &m2, &o2, &got), 0);
+    ck_assert_int_eq(memcmp(m.params, m2.params, m.n_params * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(m.state, m2.state, m.n_state * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(o.m1, o2.m1, o.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(o.m2, o2.m2, o.n * sizeof(float)), 0);
+    ck_assert_int_eq(o2.step, 2);
+    ck_assert(m2.dropout_rng.state == m.dropout_rng.state);
+    ck_assert_str_eq(got.experiment, "tiny");
+    ck_assert_int_eq(got.run_id, 7);
+    ck_assert_int_eq(got.epoch, 3);
+    ck_assert_int_eq(got.global_step, 150);
+    ck_assert(got.best_acc == 0.25 && got.train_seconds == 1.5);
+    ck_assert(got.shuffle_rng.state == meta.shuffle_rng.state &&
+              got.aug_rng.inc == meta.aug_rng.inc);
+
+    /* a different network, a different optimizer: refused, model untouched */
+    float before = m3.params[0];
+    ck_assert_int_eq(checkpoint_load(path, &m3, NULL, NULL), CN_EXIT_USAGE);
+    ck_assert(m3.params[0] == before);
+    Optimizer sgd;
+    e2.optimizer = OPT_SGD;
+    optimizer_init(&sgd, &e2, m2.n_params);
+    ck_assert_int_eq(checkpoint_load(path, &m2, &sgd, NULL), CN_EXIT_USAGE);
+    optimizer_free(&sgd);
+
+    /* damaged copies: truncated at every length class, a flipped byte, wrong magic */
+    char *data;
+    size_t len;
+    data = read_text_file(path, &len);
+    ck_assert_ptr_nonnull(data);
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+    size_t cuts[] = {0, 4, 8, 13, 30, len / 2, len - 9, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        FILE *f = fopen(bad, "wb");
+        fwrite(data, 1, cuts[i], f);
+        fclose(f);
+        memset(m2.params, 0, m2.n_params * sizeof(float));
+        int rc = checkpoint_load(bad, &m2, &o2, NULL);
+        ck_assert_msg(rc == CN_EXIT_FAIL || (cuts[i] < 8 && rc == CN_EXIT_USAGE),
+                      "cut at %zu: %d", cuts[i], rc);
+        ck_assert_msg(m2.params[0] == 0.0f, "a bad file changed the model");
+    }
+    data[len / 2] ^= 0x10;
+    FILE *f = fopen(bad, "wb");
+    fwrite(data, 1, len, f);
+    fclose(f);
+    ck_assert_int_eq(checkpoint_load(bad, &m2, &o2, NULL), CN_EXIT_FAIL);
+    data[len / 2] ^= 0x10;
+    data[0] = 'X';
+    f = fopen(bad, "wb");
+    fwrite(data, 1, len, f);
+    fclose(f);
+    ck_assert_int_eq(checkpoint_load(bad, &m2, &o2, NULL), CN_EXIT_USAGE);
+    free(data);
+    snprintf(bad, sizeof bad, "%s/missing.ckpt", dir);
+    ck_assert_int_eq(checkpoint_load(bad, &m2, &o2, NULL), CN_EXIT_FAIL);
+
+    optimizer_free(&o);
+    optimizer_free(&o2);
+    model_free(&m);
+    model_free(&m2);
+    model_free(&m3);
+    experiment_free(&e);
+    experiment_free(&e2);
+    experiment_free(&e3);
+}
+END_TEST
+
+/* ---- through the binary --------------------------------------------------- */
+
+START_TEST(test_same_seed_same_numbers)
+{
+    write_file("tiny.ini", TINY("8", "4"));
+    Curve a = reference_curve();
+    ck_assert_int_eq(cnnrun("run tiny.ini --db again/r.db --threads 1"), 0);
+    Curve b = read_curve("again/r.db");
+    assert_same_curve(&a, &b);
+    /* and a checkpoint pair per run */
+    char p[256];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/again/checkpoints/tiny-1-last.ckpt", dir);
+    ck_assert_int_eq(stat(p, &st), 0);
+    snprintf(p, sizeof p, "%s/again/checkpoints/tiny-1-best.ckpt", dir);
+    ck_assert_int_eq(stat(p, &st), 0);
+}
+END_TEST
+
+START_TEST(test_sigkill_then_resume)
+{
+    write_file("tiny.ini", TINY("8", "4"));
+    Curve ref = reference_curve();
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/k", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run("k/r.db");
+    wait_for_epoch("k/r.db", 2, pid);
+    /* into the middle of epoch 3: half the time epoch 2 took */
+    sqlite3 *s = open_db("k/r.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select seconds from epochs where run_id = 1 and "
+                                           "epoch = 2", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double secs = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    usleep((useconds_t)(secs * 0.5e6));
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    /* the killed run keeps its finished epochs, still `running` */
+    int kept = query_int("k/r.db", "select count(*) from epochs where run_id = 1");
+    ck_assert_msg(kept >= 2 && kept < EPOCHS, "kept %d epochs", kept);
+    char text[64];
+    query_text("k/r.db", "select status from runs where id = 1", text, sizeof text);
+    ck_assert_str_eq(text, "running");
+    Curve part = read_curve("k/r.db");
+    for (int i = 0; i < part.n; i++)
+        for (int k = 0; k < 6; k++) ck_assert(part.v[i][k] == ref.v[i][k]);
+
+    ck_assert_int_eq(cnnrun("run tiny.ini --db k/r.db --threads 1 --resume"), 0);
+    Curve got = read_curve("k/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("k/r.db");
+    /* nothing left to resume */
+    ck_assert_int_eq(cnnrun("run tiny.ini --db k/r.db --threads 1 --resume"), 2);
+}
+END_TEST
+
+START_TEST(test_sigint_then_resume)
+{
+    write_file("tiny.ini", TINY("8", "4"));
+    Curve ref = reference_curve();
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/i", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run("i/r.db");
+    wait_for_epoch("i/r.db", 1, pid);
+    usleep(50000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char text[64];
+    query_text("i/r.db", "select status from runs where id = 1", text, sizeof text);
+    ck_assert_str_eq(text, "interrupted");
+
+    /* a changed file is refused, with the line that changed */
+    write_file("tiny.ini", TINY("8", "5"));
+    ck_assert_int_eq(cnnrun("run tiny.ini --db i/r.db --threads 1 --resume"), 2);
+    write_file("tiny.ini", TINY("8", "4"));
+    /* resuming from an explicit checkpoint path */
+    ck_assert_int_eq(cnnrun("run tiny.ini --db i/r.db --threads 1 "
+                            "--resume i/checkpoints/tiny-1-last.ckpt"), 0);
+    Curve got = read_curve("i/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("i/r.db");
+}
+END_TEST
+
+START_TEST(test_resume_refusals)
+{
+    write_file("tiny.ini", TINY("8", "4"));
+    /* no run at all */
+    ck_assert_int_eq(cnnrun("run tiny.ini --db n/r.db --resume"), 2);
+    /* a checkpoint of another network */
+    ck_assert_int_eq(cnnrun("run tiny.ini --db n/r.db --threads 1 --set experiment.epochs=1"), 0);
+    write_file("other.ini", TINY("16", "4"));
+    ck_assert_int_eq(cnnrun("run other.ini --db n/r.db --resume n/checkpoints/tiny-1-last.ckpt"), 2);
+    char p[256];
+    snprintf(p, sizeof p, "%s/log", dir);
+    char *log = read_text_file(p, NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "no unfinished run of experiment 'tiny'"), "%s", log);
+    ck_assert_msg(strstr(log, "already finished") || strstr(log, "different network"), "%s", log);
+    free(log);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("resume");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_checkpoint_file);
+    tcase_add_test(tc, test_same_seed_same_numbers);
+    tcase_add_test(tc, test_sigkill_then_resume);
+    tcase_add_test(tc, test_sigint_then_resume);
+    tcase_add_test(tc, test_resume_refusals);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

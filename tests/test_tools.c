@@ -1,0 +1,198 @@
+/* test_tools.c — `cnnrun eval` and `cnnrun lr-find` through the binary on the
+ * embedded sample with a tiny network: eval of a checkpoint reproduces the
+ * test numbers recorded for its epoch and prints per-class accuracy and a
+ * confusion matrix (with and without --tta flip), and refuses a checkpoint of
+ * another network or a truncated one; lr-find records an exponential lr
+ * sweep in its own finished runs row, stops early when the loss explodes,
+ * prints a [schedule] section and writes no weights. */
+#include <check.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cnnrun/util.h"
+
+static char dir[64];
+static char out[65536];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cnnrun_tools_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs `cnnrun ARGS` in dir, stdout+stderr into out; returns the exit status. */
+static int cnnrun(const char *args)
+{
+    char cmd[4096], log[128];
+    snprintf(log, sizeof log, "%s/out.log", dir);
+    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA %s %s >%s 2>&1", dir,
+             getenv("CNNRUN_BIN"), args, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define TINY(filters)                                                                           \
+    "[experiment]\nname = tiny\nseed = 2\nepochs = 2\n"                                         \
+    "[data]\nbatch_size = 50\naugment = flip\ntrain_subset = 1000\ntest_subset = 300\n"         \
+    "[schedule]\ntype = constant\nlr = 0.05\n"                                                  \
+    "[layer.c1]\ntype = conv\nfilters = " filters "\nstride = 2\nbatchnorm = true\n"            \
+    "activation = relu\n"                                                                       \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+static double db_double(const char *sql)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/r.db", dir);
+    sqlite3 *s;
+    ck_assert_int_eq(sqlite3_open(p, &s), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+    double v = NAN;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return v;
+}
+
+START_TEST(test_eval_checkpoint)
+{
+    write_file("tiny.ini", TINY("8"));
+    ck_assert_int_eq(cnnrun("run tiny.ini --db r.db --threads 1"), 0);
+    double acc = db_double("select test_acc from epochs where run_id = 1 and epoch = 2");
+    double loss = db_double("select test_loss from epochs where run_id = 1 and epoch = 2");
+
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights checkpoints/tiny-1-last.ckpt --threads 1"),
+                     0);
+    char want[64];
+    snprintf(want, sizeof want, "test_acc=%.4f", acc);
+    ck_assert_msg(strstr(out, want), "want %s in: %s", want, out);
+    snprintf(want, sizeof want, "test loss %.4f", loss);
+    ck_assert_msg(strstr(out, want), "want %s in: %s", want, out);
+    ck_assert_msg(strstr(out, "/300)") && strstr(out, "epoch 2"), "%s", out);
+    ck_assert_msg(strstr(out, "confusion matrix") && strstr(out, "truck"), "%s", out);
+    /* the confusion matrix rows sum to the 300 images */
+    const char *cm = strstr(out, "confusion matrix");
+    cm = strchr(strchr(cm, '\n') + 1, '\n') + 1;
+    long total = 0;
+    for (int r = 0; r < 10; r++) {
+        const char *p = cm + 12;
+        for (int c = 0; c < 10; c++) {
+            char *end;
+            total += strtol(p, &end, 10);
+            p = end;
+        }
+        cm = strchr(cm, '\n') + 1;
+    }
+    ck_assert_int_eq(total, 300);
+
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights checkpoints/tiny-1-best.ckpt --tta flip "
+                            "--threads 1"), 0);
+    ck_assert_msg(strstr(out, "tta flip") && strstr(out, "test_acc="), "%s", out);
+
+    /* refusals */
+    ck_assert_int_eq(cnnrun("eval tiny.ini"), 2);
+    ck_assert_msg(strstr(out, "--weights"), "%s", out);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights checkpoints/tiny-1-last.ckpt --tta twice"),
+                     2);
+    write_file("wide.ini", TINY("16"));
+    ck_assert_int_eq(cnnrun("eval wide.ini --weights checkpoints/tiny-1-last.ckpt"), 2);
+    ck_assert_msg(strstr(out, "different network") && strstr(out, "tiny-1-last.ckpt"), "%s", out);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "head -c 500 %s/checkpoints/tiny-1-last.ckpt > %s/cut.ckpt", dir,
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights cut.ckpt"), 1);
+    ck_assert_msg(strstr(out, "cut.ckpt") && strstr(out, "truncated"), "%s", out);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights tiny.ini"), 2);
+    ck_assert_msg(strstr(out, "not a cnnrun checkpoint"), "%s", out);
+}
+END_TEST
+
+START_TEST(test_lr_find)
+{
+    write_file("tiny.ini", TINY("8"));
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 40 --min 1e-4 "
+                            "--max 1"), 0);
+    ck_assert_msg(strstr(out, "[schedule]\ntype = one_cycle\nlr_start = ") &&
+                      strstr(out, "lr_max = ") && strstr(out, "suggested range"), "%s", out);
+    char p[256];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/checkpoints", dir);
+    ck_assert_msg(stat(p, &st) != 0, "lr-find must not write weights");
+    ck_assert_int_eq((int)db_double("select count(*) from runs where experiment = 'tiny/lr-find' "
+                                    "and status = 'finished' and id = 1"), 1);
+    ck_assert_int_eq((int)db_double("select count(*) from lr_find where run_id = 1"), 40);
+    ck_assert_double_eq_tol(db_double("select lr from lr_find where run_id = 1 and step = 1"),
+                            1e-4, 1e-12);
+    ck_assert_double_eq_tol(db_double("select lr from lr_find where run_id = 1 and step = 40"),
+                            1.0, 1e-9);
+    /* exponential: constant ratio between steps */
+    double r1 = db_double("select b.lr / a.lr from lr_find a, lr_find b where a.step = 1 and "
+                          "b.step = 2"),
+           r2 = db_double("select b.lr / a.lr from lr_find a, lr_find b where a.step = 30 and "
+                          "b.step = 31");
+    ck_assert_double_eq_tol(r1, pow(1e4, 1.0 / 39), 1e-9);
+    ck_assert_double_eq_tol(r2, r1, 1e-9);
+    ck_assert_int_eq((int)db_double("select count(*) from lr_find where loss is null or "
+                                    "loss <= 0"), 0);
+
+    /* an absurd maximum: stops early once the loss exceeds 4x its minimum */
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 80 --min 1e-3 "
+                            "--max 1e6"), 0);
+    ck_assert_msg(strstr(out, "stopped early"), "%s", out);
+    int n = (int)db_double("select count(*) from lr_find where run_id = 2");
+    ck_assert_msg(n > 1 && n < 80, "%d steps", n);
+    /* the last recorded step is the one that exploded (NaN is stored as NULL) */
+    ck_assert_int_eq((int)db_double("select count(*) from lr_find where run_id = 2 and step = "
+                                    "(select max(step) from lr_find where run_id = 2) and (loss is "
+                                    "null or loss > 4 * (select min(loss) from lr_find where "
+                                    "run_id = 2))"), 1);
+
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --min 1 --max 0.1"), 2);
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --min abc"), 2);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tools");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_eval_checkpoint);
+    tcase_add_test(tc, test_lr_find);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
