@@ -426,7 +426,7 @@ END_TEST
 START_TEST(test_add)
 {
     const char *c = _i == 0 ? "add2" : "add3";
-    char ctx[64], nm[16];
+    char ctx[64], nm[32];
     snprintf(ctx, sizeof ctx, "join/%s", c);
     Fixture fx;
     LOAD(fx, "join.bin");
