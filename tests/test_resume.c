@@ -17,32 +17,9 @@
 #include <unistd.h>
 
 #include "cnnrun/checkpoint.h"
+#include "cli_fixture.h"
 #include "cnnrun/util.h"
 
-static char dir[64];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/cnnrun_resume_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* 50 steps per epoch on the sample (a few tenths of a second): long enough to
  * be killed in the middle of one. Dropout and augmentation make every RNG
@@ -59,16 +36,6 @@ static void write_file(const char *name, const char *text)
     "[layer.pool]\ntype = global_avgpool\n"                                                     \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 #define EPOCHS 4
-
-/* Runs `cnnrun ARGS` in dir; returns its exit status (-1 if killed). */
-static int cnnrun(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA %s %s >>%s/log 2>&1", dir,
-             getenv("CNNRUN_BIN"), args, dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Starts `cnnrun run tiny.ini --db DB --threads 1` in dir without waiting. */
 static pid_t spawn_run(const char *db)
@@ -411,7 +378,7 @@ int main(void)
 {
     Suite *s = suite_create("resume");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_checkpoint_file);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);

@@ -15,48 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_fixture.h"
 #include "cnnrun/util.h"
 
-static char dir[64];
-static char out[65536];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/cnnrun_tools_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Runs `cnnrun ARGS` in dir, stdout+stderr into out; returns the exit status. */
-static int cnnrun(const char *args)
-{
-    char cmd[4096], log[128];
-    snprintf(log, sizeof log, "%s/out.log", dir);
-    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA %s %s >%s 2>&1", dir,
-             getenv("CNNRUN_BIN"), args, log);
-    int st = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    if (f) fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 #define TINY(filters)                                                                           \
     "[experiment]\nname = tiny\nseed = 2\nepochs = 2\n"                                         \
@@ -185,7 +146,7 @@ int main(void)
 {
     Suite *s = suite_create("tools");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_eval_checkpoint);
     tcase_add_test(tc, test_lr_find);
     tcase_set_timeout(tc, 300);

@@ -1,0 +1,23 @@
+/* cli_fixture.h — scaffolding shared by the tests that drive the cnnrun
+ * binary: a fresh temporary directory per test, files written into it, and
+ * running `cnnrun ARGS` there with its output captured. */
+#ifndef CNNRUN_CLI_FIXTURE_H
+#define CNNRUN_CLI_FIXTURE_H
+
+extern char dir[64];     /* the current test's directory */
+extern char out[65536];  /* stdout+stderr of the last cnnrun() call */
+
+/* Check fixtures: make / remove dir. */
+void tmpdir_setup(void);
+void tmpdir_teardown(void);
+
+/* Writes text to dir/name. */
+void write_file(const char *name, const char *text);
+/* 1 if dir/name exists. */
+int exists(const char *name);
+/* Runs `$CNNRUN_BIN ARGS` in dir without $CNNRUN_DATA (so the embedded sample
+ * is the default data); output into out and appended to dir/log. Returns the
+ * exit status, -1 if it did not exit normally. */
+int cnnrun(const char *args);
+
+#endif
