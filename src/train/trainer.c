@@ -72,6 +72,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, train->n, test->n, opt->data_dir, B, steps,
             opt->threads);
+    model_print_table(&m, stderr);
     int64_t run_id = -1;
     if (opt->db && opt->resume_run_id > 0) {
         run_id = opt->resume_run_id;
