@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cblas.h>
-#include <omp.h>
 
 #include "cli.h"
 #include "cnnrun/util.h"
+#include "../engine/parallel.h"
 
 static void add_file(CliOptions *o, const char *path)
 {
@@ -204,6 +204,6 @@ int cli_setup_threads(int requested)
     int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     openblas_set_num_threads(n);
-    omp_set_num_threads(n); /* element-wise work in the engine */
+    parallel_set_threads(n); /* element-wise work, when built with OpenMP */
     return n;
 }

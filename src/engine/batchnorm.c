@@ -5,7 +5,6 @@
  * totals are added in a fixed order, so results are exact enough for large
  * batches and reproducible for a given thread count. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,12 +34,18 @@ static void *bn_work(int slot, size_t bytes)
 static void column_moments(int m, int c, const float *a, const float *sa, const float *b,
                            const float *sb, double *s1, double *s2)
 {
-    int threads = (size_t)m * c > PARALLEL_MIN ? omp_get_max_threads() : 1;
+    int threads = (size_t)m * c > PARALLEL_MIN ? parallel_max_threads() : 1;
     double *part = bn_work(0, sizeof(double) * 2 * (size_t)c * threads);
     float *fbuf = bn_work(1, sizeof(float) * 2 * (size_t)c * threads);
+#ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
+#endif
     {
+#ifdef _OPENMP
         int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+        int t = 0, T = 1;
+#endif
         int r_begin = (int)((long)m * t / T), r_end = (int)((long)m * (t + 1) / T);
         double *d1 = part + 2 * (size_t)c * t, *d2 = d1 + c;
         float *f1 = fbuf + 2 * (size_t)c * t, *f2 = f1 + c;
