@@ -1,0 +1,47 @@
+/* fuzz_experiment.c — libFuzzer harness over the experiment-file parser and
+ * the model builder: any byte string is written as an .ini file, parsed,
+ * and when it parses, built into a graph (shapes and counts only). It must
+ * never crash, hang or trip ASan/UBSan; errors are the expected outcome.
+ * Build and run: see tests/fuzz/README.md. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cnnrun/config.h"
+#include "cnnrun/model.h"
+
+static char path[64];
+static int null_fd = -1;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    snprintf(path, sizeof path, "/tmp/cnnrun_fuzz_%d.ini", (int)getpid());
+    null_fd = open("/dev/null", O_WRONLY);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (size && fwrite(data, 1, size, f) != size) abort();
+    fclose(f);
+    /* error messages are the normal outcome: keep them off libFuzzer's stderr */
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(null_fd, 2);
+    Experiment e;
+    if (experiment_load(path, NULL, 0, &e) == 0) {
+        Model m;
+        if (model_build(&e, 0, &m) == 0) model_free(&m);
+        experiment_free(&e);
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    return 0;
+}
