@@ -117,6 +117,45 @@ START_TEST(test_missing_data_is_run_failure)
 }
 END_TEST
 
+START_TEST(test_two_processes_share_one_database)
+{
+    /* two runs writing the same database at the same time lose no rows */
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s", good_ini);
+    memcpy(strstr(a, "epochs = 1"), "epochs = 9", 10);
+    snprintf(b, sizeof b, "%s", a);
+    write_file("a.ini", a);
+    write_file("b.ini", b);
+    char cmd[4096];
+    const char *bin = getenv("CNNRUN_BIN");
+    snprintf(cmd, sizeof cmd,
+             "cd %s && (env -u CNNRUN_DATA %s run a.ini --db r.db --threads 1 >a.log 2>&1 & "
+             "env -u CNNRUN_DATA %s run b.ini --db r.db --threads 1 >b.log 2>&1; wb=$?; "
+             "wait $!; wa=$?; exit $((wa + wb)))",
+             dir, bin, bin);
+    int st = system(cmd);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a run failed");
+    char dbp[256];
+    snprintf(dbp, sizeof dbp, "%s/r.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(dbp, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select count(*), sum(status = 'finished'), "
+                                            "(select count(*) from epochs) from runs",
+                                        -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+    ck_assert_int_eq(sqlite3_column_int(q, 1), 2);
+    ck_assert_int_eq(sqlite3_column_int(q, 2), 18);
+    sqlite3_finalize(q);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "pragma integrity_check", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -127,6 +166,7 @@ int main(void)
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
+    tcase_add_test(tc, test_two_processes_share_one_database);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
