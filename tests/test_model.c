@@ -215,6 +215,12 @@ START_TEST(test_shape_errors)
     snprintf(want, sizeof want, "%s:5:", path);
     ck_assert_msg(strstr(err, want) && strstr(err, "3x4x4"), "got: %s", err);
     free(err);
+    /* a head that does not give CIFAR-10's 10 class scores */
+    err = build_errors("[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+                       "outputs = 5\n", path, sizeof path);
+    snprintf(want, sizeof want, "%s:3:", path);
+    ck_assert_msg(strstr(err, want) && strstr(err, "10 classes"), "got: %s", err);
+    free(err);
     /* a branch whose output is never used */
     err = build_errors("[layer.a]\ntype = conv\nfilters = 8\n"
                        "[layer.b]\ntype = conv\nfilters = 8\n"

@@ -21,10 +21,19 @@
 #include <stdint.h>
 
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
+/* Algorithm: CONV_AUTO is im2col + GEMM today. CONV_WINOGRAD uses Winograd
+ * F(2x2,3x3) (src/engine/winograd.c) for the forward pass and the input
+ * gradient of 3x3 stride-1 pad-1 layers with >= 16 channels in and out
+ * (im2col otherwise). It is correct (tests/test_winograd.c) but not yet faster
+ * on the development machine (docs/performance.md), so AUTO does not choose
+ * it; CNNRUN_CONV=winograd (or =im2col) in the environment overrides AUTO. */
+enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2 };
+
 typedef struct {
     int n, h, w, c_in;       /* input (N,H,W,C_in) */
     int c_out, kh, kw, stride, pad;
     int h_out, w_out;        /* filled by conv_shape_init */
+    int algo;                /* CONV_AUTO (0), CONV_IM2COL or CONV_WINOGRAD */
 } ConvShape;
 
 void conv_shape_init(ConvShape *s);

@@ -17,6 +17,23 @@
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
+/* Two resolved configurations are the same run's when they agree on every
+ * line but comments (the first comment names the path the file was read by,
+ * which may differ: ./x.ini, an absolute path, another working directory). */
+static int same_config(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ';') a = strchr(a, '\n') ? strchr(a, '\n') + 1 : a + strlen(a);
+        while (*b == ';') b = strchr(b, '\n') ? strchr(b, '\n') + 1 : b + strlen(b);
+        if (!*a || !*b) return !*a && !*b;
+        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+        size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+        if (la != lb || memcmp(a, b, la) != 0) return 0;
+        a += la + (ea != NULL);
+        b += lb + (eb != NULL);
+    }
+}
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
@@ -124,7 +141,7 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
     FILE *mem = open_memstream(&now, &now_len);
     experiment_print(e, mem);
     fclose(mem);
-    int same = !config || strcmp(now, config) == 0;
+    int same = !config || same_config(now, config);
     if (!same) {
         fprintf(stderr, "%s: the resolved configuration differs from the one run %lld started "
                         "with; resuming would not continue the same run. Restore the file (and "
@@ -189,8 +206,9 @@ int cmd_run(CliOptions *o)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int failed = 0, worst = CN_EXIT_OK;
+    int failed = 0, worst = CN_EXIT_OK, started = 0;
     for (int i = 0; i < o->n_files && !stop_requested; i++) {
+        started++;
         int rc = run_one(o->files[i], o, db, threads);
         if (rc != CN_EXIT_OK) {
             failed++;
@@ -201,6 +219,12 @@ int cmd_run(CliOptions *o)
         }
     }
     results_close(db);
+    if (stop_requested && started < o->n_files) {
+        for (int i = started; i < o->n_files; i++)
+            fprintf(stderr, "cnnrun: %s: not run (interrupted)\n", o->files[i]);
+        failed += o->n_files - started;
+        if (worst < CN_EXIT_FAIL) worst = CN_EXIT_FAIL;
+    }
     if (o->n_files > 1)
         fprintf(stderr, "cnnrun: %d of %d experiments succeeded (results in %s)\n",
                 o->n_files - failed, o->n_files, o->db);

@@ -5,10 +5,12 @@
  * in cache. A 1x1 stride-1 unpadded conv uses the input itself as col.
  * Backward: dW += col^T x dY; dcol = dY x W^T, scattered back by col2im. */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cnnrun/kernels.h"
 #include "parallel.h"
+#include "winograd.h"
 
 /* Target floats of one im2col chunk (~2 MB: about the L2 of both cores). */
 #define CONV_CHUNK_FLOATS (512u * 1024u)
@@ -43,10 +45,28 @@ static size_t conv_chunk_rows(const ConvShape *s)
     return rows < m ? rows : m;
 }
 
+static int use_winograd(const ConvShape *s)
+{
+    static int env_algo = -1;
+    if (env_algo < 0) {
+        const char *v = getenv("CNNRUN_CONV");
+        env_algo = v && strcmp(v, "winograd") == 0 ? CONV_WINOGRAD
+                   : v && strcmp(v, "im2col") == 0 ? CONV_IM2COL
+                                                    : CONV_AUTO;
+    }
+    int algo = s->algo == CONV_AUTO ? env_algo : s->algo;
+    return algo == CONV_WINOGRAD && winograd_eligible(s);
+}
+
 size_t conv_scratch_floats(const ConvShape *s)
 {
     if (conv_is_pointwise(s)) return 0;
-    return conv_chunk_rows(s) * conv_k(s);
+    size_t need = conv_chunk_rows(s) * conv_k(s);
+    if (use_winograd(s)) {
+        size_t w = winograd_scratch_floats(s);
+        if (w > need) need = w;
+    }
+    return need;
 }
 
 /* col[r, (ky,kx,ci)] for output rows m0 .. m0+rows. */
@@ -114,9 +134,13 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
                   float *out, float *scratch)
 {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
-    if (bias) {
+    if (bias && !use_winograd(s)) {
         PARALLEL_FOR(m * cout)
         for (size_t i = 0; i < m; i++) memcpy(out + i * cout, bias, sizeof(float) * cout);
+    }
+    if (use_winograd(s)) {
+        winograd_forward(s, in, weight, bias, out, scratch);
+        return;
     }
     const float beta = bias ? 1.0f : 0.0f;
     if (conv_is_pointwise(s)) {
@@ -151,7 +175,9 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
                         dout, (int)cout, weight, (int)cout, acc ? 1.0f : 0.0f, din, (int)k);
         return;
     }
-    if (din && !acc) memset(din, 0, sizeof(float) * (size_t)s->n * s->h * s->w * s->c_in);
+    const int wino = use_winograd(s);
+    if (din && !acc && !wino)
+        memset(din, 0, sizeof(float) * (size_t)s->n * s->h * s->w * s->c_in);
     const size_t chunk = conv_chunk_rows(s);
     for (size_t m0 = 0; m0 < m; m0 += chunk) {
         size_t rows = m - m0 < chunk ? m - m0 : chunk;
@@ -159,10 +185,11 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
         im2col(s, in, m0, rows, scratch);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)cout, (int)rows, 1.0f,
                     scratch, (int)k, dy, (int)cout, 1.0f, dweight, (int)cout);
-        if (din) {
+        if (din && !wino) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, (int)cout,
                         1.0f, dy, (int)cout, weight, (int)cout, 0.0f, scratch, (int)k);
             col2im_add(s, scratch, m0, rows, din);
         }
     }
+    if (din && wino) winograd_backward_data(s, weight, dout, din, acc, scratch);
 }

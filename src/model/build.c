@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnnrun/data.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
@@ -506,6 +507,13 @@ int model_build(const Experiment *e, int max_batch, Model *m)
             build_error(&b, last->section,
                         "the last layer gives the class scores and must be flat (Cx1x1), got "
                         "%s%s; end with global_avgpool/flatten and linear", sh, "");
+            rc = -1;
+        } else if (last->c != CIFAR_CLASSES) {
+            char sh[64];
+            shape_str(sh, sizeof sh, last->c, last->h, last->w);
+            build_error(&b, last->section,
+                        "the last layer gives the class scores: CIFAR-10 has 10 classes, got "
+                        "%s%s (set outputs = 10)", sh, "");
             rc = -1;
         } else {
             m->classes = last->c;

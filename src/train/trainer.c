@@ -148,10 +148,10 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             }
         }
         double train_time = now_seconds() - t0;
-        train_secs += train_time;
         if (strcmp(status, "finished") != 0) break;
         EvalResult ev = evaluate(&m, test, &aug, eval_batch, images, labels);
         double secs = now_seconds() - t0;
+        train_secs += secs; /* runs.train_seconds: finished epochs, training + evaluation */
         EpochRecord rec = {.epoch = epoch, .lr = lr, .train_loss = loss_sum / seen,
                            .train_acc = (double)correct / seen, .test_loss = ev.loss,
                            .test_acc = ev.acc, .seconds = secs,

@@ -1,0 +1,193 @@
+/* winograd.c — 3x3 stride-1 pad-1 convolutions by Winograd's minimal
+ * filtering F(2x2, 3x3) (Lavin & Gray, 2015): each 2x2 output tile comes from
+ * a 4x4 input tile with 16 element-wise products instead of 36, done for all
+ * channels at once as 16 matrix products through cblas_sgemm:
+ *     M[k] (T, C_out) = V[k] (T, C_in) x U[k] (C_in, C_out),  k = 0..15,
+ * with V = B^T d B (input tiles), U = G g G^T (filters), out = A^T M A.
+ * 2.25x fewer multiplications than im2col; used for the forward pass and for
+ * the input gradient (itself a 3x3 convolution of dout with the flipped,
+ * transposed filters). The weight gradient stays on im2col (conv.c). */
+#include <cblas.h>
+#include <string.h>
+
+#include "cnnrun/kernels.h"
+#include "winograd.h"
+
+/* Tiles per batch of 16 products: enough rows for efficient GEMMs. */
+#define WINO_TILE_FLOATS (1u << 24)
+
+int winograd_eligible(const ConvShape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->c_in >= 16 &&
+           s->c_out >= 16 && s->h >= 4 && s->w >= 4;
+}
+
+static size_t tiles_total(const ConvShape *s)
+{
+    return (size_t)s->n * ((s->h + 1) / 2) * ((s->w + 1) / 2);
+}
+
+static size_t chunk_tiles(int cin, int cout, size_t total)
+{
+    size_t t = WINO_TILE_FLOATS / (16u * (size_t)(cin + cout));
+    if (t < 256) t = 256;
+    return t < total ? t : total;
+}
+
+size_t winograd_scratch_floats(const ConvShape *s)
+{
+    int big = s->c_in > s->c_out ? s->c_in : s->c_out;
+    size_t t = chunk_tiles(s->c_in, s->c_out, tiles_total(s));
+    size_t t2 = chunk_tiles(s->c_out, s->c_in, tiles_total(s));
+    if (t2 > t) t = t2;
+    /* U (16 cin cout) + flipped weights (9 cin cout) + V and M for a chunk */
+    return 25u * (size_t)s->c_in * s->c_out + 16u * t * (size_t)(2 * big);
+}
+
+/* U[k][ci][co] = (G g G^T)[k] for g = w[ky][kx][ci][co]. */
+static void transform_filters(int cin, int cout, const float *w, float *U)
+{
+    const size_t cc = (size_t)cin * cout;
+    for (size_t i = 0; i < cc; i++) {
+        float g[3][3], t[4][3];
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++) g[y][x] = w[(size_t)(y * 3 + x) * cc + i];
+        for (int x = 0; x < 3; x++) { /* t = G g */
+            t[0][x] = g[0][x];
+            t[1][x] = 0.5f * (g[0][x] + g[1][x] + g[2][x]);
+            t[2][x] = 0.5f * (g[0][x] - g[1][x] + g[2][x]);
+            t[3][x] = g[2][x];
+        }
+        for (int y = 0; y < 4; y++) { /* U = t G^T */
+            U[(size_t)(y * 4 + 0) * cc + i] = t[y][0];
+            U[(size_t)(y * 4 + 1) * cc + i] = 0.5f * (t[y][0] + t[y][1] + t[y][2]);
+            U[(size_t)(y * 4 + 2) * cc + i] = 0.5f * (t[y][0] - t[y][1] + t[y][2]);
+            U[(size_t)(y * 4 + 3) * cc + i] = t[y][2];
+        }
+    }
+}
+
+/* V[k][t][ci] = (B^T d B)[k] for the 4x4 input tiles of tiles t0 .. t0+nt. */
+static void transform_inputs(int h, int w, int c, const float *in, size_t t0, size_t nt, float *V)
+{
+    const int th = (h + 1) / 2, tw = (w + 1) / 2;
+    const size_t plane = nt * (size_t)c;
+    for (size_t t = 0; t < nt; t++) {
+        size_t tile = t0 + t;
+        int n = (int)(tile / ((size_t)th * tw));
+        int r = (int)(tile % ((size_t)th * tw));
+        int y0 = 2 * (r / tw) - 1, x0 = 2 * (r % tw) - 1;
+        const float *img = in + (size_t)n * h * w * c;
+        const float *rows[4][4];
+        static const float zero_row[1] = {0};
+        int valid[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                int y = y0 + i, x = x0 + j;
+                valid[i][j] = y >= 0 && y < h && x >= 0 && x < w;
+                rows[i][j] = valid[i][j] ? img + ((size_t)y * w + x) * c : zero_row;
+            }
+        float *v = V + t * (size_t)c;
+        for (int ch = 0; ch < c; ch++) {
+            float d[4][4], u[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) d[i][j] = valid[i][j] ? rows[i][j][ch] : 0.0f;
+            for (int j = 0; j < 4; j++) { /* u = B^T d */
+                u[0][j] = d[0][j] - d[2][j];
+                u[1][j] = d[1][j] + d[2][j];
+                u[2][j] = d[2][j] - d[1][j];
+                u[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) { /* (B^T d) B */
+                v[(size_t)(i * 4 + 0) * plane + ch] = u[i][0] - u[i][2];
+                v[(size_t)(i * 4 + 1) * plane + ch] = u[i][1] + u[i][2];
+                v[(size_t)(i * 4 + 2) * plane + ch] = u[i][2] - u[i][1];
+                v[(size_t)(i * 4 + 3) * plane + ch] = u[i][1] - u[i][3];
+            }
+        }
+    }
+}
+
+/* out tile = A^T M A (+ bias), written or added into the (N,H,W,C) output. */
+static void transform_outputs(int h, int w, int c, const float *M, size_t t0, size_t nt,
+                              const float *bias, float *out, int acc)
+{
+    const int th = (h + 1) / 2, tw = (w + 1) / 2;
+    const size_t plane = nt * (size_t)c;
+    for (size_t t = 0; t < nt; t++) {
+        size_t tile = t0 + t;
+        int n = (int)(tile / ((size_t)th * tw));
+        int r = (int)(tile % ((size_t)th * tw));
+        int y0 = 2 * (r / tw), x0 = 2 * (r % tw);
+        float *img = out + (size_t)n * h * w * c;
+        const float *m = M + t * (size_t)c;
+        float *dst[2][2];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                dst[i][j] = (y0 + i < h && x0 + j < w)
+                                ? img + ((size_t)(y0 + i) * w + (x0 + j)) * c
+                                : NULL;
+        for (int ch = 0; ch < c; ch++) {
+            float q[4][4], a[2][4];
+            for (int k = 0; k < 16; k++) q[k / 4][k % 4] = m[(size_t)k * plane + ch];
+            for (int j = 0; j < 4; j++) { /* a = A^T q */
+                a[0][j] = q[0][j] + q[1][j] + q[2][j];
+                a[1][j] = q[1][j] - q[2][j] - q[3][j];
+            }
+            float b = bias ? bias[ch] : 0.0f;
+            for (int i = 0; i < 2; i++) {
+                float y[2] = {a[i][0] + a[i][1] + a[i][2] + b, a[i][1] - a[i][2] - a[i][3] + b};
+                for (int j = 0; j < 2; j++) {
+                    if (!dst[i][j]) continue;
+                    if (acc) dst[i][j][ch] += y[j];
+                    else dst[i][j][ch] = y[j];
+                }
+            }
+        }
+    }
+}
+
+/* out (N,H,W,cout) (+)= conv3x3(in (N,H,W,cin)) with filters already in U. */
+static void winograd_run(int n, int h, int w, int cin, int cout, const float *in, const float *U,
+                         const float *bias, float *out, int acc, float *work)
+{
+    ConvShape s = {.n = n, .h = h, .w = w};
+    const size_t total = tiles_total(&s);
+    const size_t T = chunk_tiles(cin, cout, total);
+    float *V = work, *M = work + 16 * T * (size_t)cin;
+    for (size_t t0 = 0; t0 < total; t0 += T) {
+        size_t nt = total - t0 < T ? total - t0 : T;
+        transform_inputs(h, w, cin, in, t0, nt, V);
+        for (int k = 0; k < 16; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, cout, cin, 1.0f,
+                        V + (size_t)k * nt * cin, cin, U + (size_t)k * cin * cout, cout, 0.0f,
+                        M + (size_t)k * nt * cout, cout);
+        transform_outputs(h, w, cout, M, t0, nt, bias, out, acc);
+    }
+}
+
+void winograd_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
+                      float *out, float *scratch)
+{
+    float *U = scratch, *work = scratch + 25u * (size_t)s->c_in * s->c_out;
+    transform_filters(s->c_in, s->c_out, weight, U);
+    winograd_run(s->n, s->h, s->w, s->c_in, s->c_out, in, U, bias, out, 0, work);
+}
+
+void winograd_backward_data(const ConvShape *s, const float *weight, const float *dout, float *din,
+                            int acc, float *scratch)
+{
+    /* din = conv3x3(dout) with w'[ky][kx][co][ci] = w[2-ky][2-kx][ci][co] */
+    const size_t cc = (size_t)s->c_in * s->c_out;
+    float *U = scratch, *flipped = scratch + 16 * cc, *work = scratch + 25 * cc;
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+            const float *src = weight + (size_t)((2 - ky) * 3 + (2 - kx)) * cc;
+            float *dst = flipped + (size_t)(ky * 3 + kx) * cc;
+            for (int ci = 0; ci < s->c_in; ci++)
+                for (int co = 0; co < s->c_out; co++)
+                    dst[(size_t)co * s->c_in + ci] = src[(size_t)ci * s->c_out + co];
+        }
+    transform_filters(s->c_out, s->c_in, flipped, U);
+    winograd_run(s->n, s->h, s->w, s->c_out, s->c_in, dout, U, NULL, din, acc, work);
+}
