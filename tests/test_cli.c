@@ -38,6 +38,12 @@ START_TEST(test_usage_errors)
     ck_assert_int_eq(cnnrun("check --threads zero x.ini"), 2);
     ck_assert_int_eq(cnnrun("--version"), 0);
     ck_assert_msg(strstr(out, "cnnrun " CN_VERSION), "%s", out);
+    ck_assert_int_eq(cnnrun("check --version"), 0);
+    ck_assert_msg(strstr(out, "cnnrun " CN_VERSION), "%s", out);
+    write_file("a.ini", good_ini);
+    write_file("b.ini", good_ini);
+    ck_assert_int_eq(cnnrun("bench a.ini b.ini"), 2);
+    ck_assert_msg(strstr(out, "takes one experiment file"), "%s", out);
     ck_assert_int_eq(cnnrun("--help"), 0);
     ck_assert_msg(strstr(out, "usage: cnnrun"), "%s", out);
 }

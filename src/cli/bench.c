@@ -14,6 +14,10 @@
 
 int cmd_bench(CliOptions *o)
 {
+    if (o->n_files != 1) {
+        fprintf(stderr, "cnnrun bench: takes one experiment file, got %d\n", o->n_files);
+        return CN_EXIT_USAGE;
+    }
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
     int batch = o->batch ? o->batch : e.batch_size;

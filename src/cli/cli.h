@@ -28,7 +28,8 @@ typedef struct {
 } CliOptions;
 
 /* Parses argv after the subcommand. Prints the problem and returns -1 on a
- * bad option; returns 1 if --help was printed. `allowed` lists the options
+ * bad option; returns 1 for --help and 2 for --version (the caller prints).
+ * `allowed` lists the options
  * this subcommand takes beyond the common ones (e.g. "steps,batch"). */
 int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o);
 void cli_free(CliOptions *o);

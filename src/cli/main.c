@@ -67,8 +67,9 @@ int main(int argc, char **argv)
         if (strcmp(cmd, cmds[i].name) != 0) continue;
         CliOptions o;
         int rc = cli_parse(argc - 2, argv + 2, cmd, cmds[i].allowed, &o);
-        if (rc == 1) {
-            fputs(usage, stdout);
+        if (rc == 1 || rc == 2) { /* --help or --version after the command */
+            if (rc == 1) fputs(usage, stdout);
+            else printf("cnnrun %s\n", CN_VERSION);
             cli_free(&o);
             return CN_EXIT_OK;
         }

@@ -104,6 +104,7 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
+        if (strcmp(a, "--version") == 0) return 2;
         const char *name = a + 2;
         const char *val = NULL;
         char namebuf[64];
