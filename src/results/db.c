@@ -134,6 +134,9 @@ static int exec_sql(ResultsDb *r, const char *sql, const char *what)
     if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         db_error(r->path, "%s: %s", what, msg ? msg : sqlite3_errmsg(r->db));
         sqlite3_free(msg);
+        /* a failed COMMIT leaves the transaction open: later writes would pile
+         * into it and be lost with it */
+        if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     return 0;
