@@ -356,6 +356,49 @@ START_TEST(test_sigint_then_resume)
 }
 END_TEST
 
+/* A disk that fills up while a checkpoint is written: a clear message, exit 1,
+ * status failed, every finished epoch kept and the previous checkpoint intact.
+ * Needs a small tmpfs (root); skipped with a message where mount is refused. */
+START_TEST(test_full_disk_keeps_previous_checkpoint)
+{
+    static const char *big =
+        "[experiment]\nepochs = 3\n"
+        "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 50\n"
+        "[schedule]\ntype = constant\nlr = 0.01\n"
+        "[layer.c1]\ntype = conv\nfilters = 64\nstride = 2\nbatchnorm = true\nactivation = relu\n"
+        "[layer.c2]\ntype = conv\nfilters = 256\nstride = 2\nbatchnorm = true\n"
+        "activation = relu\n"
+        "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n";
+    write_file("big.ini", big);
+    char mnt[128], cmd[512];
+    snprintf(mnt, sizeof mnt, "%s/full", dir);
+    ck_assert_int_eq(mkdir(mnt, 0755), 0);
+    /* room for the database and two 1.2 MB checkpoints (best, last), not a third */
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=3000k tmpfs %s 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_full_disk_keeps_previous_checkpoint: skipped (cannot mount tmpfs)\n");
+        return;
+    }
+    int rc = cnnrun("run big.ini --db full/r.db --threads 1");
+    char log[sizeof out];
+    memcpy(log, out, sizeof out);
+    int epochs = query_int("full/r.db", "select count(*) from epochs where run_id = 1");
+    char status[64];
+    query_text("full/r.db", "select status from runs where id = 1", status, sizeof status);
+    int eval_rc = cnnrun("eval big.ini --weights full/checkpoints/big-1-last.ckpt");
+    char eval_out[256];
+    snprintf(eval_out, sizeof eval_out, "%.200s", out);
+    snprintf(cmd, sizeof cmd, "umount %s", mnt);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, log);
+    ck_assert_msg(strstr(log, "could not write the checkpoint"), "%s", log);
+    /* epoch 2's row is committed before its checkpoint fails to be written */
+    ck_assert_int_eq(epochs, 2);
+    ck_assert_str_eq(status, "failed");
+    ck_assert_msg(eval_rc == 0, "the previous checkpoint does not load: %s", eval_out);
+}
+END_TEST
+
 START_TEST(test_resume_refusals)
 {
     write_file("tiny.ini", TINY("8", "4"));
@@ -385,6 +428,7 @@ int main(void)
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_test(tc, test_sigint_then_resume);
     tcase_add_test(tc, test_resume_refusals);
+    tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
