@@ -399,6 +399,39 @@ START_TEST(test_full_disk_keeps_previous_checkpoint)
 }
 END_TEST
 
+/* A results database on a read-only file system: a clear message naming the
+ * file, exit 1, nothing changed. Needs a tmpfs (root); skipped otherwise. */
+START_TEST(test_read_only_database)
+{
+    write_file("tiny.ini", TINY("8", "1"));
+    char mnt[128], cmd[512];
+    snprintf(mnt, sizeof mnt, "%s/ro", dir);
+    ck_assert_int_eq(mkdir(mnt, 0755), 0);
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=4m tmpfs %s 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_read_only_database: skipped (cannot mount tmpfs)\n");
+        return;
+    }
+    int first = cnnrun("run tiny.ini --db ro/r.db --threads 1");
+    snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
+    int remounted = system(cmd);
+    int rc = cnnrun("run tiny.ini --db ro/r.db --threads 1");
+    char log[1024];
+    snprintf(log, sizeof log, "%.1000s", out);
+    snprintf(cmd, sizeof cmd, "mount -o remount,rw %s", mnt); /* to read it back (WAL) */
+    int back = system(cmd);
+    int runs = query_int("ro/r.db", "select count(*) from runs");
+    snprintf(cmd, sizeof cmd, "umount %s", mnt);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(remounted, 0);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, log);
+    ck_assert_msg(strstr(log, "ro/r.db"), "the message does not name the database: %s", log);
+    ck_assert_int_eq(back, 0);
+    ck_assert_int_eq(runs, 1);
+}
+END_TEST
+
 START_TEST(test_resume_refusals)
 {
     write_file("tiny.ini", TINY("8", "4"));
@@ -429,6 +462,7 @@ int main(void)
     tcase_add_test(tc, test_sigint_then_resume);
     tcase_add_test(tc, test_resume_refusals);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
+    tcase_add_test(tc, test_read_only_database);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
