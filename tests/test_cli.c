@@ -120,6 +120,11 @@ START_TEST(test_missing_data_is_run_failure)
     ck_assert_int_eq(cnnrun("run good.ini --data /nonexistent/cifar --db r.db"), 1);
     ck_assert_msg(strstr(out, "/nonexistent/cifar"), "%s", out);
     ck_assert_msg(strstr(out, "HINT") || strstr(out, "cifar.html"), "no hint: %s", out);
+    ck_assert_msg(!exists("r.db"), "a missing data directory must not create the database");
+    /* a file where the directory should be */
+    ck_assert_int_eq(cnnrun("run good.ini --data good.ini --db r.db"), 1);
+    ck_assert_msg(strstr(out, "Not a directory"), "%s", out);
+    ck_assert(!exists("r.db"));
 }
 END_TEST
 

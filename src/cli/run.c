@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -195,9 +196,36 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     return rc;
 }
 
+/* Every experiment's data directory exists, before the database is created:
+ * a wrong --data must not leave an empty results file behind. (The loader
+ * checks the files themselves when each experiment starts.) */
+static int data_dirs_exist(CliOptions *o)
+{
+    int bad = 0;
+    for (int i = 0; i < o->n_files; i++) {
+        Experiment e;
+        if (experiment_load(o->files[i], o->sets, o->n_sets, &e) != 0) return -1;
+        const char *origin;
+        const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            CifarSplit train, test; /* let the loader say what is wrong, with its hint */
+            if (cifar_load(dir, &train, &test) == 0) {
+                cifar_free(&train);
+                cifar_free(&test);
+            } else {
+                bad++;
+            }
+        }
+        experiment_free(&e);
+    }
+    return bad ? -1 : 0;
+}
+
 int cmd_run(CliOptions *o)
 {
     if (validate_all(o) != 0) return CN_EXIT_USAGE;
+    if (data_dirs_exist(o) != 0) return CN_EXIT_FAIL;
     int threads = cli_setup_threads(o->threads);
     ResultsDb *db = results_open(o->db);
     if (!db) return CN_EXIT_FAIL;
