@@ -40,8 +40,9 @@ size_t winograd_scratch_floats(const ConvShape *s)
     size_t t = chunk_tiles(s->c_in, s->c_out, tiles_total(s));
     size_t t2 = chunk_tiles(s->c_out, s->c_in, tiles_total(s));
     if (t2 > t) t = t2;
-    /* U (16 cin cout) + flipped weights (9 cin cout) + V and M for a chunk */
-    return 25u * (size_t)s->c_in * s->c_out + 16u * t * (size_t)(2 * big);
+    /* U (16 cin cout) + flipped weights (9 cin cout) + V and M for a chunk
+     * + a row of zeros and a throw-away row */
+    return 25u * (size_t)s->c_in * s->c_out + 16u * t * (size_t)(2 * big) + 2u * (size_t)big;
 }
 
 /* U[k][ci][co] = (G g G^T)[k] for g = w[ky][kx][ci][co]. */
@@ -67,8 +68,11 @@ static void transform_filters(int cin, int cout, const float *w, float *U)
     }
 }
 
-/* V[k][t][ci] = (B^T d B)[k] for the 4x4 input tiles of tiles t0 .. t0+nt. */
-static void transform_inputs(int h, int w, int c, const float *in, size_t t0, size_t nt, float *V)
+/* V[k][t][ci] = (B^T d B)[k] for the 4x4 input tiles of tiles t0 .. t0+nt.
+ * The loops run along channels (contiguous in NHWC) so they vectorise;
+ * positions outside the image read a row of zeros. */
+static void transform_inputs(int h, int w, int c, const float *in, size_t t0, size_t nt, float *V,
+                             const float *zeros)
 {
     const int th = (h + 1) / 2, tw = (w + 1) / 2;
     const size_t plane = nt * (size_t)c;
@@ -78,42 +82,45 @@ static void transform_inputs(int h, int w, int c, const float *in, size_t t0, si
         int r = (int)(tile % ((size_t)th * tw));
         int y0 = 2 * (r / tw) - 1, x0 = 2 * (r % tw) - 1;
         const float *img = in + (size_t)n * h * w * c;
-        const float *rows[4][4];
-        static const float zero_row[1] = {0};
-        int valid[4][4];
+        const float *p[16];
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++) {
                 int y = y0 + i, x = x0 + j;
-                valid[i][j] = y >= 0 && y < h && x >= 0 && x < w;
-                rows[i][j] = valid[i][j] ? img + ((size_t)y * w + x) * c : zero_row;
+                p[i * 4 + j] = (y >= 0 && y < h && x >= 0 && x < w)
+                                   ? img + ((size_t)y * w + x) * c
+                                   : zeros;
             }
         float *v = V + t * (size_t)c;
+        float *restrict o[16];
+        for (int k = 0; k < 16; k++) o[k] = v + (size_t)k * plane;
         for (int ch = 0; ch < c; ch++) {
-            float d[4][4], u[4][4];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) d[i][j] = valid[i][j] ? rows[i][j][ch] : 0.0f;
+            float d[16], u[16];
+            for (int k = 0; k < 16; k++) d[k] = p[k][ch];
             for (int j = 0; j < 4; j++) { /* u = B^T d */
-                u[0][j] = d[0][j] - d[2][j];
-                u[1][j] = d[1][j] + d[2][j];
-                u[2][j] = d[2][j] - d[1][j];
-                u[3][j] = d[1][j] - d[3][j];
+                u[0 + j] = d[0 + j] - d[8 + j];
+                u[4 + j] = d[4 + j] + d[8 + j];
+                u[8 + j] = d[8 + j] - d[4 + j];
+                u[12 + j] = d[4 + j] - d[12 + j];
             }
             for (int i = 0; i < 4; i++) { /* (B^T d) B */
-                v[(size_t)(i * 4 + 0) * plane + ch] = u[i][0] - u[i][2];
-                v[(size_t)(i * 4 + 1) * plane + ch] = u[i][1] + u[i][2];
-                v[(size_t)(i * 4 + 2) * plane + ch] = u[i][2] - u[i][1];
-                v[(size_t)(i * 4 + 3) * plane + ch] = u[i][1] - u[i][3];
+                o[i * 4 + 0][ch] = u[i * 4 + 0] - u[i * 4 + 2];
+                o[i * 4 + 1][ch] = u[i * 4 + 1] + u[i * 4 + 2];
+                o[i * 4 + 2][ch] = u[i * 4 + 2] - u[i * 4 + 1];
+                o[i * 4 + 3][ch] = u[i * 4 + 1] - u[i * 4 + 3];
             }
         }
     }
 }
 
-/* out tile = A^T M A (+ bias), written or added into the (N,H,W,C) output. */
+/* out tile = A^T M A (+ bias), written or added into the (N,H,W,C) output;
+ * positions outside the image go to a throw-away row. */
 static void transform_outputs(int h, int w, int c, const float *M, size_t t0, size_t nt,
-                              const float *bias, float *out, int acc)
+                              const float *bias, float *out, int acc, const float *zeros,
+                              float *discard)
 {
     const int th = (h + 1) / 2, tw = (w + 1) / 2;
     const size_t plane = nt * (size_t)c;
+    const float *b = bias ? bias : zeros;
     for (size_t t = 0; t < nt; t++) {
         size_t tile = t0 + t;
         int n = (int)(tile / ((size_t)th * tw));
@@ -121,28 +128,28 @@ static void transform_outputs(int h, int w, int c, const float *M, size_t t0, si
         int y0 = 2 * (r / tw), x0 = 2 * (r % tw);
         float *img = out + (size_t)n * h * w * c;
         const float *m = M + t * (size_t)c;
-        float *dst[2][2];
+        const float *q[16];
+        for (int k = 0; k < 16; k++) q[k] = m + (size_t)k * plane;
+        float *dst[4];
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++)
-                dst[i][j] = (y0 + i < h && x0 + j < w)
-                                ? img + ((size_t)(y0 + i) * w + (x0 + j)) * c
-                                : NULL;
+                dst[i * 2 + j] = (y0 + i < h && x0 + j < w)
+                                     ? img + ((size_t)(y0 + i) * w + (x0 + j)) * c
+                                     : discard;
         for (int ch = 0; ch < c; ch++) {
-            float q[4][4], a[2][4];
-            for (int k = 0; k < 16; k++) q[k / 4][k % 4] = m[(size_t)k * plane + ch];
+            float a[8], y[4];
             for (int j = 0; j < 4; j++) { /* a = A^T q */
-                a[0][j] = q[0][j] + q[1][j] + q[2][j];
-                a[1][j] = q[1][j] - q[2][j] - q[3][j];
+                a[j] = q[0 + j][ch] + q[4 + j][ch] + q[8 + j][ch];
+                a[4 + j] = q[4 + j][ch] - q[8 + j][ch] - q[12 + j][ch];
             }
-            float b = bias ? bias[ch] : 0.0f;
             for (int i = 0; i < 2; i++) {
-                float y[2] = {a[i][0] + a[i][1] + a[i][2] + b, a[i][1] - a[i][2] - a[i][3] + b};
-                for (int j = 0; j < 2; j++) {
-                    if (!dst[i][j]) continue;
-                    if (acc) dst[i][j][ch] += y[j];
-                    else dst[i][j][ch] = y[j];
-                }
+                y[i * 2 + 0] = a[i * 4 + 0] + a[i * 4 + 1] + a[i * 4 + 2] + b[ch];
+                y[i * 2 + 1] = a[i * 4 + 1] - a[i * 4 + 2] - a[i * 4 + 3] + b[ch];
             }
+            if (acc)
+                for (int k = 0; k < 4; k++) dst[k][ch] += y[k];
+            else
+                for (int k = 0; k < 4; k++) dst[k][ch] = y[k];
         }
     }
 }
@@ -154,15 +161,18 @@ static void winograd_run(int n, int h, int w, int cin, int cout, const float *in
     ConvShape s = {.n = n, .h = h, .w = w};
     const size_t total = tiles_total(&s);
     const size_t T = chunk_tiles(cin, cout, total);
+    int big = cin > cout ? cin : cout;
     float *V = work, *M = work + 16 * T * (size_t)cin;
+    float *zeros = M + 16 * T * (size_t)cout, *discard = zeros + big;
+    memset(zeros, 0, sizeof(float) * (size_t)big);
     for (size_t t0 = 0; t0 < total; t0 += T) {
         size_t nt = total - t0 < T ? total - t0 : T;
-        transform_inputs(h, w, cin, in, t0, nt, V);
+        transform_inputs(h, w, cin, in, t0, nt, V, zeros);
         for (int k = 0; k < 16; k++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, cout, cin, 1.0f,
                         V + (size_t)k * nt * cin, cin, U + (size_t)k * cin * cout, cout, 0.0f,
                         M + (size_t)k * nt * cout, cout);
-        transform_outputs(h, w, cout, M, t0, nt, bias, out, acc);
+        transform_outputs(h, w, cout, M, t0, nt, bias, out, acc, zeros, discard);
     }
 }
 
