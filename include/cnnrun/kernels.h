@@ -20,6 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- matrix products (src/engine/gemm.c) ----
+ * c (m,n) = op(a) (m,k) x op(b) (k,n) + beta * c, row-major, op = transpose
+ * when trans_* is set. Chooses OpenBLAS's thread count per product from the
+ * shape; engine_set_threads sets the count used for large products. */
+void engine_set_threads(int n);
+void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+          int ldb, float beta, float *c, int ldc);
+
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
 /* Algorithm: CONV_AUTO is im2col + GEMM today. CONV_WINOGRAD uses Winograd
  * F(2x2,3x3) (src/engine/winograd.c) for the forward pass and the input

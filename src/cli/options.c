@@ -9,6 +9,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 #include "../engine/parallel.h"
 
@@ -204,7 +205,7 @@ int cli_setup_threads(int requested)
 {
     int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
-    openblas_set_num_threads(n);
+    engine_set_threads(n); /* OpenBLAS's threads for large products */
     parallel_set_threads(n); /* element-wise work, when built with OpenMP */
     return n;
 }

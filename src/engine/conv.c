@@ -15,51 +15,44 @@
 /* Target floats of one im2col chunk (~2 MB: about the L2 of both cores). */
 #define CONV_CHUNK_FLOATS (512u * 1024u)
 
-void conv_shape_init(ConvShape *s)
-{
+void conv_shape_init(ConvShape *s) {
     s->h_out = (s->h + 2 * s->pad - s->kh) / s->stride + 1;
     s->w_out = (s->w + 2 * s->pad - s->kw) / s->stride + 1;
 }
 
-static int conv_is_pointwise(const ConvShape *s)
-{
+static int conv_is_pointwise(const ConvShape *s) {
     return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
 }
 
-static size_t conv_k(const ConvShape *s)
-{
+static size_t conv_k(const ConvShape *s) {
     return (size_t)s->kh * s->kw * s->c_in;
 }
 
-static size_t conv_m(const ConvShape *s)
-{
+static size_t conv_m(const ConvShape *s) {
     return (size_t)s->n * s->h_out * s->w_out;
 }
 
 /* Rows of col per chunk: at least 128 (for GEMM efficiency), at most M. */
-static size_t conv_chunk_rows(const ConvShape *s)
-{
+static size_t conv_chunk_rows(const ConvShape *s) {
     size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
     if (rows < 128) rows = 128;
     size_t m = conv_m(s);
     return rows < m ? rows : m;
 }
 
-static int use_winograd(const ConvShape *s)
-{
+static int use_winograd(const ConvShape *s) {
     static int env_algo = -1;
     if (env_algo < 0) {
         const char *v = getenv("CNNRUN_CONV");
         env_algo = v && strcmp(v, "winograd") == 0 ? CONV_WINOGRAD
                    : v && strcmp(v, "im2col") == 0 ? CONV_IM2COL
-                                                    : CONV_AUTO;
+                                                   : CONV_AUTO;
     }
     int algo = s->algo == CONV_AUTO ? env_algo : s->algo;
     return algo == CONV_WINOGRAD && winograd_eligible(s);
 }
 
-size_t conv_scratch_floats(const ConvShape *s)
-{
+size_t conv_scratch_floats(const ConvShape *s) {
     if (conv_is_pointwise(s)) return 0;
     size_t need = conv_chunk_rows(s) * conv_k(s);
     if (use_winograd(s)) {
@@ -70,8 +63,7 @@ size_t conv_scratch_floats(const ConvShape *s)
 }
 
 /* col[r, (ky,kx,ci)] for output rows m0 .. m0+rows. */
-static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, float *col)
-{
+static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, float *col) {
     const int hw_out = s->h_out * s->w_out;
     const size_t cin = (size_t)s->c_in;
     const size_t k = conv_k(s);
@@ -102,8 +94,7 @@ static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, 
 }
 
 /* din += scatter of dcol rows m0 .. m0+rows (the adjoint of im2col). */
-static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t rows, float *din)
-{
+static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t rows, float *din) {
     const int hw_out = s->h_out * s->w_out;
     const size_t cin = (size_t)s->c_in;
     const size_t k = conv_k(s);
@@ -131,8 +122,7 @@ static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t 
 }
 
 void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                  float *out, float *scratch)
-{
+                  float *out, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (bias && !use_winograd(s)) {
         PARALLEL_FOR(m * cout)
@@ -144,22 +134,20 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     }
     const float beta = bias ? 1.0f : 0.0f;
     if (conv_is_pointwise(s)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)cout, (int)k, 1.0f,
-                    in, (int)k, weight, (int)cout, beta, out, (int)cout);
+        gemm(0, 0, (int)m, (int)cout, (int)k, in, (int)k, weight, (int)cout, beta, out, (int)cout);
         return;
     }
     const size_t chunk = conv_chunk_rows(s);
     for (size_t m0 = 0; m0 < m; m0 += chunk) {
         size_t rows = m - m0 < chunk ? m - m0 : chunk;
         im2col(s, in, m0, rows, scratch);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cout, (int)k, 1.0f,
-                    scratch, (int)k, weight, (int)cout, beta, out + m0 * cout, (int)cout);
+        gemm(0, 0, (int)rows, (int)cout, (int)k, scratch, (int)k, weight, (int)cout, beta,
+             out + m0 * cout, (int)cout);
     }
 }
 
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
-                   float *din, int acc, float *dweight, float *dbias, float *scratch)
-{
+                   float *din, int acc, float *dweight, float *dbias, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (dbias) {
         for (size_t i = 0; i < m; i++) {
@@ -168,26 +156,25 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
         }
     }
     if (conv_is_pointwise(s)) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)cout, (int)m, 1.0f, in,
-                    (int)k, dout, (int)cout, 1.0f, dweight, (int)cout);
+        gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
+             (int)cout);
         if (din)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)cout, 1.0f,
-                        dout, (int)cout, weight, (int)cout, acc ? 1.0f : 0.0f, din, (int)k);
+            gemm(0, 1, (int)m, (int)k, (int)cout, dout, (int)cout, weight, (int)cout,
+                 acc ? 1.0f : 0.0f, din, (int)k);
         return;
     }
     const int wino = use_winograd(s);
-    if (din && !acc && !wino)
-        memset(din, 0, sizeof(float) * (size_t)s->n * s->h * s->w * s->c_in);
+    if (din && !acc && !wino) memset(din, 0, sizeof(float) * (size_t)s->n * s->h * s->w * s->c_in);
     const size_t chunk = conv_chunk_rows(s);
     for (size_t m0 = 0; m0 < m; m0 += chunk) {
         size_t rows = m - m0 < chunk ? m - m0 : chunk;
         const float *dy = dout + m0 * cout;
         im2col(s, in, m0, rows, scratch);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)cout, (int)rows, 1.0f,
-                    scratch, (int)k, dy, (int)cout, 1.0f, dweight, (int)cout);
+        gemm(1, 0, (int)k, (int)cout, (int)rows, scratch, (int)k, dy, (int)cout, 1.0f, dweight,
+             (int)cout);
         if (din && !wino) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, (int)cout,
-                        1.0f, dy, (int)cout, weight, (int)cout, 0.0f, scratch, (int)k);
+            gemm(0, 1, (int)rows, (int)k, (int)cout, dy, (int)cout, weight, (int)cout, 0.0f,
+                 scratch, (int)k);
             col2im_add(s, scratch, m0, rows, din);
         }
     }

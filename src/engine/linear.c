@@ -5,23 +5,17 @@
 #include "cnnrun/kernels.h"
 
 void linear_forward(int n, int in_f, int out_f, const float *in, const float *weight,
-                    const float *bias, float *out)
-{
+                    const float *bias, float *out) {
     if (bias)
         for (int i = 0; i < n; i++) memcpy(out + (size_t)i * out_f, bias, sizeof(float) * out_f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_f, in_f, 1.0f, in, in_f, weight,
-                out_f, bias ? 1.0f : 0.0f, out, out_f);
+    gemm(0, 0, n, out_f, in_f, in, in_f, weight, out_f, bias ? 1.0f : 0.0f, out, out_f);
 }
 
 void linear_backward(int n, int in_f, int out_f, const float *in, const float *weight,
-                     const float *dout, float *din, int acc, float *dweight, float *dbias)
-{
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in_f, out_f, n, 1.0f, in, in_f, dout,
-                out_f, 1.0f, dweight, out_f);
+                     const float *dout, float *din, int acc, float *dweight, float *dbias) {
+    gemm(1, 0, in_f, out_f, n, in, in_f, dout, out_f, 1.0f, dweight, out_f);
     if (dbias)
         for (int i = 0; i < n; i++)
             for (int j = 0; j < out_f; j++) dbias[j] += dout[(size_t)i * out_f + j];
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in_f, out_f, 1.0f, dout, out_f,
-                    weight, out_f, acc ? 1.0f : 0.0f, din, in_f);
+    if (din) gemm(0, 1, n, in_f, out_f, dout, out_f, weight, out_f, acc ? 1.0f : 0.0f, din, in_f);
 }

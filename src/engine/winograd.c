@@ -16,26 +16,22 @@
 /* Tiles per batch of 16 products: enough rows for efficient GEMMs. */
 #define WINO_TILE_FLOATS (1u << 24)
 
-int winograd_eligible(const ConvShape *s)
-{
+int winograd_eligible(const ConvShape *s) {
     return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->c_in >= 16 &&
            s->c_out >= 16 && s->h >= 4 && s->w >= 4;
 }
 
-static size_t tiles_total(const ConvShape *s)
-{
+static size_t tiles_total(const ConvShape *s) {
     return (size_t)s->n * ((s->h + 1) / 2) * ((s->w + 1) / 2);
 }
 
-static size_t chunk_tiles(int cin, int cout, size_t total)
-{
+static size_t chunk_tiles(int cin, int cout, size_t total) {
     size_t t = WINO_TILE_FLOATS / (16u * (size_t)(cin + cout));
     if (t < 256) t = 256;
     return t < total ? t : total;
 }
 
-size_t winograd_scratch_floats(const ConvShape *s)
-{
+size_t winograd_scratch_floats(const ConvShape *s) {
     int big = s->c_in > s->c_out ? s->c_in : s->c_out;
     size_t t = chunk_tiles(s->c_in, s->c_out, tiles_total(s));
     size_t t2 = chunk_tiles(s->c_out, s->c_in, tiles_total(s));
@@ -46,8 +42,7 @@ size_t winograd_scratch_floats(const ConvShape *s)
 }
 
 /* U[k][ci][co] = (G g G^T)[k] for g = w[ky][kx][ci][co]. */
-static void transform_filters(int cin, int cout, const float *w, float *U)
-{
+static void transform_filters(int cin, int cout, const float *w, float *U) {
     const size_t cc = (size_t)cin * cout;
     for (size_t i = 0; i < cc; i++) {
         float g[3][3], t[4][3];
@@ -72,8 +67,7 @@ static void transform_filters(int cin, int cout, const float *w, float *U)
  * The loops run along channels (contiguous in NHWC) so they vectorise;
  * positions outside the image read a row of zeros. */
 static void transform_inputs(int h, int w, int c, const float *in, size_t t0, size_t nt, float *V,
-                             const float *zeros)
-{
+                             const float *zeros) {
     const int th = (h + 1) / 2, tw = (w + 1) / 2;
     const size_t plane = nt * (size_t)c;
     for (size_t t = 0; t < nt; t++) {
@@ -86,9 +80,8 @@ static void transform_inputs(int h, int w, int c, const float *in, size_t t0, si
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++) {
                 int y = y0 + i, x = x0 + j;
-                p[i * 4 + j] = (y >= 0 && y < h && x >= 0 && x < w)
-                                   ? img + ((size_t)y * w + x) * c
-                                   : zeros;
+                p[i * 4 + j] =
+                    (y >= 0 && y < h && x >= 0 && x < w) ? img + ((size_t)y * w + x) * c : zeros;
             }
         float *v = V + t * (size_t)c;
         float *restrict o[16];
@@ -116,8 +109,7 @@ static void transform_inputs(int h, int w, int c, const float *in, size_t t0, si
  * positions outside the image go to a throw-away row. */
 static void transform_outputs(int h, int w, int c, const float *M, size_t t0, size_t nt,
                               const float *bias, float *out, int acc, const float *zeros,
-                              float *discard)
-{
+                              float *discard) {
     const int th = (h + 1) / 2, tw = (w + 1) / 2;
     const size_t plane = nt * (size_t)c;
     const float *b = bias ? bias : zeros;
@@ -156,8 +148,7 @@ static void transform_outputs(int h, int w, int c, const float *M, size_t t0, si
 
 /* out (N,H,W,cout) (+)= conv3x3(in (N,H,W,cin)) with filters already in U. */
 static void winograd_run(int n, int h, int w, int cin, int cout, const float *in, const float *U,
-                         const float *bias, float *out, int acc, float *work)
-{
+                         const float *bias, float *out, int acc, float *work) {
     ConvShape s = {.n = n, .h = h, .w = w};
     const size_t total = tiles_total(&s);
     const size_t T = chunk_tiles(cin, cout, total);
@@ -169,24 +160,21 @@ static void winograd_run(int n, int h, int w, int cin, int cout, const float *in
         size_t nt = total - t0 < T ? total - t0 : T;
         transform_inputs(h, w, cin, in, t0, nt, V, zeros);
         for (int k = 0; k < 16; k++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, cout, cin, 1.0f,
-                        V + (size_t)k * nt * cin, cin, U + (size_t)k * cin * cout, cout, 0.0f,
-                        M + (size_t)k * nt * cout, cout);
+            gemm(0, 0, (int)nt, cout, cin, V + (size_t)k * nt * cin, cin,
+                 U + (size_t)k * cin * cout, cout, 0.0f, M + (size_t)k * nt * cout, cout);
         transform_outputs(h, w, cout, M, t0, nt, bias, out, acc, zeros, discard);
     }
 }
 
 void winograd_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                      float *out, float *scratch)
-{
+                      float *out, float *scratch) {
     float *U = scratch, *work = scratch + 25u * (size_t)s->c_in * s->c_out;
     transform_filters(s->c_in, s->c_out, weight, U);
     winograd_run(s->n, s->h, s->w, s->c_in, s->c_out, in, U, bias, out, 0, work);
 }
 
 void winograd_backward_data(const ConvShape *s, const float *weight, const float *dout, float *din,
-                            int acc, float *scratch)
-{
+                            int acc, float *scratch) {
     /* din = conv3x3(dout) with w'[ky][kx][co][ci] = w[2-ky][2-kx][ci][co] */
     const size_t cc = (size_t)s->c_in * s->c_out;
     float *U = scratch, *flipped = scratch + 16 * cc, *work = scratch + 25 * cc;

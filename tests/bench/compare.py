@@ -107,6 +107,14 @@ def torch_net(name):
     raise ValueError(name)
 
 
+def measured(argv, env=None):
+    """Runs argv under /usr/bin/time; returns (stdout, peak RSS in MB)."""
+    out = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M"] + argv, capture_output=True,
+                         text=True, env=env, check=True)
+    m = re.search(r"maxrss_kb=(\d+)", out.stderr)
+    return out.stdout, (int(m.group(1)) / 1024 if m else float("nan"))
+
+
 def torch_images_per_sec(name, batch, steps, threads):
     """Runs in a child process so the thread setting and environment are its own."""
     code = f"""
@@ -131,17 +139,15 @@ for _ in range({steps}):
     step()
 print({batch} * {steps} / (time.perf_counter() - t))
 """
-    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True,
-                         check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    out, rss = measured(["/usr/bin/python3", "-c", code])
+    return float(out.strip().splitlines()[-1]), rss
 
 
 def cnnrun_images_per_sec(binary, ini, batch, steps, threads, env):
-    out = subprocess.run([binary, "bench", ini, "--steps", str(steps), "--batch", str(batch),
-                          "--threads", str(threads)], capture_output=True, text=True, env=env,
-                         check=True)
-    m = re.search(r"^images_per_sec=([0-9.]+)$", out.stdout, re.M)
-    return float(m.group(1)), out.stdout
+    out, rss = measured([binary, "bench", ini, "--steps", str(steps), "--batch", str(batch),
+                         "--threads", str(threads)], env=env)
+    m = re.search(r"^images_per_sec=([0-9.]+)$", out, re.M)
+    return float(m.group(1)), rss
 
 
 def main():
@@ -161,15 +167,15 @@ def main():
     print(f"# OpenBLAS environment as set: {as_set}")
     print()
     print("| network | batch | PyTorch img/s | cnnrun (env as set) | ratio | "
-          "cnnrun (OPENBLAS_* unset) | ratio |")
-    print("|---|---|---|---|---|---|---|")
+          "cnnrun (OPENBLAS_* unset) | ratio | peak RSS PyTorch / cnnrun (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in a.nets.split(","):
         ini, batch = NETS[name]
-        pt = torch_images_per_sec(name, batch, a.steps, a.threads)
-        c1, _ = cnnrun_images_per_sec(a.cnnrun, ini, batch, a.steps, a.threads, env_as_set)
+        pt, pt_rss = torch_images_per_sec(name, batch, a.steps, a.threads)
+        c1, c_rss = cnnrun_images_per_sec(a.cnnrun, ini, batch, a.steps, a.threads, env_as_set)
         c2, _ = cnnrun_images_per_sec(a.cnnrun, ini, batch, a.steps, a.threads, env_unset)
         print(f"| {name} | {batch} | {pt:.1f} | {c1:.1f} | {c1 / pt:.2f}x | {c2:.1f} | "
-              f"{c2 / pt:.2f}x |", flush=True)
+              f"{c2 / pt:.2f}x | {pt_rss:.0f} / {c_rss:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
