@@ -35,10 +35,10 @@ typedef struct {
     char msg[4096];
     size_t len;
     int failed;
-} Report;
+} CaseReport;
 
 /* Compares n floats; records `what` and its worst element if out of tolerance. */
-static void compare(Report *r, const char *cs, const char *what, const float *got,
+static void compare(CaseReport *r, const char *cs, const char *what, const float *got,
                     const float *ref, size_t n)
 {
     double scale = 1.0, worst = 0.0;
@@ -124,7 +124,7 @@ START_TEST(test_block_vs_pytorch)
     model_zero_grad(&m);
     model_backward(&m, x, n);
 
-    Report rep = {.len = 0, .failed = 0};
+    CaseReport rep = {.len = 0, .failed = 0};
     rep.msg[0] = '\0';
     compare(&rep, cs, "logits", model_logits(&m), logits, (size_t)n * classes);
     float got_loss = (float)(loss_sum / n);

@@ -29,23 +29,6 @@
 #define GARBAGE 777.0f
 
 /* ------------------------------------------------------------ comparison */
-typedef struct {
-    char msg[8192];
-    size_t len;
-    int nfail;
-} Report;
-
-static void rep_add(Report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rep_add(Report *r, const char *fmt, ...)
-{
-    if (r->len >= sizeof r->msg - 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(r->msg + r->len, sizeof r->msg - r->len, fmt, ap);
-    va_end(ap);
-    if (k > 0) r->len += (size_t)k;
-    if (r->len > sizeof r->msg - 1) r->len = sizeof r->msg - 1;
-}
 
 /* Compares got against mul*ref + add. Logs one line; records a failure. */
 static void cmp(Report *r, const char *ctx, const char *what, const float *got, const float *ref,

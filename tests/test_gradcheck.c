@@ -27,6 +27,7 @@
 #include "cnnrun/kernels.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
+#include "golden/fixture.h"
 
 #define GC_EPS 1e-2f
 #define GC_ABS 1e-3
@@ -37,23 +38,6 @@
 
 typedef double (*LossFn)(void *ctx);
 
-typedef struct {
-    char msg[8192];
-    size_t len;
-    int nfail;
-} Report;
-
-static void rep_add(Report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rep_add(Report *r, const char *fmt, ...)
-{
-    if (r->len >= sizeof r->msg - 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(r->msg + r->len, sizeof r->msg - r->len, fmt, ap);
-    va_end(ap);
-    if (k > 0) r->len += (size_t)k;
-    if (r->len > sizeof r->msg - 1) r->len = sizeof r->msg - 1;
-}
 
 #define REPORT_DONE(rep, ctx) \
     ck_assert_msg((rep).nfail == 0, "%s: %d check(s) failed:%s", (ctx), (rep).nfail, (rep).msg)

@@ -1,4 +1,5 @@
 /* fixture.c — see fixture.h. */
+#include <stdarg.h>
 #include "fixture.h"
 
 #include <stdint.h>
@@ -160,4 +161,15 @@ int fixture_has(const Fixture *f, const char *prefix, const char *name)
     for (int i = 0; i < f->ntensors; i++)
         if (strcmp(f->tensors[i].name, full) == 0) return 1;
     return 0;
+}
+
+void rep_add(Report *r, const char *fmt, ...)
+{
+    if (r->len >= sizeof r->msg - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(r->msg + r->len, sizeof r->msg - r->len, fmt, ap);
+    va_end(ap);
+    if (k > 0) r->len += (size_t)k;
+    if (r->len > sizeof r->msg - 1) r->len = sizeof r->msg - 1;
 }

@@ -45,4 +45,14 @@ const float *fixture_getp(Fixture *f, const char *prefix, const char *name, size
 /* Whether "<prefix>/<name>" exists. */
 int fixture_has(const Fixture *f, const char *prefix, const char *name);
 
+/* A failure report that collects one line per failed comparison, so a test
+ * can keep comparing after the first failure and show them all. */
+typedef struct {
+    char msg[8192];
+    size_t len;
+    int nfail;
+} Report;
+
+void rep_add(Report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
