@@ -102,6 +102,10 @@ void model_zero_grad(Model *m);
 /* Backward of the last training forward; adds into m->grads. */
 void model_backward(Model *m, const float *input, int n);
 
+/* Shape per image (C, H, W) of node idx's output, or of the network's input
+ * for NODE_INPUT. */
+void model_tensor_shape(const Model *m, int idx, int *c, int *h, int *w);
+
 /* Totals over all nodes. */
 double model_flops_per_image(const Model *m);
 /* The darknet-style table: one row per section. */

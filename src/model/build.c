@@ -50,18 +50,23 @@ static Node *new_node(Builder *b, OpType op, int section, const char *suffix)
     return n;
 }
 
-static void input_shape(const Builder *b, int idx, int *c, int *h, int *w)
+void model_tensor_shape(const Model *m, int idx, int *c, int *h, int *w)
 {
     if (idx == NODE_INPUT) {
-        *c = b->m->in_c;
-        *h = b->m->in_h;
-        *w = b->m->in_w;
+        *c = m->in_c;
+        *h = m->in_h;
+        *w = m->in_w;
     } else {
-        const Node *n = &b->m->nodes[idx];
+        const Node *n = &m->nodes[idx];
         *c = n->c;
         *h = n->h;
         *w = n->w;
     }
+}
+
+static void input_shape(const Builder *b, int idx, int *c, int *h, int *w)
+{
+    model_tensor_shape(b->m, idx, c, h, w);
 }
 
 /* Adds node `op` reading node `src`; returns its index or -1 on a shape error. */
@@ -440,10 +445,10 @@ static void plan_memory(Model *m)
             ns += 2 * (size_t)n->c;
         }
         if (n->op == OP_CONV && B > 0) {
-            const Node *p = n->in[0] == NODE_INPUT ? NULL : &m->nodes[n->in[0]];
-            ConvShape cs = {.n = m->max_batch, .h = p ? p->h : m->in_h, .w = p ? p->w : m->in_w,
-                            .c_in = p ? p->c : m->in_c, .c_out = n->c, .kh = n->size,
-                            .kw = n->size, .stride = n->stride, .pad = n->pad};
+            int c, h, w;
+            model_tensor_shape(m, n->in[0], &c, &h, &w);
+            ConvShape cs = {.n = m->max_batch, .h = h, .w = w, .c_in = c, .c_out = n->c,
+                            .kh = n->size, .kw = n->size, .stride = n->stride, .pad = n->pad};
             conv_shape_init(&cs);
             size_t need = conv_scratch_floats(&cs);
             if (need > scratch) scratch = need;

@@ -18,16 +18,7 @@ static float *node_dinput(const Model *m, const Node *n, int j)
 
 static void in_shape(const Model *m, const Node *n, int *c, int *h, int *w)
 {
-    if (n->in[0] == NODE_INPUT) {
-        *c = m->in_c;
-        *h = m->in_h;
-        *w = m->in_w;
-    } else {
-        const Node *p = &m->nodes[n->in[0]];
-        *c = p->c;
-        *h = p->h;
-        *w = p->w;
-    }
+    model_tensor_shape(m, n->in[0], c, h, w);
 }
 
 static ConvShape conv_shape(const Model *m, const Node *n, int batch)

@@ -43,11 +43,7 @@ void model_section(const Model *m, int s, ModelSection *out)
     if (first < 0) return;
     /* the section's input is its first node's first input */
     const Node *n0 = &m->nodes[first], *nl = &m->nodes[last];
-    out->in_c = m->in_c, out->in_h = m->in_h, out->in_w = m->in_w;
-    if (n0->in[0] != NODE_INPUT) {
-        const Node *p = &m->nodes[n0->in[0]];
-        out->in_c = p->c, out->in_h = p->h, out->in_w = p->w;
-    }
+    model_tensor_shape(m, n0->in[0], &out->in_c, &out->in_h, &out->in_w);
     out->out_c = nl->c, out->out_h = nl->h, out->out_w = nl->w;
 }
 
