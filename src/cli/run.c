@@ -44,10 +44,15 @@ static void on_signal(int sig)
 }
 
 /* Parse + build every file first: a typo in the 5th file should not wait
- * for 4 trainings to be noticed. */
-static int validate_all(CliOptions *o)
+ * for 4 trainings to be noticed. Also checks that each experiment's data
+ * directory exists, before the database is created: a wrong --data must not
+ * leave an empty results file behind (the loader checks the files themselves
+ * when each experiment starts). Returns the number of bad files; counts
+ * experiments without a data directory into *no_data. */
+static int validate_all(CliOptions *o, int *no_data)
 {
     int bad = 0;
+    *no_data = 0;
     for (int i = 0; i < o->n_files; i++) {
         Experiment e;
         if (experiment_load(o->files[i], o->sets, o->n_sets, &e) != 0) {
@@ -57,6 +62,18 @@ static int validate_all(CliOptions *o)
         Model m;
         if (model_build(&e, 0, &m) != 0) bad++; /* shapes only, no memory */
         else model_free(&m);
+        const char *origin;
+        const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            CifarSplit train, test; /* let the loader say what is wrong, with its hint */
+            if (cifar_load(dir, &train, &test) == 0) {
+                cifar_free(&train);
+                cifar_free(&test);
+            } else {
+                (*no_data)++;
+            }
+        }
         experiment_free(&e);
     }
     return bad;
@@ -196,36 +213,11 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     return rc;
 }
 
-/* Every experiment's data directory exists, before the database is created:
- * a wrong --data must not leave an empty results file behind. (The loader
- * checks the files themselves when each experiment starts.) */
-static int data_dirs_exist(CliOptions *o)
-{
-    int bad = 0;
-    for (int i = 0; i < o->n_files; i++) {
-        Experiment e;
-        if (experiment_load(o->files[i], o->sets, o->n_sets, &e) != 0) return -1;
-        const char *origin;
-        const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            CifarSplit train, test; /* let the loader say what is wrong, with its hint */
-            if (cifar_load(dir, &train, &test) == 0) {
-                cifar_free(&train);
-                cifar_free(&test);
-            } else {
-                bad++;
-            }
-        }
-        experiment_free(&e);
-    }
-    return bad ? -1 : 0;
-}
-
 int cmd_run(CliOptions *o)
 {
-    if (validate_all(o) != 0) return CN_EXIT_USAGE;
-    if (data_dirs_exist(o) != 0) return CN_EXIT_FAIL;
+    int no_data;
+    if (validate_all(o, &no_data) != 0) return CN_EXIT_USAGE;
+    if (no_data) return CN_EXIT_FAIL;
     int threads = cli_setup_threads(o->threads);
     ResultsDb *db = results_open(o->db);
     if (!db) return CN_EXIT_FAIL;
