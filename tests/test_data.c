@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cnnrun/data.h"
@@ -280,6 +281,53 @@ START_TEST(test_missing_dir)
     assert_contains(err, "--data");
     assert_contains(err, "CNNRUN_DATA");
     free(err);
+}
+END_TEST
+
+/* Runs cifar_load on tmpdir, whose mode is set to dir_mode, in a child that
+ * is refused what the mode bits forbid: root ignores them, so as root the
+ * child drops to nobody (65534) first. Returns what the child wrote to
+ * stderr; asserts that the load failed cleanly. */
+static char *load_fails_unprivileged(mode_t dir_mode)
+{
+    ck_assert_int_eq(chmod(tmpdir, dir_mode), 0);
+    capture_begin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+        CifarSplit tr, te;
+        int rc = cifar_load(tmpdir, &tr, &te);
+        fflush(stderr);
+        _exit(rc == -1 && !tr.pixels && !te.pixels ? 0 : 4);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    char *err = capture_end();
+    ck_assert_int_eq(chmod(tmpdir, 0700), 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "child status %d (3: could not drop privileges, 4: load did not fail)", st);
+    return err;
+}
+
+START_TEST(test_unreadable)
+{
+    char want[512], p[256];
+    write_small_set();
+    /* A file the user may not read: named, with the system's reason. */
+    path_in(p, sizeof p, tmpdir, names[2]);
+    ck_assert_int_eq(chmod(p, 0), 0);
+    char *err = load_fails_unprivileged(0755);
+    snprintf(want, sizeof want, "%s: cannot open: %s", p, strerror(EACCES));
+    assert_contains(err, want);
+    ck_assert_ptr_null(strstr(err, "data_batch_1.bin: "));
+    free(err);
+    /* A directory the user may not list. */
+    ck_assert_int_eq(chmod(p, 0644), 0);
+    err = load_fails_unprivileged(0311);
+    snprintf(want, sizeof want, "%s: cannot open data directory: %s", tmpdir, strerror(EACCES));
+    assert_contains(err, want);
+    free(err);
+    remove_tmpdir();
 }
 END_TEST
 
@@ -662,6 +710,7 @@ int main(void)
     tcase_add_test(load, test_bad_label);
     tcase_add_test(load, test_missing_file);
     tcase_add_test(load, test_missing_dir);
+    tcase_add_test(load, test_unreadable);
     tcase_add_test(load, test_bad_manifest);
     tcase_add_test(load, test_embedded_sample);
     tcase_add_test(load, test_full_dataset);
