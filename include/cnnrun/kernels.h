@@ -20,11 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- matrix products (src/engine/gemm.c) ----
+/* ---- matrix products and threads (src/engine/gemm.c) ----
  * c (m,n) = op(a) (m,k) x op(b) (k,n) + beta * c, row-major, op = transpose
- * when trans_* is set. Chooses OpenBLAS's thread count per product from the
- * shape; engine_set_threads sets the count used for large products. */
+ * when trans_* is set. With OpenMP the product is split over the engine's
+ * threads (single-threaded OpenBLAS in each) unless called from inside a
+ * parallel region; without it OpenBLAS's threads do large products.
+ * engine_set_threads sets the engine's thread count (before model_build: the
+ * memory plan sizes per-thread scratch by it); engine_get_threads reads it. */
 void engine_set_threads(int n);
+int engine_get_threads(void);
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc);
 

@@ -205,7 +205,6 @@ int cli_setup_threads(int requested)
 {
     int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
-    engine_set_threads(n); /* OpenBLAS's threads for large products */
-    parallel_set_threads(n); /* element-wise work, when built with OpenMP */
+    engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
     return n;
 }

@@ -12,8 +12,8 @@
 #include "parallel.h"
 #include "winograd.h"
 
-/* Target floats of one im2col chunk (~2 MB: about the L2 of both cores). */
-#define CONV_CHUNK_FLOATS (512u * 1024u)
+/* Target floats of one thread's im2col chunk (~1 MiB: one core's L2). */
+#define CONV_CHUNK_FLOATS (256u * 1024u)
 
 void conv_shape_init(ConvShape *s) {
     s->h_out = (s->h + 2 * s->pad - s->kh) / s->stride + 1;
@@ -32,12 +32,32 @@ static size_t conv_m(const ConvShape *s) {
     return (size_t)s->n * s->h_out * s->w_out;
 }
 
+/* Threads that share a conv: each takes whole images, so the scatter of one
+ * thread's input gradient never touches another's. */
+static int conv_threads(const ConvShape *s) {
+    int t = engine_get_threads();
+    return t < s->n ? t : s->n;
+}
+
 /* Rows of col per chunk: at least 128 (for GEMM efficiency), at most M. */
 static size_t conv_chunk_rows(const ConvShape *s) {
     size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
     if (rows < 128) rows = 128;
     size_t m = conv_m(s);
     return rows < m ? rows : m;
+}
+
+/* Scratch of one thread: its im2col chunk, then (threads > 0, backward) its
+ * partial weight and bias gradients. */
+static size_t conv_thread_floats(const ConvShape *s) {
+    return conv_chunk_rows(s) * conv_k(s) + conv_k(s) * (size_t)s->c_out + (size_t)s->c_out;
+}
+
+/* Output rows [*r0, *r1) of thread t of T: whole images. */
+static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_t *r1) {
+    size_t hw = (size_t)s->h_out * s->w_out;
+    *r0 = (size_t)s->n * t / T * hw;
+    *r1 = (size_t)s->n * (t + 1) / T * hw;
 }
 
 static int use_winograd(const ConvShape *s) {
@@ -54,7 +74,7 @@ static int use_winograd(const ConvShape *s) {
 
 size_t conv_scratch_floats(const ConvShape *s) {
     if (conv_is_pointwise(s)) return 0;
-    size_t need = conv_chunk_rows(s) * conv_k(s);
+    size_t need = (size_t)conv_threads(s) * conv_thread_floats(s);
     if (use_winograd(s)) {
         size_t w = winograd_scratch_floats(s);
         if (w > need) need = w;
@@ -138,24 +158,29 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
         return;
     }
     const size_t chunk = conv_chunk_rows(s);
-    for (size_t m0 = 0; m0 < m; m0 += chunk) {
-        size_t rows = m - m0 < chunk ? m - m0 : chunk;
-        im2col(s, in, m0, rows, scratch);
-        gemm(0, 0, (int)rows, (int)cout, (int)k, scratch, (int)k, weight, (int)cout, beta,
-             out + m0 * cout, (int)cout);
+    const int T = conv_threads(s);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = parallel_thread_num();
+        float *col = scratch + (size_t)t * conv_thread_floats(s);
+        size_t r0, r1;
+        conv_thread_rows(s, t, T, &r0, &r1);
+        for (size_t m0 = r0; m0 < r1; m0 += chunk) {
+            size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
+            im2col(s, in, m0, rows, col);
+            gemm(0, 0, (int)rows, (int)cout, (int)k, col, (int)k, weight, (int)cout, beta,
+                 out + m0 * cout, (int)cout);
+        }
     }
 }
 
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
                    float *din, int acc, float *dweight, float *dbias, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
-    if (dbias) {
-        for (size_t i = 0; i < m; i++) {
-            const float *row = dout + i * cout;
-            for (size_t c = 0; c < cout; c++) dbias[c] += row[c];
-        }
-    }
     if (conv_is_pointwise(s)) {
+        if (dbias)
+            for (size_t i = 0; i < m; i++)
+                for (size_t c = 0; c < cout; c++) dbias[c] += dout[i * cout + c];
         gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
              (int)cout);
         if (din)
@@ -164,19 +189,49 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
         return;
     }
     const int wino = use_winograd(s);
-    if (din && !acc && !wino) memset(din, 0, sizeof(float) * (size_t)s->n * s->h * s->w * s->c_in);
     const size_t chunk = conv_chunk_rows(s);
-    for (size_t m0 = 0; m0 < m; m0 += chunk) {
-        size_t rows = m - m0 < chunk ? m - m0 : chunk;
-        const float *dy = dout + m0 * cout;
-        im2col(s, in, m0, rows, scratch);
-        gemm(1, 0, (int)k, (int)cout, (int)rows, scratch, (int)k, dy, (int)cout, 1.0f, dweight,
-             (int)cout);
-        if (din && !wino) {
-            gemm(0, 1, (int)rows, (int)k, (int)cout, dy, (int)cout, weight, (int)cout, 0.0f,
-                 scratch, (int)k);
-            col2im_add(s, scratch, m0, rows, din);
+    const size_t kc = k * cout;
+    const int T = conv_threads(s);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = parallel_thread_num();
+        float *col = scratch + (size_t)t * conv_thread_floats(s);
+        /* Thread 0 adds into the gradients; the others into their own. */
+        float *dw = dweight, *db = dbias;
+        if (t > 0) {
+            dw = col + chunk * k;
+            db = dbias ? dw + kc : NULL;
+            memset(dw, 0, sizeof(float) * (kc + cout));
         }
+        size_t r0, r1;
+        conv_thread_rows(s, t, T, &r0, &r1);
+        if (din && !acc && !wino) {
+            size_t img = (size_t)s->h * s->w * s->c_in, hw = (size_t)s->h_out * s->w_out;
+            memset(din + r0 / hw * img, 0, sizeof(float) * (r1 - r0) / hw * img);
+        }
+        for (size_t m0 = r0; m0 < r1; m0 += chunk) {
+            size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
+            const float *dy = dout + m0 * cout;
+            if (db)
+                for (size_t i = 0; i < rows; i++)
+                    for (size_t c = 0; c < cout; c++) db[c] += dy[i * cout + c];
+            im2col(s, in, m0, rows, col);
+            gemm(1, 0, (int)k, (int)cout, (int)rows, col, (int)k, dy, (int)cout, 1.0f, dw,
+                 (int)cout);
+            if (din && !wino) {
+                gemm(0, 1, (int)rows, (int)k, (int)cout, dy, (int)cout, weight, (int)cout, 0.0f,
+                     col, (int)k);
+                col2im_add(s, col, m0, rows, din);
+            }
+        }
+    }
+    /* The other threads' partial gradients, added in thread order. */
+    for (int t = 1; t < T; t++) {
+        const float *dw = scratch + (size_t)t * conv_thread_floats(s) + chunk * k;
+        PARALLEL_FOR(kc)
+        for (size_t i = 0; i < kc; i++) dweight[i] += dw[i];
+        if (dbias)
+            for (size_t c = 0; c < cout; c++) dbias[c] += dw[kc + c];
     }
     if (din && wino) winograd_backward_data(s, weight, dout, din, acc, scratch);
 }

@@ -1,41 +1,175 @@
-/* gemm.c — the one place the engine calls cblas_sgemm. It picks OpenBLAS's
- * thread count per product: OpenBLAS splits work over the output matrix, so
- * a product with a small output (a weight gradient such as 12 x 24 summed
- * over 43,690 rows) or a tiny inner dimension runs far faster on one thread
- * (measured here: 1.2 GFLOP/s on 2 threads, 33 on one). The choice depends
- * only on the shape, so results stay reproducible for a thread setting. */
+/* gemm.c — the one place the engine calls cblas_sgemm, and who runs it on
+ * which threads.
+ *
+ * Built with OpenMP (the default), the engine has one pool of threads: the
+ * OpenMP team. OpenBLAS always runs single-threaded inside it, so its own
+ * spinning threads never compete for the cores with ours. A product called
+ * from outside a parallel region is split here: by rows of C, else by
+ * columns, else (small C, long inner dimension: a weight gradient) by the
+ * inner dimension into per-thread partial results that are then added. A
+ * product called from inside a parallel region (conv.c gives each thread its
+ * own chunks) runs on the calling thread.
+ *
+ * Without OpenMP, OpenBLAS's own threads do large products, and products with
+ * a small output or inner dimension run on one (measured here: a 12 x 24
+ * weight gradient over 43,690 rows ran at 1.2 GFLOP/s on 2 threads, 33 on
+ * one).
+ *
+ * Every split depends only on the shape and the thread count, so results are
+ * reproducible for a given --threads. */
 #include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "cnnrun/util.h"
+#include "parallel.h"
 
 /* Output elements at or below which one thread does the product. */
 #define GEMM_SMALL_OUTPUT 32768
 /* Inner dimension at or below which one thread does the product. */
 #define GEMM_SMALL_INNER 32
+/* Multiply-adds below which splitting costs more than it gains. */
+#define GEMM_SMALL_WORK (1L << 20)
+/* Rows or columns of C each thread gets at least when splitting them. */
+#define GEMM_MIN_SLICE 32
 
-static int engine_threads;  /* 0: whatever OpenBLAS was set to */
+static int engine_threads;  /* 0: not set; the engine's thread count */
 static int current_threads; /* what OpenBLAS is set to now */
 
-void engine_set_threads(int n) {
-    engine_threads = n;
-    current_threads = n;
-    openblas_set_num_threads(n);
-}
-
-static void use_threads(int n) {
+static void openblas_threads(int n)
+{
     if (current_threads == 0) current_threads = openblas_get_num_threads();
-    if (engine_threads == 0) engine_threads = current_threads;
-    if (n == 0) n = engine_threads;
     if (n != current_threads) {
         openblas_set_num_threads(n);
         current_threads = n;
     }
 }
 
-void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
-          int ldb, float beta, float *c, int ldc) {
-    int small = (long)m * n <= GEMM_SMALL_OUTPUT || k <= GEMM_SMALL_INNER;
-    use_threads(small ? 1 : 0);
+void engine_set_threads(int n)
+{
+    engine_threads = n;
+    parallel_set_threads(n);
+#ifdef _OPENMP
+    openblas_threads(1);
+#else
+    openblas_threads(n);
+#endif
+}
+
+int engine_get_threads(void)
+{
+    if (engine_threads == 0) {
+#ifdef _OPENMP
+        engine_threads = parallel_max_threads();
+        openblas_threads(1);
+#else
+        engine_threads = openblas_get_num_threads();
+#endif
+    }
+    return engine_threads;
+}
+
+static void sgemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc)
+{
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
+
+#ifdef _OPENMP
+/* Start of slice t of T over n items, aligned to `align` items. */
+static int slice_start(int n, int t, int T, int align)
+{
+    if (t >= T) return n;
+    long s = (long)n * t / T;
+    s -= s % align;
+    return (int)s;
+}
+
+/* Per-thread partial results of a split inner dimension, grown on demand and
+ * kept (one buffer per thread; freed at exit by the OS). */
+static float *partial_buffer(int t, size_t floats)
+{
+    enum { MAX_T = 256 };
+    static float *buf[MAX_T];
+    static size_t cap[MAX_T];
+    if (floats > cap[t]) {
+        free(buf[t]);
+        buf[t] = xmalloc(floats * sizeof(float));
+        cap[t] = floats;
+    }
+    return buf[t];
+}
+
+void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+          int ldb, float beta, float *c, int ldc)
+{
+    int T = engine_get_threads();
+    if (T > 256) T = 256;
+    long work = (long)m * n * k;
+    if (T == 1 || omp_in_parallel() || work < GEMM_SMALL_WORK) {
+        openblas_threads(1);
+        sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    openblas_threads(1);
+    if (m >= T * GEMM_MIN_SLICE || n >= T * GEMM_MIN_SLICE) {
+        /* Split the larger of C's two dimensions; slices are 16-aligned. */
+        int by_rows = m >= n;
+#pragma omp parallel num_threads(T)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int len = by_rows ? m : n;
+            int s0 = slice_start(len, t, nt, 16), s1 = slice_start(len, t + 1, nt, 16);
+            if (s1 > s0) {
+                if (by_rows) {
+                    const float *as = trans_a ? a + s0 : a + (size_t)s0 * lda;
+                    sgemm(trans_a, trans_b, s1 - s0, n, k, as, lda, b, ldb, beta,
+                          c + (size_t)s0 * ldc, ldc);
+                } else {
+                    const float *bs = trans_b ? b + (size_t)s0 * ldb : b + s0;
+                    sgemm(trans_a, trans_b, m, s1 - s0, k, a, lda, bs, ldb, beta, c + s0, ldc);
+                }
+            }
+        }
+        return;
+    }
+    /* Small C, long inner dimension: thread 0 accumulates into C, the others
+     * into partial results that are added afterwards, in thread order. */
+    size_t mn = (size_t)m * n;
+    float *part[256];
+    int used = T;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+        used = nt;
+        int k0 = slice_start(k, t, nt, 1), k1 = slice_start(k, t + 1, nt, 1);
+        const float *as = trans_a ? a + (size_t)k0 * lda : a + k0;
+        const float *bs = trans_b ? b + k0 : b + (size_t)k0 * ldb;
+        if (t == 0) {
+            sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, beta, c, ldc);
+        } else {
+            part[t] = partial_buffer(t, mn);
+            sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, 0.0f, part[t], n);
+        }
+    }
+    for (int t = 1; t < used; t++) {
+        const float *p = part[t];
+        for (int i = 0; i < m; i++) {
+            float *ci = c + (size_t)i * ldc;
+            const float *pi = p + (size_t)i * n;
+            for (int j = 0; j < n; j++) ci[j] += pi[j];
+        }
+    }
+}
+#else
+void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+          int ldb, float beta, float *c, int ldc)
+{
+    int small = (long)m * n <= GEMM_SMALL_OUTPUT || k <= GEMM_SMALL_INNER;
+    openblas_threads(small ? 1 : engine_get_threads());
+    sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+#endif

@@ -1,11 +1,13 @@
-/* parallel.h — how the engine may spread element-wise work over threads.
+/* parallel.h — how the engine spreads work over threads.
  *
- * With `meson setup -Dopenmp=enabled`, element-wise loops run under OpenMP
- * with static ranges (results do not depend on timing). It is OFF by default:
- * measured on the 2-core machine, libgomp's spinning workers and OpenBLAS's
- * own threads fight over the two cores and training got 2.6x slower
- * (quick.ini: 246 -> 94 img/s), although the element-wise passes themselves
- * halved. See docs/performance.md. Without OpenMP these macros are empty. */
+ * Built with OpenMP (meson's `openmp` option, on when the compiler has it),
+ * the OpenMP team is the engine's one pool of threads: element-wise loops use
+ * PARALLEL_FOR with static ranges (results do not depend on timing), conv.c
+ * gives each thread whole images, and gemm.c splits products over the team
+ * with OpenBLAS single-threaded inside. (Before, OpenMP loops next to
+ * OpenBLAS's own spinning threads made training 2.6x slower; with one pool,
+ * quick.ini went from 232 to 307 img/s: docs/performance.md.) Without OpenMP
+ * these macros are empty and OpenBLAS's threads do the large products. */
 #ifndef CNNRUN_PARALLEL_H
 #define CNNRUN_PARALLEL_H
 
@@ -18,10 +20,12 @@
 #define PARALLEL_FOR(n) CN_PRAGMA(omp parallel for schedule(static) if ((size_t)(n) > PARALLEL_MIN))
 static inline int parallel_max_threads(void) { return omp_get_max_threads(); }
 static inline void parallel_set_threads(int n) { omp_set_num_threads(n); }
+static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
 #else
 #define PARALLEL_FOR(n)
 static inline int parallel_max_threads(void) { return 1; }
 static inline void parallel_set_threads(int n) { (void)n; }
+static inline int parallel_thread_num(void) { return 0; }
 #endif
 
 #endif
