@@ -341,6 +341,23 @@ START_TEST(test_sigint_then_resume)
     char text[64];
     query_text("i/r.db", "select status from runs where id = 1", text, sizeof text);
     ck_assert_str_eq(text, "interrupted");
+    /* the steps done in the epoch it stopped in were saved (the stop is
+     * checked after every step, so it always lands inside an epoch) */
+    char ck[192], want[64];
+    snprintf(ck, sizeof ck, "%s/i/checkpoints/tiny-1-last.ckpt", dir);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_read_meta(ck, &meta), 0);
+    ck_assert_int_ge(meta.epoch, 1);
+    ck_assert_int_ge(meta.steps_in_epoch, 1);
+    ck_assert_int_eq(meta.global_step, meta.epoch * 50L + meta.steps_in_epoch);
+    ck_assert_int_eq(meta.part_seen, meta.steps_in_epoch * 50L);
+    snprintf(want, sizeof want, "stopped after step %d of 50 in epoch %d", meta.steps_in_epoch,
+             meta.epoch + 1);
+    char logpath[192];
+    snprintf(logpath, sizeof logpath, "%s/log", dir);
+    char *log = read_text_file(logpath, NULL);
+    ck_assert_msg(log && strstr(log, want), "expected \"%s\" in the log:\n%s", want, log);
+    free(log);
 
     /* a changed file is refused, with the line that changed */
     write_file("tiny.ini", TINY("8", "5"));

@@ -38,7 +38,8 @@ static void assert_close(const char *what, const float *a, const float *b, size_
 
 static const struct {
     int n, h, w, cin, cout;
-} shapes[] = {{2, 8, 8, 16, 16}, {3, 7, 5, 16, 24}, {1, 4, 9, 32, 16}, {2, 6, 6, 20, 17}};
+} shapes[] = {{2, 8, 8, 16, 16}, {3, 7, 5, 16, 24}, {1, 4, 9, 32, 16}, {2, 6, 6, 20, 17},
+              {3, 17, 15, 16, 24} /* 216 tiles: split over threads */};
 
 START_TEST(test_matches_im2col)
 {

@@ -16,7 +16,7 @@
 #include "cnnrun/train.h"
 
 #define CKPT_MAGIC "CNNRCKPT"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2 /* 2: the partial-epoch fields; version 1 files still load */
 
 typedef struct {
     char experiment[128];  /* Experiment.name */
@@ -25,7 +25,14 @@ typedef struct {
     int64_t global_step;   /* optimizer steps done */
     double best_acc;       /* best test accuracy so far */
     double train_seconds;  /* wall time of the finished epochs */
-    Rng shuffle_rng, aug_rng; /* the trainer's, after `epoch` epochs */
+    Rng shuffle_rng;       /* the trainer's, before epoch + 1 shuffles */
+    Rng aug_rng;           /* the trainer's, after global_step steps */
+    /* An interrupted run stops inside epoch + 1: steps_in_epoch of its steps
+     * are done (0: at the epoch boundary), with these running sums. */
+    int steps_in_epoch;
+    double part_loss_sum;  /* sum of the batch losses so far */
+    int64_t part_correct, part_seen; /* correct predictions / images so far */
+    double part_seconds;   /* training time spent in the partial epoch */
 } CheckpointMeta;
 
 /* The network's shape signature: one line per node (name, op, output shape,

@@ -46,6 +46,8 @@ typedef struct {
     int c_out, kh, kw, stride, pad;
     int h_out, w_out;        /* filled by conv_shape_init */
     int algo;                /* CONV_AUTO (0), CONV_IM2COL or CONV_WINOGRAD */
+    int threads;             /* most threads to use, 0: the engine's count; scratch sized
+                                by conv_scratch_floats with the same value holds them */
 } ConvShape;
 
 void conv_shape_init(ConvShape *s);

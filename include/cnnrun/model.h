@@ -66,6 +66,7 @@ typedef struct {
 typedef struct {
     const Experiment *exp;
     int max_batch;
+    int threads;         /* engine threads the scratch space was planned for */
     int in_c, in_h, in_w;       /* 3, 32, 32 */
     int classes;                /* size of the last node's output */
     int n_nodes;

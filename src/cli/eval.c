@@ -61,6 +61,7 @@ int cmd_eval(CliOptions *o)
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
     /* memory is planned as for training: batches of at most batch_size */
     const int B = e.test_batch_size < e.batch_size ? e.test_batch_size : e.batch_size;
+    int threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
     Model m;
     if (model_build(&e, B, &m) != 0) {
         experiment_free(&e);
@@ -80,7 +81,6 @@ int cmd_eval(CliOptions *o)
         experiment_free(&e);
         return rc;
     }
-    int threads = cli_setup_threads(o->threads);
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
     CifarSplit train, test;

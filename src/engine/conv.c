@@ -36,6 +36,7 @@ static size_t conv_m(const ConvShape *s) {
  * thread's input gradient never touches another's. */
 static int conv_threads(const ConvShape *s) {
     int t = engine_get_threads();
+    if (s->threads > 0 && s->threads < t) t = s->threads;
     return t < s->n ? t : s->n;
 }
 

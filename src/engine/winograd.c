@@ -11,10 +11,13 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "parallel.h"
 #include "winograd.h"
 
-/* Tiles per batch of 16 products: enough rows for efficient GEMMs. */
-#define WINO_TILE_FLOATS (1u << 24)
+/* Floats of one thread's V and M for a chunk of tiles (~2 MiB: one core's
+ * L2 and some of L3), and the fewest tiles a chunk has (GEMM rows). */
+#define WINO_CHUNK_FLOATS (512u * 1024u)
+#define WINO_MIN_TILES 64
 
 int winograd_eligible(const ConvShape *s) {
     return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->c_in >= 16 &&
@@ -25,25 +28,39 @@ static size_t tiles_total(const ConvShape *s) {
     return (size_t)s->n * ((s->h + 1) / 2) * ((s->w + 1) / 2);
 }
 
+/* Threads sharing the tiles: at most one per WINO_MIN_TILES tiles. */
+static int wino_threads(size_t total, int cap) {
+    int T = engine_get_threads();
+    if (cap > 0 && cap < T) T = cap;
+    size_t most = total / WINO_MIN_TILES;
+    if (most < 1) most = 1;
+    return (size_t)T < most ? T : (int)most;
+}
+
 static size_t chunk_tiles(int cin, int cout, size_t total) {
-    size_t t = WINO_TILE_FLOATS / (16u * (size_t)(cin + cout));
-    if (t < 256) t = 256;
+    size_t t = WINO_CHUNK_FLOATS / (16u * (size_t)(cin + cout));
+    if (t < WINO_MIN_TILES) t = WINO_MIN_TILES;
     return t < total ? t : total;
 }
 
+/* Floats of one thread's work area: V and M for a chunk, a row of zeros and
+ * a throw-away row. */
+static size_t thread_floats(int cin, int cout, size_t total) {
+    int big = cin > cout ? cin : cout;
+    return 16u * chunk_tiles(cin, cout, total) * (size_t)(cin + cout) + 2u * (size_t)big;
+}
+
 size_t winograd_scratch_floats(const ConvShape *s) {
-    int big = s->c_in > s->c_out ? s->c_in : s->c_out;
-    size_t t = chunk_tiles(s->c_in, s->c_out, tiles_total(s));
-    size_t t2 = chunk_tiles(s->c_out, s->c_in, tiles_total(s));
-    if (t2 > t) t = t2;
-    /* U (16 cin cout) + flipped weights (9 cin cout) + V and M for a chunk
-     * + a row of zeros and a throw-away row */
-    return 25u * (size_t)s->c_in * s->c_out + 16u * t * (size_t)(2 * big) + 2u * (size_t)big;
+    size_t total = tiles_total(s);
+    size_t a = thread_floats(s->c_in, s->c_out, total), b = thread_floats(s->c_out, s->c_in, total);
+    /* U (16 cin cout) + flipped weights (9 cin cout) + a work area per thread */
+    return 25u * (size_t)s->c_in * s->c_out + (size_t)wino_threads(total, s->threads) * (a > b ? a : b);
 }
 
 /* U[k][ci][co] = (G g G^T)[k] for g = w[ky][kx][ci][co]. */
 static void transform_filters(int cin, int cout, const float *w, float *U) {
     const size_t cc = (size_t)cin * cout;
+    PARALLEL_FOR(cc * 16)
     for (size_t i = 0; i < cc; i++) {
         float g[3][3], t[4][3];
         for (int y = 0; y < 3; y++)
@@ -146,23 +163,32 @@ static void transform_outputs(int h, int w, int c, const float *M, size_t t0, si
     }
 }
 
-/* out (N,H,W,cout) (+)= conv3x3(in (N,H,W,cin)) with filters already in U. */
-static void winograd_run(int n, int h, int w, int cin, int cout, const float *in, const float *U,
+/* out (N,H,W,cout) (+)= conv3x3(in (N,H,W,cin)) with filters already in U.
+ * Each thread takes a range of tiles (output tiles never overlap) and runs
+ * its chunks' 16 products on its own. */
+static void winograd_run(const ConvShape *s, int cin, int cout, const float *in, const float *U,
                          const float *bias, float *out, int acc, float *work) {
-    ConvShape s = {.n = n, .h = h, .w = w};
-    const size_t total = tiles_total(&s);
-    const size_t T = chunk_tiles(cin, cout, total);
+    const int h = s->h, w = s->w;
+    const size_t total = tiles_total(s);
+    const size_t C = chunk_tiles(cin, cout, total);
+    const int T = wino_threads(total, s->threads);
+    const size_t stride = thread_floats(cin, cout, total);
     int big = cin > cout ? cin : cout;
-    float *V = work, *M = work + 16 * T * (size_t)cin;
-    float *zeros = M + 16 * T * (size_t)cout, *discard = zeros + big;
-    memset(zeros, 0, sizeof(float) * (size_t)big);
-    for (size_t t0 = 0; t0 < total; t0 += T) {
-        size_t nt = total - t0 < T ? total - t0 : T;
-        transform_inputs(h, w, cin, in, t0, nt, V, zeros);
-        for (int k = 0; k < 16; k++)
-            gemm(0, 0, (int)nt, cout, cin, V + (size_t)k * nt * cin, cin,
-                 U + (size_t)k * cin * cout, cout, 0.0f, M + (size_t)k * nt * cout, cout);
-        transform_outputs(h, w, cout, M, t0, nt, bias, out, acc, zeros, discard);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = parallel_thread_num();
+        float *V = work + (size_t)t * stride, *M = V + 16 * C * (size_t)cin;
+        float *zeros = M + 16 * C * (size_t)cout, *discard = zeros + big;
+        memset(zeros, 0, sizeof(float) * (size_t)big);
+        size_t a = total * t / T, b = total * (t + 1) / T;
+        for (size_t t0 = a; t0 < b; t0 += C) {
+            size_t nt = b - t0 < C ? b - t0 : C;
+            transform_inputs(h, w, cin, in, t0, nt, V, zeros);
+            for (int k = 0; k < 16; k++)
+                gemm(0, 0, (int)nt, cout, cin, V + (size_t)k * nt * cin, cin,
+                     U + (size_t)k * cin * cout, cout, 0.0f, M + (size_t)k * nt * cout, cout);
+            transform_outputs(h, w, cout, M, t0, nt, bias, out, acc, zeros, discard);
+        }
     }
 }
 
@@ -170,7 +196,7 @@ void winograd_forward(const ConvShape *s, const float *in, const float *weight, 
                       float *out, float *scratch) {
     float *U = scratch, *work = scratch + 25u * (size_t)s->c_in * s->c_out;
     transform_filters(s->c_in, s->c_out, weight, U);
-    winograd_run(s->n, s->h, s->w, s->c_in, s->c_out, in, U, bias, out, 0, work);
+    winograd_run(s, s->c_in, s->c_out, in, U, bias, out, 0, work);
 }
 
 void winograd_backward_data(const ConvShape *s, const float *weight, const float *dout, float *din,
@@ -187,5 +213,5 @@ void winograd_backward_data(const ConvShape *s, const float *weight, const float
                     dst[(size_t)co * s->c_in + ci] = src[(size_t)ci * s->c_out + co];
         }
     transform_filters(s->c_out, s->c_in, flipped, U);
-    winograd_run(s->n, s->h, s->w, s->c_out, s->c_in, dout, U, NULL, din, acc, work);
+    winograd_run(s, s->c_out, s->c_in, dout, U, NULL, din, acc, work);
 }

@@ -448,7 +448,8 @@ static void plan_memory(Model *m)
             int c, h, w;
             model_tensor_shape(m, n->in[0], &c, &h, &w);
             ConvShape cs = {.n = m->max_batch, .h = h, .w = w, .c_in = c, .c_out = n->c,
-                            .kh = n->size, .kw = n->size, .stride = n->stride, .pad = n->pad};
+                            .kh = n->size, .kw = n->size, .stride = n->stride, .pad = n->pad,
+                            .threads = m->threads};
             conv_shape_init(&cs);
             size_t need = conv_scratch_floats(&cs);
             if (need > scratch) scratch = need;
@@ -491,6 +492,7 @@ int model_build(const Experiment *e, int max_batch, Model *m)
     memset(m, 0, sizeof *m);
     m->exp = e;
     m->max_batch = max_batch;
+    m->threads = engine_get_threads();
     m->in_c = 3;
     m->in_h = m->in_w = 32;
     Builder b = {.e = e, .m = m, .cap = 0, .section_out = xcalloc((size_t)e->n_layers, sizeof(int))};

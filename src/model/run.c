@@ -26,7 +26,7 @@ static ConvShape conv_shape(const Model *m, const Node *n, int batch)
     int c, h, w;
     in_shape(m, n, &c, &h, &w);
     ConvShape s = {.n = batch, .h = h, .w = w, .c_in = c, .c_out = n->c, .kh = n->size,
-                   .kw = n->size, .stride = n->stride, .pad = n->pad};
+                   .kw = n->size, .stride = n->stride, .pad = n->pad, .threads = m->threads};
     conv_shape_init(&s);
     return s;
 }

@@ -5,7 +5,10 @@
  *   char[8]  magic "CNNRCKPT"       u32 format version    u32 0x01020304
  *   u64      FNV-1a of the signature text, u32 length, the text
  *   u32 + bytes  experiment name;   i64 run_id; i32 epoch; i64 global_step
- *   f64 best_acc; f64 train_seconds; 3 x (u64 state, u64 inc): shuffle, augment, dropout RNG
+ *   f64 best_acc; f64 train_seconds; 2 x (u64 state, u64 inc): shuffle, augment RNG
+ *   (version 2) i32 steps_in_epoch; f64 part_loss_sum; i64 part_correct; i64 part_seen;
+ *               f64 part_seconds
+ *   (u64 state, u64 inc): dropout RNG
  *   u64 n + n f32  params;  u64 n + n f32  state (BN running stats)
  *   i32 optimizer type (-1: none); i64 optimizer step; u64 n + f32 m1; u64 n + f32 m2
  *   u64 FNV-1a of every byte before it (detects truncation and damage)
@@ -160,6 +163,11 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
     put_f64(&w, meta->train_seconds);
     put_rng(&w, &meta->shuffle_rng);
     put_rng(&w, &meta->aug_rng);
+    put_u32(&w, (uint32_t)meta->steps_in_epoch);
+    put_f64(&w, meta->part_loss_sum);
+    put_i64(&w, meta->part_correct);
+    put_i64(&w, meta->part_seen);
+    put_f64(&w, meta->part_seconds);
     put_rng(&w, &m->dropout_rng);
     put_floats(&w, m->params, m->n_params);
     put_floats(&w, m->state, m->n_state);
@@ -199,6 +207,7 @@ typedef struct {
     const unsigned char *p;
     size_t n, at;
     int short_read;
+    uint32_t version; /* the file's format version */
 } Reader;
 
 static const void *get(Reader *r, size_t n)
@@ -297,7 +306,7 @@ static int open_checked(const char *path, char **data_out, Reader *rd)
         rc = CN_EXIT_USAGE;
         goto out;
     }
-    if (version != CKPT_VERSION) {
+    if (version < 1 || version > CKPT_VERSION) {
         fprintf(stderr, "%s: checkpoint format version %u; this cnnrun (%s) reads version %d\n",
                 path, version, CN_VERSION, CKPT_VERSION);
         rc = CN_EXIT_USAGE;
@@ -314,6 +323,7 @@ static int open_checked(const char *path, char **data_out, Reader *rd)
         goto out;
     }
     r.n = len - sizeof stored;
+    r.version = version;
     *data_out = data;
     *rd = r;
     return 0;
@@ -342,6 +352,13 @@ static void get_meta(Reader *r, CheckpointMeta *mt)
     mt->train_seconds = get_f64(r);
     get_rng(r, &mt->shuffle_rng);
     get_rng(r, &mt->aug_rng);
+    if (r->version >= 2) {
+        mt->steps_in_epoch = (int)get_u32(r);
+        mt->part_loss_sum = get_f64(r);
+        mt->part_correct = get_i64(r);
+        mt->part_seen = get_i64(r);
+        mt->part_seconds = get_f64(r);
+    }
 }
 
 int checkpoint_read_meta(const char *path, CheckpointMeta *meta)

@@ -22,6 +22,24 @@ static int finish(const TrainOptions *opt, int64_t run_id, const char *status, d
     return strcmp(status, "finished") == 0 ? CN_EXIT_OK : CN_EXIT_FAIL;
 }
 
+/* A checkpoint's position must fit this run: a file from a run over other
+ * data (another step count) or a damaged-but-checksummed one is refused. */
+static int check_resume_point(const char *path, const CheckpointMeta *mt, int epochs, int steps,
+                              int n_train)
+{
+    long want = (long)mt->epoch * steps + mt->steps_in_epoch;
+    if (mt->epoch < 0 || mt->epoch > epochs || mt->steps_in_epoch < 0 ||
+        mt->steps_in_epoch > steps || mt->global_step != want || mt->part_seen < 0 ||
+        mt->part_seen > n_train || mt->part_correct < 0 || mt->part_correct > mt->part_seen) {
+        fprintf(stderr, "%s: the checkpoint's position (epoch %d, step %d of the next epoch, %lld "
+                        "steps in all) does not fit this run (%d epochs of %d steps); resume with "
+                        "the data and batch size it was trained with\n",
+                path, mt->epoch, mt->steps_in_epoch, (long long)mt->global_step, epochs, steps);
+        return -1;
+    }
+    return 0;
+}
+
 int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
               const TrainOptions *opt)
 {
@@ -48,6 +66,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     int first_epoch = 1;
     long step = 0;
     double train_secs = 0, best_acc = -1;
+    CheckpointMeta resume = {0}; /* where a resumed run picks up inside its first epoch */
     if (opt->resume_path) {
         CheckpointMeta meta;
         int lrc = checkpoint_load(opt->resume_path, &m, &o, &meta);
@@ -61,12 +80,18 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             optimizer_free(&o);
             return lrc;
         }
+        if (check_resume_point(opt->resume_path, &meta, e->epochs, steps, train->n) != 0) {
+            model_free(&m);
+            optimizer_free(&o);
+            return CN_EXIT_USAGE;
+        }
         first_epoch = meta.epoch + 1;
         step = (long)meta.global_step;
         train_secs = meta.train_seconds;
         best_acc = meta.best_acc;
         shuffle_rng = meta.shuffle_rng;
         aug_rng = meta.aug_rng;
+        resume = meta;
     }
 
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
@@ -111,13 +136,17 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     const char *error = NULL;
     const int checkpoints = opt->checkpoint_dir && opt->checkpoint_dir[0];
     for (int epoch = first_epoch; epoch <= e->epochs; epoch++) {
-        double t0 = now_seconds();
+        const int part = epoch == first_epoch; /* resumed inside this epoch? */
+        double t0 = now_seconds() - (part ? resume.part_seconds : 0);
+        const Rng epoch_shuffle = shuffle_rng;
         for (int i = 0; i < train->n; i++) order[i] = i;
         rng_shuffle(&shuffle_rng, order, train->n);
-        double loss_sum = 0;
-        int correct = 0, seen = 0;
-        double lr = 0;
-        for (int s = 0; s < steps; s++, step++) {
+        double loss_sum = part ? resume.part_loss_sum : 0;
+        int correct = part ? (int)resume.part_correct : 0, seen = part ? (int)resume.part_seen : 0;
+        /* the lr of the last step done (recorded with the epoch) */
+        double lr = part && resume.steps_in_epoch > 0 ? schedule_lr(e, (double)(step - 1) / steps) : 0;
+        int s = part ? resume.steps_in_epoch : 0;
+        for (; s < steps; s++, step++) {
             int start = s * B, n = train->n - start < B ? train->n - start : B;
             cifar_make_batch(train, order + start, n, &aug, &aug_rng, images, labels);
             model_forward(&m, images, n, true);
@@ -144,10 +173,30 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             if (opt->stop && *opt->stop) {
                 status = "interrupted";
                 error = "interrupted by a signal";
+                s++, step++;
                 break;
             }
         }
         double train_time = now_seconds() - t0;
+        if (strcmp(status, "interrupted") == 0 && checkpoints) {
+            /* Keep the steps done in this epoch: resume picks up after them. */
+            CheckpointMeta meta = {.run_id = run_id > 0 ? run_id : 0, .epoch = epoch - 1,
+                                   .global_step = step, .best_acc = best_acc,
+                                   .train_seconds = train_secs, .shuffle_rng = epoch_shuffle,
+                                   .aug_rng = aug_rng, .steps_in_epoch = s,
+                                   .part_loss_sum = loss_sum, .part_correct = correct,
+                                   .part_seen = seen, .part_seconds = train_time};
+            str_copy(meta.experiment, sizeof meta.experiment, e->name);
+            char path[CN_PATH_MAX + 256];
+            checkpoint_path(path, sizeof path, opt->checkpoint_dir, e->name, meta.run_id, "last");
+            if (checkpoint_save(path, &m, &o, &meta) == 0)
+                fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; "
+                                "continue with `cnnrun run --resume`\n",
+                        e->path, s, steps, epoch, path);
+            else
+                error = "interrupted by a signal; the partial epoch could not be saved (the "
+                        "previous checkpoint is kept)";
+        }
         if (strcmp(status, "finished") != 0) break;
         EvalResult ev = evaluate(&m, test, &aug, eval_batch, images, labels);
         double secs = now_seconds() - t0;
