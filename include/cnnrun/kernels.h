@@ -33,12 +33,12 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
           int ldb, float beta, float *c, int ldc);
 
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
-/* Algorithm: CONV_AUTO is im2col + GEMM today. CONV_WINOGRAD uses Winograd
- * F(2x2,3x3) (src/engine/winograd.c) for the forward pass and the input
- * gradient of 3x3 stride-1 pad-1 layers with >= 16 channels in and out
- * (im2col otherwise). It is correct (tests/test_winograd.c) but not yet faster
- * on the development machine (docs/performance.md), so AUTO does not choose
- * it; CNNRUN_CONV=winograd (or =im2col) in the environment overrides AUTO. */
+/* Algorithm: CONV_WINOGRAD uses Winograd F(2x2,3x3) (src/engine/winograd.c)
+ * for the forward pass and the input gradient of 3x3 stride-1 pad-1 layers
+ * with >= 16 channels in and out (im2col otherwise). CONV_AUTO chooses it
+ * where it measured faster on the development machine: >= 128 channels in
+ * and out (docs/performance.md); im2col + GEMM elsewhere.
+ * CNNRUN_CONV=winograd (or =im2col) in the environment overrides AUTO. */
 enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2 };
 
 typedef struct {
