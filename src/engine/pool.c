@@ -18,6 +18,10 @@ static size_t in_elems(const PoolShape *s)
     return (size_t)s->n * s->h * s->w * s->c;
 }
 
+/* Each window's first valid tap is copied, the others compared by a
+ * branch-free select, so the channel loops vectorise. A NaN is taken (and
+ * then kept), as in PyTorch; ties keep the first tap. Every window holds at
+ * least one input pixel (pad < size, checked by the builder). */
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax)
 {
     const int c = s->c;
@@ -26,25 +30,30 @@ void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *a
         for (int oy = 0; oy < s->h_out; oy++)
             for (int ox = 0; ox < s->w_out; ox++) {
                 size_t o = (((size_t)n * s->h_out + oy) * s->w_out + ox) * c;
-                float *y = out + o;
-                int32_t *am = argmax + o;
-                for (int j = 0; j < c; j++) {
-                    y[j] = -FLT_MAX;
-                    am[j] = -1;
-                }
+                float *restrict y = out + o;
+                int32_t *restrict am = argmax + o;
+                int first = 1;
                 for (int ky = 0; ky < s->size; ky++) {
                     int iy = oy * s->stride - s->pad + ky;
                     if (iy < 0 || iy >= s->h) continue;
                     for (int kx = 0; kx < s->size; kx++) {
                         int ix = ox * s->stride - s->pad + kx;
                         if (ix < 0 || ix >= s->w) continue;
-                        size_t base = (((size_t)n * s->h + iy) * s->w + ix) * c;
-                        const float *x = in + base;
-                        for (int j = 0; j < c; j++)
-                            if (x[j] > y[j] || am[j] < 0) {
+                        int32_t base = (int32_t)((((size_t)n * s->h + iy) * s->w + ix) * c);
+                        const float *restrict x = in + base;
+                        if (first) {
+                            for (int j = 0; j < c; j++) {
                                 y[j] = x[j];
-                                am[j] = (int32_t)(base + j);
+                                am[j] = base + j;
                             }
+                            first = 0;
+                            continue;
+                        }
+                        for (int j = 0; j < c; j++) {
+                            int take = (x[j] > y[j]) | (x[j] != x[j]);
+                            y[j] = take ? x[j] : y[j];
+                            am[j] = take ? base + j : am[j];
+                        }
                     }
                 }
             }
