@@ -1,7 +1,7 @@
 /* test_threads.c — the engine's thread splits give the single-thread answer:
  * gemm() split by rows, by columns and by the inner dimension (with beta 0
  * and 1, transposes, ldc > n) against a double-precision reference; conv
- * forward and backward on 2 threads against 1 thread, with an odd image count
+ * forward and backward (im2col and 1x1) on 2 threads against 1 thread, with an odd image count
  * so the threads get unequal shares. Without OpenMP the 2-thread runs take
  * the OpenBLAS path and the test still holds.
  * Tolerance: |a - b| <= 1e-5 * (sum_k |a_ik b_kj| + |beta c|) per element for
@@ -102,6 +102,7 @@ static const ConvShape convs[] = {
     {.n = 5, .h = 9, .w = 7, .c_in = 3, .c_out = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
     {.n = 3, .h = 12, .w = 12, .c_in = 24, .c_out = 40, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
     {.n = 7, .h = 6, .w = 6, .c_in = 64, .c_out = 32, .kh = 2, .kw = 2, .stride = 1, .pad = 0},
+    {.n = 5, .h = 6, .w = 6, .c_in = 8, .c_out = 12, .kh = 1, .kw = 1, .stride = 1, .pad = 0},
 };
 
 START_TEST(test_conv_threads)

@@ -82,7 +82,7 @@ static int use_winograd(const ConvShape *s) {
 }
 
 size_t conv_scratch_floats(const ConvShape *s) {
-    if (conv_is_pointwise(s)) return 0;
+    if (conv_is_pointwise(s)) return (size_t)conv_threads(s) * s->c_out; /* bias partials */
     size_t need = (size_t)conv_threads(s) * conv_thread_floats(s);
     if (use_winograd(s)) {
         size_t w = winograd_scratch_floats(s);
@@ -183,13 +183,30 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     }
 }
 
+/* dbias += column sums of dout (M, C_out): per-thread partial sums over whole
+ * images, added in thread order (reproducible for a thread count). */
+static void bias_grad(const ConvShape *s, const float *dout, float *dbias, float *partial) {
+    const size_t cout = (size_t)s->c_out;
+    const int T = conv_threads(s);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = parallel_thread_num();
+        float *p = partial + (size_t)t * cout;
+        memset(p, 0, sizeof(float) * cout);
+        size_t r0, r1;
+        conv_thread_rows(s, t, T, &r0, &r1);
+        for (size_t i = r0; i < r1; i++)
+            for (size_t c = 0; c < cout; c++) p[c] += dout[i * cout + c];
+    }
+    for (int t = 0; t < T; t++)
+        for (size_t c = 0; c < cout; c++) dbias[c] += partial[(size_t)t * cout + c];
+}
+
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
                    float *din, int acc, float *dweight, float *dbias, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (conv_is_pointwise(s)) {
-        if (dbias)
-            for (size_t i = 0; i < m; i++)
-                for (size_t c = 0; c < cout; c++) dbias[c] += dout[i * cout + c];
+        if (dbias) bias_grad(s, dout, dbias, scratch);
         gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
              (int)cout);
         if (din)

@@ -32,6 +32,7 @@ void concat_forward(size_t m, int k, const int *cs, const float *const *ins, flo
 {
     int total = 0;
     for (int j = 0; j < k; j++) total += cs[j];
+    PARALLEL_FOR(m * (size_t)total)
     for (size_t r = 0; r < m; r++) {
         float *y = out + r * total;
         for (int j = 0; j < k; j++) {
@@ -46,6 +47,7 @@ void concat_backward(size_t m, int k, const int *cs, const float *dout, float *c
 {
     int total = 0;
     for (int j = 0; j < k; j++) total += cs[j];
+    PARALLEL_FOR(m * (size_t)total)
     for (size_t r = 0; r < m; r++) {
         const float *g = dout + r * total;
         for (int j = 0; j < k; j++) {
