@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check_run.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
@@ -83,9 +84,5 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_gelu_accuracy);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

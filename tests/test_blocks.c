@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
@@ -176,9 +177,5 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_block_vs_pytorch, 0, (int)(sizeof cases / sizeof cases[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

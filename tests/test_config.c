@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "../src/config/schema.h"
 #include "cnnrun/config.h"
 #include "cnnrun/util.h"
@@ -754,9 +755,5 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_float_format);
     tcase_add_test(tc, test_docs_in_sync);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "cnnrun/data.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
@@ -725,9 +726,5 @@ int main(void)
     tcase_add_test(batch, test_batch_deterministic);
     tcase_add_test(batch, test_batch_speed);
     suite_add_tcase(s, batch);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

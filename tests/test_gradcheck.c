@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
@@ -508,9 +509,5 @@ int main(void)
     tcase_add_loop_test(tc, test_join, 0, 2);
     tcase_add_test(tc, test_xent);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

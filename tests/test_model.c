@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
@@ -242,9 +243,5 @@ int main(void)
     tcase_add_test(tc, test_inception_equals_plain_layers);
     tcase_add_test(tc, test_shape_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 
@@ -537,9 +538,5 @@ int main(void)
     tcase_add_test(tc, test_migrate_version_1);
     tcase_add_test(tc, test_layers_and_latest_runs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check_run.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
@@ -147,9 +148,5 @@ int main(void)
     tcase_add_loop_test(tc, test_gemm_splits, 0, (int)(sizeof products / sizeof products[0]));
     tcase_add_loop_test(tc, test_conv_threads, 0, (int)(sizeof convs / sizeof convs[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

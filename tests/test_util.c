@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
 
@@ -65,9 +66,5 @@ int main(void)
     tcase_add_test(tc, test_rng_ranges);
     tcase_add_test(tc, test_strings);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

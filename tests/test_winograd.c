@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
@@ -92,9 +93,5 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_matches_im2col, 0, (int)(sizeof shapes / sizeof shapes[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }
