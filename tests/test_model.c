@@ -61,6 +61,52 @@ START_TEST(test_parameter_counts)
 }
 END_TEST
 
+/* The memory plan at batch 128: ReLUs overwrite the tensor they read when
+ * nothing else reads it, and gradients share slots. Planned activation +
+ * gradient memory must stay below what PyTorch's whole process peaks at on
+ * the same step (tests/bench/compare.py: ResNet-18 1,133 MB, GoogLeNet
+ * 5,712 MB); the ReLU buffers really are shared. */
+START_TEST(test_memory_plan)
+{
+    static const struct {
+        const char *file;
+        double max_mib;
+    } plans[] = {{"resnet18", 850}, {"googlenet", 5300}};
+    const char *src = getenv("CNNRUN_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/experiments/%s.ini", src, plans[i].file);
+        Experiment e;
+        Model m;
+        ck_assert_int_eq(load_and_build(path, &e, &m, 0), 0); /* plan only */
+        double mib = (double)m.activation_bytes / (1024.0 * 1024.0);
+        ck_assert_msg(mib <= plans[i].max_mib, "%s: %.0f MiB planned, more than %.0f",
+                      plans[i].file, mib, plans[i].max_mib);
+        int inplace = 0;
+        for (int k = 0; k < m.n_nodes; k++) inplace += m.nodes[k].inplace;
+        ck_assert_msg(inplace > 10, "%s: only %d in-place ReLUs", plans[i].file, inplace);
+        model_free(&m);
+        experiment_free(&e);
+    }
+    /* and built for real, an in-place ReLU's output is its input's buffer */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/experiments/quick.ini", src);
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(load_and_build(path, &e, &m, 2), 0);
+    int seen = 0;
+    for (int k = 0; k < m.n_nodes; k++)
+        if (m.nodes[k].inplace) {
+            ck_assert_ptr_eq(m.nodes[k].out, m.nodes[m.nodes[k].in[0]].out);
+            seen++;
+        }
+    ck_assert_int_gt(seen, 0);
+    model_free(&m);
+    experiment_free(&e);
+}
+END_TEST
+
 /* Runs forward+backward of both files on the same input; asserts identical
  * logits and identical parameter gradients. */
 static void assert_same_network(const char *a_text, const char *b_text)
@@ -238,6 +284,7 @@ int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_memory_plan);
     tcase_add_loop_test(tc, test_parameter_counts, 0, (int)(sizeof counts / sizeof counts[0]));
     tcase_add_test(tc, test_residual_equals_plain_layers);
     tcase_add_test(tc, test_inception_equals_plain_layers);

@@ -74,7 +74,8 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
                         float *dbeta);
 
 /* ---- element-wise activations over n floats ---- */
-void relu_forward(size_t n, const float *in, float *out);
+void relu_forward(size_t n, const float *in, float *out); /* in == out allowed */
+/* `in`: the ReLU's input or its output (the same positive entries). */
 void relu_backward(size_t n, const float *in, const float *dout, float *din, int acc);
 void leaky_forward(size_t n, float slope, const float *in, float *out);
 void leaky_backward(size_t n, float slope, const float *in, const float *dout, float *din, int acc);

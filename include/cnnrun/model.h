@@ -61,6 +61,7 @@ typedef struct {
     float *dout;                /* a shared gradient slot (see plan_gradient_slots) */
     int dout_slot;
     float *saved;               /* BN mean+rstd, dropout mask, maxpool argmax (int32) */
+    bool inplace;               /* ReLU whose out is its input's buffer (see plan_inplace) */
 } Node;
 
 typedef struct {

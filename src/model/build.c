@@ -415,6 +415,27 @@ static int plan_gradient_slots(Model *m, size_t **sizes_out)
     return n_slots;
 }
 
+/* A ReLU may overwrite its input when nothing else reads that tensor: the
+ * input has this ReLU as its only consumer, is not the network input, and
+ * its producer's backward reads its own input, not its output (all ops do;
+ * a ReLU producer is left alone). ReLU's backward takes its mask from its
+ * output (relu(x) > 0 exactly where x > 0). Saves one activation tensor per
+ * conv-BN-ReLU: PyTorch's ReLU(inplace=True). */
+static void plan_inplace(Model *m)
+{
+    int *consumers = xcalloc((size_t)m->n_nodes, sizeof(int));
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0) consumers[m->nodes[i].in[k]]++;
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        int src = n->in[0];
+        n->inplace = n->op == OP_RELU && n->n_in == 1 && src >= 0 && consumers[src] == 1 &&
+                     m->nodes[src].op != OP_RELU;
+    }
+    free(consumers);
+}
+
 /* Activation + gradient + saved floats per image. */
 static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_slots)
 {
@@ -422,7 +443,7 @@ static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_s
     for (int i = 0; i < m->n_nodes; i++) {
         const Node *n = &m->nodes[i];
         size_t elems = (size_t)n->c * n->h * n->w;
-        total += elems;
+        if (!n->inplace) total += elems;
         if (n->op == OP_DROPOUT || n->op == OP_MAXPOOL) total += elems;
     }
     for (int s = 0; s < n_slots; s++) total += slot_sizes[s];
@@ -457,6 +478,7 @@ static void plan_memory(Model *m)
     }
     m->n_params = np;
     m->n_state = ns;
+    plan_inplace(m);
     size_t *slot_sizes;
     int n_slots = plan_gradient_slots(m, &slot_sizes);
     size_t batch_for_estimate = B > 0 ? B : (size_t)m->exp->batch_size;
@@ -478,7 +500,7 @@ static void plan_memory(Model *m)
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         size_t elems = B * n->c * n->h * n->w;
-        n->out = alloc_floats(elems);
+        n->out = n->inplace ? m->nodes[n->in[0]].out : alloc_floats(elems);
         n->dout = m->grad_slots[n->dout_slot];
         size_t saved = 0;
         if (n->op == OP_BATCHNORM) saved = 2 * (size_t)n->c;
@@ -541,7 +563,7 @@ int model_build(const Experiment *e, int max_batch, Model *m)
 void model_free(Model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {
-        free(m->nodes[i].out);
+        if (!m->nodes[i].inplace) free(m->nodes[i].out);
         free(m->nodes[i].saved);
     }
     for (int s = 0; s < m->n_grad_slots; s++) free(m->grad_slots[s]);

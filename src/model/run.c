@@ -160,7 +160,7 @@ void model_backward(Model *m, const float *input, int batch)
                                n->saved + n->c, n->dout, dx, acc, G + n->w_off, G + n->b_off);
             break;
         case OP_RELU:
-            if (dx) relu_backward(count, x, n->dout, dx, acc);
+            if (dx) relu_backward(count, n->out, n->dout, dx, acc); /* mask from the output */
             break;
         case OP_LEAKY:
             if (dx) leaky_backward(count, n->slope, x, n->dout, dx, acc);
