@@ -368,15 +368,26 @@ START_TEST(test_unusable_locations)
     ck_assert_ptr_nonnull(strstr(err, "is a directory, not a database file"));
     free(err);
 
-    if (geteuid() != 0) {  /* root ignores permissions */
-        ck_assert_int_eq(mkdir(tmp_path("ro"), 0500), 0);
-        capture_begin();
+    /* a directory the user may not write into: root ignores mode bits, so as
+     * root the opening runs in a child that drops to nobody (65534) */
+    ck_assert_int_eq(chmod(tmpdir, 0755), 0);
+    ck_assert_int_eq(mkdir(tmp_path("ro"), 0555), 0);
+    capture_begin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
         ResultsDb *e = results_open(tmp_path("ro/results.db"));
-        err = capture_end();
-        ck_assert_ptr_null(e);
-        ck_assert_ptr_nonnull(strstr(err, "is not writable"));
-        free(err);
+        fflush(stderr);
+        _exit(e == NULL ? 0 : 4);
     }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    err = capture_end();
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "child status %d (3: could not drop privileges, 4: opened)", st);
+    ck_assert_ptr_nonnull(strstr(err, "is not writable"));
+    ck_assert_int_eq(access(tmp_path("ro/results.db"), F_OK), -1); /* nothing written */
+    free(err);
 }
 END_TEST
 
