@@ -2,7 +2,7 @@
  * round-trips the whole training state and refuses a truncated or damaged
  * file, a wrong magic number and a different network without touching the
  * model; the same file, seed and thread count give bit-identical epochs; a
- * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT,
+ * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT or SIGTERM,
  * and then `cnnrun run --resume`d ends with the same epoch numbers as an
  * uninterrupted run, in the same runs row, with every finished epoch kept. */
 #include <check.h>
@@ -325,6 +325,9 @@ START_TEST(test_sigkill_then_resume)
 }
 END_TEST
 
+/* SIGINT (Ctrl-C) and SIGTERM (kill, a scheduler) are handled alike. */
+static const int stop_signals[] = {SIGINT, SIGTERM};
+
 START_TEST(test_sigint_then_resume)
 {
     write_file("tiny.ini", TINY("8", "4"));
@@ -335,7 +338,7 @@ START_TEST(test_sigint_then_resume)
     pid_t pid = spawn_run("i/r.db");
     wait_for_epoch("i/r.db", 1, pid);
     usleep(50000);
-    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    ck_assert_int_eq(kill(pid, stop_signals[_i]), 0);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
@@ -477,7 +480,7 @@ int main(void)
     tcase_add_test(tc, test_checkpoint_file);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);
-    tcase_add_test(tc, test_sigint_then_resume);
+    tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);
     tcase_add_test(tc, test_resume_refusals);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
     tcase_add_test(tc, test_read_only_database);
