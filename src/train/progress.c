@@ -1,6 +1,7 @@
 /* progress.c — what a run prints while it trains: on a terminal one live
  * line per epoch (step, loss, accuracy, img/s, ETA) redrawn in place; when
- * not a terminal, one plain line per finished epoch. */
+ * not a terminal (nohup, a log file), the same line as plain text once a
+ * minute, and one line per finished epoch. */
 #include <stdio.h>
 #include <unistd.h>
 
@@ -25,12 +26,15 @@ static void fmt_eta(char *buf, size_t n, double s)
 void progress_step(Progress *p, int epoch, int step, double loss, double acc, double img_s,
                    double eta_s, double now)
 {
-    if (!p->tty || (now - p->last_draw < 0.25 && step != p->steps)) return;
+    if (p->last_draw == 0) p->last_draw = now; /* log: the first line after a minute */
+    double every = p->tty ? 0.25 : 60.0;
+    if (now - p->last_draw < every && !(p->tty && step == p->steps)) return;
     p->last_draw = now;
     char eta[32];
     fmt_eta(eta, sizeof eta, eta_s);
-    fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
-            epoch, p->epochs, step, p->steps, loss, 100 * acc, img_s, eta);
+    fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
+            p->tty ? "\r\033[K" : "", epoch, p->epochs, step, p->steps, loss, 100 * acc, img_s,
+            eta, p->tty ? "" : "\n");
     fflush(stderr);
 }
 
