@@ -4,7 +4,8 @@
  * model; the same file, seed and thread count give bit-identical epochs; a
  * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT or SIGTERM,
  * and then `cnnrun run --resume`d ends with the same epoch numbers as an
- * uninterrupted run, in the same runs row, with every finished epoch kept. */
+ * uninterrupted run, in the same runs row, with every finished epoch kept;
+ * a run another live process holds is not resumed. */
 #include <check.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -362,6 +363,32 @@ START_TEST(test_sigint_then_resume)
     char *log = read_text_file(logpath, NULL);
     ck_assert_msg(log && strstr(log, want), "expected \"%s\" in the log:\n%s", want, log);
     free(log);
+
+    /* while another live process holds the run (its lock), --resume is
+     * refused and changes nothing; once that process is gone, it goes on */
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    char ckdir[192];
+    snprintf(ckdir, sizeof ckdir, "%s/i/checkpoints", dir);
+    pid_t holder = fork();
+    if (holder == 0) {
+        int fd = run_lock(ckdir, "tiny", 1);
+        if (write(ready[1], fd >= 0 ? "y" : "n", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char locked = 0;
+    ck_assert_int_eq(read(ready[0], &locked, 1), 1);
+    ck_assert_int_eq(locked, 'y');
+    ck_assert_int_eq(cnnrun("run tiny.ini --db i/r.db --threads 1 --resume"), 2);
+    snprintf(want, sizeof want, "run 1 of 'tiny' is still running (process %d)", (int)holder);
+    ck_assert_msg(strstr(out, want) != NULL, "expected \"%s\" in:\n%s", want, out);
+    query_text("i/r.db", "select status from runs where id = 1", text, sizeof text);
+    ck_assert_str_eq(text, "interrupted");
+    kill(holder, SIGKILL); /* the kernel drops its lock */
+    ck_assert_int_eq(waitpid(holder, NULL, 0), holder);
+    close(ready[0]);
+    close(ready[1]);
 
     /* a changed file is refused, with the line that changed */
     write_file("tiny.ini", TINY("8", "5"));

@@ -61,6 +61,16 @@ int checkpoint_read_meta(const char *path, CheckpointMeta *meta);
 void checkpoint_path(char *buf, size_t size, const char *dir, const char *experiment,
                      int64_t run_id, const char *which);
 
+/* Marks run run_id as alive in this process: an exclusive flock on
+ * DIR/<experiment>-<run_id>.lock (created with the directory if needed),
+ * holding this process's pid. The kernel drops it when the process ends,
+ * however it ends, so a killed run is free to resume. Returns the lock's fd
+ * (keep it open for the run), -1 when no lock could be taken for lack of a
+ * usable directory (nothing else can hold one then either), or
+ * -CN_EXIT_USAGE after printing who holds it when another live process runs
+ * that run. */
+int run_lock(const char *dir, const char *experiment, int64_t run_id);
+
 /* Default checkpoint directory for a results database: "checkpoints" next to
  * it (results/results.db -> results/checkpoints). */
 void checkpoint_default_dir(char *buf, size_t size, const char *db_path);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,8 +53,9 @@ char *model_signature(const Model *m)
     return buf;
 }
 
-void checkpoint_path(char *buf, size_t size, const char *dir, const char *experiment,
-                     int64_t run_id, const char *which)
+/* DIR/<experiment with unsafe characters as _>-<run_id><suffix> */
+static void run_file(char *buf, size_t size, const char *dir, const char *experiment,
+                     int64_t run_id, const char *suffix)
 {
     char name[128];
     size_t k = 0;
@@ -64,7 +66,40 @@ void checkpoint_path(char *buf, size_t size, const char *dir, const char *experi
         name[k++] = ok ? c : '_';
     }
     name[k] = '\0';
-    snprintf(buf, size, "%s/%s-%lld-%s.ckpt", dir, name, (long long)run_id, which);
+    snprintf(buf, size, "%s/%s-%lld%s", dir, name, (long long)run_id, suffix);
+}
+
+void checkpoint_path(char *buf, size_t size, const char *dir, const char *experiment,
+                     int64_t run_id, const char *which)
+{
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "-%s.ckpt", which);
+    run_file(buf, size, dir, experiment, run_id, suffix);
+}
+
+int run_lock(const char *dir, const char *experiment, int64_t run_id)
+{
+    char path[CN_PATH_MAX + 256];
+    run_file(path, sizeof path, dir, experiment, run_id, ".lock");
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr, "%s: run %lld of '%s' is still running (process %s); stop it first, or "
+                        "start a new run without --resume\n",
+                path, (long long)run_id, experiment, pid[0] ? pid : "?");
+        close(fd);
+        return -CN_EXIT_USAGE;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
+    (void)written; /* the pid is only for the message above */
+    return fd;
 }
 
 void checkpoint_default_dir(char *buf, size_t size, const char *db_path)

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/kernels.h"
@@ -99,13 +100,17 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             opt->threads);
     model_print_table(&m, stderr);
     int64_t run_id = -1;
+    int lock_fd = -1; /* this run is alive here (run_lock): refuses a second --resume */
+    const int checkpoints = opt->checkpoint_dir && opt->checkpoint_dir[0];
     if (opt->db && opt->resume_run_id > 0) {
         run_id = opt->resume_run_id;
-        if (results_resume_run(opt->db, run_id, first_epoch - 1) != 0) {
+        if (checkpoints) lock_fd = run_lock(opt->checkpoint_dir, e->name, run_id);
+        if (lock_fd < -1 || results_resume_run(opt->db, run_id, first_epoch - 1) != 0) {
             model_free(&m);
             optimizer_free(&o);
             free(images); free(labels); free(order);
-            return CN_EXIT_FAIL;
+            if (lock_fd >= 0) close(lock_fd);
+            return lock_fd < -1 ? -lock_fd : CN_EXIT_FAIL;
         }
         fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path, (long long)run_id,
                 first_epoch, e->epochs);
@@ -120,6 +125,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                         .flops_per_image = model_flops_per_image(&m), .epochs_planned = e->epochs,
                         .version = CN_VERSION, .data_dir = opt->data_dir};
         run_id = results_begin_run(opt->db, &info);
+        if (run_id > 0 && checkpoints) lock_fd = run_lock(opt->checkpoint_dir, e->name, run_id);
         if (run_id > 0) results_add_layers(opt->db, run_id, &m); /* `layers`; failure is only reported */
         free(cfg);
         if (run_id < 0) {
@@ -134,7 +140,6 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     progress_init(&prog, e->epochs, steps);
     const char *status = "finished";
     const char *error = NULL;
-    const int checkpoints = opt->checkpoint_dir && opt->checkpoint_dir[0];
     for (int epoch = first_epoch; epoch <= e->epochs; epoch++) {
         const int part = epoch == first_epoch; /* resumed inside this epoch? */
         double t0 = now_seconds() - (part ? resume.part_seconds : 0);
@@ -242,6 +247,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     }
     if (error) fprintf(stderr, "%s: %s: %s\n", e->path, status, error);
     int rc = finish(opt, run_id, status, train_secs, error);
+    if (lock_fd >= 0) close(lock_fd); /* after the status is final */
     model_free(&m);
     optimizer_free(&o);
     free(images);
