@@ -99,6 +99,11 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                     "threads\n", e->path, e->name, train->n, test->n, opt->data_dir, B, steps,
             opt->threads);
     model_print_table(&m, stderr);
+    if (e->schedule == SCHED_ONE_CYCLE && e->cycle_epochs > (float)e->epochs)
+        fprintf(stderr, "%s: note: cycle_epochs (%g) is more than epochs (%d): the run stops at "
+                        "lr %.5g on the way and never reaches lr_end (fine for a short parity "
+                        "run with --set experiment.epochs=N)\n",
+                e->path, e->cycle_epochs, e->epochs, schedule_lr(e, (double)e->epochs));
     int64_t run_id = -1;
     int lock_fd = -1; /* this run is alive here (run_lock): refuses a second --resume */
     const int checkpoints = opt->checkpoint_dir && opt->checkpoint_dir[0];
