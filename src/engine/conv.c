@@ -54,9 +54,9 @@ static size_t conv_chunk_rows(const ConvShape *s) {
 }
 
 /* Scratch of one thread: its im2col chunk, then (threads > 0, backward) its
- * partial weight and bias gradients. */
+ * partial weight gradient. */
 static size_t conv_thread_floats(const ConvShape *s) {
-    return conv_chunk_rows(s) * conv_k(s) + conv_k(s) * (size_t)s->c_out + (size_t)s->c_out;
+    return conv_chunk_rows(s) * conv_k(s) + conv_k(s) * (size_t)s->c_out;
 }
 
 /* Output rows [*r0, *r1) of thread t of T: whole images. */
@@ -82,8 +82,10 @@ static int use_winograd(const ConvShape *s) {
 }
 
 size_t conv_scratch_floats(const ConvShape *s) {
-    if (conv_is_pointwise(s)) return (size_t)conv_threads(s) * s->c_out; /* bias partials */
+    size_t bias = (size_t)conv_threads(s) * s->c_out; /* bias_grad's partial sums */
+    if (conv_is_pointwise(s)) return bias;
     size_t need = (size_t)conv_threads(s) * conv_thread_floats(s);
+    if (bias > need) need = bias;
     if (use_winograd(s)) {
         size_t w = winograd_scratch_floats(s);
         if (w > need) need = w;
@@ -205,8 +207,8 @@ static void bias_grad(const ConvShape *s, const float *dout, float *dbias, float
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
                    float *din, int acc, float *dweight, float *dbias, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
+    if (dbias) bias_grad(s, dout, dbias, scratch); /* before scratch holds anything else */
     if (conv_is_pointwise(s)) {
-        if (dbias) bias_grad(s, dout, dbias, scratch);
         gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
              (int)cout);
         if (din)
@@ -222,12 +224,11 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
     {
         int t = parallel_thread_num();
         float *col = scratch + (size_t)t * conv_thread_floats(s);
-        /* Thread 0 adds into the gradients; the others into their own. */
-        float *dw = dweight, *db = dbias;
+        /* Thread 0 adds into the weight gradient; the others into their own. */
+        float *dw = dweight;
         if (t > 0) {
             dw = col + chunk * k;
-            db = dbias ? dw + kc : NULL;
-            memset(dw, 0, sizeof(float) * (kc + cout));
+            memset(dw, 0, sizeof(float) * kc);
         }
         size_t r0, r1;
         conv_thread_rows(s, t, T, &r0, &r1);
@@ -238,9 +239,6 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
         for (size_t m0 = r0; m0 < r1; m0 += chunk) {
             size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
             const float *dy = dout + m0 * cout;
-            if (db)
-                for (size_t i = 0; i < rows; i++)
-                    for (size_t c = 0; c < cout; c++) db[c] += dy[i * cout + c];
             im2col(s, in, m0, rows, col);
             gemm(1, 0, (int)k, (int)cout, (int)rows, col, (int)k, dy, (int)cout, 1.0f, dw,
                  (int)cout);
@@ -256,8 +254,6 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
         const float *dw = scratch + (size_t)t * conv_thread_floats(s) + chunk * k;
         PARALLEL_FOR(kc)
         for (size_t i = 0; i < kc; i++) dweight[i] += dw[i];
-        if (dbias)
-            for (size_t c = 0; c < cout; c++) dbias[c] += dw[kc + c];
     }
     if (din && wino) winograd_backward_data(s, weight, dout, din, acc, scratch);
 }
