@@ -170,6 +170,25 @@ static void build(const char *ini_text, const char *name, Experiment *e, Model *
     model_init_params(m, e->seed);
 }
 
+/* Each database has its own checkpoint directory: two databases in one
+ * directory never overwrite each other's checkpoints. */
+START_TEST(test_checkpoint_dirs)
+{
+    static const char *const cases[][2] = {
+        {"results/results.db", "results/checkpoints"}, {"results.db", "checkpoints"},
+        {"results/ablation.db", "results/ablation-checkpoints"}, {"i/r.db", "i/r-checkpoints"},
+        {"a.b/c", "a.b/c-checkpoints"}, {"db", "db-checkpoints"},
+        {"/x/.hidden", "/x/.hidden-checkpoints"}, {"/x/v1.2.db", "/x/v1.2-checkpoints"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[256];
+        checkpoint_default_dir(got, sizeof got, cases[i][0]);
+        ck_assert_msg(strcmp(got, cases[i][1]) == 0, "%s -> %s, want %s", cases[i][0], got,
+                      cases[i][1]);
+    }
+}
+END_TEST
+
 START_TEST(test_checkpoint_file)
 {
     Experiment e, e2, e3;
@@ -276,9 +295,9 @@ START_TEST(test_same_seed_same_numbers)
     /* and a checkpoint pair per run */
     char p[256];
     struct stat st;
-    snprintf(p, sizeof p, "%s/again/checkpoints/tiny-1-last.ckpt", dir);
+    snprintf(p, sizeof p, "%s/again/r-checkpoints/tiny-1-last.ckpt", dir);
     ck_assert_int_eq(stat(p, &st), 0);
-    snprintf(p, sizeof p, "%s/again/checkpoints/tiny-1-best.ckpt", dir);
+    snprintf(p, sizeof p, "%s/again/r-checkpoints/tiny-1-best.ckpt", dir);
     ck_assert_int_eq(stat(p, &st), 0);
 }
 END_TEST
@@ -349,7 +368,7 @@ START_TEST(test_sigint_then_resume)
     /* the steps done in the epoch it stopped in were saved (the stop is
      * checked after every step, so it always lands inside an epoch) */
     char ck[192], want[64];
-    snprintf(ck, sizeof ck, "%s/i/checkpoints/tiny-1-last.ckpt", dir);
+    snprintf(ck, sizeof ck, "%s/i/r-checkpoints/tiny-1-last.ckpt", dir);
     CheckpointMeta meta;
     ck_assert_int_eq(checkpoint_read_meta(ck, &meta), 0);
     ck_assert_int_ge(meta.epoch, 1);
@@ -369,7 +388,7 @@ START_TEST(test_sigint_then_resume)
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
     char ckdir[192];
-    snprintf(ckdir, sizeof ckdir, "%s/i/checkpoints", dir);
+    snprintf(ckdir, sizeof ckdir, "%s/i/r-checkpoints", dir);
     pid_t holder = fork();
     if (holder == 0) {
         int fd = run_lock(ckdir, "tiny", 1);
@@ -397,7 +416,7 @@ START_TEST(test_sigint_then_resume)
     /* resuming from an explicit checkpoint path, naming the file another way
      * (./tiny.ini): the path is not part of the configuration */
     ck_assert_int_eq(cnnrun("run ./tiny.ini --db i/r.db --threads 1 "
-                            "--resume i/checkpoints/tiny-1-last.ckpt"), 0);
+                            "--resume i/r-checkpoints/tiny-1-last.ckpt"), 0);
     Curve got = read_curve("i/r.db");
     assert_same_curve(&ref, &got);
     assert_db_sound("i/r.db");
@@ -433,7 +452,7 @@ START_TEST(test_full_disk_keeps_previous_checkpoint)
     int epochs = query_int("full/r.db", "select count(*) from epochs where run_id = 1");
     char status[64];
     query_text("full/r.db", "select status from runs where id = 1", status, sizeof status);
-    int eval_rc = cnnrun("eval big.ini --weights full/checkpoints/big-1-last.ckpt");
+    int eval_rc = cnnrun("eval big.ini --weights full/r-checkpoints/big-1-last.ckpt");
     char eval_out[256];
     snprintf(eval_out, sizeof eval_out, "%.200s", out);
     snprintf(cmd, sizeof cmd, "umount %s", mnt);
@@ -488,7 +507,7 @@ START_TEST(test_resume_refusals)
     /* a checkpoint of another network */
     ck_assert_int_eq(cnnrun("run tiny.ini --db n/r.db --threads 1 --set experiment.epochs=1"), 0);
     write_file("other.ini", TINY("16", "4"));
-    ck_assert_int_eq(cnnrun("run other.ini --db n/r.db --resume n/checkpoints/tiny-1-last.ckpt"), 2);
+    ck_assert_int_eq(cnnrun("run other.ini --db n/r.db --resume n/r-checkpoints/tiny-1-last.ckpt"), 2);
     char p[256];
     snprintf(p, sizeof p, "%s/log", dir);
     char *log = read_text_file(p, NULL);
@@ -504,6 +523,7 @@ int main(void)
     Suite *s = suite_create("resume");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_checkpoint_dirs);
     tcase_add_test(tc, test_checkpoint_file);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);

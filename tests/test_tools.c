@@ -51,7 +51,7 @@ START_TEST(test_eval_checkpoint)
     double acc = db_double("select test_acc from epochs where run_id = 1 and epoch = 2");
     double loss = db_double("select test_loss from epochs where run_id = 1 and epoch = 2");
 
-    ck_assert_int_eq(cnnrun("eval tiny.ini --weights checkpoints/tiny-1-last.ckpt --threads 1"),
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights r-checkpoints/tiny-1-last.ckpt --threads 1"),
                      0);
     char want[64];
     snprintf(want, sizeof want, "test_acc=%.4f", acc);
@@ -75,20 +75,20 @@ START_TEST(test_eval_checkpoint)
     }
     ck_assert_int_eq(total, 300);
 
-    ck_assert_int_eq(cnnrun("eval tiny.ini --weights checkpoints/tiny-1-best.ckpt --tta flip "
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights r-checkpoints/tiny-1-best.ckpt --tta flip "
                             "--threads 1"), 0);
     ck_assert_msg(strstr(out, "tta flip") && strstr(out, "test_acc="), "%s", out);
 
     /* refusals */
     ck_assert_int_eq(cnnrun("eval tiny.ini"), 2);
     ck_assert_msg(strstr(out, "--weights"), "%s", out);
-    ck_assert_int_eq(cnnrun("eval tiny.ini --weights checkpoints/tiny-1-last.ckpt --tta twice"),
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights r-checkpoints/tiny-1-last.ckpt --tta twice"),
                      2);
     write_file("wide.ini", TINY("16"));
-    ck_assert_int_eq(cnnrun("eval wide.ini --weights checkpoints/tiny-1-last.ckpt"), 2);
+    ck_assert_int_eq(cnnrun("eval wide.ini --weights r-checkpoints/tiny-1-last.ckpt"), 2);
     ck_assert_msg(strstr(out, "different network") && strstr(out, "tiny-1-last.ckpt"), "%s", out);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "head -c 500 %s/checkpoints/tiny-1-last.ckpt > %s/cut.ckpt", dir,
+    snprintf(cmd, sizeof cmd, "head -c 500 %s/r-checkpoints/tiny-1-last.ckpt > %s/cut.ckpt", dir,
              dir);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(cnnrun("eval tiny.ini --weights cut.ckpt"), 1);
@@ -107,7 +107,7 @@ START_TEST(test_lr_find)
                       strstr(out, "lr_max = ") && strstr(out, "suggested range"), "%s", out);
     char p[256];
     struct stat st;
-    snprintf(p, sizeof p, "%s/checkpoints", dir);
+    snprintf(p, sizeof p, "%s/r-checkpoints", dir);
     ck_assert_msg(stat(p, &st) != 0, "lr-find must not write weights");
     ck_assert_int_eq((int)db_double("select count(*) from runs where experiment = 'tiny/lr-find' "
                                     "and status = 'finished' and id = 1"), 1);

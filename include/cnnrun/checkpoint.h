@@ -71,8 +71,10 @@ void checkpoint_path(char *buf, size_t size, const char *dir, const char *experi
  * that run. */
 int run_lock(const char *dir, const char *experiment, int64_t run_id);
 
-/* Default checkpoint directory for a results database: "checkpoints" next to
- * it (results/results.db -> results/checkpoints). */
+/* Default checkpoint directory for a results database, next to it and its
+ * own, so that two databases in one directory never share checkpoint names:
+ * results/results.db -> results/checkpoints, results/ablation.db ->
+ * results/ablation-checkpoints. */
 void checkpoint_default_dir(char *buf, size_t size, const char *db_path);
 
 #endif

@@ -105,8 +105,15 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id)
 void checkpoint_default_dir(char *buf, size_t size, const char *db_path)
 {
     const char *slash = strrchr(db_path, '/');
-    if (!slash) snprintf(buf, size, "checkpoints");
-    else snprintf(buf, size, "%.*s/checkpoints", (int)(slash - db_path), db_path);
+    const char *base = slash ? slash + 1 : db_path;
+    int dir_len = slash ? (int)(slash - db_path) + 1 : 0; /* with the '/' */
+    if (strcmp(base, "results.db") == 0) {
+        snprintf(buf, size, "%.*scheckpoints", dir_len, db_path);
+        return;
+    }
+    const char *dot = strrchr(base, '.');
+    int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(buf, size, "%.*s%.*s-checkpoints", dir_len, db_path, stem, base);
 }
 
 /* ---- writing ------------------------------------------------------------ */
