@@ -318,8 +318,8 @@ int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
     sqlite3_bind_text(st, 1, info->experiment, -1, SQLITE_TRANSIENT);
     bind_text_or_null(st, 2, info->config_path);
     bind_text_or_null(st, 3, info->config);
-    /* SQLite integers are signed 64-bit: seeds >= 2^63 are stored as their
-     * two's-complement value (docs/results.md). */
+    /* SQLite integers are signed 64-bit; experiment files only accept seeds
+     * in [0, 2^63 - 1], so the value is stored as it is. */
     sqlite3_bind_int64(st, 4, (sqlite3_int64)info->seed);
     sqlite3_bind_int(st, 5, info->threads);
     sqlite3_bind_int64(st, 6, info->params);
