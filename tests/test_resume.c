@@ -211,7 +211,17 @@ START_TEST(test_checkpoint_file)
     rng_seed(&meta.aug_rng, 1, 3);
     char path[256];
     snprintf(path, sizeof path, "%s/ck/x-last.ckpt", dir);
+    /* the file's mode follows the umask, like any file the user creates */
+    struct stat fst;
+    mode_t old_mask = umask(077);
     ck_assert_int_eq(checkpoint_save(path, &m, &o, &meta), 0);
+    ck_assert_int_eq(stat(path, &fst), 0);
+    ck_assert_int_eq(fst.st_mode & 0777, 0600);
+    umask(022);
+    ck_assert_int_eq(checkpoint_save(path, &m, &o, &meta), 0);
+    ck_assert_int_eq(stat(path, &fst), 0);
+    ck_assert_int_eq(fst.st_mode & 0777, 0644);
+    umask(old_mask);
 
     CheckpointMeta got;
     ck_assert_int_eq(checkpoint_load(path, &m2, &o2, &got), 0);

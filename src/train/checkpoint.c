@@ -178,7 +178,11 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
         free(tmp);
         return -1;
     }
-    fchmod(fd, 0644); /* mkstemp makes it 0600 */
+    /* mkstemp makes it 0600; give it what open(..., 0666) would under the umask
+     * (read umask by setting it back: nothing else runs during a save) */
+    mode_t mask = umask(022);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask); /* on failure it stays 0600: still a valid checkpoint */
     Writer w = {.f = fdopen(fd, "wb"), .h = 1469598103934665603ULL, .err = 0};
     if (!w.f) {
         close(fd);
