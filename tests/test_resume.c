@@ -433,6 +433,22 @@ START_TEST(test_sigint_then_resume)
 }
 END_TEST
 
+/* Mounts a tmpfs of `size` at dir/sub (path into mnt). Returns 0 after saying
+ * "<test>: skipped" where mounting is refused (not root). */
+static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_size,
+                       const char *test)
+{
+    char cmd[512];
+    snprintf(mnt, mnt_size, "%s/%s", dir, sub);
+    ck_assert_int_eq(mkdir(mnt, 0755), 0);
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%s tmpfs %s 2>/dev/null", size, mnt);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "%s: skipped (cannot mount tmpfs)\n", test);
+        return 0;
+    }
+    return 1;
+}
+
 /* A disk that fills up while a checkpoint is written: a clear message, exit 1,
  * status failed, every finished epoch kept and the previous checkpoint intact.
  * Needs a small tmpfs (root); skipped with a message where mount is refused. */
@@ -448,14 +464,9 @@ START_TEST(test_full_disk_keeps_previous_checkpoint)
         "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n";
     write_file("big.ini", big);
     char mnt[128], cmd[512];
-    snprintf(mnt, sizeof mnt, "%s/full", dir);
-    ck_assert_int_eq(mkdir(mnt, 0755), 0);
     /* room for the database and two 1.2 MB checkpoints (best, last), not a third */
-    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=3000k tmpfs %s 2>/dev/null", mnt);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "test_full_disk_keeps_previous_checkpoint: skipped (cannot mount tmpfs)\n");
+    if (!mount_tmpfs("full", "3000k", mnt, sizeof mnt, "test_full_disk_keeps_previous_checkpoint"))
         return;
-    }
     int rc = cnnrun("run big.ini --db full/r.db --threads 1");
     char log[sizeof out];
     memcpy(log, out, sizeof out);
@@ -482,13 +493,7 @@ START_TEST(test_read_only_database)
 {
     write_file("tiny.ini", TINY("8", "1"));
     char mnt[128], cmd[512];
-    snprintf(mnt, sizeof mnt, "%s/ro", dir);
-    ck_assert_int_eq(mkdir(mnt, 0755), 0);
-    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=4m tmpfs %s 2>/dev/null", mnt);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "test_read_only_database: skipped (cannot mount tmpfs)\n");
-        return;
-    }
+    if (!mount_tmpfs("ro", "4m", mnt, sizeof mnt, "test_read_only_database")) return;
     int first = cnnrun("run tiny.ini --db ro/r.db --threads 1");
     snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
     int remounted = system(cmd);
