@@ -23,6 +23,17 @@ static int finish(const TrainOptions *opt, int64_t run_id, const char *status, d
     return strcmp(status, "finished") == 0 ? CN_EXIT_OK : CN_EXIT_FAIL;
 }
 
+/* Names meta with the experiment and writes it as checkpoint `which` ("last"
+ * or "best") of its run; path receives the file's name. Returns 0 or -1. */
+static int save_checkpoint(const TrainOptions *opt, const Experiment *e, const Model *m,
+                           const Optimizer *o, CheckpointMeta *meta, const char *which,
+                           char *path, size_t size)
+{
+    str_copy(meta->experiment, sizeof meta->experiment, e->name);
+    checkpoint_path(path, size, opt->checkpoint_dir, e->name, meta->run_id, which);
+    return checkpoint_save(path, m, o, meta);
+}
+
 /* A checkpoint's position must fit this run: a file from a run over other
  * data (another step count) or a damaged-but-checksummed one is refused. */
 static int check_resume_point(const char *path, const CheckpointMeta *mt, int epochs, int steps,
@@ -196,10 +207,8 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                                    .aug_rng = aug_rng, .steps_in_epoch = s,
                                    .part_loss_sum = loss_sum, .part_correct = correct,
                                    .part_seen = seen, .part_seconds = train_time};
-            str_copy(meta.experiment, sizeof meta.experiment, e->name);
             char path[CN_PATH_MAX + 256];
-            checkpoint_path(path, sizeof path, opt->checkpoint_dir, e->name, meta.run_id, "last");
-            if (checkpoint_save(path, &m, &o, &meta) == 0)
+            if (save_checkpoint(opt, e, &m, &o, &meta, "last", path, sizeof path) == 0)
                 fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; "
                                 "continue with `cnnrun run --resume`\n",
                         e->path, s, steps, epoch, path);
@@ -232,17 +241,13 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                                    .global_step = step, .best_acc = best_acc,
                                    .train_seconds = train_secs, .shuffle_rng = shuffle_rng,
                                    .aug_rng = aug_rng};
-            str_copy(meta.experiment, sizeof meta.experiment, e->name);
             char path[CN_PATH_MAX + 256];
             int ok = 1;
             if (ev.acc > best_acc) {
                 meta.best_acc = best_acc = ev.acc;
-                checkpoint_path(path, sizeof path, opt->checkpoint_dir, e->name, meta.run_id,
-                                "best");
-                ok = checkpoint_save(path, &m, &o, &meta) == 0;
+                ok = save_checkpoint(opt, e, &m, &o, &meta, "best", path, sizeof path) == 0;
             }
-            checkpoint_path(path, sizeof path, opt->checkpoint_dir, e->name, meta.run_id, "last");
-            if (!ok || checkpoint_save(path, &m, &o, &meta) != 0) {
+            if (!ok || save_checkpoint(opt, e, &m, &o, &meta, "last", path, sizeof path) != 0) {
                 status = "failed";
                 error = "could not write the checkpoint; free disk space or fix the directory's "
                         "permissions, then continue with `cnnrun run --resume`";
