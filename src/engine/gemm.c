@@ -33,6 +33,8 @@
 #define GEMM_SMALL_WORK (1L << 20)
 /* Rows or columns of C each thread gets at least when splitting them. */
 #define GEMM_MIN_SLICE 32
+/* Threads a product is split over at most (per-thread buffers below). */
+#define GEMM_MAX_THREADS 256
 
 static int engine_threads;  /* 0: not set; the engine's thread count */
 static int current_threads; /* what OpenBLAS is set to now */
@@ -91,9 +93,8 @@ static int slice_start(int n, int t, int T, int align)
  * kept (one buffer per thread; freed at exit by the OS). */
 static float *partial_buffer(int t, size_t floats)
 {
-    enum { MAX_T = 256 };
-    static float *buf[MAX_T];
-    static size_t cap[MAX_T];
+    static float *buf[GEMM_MAX_THREADS];
+    static size_t cap[GEMM_MAX_THREADS];
     if (floats > cap[t]) {
         free(buf[t]);
         buf[t] = xmalloc(floats * sizeof(float));
@@ -106,7 +107,7 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
           int ldb, float beta, float *c, int ldc)
 {
     int T = engine_get_threads();
-    if (T > 256) T = 256;
+    if (T > GEMM_MAX_THREADS) T = GEMM_MAX_THREADS;
     long work = (long)m * n * k;
     if (T == 1 || omp_in_parallel() || work < GEMM_SMALL_WORK) {
         openblas_threads(1);
@@ -138,7 +139,7 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
     /* Small C, long inner dimension: thread 0 accumulates into C, the others
      * into partial results that are added afterwards, in thread order. */
     size_t mn = (size_t)m * n;
-    float *part[256];
+    float *part[GEMM_MAX_THREADS];
     int used = T;
 #pragma omp parallel num_threads(T)
     {
