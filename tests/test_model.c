@@ -14,6 +14,7 @@
 #include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
+#include "../src/model/ops.h" /* white-box: the op table */
 
 static char *write_temp(const char *text)
 {
@@ -44,6 +45,24 @@ static const struct {
     {"resnet18", 11173962}, {"resnet34", 21282122}, {"googlenet", 6166250},
 };
 
+/* Every op has a complete row: a forgotten row or field would be a NULL
+ * call or a nameless op in tables and checkpoints. Names are unique (they
+ * are stored in checkpoints). */
+START_TEST(test_op_table_complete)
+{
+    for (int op = 0; op < OP_COUNT; op++) {
+        const OpInfo *info = op_info((OpType)op);
+        ck_assert_msg(info->name != NULL, "op %d has no row in src/model/ops.c", op);
+        ck_assert_msg(info->forward && info->backward, "op %s has no forward/backward", info->name);
+        ck_assert_str_eq(op_name((OpType)op), info->name);
+        for (int k = 0; k < op; k++) ck_assert_str_ne(op_name((OpType)k), info->name);
+        /* an op with parameters initialises them */
+        if (info->flags & (OPF_PARAMS | OPF_RUNNING_STATS)) ck_assert_ptr_nonnull(info->init);
+    }
+    ck_assert_str_eq(op_name(OP_COUNT), "?");
+}
+END_TEST
+
 START_TEST(test_parameter_counts)
 {
     const char *src = getenv("CNNRUN_SOURCE_DIR");
@@ -56,6 +75,10 @@ START_TEST(test_parameter_counts)
     ck_assert_msg((long)m.n_params == counts[_i].params, "%s: %zu parameters, PyTorch has %ld",
                   counts[_i].file, m.n_params, counts[_i].params);
     ck_assert_int_eq(m.classes, 10);
+    for (int i = 0; i < m.n_nodes; i++) /* parameters only where the op table says so */
+        ck_assert_msg((m.nodes[i].w_len + m.nodes[i].b_len > 0) ==
+                          ((op_flags(m.nodes[i].op) & OPF_PARAMS) != 0),
+                      "%s: node %s", counts[_i].file, m.nodes[i].name);
     model_free(&m);
     experiment_free(&e);
 }
@@ -285,6 +308,7 @@ int main(void)
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_memory_plan);
+    tcase_add_test(tc, test_op_table_complete);
     tcase_add_loop_test(tc, test_parameter_counts, 0, (int)(sizeof counts / sizeof counts[0]));
     tcase_add_test(tc, test_residual_equals_plain_layers);
     tcase_add_test(tc, test_inception_equals_plain_layers);

@@ -34,8 +34,19 @@ typedef enum {
     OP_DROPOUT,
     OP_FLATTEN,
     OP_ADD,
-    OP_CONCAT
+    OP_CONCAT,
+    OP_COUNT /* the op table (src/model/ops.c) has a row for every op before this */
 } OpType;
+
+/* What an op is, for the planner and the optimizer (op_flags). */
+enum {
+    OPF_PARAMS = 1 << 0,        /* has trained parameters (initialised by its init) */
+    OPF_NORM = 1 << 1,          /* its weight is a normalisation scale (BN gamma) */
+    OPF_RUNNING_STATS = 1 << 2, /* keeps a running mean and variance per channel */
+    OPF_INPLACE = 1 << 3,       /* may overwrite its input when nothing else reads it */
+    OPF_BACKWARD_READS_OUTPUT = 1 << 4 /* backward reads its own output, not its input */
+};
+unsigned op_flags(OpType op);
 
 #define NODE_INPUT (-1) /* input index meaning "the network's input images" */
 

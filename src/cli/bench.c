@@ -58,7 +58,7 @@ int cmd_bench(CliOptions *o)
     double total = now_seconds() - t0;
     double ips = (double)batch * steps / total;
     /* group by op type: time share and GFLOP/s (training = 3x forward FLOPs) */
-    enum { N_OPS = OP_CONCAT + 1 };
+    enum { N_OPS = OP_COUNT };
     double secs[N_OPS] = {0}, flops[N_OPS] = {0};
     for (int i = 0; i < m.n_nodes; i++) {
         secs[m.nodes[i].op] += m.node_seconds[i];

@@ -32,7 +32,7 @@ void optimizer_exclude_decay(Optimizer *o, const Model *m)
     for (size_t i = 0; i < o->n; i++) o->decay[i] = o->weight_decay;
     for (int k = 0; k < m->n_nodes; k++) {
         const Node *n = &m->nodes[k];
-        if (n->op == OP_BATCHNORM)
+        if (op_flags(n->op) & OPF_NORM)
             for (size_t i = 0; i < n->w_len; i++) o->decay[n->w_off + i] = 0.0f;
         for (size_t i = 0; i < n->b_len; i++) o->decay[n->b_off + i] = 0.0f;
     }

@@ -1,0 +1,23 @@
+/* build.h — private to src/model: the two halves of model_build. Expansion
+ * (expand.c) turns sections into nodes with checked shapes; planning
+ * (plan.c) decides gradient flow, in-place ReLUs, shared gradient slots and
+ * lays out and allocates every buffer. */
+#ifndef CNNRUN_MODEL_BUILD_H
+#define CNNRUN_MODEL_BUILD_H
+
+#include "cnnrun/model.h"
+
+/* `file:line: [layer.NAME]: message` for section s of e, on stderr. */
+void model_error(const Experiment *e, int section, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Appends the nodes of every section of m->exp to m->nodes and checks that
+ * the last one gives the class scores. Returns 0, or -1 (error printed). */
+int model_expand(Model *m);
+
+/* Gradient flow (-1, error printed, when an output is never read), in-place
+ * ReLUs, gradient slots, parameter layout; with m->max_batch > 0 allocates
+ * every buffer. */
+int model_plan(Model *m);
+
+#endif

@@ -1,0 +1,352 @@
+/* ops.c — the op table: for every primitive node type, its name, flags, the
+ * forward and backward calls into the engine (src/engine) over the planned
+ * buffers, its parameter initialisation (PyTorch's defaults, so curves are
+ * comparable with the reference: conv/linear weights and biases uniform in
+ * +-1/sqrt(fan_in), i.e. kaiming_uniform with a=sqrt(5); BN gamma 1, beta 0,
+ * running mean 0, running var 1) and the memory it keeps and borrows. The only
+ * file that knows which kernel an op is. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cnnrun/kernels.h"
+
+/* ---- what a call reads and writes ---- */
+
+static const float *in_x(const OpCall *c, int j)
+{
+    const Node *n = c->n;
+    return n->in[j] == NODE_INPUT ? c->input : c->m->nodes[n->in[j]].out;
+}
+
+static float *in_dx(const OpCall *c, int j)
+{
+    const Node *n = c->n;
+    return n->in[j] == NODE_INPUT ? NULL : c->m->nodes[n->in[j]].dout;
+}
+
+static size_t out_count(const Node *n, size_t batch)
+{
+    return batch * (size_t)n->c * n->h * n->w;
+}
+
+static size_t count(const OpCall *c)
+{
+    return out_count(c->n, (size_t)c->batch);
+}
+
+static void in_shape(const Model *m, const Node *n, int *c, int *h, int *w)
+{
+    model_tensor_shape(m, n->in[0], c, h, w);
+}
+
+static const float *weight(const OpCall *c) { return c->m->params + c->n->w_off; }
+static const float *bias(const OpCall *c) { return c->n->b_len ? c->m->params + c->n->b_off : NULL; }
+static float *dweight(const OpCall *c) { return c->m->grads + c->n->w_off; }
+static float *dbias(const OpCall *c) { return c->n->b_len ? c->m->grads + c->n->b_off : NULL; }
+
+/* floats kept per image from forward to backward: one per output element */
+static size_t saved_per_element(const Model *m, const Node *n, size_t batch)
+{
+    (void)m;
+    return out_count(n, batch);
+}
+
+static void fill_uniform(float *p, size_t n, float bound, Rng *r)
+{
+    for (size_t i = 0; i < n; i++) p[i] = (2.0f * rng_uniform(r) - 1.0f) * bound;
+}
+
+/* conv and linear: weights, then biases, uniform in +-1/sqrt(fan_in) */
+static void init_fan_in(Model *m, Node *n, Rng *r)
+{
+    size_t fan_in = n->w_len / (size_t)n->c;
+    float bound = 1.0f / sqrtf((float)fan_in);
+    fill_uniform(m->params + n->w_off, n->w_len, bound, r);
+    fill_uniform(m->params + n->b_off, n->b_len, bound, r);
+}
+
+/* ---- conv ---- */
+
+static ConvShape conv_shape(const Model *m, const Node *n, int batch)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    ConvShape s = {.n = batch, .h = h, .w = w, .c_in = c, .c_out = n->c, .kh = n->size,
+                   .kw = n->size, .stride = n->stride, .pad = n->pad, .threads = m->threads};
+    conv_shape_init(&s);
+    return s;
+}
+
+static void conv_fwd(const OpCall *c)
+{
+    ConvShape s = conv_shape(c->m, c->n, c->batch);
+    conv_forward(&s, in_x(c, 0), weight(c), bias(c), c->n->out, c->m->scratch);
+}
+
+static void conv_bwd(const OpCall *c)
+{
+    ConvShape s = conv_shape(c->m, c->n, c->batch);
+    conv_backward(&s, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0), c->n->in_acc[0], dweight(c),
+                  dbias(c), c->m->scratch);
+}
+
+static size_t conv_scratch(const Model *m, const Node *n, int batch)
+{
+    ConvShape s = conv_shape(m, n, batch);
+    return conv_scratch_floats(&s);
+}
+
+/* ---- batch norm ---- */
+
+static void bn_fwd(const OpCall *c)
+{
+    Node *n = c->n;
+    int rows = c->batch * n->h * n->w;
+    float *rm = c->m->state + n->s_off, *rv = rm + n->c;
+    if (c->training)
+        batchnorm_forward_train(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, n->saved,
+                                n->saved + n->c, rm, rv, n->momentum, n->eps);
+    else
+        batchnorm_forward_eval(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, rm, rv, n->eps);
+}
+
+static void bn_bwd(const OpCall *c)
+{
+    Node *n = c->n;
+    batchnorm_backward(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
+                       n->saved + n->c, n->dout, in_dx(c, 0), n->in_acc[0], dweight(c),
+                       dbias(c));
+}
+
+static void bn_init(Model *m, Node *n, Rng *r)
+{
+    (void)r;
+    float *w = m->params + n->w_off, *b = m->params + n->b_off;
+    float *rm = m->state + n->s_off, *rv = rm + n->c;
+    for (int j = 0; j < n->c; j++) {
+        w[j] = 1.0f;
+        b[j] = 0.0f;
+        rm[j] = 0.0f;
+        rv[j] = 1.0f;
+    }
+}
+
+/* mean and rstd per channel */
+static size_t bn_saved(const Model *m, const Node *n, size_t batch)
+{
+    (void)m, (void)batch;
+    return 2 * (size_t)n->c;
+}
+
+/* ---- element-wise activations ---- */
+
+static void relu_fwd(const OpCall *c) { relu_forward(count(c), in_x(c, 0), c->n->out); }
+static void relu_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0); /* the mask comes from the output: the input may be overwritten */
+    if (dx) relu_backward(count(c), c->n->out, c->n->dout, dx, c->n->in_acc[0]);
+}
+
+static void leaky_fwd(const OpCall *c)
+{
+    leaky_forward(count(c), c->n->slope, in_x(c, 0), c->n->out);
+}
+static void leaky_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (dx) leaky_backward(count(c), c->n->slope, in_x(c, 0), c->n->dout, dx, c->n->in_acc[0]);
+}
+
+static void gelu_fwd(const OpCall *c) { gelu_forward(count(c), in_x(c, 0), c->n->out); }
+static void gelu_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (dx) gelu_backward(count(c), in_x(c, 0), c->n->dout, dx, c->n->in_acc[0]);
+}
+
+/* ---- pooling ---- */
+
+static PoolShape pool_shape(const Model *m, const Node *n, int batch)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    PoolShape s = {.n = batch, .h = h, .w = w, .c = c, .size = n->size, .stride = n->stride,
+                   .pad = n->pad};
+    pool_shape_init(&s);
+    return s;
+}
+
+static void maxpool_fwd(const OpCall *c)
+{
+    PoolShape s = pool_shape(c->m, c->n, c->batch);
+    maxpool_forward(&s, in_x(c, 0), c->n->out, (int32_t *)c->n->saved);
+}
+static void maxpool_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (!dx) return;
+    PoolShape s = pool_shape(c->m, c->n, c->batch);
+    maxpool_backward(&s, (const int32_t *)c->n->saved, c->n->dout, dx, c->n->in_acc[0]);
+}
+
+static void avgpool_fwd(const OpCall *c)
+{
+    PoolShape s = pool_shape(c->m, c->n, c->batch);
+    avgpool_forward(&s, in_x(c, 0), c->n->out);
+}
+static void avgpool_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (!dx) return;
+    PoolShape s = pool_shape(c->m, c->n, c->batch);
+    avgpool_backward(&s, c->n->dout, dx, c->n->in_acc[0]);
+}
+
+static void gap_fwd(const OpCall *c)
+{
+    int ch, h, w;
+    in_shape(c->m, c->n, &ch, &h, &w);
+    global_avgpool_forward(c->batch, h * w, ch, in_x(c, 0), c->n->out);
+}
+static void gap_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (!dx) return;
+    int ch, h, w;
+    in_shape(c->m, c->n, &ch, &h, &w);
+    global_avgpool_backward(c->batch, h * w, ch, c->n->dout, dx, c->n->in_acc[0]);
+}
+
+/* ---- linear ---- */
+
+static void linear_fwd(const OpCall *c)
+{
+    int ch, h, w;
+    in_shape(c->m, c->n, &ch, &h, &w);
+    linear_forward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), bias(c), c->n->out);
+}
+static void linear_bwd(const OpCall *c)
+{
+    int ch, h, w;
+    in_shape(c->m, c->n, &ch, &h, &w);
+    linear_backward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0),
+                    c->n->in_acc[0], dweight(c), dbias(c));
+}
+
+/* ---- dropout, flatten ---- */
+
+static void dropout_fwd(const OpCall *c)
+{
+    Node *n = c->n;
+    size_t k = count(c);
+    if (!c->training) {
+        memcpy(n->out, in_x(c, 0), sizeof(float) * k);
+        return;
+    }
+    float keep = 1.0f - n->probability, scale = 1.0f / keep;
+    for (size_t i = 0; i < k; i++)
+        n->saved[i] = rng_uniform(&c->m->dropout_rng) < keep ? scale : 0.0f;
+    dropout_forward(k, in_x(c, 0), n->saved, n->out);
+}
+static void dropout_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (dx) dropout_backward(count(c), c->n->saved, c->n->dout, dx, c->n->in_acc[0]);
+}
+
+static void flatten_fwd(const OpCall *c)
+{
+    memcpy(c->n->out, in_x(c, 0), sizeof(float) * count(c));
+}
+static void flatten_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (!dx) return;
+    size_t k = count(c);
+    if (c->n->in_acc[0])
+        for (size_t i = 0; i < k; i++) dx[i] += c->n->dout[i];
+    else
+        memcpy(dx, c->n->dout, sizeof(float) * k);
+}
+
+/* ---- joins ---- */
+
+static int join_inputs(const OpCall *c, const float **ins, float **dins, int *cs)
+{
+    const Node *n = c->n;
+    for (int j = 0; j < n->n_in; j++) {
+        if (ins) ins[j] = in_x(c, j);
+        if (dins) dins[j] = in_dx(c, j);
+        cs[j] = n->in[j] == NODE_INPUT ? c->m->in_c : c->m->nodes[n->in[j]].c;
+    }
+    return n->n_in;
+}
+
+static void add_fwd(const OpCall *c)
+{
+    const float *ins[CN_MAX_INPUTS];
+    int cs[CN_MAX_INPUTS];
+    int k = join_inputs(c, ins, NULL, cs);
+    add_forward(count(c), k, ins, c->n->out);
+}
+static void add_bwd(const OpCall *c)
+{
+    float *dins[CN_MAX_INPUTS];
+    int cs[CN_MAX_INPUTS];
+    int k = join_inputs(c, NULL, dins, cs);
+    add_backward(count(c), k, c->n->dout, dins, c->n->in_acc);
+}
+
+static void concat_fwd(const OpCall *c)
+{
+    const float *ins[CN_MAX_INPUTS];
+    int cs[CN_MAX_INPUTS];
+    int k = join_inputs(c, ins, NULL, cs);
+    concat_forward((size_t)c->batch * c->n->h * c->n->w, k, cs, ins, c->n->out);
+}
+static void concat_bwd(const OpCall *c)
+{
+    float *dins[CN_MAX_INPUTS];
+    int cs[CN_MAX_INPUTS];
+    int k = join_inputs(c, NULL, dins, cs);
+    concat_backward((size_t)c->batch * c->n->h * c->n->w, k, cs, c->n->dout, dins, c->n->in_acc);
+}
+
+/* ---- the table ---- */
+
+#define PLAIN .layer_type = -1, .activation = -1
+static const OpInfo table[] = {
+    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, init_fan_in, NULL, conv_scratch},
+    [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
+                      NULL},
+    [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
+                 relu_bwd, NULL, NULL, NULL},
+    [OP_LEAKY] = {"leaky", 0, LT_LEAKY, ACT_LEAKY, leaky_fwd, leaky_bwd, NULL, NULL, NULL},
+    [OP_GELU] = {"gelu", 0, LT_GELU, ACT_GELU, gelu_fwd, gelu_bwd, NULL, NULL, NULL},
+    [OP_MAXPOOL] = {"maxpool", 0, PLAIN, maxpool_fwd, maxpool_bwd, NULL, saved_per_element, NULL},
+    [OP_AVGPOOL] = {"avgpool", 0, PLAIN, avgpool_fwd, avgpool_bwd, NULL, NULL, NULL},
+    [OP_GLOBAL_AVGPOOL] = {"global_avgpool", 0, PLAIN, gap_fwd, gap_bwd, NULL, NULL, NULL},
+    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, init_fan_in, NULL, NULL},
+    [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
+    [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
+    [OP_ADD] = {"add", 0, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
+    [OP_CONCAT] = {"concat", 0, PLAIN, concat_fwd, concat_bwd, NULL, NULL, NULL},
+};
+_Static_assert(sizeof table / sizeof *table == OP_COUNT, "a row in the op table for every op");
+
+const OpInfo *op_info(OpType op)
+{
+    return &table[op];
+}
+
+const char *op_name(OpType op)
+{
+    return (unsigned)op < OP_COUNT && table[op].name ? table[op].name : "?";
+}
+
+unsigned op_flags(OpType op)
+{
+    return table[op].flags;
+}

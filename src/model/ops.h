@@ -1,0 +1,45 @@
+/* ops.h — private to src/model: the op table, one row per primitive node type
+ * (OpType). A row says everything the builder, the planner, the executor and
+ * the initialiser need to know about an op, so adding a layer type is one
+ * kernel in src/engine and one row in ops.c (docs/architecture.md, "Adding a
+ * layer type"). Nothing outside ops.c switches on OpType. */
+#ifndef CNNRUN_MODEL_OPS_H
+#define CNNRUN_MODEL_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cnnrun/model.h"
+
+/* One forward or backward call of one node. */
+typedef struct {
+    Model *m;
+    Node *n;
+    const float *input; /* the network's input images (n, 32, 32, 3) */
+    int batch;
+    bool training;      /* forward only: batch statistics, dropout on */
+} OpCall;
+
+typedef struct {
+    const char *name; /* printed in tables, stored in checkpoints: never rename */
+    unsigned flags;   /* OPF_* (model.h) */
+    /* Configuration layer type and conv activation this op implements, for
+     * the plain one-input element-wise types that expand to the op alone
+     * (-1: none; the builder expands the others itself). */
+    int layer_type;
+    int activation;
+    void (*forward)(const OpCall *c);
+    void (*backward)(const OpCall *c);
+    /* Parameters from the initialisation stream (NULL: no parameters or state). */
+    void (*init)(Model *m, Node *n, Rng *r);
+    /* Floats the node keeps from forward to backward for a batch of `batch`
+     * (NULL: none). */
+    size_t (*saved_floats)(const Model *m, const Node *n, size_t batch);
+    /* Floats of the model's shared work space one call needs at `batch`
+     * (NULL: none). */
+    size_t (*scratch_floats)(const Model *m, const Node *n, int batch);
+} OpInfo;
+
+const OpInfo *op_info(OpType op);
+
+#endif

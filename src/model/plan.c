@@ -1,0 +1,194 @@
+/* plan.c — the plan made once at build time over the expanded graph: which
+ * backward step writes or adds each gradient, which ReLUs run in place,
+ * gradient buffers shared between nodes whose lifetimes don't overlap, the
+ * parameter and state layout, and every buffer (activations, gradients,
+ * saved tensors, the kernels' shared scratch) sized for max_batch images.
+ * What an op keeps and borrows comes from its op-table row (ops.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "build.h"
+#include "cnnrun/util.h"
+#include "ops.h"
+
+/* Floats an op keeps per image from forward to backward (the part of its
+ * saved tensor that grows with the batch). */
+static size_t saved_per_image(const Model *m, const Node *n)
+{
+    const OpInfo *op = op_info(n->op);
+    return op->saved_floats ? op->saved_floats(m, n, 1) - op->saved_floats(m, n, 0) : 0;
+}
+
+/* Backward visits nodes in reverse: the first consumer to reach a tensor's
+ * gradient writes it, later ones add. Also finds outputs nobody reads. */
+static int plan_gradient_flow(Model *m)
+{
+    char *written = xcalloc((size_t)m->n_nodes, 1);
+    written[m->n_nodes - 1] = 1; /* the loss writes the last node's gradient */
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        Node *n = &m->nodes[i];
+        for (int j = 0; j < n->n_in; j++) {
+            int p = n->in[j];
+            if (p == NODE_INPUT) continue;
+            n->in_acc[j] = written[p];
+            written[p] = 1;
+        }
+    }
+    int bad = -1;
+    for (int i = 0; i < m->n_nodes && bad < 0; i++)
+        if (!written[i]) bad = i;
+    free(written);
+    if (bad >= 0) {
+        model_error(m->exp, m->nodes[bad].section,
+                    "the output of '%s' is never used: every layer but the last must feed a "
+                    "later one", m->nodes[bad].name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Gradient buffers are shared: node i's gradient lives from the backward
+ * step of its last consumer (which writes it first) to its own backward step.
+ * Walking backward in that order, a buffer freed by one node is reused by
+ * the next gradient that fits (best fit); new buffers are made only when
+ * none fits. Sets n->dout_slot; returns the number of slots and their sizes
+ * (floats per image) in *sizes (caller frees). */
+static int plan_gradient_slots(Model *m, size_t **sizes_out)
+{
+    int n_slots = 0, cap = 16;
+    size_t *sizes = xmalloc(sizeof(size_t) * (size_t)cap);
+    char *busy = xcalloc((size_t)cap, 1);
+    for (int i = 0; i < m->n_nodes; i++) m->nodes[i].dout_slot = -1;
+    for (int t = m->n_nodes - 1; t >= 0; t--) {
+        Node *n = &m->nodes[t];
+        /* the last node's gradient comes from the loss: allocate it first */
+        int need[CN_MAX_INPUTS + 1], k = 0;
+        if (t == m->n_nodes - 1) need[k++] = t;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] != NODE_INPUT && m->nodes[n->in[j]].dout_slot < 0) need[k++] = n->in[j];
+        for (int q = 0; q < k; q++) {
+            Node *p = &m->nodes[need[q]];
+            if (p->dout_slot >= 0) continue;
+            size_t want = (size_t)p->c * p->h * p->w;
+            int best = -1;
+            for (int s = 0; s < n_slots; s++)
+                if (!busy[s] && sizes[s] >= want && (best < 0 || sizes[s] < sizes[best])) best = s;
+            if (best < 0) { /* grow the largest free slot, or make a new one */
+                for (int s = 0; s < n_slots; s++)
+                    if (!busy[s] && (best < 0 || sizes[s] > sizes[best])) best = s;
+                if (best < 0) {
+                    if (n_slots == cap) {
+                        cap *= 2;
+                        sizes = xrealloc(sizes, sizeof(size_t) * (size_t)cap);
+                        busy = xrealloc(busy, (size_t)cap);
+                    }
+                    best = n_slots++;
+                }
+                sizes[best] = want;
+            }
+            busy[best] = 1;
+            p->dout_slot = best;
+        }
+        /* after node t's backward its own gradient is dead */
+        if (n->dout_slot >= 0) busy[n->dout_slot] = 0;
+    }
+    free(busy);
+    *sizes_out = sizes;
+    return n_slots;
+}
+
+/* An OPF_INPLACE op (ReLU, whose backward takes its mask from its output:
+ * relu(x) > 0 exactly where x > 0) may overwrite its input when nothing else
+ * reads that tensor: the input has this node as its only consumer, is not the
+ * network input, and its producer's backward reads its own input, not its
+ * output (OPF_BACKWARD_READS_OUTPUT: a ReLU producer is left alone). Saves
+ * one activation tensor per conv-BN-ReLU: PyTorch's ReLU(inplace=True). */
+static void plan_inplace(Model *m)
+{
+    int *consumers = xcalloc((size_t)m->n_nodes, sizeof(int));
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0) consumers[m->nodes[i].in[k]]++;
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        int src = n->in[0];
+        n->inplace = (op_flags(n->op) & OPF_INPLACE) && n->n_in == 1 && src >= 0 &&
+                     consumers[src] == 1 &&
+                     !(op_flags(m->nodes[src].op) & OPF_BACKWARD_READS_OUTPUT);
+    }
+    free(consumers);
+}
+
+/* Activation + gradient + saved floats per image. */
+static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_slots)
+{
+    size_t total = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const Node *n = &m->nodes[i];
+        size_t elems = (size_t)n->c * n->h * n->w;
+        if (!n->inplace) total += elems;
+        total += saved_per_image(m, n);
+    }
+    for (int s = 0; s < n_slots; s++) total += slot_sizes[s];
+    return total;
+}
+
+/* Lays out parameters; with max_batch > 0 also allocates every buffer. */
+static void plan_memory(Model *m)
+{
+    size_t np = 0, ns = 0, scratch = 0;
+    const size_t B = (size_t)m->max_batch;
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        n->w_off = np;
+        np += n->w_len;
+        n->b_off = np;
+        np += n->b_len;
+        const OpInfo *op = op_info(n->op);
+        if (op->flags & OPF_RUNNING_STATS) {
+            n->s_off = ns;
+            ns += 2 * (size_t)n->c;
+        }
+        if (op->scratch_floats && B > 0) {
+            size_t need = op->scratch_floats(m, n, m->max_batch);
+            if (need > scratch) scratch = need;
+        }
+    }
+    m->n_params = np;
+    m->n_state = ns;
+    plan_inplace(m);
+    size_t *slot_sizes;
+    int n_slots = plan_gradient_slots(m, &slot_sizes);
+    size_t batch_for_estimate = B > 0 ? B : (size_t)m->exp->batch_size;
+    m->activation_bytes =
+        floats_per_image(m, slot_sizes, n_slots) * batch_for_estimate * sizeof(float);
+    if (B == 0) { /* shapes and counts only (cnnrun check) */
+        free(slot_sizes);
+        return;
+    }
+    m->params = alloc_floats(np);
+    m->grads = alloc_floats(np);
+    m->state = alloc_floats(ns);
+    m->n_scratch = scratch;
+    m->scratch = alloc_floats(scratch);
+    m->n_grad_slots = n_slots;
+    m->grad_slots = xcalloc((size_t)n_slots, sizeof(float *));
+    for (int s = 0; s < n_slots; s++) m->grad_slots[s] = alloc_floats(B * slot_sizes[s]);
+    free(slot_sizes);
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        size_t elems = B * n->c * n->h * n->w;
+        n->out = n->inplace ? m->nodes[n->in[0]].out : alloc_floats(elems);
+        n->dout = m->grad_slots[n->dout_slot];
+        const OpInfo *op = op_info(n->op);
+        size_t saved = op->saved_floats ? op->saved_floats(m, n, B) : 0;
+        if (saved) n->saved = alloc_floats(saved);
+    }
+}
+
+int model_plan(Model *m)
+{
+    if (plan_gradient_flow(m) != 0) return -1;
+    plan_memory(m);
+    return 0;
+}
