@@ -202,26 +202,28 @@ START_TEST(test_bn_train)
     float *rm = fbuf(ch, 0), *rv = fbuf(ch, 1), *dx = fbuf(n, GARBAGE);
     float *dg = fbuf(ch, 0), *dbt = fbuf(ch, 0);
     Report rep = {0};
+    Workspace ws = workspace_alloc(batchnorm_work_floats(ch, 0), 0);
 
-    batchnorm_forward_train(m, ch, x, gamma, beta, out, mean, rstd, rm, rv, mom, eps);
+    batchnorm_forward_train(m, ch, x, gamma, beta, out, mean, rstd, rm, rv, mom, eps, &ws);
     cmp(&rep, ctx, "out", out, out_ref, n, 1, 0);
     cmp(&rep, ctx, "saved mean", mean, mean_ref, ch, 1, 0);
     cmp(&rep, ctx, "saved rstd", rstd, rstd_ref, ch, 1, 0);
     cmp(&rep, ctx, "running_mean (from 0)", rm, rm_ref, ch, 1, 0);
     cmp(&rep, ctx, "running_var (from 1)", rv, rv_ref, ch, 1, 0);
 
-    batchnorm_backward(m, ch, x, gamma, mean, rstd, dout, dx, 0, dg, dbt);
+    batchnorm_backward(m, ch, x, gamma, mean, rstd, dout, dx, 0, dg, dbt, &ws);
     cmp(&rep, ctx, "dx (acc=0, garbage in)", dx, dx_ref, n, 1, 0);
     cmp(&rep, ctx, "dgamma", dg, dg_ref, ch, 1, 0);
     cmp(&rep, ctx, "dbeta", dbt, dbt_ref, ch, 1, 0);
 
     fill(dx, n, 1.0f);
-    batchnorm_backward(m, ch, x, gamma, mean, rstd, dout, dx, 1, dg, dbt);
+    batchnorm_backward(m, ch, x, gamma, mean, rstd, dout, dx, 1, dg, dbt, &ws);
     cmp(&rep, ctx, "dx (acc=1 on ones)", dx, dx_ref, n, 1, 1);
     cmp(&rep, ctx, "dgamma after 2 calls", dg, dg_ref, ch, 2, 0);
     cmp(&rep, ctx, "dbeta after 2 calls", dbt, dbt_ref, ch, 2, 0);
 
     free(out), free(mean), free(rstd), free(rm), free(rv), free(dx), free(dg), free(dbt);
+    workspace_free(&ws);
     fixture_free(&fx);
     REPORT_DONE(rep, ctx);
 }
@@ -241,9 +243,11 @@ START_TEST(test_bn_eval)
     const float *out_ref = GET(c, "out", n);
     float *out = fbuf(n, GARBAGE);
     Report rep = {0};
-    batchnorm_forward_eval(m, ch, x, gamma, beta, out, rm, rv, eps);
+    Workspace ws = workspace_alloc(batchnorm_work_floats(ch, 0), 0);
+    batchnorm_forward_eval(m, ch, x, gamma, beta, out, rm, rv, eps, &ws);
     cmp(&rep, ctx, "out", out, out_ref, n, 1, 0);
     free(out);
+    workspace_free(&ws);
     fixture_free(&fx);
     REPORT_DONE(rep, ctx);
 }
@@ -383,24 +387,26 @@ START_TEST(test_linear)
     float *out = fbuf(nout, GARBAGE), *dx = fbuf(nin, GARBAGE), *dw = fbuf(nw, 0);
     float *db = has_bias ? fbuf(fout, 0) : NULL;
     Report rep = {0};
+    Workspace ws = workspace_alloc(linear_work_floats(n, fin, fout, 0), 0);
 
-    linear_forward(n, fin, fout, x, w, b, out);
+    linear_forward(n, fin, fout, x, w, b, out, &ws);
     cmp(&rep, ctx, "out", out, out_ref, nout, 1, 0);
-    linear_backward(n, fin, fout, x, w, dout, dx, 0, dw, db);
+    linear_backward(n, fin, fout, x, w, dout, dx, 0, dw, db, &ws);
     cmp(&rep, ctx, "dx (acc=0, garbage in)", dx, dx_ref, nin, 1, 0);
     cmp(&rep, ctx, "dw", dw, dw_ref, nw, 1, 0);
     if (has_bias) cmp(&rep, ctx, "db", db, db_ref, fout, 1, 0);
     fill(dx, nin, 1.0f);
-    linear_backward(n, fin, fout, x, w, dout, dx, 1, dw, db);
+    linear_backward(n, fin, fout, x, w, dout, dx, 1, dw, db, &ws);
     cmp(&rep, ctx, "dx (acc=1 on ones)", dx, dx_ref, nin, 1, 1);
     cmp(&rep, ctx, "dw after 2 calls", dw, dw_ref, nw, 2, 0);
     if (has_bias) cmp(&rep, ctx, "db after 2 calls", db, db_ref, fout, 2, 0);
     fill(dw, nw, 0);
     if (has_bias) fill(db, fout, 0);
-    linear_backward(n, fin, fout, x, w, dout, NULL, 0, dw, db);
+    linear_backward(n, fin, fout, x, w, dout, NULL, 0, dw, db, &ws);
     cmp(&rep, ctx, "dw (din=NULL)", dw, dw_ref, nw, 1, 0);
 
     free(out), free(dx), free(dw), free(db);
+    workspace_free(&ws);
     fixture_free(&fx);
     REPORT_DONE(rep, ctx);
 }

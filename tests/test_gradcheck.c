@@ -215,13 +215,14 @@ END_TEST
 typedef struct {
     int m, c;
     float *x, *gamma, *beta, *out, *mean, *rstd, *rm, *rv, *R;
+    Workspace ws;
 } BnCtx;
 
 static double bn_loss(void *p)
 {
     BnCtx *b = p;
     batchnorm_forward_train(b->m, b->c, b->x, b->gamma, b->beta, b->out, b->mean, b->rstd, b->rm,
-                            b->rv, 0.1f, 1e-5f);
+                            b->rv, 0.1f, 1e-5f, &b->ws);
     return dotd(b->out, b->R, (size_t)b->m * b->c);
 }
 
@@ -240,14 +241,16 @@ START_TEST(test_bn)
     b.mean = alloc_floats(b.c), b.rstd = alloc_floats(b.c);
     b.rm = alloc_floats(b.c), b.rv = alloc_floats(b.c);
     float *dx = alloc_floats(n), *dg = alloc_floats(b.c), *dbt = alloc_floats(b.c);
+    b.ws = workspace_alloc(batchnorm_work_floats(b.c, 0), 0);
     bn_loss(&b);
-    batchnorm_backward(b.m, b.c, b.x, b.gamma, b.mean, b.rstd, b.R, dx, 0, dg, dbt);
+    batchnorm_backward(b.m, b.c, b.x, b.gamma, b.mean, b.rstd, b.R, dx, 0, dg, dbt, &b.ws);
     Report rep = {0};
     check_grad(&rep, ctx, "x", b.x, dx, n, bn_loss, &b, 1);
     check_grad(&rep, ctx, "gamma", b.gamma, dg, b.c, bn_loss, &b, 2);
     check_grad(&rep, ctx, "beta", b.beta, dbt, b.c, bn_loss, &b, 3);
     free(b.x), free(b.gamma), free(b.beta), free(b.R), free(b.out), free(b.mean), free(b.rstd);
     free(b.rm), free(b.rv), free(dx), free(dg), free(dbt);
+    workspace_free(&b.ws);
     REPORT_DONE(rep, ctx);
 }
 END_TEST
@@ -387,7 +390,7 @@ typedef struct {
 static double lin_loss(void *p)
 {
     LinCtx *l = p;
-    linear_forward(l->n, l->fin, l->fout, l->x, l->w, l->b, l->out);
+    linear_forward(l->n, l->fin, l->fout, l->x, l->w, l->b, l->out, NULL);
     return dotd(l->out, l->R, (size_t)l->n * l->fout);
 }
 
@@ -405,7 +408,7 @@ START_TEST(test_linear)
     l.out = alloc_floats(nout);
     float *dx = alloc_floats(nin), *dw = alloc_floats(nw), *db = l.b ? alloc_floats(l.fout) : NULL;
     lin_loss(&l);
-    linear_backward(l.n, l.fin, l.fout, l.x, l.w, l.R, dx, 0, dw, db);
+    linear_backward(l.n, l.fin, l.fout, l.x, l.w, l.R, dx, 0, dw, db, NULL);
     Report rep = {0};
     check_grad(&rep, ctx, "x", l.x, dx, nin, lin_loss, &l, 1);
     check_grad(&rep, ctx, "w", l.w, dw, nw, lin_loss, &l, 2);

@@ -130,6 +130,66 @@ START_TEST(test_memory_plan)
 }
 END_TEST
 
+/* Trains model m for `steps` plain SGD steps on a fixed batch. */
+static void train_steps(Model *m, const float *x, const int *labels, int n, int steps)
+{
+    for (int s = 0; s < steps; s++) {
+        model_forward(m, x, n, true);
+        softmax_xent(n, 10, model_logits(m), labels, model_dlogits(m), 1.0f / n, NULL);
+        model_zero_grad(m);
+        model_backward(m, x, n);
+        for (size_t i = 0; i < m->n_params; i++) m->params[i] -= 0.05f * m->grads[i];
+    }
+}
+
+/* Two models train in one process as each does alone: the engine keeps no
+ * state between calls (its work space is each model's own). The two differ
+ * in every buffer size (width, batch), so shared hidden buffers would show. */
+START_TEST(test_two_models_one_process)
+{
+    const char *a_text = "[layer.c1]\ntype = conv\nfilters = 24\nsize = 3\nbatchnorm = true\n"
+                         "activation = relu\n[layer.c2]\ntype = conv\nfilters = 8\nsize = 1\n"
+                         "batchnorm = true\nactivation = gelu\n[layer.p]\ntype = global_avgpool\n"
+                         "[layer.fc]\ntype = linear\noutputs = 10\n";
+    const char *b_text = "[layer.c1]\ntype = conv\nfilters = 40\nsize = 3\nstride = 2\n"
+                         "batchnorm = true\nactivation = relu\n[layer.m]\ntype = maxpool\n"
+                         "size = 2\n[layer.bn]\ntype = batchnorm\n[layer.p]\n"
+                         "type = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n";
+    char pa[64], pb[64];
+    snprintf(pa, sizeof pa, "%s", write_temp(a_text));
+    snprintf(pb, sizeof pb, "%s", write_temp(b_text));
+    const int na = 6, nb = 9, steps = 3;
+    float *x = alloc_floats((size_t)nb * 32 * 32 * 3);
+    Rng r;
+    rng_seed(&r, 12, 0);
+    for (size_t i = 0; i < (size_t)nb * 32 * 32 * 3; i++) x[i] = rng_normal(&r);
+    int labels[9] = {1, 7, 3, 0, 9, 2, 5, 5, 8};
+    Experiment ea, eb;
+    Model alone_a, alone_b, a, b;
+    ck_assert_int_eq(load_and_build(pa, &ea, &alone_a, na), 0);
+    model_init_params(&alone_a, 3);
+    train_steps(&alone_a, x, labels, na, steps);
+    ck_assert_int_eq(load_and_build(pb, &eb, &alone_b, nb), 0);
+    model_init_params(&alone_b, 4);
+    train_steps(&alone_b, x, labels, nb, steps);
+    ck_assert_int_eq(model_build(&ea, na, &a), 0);
+    ck_assert_int_eq(model_build(&eb, nb, &b), 0);
+    model_init_params(&a, 3);
+    model_init_params(&b, 4);
+    for (int s = 0; s < steps; s++) { /* interleaved, the batches of different sizes */
+        train_steps(&a, x, labels, na, 1);
+        train_steps(&b, x, labels, nb, 1);
+    }
+    ck_assert_int_eq(memcmp(a.params, alone_a.params, sizeof(float) * a.n_params), 0);
+    ck_assert_int_eq(memcmp(b.params, alone_b.params, sizeof(float) * b.n_params), 0);
+    ck_assert_int_eq(memcmp(a.state, alone_a.state, sizeof(float) * a.n_state), 0);
+    ck_assert_int_eq(memcmp(b.state, alone_b.state, sizeof(float) * b.n_state), 0);
+    model_free(&a), model_free(&b), model_free(&alone_a), model_free(&alone_b);
+    experiment_free(&ea), experiment_free(&eb);
+    free(x);
+}
+END_TEST
+
 /* Runs forward+backward of both files on the same input; asserts identical
  * logits and identical parameter gradients. */
 static void assert_same_network(const char *a_text, const char *b_text)
@@ -309,6 +369,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_op_table_complete);
+    tcase_add_test(tc, test_two_models_one_process);
     tcase_add_loop_test(tc, test_parameter_counts, 0, (int)(sizeof counts / sizeof counts[0]));
     tcase_add_test(tc, test_residual_equals_plain_layers);
     tcase_add_test(tc, test_inception_equals_plain_layers);

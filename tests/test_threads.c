@@ -43,9 +43,10 @@ START_TEST(test_gemm_splits)
     float *c0 = randn((size_t)m * ldc, &r), *c = alloc_floats((size_t)m * ldc);
     for (int threads = 1; threads <= 2; threads++) {
         engine_set_threads(threads);
+        Workspace ws = workspace_alloc(gemm_work_floats(m, n, k, threads), threads);
         for (int beta = 0; beta <= 1; beta++) {
             for (size_t i = 0; i < (size_t)m * ldc; i++) c[i] = c0[i];
-            gemm(ta, tb, m, n, k, a, lda, b, ldb, (float)beta, c, ldc);
+            gemm(ta, tb, m, n, k, a, lda, b, ldb, (float)beta, c, ldc, &ws);
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < n; j++) {
                     double sum = beta ? c0[(size_t)i * ldc + j] : 0, mag = fabs(sum);
@@ -65,6 +66,7 @@ START_TEST(test_gemm_splits)
                     ck_assert(c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j]);
             }
         }
+        workspace_free(&ws);
     }
     free(a); free(b); free(c0); free(c);
 }

@@ -1,6 +1,8 @@
 /* kernels.h — the engine: forward and backward of every primitive layer as
  * plain functions over float buffers (llm.c style). No allocation, no hidden
- * state; scratch space is passed in.
+ * state: work space and the thread count come in with each call (a Workspace,
+ * or a conv's scratch and ConvShape.threads), sized by the matching
+ * *_work_floats / conv_scratch_floats, which the model plans once at build.
  *
  * Conventions
  *  - Activations are NHWC (channels last): x[((n*H + y)*W + x)*C + c].
@@ -20,26 +22,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- matrix products and threads (src/engine/gemm.c) ----
- * c (m,n) = op(a) (m,k) x op(b) (k,n) + beta * c, row-major, op = transpose
- * when trans_* is set. With OpenMP the product is split over the engine's
- * threads (single-threaded OpenBLAS in each) unless called from inside a
- * parallel region; without it OpenBLAS's threads do large products.
- * engine_set_threads sets the engine's thread count (before model_build: the
- * memory plan sizes per-thread scratch by it); engine_get_threads reads it. */
+/* ---- threads and work space (src/engine/gemm.c) ----
+ * engine_set_threads sets the engine's thread count (the OpenMP team's, with
+ * OpenBLAS single-threaded inside it; without OpenMP, OpenBLAS's), before
+ * model_build: the memory plan sizes per-thread work space by it.
+ * engine_get_threads reads it back from OpenMP (or OpenBLAS). */
 void engine_set_threads(int n);
 int engine_get_threads(void);
+
+/* A kernel call's work space and the threads it may use. */
+typedef struct {
+    float *f;      /* `floats` floats, 64-byte aligned */
+    size_t floats;
+    int threads;   /* >= 1 */
+} Workspace;
+/* For callers outside a model (tests, tools). Here and in every
+ * *_work_floats, threads 0 means the engine's count. */
+Workspace workspace_alloc(size_t floats, int threads);
+void workspace_free(Workspace *ws);
+
+/* Runs body(ctx, begin, end) over [0, n) in static, contiguous ranges on the
+ * engine's threads (one range when n is small): results cannot depend on
+ * timing. */
+void parallel_for(size_t n, void (*body)(void *ctx, size_t begin, size_t end), void *ctx);
+
+/* ---- matrix products ----
+ * c (m,n) = op(a) (m,k) x op(b) (k,n) + beta * c, row-major, op = transpose
+ * when trans_* is set. With OpenMP the product is split over ws->threads
+ * (single-threaded OpenBLAS in each) unless called from inside a parallel
+ * region or with ws NULL (one thread); a split of the inner dimension keeps
+ * its partial results in ws->f (gemm_work_floats). Without OpenMP,
+ * OpenBLAS's threads do large products. */
+size_t gemm_work_floats(int m, int n, int k, int threads);
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
-          int ldb, float beta, float *c, int ldc);
+          int ldb, float beta, float *c, int ldc, const Workspace *ws);
 
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
 /* Algorithm: CONV_WINOGRAD uses Winograd F(2x2,3x3) (src/engine/winograd.c)
  * for the forward pass and the input gradient of 3x3 stride-1 pad-1 layers
  * with >= 16 channels in and out (im2col otherwise). CONV_AUTO chooses it
  * where it measured faster on the development machine: >= 128 channels in
- * and out (docs/performance.md); im2col + GEMM elsewhere.
- * CNNRUN_CONV=winograd (or =im2col) in the environment overrides AUTO. */
+ * and out (docs/performance.md); im2col + GEMM elsewhere. The model sets
+ * each conv's algorithm at build (CNNRUN_CONV=winograd or =im2col in the
+ * environment forces one: conv_algo_from_env). */
 enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2 };
+/* CNNRUN_CONV's algorithm, CONV_AUTO when unset or unknown. */
+int conv_algo_from_env(void);
 
 typedef struct {
     int n, h, w, c_in;       /* input (N,H,W,C_in) */
@@ -62,16 +90,18 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
 /* ---- batch norm over the channel dim of an (M, C) matrix, M = N*H*W ---- */
 /* Training: normalises with the batch statistics, saves mean and rstd
  * (1/sqrt(var+eps), biased var) for backward, updates running stats as
- * PyTorch does: running = (1-momentum)*running + momentum*batch (unbiased var). */
+ * PyTorch does: running = (1-momentum)*running + momentum*batch (unbiased var).
+ * ws: batchnorm_work_floats(c, ws->threads) floats. */
+size_t batchnorm_work_floats(int c, int threads);
 void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
                              float *out, float *mean, float *rstd, float *running_mean,
-                             float *running_var, float momentum, float eps);
+                             float *running_var, float momentum, float eps, const Workspace *ws);
 void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
                             float *out, const float *running_mean, const float *running_var,
-                            float eps);
+                            float eps, const Workspace *ws);
 void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                         const float *rstd, const float *dout, float *din, int acc, float *dgamma,
-                        float *dbeta);
+                        float *dbeta, const Workspace *ws);
 
 /* ---- element-wise activations over n floats ---- */
 void relu_forward(size_t n, const float *in, float *out); /* in == out allowed */
@@ -102,11 +132,14 @@ void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc
 void global_avgpool_forward(int n, int hw, int c, const float *in, float *out);
 void global_avgpool_backward(int n, int hw, int c, const float *dout, float *din, int acc);
 
-/* ---- linear: out (N,out) = in (N,in) x weight (in,out) + bias ---- */
+/* ---- linear: out (N,out) = in (N,in) x weight (in,out) + bias ----
+ * ws: linear_work_floats(n, in_f, out_f, ws->threads) floats, or NULL (one thread). */
+size_t linear_work_floats(int n, int in_f, int out_f, int threads);
 void linear_forward(int n, int in_f, int out_f, const float *in, const float *weight,
-                    const float *bias, float *out);
+                    const float *bias, float *out, const Workspace *ws);
 void linear_backward(int n, int in_f, int out_f, const float *in, const float *weight,
-                     const float *dout, float *din, int acc, float *dweight, float *dbias);
+                     const float *dout, float *din, int acc, float *dweight, float *dbias,
+                     const Workspace *ws);
 
 /* ---- dropout: mask holds 0 or 1/(1-p) per element ---- */
 void dropout_forward(size_t n, const float *in, const float *mask, float *out);

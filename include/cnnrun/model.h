@@ -60,6 +60,7 @@ typedef struct {
     int c, h, w;                /* output shape per image (channels last) */
     /* hyper-parameters */
     int size, stride, pad;      /* conv kernel / pool window */
+    int algo;                   /* conv algorithm (CONV_*), chosen at build */
     bool bias;
     float slope, eps, momentum, probability;
     /* parameters: offsets into Model.params / Model.grads */

@@ -11,7 +11,6 @@
 #include "cli.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
-#include "../engine/parallel.h"
 
 static void add_file(CliOptions *o, const char *path)
 {

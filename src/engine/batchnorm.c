@@ -12,31 +12,43 @@
 #include "cnnrun/util.h"
 #include "parallel.h"
 
-/* Per-channel work space, grown on first use and then reused: the training
- * loop allocates nothing after its first step. */
-static _Thread_local struct {
-    void *p;
-    size_t size;
-} work[3];
+/* The work space, laid out in ws->f: the column sums (2c doubles), the
+ * threads' double partials (2c each), then the threads' 64-row float partials
+ * (2c each) and the per-channel coefficients (3c floats). */
+typedef struct {
+    double *sums, *part;
+    float *fpart, *coef;
+    int threads;
+} BnWork;
 
-static void *bn_work(int slot, size_t bytes)
+size_t batchnorm_work_floats(int c, int threads)
 {
-    if (work[slot].size < bytes) {
-        free(work[slot].p);
-        work[slot].p = xmalloc(bytes);
-        work[slot].size = bytes;
-    }
-    return work[slot].p;
+    size_t C = (size_t)c, T = threads > 0 ? (size_t)threads : (size_t)engine_get_threads();
+    return 2 * (2 * C + 2 * C * T) + 2 * C * T + 3 * C;
+}
+
+static BnWork bn_work(const Workspace *ws, int c)
+{
+    size_t C = (size_t)c, T = (size_t)ws->threads;
+    BnWork w = {.sums = (double *)(void *)ws->f, .threads = ws->threads};
+    w.part = w.sums + 2 * C;
+    w.fpart = (float *)(void *)(w.part + 2 * C * T);
+    w.coef = w.fpart + 2 * C * T;
+    return w;
 }
 
 /* s1[j] = sum_r (a[r,j] - sa[j]);  s2[j] = sum_r (a[r,j] - sa[j]) * (b[r,j] - sb[j]).
  * sa may be NULL (0). */
 static void column_moments(int m, int c, const float *a, const float *sa, const float *b,
-                           const float *sb, double *s1, double *s2)
+                           const float *sb, double *s1, double *s2, const BnWork *w)
 {
-    int threads = (size_t)m * c > PARALLEL_MIN ? parallel_max_threads() : 1;
-    double *part = bn_work(0, sizeof(double) * 2 * (size_t)c * threads);
-    float *fbuf = bn_work(1, sizeof(float) * 2 * (size_t)c * threads);
+#ifdef _OPENMP
+    int threads = (size_t)m * c > PARALLEL_MIN ? w->threads : 1;
+#else
+    int threads = 1; /* the region below runs once */
+#endif
+    double *part = w->part;
+    float *fbuf = w->fpart;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
@@ -99,13 +111,14 @@ static void scale_shift(int m, int c, const float *in, const float *scale, const
 
 void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
                              float *out, float *mean, float *rstd, float *running_mean,
-                             float *running_var, float momentum, float eps)
+                             float *running_var, float momentum, float eps, const Workspace *ws)
 {
-    double *s = bn_work(2, sizeof(double) * 2 * (size_t)c), *s1 = s, *s2 = s + c;
+    BnWork w = bn_work(ws, c);
+    double *s1 = w.sums, *s2 = w.sums + c;
     /* shift by the first row: one pass without cancellation trouble */
     const float *k = in;
-    column_moments(m, c, in, k, in, k, s1, s2);
-    float *sc = bn_work(1, sizeof(float) * 2 * (size_t)c), *sh = sc + c;
+    column_moments(m, c, in, k, in, k, s1, s2, &w);
+    float *sc = w.coef, *sh = sc + c;
     for (int j = 0; j < c; j++) {
         double d = s1[j] / m;
         double var = s2[j] / m - d * d;
@@ -126,9 +139,10 @@ void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, 
 
 void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
                             float *out, const float *running_mean, const float *running_var,
-                            float eps)
+                            float eps, const Workspace *ws)
 {
-    float *sc = bn_work(1, sizeof(float) * 2 * (size_t)c), *sh = sc + c;
+    BnWork w = bn_work(ws, c);
+    float *sc = w.coef, *sh = sc + c;
     for (int j = 0; j < c; j++) {
         sc[j] = gamma[j] / sqrtf(running_var[j] + eps);
         sh[j] = beta[j] - running_mean[j] * sc[j];
@@ -138,12 +152,13 @@ void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, c
 
 void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                         const float *rstd, const float *dout, float *din, int acc, float *dgamma,
-                        float *dbeta)
+                        float *dbeta, const Workspace *ws)
 {
     /* sum(dy) and sum(dy * (x - mean)) in one pass */
-    double *s = bn_work(2, sizeof(double) * 2 * (size_t)c), *sdy = s, *sdyx = s + c;
-    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx);
-    float *a = bn_work(1, sizeof(float) * 3 * (size_t)c), *b = a + c, *d = b + c;
+    BnWork w = bn_work(ws, c);
+    double *sdy = w.sums, *sdyx = w.sums + c;
+    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx, &w);
+    float *a = w.coef, *b = a + c, *d = b + c;
     for (int j = 0; j < c; j++) {
         double sum_dy = sdy[j];
         double sum_dy_xhat = rstd[j] * sdyx[j];

@@ -40,6 +40,10 @@ static size_t conv_m(const ConvShape *s) {
 /* Threads that share a conv: each takes whole images, so the scatter of one
  * thread's input gradient never touches another's. */
 static int conv_threads(const ConvShape *s) {
+#ifndef _OPENMP
+    (void)s;
+    return 1; /* the parallel regions below run once, as thread 0 */
+#endif
     int t = engine_get_threads();
     if (s->threads > 0 && s->threads < t) t = s->threads;
     return t < s->n ? t : s->n;
@@ -66,24 +70,47 @@ static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_
     *r1 = (size_t)s->n * (t + 1) / T * hw;
 }
 
+int conv_algo_from_env(void) {
+    const char *v = getenv("CNNRUN_CONV");
+    return v && strcmp(v, "winograd") == 0 ? CONV_WINOGRAD
+           : v && strcmp(v, "im2col") == 0 ? CONV_IM2COL
+                                           : CONV_AUTO;
+}
+
 static int use_winograd(const ConvShape *s) {
-    static int env_algo = -1;
-    if (env_algo < 0) {
-        const char *v = getenv("CNNRUN_CONV");
-        env_algo = v && strcmp(v, "winograd") == 0 ? CONV_WINOGRAD
-                   : v && strcmp(v, "im2col") == 0 ? CONV_IM2COL
-                                                   : CONV_AUTO;
-    }
-    int algo = s->algo == CONV_AUTO ? env_algo : s->algo;
+    int algo = s->algo;
     if (algo == CONV_AUTO) /* where it wins: wide layers (narrow ones are transform-bound) */
         algo = s->c_in >= WINO_AUTO_CHANNELS && s->c_out >= WINO_AUTO_CHANNELS ? CONV_WINOGRAD
                                                                                : CONV_IM2COL;
     return algo == CONV_WINOGRAD && winograd_eligible(s);
 }
 
+/* The pointwise products' work space: the whole scratch, on the conv's
+ * threads (the products are split in gemm, not by images). */
+static Workspace pointwise_ws(const ConvShape *s, float *scratch) {
+    int T = engine_get_threads();
+    if (s->threads > 0 && s->threads < T) T = s->threads;
+    Workspace ws = {.f = scratch, .floats = conv_scratch_floats(s), .threads = T};
+    return ws;
+}
+
+/* Most floats any of a pointwise conv's three products keeps (gemm_work_floats). */
+static size_t pointwise_work_floats(const ConvShape *s) {
+    int T = engine_get_threads();
+    if (s->threads > 0 && s->threads < T) T = s->threads;
+    int m = (int)conv_m(s), k = (int)conv_k(s), cout = s->c_out;
+    size_t a = gemm_work_floats(m, cout, k, T), b = gemm_work_floats(k, cout, m, T),
+           c = gemm_work_floats(m, k, cout, T);
+    size_t most = a > b ? a : b;
+    return most > c ? most : c;
+}
+
 size_t conv_scratch_floats(const ConvShape *s) {
     size_t bias = (size_t)conv_threads(s) * s->c_out; /* bias_grad's partial sums */
-    if (conv_is_pointwise(s)) return bias;
+    if (conv_is_pointwise(s)) {
+        size_t w = pointwise_work_floats(s);
+        return w > bias ? w : bias;
+    }
     size_t need = (size_t)conv_threads(s) * conv_thread_floats(s);
     if (bias > need) need = bias;
     if (use_winograd(s)) {
@@ -165,11 +192,14 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     }
     const float beta = bias ? 1.0f : 0.0f;
     if (conv_is_pointwise(s)) {
-        gemm(0, 0, (int)m, (int)cout, (int)k, in, (int)k, weight, (int)cout, beta, out, (int)cout);
+        Workspace ws = pointwise_ws(s, scratch);
+        gemm(0, 0, (int)m, (int)cout, (int)k, in, (int)k, weight, (int)cout, beta, out, (int)cout,
+             &ws);
         return;
     }
     const size_t chunk = conv_chunk_rows(s);
     const int T = conv_threads(s);
+    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = parallel_thread_num();
@@ -180,7 +210,7 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
             size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
             im2col(s, in, m0, rows, col);
             gemm(0, 0, (int)rows, (int)cout, (int)k, col, (int)k, weight, (int)cout, beta,
-                 out + m0 * cout, (int)cout);
+                 out + m0 * cout, (int)cout, &one);
         }
     }
 }
@@ -209,17 +239,19 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (dbias) bias_grad(s, dout, dbias, scratch); /* before scratch holds anything else */
     if (conv_is_pointwise(s)) {
+        Workspace ws = pointwise_ws(s, scratch);
         gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
-             (int)cout);
+             (int)cout, &ws);
         if (din)
             gemm(0, 1, (int)m, (int)k, (int)cout, dout, (int)cout, weight, (int)cout,
-                 acc ? 1.0f : 0.0f, din, (int)k);
+                 acc ? 1.0f : 0.0f, din, (int)k, &ws);
         return;
     }
     const int wino = use_winograd(s);
     const size_t chunk = conv_chunk_rows(s);
     const size_t kc = k * cout;
     const int T = conv_threads(s);
+    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = parallel_thread_num();
@@ -241,10 +273,10 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
             const float *dy = dout + m0 * cout;
             im2col(s, in, m0, rows, col);
             gemm(1, 0, (int)k, (int)cout, (int)rows, col, (int)k, dy, (int)cout, 1.0f, dw,
-                 (int)cout);
+                 (int)cout, &one);
             if (din && !wino) {
                 gemm(0, 1, (int)rows, (int)k, (int)cout, dy, (int)cout, weight, (int)cout, 0.0f,
-                     col, (int)k);
+                     col, (int)k, &one);
                 col2im_add(s, col, m0, rows, din);
             }
         }

@@ -33,43 +33,36 @@
 #define GEMM_SMALL_WORK (1L << 20)
 /* Rows or columns of C each thread gets at least when splitting them. */
 #define GEMM_MIN_SLICE 32
-/* Threads a product is split over at most (per-thread buffers below). */
+/* Threads a product is split over at most. */
 #define GEMM_MAX_THREADS 256
 
-static int engine_threads;  /* 0: not set; the engine's thread count */
-static int current_threads; /* what OpenBLAS is set to now */
-
-static void openblas_threads(int n)
+#ifdef _OPENMP
+/* Threads a product of this size is split over (1: not split). */
+static int gemm_split_threads(int m, int n, int k, int threads)
 {
-    if (current_threads == 0) current_threads = openblas_get_num_threads();
-    if (n != current_threads) {
-        openblas_set_num_threads(n);
-        current_threads = n;
-    }
+    int T = threads < GEMM_MAX_THREADS ? threads : GEMM_MAX_THREADS;
+    if (T <= 1 || (long)m * n * k < GEMM_SMALL_WORK) return 1;
+    return T;
 }
 
-void engine_set_threads(int n)
+/* Splitting by rows or columns needs no work space; the inner dimension
+ * does: a partial result of C per thread but the first. */
+static int gemm_splits_inner(int m, int n, int T)
 {
-    engine_threads = n;
-    parallel_set_threads(n);
-#ifdef _OPENMP
-    openblas_threads(1);
-#else
-    openblas_threads(n);
-#endif
+    return !(m >= T * GEMM_MIN_SLICE || n >= T * GEMM_MIN_SLICE);
 }
-
-int engine_get_threads(void)
-{
-    if (engine_threads == 0) {
-#ifdef _OPENMP
-        engine_threads = parallel_max_threads();
-        openblas_threads(1);
-#else
-        engine_threads = openblas_get_num_threads();
 #endif
-    }
-    return engine_threads;
+
+size_t gemm_work_floats(int m, int n, int k, int threads)
+{
+#ifdef _OPENMP
+    int T = gemm_split_threads(m, n, k, threads > 0 ? threads : engine_get_threads());
+    if (T == 1 || !gemm_splits_inner(m, n, T)) return 0;
+    return (size_t)(T - 1) * m * n;
+#else
+    (void)m, (void)n, (void)k, (void)threads;
+    return 0;
+#endif
 }
 
 static void sgemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
@@ -89,33 +82,16 @@ static int slice_start(int n, int t, int T, int align)
     return (int)s;
 }
 
-/* Per-thread partial results of a split inner dimension, grown on demand and
- * kept (one buffer per thread; freed at exit by the OS). */
-static float *partial_buffer(int t, size_t floats)
-{
-    static float *buf[GEMM_MAX_THREADS];
-    static size_t cap[GEMM_MAX_THREADS];
-    if (floats > cap[t]) {
-        free(buf[t]);
-        buf[t] = xmalloc(floats * sizeof(float));
-        cap[t] = floats;
-    }
-    return buf[t];
-}
-
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
-          int ldb, float beta, float *c, int ldc)
+          int ldb, float beta, float *c, int ldc, const Workspace *ws)
 {
-    int T = engine_get_threads();
-    if (T > GEMM_MAX_THREADS) T = GEMM_MAX_THREADS;
-    long work = (long)m * n * k;
-    if (T == 1 || omp_in_parallel() || work < GEMM_SMALL_WORK) {
-        openblas_threads(1);
+    int T = ws ? gemm_split_threads(m, n, k, ws->threads) : 1;
+    openblas_threads(1);
+    if (T == 1 || omp_in_parallel()) {
         sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    openblas_threads(1);
-    if (m >= T * GEMM_MIN_SLICE || n >= T * GEMM_MIN_SLICE) {
+    if (!gemm_splits_inner(m, n, T)) {
         /* Split the larger of C's two dimensions; slices are 16-aligned. */
         int by_rows = m >= n;
 #pragma omp parallel num_threads(T)
@@ -137,9 +113,13 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
         return;
     }
     /* Small C, long inner dimension: thread 0 accumulates into C, the others
-     * into partial results that are added afterwards, in thread order. */
+     * into their partial results in ws (gemm_work_floats), added afterwards
+     * in thread order. */
     size_t mn = (size_t)m * n;
-    float *part[GEMM_MAX_THREADS];
+    if (ws->floats < (size_t)(T - 1) * mn) { /* a planning error: stay correct, unsplit */
+        sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     int used = T;
 #pragma omp parallel num_threads(T)
     {
@@ -149,15 +129,14 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
         int k0 = slice_start(k, t, nt, 1), k1 = slice_start(k, t + 1, nt, 1);
         const float *as = trans_a ? a + (size_t)k0 * lda : a + k0;
         const float *bs = trans_b ? b + k0 : b + (size_t)k0 * ldb;
-        if (t == 0) {
+        if (t == 0)
             sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, beta, c, ldc);
-        } else {
-            part[t] = partial_buffer(t, mn);
-            sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, 0.0f, part[t], n);
-        }
+        else
+            sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, 0.0f,
+                  ws->f + (size_t)(t - 1) * mn, n);
     }
     for (int t = 1; t < used; t++) {
-        const float *p = part[t];
+        const float *p = ws->f + (size_t)(t - 1) * mn;
         for (int i = 0; i < m; i++) {
             float *ci = c + (size_t)i * ldc;
             const float *pi = p + (size_t)i * n;
@@ -167,10 +146,11 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
 }
 #else
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
-          int ldb, float beta, float *c, int ldc)
+          int ldb, float beta, float *c, int ldc, const Workspace *ws)
 {
-    int small = (long)m * n <= GEMM_SMALL_OUTPUT || k <= GEMM_SMALL_INNER;
-    openblas_threads(small ? 1 : engine_get_threads());
+    int small = !ws || (long)m * n <= GEMM_SMALL_OUTPUT || k <= GEMM_SMALL_INNER;
+    openblas_threads(small ? 1 : ws->threads);
     sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 #endif
+

@@ -33,4 +33,7 @@ static inline void parallel_set_threads(int n) { (void)n; }
 static inline int parallel_thread_num(void) { return 0; }
 #endif
 
+/* Sets OpenBLAS's thread count if it differs (threads.c). */
+void openblas_threads(int n);
+
 #endif

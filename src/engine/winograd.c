@@ -30,6 +30,10 @@ static size_t tiles_total(const ConvShape *s) {
 
 /* Threads sharing the tiles: at most one per WINO_MIN_TILES tiles. */
 static int wino_threads(size_t total, int cap) {
+#ifndef _OPENMP
+    (void)total, (void)cap;
+    return 1; /* the parallel region runs once, as thread 0 */
+#endif
     int T = engine_get_threads();
     if (cap > 0 && cap < T) T = cap;
     size_t most = total / WINO_MIN_TILES;
@@ -174,6 +178,7 @@ static void winograd_run(const ConvShape *s, int cin, int cout, const float *in,
     const int T = wino_threads(total, s->threads);
     const size_t stride = thread_floats(cin, cout, total);
     int big = cin > cout ? cin : cout;
+    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = parallel_thread_num();
@@ -186,7 +191,7 @@ static void winograd_run(const ConvShape *s, int cin, int cout, const float *in,
             transform_inputs(h, w, cin, in, t0, nt, V, zeros);
             for (int k = 0; k < 16; k++)
                 gemm(0, 0, (int)nt, cout, cin, V + (size_t)k * nt * cin, cin,
-                     U + (size_t)k * cin * cout, cout, 0.0f, M + (size_t)k * nt * cout, cout);
+                     U + (size_t)k * cin * cout, cout, 0.0f, M + (size_t)k * nt * cout, cout, &one);
             transform_outputs(h, w, cout, M, t0, nt, bias, out, acc, zeros, discard);
         }
     }

@@ -46,6 +46,13 @@ static const float *bias(const OpCall *c) { return c->n->b_len ? c->m->params + 
 static float *dweight(const OpCall *c) { return c->m->grads + c->n->w_off; }
 static float *dbias(const OpCall *c) { return c->n->b_len ? c->m->grads + c->n->b_off : NULL; }
 
+/* the model's shared work space (plan.c sizes it by every row's scratch_floats) */
+static Workspace ws(const OpCall *c)
+{
+    Workspace w = {.f = c->m->scratch, .floats = c->m->n_scratch, .threads = c->m->threads};
+    return w;
+}
+
 /* floats kept per image from forward to backward: one per output element */
 static size_t saved_per_element(const Model *m, const Node *n, size_t batch)
 {
@@ -74,7 +81,8 @@ static ConvShape conv_shape(const Model *m, const Node *n, int batch)
     int c, h, w;
     in_shape(m, n, &c, &h, &w);
     ConvShape s = {.n = batch, .h = h, .w = w, .c_in = c, .c_out = n->c, .kh = n->size,
-                   .kw = n->size, .stride = n->stride, .pad = n->pad, .threads = m->threads};
+                   .kw = n->size, .stride = n->stride, .pad = n->pad, .algo = n->algo,
+                   .threads = m->threads};
     conv_shape_init(&s);
     return s;
 }
@@ -105,19 +113,28 @@ static void bn_fwd(const OpCall *c)
     Node *n = c->n;
     int rows = c->batch * n->h * n->w;
     float *rm = c->m->state + n->s_off, *rv = rm + n->c;
+    Workspace w = ws(c);
     if (c->training)
         batchnorm_forward_train(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, n->saved,
-                                n->saved + n->c, rm, rv, n->momentum, n->eps);
+                                n->saved + n->c, rm, rv, n->momentum, n->eps, &w);
     else
-        batchnorm_forward_eval(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, rm, rv, n->eps);
+        batchnorm_forward_eval(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, rm, rv, n->eps,
+                               &w);
 }
 
 static void bn_bwd(const OpCall *c)
 {
     Node *n = c->n;
+    Workspace w = ws(c);
     batchnorm_backward(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
                        n->saved + n->c, n->dout, in_dx(c, 0), n->in_acc[0], dweight(c),
-                       dbias(c));
+                       dbias(c), &w);
+}
+
+static size_t bn_scratch(const Model *m, const Node *n, int batch)
+{
+    (void)batch;
+    return batchnorm_work_floats(n->c, m->threads);
 }
 
 static void bn_init(Model *m, Node *n, Rng *r)
@@ -225,14 +242,23 @@ static void linear_fwd(const OpCall *c)
 {
     int ch, h, w;
     in_shape(c->m, c->n, &ch, &h, &w);
-    linear_forward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), bias(c), c->n->out);
+    Workspace work = ws(c);
+    linear_forward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), bias(c), c->n->out, &work);
 }
 static void linear_bwd(const OpCall *c)
 {
     int ch, h, w;
     in_shape(c->m, c->n, &ch, &h, &w);
+    Workspace work = ws(c);
     linear_backward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0),
-                    c->n->in_acc[0], dweight(c), dbias(c));
+                    c->n->in_acc[0], dweight(c), dbias(c), &work);
+}
+
+static size_t linear_scratch(const Model *m, const Node *n, int batch)
+{
+    int ch, h, w;
+    in_shape(m, n, &ch, &h, &w);
+    return linear_work_floats(batch, ch, n->c, m->threads);
 }
 
 /* ---- dropout, flatten ---- */
@@ -320,7 +346,7 @@ static void concat_bwd(const OpCall *c)
 static const OpInfo table[] = {
     [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, init_fan_in, NULL, conv_scratch},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
-                      NULL},
+                      bn_scratch},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
                  relu_bwd, NULL, NULL, NULL},
     [OP_LEAKY] = {"leaky", 0, LT_LEAKY, ACT_LEAKY, leaky_fwd, leaky_bwd, NULL, NULL, NULL},
@@ -328,7 +354,8 @@ static const OpInfo table[] = {
     [OP_MAXPOOL] = {"maxpool", 0, PLAIN, maxpool_fwd, maxpool_bwd, NULL, saved_per_element, NULL},
     [OP_AVGPOOL] = {"avgpool", 0, PLAIN, avgpool_fwd, avgpool_bwd, NULL, NULL, NULL},
     [OP_GLOBAL_AVGPOOL] = {"global_avgpool", 0, PLAIN, gap_fwd, gap_bwd, NULL, NULL, NULL},
-    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, init_fan_in, NULL, NULL},
+    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, init_fan_in, NULL,
+                   linear_scratch},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
     [OP_ADD] = {"add", 0, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "build.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 #include "ops.h"
 
@@ -138,8 +139,10 @@ static void plan_memory(Model *m)
 {
     size_t np = 0, ns = 0, scratch = 0;
     const size_t B = (size_t)m->max_batch;
+    const int conv_algo = conv_algo_from_env(); /* CNNRUN_CONV forces one; else CONV_AUTO */
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
+        n->algo = conv_algo;
         n->w_off = np;
         np += n->w_len;
         n->b_off = np;

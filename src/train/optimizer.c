@@ -7,7 +7,7 @@
 
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
-#include "../engine/parallel.h"
+#include "cnnrun/kernels.h"
 
 void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
 {
@@ -46,12 +46,21 @@ void optimizer_free(Optimizer *o)
     o->m1 = o->m2 = o->decay = NULL;
 }
 
-static void sgd(Optimizer *o, float *w, const float *g, float lr)
+typedef struct {
+    Optimizer *o;
+    float *w;
+    const float *g;
+    float lr;
+} SgdCall;
+
+static void sgd_range(void *ctx, size_t begin, size_t end)
 {
-    const float mu = o->momentum, wd = o->weight_decay;
-    float *buf = o->m1;
-    PARALLEL_FOR(o->n)
-    for (size_t i = 0; i < o->n; i++) {
+    SgdCall *c = ctx;
+    const Optimizer *o = c->o;
+    const float mu = o->momentum, wd = o->weight_decay, lr = c->lr;
+    float *buf = o->m1, *w = c->w;
+    const float *g = c->g;
+    for (size_t i = begin; i < end; i++) {
         float d = g[i] + (o->decay ? o->decay[i] : wd) * w[i];
         if (mu != 0.0f) {
             buf[i] = mu * buf[i] + d;
@@ -59,6 +68,12 @@ static void sgd(Optimizer *o, float *w, const float *g, float lr)
         }
         w[i] -= lr * d;
     }
+}
+
+static void sgd(Optimizer *o, float *w, const float *g, float lr)
+{
+    SgdCall c = {.o = o, .w = w, .g = g, .lr = lr};
+    parallel_for(o->n, sgd_range, &c);
 }
 
 static void adam(Optimizer *o, float *w, const float *g, float lr, int decoupled)

@@ -17,6 +17,7 @@ int main(int argc, char **argv)
     float *c = alloc_floats((size_t)n * n);
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
     const double flop = 2.0 * n * n * n;
+    Workspace ws = workspace_alloc(gemm_work_floats(n, n, n, threads), threads);
     for (int way = 0; way < 2; way++) {
         double best = 1e9;
         for (int rep = 0; rep < 6; rep++) {
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
             if (way == 1) openblas_set_num_threads(threads); /* OpenBLAS's own threads */
             double t0 = now_seconds();
             if (way == 0)
-                gemm(0, 0, n, n, n, a, n, b, n, 0.0f, c, n);
+                gemm(0, 0, n, n, n, a, n, b, n, 0.0f, c, n, &ws);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
                             0.0f, c, n);
@@ -37,5 +38,6 @@ int main(int argc, char **argv)
                flop / best * 1e-9);
     }
     free(a), free(b), free(c);
+    workspace_free(&ws);
     return 0;
 }
