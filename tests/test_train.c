@@ -135,6 +135,32 @@ START_TEST(test_adaptive_optimizers_by_hand)
 }
 END_TEST
 
+/* An rmsprop experiment file without beta2 steps with PyTorch's alpha 0.99:
+ * from v = 0, one step of gradient d gives v = 0.01 d^2, so w moves by
+ * lr * d / (0.1 |d|) = 10 lr (with Adam's 0.999 it would be 31.6 lr). */
+START_TEST(test_rmsprop_file_default_alpha)
+{
+    char path[] = "/tmp/cnnrun_rms_XXXXXX.ini";
+    int fd = mkstemps(path, 4);
+    ck_assert_int_ge(fd, 0);
+    const char *ini = "[optimizer]\ntype = rmsprop\nweight_decay = 0\n"
+                      "[layer.fl]\ntype = flatten\n[layer.fc]\ntype = linear\noutputs = 10\n";
+    ck_assert_int_eq((int)write(fd, ini, strlen(ini)), (int)strlen(ini));
+    close(fd);
+    Experiment e;
+    ck_assert_int_eq(experiment_load(path, NULL, 0, &e), 0);
+    unlink(path);
+    Optimizer o;
+    optimizer_init(&o, &e, 1);
+    ck_assert_float_eq(o.beta2, 0.99f);
+    float w = 1.0f, g = 0.5f;
+    optimizer_step(&o, &w, &g, 0.01f);
+    ck_assert_float_eq_tol(w, 0.9f, 1e-6f);
+    optimizer_free(&o);
+    experiment_free(&e);
+}
+END_TEST
+
 START_TEST(test_label_smoothing_by_hand)
 {
     /* logits (1, 2, 3), label 0, s = 0.3: target (0.8, 0.1, 0.1);
@@ -352,6 +378,7 @@ int main(void)
     tcase_add_test(tc, test_other_schedules);
     tcase_add_test(tc, test_sgd_momentum_by_hand);
     tcase_add_test(tc, test_adaptive_optimizers_by_hand);
+    tcase_add_test(tc, test_rmsprop_file_default_alpha);
     tcase_add_test(tc, test_label_smoothing_by_hand);
     tcase_add_test(tc, test_no_decay_bn_bias);
     tcase_add_test(tc, test_evaluate_bounded_stack);
