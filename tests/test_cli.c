@@ -50,6 +50,26 @@ START_TEST(test_usage_errors)
 }
 END_TEST
 
+/* lr-find's --min and --max each set their own bound (checked before any
+ * training: the range error prints both), and a bad value names its option. */
+START_TEST(test_lr_find_range_options)
+{
+    write_file("a.ini", good_ini);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --min 0.5 --max 0.25"), 2);
+    ck_assert_msg(strstr(out, "--min (0.5) must be below --max (0.25)"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --max 0.25 --min 0.5"), 2);
+    ck_assert_msg(strstr(out, "--min (0.5) must be below --max (0.25)"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --min 20"), 2); /* default --max 10 */
+    ck_assert_msg(strstr(out, "--min (20) must be below --max (10)"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --max 1e-6"), 2); /* default --min 1e-5 */
+    ck_assert_msg(strstr(out, "--min (1e-05) must be below --max (1e-06)"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --min=0"), 2);
+    ck_assert_msg(strstr(out, "--min expects a learning rate > 0, got '0'"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --max x"), 2);
+    ck_assert_msg(strstr(out, "--max expects a learning rate > 0, got 'x'"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_bad_file_writes_nothing)
 {
     write_file("bad.ini", "[experiment]\nepochs = 1\n[data]\nbatch_size = 12x\n" TINY_LAYERS);
@@ -175,6 +195,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_bad_file_writes_nothing);
+    tcase_add_test(tc, test_lr_find_range_options);
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);

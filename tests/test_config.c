@@ -487,6 +487,55 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* The resolved configuration of e (what runs.config stores and --resume compares). */
+static char *resolved_text(const Experiment *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    experiment_print(e, f);
+    fclose(f);
+    return buf;
+}
+
+/* RMSProp's smoothing constant is beta2: PyTorch's alpha default 0.99 when
+ * not given (Adam's 0.999 otherwise), also after --set optimizer.type; a
+ * given beta2 is kept; the value is in the resolved configuration, so a
+ * resume under another beta2 sees a different configuration. */
+START_TEST(test_rmsprop_beta2_default)
+{
+    Experiment e;
+    write_ini("rms.ini", "[optimizer]\ntype = rmsprop\n" NET);
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_float_eq(e.beta2, 0.99f);
+    char *text = resolved_text(&e);
+    ck_assert_msg(strstr(text, "\nbeta2 = 0.99\n"), "%s", text);
+    free(text);
+    experiment_free(&e);
+
+    write_ini("rms2.ini", "[optimizer]\ntype = rmsprop\nbeta2 = 0.9\n" NET);
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_float_eq(e.beta2, 0.9f);
+    experiment_free(&e);
+
+    write_ini("adam.ini", "[optimizer]\ntype = adam\n" NET);
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert_float_eq(e.beta2, 0.999f);
+    experiment_free(&e);
+    char buf[] = "optimizer.type=rmsprop";
+    ConfigOverride ov;
+    ck_assert_int_eq(config_override_parse(buf, &ov), 0);
+    ck_assert_int_eq(load_ov(path, &ov, 1, &e), 0);
+    ck_assert_int_eq(e.optimizer, OPT_RMSPROP);
+    ck_assert_float_eq(e.beta2, 0.99f);
+    experiment_free(&e);
+
+    expect_error_at("[optimizer]\ntype = rmsprop\nbeta2 = 1\n" NET, 3,
+                    "'beta2' must be >= 0 and < 1, got 1");
+}
+END_TEST
+
 static void assert_same(const Experiment *a, const Experiment *b)
 {
     ck_assert_str_eq(a->name, b->name);
@@ -796,6 +845,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_crlf_bom_spaces);
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_rmsprop_beta2_default);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_product_example);
     tcase_add_test(tc, test_many_errors);

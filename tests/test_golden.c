@@ -11,7 +11,8 @@
  * Also checked: input gradients with acc=0 overwrite (buffer pre-filled with
  * garbage), acc=1 adds (pre-filled with ones -> ref + 1), parameter gradients
  * accumulate across two backward calls (-> 2 x ref), shape_init outputs.
- * Dropout has no PyTorch counterpart (RNG): a fixed mask is checked by hand.
+ * Dropout has no PyTorch counterpart (RNG): a fixed mask is checked by hand;
+ * so is max pool's argmax layout (per-image offsets) against a brute force.
  */
 #include <check.h>
 #include <math.h>
@@ -341,6 +342,66 @@ START_TEST(test_pool)
 }
 END_TEST
 
+/* Max pool's argmax, by hand (no PyTorch counterpart: PyTorch's indices are
+ * per-plane): every recorded offset lies within its own image, in
+ * [0, H*W*C) -- a batch-wide int32 offset overflowed past 2^31 input
+ * elements -- and equals a brute-force first-maximum search; backward over
+ * several images scatters into the right image (acc=0 on garbage, acc=1 on
+ * ones). Inputs are small integers, so there are ties (first tap wins) and
+ * the comparisons are exact. */
+START_TEST(test_maxpool_argmax_per_image)
+{
+    const char *ctx = "pool/max_argmax_3img";
+    PoolShape s = {.n = 3, .h = 5, .w = 6, .c = 3, .size = 3, .stride = 2, .pad = 1};
+    pool_shape_init(&s);
+    const size_t img = (size_t)s.h * s.w * s.c, oimg = (size_t)s.h_out * s.w_out * s.c;
+    const size_t nin = img * s.n, nout = oimg * s.n;
+    float *x = fbuf(nin, 0), *dout = fbuf(nout, 0), *out = fbuf(nout, GARBAGE);
+    float *dx = fbuf(nin, GARBAGE), *out_ref = fbuf(nout, 0), *dx_ref = fbuf(nin, 0);
+    int32_t *argmax = calloc(nout, sizeof *argmax), *am_ref = calloc(nout, sizeof *am_ref);
+    for (size_t i = 0; i < nin; i++) x[i] = (float)((i * 7919) % 11) - 5.0f;
+    for (size_t i = 0; i < nout; i++) dout[i] = 0.25f * (float)(i % 9) - 1.0f;
+    for (int n = 0; n < s.n; n++)
+        for (int oy = 0; oy < s.h_out; oy++)
+            for (int ox = 0; ox < s.w_out; ox++)
+                for (int j = 0; j < s.c; j++) {
+                    size_t o = (((size_t)n * s.h_out + oy) * s.w_out + ox) * s.c + j;
+                    int best = -1;
+                    for (int ky = 0; ky < s.size; ky++)
+                        for (int kx = 0; kx < s.size; kx++) {
+                            int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+                            if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+                            int off = (iy * s.w + ix) * s.c + j;
+                            if (best < 0 || x[n * img + off] > x[n * img + best]) best = off;
+                        }
+                    am_ref[o] = best;
+                    out_ref[o] = x[n * img + best];
+                    dx_ref[n * img + best] += dout[o];
+                }
+    Report rep = {0};
+    maxpool_forward(&s, x, out, argmax);
+    cmp(&rep, ctx, "out", out, out_ref, nout, 1, 0);
+    size_t bad = 0, first_bad = 0;
+    for (size_t i = 0; i < nout; i++)
+        if (argmax[i] != am_ref[i] && bad++ == 0) first_bad = i;
+    if (bad) {
+        rep.nfail++;
+        rep_add(&rep, "\n  %s: %zu argmax value(s) are not the per-image offset (< H*W*C = %zu); "
+                      "first at [%zu] (image %zu): got %d, expected %d",
+                ctx, bad, img, first_bad, first_bad / oimg, (int)argmax[first_bad],
+                (int)am_ref[first_bad]);
+    }
+    maxpool_backward(&s, argmax, dout, dx, 0);
+    cmp(&rep, ctx, "dx (acc=0, garbage in)", dx, dx_ref, nin, 1, 0);
+    fill(dx, nin, 1.0f);
+    maxpool_backward(&s, argmax, dout, dx, 1);
+    cmp(&rep, ctx, "dx (acc=1 on ones)", dx, dx_ref, nin, 1, 1);
+    free(x), free(dout), free(out), free(dx), free(out_ref), free(dx_ref);
+    free(argmax), free(am_ref);
+    REPORT_DONE(rep, ctx);
+}
+END_TEST
+
 START_TEST(test_global_avgpool)
 {
     const char *c = "gap", *ctx = "pool/gap";
@@ -599,6 +660,7 @@ int main(void)
     tcase_add_test(tc, test_bn_eval);
     tcase_add_loop_test(tc, test_act, 0, 3);
     tcase_add_loop_test(tc, test_pool, 0, 5);
+    tcase_add_test(tc, test_maxpool_argmax_per_image);
     tcase_add_test(tc, test_global_avgpool);
     tcase_add_loop_test(tc, test_linear, 0, 2);
     tcase_add_loop_test(tc, test_add, 0, 2);

@@ -1,7 +1,8 @@
 /* test_model.c — the model builder: the study's experiment files give
  * exactly PyTorch's parameter counts; composite blocks (residual, inception)
  * compute exactly what the same block written out with plain layers does;
- * shape errors name file, line and both shapes. */
+ * shape errors name file, line and both shapes; flatten's forward and
+ * backward against a hand-computed reference and finite differences. */
 #include <check.h>
 #include <fcntl.h>
 #include <math.h>
@@ -293,6 +294,151 @@ START_TEST(test_inception_equals_plain_layers)
 }
 END_TEST
 
+/* ---- flatten, numerically ----
+ * conv 1x1/8 (3 -> 2 channels, 32x32 -> 4x4) -> flatten (N,4,4,2) -> (N,32) -> linear 10.
+ * flatten keeps the engine's NHWC order: image n's vector is its 4x4x2 tensor
+ * with the channel fastest, element (y, x, c) at (y*4 + x)*2 + c (PyTorch's
+ * NCHW flatten would put it at c*16 + y*4 + x). Case 1 also reads the conv
+ * output through a global_avgpool + linear branch added to the logits, so
+ * flatten's backward adds into a gradient another consumer wrote (acc = 1).
+ * Forward: logits against a hand-computed float64 reference from the input
+ * and the parameters, |err| <= 1e-5 * max(1, max|ref|). Backward: every
+ * parameter gradient (the conv's reach it only through flatten's backward)
+ * against central differences of L = sum(R * logits), eps 1e-2: L is affine
+ * in each single parameter (no nonlinearity), so only float32 rounding
+ * remains; |num - ana| <= 1e-4 * max(1, max|ana|). */
+static const char *flatten_nets[] = {
+    "[layer.c]\ntype = conv\nfilters = 2\nsize = 1\nstride = 8\n"
+    "[layer.fl]\ntype = flatten\n[layer.fc]\ntype = linear\noutputs = 10\n",
+    "[layer.c]\ntype = conv\nfilters = 2\nsize = 1\nstride = 8\n"
+    "[layer.fl]\ntype = flatten\n[layer.fc]\ntype = linear\noutputs = 10\n"
+    "[layer.g]\ntype = global_avgpool\ninput = c\n[layer.fc2]\ntype = linear\noutputs = 10\n"
+    "[layer.sum]\ntype = add\ninputs = fc, fc2\n",
+};
+
+typedef struct {
+    Model *m;
+    const float *x, *R;
+    int n;
+} FlatLoss;
+
+static const Node *node_named(const Model *m, const char *name)
+{
+    for (int k = 0; k < m->n_nodes; k++)
+        if (!strcmp(m->nodes[k].name, name)) return &m->nodes[k];
+    ck_abort_msg("no node '%s'", name);
+    return NULL;
+}
+
+static double flat_loss(const FlatLoss *f)
+{
+    model_forward(f->m, f->x, f->n, true);
+    const float *z = model_logits(f->m);
+    double l = 0;
+    for (int i = 0; i < f->n * 10; i++) l += (double)z[i] * f->R[i];
+    return l;
+}
+
+START_TEST(test_flatten_forward_backward)
+{
+    enum { N = 2, S = 32, CI = 3, F = 2, HO = 4, K = 10, FLAT = HO * HO * F };
+    const char *p = write_temp(flatten_nets[_i]);
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(load_and_build(p, &e, &m, N), 0);
+    unlink(p);
+    model_init_params(&m, 21);
+    const Node *c = node_named(&m, "c"), *fl = node_named(&m, "fl"), *fc = node_named(&m, "fc");
+    ck_assert_int_eq(fl->op, OP_FLATTEN);
+    ck_assert_msg(c->c == F && c->h == HO && c->w == HO, "conv out %dx%dx%d", c->c, c->h, c->w);
+    ck_assert_msg(fl->c == FLAT && fl->h == 1 && fl->w == 1, "flatten out %dx%dx%d", fl->c, fl->h,
+                  fl->w);
+    ck_assert_int_eq(fl->in_acc[0], _i); /* net 1: flatten adds into the conv's gradient */
+    const Node *fc2 = _i ? node_named(&m, "fc2") : NULL;
+    float *x = alloc_floats((size_t)N * S * S * CI), *R = alloc_floats(N * K);
+    Rng r;
+    rng_seed(&r, 23, 0);
+    for (size_t i = 0; i < (size_t)N * S * S * CI; i++) x[i] = rng_normal(&r);
+    for (int i = 0; i < N * K; i++) R[i] = rng_normal(&r);
+
+    /* the reference forward, in double */
+    const float *P = m.params;
+    double ref[N][K], maxref = 0;
+    for (int n = 0; n < N; n++) {
+        double conv[HO][HO][F], gap[F] = {0};
+        for (int y = 0; y < HO; y++)
+            for (int xx = 0; xx < HO; xx++)
+                for (int f = 0; f < F; f++) {
+                    double v = P[c->b_off + f];
+                    for (int ch = 0; ch < CI; ch++)
+                        v += (double)x[(((size_t)n * S + 8 * y) * S + 8 * xx) * CI + ch] *
+                             P[c->w_off + ch * F + f];
+                    conv[y][xx][f] = v;
+                    gap[f] += v / (HO * HO);
+                }
+        for (int o = 0; o < K; o++) {
+            double z = P[fc->b_off + o];
+            for (int y = 0; y < HO; y++)
+                for (int xx = 0; xx < HO; xx++)
+                    for (int f = 0; f < F; f++)
+                        z += conv[y][xx][f] * P[fc->w_off + (size_t)((y * HO + xx) * F + f) * K + o];
+            if (fc2) {
+                z += P[fc2->b_off + o];
+                for (int f = 0; f < F; f++) z += gap[f] * P[fc2->w_off + (size_t)f * K + o];
+            }
+            ref[n][o] = z;
+            if (fabs(z) > maxref) maxref = fabs(z);
+        }
+    }
+    FlatLoss fls = {.m = &m, .x = x, .R = R, .n = N};
+    flat_loss(&fls);
+    const float *z = model_logits(&m);
+    double scale = maxref > 1 ? maxref : 1, worst = 0;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < K; o++) {
+            double err = fabs(z[n * K + o] - ref[n][o]);
+            ck_assert_msg(err <= 1e-5 * scale, "net %d: logit [%d][%d] %.7g, reference %.7g", _i,
+                          n, o, z[n * K + o], ref[n][o]);
+            if (err > worst) worst = err;
+        }
+    printf("flatten net %d: forward max|err| %.3g (tol 1e-5*%.3g)\n", _i, worst, scale);
+
+    /* backward: the gradient of L = sum(R * logits) against central differences */
+    memcpy(model_dlogits(&m), R, sizeof(float) * N * K);
+    model_zero_grad(&m);
+    model_backward(&m, x, N);
+    float *ana = alloc_floats(m.n_params);
+    memcpy(ana, m.grads, sizeof(float) * m.n_params);
+    double maxana = 0, maxconv = 0;
+    for (size_t i = 0; i < m.n_params; i++) {
+        if (fabs(ana[i]) > maxana) maxana = fabs(ana[i]);
+        if (i >= c->w_off && i < c->w_off + c->w_len && fabs(ana[i]) > maxconv)
+            maxconv = fabs(ana[i]);
+    }
+    ck_assert_msg(maxconv > 1e-2, "net %d: conv weight gradient is (near) zero", _i);
+    const double gtol = 1e-4 * (maxana > 1 ? maxana : 1);
+    worst = 0;
+    for (size_t i = 0; i < m.n_params; i++) {
+        float v = m.params[i], vp = v + 1e-2f, vm = v - 1e-2f;
+        m.params[i] = vp;
+        double lp = flat_loss(&fls);
+        m.params[i] = vm;
+        double lm = flat_loss(&fls);
+        m.params[i] = v;
+        double num = (lp - lm) / ((double)vp - (double)vm);
+        ck_assert_msg(fabs(num - ana[i]) <= gtol,
+                      "net %d: parameter %zu: backward %.7g, finite difference %.7g (tol %.3g)",
+                      _i, i, ana[i], num, gtol);
+        if (fabs(num - ana[i]) > worst) worst = fabs(num - ana[i]);
+    }
+    printf("flatten net %d: %zu parameter gradients, max|num-ana| %.3g (tol %.3g)\n", _i,
+           m.n_params, worst, gtol);
+    free(x), free(R), free(ana);
+    model_free(&m);
+    experiment_free(&e);
+}
+END_TEST
+
 /* Runs model_build on text and returns what it printed on stderr. */
 static char *build_errors(const char *text, char *path_out, size_t n)
 {
@@ -374,6 +520,7 @@ int main(void)
     tcase_add_test(tc, test_residual_equals_plain_layers);
     tcase_add_test(tc, test_inception_equals_plain_layers);
     tcase_add_test(tc, test_shape_errors);
+    tcase_add_loop_test(tc, test_flatten_forward_backward, 0, 2);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -1,6 +1,7 @@
 /* test_train.c — the training system: schedule values at known steps, the
  * SGD, Adam, AdamW and RMSProp updates, label smoothing and no_decay_bn_bias
- * against hand-computed values, and an end-to-end run of the cnnrun binary
+ * against hand-computed values, evaluate() against a one-batch reference on
+ * a small stack, and an end-to-end run of the cnnrun binary
  * on the embedded sample that must lower the loss and leave one database row
  * per epoch. */
 #include <check.h>
@@ -8,7 +9,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,6 +135,32 @@ START_TEST(test_adaptive_optimizers_by_hand)
 }
 END_TEST
 
+/* An rmsprop experiment file without beta2 steps with PyTorch's alpha 0.99:
+ * from v = 0, one step of gradient d gives v = 0.01 d^2, so w moves by
+ * lr * d / (0.1 |d|) = 10 lr (with Adam's 0.999 it would be 31.6 lr). */
+START_TEST(test_rmsprop_file_default_alpha)
+{
+    char path[] = "/tmp/cnnrun_rms_XXXXXX.ini";
+    int fd = mkstemps(path, 4);
+    ck_assert_int_ge(fd, 0);
+    const char *ini = "[optimizer]\ntype = rmsprop\nweight_decay = 0\n"
+                      "[layer.fl]\ntype = flatten\n[layer.fc]\ntype = linear\noutputs = 10\n";
+    ck_assert_int_eq((int)write(fd, ini, strlen(ini)), (int)strlen(ini));
+    close(fd);
+    Experiment e;
+    ck_assert_int_eq(experiment_load(path, NULL, 0, &e), 0);
+    unlink(path);
+    Optimizer o;
+    optimizer_init(&o, &e, 1);
+    ck_assert_float_eq(o.beta2, 0.99f);
+    float w = 1.0f, g = 0.5f;
+    optimizer_step(&o, &w, &g, 0.01f);
+    ck_assert_float_eq_tol(w, 0.9f, 1e-6f);
+    optimizer_free(&o);
+    experiment_free(&e);
+}
+END_TEST
+
 START_TEST(test_label_smoothing_by_hand)
 {
     /* logits (1, 2, 3), label 0, s = 0.3: target (0.8, 0.1, 0.1);
@@ -181,6 +210,91 @@ START_TEST(test_no_decay_bn_bias)
     for (int i = 0; i < 8; i++)
         ck_assert_float_eq_tol(w[i], i >= 4 && i < 7 ? 0.9f : 1.0f, 1e-7f);
     optimizer_free(&o);
+}
+END_TEST
+
+/* ---- evaluate: results, and a stack that does not grow with the batch ---- */
+
+typedef struct {
+    Model *m;
+    const CifarSplit *s;
+    const Augment *aug;
+    int batch;
+    float *buf;
+    int *labels;
+    EvalResult r;
+} EvalJob;
+
+static void *eval_job(void *p)
+{
+    EvalJob *j = p;
+    j->r = evaluate(j->m, j->s, j->aug, j->batch, j->buf, j->labels);
+    return NULL;
+}
+
+/* 300 synthetic images through flatten + linear: evaluate() gives exactly
+ * the loss and accuracy of one cifar_make_batch + forward + softmax_xent over
+ * all of them (300 > its index chunk, so the chunking is exercised). Then the
+ * same call with batch 2^23 on a thread whose 1 MiB stack sits on 64 MiB of
+ * PROT_NONE: a batch-sized index array on the stack (32 MiB) faults there. */
+START_TEST(test_evaluate_bounded_stack)
+{
+    enum { N = 300 };
+    char path[] = "/tmp/cnnrun_eval_XXXXXX.ini";
+    int fd = mkstemps(path, 4);
+    ck_assert_int_ge(fd, 0);
+    const char *ini = "[experiment]\nname = ev\nseed = 5\n[data]\nbatch_size = 300\n"
+                      "[layer.fl]\ntype = flatten\n[layer.fc]\ntype = linear\noutputs = 10\n";
+    ck_assert_int_eq((int)write(fd, ini, strlen(ini)), (int)strlen(ini));
+    close(fd);
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(experiment_load(path, NULL, 0, &e), 0);
+    unlink(path);
+    ck_assert_int_eq(model_build(&e, N, &m), 0);
+    model_init_params(&m, 5);
+
+    CifarSplit s = {.n = N, .pixels = xmalloc((size_t)N * CIFAR_PIXELS), .labels = xmalloc(N)};
+    for (size_t i = 0; i < (size_t)N * CIFAR_PIXELS; i++)
+        s.pixels[i] = (uint8_t)((i * 2654435761u) >> 13);
+    for (int i = 0; i < N; i++) s.labels[i] = (uint8_t)(i * 7 % 10);
+    Augment aug = {.crop_pad = 4, .flip = true, .normalize = true}; /* evaluate drops crop/flip */
+    Augment plain = {.crop_pad = 0, .flip = false, .normalize = true};
+    float *buf = alloc_floats((size_t)N * CIFAR_PIXELS);
+    int *labels = xmalloc(sizeof(int) * N), idx[N];
+    for (int i = 0; i < N; i++) idx[i] = i;
+    cifar_make_batch(&s, idx, N, &plain, NULL, buf, labels);
+    model_forward(&m, buf, N, false);
+    int correct = 0;
+    double loss = softmax_xent(N, m.classes, model_logits(&m), labels, NULL, 0.0f, &correct);
+    const double ref_loss = loss / N, ref_acc = (double)correct / N;
+
+    EvalResult r = evaluate(&m, &s, &aug, N, buf, labels);
+    ck_assert_msg(r.loss == ref_loss && r.acc == ref_acc,
+                  "evaluate: loss %.17g acc %.17g, one-batch reference %.17g %.17g", r.loss,
+                  r.acc, ref_loss, ref_acc);
+
+    const size_t guard = (size_t)64 << 20, stack = (size_t)1 << 20;
+    char *region = mmap(NULL, guard + stack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
+    ck_assert_ptr_ne(region, MAP_FAILED);
+    ck_assert_int_eq(mprotect(region + guard, stack, PROT_READ | PROT_WRITE), 0);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    ck_assert_int_eq(pthread_attr_setstack(&attr, region + guard, stack), 0);
+    EvalJob job = {.m = &m, .s = &s, .aug = &aug, .batch = 1 << 23, .buf = buf, .labels = labels};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, &attr, eval_job, &job), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&attr);
+    munmap(region, guard + stack);
+    ck_assert_msg(job.r.loss == ref_loss && job.r.acc == ref_acc,
+                  "evaluate (batch 2^23, 1 MiB stack): loss %.17g acc %.17g, reference %.17g %.17g",
+                  job.r.loss, job.r.acc, ref_loss, ref_acc);
+
+    free(buf), free(labels), free(s.pixels), free(s.labels);
+    model_free(&m);
+    experiment_free(&e);
 }
 END_TEST
 
@@ -264,8 +378,10 @@ int main(void)
     tcase_add_test(tc, test_other_schedules);
     tcase_add_test(tc, test_sgd_momentum_by_hand);
     tcase_add_test(tc, test_adaptive_optimizers_by_hand);
+    tcase_add_test(tc, test_rmsprop_file_default_alpha);
     tcase_add_test(tc, test_label_smoothing_by_hand);
     tcase_add_test(tc, test_no_decay_bn_bias);
+    tcase_add_test(tc, test_evaluate_bounded_stack);
     tcase_add_test(tc, test_end_to_end_sample);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);

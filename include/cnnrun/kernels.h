@@ -120,8 +120,10 @@ typedef struct {
     int h_out, w_out;        /* filled by pool_shape_init (floor mode, like PyTorch) */
 } PoolShape;
 void pool_shape_init(PoolShape *s);
-/* Max pool; padding counts as -inf. argmax (N*Ho*Wo*C int32) records the
- * input offset of each maximum (first one on ties) for backward. */
+/* Max pool; padding counts as -inf. argmax (N*Ho*Wo*C int32) records, for
+ * backward, the offset of each maximum (first one on ties) within its own
+ * image, in [0, H*W*C); backward adds the image's base n*H*W*C, so batches
+ * past 2^31 input elements do not overflow the int32. */
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax);
 void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *dout, float *din,
                       int acc);

@@ -5,8 +5,9 @@
  *
  *   ReportData d;
  *   int rc = report_load("results/results.db", NULL, &d);   // latest run per experiment
- *   if (rc == 0) { report_print_table(&d, stdout); report_write_html(&d, "out", stderr); }
- *   report_free(&d);
+ *   if (rc == 0) report_print_table(&d, stdout);
+ *   if (rc == 0) rc = report_write_html(&d, "out");          // out/index.html + SVGs
+ *   report_free(&d);                                          // also after a failed load
  */
 #ifndef CNNRUN_REPORT_H
 #define CNNRUN_REPORT_H

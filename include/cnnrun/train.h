@@ -36,7 +36,9 @@ typedef struct {
     double acc;   /* fraction correct */
 } EvalResult;
 
-/* Evaluates in eval mode over the whole split, in batches of m->max_batch or less. */
+/* Evaluates in eval mode over the whole split, in batches of `batch` images
+ * (<= m->max_batch; buf and labels hold that many). Stack use does not grow
+ * with batch. */
 EvalResult evaluate(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                     int *labels);
 

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Exit status contract (docs/cli.md): */
+/* Exit status contract of every cnnrun command (README.md, "Exit status";
+ * `cnnrun --help`): */
 enum {
     CN_EXIT_OK = 0,    /* success */
     CN_EXIT_FAIL = 1,  /* the run failed: I/O error, diverged, interrupted */

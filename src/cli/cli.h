@@ -33,7 +33,10 @@ typedef struct {
  * this subcommand takes beyond the common ones (e.g. "steps,batch"). */
 int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o);
 void cli_free(CliOptions *o);
-/* Sets OpenBLAS's thread count and returns the count in use. */
+/* Sets the engine's thread count (engine_set_threads: the OpenMP team's, with
+ * OpenBLAS single-threaded inside it; OpenBLAS's own threads when built
+ * without OpenMP) to requested, or to the online CPUs when requested is 0,
+ * and returns it. Call it before model_build (per-thread scratch). */
 int cli_setup_threads(int requested);
 
 int cmd_run(CliOptions *o);

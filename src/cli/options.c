@@ -81,6 +81,20 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
     return 0;
 }
 
+/* lr-find's --min / --max: a learning rate in (0, 1e6]. */
+static int parse_lr(const char *command, const char *opt, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x > 0) || x > 1e6) {
+        fprintf(stderr, "cnnrun %s: %s expects a learning rate > 0, got '%s'\n", command, opt, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 static int allowed_opt(const char *allowed, const char *name)
 {
     size_t n = strlen(name);
@@ -158,19 +172,11 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                 return -1;
             }
             o->tta_flip = !strcmp(val, "flip");
-        } else if (!strcmp(name, "min") || !strcmp(name, "max")) {
-            char *end;
-            errno = 0;
-            double x = strtod(val, &end);
-            if (errno || end == val || *end || !(x > 0) || x > 1e6) {
-                fprintf(stderr, "cnnrun %s: --%s expects a learning rate > 0, got '%s'\n",
-                        command, name, val);
-                return -1;
-            }
-            if (name[1] == 'i') o->lr_min = x;
-            else o->lr_max = x;
-        }
-        else if (!strcmp(name, "threads")) {
+        } else if (!strcmp(name, "min")) {
+            if (parse_lr(command, "--min", val, &o->lr_min)) return -1;
+        } else if (!strcmp(name, "max")) {
+            if (parse_lr(command, "--max", val, &o->lr_max)) return -1;
+        } else if (!strcmp(name, "threads")) {
             if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
         } else if (!strcmp(name, "steps")) {
             if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;

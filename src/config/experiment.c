@@ -306,7 +306,10 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
     const IniEntry *dir = seen_entry(&sn[1], data_s, "dir");
     e->dir_line = dir ? dir->loc.line : 0;
 
-    /* [optimizer] */
+    /* [optimizer] beta2: Adam's 0.999, but RMSProp uses it as its smoothing
+     * constant alpha, whose PyTorch default is 0.99 */
+    if (!seen_entry(&sn[2], opt_s, "beta2"))
+        e->beta2 = e->optimizer == OPT_RMSPROP ? 0.99f : 0.999f;
     if (e->nesterov && e->momentum == 0.0f && seen_ok(&sn[2], opt_s, "nesterov")) {
         static const char *const k[] = {"nesterov", NULL};
         diag_error(d, loc_of(&sn[2], opt_s, secs[2], k),

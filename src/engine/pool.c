@@ -21,7 +21,10 @@ static size_t in_elems(const PoolShape *s)
 /* Each window's first valid tap is copied, the others compared by a
  * branch-free select, so the channel loops vectorise. A NaN is taken (and
  * then kept), as in PyTorch; ties keep the first tap. Every window holds at
- * least one input pixel (pad < size, checked by the builder). */
+ * least one input pixel (pad < size, checked by the builder). argmax holds
+ * offsets within the image (< H*W*C), not within the batch: a batch offset
+ * overflows int32 past 2^31 input elements (batch 65,536 of 32x32x64 already
+ * does), an image's never does in practice. */
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax)
 {
     const int c = s->c;
@@ -30,6 +33,7 @@ void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *a
         for (int oy = 0; oy < s->h_out; oy++)
             for (int ox = 0; ox < s->w_out; ox++) {
                 size_t o = (((size_t)n * s->h_out + oy) * s->w_out + ox) * c;
+                const float *restrict image = in + (size_t)n * s->h * s->w * c;
                 float *restrict y = out + o;
                 int32_t *restrict am = argmax + o;
                 int first = 1;
@@ -39,8 +43,8 @@ void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *a
                     for (int kx = 0; kx < s->size; kx++) {
                         int ix = ox * s->stride - s->pad + kx;
                         if (ix < 0 || ix >= s->w) continue;
-                        int32_t base = (int32_t)((((size_t)n * s->h + iy) * s->w + ix) * c);
-                        const float *restrict x = in + base;
+                        int32_t base = (int32_t)(((size_t)iy * s->w + ix) * c);
+                        const float *restrict x = image + base;
                         if (first) {
                             for (int j = 0; j < c; j++) {
                                 y[j] = x[j];
@@ -63,11 +67,15 @@ void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *do
                       int acc)
 {
     if (!acc) memset(din, 0, sizeof(float) * in_elems(s));
-    /* each image's maxima lie in that image: images are independent */
-    const size_t per_image = (size_t)s->h_out * s->w_out * s->c;
+    /* argmax offsets are within each image, so images are independent */
+    const size_t out_per_image = (size_t)s->h_out * s->w_out * s->c;
+    const size_t in_per_image = (size_t)s->h * s->w * s->c;
     PARALLEL_FOR(in_elems(s))
-    for (int n = 0; n < s->n; n++)
-        for (size_t i = n * per_image; i < (n + 1) * per_image; i++) din[argmax[i]] += dout[i];
+    for (int n = 0; n < s->n; n++) {
+        float *image = din + (size_t)n * in_per_image;
+        for (size_t i = (size_t)n * out_per_image; i < ((size_t)n + 1) * out_per_image; i++)
+            image[argmax[i]] += dout[i];
+    }
 }
 
 /* PyTorch's divisor with count_include_pad: window clipped to the padded input. */

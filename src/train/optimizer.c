@@ -96,7 +96,8 @@ static void adam(Optimizer *o, float *w, const float *g, float lr, int decoupled
 
 static void rmsprop(Optimizer *o, float *w, const float *g, float lr)
 {
-    /* PyTorch: alpha = 0.99 by default; we use beta2 as alpha. */
+    /* alpha is [optimizer] beta2, which defaults to PyTorch's alpha 0.99 for
+     * rmsprop (src/config/experiment.c) */
     const float alpha = o->beta2, wd = o->weight_decay;
     for (size_t i = 0; i < o->n; i++) {
         float d = g[i] + (o->decay ? o->decay[i] : wd) * w[i];
