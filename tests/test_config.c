@@ -200,10 +200,10 @@ START_TEST(test_unknown_type_and_enum)
     expect_error_at("[layer.c1]\ntype = convv\nfilters = 8\n", 2,
                     "unknown layer type 'convv'; did you mean 'conv'? (valid types: conv, "
                     "batchnorm, relu, leaky, gelu, maxpool, avgpool, global_avgpool, linear, "
-                    "dropout, flatten, add, concat, residual, inception)");
+                    "dropout, flatten, add, concat, residual, inception, silu)");
     expect_error_at(NET "activation = Relu\n", 4,
                     "unknown value 'Relu' for 'activation'; did you mean 'relu'? (expected one of: "
-                    "none, relu, leaky, gelu)");
+                    "none, relu, leaky, gelu, silu)");
     expect_error_at("[optimizer]\ntype = lion\n" NET, 2,
                     "unknown value 'lion' for 'type' (expected one of: sgd, adam, adamw, rmsprop)");
     expect_error_at("[data]\naugment = crop:4, flp\n" NET, 2,

@@ -255,7 +255,7 @@ START_TEST(test_bn_eval)
 END_TEST
 
 /* ------------------------------------------------------------ activations */
-static const char *act_cases[] = {"relu", "leaky", "gelu"};
+static const char *act_cases[] = {"relu", "leaky", "gelu", "silu"};
 
 START_TEST(test_act)
 {
@@ -281,9 +281,12 @@ START_TEST(test_act)
         } else if (_i == 1) {
             if (!pass) leaky_forward(n, slope, x, out);
             leaky_backward(n, slope, x, dout, dx, acc);
-        } else {
+        } else if (_i == 2) {
             if (!pass) gelu_forward(n, x, out);
             gelu_backward(n, x, dout, dx, acc);
+        } else {
+            if (!pass) silu_forward(n, x, out);
+            silu_backward(n, x, dout, dx, acc);
         }
         if (!pass) cmp(&rep, ctx, "out", out, out_ref, n, 1, 0);
         cmp(&rep, ctx, acc ? "dx (acc=1 on ones)" : "dx (acc=0, garbage in)", dx, dx_ref, n, 1,
@@ -658,7 +661,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conv, 0, N_CONV);
     tcase_add_loop_test(tc, test_bn_train, 0, 2);
     tcase_add_test(tc, test_bn_eval);
-    tcase_add_loop_test(tc, test_act, 0, 3);
+    tcase_add_loop_test(tc, test_act, 0, 4);
     tcase_add_loop_test(tc, test_pool, 0, 5);
     tcase_add_test(tc, test_maxpool_argmax_per_image);
     tcase_add_test(tc, test_global_avgpool);

@@ -257,7 +257,7 @@ END_TEST
 
 /* ------------------------------------------------------------ activations, dropout */
 typedef struct {
-    int kind; /* 0 relu, 1 leaky, 2 gelu, 3 dropout */
+    int kind; /* 0 relu, 1 leaky, 2 gelu, 3 dropout, 4 silu */
     size_t n;
     float *x, *out, *R, *mask;
 } ActCtx;
@@ -269,6 +269,7 @@ static double act_loss(void *p)
     case 0: relu_forward(a->n, a->x, a->out); break;
     case 1: leaky_forward(a->n, 0.1f, a->x, a->out); break;
     case 2: gelu_forward(a->n, a->x, a->out); break;
+    case 4: silu_forward(a->n, a->x, a->out); break;
     default: dropout_forward(a->n, a->x, a->mask, a->out); break;
     }
     return dotd(a->out, a->R, a->n);
@@ -276,12 +277,12 @@ static double act_loss(void *p)
 
 START_TEST(test_act)
 {
-    static const char *names[] = {"relu", "leaky", "gelu", "dropout"};
+    static const char *names[] = {"relu", "leaky", "gelu", "dropout", "silu"};
     const char *ctx = names[_i];
     Rng r;
     rng_seed(&r, 300 + (uint64_t)_i, 1);
     ActCtx a = {.kind = _i, .n = 2 * 4 * 4 * 3};
-    a.x = _i == 2 ? randn_buf(&r, a.n, 1.5f, 0) : away_buf(&r, a.n);
+    a.x = _i == 2 || _i == 4 ? randn_buf(&r, a.n, 1.5f, 0) : away_buf(&r, a.n);
     a.R = randn_buf(&r, a.n, 1, 0);
     a.out = alloc_floats(a.n);
     a.mask = alloc_floats(a.n);
@@ -292,6 +293,7 @@ START_TEST(test_act)
     case 0: relu_backward(a.n, a.x, a.R, dx, 0); break;
     case 1: leaky_backward(a.n, 0.1f, a.x, a.R, dx, 0); break;
     case 2: gelu_backward(a.n, a.x, a.R, dx, 0); break;
+    case 4: silu_backward(a.n, a.x, a.R, dx, 0); break;
     default: dropout_backward(a.n, a.mask, a.R, dx, 0); break;
     }
     Report rep = {0};
@@ -506,7 +508,7 @@ int main(void)
     TCase *tc = tcase_create("finite_differences");
     tcase_add_loop_test(tc, test_conv, 0, N_CONV);
     tcase_add_test(tc, test_bn);
-    tcase_add_loop_test(tc, test_act, 0, 4);
+    tcase_add_loop_test(tc, test_act, 0, 5);
     tcase_add_loop_test(tc, test_pool, 0, N_POOL);
     tcase_add_loop_test(tc, test_linear, 0, 2);
     tcase_add_loop_test(tc, test_join, 0, 2);

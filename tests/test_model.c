@@ -64,6 +64,37 @@ START_TEST(test_op_table_complete)
 }
 END_TEST
 
+/* A layer type and conv activation added by one op row and one schema row
+ * (docs/architecture.md): silu reaches its op both ways, and computes
+ * x * sigmoid(x) in a built network. */
+START_TEST(test_silu_layer)
+{
+    const char *text = "[layer.c1]\ntype = conv\nfilters = 4\nsize = 1\nactivation = silu\n"
+                       "[layer.s]\ntype = silu\n[layer.p]\ntype = global_avgpool\n"
+                       "[layer.fc]\ntype = linear\noutputs = 10\n";
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(load_and_build(write_temp(text), &e, &m, 2), 0);
+    ck_assert_int_eq(m.n_nodes, 5);
+    ck_assert_str_eq(m.nodes[1].name, "c1.silu");
+    ck_assert_int_eq(m.nodes[1].op, OP_SILU);
+    ck_assert_str_eq(m.nodes[2].name, "s");
+    ck_assert_int_eq(m.nodes[2].op, OP_SILU);
+    model_init_params(&m, 1);
+    float *x = alloc_floats(2 * 32 * 32 * 3);
+    for (int i = 0; i < 2 * 32 * 32 * 3; i++) x[i] = (float)((i % 13) - 6) * 0.3f;
+    model_forward(&m, x, 2, true);
+    for (size_t i = 0; i < 2 * 32 * 32 * 4; i++) {
+        double v = m.nodes[0].out[i], once = v / (1 + exp(-v)), twice = once / (1 + exp(-once));
+        ck_assert_msg(fabs(m.nodes[2].out[i] - twice) <= 1e-6 * (1 + fabs(twice)),
+                      "silu(silu(%g)) = %g, want %g", v, m.nodes[2].out[i], twice);
+    }
+    free(x);
+    model_free(&m);
+    experiment_free(&e);
+}
+END_TEST
+
 START_TEST(test_parameter_counts)
 {
     const char *src = getenv("CNNRUN_SOURCE_DIR");
@@ -515,6 +546,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_op_table_complete);
+    tcase_add_test(tc, test_silu_layer);
     tcase_add_test(tc, test_two_models_one_process);
     tcase_add_loop_test(tc, test_parameter_counts, 0, (int)(sizeof counts / sizeof counts[0]));
     tcase_add_test(tc, test_residual_equals_plain_layers);

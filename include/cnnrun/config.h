@@ -30,10 +30,11 @@ typedef enum {
     LT_CONCAT,
     LT_RESIDUAL,
     LT_INCEPTION,
+    LT_SILU,
     LT_COUNT
 } LayerType;
 
-typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_GELU } Activation;
+typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_SILU, ACT_COUNT } Activation;
 
 typedef struct {
     char name[CN_NAME_MAX]; /* section name after "layer." */

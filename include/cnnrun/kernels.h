@@ -112,6 +112,9 @@ void leaky_backward(size_t n, float slope, const float *in, const float *dout, f
 /* exact GELU: x * Phi(x) (PyTorch's default, approximate='none') */
 void gelu_forward(size_t n, const float *in, float *out);
 void gelu_backward(size_t n, const float *in, const float *dout, float *din, int acc);
+/* SiLU (swish): x * sigmoid(x) */
+void silu_forward(size_t n, const float *in, float *out);
+void silu_backward(size_t n, const float *in, const float *dout, float *din, int acc);
 
 /* ---- pooling (NHWC) ---- */
 typedef struct {

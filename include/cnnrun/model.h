@@ -35,6 +35,7 @@ typedef enum {
     OP_FLATTEN,
     OP_ADD,
     OP_CONCAT,
+    OP_SILU,
     OP_COUNT /* the op table (src/model/ops.c) has a row for every op before this */
 } OpType;
 

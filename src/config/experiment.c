@@ -28,7 +28,7 @@ const char *layer_type_name(LayerType t)
 
 const char *activation_name(Activation a)
 {
-    return (int)a >= 0 && a <= ACT_GELU ? schema_activation_names[a] : "?";
+    return (int)a >= 0 && a < ACT_COUNT ? schema_activation_names[a] : "?";
 }
 
 /* ------------------------------------------------------------ helpers */

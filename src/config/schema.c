@@ -23,11 +23,13 @@ _Static_assert(sizeof(ScheduleType) == sizeof(int), "enums are stored as int");
 const char *const schema_layer_type_names[] = {
     "conv",   "batchnorm", "relu",    "leaky",  "gelu",     "maxpool",   "avgpool",
     "global_avgpool",      "linear",  "dropout", "flatten", "add",       "concat",
-    "residual", "inception", NULL};
+    "residual", "inception", "silu", NULL};
 _Static_assert(sizeof schema_layer_type_names / sizeof *schema_layer_type_names == LT_COUNT + 1,
                "one name per layer type");
 
-const char *const schema_activation_names[] = {"none", "relu", "leaky", "gelu", NULL};
+const char *const schema_activation_names[] = {"none", "relu", "leaky", "gelu", "silu", NULL};
+_Static_assert(sizeof schema_activation_names / sizeof *schema_activation_names == ACT_COUNT + 1,
+               "one name per activation");
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
 static const char *const schedule_names[] = {"one_cycle", "constant", "step", "cosine", NULL};
 static const char *const dataset_names[] = {"cifar10", NULL};
@@ -226,6 +228,7 @@ static const SchemaSection layer_sections[LT_COUNT] = {
     [LT_RELU] = {"layer.NAME", LT_RELU, plain_keys, N(plain_keys), "max(x, 0)"},
     [LT_LEAKY] = {"layer.NAME", LT_LEAKY, leaky_keys, N(leaky_keys), "leaky ReLU"},
     [LT_GELU] = {"layer.NAME", LT_GELU, plain_keys, N(plain_keys), "GELU, exact form x * Phi(x)"},
+    [LT_SILU] = {"layer.NAME", LT_SILU, plain_keys, N(plain_keys), "SiLU (swish), x * sigmoid(x)"},
     [LT_MAXPOOL] = {"layer.NAME", LT_MAXPOOL, pool_keys, N(pool_keys), "max pooling"},
     [LT_AVGPOOL] = {"layer.NAME", LT_AVGPOOL, pool_keys, N(pool_keys),
                     "average pooling (padding counts as zeros, as in PyTorch)"},

@@ -1,5 +1,6 @@
-/* activation.c — element-wise activations (ReLU, leaky ReLU, exact GELU) and
- * their backward passes. Backward reads the activation's input. */
+/* activation.c — element-wise activations (ReLU, leaky ReLU, exact GELU,
+ * SiLU) and their backward passes. Backward reads the activation's input
+ * (ReLU's may read its output: the same positive entries). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -128,5 +129,38 @@ void gelu_backward(size_t n, const float *in, const float *dout, float *din, int
     } else {
         PARALLEL_FOR_SIMD(n)
         for (size_t i = 0; i < n; i++) din[i] = dout[i] * gelu_grad(in[i]);
+    }
+}
+
+/* sigmoid(x) without overflow: e = exp(-|x|) <= 1, so 1/(1+e) for x >= 0
+ * and e/(1+e) below. */
+static inline float sigmoid(float x)
+{
+    float e = expf(-fabsf(x));
+    float r = 1.0f / (1.0f + e);
+    return x >= 0.0f ? r : e * r;
+}
+
+void silu_forward(size_t n, const float *in, float *out)
+{
+    PARALLEL_FOR(n)
+    for (size_t i = 0; i < n; i++) out[i] = in[i] * sigmoid(in[i]);
+}
+
+/* d silu(x) / dx = s + x s (1 - s), s = sigmoid(x) */
+static inline float silu_grad(float x)
+{
+    float s = sigmoid(x);
+    return s + x * s * (1.0f - s);
+}
+
+void silu_backward(size_t n, const float *in, const float *dout, float *din, int acc)
+{
+    if (acc) {
+        PARALLEL_FOR(n)
+        for (size_t i = 0; i < n; i++) din[i] += dout[i] * silu_grad(in[i]);
+    } else {
+        PARALLEL_FOR(n)
+        for (size_t i = 0; i < n; i++) din[i] = dout[i] * silu_grad(in[i]);
     }
 }

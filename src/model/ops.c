@@ -183,6 +183,13 @@ static void gelu_bwd(const OpCall *c)
     if (dx) gelu_backward(count(c), in_x(c, 0), c->n->dout, dx, c->n->in_acc[0]);
 }
 
+static void silu_fwd(const OpCall *c) { silu_forward(count(c), in_x(c, 0), c->n->out); }
+static void silu_bwd(const OpCall *c)
+{
+    float *dx = in_dx(c, 0);
+    if (dx) silu_backward(count(c), in_x(c, 0), c->n->dout, dx, c->n->in_acc[0]);
+}
+
 /* ---- pooling ---- */
 
 static PoolShape pool_shape(const Model *m, const Node *n, int batch)
@@ -360,6 +367,7 @@ static const OpInfo table[] = {
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
     [OP_ADD] = {"add", 0, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
     [OP_CONCAT] = {"concat", 0, PLAIN, concat_fwd, concat_bwd, NULL, NULL, NULL},
+    [OP_SILU] = {"silu", 0, LT_SILU, ACT_SILU, silu_fwd, silu_bwd, NULL, NULL, NULL},
 };
 _Static_assert(sizeof table / sizeof *table == OP_COUNT, "a row in the op table for every op");
 

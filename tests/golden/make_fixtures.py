@@ -202,6 +202,7 @@ def make_act(seed0):
         ("relu", lambda t: F.relu(t), True),
         ("leaky", lambda t: F.leaky_relu(t, 0.1), True),
         ("gelu", lambda t: F.gelu(t, approximate="none"), False),
+        ("silu", lambda t: F.silu(t), False),
     ]
     for i, (name, fn, kink) in enumerate(cases):
         g = torch.Generator().manual_seed(seed0 + i)
