@@ -204,8 +204,9 @@ START_TEST(test_unknown_type_and_enum)
     expect_error_at(NET "activation = Relu\n", 4,
                     "unknown value 'Relu' for 'activation'; did you mean 'relu'? (expected one of: "
                     "none, relu, leaky, gelu, silu)");
-    expect_error_at("[optimizer]\ntype = lion\n" NET, 2,
-                    "unknown value 'lion' for 'type' (expected one of: sgd, adam, adamw, rmsprop)");
+    expect_error_at("[optimizer]\ntype = novograd\n" NET, 2,
+                    "unknown value 'novograd' for 'type' (expected one of: sgd, adam, adamw, "
+                    "rmsprop, muon)");
     expect_error_at("[data]\naugment = crop:4, flp\n" NET, 2,
                     "unknown augmentation 'flp' in 'augment' (expected crop:N, flip or none); did "
                     "you mean 'flip'?");

@@ -61,10 +61,52 @@ typedef struct {
     int n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj;
 } LayerSpec;
 
-typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerType;
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP, OPT_MUON, OPT_COUNT } OptimizerType;
 typedef enum { SCHED_ONE_CYCLE, SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } ScheduleType;
 
 #define CN_MAX_MILESTONES 16
+
+/* ---- parameter groups: [group.NAME] sections (docs/experiment-format.md,
+ * "Parameter groups and Muon") ---- */
+
+/* The kinds of parameter tensor a group selects (bits of GroupSpec.params). */
+typedef enum {
+    PK_CONV_WEIGHT = 1 << 0,   /* weights of convolutions */
+    PK_LINEAR_WEIGHT = 1 << 1, /* weights of linear layers */
+    PK_BIAS = 1 << 2,          /* biases of convolutions and linear layers */
+    PK_BN_WEIGHT = 1 << 3,     /* batch-norm scales (gamma) */
+    PK_BN_BIAS = 1 << 4,       /* batch-norm shifts (beta) */
+    PK_ALL = (1 << 5) - 1,
+    PK_MATRIX = PK_CONV_WEIGHT | PK_LINEAR_WEIGHT /* what Muon can update */
+} ParamKind;
+
+typedef enum { DECAY_COUPLED, DECAY_DECOUPLED } DecayMode;
+typedef enum { GROUP_SCHED_SHARED, GROUP_SCHED_LINEAR } GroupSchedule;
+
+#define CN_MAX_PATTERNS 16
+
+/* One [group.NAME] section, resolved: keys not given take the [optimizer]
+ * section's values (type, momentum, nesterov, weight_decay, ns_steps). */
+typedef struct {
+    char name[CN_NAME_MAX]; /* after "group." */
+    int line;               /* line of the [group.NAME] header */
+    unsigned params;        /* ParamKind bits */
+    int n_layers;           /* fnmatch patterns over layer-section names */
+    char layers[CN_MAX_PATTERNS][CN_NAME_MAX];
+    OptimizerType type;
+    int type_line;          /* line of `type`, else of the header */
+    float lr_scale;         /* multiplies the rate (see GroupSchedule) */
+    float momentum;
+    bool nesterov;
+    float weight_decay;
+    DecayMode decay;
+    bool frozen;            /* never updated */
+    float epochs;           /* > 0: updated during the first ceil(epochs * steps/epoch)
+                               steps only; 0: the whole run */
+    GroupSchedule schedule; /* shared: rate = lr_scale * [schedule] rate;
+                               linear: lr_scale * [schedule] rate at step 0 * (1 - s/T) */
+    int ns_steps;           /* muon: Newton-Schulz iterations */
+} GroupSpec;
 
 typedef struct {
     /* where it came from */
@@ -95,6 +137,8 @@ typedef struct {
     float weight_decay;     /* default 5e-4 */
     float beta1, beta2, eps;/* adam/adamw/rmsprop */
     bool no_decay_bn_bias;  /* no weight decay on BN gamma/beta and biases; default false */
+    int ns_steps;           /* muon: Newton-Schulz iterations; default 3 */
+    int optimizer_line;     /* line of [optimizer] type, else of [optimizer], else 0 */
     float label_smoothing;  /* cross-entropy label smoothing in [0, 1); default 0 */
 
     /* [schedule] lr as a pure function of the step */
@@ -110,6 +154,11 @@ typedef struct {
     /* [layer.*] in file order */
     int n_layers;
     LayerSpec *layers;
+
+    /* [group.*] in file order: a parameter belongs to the first group that
+     * selects it; parameters no group selects follow [optimizer] */
+    int n_groups;
+    GroupSpec *groups;
 } Experiment;
 
 /* One `--set section.key=value` from the command line. Applied as if it were
@@ -136,6 +185,9 @@ void experiment_free(Experiment *e);
 void experiment_print(const Experiment *e, FILE *f);
 
 const char *layer_type_name(LayerType t);
+const char *optimizer_type_name(OptimizerType t);
+/* "conv_weight", ... for one ParamKind bit. */
+const char *param_kind_name(unsigned kind);
 const char *activation_name(Activation a);
 
 #endif

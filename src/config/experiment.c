@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +30,18 @@ const char *layer_type_name(LayerType t)
 const char *activation_name(Activation a)
 {
     return (int)a >= 0 && a < ACT_COUNT ? schema_activation_names[a] : "?";
+}
+
+const char *optimizer_type_name(OptimizerType t)
+{
+    return (int)t >= 0 && t < OPT_COUNT ? schema_optimizer_names[t] : "?";
+}
+
+const char *param_kind_name(unsigned kind)
+{
+    for (int i = 0; schema_param_kind_names[i]; i++)
+        if (kind == 1u << i) return schema_param_kind_names[i];
+    return "?";
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -93,13 +106,18 @@ static void report_unknown_section(Diag *d, CfgLoc loc, const char *name)
         diag_error(d, loc, "unknown section [%s]; layer sections are written [layer.NAME]", name);
         return;
     }
+    if (strncasecmp(name, "group", 5) == 0) {
+        diag_error(d, loc, "unknown section [%s]; parameter groups are written [group.NAME]",
+                   name);
+        return;
+    }
     const char *s = schema_suggest(name, top_names);
     if (s)
         diag_error(d, loc, "unknown section [%s]; did you mean [%s]?", name, s);
     else
         diag_error(d, loc,
                    "unknown section [%s] (sections: [experiment], [data], [optimizer], "
-                   "[schedule], [layer.NAME])",
+                   "[schedule], [group.NAME], [layer.NAME])",
                    name);
 }
 
@@ -127,6 +145,11 @@ static void report_unknown_key(Diag *d, const IniEntry *en, const SchemaSection 
                        what, en->key, other);
             return;
         }
+    }
+    if (strncmp(what, "[group.", 7) == 0 && strcmp(en->key, "lr") == 0) {
+        diag_error(d, en->loc, "unknown key 'lr' in %s; a group scales the [schedule]'s rate "
+                               "with 'lr_scale'", what);
+        return;
     }
     const char *home = schema_key_home(en->key);
     if (home && strcmp(home, "layer.NAME") != 0) {
@@ -259,6 +282,10 @@ static void apply_overrides(IniDoc *doc, const ConfigOverride *ov, int n, Diag *
                 diag_error(d, loc, "there is no [%s] in the file (--set changes layers, it "
                                    "cannot add them)%s", o->section, hint);
                 continue;
+            } else if (strncmp(o->section, "group.", 6) == 0) {
+                diag_error(d, loc, "there is no [%s] in the file (--set changes parameter "
+                                   "groups, it cannot add them)", o->section);
+                continue;
             } else {
                 report_unknown_section(d, loc, o->section);
                 continue;
@@ -310,6 +337,8 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
      * constant alpha, whose PyTorch default is 0.99 */
     if (!seen_entry(&sn[2], opt_s, "beta2"))
         e->beta2 = e->optimizer == OPT_RMSPROP ? 0.99f : 0.999f;
+    const IniEntry *type = seen_entry(&sn[2], opt_s, "type");
+    e->optimizer_line = type ? type->loc.line : secs[2] ? secs[2]->loc.line : 0;
     if (e->nesterov && e->momentum == 0.0f && seen_ok(&sn[2], opt_s, "nesterov")) {
         static const char *const k[] = {"nesterov", NULL};
         diag_error(d, loc_of(&sn[2], opt_s, secs[2], k),
@@ -453,6 +482,80 @@ static void check_inputs(Diag *d, const Experiment *e, const LayerInfo *info)
     }
 }
 
+/* ------------------------------------------------------------- groups */
+
+static bool group_name_ok(const char *s)
+{
+    return layer_name_ok(s);
+}
+
+/* A [group.NAME] section: keys not given take [optimizer]'s values. Layer
+ * patterns are checked against the layer sections when check_layers is set
+ * (they are all known). */
+static void check_group(Diag *d, const IniSection *s, const Experiment *e, GroupSpec *g,
+                        bool check_layers)
+{
+    const SchemaSection *ss = schema_group();
+    memset(g, 0, sizeof *g);
+    str_copy(g->name, sizeof g->name, s->name + 6);
+    g->line = s->loc.line;
+    apply_defaults(ss, g);
+    g->type = e->optimizer;
+    g->momentum = e->momentum;
+    g->nesterov = e->nesterov;
+    g->weight_decay = e->weight_decay;
+    g->ns_steps = e->ns_steps;
+    char what[CN_NAME_MAX + 16];
+    snprintf(what, sizeof what, "[%s]", s->name);
+    Seen sn;
+    memset(&sn, 0, sizeof sn);
+    apply_entries(d, s, ss, g, what, &sn);
+
+    const IniEntry *type = seen_entry(&sn, ss, "type");
+    g->type_line = type && type->loc.line > 0 ? type->loc.line : g->line;
+    if (!seen_entry(&sn, ss, "decay"))
+        g->decay = g->type == OPT_ADAMW ? DECAY_DECOUPLED : DECAY_COUPLED;
+    const IniEntry *params = seen_entry(&sn, ss, "params");
+    if (!params) g->params = g->type == OPT_MUON ? PK_MATRIX : PK_ALL;
+
+    if (g->nesterov && g->momentum == 0.0f && seen_ok(&sn, ss, "nesterov")) {
+        static const char *const k[] = {"nesterov", NULL};
+        diag_error(d, loc_of(&sn, ss, s, k),
+                   "'nesterov' needs momentum > 0 (set momentum, e.g. 0.9)");
+    }
+    if (g->type == OPT_MUON && !g->frozen && params && seen_ok(&sn, ss, "params") &&
+        (g->params & ~(unsigned)PK_MATRIX)) {
+        char list[128] = "";
+        size_t used = 0;
+        for (unsigned b = 1; b & PK_ALL; b <<= 1)
+            if ((g->params & b) && !(b & PK_MATRIX))
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                         used ? ", " : "", param_kind_name(b));
+        diag_error(d, params->loc,
+                   "muon updates conv and linear weights only, but 'params' has %s (type = muon%s; "
+                   "give them a group of their own, e.g. with type = sgd)",
+                   list, type ? "" : " from [optimizer]");
+    }
+    const IniEntry *layers = seen_entry(&sn, ss, "layers");
+    if (check_layers && layers && seen_ok(&sn, ss, "layers")) {
+        for (int p = 0; p < g->n_layers; p++) {
+            bool hit = false;
+            for (int l = 0; l < e->n_layers && !hit; l++)
+                hit = fnmatch(g->layers[p], e->layers[l].name, 0) == 0;
+            if (hit) continue;
+            const char *cands[257];
+            int n = 0;
+            for (int l = 0; l < e->n_layers && n < 256; l++) cands[n++] = e->layers[l].name;
+            cands[n] = NULL;
+            const char *sug = schema_suggest(g->layers[p], cands);
+            char hint[CN_NAME_MAX + 32] = "";
+            if (sug) snprintf(hint, sizeof hint, "; did you mean '%s'?", sug);
+            diag_error(d, layers->loc, "no layer section matches '%s' in 'layers' of [%s]%s",
+                       g->layers[p], s->name, hint);
+        }
+    }
+}
+
 static void validate(Diag *d, IniDoc *doc, Experiment *e, const char *path)
 {
     int n_top;
@@ -462,10 +565,13 @@ static void validate(Diag *d, IniDoc *doc, Experiment *e, const char *path)
     memset(sn, 0, sizeof sn);
     for (int t = 0; t < n_top; t++) apply_defaults(&top[t], e);
 
-    int n_layer_sections = 0;
-    for (int i = 0; i < doc->n_sections; i++)
+    int n_layer_sections = 0, n_group_sections = 0;
+    for (int i = 0; i < doc->n_sections; i++) {
         if (strncmp(doc->sections[i].name, "layer.", 6) == 0) n_layer_sections++;
+        if (strncmp(doc->sections[i].name, "group.", 6) == 0) n_group_sections++;
+    }
     e->layers = xcalloc((size_t)(n_layer_sections ? n_layer_sections : 1), sizeof *e->layers);
+    if (n_group_sections) e->groups = xcalloc((size_t)n_group_sections, sizeof *e->groups);
     LayerInfo *info = xcalloc((size_t)(n_layer_sections ? n_layer_sections : 1), sizeof *info);
 
     for (int i = 0; i < doc->n_sections; i++) {
@@ -495,6 +601,14 @@ static void validate(Diag *d, IniDoc *doc, Experiment *e, const char *path)
             init_layer(ls, name, s->loc.line);
             check_layer(d, s, ls, &info[e->n_layers]);
             e->n_layers++;
+        } else if (strncmp(s->name, "group.", 6) == 0) {
+            const char *name = s->name + 6;
+            if (!group_name_ok(name))
+                diag_error(d, s->loc,
+                           "invalid group name '%s': use letters, digits, '_' and '-' (at most "
+                           "%d characters)",
+                           name, CN_NAME_MAX - 1);
+            /* checked below, once [optimizer] (their defaults) and every layer are read */
         } else {
             report_unknown_section(d, s->loc, s->name);
         }
@@ -512,6 +626,12 @@ static void validate(Diag *d, IniDoc *doc, Experiment *e, const char *path)
             diag_error(d, loc, "no [layer.*] sections: the network is empty");
         }
         check_inputs(d, e, info);
+    }
+    for (int i = 0; i < doc->n_sections; i++) {
+        const IniSection *s = &doc->sections[i];
+        if (s->broken || strncmp(s->name, "group.", 6) != 0 || !group_name_ok(s->name + 6))
+            continue;
+        check_group(d, s, e, &e->groups[e->n_groups++], !lost_header);
     }
     free(info);
 }
@@ -557,6 +677,7 @@ int experiment_load(const char *path, const ConfigOverride *overrides, int n_ove
         diag_print(&d, stderr);
         diag_free(&d);
         free(e.layers);
+        free(e.groups);
         free(text);
         return -1;
     }
@@ -570,9 +691,12 @@ void experiment_free(Experiment *e)
     if (!e) return;
     free(e->text);
     free(e->layers);
+    free(e->groups);
     e->text = NULL;
     e->layers = NULL;
+    e->groups = NULL;
     e->n_layers = 0;
+    e->n_groups = 0;
 }
 
 static void print_key(FILE *f, const SchemaKey *k, const void *base)
@@ -595,6 +719,11 @@ void experiment_print(const Experiment *e, FILE *f)
     for (int t = 0; t < n_top; t++) {
         fprintf(f, "\n[%s]\n", top[t].name);
         for (int i = 0; i < top[t].n_keys; i++) print_key(f, &top[t].keys[i], e);
+    }
+    const SchemaSection *gs = schema_group();
+    for (int g = 0; g < e->n_groups; g++) {
+        fprintf(f, "\n[group.%s]\n", e->groups[g].name);
+        for (int i = 0; i < gs->n_keys; i++) print_key(f, &gs->keys[i], &e->groups[g]);
     }
     for (int l = 0; l < e->n_layers; l++) {
         const LayerSpec *ls = &e->layers[l];

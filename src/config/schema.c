@@ -19,6 +19,8 @@ _Static_assert(sizeof(LayerType) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(Activation) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(OptimizerType) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(ScheduleType) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(DecayMode) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(GroupSchedule) == sizeof(int), "enums are stored as int");
 
 const char *const schema_layer_type_names[] = {
     "conv",   "batchnorm", "relu",    "leaky",  "gelu",     "maxpool",   "avgpool",
@@ -30,7 +32,16 @@ _Static_assert(sizeof schema_layer_type_names / sizeof *schema_layer_type_names 
 const char *const schema_activation_names[] = {"none", "relu", "leaky", "gelu", "silu", NULL};
 _Static_assert(sizeof schema_activation_names / sizeof *schema_activation_names == ACT_COUNT + 1,
                "one name per activation");
-static const char *const optimizer_names[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
+const char *const schema_optimizer_names[] = {"sgd", "adam", "adamw", "rmsprop", "muon", NULL};
+_Static_assert(sizeof schema_optimizer_names / sizeof *schema_optimizer_names == OPT_COUNT + 1,
+               "one name per optimizer type");
+const char *const schema_param_kind_names[] = {"conv_weight", "linear_weight", "bias",
+                                               "bn_weight", "bn_bias", NULL};
+_Static_assert(sizeof schema_param_kind_names / sizeof *schema_param_kind_names - 1 ==
+                   __builtin_popcount(PK_ALL),
+               "one name per parameter kind");
+static const char *const decay_names[] = {"coupled", "decoupled", NULL};
+static const char *const group_schedule_names[] = {"shared", "linear", NULL};
 static const char *const schedule_names[] = {"one_cycle", "constant", "step", "cosine", NULL};
 static const char *const dataset_names[] = {"cifar10", NULL};
 static const char *const normalize_names[] = {"none", "cifar10", NULL};
@@ -72,10 +83,12 @@ static const SchemaKey data_keys[] = {
 };
 
 static const SchemaKey optimizer_keys[] = {
-    {"type", SK_ENUM, 0, E(optimizer), 0, 0, 0, "sgd", optimizer_names, "update rule"},
-    {"momentum", SK_FLOAT, SF_MAX_EXCL, E(momentum), 0, 0, 1, "0.9", NULL, "sgd: momentum"},
+    {"type", SK_ENUM, 0, E(optimizer), 0, 0, 0, "sgd", schema_optimizer_names,
+     "update rule (muon updates conv and linear weights only: give the other parameters a "
+     "[group.NAME])"},
+    {"momentum", SK_FLOAT, SF_MAX_EXCL, E(momentum), 0, 0, 1, "0.9", NULL, "sgd, muon: momentum"},
     {"nesterov", SK_BOOL, 0, E(nesterov), 0, 0, 0, "false", NULL,
-     "sgd: Nesterov momentum (needs momentum > 0)"},
+     "sgd, muon: Nesterov momentum (needs momentum > 0)"},
     {"weight_decay", SK_FLOAT, SF_NO_MAX, E(weight_decay), 0, 0, 0, "5e-4", NULL,
      "L2 penalty (adamw: decoupled decay)"},
     {"beta1", SK_FLOAT, SF_MAX_EXCL, E(beta1), 0, 0, 1, "0.9", NULL,
@@ -89,6 +102,8 @@ static const SchemaKey optimizer_keys[] = {
      "no weight decay on batch-norm gamma/beta and on biases"},
     {"label_smoothing", SK_FLOAT, SF_MAX_EXCL, E(label_smoothing), 0, 0, 1, "0", NULL,
      "training loss: cross-entropy against (1 - s) one-hot + s/classes (test loss: plain)"},
+    {"ns_steps", SK_INT, 0, E(ns_steps), 0, 1, 20, "3", NULL,
+     "muon: Newton-Schulz iterations that orthogonalise each update (3 in airbench94)"},
 };
 
 static const SchemaKey schedule_keys[] = {
@@ -122,6 +137,52 @@ static const SchemaSection top_sections[] = {
     {"schedule", -1, schedule_keys, sizeof schedule_keys / sizeof *schedule_keys,
      "the learning rate as a function of the epoch"},
 };
+
+/* --------------------------------------------------------------- groups */
+
+#define G(f) offsetof(GroupSpec, f)
+
+static const SchemaKey group_keys[] = {
+    {"params", SK_PARAM_KINDS, SF_COMPUTED, G(params), 0, 0, 0,
+     "every kind; `conv_weight, linear_weight` for type = muon", NULL,
+     "kinds of parameter the group takes: `conv_weight`, `linear_weight`, `bias` (of conv and "
+     "linear layers), `bn_weight` (gamma), `bn_bias` (beta)"},
+    {"layers", SK_PATTERNS, 0, G(layers), 0, 0, CN_MAX_PATTERNS, "*", NULL,
+     "layer sections it takes them from: their names or fnmatch patterns (`g1_conv1, g2_*`)"},
+    {"type", SK_ENUM, SF_COMPUTED, G(type), 0, 0, 0, "[optimizer] type", schema_optimizer_names,
+     "update rule of these parameters (muon: conv and linear weights only)"},
+    {"lr_scale", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, G(lr_scale), 0, 0, 0, "1", NULL,
+     "multiplies the [schedule]'s rate: a learning rate of its own (0.053 with [schedule] lr = 1)"},
+    {"momentum", SK_FLOAT, SF_MAX_EXCL | SF_COMPUTED, G(momentum), 0, 0, 1,
+     "[optimizer] momentum", NULL, "sgd, muon: momentum"},
+    {"nesterov", SK_BOOL, SF_COMPUTED, G(nesterov), 0, 0, 0, "[optimizer] nesterov", NULL,
+     "sgd, muon: Nesterov momentum (needs momentum > 0)"},
+    {"weight_decay", SK_FLOAT, SF_NO_MAX | SF_COMPUTED, G(weight_decay), 0, 0, 0,
+     "[optimizer] weight_decay", NULL, "decay of these parameters, applied as `decay` says"},
+    {"decay", SK_ENUM, SF_COMPUTED, G(decay), 0, 0, 0, "`decoupled` for adamw, else `coupled`",
+     decay_names,
+     "`coupled`: wd * w added to the gradient before momentum (PyTorch's L2); `decoupled`: w "
+     "shrunk by lr * wd on its own (AdamW)"},
+    {"frozen", SK_BOOL, 0, G(frozen), 0, 0, 0, "false", NULL,
+     "never updated (a fixed whitening layer, BN scales kept at 1)"},
+    {"epochs", SK_FLOAT, SF_NO_MAX, G(epochs), 0, 0, 0, "0", NULL,
+     "> 0: updated in the first ceil(epochs * steps per epoch) steps only, frozen afterwards; "
+     "0: the whole run"},
+    {"schedule", SK_ENUM, 0, G(schedule), 0, 0, 0, "shared", group_schedule_names,
+     "`shared`: lr_scale * the [schedule]'s rate; `linear`: lr_scale * the [schedule]'s rate at "
+     "step 0 * (1 - s/T) over the group's T steps (epochs, else the whole run)"},
+    {"ns_steps", SK_INT, SF_COMPUTED, G(ns_steps), 0, 1, 20, "[optimizer] ns_steps", NULL,
+     "muon: Newton-Schulz iterations"},
+};
+
+static const SchemaSection group_section = {
+    "group.NAME", -1, group_keys, sizeof group_keys / sizeof *group_keys,
+    "a parameter group: its own optimizer settings for the parameters it selects"};
+
+const SchemaSection *schema_group(void)
+{
+    return &group_section;
+}
 
 /* --------------------------------------------------------------- layers */
 
@@ -279,6 +340,7 @@ const char *schema_key_home(const char *key)
 {
     for (int i = 0; i < N(top_sections); i++)
         if (schema_find_key(&top_sections[i], key)) return top_sections[i].name;
+    if (schema_find_key(&group_section, key)) return "group.NAME";
     for (int t = 0; t < LT_COUNT; t++)
         if (schema_find_key(&layer_sections[t], key)) return "layer.NAME";
     return NULL;
@@ -340,6 +402,7 @@ void schema_range_text(const SchemaKey *k, char *buf, size_t n)
     case SK_AUGMENT: snprintf(buf, n, "N in 0..%.0f", k->max); break;
     case SK_MILESTONES: snprintf(buf, n, "> 0, at most %.0f", k->max); break;
     case SK_INPUTS: snprintf(buf, n, "%.0f..%.0f names", k->min, k->max); break;
+    case SK_PATTERNS: snprintf(buf, n, "at most %.0f", k->max); break;
     default: break;
     }
 }
@@ -529,6 +592,91 @@ static int parse_inputs(const SchemaKey *k, const char *value, LayerSpec *ls, ch
     return 0;
 }
 
+/* Splits a comma-separated value into trimmed items (at most max); an empty
+ * item is an error. Returns the count, or -1 with err set. */
+static int split_list(const SchemaKey *k, const char *value, char *buf, size_t size,
+                      char **items, int max, char *err, size_t errlen)
+{
+    if (!*value) FAIL("missing value for '%s'", k->key);
+    if (!str_copy(buf, size, value)) FAIL("'%s' is too long", k->key);
+    int n = 0;
+    char *p = buf;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        char *item = trim(p);
+        if (!*item) FAIL("empty item in '%s' (stray comma?)", k->key);
+        if (n == max) FAIL("'%s' takes at most %d items", k->key, max);
+        items[n++] = item;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return n;
+}
+
+static int parse_param_kinds(const SchemaKey *k, const char *value, GroupSpec *g, char *err,
+                             size_t errlen)
+{
+    char buf[512], *items[32];
+    int n = split_list(k, value, buf, sizeof buf, items, 32, err, errlen);
+    if (n < 0) return -1;
+    unsigned kinds = 0;
+    for (int i = 0; i < n; i++) {
+        int found = -1;
+        for (int j = 0; schema_param_kind_names[j]; j++)
+            if (strcmp(items[i], schema_param_kind_names[j]) == 0) found = j;
+        if (found < 0) {
+            char list[256], hint[96] = "";
+            join_values(schema_param_kind_names, list, sizeof list);
+            const char *sug = schema_suggest(items[i], schema_param_kind_names);
+            if (!sug && strcmp(items[i], "weight") == 0) sug = "conv_weight";
+            if (sug) snprintf(hint, sizeof hint, "; did you mean '%s'?", sug);
+            FAIL("unknown parameter kind '%s' in 'params'%s (expected: %s)", items[i], hint, list);
+        }
+        if (kinds & (1u << found)) FAIL("'%s' appears twice in 'params'", items[i]);
+        kinds |= 1u << found;
+    }
+    g->params = kinds;
+    return 0;
+}
+
+/* A layer name, or an fnmatch pattern of one: name characters, * ? and
+ * [...] classes (closed, with ! or ^ for "not"). */
+static bool pattern_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len >= CN_NAME_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '[') {
+            size_t j = i + 1;
+            if (s[j] == '!' || s[j] == '^') j++;
+            if (s[j] == ']') j++;
+            while (j < len && s[j] != ']') j++;
+            if (j >= len) return false;
+            i = j;
+        } else if (!isalnum((unsigned char)c) && c != '_' && c != '-' && c != '*' && c != '?') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int parse_patterns(const SchemaKey *k, const char *value, GroupSpec *g, char *err,
+                          size_t errlen)
+{
+    char buf[1536], *items[CN_MAX_PATTERNS];
+    int n = split_list(k, value, buf, sizeof buf, items, (int)k->max, err, errlen);
+    if (n < 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (!pattern_ok(items[i]))
+            FAIL("'%s' in 'layers' is not a layer name or pattern (letters, digits, '_', '-', "
+                 "'*', '?' and [...] classes, at most %d characters)", items[i], CN_NAME_MAX - 1);
+    g->n_layers = n;
+    for (int i = 0; i < n; i++) str_copy(g->layers[i], CN_NAME_MAX, items[i]);
+    return 0;
+}
+
 int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, size_t errlen)
 {
     char *dst = (char *)base + k->offset;
@@ -628,6 +776,8 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
     case SK_MILESTONES: return parse_milestones(k, value, base, err, errlen);
     case SK_INPUT:
     case SK_INPUTS: return parse_inputs(k, value, base, err, errlen);
+    case SK_PARAM_KINDS: return parse_param_kinds(k, value, base, err, errlen);
+    case SK_PATTERNS: return parse_patterns(k, value, base, err, errlen);
     }
     FAIL("internal error: key '%s' has no parser", k->key);
 }
@@ -734,6 +884,22 @@ void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n)
             used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", ls->inputs[i]);
         break;
     }
+    case SK_PARAM_KINDS: {
+        const GroupSpec *g = base;
+        size_t used = 0;
+        for (int i = 0; schema_param_kind_names[i] && used < n; i++)
+            if (g->params & (1u << i))
+                used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "",
+                                         schema_param_kind_names[i]);
+        break;
+    }
+    case SK_PATTERNS: {
+        const GroupSpec *g = base;
+        size_t used = 0;
+        for (int i = 0; i < g->n_layers && used < n; i++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", g->layers[i]);
+        break;
+    }
     }
 }
 
@@ -751,6 +917,8 @@ static void md_type(const SchemaKey *k, char *buf, size_t n)
     case SK_MILESTONES: snprintf(buf, n, "list of numbers"); break;
     case SK_INPUT: snprintf(buf, n, "layer name"); break;
     case SK_INPUTS: snprintf(buf, n, "list of layer names"); break;
+    case SK_PARAM_KINDS: snprintf(buf, n, "list of parameter kinds"); break;
+    case SK_PATTERNS: snprintf(buf, n, "list of layer names or patterns"); break;
     case SK_ENUM: {
         if (k->values == schema_layer_type_names) {
             snprintf(buf, n, "layer type");
@@ -797,6 +965,9 @@ void schema_print_markdown(FILE *f)
                 toupper((unsigned char)top_sections[i].doc[0]), top_sections[i].doc + 1);
         md_table(f, &top_sections[i]);
     }
+    fprintf(f, "### [group.NAME]\n\n%c%s.\n\n", toupper((unsigned char)group_section.doc[0]),
+            group_section.doc + 1);
+    md_table(f, &group_section);
     for (int t = 0; t < LT_COUNT; t++) {
         fprintf(f, "### [layer.NAME] type = %s\n\n%c%s.\n\n", schema_layer_type_names[t],
                 toupper((unsigned char)layer_sections[t].doc[0]), layer_sections[t].doc + 1);

@@ -20,7 +20,9 @@ typedef enum {
     SK_AUGMENT,    /* Experiment.augment_crop / augment_flip */
     SK_MILESTONES, /* Experiment.milestones / n_milestones */
     SK_INPUT,      /* LayerSpec.inputs[0], n_inputs = 1 */
-    SK_INPUTS      /* LayerSpec.inputs / n_inputs, count in [min, max] */
+    SK_INPUTS,     /* LayerSpec.inputs / n_inputs, count in [min, max] */
+    SK_PARAM_KINDS,/* GroupSpec.params: comma-separated ParamKind names */
+    SK_PATTERNS    /* GroupSpec.layers / n_layers: comma-separated fnmatch patterns, at most max */
 } SchemaType;
 
 enum {
@@ -37,7 +39,7 @@ typedef struct {
     const char *key;
     SchemaType type;
     unsigned flags;
-    size_t offset; /* into Experiment (section keys) or LayerSpec (layer keys) */
+    size_t offset; /* into Experiment (section keys), LayerSpec (layer keys) or GroupSpec */
     size_t size;   /* SK_STRING / SF_ENUM_STRING: size of the char array */
     double min, max;
     const char *def;            /* default as written in a file; NULL: none */
@@ -46,7 +48,7 @@ typedef struct {
 } SchemaKey;
 
 typedef struct {
-    const char *name;    /* "experiment", ..., or "layer.NAME" for layer types */
+    const char *name;    /* "experiment", ..., "layer.NAME" for layer types, "group.NAME" */
     int layer_type;      /* LayerType, or -1 for the top-level sections */
     const SchemaKey *keys;
     int n_keys;
@@ -58,12 +60,17 @@ const SchemaSection *schema_sections(int *n);
 /* "experiment" ... "schedule", or NULL. */
 const SchemaSection *schema_find_section(const char *name);
 const SchemaSection *schema_layer(LayerType t);
+/* The keys of a [group.NAME] section. */
+const SchemaSection *schema_group(void);
 const SchemaKey *schema_find_key(const SchemaSection *s, const char *key);
-/* Section a key belongs in ("experiment", "layer.NAME"...), for hints; NULL if none. */
+/* Section a key belongs in ("experiment", "layer.NAME", "group.NAME"...), for hints;
+ * NULL if none. */
 const char *schema_key_home(const char *key);
 
 extern const char *const schema_layer_type_names[];  /* LT_COUNT + NULL */
-extern const char *const schema_activation_names[];  /* 4 + NULL */
+extern const char *const schema_activation_names[];  /* ACT_COUNT + NULL */
+extern const char *const schema_optimizer_names[];   /* OPT_COUNT + NULL */
+extern const char *const schema_param_kind_names[];  /* one per ParamKind bit, in bit order + NULL */
 
 /* Parses value into base (Experiment* or LayerSpec*). On error writes a
  * message without location (e.g. "expected an integer for 'filters', got

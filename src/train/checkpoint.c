@@ -321,8 +321,8 @@ static void print_first_difference(const char *want, const char *have, size_t ha
 
 static const char *opt_type_name(uint32_t t)
 {
-    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop"};
-    return t < 4 ? names[t] : "none";
+    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop", "muon"};
+    return t < 5 ? names[t] : "none";
 }
 
 /* Reads the file and checks magic, byte order, version and checksum. Returns

@@ -114,5 +114,7 @@ void optimizer_step(Optimizer *o, float *params, const float *grads, float lr)
     case OPT_ADAM: adam(o, params, grads, lr, 0); break;
     case OPT_ADAMW: adam(o, params, grads, lr, 1); break;
     case OPT_RMSPROP: rmsprop(o, params, grads, lr); break;
+    case OPT_MUON:
+    case OPT_COUNT: break; /* muon: the next commit */
     }
 }
