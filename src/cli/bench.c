@@ -31,6 +31,13 @@ int cmd_bench(CliOptions *o)
     model_init_params(&m, e.seed);
     Optimizer opt;
     optimizer_init(&opt, &e, m.n_params);
+    /* groups as a run on the full training set would have them */
+    if (optimizer_bind(&opt, &m, (5 * CIFAR_FILE_RECORDS + batch - 1) / batch) != 0) {
+        optimizer_free(&opt);
+        model_free(&m);
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     float *x = alloc_floats((size_t)batch * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)batch);
     Rng r;

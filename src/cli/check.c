@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cnnrun/model.h"
+#include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
 int cmd_check(CliOptions *o)
@@ -21,10 +22,20 @@ int cmd_check(CliOptions *o)
             rc = CN_EXIT_USAGE;
             continue;
         }
+        if (optimizer_check_groups(&m) != 0) { /* [group.*] over this network */
+            model_free(&m);
+            experiment_free(&e);
+            rc = CN_EXIT_USAGE;
+            continue;
+        }
         printf("# %s\n", o->files[i]);
         experiment_print(&e, stdout);
         printf("\n");
         model_print_table(&m, stdout);
+        if (e.n_groups > 0) {
+            printf("\n");
+            optimizer_print_groups(&m, stdout);
+        }
         printf("%s: ok\n\n", o->files[i]);
         model_free(&m);
         experiment_free(&e);

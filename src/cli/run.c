@@ -60,8 +60,12 @@ static int validate_all(CliOptions *o, int *no_data)
             continue;
         }
         Model m;
-        if (model_build(&e, 0, &m) != 0) bad++; /* shapes only, no memory */
-        else model_free(&m);
+        if (model_build(&e, 0, &m) != 0) {
+            bad++; /* shapes only, no memory */
+        } else {
+            if (optimizer_check_groups(&m) != 0) bad++; /* [group.*] over this network */
+            model_free(&m);
+        }
         const char *origin;
         const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
         struct stat st;

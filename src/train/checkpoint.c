@@ -321,8 +321,7 @@ static void print_first_difference(const char *want, const char *have, size_t ha
 
 static const char *opt_type_name(uint32_t t)
 {
-    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop", "muon"};
-    return t < 5 ? names[t] : "none";
+    return t < OPT_COUNT ? optimizer_type_name((OptimizerType)t) : "none";
 }
 
 /* Reads the file and checks magic, byte order, version and checksum. Returns

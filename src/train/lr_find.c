@@ -25,7 +25,11 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     model_init_params(&m, e->seed);
     Optimizer o;
     optimizer_init(&o, e, m.n_params);
-    if (e->no_decay_bn_bias) optimizer_exclude_decay(&o, &m);
+    if (optimizer_bind(&o, &m, (train->n + B - 1) / B) != 0) { /* [group.*] */
+        optimizer_free(&o);
+        model_free(&m);
+        return CN_EXIT_USAGE;
+    }
     float *images = alloc_floats((size_t)B * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)B);
     int *order = xmalloc(sizeof(int) * (size_t)train->n);

@@ -1,16 +1,29 @@
 /* optimizer.c — parameter updates with PyTorch's semantics: SGD (momentum,
  * Nesterov, L2 weight decay added to the gradient), Adam, AdamW (decoupled
- * decay), RMSProp; optionally no decay on BN parameters and biases
- * (optimizer_exclude_decay). State is allocated once at init. */
+ * decay), RMSProp, and Muon (muon.c), per parameter group (groups.c resolves
+ * which parameter belongs to which). State is allocated once, at init and
+ * bind; a step allocates nothing.
+ *
+ * A step computes each group's rate, then runs every element-wise group
+ * (sgd, adam, adamw, rmsprop) in one parallel pass over the parameter vector
+ * (static ranges: the result does not depend on the thread count), then each
+ * Muon tensor on its own (its products split by gemm). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
-#include "cnnrun/kernels.h"
+
+static bool uses_moments(OptimizerType t)
+{
+    return t == OPT_ADAM || t == OPT_ADAMW;
+}
 
 void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
 {
+    *o = (Optimizer){0};
     o->type = e->optimizer;
     o->momentum = e->momentum;
     o->nesterov = e->nesterov;
@@ -20,101 +33,150 @@ void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
     o->eps = e->eps;
     o->n = n;
     o->m1 = alloc_floats(n);
-    o->m2 = (o->type == OPT_ADAM || o->type == OPT_ADAMW) ? alloc_floats(n) : NULL;
+    o->m2 = uses_moments(o->type) ? alloc_floats(n) : NULL;
     o->step = 0;
-    o->decay = NULL;
-}
-
-void optimizer_exclude_decay(Optimizer *o, const Model *m)
-{
-    free(o->decay);
-    o->decay = alloc_floats(o->n);
-    for (size_t i = 0; i < o->n; i++) o->decay[i] = o->weight_decay;
-    for (int k = 0; k < m->n_nodes; k++) {
-        const Node *n = &m->nodes[k];
-        if (op_flags(n->op) & OPF_NORM)
-            for (size_t i = 0; i < n->w_len; i++) o->decay[n->w_off + i] = 0.0f;
-        for (size_t i = 0; i < n->b_len; i++) o->decay[n->b_off + i] = 0.0f;
-    }
+    o->n_groups = 1;
+    o->groups = xcalloc(1, sizeof *o->groups);
+    o->groups[0] = (OptGroup){.name = "[optimizer]", .type = e->optimizer, .lr_scale = 1.0f,
+                              .momentum = e->momentum, .weight_decay = e->weight_decay,
+                              .nesterov = e->nesterov, .decoupled = e->optimizer == OPT_ADAMW,
+                              .ns_steps = e->ns_steps > 0 ? e->ns_steps : 3};
+    o->group_lr = xcalloc(1, sizeof *o->group_lr);
+    o->n_spans = 1;
+    o->spans = xcalloc(1, sizeof *o->spans);
+    o->spans[0] = (OptSpan){.off = 0, .len = n, .group = 0};
 }
 
 void optimizer_free(Optimizer *o)
 {
     free(o->m1);
     free(o->m2);
-    free(o->decay);
-    o->m1 = o->m2 = o->decay = NULL;
+    free(o->groups);
+    free(o->spans);
+    free(o->group_lr);
+    free(o->muon_work);
+    workspace_free(&o->muon_ws);
+    o->m1 = o->m2 = o->group_lr = o->muon_work = NULL;
+    o->groups = NULL;
+    o->spans = NULL;
+    o->n_groups = o->n_spans = 0;
+}
+
+/* The rate of group g at step s (0-based), or -1: not updated. */
+static float group_rate(const OptGroup *g, long s, float lr)
+{
+    if (g->frozen || (g->steps > 0 && s >= g->steps)) return -1.0f;
+    if (g->linear)
+        return (float)(g->lr0 * g->lr_scale * (1.0 - (double)s / (double)g->steps));
+    return lr * g->lr_scale;
 }
 
 typedef struct {
     Optimizer *o;
     float *w;
     const float *g;
-    float lr;
-} SgdCall;
+    double bc1, bc2;      /* adam bias corrections of this step */
+} StepCall;
 
-static void sgd_range(void *ctx, size_t begin, size_t end)
+static void sgd_range(const Optimizer *o, const OptGroup *gr, float lr, float *w, const float *g,
+                      size_t begin, size_t end)
 {
-    SgdCall *c = ctx;
-    const Optimizer *o = c->o;
-    const float mu = o->momentum, wd = o->weight_decay, lr = c->lr;
-    float *buf = o->m1, *w = c->w;
-    const float *g = c->g;
+    const float mu = gr->momentum, wd = gr->decoupled ? 0.0f : gr->weight_decay;
+    float *buf = o->m1;
+    if (gr->decoupled && gr->weight_decay != 0.0f)
+        for (size_t i = begin; i < end; i++) w[i] *= 1.0f - lr * gr->weight_decay;
     for (size_t i = begin; i < end; i++) {
-        float d = g[i] + (o->decay ? o->decay[i] : wd) * w[i];
+        float d = g[i] + wd * w[i];
         if (mu != 0.0f) {
             buf[i] = mu * buf[i] + d;
-            d = o->nesterov ? d + mu * buf[i] : buf[i];
+            d = gr->nesterov ? d + mu * buf[i] : buf[i];
         }
         w[i] -= lr * d;
     }
 }
 
-static void sgd(Optimizer *o, float *w, const float *g, float lr)
+static void adam_range(const Optimizer *o, const OptGroup *gr, float lr, double bc1, double bc2,
+                       float *w, const float *g, size_t begin, size_t end)
 {
-    SgdCall c = {.o = o, .w = w, .g = g, .lr = lr};
-    parallel_for(o->n, sgd_range, &c);
-}
-
-static void adam(Optimizer *o, float *w, const float *g, float lr, int decoupled)
-{
-    const float b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay;
-    const double bc1 = 1.0 - pow(b1, (double)o->step), bc2 = 1.0 - pow(b2, (double)o->step);
+    const float b1 = o->beta1, b2 = o->beta2, wd = gr->weight_decay;
     const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = begin; i < end; i++) {
         float d = g[i];
-        const float wdi = o->decay ? o->decay[i] : wd;
-        if (decoupled)
-            w[i] *= 1.0f - lr * wdi;
+        if (gr->decoupled)
+            w[i] *= 1.0f - lr * wd;
         else
-            d += wdi * w[i];
+            d += wd * w[i];
         o->m1[i] = b1 * o->m1[i] + (1.0f - b1) * d;
         o->m2[i] = b2 * o->m2[i] + (1.0f - b2) * d * d;
         w[i] -= step * o->m1[i] / (sqrtf(o->m2[i]) * inv_sqrt_bc2 + o->eps);
     }
 }
 
-static void rmsprop(Optimizer *o, float *w, const float *g, float lr)
+static void rmsprop_range(const Optimizer *o, const OptGroup *gr, float lr, float *w,
+                          const float *g, size_t begin, size_t end)
 {
     /* alpha is [optimizer] beta2, which defaults to PyTorch's alpha 0.99 for
      * rmsprop (src/config/experiment.c) */
-    const float alpha = o->beta2, wd = o->weight_decay;
-    for (size_t i = 0; i < o->n; i++) {
-        float d = g[i] + (o->decay ? o->decay[i] : wd) * w[i];
+    const float alpha = o->beta2, wd = gr->decoupled ? 0.0f : gr->weight_decay;
+    if (gr->decoupled && gr->weight_decay != 0.0f)
+        for (size_t i = begin; i < end; i++) w[i] *= 1.0f - lr * gr->weight_decay;
+    for (size_t i = begin; i < end; i++) {
+        float d = g[i] + wd * w[i];
         o->m1[i] = alpha * o->m1[i] + (1.0f - alpha) * d * d;
         w[i] -= lr * d / (sqrtf(o->m1[i]) + o->eps);
     }
 }
 
+/* The element-wise groups over [begin, end) of the parameter vector. */
+static void elementwise_range(void *ctx, size_t begin, size_t end)
+{
+    StepCall *c = ctx;
+    const Optimizer *o = c->o;
+    for (int k = 0; k < o->n_spans; k++) {
+        const OptSpan *sp = &o->spans[k];
+        size_t a = sp->off > begin ? sp->off : begin;
+        size_t b = sp->off + sp->len < end ? sp->off + sp->len : end;
+        if (a >= b) continue;
+        const OptGroup *gr = &o->groups[sp->group];
+        const float lr = o->group_lr[sp->group];
+        if (lr < 0) continue;
+        switch (gr->type) {
+        case OPT_SGD: sgd_range(o, gr, lr, c->w, c->g, a, b); break;
+        case OPT_ADAM:
+        case OPT_ADAMW: adam_range(o, gr, lr, c->bc1, c->bc2, c->w, c->g, a, b); break;
+        case OPT_RMSPROP: rmsprop_range(o, gr, lr, c->w, c->g, a, b); break;
+        case OPT_MUON:
+        case OPT_COUNT: break; /* muon: per tensor, below */
+        }
+    }
+}
+
 void optimizer_step(Optimizer *o, float *params, const float *grads, float lr)
 {
+    const long s = o->step; /* steps done before this one */
     o->step++;
-    switch (o->type) {
-    case OPT_SGD: sgd(o, params, grads, lr); break;
-    case OPT_ADAM: adam(o, params, grads, lr, 0); break;
-    case OPT_ADAMW: adam(o, params, grads, lr, 1); break;
-    case OPT_RMSPROP: rmsprop(o, params, grads, lr); break;
-    case OPT_MUON:
-    case OPT_COUNT: break; /* muon: the next commit */
+    bool muon = false;
+    for (int k = 0; k < o->n_groups; k++) {
+        o->group_lr[k] = group_rate(&o->groups[k], s, lr);
+        muon |= o->groups[k].type == OPT_MUON && o->group_lr[k] >= 0;
+    }
+    StepCall c = {.o = o, .w = params, .g = grads,
+                  .bc1 = 1.0 - pow(o->beta1, (double)o->step),
+                  .bc2 = 1.0 - pow(o->beta2, (double)o->step)};
+    parallel_for(o->n, elementwise_range, &c);
+    if (!muon) return;
+    for (int k = 0; k < o->n_spans; k++) {
+        const OptSpan *sp = &o->spans[k];
+        const OptGroup *gr = &o->groups[sp->group];
+        const float glr = o->group_lr[sp->group];
+        if (gr->type != OPT_MUON || glr < 0) continue;
+        if (sp->rows <= 0 || !o->muon_work) {
+            fprintf(stderr, "cnnrun: internal error: muon needs the network's shapes "
+                            "(optimizer_bind)\n");
+            abort();
+        }
+        muon_update(sp->rows, sp->cols, params + sp->off, grads + sp->off, o->m1 + sp->off, glr,
+                    gr->momentum, gr->nesterov, gr->weight_decay, gr->decoupled, gr->ns_steps,
+                    o->muon_work, &o->muon_ws);
     }
 }

@@ -63,11 +63,14 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     Model m;
     if (model_build(e, max_batch, &m) != 0) return CN_EXIT_USAGE;
     model_init_params(&m, e->seed);
+    const int steps = (train->n + B - 1) / B;
     Optimizer o;
     optimizer_init(&o, e, m.n_params);
-    if (e->no_decay_bn_bias) optimizer_exclude_decay(&o, &m);
-
-    const int steps = (train->n + B - 1) / B;
+    if (optimizer_bind(&o, &m, steps) != 0) { /* [group.*] over this network */
+        optimizer_free(&o);
+        model_free(&m);
+        return CN_EXIT_USAGE;
+    }
     float *images = alloc_floats((size_t)max_batch * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)max_batch);
     int *order = xmalloc(sizeof(int) * (size_t)train->n);
