@@ -13,6 +13,7 @@
  * accumulate across two backward calls (-> 2 x ref), shape_init outputs.
  * Dropout has no PyTorch counterpart (RNG): a fixed mask is checked by hand;
  * so is max pool's argmax layout (per-image offsets) against a brute force.
+ * The Muon optimizer's update (src/train/muon.c) is held to the same tolerance.
  */
 #include <check.h>
 #include <math.h>
@@ -23,6 +24,7 @@
 
 #include "check_run.h"
 #include "cnnrun/kernels.h"
+#include "cnnrun/train.h"
 #include "cnnrun/util.h"
 #include "golden/fixture.h"
 
@@ -637,6 +639,47 @@ START_TEST(test_dropout)
 }
 END_TEST
 
+/* ------------------------------------------------------------ muon */
+/* The Muon optimizer's update (src/train/muon.c) against airbench94_muon's
+ * formulas in float64 PyTorch: weights in cnnrun's (K, out) layout, several
+ * steps so the momentum buffer and the renormalisation carry over; cases
+ * with out < K, out > K (PyTorch iterates on the transpose) and out == K. */
+static const char *muon_cases[] = {"conv3x3", "conv1x1_tall", "linear", "linear_tall", "square"};
+
+START_TEST(test_muon)
+{
+    const char *c = muon_cases[_i];
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "muon/%s", c);
+    Fixture fx;
+    LOAD(fx, "muon.bin");
+    const float *cfg = GET(c, "cfg", 7);
+    int rows = (int)cfg[0], cols = (int)cfg[1], steps = (int)cfg[2], ns = (int)cfg[5];
+    float mu = cfg[3], lr = cfg[6];
+    bool nesterov = cfg[4] != 0;
+    size_t n = (size_t)rows * cols;
+    float *w = fbuf(n, 0), *buf = fbuf(n, 0), *work = fbuf(muon_work_floats(rows, cols), GARBAGE);
+    memcpy(w, GET(c, "w0", n), n * sizeof *w);
+    Workspace ws = workspace_alloc(muon_gemm_floats(rows, cols, 0), 0);
+    Report rep = {0};
+    for (int s = 0; s < steps; s++) {
+        char name[16];
+        snprintf(name, sizeof name, "g%d", s);
+        muon_update(rows, cols, w, GET(c, name, n), buf, lr, mu, nesterov, 0.0f, false, ns, work,
+                    &ws);
+        snprintf(name, sizeof name, "w%d", s + 1);
+        char what[32];
+        snprintf(what, sizeof what, "weight after step %d", s + 1);
+        cmp(&rep, ctx, what, w, GET(c, name, n), n, 1, 0);
+    }
+    cmp(&rep, ctx, "momentum buffer", buf, GET(c, "buf", n), n, 1, 0);
+    free(w), free(buf), free(work);
+    workspace_free(&ws);
+    fixture_free(&fx);
+    REPORT_DONE(rep, ctx);
+}
+END_TEST
+
 /* ------------------------------------------------------------ fixture reader */
 START_TEST(test_fixture_reader)
 {
@@ -670,6 +713,7 @@ int main(void)
     tcase_add_test(tc, test_concat);
     tcase_add_loop_test(tc, test_xent, 0, 3);
     tcase_add_test(tc, test_dropout);
+    tcase_add_loop_test(tc, test_muon, 0, 5);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -2,8 +2,9 @@
 """make_fixtures.py — writes the PyTorch reference fixtures for tests/test_golden.c.
 
 Run by hand (CI has no torch):   /usr/bin/python3 tests/golden/make_fixtures.py [NAME...]
-Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent,blocks}.bin, or
-only the named ones (e.g. `blocks`). blocks.bin is read by tests/test_blocks.c.
+Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent,blocks,muon}.bin, or
+only the named ones (e.g. `blocks`). blocks.bin is read by tests/test_blocks.c,
+muon.bin (the Muon optimizer's update) by tests/test_golden.c.
 
 Precision: every random input is drawn, rounded to float32 (that is what the
 file stores and what the C kernel sees), then the reference is computed in
@@ -480,10 +481,69 @@ def make_blocks(seed0):
         fx.add(name + "/state", state)
     fx.write()
 
+# ---------------------------------------------------------------- muon
+# The Muon update of airbench94_muon.py (KellerJordan/cifar10-airbench @ 096d14d9,
+# /work/notes/airbench-spec.md section 4), written out in float64 from its formulas:
+#   buf = mu*buf + g;  u = g + mu*buf (nesterov) or buf
+#   p *= sqrt(len(p)) / |p|_F                                 (before the update)
+#   X = u.reshape(out, -1) / (|u|_F + 1e-7); X = X^T if out > in*kh*kw
+#   ns times: A = X X^T; B = b A + c A A; X = a X + B X;  transposed back
+#   p -= lr * X
+# cfg: rows, cols (cnnrun's (K, out) matrix), steps, momentum, nesterov, ns_steps, lr
+MUON_CASES = [
+    # name,        PyTorch weight shape, steps, momentum, nesterov, ns, lr
+    ("conv3x3",    (8, 4, 3, 3),  3, 0.6, 1, 3, 0.24),   # out < K: no transpose
+    ("conv1x1_tall", (12, 5, 1, 1), 3, 0.9, 0, 3, 0.1),  # out > K: PyTorch transposes
+    ("linear",     (10, 16),      2, 0.6, 1, 5, 0.2),
+    ("linear_tall", (16, 6),      2, 0.85, 1, 3, 0.05),
+    ("square",     (6, 6),        2, 0.0, 0, 3, 0.3),    # out == K: no transpose
+]
+
+
+def newton_schulz(G, steps, eps=1e-7):
+    a, b, c = (3.4445, -4.7750, 2.0315)
+    X = G / (G.norm() + eps)
+    tall = G.size(0) > G.size(1)
+    if tall:
+        X = X.T
+    for _ in range(steps):
+        A = X @ X.T
+        B = b * A + c * A @ A
+        X = a * X + B @ X
+    return X.T if tall else X
+
+
+def to_cnnrun(t):
+    """PyTorch conv (out,in,kh,kw) -> (kh,kw,in,out); linear (out,in) -> (in,out)."""
+    return t.permute(2, 3, 1, 0) if t.dim() == 4 else t.t()
+
+
+def make_muon(seed0):
+    fx = Fixture("muon.bin")
+    for i, (name, shape, steps, mu, nesterov, ns, lr) in enumerate(MUON_CASES):
+        g = torch.Generator().manual_seed(seed0 + i)
+        p = randn(g, *shape, scale=0.3)
+        out = shape[0]
+        k = int(np.prod(shape[1:]))
+        fx.add(name + "/cfg", torch.tensor([k, out, steps, mu, nesterov, ns, lr]))
+        fx.add(name + "/w0", to_cnnrun(p))
+        buf = torch.zeros_like(p)
+        for s in range(steps):
+            grad = randn(g, *shape)
+            fx.add("%s/g%d" % (name, s), to_cnnrun(grad))
+            buf = mu * buf + grad
+            u = grad + mu * buf if nesterov else buf
+            p = p * (len(p) ** 0.5 / p.norm())
+            p = p - lr * newton_schulz(u.reshape(out, -1), ns).view(shape)
+            fx.add("%s/w%d" % (name, s + 1), to_cnnrun(p))
+        fx.add(name + "/buf", to_cnnrun(buf))
+    fx.write()
+
 
 MAKERS = [("conv", make_conv, 1000), ("batchnorm", make_batchnorm, 2000), ("act", make_act, 3000),
           ("pool", make_pool, 4000), ("linear", make_linear, 5000), ("join", make_join, 6000),
-          ("xent", make_xent, 7000), ("blocks", make_blocks, 8000)]
+          ("xent", make_xent, 7000), ("blocks", make_blocks, 8000),
+          ("muon", make_muon, 9000)]
 
 
 def main(names):
