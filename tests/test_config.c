@@ -753,6 +753,158 @@ START_TEST(test_float_format)
 }
 END_TEST
 
+/* ---- [group.NAME] sections ---- */
+
+#define GNET                                                                                  \
+    "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\n"                                \
+    "[layer.c2]\ntype = conv\nfilters = 8\n"                                                  \
+    "[layer.gap]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* Keys a group does not give come from [optimizer] (after --set); params
+ * defaults to every kind, or to the weights for muon; decay to decoupled for
+ * adamw; layers to every layer. */
+START_TEST(test_group_defaults)
+{
+    Experiment e;
+    write_ini("g.ini", "[group.head]\nlayers = fc\nlr_scale = 0.67\n"
+                       "[optimizer]\nmomentum = 0.85\nnesterov = true\nweight_decay = 0.01\n"
+                       "[group.filters]\ntype = muon\nmomentum = 0.6\n"
+                       "[group.w]\ntype = adamw\nparams = bias, bn_bias\nlayers = c*, f?\n"
+                       "epochs = 1.5\nschedule = linear\nfrozen = yes\nns_steps = 5\n" GNET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.n_groups, 3);
+    const GroupSpec *h = &e.groups[0], *f = &e.groups[1], *w = &e.groups[2];
+    ck_assert_str_eq(h->name, "head");
+    ck_assert_int_eq(h->line, 1);
+    ck_assert_int_eq(h->type, OPT_SGD);
+    ck_assert_int_eq(h->type_line, 1);
+    ck_assert_uint_eq(h->params, PK_ALL);
+    ck_assert_int_eq(h->n_layers, 1);
+    ck_assert_str_eq(h->layers[0], "fc");
+    ck_assert_float_eq(h->lr_scale, 0.67f);
+    ck_assert_float_eq(h->momentum, 0.85f); /* [optimizer]'s, given after the group */
+    ck_assert(h->nesterov);
+    ck_assert_float_eq(h->weight_decay, 0.01f);
+    ck_assert_int_eq(h->decay, DECAY_COUPLED);
+    ck_assert(!h->frozen);
+    ck_assert_float_eq(h->epochs, 0.0f);
+    ck_assert_int_eq(h->schedule, GROUP_SCHED_SHARED);
+    ck_assert_int_eq(h->ns_steps, 3);
+    ck_assert_int_eq(f->type, OPT_MUON);
+    ck_assert_int_eq(f->type_line, 9);
+    ck_assert_uint_eq(f->params, PK_CONV_WEIGHT | PK_LINEAR_WEIGHT);
+    ck_assert_int_eq(f->n_layers, 1);
+    ck_assert_str_eq(f->layers[0], "*");
+    ck_assert_float_eq(f->momentum, 0.6f);
+    ck_assert_int_eq(w->decay, DECAY_DECOUPLED);
+    ck_assert_uint_eq(w->params, PK_BIAS | PK_BN_BIAS);
+    ck_assert_int_eq(w->n_layers, 2);
+    ck_assert_str_eq(w->layers[1], "f?");
+    ck_assert_float_eq(w->epochs, 1.5f);
+    ck_assert_int_eq(w->schedule, GROUP_SCHED_LINEAR);
+    ck_assert(w->frozen);
+    ck_assert_int_eq(w->ns_steps, 5);
+    ck_assert_int_eq(e.optimizer_line, 4); /* no type key: the [optimizer] header */
+    experiment_free(&e);
+
+    /* --set reaches both: an inherited value follows [optimizer], a group key changes */
+    ConfigOverride ov[] = {{"optimizer", "momentum", "0.5"}, {"group.head", "lr_scale", "2"}};
+    ck_assert_msg(load_ov(path, ov, 2, &e) == 0, "%s", errs);
+    ck_assert_float_eq(e.groups[0].momentum, 0.5f);
+    ck_assert_float_eq(e.groups[0].lr_scale, 2.0f);
+    ck_assert_float_eq(e.groups[1].momentum, 0.6f);
+    experiment_free(&e);
+    ConfigOverride bad[] = {{"group.nope", "lr_scale", "2"}};
+    ck_assert_int_eq(load_ov(path, bad, 1, &e), -1);
+    ck_assert_msg(strstr(errs, "--set group.nope.lr_scale: there is no [group.nope] in the file "
+                               "(--set changes parameter groups, it cannot add them)"), "%s", errs);
+
+    /* the resolved configuration lists every group key and reads back the same */
+    write_ini("g2.ini", "[group.a]\nparams = bn_weight\nfrozen = true\n"
+                        "[group.b]\nlayers = c2, fc\ntype = muon\nlr_scale = 0.24\n" GNET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    char *text = resolved_text(&e);
+    ck_assert_msg(strstr(text, "\n[group.b]\nparams = conv_weight, linear_weight\nlayers = c2, fc\n"
+                               "type = muon\nlr_scale = 0.24\nmomentum = 0.9\n"
+                               "nesterov = false\nweight_decay = 0.0005\ndecay = coupled\n"
+                               "frozen = false\nepochs = 0\nschedule = shared\nns_steps = 3\n"),
+                  "%s", text);
+    char printed[256];
+    snprintf(printed, sizeof printed, "%s/printed.ini", tmp_dir);
+    FILE *pf = fopen(printed, "w");
+    fputs(text, pf);
+    fclose(pf);
+    free(text);
+    Experiment b;
+    ck_assert_msg(load(printed, &b) == 0, "%s", errs);
+    ck_assert_int_eq(b.n_groups, 2);
+    for (int g = 0; g < 2; g++) {
+        const GroupSpec *x = &e.groups[g], *y = &b.groups[g];
+        ck_assert_str_eq(x->name, y->name);
+        ck_assert_uint_eq(x->params, y->params);
+        ck_assert_int_eq(x->n_layers, y->n_layers);
+        for (int k = 0; k < x->n_layers; k++) ck_assert_str_eq(x->layers[k], y->layers[k]);
+        ck_assert_int_eq(x->type, y->type);
+        ck_assert(x->lr_scale == y->lr_scale && x->momentum == y->momentum);
+        ck_assert(x->nesterov == y->nesterov && x->weight_decay == y->weight_decay);
+        ck_assert(x->decay == y->decay && x->frozen == y->frozen && x->epochs == y->epochs);
+        ck_assert(x->schedule == y->schedule && x->ns_steps == y->ns_steps);
+    }
+    experiment_free(&b);
+    experiment_free(&e);
+}
+END_TEST
+
+START_TEST(test_group_errors)
+{
+    expect_error_at("[group.g]\nparams = conv_weights\n" GNET, 2,
+                    "unknown parameter kind 'conv_weights' in 'params'; did you mean "
+                    "'conv_weight'? (expected: conv_weight, linear_weight, bias, bn_weight, "
+                    "bn_bias)");
+    expect_error_at("[group.g]\nparams = bias,\n" GNET, 2, "empty item in 'params' (stray comma?)");
+    expect_error_at("[group.g]\nparams = bias, bias\n" GNET, 2, "'bias' appears twice in 'params'");
+    expect_error_at("[group.g]\nlayers = c1, g4_*\n" GNET, 2,
+                    "no layer section matches 'g4_*' in 'layers' of [group.g]");
+    expect_error_at("[group.g]\nlayers = c3\n" GNET, 2,
+                    "no layer section matches 'c3' in 'layers' of [group.g]; did you mean 'c1'?");
+    expect_error_at("[group.g]\nlayers = c[12\n" GNET, 2,
+                    "'c[12' in 'layers' is not a layer name or pattern");
+    expect_error_at("[group.g]\nlayers = c.1\n" GNET, 2,
+                    "'c.1' in 'layers' is not a layer name or pattern");
+    expect_error_at("[group.g]\nlayers =\n" GNET, 2, "missing value for 'layers'");
+    expect_error_at("[group.g]\ntype = muon\nparams = conv_weight, bn_bias, bias\n" GNET, 3,
+                    "muon updates conv and linear weights only, but 'params' has bias, bn_bias "
+                    "(type = muon; give them a group of their own, e.g. with type = sgd)");
+    expect_error_at("[optimizer]\ntype = muon\n[group.g]\nparams = bn_weight\n" GNET, 4,
+                    "muon updates conv and linear weights only, but 'params' has bn_weight "
+                    "(type = muon from [optimizer];");
+    expect_error_at("[group.g]\nnesterov = true\nmomentum = 0\n" GNET, 2,
+                    "'nesterov' needs momentum > 0");
+    expect_error_at("[group.g]\nlr = 0.1\n" GNET, 2,
+                    "unknown key 'lr' in [group.g]; a group scales the [schedule]'s rate with "
+                    "'lr_scale'");
+    expect_error_at("[group.g]\nbeta1 = 0.8\n" GNET, 2,
+                    "unknown key 'beta1' in [group.g]; it belongs in [optimizer]");
+    expect_error_at("[group.g]\nlr_scal = 2\n" GNET, 2,
+                    "unknown key 'lr_scal' in [group.g]; did you mean 'lr_scale'?");
+    expect_error_at("[group.g]\nlr_scale = 0\n" GNET, 2, "'lr_scale' must be > 0, got 0");
+    expect_error_at("[group.g]\nepochs = -1\n" GNET, 2, "'epochs' must be >= 0, got -1");
+    expect_error_at("[group.g]\ndecay = l2\n" GNET, 2,
+                    "unknown value 'l2' for 'decay' (expected one of: coupled, decoupled)");
+    expect_error_at("[group.g]\nschedule = cosine\n" GNET, 2,
+                    "unknown value 'cosine' for 'schedule' (expected one of: shared, linear)");
+    expect_error_at("[group.g]\nns_steps = 0\n" GNET, 2, "'ns_steps' must be between 1 and 20");
+    expect_error_at("[optimizer]\nns_steps = 21\n" GNET, 2, "'ns_steps' must be between 1 and 20");
+    expect_error_at("[group.a b]\nfrozen = true\n" GNET, 1, "invalid group name 'a b'");
+    expect_error_at("[groups.x]\nfrozen = true\n" GNET, 1,
+                    "unknown section [groups.x]; parameter groups are written [group.NAME]");
+    expect_error_at("[group.x]\nfrozen = true\n[group.x]\nfrozen = false\n" GNET, 3,
+                    "duplicate section [group.x] (first at line 1)");
+    expect_error_at("[group.x]\nfrozen = true\nfrozen = false\n" GNET, 3,
+                    "duplicate key 'frozen' in [group.x] (first at line 2)");
+}
+END_TEST
+
 /* docs/experiment-format.md holds the schema's generated key reference */
 START_TEST(test_docs_in_sync)
 {
@@ -851,6 +1003,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_product_example);
     tcase_add_test(tc, test_many_errors);
     tcase_add_test(tc, test_float_format);
+    tcase_add_test(tc, test_group_defaults);
+    tcase_add_test(tc, test_group_errors);
     tcase_add_test(tc, test_docs_in_sync);
     tcase_add_test(tc, test_fuzz_corpus);
     suite_add_tcase(s, tc);
