@@ -5,7 +5,8 @@
  * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT or SIGTERM,
  * and then `cnnrun run --resume`d ends with the same epoch numbers as an
  * uninterrupted run, in the same runs row, with every finished epoch kept;
- * a run another live process holds is not resumed. */
+ * a run another live process holds is not resumed; the same with parameter
+ * groups and Muon. */
 #include <check.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -38,6 +39,27 @@
     "[layer.pool]\ntype = global_avgpool\n"                                                     \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 #define EPOCHS 4
+
+/* TINY with parameter groups and Muon: Muon filters, a bias trained for the
+ * first 1.5 epochs on its own linear schedule (its end falls in the epoch a
+ * stop lands in), frozen BN scales, decoupled decay on the head. */
+#define TINY_GROUPS                                                                             \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = 4\n"                                         \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntest_subset = 300\n"                      \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\nnesterov = true\n"                                \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n"           \
+    "lr_end = 0.001\n"                                                                          \
+    "[group.filters]\nparams = conv_weight\ntype = muon\nlr_scale = 2\nmomentum = 0.6\n"         \
+    "weight_decay = 0\n"                                                                        \
+    "[group.c2_bias]\nlayers = c2\nparams = bias\nepochs = 1.5\nschedule = linear\n"             \
+    "lr_scale = 0.5\nmomentum = 0.85\n"                                                         \
+    "[group.gamma]\nparams = bn_weight\nfrozen = true\n"                                        \
+    "[group.head]\nlayers = fc\nlr_scale = 0.5\ndecay = decoupled\nweight_decay = 0.01\n"       \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"   \
+    "[layer.c2]\ntype = conv\nfilters = 8\nbias = true\nactivation = relu\n"                    \
+    "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
 
 /* Starts `cnnrun run tiny.ini --db DB --threads 1` in dir without waiting. */
 static pid_t spawn_run(const char *db)
@@ -152,10 +174,17 @@ static void wait_for_epoch(const char *db, int epochs, pid_t pid)
     ck_abort_msg("epoch %d never appeared in %s", epochs, db);
 }
 
+static Curve reference_curve_in(const char *db)
+{
+    char args[256];
+    snprintf(args, sizeof args, "run tiny.ini --db %s --threads 1", db);
+    ck_assert_int_eq(cnnrun(args), 0);
+    return read_curve(db);
+}
+
 static Curve reference_curve(void)
 {
-    ck_assert_int_eq(cnnrun("run tiny.ini --db ref/r.db --threads 1"), 0);
-    return read_curve("ref/r.db");
+    return reference_curve_in("ref/r.db");
 }
 
 /* ---- the file itself ---------------------------------------------------- */
@@ -433,6 +462,40 @@ START_TEST(test_sigint_then_resume)
 }
 END_TEST
 
+/* Groups and Muon: a run stopped inside an epoch and resumed ends on the
+ * uninterrupted run's numbers, bit for bit (momentum buffers, the group
+ * schedules and the epoch-limited group all continue from the checkpoint). */
+START_TEST(test_groups_muon_resume)
+{
+    write_file("tiny.ini", TINY_GROUPS);
+    Curve ref = reference_curve();
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/g", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run("g/r.db");
+    wait_for_epoch("g/r.db", 1, pid);
+    usleep(50000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char ck[192];
+    snprintf(ck, sizeof ck, "%s/g/r-checkpoints/tiny-1-last.ckpt", dir);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_read_meta(ck, &meta), 0);
+    ck_assert_int_ge(meta.steps_in_epoch, 1);
+    ck_assert_int_lt(meta.epoch, EPOCHS);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db g/r.db --threads 1 --resume"), 0);
+    Curve got = read_curve("g/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("g/r.db");
+    /* the groups made a difference: not the curve of the same file without them */
+    write_file("tiny.ini", TINY("8", "4"));
+    Curve plain = reference_curve_in("plain/r.db");
+    ck_assert(plain.v[EPOCHS - 1][2] != ref.v[EPOCHS - 1][2]);
+}
+END_TEST
+
 /* Mounts a tmpfs of `size` at dir/sub (path into mnt). Returns 0 after saying
  * "<test>: skipped" where mounting is refused (not root). */
 static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_size,
@@ -544,6 +607,7 @@ int main(void)
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);
     tcase_add_test(tc, test_resume_refusals);
+    tcase_add_test(tc, test_groups_muon_resume);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
     tcase_add_test(tc, test_read_only_database);
     tcase_set_timeout(tc, 300);
