@@ -87,15 +87,14 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                     opt->resume_path, (long long)meta.run_id, (long long)opt->resume_run_id);
             lrc = CN_EXIT_USAGE;
         }
+        if (lrc == 0 &&
+            check_resume_point(opt->resume_path, &meta, e->epochs, steps, train->n) != 0)
+            lrc = CN_EXIT_USAGE;
         if (lrc != 0) {
             model_free(&m);
             optimizer_free(&o);
+            free(images); free(labels); free(order);
             return lrc;
-        }
-        if (check_resume_point(opt->resume_path, &meta, e->epochs, steps, train->n) != 0) {
-            model_free(&m);
-            optimizer_free(&o);
-            return CN_EXIT_USAGE;
         }
         first_epoch = meta.epoch + 1;
         step = (long)meta.global_step;

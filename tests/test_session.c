@@ -1,0 +1,88 @@
+/* test_session.c — the training session and the record of a run around it
+ * (issue 12): a resume that is refused after the session was set up (the
+ * checkpoint is of another network, or its position does not fit the run)
+ * exits 2 with the reason and frees what it allocated. The leak half of that
+ * shows in the sanitizer build (.ci/run: -Db_sanitize=address,undefined),
+ * where LeakSanitizer turns a leak into exit status 23. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "cli_fixture.h"
+#include "cnnrun/checkpoint.h"
+#include "cnnrun/results.h"
+#include "cnnrun/util.h"
+
+/* 50 images a batch: 50 steps an epoch on the 2,500 sample images. */
+#define TINY(filters)                                                                           \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = 2\n"                                         \
+    "[data]\nbatch_size = 50\ntest_subset = 100\n"                                              \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\n"                                                 \
+    "[schedule]\ntype = constant\nlr = 0.01\n"                                                  \
+    "[layer.c1]\ntype = conv\nfilters = " filters "\nstride = 2\nbatchnorm = true\n"            \
+    "activation = relu\n"                                                                       \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* A `running` runs row 1 of experiment tiny in dir/db (no configuration
+ * text: any resolved configuration matches it). */
+static void unfinished_run(const char *db)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, db);
+    ResultsDb *r = results_open(p);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = {.experiment = "tiny", .seed = 5, .threads = 1, .epochs_planned = 2};
+    ck_assert_int_eq(results_begin_run(r, &info), 1);
+    results_close(r);
+}
+
+/* Writes dir/name: a checkpoint of the network in ini_text for run 1 of
+ * tiny, at `epoch` (global step epoch * 50). */
+static void write_checkpoint(const char *ini_text, const char *name, int epoch)
+{
+    write_file("net.ini", ini_text);
+    char p[256];
+    snprintf(p, sizeof p, "%s/net.ini", dir);
+    Experiment e;
+    Model m;
+    Optimizer o;
+    ck_assert_int_eq(experiment_load(p, NULL, 0, &e), 0);
+    ck_assert_int_eq(model_build(&e, 50, &m), 0);
+    model_init_params(&m, e.seed);
+    optimizer_init(&o, &e, m.n_params);
+    CheckpointMeta meta = {.experiment = "tiny", .run_id = 1, .epoch = epoch,
+                           .global_step = epoch * 50L};
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    ck_assert_int_eq(checkpoint_save(p, &m, &o, &meta), 0);
+    optimizer_free(&o);
+    model_free(&m);
+    experiment_free(&e);
+}
+
+START_TEST(test_refused_resume_frees_the_session)
+{
+    write_file("tiny.ini", TINY("8"));
+    unfinished_run("r.db");
+    /* checkpoint_load refuses: another network */
+    write_checkpoint(TINY("16"), "other.ckpt", 1);
+    ck_assert_msg(cnnrun("run tiny.ini --db r.db --threads 1 --resume other.ckpt") == 2, "%s",
+                  out);
+    ck_assert_msg(strstr(out, "different network"), "%s", out);
+    /* the position does not fit: epoch 9 of a 2-epoch run */
+    write_checkpoint(TINY("8"), "far.ckpt", 9);
+    ck_assert_msg(cnnrun("run tiny.ini --db r.db --threads 1 --resume far.ckpt") == 2, "%s", out);
+    ck_assert_msg(strstr(out, "does not fit this run"), "%s", out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("session");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_refused_resume_frees_the_session);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
