@@ -3,10 +3,12 @@
  * checkpoint is of another network, or its position does not fit the run)
  * exits 2 with the reason and frees what it allocated. The leak half of that
  * shows in the sanitizer build (.ci/run: -Db_sanitize=address,undefined),
- * where LeakSanitizer turns a leak into exit status 23. */
+ * where LeakSanitizer turns a leak into exit status 23. The run lock says
+ * "held" by name, not as an exit status folded into a file descriptor. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_run.h"
 #include "cli_fixture.h"
@@ -77,12 +79,36 @@ START_TEST(test_refused_resume_frees_the_session)
 }
 END_TEST
 
+/* A run held by a live lock is reported as RUN_LOCK_HELD (the caller turns
+ * that into exit status 2), never as an fd; once released it can be taken. */
+START_TEST(test_run_lock_held)
+{
+    char ckdir[128];
+    snprintf(ckdir, sizeof ckdir, "%s/ck", dir);
+    int fd = run_lock(ckdir, "tiny", 3);
+    ck_assert_int_ge(fd, 0);
+    /* flock is per open file: a second open in this process conflicts too */
+    ck_assert_int_eq(run_lock(ckdir, "tiny", 3), RUN_LOCK_HELD);
+    int other = run_lock(ckdir, "tiny", 4);
+    ck_assert_int_ge(other, 0);
+    close(fd);
+    fd = run_lock(ckdir, "tiny", 3);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    close(other);
+    snprintf(ckdir, sizeof ckdir, "%s/tiny.ini/ck", dir); /* under a file: no directory */
+    write_file("tiny.ini", TINY("8"));
+    ck_assert_int_eq(run_lock(ckdir, "tiny", 3), RUN_LOCK_NONE);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("session");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_refused_resume_frees_the_session);
+    tcase_add_test(tc, test_run_lock_held);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

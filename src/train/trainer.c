@@ -115,17 +115,20 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                         "run with --set experiment.epochs=N)\n",
                 e->path, e->cycle_epochs, e->epochs, schedule_lr(e, (double)e->epochs));
     int64_t run_id = -1;
-    int lock_fd = -1; /* this run is alive here (run_lock): refuses a second --resume */
+    int lock_fd = RUN_LOCK_NONE; /* this run is alive here: refuses a second --resume */
     const int checkpoints = opt->checkpoint_dir && opt->checkpoint_dir[0];
     if (opt->db && opt->resume_run_id > 0) {
         run_id = opt->resume_run_id;
         if (checkpoints) lock_fd = run_lock(opt->checkpoint_dir, e->name, run_id);
-        if (lock_fd < -1 || results_resume_run(opt->db, run_id, first_epoch - 1) != 0) {
+        int rc = CN_EXIT_OK;
+        if (lock_fd == RUN_LOCK_HELD) rc = CN_EXIT_USAGE; /* another process runs it */
+        else if (results_resume_run(opt->db, run_id, first_epoch - 1) != 0) rc = CN_EXIT_FAIL;
+        if (rc != CN_EXIT_OK) {
             model_free(&m);
             optimizer_free(&o);
             free(images); free(labels); free(order);
             if (lock_fd >= 0) close(lock_fd);
-            return lock_fd < -1 ? -lock_fd : CN_EXIT_FAIL;
+            return rc;
         }
         fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path, (long long)run_id,
                 first_epoch, e->epochs);
