@@ -4,7 +4,8 @@
  * exits 2 with the reason and frees what it allocated. The leak half of that
  * shows in the sanitizer build (.ci/run: -Db_sanitize=address,undefined),
  * where LeakSanitizer turns a leak into exit status 23. The run lock says
- * "held" by name, not as an exit status folded into a file descriptor. */
+ * "held" by name, not as an exit status folded into a file descriptor. The
+ * RNG streams keep their numbers. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "cli_fixture.h"
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/results.h"
+#include "cnnrun/rng.h"
 #include "cnnrun/util.h"
 
 /* 50 images a batch: 50 steps an epoch on the 2,500 sample images. */
@@ -102,6 +104,17 @@ START_TEST(test_run_lock_held)
 }
 END_TEST
 
+/* Every recorded curve and checkpoint depends on these numbers. */
+START_TEST(test_rng_streams_keep_their_numbers)
+{
+    ck_assert_int_eq(RNG_STREAM_INIT, 1);
+    ck_assert_int_eq(RNG_STREAM_SHUFFLE, 2);
+    ck_assert_int_eq(RNG_STREAM_AUGMENT, 3);
+    ck_assert_int_eq(RNG_STREAM_DROPOUT, 7);
+    ck_assert_int_eq(RNG_STREAM_BENCH, 9);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("session");
@@ -109,6 +122,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_refused_resume_frees_the_session);
     tcase_add_test(tc, test_run_lock_held);
+    tcase_add_test(tc, test_rng_streams_keep_their_numbers);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

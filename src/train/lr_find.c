@@ -33,8 +33,8 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     double *sm = xmalloc(sizeof(double) * (size_t)lo->steps);
     Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
     Rng shuffle_rng, aug_rng;
-    rng_seed(&shuffle_rng, e->seed, 2);
-    rng_seed(&aug_rng, e->seed, 3);
+    rng_seed(&shuffle_rng, e->seed, RNG_STREAM_SHUFFLE);
+    rng_seed(&aug_rng, e->seed, RNG_STREAM_AUGMENT);
     const int per_epoch = (train->n + B - 1) / B;
 
     int rc = CN_EXIT_OK;

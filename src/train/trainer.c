@@ -73,8 +73,8 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     int *order = xmalloc(sizeof(int) * (size_t)train->n);
     Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
     Rng shuffle_rng, aug_rng;
-    rng_seed(&shuffle_rng, e->seed, 2);
-    rng_seed(&aug_rng, e->seed, 3);
+    rng_seed(&shuffle_rng, e->seed, RNG_STREAM_SHUFFLE);
+    rng_seed(&aug_rng, e->seed, RNG_STREAM_AUGMENT);
     int first_epoch = 1;
     long step = 0;
     double train_secs = 0, best_acc = -1;
