@@ -5,7 +5,8 @@
  * shows in the sanitizer build (.ci/run: -Db_sanitize=address,undefined),
  * where LeakSanitizer turns a leak into exit status 23. The run lock says
  * "held" by name, not as an exit status folded into a file descriptor. The
- * RNG streams keep their numbers. */
+ * RNG streams keep their numbers, and a session starts from the state the
+ * trainer, lr-find and bench used to set up each on its own. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/results.h"
 #include "cnnrun/rng.h"
+#include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
 /* 50 images a batch: 50 steps an epoch on the 2,500 sample images. */
@@ -104,6 +106,56 @@ START_TEST(test_run_lock_held)
 }
 END_TEST
 
+static void load_tiny(Experiment *e)
+{
+    write_file("tiny.ini", TINY("8"));
+    char p[256];
+    snprintf(p, sizeof p, "%s/tiny.ini", dir);
+    ck_assert_int_eq(experiment_load(p, NULL, 0, e), 0);
+}
+
+/* A session starts where the three copies it replaced started: the
+ * parameters of model_init_params(seed), the order of the seed's shuffle
+ * stream, batches of the order's images. */
+START_TEST(test_session_setup)
+{
+    Experiment e;
+    load_tiny(&e);
+    Session s;
+    ck_assert_int_eq(session_open(&s, &e, 50, 120), CN_EXIT_OK);
+    ck_assert_int_eq(s.steps_per_epoch, 3);
+    Model m;
+    ck_assert_int_eq(model_build(&e, 50, &m), 0);
+    model_init_params(&m, e.seed);
+    ck_assert_uint_eq(m.n_params, s.model.n_params);
+    ck_assert_int_eq(memcmp(m.params, s.model.params, m.n_params * sizeof(float)), 0);
+    ck_assert_uint_eq(s.opt.n, m.n_params);
+    model_free(&m);
+
+    Rng r;
+    rng_seed(&r, e.seed, RNG_STREAM_SHUFFLE);
+    int want[120];
+    for (int i = 0; i < 120; i++) want[i] = i;
+    rng_shuffle(&r, want, 120);
+    session_shuffle(&s);
+    ck_assert_int_eq(memcmp(want, s.order, sizeof want), 0);
+
+    static uint8_t pixels[120 * CIFAR_PIXELS], labels[120];
+    for (int i = 0; i < 120; i++) labels[i] = (uint8_t)(i % 10);
+    CifarSplit train = {.n = 120, .pixels = pixels, .labels = labels};
+    ck_assert_int_eq(session_batch(&s, &train, 2), 20); /* the short last batch */
+    for (int i = 0; i < 20; i++) ck_assert_int_eq(s.labels[i], labels[want[100 + i]]);
+    session_close(&s);
+    ck_assert_ptr_null(s.images);
+
+    /* bench: no training images, no order */
+    ck_assert_int_eq(session_open(&s, &e, 8, 0), CN_EXIT_OK);
+    ck_assert_int_eq(s.steps_per_epoch, 0);
+    session_close(&s);
+    experiment_free(&e);
+}
+END_TEST
+
 /* Every recorded curve and checkpoint depends on these numbers. */
 START_TEST(test_rng_streams_keep_their_numbers)
 {
@@ -123,6 +175,7 @@ int main(void)
     tcase_add_test(tc, test_refused_resume_frees_the_session);
     tcase_add_test(tc, test_run_lock_held);
     tcase_add_test(tc, test_rng_streams_keep_their_numbers);
+    tcase_add_test(tc, test_session_setup);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -10,6 +10,7 @@
 #include "cnnrun/data.h"
 #include "cnnrun/model.h"
 #include "cnnrun/results.h"
+#include "cnnrun/rng.h"
 
 /* Learning rate at fractional epoch t = step / steps_per_epoch. */
 double schedule_lr(const Experiment *e, double t);
@@ -39,6 +40,45 @@ typedef struct {
 /* Evaluates in eval mode over the whole split, in batches of m->max_batch or less. */
 EvalResult evaluate(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                     int *labels);
+
+/* ---- a training session ----
+ * What `cnnrun run`, `lr-find` and `bench` all set up before their first
+ * step: e's network built for `batch` images with its initial parameters
+ * (e->seed), e's optimizer (no_decay_bn_bias applied), the batch buffers, the
+ * order of the training images and the data RNG streams. What a caller does
+ * around it (a results database, checkpoints) is its own. */
+typedef struct {
+    const Experiment *e;  /* outlives the session */
+    int batch;            /* images per step; the memory is planned for it */
+    int n_train;          /* images in the training split (0: no order, e.g. bench) */
+    int steps_per_epoch;  /* ceil(n_train / batch) */
+    Model model;
+    Optimizer opt;
+    float *images;        /* batch x CIFAR_PIXELS */
+    int *labels;          /* batch */
+    int *order;           /* n_train: the current epoch's order of the training images */
+    Augment aug;          /* e's augmentation and normalisation */
+    Rng shuffle_rng;      /* RNG_STREAM_SHUFFLE: draws each epoch's order */
+    Rng aug_rng;          /* RNG_STREAM_AUGMENT: crops and flips */
+} Session;
+
+/* Returns CN_EXIT_OK, or CN_EXIT_USAGE (the network cannot be built: message
+ * printed) with nothing to close. */
+int session_open(Session *s, const Experiment *e, int batch, int n_train);
+void session_close(Session *s);
+
+/* The parts of a training step, in the order a loop calls them. */
+/* A new epoch: order is 0..n_train-1 shuffled with shuffle_rng. */
+void session_shuffle(Session *s);
+/* Batch `step` of the epoch's order into images/labels, augmented with
+ * aug_rng. Returns its size (the last batch may be short). */
+int session_batch(Session *s, const CifarSplit *train, int step);
+/* Forward in training mode, then the loss (with e's label smoothing) and its
+ * gradient for n images: returns the loss summed over them and adds the
+ * correct predictions to *correct (may be NULL). */
+double session_forward(Session *s, int n, int *correct);
+/* Backward over the last forward and one optimizer update at lr. */
+void session_update(Session *s, int n, float lr);
 
 typedef struct {
     ResultsDb *db;       /* may be NULL (no recording) */

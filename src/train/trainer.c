@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cnnrun/checkpoint.h"
-#include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 #include "progress.h"
@@ -58,30 +57,19 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     const int B = e->batch_size;
     /* Memory is planned for the training batch; evaluation runs in chunks of
      * at most that size (test_batch_size larger than batch_size is clamped). */
-    const int max_batch = B;
     const int eval_batch = e->test_batch_size < B ? e->test_batch_size : B;
-    Model m;
-    if (model_build(e, max_batch, &m) != 0) return CN_EXIT_USAGE;
-    model_init_params(&m, e->seed);
-    Optimizer o;
-    optimizer_init(&o, e, m.n_params);
-    if (e->no_decay_bn_bias) optimizer_exclude_decay(&o, &m);
-
-    const int steps = (train->n + B - 1) / B;
-    float *images = alloc_floats((size_t)max_batch * CIFAR_PIXELS);
-    int *labels = xmalloc(sizeof(int) * (size_t)max_batch);
-    int *order = xmalloc(sizeof(int) * (size_t)train->n);
-    Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
-    Rng shuffle_rng, aug_rng;
-    rng_seed(&shuffle_rng, e->seed, RNG_STREAM_SHUFFLE);
-    rng_seed(&aug_rng, e->seed, RNG_STREAM_AUGMENT);
+    Session ses;
+    if (session_open(&ses, e, B, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    Model *m = &ses.model;
+    Optimizer *o = &ses.opt;
+    const int steps = ses.steps_per_epoch;
     int first_epoch = 1;
     long step = 0;
     double train_secs = 0, best_acc = -1;
     CheckpointMeta resume = {0}; /* where a resumed run picks up inside its first epoch */
     if (opt->resume_path) {
         CheckpointMeta meta;
-        int lrc = checkpoint_load(opt->resume_path, &m, &o, &meta);
+        int lrc = checkpoint_load(opt->resume_path, m, o, &meta);
         if (lrc == 0 && opt->resume_run_id > 0 && meta.run_id != opt->resume_run_id) {
             fprintf(stderr, "%s: the checkpoint belongs to run %lld, not to run %lld\n",
                     opt->resume_path, (long long)meta.run_id, (long long)opt->resume_run_id);
@@ -91,24 +79,22 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             check_resume_point(opt->resume_path, &meta, e->epochs, steps, train->n) != 0)
             lrc = CN_EXIT_USAGE;
         if (lrc != 0) {
-            model_free(&m);
-            optimizer_free(&o);
-            free(images); free(labels); free(order);
+            session_close(&ses);
             return lrc;
         }
         first_epoch = meta.epoch + 1;
         step = (long)meta.global_step;
         train_secs = meta.train_seconds;
         best_acc = meta.best_acc;
-        shuffle_rng = meta.shuffle_rng;
-        aug_rng = meta.aug_rng;
+        ses.shuffle_rng = meta.shuffle_rng;
+        ses.aug_rng = meta.aug_rng;
         resume = meta;
     }
 
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, train->n, test->n, opt->data_dir, B, steps,
             opt->threads);
-    model_print_table(&m, stderr);
+    model_print_table(m, stderr);
     if (e->schedule == SCHED_ONE_CYCLE && e->cycle_epochs > (float)e->epochs)
         fprintf(stderr, "%s: note: cycle_epochs (%g) is more than epochs (%d): the run stops at "
                         "lr %.5g on the way and never reaches lr_end (fine for a short parity "
@@ -124,9 +110,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
         if (lock_fd == RUN_LOCK_HELD) rc = CN_EXIT_USAGE; /* another process runs it */
         else if (results_resume_run(opt->db, run_id, first_epoch - 1) != 0) rc = CN_EXIT_FAIL;
         if (rc != CN_EXIT_OK) {
-            model_free(&m);
-            optimizer_free(&o);
-            free(images); free(labels); free(order);
+            session_close(&ses);
             if (lock_fd >= 0) close(lock_fd);
             return rc;
         }
@@ -139,17 +123,15 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
         experiment_print(e, mem);
         fclose(mem);
         RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
-                        .seed = e->seed, .threads = opt->threads, .params = (int64_t)m.n_params,
-                        .flops_per_image = model_flops_per_image(&m), .epochs_planned = e->epochs,
+                        .seed = e->seed, .threads = opt->threads, .params = (int64_t)m->n_params,
+                        .flops_per_image = model_flops_per_image(m), .epochs_planned = e->epochs,
                         .version = CN_VERSION, .data_dir = opt->data_dir};
         run_id = results_begin_run(opt->db, &info);
         if (run_id > 0 && checkpoints) lock_fd = run_lock(opt->checkpoint_dir, e->name, run_id);
-        if (run_id > 0) results_add_layers(opt->db, run_id, &m); /* `layers`; failure is only reported */
+        if (run_id > 0) results_add_layers(opt->db, run_id, m); /* `layers`; failure is only reported */
         free(cfg);
         if (run_id < 0) {
-            model_free(&m);
-            optimizer_free(&o);
-            free(images); free(labels); free(order);
+            session_close(&ses);
             return CN_EXIT_FAIL;
         }
     }
@@ -161,21 +143,16 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     for (int epoch = first_epoch; epoch <= e->epochs; epoch++) {
         const int part = epoch == first_epoch; /* resumed inside this epoch? */
         double t0 = now_seconds() - (part ? resume.part_seconds : 0);
-        const Rng epoch_shuffle = shuffle_rng;
-        for (int i = 0; i < train->n; i++) order[i] = i;
-        rng_shuffle(&shuffle_rng, order, train->n);
+        const Rng epoch_shuffle = ses.shuffle_rng;
+        session_shuffle(&ses);
         double loss_sum = part ? resume.part_loss_sum : 0;
         int correct = part ? (int)resume.part_correct : 0, seen = part ? (int)resume.part_seen : 0;
         /* the lr of the last step done (recorded with the epoch) */
         double lr = part && resume.steps_in_epoch > 0 ? schedule_lr(e, (double)(step - 1) / steps) : 0;
         int s = part ? resume.steps_in_epoch : 0;
         for (; s < steps; s++, step++) {
-            int start = s * B, n = train->n - start < B ? train->n - start : B;
-            cifar_make_batch(train, order + start, n, &aug, &aug_rng, images, labels);
-            model_forward(&m, images, n, true);
-            double loss = softmax_xent_smooth(n, m.classes, model_logits(&m), labels,
-                                              model_dlogits(&m), 1.0f / (float)n, &correct,
-                                              e->label_smoothing);
+            int n = session_batch(&ses, train, s);
+            double loss = session_forward(&ses, n, &correct);
             if (!isfinite(loss)) {
                 status = "diverged";
                 error = "the training loss became NaN or infinite; lower the learning rate";
@@ -183,10 +160,8 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             }
             loss_sum += loss;
             seen += n;
-            model_zero_grad(&m);
-            model_backward(&m, images, n);
             lr = schedule_lr(e, (double)step / steps);
-            optimizer_step(&o, m.params, m.grads, (float)lr);
+            session_update(&ses, n, (float)lr);
             double now = now_seconds(), el = now - t0;
             double rate = seen / (el > 0 ? el : 1e-9);
             double eta = (double)(steps - s - 1) * B / rate +
@@ -206,11 +181,11 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             CheckpointMeta meta = {.run_id = run_id > 0 ? run_id : 0, .epoch = epoch - 1,
                                    .global_step = step, .best_acc = best_acc,
                                    .train_seconds = train_secs, .shuffle_rng = epoch_shuffle,
-                                   .aug_rng = aug_rng, .steps_in_epoch = s,
+                                   .aug_rng = ses.aug_rng, .steps_in_epoch = s,
                                    .part_loss_sum = loss_sum, .part_correct = correct,
                                    .part_seen = seen, .part_seconds = train_time};
             char path[CN_PATH_MAX + 256];
-            if (save_checkpoint(opt, e, &m, &o, &meta, "last", path, sizeof path) == 0)
+            if (save_checkpoint(opt, e, m, o, &meta, "last", path, sizeof path) == 0)
                 fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; "
                                 "continue with `cnnrun run --resume`\n",
                         e->path, s, steps, epoch, path);
@@ -219,7 +194,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
                         "previous checkpoint is kept)";
         }
         if (strcmp(status, "finished") != 0) break;
-        EvalResult ev = evaluate(&m, test, &aug, eval_batch, images, labels);
+        EvalResult ev = evaluate(m, test, &ses.aug, eval_batch, ses.images, ses.labels);
         double secs = now_seconds() - t0;
         train_secs += secs; /* runs.train_seconds: finished epochs, training + evaluation */
         EpochRecord rec = {.epoch = epoch, .lr = lr, .train_loss = loss_sum / seen,
@@ -241,15 +216,15 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
         if (checkpoints) {
             CheckpointMeta meta = {.run_id = run_id > 0 ? run_id : 0, .epoch = epoch,
                                    .global_step = step, .best_acc = best_acc,
-                                   .train_seconds = train_secs, .shuffle_rng = shuffle_rng,
-                                   .aug_rng = aug_rng};
+                                   .train_seconds = train_secs, .shuffle_rng = ses.shuffle_rng,
+                                   .aug_rng = ses.aug_rng};
             char path[CN_PATH_MAX + 256];
             int ok = 1;
             if (ev.acc > best_acc) {
                 meta.best_acc = best_acc = ev.acc;
-                ok = save_checkpoint(opt, e, &m, &o, &meta, "best", path, sizeof path) == 0;
+                ok = save_checkpoint(opt, e, m, o, &meta, "best", path, sizeof path) == 0;
             }
-            if (!ok || save_checkpoint(opt, e, &m, &o, &meta, "last", path, sizeof path) != 0) {
+            if (!ok || save_checkpoint(opt, e, m, o, &meta, "last", path, sizeof path) != 0) {
                 status = "failed";
                 error = "could not write the checkpoint; free disk space or fix the directory's "
                         "permissions, then continue with `cnnrun run --resume`";
@@ -260,10 +235,6 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     if (error) fprintf(stderr, "%s: %s: %s\n", e->path, status, error);
     int rc = finish(opt, run_id, status, train_secs, error);
     if (lock_fd >= 0) close(lock_fd); /* after the status is final */
-    model_free(&m);
-    optimizer_free(&o);
-    free(images);
-    free(labels);
-    free(order);
+    session_close(&ses);
     return rc;
 }
