@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
@@ -19,23 +18,12 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
             const TrainOptions *opt, LrFindResult *out)
 {
     memset(out, 0, sizeof *out);
-    const int B = e->batch_size;
-    Model m;
-    if (model_build(e, B, &m) != 0) return CN_EXIT_USAGE;
-    model_init_params(&m, e->seed);
-    Optimizer o;
-    optimizer_init(&o, e, m.n_params);
-    if (e->no_decay_bn_bias) optimizer_exclude_decay(&o, &m);
-    float *images = alloc_floats((size_t)B * CIFAR_PIXELS);
-    int *labels = xmalloc(sizeof(int) * (size_t)B);
-    int *order = xmalloc(sizeof(int) * (size_t)train->n);
+    Session ses;
+    if (session_open(&ses, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    const Model *m = &ses.model;
     double *lrs = xmalloc(sizeof(double) * (size_t)lo->steps);
     double *sm = xmalloc(sizeof(double) * (size_t)lo->steps);
-    Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
-    Rng shuffle_rng, aug_rng;
-    rng_seed(&shuffle_rng, e->seed, RNG_STREAM_SHUFFLE);
-    rng_seed(&aug_rng, e->seed, RNG_STREAM_AUGMENT);
-    const int per_epoch = (train->n + B - 1) / B;
+    const int per_epoch = ses.steps_per_epoch;
 
     int rc = CN_EXIT_OK;
     int64_t run_id = 0;
@@ -50,8 +38,8 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
                 lo->steps);
         fclose(mem);
         RunInfo info = {.experiment = name, .config_path = e->path, .config = cfg,
-                        .seed = e->seed, .threads = opt->threads, .params = (int64_t)m.n_params,
-                        .flops_per_image = model_flops_per_image(&m), .epochs_planned = 0,
+                        .seed = e->seed, .threads = opt->threads, .params = (int64_t)m->n_params,
+                        .flops_per_image = model_flops_per_image(m), .epochs_planned = 0,
                         .version = CN_VERSION, .data_dir = opt->data_dir};
         run_id = results_begin_run(opt->db, &info);
         free(cfg);
@@ -62,18 +50,11 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     const char *status = "finished", *error = NULL;
     for (int k = 0; rc == CN_EXIT_OK && k < lo->steps; k++) {
         int s = k % per_epoch;
-        if (s == 0) {
-            for (int i = 0; i < train->n; i++) order[i] = i;
-            rng_shuffle(&shuffle_rng, order, train->n);
-        }
+        if (s == 0) session_shuffle(&ses);
         double f = lo->steps > 1 ? (double)k / (lo->steps - 1) : 0;
         double lr = lo->lr_min * pow(lo->lr_max / lo->lr_min, f);
-        int start = s * B, n = train->n - start < B ? train->n - start : B;
-        cifar_make_batch(train, order + start, n, &aug, &aug_rng, images, labels);
-        model_forward(&m, images, n, true);
-        double loss = softmax_xent_smooth(n, m.classes, model_logits(&m), labels,
-                                          model_dlogits(&m), 1.0f / (float)n, NULL,
-                                          e->label_smoothing) / n;
+        int n = session_batch(&ses, train, s);
+        double loss = session_forward(&ses, n, NULL) / n;
         avg = SMOOTH_BETA * avg + (1 - SMOOTH_BETA) * loss;
         double smoothed = avg / (1 - pow(SMOOTH_BETA, k + 1));
         lrs[k] = lr;
@@ -100,9 +81,7 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
             rc = CN_EXIT_FAIL;
             break;
         }
-        model_zero_grad(&m);
-        model_backward(&m, images, n);
-        optimizer_step(&o, m.params, m.grads, (float)lr);
+        session_update(&ses, n, (float)lr);
     }
     /* steepest descent of the smoothed loss over log(lr), up to the minimum;
      * the first tenth of the steps is skipped (the smoothing is still settling) */
@@ -121,11 +100,7 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     if (opt->db && run_id > 0 &&
         results_finish_run(opt->db, run_id, status, now_seconds() - t0, error) != 0)
         rc = CN_EXIT_FAIL;
-    model_free(&m);
-    optimizer_free(&o);
-    free(images);
-    free(labels);
-    free(order);
+    session_close(&ses);
     free(lrs);
     free(sm);
     return rc;
