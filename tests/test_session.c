@@ -156,6 +156,17 @@ START_TEST(test_session_setup)
 }
 END_TEST
 
+/* bench sets up through the session too (no training images): it runs and
+ * ends with its images_per_sec line. */
+START_TEST(test_bench_on_a_session)
+{
+    write_file("tiny.ini", TINY("8"));
+    ck_assert_msg(cnnrun("bench tiny.ini --steps 1 --batch 8 --threads 1 "
+                         "--set optimizer.no_decay_bn_bias=true") == 0, "%s", out);
+    ck_assert_msg(strstr(out, "images_per_sec="), "%s", out);
+}
+END_TEST
+
 /* Every recorded curve and checkpoint depends on these numbers. */
 START_TEST(test_rng_streams_keep_their_numbers)
 {
@@ -176,6 +187,7 @@ int main(void)
     tcase_add_test(tc, test_run_lock_held);
     tcase_add_test(tc, test_rng_streams_keep_their_numbers);
     tcase_add_test(tc, test_session_setup);
+    tcase_add_test(tc, test_bench_on_a_session);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
