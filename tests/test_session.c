@@ -6,7 +6,9 @@
  * where LeakSanitizer turns a leak into exit status 23. The run lock says
  * "held" by name, not as an exit status folded into a file descriptor. The
  * RNG streams keep their numbers, and a session starts from the state the
- * trainer, lr-find and bench used to set up each on its own. */
+ * trainer, lr-find and bench used to set up each on its own. The training
+ * loop reports through its callbacks and continues from where a stop left
+ * it to the same numbers. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,6 +158,125 @@ START_TEST(test_session_setup)
 }
 END_TEST
 
+/* What the loop reported, for the loop tests. */
+typedef struct {
+    int steps, checkpoints, n_epochs;
+    EpochRecord epochs[4];
+    long stop_at;           /* stop poll: stop after this global step (0: never) */
+    const char *refuse;     /* epoch report: refuse with this */
+    long last_step;
+} Seen;
+
+static const char *on_step(void *ctx, const TrainStep *st)
+{
+    Seen *v = ctx;
+    v->steps++;
+    v->last_step = st->global_step;
+    return NULL;
+}
+
+static const char *on_epoch(void *ctx, const EpochRecord *rec)
+{
+    Seen *v = ctx;
+    if (v->n_epochs < 4) v->epochs[v->n_epochs++] = *rec;
+    return v->refuse;
+}
+
+static const char *on_checkpoint(void *ctx, const Session *s, const TrainPosition *pos,
+                                 const EpochRecord *rec)
+{
+    Seen *v = ctx;
+    (void)s;
+    ck_assert_int_eq(pos->epoch, rec->epoch);
+    ck_assert_int_eq(pos->steps_in_epoch, 0);
+    v->checkpoints++;
+    return NULL;
+}
+
+static int on_stop(void *ctx)
+{
+    Seen *v = ctx;
+    return v->stop_at && v->last_step >= v->stop_at;
+}
+
+/* n random images (labels 0..9 in turn) from a fixed seed. */
+static CifarSplit fake_split(int n, uint64_t seed)
+{
+    CifarSplit c = {.n = n, .pixels = xmalloc((size_t)n * CIFAR_PIXELS), .labels = xmalloc(n)};
+    Rng r;
+    rng_seed(&r, seed, 0);
+    for (size_t i = 0; i < (size_t)n * CIFAR_PIXELS; i++) c.pixels[i] = (uint8_t)rng_below(&r, 256);
+    for (int i = 0; i < n; i++) c.labels[i] = (uint8_t)(i % 10);
+    return c;
+}
+
+/* The loop reports every step and epoch; a stop inside an epoch leaves
+ * (session, position) where training goes on from, to the same numbers as
+ * an uninterrupted loop; a refused report ends it failed with the reason. */
+START_TEST(test_train_loop_reports_and_continues)
+{
+    Experiment e;
+    load_tiny(&e); /* 2 epochs, batch 50 */
+    CifarSplit train = fake_split(150, 1), test = fake_split(50, 2); /* 3 steps an epoch */
+    TrainCallbacks cb = {.step = on_step, .epoch = on_epoch, .checkpoint = on_checkpoint,
+                         .stop = on_stop};
+    const char *why;
+
+    Seen a = {0};
+    Session s;
+    ck_assert_int_eq(session_open(&s, &e, 50, train.n), CN_EXIT_OK);
+    TrainPosition pos = {0};
+    cb.ctx = &a;
+    ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_FINISHED);
+    ck_assert_ptr_null(why);
+    ck_assert_int_eq(a.steps, 6);
+    ck_assert_int_eq(a.n_epochs, 2);
+    ck_assert_int_eq(a.checkpoints, 2);
+    ck_assert_int_eq(pos.epoch, 2);
+    ck_assert_int_eq(pos.step, 6);
+    session_close(&s);
+
+    Seen b = {.stop_at = 4}; /* after step 1 of epoch 2 */
+    ck_assert_int_eq(session_open(&s, &e, 50, train.n), CN_EXIT_OK);
+    pos = (TrainPosition){0};
+    cb.ctx = &b;
+    ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_INTERRUPTED);
+    ck_assert_int_eq(pos.epoch, 1);
+    ck_assert_int_eq(pos.step, 4);
+    ck_assert_int_eq(pos.steps_in_epoch, 1);
+    ck_assert_int_eq(pos.part_seen, 50);
+    ck_assert_int_eq(b.n_epochs, 1);
+    b.stop_at = 0;
+    ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_FINISHED);
+    ck_assert_int_eq(b.n_epochs, 2);
+    ck_assert_int_eq(b.steps, 6);
+    for (int i = 0; i < 2; i++) {
+        const EpochRecord *x = &a.epochs[i], *y = &b.epochs[i];
+        ck_assert_int_eq(x->epoch, y->epoch);
+        ck_assert(x->lr == y->lr && x->train_loss == y->train_loss &&
+                  x->train_acc == y->train_acc && x->test_loss == y->test_loss &&
+                  x->test_acc == y->test_acc);
+    }
+    session_close(&s);
+
+    Seen c = {.refuse = "no room"};
+    ck_assert_int_eq(session_open(&s, &e, 50, train.n), CN_EXIT_OK);
+    pos = (TrainPosition){0};
+    cb.ctx = &c;
+    ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_FAILED);
+    ck_assert_str_eq(why, "no room");
+    ck_assert_int_eq(c.n_epochs, 1);
+    ck_assert_int_eq(c.checkpoints, 0);
+    ck_assert_str_eq(train_end_name(TRAIN_FAILED), "failed");
+    ck_assert_str_eq(train_end_name(TRAIN_INTERRUPTED), "interrupted");
+    session_close(&s);
+
+    cifar_free(&train);
+    cifar_free(&test);
+    experiment_free(&e);
+}
+END_TEST
+
 /* bench sets up through the session too (no training images): it runs and
  * ends with its images_per_sec line. */
 START_TEST(test_bench_on_a_session)
@@ -188,6 +309,7 @@ int main(void)
     tcase_add_test(tc, test_rng_streams_keep_their_numbers);
     tcase_add_test(tc, test_session_setup);
     tcase_add_test(tc, test_bench_on_a_session);
+    tcase_add_test(tc, test_train_loop_reports_and_continues);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -8,6 +8,7 @@
 
 #include "cnnrun/config.h"
 #include "cnnrun/data.h"
+#include "cnnrun/epoch.h"
 #include "cnnrun/model.h"
 #include "cnnrun/results.h"
 #include "cnnrun/rng.h"
@@ -80,22 +81,76 @@ double session_forward(Session *s, int n, int *correct);
 /* Backward over the last forward and one optimizer update at lr. */
 void session_update(Session *s, int n, float lr);
 
+/* Where lr_find records its curve. */
 typedef struct {
     ResultsDb *db;       /* may be NULL (no recording) */
     int threads;
     const char *data_dir;
     volatile int *stop;  /* set by SIGINT/SIGTERM: finish the step, mark interrupted */
-    /* checkpoints (include/cnnrun/checkpoint.h): DIR/<experiment>-<run_id>-{last,best}.ckpt
-     * written after each epoch's row is committed; NULL or "": none */
-    const char *checkpoint_dir;
-    int64_t resume_run_id;   /* > 0: continue this runs row instead of starting a new one */
-    const char *resume_path; /* the checkpoint to continue from; NULL: from epoch 1 */
 } TrainOptions;
 
-/* Trains e on train, evaluates on test every epoch. Returns CN_EXIT_OK,
- * or CN_EXIT_FAIL (diverged, interrupted, I/O error) with the run marked so. */
-int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
-              const TrainOptions *opt);
+/* ---- the training loop ----
+ * Per epoch: shuffle, then forward / backward / update over the batches at
+ * the scheduled learning rate, then evaluate on the test split. The loop draws
+ * the progress display and nothing else: what becomes of the numbers (a
+ * results database, checkpoints) is the caller's, through TrainCallbacks. */
+
+/* How far a run has got, besides what the session holds (model, optimizer,
+ * RNG streams): with it, enough to continue bit for bit (a checkpoint stores
+ * both, include/cnnrun/checkpoint.h). {0}: the start. */
+typedef struct {
+    int epoch;             /* finished epochs; training goes on at epoch + 1 */
+    long step;             /* optimizer steps done */
+    double train_seconds;  /* wall time of the finished epochs (training + evaluation) */
+    /* a run stopped inside epoch + 1: its steps done (0: at the boundary) and their sums */
+    int steps_in_epoch;
+    double part_loss_sum;  /* sum of their batch losses */
+    int part_correct, part_seen;
+    double part_seconds;   /* their training time */
+} TrainPosition;
+
+/* One finished optimizer step. */
+typedef struct {
+    int epoch;         /* 1-based; 0 in lr-find */
+    int step;          /* 1-based, in the epoch (lr-find: in the test) */
+    long global_step;  /* steps done, this one included */
+    double lr;         /* this step's learning rate */
+    double loss;       /* the epoch's mean so far (lr-find: the smoothed loss) */
+} TrainStep;
+
+/* What the loop reports, to ctx. Any pointer may be NULL. A report returns
+ * NULL to go on, or why the run cannot (it ends TRAIN_FAILED with that). */
+typedef struct {
+    void *ctx;
+    /* after every step */
+    const char *(*step)(void *ctx, const TrainStep *st);
+    /* every evaluated epoch, healthy or not */
+    const char *(*epoch)(void *ctx, const EpochRecord *rec);
+    /* an epoch that ended healthy: (s, pos) is a point to continue from */
+    const char *(*checkpoint)(void *ctx, const Session *s, const TrainPosition *pos,
+                              const EpochRecord *rec);
+    /* polled after every step: nonzero ends the run TRAIN_INTERRUPTED */
+    int (*stop)(void *ctx);
+} TrainCallbacks;
+
+typedef enum {
+    TRAIN_FINISHED,    /* every epoch (lr-find: every step, or the loss exploded) */
+    TRAIN_DIVERGED,    /* a loss became NaN or infinite */
+    TRAIN_INTERRUPTED, /* TrainCallbacks.stop, after a finished step */
+    TRAIN_FAILED,      /* a report returned why it could not go on */
+} TrainEnd;
+
+/* As runs.status spells it: finished, diverged, interrupted, failed. */
+const char *train_end_name(TrainEnd end);
+
+/* Trains s->e from *pos up to its last epoch on train, evaluating on test.
+ * *pos follows the run; on a stop inside an epoch it says how far that
+ * epoch got (and s->shuffle_rng is back before the epoch's shuffle, which a
+ * continued run draws again), so after TRAIN_INTERRUPTED (s, *pos) is the
+ * point to continue from. *why: NULL when finished, else the reason (for
+ * TRAIN_INTERRUPTED the caller knows its own). */
+TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
+                    TrainPosition *pos, const TrainCallbacks *cb, const char **why);
 
 /* ---- learning-rate range test (Smith, Super-Convergence, 2017) ----
  * lr grows exponentially from lr_min to lr_max over `steps` mini-batches of a
