@@ -1,6 +1,8 @@
 /* train.h — the training loop and what it needs: the learning-rate schedule
- * (a pure function of the step), the optimizer, evaluation, and a run that
- * records every epoch in the results database. */
+ * (a pure function of the step), the optimizer, evaluation, the training
+ * session they share, and the learning-rate range test. Recording runs (the
+ * results database, checkpoints) is the caller's: the loop reports through
+ * callbacks. */
 #ifndef CNNRUN_TRAIN_H
 #define CNNRUN_TRAIN_H
 
@@ -10,7 +12,6 @@
 #include "cnnrun/data.h"
 #include "cnnrun/epoch.h"
 #include "cnnrun/model.h"
-#include "cnnrun/results.h"
 #include "cnnrun/rng.h"
 
 /* Learning rate at fractional epoch t = step / steps_per_epoch. */
@@ -81,14 +82,6 @@ double session_forward(Session *s, int n, int *correct);
 /* Backward over the last forward and one optimizer update at lr. */
 void session_update(Session *s, int n, float lr);
 
-/* Where lr_find records its curve. */
-typedef struct {
-    ResultsDb *db;       /* may be NULL (no recording) */
-    int threads;
-    const char *data_dir;
-    volatile int *stop;  /* set by SIGINT/SIGTERM: finish the step, mark interrupted */
-} TrainOptions;
-
 /* ---- the training loop ----
  * Per epoch: shuffle, then forward / backward / update over the batches at
  * the scheduled learning rate, then evaluate on the test split. The loop draws
@@ -154,11 +147,11 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
 
 /* ---- learning-rate range test (Smith, Super-Convergence, 2017) ----
  * lr grows exponentially from lr_min to lr_max over `steps` mini-batches of a
- * throwaway copy of the network (fresh init, the experiment's optimizer, data
- * order and augmentation); the loss is smoothed (exponential, beta 0.98,
- * bias-corrected) and recorded per step in `lr_find` under a runs row of its
- * own (experiment "<name>/lr-find", status finished). Stops early when the
- * smoothed loss exceeds 4x the best or is not finite. No weights are kept. */
+ * throwaway session (fresh init, the experiment's optimizer, data order and
+ * augmentation); the loss is smoothed (exponential, beta 0.98,
+ * bias-corrected) and reported per step. Stops early when the smoothed loss
+ * exceeds 4x the best or is not finite. No weights are kept. (`cnnrun
+ * lr-find` records the curve in `lr_find` under a runs row of its own.) */
 typedef struct {
     double lr_min, lr_max;
     int steps;
@@ -167,15 +160,19 @@ typedef struct {
 typedef struct {
     int steps_done;
     int stopped_early;       /* the loss exploded before lr_max */
-    int64_t run_id;          /* its runs row, 0 without a database */
     double best_loss, lr_at_best;   /* minimum of the smoothed loss */
     double lr_steepest;      /* most negative slope d(loss)/d(log lr) before the minimum */
     double suggested_max;    /* lr_at_best / 10 */
     double suggested_start;  /* suggested_max / 15 (the seed's 0.008 / 0.12) */
 } LrFindResult;
 
-/* Returns CN_EXIT_OK (result filled) or CN_EXIT_FAIL (database error). */
-int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *lo,
-            const TrainOptions *opt, LrFindResult *out);
+/* Runs the test on s (as session_open left it), reporting each step to
+ * cb->step (TrainStep.global_step = .step: 1, 2, ...; .loss: the smoothed
+ * loss; .epoch 0) and polling cb->stop. cb->epoch and cb->checkpoint are not
+ * called. Fills *out and returns TRAIN_FINISHED (the loss may have exploded:
+ * out->stopped_early), TRAIN_FAILED (*why: the step report's reason) or
+ * TRAIN_INTERRUPTED. */
+TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
+                 const TrainCallbacks *cb, LrFindResult *out, const char **why);
 
 #endif
