@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "cnnrun/epoch.h" /* EpochRecord: one row of `epochs` */
+
 typedef struct ResultsDb ResultsDb;
 
 typedef struct {
@@ -21,15 +23,6 @@ typedef struct {
     const char *version;
     const char *data_dir;
 } RunInfo;
-
-typedef struct {
-    int epoch;                 /* 1-based */
-    double lr;                 /* at the last step of the epoch */
-    double train_loss, train_acc;
-    double test_loss, test_acc;
-    double seconds;            /* wall time of the epoch (training + evaluation) */
-    double images_per_sec;     /* training images per second */
-} EpochRecord;
 
 /* Opens (creating the file, its parent directory and the schema if needed). */
 ResultsDb *results_open(const char *path);

@@ -1,9 +1,10 @@
 /* run.c — `cnnrun run FILE|DIR ...`: validates every experiment before any
- * training, opens the results database, trains each in turn. One failing
- * experiment is reported and the batch goes on; the exit status says whether
- * all succeeded. SIGINT/SIGTERM finish the current step and mark the run
- * `interrupted`. `--resume [PATH.ckpt]` continues an interrupted run in its
- * own runs row from its last checkpoint (docs/training.md). */
+ * training, opens the results database, trains each in turn (one recorded
+ * run each: run_record.c). One failing experiment is reported and the batch
+ * goes on; the exit status says whether all succeeded. SIGINT/SIGTERM
+ * finish the current step and mark the run `interrupted`. `--resume
+ * [PATH.ckpt]` continues an interrupted run in its own runs row from its
+ * last checkpoint (docs/training.md). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,9 @@
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/data.h"
 #include "cnnrun/model.h"
-#include "cnnrun/train.h"
+#include "cnnrun/results.h"
 #include "cnnrun/util.h"
+#include "run_record.h"
 
 /* Two resolved configurations are the same run's when they agree on every
  * line but comments (the first comment names the path the file was read by,
@@ -202,11 +204,11 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
-    TrainOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
-                        .stop = (volatile int *)&stop_requested, .checkpoint_dir = ckdir,
-                        .resume_run_id = resume_id,
-                        .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL};
-    int rc = train_run(&e, &train, &test, &opt);
+    RecordOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
+                         .stop = &stop_requested, .checkpoint_dir = ckdir,
+                         .resume_run_id = resume_id,
+                         .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL};
+    int rc = recorded_run(&e, &train, &test, &opt);
     cifar_free(&train);
     cifar_free(&test);
     experiment_free(&e);
