@@ -134,6 +134,8 @@ void experiment_free(Experiment *e);
 
 /* Prints the resolved configuration in INI form (every key, defaults included). */
 void experiment_print(const Experiment *e, FILE *f);
+/* The same as a string (caller frees): what a run records and --resume compares. */
+char *experiment_text(const Experiment *e);
 
 const char *layer_type_name(LayerType t);
 const char *activation_name(Activation a);

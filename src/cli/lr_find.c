@@ -14,13 +14,6 @@
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* The curve's runs row: experiment "<name>/lr-find", the resolved
  * configuration with the range appended. Returns its id or -1. */
@@ -61,7 +54,7 @@ static const char *record_step(void *ctx, const TrainStep *st)
 static int stop_poll(void *ctx)
 {
     (void)ctx;
-    return stop_requested != 0;
+    return cli_stop_requested != 0;
 }
 
 /* Runs the test on a fresh session and records it. CN_EXIT_OK with *r
@@ -133,11 +126,7 @@ int cmd_lr_find(CliOptions *o)
         experiment_free(&e);
         return CN_EXIT_FAIL;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop_signals();
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     fprintf(stderr, "%s: lr-find  lr %g -> %g over %d steps of %d images, %d threads, data %s\n",

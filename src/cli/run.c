@@ -37,13 +37,6 @@ static int same_config(const char *a, const char *b)
     }
 }
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* Parse + build every file first: a typo in the 5th file should not wait
  * for 4 trainings to be noticed. Also checks that each experiment's data
@@ -156,11 +149,7 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
         }
     }
     /* the same resolved configuration, or the curve would not be the same run's */
-    char *now = NULL;
-    size_t now_len = 0;
-    FILE *mem = open_memstream(&now, &now_len);
-    experiment_print(e, mem);
-    fclose(mem);
+    char *now = experiment_text(e);
     int same = !config || same_config(now, config);
     if (!same) {
         fprintf(stderr, "%s: the resolved configuration differs from the one run %lld started "
@@ -205,7 +194,7 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     RecordOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
-                         .stop = &stop_requested, .checkpoint_dir = ckdir,
+                         .stop = &cli_stop_requested, .checkpoint_dir = ckdir,
                          .resume_run_id = resume_id,
                          .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL};
     int rc = recorded_run(&e, &train, &test, &opt);
@@ -223,13 +212,9 @@ int cmd_run(CliOptions *o)
     int threads = cli_setup_threads(o->threads);
     ResultsDb *db = results_open(o->db);
     if (!db) return CN_EXIT_FAIL;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop_signals();
     int failed = 0, worst = CN_EXIT_OK, started = 0;
-    for (int i = 0; i < o->n_files && !stop_requested; i++) {
+    for (int i = 0; i < o->n_files && !cli_stop_requested; i++) {
         started++;
         int rc = run_one(o->files[i], o, db, threads);
         if (rc != CN_EXIT_OK) {
@@ -241,7 +226,7 @@ int cmd_run(CliOptions *o)
         }
     }
     results_close(db);
-    if (stop_requested && started < o->n_files) {
+    if (cli_stop_requested && started < o->n_files) {
         for (int i = started; i < o->n_files; i++)
             fprintf(stderr, "cnnrun: %s: not run (interrupted)\n", o->files[i]);
         failed += o->n_files - started;

@@ -163,11 +163,7 @@ static int open_runs_row(Record *r, int first_epoch)
                 (long long)r->run_id, first_epoch, e->epochs);
         return 0;
     }
-    char *cfg = NULL;
-    size_t cfg_len = 0;
-    FILE *mem = open_memstream(&cfg, &cfg_len);
-    experiment_print(e, mem);
-    fclose(mem);
+    char *cfg = experiment_text(e);
     const Model *m = &r->s->model;
     RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
                     .seed = e->seed, .threads = opt->threads, .params = (int64_t)m->n_params,

@@ -608,3 +608,17 @@ void experiment_print(const Experiment *e, FILE *f)
         }
     }
 }
+
+char *experiment_text(const Experiment *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) { /* only when out of memory, as xmalloc */
+        perror("cnnrun: open_memstream");
+        exit(CN_EXIT_FAIL);
+    }
+    experiment_print(e, mem);
+    fclose(mem);
+    return text;
+}
