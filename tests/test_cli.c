@@ -135,6 +135,44 @@ START_TEST(test_directory_batch_goes_on)
 }
 END_TEST
 
+/* eval_every = 2 over 3 epochs: epoch 1 is not evaluated (NULL), 2 and the
+ * last are; tta = mirror makes the final evaluation the run's final_test_acc
+ * with final_views = 2, and a summed loss trains as well as the mean. */
+START_TEST(test_eval_every_and_final_tta)
+{
+    write_file("e.ini", "[experiment]\nepochs = 3\neval_every = 2\ntta = mirror\n"
+                        "[data]\nbatch_size = 50\ntrain_subset = 200\ntest_subset = 100\n"
+                        "[optimizer]\nloss_reduction = sum\n"
+                        "[schedule]\ntype = constant\nlr = 0.0002\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run e.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "with test-time augmentation (2 views)"), "%s", out);
+    char dbp[256];
+    snprintf(dbp, sizeof dbp, "%s/r.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(dbp, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select epoch, test_acc is null, train_loss from epochs "
+                                            "order by epoch", -1, &st, NULL), SQLITE_OK);
+    for (int ep = 1; ep <= 3; ep++) {
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_int(st, 0), ep);
+        ck_assert_int_eq(sqlite3_column_int(st, 1), ep == 1);
+        ck_assert(sqlite3_column_double(st, 2) > 0);
+    }
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select final_views, final_test_acc, "
+                                            "(select final_test_acc from run_summary) from runs",
+                                            -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    double acc = sqlite3_column_double(st, 1);
+    ck_assert(acc >= 0 && acc <= 1);
+    ck_assert(sqlite3_column_double(st, 2) == acc); /* the view shows the run's own */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(test_missing_data_is_run_failure)
 {
     write_file("good.ini", good_ini);
@@ -199,6 +237,7 @@ int main(void)
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
+    tcase_add_test(tc, test_eval_every_and_final_tta);
     tcase_add_test(tc, test_two_processes_share_one_database);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -62,6 +62,8 @@ typedef struct {
 } LayerSpec;
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerType;
+/* test-time augmentation of the final evaluation (src/train/tta.c) */
+typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE } TtaMode;
 typedef enum { SCHED_ONE_CYCLE, SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } ScheduleType;
 
 #define CN_MAX_MILESTONES 16
@@ -75,6 +77,8 @@ typedef struct {
     char name[128];         /* default: file name without .ini */
     uint64_t seed;          /* default 1 */
     int epochs;             /* default 50 */
+    int eval_every;         /* evaluate every N epochs, 0: only the last; default 1 */
+    TtaMode tta;            /* views of the final evaluation; default none */
 
     /* [data] */
     char dataset[32];       /* only "cifar10" */
@@ -96,6 +100,7 @@ typedef struct {
     float beta1, beta2, eps;/* adam/adamw/rmsprop */
     bool no_decay_bn_bias;  /* no weight decay on BN gamma/beta and biases; default false */
     float label_smoothing;  /* cross-entropy label smoothing in [0, 1); default 0 */
+    bool loss_sum;          /* training loss summed over the batch, not its mean; default false */
 
     /* [schedule] lr as a pure function of the step */
     ScheduleType schedule;

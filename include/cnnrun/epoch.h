@@ -9,7 +9,8 @@ typedef struct {
     int epoch;                 /* 1-based */
     double lr;                 /* at the last step of the epoch */
     double train_loss, train_acc;
-    double test_loss, test_acc;
+    double test_loss, test_acc;  /* NaN (stored as NULL) when the epoch was not evaluated */
+    int evaluated;             /* [experiment] eval_every: the test split was evaluated */
     double seconds;            /* wall time of the epoch (training + evaluation) */
     double images_per_sec;     /* training images per second */
 } EpochRecord;

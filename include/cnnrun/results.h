@@ -38,6 +38,9 @@ int results_add_epoch(ResultsDb *db, int64_t run_id, const EpochRecord *e);
 int results_finish_run(ResultsDb *db, int64_t run_id, const char *status, double train_seconds,
                        const char *error);
 int results_add_lr_find(ResultsDb *db, int64_t run_id, int step, double lr, double loss);
+/* The final evaluation with test-time augmentation over `views` views:
+ * runs.final_test_acc and runs.final_views (results_finish_run keeps them). */
+int results_final_eval(ResultsDb *db, int64_t run_id, double test_acc, int views);
 
 /* ==== issue 7: the per-layer table ========================================= */
 #include "cnnrun/model.h"

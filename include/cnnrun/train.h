@@ -45,6 +45,19 @@ typedef struct {
 EvalResult evaluate(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                     int *labels);
 
+/* ---- test-time augmentation (src/train/tta.c) ----
+ * Views of a normalised NHWC batch: 0 the image, 1 its mirror, 2 and 4 the
+ * content moved by one pixel down-right and up-left (reflect padding, as
+ * PyTorch's F.pad(mode='reflect')), 3 and 5 their mirrors. A prediction is
+ * the weighted sum of the views' logits: weight 1 (none), 1/2 each (mirror),
+ * 1/4, 1/4 and 1/8 for each shifted view (mirror_translate, airbench's). */
+int tta_views(TtaMode mode);
+double tta_weight(TtaMode mode, int view);
+void tta_view(const float *in, int n, int view, float *out);
+/* evaluate() over the views' combined logits; TTA_NONE: evaluate(). */
+EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
+                        int *labels, TtaMode mode);
+
 /* ---- a training session ----
  * What `cnnrun run`, `lr-find` and `bench` all set up before their first
  * step: e's network built for `batch` images with its initial parameters
@@ -126,6 +139,9 @@ typedef struct {
                               const EpochRecord *rec);
     /* polled after every step: nonzero ends the run TRAIN_INTERRUPTED */
     int (*stop)(void *ctx);
+    /* after the last epoch, the final evaluation with [experiment] tta (only
+     * when tta is not none): its accuracy over `views` views */
+    const char *(*final)(void *ctx, const EvalResult *ev, int views);
 } TrainCallbacks;
 
 typedef enum {

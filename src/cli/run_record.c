@@ -186,6 +186,15 @@ static const char *record_epoch(void *ctx, const EpochRecord *rec)
     return NULL;
 }
 
+/* TrainCallbacks.final: the test-time-augmented accuracy is the run's final one. */
+static const char *record_final(void *ctx, const EvalResult *ev, int views)
+{
+    Record *r = ctx;
+    if (r->opt->db && results_final_eval(r->opt->db, r->run_id, ev->acc, views) != 0)
+        return "could not record the final evaluation in the results database";
+    return NULL;
+}
+
 /* TrainCallbacks.stop: SIGINT or SIGTERM arrived. */
 static int stop_requested(void *ctx)
 {
@@ -210,7 +219,7 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
 {
     TrainCallbacks cb = {.ctx = r, .epoch = record_epoch,
                          .checkpoint = has_checkpoints(r) ? save_epoch_checkpoints : NULL,
-                         .stop = stop_requested};
+                         .stop = stop_requested, .final = record_final};
     const char *why;
     TrainEnd end = train_loop(r->s, train, test, pos, &cb, &why);
     if (end == TRAIN_INTERRUPTED) why = save_partial_epoch(r, pos);

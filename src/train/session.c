@@ -54,7 +54,8 @@ double session_forward(Session *s, int n, int *correct)
     Model *m = &s->model;
     model_forward(m, s->images, n, true);
     return softmax_xent_smooth(n, m->classes, model_logits(m), s->labels, model_dlogits(m),
-                               1.0f / (float)n, correct, s->e->label_smoothing);
+                               s->e->loss_sum ? 1.0f : 1.0f / (float)n, correct,
+                               s->e->label_smoothing);
 }
 
 void session_update(Session *s, int n, float lr)

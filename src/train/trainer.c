@@ -96,19 +96,32 @@ static void keep_partial_epoch(Session *s, TrainPosition *pos, const Epoch *ep)
     pos->part_seconds = now_seconds() - ep->t0;
 }
 
-/* Evaluates the epoch's model on test and moves pos to the epoch's end. */
+/* Memory is planned for the training batch; evaluation runs in chunks of at
+ * most that size (test_batch_size larger than batch_size is clamped). */
+static int eval_batch(const Session *s)
+{
+    return s->e->test_batch_size < s->batch ? s->e->test_batch_size : s->batch;
+}
+
+/* [experiment] eval_every: this epoch is evaluated (the last one always is). */
+static int evaluates(const Experiment *e, int epoch)
+{
+    return epoch == e->epochs || (e->eval_every > 0 && epoch % e->eval_every == 0);
+}
+
+/* Evaluates the epoch's model on test (when it is its turn) and moves pos
+ * to the epoch's end. */
 static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *pos,
                              const Epoch *ep, Progress *prog)
 {
-    /* Memory is planned for the training batch; evaluation runs in chunks of
-     * at most that size (test_batch_size larger than batch_size is clamped). */
-    const int eval_batch = s->e->test_batch_size < s->batch ? s->e->test_batch_size : s->batch;
     double train_time = now_seconds() - ep->t0;
-    EvalResult ev = evaluate(&s->model, test, &s->aug, eval_batch, s->images, s->labels);
+    EvalResult ev = {.loss = NAN, .acc = NAN};
+    const int evaluated = evaluates(s->e, ep->epoch);
+    if (evaluated) ev = evaluate(&s->model, test, &s->aug, eval_batch(s), s->images, s->labels);
     double secs = now_seconds() - ep->t0;
     EpochRecord rec = {.epoch = ep->epoch, .lr = ep->lr, .train_loss = ep->loss_sum / ep->seen,
                        .train_acc = (double)ep->correct / ep->seen, .test_loss = ev.loss,
-                       .test_acc = ev.acc, .seconds = secs,
+                       .test_acc = ev.acc, .evaluated = evaluated, .seconds = secs,
                        .images_per_sec = ep->seen / train_time};
     progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
@@ -116,6 +129,22 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
     *pos = (TrainPosition){.epoch = ep->epoch, .step = pos->step,
                            .train_seconds = pos->train_seconds + secs};
     return rec;
+}
+
+/* [experiment] tta: the trained model evaluated over the views, its time
+ * counted in the run's (a run killed during it does it again on resume). */
+static TrainEnd final_evaluation(Session *s, const CifarSplit *test, TrainPosition *pos,
+                                 const TrainCallbacks *cb, const char **why)
+{
+    if (s->e->tta == TTA_NONE) return TRAIN_FINISHED;
+    double t0 = now_seconds();
+    EvalResult ev = evaluate_tta(&s->model, test, &s->aug, eval_batch(s), s->images, s->labels,
+                                 s->e->tta);
+    pos->train_seconds += now_seconds() - t0;
+    fprintf(stderr, "final test loss %.4f acc %.2f%% with test-time augmentation (%d views)\n",
+            ev.loss, 100 * ev.acc, tta_views(s->e->tta));
+    if (cb->final && (*why = cb->final(cb->ctx, &ev, tta_views(s->e->tta)))) return TRAIN_FAILED;
+    return TRAIN_FINISHED;
 }
 
 TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
@@ -133,11 +162,11 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
         }
         EpochRecord rec = end_epoch(s, test, pos, &ep, &prog);
         if (cb->epoch && (*why = cb->epoch(cb->ctx, &rec))) return TRAIN_FAILED;
-        if (!isfinite(rec.test_loss)) {
+        if (rec.evaluated && !isfinite(rec.test_loss)) {
             *why = "the test loss became NaN or infinite; lower the learning rate";
             return TRAIN_DIVERGED;
         }
         if (cb->checkpoint && (*why = cb->checkpoint(cb->ctx, s, pos, &rec))) return TRAIN_FAILED;
     }
-    return TRAIN_FINISHED;
+    return final_evaluation(s, test, pos, cb, why);
 }
