@@ -176,6 +176,60 @@ START_TEST(test_piecewise_legacy_airbench)
 }
 END_TEST
 
+/* steps per epoch: ceil(n / B), floor with drop_last (spec: 50000 / 1024 ->
+ * 48 steps, 848 images left out; 50000 / 2000 -> 25, none) */
+START_TEST(test_steps_per_epoch)
+{
+    Experiment e = one_cycle_exp();
+    e.path[0] = '\0';
+    static const int cases[][4] = {
+        /* n, B, steps, with drop_last */
+        {50000, 1024, 49, 48}, {50000, 2000, 25, 25}, {2500, 48, 53, 52}, {2496, 48, 52, 52},
+        {2500, 50, 50, 50},    {47, 48, 1, 0},        {48, 48, 1, 1},     {1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        e.batch_size = cases[i][1];
+        e.drop_last = false;
+        ck_assert_int_eq(train_steps_per_epoch(&e, cases[i][0]), cases[i][2]);
+        ck_assert_int_eq(train_check_data(&e, cases[i][0]), 0);
+        e.drop_last = true;
+        ck_assert_int_eq(train_steps_per_epoch(&e, cases[i][0]), cases[i][3]);
+        ck_assert_int_eq(train_check_data(&e, cases[i][0]), cases[i][3] ? 0 : CN_EXIT_USAGE);
+    }
+}
+END_TEST
+
+/* train_augment_init: the file's augmentation; flip_alternating's bits are
+ * cifar_flip_bits of the seed, one per training image. */
+START_TEST(test_train_augment)
+{
+    Experiment e = one_cycle_exp();
+    e.seed = 77;
+    e.augment_translate = 2;
+    e.augment_flip_alternating = true;
+    e.normalize = true;
+    Augment a;
+    train_augment_init(&a, &e, 300);
+    ck_assert_int_eq(a.translate, 2);
+    ck_assert_int_eq(a.crop_pad, 0);
+    ck_assert(!a.flip && a.normalize);
+    ck_assert_int_eq(a.epoch, 1);
+    ck_assert_ptr_nonnull(a.flip_bits);
+    uint8_t want[300];
+    cifar_flip_bits(77, 300, want);
+    ck_assert_int_eq(memcmp(a.flip_bits, want, 300), 0);
+    train_augment_free(&a);
+    ck_assert_ptr_null(a.flip_bits);
+    e.augment_flip_alternating = false;
+    e.augment_crop = 4;
+    e.augment_flip = true;
+    train_augment_init(&a, &e, 300);
+    ck_assert_ptr_null(a.flip_bits);
+    ck_assert(a.crop_pad == 4 && a.flip);
+    train_augment_free(&a);
+}
+END_TEST
+
 START_TEST(test_sgd_momentum_by_hand)
 {
     Experiment e = one_cycle_exp();
@@ -479,6 +533,8 @@ int main(void)
     tcase_add_test(tc, test_one_cycle_reference_points);
     tcase_add_test(tc, test_other_schedules);
     tcase_add_test(tc, test_linear_schedule);
+    tcase_add_test(tc, test_steps_per_epoch);
+    tcase_add_test(tc, test_train_augment);
     tcase_add_test(tc, test_piecewise_schedule_points);
     tcase_add_test(tc, test_piecewise_equals_one_cycle);
     tcase_add_test(tc, test_piecewise_legacy_airbench);

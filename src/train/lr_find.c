@@ -31,11 +31,24 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     int *order = xmalloc(sizeof(int) * (size_t)train->n);
     double *lrs = xmalloc(sizeof(double) * (size_t)lo->steps);
     double *sm = xmalloc(sizeof(double) * (size_t)lo->steps);
-    Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
+    Augment aug;
+    train_augment_init(&aug, e, train->n);
     Rng shuffle_rng, aug_rng;
     rng_seed(&shuffle_rng, e->seed, 2);
     rng_seed(&aug_rng, e->seed, 3);
-    const int per_epoch = (train->n + B - 1) / B;
+    const int per_epoch = train_steps_per_epoch(e, train->n);
+    if (per_epoch == 0) { /* drop_last with fewer images than a batch */
+        int bad = train_check_data(e, train->n);
+        model_free(&m);
+        optimizer_free(&o);
+        free(images);
+        free(labels);
+        free(order);
+        free(lrs);
+        free(sm);
+        train_augment_free(&aug);
+        return bad;
+    }
 
     int rc = CN_EXIT_OK;
     int64_t run_id = 0;
@@ -63,6 +76,7 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     for (int k = 0; rc == CN_EXIT_OK && k < lo->steps; k++) {
         int s = k % per_epoch;
         if (s == 0) {
+            aug.epoch = k / per_epoch + 1;
             for (int i = 0; i < train->n; i++) order[i] = i;
             rng_shuffle(&shuffle_rng, order, train->n);
         }
@@ -128,5 +142,6 @@ int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *l
     free(order);
     free(lrs);
     free(sm);
+    train_augment_free(&aug);
     return rc;
 }

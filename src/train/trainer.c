@@ -67,11 +67,12 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     optimizer_init(&o, e, m.n_params);
     if (e->no_decay_bn_bias) optimizer_exclude_decay(&o, &m);
 
-    const int steps = (train->n + B - 1) / B;
+    const int steps = train_steps_per_epoch(e, train->n); /* [data] drop_last: floor */
     float *images = alloc_floats((size_t)max_batch * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)max_batch);
     int *order = xmalloc(sizeof(int) * (size_t)train->n);
-    Augment aug = {.crop_pad = e->augment_crop, .flip = e->augment_flip, .normalize = e->normalize};
+    Augment aug; /* owns the alternating flip's bits: train_augment_free */
+    train_augment_init(&aug, e, train->n);
     Rng shuffle_rng, aug_rng;
     rng_seed(&shuffle_rng, e->seed, 2);
     rng_seed(&aug_rng, e->seed, 3);
@@ -90,11 +91,13 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
         if (lrc != 0) {
             model_free(&m);
             optimizer_free(&o);
+            train_augment_free(&aug);
             return lrc;
         }
         if (check_resume_point(opt->resume_path, &meta, e->epochs, steps, train->n) != 0) {
             model_free(&m);
             optimizer_free(&o);
+            train_augment_free(&aug);
             return CN_EXIT_USAGE;
         }
         first_epoch = meta.epoch + 1;
@@ -125,6 +128,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             model_free(&m);
             optimizer_free(&o);
             free(images); free(labels); free(order);
+            train_augment_free(&aug);
             if (lock_fd >= 0) close(lock_fd);
             return lock_fd < -1 ? -lock_fd : CN_EXIT_FAIL;
         }
@@ -148,6 +152,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
             model_free(&m);
             optimizer_free(&o);
             free(images); free(labels); free(order);
+            train_augment_free(&aug);
             return CN_EXIT_FAIL;
         }
     }
@@ -160,6 +165,7 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
         const int part = epoch == first_epoch; /* resumed inside this epoch? */
         double t0 = now_seconds() - (part ? resume.part_seconds : 0);
         const Rng epoch_shuffle = shuffle_rng;
+        aug.epoch = epoch; /* flip_alternating: mirrored relative to the bits in even epochs */
         for (int i = 0; i < train->n; i++) order[i] = i;
         rng_shuffle(&shuffle_rng, order, train->n);
         double loss_sum = part ? resume.part_loss_sum : 0;
@@ -263,5 +269,6 @@ int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *te
     free(images);
     free(labels);
     free(order);
+    train_augment_free(&aug);
     return rc;
 }
