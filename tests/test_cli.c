@@ -89,6 +89,27 @@ START_TEST(test_bad_file_writes_nothing)
 }
 END_TEST
 
+/* drop_last with a batch larger than the training set: no step in an epoch,
+ * refused (exit 2, naming the file) before training, by run and lr-find alike;
+ * with train_subset the file itself is refused at its drop_last line. */
+START_TEST(test_drop_last_without_a_full_batch)
+{
+    write_file("big.ini", "[experiment]\nepochs = 1\n"
+                          "[data]\nbatch_size = 4000\ntest_subset = 100\ndrop_last = true\n"
+                          TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run big.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "big.ini: drop_last = true with batch_size 4000 and only 2500 "
+                              "training images: an epoch would have no step"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find big.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "an epoch would have no step"), "%s", out);
+    write_file("sub.ini", "[data]\nbatch_size = 64\ntrain_subset = 50\ndrop_last = true\n"
+                          TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("check sub.ini"), 2);
+    ck_assert_msg(strstr(out, "sub.ini:4: 'drop_last' with batch_size (64) larger than "
+                              "train_subset (50)"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_check_prints_table)
 {
     write_file("good.ini", good_ini);
@@ -234,6 +255,7 @@ int main(void)
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_bad_file_writes_nothing);
     tcase_add_test(tc, test_lr_find_range_options);
+    tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);

@@ -64,9 +64,17 @@ typedef struct {
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerType;
 /* test-time augmentation of the final evaluation (src/train/tta.c) */
 typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE } TtaMode;
-typedef enum { SCHED_ONE_CYCLE, SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } ScheduleType;
+typedef enum {
+    SCHED_ONE_CYCLE,
+    SCHED_CONSTANT,
+    SCHED_STEP,
+    SCHED_COSINE,
+    SCHED_LINEAR,    /* lr * (1 - t / epochs), 0 from t = epochs on */
+    SCHED_PIECEWISE  /* lr * the piecewise-linear curve through the knots */
+} ScheduleType;
 
 #define CN_MAX_MILESTONES 16
+#define CN_MAX_KNOTS 16
 
 typedef struct {
     /* where it came from */
@@ -88,6 +96,9 @@ typedef struct {
     int test_batch_size;    /* default 500 */
     int augment_crop;       /* pixels of zero padding for random crop; 0 = none */
     bool augment_flip;
+    int augment_translate;  /* random shift by -N..N px, reflect padding; 0 = none */
+    bool augment_flip_alternating; /* per-image flip bit drawn once, inverted every other epoch */
+    bool drop_last;         /* drop the last partial training batch of each epoch */
     bool normalize;         /* normalize = cifar10 | none */
     int train_subset;       /* use the first N training images; 0 = all */
     int test_subset;        /* use the first N test images; 0 = all */
@@ -111,6 +122,13 @@ typedef struct {
     float milestones[CN_MAX_MILESTONES]; /* step: epochs */
     float gamma;            /* step: default 0.1 */
     float warmup_epochs;    /* cosine: default 0 */
+    /* piecewise: knot k at epoch knot_epoch[k] (strictly increasing from 0)
+     * with value knot_value[k]; the rate is lr * the linear interpolation,
+     * held at the last value after the last knot */
+    int n_knots;
+    double knot_epoch[CN_MAX_KNOTS];
+    float knot_value[CN_MAX_KNOTS];
+    char knots_text[256];   /* as written (spaces normalised): 109/48 stays 109/48 */
 
     /* [layer.*] in file order */
     int n_layers;

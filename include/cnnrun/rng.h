@@ -18,6 +18,7 @@ typedef enum {
     RNG_STREAM_INIT = 1,    /* parameter initialisation (src/model/init.c) */
     RNG_STREAM_SHUFFLE = 2, /* each epoch's order of the training images */
     RNG_STREAM_AUGMENT = 3, /* crop offsets and flips */
+    RNG_STREAM_FLIP = 4,    /* flip_alternating's per-image bits, drawn once per run */
     RNG_STREAM_DROPOUT = 7, /* Model.dropout_rng: dropout masks */
     RNG_STREAM_BENCH = 9,   /* `cnnrun bench`'s random input (seed 1, not the experiment's) */
 } RngStream;

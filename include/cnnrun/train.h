@@ -17,6 +17,23 @@
 /* Learning rate at fractional epoch t = step / steps_per_epoch. */
 double schedule_lr(const Experiment *e, double t);
 
+/* ---- what the training loop feeds (feed.c) ---- */
+/* Optimizer steps per epoch over n_train images: ceil(n_train / batch_size),
+ * or with [data] drop_last floor(n_train / batch_size) — every step then a
+ * full batch, the last partial one left out. 0 when drop_last and n_train <
+ * batch_size: train_check_data refuses that. */
+int train_steps_per_epoch(const Experiment *e, int n_train);
+/* 0, or prints "path: ..." and returns CN_EXIT_USAGE when an epoch over
+ * n_train images would have no step. Callers check before training. */
+int train_check_data(const Experiment *e, int n_train);
+/* The experiment's batch augmentation for a training split of n_train
+ * images, epoch = 1. With flip_alternating it owns the per-image flip bits,
+ * drawn from the seed (cifar_flip_bits: nothing to save for a resume); the
+ * loop sets a->epoch to the epoch it makes batches for (1 = first). Release
+ * with train_augment_free. */
+void train_augment_init(Augment *a, const Experiment *e, int n_train);
+void train_augment_free(Augment *a);
+
 typedef struct {
     OptimizerType type;
     float momentum, weight_decay, beta1, beta2, eps;
@@ -68,7 +85,7 @@ typedef struct {
     const Experiment *e;  /* outlives the session */
     int batch;            /* images per step; the memory is planned for it */
     int n_train;          /* images in the training split (0: no order, e.g. bench) */
-    int steps_per_epoch;  /* ceil(n_train / batch) */
+    int steps_per_epoch;  /* train_steps_per_epoch: ceil(n_train / batch), floor with drop_last */
     Model model;
     Optimizer opt;
     float *images;        /* batch x CIFAR_PIXELS */

@@ -120,6 +120,11 @@ int cmd_lr_find(CliOptions *o)
     }
     cifar_free(&test);
     if (e.train_subset && e.train_subset < train.n) cifar_truncate(&train, e.train_subset);
+    if (train_check_data(&e, train.n) != 0) { /* drop_last: no full batch */
+        cifar_free(&train);
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     ResultsDb *db = results_open(o->db);
     if (!db) {
         cifar_free(&train);

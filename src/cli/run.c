@@ -191,6 +191,12 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     }
     if (e.train_subset && e.train_subset < train.n) cifar_truncate(&train, e.train_subset);
     if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
+    if (train_check_data(&e, train.n) != 0) { /* drop_last: no full batch */
+        cifar_free(&train);
+        cifar_free(&test);
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     RecordOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,

@@ -11,7 +11,7 @@
 int session_open(Session *s, const Experiment *e, int batch, int n_train)
 {
     *s = (Session){.e = e, .batch = batch, .n_train = n_train,
-                   .steps_per_epoch = (n_train + batch - 1) / batch};
+                   .steps_per_epoch = n_train > 0 ? train_steps_per_epoch(e, n_train) : 0};
     if (model_build(e, batch, &s->model) != 0) return CN_EXIT_USAGE;
     model_init_params(&s->model, e->seed);
     optimizer_init(&s->opt, e, s->model.n_params);
@@ -19,8 +19,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
     s->images = alloc_floats((size_t)batch * CIFAR_PIXELS);
     s->labels = xmalloc(sizeof(int) * (size_t)batch);
     s->order = xmalloc(sizeof(int) * (size_t)n_train);
-    s->aug = (Augment){.crop_pad = e->augment_crop, .flip = e->augment_flip,
-                       .normalize = e->normalize};
+    train_augment_init(&s->aug, e, n_train);
     rng_seed(&s->shuffle_rng, e->seed, RNG_STREAM_SHUFFLE);
     rng_seed(&s->aug_rng, e->seed, RNG_STREAM_AUGMENT);
     return CN_EXIT_OK;
@@ -33,6 +32,7 @@ void session_close(Session *s)
     free(s->images);
     free(s->labels);
     free(s->order);
+    train_augment_free(&s->aug);
     *s = (Session){0};
 }
 

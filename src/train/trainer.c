@@ -42,6 +42,7 @@ static Epoch begin_epoch(Session *s, const TrainPosition *pos)
                 .loss_sum = pos->part_loss_sum, .correct = pos->part_correct,
                 .seen = pos->part_seen};
     if (ep.steps > 0) ep.lr = schedule_lr(s->e, (double)(pos->step - 1) / s->steps_per_epoch);
+    s->aug.epoch = ep.epoch; /* flip_alternating mirrors every other epoch */
     session_shuffle(s);
     return ep;
 }
