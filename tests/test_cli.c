@@ -89,6 +89,27 @@ START_TEST(test_bad_file_writes_nothing)
 }
 END_TEST
 
+/* drop_last with a batch larger than the training set: no step in an epoch,
+ * refused (exit 2, naming the file) before training, by run and lr-find alike;
+ * with train_subset the file itself is refused at its drop_last line. */
+START_TEST(test_drop_last_without_a_full_batch)
+{
+    write_file("big.ini", "[experiment]\nepochs = 1\n"
+                          "[data]\nbatch_size = 4000\ntest_subset = 100\ndrop_last = true\n"
+                          TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run big.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "big.ini: drop_last = true with batch_size 4000 and only 2500 "
+                              "training images: an epoch would have no step"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find big.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "an epoch would have no step"), "%s", out);
+    write_file("sub.ini", "[data]\nbatch_size = 64\ntrain_subset = 50\ndrop_last = true\n"
+                          TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("check sub.ini"), 2);
+    ck_assert_msg(strstr(out, "sub.ini:4: 'drop_last' with batch_size (64) larger than "
+                              "train_subset (50)"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_check_prints_table)
 {
     write_file("good.ini", good_ini);
@@ -130,6 +151,44 @@ START_TEST(test_directory_batch_goes_on)
     ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "finished");
     ck_assert_int_eq(sqlite3_column_int(st, 2), 1);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* eval_every = 2 over 3 epochs: epoch 1 is not evaluated (NULL), 2 and the
+ * last are; tta = mirror makes the final evaluation the run's final_test_acc
+ * with final_views = 2, and a summed loss trains as well as the mean. */
+START_TEST(test_eval_every_and_final_tta)
+{
+    write_file("e.ini", "[experiment]\nepochs = 3\neval_every = 2\ntta = mirror\n"
+                        "[data]\nbatch_size = 50\ntrain_subset = 200\ntest_subset = 100\n"
+                        "[optimizer]\nloss_reduction = sum\n"
+                        "[schedule]\ntype = constant\nlr = 0.0002\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run e.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "with test-time augmentation (2 views)"), "%s", out);
+    char dbp[256];
+    snprintf(dbp, sizeof dbp, "%s/r.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(dbp, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select epoch, test_acc is null, train_loss from epochs "
+                                            "order by epoch", -1, &st, NULL), SQLITE_OK);
+    for (int ep = 1; ep <= 3; ep++) {
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_int(st, 0), ep);
+        ck_assert_int_eq(sqlite3_column_int(st, 1), ep == 1);
+        ck_assert(sqlite3_column_double(st, 2) > 0);
+    }
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select final_views, final_test_acc, "
+                                            "(select final_test_acc from run_summary) from runs",
+                                            -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    double acc = sqlite3_column_double(st, 1);
+    ck_assert(acc >= 0 && acc <= 1);
+    ck_assert(sqlite3_column_double(st, 2) == acc); /* the view shows the run's own */
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -196,9 +255,11 @@ int main(void)
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_bad_file_writes_nothing);
     tcase_add_test(tc, test_lr_find_range_options);
+    tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
+    tcase_add_test(tc, test_eval_every_and_final_tta);
     tcase_add_test(tc, test_two_processes_share_one_database);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -208,8 +208,8 @@ START_TEST(test_unknown_type_and_enum)
                     "unknown value 'novograd' for 'type' (expected one of: sgd, adam, adamw, "
                     "rmsprop, muon)");
     expect_error_at("[data]\naugment = crop:4, flp\n" NET, 2,
-                    "unknown augmentation 'flp' in 'augment' (expected crop:N, flip or none); did "
-                    "you mean 'flip'?");
+                    "unknown augmentation 'flp' in 'augment' (expected crop:N, translate:N, flip, "
+                    "flip_alternating or none); did you mean 'flip'?");
     expect_error_at("[data]\ndataset = cifar100\n" NET, 2, "unknown value 'cifar100' for 'dataset'");
 }
 END_TEST
@@ -443,6 +443,9 @@ START_TEST(test_defaults)
     ck_assert_int_eq(e.test_batch_size, 500);
     ck_assert_int_eq(e.augment_crop, 0);
     ck_assert(!e.augment_flip);
+    ck_assert_int_eq(e.augment_translate, 0);
+    ck_assert(!e.augment_flip_alternating);
+    ck_assert(!e.drop_last);
     ck_assert(e.normalize);
     ck_assert_int_eq(e.train_subset, 0);
     ck_assert_int_eq(e.optimizer, OPT_SGD);
@@ -461,6 +464,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(e.n_milestones, 0);
     ck_assert_float_eq(e.gamma, 0.1f);
     ck_assert_float_eq(e.warmup_epochs, 0.0f);
+    ck_assert_int_eq(e.n_knots, 0);
+    ck_assert_str_eq(e.knots_text, "");
     ck_assert_int_eq(e.n_layers, 4);
     const LayerSpec *c = &e.layers[0];
     ck_assert_int_eq(c->type, LT_CONV);
@@ -548,6 +553,9 @@ static void assert_same(const Experiment *a, const Experiment *b)
     ck_assert_int_eq(a->test_batch_size, b->test_batch_size);
     ck_assert_int_eq(a->augment_crop, b->augment_crop);
     ck_assert_int_eq(a->augment_flip, b->augment_flip);
+    ck_assert_int_eq(a->augment_translate, b->augment_translate);
+    ck_assert_int_eq(a->augment_flip_alternating, b->augment_flip_alternating);
+    ck_assert_int_eq(a->drop_last, b->drop_last);
     ck_assert_int_eq(a->normalize, b->normalize);
     ck_assert_int_eq(a->train_subset, b->train_subset);
     ck_assert_int_eq(a->test_subset, b->test_subset);
@@ -561,6 +569,10 @@ static void assert_same(const Experiment *a, const Experiment *b)
     ck_assert_int_eq(a->n_milestones, b->n_milestones);
     for (int i = 0; i < a->n_milestones; i++) ck_assert(a->milestones[i] == b->milestones[i]);
     ck_assert(a->gamma == b->gamma && a->warmup_epochs == b->warmup_epochs);
+    ck_assert_int_eq(a->n_knots, b->n_knots);
+    for (int i = 0; i < a->n_knots; i++)
+        ck_assert(a->knot_epoch[i] == b->knot_epoch[i] && a->knot_value[i] == b->knot_value[i]);
+    ck_assert_str_eq(a->knots_text, b->knots_text);
     ck_assert_int_eq(a->n_layers, b->n_layers);
     for (int i = 0; i < a->n_layers; i++) {
         const LayerSpec *x = &a->layers[i], *y = &b->layers[i];
@@ -750,6 +762,167 @@ START_TEST(test_float_format)
     ck_assert_str_eq(buf, "1e-8");
     schema_format_float(65536.0f, buf, sizeof buf);
     ck_assert_str_eq(buf, "65536");
+}
+END_TEST
+
+/* [data] augment translate:N and flip_alternating, drop_last: values, the
+ * resolved configuration, and every misuse as file:line. */
+START_TEST(test_augment_translate_alternating_drop_last)
+{
+    Experiment e, back;
+    write_ini("a.ini", "[data]\naugment = translate:2 , flip_alternating\ndrop_last = true\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.augment_translate, 2);
+    ck_assert(e.augment_flip_alternating);
+    ck_assert_int_eq(e.augment_crop, 0);
+    ck_assert(!e.augment_flip);
+    ck_assert(e.drop_last);
+    char *text = resolved_text(&e);
+    ck_assert_msg(strstr(text, "\naugment = translate:2, flip_alternating\n"), "%s", text);
+    ck_assert_msg(strstr(text, "\ndrop_last = true\n"), "%s", text);
+    write_ini("back.ini", text);
+    ck_assert_msg(load(path, &back) == 0, "%s", errs);
+    assert_same(&e, &back);
+    free(text);
+    experiment_free(&e);
+    experiment_free(&back);
+
+    /* each combination prints back as it reads; old files print as before */
+    static const char *const cases[][2] = {
+        {"flip_alternating", "flip_alternating"},
+        {"flip_alternating, crop:4", "crop:4, flip_alternating"},
+        {"translate:3", "translate:3"}, {"flip, translate:1", "translate:1, flip"},
+        {"crop:4, flip", "crop:4, flip"}, {"flip", "flip"}, {"none", "none"},
+        {"translate:0", "none"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char ini[256], want[128];
+        snprintf(ini, sizeof ini, "[data]\naugment = %s\n" NET, cases[i][0]);
+        write_ini("c.ini", ini);
+        ck_assert_msg(load(path, &e) == 0, "%s: %s", cases[i][0], errs);
+        text = resolved_text(&e);
+        snprintf(want, sizeof want, "\naugment = %s\n", cases[i][1]);
+        ck_assert_msg(strstr(text, want), "%s: %s", cases[i][0], text);
+        ck_assert_msg(strstr(text, "\ndrop_last = false\n"), "%s", text);
+        free(text);
+        experiment_free(&e);
+    }
+
+    expect_error_at("[data]\naugment = flip, flip_alternating\n" NET, 2,
+                    "'flip' and 'flip_alternating' in 'augment' cannot be combined");
+    expect_error_at("[data]\nbatch_size = 8\naugment = flip_alternating,flip\n" NET, 3,
+                    "'flip' and 'flip_alternating' in 'augment' cannot be combined");
+    expect_error_at("[data]\naugment = crop:4, translate:2\n" NET, 2,
+                    "'crop' and 'translate' in 'augment' cannot be combined");
+    expect_error_at("[data]\naugment = translate:17\n" NET, 2,
+                    "translate distance in 'augment' must be between 0 and 16, got 17");
+    expect_error_at("[data]\naugment = translate:-1\n" NET, 2,
+                    "translate distance in 'augment' must be between 0 and 16, got -1");
+    expect_error_at("[data]\naugment = translate:x\n" NET, 2,
+                    "expected an integer after 'translate:' in 'augment', got 'x'");
+    expect_error_at("[data]\naugment = translate\n" NET, 2,
+                    "'translate' in 'augment' needs the largest shift in pixels, e.g. translate:2");
+    expect_error_at("[data]\naugment = translate:2, translate:1\n" NET, 2,
+                    "'translate' appears twice in 'augment'");
+    expect_error_at("[data]\naugment = flip_alternating, flip_alternating\n" NET, 2,
+                    "'flip_alternating' appears twice in 'augment'");
+    expect_error_at("[data]\naugment = translat:2\n" NET, 2,
+                    "unknown augmentation 'translat:2' in 'augment' (expected crop:N, translate:N, "
+                    "flip, flip_alternating or none); did you mean 'translate:2'?");
+    expect_error_at("[data]\ndrop_last = sometimes\n" NET, 2,
+                    "expected a boolean for 'drop_last'");
+    expect_error_at("[data]\nbatch_size = 64\ntrain_subset = 50\ndrop_last = yes\n" NET, 4,
+                    "'drop_last' with batch_size (64) larger than train_subset (50) leaves no "
+                    "training step in an epoch");
+    /* batch_size = train_subset: one full step */
+    write_ini("ok.ini", "[data]\nbatch_size = 50\ntrain_subset = 50\ndrop_last = yes\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    experiment_free(&e);
+    /* --set reaches them like any key */
+    char b1[] = "data.augment=translate:4,flip_alternating", b2[] = "data.drop_last=on";
+    ConfigOverride ov[2];
+    ck_assert_int_eq(config_override_parse(b1, &ov[0]), 0);
+    ck_assert_int_eq(config_override_parse(b2, &ov[1]), 0);
+    ck_assert_msg(load_ov(path, ov, 2, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.augment_translate, 4);
+    ck_assert(e.augment_flip_alternating && e.drop_last);
+    experiment_free(&e);
+}
+END_TEST
+
+/* [schedule] type = linear / piecewise, knots: values, round trip, errors. */
+START_TEST(test_schedule_linear_piecewise)
+{
+    Experiment e, back;
+    write_ini("p.ini", "[schedule]\ntype = piecewise\nlr = 0.5\n"
+                       "knots = 0:0.2, 109/48 : 1.0,476/48:0.07\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.schedule, SCHED_PIECEWISE);
+    ck_assert_int_eq(e.n_knots, 3);
+    ck_assert(e.knot_epoch[0] == 0.0 && e.knot_epoch[1] == 109.0 / 48 &&
+              e.knot_epoch[2] == 476.0 / 48);
+    ck_assert(e.knot_value[0] == 0.2f && e.knot_value[1] == 1.0f && e.knot_value[2] == 0.07f);
+    char *text = resolved_text(&e);
+    ck_assert_msg(strstr(text, "\nknots = 0:0.2, 109/48:1.0, 476/48:0.07\n"), "%s", text);
+    ck_assert_msg(strstr(text, "\ntype = piecewise\n"), "%s", text);
+    write_ini("back.ini", text);
+    ck_assert_msg(load(path, &back) == 0, "%s", errs);
+    assert_same(&e, &back);
+    free(text);
+    experiment_free(&e);
+    experiment_free(&back);
+
+    write_ini("l.ini", "[schedule]\ntype = linear\nlr = 0.24\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.schedule, SCHED_LINEAR);
+    text = resolved_text(&e);
+    ck_assert_msg(strstr(text, "\ntype = linear\n") && strstr(text, "\nknots =\n"), "%s", text);
+    free(text);
+    experiment_free(&e);
+    /* a single knot is a constant; knots with another type are ignored */
+    write_ini("one.ini", "[schedule]\ntype = piecewise\nknots = 0:3\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.n_knots, 1);
+    experiment_free(&e);
+    write_ini("cos.ini", "[schedule]\ntype = cosine\nknots = 0:1, 5:0\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    experiment_free(&e);
+
+    expect_error_at("[schedule]\ntype = piecewise\n" NET, 2,
+                    "the piecewise schedule needs 'knots' (epoch:value pairs from epoch 0");
+    expect_error_at("[schedule]\ntype = piecewise\nknots =\n" NET, 3,
+                    "the piecewise schedule needs at least one knot");
+    expect_error_at("[schedule]\nknots = 1:0.5, 2:1\n" NET, 2,
+                    "the first knot must be at epoch 0 (the rate at the start), got 1");
+    expect_error_at("[schedule]\nknots = 0:0.5, 2:1, 2:0.1\n" NET, 2,
+                    "knot epochs must be strictly increasing, got 2 after 2");
+    expect_error_at("[schedule]\nknots = 0:0.5, 3:1, 5/2:0.1\n" NET, 2,
+                    "knot epochs must be strictly increasing, got 5/2 after 3");
+    expect_error_at("[schedule]\nknots = 0:0.5, 2\n" NET, 2,
+                    "expected epoch:value in 'knots', got '2'");
+    expect_error_at("[schedule]\nknots = 0:0.5,, 2:1\n" NET, 2,
+                    "empty item in 'knots' (stray comma?)");
+    expect_error_at("[schedule]\nknots = 0:0.5, 2:1,\n" NET, 2,
+                    "empty item in 'knots' (stray comma?)");
+    expect_error_at("[schedule]\nknots = 0:0.5, x:1\n" NET, 2,
+                    "expected a number or a fraction a/b as the epoch in 'knots', got 'x'");
+    expect_error_at("[schedule]\nknots = 0:0.5, 1/0:1\n" NET, 2,
+                    "each knot's epoch must be between 0 and 1e6 (a fraction a/b with b > 0), got "
+                    "'1/0'");
+    expect_error_at("[schedule]\nknots = 0:0.5, 1/:1\n" NET, 2,
+                    "expected a number or a fraction a/b as the epoch in 'knots', got '1/'");
+    expect_error_at("[schedule]\nknots = -1:0.5\n" NET, 2, "each knot's epoch must be between 0");
+    expect_error_at("[schedule]\nknots = 0:0.5, 2:-1\n" NET, 2,
+                    "each knot's value must be a finite number >= 0, got '-1' (at epoch 2)");
+    expect_error_at("[schedule]\nknots = 0:0.5, 2:nan\n" NET, 2,
+                    "each knot's value must be a finite number >= 0, got 'nan'");
+    expect_error_at("[schedule]\nknots = 0:0.5, 2:fast\n" NET, 2,
+                    "expected a number as the value of knot '2' in 'knots', got 'fast'");
+    expect_error_at("[schedule]\nknots = 0:1,1:1,2:1,3:1,4:1,5:1,6:1,7:1,8:1,9:1,10:1,11:1,12:1,"
+                    "13:1,14:1,15:1,16:1\n" NET, 2, "too many 'knots' (at most 16)");
+    expect_error_at("[schedule]\ntype = linera\n" NET, 2,
+                    "unknown value 'linera' for 'type'; did you mean 'linear'? (expected one of: "
+                    "one_cycle, constant, step, cosine, linear, piecewise)");
 }
 END_TEST
 
@@ -1003,6 +1176,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_product_example);
     tcase_add_test(tc, test_many_errors);
     tcase_add_test(tc, test_float_format);
+    tcase_add_test(tc, test_augment_translate_alternating_drop_last);
+    tcase_add_test(tc, test_schedule_linear_piecewise);
     tcase_add_test(tc, test_group_defaults);
     tcase_add_test(tc, test_group_errors);
     tcase_add_test(tc, test_docs_in_sync);

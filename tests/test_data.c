@@ -1,6 +1,7 @@
 /* test_data.c — CIFAR-10 loading (synthetic files in a temp dir, the embedded
  * sample, the full development set when present) and batch building
- * (normalisation, crop, flip, padding, determinism). */
+ * (normalisation, crop, flip, padding, reflect-padded translation, the
+ * alternating flip, determinism). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -504,6 +505,26 @@ static float ref_pixel(const uint8_t *img, int y, int x, int c, int dx, int dy, 
     return expect_value(v, c, normalize);
 }
 
+/* PyTorch's F.pad(img, (pad,)*4, mode='reflect') of one 32x32 plane, written
+ * out the long way: the padded row/column k (0 .. 31 + 2 pad) of the image
+ * mirrored at its edge pixels, which are not repeated. */
+static uint8_t reflect_padded(const uint8_t *plane, int pad, int py, int px)
+{
+    int j[2] = {py - pad, px - pad};
+    for (int k = 0; k < 2; k++) {
+        while (j[k] < 0 || j[k] > 31) j[k] = j[k] < 0 ? -j[k] : 62 - j[k];
+    }
+    return plane[j[0] * 32 + j[1]];
+}
+
+/* Translate reference: a 32x32 window of the reflect-padded image, then mirror. */
+static float ref_pixel_reflect(const uint8_t *img, int y, int x, int c, int dx, int dy, int pad,
+                               int flip, bool normalize)
+{
+    int xc = flip ? 31 - x : x;
+    return expect_value(reflect_padded(img + c * 1024, pad, y + dy, xc + dx), c, normalize);
+}
+
 static float out_at(const float *out, int i, int y, int x, int c)
 {
     return out[(((size_t)i * 32 + (size_t)y) * 32 + (size_t)x) * 3 + (size_t)c];
@@ -516,7 +537,7 @@ START_TEST(test_batch_plain)
     float *out = alloc_floats(3 * CIFAR_PIXELS);
     int labels[3];
     for (int norm = 0; norm < 2; norm++) {
-        Augment aug = {0, false, norm};
+        Augment aug = {.normalize = norm};
         cifar_make_batch(&s, idx, 3, &aug, NULL, out, labels);
         for (int i = 0; i < 3; i++) {
             ck_assert_int_eq(labels[i], s.labels[idx[i]]);
@@ -529,7 +550,7 @@ START_TEST(test_batch_plain)
         }
     }
     /* Spot values: pixel (0,0) red of image 0 is 0 and (0,1) red is 255. */
-    Augment aug = {0, false, true};
+    Augment aug = {.normalize = true};
     cifar_make_batch(&s, idx, 3, &aug, NULL, out, NULL);
     ck_assert_float_eq_tol(out_at(out, 1, 0, 0, 0), (0.0f - 0.4914f) / 0.2470f, 1e-6);
     ck_assert_float_eq_tol(out_at(out, 1, 0, 1, 0), (1.0f - 0.4914f) / 0.2470f, 1e-6);
@@ -552,7 +573,8 @@ static void check_augmented(const Augment *aug, uint64_t seed, int *nflip, int *
     rng_seed(&rng, seed, 3);
     rng_seed(&again, seed, 3);
     cifar_make_batch(&s, idx, N, aug, &rng, out, NULL);
-    int pad = aug->crop_pad;
+    const bool reflect = aug->crop_pad == 0 && aug->translate > 0;
+    int pad = reflect ? aug->translate : aug->crop_pad;
     *nflip = *nshift = 0;
     for (int i = 0; i < N; i++) {
         int dx = pad, dy = pad, flip = 0;
@@ -561,14 +583,19 @@ static void check_augmented(const Augment *aug, uint64_t seed, int *nflip, int *
             dy = (int)rng_below(&again, (uint32_t)(2 * pad + 1));
         }
         if (aug->flip) flip = (int)rng_below(&again, 2);
+        if (aug->flip_bits) flip ^= aug->flip_bits[idx[i]] ^ (aug->epoch % 2 == 0);
         *nflip += flip;
         *nshift += dx != pad || dy != pad;
         const uint8_t *img = s.pixels + (size_t)idx[i] * CIFAR_PIXELS;
         for (int y = 0; y < 32; y++)
             for (int x = 0; x < 32; x++)
-                for (int c = 0; c < 3; c++)
-                    ck_assert_float_eq(out_at(out, i, y, x, c),
-                                       ref_pixel(img, y, x, c, dx, dy, pad, flip, aug->normalize));
+                for (int c = 0; c < 3; c++) {
+                    float want = reflect ? ref_pixel_reflect(img, y, x, c, dx, dy, pad, flip,
+                                                             aug->normalize)
+                                         : ref_pixel(img, y, x, c, dx, dy, pad, flip,
+                                                     aug->normalize);
+                    ck_assert_float_eq(out_at(out, i, y, x, c), want);
+                }
     }
     /* The generator advanced by exactly the documented draws. */
     ck_assert_uint_eq(rng_u32(&rng), rng_u32(&again));
@@ -579,7 +606,7 @@ static void check_augmented(const Augment *aug, uint64_t seed, int *nflip, int *
 START_TEST(test_batch_crop)
 {
     int nflip, nshift;
-    Augment aug = {4, false, true};
+    Augment aug = {.crop_pad = 4, .normalize = true};
     check_augmented(&aug, 11, &nflip, &nshift);
     ck_assert_int_eq(nflip, 0);
     ck_assert_int_gt(nshift, 30);
@@ -593,7 +620,7 @@ END_TEST
 START_TEST(test_batch_flip)
 {
     int nflip, nshift;
-    Augment aug = {0, true, true};
+    Augment aug = {.flip = true, .normalize = true};
     check_augmented(&aug, 21, &nflip, &nshift);
     ck_assert_int_eq(nshift, 0);
     ck_assert_int_gt(nflip, 8);
@@ -602,7 +629,7 @@ START_TEST(test_batch_flip)
     CifarSplit s = synthetic_split(1);
     int idx[1] = {0};
     float plain[CIFAR_PIXELS], out[CIFAR_PIXELS];
-    Augment none = {0, false, true};
+    Augment none = {.normalize = true};
     cifar_make_batch(&s, idx, 1, &none, NULL, plain, NULL);
     Rng rng;
     rng_seed(&rng, 5, 0);
@@ -624,10 +651,214 @@ END_TEST
 START_TEST(test_batch_crop_flip)
 {
     int nflip, nshift;
-    Augment aug = {4, true, true};
+    Augment aug = {.crop_pad = 4, .flip = true, .normalize = true};
     check_augmented(&aug, 31, &nflip, &nshift);
     ck_assert_int_gt(nflip, 8);
     ck_assert_int_gt(nshift, 30);
+}
+END_TEST
+
+/* An image whose pixels say where they come from: red = 8 * column, green =
+ * 8 * row (blue = 255 - 4 (row + column), so mirroring is visible in it too). */
+static CifarSplit coordinate_split(void)
+{
+    CifarSplit s;
+    s.n = 1;
+    s.pixels = xmalloc(CIFAR_PIXELS);
+    s.labels = xmalloc(1);
+    s.labels[0] = 7;
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++) {
+            s.pixels[0 * 1024 + y * 32 + x] = (uint8_t)(8 * x);
+            s.pixels[1 * 1024 + y * 32 + x] = (uint8_t)(8 * y);
+            s.pixels[2 * 1024 + y * 32 + x] = (uint8_t)(255 - 4 * (x + y));
+        }
+    return s;
+}
+
+/* 8-bit value of an un-normalised output float. */
+static int byte_at(const float *out, int i, int y, int x, int c)
+{
+    return (int)lrintf(out_at(out, i, y, x, c) * 255.0f);
+}
+
+/* translate:N: every output pixel is the reflect-padded image's pixel at the
+ * image's offset, the offsets are those drawn (documented order: dx, then dy),
+ * within -N..N, and every value comes up about equally often. */
+START_TEST(test_batch_translate)
+{
+    enum { N_IMG = 250, ROUNDS = 4 };
+    static const int shifts[] = {2, 4};
+    CifarSplit s = coordinate_split();
+    int idx[N_IMG] = {0};
+    float *out = alloc_floats((size_t)N_IMG * CIFAR_PIXELS);
+    for (size_t t = 0; t < sizeof shifts / sizeof *shifts; t++) {
+        const int N = shifts[t];
+        Augment aug = {.translate = N, .normalize = false};
+        Rng rng, again;
+        rng_seed(&rng, 40 + t, 3);
+        rng_seed(&again, 40 + t, 3);
+        int hist_dx[9] = {0}, hist_dy[9] = {0};
+        for (int round = 0; round < ROUNDS; round++) {
+            cifar_make_batch(&s, idx, N_IMG, &aug, &rng, out, NULL);
+            for (int i = 0; i < N_IMG; i++) {
+                /* the offset, read off the image's centre (no reflection there) */
+                int dx = byte_at(out, i, 16, 16, 0) / 8 - 16;
+                int dy = byte_at(out, i, 16, 16, 1) / 8 - 16;
+                ck_assert_int_ge(dx, -N);
+                ck_assert_int_le(dx, N);
+                ck_assert_int_ge(dy, -N);
+                ck_assert_int_le(dy, N);
+                ck_assert_int_eq(dx, (int)rng_below(&again, (uint32_t)(2 * N + 1)) - N);
+                ck_assert_int_eq(dy, (int)rng_below(&again, (uint32_t)(2 * N + 1)) - N);
+                hist_dx[dx + N]++;
+                hist_dy[dy + N]++;
+                for (int y = 0; y < 32 && i < 40; y++) /* every pixel of some */
+                    for (int x = 0; x < 32; x++) {
+                        int sy = y + dy, sx = x + dx;
+                        sy = sy < 0 ? -sy : sy > 31 ? 62 - sy : sy;
+                        sx = sx < 0 ? -sx : sx > 31 ? 62 - sx : sx;
+                        ck_assert_int_eq(byte_at(out, i, y, x, 0), 8 * sx);
+                        ck_assert_int_eq(byte_at(out, i, y, x, 1), 8 * sy);
+                        ck_assert_int_eq(byte_at(out, i, y, x, 2), 255 - 4 * (sx + sy));
+                    }
+                /* spelled out for the extreme offsets (spec: padded[-1] = x[1],
+                 * padded[-2] = x[2], padded[32] = x[30], padded[33] = x[29]) */
+                if (N == 2 && dx == 2) {
+                    ck_assert_int_eq(byte_at(out, i, 16, 29, 0), 8 * 31);
+                    ck_assert_int_eq(byte_at(out, i, 16, 30, 0), 8 * 30);
+                    ck_assert_int_eq(byte_at(out, i, 16, 31, 0), 8 * 29);
+                }
+                if (N == 2 && dy == -2) {
+                    ck_assert_int_eq(byte_at(out, i, 0, 16, 1), 8 * 2);
+                    ck_assert_int_eq(byte_at(out, i, 1, 16, 1), 8 * 1);
+                    ck_assert_int_eq(byte_at(out, i, 2, 16, 1), 8 * 0);
+                }
+            }
+        }
+        /* uniform: each of the 2N+1 values near its expected count (binomial,
+         * n = 1000: the bounds are more than 4 standard deviations out) */
+        const double expect = (double)N_IMG * ROUNDS / (2 * N + 1);
+        const double sd = sqrt(N_IMG * ROUNDS * (1.0 / (2 * N + 1)) * (1 - 1.0 / (2 * N + 1)));
+        for (int v = 0; v <= 2 * N; v++) {
+            ck_assert_msg(fabs(hist_dx[v] - expect) < 4.5 * sd, "dx = %d: %d times, expected %.0f",
+                          v - N, hist_dx[v], expect);
+            ck_assert_msg(fabs(hist_dy[v] - expect) < 4.5 * sd, "dy = %d: %d times, expected %.0f",
+                          v - N, hist_dy[v], expect);
+        }
+        ck_assert_uint_eq(rng_u32(&rng), rng_u32(&again));
+    }
+    free(out);
+    cifar_free(&s);
+}
+END_TEST
+
+/* translate against the spelled-out reflect padding on varied images, with
+ * normalisation and the random flip; the generator advances by dx, dy, f. */
+START_TEST(test_batch_translate_flip)
+{
+    int nflip, nshift;
+    Augment aug = {.translate = 2, .normalize = true};
+    check_augmented(&aug, 51, &nflip, &nshift);
+    ck_assert_int_eq(nflip, 0);
+    ck_assert_int_gt(nshift, 25);
+    aug.flip = true;
+    check_augmented(&aug, 52, &nflip, &nshift);
+    ck_assert_int_gt(nflip, 8);
+    ck_assert_int_lt(nflip, 32);
+    aug.translate = 16; /* the largest: reflection reaches row/column 16 */
+    aug.normalize = false;
+    check_augmented(&aug, 53, &nflip, &nshift);
+    /* crop wins over translate (the file refuses both) */
+    Augment both = {.crop_pad = 3, .translate = 2, .normalize = true};
+    check_augmented(&both, 54, &nflip, &nshift);
+}
+END_TEST
+
+/* The flip bits: a function of the seed (same seed, same bits; another seed,
+ * other bits), a prefix of a longer draw, about half ones. */
+START_TEST(test_flip_bits)
+{
+    enum { N = 2000 };
+    uint8_t *a = xmalloc(N), *b = xmalloc(N), *c = xmalloc(N / 2);
+    cifar_flip_bits(7, N, a);
+    cifar_flip_bits(7, N, b);
+    ck_assert_int_eq(memcmp(a, b, N), 0);
+    cifar_flip_bits(7, N / 2, c);
+    ck_assert_int_eq(memcmp(a, c, N / 2), 0);
+    int ones = 0, differ = 0;
+    for (int j = 0; j < N; j++) {
+        ck_assert(a[j] == 0 || a[j] == 1);
+        ones += a[j];
+    }
+    ck_assert_int_gt(ones, N / 2 - 150); /* 6.7 standard deviations */
+    ck_assert_int_lt(ones, N / 2 + 150);
+    cifar_flip_bits(8, N, b);
+    for (int j = 0; j < N; j++) differ += a[j] != b[j];
+    ck_assert_int_gt(differ, N / 2 - 150);
+    ck_assert_int_lt(differ, N / 2 + 150);
+    /* its own stream: not the augmentation stream's first draws */
+    Rng r;
+    rng_seed(&r, 7, 3);
+    differ = 0;
+    for (int j = 0; j < N; j++) differ += a[j] != rng_below(&r, 2);
+    ck_assert_int_gt(differ, N / 2 - 150);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+/* flip_alternating: image j is mirrored in epoch e (from 1) iff bit_j XOR (e
+ * even), so every image is mirrored in every other epoch, starting as drawn;
+ * nothing is drawn from the generator (NULL is fine). */
+START_TEST(test_batch_flip_alternating)
+{
+    enum { N = 24 };
+    CifarSplit s = synthetic_split(N);
+    int idx[N];
+    for (int i = 0; i < N; i++) idx[i] = (i * 5) % N; /* a shuffled order */
+    uint8_t bits[N];
+    cifar_flip_bits(3, N, bits);
+    float *plain = alloc_floats((size_t)N * CIFAR_PIXELS), *out = alloc_floats((size_t)N * CIFAR_PIXELS);
+    Augment none = {.normalize = true};
+    cifar_make_batch(&s, idx, N, &none, NULL, plain, NULL);
+    int mirrored_count[N] = {0};
+    for (int epoch = 1; epoch <= 6; epoch++) {
+        Augment aug = {.normalize = true, .flip_bits = bits, .epoch = epoch};
+        cifar_make_batch(&s, idx, N, &aug, NULL, out, NULL);
+        for (int i = 0; i < N; i++) {
+            int want = bits[idx[i]] ^ (epoch % 2 == 0); /* epoch 1: the bits as drawn */
+            int same = 1, mirror = 1;
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                    for (int c = 0; c < 3; c++) {
+                        same &= out_at(out, i, y, x, c) == out_at(plain, i, y, x, c);
+                        mirror &= out_at(out, i, y, x, c) == out_at(plain, i, y, 31 - x, c);
+                    }
+            ck_assert_msg(want ? mirror && !same : same && !mirror,
+                          "epoch %d image %d (bit %d): mirrored %d, as is %d", epoch, idx[i],
+                          bits[idx[i]], mirror, same);
+            mirrored_count[idx[i]] += want;
+        }
+    }
+    for (int j = 0; j < N; j++) ck_assert_int_eq(mirrored_count[j], 3);
+    /* with translate and crop: the reference, generator draws as documented */
+    int nflip, nshift;
+    uint8_t bits40[40];
+    cifar_flip_bits(9, 40, bits40);
+    Augment tr = {.translate = 2, .normalize = true, .flip_bits = bits40, .epoch = 1};
+    check_augmented(&tr, 61, &nflip, &nshift);
+    int first = nflip;
+    tr.epoch = 2;
+    check_augmented(&tr, 61, &nflip, &nshift);
+    ck_assert_int_eq(first + nflip, 40);
+    Augment cr = {.crop_pad = 4, .normalize = true, .flip_bits = bits40, .epoch = 3};
+    check_augmented(&cr, 62, &nflip, &nshift);
+    ck_assert_int_eq(nflip, first);
+    free(plain);
+    free(out);
+    cifar_free(&s);
 }
 END_TEST
 
@@ -643,7 +874,7 @@ START_TEST(test_batch_padding_value)
     s.labels[0] = 3;
     int idx[1] = {0};
     float out[CIFAR_PIXELS];
-    Augment aug = {4, true, true};
+    Augment aug = {.crop_pad = 4, .flip = true, .normalize = true};
     Rng rng, again;
     rng_seed(&rng, 99, 1);
     rng_seed(&again, 99, 1);
@@ -675,7 +906,7 @@ START_TEST(test_batch_deterministic)
     int idx[16];
     for (int i = 0; i < 16; i++) idx[i] = 15 - i;
     float *a = alloc_floats(16 * CIFAR_PIXELS), *b = alloc_floats(16 * CIFAR_PIXELS);
-    Augment aug = {4, true, true};
+    Augment aug = {.crop_pad = 4, .flip = true, .normalize = true};
     Rng r1, r2;
     rng_seed(&r1, 1234, 7);
     rng_seed(&r2, 1234, 7);
@@ -698,7 +929,7 @@ START_TEST(test_batch_speed)
     int idx[128];
     for (int i = 0; i < 128; i++) idx[i] = i;
     float *out = alloc_floats(128 * CIFAR_PIXELS);
-    Augment aug = {4, true, true};
+    Augment aug = {.crop_pad = 4, .flip = true, .normalize = true};
     Rng r;
     rng_seed(&r, 1, 1);
     double t0 = now_seconds();
@@ -732,6 +963,10 @@ int main(void)
     tcase_add_test(batch, test_batch_crop);
     tcase_add_test(batch, test_batch_flip);
     tcase_add_test(batch, test_batch_crop_flip);
+    tcase_add_test(batch, test_batch_translate);
+    tcase_add_test(batch, test_batch_translate_flip);
+    tcase_add_test(batch, test_flip_bits);
+    tcase_add_test(batch, test_batch_flip_alternating);
     tcase_add_test(batch, test_batch_padding_value);
     tcase_add_test(batch, test_batch_deterministic);
     tcase_add_test(batch, test_batch_speed);

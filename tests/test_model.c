@@ -16,6 +16,9 @@
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
 #include "../src/model/ops.h" /* white-box: the op table */
+#include "cnnrun/data.h"
+#include "cnnrun/train.h"
+#include "golden/fixture.h"
 
 static char *write_temp(const char *text)
 {
@@ -92,6 +95,67 @@ START_TEST(test_silu_layer)
     free(x);
     model_free(&m);
     experiment_free(&e);
+}
+END_TEST
+
+/* Test-time augmentation against PyTorch (tests/golden/make_fixtures.py,
+ * make_tta): the six views of normalised images equal torch's flip and
+ * F.pad(mode='reflect') slices exactly, and evaluate_tta's loss over a
+ * linear network equals the cross-entropy of torch's weighted view logits
+ * (1e-5 relative: float32 logits against float64). */
+START_TEST(test_tta_against_pytorch)
+{
+    Fixture fx;
+    ck_assert_msg(fixture_load(&fx, "tta.bin") == 0, "%s", fx.err);
+    const int n = (int)fixture_get(&fx, "tta/cfg", 1)[0];
+    const float *pix = fixture_get(&fx, "tta/pixels", (size_t)n * CIFAR_PIXELS);
+    const float *lab = fixture_get(&fx, "tta/labels", (size_t)n);
+    const float *w = fixture_get(&fx, "tta/w", (size_t)CIFAR_PIXELS * 10);
+    ck_assert(pix && lab && w);
+    uint8_t pixels[3 * CIFAR_PIXELS], labels_u8[3];
+    ck_assert_int_eq(n, 3);
+    for (size_t i = 0; i < (size_t)n * CIFAR_PIXELS; i++) pixels[i] = (uint8_t)pix[i];
+    for (int i = 0; i < n; i++) labels_u8[i] = (uint8_t)lab[i];
+    CifarSplit split = {.n = n, .pixels = pixels, .labels = labels_u8};
+    Augment aug = {.normalize = true};
+    float *x = alloc_floats((size_t)n * CIFAR_PIXELS), *v = alloc_floats((size_t)n * CIFAR_PIXELS);
+    int idx[3] = {0, 1, 2}, labels[3];
+    cifar_make_batch(&split, idx, n, &aug, NULL, x, labels);
+    for (int k = 0; k < 6; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "tta/view%d", k);
+        const float *want = fixture_get(&fx, name, (size_t)n * CIFAR_PIXELS);
+        ck_assert_msg(want != NULL, "%s", fx.err);
+        tta_view(x, n, k, v);
+        for (size_t i = 0; i < (size_t)n * CIFAR_PIXELS; i++)
+            ck_assert_msg(fabsf(v[i] - want[i]) <= 1e-6f * (1 + fabsf(want[i])),
+                          "view %d [%zu]: %g, want %g", k, i, v[i], want[i]);
+    }
+    const char *text = "[layer.f]\ntype = flatten\n[layer.fc]\ntype = linear\noutputs = 10\n"
+                       "bias = false\n";
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(load_and_build(write_temp(text), &e, &m, n), 0);
+    memcpy(m.params, w, sizeof(float) * CIFAR_PIXELS * 10);
+    static const struct { TtaMode mode; const char *loss; } modes[] = {
+        {TTA_NONE, "tta/loss_none"}, {TTA_MIRROR, "tta/loss_mirror"},
+        {TTA_MIRROR_TRANSLATE, "tta/loss_mirror_translate"}};
+    for (int k = 0; k < 3; k++) {
+        float *buf = alloc_floats((size_t)n * CIFAR_PIXELS);
+        int lbuf[3];
+        EvalResult r = evaluate_tta(&m, &split, &aug, n, buf, lbuf, modes[k].mode);
+        double want = fixture_get(&fx, modes[k].loss, 1)[0];
+        ck_assert_msg(fabs(r.loss - want) <= 1e-5 * fabs(want), "%s: loss %.8g, want %.8g",
+                      modes[k].loss, r.loss, want);
+        free(buf);
+    }
+    double wsum = 0;
+    for (int k = 0; k < tta_views(TTA_MIRROR_TRANSLATE); k++) wsum += tta_weight(TTA_MIRROR_TRANSLATE, k);
+    ck_assert(wsum == 1.0);
+    model_free(&m);
+    experiment_free(&e);
+    free(x), free(v);
+    fixture_free(&fx);
 }
 END_TEST
 
@@ -547,6 +611,7 @@ int main(void)
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_op_table_complete);
     tcase_add_test(tc, test_silu_layer);
+    tcase_add_test(tc, test_tta_against_pytorch);
     tcase_add_test(tc, test_two_models_one_process);
     tcase_add_loop_test(tc, test_parameter_counts, 0, (int)(sizeof counts / sizeof counts[0]));
     tcase_add_test(tc, test_residual_equals_plain_layers);

@@ -5,8 +5,9 @@
  * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT or SIGTERM,
  * and then `cnnrun run --resume`d ends with the same epoch numbers as an
  * uninterrupted run, in the same runs row, with every finished epoch kept;
- * a run another live process holds is not resumed; the same with parameter
- * groups and Muon. */
+ * a run another live process holds is not resumed; the same with
+ * translate, flip_alternating and drop_last on, and with parameter groups and
+ * Muon. */
 #include <check.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -39,6 +40,19 @@
     "[layer.pool]\ntype = global_avgpool\n"                                                     \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 #define EPOCHS 4
+
+/* The airbench data options: reflect translate, the alternating flip (its
+ * bits drawn from the seed, the phase from the epoch) and drop_last (2500
+ * images in batches of 48: 52 steps, 4 images left out per epoch). */
+#define TINY_AIRBENCH                                                                           \
+    "[experiment]\nname = tiny\nseed = 6\nepochs = 4\n"                                         \
+    "[data]\nbatch_size = 48\naugment = translate:2, flip_alternating\ndrop_last = true\n"      \
+    "test_subset = 300\n"                                                                       \
+    "[optimizer]\ntype = sgd\nmomentum = 0.85\nnesterov = true\n"                               \
+    "[schedule]\ntype = piecewise\nlr = 0.1\nknots = 0:0.2, 109/52:1, 4:0.07\n"                  \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.pool]\ntype = global_avgpool\n"                                                      \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
 
 /* TINY with parameter groups and Muon: Muon filters, a bias trained for the
  * first 1.5 epochs on its own linear schedule (its end falls in the epoch a
@@ -462,6 +476,58 @@ START_TEST(test_sigint_then_resume)
 }
 END_TEST
 
+/* translate + flip_alternating + drop_last: stopped inside an epoch (SIGINT:
+ * the partial epoch is saved) or killed (SIGKILL: from the last epoch's
+ * checkpoint), then resumed: the same epochs, bit for bit, as a run left
+ * alone. The stop lands in epoch 2 or later, where every image is mirrored
+ * the other way round from epoch 1, so a wrong phase would show. */
+START_TEST(test_airbench_data_resume)
+{
+    write_file("tiny.ini", TINY_AIRBENCH);
+    Curve ref = reference_curve();
+    char log0[sizeof out];
+    snprintf(log0, sizeof log0, "%s", out);
+    ck_assert_msg(strstr(log0, "batch 48  52 steps/epoch"), "%s", log0);
+    /* the options matter: without them the curve is another one */
+    ck_assert_int_eq(cnnrun("run tiny.ini --db plain/r.db --threads 1 "
+                            "--set data.augment=translate:2,flip"), 0);
+    Curve other = read_curve("plain/r.db");
+    ck_assert(other.n == EPOCHS && other.v[0][2] != ref.v[0][2]);
+
+    const int sig = _i == 0 ? SIGINT : SIGKILL;
+    char sub[128], db[64], cmd[128];
+    snprintf(db, sizeof db, "%s/r.db", sig == SIGINT ? "ai" : "ak");
+    snprintf(sub, sizeof sub, "%s/%s", dir, sig == SIGINT ? "ai" : "ak");
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run(db);
+    wait_for_epoch(db, sig == SIGINT ? 1 : 2, pid);
+    usleep(sig == SIGINT ? 50000 : 100000);
+    ck_assert_int_eq(kill(pid, sig), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (sig == SIGINT) {
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+        char ck[192];
+        snprintf(ck, sizeof ck, "%s/ai/r-checkpoints/tiny-1-last.ckpt", dir);
+        CheckpointMeta meta;
+        ck_assert_int_eq(checkpoint_read_meta(ck, &meta), 0);
+        ck_assert_int_ge(meta.epoch, 1);
+        ck_assert_int_ge(meta.steps_in_epoch, 1);
+        ck_assert_int_eq(meta.global_step, meta.epoch * 52L + meta.steps_in_epoch);
+        ck_assert_int_eq(meta.part_seen, meta.steps_in_epoch * 48L);
+    } else {
+        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    }
+    int kept = query_int(db, "select count(*) from epochs where run_id = 1");
+    ck_assert_msg(kept >= 1 && kept < EPOCHS, "kept %d epochs", kept);
+    snprintf(cmd, sizeof cmd, "run tiny.ini --db %s --threads 1 --resume", db);
+    ck_assert_int_eq(cnnrun(cmd), 0);
+    Curve got = read_curve(db);
+    assert_same_curve(&ref, &got);
+    assert_db_sound(db);
+}
+END_TEST
+
 /* Groups and Muon: a run stopped inside an epoch and resumed ends on the
  * uninterrupted run's numbers, bit for bit (momentum buffers, the group
  * schedules and the epoch-limited group all continue from the checkpoint). */
@@ -608,6 +674,7 @@ int main(void)
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);
     tcase_add_test(tc, test_resume_refusals);
     tcase_add_test(tc, test_groups_muon_resume);
+    tcase_add_loop_test(tc, test_airbench_data_resume, 0, 2);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
     tcase_add_test(tc, test_read_only_database);
     tcase_set_timeout(tc, 300);

@@ -74,6 +74,162 @@ START_TEST(test_other_schedules)
 }
 END_TEST
 
+/* linear: lr (1 - t / epochs), airbench94_muon's lr0 (1 - s/T): 8 epochs of
+ * 25 steps, step s at t = s/25 */
+START_TEST(test_linear_schedule)
+{
+    Experiment e = one_cycle_exp();
+    e.schedule = SCHED_LINEAR;
+    e.lr = 0.24f;
+    e.epochs = 8;
+    ck_assert(schedule_lr(&e, 0) == (double)0.24f);
+    ck_assert_double_eq_tol(schedule_lr(&e, 4), 0.12, 1e-8);
+    ck_assert_double_eq_tol(schedule_lr(&e, 6), 0.06, 1e-8);
+    ck_assert(schedule_lr(&e, 8) == 0.0);
+    ck_assert(schedule_lr(&e, 9.5) == 0.0); /* never negative */
+    for (int s = 0; s < 200; s++) {
+        double want = (double)0.24f * (1.0 - s / 200.0);
+        ck_assert_msg(fabs(schedule_lr(&e, s / 25.0) - want) <= 1e-15, "step %d", s);
+        ck_assert_msg((float)schedule_lr(&e, s / 25.0) == (float)want, "step %d", s);
+    }
+    ck_assert_double_eq_tol(schedule_lr(&e, 199 / 25.0), 0.24 / 200, 1e-9); /* the last step */
+}
+END_TEST
+
+static void set_knots(Experiment *e, int n, const double *epoch, const float *value)
+{
+    e->schedule = SCHED_PIECEWISE;
+    e->n_knots = n;
+    for (int k = 0; k < n; k++) {
+        e->knot_epoch[k] = epoch[k];
+        e->knot_value[k] = value[k];
+    }
+}
+
+/* piecewise: lr x the lines through the knots, the last value held after. */
+START_TEST(test_piecewise_schedule_points)
+{
+    Experiment e = one_cycle_exp();
+    e.lr = 0.5f;
+    set_knots(&e, 3, (const double[]){0, 2, 10}, (const float[]){0.2f, 1.0f, 0.07f});
+    ck_assert_double_eq_tol(schedule_lr(&e, 0), 0.1, 1e-8);
+    ck_assert_double_eq_tol(schedule_lr(&e, 1), 0.3, 1e-8);
+    ck_assert(schedule_lr(&e, 2) == 0.5); /* exactly the knot's value at a knot */
+    ck_assert_double_eq_tol(schedule_lr(&e, 6), 0.5 * (1 - 0.93 / 2), 1e-8);
+    ck_assert(schedule_lr(&e, 10) == 0.5 * (double)0.07f);
+    ck_assert(schedule_lr(&e, 10.5) == 0.5 * (double)0.07f);
+    ck_assert(schedule_lr(&e, 1e6) == 0.5 * (double)0.07f);
+    /* one knot: a constant */
+    set_knots(&e, 1, (const double[]){0}, (const float[]){3.0f});
+    ck_assert(schedule_lr(&e, 0) == 1.5 && schedule_lr(&e, 7.25) == 1.5);
+    /* a rise to a value 0 and back */
+    set_knots(&e, 3, (const double[]){0, 0.5, 1.5}, (const float[]){1.0f, 0.0f, 2.0f});
+    ck_assert(schedule_lr(&e, 0.5) == 0.0);
+    ck_assert_double_eq_tol(schedule_lr(&e, 0.25), 0.25, 1e-12);
+    ck_assert_double_eq_tol(schedule_lr(&e, 1.0), 0.5, 1e-12);
+}
+END_TEST
+
+/* The seed's one-cycle written as knots (lr = 1: the values are the rates):
+ * the same number at every step of 50 (and a few more) epochs of 391 steps,
+ * and on a fine grid of fractional epochs. */
+START_TEST(test_piecewise_equals_one_cycle)
+{
+    Experiment oc = one_cycle_exp(), pw = one_cycle_exp();
+    pw.lr = 1.0f;
+    set_knots(&pw, 4, (const double[]){0, 20, 40, 50},
+              (const float[]){0.008f, 0.12f, 0.008f, 0.0008f});
+    for (int s = 0; s <= 52 * 391; s++) {
+        double t = (double)s / 391;
+        ck_assert_msg(schedule_lr(&pw, t) == schedule_lr(&oc, t),
+                      "step %d (t %.17g): %.17g != %.17g", s, t, schedule_lr(&pw, t),
+                      schedule_lr(&oc, t));
+    }
+    for (int k = 0; k <= 60000; k++) {
+        double t = k * 0.001;
+        ck_assert_msg(schedule_lr(&pw, t) == schedule_lr(&oc, t), "t %.17g: %.17g != %.17g", t,
+                      schedule_lr(&pw, t), schedule_lr(&oc, t));
+    }
+}
+END_TEST
+
+/* The legacy airbench94 schedule (spec section 5 L): T = 476 steps of 48 per
+ * epoch, warm-up W = 109 steps 0.2 -> 1, then 1 -> 0.07 over D = 367 steps:
+ * knots = 0:0.2, 109/48:1, 476/48:0.07. Equal to the factor f(s) to the
+ * float rounding of 0.2 and 0.07 (the knot values are 32-bit like every rate). */
+START_TEST(test_piecewise_legacy_airbench)
+{
+    Experiment e = one_cycle_exp();
+    e.lr = 1.0f;
+    set_knots(&e, 3, (const double[]){0, 109.0 / 48, 476.0 / 48},
+              (const float[]){0.2f, 1.0f, 0.07f});
+    int same_float = 0;
+    for (int s = 0; s < 476; s++) {
+        double f = s < 109 ? 0.2 + 0.8 * s / 109 : 1.0 - 0.93 * (s - 109) / 367;
+        double got = schedule_lr(&e, (double)s / 48);
+        ck_assert_msg(fabs(got - f) < 1e-8, "step %d: %.17g, want %.17g", s, got, f);
+        same_float += (float)got == (float)f;
+    }
+    ck_assert(schedule_lr(&e, 109.0 / 48) == 1.0);
+    ck_assert_double_eq_tol(schedule_lr(&e, 475.0 / 48), 0.0725, 1e-4);
+    ck_assert_int_ge(same_float, 440); /* as 32-bit rates nearly all identical */
+}
+END_TEST
+
+/* steps per epoch: ceil(n / B), floor with drop_last (spec: 50000 / 1024 ->
+ * 48 steps, 848 images left out; 50000 / 2000 -> 25, none) */
+START_TEST(test_steps_per_epoch)
+{
+    Experiment e = one_cycle_exp();
+    e.path[0] = '\0';
+    static const int cases[][4] = {
+        /* n, B, steps, with drop_last */
+        {50000, 1024, 49, 48}, {50000, 2000, 25, 25}, {2500, 48, 53, 52}, {2496, 48, 52, 52},
+        {2500, 50, 50, 50},    {47, 48, 1, 0},        {48, 48, 1, 1},     {1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        e.batch_size = cases[i][1];
+        e.drop_last = false;
+        ck_assert_int_eq(train_steps_per_epoch(&e, cases[i][0]), cases[i][2]);
+        ck_assert_int_eq(train_check_data(&e, cases[i][0]), 0);
+        e.drop_last = true;
+        ck_assert_int_eq(train_steps_per_epoch(&e, cases[i][0]), cases[i][3]);
+        ck_assert_int_eq(train_check_data(&e, cases[i][0]), cases[i][3] ? 0 : CN_EXIT_USAGE);
+    }
+}
+END_TEST
+
+/* train_augment_init: the file's augmentation; flip_alternating's bits are
+ * cifar_flip_bits of the seed, one per training image. */
+START_TEST(test_train_augment)
+{
+    Experiment e = one_cycle_exp();
+    e.seed = 77;
+    e.augment_translate = 2;
+    e.augment_flip_alternating = true;
+    e.normalize = true;
+    Augment a;
+    train_augment_init(&a, &e, 300);
+    ck_assert_int_eq(a.translate, 2);
+    ck_assert_int_eq(a.crop_pad, 0);
+    ck_assert(!a.flip && a.normalize);
+    ck_assert_int_eq(a.epoch, 1);
+    ck_assert_ptr_nonnull(a.flip_bits);
+    uint8_t want[300];
+    cifar_flip_bits(77, 300, want);
+    ck_assert_int_eq(memcmp(a.flip_bits, want, 300), 0);
+    train_augment_free(&a);
+    ck_assert_ptr_null(a.flip_bits);
+    e.augment_flip_alternating = false;
+    e.augment_crop = 4;
+    e.augment_flip = true;
+    train_augment_init(&a, &e, 300);
+    ck_assert_ptr_null(a.flip_bits);
+    ck_assert(a.crop_pad == 4 && a.flip);
+    train_augment_free(&a);
+}
+END_TEST
+
 START_TEST(test_sgd_momentum_by_hand)
 {
     Experiment e = one_cycle_exp();
@@ -376,6 +532,12 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_one_cycle_reference_points);
     tcase_add_test(tc, test_other_schedules);
+    tcase_add_test(tc, test_linear_schedule);
+    tcase_add_test(tc, test_steps_per_epoch);
+    tcase_add_test(tc, test_train_augment);
+    tcase_add_test(tc, test_piecewise_schedule_points);
+    tcase_add_test(tc, test_piecewise_equals_one_cycle);
+    tcase_add_test(tc, test_piecewise_legacy_airbench);
     tcase_add_test(tc, test_sgd_momentum_by_hand);
     tcase_add_test(tc, test_adaptive_optimizers_by_hand);
     tcase_add_test(tc, test_rmsprop_file_default_alpha);

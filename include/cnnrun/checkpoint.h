@@ -65,10 +65,11 @@ void checkpoint_path(char *buf, size_t size, const char *dir, const char *experi
  * DIR/<experiment>-<run_id>.lock (created with the directory if needed),
  * holding this process's pid. The kernel drops it when the process ends,
  * however it ends, so a killed run is free to resume. Returns the lock's fd
- * (keep it open for the run), -1 when no lock could be taken for lack of a
- * usable directory (nothing else can hold one then either), or
- * -CN_EXIT_USAGE after printing who holds it when another live process runs
+ * (keep it open for the run), RUN_LOCK_NONE when no lock could be taken for
+ * lack of a usable directory (nothing else can hold one then either), or
+ * RUN_LOCK_HELD after printing who holds it when another live process runs
  * that run. */
+enum { RUN_LOCK_NONE = -1, RUN_LOCK_HELD = -2 };
 int run_lock(const char *dir, const char *experiment, int64_t run_id);
 
 /* Default checkpoint directory for a results database, next to it and its

@@ -62,9 +62,19 @@ typedef struct {
 } LayerSpec;
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP, OPT_MUON, OPT_COUNT } OptimizerType;
-typedef enum { SCHED_ONE_CYCLE, SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } ScheduleType;
+/* test-time augmentation of the final evaluation (src/train/tta.c) */
+typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE } TtaMode;
+typedef enum {
+    SCHED_ONE_CYCLE,
+    SCHED_CONSTANT,
+    SCHED_STEP,
+    SCHED_COSINE,
+    SCHED_LINEAR,    /* lr * (1 - t / epochs), 0 from t = epochs on */
+    SCHED_PIECEWISE  /* lr * the piecewise-linear curve through the knots */
+} ScheduleType;
 
 #define CN_MAX_MILESTONES 16
+#define CN_MAX_KNOTS 16
 
 /* ---- parameter groups: [group.NAME] sections (docs/experiment-format.md,
  * "Parameter groups and Muon") ---- */
@@ -117,6 +127,8 @@ typedef struct {
     char name[128];         /* default: file name without .ini */
     uint64_t seed;          /* default 1 */
     int epochs;             /* default 50 */
+    int eval_every;         /* evaluate every N epochs, 0: only the last; default 1 */
+    TtaMode tta;            /* views of the final evaluation; default none */
 
     /* [data] */
     char dataset[32];       /* only "cifar10" */
@@ -126,6 +138,9 @@ typedef struct {
     int test_batch_size;    /* default 500 */
     int augment_crop;       /* pixels of zero padding for random crop; 0 = none */
     bool augment_flip;
+    int augment_translate;  /* random shift by -N..N px, reflect padding; 0 = none */
+    bool augment_flip_alternating; /* per-image flip bit drawn once, inverted every other epoch */
+    bool drop_last;         /* drop the last partial training batch of each epoch */
     bool normalize;         /* normalize = cifar10 | none */
     int train_subset;       /* use the first N training images; 0 = all */
     int test_subset;        /* use the first N test images; 0 = all */
@@ -140,6 +155,7 @@ typedef struct {
     int ns_steps;           /* muon: Newton-Schulz iterations; default 3 */
     int optimizer_line;     /* line of [optimizer] type, else of [optimizer], else 0 */
     float label_smoothing;  /* cross-entropy label smoothing in [0, 1); default 0 */
+    bool loss_sum;          /* training loss summed over the batch, not its mean; default false */
 
     /* [schedule] lr as a pure function of the step */
     ScheduleType schedule;
@@ -150,6 +166,13 @@ typedef struct {
     float milestones[CN_MAX_MILESTONES]; /* step: epochs */
     float gamma;            /* step: default 0.1 */
     float warmup_epochs;    /* cosine: default 0 */
+    /* piecewise: knot k at epoch knot_epoch[k] (strictly increasing from 0)
+     * with value knot_value[k]; the rate is lr * the linear interpolation,
+     * held at the last value after the last knot */
+    int n_knots;
+    double knot_epoch[CN_MAX_KNOTS];
+    float knot_value[CN_MAX_KNOTS];
+    char knots_text[256];   /* as written (spaces normalised): 109/48 stays 109/48 */
 
     /* [layer.*] in file order */
     int n_layers;
@@ -183,6 +206,8 @@ void experiment_free(Experiment *e);
 
 /* Prints the resolved configuration in INI form (every key, defaults included). */
 void experiment_print(const Experiment *e, FILE *f);
+/* The same as a string (caller frees): what a run records and --resume compares. */
+char *experiment_text(const Experiment *e);
 
 const char *layer_type_name(LayerType t);
 const char *optimizer_type_name(OptimizerType t);

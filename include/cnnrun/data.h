@@ -42,20 +42,41 @@ const char *cifar_sample_dir(void);
  * short description ("--data", "[data] dir", "$CNNRUN_DATA", "embedded sample"). */
 const char *cifar_resolve_dir(const char *cli_dir, const char *config_dir, const char **origin);
 
+/* Initialise with designated initialisers: a field left out is "off". */
 typedef struct {
     int crop_pad;    /* random 32x32 crop from the image zero-padded by crop_pad */
     bool flip;       /* random horizontal flip, p = 0.5 */
     bool normalize;  /* per-channel (x/255 - mean) / std, CIFAR-10 statistics */
+    /* random translation by dy, dx uniform in -translate..translate, the pixels
+     * brought in taken from the reflect-padded image (PyTorch's F.pad
+     * mode='reflect': the edge pixel is not repeated). Ignored when
+     * crop_pad > 0 (the experiment file refuses both). */
+    int translate;
+    /* alternating flip: NULL for none; else image j of the split (idx[i] = j)
+     * is mirrored iff flip_bits[j] XOR (epoch is even). epoch counts as the
+     * trainer and the results database do, from 1: the first epoch uses the
+     * bits as drawn (cifar_flip_bits), the second their complement, and so on.
+     * Composes (XOR) with a random `flip`, which the experiment file refuses
+     * together with it. */
+    const uint8_t *flip_bits;
+    int epoch;
 } Augment;
+
+/* Draws the alternating-flip bits of n images from seed (stream
+ * RNG_STREAM_FLIP): bits[j] = rng_below(2), j = 0..n-1 in order, so the
+ * bits are a function of the seed alone (a resumed run draws them again) and
+ * the first n of a larger split are the same. */
+void cifar_flip_bits(uint64_t seed, int n, uint8_t *bits);
 
 /* Per-channel CIFAR-10 mean and std (of x/255), as in the reference recipe. */
 extern const float cifar_mean[3];
 extern const float cifar_std[3];
 
 /* Builds a batch of n images s[idx[i]] as floats in NHWC order (n,32,32,3).
- * Augmentation draws from rng (may be NULL when aug has no random part).
- * Padding pixels are 0 before normalisation (i.e. black), like
- * torchvision's RandomCrop(32, padding=4). labels_out may be NULL. */
+ * Augmentation draws from rng (may be NULL when aug has no random part:
+ * no crop, translate or random flip). Crop padding pixels are 0 before
+ * normalisation (i.e. black), like torchvision's RandomCrop(32, padding=4);
+ * translate's are reflected image pixels. labels_out may be NULL. */
 void cifar_make_batch(const CifarSplit *s, const int *idx, int n, const Augment *aug, Rng *rng,
                       float *out, int *labels_out);
 

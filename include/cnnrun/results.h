@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "cnnrun/epoch.h" /* EpochRecord: one row of `epochs` */
+
 typedef struct ResultsDb ResultsDb;
 
 typedef struct {
@@ -22,15 +24,6 @@ typedef struct {
     const char *data_dir;
 } RunInfo;
 
-typedef struct {
-    int epoch;                 /* 1-based */
-    double lr;                 /* at the last step of the epoch */
-    double train_loss, train_acc;
-    double test_loss, test_acc;
-    double seconds;            /* wall time of the epoch (training + evaluation) */
-    double images_per_sec;     /* training images per second */
-} EpochRecord;
-
 /* Opens (creating the file, its parent directory and the schema if needed). */
 ResultsDb *results_open(const char *path);
 void results_close(ResultsDb *db);
@@ -45,6 +38,9 @@ int results_add_epoch(ResultsDb *db, int64_t run_id, const EpochRecord *e);
 int results_finish_run(ResultsDb *db, int64_t run_id, const char *status, double train_seconds,
                        const char *error);
 int results_add_lr_find(ResultsDb *db, int64_t run_id, int step, double lr, double loss);
+/* The final evaluation with test-time augmentation over `views` views:
+ * runs.final_test_acc and runs.final_views (results_finish_run keeps them). */
+int results_final_eval(ResultsDb *db, int64_t run_id, double test_acc, int views);
 
 /* ==== issue 7: the per-layer table ========================================= */
 #include "cnnrun/model.h"

@@ -11,7 +11,20 @@ typedef struct {
     uint64_t inc;
 } Rng;
 
-/* Different streams from one seed give independent sequences. */
+/* The streams cnnrun draws from, one per kind of random choice, so that
+ * drawing more of one never shifts another. The numbers are part of every
+ * recorded curve and checkpoint: never renumber them. */
+typedef enum {
+    RNG_STREAM_INIT = 1,    /* parameter initialisation (src/model/init.c) */
+    RNG_STREAM_SHUFFLE = 2, /* each epoch's order of the training images */
+    RNG_STREAM_AUGMENT = 3, /* crop offsets and flips */
+    RNG_STREAM_FLIP = 4,    /* flip_alternating's per-image bits, drawn once per run */
+    RNG_STREAM_DROPOUT = 7, /* Model.dropout_rng: dropout masks */
+    RNG_STREAM_BENCH = 9,   /* `cnnrun bench`'s random input (seed 1, not the experiment's) */
+} RngStream;
+
+/* Different streams from one seed give independent sequences (an RngStream,
+ * or any other number for a test's own draws). */
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream);
 uint32_t rng_u32(Rng *r);
 /* Uniform in [0, n), unbiased. */

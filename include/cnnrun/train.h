@@ -1,6 +1,8 @@
 /* train.h — the training loop and what it needs: the learning-rate schedule
- * (a pure function of the step), the optimizer, evaluation, and a run that
- * records every epoch in the results database. */
+ * (a pure function of the step), the optimizer, evaluation, the training
+ * session they share, and the learning-rate range test. Recording runs (the
+ * results database, checkpoints) is the caller's: the loop reports through
+ * callbacks. */
 #ifndef CNNRUN_TRAIN_H
 #define CNNRUN_TRAIN_H
 
@@ -8,12 +10,30 @@
 
 #include "cnnrun/config.h"
 #include "cnnrun/data.h"
+#include "cnnrun/epoch.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
-#include "cnnrun/results.h"
+#include "cnnrun/rng.h"
 
 /* Learning rate at fractional epoch t = step / steps_per_epoch. */
 double schedule_lr(const Experiment *e, double t);
+
+/* ---- what the training loop feeds (feed.c) ---- */
+/* Optimizer steps per epoch over n_train images: ceil(n_train / batch_size),
+ * or with [data] drop_last floor(n_train / batch_size) — every step then a
+ * full batch, the last partial one left out. 0 when drop_last and n_train <
+ * batch_size: train_check_data refuses that. */
+int train_steps_per_epoch(const Experiment *e, int n_train);
+/* 0, or prints "path: ..." and returns CN_EXIT_USAGE when an epoch over
+ * n_train images would have no step. Callers check before training. */
+int train_check_data(const Experiment *e, int n_train);
+/* The experiment's batch augmentation for a training split of n_train
+ * images, epoch = 1. With flip_alternating it owns the per-image flip bits,
+ * drawn from the seed (cifar_flip_bits: nothing to save for a resume); the
+ * loop sets a->epoch to the epoch it makes batches for (1 = first). Release
+ * with train_augment_free. */
+void train_augment_init(Augment *a, const Experiment *e, int n_train);
+void train_augment_free(Augment *a);
 
 /* How one parameter group is updated (resolved from [optimizer] and the
  * [group.*] sections by optimizer_bind). */
@@ -105,30 +125,132 @@ typedef struct {
 EvalResult evaluate(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                     int *labels);
 
-typedef struct {
-    ResultsDb *db;       /* may be NULL (no recording) */
-    int threads;
-    const char *data_dir;
-    volatile int *stop;  /* set by SIGINT/SIGTERM: finish the step, mark interrupted */
-    /* checkpoints (include/cnnrun/checkpoint.h): DIR/<experiment>-<run_id>-{last,best}.ckpt
-     * written after each epoch's row is committed; NULL or "": none */
-    const char *checkpoint_dir;
-    int64_t resume_run_id;   /* > 0: continue this runs row instead of starting a new one */
-    const char *resume_path; /* the checkpoint to continue from; NULL: from epoch 1 */
-} TrainOptions;
+/* ---- test-time augmentation (src/train/tta.c) ----
+ * Views of a normalised NHWC batch: 0 the image, 1 its mirror, 2 and 4 the
+ * content moved by one pixel down-right and up-left (reflect padding, as
+ * PyTorch's F.pad(mode='reflect')), 3 and 5 their mirrors. A prediction is
+ * the weighted sum of the views' logits: weight 1 (none), 1/2 each (mirror),
+ * 1/4, 1/4 and 1/8 for each shifted view (mirror_translate, airbench's). */
+int tta_views(TtaMode mode);
+double tta_weight(TtaMode mode, int view);
+void tta_view(const float *in, int n, int view, float *out);
+/* evaluate() over the views' combined logits; TTA_NONE: evaluate(). */
+EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
+                        int *labels, TtaMode mode);
 
-/* Trains e on train, evaluates on test every epoch. Returns CN_EXIT_OK,
- * or CN_EXIT_FAIL (diverged, interrupted, I/O error) with the run marked so. */
-int train_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
-              const TrainOptions *opt);
+/* ---- a training session ----
+ * What `cnnrun run`, `lr-find` and `bench` all set up before their first
+ * step: e's network built for `batch` images with its initial parameters
+ * (e->seed), e's optimizer (its [group.*] sections and no_decay_bn_bias bound to
+ * the network: optimizer_bind), the batch buffers, the
+ * order of the training images and the data RNG streams. What a caller does
+ * around it (a results database, checkpoints) is its own. */
+typedef struct {
+    const Experiment *e;  /* outlives the session */
+    int batch;            /* images per step; the memory is planned for it */
+    int n_train;          /* images in the training split (0: no order, e.g. bench) */
+    int steps_per_epoch;  /* train_steps_per_epoch: ceil(n_train / batch), floor with drop_last */
+    Model model;
+    Optimizer opt;
+    float *images;        /* batch x CIFAR_PIXELS */
+    int *labels;          /* batch */
+    int *order;           /* n_train: the current epoch's order of the training images */
+    Augment aug;          /* e's augmentation and normalisation */
+    Rng shuffle_rng;      /* RNG_STREAM_SHUFFLE: draws each epoch's order */
+    Rng aug_rng;          /* RNG_STREAM_AUGMENT: crops and flips */
+} Session;
+
+/* Returns CN_EXIT_OK, or CN_EXIT_USAGE (the network cannot be built, or its
+ * groups do not fit it: message printed) with nothing to close. */
+int session_open(Session *s, const Experiment *e, int batch, int n_train);
+void session_close(Session *s);
+
+/* The parts of a training step, in the order a loop calls them. */
+/* A new epoch: order is 0..n_train-1 shuffled with shuffle_rng. */
+void session_shuffle(Session *s);
+/* Batch `step` of the epoch's order into images/labels, augmented with
+ * aug_rng. Returns its size (the last batch may be short). */
+int session_batch(Session *s, const CifarSplit *train, int step);
+/* Forward in training mode, then the loss (with e's label smoothing) and its
+ * gradient for n images: returns the loss summed over them and adds the
+ * correct predictions to *correct (may be NULL). */
+double session_forward(Session *s, int n, int *correct);
+/* Backward over the last forward and one optimizer update at lr. */
+void session_update(Session *s, int n, float lr);
+
+/* ---- the training loop ----
+ * Per epoch: shuffle, then forward / backward / update over the batches at
+ * the scheduled learning rate, then evaluate on the test split. The loop draws
+ * the progress display and nothing else: what becomes of the numbers (a
+ * results database, checkpoints) is the caller's, through TrainCallbacks. */
+
+/* How far a run has got, besides what the session holds (model, optimizer,
+ * RNG streams): with it, enough to continue bit for bit (a checkpoint stores
+ * both, include/cnnrun/checkpoint.h). {0}: the start. */
+typedef struct {
+    int epoch;             /* finished epochs; training goes on at epoch + 1 */
+    long step;             /* optimizer steps done */
+    double train_seconds;  /* wall time of the finished epochs (training + evaluation) */
+    /* a run stopped inside epoch + 1: its steps done (0: at the boundary) and their sums */
+    int steps_in_epoch;
+    double part_loss_sum;  /* sum of their batch losses */
+    int part_correct, part_seen;
+    double part_seconds;   /* their training time */
+} TrainPosition;
+
+/* One finished optimizer step. */
+typedef struct {
+    int epoch;         /* 1-based; 0 in lr-find */
+    int step;          /* 1-based, in the epoch (lr-find: in the test) */
+    long global_step;  /* steps done, this one included */
+    double lr;         /* this step's learning rate */
+    double loss;       /* the epoch's mean so far (lr-find: the smoothed loss) */
+} TrainStep;
+
+/* What the loop reports, to ctx. Any pointer may be NULL. A report returns
+ * NULL to go on, or why the run cannot (it ends TRAIN_FAILED with that). */
+typedef struct {
+    void *ctx;
+    /* after every step */
+    const char *(*step)(void *ctx, const TrainStep *st);
+    /* every evaluated epoch, healthy or not */
+    const char *(*epoch)(void *ctx, const EpochRecord *rec);
+    /* an epoch that ended healthy: (s, pos) is a point to continue from */
+    const char *(*checkpoint)(void *ctx, const Session *s, const TrainPosition *pos,
+                              const EpochRecord *rec);
+    /* polled after every step: nonzero ends the run TRAIN_INTERRUPTED */
+    int (*stop)(void *ctx);
+    /* after the last epoch, the final evaluation with [experiment] tta (only
+     * when tta is not none): its accuracy over `views` views */
+    const char *(*final)(void *ctx, const EvalResult *ev, int views);
+} TrainCallbacks;
+
+typedef enum {
+    TRAIN_FINISHED,    /* every epoch (lr-find: every step, or the loss exploded) */
+    TRAIN_DIVERGED,    /* a loss became NaN or infinite */
+    TRAIN_INTERRUPTED, /* TrainCallbacks.stop, after a finished step */
+    TRAIN_FAILED,      /* a report returned why it could not go on */
+} TrainEnd;
+
+/* As runs.status spells it: finished, diverged, interrupted, failed. */
+const char *train_end_name(TrainEnd end);
+
+/* Trains s->e from *pos up to its last epoch on train, evaluating on test.
+ * *pos follows the run; on a stop inside an epoch it says how far that
+ * epoch got (and s->shuffle_rng is back before the epoch's shuffle, which a
+ * continued run draws again), so after TRAIN_INTERRUPTED (s, *pos) is the
+ * point to continue from. *why: NULL when finished, else the reason (for
+ * TRAIN_INTERRUPTED the caller knows its own). */
+TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
+                    TrainPosition *pos, const TrainCallbacks *cb, const char **why);
 
 /* ---- learning-rate range test (Smith, Super-Convergence, 2017) ----
  * lr grows exponentially from lr_min to lr_max over `steps` mini-batches of a
- * throwaway copy of the network (fresh init, the experiment's optimizer, data
- * order and augmentation); the loss is smoothed (exponential, beta 0.98,
- * bias-corrected) and recorded per step in `lr_find` under a runs row of its
- * own (experiment "<name>/lr-find", status finished). Stops early when the
- * smoothed loss exceeds 4x the best or is not finite. No weights are kept. */
+ * throwaway session (fresh init, the experiment's optimizer, data order and
+ * augmentation); the loss is smoothed (exponential, beta 0.98,
+ * bias-corrected) and reported per step. Stops early when the smoothed loss
+ * exceeds 4x the best or is not finite. No weights are kept. (`cnnrun
+ * lr-find` records the curve in `lr_find` under a runs row of its own.) */
 typedef struct {
     double lr_min, lr_max;
     int steps;
@@ -137,15 +259,19 @@ typedef struct {
 typedef struct {
     int steps_done;
     int stopped_early;       /* the loss exploded before lr_max */
-    int64_t run_id;          /* its runs row, 0 without a database */
     double best_loss, lr_at_best;   /* minimum of the smoothed loss */
     double lr_steepest;      /* most negative slope d(loss)/d(log lr) before the minimum */
     double suggested_max;    /* lr_at_best / 10 */
     double suggested_start;  /* suggested_max / 15 (the seed's 0.008 / 0.12) */
 } LrFindResult;
 
-/* Returns CN_EXIT_OK (result filled) or CN_EXIT_FAIL (database error). */
-int lr_find(const Experiment *e, const CifarSplit *train, const LrFindOptions *lo,
-            const TrainOptions *opt, LrFindResult *out);
+/* Runs the test on s (as session_open left it), reporting each step to
+ * cb->step (TrainStep.global_step = .step: 1, 2, ...; .loss: the smoothed
+ * loss; .epoch 0) and polling cb->stop. cb->epoch and cb->checkpoint are not
+ * called. Fills *out and returns TRAIN_FINISHED (the loss may have exploded:
+ * out->stopped_early), TRAIN_FAILED (*why: the step report's reason) or
+ * TRAIN_INTERRUPTED. */
+TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
+                 const TrainCallbacks *cb, LrFindResult *out, const char **why);
 
 #endif

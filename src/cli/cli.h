@@ -3,6 +3,8 @@
 #ifndef CNNRUN_CLI_H
 #define CNNRUN_CLI_H
 
+#include <signal.h>
+
 #include "cnnrun/config.h"
 
 #define CLI_MAX_SETS 64
@@ -38,6 +40,10 @@ void cli_free(CliOptions *o);
  * without OpenMP) to requested, or to the online CPUs when requested is 0,
  * and returns it. Call it before model_build (per-thread scratch). */
 int cli_setup_threads(int requested);
+/* SIGINT and SIGTERM set cli_stop_requested (run, lr-find: finish the step,
+ * save, mark the run interrupted) instead of killing the process. */
+extern volatile sig_atomic_t cli_stop_requested;
+void cli_catch_stop_signals(void);
 
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);

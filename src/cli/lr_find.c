@@ -1,22 +1,87 @@
 /* lr_find.c — `cnnrun lr-find FILE.ini [--min 1e-5] [--max 10] [--steps 100]`:
- * runs the learning-rate range test (src/train/lr_find.c), records its curve
- * in the results database (table lr_find) and prints the suggested range and
- * a ready-to-paste [schedule] section. Leaves no weights anywhere. */
+ * runs the learning-rate range test (src/train/lr_find.c) on a fresh session,
+ * records its curve in the results database (a runs row of its own, table
+ * lr_find) and prints the suggested range and a ready-to-paste [schedule]
+ * section. Leaves no weights anywhere. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cnnrun/data.h"
+#include "cnnrun/results.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
-static volatile sig_atomic_t stop_requested;
 
-static void on_signal(int sig)
+/* The curve's runs row: experiment "<name>/lr-find", the resolved
+ * configuration with the range appended. Returns its id or -1. */
+static int64_t begin_lr_find_run(ResultsDb *db, const Experiment *e, const LrFindOptions *lo,
+                                 const Model *m, int threads, const char *data_desc)
 {
-    (void)sig;
-    stop_requested = 1;
+    char name[160], *cfg = NULL;
+    size_t cfg_len = 0;
+    snprintf(name, sizeof name, "%s/lr-find", e->name);
+    FILE *mem = open_memstream(&cfg, &cfg_len);
+    experiment_print(e, mem);
+    fprintf(mem, "\n; lr-find: lr %g -> %g over %d steps\n", lo->lr_min, lo->lr_max, lo->steps);
+    fclose(mem);
+    RunInfo info = {.experiment = name, .config_path = e->path, .config = cfg, .seed = e->seed,
+                    .threads = threads, .params = (int64_t)m->n_params,
+                    .flops_per_image = model_flops_per_image(m), .epochs_planned = 0,
+                    .version = CN_VERSION, .data_dir = data_desc};
+    int64_t id = results_begin_run(db, &info);
+    free(cfg);
+    return id;
+}
+
+typedef struct {
+    ResultsDb *db;
+    int64_t run_id;
+} CurveRecord;
+
+/* TrainCallbacks.step: one row of `lr_find`. */
+static const char *record_step(void *ctx, const TrainStep *st)
+{
+    const CurveRecord *c = ctx;
+    if (results_add_lr_find(c->db, c->run_id, (int)st->global_step, st->lr, st->loss) != 0)
+        return "could not record an lr_find step";
+    return NULL;
+}
+
+/* TrainCallbacks.stop: SIGINT or SIGTERM arrived. */
+static int stop_poll(void *ctx)
+{
+    (void)ctx;
+    return cli_stop_requested != 0;
+}
+
+/* Runs the test on a fresh session and records it. CN_EXIT_OK with *r
+ * filled and *run_id its runs row, or the exit status. */
+static int find_and_record(const Experiment *e, const CifarSplit *train, const LrFindOptions *lo,
+                           ResultsDb *db, int threads, const char *data_desc, LrFindResult *r,
+                           int64_t *run_id)
+{
+    Session s;
+    if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    double t0 = now_seconds();
+    CurveRecord curve = {.db = db,
+                         .run_id = begin_lr_find_run(db, e, lo, &s.model, threads, data_desc)};
+    *run_id = curve.run_id;
+    if (curve.run_id < 0) {
+        session_close(&s);
+        return CN_EXIT_FAIL;
+    }
+    TrainCallbacks cb = {.ctx = &curve, .step = record_step, .stop = stop_poll};
+    const char *why;
+    TrainEnd end = lr_find(&s, train, lo, &cb, r, &why);
+    if (end == TRAIN_INTERRUPTED) why = "interrupted by a signal";
+    int rc = end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
+    if (results_finish_run(db, curve.run_id, train_end_name(end), now_seconds() - t0, why) != 0)
+        rc = CN_EXIT_FAIL;
+    session_close(&s);
+    return rc;
 }
 
 int cmd_lr_find(CliOptions *o)
@@ -55,27 +120,27 @@ int cmd_lr_find(CliOptions *o)
     }
     cifar_free(&test);
     if (e.train_subset && e.train_subset < train.n) cifar_truncate(&train, e.train_subset);
+    if (train_check_data(&e, train.n) != 0) { /* drop_last: no full batch */
+        cifar_free(&train);
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     ResultsDb *db = results_open(o->db);
     if (!db) {
         cifar_free(&train);
         experiment_free(&e);
         return CN_EXIT_FAIL;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop_signals();
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
-    TrainOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
-                        .stop = (volatile int *)&stop_requested};
     fprintf(stderr, "%s: lr-find  lr %g -> %g over %d steps of %d images, %d threads, data %s\n",
             o->files[0], lo.lr_min, lo.lr_max, lo.steps, e.batch_size, threads, data_desc);
     LrFindResult r;
-    int rc = lr_find(&e, &train, &lo, &opt, &r);
+    int64_t run_id = 0;
+    int rc = find_and_record(&e, &train, &lo, db, threads, data_desc, &r, &run_id);
     if (rc == CN_EXIT_OK) {
-        printf("%s: lr-find run %lld: %d steps%s\n", o->files[0], (long long)r.run_id,
+        printf("%s: lr-find run %lld: %d steps%s\n", o->files[0], (long long)run_id,
                r.steps_done,
                r.stopped_early ? " (stopped early: the smoothed loss exceeded 4x its minimum)"
                                : "");
@@ -94,7 +159,7 @@ int cmd_lr_find(CliOptions *o)
                    "cycle_epochs = %g\nlr_end = %.3g\n\n",
                    r.suggested_start, r.suggested_max, cycle, r.suggested_start / 10);
             printf("curve: sqlite3 -csv %s 'select lr, loss from lr_find where run_id = %lld "
-                   "order by step'\n", o->db, (long long)r.run_id);
+                   "order by step'\n", o->db, (long long)run_id);
         }
     }
     results_close(db);

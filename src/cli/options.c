@@ -2,6 +2,7 @@
  * a directory argument stands for every *.ini in it, sorted by name. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -212,4 +213,21 @@ int cli_setup_threads(int requested)
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
     return n;
+}
+
+volatile sig_atomic_t cli_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    cli_stop_requested = 1;
+}
+
+void cli_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }

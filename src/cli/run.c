@@ -1,9 +1,10 @@
 /* run.c — `cnnrun run FILE|DIR ...`: validates every experiment before any
- * training, opens the results database, trains each in turn. One failing
- * experiment is reported and the batch goes on; the exit status says whether
- * all succeeded. SIGINT/SIGTERM finish the current step and mark the run
- * `interrupted`. `--resume [PATH.ckpt]` continues an interrupted run in its
- * own runs row from its last checkpoint (docs/training.md). */
+ * training, opens the results database, trains each in turn (one recorded
+ * run each: run_record.c). One failing experiment is reported and the batch
+ * goes on; the exit status says whether all succeeded. SIGINT/SIGTERM
+ * finish the current step and mark the run `interrupted`. `--resume
+ * [PATH.ckpt]` continues an interrupted run in its own runs row from its
+ * last checkpoint (docs/training.md). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,9 @@
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/data.h"
 #include "cnnrun/model.h"
-#include "cnnrun/train.h"
+#include "cnnrun/results.h"
 #include "cnnrun/util.h"
+#include "run_record.h"
 
 /* Two resolved configurations are the same run's when they agree on every
  * line but comments (the first comment names the path the file was read by,
@@ -35,13 +37,6 @@ static int same_config(const char *a, const char *b)
     }
 }
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* Parse + build every file first: a typo in the 5th file should not wait
  * for 4 trainings to be noticed. Also checks that each experiment's data
@@ -158,11 +153,7 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
         }
     }
     /* the same resolved configuration, or the curve would not be the same run's */
-    char *now = NULL;
-    size_t now_len = 0;
-    FILE *mem = open_memstream(&now, &now_len);
-    experiment_print(e, mem);
-    fclose(mem);
+    char *now = experiment_text(e);
     int same = !config || same_config(now, config);
     if (!same) {
         fprintf(stderr, "%s: the resolved configuration differs from the one run %lld started "
@@ -204,13 +195,19 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     }
     if (e.train_subset && e.train_subset < train.n) cifar_truncate(&train, e.train_subset);
     if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
+    if (train_check_data(&e, train.n) != 0) { /* drop_last: no full batch */
+        cifar_free(&train);
+        cifar_free(&test);
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
-    TrainOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
-                        .stop = (volatile int *)&stop_requested, .checkpoint_dir = ckdir,
-                        .resume_run_id = resume_id,
-                        .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL};
-    int rc = train_run(&e, &train, &test, &opt);
+    RecordOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
+                         .stop = &cli_stop_requested, .checkpoint_dir = ckdir,
+                         .resume_run_id = resume_id,
+                         .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL};
+    int rc = recorded_run(&e, &train, &test, &opt);
     cifar_free(&train);
     cifar_free(&test);
     experiment_free(&e);
@@ -225,13 +222,9 @@ int cmd_run(CliOptions *o)
     int threads = cli_setup_threads(o->threads);
     ResultsDb *db = results_open(o->db);
     if (!db) return CN_EXIT_FAIL;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop_signals();
     int failed = 0, worst = CN_EXIT_OK, started = 0;
-    for (int i = 0; i < o->n_files && !stop_requested; i++) {
+    for (int i = 0; i < o->n_files && !cli_stop_requested; i++) {
         started++;
         int rc = run_one(o->files[i], o, db, threads);
         if (rc != CN_EXIT_OK) {
@@ -243,7 +236,7 @@ int cmd_run(CliOptions *o)
         }
     }
     results_close(db);
-    if (stop_requested && started < o->n_files) {
+    if (cli_stop_requested && started < o->n_files) {
         for (int i = started; i < o->n_files; i++)
             fprintf(stderr, "cnnrun: %s: not run (interrupted)\n", o->files[i]);
         failed += o->n_files - started;

@@ -332,6 +332,14 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
     /* [data] dir_line */
     const IniEntry *dir = seen_entry(&sn[1], data_s, "dir");
     e->dir_line = dir ? dir->loc.line : 0;
+    /* [data] drop_last with fewer training images than a batch: no step at
+     * all (a full data set smaller than a batch is caught when it is loaded) */
+    if (e->drop_last && e->train_subset > 0 && e->train_subset < e->batch_size) {
+        static const char *const k[] = {"drop_last", "batch_size", "train_subset", NULL};
+        diag_error(d, loc_of(&sn[1], data_s, secs[1], k),
+                   "'drop_last' with batch_size (%d) larger than train_subset (%d) leaves no "
+                   "training step in an epoch", e->batch_size, e->train_subset);
+    }
 
     /* [optimizer] beta2: Adam's 0.999, but RMSProp uses it as its smoothing
      * constant alpha, whose PyTorch default is 0.99 */
@@ -364,6 +372,18 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
         static const char *const k[] = {"milestones", NULL};
         diag_error(d, loc_of(&sn[3], sch_s, secs[3], k),
                    "the step schedule needs at least one milestone (e.g. milestones = 30, 45)");
+    }
+    if (e->schedule == SCHED_PIECEWISE && e->n_knots == 0 && !seen_entry(&sn[3], sch_s, "knots")) {
+        static const char *const k[] = {"type", NULL};
+        diag_error(d, loc_of(&sn[3], sch_s, secs[3], k),
+                   "the piecewise schedule needs 'knots' (epoch:value pairs from epoch 0, e.g. "
+                   "knots = 0:0.2, 2:1, 10:0.07)");
+    } else if (e->schedule == SCHED_PIECEWISE && e->n_knots == 0 &&
+               seen_ok(&sn[3], sch_s, "knots")) {
+        static const char *const k[] = {"knots", NULL};
+        diag_error(d, loc_of(&sn[3], sch_s, secs[3], k),
+                   "the piecewise schedule needs at least one knot (e.g. knots = 0:0.2, 2:1, "
+                   "10:0.07)");
     }
 }
 
@@ -736,4 +756,18 @@ void experiment_print(const Experiment *e, FILE *f)
             print_key(f, k, ls);
         }
     }
+}
+
+char *experiment_text(const Experiment *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) { /* only when out of memory, as xmalloc */
+        perror("cnnrun: open_memstream");
+        exit(CN_EXIT_FAIL);
+    }
+    experiment_print(e, mem);
+    fclose(mem);
+    return text;
 }

@@ -21,6 +21,7 @@ _Static_assert(sizeof(OptimizerType) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(ScheduleType) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(DecayMode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(GroupSchedule) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(TtaMode) == sizeof(int), "enums are stored as int");
 
 const char *const schema_layer_type_names[] = {
     "conv",   "batchnorm", "relu",    "leaky",  "gelu",     "maxpool",   "avgpool",
@@ -42,9 +43,12 @@ _Static_assert(sizeof schema_param_kind_names / sizeof *schema_param_kind_names 
                "one name per parameter kind");
 static const char *const decay_names[] = {"coupled", "decoupled", NULL};
 static const char *const group_schedule_names[] = {"shared", "linear", NULL};
-static const char *const schedule_names[] = {"one_cycle", "constant", "step", "cosine", NULL};
+static const char *const schedule_names[] = {"one_cycle", "constant", "step", "cosine",
+                                             "linear",    "piecewise", NULL};
 static const char *const dataset_names[] = {"cifar10", NULL};
 static const char *const normalize_names[] = {"none", "cifar10", NULL};
+static const char *const tta_names[] = {"none", "mirror", "mirror_translate", NULL};
+static const char *const reduction_names[] = {"mean", "sum", NULL};
 
 #define E(f) offsetof(Experiment, f)
 #define L(f) offsetof(LayerSpec, f)
@@ -59,6 +63,13 @@ static const SchemaKey experiment_keys[] = {
      "seeds weight initialisation, shuffling and augmentation"},
     {"epochs", SK_INT, 0, E(epochs), 0, 1, 100000, "50", NULL,
      "passes over the training set"},
+    {"eval_every", SK_INT, 0, E(eval_every), 0, 0, 100000, "1", NULL,
+     "evaluate on the test split every N epochs; 0 = only after the last (always evaluated): "
+     "evaluation is time a short recipe's budget may not have"},
+    {"tta", SK_ENUM, 0, E(tta), 0, 0, 0, "none", tta_names,
+     "test-time augmentation of the final evaluation (runs.final_test_acc): `mirror` averages "
+     "the logits of the image and its mirror, `mirror_translate` adds four 1-pixel diagonal "
+     "shifts and their mirrors (weights 1/4, 1/4, 1/8 x 4): a free accuracy gain"},
 };
 
 static const SchemaKey data_keys[] = {
@@ -72,8 +83,14 @@ static const SchemaKey data_keys[] = {
     {"test_batch_size", SK_INT, 0, E(test_batch_size), 0, 1, 65536, "500", NULL,
      "images per forward pass when evaluating, at most batch_size (memory only, not accuracy)"},
     {"augment", SK_AUGMENT, 0, 0, 0, 0, 16, "none", NULL,
-     "`crop:N` random 32x32 crop of the image zero-padded by N, `flip` random horizontal "
-     "flip; comma-separated, or `none`"},
+     "`crop:N` random 32x32 crop of the image zero-padded by N; `translate:N` random shift by "
+     "-N..N pixels in each direction, the pixels brought in reflected (not black); `flip` random "
+     "horizontal flip; `flip_alternating` each image mirrored in every other epoch, its phase "
+     "drawn once from the seed (half the images start mirrored); comma-separated, or `none`. "
+     "Not crop with translate, not flip with flip_alternating"},
+    {"drop_last", SK_BOOL, 0, E(drop_last), 0, 0, 0, "false", NULL,
+     "drop the last partial training batch of each epoch: floor(n / batch_size) steps, every "
+     "one of batch_size images (which images are left out changes with the shuffle)"},
     {"normalize", SK_ENUM, SF_ENUM_BOOL, E(normalize), 0, 0, 0, "cifar10", normalize_names,
      "`cifar10`: subtract the per-channel mean and divide by the std; `none`: pixels in [0, 1]"},
     {"train_subset", SK_INT, 0, E(train_subset), 0, 0, 50000, "0", NULL,
@@ -104,13 +121,17 @@ static const SchemaKey optimizer_keys[] = {
      "training loss: cross-entropy against (1 - s) one-hot + s/classes (test loss: plain)"},
     {"ns_steps", SK_INT, 0, E(ns_steps), 0, 1, 20, "3", NULL,
      "muon: Newton-Schulz iterations that orthogonalise each update (3 in airbench94)"},
+    {"loss_reduction", SK_ENUM, SF_ENUM_BOOL, E(loss_sum), 0, 0, 0, "mean", reduction_names,
+     "training loss over the batch: `mean`, or `sum` (the gradient is batch_size times larger: "
+     "recipes tuned with a summed loss, such as airbench, keep their learning rates)"},
 };
 
 static const SchemaKey schedule_keys[] = {
     {"type", SK_ENUM, 0, E(schedule), 0, 0, 0, "one_cycle", schedule_names,
      "learning-rate curve over the epochs"},
     {"lr", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr), 0, 0, 0, "0.1", NULL,
-     "constant: the rate; step, cosine: the starting (peak) rate"},
+     "constant: the rate; step, cosine: the starting (peak) rate; linear: the rate at epoch 0, "
+     "falling linearly to 0 at the last epoch's end; piecewise: the factor of the knot values"},
     {"lr_start", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr_start), 0, 0, 0, "0.008", NULL,
      "one_cycle: rate at epoch 0 and at the end of the cycle (<= lr_max)"},
     {"lr_max", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr_max), 0, 0, 0, "0.12", NULL,
@@ -125,6 +146,10 @@ static const SchemaKey schedule_keys[] = {
      "step: factor applied at each milestone"},
     {"warmup_epochs", SK_FLOAT, SF_NO_MAX, E(warmup_epochs), 0, 0, 0, "0", NULL,
      "cosine: linear warm-up from 0 to lr over this many epochs"},
+    {"knots", SK_KNOTS, 0, 0, 0, 0, CN_MAX_KNOTS, "", NULL,
+     "piecewise: `epoch:value` pairs, epochs strictly increasing from 0 (fractional; `a/b` "
+     "allowed, e.g. 109/48 for step 109 of 48 per epoch); the rate is lr x the straight lines "
+     "between them, the last value held after the last knot (required for piecewise)"},
 };
 
 static const SchemaSection top_sections[] = {
@@ -401,6 +426,7 @@ void schema_range_text(const SchemaKey *k, char *buf, size_t n)
         break;
     case SK_AUGMENT: snprintf(buf, n, "N in 0..%.0f", k->max); break;
     case SK_MILESTONES: snprintf(buf, n, "> 0, at most %.0f", k->max); break;
+    case SK_KNOTS: snprintf(buf, n, "value >= 0, at most %.0f", k->max); break;
     case SK_INPUTS: snprintf(buf, n, "%.0f..%.0f names", k->min, k->max); break;
     case SK_PATTERNS: snprintf(buf, n, "at most %.0f", k->max); break;
     default: break;
@@ -463,19 +489,38 @@ static bool in_range(const SchemaKey *k, double v)
         return -1;                                                                        \
     } while (0)
 
+/* "crop:N" / "translate:N": the padding N in 0..max into *out. */
+static int parse_shift(const SchemaKey *k, const char *item, const char *what, int *out,
+                       char *err, size_t errlen)
+{
+    char *num = trim((char *)item + strlen(what) + 1);
+    long v;
+    int rc = parse_long(num, &v);
+    if (rc == -1) FAIL("expected an integer after '%s:' in 'augment', got '%s'", what, num);
+    if (rc == -2 || v < 0 || v > (long)k->max)
+        FAIL("%s %s in 'augment' must be between 0 and %.0f, got %s", what,
+             strcmp(what, "crop") == 0 ? "padding" : "distance", k->max, num);
+    *out = (int)v;
+    return 0;
+}
+
 static int parse_augment(const SchemaKey *k, const char *value, Experiment *e, char *err,
                          size_t errlen)
 {
-    if (!*value) FAIL("missing value for 'augment' (expected crop:N, flip or none)");
+    if (!*value)
+        FAIL("missing value for 'augment' (expected crop:N, translate:N, flip, flip_alternating "
+             "or none)");
     if (strcmp(value, "none") == 0) {
         e->augment_crop = 0;
         e->augment_flip = false;
+        e->augment_translate = 0;
+        e->augment_flip_alternating = false;
         return 0;
     }
     char buf[256];
     if (!str_copy(buf, sizeof buf, value)) FAIL("'augment' is too long");
-    int crop = 0;
-    bool flip = false, seen_crop = false;
+    int crop = 0, translate = 0;
+    bool flip = false, alternating = false, seen_crop = false, seen_translate = false;
     char *save = NULL;
     int n_items = 0;
     for (char *p = buf;; p = NULL) {
@@ -486,36 +531,48 @@ static int parse_augment(const SchemaKey *k, const char *value, Experiment *e, c
         if (strcmp(item, "flip") == 0) {
             if (flip) FAIL("'flip' appears twice in 'augment'");
             flip = true;
+        } else if (strcmp(item, "flip_alternating") == 0) {
+            if (alternating) FAIL("'flip_alternating' appears twice in 'augment'");
+            alternating = true;
         } else if (strncmp(item, "crop:", 5) == 0) {
             if (seen_crop) FAIL("'crop' appears twice in 'augment'");
-            char *num = trim(item + 5);
-            long v;
-            int rc = parse_long(num, &v);
-            if (rc == -1) FAIL("expected an integer after 'crop:' in 'augment', got '%s'", num);
-            if (rc == -2 || v < 0 || v > (long)k->max)
-                FAIL("crop padding in 'augment' must be between 0 and %.0f, got %s", k->max, num);
-            crop = (int)v;
+            if (parse_shift(k, item, "crop", &crop, err, errlen) != 0) return -1;
             seen_crop = true;
+        } else if (strncmp(item, "translate:", 10) == 0) {
+            if (seen_translate) FAIL("'translate' appears twice in 'augment'");
+            if (parse_shift(k, item, "translate", &translate, err, errlen) != 0) return -1;
+            seen_translate = true;
         } else if (strcmp(item, "crop") == 0) {
             FAIL("'crop' in 'augment' needs the padding in pixels, e.g. crop:4");
+        } else if (strcmp(item, "translate") == 0) {
+            FAIL("'translate' in 'augment' needs the largest shift in pixels, e.g. translate:2");
         } else if (strcmp(item, "none") == 0) {
             FAIL("'none' in 'augment' cannot be combined with other augmentations");
         } else {
-            static const char *const known[] = {"flip", "crop:4", "none", NULL};
+            static const char *const known[] = {"flip", "crop:4", "translate:2",
+                                                "flip_alternating", "none", NULL};
             const char *s = *item ? schema_suggest(item, known) : NULL;
             char hint[64] = "";
             if (s) snprintf(hint, sizeof hint, "; did you mean '%s'?", s);
             if (!*item) FAIL("empty item in 'augment' (stray comma?)");
-            FAIL("unknown augmentation '%s' in 'augment' (expected crop:N, flip or none)%s", item,
-                 hint);
+            FAIL("unknown augmentation '%s' in 'augment' (expected crop:N, translate:N, flip, "
+                 "flip_alternating or none)%s", item, hint);
         }
     }
     /* strtok_r skips empty items: catch "flip,,crop:4" and a trailing comma */
     int commas = 0;
     for (const char *c = value; *c; c++) commas += *c == ',';
     if (commas + 1 != n_items) FAIL("empty item in 'augment' (stray comma?)");
+    if (flip && alternating)
+        FAIL("'flip' and 'flip_alternating' in 'augment' cannot be combined (one decides when an "
+             "image is mirrored: at random, or in every other epoch)");
+    if (seen_crop && seen_translate)
+        FAIL("'crop' and 'translate' in 'augment' cannot be combined (both shift the image: crop "
+             "fills with black, translate with the reflected image)");
     e->augment_crop = crop;
     e->augment_flip = flip;
+    e->augment_translate = translate;
+    e->augment_flip_alternating = alternating;
     return 0;
 }
 
@@ -548,6 +605,88 @@ static int parse_milestones(const SchemaKey *k, const char *value, Experiment *e
     }
     e->n_milestones = n;
     memcpy(e->milestones, ms, (size_t)n * sizeof *ms);
+    return 0;
+}
+
+/* A knot's epoch: a number, or a fraction a/b (b > 0) computed in double.
+ * norm receives the text as it is printed back ("a/b" without spaces).
+ * 0 ok, -1 not a number, -2 not finite or b <= 0. */
+static int parse_knot_epoch(const char *text, double *out, char *norm, size_t size)
+{
+    char buf[128];
+    if (!str_copy(buf, sizeof buf, text)) return -1;
+    char *slash = strchr(buf, '/');
+    if (!slash) {
+        snprintf(norm, size, "%s", buf);
+        return parse_double(buf, out);
+    }
+    *slash = '\0';
+    char *num = trim(buf), *den = trim(slash + 1);
+    double a, b;
+    int rc = parse_double(num, &a);
+    if (rc == 0) rc = parse_double(den, &b);
+    if (rc != 0) return rc;
+    if (!(b > 0)) return -2;
+    snprintf(norm, size, "%s/%s", num, den);
+    *out = a / b;
+    return 0;
+}
+
+static int parse_knots(const SchemaKey *k, const char *value, Experiment *e, char *err,
+                       size_t errlen)
+{
+    e->n_knots = 0;
+    e->knots_text[0] = '\0';
+    if (!*value) return 0;
+    char buf[512];
+    if (!str_copy(buf, sizeof buf, value)) FAIL("'knots' is too long");
+    double ep[CN_MAX_KNOTS];
+    float val[CN_MAX_KNOTS];
+    char text[sizeof e->knots_text] = "";
+    const char *prev = "";
+    size_t used = 0;
+    int n = 0;
+    char *p = buf;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        char *item = trim(p);
+        if (!*item) FAIL("empty item in 'knots' (stray comma?)");
+        char *colon = strchr(item, ':');
+        if (!colon) FAIL("expected epoch:value in 'knots', got '%s'", item);
+        *colon = '\0';
+        char *et = trim(item), *vt = trim(colon + 1);
+        double t, v;
+        char norm[128];
+        int rc = parse_knot_epoch(et, &t, norm, sizeof norm);
+        if (rc == -1)
+            FAIL("expected a number or a fraction a/b as the epoch in 'knots', got '%s'", et);
+        if (rc == -2 || !(t >= 0) || t > 1e6)
+            FAIL("each knot's epoch must be between 0 and 1e6 (a fraction a/b with b > 0), got "
+                 "'%s'", et);
+        rc = parse_double(vt, &v);
+        if (rc == -1)
+            FAIL("expected a number as the value of knot '%s' in 'knots', got '%s'", et, vt);
+        if (rc == -2 || !(v >= 0) || v > FLT_MAX)
+            FAIL("each knot's value must be a finite number >= 0, got '%s' (at epoch %s)", vt, et);
+        if (n == (int)k->max) FAIL("too many 'knots' (at most %.0f)", k->max);
+        if (n == 0 && t != 0)
+            FAIL("the first knot must be at epoch 0 (the rate at the start), got %s", et);
+        if (n > 0 && !(t > ep[n - 1]))
+            FAIL("knot epochs must be strictly increasing, got %s after %s", et, prev);
+        prev = et;
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s:%s", n ? ", " : "", norm,
+                                 vt);
+        if (used >= sizeof text) FAIL("'knots' is too long");
+        ep[n] = t;
+        val[n++] = (float)v;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    e->n_knots = n;
+    memcpy(e->knots_text, text, sizeof text);
+    memcpy(e->knot_epoch, ep, (size_t)n * sizeof *ep);
+    memcpy(e->knot_value, val, (size_t)n * sizeof *val);
     return 0;
 }
 
@@ -774,6 +913,7 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
     }
     case SK_AUGMENT: return parse_augment(k, value, base, err, errlen);
     case SK_MILESTONES: return parse_milestones(k, value, base, err, errlen);
+    case SK_KNOTS: return parse_knots(k, value, base, err, errlen);
     case SK_INPUT:
     case SK_INPUTS: return parse_inputs(k, value, base, err, errlen);
     case SK_PARAM_KINDS: return parse_param_kinds(k, value, base, err, errlen);
@@ -856,12 +996,17 @@ void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n)
     case SK_STRING: snprintf(buf, n, "%s", src); break;
     case SK_AUGMENT: {
         const Experiment *e = base;
-        if (e->augment_crop > 0 && e->augment_flip)
-            snprintf(buf, n, "crop:%d, flip", e->augment_crop);
-        else if (e->augment_crop > 0)
-            snprintf(buf, n, "crop:%d", e->augment_crop);
-        else if (e->augment_flip)
-            snprintf(buf, n, "flip");
+        char shift[32] = "";
+        if (e->augment_crop > 0)
+            snprintf(shift, sizeof shift, "crop:%d", e->augment_crop);
+        else if (e->augment_translate > 0)
+            snprintf(shift, sizeof shift, "translate:%d", e->augment_translate);
+        const char *flip = e->augment_flip ? "flip"
+                           : e->augment_flip_alternating ? "flip_alternating" : "";
+        if (*shift && *flip)
+            snprintf(buf, n, "%s, %s", shift, flip);
+        else if (*shift || *flip)
+            snprintf(buf, n, "%s%s", shift, flip);
         else
             snprintf(buf, n, "none");
         break;
@@ -876,6 +1021,10 @@ void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n)
         }
         break;
     }
+    case SK_KNOTS: /* as written: a fraction such as 109/48 keeps every bit, and the line
+                    * stays as short as the file's */
+        snprintf(buf, n, "%s", ((const Experiment *)base)->knots_text);
+        break;
     case SK_INPUT:
     case SK_INPUTS: {
         const LayerSpec *ls = base;
@@ -915,6 +1064,7 @@ static void md_type(const SchemaKey *k, char *buf, size_t n)
     case SK_STRING: snprintf(buf, n, "string"); break;
     case SK_AUGMENT: snprintf(buf, n, "list"); break;
     case SK_MILESTONES: snprintf(buf, n, "list of numbers"); break;
+    case SK_KNOTS: snprintf(buf, n, "list of epoch:value"); break;
     case SK_INPUT: snprintf(buf, n, "layer name"); break;
     case SK_INPUTS: snprintf(buf, n, "list of layer names"); break;
     case SK_PARAM_KINDS: snprintf(buf, n, "list of parameter kinds"); break;

@@ -17,8 +17,9 @@ typedef enum {
     SK_BOOL,       /* true/false yes/no on/off 1/0 */
     SK_ENUM,       /* one of values[]; stored as int (or string / bool, see flags) */
     SK_STRING,     /* char[size], non-empty */
-    SK_AUGMENT,    /* Experiment.augment_crop / augment_flip */
+    SK_AUGMENT,    /* Experiment.augment_crop / _flip / _translate / _flip_alternating */
     SK_MILESTONES, /* Experiment.milestones / n_milestones */
+    SK_KNOTS,      /* Experiment.knot_epoch / knot_value / n_knots, count at most max */
     SK_INPUT,      /* LayerSpec.inputs[0], n_inputs = 1 */
     SK_INPUTS,     /* LayerSpec.inputs / n_inputs, count in [min, max] */
     SK_PARAM_KINDS,/* GroupSpec.params: comma-separated ParamKind names */

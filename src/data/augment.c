@@ -8,10 +8,20 @@
  * Random draws, per image, in this order (tests rely on it):
  *   if crop_pad > 0:  dx = rng_below(rng, 2*crop_pad + 1)   left offset
  *                     dy = rng_below(rng, 2*crop_pad + 1)   top offset
+ *   else if translate > 0:
+ *                     dx = rng_below(rng, 2*translate + 1)  left offset
+ *                     dy = rng_below(rng, 2*translate + 1)  top offset
  *   if flip:          f  = rng_below(rng, 2)                1 = mirror
+ * The alternating flip (flip_bits) draws nothing here: f ^= flip_bits[idx[i]]
+ * ^ (epoch is even).
  * Output pixel (y, x) of image i, channel c, is
  *   padded(y + dy, x' + dx)  with x' = f ? 31 - x : x,
- * where padded(Y, X) = img(Y - pad, X - pad) inside the image, else 0.
+ * where padded(Y, X) = img(Y - pad, X - pad) inside the image (pad = crop_pad
+ * or translate), else 0 for crop and the reflection for translate:
+ * img(r(Y - pad), r(X - pad)) with r(j) = -j for j < 0, 62 - j for j > 31
+ * (the edge row/column is not repeated: padded[-1] = img[1]).
+ * That is: translate, then mirror — as airbench's crop of the padded set
+ * followed by its flip.
  *
  * Values go through a 256-entry lookup table per channel, so building a batch
  * is one table lookup per output float. */
@@ -23,13 +33,33 @@
 const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f};
 const float cifar_std[3] = {0.2470f, 0.2435f, 0.2616f};
 
+void cifar_flip_bits(uint64_t seed, int n, uint8_t *bits)
+{
+    Rng r;
+    rng_seed(&r, seed, RNG_STREAM_FLIP);
+    for (int j = 0; j < n; j++) bits[j] = (uint8_t)rng_below(&r, 2);
+}
+
+/* Source index of padded coordinate j (-pad .. 31 + pad) in the image, or -1
+ * for a zero-padding pixel. */
+static int source_index(int j, bool reflect)
+{
+    if (j >= 0 && j < CIFAR_SIDE) return j;
+    if (!reflect) return -1;
+    return j < 0 ? -j : 2 * (CIFAR_SIDE - 1) - j;
+}
+
 void cifar_make_batch(const CifarSplit *s, const int *idx, int n, const Augment *aug, Rng *rng,
                       float *out, int *labels_out)
 {
-    static const Augment none = {0, false, false};
+    static const Augment none = {.normalize = false};
     if (!aug) aug = &none;
     const int side = CIFAR_SIDE, plane = CIFAR_SIDE * CIFAR_SIDE;
     int pad = aug->crop_pad > 0 ? aug->crop_pad : 0;
+    const bool reflect = pad == 0 && aug->translate > 0;
+    if (reflect) pad = aug->translate;
+    /* mirror relative to flip_bits in the 2nd, 4th, ... epoch */
+    const int flip_phase = aug->epoch % 2 == 0;
 
     /* lut[c][v]: the float for 8-bit value v in channel c (computed per call:
      * 768 values, negligible next to a batch, and no shared state). */
@@ -54,8 +84,9 @@ void cifar_make_batch(const CifarSplit *s, const int *idx, int n, const Augment 
             dy = (int)rng_below(rng, (uint32_t)(2 * pad + 1));
         }
         if (aug->flip) flip = (int)rng_below(rng, 2);
+        if (aug->flip_bits) flip ^= aug->flip_bits[idx[i]] ^ flip_phase;
 
-        if (pad == 0 && !flip) { /* fast path: straight conversion */
+        if (dx == pad && dy == pad && !flip) { /* fast path: straight conversion */
             for (int p = 0; p < plane; p++) {
                 o[3 * p + 0] = lut[0][r[p]];
                 o[3 * p + 1] = lut[1][g[p]];
@@ -66,14 +97,12 @@ void cifar_make_batch(const CifarSplit *s, const int *idx, int n, const Augment 
 
         /* Source column for each output column, -1 for padding. */
         int colmap[CIFAR_SIDE];
-        for (int x = 0; x < side; x++) {
-            int sx = (flip ? side - 1 - x : x) + dx - pad;
-            colmap[x] = (sx >= 0 && sx < side) ? sx : -1;
-        }
+        for (int x = 0; x < side; x++)
+            colmap[x] = source_index((flip ? side - 1 - x : x) + dx - pad, reflect);
         for (int y = 0; y < side; y++) {
             float *orow = o + (size_t)y * side * CIFAR_CHANNELS;
-            int sy = y + dy - pad;
-            if (sy < 0 || sy >= side) {
+            int sy = source_index(y + dy - pad, reflect);
+            if (sy < 0) {
                 for (int x = 0; x < side; x++) {
                     orow[3 * x + 0] = pad_value[0];
                     orow[3 * x + 1] = pad_value[1];

@@ -55,8 +55,10 @@ void leaky_backward(size_t n, float slope, const float *in, const float *dout, f
  * 2^n put into the exponent bits. */
 static inline float exp_inline(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* written so that NaN becomes -87 (the callers' other factor keeps the
+     * NaN): (int32_t)n below is then always in range */
+    x = x > -87.0f ? x : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     /* n = round(x / ln 2): adding and removing 1.5 * 2^23 rounds to an integer
      * (floorf would be a call the compiler does not vectorise) */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;

@@ -36,7 +36,7 @@ int model_build(const Experiment *e, int max_batch, Model *m)
         memset(m, 0, sizeof *m);
         return -1;
     }
-    rng_seed(&m->dropout_rng, 0, 7);
+    rng_seed(&m->dropout_rng, 0, RNG_STREAM_DROPOUT);
     return 0;
 }
 

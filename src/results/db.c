@@ -27,6 +27,7 @@ struct ResultsDb {
     sqlite3_stmt *insert_epoch;
     sqlite3_stmt *finish_run;
     sqlite3_stmt *insert_lr_find;
+    sqlite3_stmt *final_eval;
 };
 
 static void db_error(const char *path, const char *fmt, ...)
@@ -253,13 +254,15 @@ ResultsDb *results_open(const char *path)
         prepare(r,
                 "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
                 "train_seconds = ?3, error = ?4, "
-                "final_test_acc = (SELECT test_acc FROM epochs WHERE run_id = ?1 "
-                "                  ORDER BY epoch DESC LIMIT 1), "
+                "final_test_acc = CASE WHEN final_views IS NOT NULL THEN final_test_acc ELSE "
+                "  (SELECT test_acc FROM epochs WHERE run_id = ?1 ORDER BY epoch DESC LIMIT 1) END, "
                 "best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = ?1) "
                 "WHERE id = ?1",
                 &r->finish_run) != 0 ||
         prepare(r, "INSERT INTO lr_find (run_id, step, lr, loss) VALUES (?1, ?2, ?3, ?4)",
-                &r->insert_lr_find) != 0)
+                &r->insert_lr_find) != 0 ||
+        prepare(r, "UPDATE runs SET final_test_acc = ?2, final_views = ?3 WHERE id = ?1",
+                &r->final_eval) != 0)
         goto fail;
     return r;
 
@@ -274,6 +277,7 @@ void results_close(ResultsDb *r)
     sqlite3_finalize(r->insert_run);
     sqlite3_finalize(r->insert_epoch);
     sqlite3_finalize(r->finish_run);
+    sqlite3_finalize(r->final_eval);
     sqlite3_finalize(r->insert_lr_find);
     if (r->db && sqlite3_close(r->db) != SQLITE_OK) {
         db_error(r->path, "error closing the database (%s)", sqlite3_errmsg(r->db));
@@ -391,6 +395,22 @@ int results_finish_run(ResultsDb *r, int64_t run_id, const char *status, double 
     }
     if (sqlite3_changes(r->db) != 1) {
         db_error(r->path, "cannot finish run %lld: there is no such run", (long long)run_id);
+        return -1;
+    }
+    return 0;
+}
+
+int results_final_eval(ResultsDb *r, int64_t run_id, double test_acc, int views)
+{
+    if (!r) return -1;
+    sqlite3_stmt *st = r->final_eval;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_double(st, 2, test_acc);
+    sqlite3_bind_int(st, 3, views);
+    char msg[256];
+    if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
+        db_error(r->path, "cannot record the final evaluation of run %lld (%s)", (long long)run_id,
+                 msg);
         return -1;
     }
     return 0;

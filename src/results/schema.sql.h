@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 2
+#define RESULTS_SCHEMA_VERSION 3
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -69,8 +69,8 @@ static const char RESULTS_SCHEMA_SQL[] =
     "  (SELECT max(e.test_acc) FROM epochs e WHERE e.run_id = r.id) AS best_test_acc,\n" \
     "  (SELECT e.epoch FROM epochs e WHERE e.run_id = r.id\n" \
     "   ORDER BY e.test_acc DESC, e.epoch LIMIT 1) AS best_epoch,\n" \
-    "  (SELECT e.test_acc FROM epochs e WHERE e.run_id = r.id\n" \
-    "   ORDER BY e.epoch DESC LIMIT 1) AS final_test_acc,\n" \
+    "  coalesce(r.final_test_acc, (SELECT e.test_acc FROM epochs e WHERE e.run_id = r.id\n" \
+    "   ORDER BY e.epoch DESC LIMIT 1)) AS final_test_acc,\n" \
     "  coalesce(r.train_seconds,\n" \
     "           (SELECT sum(e.seconds) FROM epochs e WHERE e.run_id = r.id)) AS train_seconds,\n" \
     "  (SELECT avg(e.images_per_sec) FROM epochs e WHERE e.run_id = r.id) AS images_per_sec,\n" \
@@ -94,6 +94,16 @@ static const char *const RESULTS_MIGRATIONS[] = {
     ") WITHOUT ROWID;\n"
     "CREATE VIEW IF NOT EXISTS run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT ";\n"
     "CREATE VIEW IF NOT EXISTS latest_runs AS\n"
+    "SELECT * FROM run_summary\n"
+    "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n",
+    /* 2 -> 3: runs.final_views (the final evaluation's test-time augmentation);
+     * run_summary's final_test_acc is the run's own once it is set (the TTA
+     * accuracy, or the last epoch's when the run finished) */
+    "ALTER TABLE runs ADD COLUMN final_views INTEGER;\n"
+    "DROP VIEW IF EXISTS latest_runs;\n"
+    "DROP VIEW IF EXISTS run_summary;\n"
+    "CREATE VIEW run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT ";\n"
+    "CREATE VIEW latest_runs AS\n"
     "SELECT * FROM run_summary\n"
     "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n",
 };

@@ -81,9 +81,9 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id)
 {
     char path[CN_PATH_MAX + 256];
     run_file(path, sizeof path, dir, experiment, run_id, ".lock");
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return RUN_LOCK_NONE;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+    if (fd < 0) return RUN_LOCK_NONE;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
@@ -93,7 +93,7 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id)
                         "start a new run without --resume\n",
                 path, (long long)run_id, experiment, pid[0] ? pid : "?");
         close(fd);
-        return -CN_EXIT_USAGE;
+        return RUN_LOCK_HELD;
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

@@ -2,6 +2,7 @@
  * line per epoch (step, loss, accuracy, img/s, ETA) redrawn in place; when
  * not a terminal (nohup, a log file), the same line as plain text once a
  * minute, and one line per finished epoch. */
+#include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -42,10 +43,11 @@ void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double
                     double test_loss, double test_acc, double seconds, double img_s)
 {
     if (p->tty) fprintf(stderr, "\r\033[K");
+    char test[64] = "not evaluated"; /* [experiment] eval_every */
+    if (!isnan(test_loss))
+        snprintf(test, sizeof test, "loss %.4f acc %.2f%%", test_loss, 100 * test_acc);
     fprintf(stderr,
-            "epoch %3d/%d  lr %.5f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
-            "%.1fs  %.0f img/s\n",
-            epoch, p->epochs, lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, seconds,
-            img_s);
+            "epoch %3d/%d  lr %.5f  train loss %.4f acc %.2f%%  test %s  %.1fs  %.0f img/s\n",
+            epoch, p->epochs, lr, train_loss, 100 * train_acc, test, seconds, img_s);
     fflush(stderr);
 }

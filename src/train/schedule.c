@@ -20,6 +20,22 @@ static double one_cycle(const Experiment *e, double t)
     return lerp(e->lr_start, e->lr_end, f > 1.0 ? 1.0 : f);
 }
 
+/* lr * the piecewise-linear curve through the knots: on [e_k, e_k+1) the
+ * straight line from v_k to v_k+1 (exactly v_k at e_k), v_last from the last
+ * knot on. The knots start at epoch 0 (the file is checked), so t < 0 does
+ * not occur; it would get v_0. */
+static double piecewise(const Experiment *e, double t)
+{
+    int n = e->n_knots;
+    if (n == 0) return e->lr; /* not reached: the file is refused without knots */
+    if (n == 1 || t >= e->knot_epoch[n - 1]) return e->lr * (double)e->knot_value[n - 1];
+    int k = 0;
+    while (k + 1 < n - 1 && t >= e->knot_epoch[k + 1]) k++;
+    double e0 = e->knot_epoch[k], e1 = e->knot_epoch[k + 1];
+    double f = t > e0 ? (t - e0) / (e1 - e0) : 0.0;
+    return e->lr * lerp(e->knot_value[k], e->knot_value[k + 1], f);
+}
+
 double schedule_lr(const Experiment *e, double t)
 {
     switch (e->schedule) {
@@ -39,6 +55,11 @@ double schedule_lr(const Experiment *e, double t)
         if (f > 1.0) f = 1.0;
         return e->lr * 0.5 * (1.0 + cos(M_PI * f));
     }
+    case SCHED_LINEAR: {
+        double f = 1.0 - t / e->epochs;
+        return e->lr * (f > 0 ? f : 0.0);
+    }
+    case SCHED_PIECEWISE: return piecewise(e, t);
     }
     return e->lr;
 }

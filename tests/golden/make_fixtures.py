@@ -540,10 +540,47 @@ def make_muon(seed0):
     fx.write()
 
 
+# ---------------------------------------------------------------- test-time augmentation
+# cfg: n. pixels: the images as CIFAR stores them (R, G, B planes of uint8
+# values); w: a linear layer (3072 -> 10, no bias) over the flattened NHWC
+# image; views: the 6 views of the normalised images (NHWC); loss_*: the
+# cross-entropy of the weighted view logits (airbench's TTA).
+def make_tta(seed0):
+    fx = Fixture("tta.bin")
+    g = torch.Generator().manual_seed(seed0)
+    n = 3
+    pix = torch.randint(0, 256, (n, 3, 32, 32), generator=g).to(torch.float64)
+    labels = torch.tensor([3, 0, 7])
+    mean = torch.tensor([0.4914, 0.4822, 0.4465], dtype=torch.float32).to(torch.float64)
+    std = torch.tensor([0.2470, 0.2435, 0.2616], dtype=torch.float32).to(torch.float64)
+    x = f32((pix / 255.0 - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
+    w = randn(g, 32 * 32 * 3, 10, scale=0.02)
+    pad = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    a, c = pad[:, :, 0:32, 0:32], pad[:, :, 2:34, 2:34]
+    views = [x, x.flip(3), a, a.flip(3), c, c.flip(3)]
+
+    def logits(v):
+        return nhwc(v).reshape(n, -1) @ w
+
+    mirror = 0.5 * logits(views[0]) + 0.5 * logits(views[1])
+    both = 0.5 * mirror + 0.5 * (0.5 * (0.5 * logits(a) + 0.5 * logits(a.flip(3))) +
+                                 0.5 * (0.5 * logits(c) + 0.5 * logits(c.flip(3))))
+    fx.add("tta/cfg", [n])
+    fx.add("tta/pixels", pix)
+    fx.add("tta/labels", labels.to(torch.float64))
+    fx.add("tta/w", w)
+    for k, v in enumerate(views):
+        fx.add("tta/view%d" % k, nhwc(v))
+    fx.add("tta/loss_none", F.cross_entropy(logits(x), labels))
+    fx.add("tta/loss_mirror", F.cross_entropy(mirror, labels))
+    fx.add("tta/loss_mirror_translate", F.cross_entropy(both, labels))
+    fx.write()
+
+
 MAKERS = [("conv", make_conv, 1000), ("batchnorm", make_batchnorm, 2000), ("act", make_act, 3000),
           ("pool", make_pool, 4000), ("linear", make_linear, 5000), ("join", make_join, 6000),
-          ("xent", make_xent, 7000), ("blocks", make_blocks, 8000),
-          ("muon", make_muon, 9000)]
+          ("xent", make_xent, 7000), ("blocks", make_blocks, 8000), ("tta", make_tta, 9000),
+          ("muon", make_muon, 10000)]
 
 
 def main(names):

@@ -1,0 +1,18 @@
+/* epoch.h — the numbers of one finished epoch: what the training loop
+ * reports (train.h) and what the results database stores as a row of
+ * `epochs` (results.h). A header of its own so that neither of the two
+ * needs the other. */
+#ifndef CNNRUN_EPOCH_H
+#define CNNRUN_EPOCH_H
+
+typedef struct {
+    int epoch;                 /* 1-based */
+    double lr;                 /* at the last step of the epoch */
+    double train_loss, train_acc;
+    double test_loss, test_acc;  /* NaN (stored as NULL) when the epoch was not evaluated */
+    int evaluated;             /* [experiment] eval_every: the test split was evaluated */
+    double seconds;            /* wall time of the epoch (training + evaluation) */
+    double images_per_sec;     /* training images per second */
+} EpochRecord;
+
+#endif

@@ -1,0 +1,247 @@
+/* run_record.c — one recorded training run of `cnnrun run`: everything
+ * around the training loop (src/train/trainer.c) that makes a run one you
+ * can find and continue. It owns the run's row in the results database (a
+ * new one, or the resumed one put back to running), the run lock that keeps
+ * a second process off it, and the run's checkpoints: continuing from one,
+ * their names, and which are written when (`last` and, when the test
+ * accuracy improved, `best` after each epoch's row is committed; `last` with
+ * the partial epoch when a signal stops the run). The loop reports to it
+ * through TrainCallbacks. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cnnrun/checkpoint.h"
+#include "cnnrun/train.h"
+#include "cnnrun/util.h"
+#include "run_record.h"
+
+typedef struct {
+    const Experiment *e;
+    const RecordOptions *opt;
+    Session *s;
+    int64_t run_id;   /* its runs row; -1 before it has one (or without a database) */
+    int lock_fd;      /* run_lock: this run is alive here, refuses a second --resume */
+    double best_acc;  /* the best test accuracy so far, -1: none yet */
+} Record;
+
+static int has_checkpoints(const Record *r)
+{
+    return r->opt->checkpoint_dir && r->opt->checkpoint_dir[0];
+}
+
+/* ---- continuing from a checkpoint ---------------------------------------- */
+
+/* A checkpoint's position must fit this run: a file from a run over other
+ * data (another step count) or a damaged-but-checksummed one is refused. */
+static int check_resume_point(const char *path, const CheckpointMeta *mt, int epochs, int steps,
+                              int n_train)
+{
+    long want = (long)mt->epoch * steps + mt->steps_in_epoch;
+    if (mt->epoch < 0 || mt->epoch > epochs || mt->steps_in_epoch < 0 ||
+        mt->steps_in_epoch > steps || mt->global_step != want || mt->part_seen < 0 ||
+        mt->part_seen > n_train || mt->part_correct < 0 || mt->part_correct > mt->part_seen) {
+        fprintf(stderr, "%s: the checkpoint's position (epoch %d, step %d of the next epoch, %lld "
+                        "steps in all) does not fit this run (%d epochs of %d steps); resume with "
+                        "the data and batch size it was trained with\n",
+                path, mt->epoch, mt->steps_in_epoch, (long long)mt->global_step, epochs, steps);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads opt->resume_path into the session and *pos. Returns 0 or the exit
+ * status (message printed). */
+static int resume_from_checkpoint(Record *r, TrainPosition *pos)
+{
+    const char *path = r->opt->resume_path;
+    Session *s = r->s;
+    CheckpointMeta meta;
+    int rc = checkpoint_load(path, &s->model, &s->opt, &meta);
+    if (rc == 0 && r->opt->resume_run_id > 0 && meta.run_id != r->opt->resume_run_id) {
+        fprintf(stderr, "%s: the checkpoint belongs to run %lld, not to run %lld\n", path,
+                (long long)meta.run_id, (long long)r->opt->resume_run_id);
+        rc = CN_EXIT_USAGE;
+    }
+    if (rc == 0 && check_resume_point(path, &meta, r->e->epochs, s->steps_per_epoch, s->n_train))
+        rc = CN_EXIT_USAGE;
+    if (rc != 0) return rc;
+    *pos = (TrainPosition){.epoch = meta.epoch, .step = (long)meta.global_step,
+                           .train_seconds = meta.train_seconds,
+                           .steps_in_epoch = meta.steps_in_epoch,
+                           .part_loss_sum = meta.part_loss_sum,
+                           .part_correct = (int)meta.part_correct,
+                           .part_seen = (int)meta.part_seen, .part_seconds = meta.part_seconds};
+    s->shuffle_rng = meta.shuffle_rng;
+    s->aug_rng = meta.aug_rng;
+    r->best_acc = meta.best_acc;
+    return 0;
+}
+
+/* ---- writing checkpoints --------------------------------------------------- */
+
+/* Writes (s, pos) as checkpoint `which` ("last" or "best") of the run; path
+ * receives the file's name. Returns 0 or -1 (message printed). */
+static int save_checkpoint(const Record *r, const Session *s, const TrainPosition *pos,
+                           const char *which, char *path, size_t size)
+{
+    CheckpointMeta meta = {.run_id = r->run_id > 0 ? r->run_id : 0, .epoch = pos->epoch,
+                           .global_step = pos->step, .best_acc = r->best_acc,
+                           .train_seconds = pos->train_seconds, .shuffle_rng = s->shuffle_rng,
+                           .aug_rng = s->aug_rng, .steps_in_epoch = pos->steps_in_epoch,
+                           .part_loss_sum = pos->part_loss_sum,
+                           .part_correct = pos->part_correct, .part_seen = pos->part_seen,
+                           .part_seconds = pos->part_seconds};
+    str_copy(meta.experiment, sizeof meta.experiment, r->e->name);
+    checkpoint_path(path, size, r->opt->checkpoint_dir, r->e->name, meta.run_id, which);
+    return checkpoint_save(path, &s->model, &s->opt, &meta);
+}
+
+/* TrainCallbacks.checkpoint: `best` when the test accuracy improved, then `last`. */
+static const char *save_epoch_checkpoints(void *ctx, const Session *s, const TrainPosition *pos,
+                                          const EpochRecord *rec)
+{
+    Record *r = ctx;
+    char path[CN_PATH_MAX + 256];
+    int ok = 1;
+    if (rec->test_acc > r->best_acc) {
+        r->best_acc = rec->test_acc;
+        ok = save_checkpoint(r, s, pos, "best", path, sizeof path) == 0;
+    }
+    if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0)
+        return "could not write the checkpoint; free disk space or fix the directory's "
+               "permissions, then continue with `cnnrun run --resume`";
+    return NULL;
+}
+
+/* After a signal: keeps the steps done in the epoch as `last`, so that a
+ * resume picks up after them. Returns the run's error message. */
+static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
+{
+    if (!has_checkpoints(r)) return "interrupted by a signal";
+    char path[CN_PATH_MAX + 256];
+    if (save_checkpoint(r, r->s, pos, "last", path, sizeof path) != 0)
+        return "interrupted by a signal; the partial epoch could not be saved (the previous "
+               "checkpoint is kept)";
+    fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; continue with "
+                    "`cnnrun run --resume`\n",
+            r->e->path, pos->steps_in_epoch, r->s->steps_per_epoch, pos->epoch + 1, path);
+    return "interrupted by a signal";
+}
+
+/* ---- the runs row ---------------------------------------------------------- */
+
+/* What the run is about to do, on stderr. */
+static void announce(const Record *r, int n_test)
+{
+    const Experiment *e = r->e;
+    const Session *s = r->s;
+    fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
+                    "threads\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
+            s->steps_per_epoch, r->opt->threads);
+    model_print_table(&s->model, stderr);
+    if (e->schedule == SCHED_ONE_CYCLE && e->cycle_epochs > (float)e->epochs)
+        fprintf(stderr, "%s: note: cycle_epochs (%g) is more than epochs (%d): the run stops at "
+                        "lr %.5g on the way and never reaches lr_end (fine for a short parity "
+                        "run with --set experiment.epochs=N)\n",
+                e->path, e->cycle_epochs, e->epochs, schedule_lr(e, (double)e->epochs));
+}
+
+/* Puts the resumed run back to running from first_epoch on, or starts a new
+ * runs row (with its `layers`), and takes the run lock. 0 or the exit status. */
+static int open_runs_row(Record *r, int first_epoch)
+{
+    const Experiment *e = r->e;
+    const RecordOptions *opt = r->opt;
+    if (!opt->db) return 0;
+    if (opt->resume_run_id > 0) {
+        r->run_id = opt->resume_run_id;
+        if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
+        if (r->lock_fd == RUN_LOCK_HELD) return CN_EXIT_USAGE; /* another process runs it */
+        if (results_resume_run(opt->db, r->run_id, first_epoch - 1) != 0) return CN_EXIT_FAIL;
+        fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path,
+                (long long)r->run_id, first_epoch, e->epochs);
+        return 0;
+    }
+    char *cfg = experiment_text(e);
+    const Model *m = &r->s->model;
+    RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
+                    .seed = e->seed, .threads = opt->threads, .params = (int64_t)m->n_params,
+                    .flops_per_image = model_flops_per_image(m), .epochs_planned = e->epochs,
+                    .version = CN_VERSION, .data_dir = opt->data_dir};
+    r->run_id = results_begin_run(opt->db, &info);
+    free(cfg);
+    if (r->run_id < 0) return CN_EXIT_FAIL;
+    if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
+    results_add_layers(opt->db, r->run_id, m); /* `layers`; a failure is only reported */
+    return 0;
+}
+
+/* TrainCallbacks.epoch: the epoch's row. */
+static const char *record_epoch(void *ctx, const EpochRecord *rec)
+{
+    Record *r = ctx;
+    if (r->opt->db && results_add_epoch(r->opt->db, r->run_id, rec) != 0)
+        return "could not record the epoch in the results database";
+    return NULL;
+}
+
+/* TrainCallbacks.final: the test-time-augmented accuracy is the run's final one. */
+static const char *record_final(void *ctx, const EvalResult *ev, int views)
+{
+    Record *r = ctx;
+    if (r->opt->db && results_final_eval(r->opt->db, r->run_id, ev->acc, views) != 0)
+        return "could not record the final evaluation in the results database";
+    return NULL;
+}
+
+/* TrainCallbacks.stop: SIGINT or SIGTERM arrived. */
+static int stop_requested(void *ctx)
+{
+    const Record *r = ctx;
+    return r->opt->stop && *r->opt->stop;
+}
+
+/* Marks the runs row with how the run ended. */
+static int finish_runs_row(const Record *r, TrainEnd end, double train_seconds,
+                           const char *error)
+{
+    if (r->opt->db && r->run_id > 0 &&
+        results_finish_run(r->opt->db, r->run_id, train_end_name(end), train_seconds, error) != 0)
+        return CN_EXIT_FAIL;
+    return end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit *test,
+                            TrainPosition *pos)
+{
+    TrainCallbacks cb = {.ctx = r, .epoch = record_epoch,
+                         .checkpoint = has_checkpoints(r) ? save_epoch_checkpoints : NULL,
+                         .stop = stop_requested, .final = record_final};
+    const char *why;
+    TrainEnd end = train_loop(r->s, train, test, pos, &cb, &why);
+    if (end == TRAIN_INTERRUPTED) why = save_partial_epoch(r, pos);
+    if (why) fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
+    return finish_runs_row(r, end, pos->train_seconds, why);
+}
+
+int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
+                 const RecordOptions *opt)
+{
+    Session s;
+    if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = RUN_LOCK_NONE,
+                .best_acc = -1};
+    TrainPosition pos = {0};
+    int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos) : 0;
+    if (rc == 0) {
+        announce(&r, test->n);
+        rc = open_runs_row(&r, pos.epoch + 1);
+    }
+    if (rc == 0) rc = train_and_record(&r, train, test, &pos);
+    if (r.lock_fd >= 0) close(r.lock_fd); /* after the status is final */
+    session_close(&s);
+    return rc;
+}

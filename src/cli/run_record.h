@@ -1,0 +1,32 @@
+/* run_record.h — one recorded training run of `cnnrun run` (run_record.c):
+ * private to the command line. */
+#ifndef CNNRUN_RUN_RECORD_H
+#define CNNRUN_RUN_RECORD_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "cnnrun/config.h"
+#include "cnnrun/data.h"
+#include "cnnrun/results.h"
+
+typedef struct {
+    ResultsDb *db;                /* may be NULL (no recording) */
+    int threads;
+    const char *data_dir;         /* as recorded in runs.data_dir */
+    volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM: finish the step, mark interrupted */
+    /* checkpoints (include/cnnrun/checkpoint.h): DIR/<experiment>-<run_id>-{last,best}.ckpt
+     * written after each epoch's row is committed; NULL or "": none */
+    const char *checkpoint_dir;
+    int64_t resume_run_id;        /* > 0: continue this runs row instead of starting one */
+    const char *resume_path;      /* the checkpoint to continue from; NULL: from epoch 1 */
+} RecordOptions;
+
+/* Trains e on train, evaluating on test every epoch, recorded as opt says.
+ * Returns CN_EXIT_OK; CN_EXIT_USAGE (the network cannot be built, the
+ * checkpoint does not fit, another process runs the run); or CN_EXIT_FAIL
+ * (diverged, interrupted, I/O error) with the run marked so. */
+int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
+                 const RecordOptions *opt);
+
+#endif
