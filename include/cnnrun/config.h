@@ -53,8 +53,9 @@ typedef struct {
     bool batchnorm;
     Activation activation;
     float leaky_slope;      /* leaky / activation=leaky; default 0.01 (PyTorch) */
-    float bn_eps;           /* default 1e-5 */
-    float bn_momentum;      /* default 0.1 (PyTorch convention) */
+    float bn_eps;           /* batchnorm eps, conv bn_eps; default 1e-5 */
+    float bn_momentum;      /* batchnorm momentum, conv bn_momentum; default 0.1 (PyTorch
+                               convention) */
     int outputs;            /* linear */
     float probability;      /* dropout, default 0.5 */
     /* inception branch widths (pytorch-cifar naming) */

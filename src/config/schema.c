@@ -156,11 +156,16 @@ static const SchemaKey conv_keys[] = {
     {"bias", SK_BOOL, SF_COMPUTED, L(bias), 0, 0, 0, "true unless batchnorm = true", NULL,
      "learn a per-channel bias (useless before batch normalisation)"},
     {"batchnorm", SK_BOOL, 0, L(batchnorm), 0, 0, 0, "false", NULL,
-     "batch normalisation after the convolution (eps 1e-5, momentum 0.1)"},
+     "batch normalisation after the convolution (bn_eps, bn_momentum)"},
     {"activation", SK_ENUM, 0, L(activation), 0, 0, 0, "none", schema_activation_names,
      "applied last"},
     {"slope", SK_FLOAT, SF_MAX_EXCL, L(leaky_slope), 0, 0, 1, "0.01", NULL,
      "negative slope of activation = leaky"},
+    {"bn_eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(bn_eps), 0, 0, 0, "1e-5", NULL,
+     "batchnorm = true: added to the variance"},
+    {"bn_momentum", SK_FLOAT, 0, L(bn_momentum), 0, 0, 1, "0.1", NULL,
+     "batchnorm = true: weight of the new batch in the running statistics (PyTorch "
+     "convention)"},
     K_INPUT,
 };
 
