@@ -1,14 +1,18 @@
 /* test_init.c — the options of conv and linear layers beyond
  * PyTorch's defaults:
+ *  - linear `scale`: forward and backward are the unscaled ones times scale
+ *    (exactly for a power of two), and match finite differences;
  *  - `bn_eps`, `bn_momentum` on a conv section reach its batch norm;
  *  - the configuration errors, at file:line. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check_run.h"
+#include "cnnrun/data.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
 
@@ -97,6 +101,95 @@ static const Node *node_named(const Model *m, const char *name)
 
 #define HEAD "[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
 
+/* Forward + backward with the loss sum(R * logits) for a fixed R. */
+static void step(Model *m, const float *x, int n, const float *r)
+{
+    model_forward(m, x, n, true);
+    memcpy(model_dlogits(m), r, sizeof(float) * (size_t)n * 10);
+    model_zero_grad(m);
+    model_backward(m, x, n);
+}
+
+static double loss_of(Model *m, const float *x, int n, const float *r)
+{
+    model_forward(m, x, n, true);
+    const float *lg = model_logits(m);
+    double l = 0;
+    for (int i = 0; i < n * 10; i++) l += (double)r[i] * lg[i];
+    return l;
+}
+
+/* linear scale: logits and every gradient (parameters and the input of the
+ * head) are the unscaled ones times scale — exactly for 0.25, to float
+ * rounding for 1/9 — and the scaled backward is the forward's derivative. */
+START_TEST(test_linear_scale)
+{
+    static const char *body = "[layer.c]\ntype = conv\nfilters = 4\nsize = 3\nstride = 4\n"
+                              "activation = gelu\n[layer.g]\ntype = global_avgpool\n"
+                              "[layer.fc]\ntype = linear\noutputs = 10\n%s";
+    const int n = 3;
+    float *x = alloc_floats((size_t)n * CIFAR_PIXELS), r[30];
+    for (int i = 0; i < n * CIFAR_PIXELS; i++) x[i] = sinf(0.37f * (float)i) * 1.5f;
+    for (int i = 0; i < 30; i++) r[i] = cosf(1.3f * (float)i);
+    Experiment e1, e0;
+    Model s, p;
+    build("[layer.c]\ntype = conv\nfilters = 4\nsize = 3\nstride = 4\nactivation = gelu\n"
+          "[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n", n, &e0,
+          &p);
+    model_init_params(&p, 2);
+    step(&p, x, n, r);
+    float *lg0 = alloc_floats(30), *g0 = alloc_floats(p.n_params);
+    memcpy(lg0, model_logits(&p), sizeof(float) * 30);
+    memcpy(g0, p.grads, sizeof(float) * p.n_params);
+    const float scales[] = {0.25f, 1.0f / 9.0f};
+    for (int k = 0; k < 2; k++) {
+        char t[512], line[64];
+        snprintf(line, sizeof line, "scale = %.9g\n", (double)scales[k]);
+        snprintf(t, sizeof t, body, line);
+        build(t, n, &e1, &s);
+        ck_assert(node_named(&s, "fc")->scale == scales[k]);
+        model_init_params(&s, 2);
+        step(&s, x, n, r);
+        /* 0.25: exact; 1/9: the rounding of scale * dout, carried through the sums */
+        const float sc = scales[k];
+        const float tol = k == 0 ? 0.0f : 1e-5f;
+        float gmax = 0;
+        for (size_t i = 0; i < s.n_params; i++) gmax = fmaxf(gmax, fabsf(sc * g0[i]));
+        for (int i = 0; i < 30; i++)
+            ck_assert_msg(fabsf(model_logits(&s)[i] - sc * lg0[i]) <= tol * fabsf(sc * lg0[i]),
+                          "scale %g logit %d: %.9g vs %.9g", sc, i, model_logits(&s)[i],
+                          sc * lg0[i]);
+        for (size_t i = 0; i < s.n_params; i++)
+            ck_assert_msg(fabsf(s.grads[i] - sc * g0[i]) <=
+                              tol * fmaxf(fabsf(sc * g0[i]), 1e-2f * gmax),
+                          "scale %g grad %zu: %.9g vs %.9g", sc, i, s.grads[i], sc * g0[i]);
+        /* central differences of the scaled forward, a few of each layer's parameters */
+        float *gs = alloc_floats(s.n_params);
+        memcpy(gs, s.grads, sizeof(float) * s.n_params);
+        for (size_t i = 0; i < s.n_params; i += 7) {
+            float keep = s.params[i], h = 1e-2f * fmaxf(fabsf(keep), 0.1f);
+            s.params[i] = keep + h;
+            double lp = loss_of(&s, x, n, r);
+            s.params[i] = keep - h;
+            double lm = loss_of(&s, x, n, r);
+            s.params[i] = keep;
+            double fd = (lp - lm) / (2.0 * h);
+            ck_assert_msg(fabs(fd - gs[i]) <= 2e-3 * fmax(fabs(fd), 1e-2) + 1e-5,
+                          "scale %g param %zu: backward %.6g, finite difference %.6g", sc, i,
+                          gs[i], fd);
+        }
+        free(gs);
+        model_free(&s);
+        experiment_free(&e1);
+    }
+    free(lg0);
+    free(g0);
+    free(x);
+    model_free(&p);
+    experiment_free(&e0);
+}
+END_TEST
+
 /* bn_eps and bn_momentum on a conv section reach its batch norm; the
  * defaults stay PyTorch's. */
 START_TEST(test_conv_bn_keys)
@@ -116,6 +209,10 @@ END_TEST
 
 START_TEST(test_config_errors)
 {
+    expect_error("[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
+                 "scale = 0\n", -1, 6, "'scale' must be > 0, got 0");
+    expect_error("[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
+                 "scale = 1/256\n", -1, 6, "expected a number for 'scale', got '1/256'");
     expect_error("[layer.w]\ntype = conv\nfilters = 4\nbn_eps = 0\n" HEAD, -1, 4,
                  "'bn_eps' must be > 0, got 0");
     expect_error("[layer.w]\ntype = conv\nfilters = 4\nbn_momentum = 1.5\n" HEAD, -1, 4,
@@ -129,6 +226,7 @@ int main(void)
     Suite *s = suite_create("init");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_linear_scale);
     tcase_add_test(tc, test_conv_bn_keys);
     tcase_add_test(tc, test_config_errors);
     suite_add_tcase(s, tc);

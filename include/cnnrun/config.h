@@ -57,6 +57,7 @@ typedef struct {
     float bn_momentum;      /* batchnorm momentum, conv bn_momentum; default 0.1 (PyTorch
                                convention) */
     int outputs;            /* linear */
+    float scale;            /* linear: multiplies the output; default 1 */
     float probability;      /* dropout, default 0.5 */
     /* inception branch widths (pytorch-cifar naming) */
     int n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj;

@@ -64,6 +64,7 @@ typedef struct {
     int algo;                   /* conv algorithm (CONV_*), chosen at build */
     bool bias;
     float slope, eps, momentum, probability;
+    float scale;                /* linear: multiplies the output (1: no multiply) */
     /* parameters: offsets into Model.params / Model.grads */
     size_t w_off, w_len;        /* conv/linear weight, BN gamma */
     size_t b_off, b_len;        /* bias, BN beta (b_len 0: none) */

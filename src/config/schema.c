@@ -201,6 +201,8 @@ static const SchemaKey linear_keys[] = {
     K_TYPE,
     K_WIDTH("outputs", outputs, "output features (10 for the class scores)"),
     {"bias", SK_BOOL, 0, L(bias), 0, 0, 0, "true", NULL, "learn a bias per output"},
+    {"scale", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(scale), 0, 0, 0, "1", NULL,
+     "multiplies the output (forward and backward), e.g. 0.00390625 = 1/256"},
     K_INPUT,
 };
 

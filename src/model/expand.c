@@ -46,6 +46,7 @@ static Node *new_node(Builder *b, OpType op, int section, const char *suffix)
     memset(n, 0, sizeof *n);
     n->op = op;
     n->section = section;
+    n->scale = 1.0f;
     const char *base = b->e->layers[section].name;
     if (suffix && *suffix)
         snprintf(n->name, sizeof n->name, "%s.%s", base, suffix);
@@ -306,6 +307,7 @@ static int expand_section(Builder *b, int s)
         Node *n = &b->m->nodes[i];
         n->c = L->outputs;
         n->bias = L->bias;
+        n->scale = L->scale;
         n->w_len = (size_t)c * L->outputs;
         n->b_len = L->bias ? (size_t)L->outputs : 0;
         n->flops = 2.0 * (double)n->w_len;

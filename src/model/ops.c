@@ -245,19 +245,42 @@ static void gap_bwd(const OpCall *c)
 
 /* ---- linear ---- */
 
+/* `scale` multiplies the output: out = scale * (x W + b), so backward runs
+ * on scale * dout, which it keeps at the start of the work space (rounded to
+ * 16 floats, the work space's 64-byte alignment). scale 1 multiplies nothing. */
+static size_t scaled_dout_floats(const Node *n, int batch)
+{
+    return n->scale == 1.0f ? 0 : ((size_t)batch * n->c + 15) / 16 * 16;
+}
+
 static void linear_fwd(const OpCall *c)
 {
     int ch, h, w;
     in_shape(c->m, c->n, &ch, &h, &w);
     Workspace work = ws(c);
     linear_forward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), bias(c), c->n->out, &work);
+    if (c->n->scale != 1.0f) {
+        const float s = c->n->scale;
+        float *out = c->n->out;
+        for (size_t i = 0, k = count(c); i < k; i++) out[i] *= s;
+    }
 }
 static void linear_bwd(const OpCall *c)
 {
     int ch, h, w;
     in_shape(c->m, c->n, &ch, &h, &w);
     Workspace work = ws(c);
-    linear_backward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0),
+    const float *dout = c->n->dout;
+    size_t keep = scaled_dout_floats(c->n, c->batch);
+    if (keep) {
+        const float s = c->n->scale;
+        float *scaled = work.f;
+        for (size_t i = 0, k = count(c); i < k; i++) scaled[i] = s * dout[i];
+        dout = scaled;
+        work.f += keep;
+        work.floats -= keep;
+    }
+    linear_backward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), dout, in_dx(c, 0),
                     c->n->in_acc[0], dweight(c), dbias(c), &work);
 }
 
@@ -265,8 +288,9 @@ static size_t linear_scratch(const Model *m, const Node *n, int batch)
 {
     int ch, h, w;
     in_shape(m, n, &ch, &h, &w);
-    return linear_work_floats(batch, ch, n->c, m->threads);
+    return linear_work_floats(batch, ch, n->c, m->threads) + scaled_dout_floats(n, batch);
 }
+
 
 /* ---- dropout, flatten ---- */
 
