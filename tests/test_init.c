@@ -1,5 +1,9 @@
-/* test_init.c — the options of conv and linear layers beyond
- * PyTorch's defaults:
+/* test_init.c — initialisation options of conv and linear layers and the
+ * conv's batch-norm keys:
+ *  - `init = dirac`: exactly the identity on the first C_in filters, the rest
+ *    as the default init, and a conv with filters = C_in passes its input
+ *    through unchanged;
+ *  - linear `init = unit_std`: sample std 1, the default weights times one factor;
  *  - linear `scale`: forward and backward are the unscaled ones times scale
  *    (exactly for a power of two), and match finite differences;
  *  - `bn_eps`, `bn_momentum` on a conv section reach its batch norm;
@@ -100,6 +104,95 @@ static const Node *node_named(const Model *m, const char *name)
 }
 
 #define HEAD "[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* init = dirac: filters o < C_in are exactly the identity on channel o, the
+ * others and every other parameter as the default init; with filters = C_in
+ * and no bias the layer is the identity. */
+START_TEST(test_dirac)
+{
+    static const char *body =
+        "[layer.a]\ntype = conv\nfilters = 4\nsize = 1\n"
+        "[layer.b]\ntype = conv\nfilters = 6\nsize = %d\n%s"
+        "[layer.c]\ntype = conv\nfilters = 6\nbias = false\n%s" HEAD;
+    char t1[1024], t2[1024];
+    snprintf(t1, sizeof t1, body, 3, "init = dirac\n", "init = dirac\n");
+    snprintf(t2, sizeof t2, body, 3, "", "");
+    Experiment e1, e2;
+    Model a, p;
+    build(t1, 2, &e1, &a);
+    build(t2, 2, &e2, &p);
+    model_init_params(&a, 5);
+    model_init_params(&p, 5);
+    const Node *b = node_named(&a, "b");
+    const float *wa = a.params + b->w_off, *wp = p.params + b->w_off;
+    for (int tap = 0; tap < 9; tap++)
+        for (int ci = 0; ci < 4; ci++)
+            for (int o = 0; o < 6; o++) {
+                float v = wa[(tap * 4 + ci) * 6 + o];
+                if (o < 4)
+                    ck_assert_msg(v == (tap == 4 && ci == o ? 1.0f : 0.0f), "tap %d in %d out %d",
+                                  tap, ci, o);
+                else
+                    ck_assert(v == wp[(tap * 4 + ci) * 6 + o]);
+            }
+    for (size_t i = 0; i < a.n_params; i++) {
+        bool dirac_w = false;
+        for (int k = 1; k <= 2; k++) {
+            const Node *n = &a.nodes[k];
+            dirac_w |= i >= n->w_off && i < n->w_off + n->w_len;
+        }
+        if (!dirac_w) ck_assert_msg(a.params[i] == p.params[i], "parameter %zu changed", i);
+    }
+    /* c: 6 -> 6 without bias: exactly its input */
+    float *x = alloc_floats(2 * CIFAR_PIXELS);
+    for (int i = 0; i < 2 * CIFAR_PIXELS; i++) x[i] = (float)((i * 37) % 101) / 17.0f - 3.0f;
+    model_forward(&a, x, 2, true);
+    const Node *c = node_named(&a, "c");
+    ck_assert_int_eq(memcmp(c->out, b->out, sizeof(float) * 2 * 32 * 32 * 6), 0);
+    free(x);
+    model_free(&a);
+    model_free(&p);
+    experiment_free(&e1);
+    experiment_free(&e2);
+}
+END_TEST
+
+/* linear init = unit_std: the default weights times one factor, sample std 1. */
+START_TEST(test_unit_std)
+{
+    static const char *body = "[layer.g]\ntype = global_avgpool\n"
+                              "[layer.h]\ntype = linear\noutputs = 16\n%s"
+                              "[layer.fc]\ntype = linear\noutputs = 10\nbias = false\n%s";
+    char t1[512], t2[512];
+    snprintf(t1, sizeof t1, body, "init = unit_std\n", "init = unit_std\n");
+    snprintf(t2, sizeof t2, body, "", "");
+    Experiment e1, e2;
+    Model a, p;
+    build(t1, 2, &e1, &a);
+    build(t2, 2, &e2, &p);
+    model_init_params(&a, 9);
+    model_init_params(&p, 9);
+    for (int k = 1; k <= 2; k++) {
+        const Node *n = &a.nodes[k];
+        const float *w = a.params + n->w_off, *w0 = p.params + n->w_off;
+        double sum = 0, sq = 0;
+        for (size_t i = 0; i < n->w_len; i++) sum += w[i];
+        for (size_t i = 0; i < n->w_len; i++) sq += (w[i] - sum / n->w_len) * (w[i] - sum / n->w_len);
+        double sd = sqrt(sq / (double)(n->w_len - 1));
+        ck_assert_msg(fabs(sd - 1) < 1e-6, "%s: std %.9f", n->name, sd);
+        const float f = w[0] / w0[0];
+        for (size_t i = 0; i < n->w_len; i++)
+            ck_assert_msg(fabsf(w[i] - f * w0[i]) <= 1e-6f * fabsf(w[i]) + 1e-30f, "%s[%zu]",
+                          n->name, i);
+        for (size_t i = 0; i < n->b_len; i++) /* the bias keeps its default */
+            ck_assert(a.params[n->b_off + i] == p.params[n->b_off + i]);
+    }
+    model_free(&a);
+    model_free(&p);
+    experiment_free(&e1);
+    experiment_free(&e2);
+}
+END_TEST
 
 /* Forward + backward with the loss sum(R * logits) for a fixed R. */
 static void step(Model *m, const float *x, int n, const float *r)
@@ -209,6 +302,19 @@ END_TEST
 
 START_TEST(test_config_errors)
 {
+    /* dirac: at least C_in filters, an odd size */
+    expect_error("[layer.a]\ntype = conv\nfilters = 8\n"
+                 "[layer.d]\ntype = conv\nfilters = 4\ninit = dirac\n" HEAD,
+                 -2, 4, "init = dirac needs at least as many filters as input channels (8), got "
+                 "filters = 4");
+    expect_error("[layer.d]\ntype = conv\nfilters = 4\nsize = 2\ninit = dirac\n" HEAD, -1, 5,
+                 "init = dirac needs a kernel with a centre (an odd size), got size 2");
+    /* values and ranges */
+    expect_error("[layer.d]\ntype = conv\nfilters = 4\ninit = unit_std\n" HEAD, -1, 4,
+                 "unknown value 'unit_std' for 'init'");
+    expect_error("[layer.d]\ntype = conv\nfilters = 4\n[layer.g]\ntype = global_avgpool\n"
+                 "[layer.fc]\ntype = linear\noutputs = 10\ninit = whiten\n", -1, 9,
+                 "unknown value 'whiten' for 'init'");
     expect_error("[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
                  "scale = 0\n", -1, 6, "'scale' must be > 0, got 0");
     expect_error("[layer.g]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
@@ -218,6 +324,8 @@ START_TEST(test_config_errors)
     expect_error("[layer.w]\ntype = conv\nfilters = 4\nbn_momentum = 1.5\n" HEAD, -1, 4,
                  "'bn_momentum' must be >= 0 and <= 1, got 1.5");
     /* the composite blocks' convolutions have no init: residual has no such key */
+    expect_error("[layer.r]\ntype = residual\nfilters = 4\ninit = dirac\n" HEAD, -1, 4,
+                 "unknown key 'init' in [layer.r] (residual)");
 }
 END_TEST
 
@@ -226,6 +334,8 @@ int main(void)
     Suite *s = suite_create("init");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_dirac);
+    tcase_add_test(tc, test_unit_std);
     tcase_add_test(tc, test_linear_scale);
     tcase_add_test(tc, test_conv_bn_keys);
     tcase_add_test(tc, test_config_errors);

@@ -64,6 +64,9 @@ typedef struct {
     int algo;                   /* conv algorithm (CONV_*), chosen at build */
     bool bias;
     float slope, eps, momentum, probability;
+    /* initialisation on top of the default: the op's variant of the section's `init`
+     * (conv: ConvInit, linear: LinearInit; 0 = default) */
+    int init;
     float scale;                /* linear: multiplies the output (1: no multiply) */
     /* parameters: offsets into Model.params / Model.grads */
     size_t w_off, w_len;        /* conv/linear weight, BN gamma */
@@ -106,7 +109,8 @@ int model_build(const Experiment *e, int max_batch, Model *m);
 void model_free(Model *m);
 
 /* PyTorch's default initialisation (kaiming-uniform a=sqrt(5) weights,
- * uniform biases, BN gamma 1 beta 0, running var 1), from the seed. */
+ * uniform biases, BN gamma 1 beta 0, running var 1), from the seed, then what
+ * each layer's `init` asks that needs no data (conv dirac, linear unit_std). */
 void model_init_params(Model *m, uint64_t seed);
 
 /* Forward of n <= max_batch images (n,32,32,3). training: batch statistics,

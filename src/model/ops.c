@@ -8,6 +8,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cnnrun/kernels.h"
@@ -104,6 +105,39 @@ static size_t conv_scratch(const Model *m, const Node *n, int batch)
 {
     ConvShape s = conv_shape(m, n, batch);
     return conv_scratch_floats(&s);
+}
+
+/* Weights (KH, KW, C_in, C_out) after the default init: init = dirac makes
+ * output filter o < C_in the identity on input channel o (centre tap 1, the
+ * rest 0), as torch.nn.init.dirac_ does to the first C_in filters; the others
+ * keep their random values. The random stream is drawn as without it. */
+static void conv_init(Model *m, Node *n, Rng *r)
+{
+    init_fan_in(m, n, r);
+    if (n->init != CONV_INIT_DIRAC) return;
+    const size_t cin = n->w_len / ((size_t)n->size * n->size * n->c), cout = (size_t)n->c;
+    const size_t centre = (size_t)(n->size / 2) * n->size + n->size / 2;
+    float *w = m->params + n->w_off;
+    for (size_t tap = 0; tap < (size_t)n->size * n->size; tap++)
+        for (size_t ci = 0; ci < cin; ci++)
+            for (size_t o = 0; o < cin; o++)
+                w[(tap * cin + ci) * cout + o] = tap == centre && ci == o ? 1.0f : 0.0f;
+}
+
+static int conv_check(const Model *m, const Node *n, char *err, size_t errlen)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    if (n->init == CONV_INIT_DIRAC && (n->c < c || n->size % 2 == 0)) {
+        if (n->size % 2 == 0)
+            snprintf(err, errlen, "init = dirac needs a kernel with a centre (an odd size), got "
+                     "size %d", n->size);
+        else
+            snprintf(err, errlen, "init = dirac needs at least as many filters as input channels "
+                     "(%d), got filters = %d", c, n->c);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- batch norm ---- */
@@ -291,6 +325,23 @@ static size_t linear_scratch(const Model *m, const Node *n, int batch)
     return linear_work_floats(batch, ch, n->c, m->threads) + scaled_dout_floats(n, batch);
 }
 
+/* init = unit_std: the default weights divided by their sample standard
+ * deviation (n - 1), as `w.mul_(1 / w.std())`; a weight of one entry, or of
+ * equal entries, is left alone. */
+static void linear_init(Model *m, Node *n, Rng *r)
+{
+    init_fan_in(m, n, r);
+    if (n->init != LINEAR_INIT_UNIT_STD || n->w_len < 2) return;
+    float *w = m->params + n->w_off;
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n->w_len; i++) sum += w[i];
+    const double mean = sum / (double)n->w_len;
+    for (size_t i = 0; i < n->w_len; i++) sq += (w[i] - mean) * (w[i] - mean);
+    const double sd = sqrt(sq / (double)(n->w_len - 1));
+    if (!(sd > 0)) return;
+    const float f = (float)(1.0 / sd);
+    for (size_t i = 0; i < n->w_len; i++) w[i] *= f;
+}
 
 /* ---- dropout, flatten ---- */
 
@@ -375,7 +426,8 @@ static void concat_bwd(const OpCall *c)
 
 #define PLAIN .layer_type = -1, .activation = -1
 static const OpInfo table[] = {
-    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, init_fan_in, NULL, conv_scratch},
+    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
+                 conv_check},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
                       bn_scratch},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
@@ -385,7 +437,7 @@ static const OpInfo table[] = {
     [OP_MAXPOOL] = {"maxpool", 0, PLAIN, maxpool_fwd, maxpool_bwd, NULL, saved_per_element, NULL},
     [OP_AVGPOOL] = {"avgpool", 0, PLAIN, avgpool_fwd, avgpool_bwd, NULL, NULL, NULL},
     [OP_GLOBAL_AVGPOOL] = {"global_avgpool", 0, PLAIN, gap_fwd, gap_bwd, NULL, NULL, NULL},
-    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, init_fan_in, NULL,
+    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, linear_init, NULL,
                    linear_scratch},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},

@@ -38,6 +38,9 @@ typedef struct {
     /* Floats of the model's shared work space one call needs at `batch`
      * (NULL: none). */
     size_t (*scratch_floats)(const Model *m, const Node *n, int batch);
+    /* Rules the node's settings must meet once its input shape is known (NULL:
+     * none): 0, or -1 with a message in err (printed at the section's line). */
+    int (*check)(const Model *m, const Node *n, char *err, size_t errlen);
 } OpInfo;
 
 const OpInfo *op_info(OpType op);
