@@ -38,8 +38,8 @@ typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_SILU, ACT_COUNT } Ac
 
 /* `init` of a conv layer: what happens to its weights after PyTorch's default
  * initialisation. DIRAC makes filter o < C_in the identity on input channel
- * o. */
-typedef enum { CONV_INIT_DEFAULT, CONV_INIT_DIRAC, CONV_INIT_COUNT } ConvInit;
+ * o; WHITEN sets them from the training images (model_init_from_data). */
+typedef enum { CONV_INIT_DEFAULT, CONV_INIT_DIRAC, CONV_INIT_WHITEN, CONV_INIT_COUNT } ConvInit;
 /* `init` of a linear layer: UNIT_STD rescales the default weights to sample std 1. */
 typedef enum { LINEAR_INIT_DEFAULT, LINEAR_INIT_UNIT_STD, LINEAR_INIT_COUNT } LinearInit;
 
@@ -64,6 +64,8 @@ typedef struct {
     float bn_momentum;      /* batchnorm momentum, conv bn_momentum; default 0.1 (PyTorch
                                convention) */
     ConvInit conv_init;     /* conv `init`; default CONV_INIT_DEFAULT */
+    float whiten_eps;       /* conv init = whiten: added to each eigenvalue; default 5e-4 */
+    int whiten_images;      /* conv init = whiten: first N training images; default 5000 */
     int outputs;            /* linear */
     LinearInit linear_init; /* linear `init`; default LINEAR_INIT_DEFAULT */
     float scale;            /* linear: multiplies the output; default 1 */

@@ -39,7 +39,7 @@ static const char *const dataset_names[] = {"cifar10", NULL};
 static const char *const normalize_names[] = {"none", "cifar10", NULL};
 static const char *const tta_names[] = {"none", "mirror", "mirror_translate", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
-static const char *const conv_init_names[] = {"default", "dirac", NULL};
+static const char *const conv_init_names[] = {"default", "dirac", "whiten", NULL};
 _Static_assert(sizeof conv_init_names / sizeof *conv_init_names == CONV_INIT_COUNT + 1,
                "one name per conv init");
 static const char *const linear_init_names[] = {"default", "unit_std", NULL};
@@ -176,7 +176,13 @@ static const SchemaKey conv_keys[] = {
      "convention)"},
     {"init", SK_ENUM, 0, L(conv_init), 0, 0, 0, "default", conv_init_names,
      "weights after PyTorch's default: `dirac` filter o < input channels passes channel o "
-     "through (odd size, filters >= input channels)"},
+     "through (odd size, filters >= input channels), `whiten` from the training images' "
+     "patches (needs filters = 2 x size x size x input channels)"},
+    {"whiten_eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(whiten_eps), 0, 0, 0, "5e-4", NULL,
+     "init = whiten: added to each eigenvalue before the 1/sqrt"},
+    {"whiten_images", SK_INT, 0, L(whiten_images), 0, 1, 50000, "5000", NULL,
+     "init = whiten: how many training images (the first ones, un-augmented; all if the set "
+     "is smaller)"},
     K_INPUT,
 };
 

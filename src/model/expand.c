@@ -146,6 +146,8 @@ static int add_conv_unit(Builder *b, int section, const char *prefix, int src, i
     if (own) {
         Node *n = &b->m->nodes[i];
         n->init = (int)L->conv_init;
+        n->init_eps = L->whiten_eps;
+        n->init_images = L->whiten_images;
     }
     if (bn) i = add_bn(b, section, bn_name, i, own ? L->bn_eps : 1e-5f,
                        own ? L->bn_momentum : 0.1f);

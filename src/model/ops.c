@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "whiten.h"
 
 /* ---- what a call reads and writes ---- */
 
@@ -128,6 +129,12 @@ static int conv_check(const Model *m, const Node *n, char *err, size_t errlen)
 {
     int c, h, w;
     in_shape(m, n, &c, &h, &w);
+    if (n->init == CONV_INIT_WHITEN && n->c != 2 * n->size * n->size * c) {
+        snprintf(err, errlen, "init = whiten makes 2 x size x size x input channels = 2 x %d x %d "
+                 "x %d = %d filters (each eigenvector of the patch covariance and its negative), "
+                 "got filters = %d", n->size, n->size, c, 2 * n->size * n->size * c, n->c);
+        return -1;
+    }
     if (n->init == CONV_INIT_DIRAC && (n->c < c || n->size % 2 == 0)) {
         if (n->size % 2 == 0)
             snprintf(err, errlen, "init = dirac needs a kernel with a centre (an odd size), got "
@@ -139,6 +146,47 @@ static int conv_check(const Model *m, const Node *n, char *err, size_t errlen)
     }
     return 0;
 }
+
+/* init = whiten: the filters from the uncentred covariance of the layer's
+ * input patches (whiten.c); the bias keeps its default init. */
+static int whiten_images(const Node *n)
+{
+    return n->init == CONV_INIT_WHITEN ? n->init_images : 0;
+}
+
+static size_t whiten_stat_doubles(const Model *m, const Node *n)
+{
+    size_t d = n->w_len / (size_t)n->c;
+    (void)m;
+    return d * d;
+}
+
+static void whiten_accumulate(const Model *m, const Node *n, const float *x, int batch,
+                              double *stat)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    whiten_moments_add(batch, h, w, c, n->size, n->size, x, stat);
+}
+
+static int whiten_finish(Model *m, Node *n, const double *stat, int images, char *err,
+                         size_t errlen)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    double patches = (double)images * (h - n->size + 1) * (w - n->size + 1);
+    int d = (int)(n->w_len / (size_t)n->c);
+    int info = whiten_weights(d, stat, patches, n->init_eps, m->params + n->w_off);
+    if (info != 0) {
+        snprintf(err, errlen, "init = whiten: the eigendecomposition of the %dx%d patch covariance "
+                 "failed (LAPACK ssyevd info %d)", d, d, info);
+        return -1;
+    }
+    return 0;
+}
+
+static const DataInit whiten_init = {whiten_images, whiten_stat_doubles, whiten_accumulate,
+                                     whiten_finish};
 
 /* ---- batch norm ---- */
 
@@ -427,7 +475,7 @@ static void concat_bwd(const OpCall *c)
 #define PLAIN .layer_type = -1, .activation = -1
 static const OpInfo table[] = {
     [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
-                 conv_check},
+                 conv_check, &whiten_init},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
                       bn_scratch},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
