@@ -4,7 +4,8 @@
  * model; the same file, seed and thread count give bit-identical epochs; a
  * run killed with SIGKILL in the middle of an epoch, or stopped with SIGINT or SIGTERM,
  * and then `cnnrun run --resume`d ends with the same epoch numbers as an
- * uninterrupted run, in the same runs row, with every finished epoch kept;
+ * uninterrupted run, in the same runs row, with every finished epoch kept
+ * (also with a data-dependent initialisation, which a resume must not redo);
  * a run another live process holds is not resumed; the same with
  * translate, flip_alternating and drop_last on, and with parameter groups and
  * Muon. */
@@ -40,6 +41,21 @@
     "[layer.pool]\ntype = global_avgpool\n"                                                     \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 #define EPOCHS 4
+/* TINY behind a whitening stem (init = whiten, from the training images) and
+ * with a dirac-initialised conv and a scaled unit-std head: the
+ * data-dependent initialisation runs once, at the start of the fresh run. */
+#define TINY_WHITEN                                                                             \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = 4\n"                                        \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntest_subset = 300\n"                      \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\nnesterov = true\n"                                \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n"           \
+    "lr_end = 0.001\n"                                                                          \
+    "[layer.w]\ntype = conv\nfilters = 24\nsize = 2\npad = 0\ninit = whiten\n"                 \
+    "whiten_images = 1000\nactivation = gelu\n"                                                 \
+    "[layer.c1]\ntype = conv\nfilters = 24\nstride = 2\nbatchnorm = true\ninit = dirac\n"       \
+    "bn_eps = 1e-12\nbn_momentum = 0.4\nactivation = relu\n"                                     \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\nbias = false\ninit = unit_std\nscale = 0.125\n"
 
 /* The airbench data options: reflect translate, the alternating flip (its
  * bits drawn from the seed, the phase from the epoch) and drop_last (2500
@@ -528,6 +544,31 @@ START_TEST(test_airbench_data_resume)
 }
 END_TEST
 
+/* A run with a data-dependent initialisation, stopped and resumed, ends on
+ * the uninterrupted curve: the resumed run takes its weights from the
+ * checkpoint and nothing initialises them again (the whitening weights are
+ * trained here, so a second initialisation would change the curve). */
+START_TEST(test_whiten_resume)
+{
+    write_file("tiny.ini", TINY_WHITEN);
+    Curve ref = reference_curve();
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/w", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run("w/r.db");
+    wait_for_epoch("w/r.db", 1, pid);
+    usleep(50000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db w/r.db --threads 1 --resume"), 0);
+    Curve got = read_curve("w/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("w/r.db");
+}
+END_TEST
+
 /* Groups and Muon: a run stopped inside an epoch and resumed ends on the
  * uninterrupted run's numbers, bit for bit (momentum buffers, the group
  * schedules and the epoch-limited group all continue from the checkpoint). */
@@ -672,6 +713,7 @@ int main(void)
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);
+    tcase_add_test(tc, test_whiten_resume);
     tcase_add_test(tc, test_resume_refusals);
     tcase_add_test(tc, test_groups_muon_resume);
     tcase_add_loop_test(tc, test_airbench_data_resume, 0, 2);

@@ -36,6 +36,13 @@ typedef enum {
 
 typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_SILU, ACT_COUNT } Activation;
 
+/* `init` of a conv layer: what happens to its weights after PyTorch's default
+ * initialisation. DIRAC makes filter o < C_in the identity on input channel
+ * o; WHITEN sets them from the training images (model_init_from_data). */
+typedef enum { CONV_INIT_DEFAULT, CONV_INIT_DIRAC, CONV_INIT_WHITEN, CONV_INIT_COUNT } ConvInit;
+/* `init` of a linear layer: UNIT_STD rescales the default weights to sample std 1. */
+typedef enum { LINEAR_INIT_DEFAULT, LINEAR_INIT_UNIT_STD, LINEAR_INIT_COUNT } LinearInit;
+
 typedef struct {
     char name[CN_NAME_MAX]; /* section name after "layer." */
     LayerType type;
@@ -53,9 +60,15 @@ typedef struct {
     bool batchnorm;
     Activation activation;
     float leaky_slope;      /* leaky / activation=leaky; default 0.01 (PyTorch) */
-    float bn_eps;           /* default 1e-5 */
-    float bn_momentum;      /* default 0.1 (PyTorch convention) */
+    float bn_eps;           /* batchnorm eps, conv bn_eps; default 1e-5 */
+    float bn_momentum;      /* batchnorm momentum, conv bn_momentum; default 0.1 (PyTorch
+                               convention) */
+    ConvInit conv_init;     /* conv `init`; default CONV_INIT_DEFAULT */
+    float whiten_eps;       /* conv init = whiten: added to each eigenvalue; default 5e-4 */
+    int whiten_images;      /* conv init = whiten: first N training images; default 5000 */
     int outputs;            /* linear */
+    LinearInit linear_init; /* linear `init`; default LINEAR_INIT_DEFAULT */
+    float scale;            /* linear: multiplies the output; default 1 */
     float probability;      /* dropout, default 0.5 */
     /* inception branch widths (pytorch-cifar naming) */
     int n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj;

@@ -64,6 +64,13 @@ typedef struct {
     int algo;                   /* conv algorithm (CONV_*), chosen at build */
     bool bias;
     float slope, eps, momentum, probability;
+    /* initialisation on top of the default: the op's variant of the section's `init`
+     * (conv: ConvInit, linear: LinearInit; 0 = default), and for a data-dependent
+     * one (conv whiten) its eps and how many images it reads */
+    int init;
+    float init_eps;
+    int init_images;
+    float scale;                /* linear: multiplies the output (1: no multiply) */
     /* parameters: offsets into Model.params / Model.grads */
     size_t w_off, w_len;        /* conv/linear weight, BN gamma */
     size_t b_off, b_len;        /* bias, BN beta (b_len 0: none) */
@@ -105,8 +112,23 @@ int model_build(const Experiment *e, int max_batch, Model *m);
 void model_free(Model *m);
 
 /* PyTorch's default initialisation (kaiming-uniform a=sqrt(5) weights,
- * uniform biases, BN gamma 1 beta 0, running var 1), from the seed. */
+ * uniform biases, BN gamma 1 beta 0, running var 1), from the seed, then what
+ * each layer's `init` asks that needs no data (conv dirac, linear unit_std). */
 void model_init_params(Model *m, uint64_t seed);
+
+/* The data-dependent part of the initialisation (conv `init = whiten`), once
+ * at the start of a fresh run, after model_init_params; never on resume (the
+ * checkpoint holds the weights it made). images: the first n training images
+ * (n,32,32,3) NHWC, un-augmented and normalised as the training batches are
+ * (cifar_make_batch with only [data] normalize). Each such layer reads the
+ * first min(n, its whiten_images) of them, as its own input computed by the
+ * layers before it in evaluation mode, in chunks of max_batch. Needs the
+ * buffers (max_batch > 0). Returns 0 (at once for a model without
+ * data-dependent initialisation), or -1 with `file:line: ...` printed. */
+int model_init_from_data(Model *m, const float *images, int n);
+/* How many images model_init_from_data reads at most: the largest
+ * whiten_images; 0 when no layer needs data. */
+int model_init_images(const Model *m);
 
 /* Forward of n <= max_batch images (n,32,32,3). training: batch statistics,
  * dropout on; otherwise running statistics. */

@@ -164,6 +164,13 @@ typedef struct {
  * groups do not fit it: message printed) with nothing to close. */
 int session_open(Session *s, const Experiment *e, int batch, int n_train);
 void session_close(Session *s);
+/* The data-dependent initialisation (conv `init = whiten`): the first
+ * training images, at most model_init_images(), un-augmented and normalised
+ * as s->aug says, through model_init_from_data. Once, on a fresh session
+ * before its first step; never on resume (the checkpoint holds the weights).
+ * A no-op for a network without one. Returns CN_EXIT_OK, or CN_EXIT_FAIL
+ * (message printed). */
+int session_init_from_data(Session *s, const CifarSplit *train);
 
 /* The parts of a training step, in the order a loop calls them. */
 /* A new epoch: order is 0..n_train-1 shuffled with shuffle_rng. */

@@ -65,6 +65,10 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
 {
     Session s;
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    if (session_init_from_data(&s, train) != CN_EXIT_OK) { /* a fresh network, as a run's */
+        session_close(&s);
+        return CN_EXIT_FAIL;
+    }
     double t0 = now_seconds();
     CurveRecord curve = {.db = db,
                          .run_id = begin_lr_find_run(db, e, lo, &s.model, threads, data_desc)};

@@ -235,7 +235,9 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
     Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = RUN_LOCK_NONE,
                 .best_acc = -1};
     TrainPosition pos = {0};
-    int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos) : 0;
+    /* weights from the checkpoint, or (a fresh run) the initialisation from data */
+    int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos)
+                              : session_init_from_data(&s, train);
     if (rc == 0) {
         announce(&r, test->n);
         rc = open_runs_row(&r, pos.epoch + 1);

@@ -449,6 +449,14 @@ static void check_layer(Diag *d, IniSection *s, LayerSpec *ls, LayerInfo *info)
             diag_error(d, pad->loc, "'pad' must be between 0 and size (%d), got %d", ls->size,
                        ls->pad);
         if (!seen_entry(&sn, ss, "bias")) ls->bias = !ls->batchnorm;
+        /* dirac's identity sits on the centre tap (the channel counts are checked when the
+         * model is built) */
+        const IniEntry *init = seen_entry(&sn, ss, "init");
+        bool size_ok = !seen_entry(&sn, ss, "size") || seen_ok(&sn, ss, "size");
+        if (init && seen_ok(&sn, ss, "init") && size_ok &&
+            ls->conv_init == CONV_INIT_DIRAC && ls->size % 2 == 0)
+            diag_error(d, init->loc, "init = dirac needs a kernel with a centre (an odd size), "
+                                     "got size %d", ls->size);
         break;
     }
     case LT_MAXPOOL:

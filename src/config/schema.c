@@ -22,6 +22,8 @@ _Static_assert(sizeof(ScheduleType) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(DecayMode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(GroupSchedule) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(TtaMode) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(ConvInit) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(LinearInit) == sizeof(int), "enums are stored as int");
 
 const char *const schema_layer_type_names[] = {
     "conv",   "batchnorm", "relu",    "leaky",  "gelu",     "maxpool",   "avgpool",
@@ -49,6 +51,12 @@ static const char *const dataset_names[] = {"cifar10", NULL};
 static const char *const normalize_names[] = {"none", "cifar10", NULL};
 static const char *const tta_names[] = {"none", "mirror", "mirror_translate", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
+static const char *const conv_init_names[] = {"default", "dirac", "whiten", NULL};
+_Static_assert(sizeof conv_init_names / sizeof *conv_init_names == CONV_INIT_COUNT + 1,
+               "one name per conv init");
+static const char *const linear_init_names[] = {"default", "unit_std", NULL};
+_Static_assert(sizeof linear_init_names / sizeof *linear_init_names == LINEAR_INIT_COUNT + 1,
+               "one name per linear init");
 
 #define E(f) offsetof(Experiment, f)
 #define L(f) offsetof(LayerSpec, f)
@@ -229,11 +237,25 @@ static const SchemaKey conv_keys[] = {
     {"bias", SK_BOOL, SF_COMPUTED, L(bias), 0, 0, 0, "true unless batchnorm = true", NULL,
      "learn a per-channel bias (useless before batch normalisation)"},
     {"batchnorm", SK_BOOL, 0, L(batchnorm), 0, 0, 0, "false", NULL,
-     "batch normalisation after the convolution (eps 1e-5, momentum 0.1)"},
+     "batch normalisation after the convolution (bn_eps, bn_momentum)"},
     {"activation", SK_ENUM, 0, L(activation), 0, 0, 0, "none", schema_activation_names,
      "applied last"},
     {"slope", SK_FLOAT, SF_MAX_EXCL, L(leaky_slope), 0, 0, 1, "0.01", NULL,
      "negative slope of activation = leaky"},
+    {"bn_eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(bn_eps), 0, 0, 0, "1e-5", NULL,
+     "batchnorm = true: added to the variance"},
+    {"bn_momentum", SK_FLOAT, 0, L(bn_momentum), 0, 0, 1, "0.1", NULL,
+     "batchnorm = true: weight of the new batch in the running statistics (PyTorch "
+     "convention)"},
+    {"init", SK_ENUM, 0, L(conv_init), 0, 0, 0, "default", conv_init_names,
+     "weights after PyTorch's default: `dirac` filter o < input channels passes channel o "
+     "through (odd size, filters >= input channels), `whiten` from the training images' "
+     "patches (needs filters = 2 x size x size x input channels)"},
+    {"whiten_eps", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(whiten_eps), 0, 0, 0, "5e-4", NULL,
+     "init = whiten: added to each eigenvalue before the 1/sqrt"},
+    {"whiten_images", SK_INT, 0, L(whiten_images), 0, 1, 50000, "5000", NULL,
+     "init = whiten: how many training images (the first ones, un-augmented; all if the set "
+     "is smaller)"},
     K_INPUT,
 };
 
@@ -269,6 +291,10 @@ static const SchemaKey linear_keys[] = {
     K_TYPE,
     K_WIDTH("outputs", outputs, "output features (10 for the class scores)"),
     {"bias", SK_BOOL, 0, L(bias), 0, 0, 0, "true", NULL, "learn a bias per output"},
+    {"init", SK_ENUM, 0, L(linear_init), 0, 0, 0, "default", linear_init_names,
+     "weights after PyTorch's default: `unit_std` rescales them to sample standard deviation 1"},
+    {"scale", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, L(scale), 0, 0, 0, "1", NULL,
+     "multiplies the output (forward and backward), e.g. 0.00390625 = 1/256"},
     K_INPUT,
 };
 

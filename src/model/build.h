@@ -20,4 +20,8 @@ int model_expand(Model *m);
  * every buffer. */
 int model_plan(Model *m);
 
+/* Forward of nodes 0 .. end-1 only (run.c): the input of node `end` for
+ * model_init_from_data. */
+void model_forward_nodes(Model *m, const float *input, int batch, bool training, int end);
+
 #endif

@@ -46,6 +46,7 @@ static Node *new_node(Builder *b, OpType op, int section, const char *suffix)
     memset(n, 0, sizeof *n);
     n->op = op;
     n->section = section;
+    n->scale = 1.0f;
     const char *base = b->e->layers[section].name;
     if (suffix && *suffix)
         snprintf(n->name, sizeof n->name, "%s.%s", base, suffix);
@@ -141,9 +142,15 @@ static int add_conv_unit(Builder *b, int section, const char *prefix, int src, i
     snprintf(bn_name, sizeof bn_name, "%s%sbn", prefix ? prefix : "", prefix ? "." : "");
     int i = add_conv(b, section, conv_name, src, filters, size, stride, pad, bias);
     if (i < 0) return -1;
-    bool own_bn = L->type == LT_CONV; /* composites use PyTorch's BN defaults */
-    if (bn) i = add_bn(b, section, bn_name, i, own_bn ? L->bn_eps : 1e-5f,
-                       own_bn ? L->bn_momentum : 0.1f);
+    bool own = L->type == LT_CONV; /* composites use PyTorch's defaults */
+    if (own) {
+        Node *n = &b->m->nodes[i];
+        n->init = (int)L->conv_init;
+        n->init_eps = L->whiten_eps;
+        n->init_images = L->whiten_images;
+    }
+    if (bn) i = add_bn(b, section, bn_name, i, own ? L->bn_eps : 1e-5f,
+                       own ? L->bn_momentum : 0.1f);
     int op = act == ACT_NONE ? -1 : elementwise_op(act, 1);
     if (op >= 0) {
         i = add_elementwise(b, (OpType)op, section, op_name((OpType)op), i, slope);
@@ -306,6 +313,8 @@ static int expand_section(Builder *b, int s)
         Node *n = &b->m->nodes[i];
         n->c = L->outputs;
         n->bias = L->bias;
+        n->init = (int)L->linear_init;
+        n->scale = L->scale;
         n->w_len = (size_t)c * L->outputs;
         n->b_len = L->bias ? (size_t)L->outputs : 0;
         n->flops = 2.0 * (double)n->w_len;
@@ -361,6 +370,14 @@ int model_expand(Model *m)
         int out = expand_section(&b, s);
         if (out < 0) rc = -1;
         else b.section_out[s] = out;
+    }
+    for (int i = 0; i < m->n_nodes && rc == 0; i++) { /* each op's own rules (ops.c) */
+        const OpInfo *op = op_info(m->nodes[i].op);
+        char err[512];
+        if (op->check && op->check(m, &m->nodes[i], err, sizeof err) != 0) {
+            model_error(e, m->nodes[i].section, "%s", err);
+            rc = -1;
+        }
     }
     if (rc == 0) rc = check_scores(&b);
     if (rc == 0) m->classes = m->nodes[m->n_nodes - 1].c;

@@ -8,9 +8,11 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "whiten.h"
 
 /* ---- what a call reads and writes ---- */
 
@@ -105,6 +107,86 @@ static size_t conv_scratch(const Model *m, const Node *n, int batch)
     ConvShape s = conv_shape(m, n, batch);
     return conv_scratch_floats(&s);
 }
+
+/* Weights (KH, KW, C_in, C_out) after the default init: init = dirac makes
+ * output filter o < C_in the identity on input channel o (centre tap 1, the
+ * rest 0), as torch.nn.init.dirac_ does to the first C_in filters; the others
+ * keep their random values. The random stream is drawn as without it. */
+static void conv_init(Model *m, Node *n, Rng *r)
+{
+    init_fan_in(m, n, r);
+    if (n->init != CONV_INIT_DIRAC) return;
+    const size_t cin = n->w_len / ((size_t)n->size * n->size * n->c), cout = (size_t)n->c;
+    const size_t centre = (size_t)(n->size / 2) * n->size + n->size / 2;
+    float *w = m->params + n->w_off;
+    for (size_t tap = 0; tap < (size_t)n->size * n->size; tap++)
+        for (size_t ci = 0; ci < cin; ci++)
+            for (size_t o = 0; o < cin; o++)
+                w[(tap * cin + ci) * cout + o] = tap == centre && ci == o ? 1.0f : 0.0f;
+}
+
+static int conv_check(const Model *m, const Node *n, char *err, size_t errlen)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    if (n->init == CONV_INIT_WHITEN && n->c != 2 * n->size * n->size * c) {
+        snprintf(err, errlen, "init = whiten makes 2 x size x size x input channels = 2 x %d x %d "
+                 "x %d = %d filters (each eigenvector of the patch covariance and its negative), "
+                 "got filters = %d", n->size, n->size, c, 2 * n->size * n->size * c, n->c);
+        return -1;
+    }
+    if (n->init == CONV_INIT_DIRAC && (n->c < c || n->size % 2 == 0)) {
+        if (n->size % 2 == 0)
+            snprintf(err, errlen, "init = dirac needs a kernel with a centre (an odd size), got "
+                     "size %d", n->size);
+        else
+            snprintf(err, errlen, "init = dirac needs at least as many filters as input channels "
+                     "(%d), got filters = %d", c, n->c);
+        return -1;
+    }
+    return 0;
+}
+
+/* init = whiten: the filters from the uncentred covariance of the layer's
+ * input patches (whiten.c); the bias keeps its default init. */
+static int whiten_images(const Node *n)
+{
+    return n->init == CONV_INIT_WHITEN ? n->init_images : 0;
+}
+
+static size_t whiten_stat_doubles(const Model *m, const Node *n)
+{
+    size_t d = n->w_len / (size_t)n->c;
+    (void)m;
+    return d * d;
+}
+
+static void whiten_accumulate(const Model *m, const Node *n, const float *x, int batch,
+                              double *stat)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    whiten_moments_add(batch, h, w, c, n->size, n->size, x, stat);
+}
+
+static int whiten_finish(Model *m, Node *n, const double *stat, int images, char *err,
+                         size_t errlen)
+{
+    int c, h, w;
+    in_shape(m, n, &c, &h, &w);
+    double patches = (double)images * (h - n->size + 1) * (w - n->size + 1);
+    int d = (int)(n->w_len / (size_t)n->c);
+    int info = whiten_weights(d, stat, patches, n->init_eps, m->params + n->w_off);
+    if (info != 0) {
+        snprintf(err, errlen, "init = whiten: the eigendecomposition of the %dx%d patch covariance "
+                 "failed (LAPACK ssyevd info %d)", d, d, info);
+        return -1;
+    }
+    return 0;
+}
+
+static const DataInit whiten_init = {whiten_images, whiten_stat_doubles, whiten_accumulate,
+                                     whiten_finish};
 
 /* ---- batch norm ---- */
 
@@ -245,19 +327,42 @@ static void gap_bwd(const OpCall *c)
 
 /* ---- linear ---- */
 
+/* `scale` multiplies the output: out = scale * (x W + b), so backward runs
+ * on scale * dout, which it keeps at the start of the work space (rounded to
+ * 16 floats, the work space's 64-byte alignment). scale 1 multiplies nothing. */
+static size_t scaled_dout_floats(const Node *n, int batch)
+{
+    return n->scale == 1.0f ? 0 : ((size_t)batch * n->c + 15) / 16 * 16;
+}
+
 static void linear_fwd(const OpCall *c)
 {
     int ch, h, w;
     in_shape(c->m, c->n, &ch, &h, &w);
     Workspace work = ws(c);
     linear_forward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), bias(c), c->n->out, &work);
+    if (c->n->scale != 1.0f) {
+        const float s = c->n->scale;
+        float *out = c->n->out;
+        for (size_t i = 0, k = count(c); i < k; i++) out[i] *= s;
+    }
 }
 static void linear_bwd(const OpCall *c)
 {
     int ch, h, w;
     in_shape(c->m, c->n, &ch, &h, &w);
     Workspace work = ws(c);
-    linear_backward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0),
+    const float *dout = c->n->dout;
+    size_t keep = scaled_dout_floats(c->n, c->batch);
+    if (keep) {
+        const float s = c->n->scale;
+        float *scaled = work.f;
+        for (size_t i = 0, k = count(c); i < k; i++) scaled[i] = s * dout[i];
+        dout = scaled;
+        work.f += keep;
+        work.floats -= keep;
+    }
+    linear_backward(c->batch, ch, c->n->c, in_x(c, 0), weight(c), dout, in_dx(c, 0),
                     c->n->in_acc[0], dweight(c), dbias(c), &work);
 }
 
@@ -265,7 +370,25 @@ static size_t linear_scratch(const Model *m, const Node *n, int batch)
 {
     int ch, h, w;
     in_shape(m, n, &ch, &h, &w);
-    return linear_work_floats(batch, ch, n->c, m->threads);
+    return linear_work_floats(batch, ch, n->c, m->threads) + scaled_dout_floats(n, batch);
+}
+
+/* init = unit_std: the default weights divided by their sample standard
+ * deviation (n - 1), as `w.mul_(1 / w.std())`; a weight of one entry, or of
+ * equal entries, is left alone. */
+static void linear_init(Model *m, Node *n, Rng *r)
+{
+    init_fan_in(m, n, r);
+    if (n->init != LINEAR_INIT_UNIT_STD || n->w_len < 2) return;
+    float *w = m->params + n->w_off;
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n->w_len; i++) sum += w[i];
+    const double mean = sum / (double)n->w_len;
+    for (size_t i = 0; i < n->w_len; i++) sq += (w[i] - mean) * (w[i] - mean);
+    const double sd = sqrt(sq / (double)(n->w_len - 1));
+    if (!(sd > 0)) return;
+    const float f = (float)(1.0 / sd);
+    for (size_t i = 0; i < n->w_len; i++) w[i] *= f;
 }
 
 /* ---- dropout, flatten ---- */
@@ -351,7 +474,8 @@ static void concat_bwd(const OpCall *c)
 
 #define PLAIN .layer_type = -1, .activation = -1
 static const OpInfo table[] = {
-    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, init_fan_in, NULL, conv_scratch},
+    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
+                 conv_check, &whiten_init},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
                       bn_scratch},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
@@ -361,7 +485,7 @@ static const OpInfo table[] = {
     [OP_MAXPOOL] = {"maxpool", 0, PLAIN, maxpool_fwd, maxpool_bwd, NULL, saved_per_element, NULL},
     [OP_AVGPOOL] = {"avgpool", 0, PLAIN, avgpool_fwd, avgpool_bwd, NULL, NULL, NULL},
     [OP_GLOBAL_AVGPOOL] = {"global_avgpool", 0, PLAIN, gap_fwd, gap_bwd, NULL, NULL, NULL},
-    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, init_fan_in, NULL,
+    [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, linear_init, NULL,
                    linear_scratch},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},

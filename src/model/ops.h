@@ -20,6 +20,21 @@ typedef struct {
     bool training;      /* forward only: batch statistics, dropout on */
 } OpCall;
 
+/* A data-dependent initialisation (model_init_from_data): the model feeds the
+ * node's input for the first images, chunk by chunk, to accumulate, then
+ * finish sets the node's parameters from what was accumulated. */
+typedef struct {
+    /* images it reads (0: none, as this node is configured) */
+    int (*images)(const Node *n);
+    /* doubles of the statistics accumulate adds into (zeroed before the first chunk) */
+    size_t (*stat_doubles)(const Model *m, const Node *n);
+    /* adds the statistics of `batch` images of the node's input x */
+    void (*accumulate)(const Model *m, const Node *n, const float *x, int batch, double *stat);
+    /* sets the parameters from the statistics of `images` images; 0, or -1 with a
+     * message in err */
+    int (*finish)(Model *m, Node *n, const double *stat, int images, char *err, size_t errlen);
+} DataInit;
+
 typedef struct {
     const char *name; /* printed in tables, stored in checkpoints: never rename */
     unsigned flags;   /* OPF_* (model.h) */
@@ -38,6 +53,11 @@ typedef struct {
     /* Floats of the model's shared work space one call needs at `batch`
      * (NULL: none). */
     size_t (*scratch_floats)(const Model *m, const Node *n, int batch);
+    /* Rules the node's settings must meet once its input shape is known (NULL:
+     * none): 0, or -1 with a message in err (printed at the section's line). */
+    int (*check)(const Model *m, const Node *n, char *err, size_t errlen);
+    /* Initialisation from the training images, after init (NULL: none). */
+    const DataInit *data_init;
 } OpInfo;
 
 const OpInfo *op_info(OpType op);

@@ -33,6 +33,22 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
     return CN_EXIT_OK;
 }
 
+int session_init_from_data(Session *s, const CifarSplit *train)
+{
+    int n = model_init_images(&s->model);
+    if (n == 0) return CN_EXIT_OK; /* no layer needs data */
+    if (n > train->n) n = train->n;
+    float *images = alloc_floats((size_t)n * CIFAR_PIXELS);
+    int *idx = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) idx[i] = i;
+    Augment plain = {.normalize = s->aug.normalize}; /* no crop, no flip */
+    cifar_make_batch(train, idx, n, &plain, NULL, images, NULL);
+    int rc = model_init_from_data(&s->model, images, n);
+    free(idx);
+    free(images);
+    return rc == 0 ? CN_EXIT_OK : CN_EXIT_FAIL;
+}
+
 void session_close(Session *s)
 {
     model_free(&s->model);

@@ -2,9 +2,9 @@
 """make_fixtures.py — writes the PyTorch reference fixtures for tests/test_golden.c.
 
 Run by hand (CI has no torch):   /usr/bin/python3 tests/golden/make_fixtures.py [NAME...]
-Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent,blocks,muon}.bin, or
-only the named ones (e.g. `blocks`). blocks.bin is read by tests/test_blocks.c,
-muon.bin (the Muon optimizer's update) by tests/test_golden.c.
+Writes tests/fixtures/{conv,batchnorm,act,pool,linear,join,xent,blocks,tta,whiten,muon}.bin,
+or only the named ones (e.g. `blocks`). blocks.bin is read by tests/test_blocks.c,
+whiten.bin by tests/test_init.c, muon.bin (the Muon optimizer's update) by tests/test_golden.c.
 
 Precision: every random input is drawn, rounded to float32 (that is what the
 file stores and what the C kernel sees), then the reference is computed in
@@ -574,13 +574,74 @@ def make_tta(seed0):
     fx.add("tta/loss_none", F.cross_entropy(logits(x), labels))
     fx.add("tta/loss_mirror", F.cross_entropy(mirror, labels))
     fx.add("tta/loss_mirror_translate", F.cross_entropy(both, labels))
+
+
+# ---------------------------------------------------------------- whitening init
+# conv `init = whiten` (src/model/whiten.c) on the embedded sample's first
+# training images (data/sample/data_batch_1.bin, CIFAR-10's own first records),
+# normalised exactly as cnnrun's cifar_make_batch does it in float32. The
+# reference is airbench94's get_whitening_parameters in float64: the patches
+# unfolded at stride 1 without padding, S = X^T X / n (uncentred), eigh
+# ascending (the airbench94_muon order), filter k = v_k / sqrt(lambda_k + eps),
+# then the negatives. Stored in cnnrun's weight layout (KH, KW, C_in, 2D).
+# cfg: images, pool (max-pool window before the conv, 0 = none), k, c, eps
+WHITEN_CASES = [
+    # name,       images, pool, k, eps
+    ("stem",      500,    0,    2, 5e-4),
+    ("after_pool", 200,   2,    3, 1e-3),
+]
+SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "sample")
+
+
+def sample_images(n):
+    """The first n training images of the sample as cnnrun normalises them (NCHW float64)."""
+    raw = np.fromfile(os.path.join(SAMPLE_DIR, "data_batch_1.bin"), dtype=np.uint8)
+    rec = raw.reshape(-1, 3073)[:n, 1:].reshape(n, 3, 32, 32)
+    mean = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32).reshape(1, 3, 1, 1)
+    x = (rec.astype(np.float32) / np.float32(255.0) - mean) / std  # float32 throughout
+    return torch.from_numpy(x.astype(np.float64))
+
+
+def whiten_weights(x, k, eps):
+    c = x.shape[1]
+    patches = x.unfold(2, k, 1).unfold(3, k, 1).transpose(1, 3).reshape(-1, c, k, k)
+    flat = patches.reshape(patches.shape[0], -1)
+    cov = flat.t() @ flat / flat.shape[0]
+    lam, vec = torch.linalg.eigh(cov, UPLO="U")          # ascending
+    filt = vec.t().reshape(-1, c, k, k) / torch.sqrt(lam + eps).view(-1, 1, 1, 1)
+    w = torch.cat([filt, -filt])                           # (2D, c, k, k)
+    return w.permute(2, 3, 1, 0).reshape(c * k * k, -1), lam, cov
+
+
+def make_whiten(seed0):
+    del seed0  # no random draws: real images
+    fx = Fixture("whiten.bin")
+    for name, n, pool, k, eps in WHITEN_CASES:
+        x = sample_images(n)
+        if pool:
+            x = F.max_pool2d(x, pool)
+        w, lam, cov = whiten_weights(x, k, eps)
+        # the same in float32, as airbench94 computes it (for the README's numbers only)
+        w32, _, _ = whiten_weights(x.float(), k, eps)
+        d = w.shape[0]
+        diff = max(min((w32[:, j].double() - w[:, j]).abs().max().item(),
+                       (w32[:, j].double() + w[:, j]).abs().max().item()) /
+                   w[:, j].abs().max().item() for j in range(d))
+        print("  whiten/%s: D=%d lambda %.3g .. %.3g, min gap %.3g, float32 vs float64 %.2g" % (
+            name, d, lam[0].item(), lam[-1].item(), (lam[1:] - lam[:-1]).min().item(), diff))
+        fx.add(name + "/cfg", [n, pool, k, x.shape[1], eps])
+        fx.add(name + "/weight", w)
+        fx.add(name + "/lambda", lam)
+        fx.add(name + "/cov", cov)
     fx.write()
 
 
 MAKERS = [("conv", make_conv, 1000), ("batchnorm", make_batchnorm, 2000), ("act", make_act, 3000),
           ("pool", make_pool, 4000), ("linear", make_linear, 5000), ("join", make_join, 6000),
           ("xent", make_xent, 7000), ("blocks", make_blocks, 8000), ("tta", make_tta, 9000),
-          ("muon", make_muon, 10000)]
+          ("whiten", make_whiten, 10000),
+          ("muon", make_muon, 11000)]
 
 
 def main(names):
