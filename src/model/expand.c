@@ -60,19 +60,31 @@ static void input_shape(const Builder *b, int idx, int *c, int *h, int *w)
     model_tensor_shape(b->m, idx, c, h, w);
 }
 
+/* A size x size window (conv kernel or pooling window, padded by pad) fits
+ * node src's output; otherwise the error at the section's line and 0. */
+static int window_fits(const Builder *b, int section, int src, int size, int pad,
+                       bool conv)
+{
+    int c, h, w;
+    input_shape(b, src, &c, &h, &w);
+    if (h + 2 * pad >= size && w + 2 * pad >= size) return 1;
+    char s[64], k[64];
+    shape_str(s, sizeof s, c, h, w);
+    if (conv)
+        snprintf(k, sizeof k, "%dx%d (pad %d) kernel", size, size, pad);
+    else
+        snprintf(k, sizeof k, "%dx%d pooling window", size, size);
+    model_error(b->e, section, "input %s is smaller than the %s", s, k);
+    return 0;
+}
+
 /* Adds a conv node reading node `src`; returns its index or -1 on a shape error. */
 static int add_conv(Builder *b, int section, const char *suffix, int src, int filters, int size,
                     int stride, int pad, bool bias)
 {
     int c, h, w;
     input_shape(b, src, &c, &h, &w);
-    if (h + 2 * pad < size || w + 2 * pad < size) {
-        char s[64];
-        shape_str(s, sizeof s, c, h, w);
-        model_error(b->e, section, "input %s is smaller than the %dx%d (pad %d) kernel", s, size,
-                    size, pad);
-        return -1;
-    }
+    if (!window_fits(b, section, src, size, pad, true)) return -1;
     Node *n = new_node(b, OP_CONV, section, suffix);
     n->n_in = 1;
     n->in[0] = src;
@@ -167,13 +179,7 @@ static int add_pool(Builder *b, OpType op, int section, const char *suffix, int 
 {
     int c, h, w;
     input_shape(b, src, &c, &h, &w);
-    if (h + 2 * pad < size || w + 2 * pad < size) {
-        char s[64];
-        shape_str(s, sizeof s, c, h, w);
-        model_error(b->e, section, "input %s is smaller than the %dx%d pooling window", s, size,
-                    size);
-        return -1;
-    }
+    if (!window_fits(b, section, src, size, pad, false)) return -1;
     int i = add_unary(b, op, section, suffix, src);
     Node *n = &b->m->nodes[i];
     n->size = size;
