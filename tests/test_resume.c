@@ -544,6 +544,23 @@ START_TEST(test_airbench_data_resume)
 }
 END_TEST
 
+/* Runs tiny.ini into dir/sub/r.db and stops it with SIGINT just after its
+ * first epoch's row (inside epoch 2): it exits 1, its partial epoch saved. */
+static void interrupt_after_first_epoch(const char *sub)
+{
+    char path[128], db[64];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(db, sizeof db, "%s/r.db", sub);
+    pid_t pid = spawn_run(db);
+    wait_for_epoch(db, 1, pid);
+    usleep(50000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+}
+
 /* A run with a data-dependent initialisation, stopped and resumed, ends on
  * the uninterrupted curve: the resumed run takes its weights from the
  * checkpoint and nothing initialises them again (the whitening weights are
@@ -552,16 +569,7 @@ START_TEST(test_whiten_resume)
 {
     write_file("tiny.ini", TINY_WHITEN);
     Curve ref = reference_curve();
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s/w", dir);
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    pid_t pid = spawn_run("w/r.db");
-    wait_for_epoch("w/r.db", 1, pid);
-    usleep(50000);
-    ck_assert_int_eq(kill(pid, SIGINT), 0);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    interrupt_after_first_epoch("w");
     ck_assert_int_eq(cnnrun("run tiny.ini --db w/r.db --threads 1 --resume"), 0);
     Curve got = read_curve("w/r.db");
     assert_same_curve(&ref, &got);
@@ -576,16 +584,7 @@ START_TEST(test_groups_muon_resume)
 {
     write_file("tiny.ini", TINY_GROUPS);
     Curve ref = reference_curve();
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s/g", dir);
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    pid_t pid = spawn_run("g/r.db");
-    wait_for_epoch("g/r.db", 1, pid);
-    usleep(50000);
-    ck_assert_int_eq(kill(pid, SIGINT), 0);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    interrupt_after_first_epoch("g");
     char ck[192];
     snprintf(ck, sizeof ck, "%s/g/r-checkpoints/tiny-1-last.ckpt", dir);
     CheckpointMeta meta;
