@@ -123,7 +123,8 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
     EpochRecord rec = {.epoch = ep->epoch, .lr = ep->lr, .train_loss = ep->loss_sum / ep->seen,
                        .train_acc = (double)ep->correct / ep->seen, .test_loss = ev.loss,
                        .test_acc = ev.acc, .evaluated = evaluated, .seconds = secs,
-                       .images_per_sec = ep->seen / train_time};
+                       .images_per_sec = ep->seen / train_time, .steps = ep->steps,
+                       .images = ep->seen};
     progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
     /* runs.train_seconds: finished epochs, training + evaluation */
