@@ -232,7 +232,7 @@ START_TEST(test_fractional_epochs_on_the_sample)
     ck_assert_double_eq_tol(sqlite3_column_double(st, 0), 0.01 / 125, 1e-10);
     sqlite3_finalize(st);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "select epochs_planned, status, config like "
-                                            "'%epochs = 2.5\nsteps = 0%' from runs order by id",
+                                            "'%epochs = 2.5\n; steps = 0 (epochs decide)%' from runs order by id",
                                         -1, &st, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(st, 0), 3);

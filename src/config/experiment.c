@@ -761,9 +761,14 @@ void experiment_print(const Experiment *e, FILE *f)
     for (int t = 0; t < n_top; t++) {
         fprintf(f, "\n[%s]\n", top[t].name);
         for (int i = 0; i < top[t].n_keys; i++) {
+            /* [experiment] epochs or steps: the one not used as a comment, so the
+             * text reads back, and a run in epochs prints as it did before steps
+             * existed (--resume compares the lines but comments) */
             const SchemaKey *k = &top[t].keys[i];
-            if (e->steps > 0 && k->offset == offsetof(Experiment, epochs) && t == 0)
+            if (t == 0 && e->steps > 0 && k->offset == offsetof(Experiment, epochs))
                 fprintf(f, "; epochs = (not used: steps = %d)\n", e->steps);
+            else if (t == 0 && e->steps == 0 && k->offset == offsetof(Experiment, steps))
+                fprintf(f, "; steps = 0 (epochs decide)\n");
             else
                 print_key(f, k, e);
         }
