@@ -194,6 +194,61 @@ START_TEST(test_eval_every_and_final_tta)
 }
 END_TEST
 
+/* The embedded sample (2,500 images, 50 steps of 50): epochs = 2.5 through
+ * --set is 125 steps, the rows of epochs 1..3 with 50, 50 and 25 steps;
+ * steps = 60 through --set replaces the file's epochs: 2 rows, 50 and 10. */
+START_TEST(test_fractional_epochs_on_the_sample)
+{
+    write_file("f.ini", "[experiment]\nepochs = 1\n"
+                        "[data]\nbatch_size = 50\ntest_subset = 100\n"
+                        "[schedule]\ntype = linear\nlr = 0.01\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run f.ini --db r.db --threads 1 --set experiment.epochs=2.5"), 0);
+    ck_assert_msg(strstr(out, "50 steps/epoch"), "%s", out);
+    ck_assert_msg(strstr(out, "f.ini: 125 steps: 3 epochs, the last one of 25 steps"), "%s", out);
+    ck_assert_msg(strstr(out, "epoch   3/3"), "%s", out);
+    ck_assert_int_eq(cnnrun("run f.ini --db r.db --threads 1 --set experiment.steps=60"), 0);
+    ck_assert_msg(strstr(out, "f.ini: 60 steps: 2 epochs, the last one of 10 steps"), "%s", out);
+    char dbp[256];
+    snprintf(dbp, sizeof dbp, "%s/r.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(dbp, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select run_id, epoch, steps, images, lr, "
+                                            "test_acc is not null from epochs "
+                                            "order by run_id, epoch", -1, &st, NULL), SQLITE_OK);
+    static const int want[][4] = {{1, 1, 50, 2500}, {1, 2, 50, 2500}, {1, 3, 25, 1250},
+                                  {2, 1, 50, 2500}, {2, 2, 10, 500}};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        for (int k = 0; k < 4; k++) ck_assert_int_eq(sqlite3_column_int(st, k), want[i][k]);
+        ck_assert_int_eq(sqlite3_column_int(st, 5), 1);
+    }
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    /* the last step's rate: lr (1 - 124/125) = lr / 125 */
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select lr from epochs where run_id = 1 and epoch = 3",
+                                        -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_double_eq_tol(sqlite3_column_double(st, 0), 0.01 / 125, 1e-10);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "select epochs_planned, status, config like "
+                                            "'%epochs = 2.5\n; steps = 0 (epochs decide)%' from runs order by id",
+                                        -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 3);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "finished");
+    ck_assert_int_eq(sqlite3_column_int(st, 2), 1);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* a bad value is the file's (exit 2), named by its --set */
+    ck_assert_int_eq(cnnrun("run f.ini --db r.db --set experiment.epochs=0"), 2);
+    ck_assert_msg(strstr(out, "--set experiment.epochs: 'epochs' must be > 0 and <= 100000, got 0"),
+                  "%s", out);
+}
+END_TEST
+
 START_TEST(test_missing_data_is_run_failure)
 {
     write_file("good.ini", good_ini);
@@ -260,6 +315,7 @@ int main(void)
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
     tcase_add_test(tc, test_eval_every_and_final_tta);
+    tcase_add_test(tc, test_fractional_epochs_on_the_sample);
     tcase_add_test(tc, test_two_processes_share_one_database);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -173,7 +173,7 @@ START_TEST(test_out_of_range)
     expect_error_at("[layer.c1]\ntype = conv\nfilters = 0\n", 3,
                     "'filters' must be between 1 and 65536, got 0");
     expect_error_at("[experiment]\nepochs = 99999999999999999999\n" NET, 2,
-                    "'epochs' must be between 1 and 100000, got 99999999999999999999");
+                    "'epochs' must be > 0 and <= 100000, got 99999999999999999999");
     expect_error_at("[optimizer]\nmomentum = 1\n" NET, 2, "'momentum' must be >= 0 and < 1, got 1");
     expect_error_at("[schedule]\nlr = 0\n" NET, 2, "'lr' must be > 0, got 0");
     expect_error_at("[schedule]\nlr = 1e40\n" NET, 2, "'lr' is too large for a 32-bit float, got 1e40");
@@ -546,7 +546,8 @@ static void assert_same(const Experiment *a, const Experiment *b)
 {
     ck_assert_str_eq(a->name, b->name);
     ck_assert_uint_eq(a->seed, b->seed);
-    ck_assert_int_eq(a->epochs, b->epochs);
+    ck_assert(a->epochs == b->epochs);
+    ck_assert_int_eq(a->steps, b->steps);
     ck_assert_str_eq(a->dataset, b->dataset);
     ck_assert_str_eq(a->dir, b->dir);
     ck_assert_int_eq(a->batch_size, b->batch_size);
@@ -762,6 +763,134 @@ START_TEST(test_float_format)
     ck_assert_str_eq(buf, "1e-8");
     schema_format_float(65536.0f, buf, sizeof buf);
     ck_assert_str_eq(buf, "65536");
+    /* doubles ([experiment] epochs) too: every bit, the shortest text */
+    for (int i = 0; i < 30000; i++) {
+        uint64_t bits = (uint64_t)(state = state * 1664525u + 1013904223u) << 32;
+        bits |= state = state * 1664525u + 1013904223u;
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isfinite(v)) continue;
+        schema_format_double(v, buf, sizeof buf);
+        ck_assert_msg(strtod(buf, NULL) == v, "%s", buf);
+    }
+    static const struct {
+        double v;
+        const char *text;
+    } d[] = {{9.9, "9.9"}, {50, "50"}, {2.5, "2.5"}, {100000, "100000"}, {0.1, "0.1"},
+             {1.0 / 3, "0.3333333333333333"}, {1e-300, "1e-300"}};
+    for (size_t i = 0; i < sizeof d / sizeof *d; i++) {
+        schema_format_double(d[i].v, buf, sizeof buf);
+        ck_assert_str_eq(buf, d[i].text);
+    }
+}
+END_TEST
+
+/* [experiment] epochs: a positive decimal (9.9: the last epoch partial) or a
+ * whole number as before; steps = N instead of epochs (not both); every bad
+ * value a file:line error; both through --set, where a --set of one replaces
+ * the file's other. */
+START_TEST(test_fractional_epochs_and_steps)
+{
+    Experiment e, back;
+    char printed[256];
+    snprintf(printed, sizeof printed, "%s/printed.ini", tmp_dir);
+    write_ini("f.ini", "[experiment]\nepochs = 9.9\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert(e.epochs == 9.9); /* the double, not a float's 9.8999996 */
+    ck_assert_int_eq(e.steps, 0);
+    char *text = experiment_text(&e);
+    ck_assert_msg(strstr(text, "\nepochs = 9.9\n; steps = 0 (epochs decide)\n"), "%s", text);
+    free(text);
+    FILE *f = fopen(printed, "w");
+    experiment_print(&e, f);
+    fclose(f);
+    ck_assert_msg(load(printed, &back) == 0, "%s", errs);
+    assert_same(&e, &back);
+    experiment_free(&e);
+    experiment_free(&back);
+
+    /* a whole number prints as before: runs recorded before `steps` existed
+     * still --resume (it compares every line but comments) */
+    write_ini("w.ini", "[experiment]\nepochs = 8\n" NET);
+    ck_assert_int_eq(load(path, &e), 0);
+    text = experiment_text(&e);
+    ck_assert_msg(strstr(text, "\nepochs = 8\n"), "%s", text);
+    ck_assert_msg(!strstr(text, "\nsteps"), "%s", text);
+    free(text);
+    experiment_free(&e);
+
+    /* steps: epochs is not used, and the printed file reads back */
+    write_ini("s.ini", "[experiment]\nsteps = 476\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.steps, 476);
+    ck_assert(e.epochs == 0);
+    text = experiment_text(&e);
+    ck_assert_msg(strstr(text, "\n; epochs = (not used: steps = 476)\nsteps = 476\n"), "%s",
+                  text);
+    free(text);
+    f = fopen(printed, "w");
+    experiment_print(&e, f);
+    fclose(f);
+    ck_assert_msg(load(printed, &back) == 0, "%s", errs);
+    assert_same(&e, &back);
+    experiment_free(&back);
+    /* --set experiment.epochs replaces the file's steps */
+    ConfigOverride ep = {"experiment", "epochs", "2.5"};
+    ck_assert_msg(load_ov(path, &ep, 1, &back) == 0, "%s", errs);
+    ck_assert(back.epochs == 2.5 && back.steps == 0);
+    experiment_free(&back);
+    experiment_free(&e);
+    /* steps = 0 (the default) leaves it to epochs */
+    write_ini("z.ini", "[experiment]\nepochs = 3\nsteps = 0\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert(e.epochs == 3 && e.steps == 0);
+    experiment_free(&e);
+    /* --set experiment.steps replaces the file's epochs; --set of both is an error */
+    write_ini("o.ini", "[experiment]\nepochs = 3\n" NET);
+    ConfigOverride st = {"experiment", "steps", "100"};
+    ck_assert_msg(load_ov(path, &st, 1, &e) == 0, "%s", errs);
+    ck_assert(e.steps == 100 && e.epochs == 0);
+    experiment_free(&e);
+    ConfigOverride both[] = {{"experiment", "epochs", "2"}, {"experiment", "steps", "100"}};
+    ck_assert_int_eq(load_ov(path, both, 2, &e), -1);
+    ck_assert_msg(strstr(errs, "--set experiment.steps: 'steps' and 'epochs' both give the length "
+                               "of the run; keep one of them (steps = 0 leaves it to epochs)"),
+                  "%s", errs);
+    ConfigOverride frac = {"experiment", "epochs", "2.5"};
+    ck_assert_msg(load_ov(path, &frac, 1, &e) == 0, "%s", errs);
+    ck_assert(e.epochs == 2.5);
+    experiment_free(&e);
+    ConfigOverride badset = {"experiment", "epochs", "0"};
+    ck_assert_int_eq(load_ov(path, &badset, 1, &e), -1);
+    ck_assert_msg(strstr(errs, "--set experiment.epochs: 'epochs' must be > 0 and <= 100000, "
+                               "got 0"), "%s", errs);
+
+    /* errors, with the line */
+    expect_error_at("[experiment]\nepochs = 9.9\nsteps = 476\n" NET, 3,
+                    "'steps' and 'epochs' both give the length of the run; keep one of them "
+                    "(steps = 0 leaves it to epochs)");
+    expect_error_at("[experiment]\nepochs = 0\n" NET, 2,
+                    "'epochs' must be > 0 and <= 100000, got 0");
+    expect_error_at("[experiment]\nepochs = -2.5\n" NET, 2,
+                    "'epochs' must be > 0 and <= 100000, got -2.5");
+    expect_error_at("[experiment]\nepochs = 100000.5\n" NET, 2,
+                    "'epochs' must be > 0 and <= 100000, got 100000.5");
+    expect_error_at("[experiment]\nepochs = nan\n" NET, 2,
+                    "'epochs' must be a finite number, got nan");
+    expect_error_at("[experiment]\nepochs = inf\n" NET, 2,
+                    "'epochs' must be a finite number, got inf");
+    expect_error_at("[experiment]\nepochs = 1e400\n" NET, 2,
+                    "'epochs' must be a finite number, got 1e400");
+    expect_error_at("[experiment]\nepochs = 9.9x\n" NET, 2,
+                    "expected a number for 'epochs', got '9.9x'");
+    expect_error_at("[experiment]\nepochs = 9/10\n" NET, 2,
+                    "expected a number for 'epochs', got '9/10'");
+    expect_error_at("[experiment]\nepochs =\n" NET, 2,
+                    "missing value for 'epochs' (expected a number)");
+    expect_error_at("[experiment]\nsteps = -1\n" NET, 2,
+                    "'steps' must be between 0 and 1000000000, got -1");
+    expect_error_at("[experiment]\nsteps = 47.5\n" NET, 2,
+                    "expected an integer for 'steps', got '47.5'");
 }
 END_TEST
 
@@ -1176,6 +1305,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_product_example);
     tcase_add_test(tc, test_many_errors);
     tcase_add_test(tc, test_float_format);
+    tcase_add_test(tc, test_fractional_epochs_and_steps);
     tcase_add_test(tc, test_augment_translate_alternating_drop_last);
     tcase_add_test(tc, test_schedule_linear_piecewise);
     tcase_add_test(tc, test_group_defaults);

@@ -182,9 +182,15 @@ START_TEST(test_lifecycle_and_persistence)
     double accs[3] = {0.5, 0.7, 0.6};
     for (int i = 0; i < 3; i++) {
         EpochRecord e = sample_epoch(i + 1, accs[i]);
+        if (i < 2) e.steps = 48, e.images = 48 * 1024; /* the last: steps not known (0) */
         ck_assert_int_eq(results_add_epoch(r, id, &e), 0);
     }
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE run_id = 1"), 3);
+    /* what each epoch ran (schema version 4), NULL when not known */
+    ck_assert_int_eq(q_int(db, "SELECT sum(steps) FROM epochs WHERE run_id = 1"), 96);
+    ck_assert_int_eq(q_int(db, "SELECT images FROM epochs WHERE epoch = 2"), 48 * 1024);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE steps IS NULL AND images IS "
+                               "NULL AND epoch = 3"), 1);
     ck_assert_int_eq(results_finish_run(r, id, "finished", 12.5, NULL), 0);
 
     s = q_text(db, "SELECT status FROM runs WHERE id = 1");
@@ -196,7 +202,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 3); /* RESULTS_SCHEMA_VERSION */
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 4); /* RESULTS_SCHEMA_VERSION */
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -476,6 +482,7 @@ START_TEST(test_migrate_version_1)
     db = raw_open(path);
     ck_assert_int_eq(q_int(db, "PRAGMA user_version"), RESULTS_SCHEMA_VERSION);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs"), 2);  /* data kept */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE steps IS NULL"), 2);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers"), 0);
     /* the summary is computed from the epochs while a run has no final values */
     ck_assert_int_eq(q_int(db, "SELECT epochs_done FROM run_summary WHERE run_id = 1"), 2);

@@ -7,8 +7,9 @@
  * uninterrupted run, in the same runs row, with every finished epoch kept
  * (also with a data-dependent initialisation, which a resume must not redo);
  * a run another live process holds is not resumed; the same with
- * translate, flip_alternating and drop_last on, and with parameter groups and
- * Muon. */
+ * translate, flip_alternating and drop_last on, with parameter groups and
+ * Muon, and with a fractional number of epochs (stopped before or inside the
+ * partial last epoch). */
 #include <check.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -602,6 +603,57 @@ START_TEST(test_groups_muon_resume)
 }
 END_TEST
 
+/* 3.9 epochs of 50 steps: 195 steps, epoch 4 of 45. Stopped inside epoch 2
+ * (before the partial epoch) or inside the partial epoch itself, and
+ * resumed: the same four rows, bit for bit, as a run left alone, the last
+ * one of 45 steps. */
+START_TEST(test_fractional_epochs_resume)
+{
+    write_file("tiny.ini", TINY("8", "3.9"));
+    Curve ref = reference_curve();
+    ck_assert_int_eq(query_int("ref/r.db", "select steps from epochs where epoch = 4"), 45);
+    const char *sub = _i == 0 ? "fb" : "fp";
+    char db[64], cmd[128], ck[192];
+    snprintf(db, sizeof db, "%s/r.db", sub);
+    if (_i == 0) {
+        interrupt_after_first_epoch(sub);
+    } else {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", dir, sub);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        pid_t pid = spawn_run(db);
+        wait_for_epoch(db, 3, pid); /* then at once: inside epoch 4's 45 steps */
+        ck_assert_int_eq(kill(pid, SIGINT), 0);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    }
+    snprintf(ck, sizeof ck, "%s/%s/r-checkpoints/tiny-1-last.ckpt", dir, sub);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_read_meta(ck, &meta), 0);
+    ck_assert_int_eq(meta.epoch, _i == 0 ? 1 : 3);
+    ck_assert_int_ge(meta.steps_in_epoch, 1);
+    ck_assert_int_lt(meta.steps_in_epoch, _i == 0 ? 50 : 45);
+    if (_i == 1) {
+        char want[64], logpath[192];
+        snprintf(want, sizeof want, "stopped after step %d of 45 in epoch 4",
+                 meta.steps_in_epoch);
+        snprintf(logpath, sizeof logpath, "%s/log", dir);
+        char *log = read_text_file(logpath, NULL);
+        ck_assert_msg(log && strstr(log, want), "expected \"%s\" in the log:\n%s", want, log);
+        free(log);
+    }
+    snprintf(cmd, sizeof cmd, "run tiny.ini --db %s --threads 1 --resume", db);
+    ck_assert_int_eq(cnnrun(cmd), 0);
+    Curve got = read_curve(db);
+    assert_same_curve(&ref, &got);
+    assert_db_sound(db);
+    ck_assert_int_eq(query_int(db, "select steps from epochs where epoch = 4"), 45);
+    ck_assert_int_eq(query_int(db, "select images from epochs where epoch = 4"), 45 * 50);
+    ck_assert_int_eq(query_int(db, "select epochs_planned from runs"), 4);
+}
+END_TEST
+
 /* Mounts a tmpfs of `size` at dir/sub (path into mnt). Returns 0 after saying
  * "<test>: skipped" where mounting is refused (not root). */
 static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_size,
@@ -716,6 +768,7 @@ int main(void)
     tcase_add_test(tc, test_resume_refusals);
     tcase_add_test(tc, test_groups_muon_resume);
     tcase_add_loop_test(tc, test_airbench_data_resume, 0, 2);
+    tcase_add_loop_test(tc, test_fractional_epochs_resume, 0, 2);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
     tcase_add_test(tc, test_read_only_database);
     tcase_set_timeout(tc, 300);

@@ -10,6 +10,7 @@
  * loop reports through its callbacks and continues from where a stop left
  * it to the same numbers. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -165,6 +166,7 @@ typedef struct {
     long stop_at;           /* stop poll: stop after this global step (0: never) */
     const char *refuse;     /* epoch report: refuse with this */
     long last_step;
+    double lrs[16];         /* each step's rate, by global step */
 } Seen;
 
 static const char *on_step(void *ctx, const TrainStep *st)
@@ -172,6 +174,7 @@ static const char *on_step(void *ctx, const TrainStep *st)
     Seen *v = ctx;
     v->steps++;
     v->last_step = st->global_step;
+    if (st->global_step >= 1 && st->global_step <= 16) v->lrs[st->global_step - 1] = st->lr;
     return NULL;
 }
 
@@ -277,6 +280,103 @@ START_TEST(test_train_loop_reports_and_continues)
 }
 END_TEST
 
+/* 2.5 epochs of 3 steps: ceil(7.5) = 8 steps, the third epoch partial (2
+ * steps, 100 images, as its record says) and evaluated as the last one
+ * although eval_every = 2 does not name it; the linear schedule is
+ * lr (1 - s/8) at step s, 0 after the last one. Stopped after the last step
+ * of epoch 2 (before the partial epoch) or inside the partial epoch, the
+ * loop continues to the same numbers. */
+START_TEST(test_train_loop_fractional_epochs)
+{
+    Experiment e;
+    load_tiny(&e);
+    e.epochs = 2.5;
+    e.eval_every = 2;
+    e.schedule = SCHED_LINEAR;
+    e.lr = 0.3f;
+    CifarSplit train = fake_split(150, 1), test = fake_split(50, 2); /* 3 steps an epoch */
+    TrainCallbacks cb = {.step = on_step, .epoch = on_epoch, .checkpoint = on_checkpoint,
+                         .stop = on_stop};
+    const char *why;
+
+    Seen a = {0};
+    Session s;
+    ck_assert_int_eq(session_open(&s, &e, 50, train.n), CN_EXIT_OK);
+    ck_assert_int_eq(s.run.steps, 8);
+    ck_assert_int_eq(s.run.epochs, 3);
+    ck_assert_int_eq(s.run.last_steps, 2);
+    TrainPosition pos = {0};
+    cb.ctx = &a;
+    ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_FINISHED);
+    ck_assert_int_eq(a.steps, 8);
+    ck_assert_int_eq(a.n_epochs, 3);
+    ck_assert_int_eq(a.checkpoints, 3);
+    ck_assert_int_eq(pos.epoch, 3);
+    ck_assert_int_eq(pos.step, 8);
+    static const int steps[] = {3, 3, 2}, evaluated[] = {0, 1, 1};
+    for (int i = 0; i < 3; i++) {
+        const EpochRecord *r = &a.epochs[i];
+        ck_assert_int_eq(r->epoch, i + 1);
+        ck_assert_int_eq(r->steps, steps[i]);
+        ck_assert_int_eq(r->images, 50 * steps[i]);
+        ck_assert_int_eq(r->evaluated, evaluated[i]);
+        ck_assert(evaluated[i] ? isfinite(r->test_loss) : isnan(r->test_loss));
+    }
+    for (int k = 0; k < 8; k++) {
+        double want = (double)0.3f * (1.0 - k / 8.0);
+        ck_assert_msg(fabs(a.lrs[k] - want) <= 1e-16, "step %d: lr %.17g, want %.17g", k,
+                      a.lrs[k], want);
+    }
+    ck_assert(a.epochs[2].lr == a.lrs[7]);
+    session_close(&s);
+
+    for (int stop = 6; stop <= 7; stop++) {
+        Seen b = {.stop_at = stop};
+        ck_assert_int_eq(session_open(&s, &e, 50, train.n), CN_EXIT_OK);
+        pos = (TrainPosition){0};
+        cb.ctx = &b;
+        ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_INTERRUPTED);
+        ck_assert_int_eq(pos.step, stop);
+        ck_assert_int_eq(pos.epoch, stop == 6 ? 1 : 2);
+        ck_assert_int_eq(pos.steps_in_epoch, stop == 6 ? 3 : 1);
+        b.stop_at = 0;
+        ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_FINISHED);
+        ck_assert_int_eq(b.steps, 8);
+        ck_assert_int_eq(b.n_epochs, 3);
+        ck_assert_int_eq(pos.step, 8);
+        for (int i = 0; i < 3; i++) {
+            const EpochRecord *x = &a.epochs[i], *y = &b.epochs[i];
+            ck_assert_int_eq(x->epoch, y->epoch);
+            ck_assert_int_eq(x->steps, y->steps);
+            ck_assert_int_eq(x->images, y->images);
+            ck_assert(x->lr == y->lr && x->train_loss == y->train_loss &&
+                      x->train_acc == y->train_acc);
+            ck_assert(x->evaluated == y->evaluated);
+            if (x->evaluated) ck_assert(x->test_loss == y->test_loss && x->test_acc == y->test_acc);
+        }
+        session_close(&s);
+    }
+
+    /* [experiment] steps: 7 steps are 3 epochs of 3, 3 and 1 */
+    e.epochs = 0;
+    e.steps = 7;
+    Seen c = {0};
+    ck_assert_int_eq(session_open(&s, &e, 50, train.n), CN_EXIT_OK);
+    pos = (TrainPosition){0};
+    cb.ctx = &c;
+    ck_assert_int_eq(train_loop(&s, &train, &test, &pos, &cb, &why), TRAIN_FINISHED);
+    ck_assert_int_eq(c.steps, 7);
+    ck_assert_int_eq(c.n_epochs, 3);
+    ck_assert_int_eq(c.epochs[2].steps, 1);
+    ck_assert(c.lrs[6] == (double)0.3f * (1.0 - 6 / 7.0));
+    session_close(&s);
+
+    cifar_free(&train);
+    cifar_free(&test);
+    experiment_free(&e);
+}
+END_TEST
+
 /* bench sets up through the session too (no training images): it runs and
  * ends with its images_per_sec line. */
 START_TEST(test_bench_on_a_session)
@@ -310,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_session_setup);
     tcase_add_test(tc, test_bench_on_a_session);
     tcase_add_test(tc, test_train_loop_reports_and_continues);
+    tcase_add_test(tc, test_train_loop_fractional_epochs);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -37,17 +37,17 @@ START_TEST(test_one_cycle_reference_points)
 {
     Experiment e = one_cycle_exp();
     const double tol = 1e-6;
-    ck_assert_double_eq_tol(schedule_lr(&e, 0), 0.008, tol);
-    ck_assert_double_eq_tol(schedule_lr(&e, 10), 0.064, tol);
-    ck_assert_double_eq_tol(schedule_lr(&e, 20), 0.12, tol);
-    ck_assert_double_eq_tol(schedule_lr(&e, 30), 0.064, tol);
-    ck_assert_double_eq_tol(schedule_lr(&e, 40), 0.008, tol);
-    ck_assert_double_eq_tol(schedule_lr(&e, 45), 0.0044, tol);
-    ck_assert_double_eq_tol(schedule_lr(&e, 50), 0.0008, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 0), 0.008, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 10), 0.064, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 20), 0.12, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 30), 0.064, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 40), 0.008, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 45), 0.0044, tol);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 50), 0.0008, tol);
     /* the reference CSV: lr at the last step (390 of 391) of epoch 1 is 0.01359 */
-    ck_assert_double_eq_tol(schedule_lr(&e, 390.0 / 391.0), 0.01359, 5e-6);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 390.0 / 391.0), 0.01359, 5e-6);
     /* epoch 3's last step: 0.02479 */
-    ck_assert_double_eq_tol(schedule_lr(&e, (3 * 391 - 1) / 391.0), 0.02479, 5e-6);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, (3 * 391 - 1) / 391.0), 0.02479, 5e-6);
 }
 END_TEST
 
@@ -56,21 +56,21 @@ START_TEST(test_other_schedules)
     Experiment e = one_cycle_exp();
     e.lr = 0.1f;
     e.schedule = SCHED_CONSTANT;
-    ck_assert_double_eq_tol(schedule_lr(&e, 17.3), 0.1, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 17.3), 0.1, 1e-7);
     e.schedule = SCHED_STEP;
     e.n_milestones = 2;
     e.milestones[0] = 10;
     e.milestones[1] = 20;
     e.gamma = 0.1f;
-    ck_assert_double_eq_tol(schedule_lr(&e, 9.99), 0.1, 1e-7);
-    ck_assert_double_eq_tol(schedule_lr(&e, 10), 0.01, 1e-7);
-    ck_assert_double_eq_tol(schedule_lr(&e, 25), 0.001, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 9.99), 0.1, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 10), 0.01, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 25), 0.001, 1e-7);
     e.schedule = SCHED_COSINE;
     e.warmup_epochs = 5;
-    ck_assert_double_eq_tol(schedule_lr(&e, 2.5), 0.05, 1e-7);
-    ck_assert_double_eq_tol(schedule_lr(&e, 5), 0.1, 1e-7);
-    ck_assert_double_eq_tol(schedule_lr(&e, 27.5), 0.05, 1e-7);
-    ck_assert_double_eq_tol(schedule_lr(&e, 50), 0.0, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 2.5), 0.05, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 5), 0.1, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 27.5), 0.05, 1e-7);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 50), 0.0, 1e-7);
 }
 END_TEST
 
@@ -82,17 +82,17 @@ START_TEST(test_linear_schedule)
     e.schedule = SCHED_LINEAR;
     e.lr = 0.24f;
     e.epochs = 8;
-    ck_assert(schedule_lr(&e, 0) == (double)0.24f);
-    ck_assert_double_eq_tol(schedule_lr(&e, 4), 0.12, 1e-8);
-    ck_assert_double_eq_tol(schedule_lr(&e, 6), 0.06, 1e-8);
-    ck_assert(schedule_lr(&e, 8) == 0.0);
-    ck_assert(schedule_lr(&e, 9.5) == 0.0); /* never negative */
+    ck_assert(schedule_lr(&e, e.epochs, 0) == (double)0.24f);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 4), 0.12, 1e-8);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 6), 0.06, 1e-8);
+    ck_assert(schedule_lr(&e, e.epochs, 8) == 0.0);
+    ck_assert(schedule_lr(&e, e.epochs, 9.5) == 0.0); /* never negative */
     for (int s = 0; s < 200; s++) {
         double want = (double)0.24f * (1.0 - s / 200.0);
-        ck_assert_msg(fabs(schedule_lr(&e, s / 25.0) - want) <= 1e-15, "step %d", s);
-        ck_assert_msg((float)schedule_lr(&e, s / 25.0) == (float)want, "step %d", s);
+        ck_assert_msg(fabs(schedule_lr(&e, e.epochs, s / 25.0) - want) <= 1e-15, "step %d", s);
+        ck_assert_msg((float)schedule_lr(&e, e.epochs, s / 25.0) == (float)want, "step %d", s);
     }
-    ck_assert_double_eq_tol(schedule_lr(&e, 199 / 25.0), 0.24 / 200, 1e-9); /* the last step */
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 199 / 25.0), 0.24 / 200, 1e-9); /* the last step */
 }
 END_TEST
 
@@ -112,21 +112,21 @@ START_TEST(test_piecewise_schedule_points)
     Experiment e = one_cycle_exp();
     e.lr = 0.5f;
     set_knots(&e, 3, (const double[]){0, 2, 10}, (const float[]){0.2f, 1.0f, 0.07f});
-    ck_assert_double_eq_tol(schedule_lr(&e, 0), 0.1, 1e-8);
-    ck_assert_double_eq_tol(schedule_lr(&e, 1), 0.3, 1e-8);
-    ck_assert(schedule_lr(&e, 2) == 0.5); /* exactly the knot's value at a knot */
-    ck_assert_double_eq_tol(schedule_lr(&e, 6), 0.5 * (1 - 0.93 / 2), 1e-8);
-    ck_assert(schedule_lr(&e, 10) == 0.5 * (double)0.07f);
-    ck_assert(schedule_lr(&e, 10.5) == 0.5 * (double)0.07f);
-    ck_assert(schedule_lr(&e, 1e6) == 0.5 * (double)0.07f);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 0), 0.1, 1e-8);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 1), 0.3, 1e-8);
+    ck_assert(schedule_lr(&e, e.epochs, 2) == 0.5); /* exactly the knot's value at a knot */
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 6), 0.5 * (1 - 0.93 / 2), 1e-8);
+    ck_assert(schedule_lr(&e, e.epochs, 10) == 0.5 * (double)0.07f);
+    ck_assert(schedule_lr(&e, e.epochs, 10.5) == 0.5 * (double)0.07f);
+    ck_assert(schedule_lr(&e, e.epochs, 1e6) == 0.5 * (double)0.07f);
     /* one knot: a constant */
     set_knots(&e, 1, (const double[]){0}, (const float[]){3.0f});
-    ck_assert(schedule_lr(&e, 0) == 1.5 && schedule_lr(&e, 7.25) == 1.5);
+    ck_assert(schedule_lr(&e, e.epochs, 0) == 1.5 && schedule_lr(&e, e.epochs, 7.25) == 1.5);
     /* a rise to a value 0 and back */
     set_knots(&e, 3, (const double[]){0, 0.5, 1.5}, (const float[]){1.0f, 0.0f, 2.0f});
-    ck_assert(schedule_lr(&e, 0.5) == 0.0);
-    ck_assert_double_eq_tol(schedule_lr(&e, 0.25), 0.25, 1e-12);
-    ck_assert_double_eq_tol(schedule_lr(&e, 1.0), 0.5, 1e-12);
+    ck_assert(schedule_lr(&e, e.epochs, 0.5) == 0.0);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 0.25), 0.25, 1e-12);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 1.0), 0.5, 1e-12);
 }
 END_TEST
 
@@ -141,14 +141,14 @@ START_TEST(test_piecewise_equals_one_cycle)
               (const float[]){0.008f, 0.12f, 0.008f, 0.0008f});
     for (int s = 0; s <= 52 * 391; s++) {
         double t = (double)s / 391;
-        ck_assert_msg(schedule_lr(&pw, t) == schedule_lr(&oc, t),
-                      "step %d (t %.17g): %.17g != %.17g", s, t, schedule_lr(&pw, t),
-                      schedule_lr(&oc, t));
+        ck_assert_msg(schedule_lr(&pw, pw.epochs, t) == schedule_lr(&oc, oc.epochs, t),
+                      "step %d (t %.17g): %.17g != %.17g", s, t, schedule_lr(&pw, pw.epochs, t),
+                      schedule_lr(&oc, oc.epochs, t));
     }
     for (int k = 0; k <= 60000; k++) {
         double t = k * 0.001;
-        ck_assert_msg(schedule_lr(&pw, t) == schedule_lr(&oc, t), "t %.17g: %.17g != %.17g", t,
-                      schedule_lr(&pw, t), schedule_lr(&oc, t));
+        ck_assert_msg(schedule_lr(&pw, pw.epochs, t) == schedule_lr(&oc, oc.epochs, t), "t %.17g: %.17g != %.17g", t,
+                      schedule_lr(&pw, pw.epochs, t), schedule_lr(&oc, oc.epochs, t));
     }
 }
 END_TEST
@@ -166,12 +166,12 @@ START_TEST(test_piecewise_legacy_airbench)
     int same_float = 0;
     for (int s = 0; s < 476; s++) {
         double f = s < 109 ? 0.2 + 0.8 * s / 109 : 1.0 - 0.93 * (s - 109) / 367;
-        double got = schedule_lr(&e, (double)s / 48);
+        double got = schedule_lr(&e, e.epochs, (double)s / 48);
         ck_assert_msg(fabs(got - f) < 1e-8, "step %d: %.17g, want %.17g", s, got, f);
         same_float += (float)got == (float)f;
     }
-    ck_assert(schedule_lr(&e, 109.0 / 48) == 1.0);
-    ck_assert_double_eq_tol(schedule_lr(&e, 475.0 / 48), 0.0725, 1e-4);
+    ck_assert(schedule_lr(&e, e.epochs, 109.0 / 48) == 1.0);
+    ck_assert_double_eq_tol(schedule_lr(&e, e.epochs, 475.0 / 48), 0.0725, 1e-4);
     ck_assert_int_ge(same_float, 440); /* as 32-bit rates nearly all identical */
 }
 END_TEST
@@ -196,6 +196,80 @@ START_TEST(test_steps_per_epoch)
         ck_assert_int_eq(train_steps_per_epoch(&e, cases[i][0]), cases[i][3]);
         ck_assert_int_eq(train_check_data(&e, cases[i][0]), cases[i][3] ? 0 : CN_EXIT_USAGE);
     }
+}
+END_TEST
+
+/* How long a run trains: T = ceil(epochs x steps per epoch) steps (or
+ * [experiment] steps), ceil(T / steps per epoch) epochs, the last partial;
+ * the run ends at epoch T / steps per epoch. Legacy airbench94: 9.9 epochs
+ * of 48 steps are 476 steps, epoch 10 of 44. */
+START_TEST(test_run_length)
+{
+    Experiment e = one_cycle_exp();
+    static const struct {
+        double epochs;
+        int steps, spe;
+        long want_steps;
+        int want_epochs, want_last;
+    } cases[] = {
+        {9.9, 0, 48, 476, 10, 44},  {2.5, 0, 50, 125, 3, 25}, {8, 0, 25, 200, 8, 25},
+        {50, 0, 391, 19550, 50, 391}, {0.1, 0, 50, 5, 1, 5}, /* not 6: 0.1 x 50 is 5 */
+        {0.01, 0, 48, 1, 1, 1},     {1e-9, 0, 1, 1, 1, 1},    {3.0000001, 0, 10, 30, 3, 10},
+        {0, 476, 48, 476, 10, 44},  {0, 10, 48, 10, 1, 10},   {0, 96, 48, 96, 2, 48},
+        {0, 1, 1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        e.epochs = cases[i].epochs;
+        e.steps = cases[i].steps;
+        RunLength r = train_run_length(&e, cases[i].spe);
+        ck_assert_msg(r.steps == cases[i].want_steps, "case %zu: %ld steps", i, r.steps);
+        ck_assert_int_eq(r.epochs, cases[i].want_epochs);
+        ck_assert_int_eq(r.last_steps, cases[i].want_last);
+        ck_assert(r.end == (double)r.steps / cases[i].spe);
+        for (int ep = 1; ep <= r.epochs; ep++)
+            ck_assert_int_eq(train_epoch_steps(&r, cases[i].spe, ep),
+                             ep < r.epochs ? cases[i].spe : cases[i].want_last);
+    }
+    /* a whole number of epochs ends exactly there: the schedules are unchanged */
+    e.steps = 0;
+    for (int ep = 1; ep <= 200; ep++) {
+        e.epochs = ep;
+        ck_assert(train_run_length(&e, 97).end == (double)ep);
+    }
+}
+END_TEST
+
+/* The schedules end where the run does, after its last step: linear over
+ * 9.9 epochs of 48 steps is lr (1 - s/476), exactly 0 at s = 476, not at
+ * the 9.9 epochs (s = 475.2) of the file; cosine reaches 0 and one_cycle
+ * lr_end there too. */
+START_TEST(test_schedules_at_a_fractional_end)
+{
+    Experiment e = one_cycle_exp();
+    e.schedule = SCHED_LINEAR;
+    e.lr = 0.24f;
+    e.epochs = 9.9;
+    RunLength r = train_run_length(&e, 48);
+    ck_assert_int_eq(r.steps, 476);
+    for (int s = 0; s <= 476; s++) {
+        double want = (double)0.24f * (1.0 - s / 476.0);
+        double got = schedule_lr(&e, r.end, (double)s / 48);
+        ck_assert_msg(fabs(got - want) <= 1e-16, "step %d: %.17g, want %.17g", s, got, want);
+    }
+    ck_assert(schedule_lr(&e, r.end, 476.0 / 48) == 0.0);
+    ck_assert_double_eq_tol(schedule_lr(&e, r.end, 475.0 / 48), 0.24 / 476, 1e-9); /* the last step */
+    ck_assert(schedule_lr(&e, r.end, 477.0 / 48) == 0.0);
+    e.schedule = SCHED_COSINE;
+    e.warmup_epochs = 0;
+    ck_assert(schedule_lr(&e, r.end, 0) == (double)0.24f);
+    ck_assert(schedule_lr(&e, r.end, 476.0 / 48) == 0.0);
+    ck_assert_double_eq_tol(schedule_lr(&e, r.end, 238.0 / 48), 0.12, 1e-8); /* half way */
+    e = one_cycle_exp();
+    e.cycle_epochs = 8;
+    e.epochs = 9.9;
+    ck_assert(schedule_lr(&e, r.end, 476.0 / 48) == (double)0.0008f);
+    double mid = 8 + (476.0 / 48 - 8) / 2; /* half of the cool-down */
+    ck_assert_double_eq_tol(schedule_lr(&e, r.end, mid), (0.008 + 0.0008) / 2, 1e-9);
 }
 END_TEST
 
@@ -534,6 +608,8 @@ int main(void)
     tcase_add_test(tc, test_other_schedules);
     tcase_add_test(tc, test_linear_schedule);
     tcase_add_test(tc, test_steps_per_epoch);
+    tcase_add_test(tc, test_run_length);
+    tcase_add_test(tc, test_schedules_at_a_fractional_end);
     tcase_add_test(tc, test_train_augment);
     tcase_add_test(tc, test_piecewise_schedule_points);
     tcase_add_test(tc, test_piecewise_equals_one_cycle);

@@ -82,7 +82,7 @@ typedef enum {
     SCHED_CONSTANT,
     SCHED_STEP,
     SCHED_COSINE,
-    SCHED_LINEAR,    /* lr * (1 - t / epochs), 0 from t = epochs on */
+    SCHED_LINEAR,    /* lr * (1 - t / end), 0 from the run's end on */
     SCHED_PIECEWISE  /* lr * the piecewise-linear curve through the knots */
 } ScheduleType;
 
@@ -139,7 +139,12 @@ typedef struct {
     /* [experiment] */
     char name[128];         /* default: file name without .ini */
     uint64_t seed;          /* default 1 */
-    int epochs;             /* default 50 */
+    /* How long the run trains (train_run_length turns it into steps): epochs
+     * may be fractional (9.9: ceil(9.9 x steps per epoch) steps, the last
+     * epoch partial); steps > 0 gives the step count instead, and epochs is
+     * then 0. */
+    double epochs;          /* default 50 */
+    int steps;              /* default 0: epochs decide */
     int eval_every;         /* evaluate every N epochs, 0: only the last; default 1 */
     TtaMode tta;            /* views of the final evaluation; default none */
 

@@ -13,6 +13,9 @@ typedef struct {
     int evaluated;             /* [experiment] eval_every: the test split was evaluated */
     double seconds;            /* wall time of the epoch (training + evaluation) */
     double images_per_sec;     /* training images per second */
+    int steps;                 /* optimizer steps in it (fewer in a partial last epoch);
+                                  0: not known (stored as NULL) */
+    int images;                /* training images in those steps */
 } EpochRecord;
 
 #endif

@@ -15,8 +15,10 @@
 #include "cnnrun/model.h"
 #include "cnnrun/rng.h"
 
-/* Learning rate at fractional epoch t = step / steps_per_epoch. */
-double schedule_lr(const Experiment *e, double t);
+/* Learning rate at fractional epoch t = step / steps_per_epoch of a run that
+ * ends at epoch `end` (RunLength.end: where linear reaches 0, cosine and
+ * one_cycle's cool-down end; = epochs for a whole number of epochs). */
+double schedule_lr(const Experiment *e, double end, double t);
 
 /* ---- what the training loop feeds (feed.c) ---- */
 /* Optimizer steps per epoch over n_train images: ceil(n_train / batch_size),
@@ -24,6 +26,24 @@ double schedule_lr(const Experiment *e, double t);
  * full batch, the last partial one left out. 0 when drop_last and n_train <
  * batch_size: train_check_data refuses that. */
 int train_steps_per_epoch(const Experiment *e, int n_train);
+/* ceil(epochs * steps_per_epoch), at least 1, a product within float error
+ * (1e-6 relative) of a whole number counting as that number (0.1 epochs of
+ * 50 steps: 5 steps, not 6). */
+long train_epochs_to_steps(double epochs, int steps_per_epoch);
+/* How long a run trains, in epochs of steps_per_epoch steps: T optimizer
+ * steps ([experiment] steps, else train_epochs_to_steps(epochs)), in
+ * ceil(T / steps_per_epoch) epochs of which the last may be partial (it
+ * draws its shuffle as a full one and runs its first last_steps batches). */
+typedef struct {
+    long steps;      /* T >= 1 */
+    int epochs;      /* epochs begun: the results database's rows, the last maybe partial */
+    int last_steps;  /* steps of the last epoch, 1..steps_per_epoch */
+    double end;      /* T / steps_per_epoch: the run's end as a fractional epoch */
+} RunLength;
+RunLength train_run_length(const Experiment *e, int steps_per_epoch);
+/* Steps of epoch `epoch` (1-based) of a run: steps_per_epoch, or
+ * r->last_steps for the last one. */
+int train_epoch_steps(const RunLength *r, int steps_per_epoch, int epoch);
 /* 0, or prints "path: ..." and returns CN_EXIT_USAGE when an epoch over
  * n_train images would have no step. Callers check before training. */
 int train_check_data(const Experiment *e, int n_train);
@@ -150,6 +170,8 @@ typedef struct {
     int batch;            /* images per step; the memory is planned for it */
     int n_train;          /* images in the training split (0: no order, e.g. bench) */
     int steps_per_epoch;  /* train_steps_per_epoch: ceil(n_train / batch), floor with drop_last */
+    RunLength run;        /* the run's steps and epochs over steps_per_epoch (bench, without
+                             data: over the full training set's) */
     Model model;
     Optimizer opt;
     float *images;        /* batch x CIFAR_PIXELS */

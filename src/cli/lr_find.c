@@ -156,7 +156,8 @@ int cmd_lr_find(CliOptions *o)
             if (!r.stopped_early)
                 printf("note: the loss had not exploded by --max %g; a larger --max may show "
                        "more of the curve\n", lo.lr_max);
-            double cycle = e.schedule == SCHED_ONE_CYCLE ? e.cycle_epochs : 0.8 * e.epochs;
+            double end = train_run_length(&e, train_steps_per_epoch(&e, train.n)).end;
+            double cycle = e.schedule == SCHED_ONE_CYCLE ? e.cycle_epochs : 0.8 * end;
             printf("suggested range: lr_max = %.3g (lr at the minimum loss / 10), lr_start = "
                    "%.3g (lr_max / 15)\n\n", r.suggested_max, r.suggested_start);
             printf("[schedule]\ntype = one_cycle\nlr_start = %.3g\nlr_max = %.3g\n"

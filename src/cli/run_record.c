@@ -32,19 +32,25 @@ static int has_checkpoints(const Record *r)
 
 /* ---- continuing from a checkpoint ---------------------------------------- */
 
-/* A checkpoint's position must fit this run: a file from a run over other
- * data (another step count) or a damaged-but-checksummed one is refused. */
-static int check_resume_point(const char *path, const CheckpointMeta *mt, int epochs, int steps,
-                              int n_train)
+/* A checkpoint's position must fit this run (s->run: its epochs, the last
+ * maybe partial): a file from a run over other data (another step count)
+ * or a damaged-but-checksummed one is refused. */
+static int check_resume_point(const char *path, const CheckpointMeta *mt, const Session *s)
 {
+    const int steps = s->steps_per_epoch, epochs = s->run.epochs;
+    /* the steps of the epoch it stopped in (none after the last) */
+    int next = mt->epoch >= 0 && mt->epoch < epochs
+                   ? train_epoch_steps(&s->run, steps, mt->epoch + 1) : 0;
     long want = (long)mt->epoch * steps + mt->steps_in_epoch;
     if (mt->epoch < 0 || mt->epoch > epochs || mt->steps_in_epoch < 0 ||
-        mt->steps_in_epoch > steps || mt->global_step != want || mt->part_seen < 0 ||
-        mt->part_seen > n_train || mt->part_correct < 0 || mt->part_correct > mt->part_seen) {
+        mt->steps_in_epoch > next || mt->global_step != want || mt->part_seen < 0 ||
+        mt->part_seen > s->n_train || mt->part_correct < 0 ||
+        mt->part_correct > mt->part_seen) {
         fprintf(stderr, "%s: the checkpoint's position (epoch %d, step %d of the next epoch, %lld "
-                        "steps in all) does not fit this run (%d epochs of %d steps); resume with "
-                        "the data and batch size it was trained with\n",
-                path, mt->epoch, mt->steps_in_epoch, (long long)mt->global_step, epochs, steps);
+                        "steps in all) does not fit this run (%ld steps in %d epochs of %d); "
+                        "resume with the data and batch size it was trained with\n",
+                path, mt->epoch, mt->steps_in_epoch, (long long)mt->global_step, s->run.steps,
+                epochs, steps);
         return -1;
     }
     return 0;
@@ -63,7 +69,7 @@ static int resume_from_checkpoint(Record *r, TrainPosition *pos)
                 (long long)meta.run_id, (long long)r->opt->resume_run_id);
         rc = CN_EXIT_USAGE;
     }
-    if (rc == 0 && check_resume_point(path, &meta, r->e->epochs, s->steps_per_epoch, s->n_train))
+    if (rc == 0 && check_resume_point(path, &meta, s))
         rc = CN_EXIT_USAGE;
     if (rc != 0) return rc;
     *pos = (TrainPosition){.epoch = meta.epoch, .step = (long)meta.global_step,
@@ -125,7 +131,9 @@ static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
                "checkpoint is kept)";
     fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; continue with "
                     "`cnnrun run --resume`\n",
-            r->e->path, pos->steps_in_epoch, r->s->steps_per_epoch, pos->epoch + 1, path);
+            r->e->path, pos->steps_in_epoch,
+            train_epoch_steps(&r->s->run, r->s->steps_per_epoch, pos->epoch + 1), pos->epoch + 1,
+            path);
     return "interrupted by a signal";
 }
 
@@ -139,12 +147,16 @@ static void announce(const Record *r, int n_test)
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
             s->steps_per_epoch, r->opt->threads);
+    const RunLength *run = &s->run;
+    if (run->last_steps != s->steps_per_epoch || e->steps > 0)
+        fprintf(stderr, "%s: %ld steps: %d epochs, the last one of %d steps\n", e->path,
+                run->steps, run->epochs, run->last_steps);
     model_print_table(&s->model, stderr);
-    if (e->schedule == SCHED_ONE_CYCLE && e->cycle_epochs > (float)e->epochs)
-        fprintf(stderr, "%s: note: cycle_epochs (%g) is more than epochs (%d): the run stops at "
-                        "lr %.5g on the way and never reaches lr_end (fine for a short parity "
-                        "run with --set experiment.epochs=N)\n",
-                e->path, e->cycle_epochs, e->epochs, schedule_lr(e, (double)e->epochs));
+    if (e->schedule == SCHED_ONE_CYCLE && e->cycle_epochs > run->end)
+        fprintf(stderr, "%s: note: cycle_epochs (%g) is more than the run's %g epochs: the run "
+                        "stops at lr %.5g on the way and never reaches lr_end (fine for a short "
+                        "parity run with --set experiment.epochs=N)\n",
+                e->path, e->cycle_epochs, run->end, schedule_lr(e, run->end, run->end));
 }
 
 /* Puts the resumed run back to running from first_epoch on, or starts a new
@@ -160,14 +172,15 @@ static int open_runs_row(Record *r, int first_epoch)
         if (r->lock_fd == RUN_LOCK_HELD) return CN_EXIT_USAGE; /* another process runs it */
         if (results_resume_run(opt->db, r->run_id, first_epoch - 1) != 0) return CN_EXIT_FAIL;
         fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path,
-                (long long)r->run_id, first_epoch, e->epochs);
+                (long long)r->run_id, first_epoch, r->s->run.epochs);
         return 0;
     }
     char *cfg = experiment_text(e);
     const Model *m = &r->s->model;
     RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
                     .seed = e->seed, .threads = opt->threads, .params = (int64_t)m->n_params,
-                    .flops_per_image = model_flops_per_image(m), .epochs_planned = e->epochs,
+                    .flops_per_image = model_flops_per_image(m),
+                    .epochs_planned = r->s->run.epochs,
                     .version = CN_VERSION, .data_dir = opt->data_dir};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);

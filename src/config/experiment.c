@@ -329,6 +329,20 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
                                "[experiment]", err);
         }
     }
+    /* [experiment] epochs or steps: how long the run trains. A --set of one
+     * of them replaces the file's other (a quick `--set experiment.epochs=2`
+     * of a file in steps); both in the file, or both --set, is an error. */
+    const IniEntry *epochs = seen_entry(&sn[0], exp_s, "epochs");
+    const IniEntry *steps = seen_entry(&sn[0], exp_s, "steps");
+    if (e->steps > 0 && epochs && seen_ok(&sn[0], exp_s, "epochs")) {
+        bool epochs_set = epochs->loc.set != NULL, steps_set = steps->loc.set != NULL;
+        if (epochs_set && !steps_set)
+            e->steps = 0;
+        else if (epochs_set == steps_set)
+            diag_error(d, steps->loc, "'steps' and 'epochs' both give the length of the run; keep "
+                                      "one of them (steps = 0 leaves it to epochs)");
+    }
+    if (e->steps > 0) e->epochs = 0;
     /* [data] dir_line */
     const IniEntry *dir = seen_entry(&sn[1], data_s, "dir");
     e->dir_line = dir ? dir->loc.line : 0;
@@ -746,7 +760,18 @@ void experiment_print(const Experiment *e, FILE *f)
     fprintf(f, "; resolved configuration of %s (every key, defaults included)\n", e->path);
     for (int t = 0; t < n_top; t++) {
         fprintf(f, "\n[%s]\n", top[t].name);
-        for (int i = 0; i < top[t].n_keys; i++) print_key(f, &top[t].keys[i], e);
+        for (int i = 0; i < top[t].n_keys; i++) {
+            /* [experiment] epochs or steps: the one not used as a comment, so the
+             * text reads back, and a run in epochs prints as it did before steps
+             * existed (--resume compares the lines but comments) */
+            const SchemaKey *k = &top[t].keys[i];
+            if (t == 0 && e->steps > 0 && k->offset == offsetof(Experiment, epochs))
+                fprintf(f, "; epochs = (not used: steps = %d)\n", e->steps);
+            else if (t == 0 && e->steps == 0 && k->offset == offsetof(Experiment, steps))
+                fprintf(f, "; steps = 0 (epochs decide)\n");
+            else
+                print_key(f, k, e);
+        }
     }
     const SchemaSection *gs = schema_group();
     for (int g = 0; g < e->n_groups; g++) {

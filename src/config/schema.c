@@ -69,8 +69,12 @@ static const SchemaKey experiment_keys[] = {
      "the file name without .ini", NULL, "label of the run in the results database"},
     {"seed", SK_U64, 0, E(seed), 0, 0, 0, "1", NULL,
      "seeds weight initialisation, shuffling and augmentation"},
-    {"epochs", SK_INT, 0, E(epochs), 0, 1, 100000, "50", NULL,
-     "passes over the training set"},
+    {"epochs", SK_DOUBLE, SF_MIN_EXCL, E(epochs), 0, 0, 100000, "50", NULL,
+     "passes over the training set, a decimal too: ceil(epochs x steps per epoch) steps, the "
+     "last epoch partial (recipes tuned in steps, such as legacy airbench94's 9.9 epochs)"},
+    {"steps", SK_INT, 0, E(steps), 0, 0, 1000000000, "0", NULL,
+     "> 0: the run's optimizer steps instead of `epochs` (not both), the last epoch partial: "
+     "a recipe's step count as it states it; 0 = epochs decide"},
     {"eval_every", SK_INT, 0, E(eval_every), 0, 0, 100000, "1", NULL,
      "evaluate on the test split every N epochs; 0 = only after the last (always evaluated): "
      "evaluation is time a short recipe's budget may not have"},
@@ -139,13 +143,14 @@ static const SchemaKey schedule_keys[] = {
      "learning-rate curve over the epochs"},
     {"lr", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr), 0, 0, 0, "0.1", NULL,
      "constant: the rate; step, cosine: the starting (peak) rate; linear: the rate at epoch 0, "
-     "falling linearly to 0 at the last epoch's end; piecewise: the factor of the knot values"},
+     "falling linearly to 0 at the end of the run (after its last step); piecewise: the factor "
+     "of the knot values"},
     {"lr_start", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr_start), 0, 0, 0, "0.008", NULL,
      "one_cycle: rate at epoch 0 and at the end of the cycle (<= lr_max)"},
     {"lr_max", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(lr_max), 0, 0, 0, "0.12", NULL,
      "one_cycle: peak rate, reached at half the cycle"},
     {"lr_end", SK_FLOAT, SF_NO_MAX, E(lr_end), 0, 0, 0, "0.0008", NULL,
-     "one_cycle: rate at the last epoch (linear cool-down after the cycle)"},
+     "one_cycle: rate at the end of the run (linear cool-down after the cycle)"},
     {"cycle_epochs", SK_FLOAT, SF_MIN_EXCL | SF_NO_MAX, E(cycle_epochs), 0, 0, 0, "40", NULL,
      "one_cycle: length of the up-and-down cycle in epochs"},
     {"milestones", SK_MILESTONES, 0, 0, 0, 0, CN_MAX_MILESTONES, "", NULL,
@@ -444,6 +449,7 @@ void schema_range_text(const SchemaKey *k, char *buf, size_t n)
     case SK_U64: snprintf(buf, n, "0..2^63-1"); break;
     case SK_INT: snprintf(buf, n, "%.0f..%.0f", k->min, k->max); break;
     case SK_FLOAT:
+    case SK_DOUBLE:
         if (k->flags & SF_NO_MAX)
             snprintf(buf, n, "%s %g", k->flags & SF_MIN_EXCL ? ">" : ">=", k->min);
         else
@@ -885,6 +891,16 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         memcpy(dst, &f, sizeof f);
         return 0;
     }
+    case SK_DOUBLE: {
+        if (!*value) FAIL("missing value for '%s' (expected a number)", k->key);
+        double v;
+        int rc = parse_double(value, &v);
+        if (rc == -1) FAIL("expected a number for '%s', got '%s'", k->key, value);
+        if (rc == -2) FAIL("'%s' must be a finite number, got %s", k->key, value);
+        if (!in_range(k, v)) FAIL("'%s' must be %s, got %s", k->key, range, value);
+        memcpy(dst, &v, sizeof v);
+        return 0;
+    }
     case SK_BOOL: {
         static const char *const yes[] = {"true", "yes", "on", "1"};
         static const char *const no[] = {"false", "no", "off", "0"};
@@ -950,20 +966,23 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
 
 /* ----------------------------------------------------------- formatting */
 
-void schema_format_float(float v, char *buf, size_t n)
+/* The shortest %g text that reads back as v: as a float (max_prec 9) or a
+ * double (max_prec 17). */
+static void format_number(double v, int max_prec, char *buf, size_t n)
 {
     int prec = 1;
-    for (; prec < 9; prec++) {
-        snprintf(buf, n, "%.*g", prec, (double)v);
-        if ((float)strtod(buf, NULL) == v) break;
+    for (; prec < max_prec; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        double back = strtod(buf, NULL);
+        if (max_prec <= 9 ? (float)back == (float)v : back == v) break;
     }
     /* no exponent for whole numbers that %g would shorten (40, not 4e+01) */
-    double mag = fabs((double)v);
+    double mag = fabs(v);
     if (mag >= 1.0 && mag < 1e9) {
         int digits = (int)floor(log10(mag)) + 1;
         if (digits > prec) prec = digits;
     }
-    snprintf(buf, n, "%.*g", prec, (double)v);
+    snprintf(buf, n, "%.*g", prec, v);
     /* 1e-08 -> 1e-8 */
     char *e = strchr(buf, 'e');
     if (e) {
@@ -972,6 +991,16 @@ void schema_format_float(float v, char *buf, size_t n)
         if (*d == '-') d++;
         while (d[0] == '0' && d[1]) memmove(d, d + 1, strlen(d));
     }
+}
+
+void schema_format_float(float v, char *buf, size_t n)
+{
+    format_number((double)v, 9, buf, n);
+}
+
+void schema_format_double(double v, char *buf, size_t n)
+{
+    format_number(v, 17, buf, n);
 }
 
 void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n)
@@ -995,6 +1024,12 @@ void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n)
         float v;
         memcpy(&v, src, sizeof v);
         schema_format_float(v, buf, n);
+        break;
+    }
+    case SK_DOUBLE: {
+        double v;
+        memcpy(&v, src, sizeof v);
+        schema_format_double(v, buf, n);
         break;
     }
     case SK_BOOL: {
@@ -1085,7 +1120,8 @@ static void md_type(const SchemaKey *k, char *buf, size_t n)
     switch (k->type) {
     case SK_INT:
     case SK_U64: snprintf(buf, n, "int"); break;
-    case SK_FLOAT: snprintf(buf, n, "float"); break;
+    case SK_FLOAT:
+    case SK_DOUBLE: snprintf(buf, n, "float"); break;
     case SK_BOOL: snprintf(buf, n, "bool"); break;
     case SK_STRING: snprintf(buf, n, "string"); break;
     case SK_AUGMENT: snprintf(buf, n, "list"); break;

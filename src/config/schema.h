@@ -14,6 +14,7 @@ typedef enum {
     SK_INT,        /* int, [min, max] */
     SK_U64,        /* uint64_t, 0 .. INT64_MAX (fits SQLite's integer) */
     SK_FLOAT,      /* float, finite, range per flags */
+    SK_DOUBLE,     /* double, finite, range per flags (a count that multiplies up, e.g. epochs) */
     SK_BOOL,       /* true/false yes/no on/off 1/0 */
     SK_ENUM,       /* one of values[]; stored as int (or string / bool, see flags) */
     SK_STRING,     /* char[size], non-empty */
@@ -30,7 +31,7 @@ enum {
     SF_REQUIRED = 1 << 0,
     SF_MIN_EXCL = 1 << 1,    /* value > min instead of >= min */
     SF_MAX_EXCL = 1 << 2,    /* value < max instead of <= max */
-    SF_NO_MAX = 1 << 3,      /* no upper bound (float) */
+    SF_NO_MAX = 1 << 3,      /* no upper bound (float, double) */
     SF_COMPUTED = 1 << 4,    /* default depends on other keys: `def` only documents it */
     SF_ENUM_STRING = 1 << 5, /* SK_ENUM stored as the chosen string in char[size] */
     SF_ENUM_BOOL = 1 << 6    /* SK_ENUM stored as bool (values[1] = true) */
@@ -81,8 +82,9 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
 void schema_format(const SchemaKey *k, const void *base, char *buf, size_t n);
 /* "1..65536", ">= 0 and < 1", ... ("" when there is no constraint). */
 void schema_range_text(const SchemaKey *k, char *buf, size_t n);
-/* Shortest decimal text that reads back as the same float. */
+/* Shortest decimal text that reads back as the same float (double). */
 void schema_format_float(float v, char *buf, size_t n);
+void schema_format_double(double v, char *buf, size_t n);
 /* Closest of cands (NULL-terminated) to word, if close enough; else NULL. */
 const char *schema_suggest(const char *word, const char *const *cands);
 

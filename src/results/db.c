@@ -249,7 +249,8 @@ ResultsDb *results_open(const char *path)
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
-                "test_acc, seconds, images_per_sec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "test_acc, seconds, images_per_sec, steps, images) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 &r->insert_epoch) != 0 ||
         prepare(r,
                 "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
@@ -354,6 +355,13 @@ int results_add_epoch(ResultsDb *r, int64_t run_id, const EpochRecord *e)
     sqlite3_bind_double(st, 7, e->test_acc);
     sqlite3_bind_double(st, 8, e->seconds);
     sqlite3_bind_double(st, 9, e->images_per_sec);
+    if (e->steps > 0) { /* 0: not known (stored as NULL) */
+        sqlite3_bind_int(st, 10, e->steps);
+        sqlite3_bind_int(st, 11, e->images);
+    } else {
+        sqlite3_bind_null(st, 10);
+        sqlite3_bind_null(st, 11);
+    }
 
     char msg[256];
     int rc = step_write(r, st, msg, sizeof msg);

@@ -1,7 +1,9 @@
 /* feed.c — what a training loop feeds the model, from the experiment: the
- * number of steps per epoch ([data] batch_size, drop_last) and the batch
+ * number of steps per epoch ([data] batch_size, drop_last), how many steps
+ * and epochs the run has ([experiment] epochs or steps) and the batch
  * augmentation ([data] augment, with the alternating flip's per-image bits).
  * Shared by the trainer and lr-find so that both see the same batches. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "cnnrun/train.h"
@@ -11,6 +13,29 @@ int train_steps_per_epoch(const Experiment *e, int n_train)
 {
     const int B = e->batch_size;
     return e->drop_last ? n_train / B : (n_train + B - 1) / B;
+}
+
+long train_epochs_to_steps(double epochs, int steps_per_epoch)
+{
+    double x = epochs * steps_per_epoch, r = nearbyint(x);
+    long s = fabs(x - r) <= 1e-6 * (x + 1.0) ? (long)r : (long)ceil(x);
+    return s > 0 ? s : 1;
+}
+
+RunLength train_run_length(const Experiment *e, int steps_per_epoch)
+{
+    const int spe = steps_per_epoch > 0 ? steps_per_epoch : 1;
+    RunLength r;
+    r.steps = e->steps > 0 ? e->steps : train_epochs_to_steps(e->epochs, spe);
+    r.epochs = (int)((r.steps + spe - 1) / spe);
+    r.last_steps = (int)(r.steps - (long)(r.epochs - 1) * spe);
+    r.end = (double)r.steps / spe;
+    return r;
+}
+
+int train_epoch_steps(const RunLength *r, int steps_per_epoch, int epoch)
+{
+    return epoch == r->epochs ? r->last_steps : steps_per_epoch;
 }
 
 int train_check_data(const Experiment *e, int n_train)

@@ -214,15 +214,6 @@ void optimizer_exclude_decay(Optimizer *o, const Model *m)
     free(t);
 }
 
-/* ceil(epochs * steps_per_epoch), a product within float error of a whole
- * number counting as that number (0.1 epochs of 50 steps: 5 steps, not 6). */
-static long epochs_to_steps(double epochs, int steps_per_epoch)
-{
-    double x = epochs * steps_per_epoch, r = nearbyint(x);
-    long s = fabs(x - r) <= 1e-6 * (x + 1.0) ? (long)r : (long)ceil(x);
-    return s > 0 ? s : 1;
-}
-
 int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch)
 {
     const Experiment *e = m->exp;
@@ -233,6 +224,7 @@ int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch)
         return CN_EXIT_USAGE;
     }
     if (steps_per_epoch < 1) steps_per_epoch = 1;
+    const RunLength run = train_run_length(e, steps_per_epoch);
     base_groups(o, e->n_groups);
     for (int g = 0; g < e->n_groups; g++) {
         const GroupSpec *gs = &e->groups[g];
@@ -243,10 +235,10 @@ int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch)
                          .frozen = gs->frozen, .linear = gs->schedule == GROUP_SCHED_LINEAR,
                          .ns_steps = gs->ns_steps};
         if (gs->epochs > 0)
-            og->steps = epochs_to_steps(gs->epochs, steps_per_epoch);
+            og->steps = train_epochs_to_steps(gs->epochs, steps_per_epoch);
         else if (og->linear)
-            og->steps = epochs_to_steps(e->epochs, steps_per_epoch);
-        if (og->linear) og->lr0 = schedule_lr(e, 0.0);
+            og->steps = run.steps;
+        if (og->linear) og->lr0 = schedule_lr(e, run.end, 0.0);
     }
     for (int i = 0; i < n; i++) {
         if (t[i].group >= 0)

@@ -8,11 +8,10 @@
 
 #include "progress.h"
 
-void progress_init(Progress *p, int epochs, int steps_per_epoch)
+void progress_init(Progress *p, int epochs)
 {
     p->tty = isatty(fileno(stderr));
     p->epochs = epochs;
-    p->steps = steps_per_epoch;
     p->last_draw = 0;
 }
 
@@ -24,17 +23,17 @@ static void fmt_eta(char *buf, size_t n, double s)
     else snprintf(buf, n, "%dm%02ds", m, sec);
 }
 
-void progress_step(Progress *p, int epoch, int step, double loss, double acc, double img_s,
-                   double eta_s, double now)
+void progress_step(Progress *p, int epoch, int step, int steps, double loss, double acc,
+                   double img_s, double eta_s, double now)
 {
     if (p->last_draw == 0) p->last_draw = now; /* log: the first line after a minute */
     double every = p->tty ? 0.25 : 60.0;
-    if (now - p->last_draw < every && !(p->tty && step == p->steps)) return;
+    if (now - p->last_draw < every && !(p->tty && step == steps)) return;
     p->last_draw = now;
     char eta[32];
     fmt_eta(eta, sizeof eta, eta_s);
     fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
-            p->tty ? "\r\033[K" : "", epoch, p->epochs, step, p->steps, loss, 100 * acc, img_s,
+            p->tty ? "\r\033[K" : "", epoch, p->epochs, step, steps, loss, 100 * acc, img_s,
             eta, p->tty ? "" : "\n");
     fflush(stderr);
 }

@@ -3,13 +3,14 @@
 #define CNNRUN_PROGRESS_H
 
 typedef struct {
-    int tty, epochs, steps;
+    int tty, epochs; /* epochs of the run, a partial last one counted */
     double last_draw;
 } Progress;
 
-void progress_init(Progress *p, int epochs, int steps_per_epoch);
-void progress_step(Progress *p, int epoch, int step, double loss, double acc, double img_s,
-                   double eta_s, double now);
+void progress_init(Progress *p, int epochs);
+/* Step `step` of the `steps` of epoch `epoch` (fewer in a partial last epoch). */
+void progress_step(Progress *p, int epoch, int step, int steps, double loss, double acc,
+                   double img_s, double eta_s, double now);
 void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double train_acc,
                     double test_loss, double test_acc, double seconds, double img_s);
 

@@ -1,5 +1,8 @@
 /* schedule.c — the learning rate as a pure function of the (fractional)
- * epoch, so a resumed run continues on the same curve. */
+ * epoch, so a resumed run continues on the same curve. Where the run ends
+ * (linear's 0, cosine's and one_cycle's last value) is the end of its last
+ * step, RunLength.end, a fractional epoch when the run is not a whole number
+ * of epochs. */
 #include <math.h>
 
 #include "cnnrun/train.h"
@@ -9,12 +12,12 @@ static double lerp(double a, double b, double f)
     return a + (b - a) * f;
 }
 
-static double one_cycle(const Experiment *e, double t)
+static double one_cycle(const Experiment *e, double end, double t)
 {
     double cycle = e->cycle_epochs, half = cycle / 2.0;
     if (t < half) return lerp(e->lr_start, e->lr_max, t / half);
     if (t < cycle) return lerp(e->lr_max, e->lr_start, (t - half) / half);
-    double rest = e->epochs - cycle;
+    double rest = end - cycle;
     if (rest <= 0) return e->lr_start;
     double f = (t - cycle) / rest;
     return lerp(e->lr_start, e->lr_end, f > 1.0 ? 1.0 : f);
@@ -36,10 +39,10 @@ static double piecewise(const Experiment *e, double t)
     return e->lr * lerp(e->knot_value[k], e->knot_value[k + 1], f);
 }
 
-double schedule_lr(const Experiment *e, double t)
+double schedule_lr(const Experiment *e, double end, double t)
 {
     switch (e->schedule) {
-    case SCHED_ONE_CYCLE: return one_cycle(e, t);
+    case SCHED_ONE_CYCLE: return one_cycle(e, end, t);
     case SCHED_CONSTANT: return e->lr;
     case SCHED_STEP: {
         double lr = e->lr;
@@ -50,13 +53,13 @@ double schedule_lr(const Experiment *e, double t)
     case SCHED_COSINE: {
         double w = e->warmup_epochs;
         if (t < w) return e->lr * t / w;
-        double span = e->epochs - w;
+        double span = end - w;
         double f = span > 0 ? (t - w) / span : 1.0;
         if (f > 1.0) f = 1.0;
         return e->lr * 0.5 * (1.0 + cos(M_PI * f));
     }
     case SCHED_LINEAR: {
-        double f = 1.0 - t / e->epochs;
+        double f = 1.0 - t / end;
         return e->lr * (f > 0 ? f : 0.0);
     }
     case SCHED_PIECEWISE: return piecewise(e, t);

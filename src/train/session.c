@@ -19,6 +19,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
      * steps (bench, without data: those of the full training set) */
     int spe = s->steps_per_epoch > 0 ? s->steps_per_epoch
                                      : train_steps_per_epoch(e, 5 * CIFAR_FILE_RECORDS);
+    s->run = train_run_length(e, spe);
     if (optimizer_bind(&s->opt, &s->model, spe) != 0) {
         optimizer_free(&s->opt);
         model_free(&s->model);

@@ -1,11 +1,12 @@
 /* trainer.c — the training loop (train.h). Per epoch: shuffle, then
  * forward / backward / update over the batches at the scheduled learning
- * rate, then evaluate on the test split and report the epoch. It continues
- * from any TrainPosition, inside an epoch too; it ends diverged at a
- * non-finite loss and interrupted when the caller's stop poll says so. It
- * draws the progress display; everything else that happens to the numbers
- * (the results database, checkpoints, the run lock) is the caller's, through
- * TrainCallbacks. */
+ * rate, then evaluate on the test split and report the epoch; the last
+ * epoch of a run that is not a whole number of epochs stops after its share
+ * of the steps (Session.run). It continues from any TrainPosition, inside
+ * an epoch too; it ends diverged at a non-finite loss and interrupted when
+ * the caller's stop poll says so. It draws the progress display; everything
+ * else that happens to the numbers (the results database, checkpoints, the
+ * run lock) is the caller's, through TrainCallbacks. */
 #include <math.h>
 
 #include "cnnrun/train.h"
@@ -26,6 +27,7 @@ const char *train_end_name(TrainEnd end)
 /* The epoch in progress: its running sums. */
 typedef struct {
     int epoch;          /* 1-based */
+    int n_steps;        /* its steps: steps_per_epoch, fewer in a partial last epoch */
     double t0;          /* its start, earlier by the time a continued part took */
     Rng shuffle_rng;    /* the session's, before this epoch's shuffle */
     int steps;          /* steps done */
@@ -37,24 +39,29 @@ typedef struct {
 /* Starts epoch pos->epoch + 1 where pos left it and shuffles its order. */
 static Epoch begin_epoch(Session *s, const TrainPosition *pos)
 {
-    Epoch ep = {.epoch = pos->epoch + 1, .t0 = now_seconds() - pos->part_seconds,
+    Epoch ep = {.epoch = pos->epoch + 1,
+                .n_steps = train_epoch_steps(&s->run, s->steps_per_epoch, pos->epoch + 1),
+                .t0 = now_seconds() - pos->part_seconds,
                 .shuffle_rng = s->shuffle_rng, .steps = pos->steps_in_epoch,
                 .loss_sum = pos->part_loss_sum, .correct = pos->part_correct,
                 .seen = pos->part_seen};
-    if (ep.steps > 0) ep.lr = schedule_lr(s->e, (double)(pos->step - 1) / s->steps_per_epoch);
+    if (ep.steps > 0)
+        ep.lr = schedule_lr(s->e, s->run.end, (double)(pos->step - 1) / s->steps_per_epoch);
     s->aug.epoch = ep.epoch; /* flip_alternating mirrors every other epoch */
     session_shuffle(s);
     return ep;
 }
 
-static void show_step(Progress *prog, const Session *s, const Epoch *ep)
+static void show_step(Progress *prog, const Session *s, const TrainPosition *pos,
+                      const Epoch *ep)
 {
-    const int steps = s->steps_per_epoch;
     double now = now_seconds(), el = now - ep->t0;
     double rate = ep->seen / (el > 0 ? el : 1e-9);
-    double eta = (double)(steps - ep->steps) * s->batch / rate +
-                 (double)(s->e->epochs - ep->epoch) * s->n_train / rate;
-    progress_step(prog, ep->epoch, ep->steps, ep->loss_sum / ep->seen,
+    /* the steps left at the images per step of a whole epoch (drop_last: a batch) */
+    int per_epoch = s->n_train < s->steps_per_epoch * s->batch ? s->n_train
+                                                               : s->steps_per_epoch * s->batch;
+    double eta = (double)(s->run.steps - pos->step) * per_epoch / s->steps_per_epoch / rate;
+    progress_step(prog, ep->epoch, ep->steps, ep->n_steps, ep->loss_sum / ep->seen,
                   (double)ep->correct / ep->seen, rate, eta, now);
 }
 
@@ -63,7 +70,7 @@ static TrainEnd train_steps(Session *s, const CifarSplit *train, TrainPosition *
                             Progress *prog, const TrainCallbacks *cb, const char **why)
 {
     const int steps = s->steps_per_epoch;
-    while (ep->steps < steps) {
+    while (ep->steps < ep->n_steps) {
         int n = session_batch(s, train, ep->steps);
         double loss = session_forward(s, n, &ep->correct);
         if (!isfinite(loss)) {
@@ -72,11 +79,11 @@ static TrainEnd train_steps(Session *s, const CifarSplit *train, TrainPosition *
         }
         ep->loss_sum += loss;
         ep->seen += n;
-        ep->lr = schedule_lr(s->e, (double)pos->step / steps);
+        ep->lr = schedule_lr(s->e, s->run.end, (double)pos->step / steps);
         session_update(s, n, (float)ep->lr);
         ep->steps++;
         pos->step++;
-        show_step(prog, s, ep);
+        show_step(prog, s, pos, ep);
         TrainStep st = {.epoch = ep->epoch, .step = ep->steps, .global_step = pos->step,
                         .lr = ep->lr, .loss = ep->loss_sum / ep->seen};
         if (cb->step && (*why = cb->step(cb->ctx, &st))) return TRAIN_FAILED;
@@ -104,10 +111,12 @@ static int eval_batch(const Session *s)
     return s->e->test_batch_size < s->batch ? s->e->test_batch_size : s->batch;
 }
 
-/* [experiment] eval_every: this epoch is evaluated (the last one always is). */
-static int evaluates(const Experiment *e, int epoch)
+/* [experiment] eval_every: this epoch is evaluated (the last one, partial or
+ * not, always is). */
+static int evaluates(const Session *s, int epoch)
 {
-    return epoch == e->epochs || (e->eval_every > 0 && epoch % e->eval_every == 0);
+    const Experiment *e = s->e;
+    return epoch == s->run.epochs || (e->eval_every > 0 && epoch % e->eval_every == 0);
 }
 
 /* Evaluates the epoch's model on test (when it is its turn) and moves pos
@@ -117,13 +126,14 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
 {
     double train_time = now_seconds() - ep->t0;
     EvalResult ev = {.loss = NAN, .acc = NAN};
-    const int evaluated = evaluates(s->e, ep->epoch);
+    const int evaluated = evaluates(s, ep->epoch);
     if (evaluated) ev = evaluate(&s->model, test, &s->aug, eval_batch(s), s->images, s->labels);
     double secs = now_seconds() - ep->t0;
     EpochRecord rec = {.epoch = ep->epoch, .lr = ep->lr, .train_loss = ep->loss_sum / ep->seen,
                        .train_acc = (double)ep->correct / ep->seen, .test_loss = ev.loss,
                        .test_acc = ev.acc, .evaluated = evaluated, .seconds = secs,
-                       .images_per_sec = ep->seen / train_time};
+                       .images_per_sec = ep->seen / train_time, .steps = ep->steps,
+                       .images = ep->seen};
     progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
     /* runs.train_seconds: finished epochs, training + evaluation */
@@ -153,8 +163,8 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
 {
     *why = NULL;
     Progress prog;
-    progress_init(&prog, s->e->epochs, s->steps_per_epoch);
-    while (pos->epoch < s->e->epochs) {
+    progress_init(&prog, s->run.epochs);
+    while (pos->epoch < s->run.epochs) {
         Epoch ep = begin_epoch(s, pos);
         TrainEnd end = train_steps(s, train, pos, &ep, &prog, cb, why);
         if (end != TRAIN_FINISHED) {
