@@ -57,6 +57,11 @@ size_t gemm_work_floats(int m, int n, int k, int threads);
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc, const Workspace *ws);
 
+/* The sgemm peak as the engine runs products (src/engine/peak.c): GFLOP/s of
+ * the best of `reps` n x n x n products through gemm() on the engine's
+ * threads, after one warm-up product. */
+double gemm_peak_gflops(int n, int reps);
+
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
 /* Algorithm: CONV_WINOGRAD uses Winograd F(2x2,3x3) (src/engine/winograd.c)
  * for the forward pass and the input gradient of 3x3 stride-1 pad-1 layers
