@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 3
+#define RESULTS_SCHEMA_VERSION 4
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -106,6 +106,10 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "CREATE VIEW latest_runs AS\n"
     "SELECT * FROM run_summary\n"
     "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n",
+    /* 3 -> 4: layers.conv_algo (each section's convolution algorithms, as the
+     * model table prints them; NULL for a section without convolutions and
+     * for runs recorded before) */
+    "ALTER TABLE layers ADD COLUMN conv_algo TEXT;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,
