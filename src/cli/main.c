@@ -14,8 +14,10 @@ static const char *usage =
     "         --resume [PATH.ckpt]        continue the newest unfinished run of each file's\n"
     "                                     experiment (or the run of PATH.ckpt) in its own row\n"
     "  check  FILE.ini ...                validate; print the configuration and model table\n"
-    "  bench  FILE.ini [--steps N] [--batch B]\n"
-    "                                     training throughput and per-layer time\n"
+    "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
+    "                                     training throughput (img/s, step-time median and\n"
+    "                                     spread, GFLOP/s against the sgemm peak) and per-layer\n"
+    "                                     time; at least N steps (10), for at least S seconds\n"
     "  eval   FILE.ini --weights PATH [--tta flip]\n"
     "                                     test loss, accuracy, per-class accuracy, confusion\n"
     "                                     matrix of a checkpoint; --tta flip: mean softmax of\n"
@@ -60,7 +62,7 @@ int main(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,batch", cmd_bench},
+    } cmds[] = {{"run", "resume", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta", cmd_eval}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report}, {"runs", "runs", cmd_runs}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
