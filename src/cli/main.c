@@ -40,6 +40,13 @@ static const char *usage =
     "                     e.g. --set experiment.epochs=3 --set layer.c1.filters=32\n"
     "  --help, --version\n"
     "\n"
+    "environment:\n"
+    "  CNNRUN_CONV=tune|rule|im2col|winograd\n"
+    "                     each convolution's algorithm: measured when training starts (tune,\n"
+    "                     the default), the shape rule, or that one wherever it applies; a\n"
+    "                     resumed run keeps its checkpoint's (docs/performance.md)\n"
+    "  CNNRUN_BENCH_NODES=1  bench: one line per node, with its algorithm\n"
+    "\n"
     "exit status: 0 success, 1 the run failed, 2 the command or an experiment file is wrong\n";
 
 int cmd_bench(CliOptions *o);

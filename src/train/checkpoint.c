@@ -159,6 +159,7 @@ static void put_conv_algos(Writer *w, const Model *m)
     put_u32(w, (uint32_t)n);
     for (int i = 0; i < n; i++) {
         const char *name = conv_algo_name(algos[i]);
+        if (!name) name = "?"; /* not an algorithm: loads as the shape rule's */
         put_u32(w, (uint32_t)strlen(name));
         put(w, name, strlen(name));
     }
