@@ -1,8 +1,10 @@
 /* test_cli.c — the cnnrun command as a user meets it: exit statuses (0 ok,
  * 1 run failed, 2 bad command or file), `file:line` errors on stderr, no
- * database written when an experiment file is wrong, and a directory batch
- * that reports a failing experiment and goes on with the next. */
+ * database written when an experiment file is wrong, a directory batch
+ * that reports a failing experiment and goes on with the next, the model
+ * table's convolution algorithms and what `cnnrun bench` prints. */
 #include <check.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +48,7 @@ START_TEST(test_usage_errors)
     ck_assert_int_eq(cnnrun("bench a.ini b.ini"), 2);
     ck_assert_msg(strstr(out, "takes one experiment file"), "%s", out);
     ck_assert_int_eq(cnnrun("--help"), 0);
-    ck_assert_msg(strstr(out, "usage: cnnrun"), "%s", out);
+    ck_assert_msg(strstr(out, "usage: cnnrun") && strstr(out, "CNNRUN_CONV=tune|rule"), "%s", out);
 }
 END_TEST
 
@@ -116,6 +118,88 @@ START_TEST(test_check_prints_table)
     ck_assert_int_eq(cnnrun("check good.ini"), 0);
     ck_assert_msg(strstr(out, "[layer.c1]") && strstr(out, "parameters: 322"), "%s", out);
     ck_assert_msg(strstr(out, "8x16x16"), "model table lacks the conv output shape: %s", out);
+}
+END_TEST
+
+/* TINY_LAYERS with a conv that has two algorithms (c2: 16 -> 16, 3x3, stride 1). */
+#define WINO_LAYERS                                                                              \
+    "[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.c2]\ntype = conv\nfilters = 16\nbatchnorm = true\nactivation = relu\n"              \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* The model table's algorithm column, as check (not measured: the
+ * candidates), a forced choice and a run (measured) print it; a wrong
+ * CNNRUN_CONV is a usage error. */
+START_TEST(test_conv_algo_column)
+{
+    write_file("w.ini", "[experiment]\nepochs = 1\n"
+                        "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 50\n"
+                        "[schedule]\ntype = constant\nlr = 0.01\n" WINO_LAYERS);
+    setenv("CNNRUN_CONV", "tune", 1);
+    ck_assert_int_eq(cnnrun("check w.ini"), 0);
+    ck_assert_msg(strstr(out, "conv algorithm") && strstr(out, "  im2col|winograd\n") &&
+                      strstr(out, "conv algorithms: measured when a run starts"), "%s", out);
+    setenv("CNNRUN_CONV", "winograd", 1);
+    ck_assert_int_eq(cnnrun("check w.ini"), 0);
+    ck_assert_msg(strstr(out, "  winograd\n") && strstr(out, "CNNRUN_CONV=winograd"), "%s", out);
+    setenv("CNNRUN_CONV", "tune", 1);
+    ck_assert_int_eq(cnnrun("run w.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "conv algorithms: measured, the fastest of each (1 shape timed in"),
+                  "%s", out);
+    ck_assert_msg(!strstr(out, "im2col|winograd"), "a measured table shows candidates: %s", out);
+    setenv("CNNRUN_CONV", "fast", 1);
+    ck_assert_int_eq(cnnrun("check w.ini"), 2);
+    ck_assert_msg(strstr(out, "CNNRUN_CONV=fast: expected tune"), "%s", out);
+    ck_assert_int_eq(cnnrun("run w.ini --db r2.db"), 2);
+    ck_assert_msg(!exists("r2.db"), "a wrong CNNRUN_CONV must not create the database");
+}
+END_TEST
+
+/* bench: the sgemm peak it measured, the effective GFLOP/s and their ratio,
+ * the step times' median and spread, how the algorithms were chosen and,
+ * per node, each conv's algorithm; --seconds is checked. */
+START_TEST(test_bench_fields)
+{
+    write_file("w.ini", "[data]\nbatch_size = 4\n" WINO_LAYERS);
+    setenv("CNNRUN_CONV", "winograd", 1);
+    setenv("CNNRUN_BENCH_NODES", "1", 1);
+    ck_assert_int_eq(cnnrun("bench w.ini --steps 3 --threads 1"), 0);
+    static const char *const keys[] = {
+        "sgemm peak: ", "conv algorithms: CNNRUN_CONV=winograd", "sgemm_peak_gflops=",
+        "effective_gflops=", "peak_ratio=", "step_ms_median=", "step_ms_min=", "step_ms_q1=",
+        "step_ms_q3=", "step_ms_max=", "images_per_sec_median=", "\nimages_per_sec=",
+        "of the sgemm peak", "batch 4, 3 steps after 2 warm-up"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        ck_assert_msg(strstr(out, keys[i]), "no '%s' in:\n%s", keys[i], out);
+    ck_assert_msg(strstr(out, "algo") && strstr(out, "\nc1                           conv     "
+                                                     "im2col") &&
+                      strstr(out, "\nc2                           conv     winograd") &&
+                      strstr(out, "\nc2.bn                        bn       -"),
+                  "%s", out);
+    double peak = 0, eff = 0, ratio = -1;
+    const char *p = strstr(out, "sgemm_peak_gflops="), *q = strstr(out, "effective_gflops=");
+    const char *r = strstr(out, "peak_ratio=");
+    ck_assert(p && q && r);
+    peak = atof(p + strlen("sgemm_peak_gflops="));
+    eff = atof(q + strlen("effective_gflops="));
+    ratio = atof(r + strlen("peak_ratio="));
+    ck_assert_msg(peak > 0 && eff > 0, "%s", out);
+    ck_assert_msg(fabs(ratio - eff / peak) <= 0.002 + 0.01 * ratio, "%g vs %g / %g", ratio, eff,
+                  peak);
+    /* the median lies within the spread */
+    double lo = atof(strstr(out, "step_ms_min=") + 12), med = atof(strstr(out, "step_ms_median=") + 15);
+    double hi = atof(strstr(out, "step_ms_max=") + 12);
+    ck_assert_msg(lo <= med && med <= hi, "%g %g %g", lo, med, hi);
+    /* measured: the line says how many shapes */
+    setenv("CNNRUN_CONV", "tune", 1);
+    unsetenv("CNNRUN_BENCH_NODES");
+    ck_assert_int_eq(cnnrun("bench w.ini --steps 1 --threads 1 --seconds 0.01"), 0);
+    ck_assert_msg(strstr(out, "conv algorithms: measured, the fastest of each (1 shape timed"),
+                  "%s", out);
+    ck_assert_int_eq(cnnrun("bench w.ini --seconds 0"), 2);
+    ck_assert_msg(strstr(out, "--seconds expects a time in seconds"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench w.ini --seconds x"), 2);
 }
 END_TEST
 
@@ -312,6 +396,8 @@ int main(void)
     tcase_add_test(tc, test_lr_find_range_options);
     tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
+    tcase_add_test(tc, test_conv_algo_column);
+    tcase_add_test(tc, test_bench_fields);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
     tcase_add_test(tc, test_eval_every_and_final_tta);

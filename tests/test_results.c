@@ -202,7 +202,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 4); /* RESULTS_SCHEMA_VERSION */
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 5); /* RESULTS_SCHEMA_VERSION */
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -484,6 +484,8 @@ START_TEST(test_migrate_version_1)
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs"), 2);  /* data kept */
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE steps IS NULL"), 2);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers"), 0);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('layers') "
+                               "WHERE name = 'conv_algo'"), 1); /* version 5 */
     /* the summary is computed from the epochs while a run has no final values */
     ck_assert_int_eq(q_int(db, "SELECT epochs_done FROM run_summary WHERE run_id = 1"), 2);
     ck_assert_int_eq(q_int(db, "SELECT best_epoch FROM run_summary WHERE run_id = 1"), 2);
@@ -538,10 +540,54 @@ START_TEST(test_layers_and_latest_runs)
                          "WHERE idx = 0");
     ck_assert_str_eq(s, "conv 3x3/1+bn 3x32x32 4x32x32");
     free(s);
+    s = q_text(db, "SELECT conv_algo FROM layers WHERE run_id = 2 AND idx = 0");
+    ck_assert_str_eq(s, "im2col");
+    free(s);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers WHERE conv_algo IS NULL"), 2);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM latest_runs"), 1);
     ck_assert_int_eq(q_int(db, "SELECT run_id FROM latest_runs"), id2);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_summary"), 2);
     ck_assert_int_ne(id1, id2);
+    sqlite3_close(db);
+    model_free(&m);
+    experiment_free(&e);
+}
+END_TEST
+
+/* layers.conv_algo holds each section's convolution algorithms as the model
+ * table prints them: one name, or part=name for a section whose convs differ. */
+START_TEST(test_layers_conv_algo)
+{
+    const char *ini = tmp_path("res.ini");
+    FILE *f = fopen(ini, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[experiment]\nname = res\n[layer.c1]\ntype = conv\nfilters = 16\n"
+          "[layer.c2]\ntype = conv\nfilters = 16\n[layer.r]\ntype = residual\nfilters = 32\n"
+          "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n", f);
+    fclose(f);
+    setenv("CNNRUN_CONV", "winograd", 1);
+    Experiment e;
+    Model m;
+    ck_assert_int_eq(experiment_load(ini, NULL, 0, &e), 0);
+    ck_assert_int_eq(model_build(&e, 0, &m), 0);
+    const char *path = tmp_path("algo.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = {.experiment = "res", .epochs_planned = 1};
+    int64_t id = results_begin_run(r, &info);
+    ck_assert_int_eq(results_add_layers(r, id, &m), 0);
+    results_close(r);
+    sqlite3 *db = raw_open(path);
+    static const char *const want[] = {"im2col", "winograd",
+                                       "conv1=winograd,conv2=winograd,shortcut=im2col"};
+    for (int i = 0; i < 3; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT conv_algo FROM layers WHERE idx = %d", i);
+        char *s = q_text(db, sql);
+        ck_assert_str_eq(s, want[i]);
+        free(s);
+    }
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers WHERE conv_algo IS NULL"), 2);
     sqlite3_close(db);
     model_free(&m);
     experiment_free(&e);
@@ -560,6 +606,7 @@ int main(void)
     tcase_add_test(tc, test_unusable_locations);
     tcase_add_test(tc, test_concurrent_processes);
     tcase_add_test(tc, test_migrate_version_1);
+    tcase_add_test(tc, test_layers_conv_algo);
     tcase_add_test(tc, test_layers_and_latest_runs);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -8,8 +8,9 @@
  * (also with a data-dependent initialisation, which a resume must not redo);
  * a run another live process holds is not resumed; the same with
  * translate, flip_alternating and drop_last on, with parameter groups and
- * Muon, and with a fractional number of epochs (stopped before or inside the
- * partial last epoch). */
+ * Muon, with a fractional number of epochs (stopped before or inside the
+ * partial last epoch), and with measured convolution algorithms (the
+ * checkpoint keeps them; issue 14). */
 #include <check.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -89,6 +90,20 @@
     "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"   \
     "[layer.c2]\ntype = conv\nfilters = 8\nbias = true\nactivation = relu\n"                    \
     "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* TINY with a conv that has more than one algorithm (c2: 16 -> 16, 3x3,
+ * stride 1: im2col or Winograd); the shape rule takes im2col for it. */
+#define TINY_WINO                                                                               \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = 4\n"                                         \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntest_subset = 300\n"                      \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\nnesterov = true\n"                                \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n"           \
+    "lr_end = 0.001\n"                                                                          \
+    "[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\n"                   \
+    "activation = relu\n"                                                                       \
+    "[layer.c2]\ntype = conv\nfilters = 16\nbatchnorm = true\nactivation = relu\n"            \
     "[layer.pool]\ntype = global_avgpool\n"                                                     \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 
@@ -350,6 +365,105 @@ START_TEST(test_checkpoint_file)
     experiment_free(&e);
     experiment_free(&e2);
     experiment_free(&e3);
+}
+END_TEST
+
+/* The node named `name` of m. */
+static const Node *node_named(const Model *m, const char *name)
+{
+    for (int i = 0; i < m->n_nodes; i++)
+        if (strcmp(m->nodes[i].name, name) == 0) return &m->nodes[i];
+    ck_abort_msg("no node %s", name);
+    return NULL;
+}
+
+/* Byte offset, in a checkpoint of m, of the version-3 block of the
+ * convolutions' algorithms (right after the dropout RNG). */
+static size_t conv_algos_offset(const char *data)
+{
+    size_t at = 8 + 4 + 4 + 8; /* magic, version, order mark, signature hash */
+    uint32_t len;
+    memcpy(&len, data + at, 4);
+    at += 4 + len;              /* the signature */
+    memcpy(&len, data + at, 4);
+    at += 4 + len;              /* the experiment name */
+    at += 8 + 4 + 8 + 8 + 8 + 4 * 8; /* run_id .. train_seconds, shuffle + augment RNGs */
+    at += 4 + 8 + 8 + 8 + 8;    /* the partial epoch (version 2) */
+    at += 2 * 8;                /* the dropout RNG */
+    return at;
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* A checkpoint keeps the convolutions' algorithms: a model built to run
+ * others (here CNNRUN_CONV=rule: im2col) gets them back on load, with
+ * scratch for them, whatever CNNRUN_CONV says. A version-2 file (from before
+ * the algorithms were recorded) gives the algorithms of a build without
+ * measuring: what its run computed with. */
+START_TEST(test_checkpoint_keeps_conv_algos)
+{
+    Experiment e, e2;
+    Model m, m2;
+    setenv("CNNRUN_CONV", "winograd", 1);
+    build(TINY_WINO, "a.ini", &e, &m);
+    ck_assert_int_eq(node_named(&m, "c2")->algo, CONV_WINOGRAD);
+    ck_assert_int_eq(node_named(&m, "c1")->algo, CONV_IM2COL);
+    setenv("CNNRUN_CONV", "rule", 1);
+    build(TINY_WINO, "b.ini", &e2, &m2);
+    ck_assert_int_eq(node_named(&m2, "c2")->algo, CONV_IM2COL);
+    const size_t rule_scratch = m2.n_scratch;
+    ck_assert_uint_lt(rule_scratch, m.n_scratch); /* Winograd's transforms need more */
+    CheckpointMeta meta = {.experiment = "tiny", .run_id = 1};
+    char path[256], old[300];
+    snprintf(path, sizeof path, "%s/w.ckpt", dir);
+    ck_assert_int_eq(checkpoint_save(path, &m, NULL, &meta), 0);
+    ck_assert_int_eq(checkpoint_load(path, &m2, NULL, NULL), 0);
+    ck_assert_int_eq(node_named(&m2, "c2")->algo, CONV_WINOGRAD);
+    ck_assert_int_eq(node_named(&m2, "c1")->algo, CONV_IM2COL);
+    ck_assert_int_eq(m2.conv_from, CONV_FROM_CHECKPOINT);
+    ck_assert_uint_eq(m2.n_scratch, m.n_scratch);
+
+    /* the same file as version 2 wrote it: no algorithms block */
+    size_t len;
+    char *data = read_text_file(path, &len);
+    ck_assert_ptr_nonnull(data);
+    size_t at = conv_algos_offset(data);
+    uint32_t n_convs;
+    memcpy(&n_convs, data + at, 4);
+    ck_assert_int_eq(n_convs, 2);
+    size_t block = 4;
+    for (uint32_t i = 0; i < n_convs; i++) {
+        uint32_t l;
+        memcpy(&l, data + at + block, 4);
+        block += 4 + l;
+    }
+    ck_assert(memcmp(data + at + 4 + 4, "im2col", 6) == 0); /* c1's name: the offset is right */
+    memmove(data + at, data + at + block, len - at - block);
+    len -= block;
+    uint32_t v2 = 2;
+    memcpy(data + 8, &v2, 4);
+    uint64_t sum = fnv1a(data, len - 8);
+    memcpy(data + len - 8, &sum, 8);
+    snprintf(old, sizeof old, "%s/v2.ckpt", dir);
+    FILE *f = fopen(old, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+    free(data);
+    /* CNNRUN_CONV=rule: the rule's im2col, as the file's run computed */
+    ck_assert_int_eq(checkpoint_load(old, &m, NULL, NULL), 0);
+    ck_assert_int_eq(node_named(&m, "c2")->algo, CONV_IM2COL);
+    ck_assert_uint_eq(m.n_scratch, rule_scratch);
+    ck_assert_int_eq(memcmp(m.params, m2.params, m.n_params * sizeof(float)), 0);
+    model_free(&m);
+    model_free(&m2);
+    experiment_free(&e);
+    experiment_free(&e2);
 }
 END_TEST
 
@@ -654,6 +768,47 @@ START_TEST(test_fractional_epochs_resume)
 }
 END_TEST
 
+/* A run whose algorithms were measured, stopped and resumed with CNNRUN_CONV
+ * forcing the other algorithm: the resume takes the checkpoint's (and says
+ * so), and its epochs are, bit for bit, those of a run left alone with the
+ * measured algorithm forced. The two algorithms give other numbers, so a
+ * resume on the wrong one would show. */
+START_TEST(test_tuned_resume)
+{
+    write_file("tiny.ini", TINY_WINO);
+    setenv("CNNRUN_CONV", "tune", 1);
+    interrupt_after_first_epoch("t");
+    char chosen[64], other[64];
+    query_text("t/r.db", "select conv_algo from layers where run_id = 1 and name = 'c2'", chosen,
+               sizeof chosen);
+    ck_assert_msg(!strcmp(chosen, "im2col") || !strcmp(chosen, "winograd"), "'%s'", chosen);
+    snprintf(other, sizeof other, "%s", strcmp(chosen, "im2col") ? "im2col" : "winograd");
+    char logpath[192];
+    snprintf(logpath, sizeof logpath, "%s/log", dir);
+    char *log = read_text_file(logpath, NULL);
+    ck_assert_msg(log && strstr(log, "conv algorithms: measured"), "%s", log);
+    free(log);
+
+    setenv("CNNRUN_CONV", other, 1);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db t/r.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "the convolutions run the algorithms the checkpoint records"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "conv algorithms: as the checkpoint recorded them"), "%s", out);
+    Curve got = read_curve("t/r.db");
+    assert_db_sound("t/r.db");
+
+    setenv("CNNRUN_CONV", chosen, 1);
+    Curve ref = reference_curve_in("ref/r.db");
+    assert_same_curve(&ref, &got);
+    setenv("CNNRUN_CONV", other, 1);
+    Curve changed = reference_curve_in("other/r.db");
+    int differ = 0;
+    for (int i = 0; i < EPOCHS; i++) differ |= changed.v[i][2] != ref.v[i][2];
+    ck_assert_msg(differ, "im2col and winograd gave the same bits: the test would not notice "
+                          "a resume on the wrong algorithm");
+}
+END_TEST
+
 /* Mounts a tmpfs of `size` at dir/sub (path into mnt). Returns 0 after saying
  * "<test>: skipped" where mounting is refused (not root). */
 static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_size,
@@ -761,6 +916,8 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_checkpoint_dirs);
     tcase_add_test(tc, test_checkpoint_file);
+    tcase_add_test(tc, test_checkpoint_keeps_conv_algos);
+    tcase_add_test(tc, test_tuned_resume);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);

@@ -16,7 +16,10 @@
 #include "cnnrun/train.h"
 
 #define CKPT_MAGIC "CNNRCKPT"
-#define CKPT_VERSION 2 /* 2: the partial-epoch fields; version 1 files still load */
+/* 2: the partial-epoch fields; 3: the convolutions' algorithms. Versions 1
+ * and 2 still load (their convolutions get the algorithms of a build without
+ * measuring: the shape rule, or CNNRUN_CONV's). */
+#define CKPT_VERSION 3
 
 typedef struct {
     char experiment[128];  /* Experiment.name */
@@ -45,9 +48,11 @@ char *model_signature(const Model *m);
 int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
                     const CheckpointMeta *meta);
 
-/* Restores params, state and dropout_rng into m (built from the same
- * network), optimizer state into o when not NULL (its type must match), and
- * meta when not NULL. Nothing is modified unless the whole file is valid.
+/* Restores params, state, dropout_rng and the convolutions' algorithms
+ * (model_set_conv_algos: a resumed run computes as the interrupted one,
+ * whatever CNNRUN_CONV says now) into m (built from the same network),
+ * optimizer state into o when not NULL (its type must match), and meta when
+ * not NULL. Nothing is modified unless the whole file is valid.
  * Returns 0, or prints `path: message` (with what to do) and returns
  * CN_EXIT_USAGE (not a checkpoint, newer format, different network or
  * optimizer) or CN_EXIT_FAIL (unreadable, truncated, damaged). */

@@ -57,28 +57,62 @@ size_t gemm_work_floats(int m, int n, int k, int threads);
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc, const Workspace *ws);
 
+/* The sgemm peak as the engine runs products (src/engine/peak.c): GFLOP/s of
+ * the best of `reps` n x n x n products through gemm() on the engine's
+ * threads, after one warm-up product. */
+double gemm_peak_gflops(int n, int reps);
+
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
-/* Algorithm: CONV_WINOGRAD uses Winograd F(2x2,3x3) (src/engine/winograd.c)
- * for the forward pass and the input gradient of 3x3 stride-1 pad-1 layers
- * with >= 16 channels in and out (im2col otherwise). CONV_AUTO chooses it
- * where it measured faster on the development machine: >= 128 channels in
- * and out (docs/performance.md); im2col + GEMM elsewhere. The model sets
- * each conv's algorithm at build (CNNRUN_CONV=winograd or =im2col in the
- * environment forces one: conv_algo_from_env). */
+/* Algorithms (the table in src/engine/conv_algo.c has one row per algorithm:
+ * its name, the shapes it computes, whether the shape rule prefers it).
+ * CONV_IM2COL: im2col + GEMM, every shape. CONV_WINOGRAD: Winograd
+ * F(2x2,3x3) (src/engine/winograd.c) for the forward pass and the input
+ * gradient of 3x3 stride-1 pad-1 layers with >= 16 channels in and out (the
+ * weight gradient stays im2col). CONV_AUTO: the shape rule (conv_algo_rule).
+ * An algorithm a shape is not eligible for runs as im2col. The model chooses
+ * each conv's algorithm (Node.algo): by measuring, by the rule, or as
+ * CNNRUN_CONV forces (conv_choice_from_env; src/model/tune.c). */
 enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2 };
-/* CNNRUN_CONV's algorithm, CONV_AUTO when unset or unknown. */
-int conv_algo_from_env(void);
 
 typedef struct {
     int n, h, w, c_in;       /* input (N,H,W,C_in) */
     int c_out, kh, kw, stride, pad;
     int h_out, w_out;        /* filled by conv_shape_init */
-    int algo;                /* CONV_AUTO (0), CONV_IM2COL or CONV_WINOGRAD */
+    int algo;                /* CONV_AUTO (0: the shape rule), CONV_IM2COL, CONV_WINOGRAD */
     int threads;             /* most threads to use, 0: the engine's count; scratch sized
                                 by conv_scratch_floats with the same value holds them */
 } ConvShape;
 
 void conv_shape_init(ConvShape *s);
+
+/* ---- the convolution algorithms (src/engine/conv_algo.c) ---- */
+/* Rows of the table, and row i's algorithm (CONV_IM2COL is row 0). */
+int conv_algo_count(void);
+int conv_algo_at(int i);
+/* Its name ("im2col", "winograd": CNNRUN_CONV's values, the model table's and
+ * the results' layers.conv_algo), "auto" for CONV_AUTO, NULL when unknown. */
+const char *conv_algo_name(int algo);
+/* The algorithm of a name, -1 when there is none. */
+int conv_algo_by_name(const char *name);
+/* 1 if algo computes shape s itself (CONV_IM2COL: every shape). */
+int conv_algo_eligible(int algo, const ConvShape *s);
+/* The eligible algorithms of s in table order (at most max); returns how many. */
+int conv_algo_candidates(const ConvShape *s, int *algos, int max);
+/* The shape rule: the last eligible row that prefers s (Winograd: >= 128
+ * channels in and out, where it measured faster on the development machine;
+ * docs/performance.md), im2col where none does. */
+int conv_algo_rule(const ConvShape *s);
+/* What conv_forward/conv_backward run for s: s->algo where eligible, the rule
+ * for CONV_AUTO, im2col otherwise. */
+int conv_algo_resolve(const ConvShape *s);
+
+/* How the model chooses: CNNRUN_CONV unset, empty or "tune": by measuring;
+ * "rule": by the shape rule; an algorithm's name: that one wherever eligible
+ * (its number in *forced). */
+typedef enum { CONV_CHOICE_TUNE, CONV_CHOICE_RULE, CONV_CHOICE_FORCED } ConvChoice;
+/* CNNRUN_CONV's ConvChoice; -1 after printing the accepted values for
+ * another value. */
+int conv_choice_from_env(int *forced);
 /* floats of scratch space conv_forward/conv_backward need. */
 size_t conv_scratch_floats(const ConvShape *s);
 /* out (N,Ho,Wo,C_out) = conv(in, weight) + bias (bias may be NULL). */

@@ -84,6 +84,14 @@ typedef struct {
     bool inplace;               /* ReLU whose out is its input's buffer (see plan_inplace) */
 } Node;
 
+/* How the convolutions' algorithms (Node.algo) were chosen (src/model/tune.c). */
+typedef enum {
+    CONV_FROM_RULE,       /* the shape rule: CNNRUN_CONV=rule, or not measured (yet) */
+    CONV_FROM_ENV,        /* CNNRUN_CONV=<algorithm>, wherever eligible */
+    CONV_FROM_TUNING,     /* measured: model_tune_convs */
+    CONV_FROM_CHECKPOINT  /* as a checkpoint recorded them: model_set_conv_algos */
+} ConvAlgoSource;
+
 typedef struct {
     const Experiment *exp;
     int max_batch;
@@ -103,6 +111,10 @@ typedef struct {
     float **grad_slots;         /* gradient buffers shared by nodes whose lifetimes don't overlap */
     Rng dropout_rng;
     double *node_seconds;       /* when not NULL: forward+backward time per node (bench) */
+    ConvAlgoSource conv_from;   /* how the conv nodes' algorithms were chosen */
+    bool conv_tune;             /* CNNRUN_CONV asks for measuring (unset or "tune") */
+    int conv_tune_shapes;       /* distinct shapes model_tune_convs timed */
+    double conv_tune_seconds;   /* and the time it took */
 } Model;
 
 /* Builds the graph and the memory plan for batches of up to max_batch
@@ -143,10 +155,39 @@ void model_backward(Model *m, const float *input, int n);
  * for NODE_INPUT. */
 void model_tensor_shape(const Model *m, int idx, int *c, int *h, int *w);
 
+/* ---- each convolution's algorithm (src/model/tune.c) ----
+ * model_build gives every conv node the algorithm CNNRUN_CONV asks for: the
+ * shape rule (also when it asks for measuring, until model_tune_convs) or
+ * the forced one where the shape is eligible (conv_choice_from_env). */
+
+/* With m->conv_tune (and buffers: max_batch > 0), times every eligible
+ * algorithm of each distinct conv shape — forward and backward over a sample
+ * of the batch (at least one image per thread, ~0.5 GFLOP per thread per
+ * pass, at least 128 output rows per thread), on m->threads, the best of 3
+ * passes after a warm-up — keeps the fastest in Node.algo, and re-sizes the
+ * scratch for them. Shapes with one eligible algorithm are not timed. Sets
+ * conv_from, conv_tune_shapes and conv_tune_seconds. A no-op otherwise. */
+void model_tune_convs(Model *m);
+/* The conv nodes' algorithms in node order (at most max); returns how many
+ * conv nodes there are. */
+int model_conv_algos(const Model *m, int *algos, int max);
+/* Sets the conv nodes' algorithms (n of them, node order, as
+ * model_conv_algos gives them; an algorithm of -1 or one the node's shape is
+ * not eligible for gets the shape rule's, with a note on stderr prefixed by
+ * `who`) and re-sizes the scratch; conv_from becomes CONV_FROM_CHECKPOINT.
+ * algos NULL: the ones model_build gives before measuring (CNNRUN_CONV's
+ * forced algorithm, else the rule; checkpoints older than the measuring).
+ * Returns how many were replaced, or -1 (nothing changed) when n is not the
+ * number of conv nodes. */
+int model_set_conv_algos(Model *m, const int *algos, int n, const char *who);
+
 /* Totals over all nodes. */
 double model_flops_per_image(const Model *m);
 /* The darknet-style table: one row per section. */
 void model_print_table(const Model *m, FILE *f);
+/* Its last line: how the convolutions' algorithms were chosen (measured:
+ * how many shapes in how long). */
+void model_print_conv_choice(const Model *m, FILE *f);
 
 const char *op_name(OpType op);
 
@@ -159,6 +200,12 @@ typedef struct {
     int out_c, out_h, out_w;   /* its output shape */
     long long params;          /* trainable parameters */
     double flops;              /* forward FLOPs per image (multiply-add = 2) */
+    /* its convolutions' algorithms ("" when it has none): one name when all
+     * its convs use it ("winograd"), else part=name in node order
+     * ("conv1=winograd,conv2=winograd,shortcut=im2col"); while the model is
+     * still to be measured, a conv with several eligible algorithms shows
+     * them all ("im2col|winograd") */
+    char conv_algo[256];
 } ModelSection;
 int model_section_count(const Model *m);
 /* Aggregates the nodes of section s (0 <= s < model_section_count). */

@@ -160,8 +160,9 @@ EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int b
 
 /* ---- a training session ----
  * What `cnnrun run`, `lr-find` and `bench` all set up before their first
- * step: e's network built for `batch` images with its initial parameters
- * (e->seed), e's optimizer (its [group.*] sections and no_decay_bn_bias bound to
+ * step: e's network built for `batch` images, its convolutions' algorithms
+ * measured (model_tune_convs, unless CNNRUN_CONV sets them), its initial
+ * parameters (e->seed), e's optimizer (its [group.*] sections and no_decay_bn_bias bound to
  * the network: optimizer_bind), the batch buffers, the
  * order of the training images and the data RNG streams. What a caller does
  * around it (a results database, checkpoints) is its own. */

@@ -16,6 +16,7 @@ typedef struct {
     int n_sets;
     ConfigOverride sets[CLI_MAX_SETS];
     int steps;             /* bench --steps */
+    double seconds;        /* bench --seconds: time steps for at least this long */
     int batch;             /* bench --batch */
     const char *weights;   /* eval --weights */
     int tta_flip;          /* eval --tta flip */

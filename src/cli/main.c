@@ -14,8 +14,10 @@ static const char *usage =
     "         --resume [PATH.ckpt]        continue the newest unfinished run of each file's\n"
     "                                     experiment (or the run of PATH.ckpt) in its own row\n"
     "  check  FILE.ini ...                validate; print the configuration and model table\n"
-    "  bench  FILE.ini [--steps N] [--batch B]\n"
-    "                                     training throughput and per-layer time\n"
+    "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
+    "                                     training throughput (img/s, step-time median and\n"
+    "                                     spread, GFLOP/s against the sgemm peak) and per-layer\n"
+    "                                     time; at least N steps (10), for at least S seconds\n"
     "  eval   FILE.ini --weights PATH [--tta flip]\n"
     "                                     test loss, accuracy, per-class accuracy, confusion\n"
     "                                     matrix of a checkpoint; --tta flip: mean softmax of\n"
@@ -37,6 +39,13 @@ static const char *usage =
     "  --set S.KEY=VALUE  override a value of the experiment file (repeatable),\n"
     "                     e.g. --set experiment.epochs=3 --set layer.c1.filters=32\n"
     "  --help, --version\n"
+    "\n"
+    "environment:\n"
+    "  CNNRUN_CONV=tune|rule|im2col|winograd\n"
+    "                     each convolution's algorithm: measured when training starts (tune,\n"
+    "                     the default), the shape rule, or that one wherever it applies; a\n"
+    "                     resumed run keeps its checkpoint's (docs/performance.md)\n"
+    "  CNNRUN_BENCH_NODES=1  bench: one line per node, with its algorithm\n"
     "\n"
     "exit status: 0 success, 1 the run failed, 2 the command or an experiment file is wrong\n";
 
@@ -60,7 +69,7 @@ int main(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,batch", cmd_bench},
+    } cmds[] = {{"run", "resume", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta", cmd_eval}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report}, {"runs", "runs", cmd_runs}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

@@ -181,6 +181,15 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
         } else if (!strcmp(name, "steps")) {
             if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;
+        } else if (!strcmp(name, "seconds")) {
+            char *end;
+            errno = 0;
+            o->seconds = strtod(val, &end);
+            if (errno || end == val || *end || !(o->seconds > 0) || o->seconds > 86400) {
+                fprintf(stderr, "cnnrun %s: --seconds expects a time in seconds in (0, 86400], "
+                                "got '%s'\n", command, val);
+                return -1;
+            }
         } else if (!strcmp(name, "batch")) {
             if (parse_int("--batch", val, 1, 65536, &o->batch)) return -1;
         } else if (!strcmp(name, "set")) {

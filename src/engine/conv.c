@@ -12,11 +12,6 @@
 #include "parallel.h"
 #include "winograd.h"
 
-/* Channels in and out from which CONV_AUTO takes Winograd. Measured on
- * ResNet-18, batch 128, forward + backward per conv: 64 ch 260 vs 329 ms
- * (im2col faster), 128 ch 243 vs 233, 256 ch 250 vs 225, 512 ch 250 vs 215. */
-#define WINO_AUTO_CHANNELS 128
-
 /* Target floats of one thread's im2col chunk (~1 MiB: one core's L2). */
 #define CONV_CHUNK_FLOATS (256u * 1024u)
 
@@ -70,19 +65,9 @@ static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_
     *r1 = (size_t)s->n * (t + 1) / T * hw;
 }
 
-int conv_algo_from_env(void) {
-    const char *v = getenv("CNNRUN_CONV");
-    return v && strcmp(v, "winograd") == 0 ? CONV_WINOGRAD
-           : v && strcmp(v, "im2col") == 0 ? CONV_IM2COL
-                                           : CONV_AUTO;
-}
-
+/* The algorithm this call runs (conv_algo.c: s->algo where eligible). */
 static int use_winograd(const ConvShape *s) {
-    int algo = s->algo;
-    if (algo == CONV_AUTO) /* where it wins: wide layers (narrow ones are transform-bound) */
-        algo = s->c_in >= WINO_AUTO_CHANNELS && s->c_out >= WINO_AUTO_CHANNELS ? CONV_WINOGRAD
-                                                                               : CONV_IM2COL;
-    return algo == CONV_WINOGRAD && winograd_eligible(s);
+    return conv_algo_resolve(s) == CONV_WINOGRAD;
 }
 
 /* The pointwise products' work space: the whole scratch, on the conv's

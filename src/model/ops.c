@@ -475,7 +475,7 @@ static void concat_bwd(const OpCall *c)
 #define PLAIN .layer_type = -1, .activation = -1
 static const OpInfo table[] = {
     [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
-                 conv_check, &whiten_init},
+                 conv_check, &whiten_init, .conv_shape = conv_shape},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
                       bn_scratch},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 
 /* One forward or backward call of one node. */
@@ -58,6 +59,9 @@ typedef struct {
     int (*check)(const Model *m, const Node *n, char *err, size_t errlen);
     /* Initialisation from the training images, after init (NULL: none). */
     const DataInit *data_init;
+    /* A convolution whose algorithm is chosen (Node.algo, src/model/tune.c):
+     * its kernel's shape at `batch`, with the node's algorithm (NULL: none). */
+    ConvShape (*conv_shape)(const Model *m, const Node *n, int batch);
 } OpInfo;
 
 const OpInfo *op_info(OpType op);

@@ -2,7 +2,8 @@
  * backward step writes or adds each gradient, which ReLUs run in place,
  * gradient buffers shared between nodes whose lifetimes don't overlap, the
  * parameter and state layout, and every buffer (activations, gradients,
- * saved tensors, the kernels' shared scratch) sized for max_batch images.
+ * saved tensors, the kernels' shared scratch: model_scratch_need) sized for
+ * max_batch images.
  * What an op keeps and borrows comes from its op-table row (ops.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -134,15 +135,24 @@ static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_s
     return total;
 }
 
+size_t model_scratch_need(const Model *m)
+{
+    size_t scratch = 0;
+    for (int i = 0; i < m->n_nodes && m->max_batch > 0; i++) {
+        const OpInfo *op = op_info(m->nodes[i].op);
+        size_t need = op->scratch_floats ? op->scratch_floats(m, &m->nodes[i], m->max_batch) : 0;
+        if (need > scratch) scratch = need;
+    }
+    return scratch;
+}
+
 /* Lays out parameters; with max_batch > 0 also allocates every buffer. */
 static void plan_memory(Model *m)
 {
-    size_t np = 0, ns = 0, scratch = 0;
+    size_t np = 0, ns = 0;
     const size_t B = (size_t)m->max_batch;
-    const int conv_algo = conv_algo_from_env(); /* CNNRUN_CONV forces one; else CONV_AUTO */
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
-        n->algo = conv_algo;
         n->w_off = np;
         np += n->w_len;
         n->b_off = np;
@@ -151,10 +161,6 @@ static void plan_memory(Model *m)
         if (op->flags & OPF_RUNNING_STATS) {
             n->s_off = ns;
             ns += 2 * (size_t)n->c;
-        }
-        if (op->scratch_floats && B > 0) {
-            size_t need = op->scratch_floats(m, n, m->max_batch);
-            if (need > scratch) scratch = need;
         }
     }
     m->n_params = np;
@@ -172,8 +178,8 @@ static void plan_memory(Model *m)
     m->params = alloc_floats(np);
     m->grads = alloc_floats(np);
     m->state = alloc_floats(ns);
-    m->n_scratch = scratch;
-    m->scratch = alloc_floats(scratch);
+    m->n_scratch = model_scratch_need(m); /* for the algorithms model_init_conv_algos chose */
+    m->scratch = alloc_floats(m->n_scratch);
     m->n_grad_slots = n_slots;
     m->grad_slots = xcalloc((size_t)n_slots, sizeof(float *));
     for (int s = 0; s < n_slots; s++) m->grad_slots[s] = alloc_floats(B * slot_sizes[s]);
@@ -191,7 +197,7 @@ static void plan_memory(Model *m)
 
 int model_plan(Model *m)
 {
-    if (plan_gradient_flow(m) != 0) return -1;
+    if (plan_gradient_flow(m) != 0 || model_init_conv_algos(m) != 0) return -1;
     plan_memory(m);
     return 0;
 }

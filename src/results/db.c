@@ -470,7 +470,7 @@ int results_add_layers(ResultsDb *r, int64_t run_id, const Model *m)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(r->db,
                            "INSERT INTO layers (run_id, idx, name, type, input_shape, output_shape, "
-                           "params, mflops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           "params, mflops, conv_algo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                            -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot prepare the layers insert (%s)", sqlite3_errmsg(r->db));
         return -1;
@@ -497,6 +497,7 @@ int results_add_layers(ResultsDb *r, int64_t run_id, const Model *m)
         sqlite3_bind_text(st, 6, out, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 7, sec.params);
         sqlite3_bind_double(st, 8, sec.flops / 1e6);
+        bind_text_or_null(st, 9, sec.conv_algo[0] ? sec.conv_algo : NULL);
         rc = step_write(r, st, msg, sizeof msg);
     }
     sqlite3_finalize(st);

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 4
+#define RESULTS_SCHEMA_VERSION 5
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -110,6 +110,10 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * run of a fractional number of epochs ends with a partial one */
     "ALTER TABLE epochs ADD COLUMN steps INTEGER;\n"
     "ALTER TABLE epochs ADD COLUMN images INTEGER;\n",
+    /* 4 -> 5: layers.conv_algo (each section's convolution algorithms, as the
+     * model table prints them; NULL for a section without convolutions and
+     * for runs recorded before) */
+    "ALTER TABLE layers ADD COLUMN conv_algo TEXT;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

@@ -9,6 +9,8 @@
  *   (version 2) i32 steps_in_epoch; f64 part_loss_sum; i64 part_correct; i64 part_seen;
  *               f64 part_seconds
  *   (u64 state, u64 inc): dropout RNG
+ *   (version 3) u32 conv nodes; per conv node in node order: u32 length + the
+ *               name of its algorithm (conv_algo_name)
  *   u64 n + n f32  params;  u64 n + n f32  state (BN running stats)
  *   i32 optimizer type (-1: none); i64 optimizer step; u64 n + f32 m1; u64 n + f32 m2
  *   u64 FNV-1a of every byte before it (detects truncation and damage)
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
 #define ORDER_MARK 0x01020304u
@@ -147,6 +150,22 @@ static void put_floats(Writer *w, const float *p, size_t n)
     put(w, p, n * sizeof(float));
 }
 
+/* The convolutions' algorithms by name: a renumbered enum cannot change them. */
+static void put_conv_algos(Writer *w, const Model *m)
+{
+    int n = model_conv_algos(m, NULL, 0);
+    int *algos = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    model_conv_algos(m, algos, n);
+    put_u32(w, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        const char *name = conv_algo_name(algos[i]);
+        if (!name) name = "?"; /* not an algorithm: loads as the shape rule's */
+        put_u32(w, (uint32_t)strlen(name));
+        put(w, name, strlen(name));
+    }
+    free(algos);
+}
+
 static int ensure_dir(const char *path)
 {
     char *dir = xstrdup(path);
@@ -215,6 +234,7 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
     put_i64(&w, meta->part_seen);
     put_f64(&w, meta->part_seconds);
     put_rng(&w, &m->dropout_rng);
+    put_conv_algos(&w, m);
     put_floats(&w, m->params, m->n_params);
     put_floats(&w, m->state, m->n_state);
     put_u32(&w, o ? (uint32_t)o->type : UINT32_MAX);
@@ -406,6 +426,51 @@ static void get_meta(Reader *r, CheckpointMeta *mt)
     }
 }
 
+/* Version 3's algorithm names as CONV_* (-1: a name this cnnrun does not
+ * know); NULL when the file records another number of convolutions than
+ * n_convs or is short. Caller frees. */
+static int *get_conv_algos(Reader *r, int n_convs)
+{
+    uint32_t n = get_u32(r);
+    if (r->short_read || n != (uint32_t)n_convs) return NULL;
+    int *algos = xmalloc(sizeof(int) * (n > 0 ? n : 1));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t len = get_u32(r);
+        const char *name = get(r, len);
+        char buf[64] = "";
+        if (name && len < sizeof buf) {
+            memcpy(buf, name, len);
+            buf[len] = '\0';
+        }
+        algos[i] = conv_algo_by_name(buf); /* -1 for a name too long to be one */
+    }
+    if (r->short_read) {
+        free(algos);
+        return NULL;
+    }
+    return algos;
+}
+
+/* The convolutions compute as in the run that wrote the checkpoint: its
+ * algorithms (version 3), or (older files, from before the algorithms were
+ * measured) the ones a build without measuring gives. */
+static void restore_conv_algos(const char *path, Model *m, const int *algos, int n)
+{
+    if (!algos) {
+        model_set_conv_algos(m, NULL, n, path);
+        return;
+    }
+    int *now = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    model_conv_algos(m, now, n);
+    int differ = n > 0 && memcmp(now, algos, sizeof(int) * (size_t)n) != 0;
+    free(now);
+    if (differ && !m->conv_tune && m->conv_from != CONV_FROM_CHECKPOINT)
+        fprintf(stderr, "%s: note: the convolutions run the algorithms the checkpoint records; "
+                        "CNNRUN_CONV=%s applies to new runs\n",
+                path, getenv("CNNRUN_CONV"));
+    model_set_conv_algos(m, algos, n, path);
+}
+
 int checkpoint_read_meta(const char *path, CheckpointMeta *meta)
 {
     char *data = NULL;
@@ -427,6 +492,7 @@ int checkpoint_read_meta(const char *path, CheckpointMeta *meta)
 int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta)
 {
     char *data = NULL;
+    int *algos = NULL;
     Reader r;
     int rc = open_checked(path, &data, &r);
     if (rc != 0) return rc;
@@ -454,6 +520,15 @@ int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
     get_meta(&r, &mt);
     Rng dropout;
     get_rng(&r, &dropout);
+    int n_convs = model_conv_algos(m, NULL, 0);
+    algos = r.version >= 3 ? get_conv_algos(&r, n_convs) : NULL;
+    if (r.version >= 3 && !algos) {
+        if (r.short_read) goto truncated;
+        fprintf(stderr, "%s: the checkpoint records the algorithms of another number of "
+                        "convolutions than the network has\n", path);
+        rc = CN_EXIT_USAGE;
+        goto out;
+    }
     uint64_t np, ns, n1, n2;
     const float *params = get_floats(&r, &np);
     const float *state = get_floats(&r, &ns);
@@ -485,6 +560,7 @@ int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
     if (np) memcpy(m->params, params, np * sizeof(float));
     if (ns) memcpy(m->state, state, ns * sizeof(float));
     m->dropout_rng = dropout;
+    restore_conv_algos(path, m, algos, n_convs);
     if (meta) *meta = mt;
     rc = 0;
     goto out;
@@ -495,6 +571,7 @@ truncated:
             path, len);
     rc = CN_EXIT_FAIL;
 out:
+    free(algos);
     free(data);
     return rc;
 }

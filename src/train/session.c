@@ -1,7 +1,7 @@
 /* session.c — a training session (train.h): the setup that `cnnrun run`,
- * `lr-find` and `bench` share (network, initial parameters, optimizer,
- * buffers, data order and RNG streams) and the parts of one training step
- * over it. */
+ * `lr-find` and `bench` share (network, its convolutions' algorithms
+ * measured, initial parameters, optimizer, buffers, data order and RNG
+ * streams) and the parts of one training step over it. */
 #include <stdlib.h>
 
 #include "cnnrun/kernels.h"
@@ -13,6 +13,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
     *s = (Session){.e = e, .batch = batch, .n_train = n_train,
                    .steps_per_epoch = n_train > 0 ? train_steps_per_epoch(e, n_train) : 0};
     if (model_build(e, batch, &s->model) != 0) return CN_EXIT_USAGE;
+    model_tune_convs(&s->model); /* unless CNNRUN_CONV chose them already */
     model_init_params(&s->model, e->seed);
     optimizer_init(&s->opt, e, s->model.n_params);
     /* [group.*] and no_decay_bn_bias over this network; epochs of a group in

@@ -3,16 +3,27 @@
 
 Runs each network's full training step (forward, backward, SGD update) in
 PyTorch (Debian's python3-torch, fp32, channels-last, same thread count) and
-`cnnrun bench` on the same shapes, once with the OpenBLAS environment as it is
-and once with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, and prints a
-markdown table of img/s and the ratio.
+`cnnrun bench` on the same shapes, in alternating rounds (cnnrun, PyTorch,
+cnnrun, PyTorch, ...) so that a slow spell of the machine falls on both.
+Each measurement times steps for a window of --seconds (at least --min-steps
+steps) after 2 warm-up steps and keeps every step's time. Prints, after the
+machine's CPU model and the sgemm peak `cnnrun bench` measured, a markdown
+table: median img/s of each (from the median step time, with the step
+times' interquartile range), the ratio (the median of the rounds' ratios,
+with their min-max), cnnrun's effective GFLOP/s against the peak, and the
+peak RSS of both. Progress goes to stderr.
 
-  /usr/bin/python3 tests/bench/compare.py [--cnnrun build/cnnrun] [--steps 5]
-      [--threads 2] [--nets resnet18,vgg16,googlenet,airbench94]
+  /usr/bin/python3 tests/bench/compare.py [--cnnrun build/cnnrun] [--seconds 30]
+      [--rounds 3] [--min-steps 5] [--threads 2] [--batch B]
+      [--nets resnet18,vgg16,googlenet,airbench94] [--unset-openblas] [--short]
 
-Registered as a meson benchmark: `meson test -C build --benchmark`.
+--short is a smoke test (batch 8, 1 s windows, 2 rounds, 1 step at least);
+--unset-openblas adds a cnnrun run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+unset to every round (another column). Registered as a meson benchmark:
+`meson test -C build --benchmark`.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -110,15 +121,26 @@ def torch_net(name):
 def measured(argv, env=None):
     """Runs argv under /usr/bin/time; returns (stdout, peak RSS in MB)."""
     out = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M"] + argv, capture_output=True,
-                         text=True, env=env, check=True)
+                         text=True, env=env)
+    if out.returncode != 0:
+        sys.stderr.write(out.stdout + out.stderr)
+        raise SystemExit(f"{argv[0]} failed (exit {out.returncode})")
     m = re.search(r"maxrss_kb=(\d+)", out.stderr)
     return out.stdout, (int(m.group(1)) / 1024 if m else float("nan"))
 
 
-def torch_images_per_sec(name, batch, steps, threads):
-    """Runs in a child process so the thread setting and environment are its own."""
+def quantile(v, q):
+    """The q-quantile of the values (linear between neighbours), as cnnrun bench takes it."""
+    v = sorted(v)
+    at = q * (len(v) - 1)
+    i = int(at)
+    return v[i] + (at - i) * (v[i + 1] - v[i]) if i + 1 < len(v) else v[-1]
+
+
+def torch_steps(name, batch, seconds, min_steps, threads):
+    """Step times (s) of PyTorch in a child process (its own threads and environment)."""
     code = f"""
-import time, torch, sys
+import json, time, torch, sys
 sys.path.insert(0, {HERE!r})
 from compare import torch_net
 torch.set_num_threads({threads})
@@ -134,48 +156,128 @@ def step():
     opt.step()
 for _ in range(2):
     step()
-t = time.perf_counter()
-for _ in range({steps}):
+times, t0 = [], time.perf_counter()
+while len(times) < {min_steps} or time.perf_counter() - t0 < {seconds}:
+    t = time.perf_counter()
     step()
-print({batch} * {steps} / (time.perf_counter() - t))
+    times.append(time.perf_counter() - t)
+print(json.dumps(times))
 """
     out, rss = measured(["/usr/bin/python3", "-c", code])
-    return float(out.strip().splitlines()[-1]), rss
+    return json.loads(out.strip().splitlines()[-1]), rss
 
 
-def cnnrun_images_per_sec(binary, ini, batch, steps, threads, env):
-    out, rss = measured([binary, "bench", ini, "--steps", str(steps), "--batch", str(batch),
-                         "--threads", str(threads)], env=env)
-    m = re.search(r"^images_per_sec=([0-9.]+)$", out, re.M)
-    return float(m.group(1)), rss
+def cnnrun_steps(binary, ini, batch, seconds, min_steps, threads, env):
+    """cnnrun bench's step-time quantiles (s) and its other key=value lines."""
+    out, rss = measured([binary, "bench", ini, "--steps", str(min_steps), "--seconds",
+                         str(seconds), "--batch", str(batch), "--threads", str(threads)], env=env)
+    kv = dict(re.findall(r"^([a-z0-9_]+)=([0-9.]+)$", out, re.M))
+    q = {k: float(kv["step_ms_" + k]) / 1e3 for k in ("min", "q1", "median", "q3", "max")}
+    return q, {k: float(v) for k, v in kv.items()}, rss
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cnnrun", default=os.path.join(ROOT, "build", "cnnrun"))
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--seconds", type=float,
+                    help="timing window of each measurement (default 30; --short: 1)")
+    ap.add_argument("--rounds", type=int,
+                    help="alternating rounds of cnnrun and PyTorch per network (default 3; "
+                         "--short: 2)")
+    ap.add_argument("--min-steps", type=int,
+                    help="timed steps at least (default 5; --short: 1)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=0, help="every network's batch (default: its own)")
     ap.add_argument("--nets", default="resnet18,vgg16,googlenet,airbench94")
+    ap.add_argument("--unset-openblas", action="store_true",
+                    help="also run cnnrun with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset")
+    ap.add_argument("--short", action="store_true",
+                    help="smoke test: batch 8, 1 s windows, 2 rounds, 1 step at least (each "
+                         "unless given)")
     a = ap.parse_args()
+    for key, normal, short in (("batch", 0, 8), ("seconds", 30.0, 1.0), ("rounds", 3, 2),
+                               ("min_steps", 5, 1)):
+        if not getattr(a, key):
+            setattr(a, key, short if a.short else normal)
+    if a.rounds < 1 or a.min_steps < 1 or a.seconds <= 0:
+        ap.error("--rounds and --min-steps must be at least 1, --seconds above 0")
+    nets = a.nets.split(",")
+    for name in nets:
+        if name not in NETS:
+            ap.error(f"unknown network '{name}' (known: {', '.join(NETS)})")
     env_as_set = dict(os.environ)
     env_unset = {k: v for k, v in os.environ.items()
                  if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     as_set = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                        if k in os.environ) or "none set"
-    print(f"# cnnrun vs PyTorch, training img/s, {a.threads} threads, {a.steps} timed steps "
-          f"after 2 warm-up ({time.strftime('%Y-%m-%d %H:%M')})")
-    print(f"# OpenBLAS environment as set: {as_set}")
-    print()
-    print("| network | batch | PyTorch img/s | cnnrun (env as set) | ratio | "
-          "cnnrun (OPENBLAS_* unset) | ratio | peak RSS PyTorch / cnnrun (MB) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name in a.nets.split(","):
+    variants = [("env as set", env_as_set)] + ([("OPENBLAS_* unset", env_unset)]
+                                               if a.unset_openblas else [])
+    rows, peaks = [], []
+    for name in nets:
         ini, batch = NETS[name]
-        pt, pt_rss = torch_images_per_sec(name, batch, a.steps, a.threads)
-        c1, c_rss = cnnrun_images_per_sec(a.cnnrun, ini, batch, a.steps, a.threads, env_as_set)
-        c2, _ = cnnrun_images_per_sec(a.cnnrun, ini, batch, a.steps, a.threads, env_unset)
-        print(f"| {name} | {batch} | {pt:.1f} | {c1:.1f} | {c1 / pt:.2f}x | {c2:.1f} | "
-              f"{c2 / pt:.2f}x | {pt_rss:.0f} / {c_rss:.0f} |", flush=True)
+        batch = a.batch or batch
+        pt_times, pt_rss = [], 0.0
+        cn = {v: {"med": [], "q1": [], "q3": [], "ratio": [], "gflops": [], "rss": 0.0}
+              for v, _ in variants}
+        for r in range(a.rounds):
+            meds = {}
+            for v, env in variants:
+                print(f"# {name} round {r + 1}/{a.rounds}: cnnrun ({v}) ...", file=sys.stderr,
+                      flush=True)
+                q, kv, rss = cnnrun_steps(a.cnnrun, ini, batch, a.seconds, a.min_steps,
+                                          a.threads, env)
+                c = cn[v]
+                c["med"].append(q["median"]), c["q1"].append(q["q1"]), c["q3"].append(q["q3"])
+                c["gflops"].append((kv["effective_gflops"], kv["peak_ratio"]))
+                c["rss"] = max(c["rss"], rss)
+                peaks.append(kv["sgemm_peak_gflops"])
+                meds[v] = q["median"]
+            print(f"# {name} round {r + 1}/{a.rounds}: PyTorch ...", file=sys.stderr, flush=True)
+            t, rss = torch_steps(name, batch, a.seconds, a.min_steps, a.threads)
+            pt_times += t
+            pt_rss = max(pt_rss, rss)
+            for v in meds:
+                cn[v]["ratio"].append(quantile(t, 0.5) / meds[v])
+        rows.append((name, batch, pt_times, pt_rss, cn))
+
+    print(f"# cnnrun vs PyTorch, training img/s, {a.threads} threads, {a.rounds} alternating "
+          f"rounds of {a.seconds:g} s windows (>= {a.min_steps} steps, after 2 warm-up) "
+          f"({time.strftime('%Y-%m-%d %H:%M')})")
+    print(f"# CPU: {cpu_model()}; sgemm peak (cnnrun bench: engine gemm(), 2048^3, best of 5): "
+          f"{max(peaks):.1f} GFLOP/s (min over the runs {min(peaks):.1f})")
+    print(f"# OpenBLAS environment as set: {as_set}")
+    print("# img/s: batch / median step time (IQR of the step times); ratio: cnnrun / PyTorch "
+          "img/s, median of the rounds [min-max]")
+    print()
+    head = "| network | batch | PyTorch img/s |"
+    for v, _ in variants:
+        head += f" cnnrun ({v}) img/s | ratio | GFLOP/s (x peak) |"
+    print(head + " peak RSS PyTorch / cnnrun (MB) |")
+    print("|---" * (head.count("|") - 1 + 1) + "|")
+    for name, batch, pt_times, pt_rss, cn in rows:
+        pm = quantile(pt_times, 0.5)
+        line = (f"| {name} | {batch} | {batch / pm:.1f} ({batch / quantile(pt_times, 0.75):.1f}"
+                f"-{batch / quantile(pt_times, 0.25):.1f}) |")
+        for v, _ in variants:
+            c = cn[v]
+            m = quantile(c["med"], 0.5)
+            g = sorted(c["gflops"])[len(c["gflops"]) // 2]
+            line += (f" {batch / m:.1f} ({batch / max(c['q3']):.1f}-{batch / min(c['q1']):.1f}) |"
+                     f" {quantile(c['ratio'], 0.5):.2f}x [{min(c['ratio']):.2f}-"
+                     f"{max(c['ratio']):.2f}] | {g[0]:.1f} ({g[1]:.2f}) |")
+        rss = max(c["rss"] for c in cn.values())
+        print(line + f" {pt_rss:.0f} / {rss:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

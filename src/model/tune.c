@@ -1,0 +1,221 @@
+/* tune.c — each convolution's algorithm (Node.algo). At build, what
+ * CNNRUN_CONV asks for: the shape rule, or one algorithm wherever eligible
+ * (conv_choice_from_env). Then, unless CNNRUN_CONV says otherwise, measured
+ * (model_tune_convs, as cuDNN's benchmark mode does): every eligible
+ * algorithm of each distinct shape is timed for forward + backward on a
+ * sample of the batch with the model's threads, and the fastest is kept;
+ * repeated shapes (ResNet's blocks) are timed once. A checkpoint's choice is
+ * put back as it was (model_set_conv_algos), so that a resumed run computes
+ * what the interrupted one would have. The scratch is re-sized whenever the
+ * algorithms change (the kernels' needs differ). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build.h"
+#include "cnnrun/kernels.h"
+#include "cnnrun/util.h"
+#include "ops.h"
+
+/* One timing pass of forward + backward aims at this many FLOPs per thread
+ * (a few milliseconds), and gives each thread at least TUNE_ROWS output rows
+ * (the products' smallest im2col chunk). */
+#define TUNE_FLOPS_PER_THREAD 5e8
+#define TUNE_ROWS 128
+#define TUNE_PASSES 3 /* timed, after one warm-up pass; the best counts */
+#define MAX_CANDIDATES 8
+
+static int is_conv(const Node *n)
+{
+    return op_info(n->op)->conv_shape != NULL;
+}
+
+static ConvShape shape_of(const Model *m, const Node *n, int batch)
+{
+    return op_info(n->op)->conv_shape(m, n, batch);
+}
+
+int model_init_conv_algos(Model *m)
+{
+    int forced;
+    int choice = conv_choice_from_env(&forced);
+    if (choice < 0) return -1;
+    m->conv_tune = choice == CONV_CHOICE_TUNE;
+    m->conv_from = choice == CONV_CHOICE_FORCED ? CONV_FROM_ENV : CONV_FROM_RULE;
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        if (!is_conv(n)) continue;
+        ConvShape s = shape_of(m, n, 1);
+        n->algo = choice == CONV_CHOICE_FORCED && conv_algo_eligible(forced, &s)
+                      ? forced
+                      : conv_algo_rule(&s);
+    }
+    return 0;
+}
+
+static void resize_scratch(Model *m)
+{
+    if (m->max_batch == 0) return;
+    size_t need = model_scratch_need(m);
+    if (need == m->n_scratch) return;
+    free(m->scratch);
+    m->scratch = alloc_floats(need);
+    m->n_scratch = need;
+}
+
+/* ---- measuring -------------------------------------------------------------- */
+
+/* Images of one timing pass of s (at most s->n, the batch): see model.h. */
+static int sample_images(const ConvShape *s, int threads)
+{
+    double flops = 3.0 * 2.0 * s->kh * s->kw * s->c_in * s->c_out * s->h_out * s->w_out;
+    double pixels = (double)s->h_out * s->w_out;
+    double n = ceil(TUNE_FLOPS_PER_THREAD * threads / flops);
+    double by_rows = ceil((double)TUNE_ROWS * threads / pixels);
+    if (by_rows > n) n = by_rows;
+    if (n < threads) n = threads;
+    n = ceil(n / threads) * threads; /* whole images for every thread */
+    return n < s->n ? (int)n : s->n;
+}
+
+static void fill(float *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned h = (unsigned)(i * 2654435761u) ^ seed;
+        h ^= h >> 15;
+        p[i] = (float)(h & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+/* The fastest of s's k candidates for one forward + backward (din only when
+ * the node has an input gradient), at a sample of s->n images. */
+static int fastest(const ConvShape *full, int need_din, const int *cand, int k, int threads)
+{
+    ConvShape s = *full;
+    s.n = sample_images(full, threads);
+    conv_shape_init(&s);
+    size_t in_n = (size_t)s.n * s.h * s.w * s.c_in;
+    size_t out_n = (size_t)s.n * s.h_out * s.w_out * s.c_out;
+    size_t w_n = (size_t)s.kh * s.kw * s.c_in * s.c_out, scratch_n = 0;
+    for (int c = 0; c < k; c++) {
+        s.algo = cand[c];
+        size_t need = conv_scratch_floats(&s);
+        if (need > scratch_n) scratch_n = need;
+    }
+    float *in = alloc_floats(in_n), *w = alloc_floats(w_n), *dout = alloc_floats(out_n);
+    float *out = alloc_floats(out_n), *dw = alloc_floats(w_n), *scratch = alloc_floats(scratch_n);
+    float *din = need_din ? alloc_floats(in_n) : NULL;
+    fill(in, in_n, 1), fill(w, w_n, 2), fill(dout, out_n, 3);
+    double best[MAX_CANDIDATES];
+    for (int c = 0; c < k; c++) best[c] = INFINITY;
+    /* the candidates take turns in every pass, so a slow moment of the
+     * machine falls on all of them */
+    for (int pass = 0; pass <= TUNE_PASSES; pass++) {
+        for (int c = 0; c < k; c++) {
+            s.algo = cand[c];
+            double t0 = now_seconds();
+            conv_forward(&s, in, w, NULL, out, scratch);
+            conv_backward(&s, in, w, dout, din, 0, dw, NULL, scratch);
+            double t = now_seconds() - t0;
+            if (pass > 0 && t < best[c]) best[c] = t;
+        }
+    }
+    int win = 0;
+    for (int c = 1; c < k; c++)
+        if (best[c] < best[win]) win = c; /* a tie keeps the earlier row */
+    free(in), free(w), free(dout), free(out), free(dw), free(scratch), free(din);
+    return cand[win];
+}
+
+/* A timed shape: what decides an algorithm's time. */
+typedef struct {
+    ConvShape s;
+    int need_din;
+    int algo;
+} Timed;
+
+static int same(const Timed *t, const ConvShape *s, int need_din)
+{
+    const ConvShape *a = &t->s;
+    return a->n == s->n && a->h == s->h && a->w == s->w && a->c_in == s->c_in &&
+           a->c_out == s->c_out && a->kh == s->kh && a->kw == s->kw && a->stride == s->stride &&
+           a->pad == s->pad && t->need_din == need_din;
+}
+
+void model_tune_convs(Model *m)
+{
+    if (!m->conv_tune || m->max_batch == 0) return;
+    double t0 = now_seconds();
+    Timed *timed = xcalloc((size_t)m->n_nodes, sizeof *timed);
+    int n_timed = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        if (!is_conv(n)) continue;
+        ConvShape s = shape_of(m, n, m->max_batch);
+        int cand[MAX_CANDIDATES];
+        int k = conv_algo_candidates(&s, cand, MAX_CANDIDATES);
+        if (k == 1) {
+            n->algo = cand[0];
+            continue;
+        }
+        int need_din = n->in[0] != NODE_INPUT; /* the network's input has no gradient */
+        int t = 0;
+        while (t < n_timed && !same(&timed[t], &s, need_din)) t++;
+        if (t == n_timed) {
+            timed[t] = (Timed){.s = s, .need_din = need_din,
+                               .algo = fastest(&s, need_din, cand, k, m->threads)};
+            n_timed++;
+        }
+        n->algo = timed[t].algo;
+    }
+    free(timed);
+    resize_scratch(m);
+    m->conv_from = CONV_FROM_TUNING;
+    m->conv_tune_shapes = n_timed;
+    m->conv_tune_seconds = now_seconds() - t0;
+}
+
+/* ---- what a checkpoint keeps ------------------------------------------------ */
+
+int model_conv_algos(const Model *m, int *algos, int max)
+{
+    int k = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (!is_conv(&m->nodes[i])) continue;
+        if (k < max) algos[k] = m->nodes[i].algo;
+        k++;
+    }
+    return k;
+}
+
+int model_set_conv_algos(Model *m, const int *algos, int n, const char *who)
+{
+    if (n != model_conv_algos(m, NULL, 0)) return -1;
+    if (!algos) { /* as a build without measuring gives them */
+        model_init_conv_algos(m); /* CNNRUN_CONV was read at build: it is valid */
+        m->conv_tune = false;     /* nothing is to be measured any more */
+        resize_scratch(m);
+        return 0;
+    }
+    int k = 0, replaced = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        Node *node = &m->nodes[i];
+        if (!is_conv(node)) continue;
+        ConvShape s = shape_of(m, node, 1);
+        int algo = algos[k++];
+        if (algo < 0 || !conv_algo_eligible(algo, &s)) {
+            int rule = conv_algo_rule(&s);
+            fprintf(stderr, "%s: note: convolution %s: its recorded algorithm is not available "
+                            "for its shape in this cnnrun; it runs %s (its results are not bit "
+                            "for bit those of the recorded run)\n",
+                    who, node->name, conv_algo_name(rule));
+            algo = rule;
+            replaced++;
+        }
+        node->algo = algo;
+    }
+    resize_scratch(m);
+    m->conv_from = CONV_FROM_CHECKPOINT;
+    return replaced;
+}
