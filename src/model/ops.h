@@ -58,6 +58,9 @@ typedef struct {
     int (*check)(const Model *m, const Node *n, char *err, size_t errlen);
     /* Initialisation from the training images, after init (NULL: none). */
     const DataInit *data_init;
+    /* The engine's BnActKind when a batch norm (OPF_APPLIES_ACTIVATION) can
+     * apply this element-wise op in its own passes (0, BN_ACT_NONE: it cannot). */
+    int bn_act;
 } OpInfo;
 
 const OpInfo *op_info(OpType op);
