@@ -6,12 +6,15 @@
  * relu, leaky, gelu, silu (and none) against batchnorm_* followed by the
  * activation's own kernels, on 1 and 2 threads, channel counts with and
  * without a vector tail, input gradients written and added.
+ * maxpool_batchnorm_statistics + batchnorm_act_apply against maxpool_forward
+ * + batchnorm_act_forward_train.
  * Model: networks built with fusion (the default) and with CNNRUN_FUSE=0 —
  * conv sections with batchnorm + activation, separate batchnorm and
  * activation sections, the flagship's conv -> maxpool -> batchnorm -> gelu
  * chain, a residual block (a batch norm read by an add is left alone) and
  * experiments/flagship.ini itself — trained for two SGD steps, then
- * evaluated; the plan must really fuse (absorbed activations counted).
+ * evaluated; the plan must really fuse (absorbed activations and max pools
+ * giving statistics counted).
  * TOLERANCE: none. Every comparison is memcmp: the fused passes do the same
  * float operations per element in the same order, so results are
  * bit-identical (forward and backward, parameters and running statistics). */
@@ -154,6 +157,65 @@ START_TEST(test_kernels_equal_separate_passes)
 }
 END_TEST
 
+/* maxpool_batchnorm_statistics against maxpool_forward followed by the batch
+ * norm's statistics pass (batchnorm_act_forward_train): pool output, argmax
+ * and every statistic bit for bit; odd sizes, padding, overlapping windows,
+ * element counts below and above PARALLEL_MIN. */
+#define SAME_POOL(a, b, n, what)                                                                \
+    ck_assert_msg(memcmp((a), (b), sizeof(float) * (n)) == 0,                                   \
+                  "pool case %d, %d threads: %s differs from the separate passes", _i, threads,   \
+                  (what))
+
+static const struct {
+    int n, h, w, c, size, stride, pad;
+} pools[] = {{2, 6, 6, 3, 2, 2, 0}, {5, 17, 17, 64, 2, 2, 0}, {3, 13, 11, 100, 3, 1, 1},
+             {4, 16, 16, 256, 2, 2, 0}};
+
+START_TEST(test_pool_statistics_equal_separate_passes)
+{
+    PoolShape s = {.n = pools[_i].n, .h = pools[_i].h, .w = pools[_i].w, .c = pools[_i].c,
+                   .size = pools[_i].size, .stride = pools[_i].stride, .pad = pools[_i].pad};
+    pool_shape_init(&s);
+    const int m = s.n * s.h_out * s.w_out, c = s.c;
+    const size_t nin = (size_t)s.n * s.h * s.w * c, nout = (size_t)m * c;
+    for (int threads = 1; threads <= 2; threads++) {
+        engine_set_threads(threads);
+        Workspace ws = workspace_alloc(batchnorm_work_floats(c, threads), threads);
+        Rng r;
+        rng_seed(&r, 13400 + (uint64_t)_i, (uint64_t)threads);
+        float *x = randn(&r, nin, 1.5f, 0.3f), *gamma = randn(&r, c, 0.3f, 1.0f);
+        float *beta = randn(&r, c, 0.5f, 0.0f);
+        float *rm = randn(&r, c, 0.1f, 0.0f), *rv = randn(&r, c, 0.1f, 1.0f);
+        float *rm2 = copy(rm, c), *rv2 = copy(rv, c);
+        float *p = alloc_floats(nout), *p2 = alloc_floats(nout), *y = alloc_floats(nout);
+        float *y2 = alloc_floats(nout);
+        int32_t *am = xmalloc(sizeof(int32_t) * nout), *am2 = xmalloc(sizeof(int32_t) * nout);
+        float *mean = alloc_floats(c), *rstd = alloc_floats(c), *ss = alloc_floats(2 * (size_t)c);
+        float *mean2 = alloc_floats(c), *rstd2 = alloc_floats(c);
+        float *ss2 = alloc_floats(2 * (size_t)c);
+        const BnAct gelu = {BN_ACT_GELU, 0};
+        maxpool_forward(&s, x, p, am);
+        batchnorm_act_forward_train(m, c, p, gamma, beta, gelu, y, mean, rstd, ss, rm, rv, 0.4f,
+                                    1e-12f, &ws);
+        maxpool_batchnorm_statistics(&s, x, p2, am2, gamma, beta, mean2, rstd2, ss2, rm2, rv2,
+                                     0.4f, 1e-12f, &ws);
+        batchnorm_act_apply(m, c, p2, ss2, gelu, y2);
+        SAME_POOL(p, p2, nout, "pool output");
+        ck_assert(memcmp(am, am2, sizeof(int32_t) * nout) == 0);
+        SAME_POOL(mean, mean2, c, "mean");
+        SAME_POOL(rstd, rstd2, c, "rstd");
+        SAME_POOL(ss, ss2, 2 * (size_t)c, "scale and shift");
+        SAME_POOL(rm, rm2, c, "running mean");
+        SAME_POOL(rv, rv2, c, "running variance");
+        SAME_POOL(y, y2, nout, "gelu(bn(pool))");
+        free(x), free(gamma), free(beta), free(rm), free(rv), free(rm2), free(rv2), free(p);
+        free(p2), free(y), free(y2), free(am), free(am2), free(mean), free(rstd), free(ss);
+        free(mean2), free(rstd2), free(ss2);
+        workspace_free(&ws);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- models */
 
 static char *write_temp(const char *text)
@@ -172,35 +234,40 @@ static const struct {
     const char *what;
     const char *text; /* NULL: experiments/flagship.ini */
     int absorbed;     /* activations the plan fuses into their batch norm */
+    int pools;        /* max pools that compute the next batch norm's statistics */
 } nets[] = {
     {"conv+bn+relu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = relu\n"
-     HEAD, 2},
+     HEAD, 2, 0},
     {"conv+bn+leaky", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
      "activation = leaky\nslope = 0.2\n[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\n"
-     "batchnorm = true\nactivation = leaky\n" HEAD, 2},
+     "batchnorm = true\nactivation = leaky\n" HEAD, 2, 0},
     {"conv+bn+gelu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = gelu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = gelu\n"
-     HEAD, 2},
+     HEAD, 2, 0},
     {"conv+bn+silu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = silu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = silu\n"
-     HEAD, 2},
+     HEAD, 2, 0},
     {"separate sections", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn1]\ntype = batchnorm\n"
      "[layer.a1]\ntype = silu\n[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\n"
      "[layer.bn2]\ntype = batchnorm\n[layer.a2]\ntype = leaky\n[layer.c3]\ntype = conv\n"
-     "filters = 16\n[layer.bn3]\ntype = batchnorm\n[layer.a3]\ntype = relu\n" HEAD, 3},
+     "filters = 16\n[layer.bn3]\ntype = batchnorm\n[layer.a3]\ntype = relu\n" HEAD, 3, 0},
     {"flagship chain", "[layer.c1]\ntype = conv\nfilters = 16\nbias = false\n[layer.pool]\n"
      "type = maxpool\nsize = 2\n[layer.bn1]\ntype = batchnorm\neps = 1e-12\nmomentum = 0.4\n"
      "[layer.act1]\ntype = gelu\n[layer.c2]\ntype = conv\nfilters = 16\nbias = false\n"
-     "batchnorm = true\nbn_eps = 1e-12\nbn_momentum = 0.4\nactivation = gelu\n" HEAD, 2},
+     "batchnorm = true\nbn_eps = 1e-12\nbn_momentum = 0.4\nactivation = gelu\n" HEAD, 2, 1},
+    /* a max pool computes a batch norm's statistics without an activation after it */
+    {"maxpool -> batchnorm", "[layer.c1]\ntype = conv\nfilters = 24\nstride = 2\n"
+     "[layer.m]\ntype = maxpool\nsize = 3\nstride = 1\npad = 1\n[layer.bn]\ntype = batchnorm\n"
+     HEAD, 0, 1},
     /* the stem's and the block's first ReLU fuse; its second batch norm feeds the add */
     {"residual", "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
-     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 2},
+     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 2, 0},
     /* a batch norm read by two layers is left alone */
     {"batch norm read twice", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn]\n"
      "type = batchnorm\n[layer.a]\ntype = gelu\n[layer.b]\ntype = relu\ninput = bn\n"
-     "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0},
-    {"flagship.ini", NULL, 6},
+     "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0, 0},
+    {"flagship.ini", NULL, 6, 3},
 };
 enum { N_NETS = sizeof nets / sizeof nets[0] };
 
@@ -213,6 +280,19 @@ static void build(const char *path, bool fused, Experiment *e, Model *m, int bat
     ck_assert_int_eq(experiment_load(path, NULL, 0, e), 0);
     ck_assert_int_eq(model_build(e, batch, m), 0);
     unsetenv("CNNRUN_FUSE");
+}
+
+static int count_stats_given(const Model *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const Node *n = &m->nodes[i];
+        if (n->stats_for < 0) continue;
+        k++;
+        ck_assert_int_eq(n->stats_for, i + 1);
+        ck_assert(m->nodes[i + 1].stats_given);
+    }
+    return k;
 }
 
 static int count_absorbed(const Model *m)
@@ -250,6 +330,9 @@ START_TEST(test_models_equal_unfused)
         ck_assert_int_eq(count_absorbed(&u), 0);
         ck_assert_msg(count_absorbed(&f) == nets[_i].absorbed, "%s: %d activations fused, want %d",
                       nets[_i].what, count_absorbed(&f), nets[_i].absorbed);
+        ck_assert_int_eq(count_stats_given(&u), 0);
+        ck_assert_msg(count_stats_given(&f) == nets[_i].pools, "%s: %d pools give statistics, "
+                      "want %d", nets[_i].what, count_stats_given(&f), nets[_i].pools);
         ck_assert(f.activation_bytes <= u.activation_bytes);
         model_init_params(&f, 13100 + (uint64_t)_i);
         model_init_params(&u, 13100 + (uint64_t)_i);
@@ -301,6 +384,8 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_kernels_equal_separate_passes, 0,
                         N_ACTS * (int)(sizeof shapes / sizeof shapes[0]));
+    tcase_add_loop_test(tc, test_pool_statistics_equal_separate_passes, 0,
+                        (int)(sizeof pools / sizeof pools[0]));
     tcase_add_loop_test(tc, test_models_equal_unfused, 0, N_NETS);
     suite_add_tcase(s, tc);
     return check_run(s);

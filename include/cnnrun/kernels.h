@@ -132,6 +132,11 @@ void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamm
 void batchnorm_act_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                             const float *rstd, const float *scale_shift, BnAct act, float *dout,
                             float *din, int acc, float *dgamma, float *dbeta, const Workspace *ws);
+/* The second pass of batchnorm_act_forward_train alone: out = act(in * scale
+ * + shift) with the scale_shift its statistics gave (for statistics computed
+ * elsewhere: maxpool_batchnorm_statistics). */
+void batchnorm_act_apply(int m, int c, const float *in, const float *scale_shift, BnAct act,
+                         float *out);
 
 /* ---- element-wise activations over n floats ---- */
 void relu_forward(size_t n, const float *in, float *out); /* in == out allowed */
@@ -160,6 +165,17 @@ void pool_shape_init(PoolShape *s);
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax);
 void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *dout, float *din,
                       int acc);
+/* maxpool_forward that also computes, from each output row while it is
+ * written, the training statistics of a batch norm of its output (gamma,
+ * beta, momentum, eps: the batch norm's): mean, rstd, running statistics and
+ * scale_shift, bit-identical to batchnorm_act_forward_train's on out; then
+ * batchnorm_act_apply writes act(bn(out)) — the batch norm's statistics pass
+ * over memory is gone. ws: batchnorm_work_floats(s->c, ws->threads). */
+void maxpool_batchnorm_statistics(const PoolShape *s, const float *in, float *out,
+                                  int32_t *argmax, const float *gamma, const float *beta,
+                                  float *mean, float *rstd, float *scale_shift,
+                                  float *running_mean, float *running_var, float momentum,
+                                  float eps, const Workspace *ws);
 /* Average pool, padding counted in the divisor (PyTorch count_include_pad=True). */
 void avgpool_forward(const PoolShape *s, const float *in, float *out);
 void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc);

@@ -46,8 +46,11 @@ enum {
     OPF_RUNNING_STATS = 1 << 2, /* keeps a running mean and variance per channel */
     OPF_INPLACE = 1 << 3,       /* may overwrite its input when nothing else reads it */
     OPF_BACKWARD_READS_OUTPUT = 1 << 4, /* backward reads its own output, not its input */
-    OPF_APPLIES_ACTIVATION = 1 << 5 /* can apply the element-wise activation that alone reads
-                                       its output in its own passes (plan_fusion) */
+    OPF_APPLIES_ACTIVATION = 1 << 5, /* can apply the element-wise activation that alone reads
+                                        its output in its own passes (plan_fusion) */
+    OPF_GIVES_STATISTICS = 1 << 6, /* training forward can compute, as it writes its output, the
+                                      batch statistics of a batch norm after it (plan_fusion) */
+    OPF_TAKES_STATISTICS = 1 << 7  /* a batch norm whose producer may compute its statistics */
 };
 unsigned op_flags(OpType op);
 
@@ -90,6 +93,11 @@ typedef struct {
      * absorbed: it runs nothing, its output and gradient are the batch norm's */
     int fuse_act;
     bool absorbed;
+    /* fusion (plan_fusion): this node's training forward computes the batch
+     * statistics of the batch norm node stats_for (-1: none), which then
+     * only applies them (stats_given) */
+    int stats_for;
+    bool stats_given;
 } Node;
 
 typedef struct {

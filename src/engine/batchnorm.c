@@ -16,23 +16,25 @@
 #include <string.h>
 
 #include "act_inline.h"
+#include "bn_rows.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 #include "parallel.h"
 
 /* The work space, laid out in ws->f: the column sums (2c doubles), the
  * threads' double partials (2c each), then the threads' 64-row float partials
- * (2c each) and the per-channel coefficients (3c floats). */
+ * (2c each), the per-channel coefficients (3c floats) and a copy of the first
+ * row of produced rows (c floats: bn_rows.h). */
 typedef struct {
     double *sums, *part;
-    float *fpart, *coef;
+    float *fpart, *coef, *first;
     int threads;
 } BnWork;
 
 size_t batchnorm_work_floats(int c, int threads)
 {
     size_t C = (size_t)c, T = threads > 0 ? (size_t)threads : (size_t)engine_get_threads();
-    return 2 * (2 * C + 2 * C * T) + 2 * C * T + 3 * C;
+    return 2 * (2 * C + 2 * C * T) + 2 * C * T + 4 * C;
 }
 
 static BnWork bn_work(const Workspace *ws, int c)
@@ -42,6 +44,7 @@ static BnWork bn_work(const Workspace *ws, int c)
     w.part = w.sums + 2 * C;
     w.fpart = (float *)(void *)(w.part + 2 * C * T);
     w.coef = w.fpart + 2 * C * T;
+    w.first = w.coef + 3 * C;
     return w;
 }
 
@@ -106,10 +109,12 @@ typedef struct {
 } ActBackward;
 
 /* s1[j] = sum_r (a[r,j] - sa[j]);  s2[j] = sum_r (a[r,j] - sa[j]) * (b[r,j] - sb[j]).
- * sa may be NULL (0). With ab, a's rows are first replaced as ab says. */
+ * sa may be NULL (0). With ab, a's rows are first replaced as ab says; with
+ * src, a and b are the rows src produces (each produced once, by the thread
+ * that sums it). */
 static void column_moments(int m, int c, const float *a, const float *sa, const float *b,
                            const float *sb, double *s1, double *s2, const BnWork *w,
-                           const ActBackward *ab)
+                           const ActBackward *ab, const BnRowSource *src)
 {
 #ifdef _OPENMP
     int threads = (size_t)m * c > PARALLEL_MIN ? w->threads : 1;
@@ -136,7 +141,11 @@ static void column_moments(int m, int c, const float *a, const float *sa, const 
             int r1 = r0 + BLOCK < r_end ? r0 + BLOCK : r_end;
             memset(f1, 0, sizeof(float) * 2 * (size_t)c);
             for (int r = r0; r < r1; r++) {
-                const float *ar = a + (size_t)r * c, *br = b + (size_t)r * c;
+                const float *ar, *br;
+                if (src)
+                    ar = br = src->row(src->ctx, r);
+                else
+                    ar = a + (size_t)r * c, br = b + (size_t)r * c;
                 if (ab) {
                     float *dr = ab->dy + (size_t)r * c;
                     act_grad_row(ab->act, c, br, ab->scale, ab->shift, ar, dr);
@@ -182,19 +191,23 @@ static void scale_shift_act(int m, int c, const float *in, const float *scale, c
 
 static const BnAct no_act = {BN_ACT_NONE, 0.0f};
 
-/* Training forward; sc_sh (2c: scale, shift) gets the coefficients out =
- * act(in * scale + shift) used, or NULL. */
-static void bn_train(int m, int c, const float *in, const float *gamma, const float *beta,
-                     BnAct act, float *out, float *mean, float *rstd, float *sc_sh,
-                     float *running_mean, float *running_var, float momentum, float eps,
-                     const Workspace *ws)
+/* The training statistics of the m rows of in (or of the rows src
+ * produces, in NULL): mean, rstd, the running statistics, and the scale and
+ * shift that normalise (bn(x) = x * scale + shift) in sc_sh (2c). */
+static void bn_statistics(int m, int c, const float *in, const BnRowSource *src,
+                          const float *gamma, const float *beta, float *mean, float *rstd,
+                          float *sc_sh, float *running_mean, float *running_var, float momentum,
+                          float eps, const BnWork *w)
 {
-    BnWork w = bn_work(ws, c);
-    double *s1 = w.sums, *s2 = w.sums + c;
+    double *s1 = w->sums, *s2 = w->sums + c;
     /* shift by the first row: one pass without cancellation trouble */
     const float *k = in;
-    column_moments(m, c, in, k, in, k, s1, s2, &w, NULL);
-    float *sc = sc_sh ? sc_sh : w.coef, *sh = sc + c;
+    if (src) { /* a copy: its producer writes the row again */
+        memcpy(w->first, src->row(src->ctx, 0), sizeof(float) * (size_t)c);
+        k = w->first;
+    }
+    column_moments(m, c, in, k, in, k, s1, s2, w, NULL, src);
+    float *sc = sc_sh, *sh = sc + c;
     for (int j = 0; j < c; j++) {
         double d = s1[j] / m;
         double var = s2[j] / m - d * d;
@@ -210,7 +223,36 @@ static void bn_train(int m, int c, const float *in, const float *gamma, const fl
         sc[j] = rstd[j] * gamma[j];
         sh[j] = (float)(beta[j] - mu * sc[j]);
     }
-    scale_shift_act(m, c, in, sc, sh, act, out);
+}
+
+/* Training forward; sc_sh (2c: scale, shift) gets the coefficients out =
+ * act(in * scale + shift) used, or NULL. */
+static void bn_train(int m, int c, const float *in, const float *gamma, const float *beta,
+                     BnAct act, float *out, float *mean, float *rstd, float *sc_sh,
+                     float *running_mean, float *running_var, float momentum, float eps,
+                     const Workspace *ws)
+{
+    BnWork w = bn_work(ws, c);
+    float *sc = sc_sh ? sc_sh : w.coef;
+    bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, sc, running_mean, running_var,
+                  momentum, eps, &w);
+    scale_shift_act(m, c, in, sc, sc + c, act, out);
+}
+
+void batchnorm_statistics_of_rows(int m, int c, const BnRowSource *src, const float *gamma,
+                                  const float *beta, float *mean, float *rstd,
+                                  float *scale_shift, float *running_mean, float *running_var,
+                                  float momentum, float eps, const Workspace *ws)
+{
+    BnWork w = bn_work(ws, c);
+    bn_statistics(m, c, NULL, src, gamma, beta, mean, rstd, scale_shift, running_mean,
+                  running_var, momentum, eps, &w);
+}
+
+void batchnorm_act_apply(int m, int c, const float *in, const float *scale_shift, BnAct act,
+                         float *out)
+{
+    scale_shift_act(m, c, in, scale_shift, scale_shift + c, act, out);
 }
 
 void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
@@ -262,7 +304,7 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
     /* sum(dy) and sum(dy * (x - mean)) in one pass */
     BnWork w = bn_work(ws, c);
     double *sdy = w.sums, *sdyx = w.sums + c;
-    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx, &w, ab);
+    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx, &w, ab, NULL);
     if (ab) dout = ab->dy;
     float *a = w.coef, *b = a + c, *d = b + c;
     for (int j = 0; j < c; j++) {

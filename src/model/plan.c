@@ -133,22 +133,31 @@ static bool fusion_enabled(void)
     return !(v && !strcmp(v, "0"));
 }
 
-/* Fusion of element-wise passes: a node that can apply an activation in its
- * own passes (OPF_APPLIES_ACTIVATION: batch norm) and is read only by the
- * next node, an activation the engine can apply there (its row's bn_act),
- * does so: forward writes act(bn(x)) in the pass that would write bn(x),
- * backward turns the activation's gradient into its own in its reduction
- * pass. The activation node is absorbed: it runs nothing, its output is the
- * batch norm's buffer (marked in place) and its gradient the batch norm's
- * slot. The batch norm's own output is never stored: backward recomputes
- * bn(x) from its input and the saved scale and shift. Not for the last node
- * (the loss writes its gradient, which must stay as written). Runs after
+/* Fusion of element-wise passes, between a node and the next one:
+ *  - a node that can apply an activation in its own passes
+ *    (OPF_APPLIES_ACTIVATION: batch norm) and is read only by the next node,
+ *    an activation the engine can apply there (its row's bn_act), does so:
+ *    forward writes act(bn(x)) in the pass that would write bn(x), backward
+ *    turns the activation's gradient into its own in its reduction pass. The
+ *    activation node is absorbed: it runs nothing, its output is the batch
+ *    norm's buffer (marked in place) and its gradient the batch norm's slot.
+ *    The batch norm's own output is never stored: backward recomputes bn(x)
+ *    from its input and the saved scale and shift. Not for the last node
+ *    (the loss writes its gradient, which must stay as written).
+ *  - a node whose training forward can compute the batch statistics of its
+ *    output (OPF_GIVES_STATISTICS: max pool) does so for the batch norm
+ *    (OPF_TAKES_STATISTICS) that reads it next, as it writes each output
+ *    row; the batch norm's forward then only applies them (no statistics
+ *    pass of its own).
+ * Results are bit-identical either way (tests/test_fusion.c). Runs after
  * plan_inplace. */
 static void plan_fusion(Model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         m->nodes[i].fuse_act = -1;
         m->nodes[i].absorbed = false;
+        m->nodes[i].stats_for = -1;
+        m->nodes[i].stats_given = false;
     }
     if (!fusion_enabled()) return;
     int *consumers = xcalloc((size_t)m->n_nodes, sizeof(int));
@@ -162,6 +171,14 @@ static void plan_fusion(Model *m)
             n->fuse_act = i + 1;
             a->absorbed = true;
             a->inplace = true;
+        }
+    }
+    for (int i = 0; i + 1 < m->n_nodes; i++) {
+        Node *n = &m->nodes[i], *b = &m->nodes[i + 1];
+        if ((op_flags(n->op) & OPF_GIVES_STATISTICS) && (op_flags(b->op) & OPF_TAKES_STATISTICS) &&
+            b->n_in == 1 && b->in[0] == i) {
+            n->stats_for = i + 1;
+            b->stats_given = true;
         }
     }
     free(consumers);
@@ -187,6 +204,8 @@ static void plan_memory(Model *m)
     size_t np = 0, ns = 0, scratch = 0;
     const size_t B = (size_t)m->max_batch;
     const int conv_algo = conv_algo_from_env(); /* CNNRUN_CONV forces one; else CONV_AUTO */
+    plan_inplace(m);
+    plan_fusion(m); /* before the scratch sizes: a fused op may need more */
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         n->algo = conv_algo;
@@ -206,8 +225,6 @@ static void plan_memory(Model *m)
     }
     m->n_params = np;
     m->n_state = ns;
-    plan_inplace(m);
-    plan_fusion(m);
     size_t *slot_sizes;
     int n_slots = plan_gradient_slots(m, &slot_sizes);
     size_t batch_for_estimate = B > 0 ? B : (size_t)m->exp->batch_size;
