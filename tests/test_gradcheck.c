@@ -10,7 +10,8 @@
  * TOLERANCE: a coordinate passes if |numeric - analytic| <= 1e-3 (abs) OR
  *     |numeric - analytic| <= 2e-2 * max(|numeric|, |analytic|) (rel).
  * Non-smooth kernels get inputs with no kink within eps: relu/leaky inputs
- * have |x| >= 0.05, max-pool inputs are distinct with spacing 0.05 > 2*eps.
+ * have |x| >= 0.05, max-pool inputs are distinct with spacing 0.05 > 2*eps,
+ * batch norm fused with relu/leaky (batchnorm_act_*) gets |bn(x)| >= 0.19.
  *
  * Each check is guarded against being vacuous: the sampled numeric gradients
  * must reach max |numeric| >= 1e-2 (10x the abs tolerance), and the same
@@ -251,6 +252,93 @@ START_TEST(test_bn)
     free(b.x), free(b.gamma), free(b.beta), free(b.R), free(b.out), free(b.mean), free(b.rstd);
     free(b.rm), free(b.rv), free(dx), free(dg), free(dbt);
     workspace_free(&b.ws);
+    REPORT_DONE(rep, ctx);
+}
+END_TEST
+
+/* ------------------------------------------------------------ batchnorm + activation, fused */
+/* L = sum(R * act(bn(x))) through batchnorm_act_forward_train and its
+ * backward (the passes plan_fusion gives a batch norm and the activation
+ * after it). For relu and leaky, every channel holds pairs +v, -v with
+ * |v| in [0.6, 2], gamma in [0.8, 1.2] and |beta| <= 0.05: |bn(x)| >= 0.19,
+ * far from the kink for any perturbation of eps. */
+typedef struct {
+    BnCtx b;
+    BnAct act;
+    float *ss;
+} BnActCtx;
+
+static double bn_act_loss(void *p)
+{
+    BnActCtx *a = p;
+    BnCtx *b = &a->b;
+    batchnorm_act_forward_train(b->m, b->c, b->x, b->gamma, b->beta, a->act, b->out, b->mean,
+                                b->rstd, a->ss, b->rm, b->rv, 0.1f, 1e-5f, &b->ws);
+    return dotd(b->out, b->R, (size_t)b->m * b->c);
+}
+
+START_TEST(test_bn_act)
+{
+    static const struct {
+        const char *name;
+        BnActKind kind;
+        int kinked;
+    } acts[] = {{"bn+relu (fused)", BN_ACT_RELU, 1},
+                {"bn+leaky (fused)", BN_ACT_LEAKY, 1},
+                {"bn+gelu (fused)", BN_ACT_GELU, 0},
+                {"bn+silu (fused)", BN_ACT_SILU, 0}};
+    const char *ctx = acts[_i].name;
+    Rng r;
+    rng_seed(&r, 13300 + (uint64_t)_i, 1);
+    BnActCtx a = {.b = {.m = 2 * 3 * 3, .c = 3}, .act = {acts[_i].kind, 0.1f}};
+    BnCtx *b = &a.b;
+    size_t n = (size_t)b->m * b->c;
+    if (acts[_i].kinked) {
+        b->x = alloc_floats(n);
+        b->gamma = alloc_floats(b->c), b->beta = alloc_floats(b->c);
+        for (int row = 0; row < b->m; row += 2)
+            for (int j = 0; j < b->c; j++) {
+                float v = 0.6f + 1.4f * rng_uniform(&r);
+                b->x[(size_t)row * b->c + j] = v;
+                b->x[(size_t)(row + 1) * b->c + j] = -v;
+            }
+        for (int j = 0; j < b->c; j++) {
+            b->gamma[j] = 0.8f + 0.4f * rng_uniform(&r);
+            b->beta[j] = 0.1f * rng_uniform(&r) - 0.05f;
+        }
+    } else {
+        b->x = randn_buf(&r, n, 1.5f, 0.3f);
+        b->gamma = randn_buf(&r, b->c, 0.3f, 1.0f);
+        b->beta = randn_buf(&r, b->c, 0.5f, 0);
+    }
+    b->R = randn_buf(&r, n, 1, 0);
+    b->out = alloc_floats(n);
+    b->mean = alloc_floats(b->c), b->rstd = alloc_floats(b->c);
+    b->rm = alloc_floats(b->c), b->rv = alloc_floats(b->c);
+    a.ss = alloc_floats(2 * (size_t)b->c);
+    float *dx = alloc_floats(n), *dg = alloc_floats(b->c), *dbt = alloc_floats(b->c);
+    float *d = alloc_floats(n);
+    b->ws = workspace_alloc(batchnorm_work_floats(b->c, 0), 0);
+    bn_act_loss(&a);
+    if (acts[_i].kinked) { /* the data keeps bn(x) away from the kink */
+        float *y = alloc_floats(n);
+        BnAct none = {BN_ACT_NONE, 0};
+        batchnorm_act_forward_train(b->m, b->c, b->x, b->gamma, b->beta, none, y, b->mean,
+                                    b->rstd, a.ss, b->rm, b->rv, 0.1f, 1e-5f, &b->ws);
+        for (size_t i = 0; i < n; i++) ck_assert_msg(fabsf(y[i]) >= 0.1f, "bn(x) = %g", y[i]);
+        free(y);
+        bn_act_loss(&a);
+    }
+    memcpy(d, b->R, sizeof(float) * n);
+    batchnorm_act_backward(b->m, b->c, b->x, b->gamma, b->mean, b->rstd, a.ss, a.act, d, dx, 0,
+                           dg, dbt, &b->ws);
+    Report rep = {0};
+    check_grad(&rep, ctx, "x", b->x, dx, n, bn_act_loss, &a, 1);
+    check_grad(&rep, ctx, "gamma", b->gamma, dg, b->c, bn_act_loss, &a, 2);
+    check_grad(&rep, ctx, "beta", b->beta, dbt, b->c, bn_act_loss, &a, 3);
+    free(b->x), free(b->gamma), free(b->beta), free(b->R), free(b->out), free(b->mean);
+    free(b->rstd), free(b->rm), free(b->rv), free(a.ss), free(dx), free(dg), free(dbt), free(d);
+    workspace_free(&b->ws);
     REPORT_DONE(rep, ctx);
 }
 END_TEST
@@ -508,6 +596,7 @@ int main(void)
     TCase *tc = tcase_create("finite_differences");
     tcase_add_loop_test(tc, test_conv, 0, N_CONV);
     tcase_add_test(tc, test_bn);
+    tcase_add_loop_test(tc, test_bn_act, 0, 4);
     tcase_add_loop_test(tc, test_act, 0, 5);
     tcase_add_loop_test(tc, test_pool, 0, N_POOL);
     tcase_add_loop_test(tc, test_linear, 0, 2);

@@ -137,6 +137,41 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
                         const float *rstd, const float *dout, float *din, int acc, float *dgamma,
                         float *dbeta, const Workspace *ws);
 
+/* The same followed by an element-wise activation in the same passes:
+ * out = act(bn(in)), written once (forward: a statistics pass, then one pass
+ * that writes act(in * scale + shift)). The result is bit-identical to
+ * batchnorm_forward_* followed by the activation's *_forward.
+ * scale_shift (2c: scale, then shift) gets the coefficients, for backward.
+ * BN_ACT_NONE is plain batch norm. */
+typedef enum { BN_ACT_NONE, BN_ACT_RELU, BN_ACT_LEAKY, BN_ACT_GELU, BN_ACT_SILU } BnActKind;
+typedef struct {
+    BnActKind kind;
+    float slope; /* leaky ReLU's negative slope */
+} BnAct;
+void batchnorm_act_forward_train(int m, int c, const float *in, const float *gamma,
+                                 const float *beta, BnAct act, float *out, float *mean,
+                                 float *rstd, float *scale_shift, float *running_mean,
+                                 float *running_var, float momentum, float eps,
+                                 const Workspace *ws);
+void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamma,
+                                const float *beta, BnAct act, float *out,
+                                const float *running_mean, const float *running_var, float eps,
+                                const Workspace *ws);
+/* Backward of act(bn(in)) after batchnorm_act_forward_train: dout holds
+ * d out on entry and is overwritten with d bn(in) (the activation's backward,
+ * bn(in) recomputed from in and scale_shift, in the pass that sums for batch
+ * norm's backward); then din as batchnorm_backward. Bit-identical to the
+ * activation's *_backward followed by batchnorm_backward. With BN_ACT_NONE,
+ * dout is only read. */
+void batchnorm_act_backward(int m, int c, const float *in, const float *gamma, const float *mean,
+                            const float *rstd, const float *scale_shift, BnAct act, float *dout,
+                            float *din, int acc, float *dgamma, float *dbeta, const Workspace *ws);
+/* The second pass of batchnorm_act_forward_train alone: out = act(in * scale
+ * + shift) with the scale_shift its statistics gave (for statistics computed
+ * elsewhere: maxpool_batchnorm_statistics). */
+void batchnorm_act_apply(int m, int c, const float *in, const float *scale_shift, BnAct act,
+                         float *out);
+
 /* ---- element-wise activations over n floats ---- */
 void relu_forward(size_t n, const float *in, float *out); /* in == out allowed */
 /* `in`: the ReLU's input or its output (the same positive entries). */
@@ -164,6 +199,17 @@ void pool_shape_init(PoolShape *s);
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax);
 void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *dout, float *din,
                       int acc);
+/* maxpool_forward that also computes, from each output row while it is
+ * written, the training statistics of a batch norm of its output (gamma,
+ * beta, momentum, eps: the batch norm's): mean, rstd, running statistics and
+ * scale_shift, bit-identical to batchnorm_act_forward_train's on out; then
+ * batchnorm_act_apply writes act(bn(out)) — the batch norm's statistics pass
+ * over memory is gone. ws: batchnorm_work_floats(s->c, ws->threads). */
+void maxpool_batchnorm_statistics(const PoolShape *s, const float *in, float *out,
+                                  int32_t *argmax, const float *gamma, const float *beta,
+                                  float *mean, float *rstd, float *scale_shift,
+                                  float *running_mean, float *running_var, float momentum,
+                                  float eps, const Workspace *ws);
 /* Average pool, padding counted in the divisor (PyTorch count_include_pad=True). */
 void avgpool_forward(const PoolShape *s, const float *in, float *out);
 void avgpool_backward(const PoolShape *s, const float *dout, float *din, int acc);

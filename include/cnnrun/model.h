@@ -45,7 +45,12 @@ enum {
     OPF_NORM = 1 << 1,          /* its weight is a normalisation scale (BN gamma) */
     OPF_RUNNING_STATS = 1 << 2, /* keeps a running mean and variance per channel */
     OPF_INPLACE = 1 << 3,       /* may overwrite its input when nothing else reads it */
-    OPF_BACKWARD_READS_OUTPUT = 1 << 4 /* backward reads its own output, not its input */
+    OPF_BACKWARD_READS_OUTPUT = 1 << 4, /* backward reads its own output, not its input */
+    OPF_APPLIES_ACTIVATION = 1 << 5, /* can apply the element-wise activation that alone reads
+                                        its output in its own passes (plan_fusion) */
+    OPF_GIVES_STATISTICS = 1 << 6, /* training forward can compute, as it writes its output, the
+                                      batch statistics of a batch norm after it (plan_fusion) */
+    OPF_TAKES_STATISTICS = 1 << 7  /* a batch norm whose producer may compute its statistics */
 };
 unsigned op_flags(OpType op);
 
@@ -81,7 +86,18 @@ typedef struct {
     float *dout;                /* a shared gradient slot (see plan_gradient_slots) */
     int dout_slot;
     float *saved;               /* BN mean+rstd, dropout mask, maxpool argmax (int32) */
-    bool inplace;               /* ReLU whose out is its input's buffer (see plan_inplace) */
+    bool inplace;               /* out is its input's buffer: a ReLU that overwrites its
+                                   input (plan_inplace), or an absorbed activation */
+    /* fusion (plan_fusion): a batch norm applies the activation node fuse_act
+     * in its own forward and backward passes (-1: none); that node is
+     * absorbed: it runs nothing, its output and gradient are the batch norm's */
+    int fuse_act;
+    bool absorbed;
+    /* fusion (plan_fusion): this node's training forward computes the batch
+     * statistics of the batch norm node stats_for (-1: none), which then
+     * only applies them (stats_given) */
+    int stats_for;
+    bool stats_given;
 } Node;
 
 /* How the convolutions' algorithms (Node.algo) were chosen (src/model/tune.c). */

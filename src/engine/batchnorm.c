@@ -1,5 +1,12 @@
 /* batchnorm.c — batch normalisation over the channels of an (M, C) matrix
- * (NHWC activations with M = N*H*W), training and eval, and its backward.
+ * (NHWC activations with M = N*H*W), training and eval, and its backward;
+ * optionally with an element-wise activation applied in the same passes
+ * (act(bn(x)): the plan fuses a batchnorm node and the activation that alone
+ * reads it). Forward: one pass for the statistics, one that writes
+ * act(x * scale + shift). Backward: one pass turns d act into d bn in place
+ * and sums it, one writes the input gradient. The activation's arithmetic is
+ * act_inline.h's, element by element in the same order as the separate
+ * passes, so fused results are bit-identical to unfused ones.
  * Per-channel sums run in one pass over memory, split over threads by rows;
  * each thread folds 64-row float partial sums into double, and the threads'
  * totals are added in a fixed order, so results are exact enough for large
@@ -8,23 +15,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_inline.h"
+#include "bn_rows.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 #include "parallel.h"
 
 /* The work space, laid out in ws->f: the column sums (2c doubles), the
  * threads' double partials (2c each), then the threads' 64-row float partials
- * (2c each) and the per-channel coefficients (3c floats). */
+ * (2c each), the per-channel coefficients (3c floats) and a copy of the first
+ * row of produced rows (c floats: bn_rows.h). */
 typedef struct {
     double *sums, *part;
-    float *fpart, *coef;
+    float *fpart, *coef, *first;
     int threads;
 } BnWork;
 
 size_t batchnorm_work_floats(int c, int threads)
 {
     size_t C = (size_t)c, T = threads > 0 ? (size_t)threads : (size_t)engine_get_threads();
-    return 2 * (2 * C + 2 * C * T) + 2 * C * T + 3 * C;
+    return 2 * (2 * C + 2 * C * T) + 2 * C * T + 4 * C;
 }
 
 static BnWork bn_work(const Workspace *ws, int c)
@@ -34,13 +44,77 @@ static BnWork bn_work(const Workspace *ws, int c)
     w.part = w.sums + 2 * C;
     w.fpart = (float *)(void *)(w.part + 2 * C * T);
     w.coef = w.fpart + 2 * C * T;
+    w.first = w.coef + 3 * C;
     return w;
 }
 
+/* y = act(x * scale + shift) along one row of c channels. */
+static void scale_shift_act_row(BnAct a, int c, const float *x, const float *sc, const float *sh,
+                                float *y)
+{
+    switch (a.kind) {
+    case BN_ACT_NONE:
+        for (int j = 0; j < c; j++) y[j] = x[j] * sc[j] + sh[j];
+        break;
+    case BN_ACT_RELU:
+        for (int j = 0; j < c; j++) y[j] = relu_value(x[j] * sc[j] + sh[j]);
+        break;
+    case BN_ACT_LEAKY:
+        for (int j = 0; j < c; j++) y[j] = leaky_value(x[j] * sc[j] + sh[j], a.slope);
+        break;
+    case BN_ACT_GELU:
+        SIMD_LOOP
+        for (int j = 0; j < c; j++) y[j] = gelu_value(x[j] * sc[j] + sh[j]);
+        break;
+    case BN_ACT_SILU:
+        for (int j = 0; j < c; j++) y[j] = silu_value(x[j] * sc[j] + sh[j]);
+        break;
+    }
+}
+
+/* The activation's backward along one row: d[j] = dout[j] * act'(y[j]) with
+ * its input y = x * scale + shift recomputed as forward computed it (d may
+ * be dout: in place). */
+static void act_grad_row(BnAct a, int c, const float *x, const float *sc, const float *sh,
+                         const float *dout, float *d)
+{
+    switch (a.kind) {
+    case BN_ACT_NONE:
+        if (d != dout) memcpy(d, dout, sizeof(float) * (size_t)c);
+        break;
+    case BN_ACT_RELU:
+        for (int j = 0; j < c; j++) d[j] = relu_grad_times(x[j] * sc[j] + sh[j], dout[j]);
+        break;
+    case BN_ACT_LEAKY:
+        for (int j = 0; j < c; j++)
+            d[j] = leaky_grad_times(x[j] * sc[j] + sh[j], a.slope, dout[j]);
+        break;
+    case BN_ACT_GELU:
+        SIMD_LOOP
+        for (int j = 0; j < c; j++) d[j] = dout[j] * gelu_grad(x[j] * sc[j] + sh[j]);
+        break;
+    case BN_ACT_SILU:
+        for (int j = 0; j < c; j++) d[j] = dout[j] * silu_grad(x[j] * sc[j] + sh[j]);
+        break;
+    }
+}
+
+/* A fused activation's backward done by column_moments on the way: row r of
+ * its `a` is d act(y), turned into dy = d act(y) * act'(y), y = b_r * scale
+ * + shift, in dy's row r (the row is still in cache when it is summed). */
+typedef struct {
+    BnAct act;
+    const float *scale, *shift;
+    float *dy;
+} ActBackward;
+
 /* s1[j] = sum_r (a[r,j] - sa[j]);  s2[j] = sum_r (a[r,j] - sa[j]) * (b[r,j] - sb[j]).
- * sa may be NULL (0). */
+ * sa may be NULL (0). With ab, a's rows are first replaced as ab says; with
+ * src, a and b are the rows src produces (each produced once, by the thread
+ * that sums it). */
 static void column_moments(int m, int c, const float *a, const float *sa, const float *b,
-                           const float *sb, double *s1, double *s2, const BnWork *w)
+                           const float *sb, double *s1, double *s2, const BnWork *w,
+                           const ActBackward *ab, const BnRowSource *src)
 {
 #ifdef _OPENMP
     int threads = (size_t)m * c > PARALLEL_MIN ? w->threads : 1;
@@ -67,7 +141,16 @@ static void column_moments(int m, int c, const float *a, const float *sa, const 
             int r1 = r0 + BLOCK < r_end ? r0 + BLOCK : r_end;
             memset(f1, 0, sizeof(float) * 2 * (size_t)c);
             for (int r = r0; r < r1; r++) {
-                const float *ar = a + (size_t)r * c, *br = b + (size_t)r * c;
+                const float *ar, *br;
+                if (src)
+                    ar = br = src->row(src->ctx, r);
+                else
+                    ar = a + (size_t)r * c, br = b + (size_t)r * c;
+                if (ab) {
+                    float *dr = ab->dy + (size_t)r * c;
+                    act_grad_row(ab->act, c, br, ab->scale, ab->shift, ar, dr);
+                    ar = dr;
+                }
                 if (sa)
                     for (int j = 0; j < c; j++) {
                         float u = ar[j] - sa[j];
@@ -97,28 +180,34 @@ static void column_moments(int m, int c, const float *a, const float *sa, const 
     }
 }
 
-/* y = x * scale + shift, row by row. */
-static void scale_shift(int m, int c, const float *in, const float *scale, const float *shift,
-                        float *out)
+/* out = act(in * scale + shift), row by row: one pass. */
+static void scale_shift_act(int m, int c, const float *in, const float *scale, const float *shift,
+                            BnAct act, float *out)
 {
     PARALLEL_FOR((size_t)m * c)
-    for (int r = 0; r < m; r++) {
-        const float *xr = in + (size_t)r * c;
-        float *yr = out + (size_t)r * c;
-        for (int j = 0; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
-    }
+    for (int r = 0; r < m; r++)
+        scale_shift_act_row(act, c, in + (size_t)r * c, scale, shift, out + (size_t)r * c);
 }
 
-void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
-                             float *out, float *mean, float *rstd, float *running_mean,
-                             float *running_var, float momentum, float eps, const Workspace *ws)
+static const BnAct no_act = {BN_ACT_NONE, 0.0f};
+
+/* The training statistics of the m rows of in (or of the rows src
+ * produces, in NULL): mean, rstd, the running statistics, and the scale and
+ * shift that normalise (bn(x) = x * scale + shift) in sc_sh (2c). */
+static void bn_statistics(int m, int c, const float *in, const BnRowSource *src,
+                          const float *gamma, const float *beta, float *mean, float *rstd,
+                          float *sc_sh, float *running_mean, float *running_var, float momentum,
+                          float eps, const BnWork *w)
 {
-    BnWork w = bn_work(ws, c);
-    double *s1 = w.sums, *s2 = w.sums + c;
+    double *s1 = w->sums, *s2 = w->sums + c;
     /* shift by the first row: one pass without cancellation trouble */
     const float *k = in;
-    column_moments(m, c, in, k, in, k, s1, s2, &w);
-    float *sc = w.coef, *sh = sc + c;
+    if (src) { /* a copy: its producer writes the row again */
+        memcpy(w->first, src->row(src->ctx, 0), sizeof(float) * (size_t)c);
+        k = w->first;
+    }
+    column_moments(m, c, in, k, in, k, s1, s2, w, NULL, src);
+    float *sc = sc_sh, *sh = sc + c;
     for (int j = 0; j < c; j++) {
         double d = s1[j] / m;
         double var = s2[j] / m - d * d;
@@ -134,12 +223,60 @@ void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, 
         sc[j] = rstd[j] * gamma[j];
         sh[j] = (float)(beta[j] - mu * sc[j]);
     }
-    scale_shift(m, c, in, sc, sh, out);
 }
 
-void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
-                            float *out, const float *running_mean, const float *running_var,
-                            float eps, const Workspace *ws)
+/* Training forward; sc_sh (2c: scale, shift) gets the coefficients out =
+ * act(in * scale + shift) used, or NULL. */
+static void bn_train(int m, int c, const float *in, const float *gamma, const float *beta,
+                     BnAct act, float *out, float *mean, float *rstd, float *sc_sh,
+                     float *running_mean, float *running_var, float momentum, float eps,
+                     const Workspace *ws)
+{
+    BnWork w = bn_work(ws, c);
+    float *sc = sc_sh ? sc_sh : w.coef;
+    bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, sc, running_mean, running_var,
+                  momentum, eps, &w);
+    scale_shift_act(m, c, in, sc, sc + c, act, out);
+}
+
+void batchnorm_statistics_of_rows(int m, int c, const BnRowSource *src, const float *gamma,
+                                  const float *beta, float *mean, float *rstd,
+                                  float *scale_shift, float *running_mean, float *running_var,
+                                  float momentum, float eps, const Workspace *ws)
+{
+    BnWork w = bn_work(ws, c);
+    bn_statistics(m, c, NULL, src, gamma, beta, mean, rstd, scale_shift, running_mean,
+                  running_var, momentum, eps, &w);
+}
+
+void batchnorm_act_apply(int m, int c, const float *in, const float *scale_shift, BnAct act,
+                         float *out)
+{
+    scale_shift_act(m, c, in, scale_shift, scale_shift + c, act, out);
+}
+
+void batchnorm_forward_train(int m, int c, const float *in, const float *gamma, const float *beta,
+                             float *out, float *mean, float *rstd, float *running_mean,
+                             float *running_var, float momentum, float eps, const Workspace *ws)
+{
+    bn_train(m, c, in, gamma, beta, no_act, out, mean, rstd, NULL, running_mean, running_var,
+             momentum, eps, ws);
+}
+
+void batchnorm_act_forward_train(int m, int c, const float *in, const float *gamma,
+                                 const float *beta, BnAct act, float *out, float *mean,
+                                 float *rstd, float *scale_shift, float *running_mean,
+                                 float *running_var, float momentum, float eps,
+                                 const Workspace *ws)
+{
+    bn_train(m, c, in, gamma, beta, act, out, mean, rstd, scale_shift, running_mean, running_var,
+             momentum, eps, ws);
+}
+
+void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamma,
+                                const float *beta, BnAct act, float *out,
+                                const float *running_mean, const float *running_var, float eps,
+                                const Workspace *ws)
 {
     BnWork w = bn_work(ws, c);
     float *sc = w.coef, *sh = sc + c;
@@ -147,17 +284,28 @@ void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, c
         sc[j] = gamma[j] / sqrtf(running_var[j] + eps);
         sh[j] = beta[j] - running_mean[j] * sc[j];
     }
-    scale_shift(m, c, in, sc, sh, out);
+    scale_shift_act(m, c, in, sc, sh, act, out);
 }
 
-void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
-                        const float *rstd, const float *dout, float *din, int acc, float *dgamma,
-                        float *dbeta, const Workspace *ws)
+void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,
+                            float *out, const float *running_mean, const float *running_var,
+                            float eps, const Workspace *ws)
+{
+    batchnorm_act_forward_eval(m, c, in, gamma, beta, no_act, out, running_mean, running_var, eps,
+                               ws);
+}
+
+/* Backward; with ab (a fused activation), dout is d act(bn(x)) and ab->dy
+ * gets d bn(x) in the reduction pass, which the input-gradient pass reads. */
+static void bn_backward(int m, int c, const float *in, const float *gamma, const float *mean,
+                        const float *rstd, const float *dout, const ActBackward *ab, float *din,
+                        int acc, float *dgamma, float *dbeta, const Workspace *ws)
 {
     /* sum(dy) and sum(dy * (x - mean)) in one pass */
     BnWork w = bn_work(ws, c);
     double *sdy = w.sums, *sdyx = w.sums + c;
-    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx, &w);
+    column_moments(m, c, dout, NULL, in, mean, sdy, sdyx, &w, ab, NULL);
+    if (ab) dout = ab->dy;
     float *a = w.coef, *b = a + c, *d = b + c;
     for (int j = 0; j < c; j++) {
         double sum_dy = sdy[j];
@@ -182,4 +330,20 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
         else
             for (int j = 0; j < c; j++) dr[j] = a[j] * gr[j] + b[j] * xr[j] + d[j];
     }
+}
+
+void batchnorm_backward(int m, int c, const float *in, const float *gamma, const float *mean,
+                        const float *rstd, const float *dout, float *din, int acc, float *dgamma,
+                        float *dbeta, const Workspace *ws)
+{
+    bn_backward(m, c, in, gamma, mean, rstd, dout, NULL, din, acc, dgamma, dbeta, ws);
+}
+
+void batchnorm_act_backward(int m, int c, const float *in, const float *gamma, const float *mean,
+                            const float *rstd, const float *scale_shift, BnAct act, float *dout,
+                            float *din, int acc, float *dgamma, float *dbeta, const Workspace *ws)
+{
+    ActBackward ab = {act, scale_shift, scale_shift + c, dout};
+    bn_backward(m, c, in, gamma, mean, rstd, dout, act.kind == BN_ACT_NONE ? NULL : &ab, din, acc,
+                dgamma, dbeta, ws);
 }

@@ -22,12 +22,15 @@
  * each iteration is independent). */
 #define PARALLEL_FOR_SIMD(n)                                                                   \
     CN_PRAGMA(omp parallel for simd schedule(static) if ((size_t)(n) > PARALLEL_MIN))
+/* An inner loop vectorised although it has branches (iterations independent). */
+#define SIMD_LOOP _Pragma("omp simd")
 static inline int parallel_max_threads(void) { return omp_get_max_threads(); }
 static inline void parallel_set_threads(int n) { omp_set_num_threads(n); }
 static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
 #else
 #define PARALLEL_FOR(n)
 #define PARALLEL_FOR_SIMD(n) _Pragma("GCC ivdep")
+#define SIMD_LOOP _Pragma("GCC ivdep")
 static inline int parallel_max_threads(void) { return 1; }
 static inline void parallel_set_threads(int n) { (void)n; }
 static inline int parallel_thread_num(void) { return 0; }

@@ -1,9 +1,11 @@
 /* pool.c — max, average and global average pooling over NHWC tensors, with
  * PyTorch's conventions (floor output size, max pool pads with -inf, average
- * pool counts padding in the divisor). */
+ * pool counts padding in the divisor); and a max pool that computes a batch
+ * norm's training statistics of its output while it writes it. */
 #include <float.h>
 #include <string.h>
 
+#include "bn_rows.h"
 #include "cnnrun/kernels.h"
 #include "parallel.h"
 
@@ -25,6 +27,36 @@ static size_t in_elems(const PoolShape *s)
  * offsets within the image (< H*W*C), not within the batch: a batch offset
  * overflows int32 past 2^31 input elements (batch 65,536 of 32x32x64 already
  * does), an image's never does in practice. */
+static inline void maxpool_pixel(const PoolShape *s, const float *restrict image, int oy, int ox,
+                                 float *restrict y, int32_t *restrict am)
+{
+    const int c = s->c;
+    int first = 1;
+    for (int ky = 0; ky < s->size; ky++) {
+        int iy = oy * s->stride - s->pad + ky;
+        if (iy < 0 || iy >= s->h) continue;
+        for (int kx = 0; kx < s->size; kx++) {
+            int ix = ox * s->stride - s->pad + kx;
+            if (ix < 0 || ix >= s->w) continue;
+            int32_t base = (int32_t)(((size_t)iy * s->w + ix) * c);
+            const float *restrict x = image + base;
+            if (first) {
+                for (int j = 0; j < c; j++) {
+                    y[j] = x[j];
+                    am[j] = base + j;
+                }
+                first = 0;
+                continue;
+            }
+            for (int j = 0; j < c; j++) {
+                int take = (x[j] > y[j]) | (x[j] != x[j]);
+                y[j] = take ? x[j] : y[j];
+                am[j] = take ? base + j : am[j];
+            }
+        }
+    }
+}
+
 void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *argmax)
 {
     const int c = s->c;
@@ -33,34 +65,40 @@ void maxpool_forward(const PoolShape *s, const float *in, float *out, int32_t *a
         for (int oy = 0; oy < s->h_out; oy++)
             for (int ox = 0; ox < s->w_out; ox++) {
                 size_t o = (((size_t)n * s->h_out + oy) * s->w_out + ox) * c;
-                const float *restrict image = in + (size_t)n * s->h * s->w * c;
-                float *restrict y = out + o;
-                int32_t *restrict am = argmax + o;
-                int first = 1;
-                for (int ky = 0; ky < s->size; ky++) {
-                    int iy = oy * s->stride - s->pad + ky;
-                    if (iy < 0 || iy >= s->h) continue;
-                    for (int kx = 0; kx < s->size; kx++) {
-                        int ix = ox * s->stride - s->pad + kx;
-                        if (ix < 0 || ix >= s->w) continue;
-                        int32_t base = (int32_t)(((size_t)iy * s->w + ix) * c);
-                        const float *restrict x = image + base;
-                        if (first) {
-                            for (int j = 0; j < c; j++) {
-                                y[j] = x[j];
-                                am[j] = base + j;
-                            }
-                            first = 0;
-                            continue;
-                        }
-                        for (int j = 0; j < c; j++) {
-                            int take = (x[j] > y[j]) | (x[j] != x[j]);
-                            y[j] = take ? x[j] : y[j];
-                            am[j] = take ? base + j : am[j];
-                        }
-                    }
-                }
+                maxpool_pixel(s, in + (size_t)n * s->h * s->w * c, oy, ox, out + o, argmax + o);
             }
+}
+
+/* The max pool as a source of rows for the batch-norm statistics: row r is
+ * output pixel r (image, y, x in order), written to out and argmax. */
+typedef struct {
+    const PoolShape *s;
+    const float *in;
+    float *out;
+    int32_t *argmax;
+} PoolRows;
+
+static const float *maxpool_row(void *ctx, int r)
+{
+    const PoolRows *p = ctx;
+    const PoolShape *s = p->s;
+    const int per_image = s->h_out * s->w_out, n = r / per_image, q = r % per_image;
+    const size_t o = (size_t)r * s->c;
+    maxpool_pixel(s, p->in + (size_t)n * s->h * s->w * s->c, q / s->w_out, q % s->w_out,
+                  p->out + o, p->argmax + o);
+    return p->out + o;
+}
+
+void maxpool_batchnorm_statistics(const PoolShape *s, const float *in, float *out,
+                                  int32_t *argmax, const float *gamma, const float *beta,
+                                  float *mean, float *rstd, float *scale_shift,
+                                  float *running_mean, float *running_var, float momentum,
+                                  float eps, const Workspace *ws)
+{
+    PoolRows rows = {s, in, out, argmax};
+    BnRowSource src = {maxpool_row, &rows};
+    batchnorm_statistics_of_rows(s->n * s->h_out * s->w_out, s->c, &src, gamma, beta, mean, rstd,
+                                 scale_shift, running_mean, running_var, momentum, eps, ws);
 }
 
 void maxpool_backward(const PoolShape *s, const int32_t *argmax, const float *dout, float *din,

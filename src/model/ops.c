@@ -190,27 +190,46 @@ static const DataInit whiten_init = {whiten_images, whiten_stat_doubles, whiten_
 
 /* ---- batch norm ---- */
 
+/* The activation plan_fusion gave this batch norm to apply in its own passes
+ * (BN_ACT_NONE: none); its output buffer is then also that node's. */
+static BnAct fused_act(const OpCall *c)
+{
+    BnAct a = {BN_ACT_NONE, 0.0f};
+    if (c->n->fuse_act >= 0) {
+        const Node *act = &c->m->nodes[c->n->fuse_act];
+        a.kind = (BnActKind)op_info(act->op)->bn_act;
+        a.slope = act->slope;
+    }
+    return a;
+}
+
+/* saved: mean (c), rstd (c), then the scale and shift (2c) forward applied */
 static void bn_fwd(const OpCall *c)
 {
     Node *n = c->n;
     int rows = c->batch * n->h * n->w;
     float *rm = c->m->state + n->s_off, *rv = rm + n->c;
     Workspace w = ws(c);
-    if (c->training)
-        batchnorm_forward_train(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, n->saved,
-                                n->saved + n->c, rm, rv, n->momentum, n->eps, &w);
+    if (c->training && n->stats_given) /* its producer computed mean..shift and rm, rv */
+        batchnorm_act_apply(rows, n->c, in_x(c, 0), n->saved + 2 * n->c, fused_act(c), n->out);
+    else if (c->training)
+        batchnorm_act_forward_train(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
+                                    n->out, n->saved, n->saved + n->c, n->saved + 2 * n->c, rm,
+                                    rv, n->momentum, n->eps, &w);
     else
-        batchnorm_forward_eval(rows, n->c, in_x(c, 0), weight(c), bias(c), n->out, rm, rv, n->eps,
-                               &w);
+        batchnorm_act_forward_eval(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
+                                   n->out, rm, rv, n->eps, &w);
 }
 
+/* n->dout: with a fused activation, its output's gradient (the two share the
+ * slot), turned into the batch norm's in place */
 static void bn_bwd(const OpCall *c)
 {
     Node *n = c->n;
     Workspace w = ws(c);
-    batchnorm_backward(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
-                       n->saved + n->c, n->dout, in_dx(c, 0), n->in_acc[0], dweight(c),
-                       dbias(c), &w);
+    batchnorm_act_backward(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
+                           n->saved + n->c, n->saved + 2 * n->c, fused_act(c), n->dout,
+                           in_dx(c, 0), n->in_acc[0], dweight(c), dbias(c), &w);
 }
 
 static size_t bn_scratch(const Model *m, const Node *n, int batch)
@@ -232,11 +251,11 @@ static void bn_init(Model *m, Node *n, Rng *r)
     }
 }
 
-/* mean and rstd per channel */
+/* mean, rstd, scale and shift per channel */
 static size_t bn_saved(const Model *m, const Node *n, size_t batch)
 {
     (void)m, (void)batch;
-    return 2 * (size_t)n->c;
+    return 4 * (size_t)n->c;
 }
 
 /* ---- element-wise activations ---- */
@@ -284,10 +303,22 @@ static PoolShape pool_shape(const Model *m, const Node *n, int batch)
     return s;
 }
 
+/* With stats_for (plan_fusion), training also computes that batch norm's
+ * statistics into its saved tensor and running statistics, as bn_fwd would. */
 static void maxpool_fwd(const OpCall *c)
 {
     PoolShape s = pool_shape(c->m, c->n, c->batch);
-    maxpool_forward(&s, in_x(c, 0), c->n->out, (int32_t *)c->n->saved);
+    if (c->training && c->n->stats_for >= 0) {
+        const OpCall bc = {.m = c->m, .n = &c->m->nodes[c->n->stats_for]};
+        const Node *bn = bc.n;
+        float *rm = c->m->state + bn->s_off, *rv = rm + bn->c;
+        Workspace w = ws(c);
+        maxpool_batchnorm_statistics(&s, in_x(c, 0), c->n->out, (int32_t *)c->n->saved,
+                                     weight(&bc), bias(&bc), bn->saved, bn->saved + bn->c,
+                                     bn->saved + 2 * bn->c, rm, rv, bn->momentum, bn->eps, &w);
+    } else {
+        maxpool_forward(&s, in_x(c, 0), c->n->out, (int32_t *)c->n->saved);
+    }
 }
 static void maxpool_bwd(const OpCall *c)
 {
@@ -295,6 +326,12 @@ static void maxpool_bwd(const OpCall *c)
     if (!dx) return;
     PoolShape s = pool_shape(c->m, c->n, c->batch);
     maxpool_backward(&s, (const int32_t *)c->n->saved, c->n->dout, dx, c->n->in_acc[0]);
+}
+
+static size_t maxpool_scratch(const Model *m, const Node *n, int batch)
+{
+    (void)batch;
+    return n->stats_for >= 0 ? batchnorm_work_floats(n->c, m->threads) : 0;
 }
 
 static void avgpool_fwd(const OpCall *c)
@@ -476,13 +513,16 @@ static void concat_bwd(const OpCall *c)
 static const OpInfo table[] = {
     [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
                  conv_check, &whiten_init, .conv_shape = conv_shape},
-    [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved,
-                      bn_scratch},
+    [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS | OPF_APPLIES_ACTIVATION |
+                      OPF_TAKES_STATISTICS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved, bn_scratch},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
-                 relu_bwd, NULL, NULL, NULL},
-    [OP_LEAKY] = {"leaky", 0, LT_LEAKY, ACT_LEAKY, leaky_fwd, leaky_bwd, NULL, NULL, NULL},
-    [OP_GELU] = {"gelu", 0, LT_GELU, ACT_GELU, gelu_fwd, gelu_bwd, NULL, NULL, NULL},
-    [OP_MAXPOOL] = {"maxpool", 0, PLAIN, maxpool_fwd, maxpool_bwd, NULL, saved_per_element, NULL},
+                 relu_bwd, NULL, NULL, NULL, .bn_act = BN_ACT_RELU},
+    [OP_LEAKY] = {"leaky", 0, LT_LEAKY, ACT_LEAKY, leaky_fwd, leaky_bwd, NULL, NULL, NULL,
+                  .bn_act = BN_ACT_LEAKY},
+    [OP_GELU] = {"gelu", 0, LT_GELU, ACT_GELU, gelu_fwd, gelu_bwd, NULL, NULL, NULL,
+                 .bn_act = BN_ACT_GELU},
+    [OP_MAXPOOL] = {"maxpool", OPF_GIVES_STATISTICS, PLAIN, maxpool_fwd, maxpool_bwd, NULL,
+                    saved_per_element, maxpool_scratch},
     [OP_AVGPOOL] = {"avgpool", 0, PLAIN, avgpool_fwd, avgpool_bwd, NULL, NULL, NULL},
     [OP_GLOBAL_AVGPOOL] = {"global_avgpool", 0, PLAIN, gap_fwd, gap_bwd, NULL, NULL, NULL},
     [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, linear_init, NULL,
@@ -491,7 +531,8 @@ static const OpInfo table[] = {
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
     [OP_ADD] = {"add", 0, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
     [OP_CONCAT] = {"concat", 0, PLAIN, concat_fwd, concat_bwd, NULL, NULL, NULL},
-    [OP_SILU] = {"silu", 0, LT_SILU, ACT_SILU, silu_fwd, silu_bwd, NULL, NULL, NULL},
+    [OP_SILU] = {"silu", 0, LT_SILU, ACT_SILU, silu_fwd, silu_bwd, NULL, NULL, NULL,
+                 .bn_act = BN_ACT_SILU},
 };
 _Static_assert(sizeof table / sizeof *table == OP_COUNT, "a row in the op table for every op");
 

@@ -62,6 +62,9 @@ typedef struct {
     /* A convolution whose algorithm is chosen (Node.algo, src/model/tune.c):
      * its kernel's shape at `batch`, with the node's algorithm (NULL: none). */
     ConvShape (*conv_shape)(const Model *m, const Node *n, int batch);
+    /* The engine's BnActKind when a batch norm (OPF_APPLIES_ACTIVATION) can
+     * apply this element-wise op in its own passes (0, BN_ACT_NONE: it cannot). */
+    int bn_act;
 } OpInfo;
 
 const OpInfo *op_info(OpType op);

@@ -1,5 +1,6 @@
 /* plan.c — the plan made once at build time over the expanded graph: which
  * backward step writes or adds each gradient, which ReLUs run in place,
+ * which batch norms apply the activation after them in their own passes,
  * gradient buffers shared between nodes whose lifetimes don't overlap, the
  * parameter and state layout, and every buffer (activations, gradients,
  * saved tensors, the kernels' shared scratch: model_scratch_need) sized for
@@ -63,6 +64,10 @@ static int plan_gradient_slots(Model *m, size_t **sizes_out)
     for (int i = 0; i < m->n_nodes; i++) m->nodes[i].dout_slot = -1;
     for (int t = m->n_nodes - 1; t >= 0; t--) {
         Node *n = &m->nodes[t];
+        if (n->absorbed) { /* its producer turns its gradient into its own, in place */
+            m->nodes[n->in[0]].dout_slot = n->dout_slot;
+            continue;
+        }
         /* the last node's gradient comes from the loss: allocate it first */
         int need[CN_MAX_INPUTS + 1], k = 0;
         if (t == m->n_nodes - 1) need[k++] = t;
@@ -121,6 +126,65 @@ static void plan_inplace(Model *m)
     free(consumers);
 }
 
+/* CNNRUN_FUSE=0 in the environment turns plan_fusion off (tests compare the
+ * two; results are bit-identical). */
+static bool fusion_enabled(void)
+{
+    const char *v = getenv("CNNRUN_FUSE");
+    return !(v && !strcmp(v, "0"));
+}
+
+/* Fusion of element-wise passes, between a node and the next one:
+ *  - a node that can apply an activation in its own passes
+ *    (OPF_APPLIES_ACTIVATION: batch norm) and is read only by the next node,
+ *    an activation the engine can apply there (its row's bn_act), does so:
+ *    forward writes act(bn(x)) in the pass that would write bn(x), backward
+ *    turns the activation's gradient into its own in its reduction pass. The
+ *    activation node is absorbed: it runs nothing, its output is the batch
+ *    norm's buffer (marked in place) and its gradient the batch norm's slot.
+ *    The batch norm's own output is never stored: backward recomputes bn(x)
+ *    from its input and the saved scale and shift. Not for the last node
+ *    (the loss writes its gradient, which must stay as written).
+ *  - a node whose training forward can compute the batch statistics of its
+ *    output (OPF_GIVES_STATISTICS: max pool) does so for the batch norm
+ *    (OPF_TAKES_STATISTICS) that reads it next, as it writes each output
+ *    row; the batch norm's forward then only applies them (no statistics
+ *    pass of its own).
+ * Results are bit-identical either way (tests/test_fusion.c). Runs after
+ * plan_inplace. */
+static void plan_fusion(Model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        m->nodes[i].fuse_act = -1;
+        m->nodes[i].absorbed = false;
+        m->nodes[i].stats_for = -1;
+        m->nodes[i].stats_given = false;
+    }
+    if (!fusion_enabled()) return;
+    int *consumers = xcalloc((size_t)m->n_nodes, sizeof(int));
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0) consumers[m->nodes[i].in[k]]++;
+    for (int i = 0; i + 2 < m->n_nodes; i++) {
+        Node *n = &m->nodes[i], *a = &m->nodes[i + 1];
+        if ((op_flags(n->op) & OPF_APPLIES_ACTIVATION) && op_info(a->op)->bn_act &&
+            a->n_in == 1 && a->in[0] == i && consumers[i] == 1) {
+            n->fuse_act = i + 1;
+            a->absorbed = true;
+            a->inplace = true;
+        }
+    }
+    for (int i = 0; i + 1 < m->n_nodes; i++) {
+        Node *n = &m->nodes[i], *b = &m->nodes[i + 1];
+        if ((op_flags(n->op) & OPF_GIVES_STATISTICS) && (op_flags(b->op) & OPF_TAKES_STATISTICS) &&
+            b->n_in == 1 && b->in[0] == i) {
+            n->stats_for = i + 1;
+            b->stats_given = true;
+        }
+    }
+    free(consumers);
+}
+
 /* Activation + gradient + saved floats per image. */
 static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_slots)
 {
@@ -151,6 +215,8 @@ static void plan_memory(Model *m)
 {
     size_t np = 0, ns = 0;
     const size_t B = (size_t)m->max_batch;
+    plan_inplace(m);
+    plan_fusion(m); /* before the scratch sizes: a fused op may need more */
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         n->w_off = np;
@@ -165,7 +231,6 @@ static void plan_memory(Model *m)
     }
     m->n_params = np;
     m->n_state = ns;
-    plan_inplace(m);
     size_t *slot_sizes;
     int n_slots = plan_gradient_slots(m, &slot_sizes);
     size_t batch_for_estimate = B > 0 ? B : (size_t)m->exp->batch_size;

@@ -12,6 +12,7 @@ static void run_node(Model *m, int i, const float *input, int batch, bool traini
 {
     double t0 = m->node_seconds ? now_seconds() : 0;
     Node *n = &m->nodes[i];
+    if (n->absorbed) return; /* its producer's passes computed it (plan_fusion) */
     OpCall c = {.m = m, .n = n, .input = input, .batch = batch, .training = training};
     const OpInfo *op = op_info(n->op);
     if (forward)
