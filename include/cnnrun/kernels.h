@@ -58,28 +58,49 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
           int ldb, float beta, float *c, int ldc, const Workspace *ws);
 
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
-/* Algorithm: CONV_WINOGRAD uses Winograd F(2x2,3x3) (src/engine/winograd.c)
- * for the forward pass and the input gradient of 3x3 stride-1 pad-1 layers
- * with >= 16 channels in and out (im2col otherwise). CONV_AUTO chooses it
- * where it measured faster on the development machine: >= 128 channels in
- * and out (docs/performance.md); im2col + GEMM elsewhere. The model sets
- * each conv's algorithm at build (CNNRUN_CONV=winograd or =im2col in the
- * environment forces one: conv_algo_from_env). */
-enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2 };
+/* Algorithms (ConvShape.algo; docs/performance.md):
+ *  CONV_IM2COL     im2col + GEMM for all three products (1x1 stride-1: no im2col);
+ *  CONV_WINOGRAD   Winograd F(2x2,3x3) (src/engine/winograd.c),
+ *  CONV_WINOGRAD4  Winograd F(4x4,3x3): forward, input gradient and weight
+ *                  gradient of 3x3 stride-1 pad-1 layers (any size and channel
+ *                  count; other layers run im2col);
+ *  CONV_AUTO       F(2x2) for the forward pass and the input gradient where it
+ *                  measured faster on the development machine: >= 128 channels
+ *                  in and out, images >= 4x4; im2col elsewhere and for the
+ *                  weight gradient.
+ * The model sets each conv's algorithm at build (CNNRUN_CONV=im2col,
+ * =winograd (or =winograd2) or =winograd4 in the environment forces one:
+ * conv_algo_from_env). */
+enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2, CONV_WINOGRAD4 = 3, CONV_ALGO_COUNT };
 /* CNNRUN_CONV's algorithm, CONV_AUTO when unset or unknown. */
 int conv_algo_from_env(void);
+/* "auto", "im2col", "winograd", "winograd4" (CNNRUN_CONV's spelling). */
+const char *conv_algo_name(int algo);
 
 typedef struct {
     int n, h, w, c_in;       /* input (N,H,W,C_in) */
     int c_out, kh, kw, stride, pad;
     int h_out, w_out;        /* filled by conv_shape_init */
-    int algo;                /* CONV_AUTO (0), CONV_IM2COL or CONV_WINOGRAD */
+    int algo;                /* CONV_*: forward and input gradient, and the weight
+                                gradient unless algo_dweight says otherwise */
+    int algo_dweight;        /* the weight gradient's: CONV_AUTO (0) follows `algo`
+                                (im2col when that is CONV_AUTO) */
     int threads;             /* most threads to use, 0: the engine's count; scratch sized
                                 by conv_scratch_floats with the same value holds them */
 } ConvShape;
 
+/* Whether conv_forward / conv_backward run `algo` itself for s (CONV_IM2COL
+ * and CONV_AUTO: always; Winograd: 3x3, stride 1, pad 1). */
+int conv_algo_eligible(const ConvShape *s, int algo);
+/* The algorithm that runs for s: the forward pass and input gradient
+ * (conv_algo_used), the weight gradient (conv_algo_used_dweight); never
+ * CONV_AUTO (an ineligible choice runs im2col). */
+int conv_algo_used(const ConvShape *s);
+int conv_algo_used_dweight(const ConvShape *s);
+
 void conv_shape_init(ConvShape *s);
-/* floats of scratch space conv_forward/conv_backward need. */
+/* floats of scratch space conv_forward/conv_backward need, for s's algorithms
+ * (set s->algo, s->algo_dweight to size another choice). */
 size_t conv_scratch_floats(const ConvShape *s);
 /* out (N,Ho,Wo,C_out) = conv(in, weight) + bias (bias may be NULL). */
 void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
