@@ -39,16 +39,19 @@ static float *randn(size_t n, Rng *r)
  * product and algorithm:
  *   rel_max   = max_o |got_o - ref_o| / max_o |ref_o|
  *   rel_terms = max_o |got_o - ref_o| / mag_o
- * Measured (x, w, dy and the bias all N(0,1); batch 2, 4 for the small
+ * Measured (x, w, dy and the bias all N(0,1); batch 2, 4 for the 3x3
  * images; gcc 12 -O3 -march=native, OpenBLAS 0.3.21, 2 threads), rel_max /
- * rel_terms, the largest over the shapes below:
+ * rel_terms, the largest over the shapes below (each printed by the test):
  *
  *   algo       forward            input gradient     weight gradient
- *   im2col     6.0e-7 / 2.6e-7    4.0e-7 / 8.0e-8    5.5e-7 / 2.1e-7
- *   winograd   6.6e-7 / 1.4e-7    8.5e-7 / 1.5e-7    6.5e-7 / 9.4e-7
- *   winograd4  1.2e-5 / 3.4e-6    1.2e-5 / 3.4e-6    4.8e-6 / 6.7e-6
- * (F(4x4)'s largest at 512x4x4 and 64->256 15x15; the test prints every
- * shape's.) Asserted: the bounds below, about 5x above these. */
+ *   im2col     6.0e-7 / 2.6e-7    4.4e-7 / 8.0e-8    5.5e-7 / 1.9e-7
+ *   winograd   6.9e-7 / 1.3e-7    8.5e-7 / 1.2e-7    6.5e-7 / 9.4e-7
+ *   winograd4  2.1e-5 / 4.0e-6    1.2e-5 / 3.0e-6    4.8e-6 / 1.3e-5
+ *
+ * F(4x4)'s largest come from 512x4x4 and 64->256 at 15x15; with batch 4 for
+ * the 8x8 and 4x4 layers the same table read 1.2e-5 / 3.4e-6 for its
+ * forward pass and 6.7e-6 weight-gradient rel_terms: the bounds below allow
+ * such data-dependent spread, about 5x above the larger of the two. */
 typedef struct {
     double rel_max, rel_terms;
 } ErrBound;
@@ -57,9 +60,9 @@ static const struct {
     int algo;
     ErrBound fwd, din, dw;
 } bounds[] = {
-    {CONV_IM2COL, {3e-6, 1.5e-6}, {2e-6, 5e-7}, {3e-6, 1e-6}},
-    {CONV_WINOGRAD, {3e-6, 1e-6}, {4e-6, 1e-6}, {3e-6, 5e-6}},
-    {CONV_WINOGRAD4, {6e-5, 2e-5}, {6e-5, 2e-5}, {2.5e-5, 3.5e-5}},
+    {CONV_IM2COL, {3e-6, 1.5e-6}, {2.5e-6, 5e-7}, {3e-6, 1e-6}},
+    {CONV_WINOGRAD, {3.5e-6, 1e-6}, {4e-6, 1e-6}, {3.5e-6, 5e-6}},
+    {CONV_WINOGRAD4, {1e-4, 2e-5}, {6e-5, 2e-5}, {2.5e-5, 7e-5}},
 };
 #define N_ALGOS (int)(sizeof bounds / sizeof bounds[0])
 
@@ -68,7 +71,7 @@ static const struct {
     int n, hw, cin, cout;
 } layers[] = {
     {"resnet18 64x32x32", 2, 32, 64, 64},     {"resnet18 128x16x16", 2, 16, 128, 128},
-    {"resnet18 256x8x8", 4, 8, 256, 256},     {"resnet18 512x4x4", 4, 4, 512, 512},
+    {"resnet18 256x8x8", 2, 8, 256, 256},     {"resnet18 512x4x4", 2, 4, 512, 512},
     {"flagship 24->64 31x31", 2, 31, 24, 64}, {"flagship 64->64 15x15", 2, 15, 64, 64},
     {"flagship 64->256 15x15", 2, 15, 64, 256}, {"flagship 256->256 7x7", 2, 7, 256, 256},
     {"flagship 256->256 3x3", 4, 3, 256, 256},
