@@ -247,7 +247,7 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     const size_t chunk = conv_chunk_rows(s);
     const int T = conv_threads(s);
     const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *col = scratch + (size_t)t * conv_thread_floats(s);
@@ -267,7 +267,7 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
 static void bias_grad(const ConvShape *s, const float *dout, float *dbias, float *partial) {
     const size_t cout = (size_t)s->c_out;
     const int T = conv_threads(s);
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *p = partial + (size_t)t * cout;
@@ -292,7 +292,7 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
     const size_t kc = k * cout;
     const int T = conv_threads(s);
     const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *col = scratch + (size_t)t * conv_thread_floats(s);

@@ -22,12 +22,16 @@
  * each iteration is independent). */
 #define PARALLEL_FOR_SIMD(n)                                                                   \
     CN_PRAGMA(omp parallel for simd schedule(static) if ((size_t)(n) > PARALLEL_MIN))
+/* The block after it runs on T threads (parallel_thread_num tells them
+ * apart); once, as thread 0, when T is 1 or without OpenMP. */
+#define PARALLEL_THREADS(T) CN_PRAGMA(omp parallel num_threads(T) if ((T) > 1))
 static inline int parallel_max_threads(void) { return omp_get_max_threads(); }
 static inline void parallel_set_threads(int n) { omp_set_num_threads(n); }
 static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
 #else
 #define PARALLEL_FOR(n)
 #define PARALLEL_FOR_SIMD(n) _Pragma("GCC ivdep")
+#define PARALLEL_THREADS(T)
 static inline int parallel_max_threads(void) { return 1; }
 static inline void parallel_set_threads(int n) { (void)n; }
 static inline int parallel_thread_num(void) { return 0; }

@@ -324,8 +324,8 @@ size_t winograd_scratch_floats(const ConvShape *s, int tile, int weight_grad) {
  * runs once over whole rows. tmp: no*ni*n floats. */
 static void xform2(Xform f, int ni, int no, size_t n, const float *const *in, int rows,
                    float *const *out, float *tmp) {
-    const float *vi[6];
-    float *vo[6];
+    const float *vi[6] = {0};
+    float *vo[6] = {0}; /* (all set before use; gcc -O2 cannot tell) */
     if (rows) { /* tmp[r] (a row of ni vectors) = sum_i L[r][i] in row i */
         for (int i = 0; i < ni; i++) vi[i] = in[i * ni];
         for (int r = 0; r < no; r++) vo[r] = tmp + (size_t)r * ni * n;
@@ -468,7 +468,7 @@ static void winograd_run(const Variant *v, const ConvShape *s, int cin, int cout
     const int T = wino_threads(v, total, s->threads), big = cin > cout ? cin : cout;
     const size_t stride = conv_thread_floats(v, cin, cout, total);
     const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *V = work + (size_t)t * stride, *M = V + up16(aa * C * cin);
@@ -517,7 +517,7 @@ void winograd_backward_weight(const ConvShape *s, int tile, const float *in, con
     const int T = wino_threads(v, total, s->threads);
     const size_t stride = wgrad_thread_floats(v, cin, cout, total);
     const Workspace one = {.threads = 1};
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *S = scratch + (size_t)t * stride, *V = S + up16(aa * cc);
