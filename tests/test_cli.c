@@ -138,7 +138,7 @@ START_TEST(test_conv_algo_column)
                         "[schedule]\ntype = constant\nlr = 0.01\n" WINO_LAYERS);
     setenv("CNNRUN_CONV", "tune", 1);
     ck_assert_int_eq(cnnrun("check w.ini"), 0);
-    ck_assert_msg(strstr(out, "conv algorithm") && strstr(out, "  im2col|winograd\n") &&
+    ck_assert_msg(strstr(out, "conv algorithm") && strstr(out, "  im2col|winograd|winograd4\n") &&
                       strstr(out, "conv algorithms: measured when a run starts"), "%s", out);
     setenv("CNNRUN_CONV", "winograd", 1);
     ck_assert_int_eq(cnnrun("check w.ini"), 0);

@@ -13,6 +13,10 @@
  * have |x| >= 0.05, max-pool inputs are distinct with spacing 0.05 > 2*eps,
  * batch norm fused with relu/leaky (batchnorm_act_*) gets |bn(x)| >= 0.19.
  *
+ * Convolutions run each algorithm: im2col, and Winograd F(2x2) and F(4x4)
+ * forced on 3x3 stride-1 layers (alone, and F(4x4) through two layers;
+ * F(4x4)'s worst |num - ana| is ~6e-4, against ~3e-5 for im2col: its float
+ * forward's larger rounding (~1e-5 relative), divided by eps, in numeric).
  * Each check is guarded against being vacuous: the sampled numeric gradients
  * must reach max |numeric| >= 1e-2 (10x the abs tolerance), and the same
  * comparison run on the sign-flipped analytic gradient must fail — so a sign
@@ -170,11 +174,16 @@ static double conv_loss(void *p)
 static const struct {
     const char *name;
     int n, h, w, cin, cout, k, stride, pad, bias;
+    int algo; /* CONV_* (0: auto, im2col at these sizes) */
 } conv_cfg[] = {
-    {"k3s1p1", 2, 5, 4, 2, 3, 3, 1, 1, 1},  {"k3s2p1", 2, 5, 6, 3, 2, 3, 2, 1, 1},
-    {"k3s1p0_nb", 2, 5, 5, 2, 2, 3, 1, 0, 0}, {"k1s1", 2, 4, 3, 3, 2, 1, 1, 0, 1},
-    {"k1s2_nb", 2, 5, 4, 3, 2, 1, 2, 0, 0},  {"k5s1p2", 1, 5, 4, 2, 2, 5, 1, 2, 1},
-    {"k7s2p3", 1, 6, 5, 2, 3, 7, 2, 3, 1},
+    {"k3s1p1", 2, 5, 4, 2, 3, 3, 1, 1, 1, 0},  {"k3s2p1", 2, 5, 6, 3, 2, 3, 2, 1, 1, 0},
+    {"k3s1p0_nb", 2, 5, 5, 2, 2, 3, 1, 0, 0, 0}, {"k1s1", 2, 4, 3, 3, 2, 1, 1, 0, 1, 0},
+    {"k1s2_nb", 2, 5, 4, 3, 2, 1, 2, 0, 0, 0},  {"k5s1p2", 1, 5, 4, 2, 2, 5, 1, 2, 1, 0},
+    {"k7s2p3", 1, 6, 5, 2, 3, 7, 2, 3, 1, 0},
+    /* Winograd: partial edge tiles (5, 7 and 3 are no multiple of 2 or 4) */
+    {"k3s1p1_winograd", 2, 5, 4, 2, 3, 3, 1, 1, 1, CONV_WINOGRAD},
+    {"k3s1p1_winograd4", 2, 7, 7, 2, 3, 3, 1, 1, 1, CONV_WINOGRAD4},
+    {"k3s1p1_winograd4_nb", 1, 3, 5, 3, 2, 3, 1, 1, 0, CONV_WINOGRAD4},
 };
 #define N_CONV (int)(sizeof conv_cfg / sizeof conv_cfg[0])
 
@@ -187,8 +196,13 @@ START_TEST(test_conv)
     ConvCtx c = {.s = {.n = conv_cfg[_i].n, .h = conv_cfg[_i].h, .w = conv_cfg[_i].w,
                        .c_in = conv_cfg[_i].cin, .c_out = conv_cfg[_i].cout,
                        .kh = conv_cfg[_i].k, .kw = conv_cfg[_i].k,
-                       .stride = conv_cfg[_i].stride, .pad = conv_cfg[_i].pad}};
+                       .stride = conv_cfg[_i].stride, .pad = conv_cfg[_i].pad,
+                       .algo = conv_cfg[_i].algo,
+                       .algo_dweight = conv_cfg[_i].algo}}; /* all three products by it */
     conv_shape_init(&c.s);
+    ck_assert_int_eq(conv_algo_used(&c.s), conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
+    ck_assert_int_eq(conv_algo_used_dweight(&c.s),
+                     conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
     size_t nin = (size_t)c.s.n * c.s.h * c.s.w * c.s.c_in;
     size_t nw = (size_t)c.s.kh * c.s.kw * c.s.c_in * c.s.c_out;
     c.nout = (size_t)c.s.n * c.s.h_out * c.s.w_out * c.s.c_out;
@@ -208,6 +222,63 @@ START_TEST(test_conv)
     if (c.b) check_grad(&rep, ctx, "b", c.b, db, c.s.c_out, conv_loss, &c, 3);
     free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(c.scratch);
     free(dx), free(dw), free(db);
+    REPORT_DONE(rep, ctx);
+}
+END_TEST
+
+/* ------------------------------------------------------------ two convs, Winograd F(4x4)
+ * A tiny network: conv1 (2 -> 3 channels, bias) then conv2 (3 -> 2), both
+ * 3x3 pad 1 on 6x5 images forced to CONV_WINOGRAD4, so the gradients of x
+ * and conv1's weights come through conv2's Winograd input gradient and
+ * conv1's Winograd weight gradient. */
+typedef struct {
+    ConvShape s1, s2;
+    float *x, *w1, *b1, *w2, *h, *out, *R, *scratch;
+    size_t nout;
+} ChainCtx;
+
+static double chain_loss(void *p)
+{
+    ChainCtx *c = p;
+    conv_forward(&c->s1, c->x, c->w1, c->b1, c->h, c->scratch);
+    conv_forward(&c->s2, c->h, c->w2, NULL, c->out, c->scratch);
+    return dotd(c->out, c->R, c->nout);
+}
+
+START_TEST(test_conv_chain_winograd4)
+{
+    const char *ctx = "conv_chain/winograd4";
+    Rng r;
+    rng_seed(&r, 12004, 1);
+    ChainCtx c = {.s1 = {.n = 2, .h = 6, .w = 5, .c_in = 2, .c_out = 3, .kh = 3, .kw = 3,
+                         .stride = 1, .pad = 1, .algo = CONV_WINOGRAD4}};
+    c.s2 = c.s1;
+    c.s2.c_in = 3, c.s2.c_out = 2;
+    conv_shape_init(&c.s1);
+    conv_shape_init(&c.s2);
+    ck_assert(conv_algo_used(&c.s1) == CONV_WINOGRAD4 && conv_algo_used(&c.s2) == CONV_WINOGRAD4);
+    size_t px = 2 * 6 * 5, nin = px * 2, nh = px * 3, nw1 = 9 * 2 * 3, nw2 = 9 * 3 * 2;
+    c.nout = px * 2;
+    c.x = randn_buf(&r, nin, 1, 0);
+    c.w1 = randn_buf(&r, nw1, 1.0f / sqrtf(18.0f), 0);
+    c.b1 = randn_buf(&r, 3, 0.5f, 0);
+    c.w2 = randn_buf(&r, nw2, 1.0f / sqrtf(27.0f), 0);
+    c.R = randn_buf(&r, c.nout, 1, 0);
+    c.h = alloc_floats(nh), c.out = alloc_floats(c.nout);
+    size_t sc1 = conv_scratch_floats(&c.s1), sc2 = conv_scratch_floats(&c.s2);
+    c.scratch = alloc_floats((sc1 > sc2 ? sc1 : sc2) + 1);
+    float *dx = alloc_floats(nin), *dh = alloc_floats(nh), *dw1 = alloc_floats(nw1);
+    float *db1 = alloc_floats(3), *dw2 = alloc_floats(nw2);
+    chain_loss(&c);
+    conv_backward(&c.s2, c.h, c.w2, c.R, dh, 0, dw2, NULL, c.scratch);
+    conv_backward(&c.s1, c.x, c.w1, dh, dx, 0, dw1, db1, c.scratch);
+    Report rep = {0};
+    check_grad(&rep, ctx, "x", c.x, dx, nin, chain_loss, &c, 1);
+    check_grad(&rep, ctx, "w1", c.w1, dw1, nw1, chain_loss, &c, 2);
+    check_grad(&rep, ctx, "b1", c.b1, db1, 3, chain_loss, &c, 3);
+    check_grad(&rep, ctx, "w2", c.w2, dw2, nw2, chain_loss, &c, 4);
+    free(c.x), free(c.w1), free(c.b1), free(c.w2), free(c.R), free(c.h), free(c.out);
+    free(c.scratch), free(dx), free(dh), free(dw1), free(db1), free(dw2);
     REPORT_DONE(rep, ctx);
 }
 END_TEST
@@ -595,6 +666,7 @@ int main(void)
     Suite *s = suite_create("gradcheck");
     TCase *tc = tcase_create("finite_differences");
     tcase_add_loop_test(tc, test_conv, 0, N_CONV);
+    tcase_add_test(tc, test_conv_chain_winograd4);
     tcase_add_test(tc, test_bn);
     tcase_add_loop_test(tc, test_bn_act, 0, 4);
     tcase_add_loop_test(tc, test_act, 0, 5);

@@ -561,7 +561,7 @@ START_TEST(test_layers_conv_algo)
     const char *ini = tmp_path("res.ini");
     FILE *f = fopen(ini, "w");
     ck_assert_ptr_nonnull(f);
-    fputs("[experiment]\nname = res\n[layer.c1]\ntype = conv\nfilters = 16\n"
+    fputs("[experiment]\nname = res\n[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\n"
           "[layer.c2]\ntype = conv\nfilters = 16\n[layer.r]\ntype = residual\nfilters = 32\n"
           "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n", f);
     fclose(f);

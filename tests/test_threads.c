@@ -1,14 +1,18 @@
 /* test_threads.c — the engine's thread splits give the single-thread answer:
  * gemm() split by rows, by columns and by the inner dimension (with beta 0
  * and 1, transposes, ldc > n) against a double-precision reference; conv
- * forward and backward (im2col and 1x1) on 2 threads against 1 thread, with an odd image count
- * so the threads get unequal shares. Without OpenMP the 2-thread runs take
- * the OpenBLAS path and the test still holds.
+ * forward and backward (im2col, 1x1, Winograd F(2x2) and F(4x4)) on 2
+ * threads against 1 thread, with an odd image count so the threads get
+ * unequal shares (Winograd splits tiles, not images: 5 images of 17x15 give
+ * 360 F(2x2) and 100 F(4x4) tiles, enough for both threads), and a rerun on
+ * 2 threads is bit-identical. Without OpenMP the 2-thread runs take the
+ * OpenBLAS path and the test still holds.
  * Tolerance: |a - b| <= 1e-5 * (sum_k |a_ik b_kj| + |beta c|) per element for
  * gemm; 1e-5 * max(1, max |ref|) for conv (only summation order differs). */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check_run.h"
 #include "cnnrun/kernels.h"
@@ -102,17 +106,25 @@ static void conv_run(const ConvShape *s, int threads, const float *x, const floa
 }
 
 static const ConvShape convs[] = {
-    {.n = 5, .h = 9, .w = 7, .c_in = 3, .c_out = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
-    {.n = 3, .h = 12, .w = 12, .c_in = 24, .c_out = 40, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
-    {.n = 7, .h = 6, .w = 6, .c_in = 64, .c_out = 32, .kh = 2, .kw = 2, .stride = 1, .pad = 0},
-    {.n = 5, .h = 6, .w = 6, .c_in = 8, .c_out = 12, .kh = 1, .kw = 1, .stride = 1, .pad = 0},
+    {.n = 5, .h = 9, .w = 7, .c_in = 3, .c_out = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1,
+     .algo = CONV_IM2COL},
+    {.n = 3, .h = 12, .w = 12, .c_in = 24, .c_out = 40, .kh = 3, .kw = 3, .stride = 2, .pad = 1,
+     .algo = CONV_IM2COL},
+    {.n = 7, .h = 6, .w = 6, .c_in = 64, .c_out = 32, .kh = 2, .kw = 2, .stride = 1, .pad = 0,
+     .algo = CONV_IM2COL},
+    {.n = 5, .h = 6, .w = 6, .c_in = 8, .c_out = 12, .kh = 1, .kw = 1, .stride = 1, .pad = 0,
+     .algo = CONV_IM2COL},
+    {.n = 5, .h = 17, .w = 15, .c_in = 24, .c_out = 40, .kh = 3, .kw = 3, .stride = 1, .pad = 1,
+     .algo = CONV_WINOGRAD},
+    {.n = 5, .h = 17, .w = 15, .c_in = 24, .c_out = 40, .kh = 3, .kw = 3, .stride = 1, .pad = 1,
+     .algo = CONV_WINOGRAD4},
 };
 
 START_TEST(test_conv_threads)
 {
     ConvShape s = convs[_i];
-    s.algo = CONV_IM2COL;
     conv_shape_init(&s);
+    ck_assert_int_eq(conv_algo_used(&s), s.algo);
     Rng r;
     rng_seed(&r, 11, (uint64_t)_i);
     size_t n_in = (size_t)s.n * s.h * s.w * s.c_in, n_out = (size_t)s.n * s.h_out * s.w_out * s.c_out;
@@ -124,6 +136,15 @@ START_TEST(test_conv_threads)
         dw[t] = alloc_floats(n_w), db[t] = alloc_floats(nc);
         conv_run(&s, t + 1, x, w, b, dy, y[t], dx[t], dw[t], db[t]);
     }
+    /* the same thread count again: the same numbers, bit for bit */
+    float *y2 = alloc_floats(n_out), *dx2 = alloc_floats(n_in), *dw2 = alloc_floats(n_w);
+    float *db2 = alloc_floats(nc);
+    conv_run(&s, 2, x, w, b, dy, y2, dx2, dw2, db2);
+    ck_assert(memcmp(y2, y[1], sizeof(float) * n_out) == 0);
+    ck_assert(memcmp(dx2, dx[1], sizeof(float) * n_in) == 0);
+    ck_assert(memcmp(dw2, dw[1], sizeof(float) * n_w) == 0);
+    ck_assert(memcmp(db2, db[1], sizeof(float) * nc) == 0);
+    free(y2), free(dx2), free(dw2), free(db2);
     assert_close("forward", y[1], y[0], n_out);
     assert_close("dinput", dx[1], dx[0], n_in);
     assert_close("dweight", dw[1], dw[0], n_w);

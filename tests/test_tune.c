@@ -102,7 +102,8 @@ START_TEST(test_algorithm_table)
     ConvShape wide = shape3x3(128, 128, 8, 1, 3, 1), half = shape3x3(128, 64, 8, 1, 3, 1);
     ck_assert(conv_algo_eligible(CONV_IM2COL, &narrow) && conv_algo_eligible(CONV_IM2COL, &point));
     ck_assert(conv_algo_eligible(CONV_WINOGRAD, &ok));
-    ck_assert(!conv_algo_eligible(CONV_WINOGRAD, &narrow));
+    ck_assert(conv_algo_eligible(CONV_WINOGRAD, &narrow)); /* any channel count */
+    ck_assert(conv_algo_eligible(CONV_WINOGRAD4, &narrow));
     ck_assert(!conv_algo_eligible(CONV_WINOGRAD, &strided));
     ck_assert(!conv_algo_eligible(CONV_WINOGRAD, &point));
     ck_assert(!conv_algo_eligible(99, &ok));
@@ -172,8 +173,8 @@ START_TEST(test_tuned_choice_is_eligible)
     ck_assert_int_eq(m.conv_from, CONV_FROM_RULE); /* not measured yet */
     model_tune_convs(&m);
     ck_assert_int_eq(m.conv_from, CONV_FROM_TUNING);
-    /* c2 = c3 (16 -> 16), r.conv1 (16 -> 32), r.conv2 (32 -> 32) */
-    ck_assert_int_eq(m.conv_tune_shapes, 3);
+    /* c1 (3 -> 16), c2 = c3 (16 -> 16), r.conv1 (16 -> 32), r.conv2 (32 -> 32) */
+    ck_assert_int_eq(m.conv_tune_shapes, 4);
     ck_assert(m.conv_tune_seconds > 0);
     int algos[16], n = model_conv_algos(&m, algos, 16);
     ck_assert_int_eq(n, 7); /* c1 c2 c3 r.conv1 r.conv2 r.shortcut c4 */
@@ -187,7 +188,6 @@ START_TEST(test_tuned_choice_is_eligible)
         ck_assert_int_eq(algos[k++], nd->algo);
         ck_assert_msg(conv_scratch_floats(&s) <= m.n_scratch, "%s: scratch too small", nd->name);
     }
-    ck_assert_int_eq(node(&m, "c1")->algo, CONV_IM2COL);
     ck_assert_int_eq(node(&m, "r.shortcut")->algo, CONV_IM2COL);
     ck_assert_int_eq(node(&m, "c4")->algo, CONV_IM2COL);
     ck_assert_int_eq(node(&m, "c2")->algo, node(&m, "c3")->algo); /* one timing for both */
@@ -233,10 +233,10 @@ START_TEST(test_forced_and_rule_are_not_measured)
     ck_assert(!m.conv_tune);
     ck_assert_int_eq(m.conv_from, CONV_FROM_ENV);
     ck_assert_int_eq(m.conv_tune_shapes, 0);
-    static const char *const wino[] = {"c2", "c3", "r.conv1", "r.conv2"};
-    static const char *const im2col[] = {"c1", "r.shortcut", "c4"};
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(node(&m, wino[i])->algo, CONV_WINOGRAD);
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(node(&m, im2col[i])->algo, CONV_IM2COL);
+    static const char *const wino[] = {"c1", "c2", "c3", "r.conv1", "r.conv2"};
+    static const char *const im2col[] = {"r.shortcut", "c4"};
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(node(&m, wino[i])->algo, CONV_WINOGRAD);
+    for (int i = 0; i < 2; i++) ck_assert_int_eq(node(&m, im2col[i])->algo, CONV_IM2COL);
     model_free(&m);
     experiment_free(&e);
 
@@ -245,7 +245,7 @@ START_TEST(test_forced_and_rule_are_not_measured)
     model_tune_convs(&m);
     ck_assert(!m.conv_tune);
     ck_assert_int_eq(m.conv_from, CONV_FROM_RULE);
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(node(&m, wino[i])->algo, CONV_IM2COL);
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(node(&m, wino[i])->algo, CONV_IM2COL);
     model_free(&m);
     experiment_free(&e);
     /* the rule takes Winograd for wide layers */
@@ -269,7 +269,7 @@ START_TEST(test_session_measures)
     setenv("CNNRUN_CONV", "tune", 1);
     ck_assert_int_eq(session_open(&s, &e, 2, 0), CN_EXIT_OK);
     ck_assert_int_eq(s.model.conv_from, CONV_FROM_TUNING);
-    ck_assert_int_eq(s.model.conv_tune_shapes, 3);
+    ck_assert_int_eq(s.model.conv_tune_shapes, 4);
     session_close(&s);
     setenv("CNNRUN_CONV", "rule", 1);
     ck_assert_int_eq(session_open(&s, &e, 2, 0), CN_EXIT_OK);
@@ -324,7 +324,7 @@ START_TEST(test_section_text)
     setenv("CNNRUN_CONV", "winograd", 1);
     build(&e, &m, 0);
     model_section(&m, 0, &sec);
-    ck_assert_str_eq(sec.conv_algo, "im2col");
+    ck_assert_str_eq(sec.conv_algo, "winograd"); /* 3x3 stride 1 pad 1: any channel count */
     model_section(&m, 1, &sec);
     ck_assert_str_eq(sec.conv_algo, "winograd");
     model_section(&m, 3, &sec);
@@ -336,9 +336,9 @@ START_TEST(test_section_text)
     setenv("CNNRUN_CONV", "tune", 1);
     build(&e, &m, 0);
     model_section(&m, 1, &sec);
-    ck_assert_str_eq(sec.conv_algo, "im2col|winograd");
+    ck_assert_str_eq(sec.conv_algo, "im2col|winograd|winograd4");
     model_section(&m, 3, &sec);
-    ck_assert_str_eq(sec.conv_algo, "conv1=im2col|winograd,conv2=im2col|winograd,shortcut=im2col");
+    ck_assert_str_eq(sec.conv_algo, "conv1=im2col|winograd|winograd4,conv2=im2col|winograd|winograd4,shortcut=im2col");
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

@@ -64,24 +64,37 @@ double gemm_peak_gflops(int n, int reps);
 
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
 /* Algorithms (the table in src/engine/conv_algo.c has one row per algorithm:
- * its name, the shapes it computes, whether the shape rule prefers it).
- * CONV_IM2COL: im2col + GEMM, every shape. CONV_WINOGRAD: Winograd
- * F(2x2,3x3) (src/engine/winograd.c) for the forward pass and the input
- * gradient of 3x3 stride-1 pad-1 layers with >= 16 channels in and out (the
- * weight gradient stays im2col). CONV_AUTO: the shape rule (conv_algo_rule).
- * An algorithm a shape is not eligible for runs as im2col. The model chooses
- * each conv's algorithm (Node.algo): by measuring, by the rule, or as
- * CNNRUN_CONV forces (conv_choice_from_env; src/model/tune.c). */
-enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2 };
+ * its name, the shapes it computes, whether the shape rule prefers it, and
+ * the algorithm of its weight gradient). CONV_IM2COL: im2col + GEMM for all
+ * three products, every shape. CONV_WINOGRAD: Winograd F(2x2,3x3)
+ * (src/engine/winograd.c) for the forward pass and the input gradient of
+ * 3x3 stride-1 pad-1 layers, the weight gradient by im2col. CONV_WINOGRAD4:
+ * Winograd F(4x4,3x3) for all three products of those layers. CONV_AUTO: the
+ * shape rule (conv_algo_rule). An algorithm a shape is not eligible for runs
+ * as im2col. The model chooses each conv's algorithm (Node.algo): by
+ * measuring, by the rule, or as CNNRUN_CONV forces (conv_choice_from_env;
+ * src/model/tune.c). */
+enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2, CONV_WINOGRAD4 = 3 };
 
 typedef struct {
     int n, h, w, c_in;       /* input (N,H,W,C_in) */
     int c_out, kh, kw, stride, pad;
     int h_out, w_out;        /* filled by conv_shape_init */
-    int algo;                /* CONV_AUTO (0: the shape rule), CONV_IM2COL, CONV_WINOGRAD */
+    int algo;                /* CONV_*: forward and input gradient, and the weight
+                                gradient unless algo_dweight says otherwise */
+    int algo_dweight;        /* the weight gradient's: CONV_AUTO (0) follows `algo`
+                                the row's own: conv_algo_used_dweight) */
     int threads;             /* most threads to use, 0: the engine's count; scratch sized
                                 by conv_scratch_floats with the same value holds them */
 } ConvShape;
+
+/* The algorithm that runs for s: the forward pass and input gradient
+ * (conv_algo_used: conv_algo_resolve), the weight gradient
+ * (conv_algo_used_dweight: s->algo_dweight where set and eligible, else the
+ * row's own weight-gradient algorithm); never CONV_AUTO (an ineligible
+ * choice runs im2col). */
+int conv_algo_used(const ConvShape *s);
+int conv_algo_used_dweight(const ConvShape *s);
 
 void conv_shape_init(ConvShape *s);
 

@@ -3,7 +3,10 @@
  * Forward: out (M, C_out) = col (M, K) x W (K, C_out), M = N*Ho*Wo,
  * K = KH*KW*C_in, col built by im2col over chunks of output rows sized to stay
  * in cache. A 1x1 stride-1 unpadded conv uses the input itself as col.
- * Backward: dW += col^T x dY; dcol = dY x W^T, scattered back by col2im. */
+ * Backward: dW += col^T x dY; dcol = dY x W^T, scattered back by col2im.
+ * Which algorithm runs (im2col here, or Winograd F(2x2)/F(4x4) in
+ * winograd.c) is decided per product from ConvShape.algo / .algo_dweight
+ * (conv_algo_used, conv_algo_used_dweight). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +68,9 @@ static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_
     *r1 = (size_t)s->n * (t + 1) / T * hw;
 }
 
-/* The algorithm this call runs (conv_algo.c: s->algo where eligible). */
-static int use_winograd(const ConvShape *s) {
-    return conv_algo_resolve(s) == CONV_WINOGRAD;
+/* The output tile side of a Winograd algorithm, 0 for im2col. */
+static int wino_tile(int algo) {
+    return algo == CONV_WINOGRAD4 ? 4 : algo == CONV_WINOGRAD ? 2 : 0;
 }
 
 /* The pointwise products' work space: the whole scratch, on the conv's
@@ -96,10 +99,18 @@ size_t conv_scratch_floats(const ConvShape *s) {
         size_t w = pointwise_work_floats(s);
         return w > bias ? w : bias;
     }
-    size_t need = (size_t)conv_threads(s) * conv_thread_floats(s);
-    if (bias > need) need = bias;
-    if (use_winograd(s)) {
-        size_t w = winograd_scratch_floats(s);
+    const int fwd = wino_tile(conv_algo_used(s)), dw = wino_tile(conv_algo_used_dweight(s));
+    size_t need = bias;
+    if (!fwd || !dw) { /* im2col for some product */
+        size_t c = (size_t)conv_threads(s) * conv_thread_floats(s);
+        if (c > need) need = c;
+    }
+    if (fwd) {
+        size_t w = winograd_scratch_floats(s, fwd, fwd == dw);
+        if (w > need) need = w;
+    }
+    if (dw && dw != fwd) {
+        size_t w = winograd_scratch_floats(s, dw, 1);
         if (w > need) need = w;
     }
     return need;
@@ -167,13 +178,14 @@ static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t 
 void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
                   float *out, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
-    if (bias && !use_winograd(s)) {
+    const int tile = wino_tile(conv_algo_used(s));
+    if (tile) {
+        winograd_forward(s, tile, in, weight, bias, out, scratch);
+        return;
+    }
+    if (bias) {
         PARALLEL_FOR(m * cout)
         for (size_t i = 0; i < m; i++) memcpy(out + i * cout, bias, sizeof(float) * cout);
-    }
-    if (use_winograd(s)) {
-        winograd_forward(s, in, weight, bias, out, scratch);
-        return;
     }
     const float beta = bias ? 1.0f : 0.0f;
     if (conv_is_pointwise(s)) {
@@ -185,7 +197,7 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     const size_t chunk = conv_chunk_rows(s);
     const int T = conv_threads(s);
     const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *col = scratch + (size_t)t * conv_thread_floats(s);
@@ -205,7 +217,7 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
 static void bias_grad(const ConvShape *s, const float *dout, float *dbias, float *partial) {
     const size_t cout = (size_t)s->c_out;
     const int T = conv_threads(s);
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *p = partial + (size_t)t * cout;
@@ -217,6 +229,56 @@ static void bias_grad(const ConvShape *s, const float *dout, float *dbias, float
     }
     for (int t = 0; t < T; t++)
         for (size_t c = 0; c < cout; c++) dbias[c] += partial[(size_t)t * cout + c];
+}
+
+/* The im2col backward of a k x k conv: with dweight (not NULL) dweight +=
+ * col^T x dY, with din (not NULL) the input gradient, written (acc = 0) or
+ * added. */
+static void im2col_backward(const ConvShape *s, const float *in, const float *weight,
+                            const float *dout, float *din, int acc, float *dweight,
+                            float *scratch) {
+    const size_t k = conv_k(s), cout = (size_t)s->c_out;
+    const size_t chunk = conv_chunk_rows(s);
+    const size_t kc = k * cout;
+    const int T = conv_threads(s);
+    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
+    PARALLEL_THREADS(T)
+    {
+        int t = parallel_thread_num();
+        float *col = scratch + (size_t)t * conv_thread_floats(s);
+        /* Thread 0 adds into the weight gradient; the others into their own. */
+        float *dw = dweight;
+        if (t > 0 && dweight) {
+            dw = col + chunk * k;
+            memset(dw, 0, sizeof(float) * kc);
+        }
+        size_t r0, r1;
+        conv_thread_rows(s, t, T, &r0, &r1);
+        if (din && !acc) {
+            size_t img = (size_t)s->h * s->w * s->c_in, hw = (size_t)s->h_out * s->w_out;
+            memset(din + r0 / hw * img, 0, sizeof(float) * (r1 - r0) / hw * img);
+        }
+        for (size_t m0 = r0; m0 < r1; m0 += chunk) {
+            size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
+            const float *dy = dout + m0 * cout;
+            if (dweight) {
+                im2col(s, in, m0, rows, col);
+                gemm(1, 0, (int)k, (int)cout, (int)rows, col, (int)k, dy, (int)cout, 1.0f, dw,
+                     (int)cout, &one);
+            }
+            if (din) {
+                gemm(0, 1, (int)rows, (int)k, (int)cout, dy, (int)cout, weight, (int)cout, 0.0f,
+                     col, (int)k, &one);
+                col2im_add(s, col, m0, rows, din);
+            }
+        }
+    }
+    /* The other threads' partial gradients, added in thread order. */
+    for (int t = 1; t < T && dweight; t++) {
+        const float *dw = scratch + (size_t)t * conv_thread_floats(s) + chunk * k;
+        PARALLEL_FOR(kc)
+        for (size_t i = 0; i < kc; i++) dweight[i] += dw[i];
+    }
 }
 
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
@@ -232,45 +294,10 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
                  acc ? 1.0f : 0.0f, din, (int)k, &ws);
         return;
     }
-    const int wino = use_winograd(s);
-    const size_t chunk = conv_chunk_rows(s);
-    const size_t kc = k * cout;
-    const int T = conv_threads(s);
-    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        int t = parallel_thread_num();
-        float *col = scratch + (size_t)t * conv_thread_floats(s);
-        /* Thread 0 adds into the weight gradient; the others into their own. */
-        float *dw = dweight;
-        if (t > 0) {
-            dw = col + chunk * k;
-            memset(dw, 0, sizeof(float) * kc);
-        }
-        size_t r0, r1;
-        conv_thread_rows(s, t, T, &r0, &r1);
-        if (din && !acc && !wino) {
-            size_t img = (size_t)s->h * s->w * s->c_in, hw = (size_t)s->h_out * s->w_out;
-            memset(din + r0 / hw * img, 0, sizeof(float) * (r1 - r0) / hw * img);
-        }
-        for (size_t m0 = r0; m0 < r1; m0 += chunk) {
-            size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
-            const float *dy = dout + m0 * cout;
-            im2col(s, in, m0, rows, col);
-            gemm(1, 0, (int)k, (int)cout, (int)rows, col, (int)k, dy, (int)cout, 1.0f, dw,
-                 (int)cout, &one);
-            if (din && !wino) {
-                gemm(0, 1, (int)rows, (int)k, (int)cout, dy, (int)cout, weight, (int)cout, 0.0f,
-                     col, (int)k, &one);
-                col2im_add(s, col, m0, rows, din);
-            }
-        }
-    }
-    /* The other threads' partial gradients, added in thread order. */
-    for (int t = 1; t < T; t++) {
-        const float *dw = scratch + (size_t)t * conv_thread_floats(s) + chunk * k;
-        PARALLEL_FOR(kc)
-        for (size_t i = 0; i < kc; i++) dweight[i] += dw[i];
-    }
-    if (din && wino) winograd_backward_data(s, weight, dout, din, acc, scratch);
+    const int tile = wino_tile(conv_algo_used(s)), dw_tile = wino_tile(conv_algo_used_dweight(s));
+    if (dw_tile) winograd_backward_weight(s, dw_tile, in, dout, dweight, scratch);
+    if (!dw_tile || (din && !tile))
+        im2col_backward(s, in, weight, dout, tile ? NULL : din, acc, dw_tile ? NULL : dweight,
+                        scratch);
+    if (din && tile) winograd_backward_data(s, tile, weight, dout, din, acc, scratch);
 }

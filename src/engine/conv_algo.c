@@ -21,10 +21,17 @@ static int every_shape(const ConvShape *s)
     return 1;
 }
 
-/* wide layers: narrow ones are transform-bound */
+/* wide layers of at least 4x4: narrow ones are transform-bound */
 static int wide(const ConvShape *s)
 {
-    return s->c_in >= WINO_RULE_CHANNELS && s->c_out >= WINO_RULE_CHANNELS;
+    return s->c_in >= WINO_RULE_CHANNELS && s->c_out >= WINO_RULE_CHANNELS && s->h >= 4 &&
+           s->w >= 4;
+}
+
+static int never(const ConvShape *s)
+{
+    (void)s;
+    return 0;
 }
 
 static const struct {
@@ -32,9 +39,13 @@ static const struct {
     const char *name;
     int (*eligible)(const ConvShape *s); /* computes this shape itself */
     int (*preferred)(const ConvShape *s); /* the shape rule takes it (where eligible) */
+    int dweight; /* the algorithm of its weight gradient */
 } rows[] = {
-    {CONV_IM2COL, "im2col", every_shape, every_shape},
-    {CONV_WINOGRAD, "winograd", winograd_eligible, wide},
+    {CONV_IM2COL, "im2col", every_shape, every_shape, CONV_IM2COL},
+    /* F(2x2)'s weight gradient stays im2col, as before Winograd had one, so the
+     * rule's runs keep their numbers; algo_dweight can ask for F(2x2)'s */
+    {CONV_WINOGRAD, "winograd", winograd_eligible, wide, CONV_IM2COL},
+    {CONV_WINOGRAD4, "winograd4", winograd_eligible, never, CONV_WINOGRAD4},
 };
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
@@ -91,13 +102,22 @@ int conv_algo_resolve(const ConvShape *s)
     return conv_algo_eligible(s->algo, s) ? s->algo : CONV_IM2COL;
 }
 
+int conv_algo_used(const ConvShape *s) { return conv_algo_resolve(s); }
+
+int conv_algo_used_dweight(const ConvShape *s)
+{
+    if (s->algo_dweight != CONV_AUTO)
+        return conv_algo_eligible(s->algo_dweight, s) ? s->algo_dweight : CONV_IM2COL;
+    return rows[row_of(conv_algo_resolve(s))].dweight;
+}
+
 int conv_choice_from_env(int *forced)
 {
     const char *v = getenv("CNNRUN_CONV");
     *forced = CONV_AUTO;
     if (!v || !*v || strcmp(v, "tune") == 0) return CONV_CHOICE_TUNE;
     if (strcmp(v, "rule") == 0) return CONV_CHOICE_RULE;
-    int algo = conv_algo_by_name(v);
+    int algo = strcmp(v, "winograd2") == 0 ? CONV_WINOGRAD : conv_algo_by_name(v);
     if (algo >= 0) {
         *forced = algo;
         return CONV_CHOICE_FORCED;

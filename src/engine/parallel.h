@@ -24,6 +24,9 @@
     CN_PRAGMA(omp parallel for simd schedule(static) if ((size_t)(n) > PARALLEL_MIN))
 /* An inner loop vectorised although it has branches (iterations independent). */
 #define SIMD_LOOP _Pragma("omp simd")
+/* The block after it runs on T threads (parallel_thread_num tells them
+ * apart); once, as thread 0, when T is 1 or without OpenMP. */
+#define PARALLEL_THREADS(T) CN_PRAGMA(omp parallel num_threads(T) if ((T) > 1))
 static inline int parallel_max_threads(void) { return omp_get_max_threads(); }
 static inline void parallel_set_threads(int n) { omp_set_num_threads(n); }
 static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
@@ -31,6 +34,7 @@ static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
 #define PARALLEL_FOR(n)
 #define PARALLEL_FOR_SIMD(n) _Pragma("GCC ivdep")
 #define SIMD_LOOP _Pragma("GCC ivdep")
+#define PARALLEL_THREADS(T)
 static inline int parallel_max_threads(void) { return 1; }
 static inline void parallel_set_threads(int n) { (void)n; }
 static inline int parallel_thread_num(void) { return 0; }

@@ -1,222 +1,545 @@
 /* winograd.c — 3x3 stride-1 pad-1 convolutions by Winograd's minimal
- * filtering F(2x2, 3x3) (Lavin & Gray, 2015): each 2x2 output tile comes from
- * a 4x4 input tile with 16 element-wise products instead of 36, done for all
- * channels at once as 16 matrix products through cblas_sgemm:
- *     M[k] (T, C_out) = V[k] (T, C_in) x U[k] (C_in, C_out),  k = 0..15,
- * with V = B^T d B (input tiles), U = G g G^T (filters), out = A^T M A.
- * 2.25x fewer multiplications than im2col; used for the forward pass and for
- * the input gradient (itself a 3x3 convolution of dout with the flipped,
- * transposed filters). The weight gradient stays on im2col (conv.c). */
-#include <cblas.h>
+ * filtering (Lavin & Gray, 2015), F(2x2,3x3) and F(4x4,3x3), for all three
+ * products of a layer.
+ *
+ * F(m x m, 3x3) computes each m x m output tile from an a x a input tile,
+ * a = m + 2, with a*a element-wise products instead of 9*m*m, done for all
+ * channels at once as a*a matrix products through cblas_sgemm (gemm()):
+ *   forward         M[k] (T, C_out) = V[k] (T, C_in) x U[k] (C_in, C_out)
+ *                   V = B^T d B (input tiles), U = G g G^T (filters),
+ *                   out tile = A^T M A;
+ *   input gradient  the same with dout for the input and the filters flipped
+ *                   in space, U[k] used transposed (din is a 3x3 convolution
+ *                   of dout with w'[ky][kx][co][ci] = w[2-ky][2-kx][ci][co]);
+ *   weight gradient the forward's transpose: as out = A^T ((G g G^T) . V) A
+ *                   is linear in g, sum(dY . out) = sum(g . G^T ((A dY A^T)
+ *                   . V) G), so
+ *                   dW = G^T (sum over tiles of V . Z) G,  Z = A dY A^T,
+ *                   i.e. S[k] (C_in, C_out) += V[k]^T (C_in, T) x Z[k] (T, C_out)
+ *                   per tile batch and one G^T S G at the end. Output-gradient
+ *                   pixels outside the image count as zeros, so an edge tile
+ *                   adds exactly its valid outputs' terms.
+ * F(2x2): 16 products per tile for 4 outputs (2.25x fewer multiplications
+ * than direct); F(4x4): 36 for 16 (4x fewer).
+ *
+ * Matrices (the standard Lavin-Gray ones). F(2x2,3x3), points 0, 1, -1, inf:
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1]
+ * F(4x4,3x3), points 0, 1, -1, 2, -2, inf. ±1/2 in place of ±2 is no
+ * better: simulated in fp32 (tests/bench/winograd_points.py, 64 and 256
+ * input channels) the rms error is the same (1.7e-6, 3.2e-6 of rms |out|)
+ * and the max error within ±15 % either way. Mixed points 0, ±1, 2, -1/2
+ * (or 1/2, -2) would give 1.5x less rms and 2-3x less max error, not done
+ * yet. Measured with these matrices: up to 2.1e-5 of max |out| on the
+ * ResNet-18 and airbench layer shapes (F(2x2): 8.5e-7; test_winograd.c).
+ *   B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0 4 -4 -1 1 0;
+ *          0 -2 -1  2 1 0;  0  2 -1 -2 1 0;  0 4  0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+ *          1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ *
+ * Layout: transformed tiles are V[k][t][c] (position, tile, channel), so each
+ * product's operand is a plain row-major matrix. Every transform is a 1-D
+ * transform applied twice (columns, then rows) whose loop runs along a vector
+ * of contiguous floats — channels in NHWC, whole tile rows (a*C floats) in
+ * the first pass over an interior tile, blocks of (C_in*C_out) filter
+ * entries — so it vectorises. Tiles go in batches sized to stay in cache;
+ * each thread takes a contiguous range of tiles (outputs never overlap; the
+ * weight gradient's per-thread sums S are added in thread order), so results
+ * depend only on the shape and the thread count. */
 #include <string.h>
 
 #include "cnnrun/kernels.h"
 #include "parallel.h"
 #include "winograd.h"
 
-/* Floats of one thread's V and M for a chunk of tiles (~2 MiB: one core's
- * L2 and some of L3), and the fewest tiles a chunk has (GEMM rows). */
-#define WINO_CHUNK_FLOATS (512u * 1024u)
-#define WINO_MIN_TILES 64
+/* A 1-D transform: out[r][x] = sum_i L[r][i] * in[i][x] for x < n. */
+typedef void (*Xform)(size_t n, const float *const *in, float *const *out);
+
+/* ---- F(2x2,3x3) ---- */
+
+static inline void bt2_k(size_t n, const float *restrict d0, const float *restrict d1,
+                         const float *restrict d2, const float *restrict d3, float *restrict o0,
+                         float *restrict o1, float *restrict o2, float *restrict o3) {
+    for (size_t x = 0; x < n; x++) {
+        o0[x] = d0[x] - d2[x];
+        o1[x] = d1[x] + d2[x];
+        o2[x] = d2[x] - d1[x];
+        o3[x] = d1[x] - d3[x];
+    }
+}
+
+static void bt2(size_t n, const float *const *in, float *const *out) { /* B^T, 4 -> 4 */
+    bt2_k(n, in[0], in[1], in[2], in[3], out[0], out[1], out[2], out[3]);
+}
+
+static inline void g2_k(size_t n, const float *restrict g0, const float *restrict g1,
+                        const float *restrict g2, float *restrict o0, float *restrict o1,
+                        float *restrict o2, float *restrict o3) {
+    for (size_t x = 0; x < n; x++) {
+        o0[x] = g0[x];
+        o1[x] = 0.5f * (g0[x] + g1[x] + g2[x]);
+        o2[x] = 0.5f * (g0[x] - g1[x] + g2[x]);
+        o3[x] = g2[x];
+    }
+}
+
+static void g2(size_t n, const float *const *in, float *const *out) { /* G, 3 -> 4 */
+    g2_k(n, in[0], in[1], in[2], out[0], out[1], out[2], out[3]);
+}
+
+static inline void at2_k(size_t n, const float *restrict m0, const float *restrict m1,
+                         const float *restrict m2, const float *restrict m3, float *restrict o0,
+                         float *restrict o1) {
+    for (size_t x = 0; x < n; x++) {
+        o0[x] = m0[x] + m1[x] + m2[x];
+        o1[x] = m1[x] - m2[x] - m3[x];
+    }
+}
+
+static void at2(size_t n, const float *const *in, float *const *out) { /* A^T, 4 -> 2 */
+    at2_k(n, in[0], in[1], in[2], in[3], out[0], out[1]);
+}
+
+static inline void a2_k(size_t n, const float *restrict e0, const float *restrict e1,
+                        float *restrict o0, float *restrict o1, float *restrict o2,
+                        float *restrict o3) {
+    for (size_t x = 0; x < n; x++) {
+        o0[x] = e0[x];
+        o1[x] = e0[x] + e1[x];
+        o2[x] = e0[x] - e1[x];
+        o3[x] = -e1[x];
+    }
+}
+
+static void a2(size_t n, const float *const *in, float *const *out) { /* A, 2 -> 4 */
+    a2_k(n, in[0], in[1], out[0], out[1], out[2], out[3]);
+}
+
+static inline void gt2_k(size_t n, const float *restrict s0, const float *restrict s1,
+                         const float *restrict s2, const float *restrict s3, float *restrict o0,
+                         float *restrict o1, float *restrict o2) {
+    for (size_t x = 0; x < n; x++) {
+        float p = 0.5f * (s1[x] + s2[x]);
+        o0[x] = s0[x] + p;
+        o1[x] = 0.5f * (s1[x] - s2[x]);
+        o2[x] = p + s3[x];
+    }
+}
+
+/* ---- F(4x4,3x3) ---- */
+
+static void gt2(size_t n, const float *const *in, float *const *out) { /* G^T, 4 -> 3 */
+    gt2_k(n, in[0], in[1], in[2], in[3], out[0], out[1], out[2]);
+}
+
+static inline void bt4_k(size_t n, const float *restrict d0, const float *restrict d1,
+                         const float *restrict d2, const float *restrict d3,
+                         const float *restrict d4, const float *restrict d5, float *restrict o0,
+                         float *restrict o1, float *restrict o2, float *restrict o3,
+                         float *restrict o4, float *restrict o5) {
+    for (size_t x = 0; x < n; x++) {
+        float p = d4[x] - 4.0f * d2[x], q = d3[x] - 4.0f * d1[x];
+        float r = d4[x] - d2[x], s = 2.0f * (d3[x] - d1[x]);
+        o0[x] = 4.0f * d0[x] - 5.0f * d2[x] + d4[x];
+        o1[x] = p + q;
+        o2[x] = p - q;
+        o3[x] = r + s;
+        o4[x] = r - s;
+        o5[x] = 4.0f * d1[x] - 5.0f * d3[x] + d5[x];
+    }
+}
+
+static void bt4(size_t n, const float *const *in, float *const *out) { /* B^T, 6 -> 6 */
+    bt4_k(n, in[0], in[1], in[2], in[3], in[4], in[5], out[0], out[1], out[2], out[3], out[4],
+          out[5]);
+}
+
+static inline void g4_k(size_t n, const float *restrict g0, const float *restrict g1,
+                        const float *restrict g2, float *restrict o0, float *restrict o1,
+                        float *restrict o2, float *restrict o3, float *restrict o4,
+                        float *restrict o5) {
+    const float sixth = 1.0f / 6.0f;
+    for (size_t x = 0; x < n; x++) {
+        float p = g0[x] + g2[x], q = g0[x] / 24.0f + g2[x] / 6.0f, r = g1[x] / 12.0f;
+        o0[x] = 0.25f * g0[x];
+        o1[x] = -sixth * (p + g1[x]);
+        o2[x] = -sixth * (p - g1[x]);
+        o3[x] = q + r;
+        o4[x] = q - r;
+        o5[x] = g2[x];
+    }
+}
+
+static void g4(size_t n, const float *const *in, float *const *out) { /* G, 3 -> 6 */
+    g4_k(n, in[0], in[1], in[2], out[0], out[1], out[2], out[3], out[4], out[5]);
+}
+
+static inline void at4_k(size_t n, const float *restrict m0, const float *restrict m1,
+                         const float *restrict m2, const float *restrict m3,
+                         const float *restrict m4, const float *restrict m5, float *restrict o0,
+                         float *restrict o1, float *restrict o2, float *restrict o3) {
+    for (size_t x = 0; x < n; x++) {
+        float p = m1[x] + m2[x], q = m1[x] - m2[x], r = m3[x] + m4[x], s = m3[x] - m4[x];
+        o0[x] = m0[x] + p + r;
+        o1[x] = q + 2.0f * s;
+        o2[x] = p + 4.0f * r;
+        o3[x] = q + 8.0f * s + m5[x];
+    }
+}
+
+static void at4(size_t n, const float *const *in, float *const *out) { /* A^T, 6 -> 4 */
+    at4_k(n, in[0], in[1], in[2], in[3], in[4], in[5], out[0], out[1], out[2], out[3]);
+}
+
+static inline void a4_k(size_t n, const float *restrict e0, const float *restrict e1,
+                        const float *restrict e2, const float *restrict e3, float *restrict o0,
+                        float *restrict o1, float *restrict o2, float *restrict o3,
+                        float *restrict o4, float *restrict o5) {
+    for (size_t x = 0; x < n; x++) {
+        float p = e0[x] + e2[x], q = e1[x] + e3[x];
+        float r = e0[x] + 4.0f * e2[x], s = 2.0f * e1[x] + 8.0f * e3[x];
+        o0[x] = e0[x];
+        o1[x] = p + q;
+        o2[x] = p - q;
+        o3[x] = r + s;
+        o4[x] = r - s;
+        o5[x] = e3[x];
+    }
+}
+
+static void a4(size_t n, const float *const *in, float *const *out) { /* A, 4 -> 6 */
+    a4_k(n, in[0], in[1], in[2], in[3], out[0], out[1], out[2], out[3], out[4], out[5]);
+}
+
+static inline void gt4_k(size_t n, const float *restrict s0, const float *restrict s1,
+                         const float *restrict s2, const float *restrict s3,
+                         const float *restrict s4, const float *restrict s5, float *restrict o0,
+                         float *restrict o1, float *restrict o2) {
+    const float sixth = 1.0f / 6.0f;
+    for (size_t x = 0; x < n; x++) {
+        float p = s1[x] + s2[x], q = s3[x] + s4[x];
+        o0[x] = 0.25f * s0[x] - sixth * p + q / 24.0f;
+        o1[x] = sixth * (s2[x] - s1[x]) + (s3[x] - s4[x]) / 12.0f;
+        o2[x] = sixth * (q - p) + s5[x];
+    }
+}
+
+static void gt4(size_t n, const float *const *in, float *const *out) { /* G^T, 6 -> 3 */
+    gt4_k(n, in[0], in[1], in[2], in[3], in[4], in[5], out[0], out[1], out[2]);
+}
+
+/* One tile size: its transforms and how its tiles are batched. */
+typedef struct {
+    int m, a; /* m x m outputs from a x a inputs, a = m + 2 */
+    Xform bt, g, at, ad, gt;
+    size_t chunk_floats; /* target floats of one batch's transformed tiles, in and out */
+    size_t min_tiles;    /* fewest tiles in a batch (the products' rows) and per thread */
+} Variant;
+
+/* F(2x2): ~2 MiB batches, measured (docs/performance.md). F(4x4): ~1 MiB,
+ * one core's L2 (not yet measured against other sizes). */
+static const Variant F2 = {2, 4, bt2, g2, at2, a2, gt2, 512u * 1024u, 64};
+static const Variant F4 = {4, 6, bt4, g4, at4, a4, gt4, 256u * 1024u, 32};
+
+static const Variant *variant(int tile) {
+    return tile == 4 ? &F4 : &F2;
+}
 
 int winograd_eligible(const ConvShape *s) {
-    return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->c_in >= 16 &&
-           s->c_out >= 16 && s->h >= 4 && s->w >= 4;
+    return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->n >= 1 && s->h >= 1 &&
+           s->w >= 1 && s->c_in >= 1 && s->c_out >= 1;
 }
 
-static size_t tiles_total(const ConvShape *s) {
-    return (size_t)s->n * ((s->h + 1) / 2) * ((s->w + 1) / 2);
+/* ---- sizes ---- */
+
+static size_t up16(size_t n) { /* keeps every area 64-byte aligned */
+    return (n + 15) & ~(size_t)15;
 }
 
-/* Threads sharing the tiles: at most one per WINO_MIN_TILES tiles. */
-static int wino_threads(size_t total, int cap) {
+static size_t tiles_total(const Variant *v, const ConvShape *s) {
+    return (size_t)s->n * ((s->h + v->m - 1) / v->m) * ((s->w + v->m - 1) / v->m);
+}
+
+/* Threads sharing the tiles: at most one per min_tiles tiles. */
+static int wino_threads(const Variant *v, size_t total, int cap) {
 #ifndef _OPENMP
-    (void)total, (void)cap;
-    return 1; /* the parallel region runs once, as thread 0 */
-#endif
+    (void)v, (void)total, (void)cap;
+    return 1; /* the parallel regions run once, as thread 0 */
+#else
     int T = engine_get_threads();
     if (cap > 0 && cap < T) T = cap;
-    size_t most = total / WINO_MIN_TILES;
+    size_t most = total / v->min_tiles;
     if (most < 1) most = 1;
     return (size_t)T < most ? T : (int)most;
+#endif
 }
 
-static size_t chunk_tiles(int cin, int cout, size_t total) {
-    size_t t = WINO_CHUNK_FLOATS / (16u * (size_t)(cin + cout));
-    if (t < WINO_MIN_TILES) t = WINO_MIN_TILES;
+static size_t chunk_tiles(const Variant *v, int cin, int cout, size_t total) {
+    size_t t = v->chunk_floats / ((size_t)v->a * v->a * (size_t)(cin + cout));
+    if (t < v->min_tiles) t = v->min_tiles;
     return t < total ? t : total;
 }
 
-/* Floats of one thread's work area: V and M for a chunk, a row of zeros and
- * a throw-away row. */
-static size_t thread_floats(int cin, int cout, size_t total) {
-    int big = cin > cout ? cin : cout;
-    return 16u * chunk_tiles(cin, cout, total) * (size_t)(cin + cout) + 2u * (size_t)big;
+/* One thread's transform buffers: pass-1 results (a*a vectors), one output
+ * tile (m*m), a row of zeros (a pixels). */
+static size_t tile_buffers(const Variant *v, int big) {
+    return up16((size_t)v->a * v->a * big) + up16((size_t)v->m * v->m * big) +
+           up16((size_t)v->a * big);
 }
 
-size_t winograd_scratch_floats(const ConvShape *s) {
-    size_t total = tiles_total(s);
-    size_t a = thread_floats(s->c_in, s->c_out, total), b = thread_floats(s->c_out, s->c_in, total);
-    /* U (16 cin cout) + flipped weights (9 cin cout) + a work area per thread */
-    return 25u * (size_t)s->c_in * s->c_out + (size_t)wino_threads(total, s->threads) * (a > b ? a : b);
+/* Forward / input gradient: one thread's V and M for a batch, and buffers. */
+static size_t conv_thread_floats(const Variant *v, int cin, int cout, size_t total) {
+    size_t C = chunk_tiles(v, cin, cout, total), aa = (size_t)v->a * v->a;
+    return up16(aa * C * cin) + up16(aa * C * cout) + tile_buffers(v, cin > cout ? cin : cout);
 }
 
-/* U[k][ci][co] = (G g G^T)[k] for g = w[ky][kx][ci][co]. */
-static void transform_filters(int cin, int cout, const float *w, float *U) {
-    const size_t cc = (size_t)cin * cout;
-    PARALLEL_FOR(cc * 16)
-    for (size_t i = 0; i < cc; i++) {
-        float g[3][3], t[4][3];
-        for (int y = 0; y < 3; y++)
-            for (int x = 0; x < 3; x++) g[y][x] = w[(size_t)(y * 3 + x) * cc + i];
-        for (int x = 0; x < 3; x++) { /* t = G g */
-            t[0][x] = g[0][x];
-            t[1][x] = 0.5f * (g[0][x] + g[1][x] + g[2][x]);
-            t[2][x] = 0.5f * (g[0][x] - g[1][x] + g[2][x]);
-            t[3][x] = g[2][x];
+/* Weight gradient: one thread's S, V and Z for a batch, and buffers. */
+static size_t wgrad_thread_floats(const Variant *v, int cin, int cout, size_t total) {
+    size_t aa = (size_t)v->a * v->a;
+    return up16(aa * cin * cout) + conv_thread_floats(v, cin, cout, total);
+}
+
+size_t winograd_scratch_floats(const ConvShape *s, int tile, int weight_grad) {
+    const Variant *v = variant(tile);
+    size_t total = tiles_total(v, s);
+    int T = wino_threads(v, total, s->threads);
+    size_t cc = (size_t)s->c_in * s->c_out, aa = (size_t)v->a * v->a;
+    size_t f = conv_thread_floats(v, s->c_in, s->c_out, total);
+    size_t b = conv_thread_floats(v, s->c_out, s->c_in, total);
+    size_t need = up16(aa * cc) + (size_t)T * (f > b ? f : b); /* U, then the threads' areas */
+    if (weight_grad) {
+        size_t w = (size_t)T * wgrad_thread_floats(v, s->c_in, s->c_out, total);
+        if (w > need) need = w;
+    }
+    return need;
+}
+
+/* ---- transforms ---- */
+
+/* out (no x no vectors) = L in L^T for the 1-D transform f = L (no x ni),
+ * over vectors of n floats: in[i*ni + j], out[r*no + c]. With `rows`, each
+ * row of in is contiguous (in[i*ni + j] = in[i*ni] + j*n) and the first pass
+ * runs once over whole rows. tmp: no*ni*n floats. */
+static void xform2(Xform f, int ni, int no, size_t n, const float *const *in, int rows,
+                   float *const *out, float *tmp) {
+    const float *vi[6] = {0};
+    float *vo[6] = {0}; /* (all set before use; gcc -O2 cannot tell) */
+    if (rows) { /* tmp[r] (a row of ni vectors) = sum_i L[r][i] in row i */
+        for (int i = 0; i < ni; i++) vi[i] = in[i * ni];
+        for (int r = 0; r < no; r++) vo[r] = tmp + (size_t)r * ni * n;
+        f((size_t)ni * n, vi, vo);
+    } else {
+        for (int j = 0; j < ni; j++) { /* tmp[r][j] = sum_i L[r][i] in[i][j] */
+            for (int i = 0; i < ni; i++) vi[i] = in[i * ni + j];
+            for (int r = 0; r < no; r++) vo[r] = tmp + ((size_t)r * ni + j) * n;
+            f(n, vi, vo);
         }
-        for (int y = 0; y < 4; y++) { /* U = t G^T */
-            U[(size_t)(y * 4 + 0) * cc + i] = t[y][0];
-            U[(size_t)(y * 4 + 1) * cc + i] = 0.5f * (t[y][0] + t[y][1] + t[y][2]);
-            U[(size_t)(y * 4 + 2) * cc + i] = 0.5f * (t[y][0] - t[y][1] + t[y][2]);
-            U[(size_t)(y * 4 + 3) * cc + i] = t[y][2];
-        }
+    }
+    for (int r = 0; r < no; r++) { /* out[r][c] = sum_j L[c][j] tmp[r][j] */
+        for (int j = 0; j < ni; j++) vi[j] = tmp + ((size_t)r * ni + j) * n;
+        for (int c = 0; c < no; c++) vo[c] = out[r * no + c];
+        f(n, vi, vo);
     }
 }
 
-/* V[k][t][ci] = (B^T d B)[k] for the 4x4 input tiles of tiles t0 .. t0+nt.
- * The loops run along channels (contiguous in NHWC) so they vectorise;
- * positions outside the image read a row of zeros. */
-static void transform_inputs(int h, int w, int c, const float *in, size_t t0, size_t nt, float *V,
-                             const float *zeros) {
-    const int th = (h + 1) / 2, tw = (w + 1) / 2;
+/* V[k][t][ch] for k < no*no, t < nt: the 2-D transform f (ni -> no) of the
+ * ni x ni pixel window at (m*ty - off, m*tx - off) of tile t0 + t of the
+ * (N,h,w,c) tensor x: input tiles (ni = a, off = 1, B^T d B) or output-
+ * gradient tiles (ni = m, off = 0, A dY A^T). Pixels outside the image read
+ * `zeros` (ni*c floats). */
+static void transform_tiles(const Variant *v, Xform f, int ni, int no, int off, int h, int w, int c,
+                            const float *x, size_t t0, size_t nt, float *V, const float *zeros,
+                            float *tmp) {
+    const int th = (h + v->m - 1) / v->m, tw = (w + v->m - 1) / v->m;
     const size_t plane = nt * (size_t)c;
+    const float *p[36];
+    float *o[36];
     for (size_t t = 0; t < nt; t++) {
         size_t tile = t0 + t;
-        int n = (int)(tile / ((size_t)th * tw));
-        int r = (int)(tile % ((size_t)th * tw));
-        int y0 = 2 * (r / tw) - 1, x0 = 2 * (r % tw) - 1;
-        const float *img = in + (size_t)n * h * w * c;
-        const float *p[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                int y = y0 + i, x = x0 + j;
-                p[i * 4 + j] =
-                    (y >= 0 && y < h && x >= 0 && x < w) ? img + ((size_t)y * w + x) * c : zeros;
-            }
-        float *v = V + t * (size_t)c;
-        float *restrict o[16];
-        for (int k = 0; k < 16; k++) o[k] = v + (size_t)k * plane;
-        for (int ch = 0; ch < c; ch++) {
-            float d[16], u[16];
-            for (int k = 0; k < 16; k++) d[k] = p[k][ch];
-            for (int j = 0; j < 4; j++) { /* u = B^T d */
-                u[0 + j] = d[0 + j] - d[8 + j];
-                u[4 + j] = d[4 + j] + d[8 + j];
-                u[8 + j] = d[8 + j] - d[4 + j];
-                u[12 + j] = d[4 + j] - d[12 + j];
-            }
-            for (int i = 0; i < 4; i++) { /* (B^T d) B */
-                o[i * 4 + 0][ch] = u[i * 4 + 0] - u[i * 4 + 2];
-                o[i * 4 + 1][ch] = u[i * 4 + 1] + u[i * 4 + 2];
-                o[i * 4 + 2][ch] = u[i * 4 + 2] - u[i * 4 + 1];
-                o[i * 4 + 3][ch] = u[i * 4 + 1] - u[i * 4 + 3];
+        int n = (int)(tile / ((size_t)th * tw)), r = (int)(tile % ((size_t)th * tw));
+        int y0 = v->m * (r / tw) - off, x0 = v->m * (r % tw) - off;
+        const float *img = x + (size_t)n * h * w * c;
+        int rows = x0 >= 0 && x0 + ni <= w; /* every row inside or outside as a whole */
+        for (int i = 0; i < ni; i++) {
+            int y = y0 + i;
+            for (int j = 0; j < ni; j++) {
+                int xx = x0 + j;
+                int inside = y >= 0 && y < h && xx >= 0 && xx < w;
+                p[i * ni + j] =
+                    inside ? img + ((size_t)y * w + xx) * c : zeros + (rows ? (size_t)j * c : 0);
             }
         }
+        for (int k = 0; k < no * no; k++) o[k] = V + (size_t)k * plane + t * (size_t)c;
+        xform2(f, ni, no, (size_t)c, p, rows, o, tmp);
     }
 }
 
-/* out tile = A^T M A (+ bias), written or added into the (N,H,W,C) output;
- * positions outside the image go to a throw-away row. */
-static void transform_outputs(int h, int w, int c, const float *M, size_t t0, size_t nt,
-                              const float *bias, float *out, int acc, const float *zeros,
-                              float *discard) {
-    const int th = (h + 1) / 2, tw = (w + 1) / 2;
+/* The output tiles A^T M A of tiles t0 .. t0+nt, plus bias (NULL: none),
+ * written (acc = 0) or added into the (N,h,w,c) tensor out; the tile's
+ * positions outside the image are dropped. ybuf: m*m*c floats. */
+static void output_tiles(const Variant *v, int h, int w, int c, const float *M, size_t t0,
+                         size_t nt, const float *bias, float *out, int acc, const float *zeros,
+                         float *ybuf, float *tmp) {
+    const int m = v->m, a = v->a, th = (h + m - 1) / m, tw = (w + m - 1) / m;
     const size_t plane = nt * (size_t)c;
-    const float *b = bias ? bias : zeros;
+    const float *restrict b = bias ? bias : zeros;
+    const float *q[36];
+    float *o[16];
+    for (int k = 0; k < m * m; k++) o[k] = ybuf + (size_t)k * c;
     for (size_t t = 0; t < nt; t++) {
         size_t tile = t0 + t;
-        int n = (int)(tile / ((size_t)th * tw));
-        int r = (int)(tile % ((size_t)th * tw));
-        int y0 = 2 * (r / tw), x0 = 2 * (r % tw);
+        int n = (int)(tile / ((size_t)th * tw)), r = (int)(tile % ((size_t)th * tw));
+        int y0 = m * (r / tw), x0 = m * (r % tw);
+        for (int k = 0; k < a * a; k++) q[k] = M + (size_t)k * plane + t * (size_t)c;
+        xform2(v->at, a, m, (size_t)c, q, 0, o, tmp);
         float *img = out + (size_t)n * h * w * c;
-        const float *m = M + t * (size_t)c;
-        const float *q[16];
-        for (int k = 0; k < 16; k++) q[k] = m + (size_t)k * plane;
-        float *dst[4];
-        for (int i = 0; i < 2; i++)
-            for (int j = 0; j < 2; j++)
-                dst[i * 2 + j] = (y0 + i < h && x0 + j < w)
-                                     ? img + ((size_t)(y0 + i) * w + (x0 + j)) * c
-                                     : discard;
-        for (int ch = 0; ch < c; ch++) {
-            float a[8], y[4];
-            for (int j = 0; j < 4; j++) { /* a = A^T q */
-                a[j] = q[0 + j][ch] + q[4 + j][ch] + q[8 + j][ch];
-                a[4 + j] = q[4 + j][ch] - q[8 + j][ch] - q[12 + j][ch];
+        for (int i = 0; i < m && y0 + i < h; i++)
+            for (int j = 0; j < m && x0 + j < w; j++) {
+                float *restrict dst = img + ((size_t)(y0 + i) * w + (x0 + j)) * c;
+                const float *restrict y = o[i * m + j];
+                if (acc)
+                    for (int ch = 0; ch < c; ch++) dst[ch] += y[ch] + b[ch];
+                else
+                    for (int ch = 0; ch < c; ch++) dst[ch] = y[ch] + b[ch];
             }
-            for (int i = 0; i < 2; i++) {
-                y[i * 2 + 0] = a[i * 4 + 0] + a[i * 4 + 1] + a[i * 4 + 2] + b[ch];
-                y[i * 2 + 1] = a[i * 4 + 1] - a[i * 4 + 2] - a[i * 4 + 3] + b[ch];
+    }
+}
+
+/* Entries of a filter block: the 2-D filter transforms run over blocks of
+ * this many (ci, co) pairs (a few KiB of pass-1 results, on the stack). */
+#define FILTER_BLOCK 64
+
+/* U[k][i] (k < a*a, i < cc) = (G g G^T)[k] for g[ky][kx] = w[tap*cc + i],
+ * tap = ky*3 + kx, or (2-ky)*3 + (2-kx) with flip (the input gradient's
+ * filters, flipped in space). */
+static void transform_filters(const Variant *v, size_t cc, const float *w, int flip, float *U) {
+    const size_t blocks = (cc + FILTER_BLOCK - 1) / FILTER_BLOCK;
+    const int a = v->a;
+    PARALLEL_FOR(cc * a * a)
+    for (size_t bl = 0; bl < blocks; bl++) {
+        float tmp[6 * 3 * FILTER_BLOCK];
+        size_t i0 = bl * FILTER_BLOCK, n = cc - i0 < FILTER_BLOCK ? cc - i0 : FILTER_BLOCK;
+        const float *p[9];
+        float *o[36];
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                int tap = flip ? (2 - ky) * 3 + (2 - kx) : ky * 3 + kx;
+                p[ky * 3 + kx] = w + (size_t)tap * cc + i0;
             }
-            if (acc)
-                for (int k = 0; k < 4; k++) dst[k][ch] += y[k];
-            else
-                for (int k = 0; k < 4; k++) dst[k][ch] = y[k];
+        for (int k = 0; k < a * a; k++) o[k] = U + (size_t)k * cc + i0;
+        xform2(v->g, 3, a, n, p, 0, o, tmp);
+    }
+}
+
+/* dw[tap*cc + i] += (G^T S G)[tap][i]: the weight gradient from the summed
+ * products S[k][i] (k < a*a). */
+static void add_filter_gradient(const Variant *v, size_t cc, const float *S, float *dw) {
+    const size_t blocks = (cc + FILTER_BLOCK - 1) / FILTER_BLOCK;
+    const int a = v->a;
+    PARALLEL_FOR(cc * a * a)
+    for (size_t bl = 0; bl < blocks; bl++) {
+        float tmp[3 * 6 * FILTER_BLOCK], g[9 * FILTER_BLOCK];
+        size_t i0 = bl * FILTER_BLOCK, n = cc - i0 < FILTER_BLOCK ? cc - i0 : FILTER_BLOCK;
+        const float *p[36];
+        float *o[9];
+        for (int k = 0; k < a * a; k++) p[k] = S + (size_t)k * cc + i0;
+        for (int k = 0; k < 9; k++) o[k] = g + (size_t)k * n;
+        xform2(v->gt, a, 3, n, p, 0, o, tmp);
+        for (int k = 0; k < 9; k++) {
+            float *restrict d = dw + (size_t)k * cc + i0;
+            const float *restrict e = o[k];
+            for (size_t x = 0; x < n; x++) d[x] += e[x];
         }
     }
 }
 
-/* out (N,H,W,cout) (+)= conv3x3(in (N,H,W,cin)) with filters already in U.
- * Each thread takes a range of tiles (output tiles never overlap) and runs
- * its chunks' 16 products on its own. */
-static void winograd_run(const ConvShape *s, int cin, int cout, const float *in, const float *U,
-                         const float *bias, float *out, int acc, float *work) {
-    const int h = s->h, w = s->w;
-    const size_t total = tiles_total(s);
-    const size_t C = chunk_tiles(cin, cout, total);
-    const int T = wino_threads(total, s->threads);
-    const size_t stride = thread_floats(cin, cout, total);
-    int big = cin > cout ? cin : cout;
+/* ---- the three products ---- */
+
+/* out (N,H,W,cout) (+)= conv3x3(in (N,H,W,cin)) with filters already in U:
+ * U[k] is (cin, cout), or with u_trans (cout, cin) used transposed. Each
+ * thread takes a range of tiles and runs its batches' products on its own. */
+static void winograd_run(const Variant *v, const ConvShape *s, int cin, int cout, const float *in,
+                         const float *U, int u_trans, const float *bias, float *out, int acc,
+                         float *work) {
+    const size_t total = tiles_total(v, s), aa = (size_t)v->a * v->a;
+    const size_t C = chunk_tiles(v, cin, cout, total);
+    const int T = wino_threads(v, total, s->threads), big = cin > cout ? cin : cout;
+    const size_t stride = conv_thread_floats(v, cin, cout, total);
     const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
-#pragma omp parallel num_threads(T) if (T > 1)
+    PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
-        float *V = work + (size_t)t * stride, *M = V + 16 * C * (size_t)cin;
-        float *zeros = M + 16 * C * (size_t)cout, *discard = zeros + big;
-        memset(zeros, 0, sizeof(float) * (size_t)big);
-        size_t a = total * t / T, b = total * (t + 1) / T;
-        for (size_t t0 = a; t0 < b; t0 += C) {
-            size_t nt = b - t0 < C ? b - t0 : C;
-            transform_inputs(h, w, cin, in, t0, nt, V, zeros);
-            for (int k = 0; k < 16; k++)
-                gemm(0, 0, (int)nt, cout, cin, V + (size_t)k * nt * cin, cin,
-                     U + (size_t)k * cin * cout, cout, 0.0f, M + (size_t)k * nt * cout, cout, &one);
-            transform_outputs(h, w, cout, M, t0, nt, bias, out, acc, zeros, discard);
+        float *V = work + (size_t)t * stride, *M = V + up16(aa * C * cin);
+        float *tmp = M + up16(aa * C * cout), *ybuf = tmp + up16(aa * big);
+        float *zeros = ybuf + up16((size_t)v->m * v->m * big);
+        memset(zeros, 0, sizeof(float) * (size_t)v->a * big);
+        size_t lo = total * t / T, hi = total * (t + 1) / T;
+        for (size_t t0 = lo; t0 < hi; t0 += C) {
+            size_t nt = hi - t0 < C ? hi - t0 : C;
+            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, nt, V, zeros, tmp);
+            for (size_t k = 0; k < aa; k++)
+                gemm(0, u_trans, (int)nt, cout, cin, V + k * nt * cin, cin,
+                     U + k * (size_t)cin * cout, u_trans ? cin : cout, 0.0f, M + k * nt * cout,
+                     cout, &one);
+            output_tiles(v, s->h, s->w, cout, M, t0, nt, bias, out, acc, zeros, ybuf, tmp);
         }
     }
 }
 
-void winograd_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                      float *out, float *scratch) {
-    float *U = scratch, *work = scratch + 25u * (size_t)s->c_in * s->c_out;
-    transform_filters(s->c_in, s->c_out, weight, U);
-    winograd_run(s, s->c_in, s->c_out, in, U, bias, out, 0, work);
+void winograd_forward(const ConvShape *s, int tile, const float *in, const float *weight,
+                      const float *bias, float *out, float *scratch) {
+    const Variant *v = variant(tile);
+    const size_t cc = (size_t)s->c_in * s->c_out;
+    float *U = scratch, *work = scratch + up16((size_t)v->a * v->a * cc);
+    transform_filters(v, cc, weight, 0, U);
+    winograd_run(v, s, s->c_in, s->c_out, in, U, 0, bias, out, 0, work);
 }
 
-void winograd_backward_data(const ConvShape *s, const float *weight, const float *dout, float *din,
-                            int acc, float *scratch) {
-    /* din = conv3x3(dout) with w'[ky][kx][co][ci] = w[2-ky][2-kx][ci][co] */
+void winograd_backward_data(const ConvShape *s, int tile, const float *weight, const float *dout,
+                            float *din, int acc, float *scratch) {
+    /* din = conv3x3(dout) with w'[ky][kx][co][ci] = w[2-ky][2-kx][ci][co]:
+     * the flipped filters' transforms are (cin, cout) matrices, used transposed */
+    const Variant *v = variant(tile);
     const size_t cc = (size_t)s->c_in * s->c_out;
-    float *U = scratch, *flipped = scratch + 16 * cc, *work = scratch + 25 * cc;
-    for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-            const float *src = weight + (size_t)((2 - ky) * 3 + (2 - kx)) * cc;
-            float *dst = flipped + (size_t)(ky * 3 + kx) * cc;
-            for (int ci = 0; ci < s->c_in; ci++)
-                for (int co = 0; co < s->c_out; co++)
-                    dst[(size_t)co * s->c_in + ci] = src[(size_t)ci * s->c_out + co];
+    float *U = scratch, *work = scratch + up16((size_t)v->a * v->a * cc);
+    transform_filters(v, cc, weight, 1, U);
+    winograd_run(v, s, s->c_out, s->c_in, dout, U, 1, NULL, din, acc, work);
+}
+
+void winograd_backward_weight(const ConvShape *s, int tile, const float *in, const float *dout,
+                              float *dweight, float *scratch) {
+    const Variant *v = variant(tile);
+    const int cin = s->c_in, cout = s->c_out, big = cin > cout ? cin : cout;
+    const size_t total = tiles_total(v, s), aa = (size_t)v->a * v->a, cc = (size_t)cin * cout;
+    const size_t C = chunk_tiles(v, cin, cout, total);
+    const int T = wino_threads(v, total, s->threads);
+    const size_t stride = wgrad_thread_floats(v, cin, cout, total);
+    const Workspace one = {.threads = 1};
+    PARALLEL_THREADS(T)
+    {
+        int t = parallel_thread_num();
+        float *S = scratch + (size_t)t * stride, *V = S + up16(aa * cc);
+        float *Z = V + up16(aa * C * cin), *tmp = Z + up16(aa * C * cout);
+        float *zeros = tmp + up16(aa * big) + up16((size_t)v->m * v->m * big);
+        memset(zeros, 0, sizeof(float) * (size_t)v->a * big);
+        memset(S, 0, sizeof(float) * aa * cc);
+        size_t lo = total * t / T, hi = total * (t + 1) / T;
+        for (size_t t0 = lo; t0 < hi; t0 += C) {
+            size_t nt = hi - t0 < C ? hi - t0 : C;
+            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, nt, V, zeros, tmp);
+            transform_tiles(v, v->ad, v->m, v->a, 0, s->h, s->w, cout, dout, t0, nt, Z, zeros, tmp);
+            for (size_t k = 0; k < aa; k++)
+                gemm(1, 0, cin, cout, (int)nt, V + k * nt * cin, cin, Z + k * nt * cout, cout, 1.0f,
+                     S + k * cc, cout, &one);
         }
-    transform_filters(s->c_out, s->c_in, flipped, U);
-    winograd_run(s, s->c_out, s->c_in, dout, U, NULL, din, acc, work);
+    }
+    /* the other threads' sums into thread 0's, in thread order */
+    for (int t = 1; t < T; t++) {
+        const float *St = scratch + (size_t)t * stride;
+        PARALLEL_FOR(aa * cc)
+        for (size_t i = 0; i < aa * cc; i++) scratch[i] += St[i];
+    }
+    add_filter_gradient(v, cc, scratch, dweight);
 }
