@@ -1,7 +1,8 @@
 /* test_tools.c — `cnnrun eval` and `cnnrun lr-find` through the binary on the
  * embedded sample with a tiny network: eval of a checkpoint reproduces the
  * test numbers recorded for its epoch and prints per-class accuracy and a
- * confusion matrix (with and without --tta flip), and refuses a checkpoint of
+ * confusion matrix (with and without --tta), its TTA predicting as the
+ * trainer's final evaluation does (the same accuracy), and refuses a checkpoint of
  * another network or a truncated one; lr-find records an exponential lr
  * sweep in its own finished runs row, stops early when the loss explodes,
  * prints a [schedule] section and writes no weights. */
@@ -44,6 +45,31 @@ static double db_double(const char *sql)
     return v;
 }
 
+/* eval --tta of the last checkpoint of a run with [experiment] tta predicts
+ * as the trainer's final evaluation did: the weighted logits of the views
+ * (softmax means would disagree on some images), the same final_test_acc. */
+START_TEST(test_eval_tta_matches_final)
+{
+    static const char *const modes[] = {"mirror", "mirror_translate"};
+    char cmd[256], want[64];
+    write_file("tiny.ini", TINY("8"));
+    snprintf(cmd, sizeof cmd,
+             "run tiny.ini --db r.db --threads 1 --set experiment.tta=%s "
+             "--set data.test_subset=0 --set data.train_subset=0",
+             modes[_i]);
+    ck_assert_int_eq(cnnrun(cmd), 0);
+    double final = db_double("select final_test_acc from runs where id = 1");
+    ck_assert_int_eq(db_double("select final_views from runs where id = 1"), _i ? 6 : 2);
+    snprintf(cmd, sizeof cmd,
+             "eval tiny.ini --weights r-checkpoints/tiny-1-last.ckpt --tta %s --threads 1 "
+             "--set data.test_subset=0",
+             modes[_i]);
+    ck_assert_int_eq(cnnrun(cmd), 0);
+    snprintf(want, sizeof want, "test_acc=%.4f", final);
+    ck_assert_msg(strstr(out, want), "want %s in: %s", want, out);
+}
+END_TEST
+
 START_TEST(test_eval_checkpoint)
 {
     write_file("tiny.ini", TINY("8"));
@@ -77,7 +103,7 @@ START_TEST(test_eval_checkpoint)
 
     ck_assert_int_eq(cnnrun("eval tiny.ini --weights r-checkpoints/tiny-1-best.ckpt --tta flip "
                             "--threads 1"), 0);
-    ck_assert_msg(strstr(out, "tta flip") && strstr(out, "test_acc="), "%s", out);
+    ck_assert_msg(strstr(out, "tta mirror (2 views") && strstr(out, "test_acc="), "%s", out);
 
     /* refusals */
     ck_assert_int_eq(cnnrun("eval tiny.ini"), 2);
@@ -149,6 +175,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_eval_checkpoint);
+    tcase_add_loop_test(tc, test_eval_tta_matches_final, 0, 2);
     tcase_add_test(tc, test_lr_find);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);

@@ -19,7 +19,7 @@ typedef struct {
     double seconds;        /* bench --seconds: time steps for at least this long */
     int batch;             /* bench --batch */
     const char *weights;   /* eval --weights */
-    int tta_flip;          /* eval --tta flip */
+    TtaMode tta;           /* eval --tta: the views, as [experiment] tta */
     int resume;            /* run --resume [PATH.ckpt] */
     const char *resume_path;
     double lr_min, lr_max; /* lr-find --min --max (0: default) */

@@ -1,9 +1,10 @@
 /* eval.c — `cnnrun eval FILE.ini --weights PATH [--tta flip]`: loads a
  * checkpoint's weights (and BN statistics) into the network of FILE.ini and
  * prints test loss, accuracy, per-class accuracy and the confusion matrix.
- * With --tta flip each image's prediction is the mean of the softmax
- * probabilities of the image and its mirror image (loss = -log of that mean
- * at the true class). Writes nothing. Last line: test_acc=<fraction>. */
+ * With --tta mirror (or flip) / mirror_translate each image's prediction is
+ * the weighted mean of its views' logits, exactly as the trainer's final
+ * evaluation with [experiment] tta computes it (tta_logits). Writes nothing.
+ * Last line: test_acc=<fraction>. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,38 +14,11 @@
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/data.h"
 #include "cnnrun/model.h"
+#include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
 static const char *const class_names[CIFAR_CLASSES] = {
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
-
-/* Mirrors n NHWC images left-right in place. */
-static void mirror(float *x, int n)
-{
-    const int W = CIFAR_SIDE, C = CIFAR_CHANNELS;
-    for (int i = 0; i < n * CIFAR_SIDE; i++) {
-        float *row = x + (size_t)i * W * C;
-        for (int a = 0, b = W - 1; a < b; a++, b--)
-            for (int c = 0; c < C; c++) {
-                float t = row[a * C + c];
-                row[a * C + c] = row[b * C + c];
-                row[b * C + c] = t;
-            }
-    }
-}
-
-/* Softmax of each row of (n, k) logits added into probs. */
-static void add_softmax(const float *z, int n, int k, double *probs)
-{
-    for (int i = 0; i < n; i++) {
-        const float *r = z + (size_t)i * k;
-        float mx = r[0];
-        for (int j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
-        double sum = 0;
-        for (int j = 0; j < k; j++) sum += exp((double)(r[j] - mx));
-        for (int j = 0; j < k; j++) probs[(size_t)i * k + j] += exp((double)(r[j] - mx)) / sum;
-    }
-}
 
 int cmd_eval(CliOptions *o)
 {
@@ -97,29 +71,25 @@ int cmd_eval(CliOptions *o)
     float *x = alloc_floats((size_t)B * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)B);
     int *idx = xmalloc(sizeof(int) * (size_t)B);
-    double *probs = xmalloc(sizeof(double) * (size_t)B * K);
+    float *view = o->tta != TTA_NONE ? alloc_floats((size_t)B * CIFAR_PIXELS) : NULL;
+    float *logits = alloc_floats((size_t)B * K);
     long confusion[CIFAR_CLASSES][CIFAR_CLASSES];
     memset(confusion, 0, sizeof confusion);
     double loss = 0;
     int correct = 0;
-    const int views = o->tta_flip ? 2 : 1;
     for (int start = 0; start < test.n; start += B) {
         int n = test.n - start < B ? test.n - start : B;
         for (int i = 0; i < n; i++) idx[i] = start + i;
         cifar_make_batch(&test, idx, n, &plain, NULL, x, labels);
-        memset(probs, 0, sizeof(double) * (size_t)n * K);
-        for (int v = 0; v < views; v++) {
-            if (v == 1) mirror(x, n);
-            model_forward(&m, x, n, false);
-            add_softmax(model_logits(&m), n, K, probs);
-        }
+        tta_logits(&m, x, n, o->tta, view, logits);
         for (int i = 0; i < n; i++) {
-            double *p = probs + (size_t)i * K;
+            const float *z = logits + (size_t)i * K;
             int best = 0;
             for (int j = 1; j < K; j++)
-                if (p[j] > p[best]) best = j;
-            double pt = p[labels[i]] / views;
-            loss += -log(pt > 1e-300 ? pt : 1e-300);
+                if (z[j] > z[best]) best = j;
+            double sum = 0; /* cross-entropy of the combined logits, as the trainer's */
+            for (int j = 0; j < K; j++) sum += exp((double)z[j] - z[best]);
+            loss += log(sum) - ((double)z[labels[i]] - z[best]);
             correct += best == labels[i];
             confusion[labels[i]][best]++;
         }
@@ -128,7 +98,9 @@ int cmd_eval(CliOptions *o)
     printf("%s: weights %s (experiment %s, run %lld, epoch %d), %d test images from %s (%s), "
            "tta %s, %d threads\n",
            o->files[0], o->weights, meta.experiment, (long long)meta.run_id, meta.epoch, test.n,
-           dir, origin, o->tta_flip ? "flip (mean softmax of image and mirror)" : "none",
+           dir, origin, o->tta == TTA_MIRROR_TRANSLATE ? "mirror_translate (6 views, weighted mean of logits)"
+           : o->tta == TTA_MIRROR         ? "mirror (2 views, mean of logits)"
+                                          : "none",
            threads);
     printf("test loss %.4f  accuracy %.4f (%d/%d)\n\n", test.n ? loss / test.n : 0, acc, correct,
            test.n);
@@ -151,7 +123,8 @@ int cmd_eval(CliOptions *o)
     free(x);
     free(labels);
     free(idx);
-    free(probs);
+    free(view);
+    free(logits);
     cifar_free(&test);
     model_free(&m);
     experiment_free(&e);

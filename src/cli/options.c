@@ -167,12 +167,16 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         else if (!strcmp(name, "output")) o->output = val;
         else if (!strcmp(name, "runs")) o->runs = val;
         else if (!strcmp(name, "tta")) {
-            if (strcmp(val, "flip") != 0 && strcmp(val, "none") != 0) {
-                fprintf(stderr, "cnnrun %s: --tta expects 'flip' or 'none', got '%s'\n", command,
-                        val);
+            if (!strcmp(val, "none")) o->tta = TTA_NONE;
+            else if (!strcmp(val, "mirror") || !strcmp(val, "flip")) o->tta = TTA_MIRROR;
+            else if (!strcmp(val, "mirror_translate")) o->tta = TTA_MIRROR_TRANSLATE;
+            else {
+                fprintf(stderr,
+                        "cnnrun %s: --tta expects none, mirror (or flip) or mirror_translate "
+                        "(the views of [experiment] tta), got '%s'\n",
+                        command, val);
                 return -1;
             }
-            o->tta_flip = !strcmp(val, "flip");
         } else if (!strcmp(name, "min")) {
             if (parse_lr(command, "--min", val, &o->lr_min)) return -1;
         } else if (!strcmp(name, "max")) {

@@ -52,12 +52,28 @@ void tta_view(const float *in, int n, int view, float *out)
     }
 }
 
+void tta_logits(Model *m, const float *batch, int n, TtaMode mode, float *view, float *logits)
+{
+    const int views = tta_views(mode), K = m->classes;
+    memset(logits, 0, sizeof(float) * (size_t)n * K);
+    for (int v = 0; v < views; v++) {
+        const float *in = batch;
+        if (mode != TTA_NONE) {
+            tta_view(batch, n, v, view);
+            in = view;
+        }
+        model_forward(m, in, n, false);
+        const float *out = model_logits(m), w = (float)tta_weight(mode, v);
+        for (size_t i = 0; i < (size_t)n * K; i++) logits[i] += w * out[i];
+    }
+}
+
 EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                         int *labels, TtaMode mode)
 {
     if (mode == TTA_NONE) return evaluate(m, s, aug, batch, buf, labels);
     Augment plain = {.crop_pad = 0, .flip = false, .normalize = aug->normalize};
-    const int views = tta_views(mode), K = m->classes;
+    const int K = m->classes;
     float *view = alloc_floats((size_t)batch * CIFAR_PIXELS);
     float *logits = alloc_floats((size_t)batch * K);
     int *idx = xmalloc(sizeof(int) * (size_t)batch);
@@ -67,13 +83,7 @@ EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int b
         int n = s->n - start < batch ? s->n - start : batch;
         for (int i = 0; i < n; i++) idx[i] = start + i;
         cifar_make_batch(s, idx, n, &plain, NULL, buf, labels);
-        memset(logits, 0, sizeof(float) * (size_t)n * K);
-        for (int v = 0; v < views; v++) {
-            tta_view(buf, n, v, view);
-            model_forward(m, view, n, false);
-            const float *out = model_logits(m), w = (float)tta_weight(mode, v);
-            for (size_t i = 0; i < (size_t)n * K; i++) logits[i] += w * out[i];
-        }
+        tta_logits(m, buf, n, mode, view, logits);
         loss += softmax_xent(n, K, logits, labels, NULL, 0.0f, &correct);
     }
     free(view), free(logits), free(idx);
