@@ -275,7 +275,7 @@ static void apply_overrides(IniDoc *doc, const ConfigOverride *ov, int n, Diag *
             diag_error(d, loc, "the value must be on one line");
             continue;
         }
-        if (strcmp(o->section, "sweep") == 0) {
+        if (strncmp(o->section, "sweep", 5) == 0 && (!o->section[5] || o->section[5] == '.')) {
             diag_error(d, loc, "the [sweep] section is not changed with %s; give the values "
                                "of a swept key with --sweep SECTION.KEY=V1,V2,...", origin);
             continue;
