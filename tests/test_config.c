@@ -397,9 +397,9 @@ START_TEST(test_overrides)
     /* applied: replaces a file value, creates a missing section */
     Experiment e;
     write_ini("ov.ini", "[experiment]\nepochs = 3\n" NET);
-    ConfigOverride good[] = {{"layer.c1", "filters", "32"},
-                             {"optimizer", "momentum", "0.5"},
-                             {"experiment", "epochs", "7"}};
+    ConfigOverride good[] = {{"layer.c1", "filters", "32", NULL, 0},
+                             {"optimizer", "momentum", "0.5", NULL, 0},
+                             {"experiment", "epochs", "7", NULL, 0}};
     ck_assert_int_eq(load_ov(path, good, 3, &e), 0);
     ck_assert_int_eq(e.layers[0].filters, 32);
     ck_assert_float_eq(e.momentum, 0.5f);
@@ -407,11 +407,11 @@ START_TEST(test_overrides)
     experiment_free(&e);
 
     /* errors name the override */
-    ConfigOverride bad[] = {{"optimizer", "momentum", "2"},
-                            {"optimizer", "momentun", "0.1"},
-                            {"layer.c9", "filters", "3"},
-                            {"optimiser", "type", "sgd"},
-                            {"layer.c1", "filters", "6x4"}};
+    ConfigOverride bad[] = {{"optimizer", "momentum", "2", NULL, 0},
+                            {"optimizer", "momentun", "0.1", NULL, 0},
+                            {"layer.c9", "filters", "3", NULL, 0},
+                            {"optimiser", "type", "sgd", NULL, 0},
+                            {"layer.c1", "filters", "6x4", NULL, 0}};
     ck_assert_int_eq(load_ov(path, bad, 5, &e), -1);
     ck_assert_ptr_null(e.layers);
     const char *want[] = {
@@ -835,7 +835,7 @@ START_TEST(test_fractional_epochs_and_steps)
     assert_same(&e, &back);
     experiment_free(&back);
     /* --set experiment.epochs replaces the file's steps */
-    ConfigOverride ep = {"experiment", "epochs", "2.5"};
+    ConfigOverride ep = {"experiment", "epochs", "2.5", NULL, 0};
     ck_assert_msg(load_ov(path, &ep, 1, &back) == 0, "%s", errs);
     ck_assert(back.epochs == 2.5 && back.steps == 0);
     experiment_free(&back);
@@ -847,20 +847,21 @@ START_TEST(test_fractional_epochs_and_steps)
     experiment_free(&e);
     /* --set experiment.steps replaces the file's epochs; --set of both is an error */
     write_ini("o.ini", "[experiment]\nepochs = 3\n" NET);
-    ConfigOverride st = {"experiment", "steps", "100"};
+    ConfigOverride st = {"experiment", "steps", "100", NULL, 0};
     ck_assert_msg(load_ov(path, &st, 1, &e) == 0, "%s", errs);
     ck_assert(e.steps == 100 && e.epochs == 0);
     experiment_free(&e);
-    ConfigOverride both[] = {{"experiment", "epochs", "2"}, {"experiment", "steps", "100"}};
+    ConfigOverride both[] = {{"experiment", "epochs", "2", NULL, 0},
+                             {"experiment", "steps", "100", NULL, 0}};
     ck_assert_int_eq(load_ov(path, both, 2, &e), -1);
     ck_assert_msg(strstr(errs, "--set experiment.steps: 'steps' and 'epochs' both give the length "
                                "of the run; keep one of them (steps = 0 leaves it to epochs)"),
                   "%s", errs);
-    ConfigOverride frac = {"experiment", "epochs", "2.5"};
+    ConfigOverride frac = {"experiment", "epochs", "2.5", NULL, 0};
     ck_assert_msg(load_ov(path, &frac, 1, &e) == 0, "%s", errs);
     ck_assert(e.epochs == 2.5);
     experiment_free(&e);
-    ConfigOverride badset = {"experiment", "epochs", "0"};
+    ConfigOverride badset = {"experiment", "epochs", "0", NULL, 0};
     ck_assert_int_eq(load_ov(path, &badset, 1, &e), -1);
     ck_assert_msg(strstr(errs, "--set experiment.epochs: 'epochs' must be > 0 and <= 100000, "
                                "got 0"), "%s", errs);
@@ -1110,13 +1111,14 @@ START_TEST(test_group_defaults)
     experiment_free(&e);
 
     /* --set reaches both: an inherited value follows [optimizer], a group key changes */
-    ConfigOverride ov[] = {{"optimizer", "momentum", "0.5"}, {"group.head", "lr_scale", "2"}};
+    ConfigOverride ov[] = {{"optimizer", "momentum", "0.5", NULL, 0},
+                           {"group.head", "lr_scale", "2", NULL, 0}};
     ck_assert_msg(load_ov(path, ov, 2, &e) == 0, "%s", errs);
     ck_assert_float_eq(e.groups[0].momentum, 0.5f);
     ck_assert_float_eq(e.groups[0].lr_scale, 2.0f);
     ck_assert_float_eq(e.groups[1].momentum, 0.6f);
     experiment_free(&e);
-    ConfigOverride bad[] = {{"group.nope", "lr_scale", "2"}};
+    ConfigOverride bad[] = {{"group.nope", "lr_scale", "2", NULL, 0}};
     ck_assert_int_eq(load_ov(path, bad, 1, &e), -1);
     ck_assert_msg(strstr(errs, "--set group.nope.lr_scale: there is no [group.nope] in the file "
                                "(--set changes parameter groups, it cannot add them)"), "%s", errs);

@@ -2,8 +2,9 @@
 # test_recipes.sh — runs every `sh` code block of the "Recipes" section of
 # docs/results.md, as written, with the sqlite3 shell against a real results
 # database made by short runs (two experiments and an lr-find on the embedded
-# sample), and checks `cnnrun runs` and `cnnrun report` on it. Fails on any
-# SQL error (non-zero exit or anything on stderr). Needs CNNRUN_BIN and
+# sample, a 2 x 2 sweep), and checks `cnnrun runs` (also --groups) and
+# `cnnrun report` on it. Fails on any SQL error (non-zero exit or anything on
+# stderr). Needs CNNRUN_BIN and
 # CNNRUN_SOURCE_DIR (set by meson test).
 set -eu
 : "${CNNRUN_BIN:?set CNNRUN_BIN to the cnnrun executable}"
@@ -48,6 +49,10 @@ for name in quick resnet18 quick; do
 done
 "$CNNRUN_BIN" lr-find tiny.ini --threads 1 --steps 10 --set experiment.name=quick >run.log 2>&1 ||
     { cat run.log; echo "test_recipes: lr-find failed"; exit 1; }
+# a sweep of two learning rates by two seeds (runs 5-8): run_params and run_groups have rows
+"$CNNRUN_BIN" run tiny.ini --threads 1 --set experiment.name=sweep \
+    --sweep schedule.lr_max=0.05,0.1 --sweep experiment.seed=1,2 >run.log 2>&1 ||
+    { cat run.log; echo "test_recipes: the sweep failed"; exit 1; }
 test -f results/results.db
 
 # extract the recipes: every ```sh block after "## Recipes", up to the next "## "
@@ -85,6 +90,9 @@ test -s epochs.csv && test -s runs.csv ||
 # cnnrun runs / report on the same database (the last recipe deleted run 2)
 "$CNNRUN_BIN" runs > runs.txt
 grep -q "quick/lr-find" runs.txt || { cat runs.txt; echo "test_recipes: cnnrun runs misses a run"; exit 1; }
+"$CNNRUN_BIN" runs --groups > groups.txt
+grep -q "5,6 .*experiment.name=sweep, schedule.lr_max=0.05" groups.txt && grep -q "±" groups.txt ||
+    { cat groups.txt; echo "test_recipes: cnnrun runs --groups misses the sweep's groups"; exit 1; }
 "$CNNRUN_BIN" report -o rep > report.log
 for f in rep/index.html rep/overlay.svg rep/run-3.svg rep/lr-find-4.svg; do
     test -s "$f" || { echo "test_recipes: cnnrun report did not write $f"; exit 1; }

@@ -1,6 +1,7 @@
 /* test_results.c — the SQLite results database: run lifecycle and final/best
  * accuracy, persistence, refusing foreign files and newer schemas, duplicate
- * epochs, unusable directories, and two processes writing concurrently. */
+ * epochs, unusable directories, two processes writing concurrently, and the
+ * groups of runs that differ only in their seed (run_params, run_groups). */
 #include <check.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -202,7 +203,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 5); /* RESULTS_SCHEMA_VERSION */
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 6); /* RESULTS_SCHEMA_VERSION */
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -486,6 +487,8 @@ START_TEST(test_migrate_version_1)
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers"), 0);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('layers') "
                                "WHERE name = 'conv_algo'"), 1); /* version 5 */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_params"), 0); /* version 6 */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_groups"), 0); /* not finished */
     /* the summary is computed from the epochs while a run has no final values */
     ck_assert_int_eq(q_int(db, "SELECT epochs_done FROM run_summary WHERE run_id = 1"), 2);
     ck_assert_int_eq(q_int(db, "SELECT best_epoch FROM run_summary WHERE run_id = 1"), 2);
@@ -594,6 +597,109 @@ START_TEST(test_layers_conv_algo)
 }
 END_TEST
 
+/* ==== issue 15: run_params and the view run_groups ======================== */
+
+#define OV(s, k, v) {.section = s, .key = k, .value = v}
+
+/* A finished (or other status) run of `exp` whose resolved configuration is
+ * cfg (the seed line filled in from seed, the first line naming `path`), two
+ * epochs: test_acc best then final, 10 s each; its values from ov. */
+static int64_t group_run(ResultsDb *r, const char *exp, const char *path, uint64_t seed,
+                         const char *cfg, double best, double final, const char *status,
+                         const ConfigOverride *ov, int n)
+{
+    char config[1024];
+    snprintf(config, sizeof config, "; resolved configuration of %s (every key, defaults "
+                                     "included)\n\n[experiment]\nname = %s\nseed = %llu\n%s",
+             path, exp, (unsigned long long)seed, cfg);
+    RunInfo info = {.experiment = exp, .config = config, .seed = seed, .epochs_planned = 2};
+    int64_t id = results_begin_run(r, &info);
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(results_add_params(r, id, ov, n), 0);
+    EpochRecord e1 = {.epoch = 1, .test_acc = best, .seconds = 10};
+    EpochRecord e2 = {.epoch = 2, .test_acc = final, .seconds = 10};
+    ck_assert_int_eq(results_add_epoch(r, id, &e1), 0);
+    ck_assert_int_eq(results_add_epoch(r, id, &e2), 0);
+    ck_assert_int_eq(results_finish_run(r, id, status, 20 + seed, NULL), 0);
+    return id;
+}
+
+static double sample_std(const double *x, int n)
+{
+    double m = 0, ss = 0;
+    for (int i = 0; i < n; i++) m += x[i] / n;
+    for (int i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
+    return sqrt(ss / (n - 1));
+}
+
+START_TEST(test_run_groups_view)
+{
+    const char *path = tmp_path("groups.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    const char *cfg = "epochs = 2\n\n[schedule]\nlr_max = 0.1\n";
+    ConfigOverride s1[] = {OV("schedule", "lr_max", "0.1"), OV("experiment", "seed", "1")};
+    ConfigOverride s2[] = {OV("schedule", "lr_max", "0.1"), OV("experiment", "seed", "2")};
+    ConfigOverride s3[] = {OV("schedule", "lr_max", "0.1"), OV("experiment", "seed", "3"),
+                           OV("experiment", "seed", "3")}; /* twice: one row */
+    /* three seeds of one point, the second read by another path: one group */
+    group_run(r, "g", "./g.ini", 1, cfg, 0.60, 0.50, "finished", s1, 2);
+    group_run(r, "g", "/abs/g.ini", 2, cfg, 0.61, 0.54, "finished", s2, 2);
+    group_run(r, "g", "g.ini", 3, cfg, 0.70, 0.61, "finished", s3, 3);
+    /* another value: a group of one (std NULL) */
+    ConfigOverride s4[] = {OV("schedule", "lr_max", "0.2"), OV("experiment", "seed", "1")};
+    group_run(r, "g", "g.ini", 1, "epochs = 2\n\n[schedule]\nlr_max = 0.2\n", 0.45, 0.40,
+              "finished", s4, 2);
+    /* unfinished: in no group */
+    ConfigOverride s5[] = {OV("schedule", "lr_max", "0.1"), OV("experiment", "seed", "4")};
+    group_run(r, "g", "g.ini", 4, cfg, 0.9, 0.9, "interrupted", s5, 2);
+    /* the same values, the file edited since (another epochs line): a group of its own */
+    ConfigOverride s6[] = {OV("schedule", "lr_max", "0.1"), OV("experiment", "seed", "5")};
+    group_run(r, "g", "g.ini", 5, "epochs = 3\n\n[schedule]\nlr_max = 0.1\n", 0.3, 0.3,
+              "finished", s6, 2);
+    /* no values at all; a list value (quoted in params) */
+    group_run(r, "h", "h.ini", 1, cfg, 0.2, 0.1, "finished", NULL, 0);
+    ConfigOverride s8[] = {OV("schedule", "lr_max", "0.1"), OV("data", "augment", "crop:4, flip")};
+    group_run(r, "g", "g.ini", 1, "epochs = 2\naugment = crop:4, flip\n", 0.2, 0.2, "finished",
+              s8, 2);
+    results_close(r);
+
+    sqlite3 *db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_params"), 2 * 7);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_groups"), 5);
+    /* the rows come in the order of their first run */
+    char *t = q_text(db, "SELECT group_concat(run_ids, ' | ') FROM run_groups");
+    ck_assert_str_eq(t, "1,2,3 | 4 | 6 | 7 | 8");
+    free(t);
+    t = q_text(db, "SELECT params FROM run_groups WHERE run_ids = '1,2,3'");
+    ck_assert_str_eq(t, "schedule.lr_max=0.1");
+    free(t);
+    t = q_text(db, "SELECT params FROM run_groups WHERE run_ids = '8'");
+    ck_assert_str_eq(t, "data.augment=\"crop:4, flip\", schedule.lr_max=0.1");
+    free(t);
+    t = q_text(db, "SELECT '[' || params || ']' FROM run_groups WHERE experiment = 'h'");
+    ck_assert_str_eq(t, "[]");
+    free(t);
+    const double fin[] = {0.50, 0.54, 0.61}, best[] = {0.60, 0.61, 0.70};
+    ck_assert_int_eq(q_int(db, "SELECT n FROM run_groups WHERE run_ids = '1,2,3'"), 3);
+    ck_assert_double_eq_tol(q_double(db, "SELECT mean_final_test_acc FROM run_groups "
+                                         "WHERE run_ids = '1,2,3'"), (0.50 + 0.54 + 0.61) / 3,
+                            1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT std_final_test_acc FROM run_groups "
+                                         "WHERE run_ids = '1,2,3'"), sample_std(fin, 3), 1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT mean_best_test_acc FROM run_groups "
+                                         "WHERE run_ids = '1,2,3'"), (0.60 + 0.61 + 0.70) / 3,
+                            1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT std_best_test_acc FROM run_groups "
+                                         "WHERE run_ids = '1,2,3'"), sample_std(best, 3), 1e-12);
+    ck_assert_double_eq_tol(q_double(db, "SELECT mean_train_seconds FROM run_groups "
+                                         "WHERE run_ids = '1,2,3'"), 22, 1e-12);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_groups WHERE run_ids = '4' AND n = 1 "
+                               "AND std_final_test_acc IS NULL AND std_best_test_acc IS NULL"), 1);
+    sqlite3_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("results");
@@ -608,6 +714,7 @@ int main(void)
     tcase_add_test(tc, test_migrate_version_1);
     tcase_add_test(tc, test_layers_conv_algo);
     tcase_add_test(tc, test_layers_and_latest_runs);
+    tcase_add_test(tc, test_run_groups_view);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -208,12 +208,56 @@ typedef struct {
     const char *section; /* e.g. "optimizer" or "layer.c1" */
     const char *key;
     const char *value;
+    /* where it came from, for messages: NULL a --set; "--sweep" a --sweep
+     * value; "[sweep]" a value of the file's [sweep] section, at `line` */
+    const char *origin;
+    int line;
 } ConfigOverride;
 
 /* Splits "section.key=value" (the key is after the last dot before '=').
  * Returns 0 on success, -1 (message on stderr) if malformed. Points into buf,
  * which it modifies. */
 int config_override_parse(char *buf, ConfigOverride *out);
+
+/* ---- sweeps (src/config/sweep.c; docs/experiment-format.md, "Sweeps") ----
+ * A [sweep] section, `section.key = v1, v2, ...` per line (list-valued keys:
+ * values separated by '|'), and --sweep options of the same form expand to
+ * the grid of their values, the first key outermost. Each grid point is the
+ * experiment with the point's values as overrides. */
+#define CN_SWEEP_MAX_KEYS 16
+#define CN_SWEEP_MAX_POINTS 10000
+
+typedef struct {
+    char section[CN_NAME_MAX + 16]; /* "schedule", "layer.c1", "group.head" */
+    char key[CN_NAME_MAX];
+    int line;        /* its line in the file; 0: from --sweep */
+    int n_values;
+    char **values;   /* as written, trimmed */
+} SweepKey;
+
+typedef struct {
+    int n_keys;
+    SweepKey keys[CN_SWEEP_MAX_KEYS];
+    long n_points;   /* the product of the value counts; 1 without keys */
+} Sweep;
+
+/* Reads path's [sweep] section and the --sweep arguments (`section.key=v1,v2`;
+ * one replaces the file's line of its key, in place; a new key goes last) into
+ * *out. Checks the form only (a key, a non-empty list, no key twice, not a
+ * key the --set options give, the grid size); the values themselves are
+ * checked by loading each point. Errors are printed as `path:line: ...` or
+ * `--sweep KEY: ...`; returns -1 then (out is empty), else 0. A file that
+ * cannot be read gives 0 and no keys: experiment_load reports it. */
+int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *const *args,
+               int n_args, Sweep *out);
+void sweep_free(Sweep *s);
+/* The overrides of grid point i (0 <= i < n_points), one per key in key
+ * order; point 0 takes every key's first value and the last key changes
+ * fastest. They point into s. */
+void sweep_point(const Sweep *s, long i, ConfigOverride *out);
+/* "schedule.lr_max=0.1, experiment.seed=2" for point i ("" without keys); a
+ * value with a comma or a space is written in double quotes. */
+void sweep_point_text(const Sweep *s, long i, char *buf, size_t n);
 
 /* Parses and validates an experiment file. On any error prints every problem
  * it finds as `path:line: message` on stderr and returns -1 (nothing else has

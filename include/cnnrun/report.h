@@ -59,6 +59,28 @@ void report_free(ReportData *d);
 /* The comparison table, one line per run, for a terminal. */
 void report_print_table(const ReportData *d, FILE *f);
 
+/* ---- groups: runs that differ only in their seed (view run_groups) ---- */
+
+typedef struct {
+    char *experiment, *params, *run_ids; /* params: "key=value, ..." ("" for none) */
+    int n;
+    double mean_final, std_final, mean_best, std_best, mean_seconds; /* NaN: NULL */
+} ReportGroup;
+
+typedef struct {
+    int schema_version;
+    ReportGroup *groups;
+    int n;
+} ReportGroups;
+
+/* Reads the view run_groups (none before schema version 6). 0 or
+ * CN_EXIT_FAIL, as report_load. */
+int report_load_groups(const char *db_path, ReportGroups *out);
+void report_free_groups(ReportGroups *g);
+/* One line per group: n, final and best test accuracy as mean ± std, mean
+ * time, the runs, the values. */
+void report_print_groups(const ReportGroups *g, const char *db_path, FILE *f);
+
 /* Writes DIR/index.html and its SVG plots (DIR is created if missing).
  * Returns 0 or CN_EXIT_FAIL with the reason printed on stderr. */
 int report_write_html(const ReportData *d, const char *dir);

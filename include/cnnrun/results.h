@@ -69,4 +69,23 @@ int results_last_epoch(ResultsDb *db, int64_t run_id);
  * trained again, with the same numbers), in one transaction. */
 int results_resume_run(ResultsDb *db, int64_t run_id, int keep_epochs);
 
+/* ==== issue 15: sweeps and groups ========================================== */
+
+/* Records the values a run was given, one `run_params` row per override
+ * ("schedule.lr_max" -> "0.1"; a later one of a key replaces an earlier), in
+ * one transaction. Call right after results_begin_run. */
+int results_add_params(ResultsDb *db, int64_t run_id, const ConfigOverride *ov, int n);
+
+typedef struct {
+    int64_t id;
+    char status[16];
+    char *config;      /* runs.config (owned; NULL if none) */
+} ResultsRunRef;
+
+/* The runs of `experiment` with id > after_id, newest first, into *out (free
+ * with results_free_run_refs); returns how many, or -1 (message printed). */
+int results_runs_after(ResultsDb *db, const char *experiment, int64_t after_id,
+                       ResultsRunRef **out);
+void results_free_run_refs(ResultsRunRef *refs, int n);
+
 #endif

@@ -1,5 +1,7 @@
 /* check.c — `cnnrun check FILE...`: parse, build the model, print the
- * resolved configuration and the model table; train nothing. */
+ * resolved configuration and the model table; of a sweep, check every grid
+ * point and list them (the configuration and table shown are the first
+ * point's); train nothing. */
 #include <stdio.h>
 
 #include "cli.h"
@@ -7,24 +9,38 @@
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
+/* The runs a sweep makes, one line each, in the order they run. */
+static void print_grid(const Grid *g)
+{
+    const Sweep *s = &g->sweep;
+    printf("\n; sweep: %ld run%s (the first key outermost; above: grid point 1)\n", s->n_points,
+           s->n_points == 1 ? "" : "s");
+    for (long i = 0; i < s->n_points; i++) {
+        char text[1024];
+        sweep_point_text(s, i, text, sizeof text);
+        printf("%5ld  %s\n", i + 1, text);
+    }
+}
+
 int cmd_check(CliOptions *o)
 {
     int rc = CN_EXIT_OK;
     for (int i = 0; i < o->n_files; i++) {
+        Grid g;
         Experiment e;
-        if (experiment_load(o->files[i], o->sets, o->n_sets, &e) != 0) {
+        if (grid_open(&g, o->files[i], o) != 0) {
+            rc = CN_EXIT_USAGE;
+            continue;
+        }
+        if (grid_check(&g, &e) != 0) { /* every point: file, shapes, groups */
+            grid_close(&g);
             rc = CN_EXIT_USAGE;
             continue;
         }
         Model m;
-        if (model_build(&e, 0, &m) != 0) {
+        if (model_build(&e, 0, &m) != 0) { /* built once already: cannot fail */
             experiment_free(&e);
-            rc = CN_EXIT_USAGE;
-            continue;
-        }
-        if (optimizer_check_groups(&m) != 0) { /* [group.*] over this network */
-            model_free(&m);
-            experiment_free(&e);
+            grid_close(&g);
             rc = CN_EXIT_USAGE;
             continue;
         }
@@ -36,9 +52,11 @@ int cmd_check(CliOptions *o)
             printf("\n");
             optimizer_print_groups(&m, stdout);
         }
+        if (g.sweep.n_keys > 0) print_grid(&g);
         printf("%s: ok\n\n", o->files[i]);
         model_free(&m);
         experiment_free(&e);
+        grid_close(&g);
     }
     return rc;
 }

@@ -15,6 +15,8 @@ typedef struct {
     int threads;           /* --threads, default: all cores */
     int n_sets;
     ConfigOverride sets[CLI_MAX_SETS];
+    int n_sweeps;
+    char *sweeps[CLI_MAX_SETS]; /* run/check --sweep SECTION.KEY=V1,V2 (as given) */
     int steps;             /* bench --steps */
     double seconds;        /* bench --seconds: time steps for at least this long */
     int batch;             /* bench --batch */
@@ -26,6 +28,7 @@ typedef struct {
     const char *output;    /* report -o DIR / --output DIR */
     const char *runs;      /* report/runs --runs 1,3 | latest | all */
     int text;              /* report --text: the table on the terminal, no HTML */
+    int groups;            /* runs --groups: the groups of runs (view run_groups) */
     int n_files;
     char **files;          /* experiment files after expanding directories */
 } CliOptions;
@@ -45,6 +48,29 @@ int cli_setup_threads(int requested);
  * save, mark the run interrupted) instead of killing the process. */
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_catch_stop_signals(void);
+
+/* grid.c: the runs one experiment file stands for — one, or the grid of its
+ * [sweep] section and the --sweep options; each point is the file with the
+ * --set values and then the point's values as overrides. */
+typedef struct {
+    const char *path;
+    const ConfigOverride *sets;
+    int n_sets;
+    Sweep sweep;  /* no keys: one point, the file itself */
+    ConfigOverride ov[CLI_MAX_SETS + CN_SWEEP_MAX_KEYS];
+} Grid;
+
+/* Reads the file's sweep and the options' (errors printed); 0 or -1. */
+int grid_open(Grid *g, const char *path, const CliOptions *o);
+void grid_close(Grid *g);
+/* The overrides of point i (the --set ones, then the point's) and their number. */
+const ConfigOverride *grid_point(Grid *g, long i, int *n);
+/* experiment_load of point i. */
+int grid_load(Grid *g, long i, Experiment *e);
+/* Loads every point and builds its network's shapes and groups, before
+ * anything trains; problems are printed, each bad value of a sweep once, with
+ * the point it was found in. 0 (with point 0 in *first when not NULL), or -1. */
+int grid_check(Grid *g, Experiment *first);
 
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);

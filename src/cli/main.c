@@ -12,8 +12,14 @@ static const char *usage =
     "commands:\n"
     "  run    [options] FILE.ini|DIR ...  train; a DIR runs every *.ini in it, sorted by name\n"
     "         --resume [PATH.ckpt]        continue the newest unfinished run of each file's\n"
-    "                                     experiment (or the run of PATH.ckpt) in its own row\n"
-    "  check  FILE.ini ...                validate; print the configuration and model table\n"
+    "                                     experiment (or the run of PATH.ckpt) in its own row;\n"
+    "                                     of a sweep: skip the finished points, continue the\n"
+    "                                     interrupted one, run the rest\n"
+    "         --sweep S.KEY=V1,V2,...     run the grid of these values (repeatable; the first\n"
+    "                                     key outermost; replaces the file's [sweep] line of\n"
+    "                                     the key; values of a list key separated by '|')\n"
+    "  check  FILE.ini ... [--sweep ...]  validate; print the configuration and model table\n"
+    "                                     (and of a sweep, its runs, one line each)\n"
     "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
     "                                     training throughput (img/s, step-time median and\n"
     "                                     spread, GFLOP/s against the sgemm peak) and per-layer\n"
@@ -28,8 +34,10 @@ static const char *usage =
     "                                     HTML report (DIR/index.html + SVG plots; default\n"
     "                                     DIR: report/ next to the database) of the newest run\n"
     "                                     of each experiment; --text: the table only\n"
-    "  runs   [--db PATH] [--runs 1,3|latest|all]\n"
-    "                                     the comparison table on the terminal (default: all)\n"
+    "  runs   [--db PATH] [--runs 1,3|latest|all] [--groups]\n"
+    "                                     the comparison table on the terminal (default: all);\n"
+    "                                     --groups: runs that differ only in their seed, the\n"
+    "                                     accuracies as mean ± std\n"
     "\n"
     "common options:\n"
     "  --db PATH          results database (default results/results.db)\n"
@@ -69,9 +77,9 @@ int main(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume", cmd_run}, {"check", "", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta", cmd_eval}, {"lr-find", "min,max,steps", cmd_lr_find},
-                {"report", "output,runs,text", cmd_report}, {"runs", "runs", cmd_runs}};
+                {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;
         CliOptions o;

@@ -138,12 +138,12 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                     command);
             return -1;
         }
-        if (!strcmp(name, "text")) {  /* report --text: a flag */
+        if (!strcmp(name, "text") || !strcmp(name, "groups")) { /* report --text, runs --groups */
             if (val) {
-                fprintf(stderr, "cnnrun %s: --text takes no value\n", command);
+                fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
                 return -1;
             }
-            o->text = 1;
+            *(!strcmp(name, "text") ? &o->text : &o->groups) = 1;
             continue;
         }
         /* --resume is a flag, or takes a checkpoint: `--resume=PATH`, `--resume PATH.ckpt` */
@@ -207,6 +207,12 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                 return -1;
             }
             o->n_sets++;
+        } else if (!strcmp(name, "sweep")) {
+            if (o->n_sweeps == CLI_MAX_SETS) {
+                fprintf(stderr, "cnnrun: too many --sweep options (at most %d)\n", CLI_MAX_SETS);
+                return -1;
+            }
+            o->sweeps[o->n_sweeps++] = (char *)val; /* sweep_load checks its form */
         }
     }
     return 0;

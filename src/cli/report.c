@@ -1,5 +1,6 @@
 /* report.c — `cnnrun report` (the HTML report with its SVG plots, or with
- * --text the comparison table) and `cnnrun runs` (the table of every run) on
+ * --text the comparison table) and `cnnrun runs` (the table of every run;
+ * --groups: of every group of runs that differ only in their seed) on
  * the results database; the work is in src/report/. Exit status: 0, 1 the
  * database is missing or unreadable or the report cannot be written, 2 bad
  * usage (an argument, a bad --runs list or a run id not in the database). */
@@ -55,6 +56,18 @@ int cmd_report(CliOptions *o)
 int cmd_runs(CliOptions *o)
 {
     if (no_files(o, "runs") != 0) return CN_EXIT_USAGE;
+    if (o->groups) { /* the view run_groups: every group of finished runs */
+        if (o->runs) {
+            fprintf(stderr, "cnnrun runs: --groups shows every group of finished runs; drop "
+                            "--runs\n");
+            return CN_EXIT_USAGE;
+        }
+        ReportGroups g;
+        int rc = report_load_groups(o->db, &g);
+        if (rc == 0) report_print_groups(&g, o->db, stdout);
+        report_free_groups(&g);
+        return rc;
+    }
     ReportData d;
     int rc = report_load(o->db, o->runs ? o->runs : "all", &d);
     if (rc == 0) report_print_table(&d, stdout);

@@ -1,10 +1,12 @@
-/* run.c — `cnnrun run FILE|DIR ...`: validates every experiment before any
- * training, opens the results database, trains each in turn (one recorded
- * run each: run_record.c). One failing experiment is reported and the batch
- * goes on; the exit status says whether all succeeded. SIGINT/SIGTERM
- * finish the current step and mark the run `interrupted`. `--resume
- * [PATH.ckpt]` continues an interrupted run in its own runs row from its
- * last checkpoint (docs/training.md). */
+/* run.c — `cnnrun run FILE|DIR ...`: validates every experiment (every grid
+ * point of a sweep: grid.c) before any training, opens the results database,
+ * trains each in turn (one recorded run each: run_record.c). One failing
+ * run is reported and the batch goes on; the exit status says whether all
+ * succeeded. SIGINT/SIGTERM finish the current step and mark the run
+ * `interrupted`, and no later run starts. `--resume [PATH.ckpt]` continues
+ * an interrupted run in its own runs row from its last checkpoint
+ * (docs/training.md); of a sweep, the finished points are skipped, the
+ * interrupted one continued and the rest run. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,28 +40,26 @@ static int same_config(const char *a, const char *b)
 }
 
 
-/* Parse + build every file first: a typo in the 5th file should not wait
- * for 4 trainings to be noticed. Also checks that each experiment's data
- * directory exists, before the database is created: a wrong --data must not
- * leave an empty results file behind (the loader checks the files themselves
- * when each experiment starts). Returns the number of bad files; counts
- * experiments without a data directory into *no_data. */
-static int validate_all(CliOptions *o, int *no_data)
+/* Parse + build every file (every point of its sweep) first: a typo in the
+ * 5th file should not wait for 4 trainings to be noticed. Also checks that
+ * each experiment's data directory exists, before the database is created:
+ * a wrong --data must not leave an empty results file behind (the loader
+ * checks the files themselves when each experiment starts). Returns the
+ * number of bad files; counts experiments without a data directory into
+ * *no_data. grids[i] is left open for each good file. */
+static int validate_all(CliOptions *o, Grid *grids, int *no_data)
 {
     int bad = 0;
     *no_data = 0;
     for (int i = 0; i < o->n_files; i++) {
         Experiment e;
-        if (experiment_load(o->files[i], o->sets, o->n_sets, &e) != 0) {
+        if (grid_open(&grids[i], o->files[i], o) != 0) {
             bad++;
             continue;
         }
-        Model m;
-        if (model_build(&e, 0, &m) != 0) {
-            bad++; /* shapes only, no memory */
-        } else {
-            if (optimizer_check_groups(&m) != 0) bad++; /* [group.*] over this network */
-            model_free(&m);
+        if (grid_check(&grids[i], &e) != 0) {
+            bad++;
+            continue;
         }
         const char *origin;
         const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
@@ -93,6 +93,33 @@ static void print_config_difference(const char *now, const char *then)
         then += b + (then[b] ? 1 : 0);
         line++;
     }
+}
+
+/* The `last` checkpoint of run id into ckpt, or "" when the run has no
+ * epoch yet (killed during epoch 1: start again in the same row). 0 or the
+ * exit status (message printed). */
+static int last_checkpoint(const char *path, const Experiment *e, ResultsDb *db,
+                           const char *ckdir, int64_t id, char *ckpt, size_t size)
+{
+    checkpoint_path(ckpt, size, ckdir, e->name, id, "last");
+    if (access(ckpt, F_OK) == 0) return 0;
+    int last = results_last_epoch(db, id);
+    if (last != 0) {
+        fprintf(stderr, "%s: run %lld has %d finished epoch(s) but no checkpoint %s; give the "
+                        "checkpoint with --resume PATH.ckpt, or start a new run without "
+                        "--resume\n", path, (long long)id, last, ckpt);
+        return last < 0 ? CN_EXIT_FAIL : CN_EXIT_USAGE;
+    }
+    ckpt[0] = '\0';
+    return 0;
+}
+
+static void warn_threads(const char *path, int64_t id, int run_threads, int threads)
+{
+    if (run_threads > 0 && run_threads != threads)
+        fprintf(stderr, "%s: warning: run %lld used %d threads, this process %d; the curve may "
+                        "differ in the last bits from an uninterrupted run (use --threads %d)\n",
+                path, (long long)id, run_threads, threads, run_threads);
 }
 
 /* --resume: finds the run and checkpoint to continue. Returns 0 with *run_id
@@ -139,17 +166,10 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
         *run_id = id;
         results_run_status(db, id, exp_name, sizeof exp_name, status, sizeof status,
                            &run_threads, NULL);
-        checkpoint_path(ckpt, size, ckdir, e->name, id, "last");
-        if (access(ckpt, F_OK) != 0) {
-            int last = results_last_epoch(db, id);
-            if (last != 0) {
-                fprintf(stderr, "%s: run %lld has %d finished epoch(s) but no checkpoint %s; "
-                                "give the checkpoint with --resume PATH.ckpt, or start a new run "
-                                "without --resume\n", path, (long long)id, last, ckpt);
-                free(config);
-                return last < 0 ? CN_EXIT_FAIL : CN_EXIT_USAGE;
-            }
-            ckpt[0] = '\0'; /* killed during epoch 1: start again in the same row */
+        int rc = last_checkpoint(path, e, db, ckdir, id, ckpt, size);
+        if (rc != 0) {
+            free(config);
+            return rc;
         }
     }
     /* the same resolved configuration, or the curve would not be the same run's */
@@ -165,23 +185,81 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
     free(now);
     free(config);
     if (!same) return CN_EXIT_USAGE;
-    if (run_threads > 0 && run_threads != threads)
-        fprintf(stderr, "%s: warning: run %lld used %d threads, this process %d; the curve may "
-                        "differ in the last bits from an uninterrupted run (use --threads %d)\n",
-                path, (long long)*run_id, run_threads, threads, run_threads);
+    warn_threads(path, *run_id, run_threads, threads);
     return 0;
 }
 
-static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
+/* --resume of a sweep's grid point: the newest run of the experiment after
+ * *after (the previous point's run) with this point's resolved
+ * configuration. Finished or diverged: *skip (it ran); unfinished: *run_id and
+ * ckpt as find_resume gives them; none: a new run (*run_id 0), unless no
+ * earlier point had a run either: then there is no sweep to continue. Moves
+ * *after to the run found. 0 or the exit status. */
+static int find_point_resume(const Grid *g, long point, const Experiment *e, CliOptions *o,
+                             ResultsDb *db, const char *ckdir, int threads, int64_t *after,
+                             int64_t *run_id, int *skip, char *ckpt, size_t size)
 {
+    *run_id = 0;
+    *skip = 0;
+    ckpt[0] = '\0';
+    ResultsRunRef *refs;
+    int n = results_runs_after(db, e->name, *after, &refs);
+    if (n < 0) return CN_EXIT_FAIL;
+    char *now = experiment_text(e);
+    const ResultsRunRef *found = NULL;
+    for (int k = 0; k < n && !found; k++)
+        if (refs[k].config && same_config(now, refs[k].config)) found = &refs[k];
+    free(now);
+    int rc = 0;
+    if (!found && *after == 0) {
+        fprintf(stderr, "%s: no run of the sweep's grid point %ld of %ld (experiment '%s') in %s "
+                        "to resume; run it without --resume\n", g->path, point + 1,
+                g->sweep.n_points, e->name, o->db);
+        rc = CN_EXIT_USAGE;
+    } else if (found) {
+        *after = found->id;
+        if (!strcmp(found->status, "finished") || !strcmp(found->status, "diverged")) {
+            fprintf(stderr, "%s: already run (run %lld, %s); not run again\n", g->path,
+                    (long long)found->id, found->status);
+            *skip = 1;
+        } else {
+            *run_id = found->id;
+            rc = last_checkpoint(g->path, e, db, ckdir, found->id, ckpt, size);
+            char name[128], status[32];
+            int run_threads = 0;
+            if (rc == 0 && results_run_status(db, found->id, name, sizeof name, status,
+                                              sizeof status, &run_threads, NULL) == 0)
+                warn_threads(g->path, found->id, run_threads, threads);
+        }
+    }
+    results_free_run_refs(refs, n);
+    return rc;
+}
+
+/* Trains grid point `point` of g; *after: the run of the previous point
+ * (--resume of a sweep). */
+static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads,
+                     int64_t *after)
+{
+    const char *path = g->path;
     Experiment e;
-    if (experiment_load(path, o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
+    if (grid_load(g, point, &e) != 0) return CN_EXIT_USAGE;
+    if (g->sweep.n_keys > 0) {
+        char text[1024];
+        sweep_point_text(&g->sweep, point, text, sizeof text);
+        fprintf(stderr, "%s: grid point %ld of %ld: %s\n", path, point + 1, g->sweep.n_points,
+                text);
+    }
     char ckdir[CN_PATH_MAX], ckpt[CN_PATH_MAX + 256];
     checkpoint_default_dir(ckdir, sizeof ckdir, o->db);
     int64_t resume_id = 0;
     if (o->resume) {
-        int rc = find_resume(path, &e, o, db, ckdir, threads, &resume_id, ckpt, sizeof ckpt);
-        if (rc != 0) {
+        int skip = 0;
+        int rc = g->sweep.n_keys == 0
+                     ? find_resume(path, &e, o, db, ckdir, threads, &resume_id, ckpt, sizeof ckpt)
+                     : find_point_resume(g, point, &e, o, db, ckdir, threads, after, &resume_id,
+                                         &skip, ckpt, sizeof ckpt);
+        if (rc != 0 || skip) {
             experiment_free(&e);
             return rc;
         }
@@ -203,10 +281,13 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
     }
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
+    int n_params;
+    const ConfigOverride *params = grid_point(g, point, &n_params);
     RecordOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
                          .stop = &cli_stop_requested, .checkpoint_dir = ckdir,
                          .resume_run_id = resume_id,
-                         .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL};
+                         .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL,
+                         .params = params, .n_params = n_params};
     int rc = recorded_run(&e, &train, &test, &opt);
     cifar_free(&train);
     cifar_free(&test);
@@ -217,33 +298,65 @@ static int run_one(const char *path, CliOptions *o, ResultsDb *db, int threads)
 int cmd_run(CliOptions *o)
 {
     int no_data;
-    if (validate_all(o, &no_data) != 0) return CN_EXIT_USAGE;
-    if (no_data) return CN_EXIT_FAIL;
+    Grid *grids = xcalloc((size_t)(o->n_files ? o->n_files : 1), sizeof *grids);
+    int bad = validate_all(o, grids, &no_data);
+    long total = 0; /* runs: a file's grid points */
+    int sweeps = 0;
+    for (int i = 0; i < o->n_files; i++) {
+        total += grids[i].sweep.n_points ? grids[i].sweep.n_points : 1;
+        sweeps += grids[i].sweep.n_keys > 0;
+    }
+    if (!bad && !no_data && sweeps && o->resume_path) {
+        fprintf(stderr, "cnnrun run: --resume PATH.ckpt continues one run; a sweep is continued "
+                        "with --resume alone (its finished points are skipped)\n");
+        bad = 1;
+    }
+    int rc = bad ? CN_EXIT_USAGE : no_data ? CN_EXIT_FAIL : CN_EXIT_OK;
+    ResultsDb *db = rc == CN_EXIT_OK ? results_open(o->db) : NULL;
+    if (rc == CN_EXIT_OK && !db) rc = CN_EXIT_FAIL;
+    if (rc != CN_EXIT_OK) {
+        for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
+        free(grids);
+        return rc;
+    }
     int threads = cli_setup_threads(o->threads);
-    ResultsDb *db = results_open(o->db);
-    if (!db) return CN_EXIT_FAIL;
     cli_catch_stop_signals();
-    int failed = 0, worst = CN_EXIT_OK, started = 0;
-    for (int i = 0; i < o->n_files && !cli_stop_requested; i++) {
-        started++;
-        int rc = run_one(o->files[i], o, db, threads);
-        if (rc != CN_EXIT_OK) {
+    long failed = 0;
+    int worst = CN_EXIT_OK;
+    for (int i = 0; i < o->n_files; i++) {
+        Grid *g = &grids[i];
+        int64_t after = 0; /* --resume of a sweep: the previous point's run */
+        for (long p = 0; p < g->sweep.n_points; p++) {
+            if (cli_stop_requested) {
+                if (g->sweep.n_keys)
+                    fprintf(stderr, "cnnrun: %s: grid point %ld of %ld not run (interrupted)\n",
+                            o->files[i], p + 1, g->sweep.n_points);
+                else
+                    fprintf(stderr, "cnnrun: %s: not run (interrupted)\n", o->files[i]);
+                failed++;
+                if (worst < CN_EXIT_FAIL) worst = CN_EXIT_FAIL;
+                continue;
+            }
+            int prc = run_point(g, p, o, db, threads, &after);
+            if (prc == CN_EXIT_OK) continue;
             failed++;
-            if (rc > worst) worst = rc;
-            if (o->n_files > 1)
-                fprintf(stderr, "cnnrun: %s failed (exit %d); continuing with the next\n",
-                        o->files[i], rc);
+            if (prc > worst) worst = prc;
+            if (total > 1 && !cli_stop_requested)
+                fprintf(stderr, "cnnrun: %s%s failed (exit %d); continuing with the next\n",
+                        o->files[i], g->sweep.n_keys ? " (a grid point)" : "", prc);
         }
     }
     results_close(db);
-    if (cli_stop_requested && started < o->n_files) {
-        for (int i = started; i < o->n_files; i++)
-            fprintf(stderr, "cnnrun: %s: not run (interrupted)\n", o->files[i]);
-        failed += o->n_files - started;
-        if (worst < CN_EXIT_FAIL) worst = CN_EXIT_FAIL;
-    }
-    if (o->n_files > 1)
-        fprintf(stderr, "cnnrun: %d of %d experiments succeeded (results in %s)\n",
+    if (cli_stop_requested && sweeps)
+        fprintf(stderr, "cnnrun: interrupted; `cnnrun run --resume` with the same files and "
+                        "options continues where it stopped\n");
+    if (total > 1 && !sweeps)
+        fprintf(stderr, "cnnrun: %ld of %d experiments succeeded (results in %s)\n",
                 o->n_files - failed, o->n_files, o->db);
+    else if (total > 1)
+        fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - failed,
+                total, o->db);
+    for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
+    free(grids);
     return worst;
 }

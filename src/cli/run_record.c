@@ -1,7 +1,8 @@
 /* run_record.c — one recorded training run of `cnnrun run`: everything
  * around the training loop (src/train/trainer.c) that makes a run one you
  * can find and continue. It owns the run's row in the results database (a
- * new one, or the resumed one put back to running), the run lock that keeps
+ * new one with its `layers` and `run_params`, or the resumed one put back to
+ * running), the run lock that keeps
  * a second process off it, and the run's checkpoints: continuing from one,
  * their names, and which are written when (`last` and, when the test
  * accuracy improved, `best` after each epoch's row is committed; `last` with
@@ -187,6 +188,7 @@ static int open_runs_row(Record *r, int first_epoch)
     if (r->run_id < 0) return CN_EXIT_FAIL;
     if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
     results_add_layers(opt->db, r->run_id, m); /* `layers`; a failure is only reported */
+    results_add_params(opt->db, r->run_id, opt->params, opt->n_params); /* `run_params`: too */
     return 0;
 }
 

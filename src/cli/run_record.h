@@ -20,6 +20,9 @@ typedef struct {
     const char *checkpoint_dir;
     int64_t resume_run_id;        /* > 0: continue this runs row instead of starting one */
     const char *resume_path;      /* the checkpoint to continue from; NULL: from epoch 1 */
+    /* the values the run was given (--set, a sweep's point): its run_params rows */
+    const ConfigOverride *params;
+    int n_params;
 } RecordOptions;
 
 /* Trains e on train, evaluating on test every epoch, recorded as opt says.

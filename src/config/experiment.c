@@ -20,7 +20,9 @@
 
 #define MAX_KEYS 32
 
-static const char *const top_names[] = {"experiment", "data", "optimizer", "schedule", NULL};
+/* section names for "did you mean" (the [sweep] section is read by sweep.c) */
+static const char *const top_names[] = {"experiment", "data", "optimizer", "schedule", "sweep",
+                                        NULL};
 
 const char *layer_type_name(LayerType t)
 {
@@ -117,7 +119,7 @@ static void report_unknown_section(Diag *d, CfgLoc loc, const char *name)
     else
         diag_error(d, loc,
                    "unknown section [%s] (sections: [experiment], [data], [optimizer], "
-                   "[schedule], [group.NAME], [layer.NAME])",
+                   "[schedule], [sweep], [group.NAME], [layer.NAME])",
                    name);
 }
 
@@ -237,9 +239,7 @@ int config_override_parse(char *buf, ConfigOverride *out)
                 orig);
         return -1;
     }
-    out->section = buf;
-    out->key = key;
-    out->value = value;
+    *out = (ConfigOverride){.section = buf, .key = key, .value = value}; /* a --set */
     return 0;
 }
 
@@ -258,16 +258,26 @@ static void apply_overrides(IniDoc *doc, const ConfigOverride *ov, int n, Diag *
 {
     for (int i = 0; i < n; i++) {
         const ConfigOverride *o = &ov[i];
+        /* a --sweep value is named as its option, a [sweep] value by its
+         * line, a --set as `--set section.key` */
+        const char *origin = o->origin ? o->origin : "--set";
+        int line = o->line > 0 ? o->line : 0;
         char label[256];
-        snprintf(label, sizeof label, "%s.%s", o->section ? o->section : "",
+        snprintf(label, sizeof label, "%s%s%s.%s", o->origin && !line ? o->origin : "",
+                 o->origin && !line ? " " : "", o->section ? o->section : "",
                  o->key ? o->key : "");
-        CfgLoc loc = {0, label};
+        CfgLoc loc = {line, label};
         if (!o->section || !o->key || !o->value || !*o->section || !*o->key) {
             diag_error(d, loc, "expected section.key=value");
             continue;
         }
         if (strchr(o->value, '\n') || strchr(o->value, '\r')) {
             diag_error(d, loc, "the value must be on one line");
+            continue;
+        }
+        if (strncmp(o->section, "sweep", 5) == 0 && (!o->section[5] || o->section[5] == '.')) {
+            diag_error(d, loc, "the [sweep] section is not changed with %s; give the values "
+                               "of a swept key with --sweep SECTION.KEY=V1,V2,...", origin);
             continue;
         }
         IniSection *s = ini_doc_find(doc, o->section);
@@ -279,12 +289,12 @@ static void apply_overrides(IniDoc *doc, const ConfigOverride *ov, int n, Diag *
                 const char *sug = closest_layer(doc, o->section + 6);
                 char hint[128] = "";
                 if (sug) snprintf(hint, sizeof hint, "; did you mean 'layer.%s'?", sug);
-                diag_error(d, loc, "there is no [%s] in the file (--set changes layers, it "
-                                   "cannot add them)%s", o->section, hint);
+                diag_error(d, loc, "there is no [%s] in the file (%s changes layers, it "
+                                   "cannot add them)%s", o->section, origin, hint);
                 continue;
             } else if (strncmp(o->section, "group.", 6) == 0) {
-                diag_error(d, loc, "there is no [%s] in the file (--set changes parameter "
-                                   "groups, it cannot add them)", o->section);
+                diag_error(d, loc, "there is no [%s] in the file (%s changes parameter "
+                                   "groups, it cannot add them)", o->section, origin);
                 continue;
             } else {
                 report_unknown_section(d, loc, o->section);
@@ -293,9 +303,9 @@ static void apply_overrides(IniDoc *doc, const ConfigOverride *ov, int n, Diag *
         }
         IniEntry *en = ini_section_find(s, o->key);
         if (en)
-            ini_entry_replace(en, o->value, label);
+            ini_entry_replace(en, o->value, label, line);
         else
-            ini_section_add(s, o->key, o->value, 0, label);
+            ini_section_add(s, o->key, o->value, line, label);
     }
 }
 
@@ -643,6 +653,9 @@ static void validate(Diag *d, IniDoc *doc, Experiment *e, const char *path)
             init_layer(ls, name, s->loc.line);
             check_layer(d, s, ls, &info[e->n_layers]);
             e->n_layers++;
+        } else if (strcmp(s->name, "sweep") == 0) {
+            /* the grid of runs: src/config/sweep.c reads it, each point's
+             * values come in as overrides */
         } else if (strncmp(s->name, "group.", 6) == 0) {
             const char *name = s->name + 6;
             if (!group_name_ok(name))

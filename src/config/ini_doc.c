@@ -48,8 +48,8 @@ void diag_error(Diag *d, CfgLoc loc, const char *fmt, ...)
  * messages about the file as a whole */
 static int diag_group(const DiagMsg *m)
 {
-    if (m->set) return 1;
-    return m->line > 0 ? 0 : 2;
+    if (m->line > 0) return 0;
+    return m->set ? 1 : 2;
 }
 
 static int diag_cmp(const void *pa, const void *pb)
@@ -70,7 +70,11 @@ void diag_print(const Diag *d, FILE *f)
     int shown = d->n < DIAG_MAX_PRINTED ? d->n : DIAG_MAX_PRINTED;
     for (int i = 0; i < shown; i++) {
         const DiagMsg *m = &sorted[i];
-        if (m->set)
+        if (m->line > 0)
+            fprintf(f, "%s:%d: %s\n", d->path, m->line, m->msg);
+        else if (m->set && strncmp(m->set, "--", 2) == 0)
+            fprintf(f, "%s: %s\n", m->set, m->msg);
+        else if (m->set)
             fprintf(f, "--set %s: %s\n", m->set, m->msg);
         else if (m->line > 0)
             fprintf(f, "%s:%d: %s\n", d->path, m->line, m->msg);
@@ -139,14 +143,14 @@ IniEntry *ini_section_add(IniSection *s, const char *key, const char *value, int
     return e;
 }
 
-void ini_entry_replace(IniEntry *e, const char *value, const char *set_label)
+void ini_entry_replace(IniEntry *e, const char *value, const char *set_label, int line)
 {
     free(e->value);
     free(e->set_label);
     e->value = xstrdup(value);
     e->set_label = set_label ? xstrdup(set_label) : NULL;
     e->loc.set = e->set_label;
-    if (set_label) e->loc.line = 0;
+    if (set_label) e->loc.line = line;
 }
 
 void ini_doc_free(IniDoc *doc)

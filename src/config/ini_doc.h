@@ -21,7 +21,8 @@
 /* Where something came from: a line of the file, or a --set override. */
 typedef struct {
     int line;        /* 1-based line in the file; 0 = the file as a whole */
-    const char *set; /* "section.key" of a --set override, or NULL */
+    const char *set; /* "section.key" of an override (--set, a sweep's value), or NULL;
+                        "--sweep section.key" for a --sweep option */
 } CfgLoc;
 
 /* ---- error list ---- */
@@ -44,8 +45,9 @@ typedef struct {
 void diag_init(Diag *d, const char *path);
 void diag_error(Diag *d, CfgLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints `path:line: msg` (`path: msg` for line 0, `--set s.k: msg` for
- * overrides), file errors sorted by line, then overrides, at most
- * DIAG_MAX_PRINTED of them. */
+ * --set overrides, `--sweep s.k: msg` for --sweep ones; an override with a
+ * line, a [sweep] value, as the line), file errors sorted by line, then
+ * overrides, at most DIAG_MAX_PRINTED of them. */
 void diag_print(const Diag *d, FILE *f);
 void diag_free(Diag *d);
 
@@ -89,7 +91,8 @@ IniEntry *ini_section_find(IniSection *s, const char *key);
 /* Appends an entry; set_label (may be NULL) is copied and becomes loc.set. */
 IniEntry *ini_section_add(IniSection *s, const char *key, const char *value, int line,
                           const char *set_label);
-/* Replaces an entry's value and origin (for --set). */
-void ini_entry_replace(IniEntry *e, const char *value, const char *set_label);
+/* Replaces an entry's value and origin (for --set: line 0; a [sweep] value:
+ * the sweep's line). */
+void ini_entry_replace(IniEntry *e, const char *value, const char *set_label, int line);
 
 #endif

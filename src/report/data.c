@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../results/schema.sql.h"
+#include "../results/sql_math.h"
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 
@@ -138,6 +139,58 @@ static int load_details(sqlite3 *db, const char *path, int schema_version, Repor
     return 0;
 }
 
+/* Opens path read-only and checks that it is a results database this cnnrun
+ * reads; *version: its schema version. 0, or CN_EXIT_FAIL (printed; *db is
+ * closed). */
+static int open_results(const char *path, sqlite3 **out, int *version)
+{
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "%s: no results database here (%s)\n", path, strerror(errno));
+        fprintf(stderr, "HINT: train something first (cnnrun run FILE.ini) or pass --db PATH\n");
+        return CN_EXIT_FAIL;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        db_fail(path, db, "cannot open the results database");
+        sqlite3_close(db);
+        return CN_EXIT_FAIL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st = NULL;
+    int64_t app_id = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        db_fail(path, db, "cannot read the results database");
+        sqlite3_close(db);
+        return CN_EXIT_FAIL;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        app_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (*version < 1 || app_id != RESULTS_APPLICATION_ID) {
+        fprintf(stderr, "%s: not a cnnrun results database\nHINT: pass the database that "
+                        "cnnrun run wrote with --db PATH\n", path);
+        sqlite3_close(db);
+        return CN_EXIT_FAIL;
+    }
+    if (*version > RESULTS_SCHEMA_VERSION) {
+        fprintf(stderr, "%s: results database schema version %d is newer than this cnnrun "
+                        "(version %s) supports (%d)\nHINT: upgrade cnnrun\n",
+                path, *version, CN_VERSION, RESULTS_SCHEMA_VERSION);
+        sqlite3_close(db);
+        return CN_EXIT_FAIL;
+    }
+    results_ensure_sqrt(db); /* run_groups */
+    *out = db;
+    return 0;
+}
+
 int report_load(const char *path, const char *spec, ReportData *out)
 {
     memset(out, 0, sizeof *out);
@@ -147,46 +200,14 @@ int report_load(const char *path, const char *spec, ReportData *out)
     int all = spec && strcmp(spec, "all") == 0;
     if (spec && !all && strcmp(spec, "latest") != 0 && parse_ids(spec, &ids, &n_ids) != 0)
         return CN_EXIT_USAGE;
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        fprintf(stderr, "%s: no results database here (%s)\n", path, strerror(errno));
-        fprintf(stderr, "HINT: train something first (cnnrun run FILE.ini) or pass --db PATH\n");
-        free(ids);
-        return CN_EXIT_FAIL;
-    }
-
     sqlite3 *db = NULL;
-    int rc = CN_EXIT_FAIL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        db_fail(path, db, "cannot open the results database");
-        goto done;
+    int rc = open_results(path, &db, &out->schema_version);
+    if (rc != 0) {
+        free(ids);
+        return rc;
     }
-    sqlite3_busy_timeout(db, 10000);
+    rc = CN_EXIT_FAIL;
     sqlite3_stmt *st = NULL;
-    int64_t app_id = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        db_fail(path, db, "cannot read the results database");
-        goto done;
-    }
-    out->schema_version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        app_id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (out->schema_version < 1 || app_id != RESULTS_APPLICATION_ID) {
-        fprintf(stderr, "%s: not a cnnrun results database\nHINT: pass the database that "
-                        "cnnrun run wrote with --db PATH\n", path);
-        goto done;
-    }
-    if (out->schema_version > RESULTS_SCHEMA_VERSION) {
-        fprintf(stderr, "%s: results database schema version %d is newer than this cnnrun "
-                        "(version %s) supports (%d)\nHINT: upgrade cnnrun\n",
-                path, out->schema_version, CN_VERSION, RESULTS_SCHEMA_VERSION);
-        goto done;
-    }
 
     const char *where = all ? " ORDER BY r.id"
                         : n_ids ? " WHERE r.id = ?1"
@@ -256,4 +277,56 @@ void report_free(ReportData *d)
     free(d->runs);
     free(d->db_path);
     memset(d, 0, sizeof *d);
+}
+
+/* ---- issue 15: groups of runs that differ only in their seed ---------------- */
+
+int report_load_groups(const char *path, ReportGroups *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3 *db = NULL;
+    int rc = open_results(path, &db, &out->schema_version);
+    if (rc != 0) return rc;
+    if (out->schema_version < 6) { /* no run_params yet: read as it is, nothing to group by */
+        sqlite3_close(db);
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT experiment, params, n, mean_final_test_acc, std_final_test_acc, "
+                           "mean_best_test_acc, std_best_test_acc, mean_train_seconds, run_ids "
+                           "FROM run_groups", -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(path, db, "cannot read view run_groups");
+        sqlite3_close(db);
+        return rc;
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        out->groups = xrealloc(out->groups, sizeof *out->groups * (size_t)(out->n + 1));
+        ReportGroup *g = &out->groups[out->n++];
+        g->experiment = col_text(st, 0);
+        g->params = col_text(st, 1);
+        g->n = sqlite3_column_int(st, 2);
+        g->mean_final = col_double(st, 3);
+        g->std_final = col_double(st, 4);
+        g->mean_best = col_double(st, 5);
+        g->std_best = col_double(st, 6);
+        g->mean_seconds = col_double(st, 7);
+        g->run_ids = col_text(st, 8);
+    }
+    if (step != SQLITE_DONE) rc = db_fail(path, db, "cannot read view run_groups");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+void report_free_groups(ReportGroups *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        free(g->groups[i].experiment);
+        free(g->groups[i].params);
+        free(g->groups[i].run_ids);
+    }
+    free(g->groups);
+    memset(g, 0, sizeof *g);
 }

@@ -1,5 +1,7 @@
 /* text.c — the comparison table on a terminal (`cnnrun runs`,
- * report_print_table): one line per run, the columns of `run_summary`. */
+ * report_print_table): one line per run, the columns of `run_summary`; and
+ * `cnnrun runs --groups` (report_print_groups): one line per group of runs
+ * that differ only in their seed, the view `run_groups`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,5 +29,49 @@ void report_print_table(const ReportData *d, FILE *f)
                 fmt_duration(tm, sizeof tm, r->train_seconds),
                 fmt_num(ips, sizeof ips, r->images_per_sec, 0), fmt_params(par, sizeof par, r->params),
                 fmt_num(mf, sizeof mf, r->mflops, 1));
+    }
+}
+
+#define PLUS_MINUS "\xc2\xb1" /* ± in UTF-8: two bytes, one column */
+
+/* "93.41 ± 0.12 %", "93.41 %" without a std (one run), "-" without a mean */
+static const char *fmt_pct_std(char *b, size_t n, double mean, double std)
+{
+    if (!isfinite(mean)) snprintf(b, n, "-");
+    else if (!isfinite(std)) snprintf(b, n, "%.2f %%", 100.0 * mean);
+    else snprintf(b, n, "%.2f " PLUS_MINUS " %.2f %%", 100.0 * mean, 100.0 * std);
+    return b;
+}
+
+/* s left-aligned in `width` terminal columns */
+static void print_cell(FILE *f, const char *s, int width)
+{
+    int cols = (int)strlen(s) - (strstr(s, PLUS_MINUS) ? 1 : 0);
+    fprintf(f, "%s%*s", s, cols < width ? width - cols : 0, "");
+}
+
+void report_print_groups(const ReportGroups *g, const char *db_path, FILE *f)
+{
+    if (g->schema_version > 0 && g->schema_version < 6) {
+        fprintf(f, "%s: no groups: the database has schema version %d, run_groups came with "
+                   "version 6 (the next `cnnrun run` on it upgrades the file)\n",
+                db_path, g->schema_version);
+        return;
+    }
+    if (g->n == 0) {
+        fprintf(f, "%s: no finished runs to group yet\n", db_path);
+        return;
+    }
+    fprintf(f, "%-16s %3s  %-18s %-18s %10s  %-12s %s\n", "experiment", "n", "final acc",
+            "best acc", "time", "runs", "values");
+    for (int i = 0; i < g->n; i++) {
+        const ReportGroup *r = &g->groups[i];
+        char fin[48], best[48], tm[24];
+        fprintf(f, "%-16.16s %3d  ", r->experiment, r->n);
+        print_cell(f, fmt_pct_std(fin, sizeof fin, r->mean_final, r->std_final), 18);
+        fputc(' ', f);
+        print_cell(f, fmt_pct_std(best, sizeof best, r->mean_best, r->std_best), 18);
+        fprintf(f, " %10s  %-12s %s\n", fmt_duration(tm, sizeof tm, r->mean_seconds),
+                r->run_ids ? r->run_ids : "", r->params && *r->params ? r->params : "-");
     }
 }

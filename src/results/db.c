@@ -6,6 +6,7 @@
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "schema.sql.h"
+#include "sql_math.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -222,6 +223,7 @@ ResultsDb *results_open(const char *path)
     }
     sqlite3_extended_result_codes(r->db, 1);
     sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
+    results_ensure_sqrt(r->db); /* the run_groups view */
 
     if (ensure_schema(r) != 0) goto fail;
 
@@ -621,4 +623,79 @@ int results_resume_run(ResultsDb *r, int64_t run_id, int keep_epochs)
         return -1;
     }
     return exec_sql(r, "COMMIT", "cannot commit the resumed run");
+}
+
+/* ==== issue 15: sweeps and groups ========================================== */
+
+int results_add_params(ResultsDb *r, int64_t run_id, const ConfigOverride *ov, int n)
+{
+    if (!r) return -1;
+    if (n <= 0) return 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO run_params (run_id, key, value) "
+                                  "VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot prepare the run_params insert (%s)", sqlite3_errmsg(r->db));
+        return -1;
+    }
+    if (exec_sql(r, "BEGIN IMMEDIATE", "cannot lock the database to record the run's values") !=
+        0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    char msg[256] = "";
+    int rc = SQLITE_DONE;
+    for (int i = 0; i < n && rc == SQLITE_DONE; i++) {
+        char key[256];
+        snprintf(key, sizeof key, "%s.%s", ov[i].section, ov[i].key);
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, ov[i].value, -1, SQLITE_TRANSIENT);
+        rc = step_write(r, st, msg, sizeof msg);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        db_error(r->path, "cannot record the values of run %lld (%s)", (long long)run_id, msg);
+        return -1;
+    }
+    return exec_sql(r, "COMMIT", "cannot commit the run's values");
+}
+
+int results_runs_after(ResultsDb *r, const char *experiment, int64_t after_id,
+                       ResultsRunRef **out)
+{
+    *out = NULL;
+    if (!r || !experiment) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT id, status, config FROM runs WHERE experiment = ?1 "
+                                  "AND id > ?2 ORDER BY id DESC", -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot read the runs of '%s' (%s)", experiment, sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, after_id);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xrealloc(*out, sizeof **out * (size_t)(n + 1));
+        ResultsRunRef *ref = &(*out)[n++];
+        ref->id = sqlite3_column_int64(st, 0);
+        const unsigned char *s = sqlite3_column_text(st, 1);
+        str_copy(ref->status, sizeof ref->status, s ? (const char *)s : "");
+        const unsigned char *c = sqlite3_column_text(st, 2);
+        ref->config = c ? xstrdup((const char *)c) : NULL;
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(r->path, "cannot read the runs of '%s' (%s)", experiment, sqlite3_errmsg(r->db));
+        results_free_run_refs(*out, n);
+        *out = NULL;
+        n = -1;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+void results_free_run_refs(ResultsRunRef *refs, int n)
+{
+    for (int i = 0; i < n; i++) free(refs[i].config);
+    free(refs);
 }

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 5
+#define RESULTS_SCHEMA_VERSION 6
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -78,6 +78,47 @@ static const char RESULTS_SCHEMA_SQL[] =
     "  r.seed, r.threads, r.started_at, r.finished_at, r.error\n" \
     "FROM runs r"
 
+/* ---- issue 15: sweeps and groups ---------------------------------------- */
+
+/* One row per group of finished runs (lr-find runs aside) that differ only
+ * in their seed: the same experiment, the same run_params apart from
+ * experiment.seed (`params`: "key=value" sorted by key, ", " between, a
+ * value with a comma or a space in double quotes) and the same resolved
+ * configuration apart from its first line (a comment naming the file's path)
+ * and its seed line. The accuracies and times are run_summary's; the
+ * standard deviations are sample ones (n - 1), NULL for one run, computed in
+ * two passes (the mean first) in plain SQL so the sqlite3 shell reads the
+ * view too (sqrt: SQLite's math functions, built into the shell since 3.35;
+ * db.c and the report register one where the library lacks it). */
+#define RESULTS_RUN_GROUPS_SELECT \
+    "WITH m AS (\n" \
+    "  SELECT s.run_id, s.experiment, s.final_test_acc AS f, s.best_test_acc AS b,\n" \
+    "    s.train_seconds AS t,\n" \
+    "    coalesce((SELECT group_concat(kv, ', ') FROM\n" \
+    "      (SELECT p.key || '=' || CASE WHEN p.value GLOB '*[, ]*'\n" \
+    "                              THEN '\"' || p.value || '\"' ELSE p.value END AS kv\n" \
+    "       FROM run_params p WHERE p.run_id = s.run_id AND p.key <> 'experiment.seed'\n" \
+    "       ORDER BY p.key)), '') AS params,\n" \
+    "    replace(substr(coalesce(r.config, ''), instr(coalesce(r.config, ''), char(10)) + 1),\n" \
+    "            char(10) || 'seed = ' || r.seed || char(10), char(10)) AS rest\n" \
+    "  FROM run_summary s JOIN runs r ON r.id = s.run_id\n" \
+    "  WHERE s.status = 'finished' AND s.epochs_planned > 0),\n" \
+    "g AS (\n" \
+    "  SELECT m.*, avg(f) OVER w AS mf, avg(b) OVER w AS mb FROM m\n" \
+    "  WINDOW w AS (PARTITION BY experiment, params, rest))\n" \
+    "SELECT experiment, params, count(*) AS n,\n" \
+    "  avg(f) AS mean_final_test_acc,\n" \
+    "  CASE WHEN count(f) > 1 THEN sqrt(sum((f - mf) * (f - mf)) / (count(f) - 1)) END\n" \
+    "    AS std_final_test_acc,\n" \
+    "  avg(b) AS mean_best_test_acc,\n" \
+    "  CASE WHEN count(b) > 1 THEN sqrt(sum((b - mb) * (b - mb)) / (count(b) - 1)) END\n" \
+    "    AS std_best_test_acc,\n" \
+    "  avg(t) AS mean_train_seconds,\n" \
+    "  group_concat(run_id, ',') AS run_ids\n" \
+    "FROM (SELECT * FROM g ORDER BY run_id)\n" \
+    "GROUP BY experiment, params, rest\n" \
+    "ORDER BY min(run_id)"
+
 /* RESULTS_MIGRATIONS[v - 1] turns a version-v schema into version v + 1. */
 static const char *const RESULTS_MIGRATIONS[] = {
     /* 1 -> 2: table `layers`, views `run_summary` and `latest_runs` */
@@ -114,6 +155,16 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * model table prints them; NULL for a section without convolutions and
      * for runs recorded before) */
     "ALTER TABLE layers ADD COLUMN conv_algo TEXT;\n",
+    /* 5 -> 6: table `run_params` (the values a run was given by a sweep or
+     * --set) and view `run_groups` (runs that differ only in their seed, with
+     * mean and standard deviation) */
+    "CREATE TABLE IF NOT EXISTS run_params (\n"
+    "  run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  key             TEXT NOT NULL,\n"
+    "  value           TEXT NOT NULL,\n"
+    "  PRIMARY KEY (run_id, key)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE VIEW IF NOT EXISTS run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

@@ -1,0 +1,134 @@
+/* grid.c — the runs one experiment file stands for on the command line: one,
+ * or the grid of its [sweep] section and the --sweep options (the Sweep of
+ * src/config/sweep.c), each point being the file with the --set values and
+ * the point's values as overrides. Owns checking every point before anything
+ * trains: the point of every key's first value, then each other value once
+ * (each bad value reported once, at its sweep line), then the combinations
+ * not yet seen. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cnnrun/model.h"
+#include "cnnrun/train.h"
+#include "cnnrun/util.h"
+
+int grid_open(Grid *g, const char *path, const CliOptions *o)
+{
+    memset(g, 0, sizeof *g);
+    g->path = path;
+    g->sets = o->sets;
+    g->n_sets = o->n_sets;
+    if (sweep_load(path, o->sets, o->n_sets, o->sweeps, o->n_sweeps, &g->sweep) != 0) return -1;
+    return 0;
+}
+
+void grid_close(Grid *g)
+{
+    sweep_free(&g->sweep);
+}
+
+const ConfigOverride *grid_point(Grid *g, long i, int *n)
+{
+    memcpy(g->ov, g->sets, sizeof g->ov[0] * (size_t)g->n_sets);
+    sweep_point(&g->sweep, i, g->ov + g->n_sets);
+    *n = g->n_sets + g->sweep.n_keys;
+    return g->ov;
+}
+
+int grid_load(Grid *g, long i, Experiment *e)
+{
+    int n;
+    const ConfigOverride *ov = grid_point(g, i, &n);
+    return experiment_load(g->path, ov, n, e);
+}
+
+/* The file, the network's shapes and the parameter groups of point i; with
+ * keep, *keep gets the experiment (else it is freed). 0 or -1 (printed). */
+static int check_point(Grid *g, long i, Experiment *keep)
+{
+    Experiment e;
+    if (grid_load(g, i, &e) != 0) return -1;
+    Model m;
+    int rc = model_build(&e, 0, &m); /* shapes only, no memory */
+    if (rc == 0) {
+        rc = optimizer_check_groups(&m); /* [group.*] over this network */
+        model_free(&m);
+    }
+    if (rc == 0 && keep) *keep = e;
+    else experiment_free(&e);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The index of the point with every key at its first value but key k at
+ * value j. */
+static long single_change(const Sweep *s, int k, int j)
+{
+    long stride = 1;
+    for (int q = s->n_keys - 1; q > k; q--) stride *= s->keys[q].n_values;
+    return (long)j * stride;
+}
+
+/* Whether point i has only first values but at most one key. */
+static int is_single_change(const Sweep *s, long i)
+{
+    int changed = 0;
+    for (int k = s->n_keys - 1; k >= 0; k--) {
+        changed += i % s->keys[k].n_values != 0;
+        i /= s->keys[k].n_values;
+    }
+    return changed <= 1;
+}
+
+static void note_point(const Grid *g, long i)
+{
+    char text[1024];
+    sweep_point_text(&g->sweep, i, text, sizeof text);
+    fprintf(stderr, "%s: (grid point %ld of %ld: %s)\n", g->path, i + 1, g->sweep.n_points, text);
+}
+
+int grid_check(Grid *g, Experiment *first)
+{
+    const Sweep *s = &g->sweep;
+    if (check_point(g, 0, first) != 0) {
+        if (s->n_keys) note_point(g, 0);
+        return -1;
+    }
+    if (s->n_keys == 0) return 0;
+    int bad = 0;
+    /* bad values: bit j of badv[k] (values past 64 are checked point by point) */
+    unsigned long long badv[CN_SWEEP_MAX_KEYS] = {0};
+    for (int k = 0; k < s->n_keys; k++)
+        for (int j = 1; j < s->keys[k].n_values; j++) {
+            long i = single_change(s, k, j);
+            if (check_point(g, i, NULL) == 0) continue;
+            bad++;
+            if (j < 64) badv[k] |= 1ull << j;
+            const SweepKey *sk = &s->keys[k];
+            if (sk->line)
+                fprintf(stderr, "%s:%d: (the sweep's value '%s' of %s.%s: grid point %ld of %ld)\n",
+                        g->path, sk->line, sk->values[j], sk->section, sk->key, i + 1,
+                        s->n_points);
+            else
+                fprintf(stderr, "--sweep %s.%s: (the value '%s': grid point %ld of %ld)\n",
+                        sk->section, sk->key, sk->values[j], i + 1, s->n_points);
+        }
+    for (long i = 1; i < s->n_points; i++) {
+        if (is_single_change(s, i)) continue;
+        int known_bad = 0;
+        long r = i;
+        for (int k = s->n_keys - 1; k >= 0; k--) {
+            long j = r % s->keys[k].n_values;
+            r /= s->keys[k].n_values;
+            if (j < 64 && (badv[k] >> j & 1)) known_bad = 1;
+        }
+        if (known_bad) continue; /* reported with its value */
+        if (check_point(g, i, NULL) != 0) {
+            bad++;
+            note_point(g, i);
+        }
+    }
+    if (bad && first) experiment_free(first);
+    return bad ? -1 : 0;
+}

@@ -1,0 +1,292 @@
+/* sweep.c — the grid of runs one experiment file stands for: its [sweep]
+ * section (`section.key = v1, v2, ...`, one line per swept key) and the
+ * --sweep options of the same form, read into a Sweep (config.h), and the
+ * overrides of each grid point (first key outermost). Only the form is
+ * checked here; each point's values are checked as --set values are, by
+ * experiment_load with the point's overrides (their errors name the sweep's
+ * line). A key whose own value is a list (augment, milestones, knots, inputs,
+ * a group's params and layers) separates the sweep's values with '|'. */
+#include "cnnrun/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrun/util.h"
+#include "ini_doc.h"
+#include "schema.h"
+
+static bool list_type(SchemaType t)
+{
+    return t == SK_AUGMENT || t == SK_MILESTONES || t == SK_KNOTS || t == SK_INPUTS ||
+           t == SK_PARAM_KINDS || t == SK_PATTERNS;
+}
+
+/* Whether section.key takes a comma-separated list of its own (a layer's key:
+ * in any layer type, the section's type is not known here). */
+static bool list_valued(const char *section, const char *key)
+{
+    if (strncmp(section, "layer.", 6) == 0) {
+        for (int t = 0; t < LT_COUNT; t++) {
+            const SchemaSection *ls = schema_layer((LayerType)t);
+            const SchemaKey *k = ls ? schema_find_key(ls, key) : NULL;
+            if (k && list_type(k->type)) return true;
+        }
+        return false;
+    }
+    const SchemaSection *ss =
+        strncmp(section, "group.", 6) == 0 ? schema_group() : schema_find_section(section);
+    const SchemaKey *k = ss ? schema_find_key(ss, key) : NULL;
+    return k && list_type(k->type);
+}
+
+static char *trimmed(const char *s, size_t n)
+{
+    while (n > 0 && isspace((unsigned char)*s)) s++, n--;
+    while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+    char *t = xmalloc(n + 1);
+    memcpy(t, s, n);
+    t[n] = '\0';
+    return t;
+}
+
+/* Splits "layer.c1.filters" at its last dot into k's section and key. */
+static int split_name(Diag *d, CfgLoc loc, const char *name, SweepKey *k)
+{
+    const char *dot = strrchr(name, '.');
+    size_t slen = dot ? (size_t)(dot - name) : 0;
+    if (!dot || slen == 0 || !dot[1] || slen >= sizeof k->section ||
+        strlen(dot + 1) >= sizeof k->key) {
+        diag_error(d, loc, "a swept key is written SECTION.KEY, as --set takes it (e.g. "
+                           "schedule.lr_max = 0.05, 0.1 or layer.c1.filters = 16, 32), got "
+                           "'%s'", name);
+        return -1;
+    }
+    memcpy(k->section, name, slen);
+    k->section[slen] = '\0';
+    str_copy(k->key, sizeof k->key, dot + 1);
+    return 0;
+}
+
+/* Splits the value list into k->values: by '|' for a list-valued key, else
+ * by ','. Every value non-empty. */
+static int split_values(Diag *d, CfgLoc loc, const char *list, SweepKey *k)
+{
+    char name[sizeof k->section + sizeof k->key + 1];
+    snprintf(name, sizeof name, "%s.%s", k->section, k->key);
+    bool is_list = list_valued(k->section, k->key);
+    char sep = is_list ? '|' : ',';
+    const char *p = list;
+    while (isspace((unsigned char)*p)) p++;
+    if (!*p) {
+        diag_error(d, loc, "the sweep of %s has no values; give them separated by %s (e.g. %s)",
+                   name, is_list ? "'|'" : "commas",
+                   is_list ? "data.augment = crop:4, flip | flip" : "schedule.lr_max = 0.05, 0.1");
+        return -1;
+    }
+    if (is_list && !strchr(list, '|') && strchr(list, ',')) {
+        diag_error(d, loc, "%s takes a list of its own: separate the sweep's values with '|' "
+                           "(e.g. data.augment = crop:4, flip | flip); for one value use "
+                           "--set %s=...", name, name);
+        return -1;
+    }
+    for (;;) {
+        const char *q = strchr(p, sep);
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        char *v = trimmed(p, n);
+        if (!*v) {
+            diag_error(d, loc, "the sweep of %s has an empty value (value %d)", name,
+                       k->n_values + 1);
+            free(v);
+            return -1;
+        }
+        k->values = xrealloc(k->values, sizeof(char *) * (size_t)(k->n_values + 1));
+        k->values[k->n_values++] = v;
+        if (!q) break;
+        p = q + 1;
+    }
+    /* the same value twice would run the same point twice */
+    for (int i = 0; i < k->n_values; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(k->values[i], k->values[j]) == 0) {
+                diag_error(d, loc, "the sweep of %s has the value '%s' twice", name,
+                           k->values[i]);
+                return -1;
+            }
+    return 0;
+}
+
+static void free_key(SweepKey *k)
+{
+    for (int i = 0; i < k->n_values; i++) free(k->values[i]);
+    free(k->values);
+    k->values = NULL;
+    k->n_values = 0;
+}
+
+void sweep_free(Sweep *s)
+{
+    for (int i = 0; i < s->n_keys; i++) free_key(&s->keys[i]);
+    s->n_keys = 0;
+    s->n_points = 1;
+}
+
+static int find_key(const Sweep *s, const char *section, const char *key)
+{
+    for (int i = 0; i < s->n_keys; i++)
+        if (!strcmp(s->keys[i].section, section) && !strcmp(s->keys[i].key, key)) return i;
+    return -1;
+}
+
+/* Adds k (taking its values) at its place: replacing a key the file sweeps
+ * (a --sweep), or last. */
+static int add_key(Diag *d, CfgLoc loc, Sweep *s, SweepKey *k, bool replace)
+{
+    int at = find_key(s, k->section, k->key);
+    if (at >= 0 && !replace) {
+        if (s->keys[at].line > 0 && k->line > 0)
+            diag_error(d, loc, "%s.%s is swept twice (also on line %d)", k->section, k->key,
+                       s->keys[at].line);
+        else
+            diag_error(d, loc, "given twice; one --sweep per key");
+        free_key(k);
+        return -1;
+    }
+    if (at >= 0) {
+        free_key(&s->keys[at]);
+        s->keys[at] = *k;
+        return 0;
+    }
+    if (s->n_keys == CN_SWEEP_MAX_KEYS) {
+        diag_error(d, loc, "a sweep has at most %d keys", CN_SWEEP_MAX_KEYS);
+        free_key(k);
+        return -1;
+    }
+    s->keys[s->n_keys++] = *k;
+    return 0;
+}
+
+/* The [sweep] lines of the file. */
+static void read_file_sweep(Diag *d, const char *path, Sweep *s)
+{
+    size_t len = 0;
+    char *text = read_text_file(path, &len);
+    if (!text) return; /* experiment_load says why */
+    Diag parse;
+    diag_init(&parse, path);
+    IniDoc doc;
+    ini_doc_parse(&doc, text, len, &parse, NULL); /* experiment_load reports its problems */
+    diag_free(&parse);
+    const IniSection *sec = ini_doc_find(&doc, "sweep");
+    for (int j = 0; sec && j < sec->n_entries; j++) {
+        const IniEntry *en = &sec->entries[j];
+        SweepKey k = {.line = en->loc.line};
+        CfgLoc loc = {en->loc.line, NULL};
+        if (split_name(d, loc, en->key, &k) != 0) continue;
+        if (split_values(d, loc, en->value, &k) != 0) {
+            free_key(&k);
+            continue;
+        }
+        add_key(d, loc, s, &k, false);
+    }
+    ini_doc_free(&doc);
+    free(text);
+}
+
+/* One --sweep SECTION.KEY=V1,V2 */
+static void read_option(Diag *d, const char *arg, Sweep *s, Sweep *given)
+{
+    const char *eq = strchr(arg, '=');
+    char *name = trimmed(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+    char label[256];
+    snprintf(label, sizeof label, "--sweep %s", name);
+    CfgLoc loc = {0, label};
+    SweepKey k = {.line = 0};
+    if (!eq) {
+        diag_error(d, loc, "expected --sweep SECTION.KEY=V1,V2,... (e.g. --sweep "
+                           "schedule.lr_max=0.05,0.1), got '%s'", arg);
+    } else if (split_name(d, loc, name, &k) == 0 && split_values(d, loc, eq + 1, &k) == 0) {
+        /* twice on the command line: an error; over the file's line: replaces it */
+        SweepKey mark = k;
+        mark.values = NULL;
+        mark.n_values = 0;
+        if (add_key(d, loc, given, &mark, false) == 0) add_key(d, loc, s, &k, true);
+        else free_key(&k);
+    } else {
+        free_key(&k);
+    }
+    free(name);
+}
+
+int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *const *args,
+               int n_args, Sweep *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n_points = 1;
+    Diag d;
+    diag_init(&d, path);
+    read_file_sweep(&d, path, out);
+    Sweep given = {.n_keys = 0}; /* the --sweep keys, to find one given twice */
+    for (int i = 0; i < n_args; i++) read_option(&d, args[i], out, &given);
+    sweep_free(&given);
+    /* a --set of a swept key: which value would it be? */
+    for (int i = 0; i < n_sets; i++) {
+        const ConfigOverride *o = &sets[i];
+        if (!o->section || !o->key) continue;
+        int at = find_key(out, o->section, o->key);
+        if (at < 0) continue;
+        char label[256];
+        snprintf(label, sizeof label, "%s.%s", o->section, o->key);
+        CfgLoc loc = {0, label};
+        if (out->keys[at].line > 0)
+            diag_error(&d, loc, "the key is swept (%s:%d); to run some of its values give them "
+                                "with --sweep %s=V1,V2,...", path, out->keys[at].line, label);
+        else
+            diag_error(&d, loc, "the key is swept (--sweep %s); give its values there", label);
+    }
+    long n = 1;
+    for (int i = 0; i < out->n_keys && d.n == 0; i++) {
+        n *= out->keys[i].n_values;
+        if (n > CN_SWEEP_MAX_POINTS) {
+            CfgLoc loc = {out->keys[i].line, out->keys[i].line ? NULL : "--sweep"};
+            diag_error(&d, loc, "the sweep has more than %d grid points; sweep fewer values",
+                       CN_SWEEP_MAX_POINTS);
+        }
+    }
+    out->n_points = n;
+    if (d.n > 0) {
+        diag_print(&d, stderr);
+        diag_free(&d);
+        sweep_free(out);
+        return -1;
+    }
+    diag_free(&d);
+    return 0;
+}
+
+void sweep_point(const Sweep *s, long i, ConfigOverride *out)
+{
+    for (int k = s->n_keys - 1; k >= 0; k--) {
+        const SweepKey *sk = &s->keys[k];
+        long j = i % sk->n_values;
+        i /= sk->n_values;
+        out[k] = (ConfigOverride){.section = sk->section, .key = sk->key,
+                                  .value = sk->values[j], .origin = sk->line ? "[sweep]" : "--sweep",
+                                  .line = sk->line};
+    }
+}
+
+void sweep_point_text(const Sweep *s, long i, char *buf, size_t n)
+{
+    ConfigOverride ov[CN_SWEEP_MAX_KEYS];
+    sweep_point(s, i, ov);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < s->n_keys && used < n; k++) {
+        bool quote = strpbrk(ov[k].value, ", ") != NULL;
+        used += (size_t)snprintf(buf + used, n - used, "%s%s.%s=%s%s%s", k ? ", " : "",
+                                 ov[k].section, ov[k].key, quote ? "\"" : "", ov[k].value,
+                                 quote ? "\"" : "");
+    }
+}

@@ -1,0 +1,401 @@
+/* test_sweep.c — sweeps and groups (issue 15) through the cnnrun command: a
+ * [sweep] of 2 learning rates x 2 seeds trains 4 runs in grid order, each
+ * with its values in run_params, and run_groups gives 2 groups of 2 whose
+ * std is the sample std of the runs' final_test_acc; a sweep stopped by
+ * SIGINT in its second point and resumed runs every point exactly once, on
+ * the numbers of an uninterrupted sweep; a sweep's errors (an unknown key, a
+ * bad value in one point, an empty list, a key twice, a --set of a swept
+ * key, a list key without '|') exit 2 at the sweep's line and write no
+ * database; `cnnrun check` lists the grid; --sweep from the command line,
+ * alone or over the file's key; `cnnrun runs --groups`. */
+#include <check.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "cli_fixture.h"
+#include "cnnrun/util.h"
+
+/* 50 steps per epoch on the sample: long enough to be stopped inside an
+ * epoch. The [sweep] section is line 16 (lr_max) and 17 (seed). */
+#define SWEEP_HEAD                                                                              \
+    "[experiment]\nname = sw\nseed = 9\nepochs = 3\n"              /* lines 1-4 */             \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntest_subset = 300\n" /* 5-8 */           \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n" /* -13 */\
+    "lr_end = 0.001\n"                                              /* 14 */                    \
+    "[sweep]\n"                                                     /* 15 */
+#define SWEEP_LAYERS                                                                            \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+#define SWEEP_INI(lines) SWEEP_HEAD lines SWEEP_LAYERS
+#define GRID_2x2 "schedule.lr_max = 0.05, 0.2\nexperiment.seed = 1, 2\n"
+
+static sqlite3 *open_db(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(s, 10000);
+    return s;
+}
+
+static int q_int(sqlite3 *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(s));
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The first column of every row, joined by '|'. */
+static void q_rows(sqlite3 *s, const char *sql, char *buf, size_t n)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(s));
+    size_t used = 0;
+    buf[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW && used < n) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? "|" : "",
+                                 t ? (const char *)t : "NULL");
+    }
+    sqlite3_finalize(st);
+}
+
+static int db_query_int(const char *db, const char *sql)
+{
+    sqlite3 *s = open_db(db);
+    int v = q_int(s, sql);
+    sqlite3_close(s);
+    return v;
+}
+
+/* The same, -1 while the database is still being created by another process. */
+static int poll_int(const char *db, const char *sql)
+{
+    sqlite3 *s = open_db(db);
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(s);
+    return v;
+}
+
+/* ---- (1) a 2 x 2 sweep and its groups ------------------------------------- */
+
+START_TEST(test_sweep_groups)
+{
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("run sw.ini --db g.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "grid point 4 of 4: schedule.lr_max=0.2, experiment.seed=2"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "4 of 4 runs succeeded"), "%s", out);
+    sqlite3 *s = open_db("g.db");
+    char rows[1024];
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 4);
+    /* grid order: the first key outermost; each run's values recorded */
+    q_rows(s, "select r.id || ':' || r.seed || ':' || group_concat(p.key || '=' || p.value, ',') "
+              "from runs r join (select * from run_params order by run_id, key) p "
+              "on p.run_id = r.id group by r.id order by r.id", rows, sizeof rows);
+    ck_assert_str_eq(rows, "1:1:experiment.seed=1,schedule.lr_max=0.05|"
+                           "2:2:experiment.seed=2,schedule.lr_max=0.05|"
+                           "3:1:experiment.seed=1,schedule.lr_max=0.2|"
+                           "4:2:experiment.seed=2,schedule.lr_max=0.2");
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where id >= 3 and config like "
+                              "'%lr_max = 0.2%' and config not like '%[sweep]%'"), 2);
+
+    /* two groups of two, std the sample std of the runs' final_test_acc */
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select n, mean_final_test_acc, std_final_test_acc, "
+                                           "params, run_ids from run_groups", -1, &st, NULL),
+                     SQLITE_OK);
+    int groups = 0;
+    double any_std = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        groups++;
+        ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+        const char *params = (const char *)sqlite3_column_text(st, 3);
+        const char *ids = (const char *)sqlite3_column_text(st, 4);
+        int a = groups == 1 ? 1 : 3;
+        char want_ids[16];
+        snprintf(want_ids, sizeof want_ids, "%d,%d", a, a + 1);
+        ck_assert_str_eq(ids, want_ids);
+        ck_assert_str_eq(params, groups == 1 ? "schedule.lr_max=0.05" : "schedule.lr_max=0.2");
+        char sql[128];
+        double x[2];
+        for (int k = 0; k < 2; k++) {
+            sqlite3_stmt *q;
+            snprintf(sql, sizeof sql, "select final_test_acc from runs where id = %d", a + k);
+            ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &q, NULL), SQLITE_OK);
+            ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+            x[k] = sqlite3_column_double(q, 0);
+            sqlite3_finalize(q);
+        }
+        double mean = (x[0] + x[1]) / 2;
+        double std = sqrt(((x[0] - mean) * (x[0] - mean) + (x[1] - mean) * (x[1] - mean)) / 1);
+        ck_assert_double_eq_tol(sqlite3_column_double(st, 1), mean, 1e-12);
+        ck_assert_double_eq_tol(sqlite3_column_double(st, 2), std, 1e-12);
+        any_std += std;
+    }
+    sqlite3_finalize(st);
+    ck_assert_int_eq(groups, 2);
+    ck_assert_msg(any_std > 0, "the seeds gave the same accuracies: the std is not tested");
+    sqlite3_close(s);
+
+    /* cnnrun runs: unchanged; --groups: mean ± std per group */
+    ck_assert_int_eq(cnnrun("runs --db g.db"), 0);
+    ck_assert_msg(!strstr(out, "\xc2\xb1") && strstr(out, "   4  sw "), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db g.db --groups"), 0);
+    ck_assert_msg(strstr(out, "sw                 2  ") && strstr(out, "\xc2\xb1") &&
+                      strstr(out, "1,2          schedule.lr_max=0.05") &&
+                      strstr(out, "3,4          schedule.lr_max=0.2"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db g.db --groups --runs 1"), 2);
+}
+END_TEST
+
+/* ---- (2) stopped in the middle, resumed ------------------------------------- */
+
+START_TEST(test_sweep_interrupt_resume)
+{
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    char p[256];
+    snprintf(p, sizeof p, "%s/i", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(cnnrun("run sw.ini --db ref.db --threads 1"), 0);
+
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        FILE *log = freopen("log", "a", stderr);
+        (void)log;
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "run", "sw.ini", "--db", "i/r.db", "--threads",
+              "1", (char *)NULL);
+        _exit(127);
+    }
+    /* inside grid point 2: after its first epoch */
+    snprintf(p, sizeof p, "%s/i/r.db", dir);
+    int reached = 0;
+    for (int i = 0; i < 60000 && !reached; i++) {
+        struct stat sb;
+        reached = stat(p, &sb) == 0 &&
+                  poll_int("i/r.db", "select count(*) from epochs where run_id = 2") >= 1;
+        int status;
+        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the sweep ended before point 2");
+        if (!reached) usleep(1000);
+    }
+    ck_assert(reached);
+    usleep(50000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    sqlite3 *s = open_db("i/r.db");
+    char rows[512];
+    q_rows(s, "select id || ':' || status from runs order by id", rows, sizeof rows);
+    ck_assert_str_eq(rows, "1:finished|2:interrupted"); /* points 3 and 4 not started */
+    sqlite3_close(s);
+    snprintf(p, sizeof p, "%s/log", dir);
+    char *log = read_text_file(p, NULL);
+    ck_assert_msg(log && strstr(log, "grid point 3 of 4 not run (interrupted)") &&
+                      strstr(log, "cnnrun run --resume"), "%s", log);
+    free(log);
+
+    ck_assert_int_eq(cnnrun("run sw.ini --db i/r.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "already run (run 1, finished); not run again") &&
+                      strstr(out, "resuming run 2 at epoch"), "%s", out);
+    /* every grid point once, finished, on the uninterrupted sweep's numbers */
+    s = open_db("i/r.db");
+    ck_assert_int_eq(q_int(s, "select count(*) from runs"), 4);
+    ck_assert_int_eq(q_int(s, "select count(distinct config) from runs where status = "
+                              "'finished'"), 4);
+    ck_assert_int_eq(q_int(s, "select count(*) from epochs"), 12);
+    char sql[512];
+    snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
+    ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
+                              "epoch) where a.train_loss = b.train_loss and a.test_acc = "
+                              "b.test_acc and a.lr = b.lr"), 12);
+    ck_assert_int_eq(q_int(s, "select count(*) from runs a join ref.runs b using (id) where "
+                              "a.config = b.config and a.final_test_acc = b.final_test_acc"), 4);
+    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+                              "(run_id, key, value)"), 8);
+    sqlite3_close(s);
+
+    /* resumed again: everything has run, nothing runs twice */
+    ck_assert_int_eq(cnnrun("run sw.ini --db i/r.db --threads 1 --resume"), 0);
+    ck_assert_int_eq(db_query_int("i/r.db", "select count(*) from runs"), 4);
+    /* a checkpoint path continues one run, not a sweep */
+    ck_assert_int_eq(cnnrun("run sw.ini --db i/r.db --resume i/r-checkpoints/sw-2-last.ckpt"), 2);
+    ck_assert_msg(strstr(out, "a sweep is continued with --resume alone"), "%s", out);
+}
+END_TEST
+
+/* ---- (3) errors ------------------------------------------------------------- */
+
+/* `cnnrun run` of text as sw.ini exits 2 with `want` in its output and
+ * writes no database; `cnnrun check` says the same. */
+static void refused(const char *ini, const char *args, const char *want, const char *want2)
+{
+    write_file("sw.ini", ini);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "run sw.ini --db e/r.db --threads 1 %s", args);
+    ck_assert_int_eq(cnnrun(cmd), 2);
+    ck_assert_msg(strstr(out, want), "expected \"%s\" in:\n%s", want, out);
+    ck_assert_msg(!want2 || strstr(out, want2), "expected \"%s\" in:\n%s", want2, out);
+    ck_assert_msg(!exists("e"), "a database directory was made for a bad sweep");
+    snprintf(cmd, sizeof cmd, "check sw.ini %s", args);
+    ck_assert_int_eq(cnnrun(cmd), 2);
+    ck_assert_msg(strstr(out, want), "check: expected \"%s\" in:\n%s", want, out);
+}
+
+START_TEST(test_sweep_errors)
+{
+    refused(SWEEP_INI("schedule.lr_mx = 0.05, 0.2\n"), "",
+            "sw.ini:16: unknown key 'lr_mx' in [schedule]; did you mean 'lr_max'?", NULL);
+    /* one bad value among good ones: named once, at its line, with its point */
+    refused(SWEEP_INI("experiment.seed = 1, 2\nschedule.lr_max = 0.05, -1, 0.2\n"), "",
+            "sw.ini:17: 'lr_max' must be > 0, got -1",
+            "sw.ini:17: (the sweep's value '-1' of schedule.lr_max: grid point 2 of 6)");
+    ck_assert_ptr_null(strstr(strstr(out, "got -1") + 1, "got -1"));
+    /* a value only bad with another key's: the point */
+    refused(SWEEP_INI("schedule.lr_max = 0.2, 0.005\n"), "",
+            "one_cycle schedule: 'lr_start' (0.01) must not exceed 'lr_max' (0.005)",
+            "(the sweep's value '0.005' of schedule.lr_max: grid point 2 of 2)");
+    refused(SWEEP_INI("schedule.lr_max =\n"), "", "sw.ini:16: the sweep of schedule.lr_max has "
+            "no values", NULL);
+    refused(SWEEP_INI("schedule.lr_max = 0.1, , 0.2\n"), "", "sw.ini:16: the sweep of "
+            "schedule.lr_max has an empty value (value 2)", NULL);
+    refused(SWEEP_INI("schedule.lr_max = 0.1, 0.1\n"), "", "has the value '0.1' twice", NULL);
+    refused(SWEEP_INI("schedule.lr_max = 0.1, 0.2\nexperiment.seed = 1\n"
+                      "schedule.lr_max = 0.3\n"), "", "sw.ini:18: duplicate key "
+            "'schedule.lr_max' in [sweep]", NULL);
+    refused(SWEEP_INI("lr_max = 0.1, 0.2\n"), "", "sw.ini:16: a swept key is written "
+            "SECTION.KEY", NULL);
+    refused(SWEEP_INI("layer.c9.filters = 4, 8\n"), "", "sw.ini:16: there is no [layer.c9] in "
+            "the file ([sweep] changes layers", NULL);
+    /* a list-valued key: '|' between the values */
+    refused(SWEEP_INI("data.augment = crop:2, flip\n"), "", "sw.ini:16: data.augment takes a "
+            "list of its own: separate the sweep's values with '|'", NULL);
+    /* with --set and --sweep */
+    refused(SWEEP_INI(GRID_2x2), "--set schedule.lr_max=0.3", "--set schedule.lr_max: the key "
+            "is swept (sw.ini:16)", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep layer.c1.filters=4,x",
+            "--sweep layer.c1.filters: expected an integer for 'filters', got 'x'", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep experiment.seed=3 --sweep experiment.seed=4",
+            "--sweep experiment.seed: given twice", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep experiment.seed", "expected --sweep "
+            "SECTION.KEY=V1,V2", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--set sweep.experiment.seed=3", "the [sweep] section is not "
+            "changed with --set", NULL);
+    /* a list key swept with '|' is fine */
+    write_file("sw.ini", SWEEP_INI("data.augment = crop:2, flip | none\n"));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    ck_assert_msg(strstr(out, "    1  data.augment=\"crop:2, flip\"\n    2  data.augment=none\n"),
+                  "%s", out);
+}
+END_TEST
+
+/* ---- (4) check lists the grid ------------------------------------------------ */
+
+START_TEST(test_sweep_check)
+{
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    ck_assert_msg(strstr(out, "; sweep: 4 runs (the first key outermost; above: grid point 1)\n"
+                              "    1  schedule.lr_max=0.05, experiment.seed=1\n"
+                              "    2  schedule.lr_max=0.05, experiment.seed=2\n"
+                              "    3  schedule.lr_max=0.2, experiment.seed=1\n"
+                              "    4  schedule.lr_max=0.2, experiment.seed=2\n"
+                              "sw.ini: ok\n"), "%s", out);
+    /* the configuration shown is point 1's; no [sweep] in it */
+    ck_assert_msg(strstr(out, "\nlr_max = 0.05\n") && strstr(out, "\nseed = 1\n") &&
+                      !strstr(out, "[sweep]"), "%s", out);
+    /* a --sweep replaces the file's line of its key, in place; a new key goes last */
+    ck_assert_int_eq(cnnrun("check sw.ini --sweep schedule.lr_max=0.3 --sweep "
+                            "layer.c1.filters=4,8"), 0);
+    ck_assert_msg(strstr(out, "; sweep: 4 runs") &&
+                      strstr(out, "    1  schedule.lr_max=0.3, experiment.seed=1, "
+                                  "layer.c1.filters=4\n"
+                                  "    2  schedule.lr_max=0.3, experiment.seed=1, "
+                                  "layer.c1.filters=8\n") &&
+                      strstr(out, "    4  schedule.lr_max=0.3, experiment.seed=2, "
+                                  "layer.c1.filters=8\n"), "%s", out);
+    /* no sweep: no list */
+    write_file("plain.ini", SWEEP_INI(""));
+    ck_assert_int_eq(cnnrun("check plain.ini"), 0);
+    ck_assert_msg(!strstr(out, "; sweep:"), "%s", out);
+}
+END_TEST
+
+/* ---- (5) --sweep from the command line ----------------------------------------- */
+
+START_TEST(test_sweep_command_line)
+{
+    write_file("plain.ini", SWEEP_INI(""));
+    ck_assert_int_eq(cnnrun("run plain.ini --db c.db --threads 1 --set experiment.epochs=1 "
+                            "--sweep experiment.seed=3,4 --sweep=layer.c1.filters=4,8"), 0);
+    sqlite3 *s = open_db("c.db");
+    char rows[1024];
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 4);
+    /* the --set value recorded with the swept ones */
+    q_rows(s, "select r.id || ':' || r.seed || ':' || r.params || ':' || "
+              "group_concat(p.key || '=' || p.value, ',') from runs r join (select * from "
+              "run_params order by run_id, key) p on p.run_id = r.id group by r.id order by r.id",
+           rows, sizeof rows);
+    ck_assert_str_eq(rows,
+                     "1:3:166:experiment.epochs=1,experiment.seed=3,layer.c1.filters=4|"
+                     "2:3:322:experiment.epochs=1,experiment.seed=3,layer.c1.filters=8|"
+                     "3:4:166:experiment.epochs=1,experiment.seed=4,layer.c1.filters=4|"
+                     "4:4:322:experiment.epochs=1,experiment.seed=4,layer.c1.filters=8");
+    /* the values that are not the seed make the groups: 2 of 2 */
+    q_rows(s, "select n || ' ' || params from run_groups", rows, sizeof rows);
+    ck_assert_str_eq(rows, "2 experiment.epochs=1, layer.c1.filters=4|"
+                           "2 experiment.epochs=1, layer.c1.filters=8");
+    sqlite3_close(s);
+
+    /* over the file's sweep: the --sweep's values replace its line */
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("run sw.ini --db d.db --threads 1 --set experiment.epochs=1 "
+                            "--sweep schedule.lr_max=0.3"), 0);
+    s = open_db("d.db");
+    q_rows(s, "select value from run_params where key = 'schedule.lr_max' order by run_id", rows,
+           sizeof rows);
+    ck_assert_str_eq(rows, "0.3|0.3");
+    q_rows(s, "select seed from runs order by id", rows, sizeof rows);
+    ck_assert_str_eq(rows, "1|2");
+    sqlite3_close(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_sweep_check);
+    tcase_add_test(tc, test_sweep_errors);
+    tcase_add_test(tc, test_sweep_command_line);
+    tcase_add_test(tc, test_sweep_groups);
+    tcase_add_test(tc, test_sweep_interrupt_resume);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
