@@ -154,6 +154,10 @@ EvalResult evaluate(Model *m, const CifarSplit *s, const Augment *aug, int batch
 int tta_views(TtaMode mode);
 double tta_weight(TtaMode mode, int view);
 void tta_view(const float *in, int n, int view, float *out);
+/* logits (n, classes) = the views' weighted logits of n normalised images in
+ * eval mode; view: scratch of n images (unused for TTA_NONE). The trainer's
+ * final evaluation and `cnnrun eval --tta` both predict with it. */
+void tta_logits(Model *m, const float *batch, int n, TtaMode mode, float *view, float *logits);
 /* evaluate() over the views' combined logits; TTA_NONE: evaluate(). */
 EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                         int *labels, TtaMode mode);
