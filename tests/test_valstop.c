@@ -1,6 +1,6 @@
 /* test_valstop.c — a validation split, early stopping and time to accuracy
- * (issue 15) on the embedded sample (2,500 training images, 250 of each
- * class... or about that): cifar_hold_out moves the last N/10 images of each
+ * (issue 15) on the embedded sample (2,500 training images, 227 to 272 of
+ * each class): cifar_hold_out moves the last N/10 images of each
  * class out of the training split, the same whatever the seed, none of them
  * left among the training images; `validation = 500` trains on 2,000 (the
  * run header says so, every epoch row ran 2,000 images) with val_acc in

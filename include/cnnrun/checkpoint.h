@@ -17,8 +17,9 @@
 
 #define CKPT_MAGIC "CNNRCKPT"
 /* 2: the partial-epoch fields; 3: the convolutions' algorithms; 4: best_epoch
- * ([experiment] patience). Versions 1 to 3 still load (their convolutions get the algorithms of a build without
- * measuring: the shape rule, or CNNRUN_CONV's). */
+ * ([experiment] patience). Versions 1 to 3 still load (their convolutions
+ * get the algorithms of a build without measuring: the shape rule, or
+ * CNNRUN_CONV's; their best epoch is taken as their last one). */
 #define CKPT_VERSION 4
 
 typedef struct {

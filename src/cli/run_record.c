@@ -5,9 +5,10 @@
  * running), the run lock that keeps
  * a second process off it, and the run's checkpoints: continuing from one,
  * their names, and which are written when (`last` and, when the judged
- * accuracy — validation, else test — improved, `best` after each epoch's row is committed; `last` with
- * the partial epoch when a signal stops the run). The loop reports to it
- * through TrainCallbacks. */
+ * accuracy — validation, else test — improved, `best` after each epoch's
+ * row is committed; `last` with the partial epoch when a signal stops the
+ * run), and the run's early stop and time to accuracy in its row. The loop
+ * reports to it through TrainCallbacks. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
