@@ -68,9 +68,9 @@ static void q_str(sqlite3 *s, const char *sql, char *buf, size_t n)
  * images for every seed. */
 START_TEST(test_hold_out_split)
 {
-    CifarSplit all, test, train, val;
+    CifarSplit all, test, test2, train, val;
     ck_assert_int_eq(cifar_load(cifar_sample_dir(), &all, &test), 0);
-    ck_assert_int_eq(cifar_load(cifar_sample_dir(), &train, &test), 0);
+    ck_assert_int_eq(cifar_load(cifar_sample_dir(), &train, &test2), 0);
     const int n = all.n;
     ck_assert_int_eq(cifar_hold_out(&train, 500, &val), -1);
     ck_assert_int_eq(val.n, 500);
@@ -106,6 +106,7 @@ START_TEST(test_hold_out_split)
     cifar_free(&train);
     cifar_free(&val);
     cifar_free(&test);
+    cifar_free(&test2);
 }
 END_TEST
 
