@@ -53,6 +53,11 @@ done
 "$CNNRUN_BIN" run tiny.ini --threads 1 --set experiment.name=sweep \
     --sweep schedule.lr_max=0.05,0.1 --sweep experiment.seed=1,2 >run.log 2>&1 ||
     { cat run.log; echo "test_recipes: the sweep failed"; exit 1; }
+# a run with a validation split that stops at its target accuracy (run 9): val_acc,
+# stop_reason and the time to accuracy have values
+"$CNNRUN_BIN" run tiny.ini --threads 1 --set experiment.name=tta --set data.validation=50 \
+    --set experiment.target_accuracy=0.01 >run.log 2>&1 ||
+    { cat run.log; echo "test_recipes: the validation run failed"; exit 1; }
 test -f results/results.db
 
 # extract the recipes: every ```sh block after "## Recipes", up to the next "## "

@@ -203,7 +203,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 6); /* RESULTS_SCHEMA_VERSION */
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 7); /* RESULTS_SCHEMA_VERSION */
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -488,6 +488,9 @@ START_TEST(test_migrate_version_1)
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('layers') "
                                "WHERE name = 'conv_algo'"), 1); /* version 5 */
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_params"), 0); /* version 6 */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE val_acc IS NULL"), 2); /* 7 */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM runs WHERE stop_reason IS NULL AND "
+                               "seconds_to_target IS NULL AND epochs_to_target IS NULL"), 1);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_groups"), 0); /* not finished */
     /* the summary is computed from the epochs while a run has no final values */
     ck_assert_int_eq(q_int(db, "SELECT epochs_done FROM run_summary WHERE run_id = 1"), 2);
@@ -502,6 +505,63 @@ START_TEST(test_migrate_version_1)
     r = results_open(path);
     ck_assert_ptr_nonnull(r);
     results_close(r);
+}
+END_TEST
+
+/* [data] validation: the best epoch is the one with the best val_acc (not
+ * the best test_acc), in run_summary and in runs.best_test_acc; a run's time
+ * to accuracy and why it stopped are recorded; val_* NULL when not validated. */
+START_TEST(test_best_on_validation)
+{
+    const char *path = tmp_path("val.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = sample_info("val");
+    int64_t id = results_begin_run(r, &info), plain = results_begin_run(r, &info);
+    double test[3] = {0.5, 0.6, 0.7}, val[3] = {0.55, 0.65, 0.6};
+    for (int i = 0; i < 3; i++) {
+        EpochRecord e = sample_epoch(i + 1, test[i]);
+        e.val_loss = 1.5 - val[i];
+        e.val_acc = val[i];
+        e.validated = 1;
+        ck_assert_int_eq(results_add_epoch(r, id, &e), 0);
+        e.validated = 0; /* val_* are not stored */
+        ck_assert_int_eq(results_add_epoch(r, plain, &e), 0);
+    }
+    ck_assert_int_eq(results_reached_target(r, id, 2, 21.5), 0);
+    ck_assert_int_eq(results_finish_run(r, id, "finished", 30, NULL), 0);
+    ck_assert_int_eq(results_stop_reason(r, id, "patience"), 0);
+    ck_assert_int_eq(results_finish_run(r, plain, "finished", 30, NULL), 0);
+    results_close(r);
+
+    sqlite3 *db = raw_open(path);
+    char q[256];
+    snprintf(q, sizeof q, "SELECT best_epoch FROM run_summary WHERE run_id = %lld", (long long)id);
+    ck_assert_int_eq(q_int(db, q), 2);
+    snprintf(q, sizeof q, "SELECT best_test_acc FROM run_summary WHERE run_id = %lld",
+             (long long)id);
+    ck_assert_double_eq_tol(q_double(db, q), 0.6, 1e-12); /* epoch 2's, not max 0.7 */
+    snprintf(q, sizeof q, "SELECT best_test_acc FROM runs WHERE id = %lld", (long long)id);
+    ck_assert_double_eq_tol(q_double(db, q), 0.6, 1e-12);
+    snprintf(q, sizeof q, "SELECT best_val_acc FROM run_summary WHERE run_id = %lld",
+             (long long)id);
+    ck_assert_double_eq_tol(q_double(db, q), 0.65, 1e-12);
+    snprintf(q, sizeof q, "SELECT epochs_to_target || ' ' || seconds_to_target || ' ' || "
+                          "stop_reason FROM run_summary WHERE run_id = %lld", (long long)id);
+    char *s = q_text(db, q);
+    ck_assert_str_eq(s, "2 21.5 patience");
+    free(s);
+    /* without validation: the best test accuracy, nothing stopped */
+    snprintf(q, sizeof q, "SELECT best_epoch FROM run_summary WHERE run_id = %lld",
+             (long long)plain);
+    ck_assert_int_eq(q_int(db, q), 3);
+    snprintf(q, sizeof q, "SELECT count(*) FROM epochs WHERE run_id = %lld AND val_acc IS NULL "
+                          "AND val_loss IS NULL", (long long)plain);
+    ck_assert_int_eq(q_int(db, q), 3);
+    snprintf(q, sizeof q, "SELECT count(*) FROM runs WHERE id = %lld AND stop_reason IS NULL AND "
+                          "seconds_to_target IS NULL", (long long)plain);
+    ck_assert_int_eq(q_int(db, q), 1);
+    sqlite3_close(db);
 }
 END_TEST
 
@@ -714,6 +774,7 @@ int main(void)
     tcase_add_test(tc, test_migrate_version_1);
     tcase_add_test(tc, test_layers_conv_algo);
     tcase_add_test(tc, test_layers_and_latest_runs);
+    tcase_add_test(tc, test_best_on_validation);
     tcase_add_test(tc, test_run_groups_view);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -10,7 +10,8 @@
  * translate, flip_alternating and drop_last on, with parameter groups and
  * Muon, with a fractional number of epochs (stopped before or inside the
  * partial last epoch), and with measured convolution algorithms (the
- * checkpoint keeps them; issue 14). */
+ * checkpoint keeps them; issue 14), and with a validation split and patience
+ * (the best epoch survives a resume; issue 15). */
 #include <check.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -104,6 +105,29 @@
     "[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\n"                   \
     "activation = relu\n"                                                                       \
     "[layer.c2]\ntype = conv\nfilters = 16\nbatchnorm = true\nactivation = relu\n"            \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* TINY with a validation split and patience (issue 15): the best epoch, the
+ * stop and the val_* columns come from the held-out images. */
+#define TINY_VAL                                                                                \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = 4\npatience = 2\n"                           \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntest_subset = 300\nvalidation = 500\n"    \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\nnesterov = true\n"                                \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n"           \
+    "lr_end = 0.001\n"                                                                          \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+/* A run that stalls (a rate too small to move a float weight, no batch
+ * norm): epoch 1 stays the best, so patience = 3 stops it after epoch 4. */
+#define TINY_STALL                                                                              \
+    "[experiment]\nname = tiny\nseed = 5\nepochs = 8\npatience = 3\n"                           \
+    "[data]\nbatch_size = 50\ntest_subset = 300\nvalidation = 500\n"                             \
+    "[optimizer]\ntype = sgd\nmomentum = 0\nweight_decay = 0\n"                                 \
+    "[schedule]\ntype = constant\nlr = 1e-30\n"                                                  \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nactivation = relu\n"                     \
     "[layer.pool]\ntype = global_avgpool\n"                                                     \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 
@@ -378,7 +402,8 @@ static const Node *node_named(const Model *m, const char *name)
 }
 
 /* Byte offset, in a checkpoint of m, of the version-3 block of the
- * convolutions' algorithms (right after the dropout RNG). */
+ * convolutions' algorithms (right after the dropout RNG, which follows
+ * version 4's best_epoch). */
 static size_t conv_algos_offset(const char *data)
 {
     size_t at = 8 + 4 + 4 + 8; /* magic, version, order mark, signature hash */
@@ -389,6 +414,7 @@ static size_t conv_algos_offset(const char *data)
     at += 4 + len;              /* the experiment name */
     at += 8 + 4 + 8 + 8 + 8 + 4 * 8; /* run_id .. train_seconds, shuffle + augment RNGs */
     at += 4 + 8 + 8 + 8 + 8;    /* the partial epoch (version 2) */
+    at += 4;                    /* best_epoch (version 4) */
     at += 2 * 8;                /* the dropout RNG */
     return at;
 }
@@ -445,6 +471,9 @@ START_TEST(test_checkpoint_keeps_conv_algos)
     ck_assert(memcmp(data + at + 4 + 4, "im2col", 6) == 0); /* c1's name: the offset is right */
     memmove(data + at, data + at + block, len - at - block);
     len -= block;
+    size_t best_epoch_at = at - 2 * 8 - 4; /* nor version 4's best_epoch */
+    memmove(data + best_epoch_at, data + best_epoch_at + 4, len - best_epoch_at - 4);
+    len -= 4;
     uint32_t v2 = 2;
     memcpy(data + 8, &v2, 4);
     uint64_t sum = fnv1a(data, len - 8);
@@ -659,6 +688,24 @@ START_TEST(test_airbench_data_resume)
 }
 END_TEST
 
+/* Epoch rows of run 1: (val_loss, val_acc) and the number of rows. */
+static Curve read_val_curve(const char *db)
+{
+    Curve c = {0};
+    sqlite3 *s = open_db(db);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select val_loss, val_acc from epochs where run_id = 1 "
+                                           "order by epoch", -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW && c.n < 16) {
+        for (int k = 0; k < 2; k++) c.v[c.n][k] = sqlite3_column_double(st, k);
+        ck_assert(sqlite3_column_type(st, 1) != SQLITE_NULL);
+        c.n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return c;
+}
+
 /* Runs tiny.ini into dir/sub/r.db and stops it with SIGINT just after its
  * first epoch's row (inside epoch 2): it exits 1, its partial epoch saved. */
 static void interrupt_after_first_epoch(const char *sub)
@@ -689,6 +736,62 @@ START_TEST(test_whiten_resume)
     Curve got = read_curve("w/r.db");
     assert_same_curve(&ref, &got);
     assert_db_sound("w/r.db");
+}
+END_TEST
+
+/* Validation and patience (issue 15): stopped inside epoch 2 and resumed,
+ * the same epochs, val_* columns and stop, bit for bit, as a run left alone.
+ * Then a run that stalls, stopped inside epoch 3 (after two epochs without
+ * a better accuracy): its checkpoint keeps the best epoch (1), so the
+ * resumed run stops after epoch 4 as the uninterrupted one does, not three
+ * epochs after the resume point. */
+START_TEST(test_validation_patience_resume)
+{
+    write_file("tiny.ini", TINY_VAL);
+    Curve ref = reference_curve();
+    Curve ref_val = read_val_curve("ref/r.db");
+    char ref_stop[32], got_stop[32];
+    query_text("ref/r.db", "select coalesce(stop_reason, 'none') from runs", ref_stop,
+               sizeof ref_stop);
+    interrupt_after_first_epoch("v");
+    ck_assert_int_eq(cnnrun("run tiny.ini --db v/r.db --threads 1 --resume"), 0);
+    Curve got = read_curve("v/r.db"), got_val = read_val_curve("v/r.db");
+    ck_assert_int_eq(got.n, ref.n);
+    ck_assert_int_eq(got_val.n, ref.n);
+    for (int i = 0; i < ref.n; i++) {
+        for (int k = 0; k < 6; k++) ck_assert(got.v[i][k] == ref.v[i][k]);
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(got_val.v[i][k] == ref_val.v[i][k], "epoch %d val column %d", i + 1, k);
+    }
+    query_text("v/r.db", "select coalesce(stop_reason, 'none') from runs", got_stop,
+               sizeof got_stop);
+    ck_assert_str_eq(got_stop, ref_stop);
+    assert_db_sound("v/r.db");
+
+    write_file("tiny.ini", TINY_STALL);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db sref/r.db --threads 1"), 0);
+    ck_assert_int_eq(query_int("sref/r.db", "select count(*) from epochs"), 4);
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/s", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run("s/r.db");
+    wait_for_epoch("s/r.db", 2, pid);
+    usleep(20000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char ck[192];
+    snprintf(ck, sizeof ck, "%s/s/r-checkpoints/tiny-1-last.ckpt", dir);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_read_meta(ck, &meta), 0);
+    ck_assert_int_ge(meta.epoch, 2);
+    ck_assert_int_lt(meta.epoch, 4);
+    ck_assert_int_eq(meta.best_epoch, 1);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db s/r.db --threads 1 --resume"), 0);
+    ck_assert_int_eq(query_int("s/r.db", "select count(*) from epochs"), 4);
+    query_text("s/r.db", "select stop_reason from runs", got_stop, sizeof got_stop);
+    ck_assert_str_eq(got_stop, "patience");
 }
 END_TEST
 
@@ -925,6 +1028,7 @@ int main(void)
     tcase_add_test(tc, test_whiten_resume);
     tcase_add_test(tc, test_resume_refusals);
     tcase_add_test(tc, test_groups_muon_resume);
+    tcase_add_test(tc, test_validation_patience_resume);
     tcase_add_loop_test(tc, test_airbench_data_resume, 0, 2);
     tcase_add_loop_test(tc, test_fractional_epochs_resume, 0, 2);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);

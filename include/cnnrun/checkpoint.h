@@ -16,17 +16,20 @@
 #include "cnnrun/train.h"
 
 #define CKPT_MAGIC "CNNRCKPT"
-/* 2: the partial-epoch fields; 3: the convolutions' algorithms. Versions 1
- * and 2 still load (their convolutions get the algorithms of a build without
- * measuring: the shape rule, or CNNRUN_CONV's). */
-#define CKPT_VERSION 3
+/* 2: the partial-epoch fields; 3: the convolutions' algorithms; 4: best_epoch
+ * ([experiment] patience). Versions 1 to 3 still load (their convolutions
+ * get the algorithms of a build without measuring: the shape rule, or
+ * CNNRUN_CONV's; their best epoch is taken as their last one). */
+#define CKPT_VERSION 4
 
 typedef struct {
     char experiment[128];  /* Experiment.name */
     int64_t run_id;        /* runs.id, 0 when not recorded */
     int epoch;             /* last finished epoch (1-based); training goes on at epoch + 1 */
     int64_t global_step;   /* optimizer steps done */
-    double best_acc;       /* best test accuracy so far */
+    double best_acc;       /* best evaluated accuracy so far (validation, else test) */
+    int best_epoch;        /* its epoch (version 4; older files: `epoch`, patience
+                              counts from there) */
     double train_seconds;  /* wall time of the finished epochs */
     Rng shuffle_rng;       /* the trainer's, before epoch + 1 shuffles */
     Rng aug_rng;           /* the trainer's, after global_step steps */

@@ -147,6 +147,8 @@ typedef struct {
     int steps;              /* default 0: epochs decide */
     int eval_every;         /* evaluate every N epochs, 0: only the last; default 1 */
     TtaMode tta;            /* views of the final evaluation; default none */
+    int patience;           /* stop after N evaluated epochs without a better accuracy; 0 = off */
+    double target_accuracy; /* stop when the evaluated accuracy reaches it; 0 = off */
 
     /* [data] */
     char dataset[32];       /* only "cifar10" */
@@ -162,6 +164,8 @@ typedef struct {
     bool normalize;         /* normalize = cifar10 | none */
     int train_subset;       /* use the first N training images; 0 = all */
     int test_subset;        /* use the first N test images; 0 = all */
+    int validation;         /* hold out N training images (N/10 per class); 0 = none */
+    int validation_line;    /* line of `validation`, 0 if not given */
 
     /* [optimizer] */
     OptimizerType optimizer;

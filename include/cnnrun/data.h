@@ -34,6 +34,14 @@ void cifar_free(CifarSplit *s);
 /* Keeps the first n images (n <= s->n); used by `[data] train_subset`. */
 void cifar_truncate(CifarSplit *s, int n);
 
+/* [data] validation: moves the last n / CIFAR_CLASSES images of each class
+ * (in s's order: the files' order, after train_subset) out of s into *val,
+ * in that order; s keeps the rest in their order. The same images whatever
+ * the seed. n a multiple of CIFAR_CLASSES, 0 < n < s->n. Returns -1 (nothing
+ * moved) or the first class with fewer than n / CIFAR_CLASSES images. Free
+ * *val with cifar_free. */
+int cifar_hold_out(CifarSplit *s, int n, CifarSplit *val);
+
 /* The directory of the small sample shipped with cnnrun (data/sample). */
 const char *cifar_sample_dir(void);
 

@@ -41,6 +41,13 @@ int results_add_lr_find(ResultsDb *db, int64_t run_id, int step, double lr, doub
 /* The final evaluation with test-time augmentation over `views` views:
  * runs.final_test_acc and runs.final_views (results_finish_run keeps them). */
 int results_final_eval(ResultsDb *db, int64_t run_id, double test_acc, int views);
+/* [experiment] target_accuracy reached after `epoch` epochs and `seconds` of
+ * the run's time (training + evaluation): runs.epochs_to_target and
+ * runs.seconds_to_target, the time to accuracy. */
+int results_reached_target(ResultsDb *db, int64_t run_id, int epoch, double seconds);
+/* runs.stop_reason: why a finished run stopped before its last epoch
+ * ("patience", "target"); NULL: it did not. */
+int results_stop_reason(ResultsDb *db, int64_t run_id, const char *reason);
 
 /* ==== issue 7: the per-layer table ========================================= */
 #include "cnnrun/model.h"

@@ -185,6 +185,17 @@ typedef struct {
     Augment aug;          /* e's augmentation and normalisation */
     Rng shuffle_rng;      /* RNG_STREAM_SHUFFLE: draws each epoch's order */
     Rng aug_rng;          /* RNG_STREAM_AUGMENT: crops and flips */
+    /* [data] validation: the held-out images, evaluated whenever the test split
+     * is; NULL: none (the caller's, set after session_open) */
+    const CifarSplit *val;
+    /* the run's best evaluated accuracy (validation, else test) and its epoch:
+     * the `best` checkpoint and [experiment] patience (a checkpoint keeps them);
+     * -1 and 0 before the first evaluation */
+    double best_acc;
+    int best_epoch;
+    /* why train_loop finished before the last epoch: "patience", "target";
+     * NULL when it ran them all */
+    const char *stop_reason;
 } Session;
 
 /* Returns CN_EXIT_OK, or CN_EXIT_USAGE (the network cannot be built, or its

@@ -4,10 +4,11 @@
  * new one with its `layers` and `run_params`, or the resumed one put back to
  * running), the run lock that keeps
  * a second process off it, and the run's checkpoints: continuing from one,
- * their names, and which are written when (`last` and, when the test
- * accuracy improved, `best` after each epoch's row is committed; `last` with
- * the partial epoch when a signal stops the run). The loop reports to it
- * through TrainCallbacks. */
+ * their names, and which are written when (`last` and, when the judged
+ * accuracy — validation, else test — improved, `best` after each epoch's
+ * row is committed; `last` with the partial epoch when a signal stops the
+ * run), and the run's early stop and time to accuracy in its row. The loop
+ * reports to it through TrainCallbacks. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +24,6 @@ typedef struct {
     Session *s;
     int64_t run_id;   /* its runs row; -1 before it has one (or without a database) */
     int lock_fd;      /* run_lock: this run is alive here, refuses a second --resume */
-    double best_acc;  /* the best test accuracy so far, -1: none yet */
 } Record;
 
 static int has_checkpoints(const Record *r)
@@ -81,7 +81,8 @@ static int resume_from_checkpoint(Record *r, TrainPosition *pos)
                            .part_seen = (int)meta.part_seen, .part_seconds = meta.part_seconds};
     s->shuffle_rng = meta.shuffle_rng;
     s->aug_rng = meta.aug_rng;
-    r->best_acc = meta.best_acc;
+    s->best_acc = meta.best_acc; /* patience goes on counting from the best epoch */
+    s->best_epoch = meta.best_epoch;
     return 0;
 }
 
@@ -93,7 +94,8 @@ static int save_checkpoint(const Record *r, const Session *s, const TrainPositio
                            const char *which, char *path, size_t size)
 {
     CheckpointMeta meta = {.run_id = r->run_id > 0 ? r->run_id : 0, .epoch = pos->epoch,
-                           .global_step = pos->step, .best_acc = r->best_acc,
+                           .global_step = pos->step, .best_acc = s->best_acc,
+                           .best_epoch = s->best_epoch,
                            .train_seconds = pos->train_seconds, .shuffle_rng = s->shuffle_rng,
                            .aug_rng = s->aug_rng, .steps_in_epoch = pos->steps_in_epoch,
                            .part_loss_sum = pos->part_loss_sum,
@@ -104,15 +106,15 @@ static int save_checkpoint(const Record *r, const Session *s, const TrainPositio
     return checkpoint_save(path, &s->model, &s->opt, &meta);
 }
 
-/* TrainCallbacks.checkpoint: `best` when the test accuracy improved, then `last`. */
+/* TrainCallbacks.checkpoint: `best` when the judged accuracy (validation,
+ * else test) improved, then `last`. */
 static const char *save_epoch_checkpoints(void *ctx, const Session *s, const TrainPosition *pos,
                                           const EpochRecord *rec)
 {
     Record *r = ctx;
     char path[CN_PATH_MAX + 256];
     int ok = 1;
-    if (rec->test_acc > r->best_acc) {
-        r->best_acc = rec->test_acc;
+    if (rec->improved) {
         ok = save_checkpoint(r, s, pos, "best", path, sizeof path) == 0;
     }
     if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0)
@@ -140,6 +142,14 @@ static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
 
 /* ---- the runs row ---------------------------------------------------------- */
 
+/* n with a comma between thousands: 45,000. */
+static const char *thousands(char *buf, size_t size, int n)
+{
+    if (n >= 1000) snprintf(buf, size, "%d,%03d", n / 1000, n % 1000);
+    else snprintf(buf, size, "%d", n);
+    return buf;
+}
+
 /* What the run is about to do, on stderr. */
 static void announce(const Record *r, int n_test)
 {
@@ -148,6 +158,12 @@ static void announce(const Record *r, int n_test)
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
             s->steps_per_epoch, r->opt->threads);
+    if (s->val) {
+        char a[32], b[32];
+        fprintf(stderr, "%s: training on %s images (%s held out for validation: the last %d of "
+                        "each class)\n", e->path, thousands(a, sizeof a, s->n_train),
+                thousands(b, sizeof b, s->val->n), s->val->n / CIFAR_CLASSES);
+    }
     const RunLength *run = &s->run;
     if (run->last_steps != s->steps_per_epoch || e->steps > 0)
         fprintf(stderr, "%s: %ld steps: %d epochs, the last one of %d steps\n", e->path,
@@ -198,6 +214,10 @@ static const char *record_epoch(void *ctx, const EpochRecord *rec)
     Record *r = ctx;
     if (r->opt->db && results_add_epoch(r->opt->db, r->run_id, rec) != 0)
         return "could not record the epoch in the results database";
+    /* the time to accuracy: the run's time up to this epoch's end, with evaluation */
+    if (r->opt->db && rec->reached_target &&
+        results_reached_target(r->opt->db, r->run_id, rec->epoch, rec->run_seconds) != 0)
+        return "could not record the time to the target accuracy in the results database";
     return NULL;
 }
 
@@ -224,6 +244,9 @@ static int finish_runs_row(const Record *r, TrainEnd end, double train_seconds,
     if (r->opt->db && r->run_id > 0 &&
         results_finish_run(r->opt->db, r->run_id, train_end_name(end), train_seconds, error) != 0)
         return CN_EXIT_FAIL;
+    if (r->opt->db && r->run_id > 0 && end == TRAIN_FINISHED && r->s->stop_reason &&
+        results_stop_reason(r->opt->db, r->run_id, r->s->stop_reason) != 0)
+        return CN_EXIT_FAIL;
     return end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
 }
 
@@ -247,8 +270,8 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
 {
     Session s;
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
-    Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = RUN_LOCK_NONE,
-                .best_acc = -1};
+    s.val = opt->val;
+    Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = RUN_LOCK_NONE};
     TrainPosition pos = {0};
     /* weights from the checkpoint, or (a fresh run) the initialisation from data */
     int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos)

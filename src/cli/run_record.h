@@ -23,6 +23,9 @@ typedef struct {
     /* the values the run was given (--set, a sweep's point): its run_params rows */
     const ConfigOverride *params;
     int n_params;
+    /* [data] validation: the held-out images (evaluated with test, the best
+     * epoch and stopping judged on them); NULL: none */
+    const CifarSplit *val;
 } RecordOptions;
 
 /* Trains e on train, evaluating on test every epoch, recorded as opt says.

@@ -364,6 +364,20 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
                    "'drop_last' with batch_size (%d) larger than train_subset (%d) leaves no "
                    "training step in an epoch", e->batch_size, e->train_subset);
     }
+    /* [data] validation: N/10 images of each class, and some left to train on */
+    const IniEntry *val = seen_entry(&sn[1], data_s, "validation");
+    e->validation_line = val ? val->loc.line : 0;
+    if (e->validation % 10 != 0) {
+        static const char *const k[] = {"validation", NULL};
+        diag_error(d, loc_of(&sn[1], data_s, secs[1], k),
+                   "'validation' (%d) must be a multiple of 10: it holds out validation / 10 "
+                   "images of each class", e->validation);
+    } else if (e->validation > 0 && e->train_subset > 0 && e->validation >= e->train_subset) {
+        static const char *const k[] = {"validation", "train_subset", NULL};
+        diag_error(d, loc_of(&sn[1], data_s, secs[1], k),
+                   "'validation' (%d) holds out all of train_subset's %d images; keep some to "
+                   "train on", e->validation, e->train_subset);
+    }
 
     /* [optimizer] beta2: Adam's 0.999, but RMSProp uses it as its smoothing
      * constant alpha, whose PyTorch default is 0.99 */

@@ -82,6 +82,12 @@ static const SchemaKey experiment_keys[] = {
      "test-time augmentation of the final evaluation (runs.final_test_acc): `mirror` averages "
      "the logits of the image and its mirror, `mirror_translate` adds four 1-pixel diagonal "
      "shifts and their mirrors (weights 1/4, 1/4, 1/8 x 4): a free accuracy gain"},
+    {"patience", SK_INT, 0, E(patience), 0, 0, 100000, "0", NULL,
+     "stop after N epochs without a better validation accuracy (without [data] validation: "
+     "test accuracy, which peeks at the test set); 0 = off: stops a run that stalls"},
+    {"target_accuracy", SK_DOUBLE, 0, E(target_accuracy), 0, 0, 1, "0", NULL,
+     "stop once an evaluated accuracy (validation, else test) reaches A; 0 = off. Every run "
+     "with a target records when it got there (runs.seconds_to_target): the DAWNBench measure"},
 };
 
 static const SchemaKey data_keys[] = {
@@ -109,6 +115,10 @@ static const SchemaKey data_keys[] = {
      "train on the first N training images only; 0 = all"},
     {"test_subset", SK_INT, 0, E(test_subset), 0, 0, 10000, "0", NULL,
      "evaluate on the first N test images only; 0 = all"},
+    {"validation", SK_INT, 0, E(validation), 0, 0, 49990, "0", NULL,
+     "hold out N training images, never trained on, to choose the best epoch and stop on "
+     "(not the test set): the last N/10 of each class in file order (after train_subset), the "
+     "same for every seed; a multiple of 10; 0 = none"},
 };
 
 static const SchemaKey optimizer_keys[] = {

@@ -293,6 +293,35 @@ void cifar_truncate(CifarSplit *s, int n)
     if (n < s->n) s->n = n; /* the buffers keep their size; cifar_free frees them */
 }
 
+int cifar_hold_out(CifarSplit *s, int n, CifarSplit *val)
+{
+    const int per_class = n / CIFAR_CLASSES;
+    int count[CIFAR_CLASSES] = {0};
+    for (int i = 0; i < s->n; i++) count[s->labels[i]]++;
+    for (int c = 0; c < CIFAR_CLASSES; c++)
+        if (count[c] < per_class) return c;
+    /* from the end: the last per_class of each class are held out */
+    uint8_t *held = xcalloc((size_t)s->n, 1);
+    int taken[CIFAR_CLASSES] = {0};
+    for (int i = s->n - 1; i >= 0; i--)
+        if (taken[s->labels[i]] < per_class) {
+            taken[s->labels[i]]++;
+            held[i] = 1;
+        }
+    split_alloc(val, n);
+    int kept = 0, out = 0;
+    for (int i = 0; i < s->n; i++) {
+        CifarSplit *to = held[i] ? val : s;
+        int j = held[i] ? out++ : kept++;
+        memmove(to->pixels + (size_t)j * CIFAR_PIXELS, s->pixels + (size_t)i * CIFAR_PIXELS,
+                CIFAR_PIXELS);
+        to->labels[j] = s->labels[i];
+    }
+    s->n = kept;
+    free(held);
+    return -1;
+}
+
 const char *cifar_sample_dir(void)
 {
     return CNNRUN_SAMPLE_DIR;

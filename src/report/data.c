@@ -214,7 +214,10 @@ int report_load(const char *path, const char *spec, ReportData *out)
                                 : " WHERE r.id IN (SELECT max(id) FROM runs GROUP BY experiment)"
                                   " ORDER BY r.id";
     char sql[4096];
-    snprintf(sql, sizeof sql, "%s%s", RESULTS_RUN_SUMMARY_SELECT, where);
+    /* before version 7 there is no epochs.val_acc: the best epoch is on test */
+    snprintf(sql, sizeof sql, "%s%s",
+             out->schema_version >= 7 ? RESULTS_RUN_SUMMARY_SELECT
+                                      : RESULTS_RUN_SUMMARY_SELECT_V2, where);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_fail(path, db, "cannot read table runs");
         goto done;

@@ -251,15 +251,18 @@ ResultsDb *results_open(const char *path)
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
-                "test_acc, seconds, images_per_sec, steps, images) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "test_acc, seconds, images_per_sec, steps, images, val_loss, val_acc) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 &r->insert_epoch) != 0 ||
         prepare(r,
                 "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
                 "train_seconds = ?3, error = ?4, "
                 "final_test_acc = CASE WHEN final_views IS NOT NULL THEN final_test_acc ELSE "
                 "  (SELECT test_acc FROM epochs WHERE run_id = ?1 ORDER BY epoch DESC LIMIT 1) END, "
-                "best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = ?1) "
+                /* the test accuracy of the best epoch: on validation when the
+                 * run has one (run_summary's best_test_acc) */
+                "best_test_acc = (SELECT test_acc FROM epochs WHERE run_id = ?1 "
+                "  ORDER BY coalesce(val_acc, test_acc) DESC, epoch LIMIT 1) "
                 "WHERE id = ?1",
                 &r->finish_run) != 0 ||
         prepare(r, "INSERT INTO lr_find (run_id, step, lr, loss) VALUES (?1, ?2, ?3, ?4)",
@@ -365,6 +368,14 @@ int results_add_epoch(ResultsDb *r, int64_t run_id, const EpochRecord *e)
         sqlite3_bind_null(st, 11);
     }
 
+    if (e->validated) { /* [data] validation */
+        sqlite3_bind_double(st, 12, e->val_loss);
+        sqlite3_bind_double(st, 13, e->val_acc);
+    } else {
+        sqlite3_bind_null(st, 12);
+        sqlite3_bind_null(st, 13);
+    }
+
     char msg[256];
     int rc = step_write(r, st, msg, sizeof msg);
     if (rc == SQLITE_DONE) return 0;
@@ -424,6 +435,49 @@ int results_final_eval(ResultsDb *r, int64_t run_id, double test_acc, int views)
         return -1;
     }
     return 0;
+}
+
+/* One UPDATE of runs row run_id binding ?2 (text or NULL), ?3 and ?4 (doubles). */
+static int update_run(ResultsDb *r, int64_t run_id, const char *sql, const char *text, double a,
+                      double b, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot record %s of run %lld (%s)", what, (long long)run_id,
+                 sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    int n = sqlite3_bind_parameter_count(st);
+    if (n >= 2) bind_text_or_null(st, 2, text);
+    if (n >= 4) {
+        sqlite3_bind_double(st, 3, a);
+        sqlite3_bind_double(st, 4, b);
+    }
+    char msg[256];
+    int rc = step_write(r, st, msg, sizeof msg);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_error(r->path, "cannot record %s of run %lld (%s)", what, (long long)run_id, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int results_reached_target(ResultsDb *r, int64_t run_id, int epoch, double seconds)
+{
+    if (!r) return -1;
+    return update_run(r, run_id,
+                      "UPDATE runs SET epochs_to_target = ?3, seconds_to_target = ?4 "
+                      "WHERE id = ?1 AND ?2 IS NULL", /* ?2: unused */
+                      NULL, epoch, seconds, "the time to the target accuracy");
+}
+
+int results_stop_reason(ResultsDb *r, int64_t run_id, const char *reason)
+{
+    if (!r) return -1;
+    return update_run(r, run_id, "UPDATE runs SET stop_reason = ?2 WHERE id = ?1",
+                      reason, 0, 0, "why it stopped");
 }
 
 int results_add_lr_find(ResultsDb *r, int64_t run_id, int step, double lr, double loss)
@@ -605,7 +659,8 @@ int results_resume_run(ResultsDb *r, int64_t run_id, int keep_epochs)
                                 &del, NULL) == SQLITE_OK &&
              sqlite3_prepare_v2(r->db,
                                 "UPDATE runs SET status = 'running', finished_at = NULL, "
-                                "error = NULL WHERE id = ?1",
+                                "error = NULL, stop_reason = NULL, epochs_to_target = NULL, "
+                                "seconds_to_target = NULL WHERE id = ?1",
                                 -1, &upd, NULL) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_int64(del, 1, run_id);

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 6
+#define RESULTS_SCHEMA_VERSION 7
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -62,7 +62,10 @@ static const char RESULTS_SCHEMA_SQL[] =
  * time and throughput come from `epochs`, so they are right while a run is
  * still going or after it was killed. Shared by the `run_summary` view and by
  * `cnnrun report` (which also reads version-1 files, without the view). */
-#define RESULTS_RUN_SUMMARY_SELECT \
+/* Versions 2 to 6 (before [data] validation): the best epoch is the one with
+ * the highest test accuracy. Migrations 1 -> 2 and 2 -> 3 create the view
+ * with it, and `cnnrun report` reads such files with it. */
+#define RESULTS_RUN_SUMMARY_SELECT_V2 \
     "SELECT r.id AS run_id, r.experiment, r.status,\n" \
     "  (SELECT count(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,\n" \
     "  r.epochs_planned,\n" \
@@ -76,6 +79,29 @@ static const char RESULTS_SCHEMA_SQL[] =
     "  (SELECT avg(e.images_per_sec) FROM epochs e WHERE e.run_id = r.id) AS images_per_sec,\n" \
     "  r.params, r.flops_per_image / 1e6 AS mflops,\n" \
     "  r.seed, r.threads, r.started_at, r.finished_at, r.error\n" \
+    "FROM runs r"
+
+/* Version 7 on: the best epoch (best_test_acc is its test accuracy) is the
+ * one with the highest validation accuracy when the run has [data]
+ * validation, else the highest test accuracy, the earliest of equals; and
+ * the run's early stop and time to accuracy. */
+#define RESULTS_RUN_SUMMARY_SELECT \
+    "SELECT r.id AS run_id, r.experiment, r.status,\n" \
+    "  (SELECT count(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,\n" \
+    "  r.epochs_planned,\n" \
+    "  (SELECT e.test_acc FROM epochs e WHERE e.run_id = r.id\n" \
+    "   ORDER BY coalesce(e.val_acc, e.test_acc) DESC, e.epoch LIMIT 1) AS best_test_acc,\n" \
+    "  (SELECT e.epoch FROM epochs e WHERE e.run_id = r.id\n" \
+    "   ORDER BY coalesce(e.val_acc, e.test_acc) DESC, e.epoch LIMIT 1) AS best_epoch,\n" \
+    "  coalesce(r.final_test_acc, (SELECT e.test_acc FROM epochs e WHERE e.run_id = r.id\n" \
+    "   ORDER BY e.epoch DESC LIMIT 1)) AS final_test_acc,\n" \
+    "  coalesce(r.train_seconds,\n" \
+    "           (SELECT sum(e.seconds) FROM epochs e WHERE e.run_id = r.id)) AS train_seconds,\n" \
+    "  (SELECT avg(e.images_per_sec) FROM epochs e WHERE e.run_id = r.id) AS images_per_sec,\n" \
+    "  r.params, r.flops_per_image / 1e6 AS mflops,\n" \
+    "  r.seed, r.threads, r.started_at, r.finished_at, r.error,\n" \
+    "  (SELECT max(e.val_acc) FROM epochs e WHERE e.run_id = r.id) AS best_val_acc,\n" \
+    "  r.stop_reason, r.epochs_to_target, r.seconds_to_target\n" \
     "FROM runs r"
 
 /* ---- issue 15: sweeps and groups ---------------------------------------- */
@@ -133,7 +159,7 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "  mflops          REAL,\n"
     "  PRIMARY KEY (run_id, idx)\n"
     ") WITHOUT ROWID;\n"
-    "CREATE VIEW IF NOT EXISTS run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT ";\n"
+    "CREATE VIEW IF NOT EXISTS run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT_V2 ";\n"
     "CREATE VIEW IF NOT EXISTS latest_runs AS\n"
     "SELECT * FROM run_summary\n"
     "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n",
@@ -143,7 +169,7 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "ALTER TABLE runs ADD COLUMN final_views INTEGER;\n"
     "DROP VIEW IF EXISTS latest_runs;\n"
     "DROP VIEW IF EXISTS run_summary;\n"
-    "CREATE VIEW run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT ";\n"
+    "CREATE VIEW run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT_V2 ";\n"
     "CREATE VIEW latest_runs AS\n"
     "SELECT * FROM run_summary\n"
     "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n",
@@ -165,6 +191,23 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "  PRIMARY KEY (run_id, key)\n"
     ") WITHOUT ROWID;\n"
     "CREATE VIEW IF NOT EXISTS run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
+    /* 6 -> 7: [data] validation (epochs.val_loss, epochs.val_acc; the best
+     * epoch chosen on validation), [experiment] patience and target_accuracy
+     * (runs.stop_reason; time to accuracy: runs.epochs_to_target,
+     * runs.seconds_to_target); the views over run_summary made again */
+    "ALTER TABLE epochs ADD COLUMN val_loss REAL;\n"
+    "ALTER TABLE epochs ADD COLUMN val_acc REAL;\n"
+    "ALTER TABLE runs ADD COLUMN stop_reason TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN epochs_to_target INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN seconds_to_target REAL;\n"
+    "DROP VIEW IF EXISTS run_groups;\n"
+    "DROP VIEW IF EXISTS latest_runs;\n"
+    "DROP VIEW IF EXISTS run_summary;\n"
+    "CREATE VIEW run_summary AS\n" RESULTS_RUN_SUMMARY_SELECT ";\n"
+    "CREATE VIEW latest_runs AS\n"
+    "SELECT * FROM run_summary\n"
+    "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n"
+    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

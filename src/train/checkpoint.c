@@ -8,6 +8,7 @@
  *   f64 best_acc; f64 train_seconds; 2 x (u64 state, u64 inc): shuffle, augment RNG
  *   (version 2) i32 steps_in_epoch; f64 part_loss_sum; i64 part_correct; i64 part_seen;
  *               f64 part_seconds
+ *   (version 4) i32 best_epoch
  *   (u64 state, u64 inc): dropout RNG
  *   (version 3) u32 conv nodes; per conv node in node order: u32 length + the
  *               name of its algorithm (conv_algo_name)
@@ -233,6 +234,7 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
     put_i64(&w, meta->part_correct);
     put_i64(&w, meta->part_seen);
     put_f64(&w, meta->part_seconds);
+    put_u32(&w, (uint32_t)meta->best_epoch);
     put_rng(&w, &m->dropout_rng);
     put_conv_algos(&w, m);
     put_floats(&w, m->params, m->n_params);
@@ -424,6 +426,7 @@ static void get_meta(Reader *r, CheckpointMeta *mt)
         mt->part_seen = get_i64(r);
         mt->part_seconds = get_f64(r);
     }
+    mt->best_epoch = r->version >= 4 ? (int)get_u32(r) : mt->epoch;
 }
 
 /* Version 3's algorithm names as CONV_* (-1: a name this cnnrun does not

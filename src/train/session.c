@@ -11,7 +11,8 @@
 int session_open(Session *s, const Experiment *e, int batch, int n_train)
 {
     *s = (Session){.e = e, .batch = batch, .n_train = n_train,
-                   .steps_per_epoch = n_train > 0 ? train_steps_per_epoch(e, n_train) : 0};
+                   .steps_per_epoch = n_train > 0 ? train_steps_per_epoch(e, n_train) : 0,
+                   .best_acc = -1};
     if (model_build(e, batch, &s->model) != 0) return CN_EXIT_USAGE;
     model_tune_convs(&s->model); /* unless CNNRUN_CONV chose them already */
     model_init_params(&s->model, e->seed);

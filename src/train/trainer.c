@@ -8,6 +8,7 @@
  * else that happens to the numbers (the results database, checkpoints, the
  * run lock) is the caller's, through TrainCallbacks. */
 #include <math.h>
+#include <string.h>
 
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
@@ -127,19 +128,48 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
     double train_time = now_seconds() - ep->t0;
     EvalResult ev = {.loss = NAN, .acc = NAN};
     const int evaluated = evaluates(s, ep->epoch);
+    EvalResult vev = {.loss = NAN, .acc = NAN};
     if (evaluated) ev = evaluate(&s->model, test, &s->aug, eval_batch(s), s->images, s->labels);
+    if (evaluated && s->val)
+        vev = evaluate(&s->model, s->val, &s->aug, eval_batch(s), s->images, s->labels);
     double secs = now_seconds() - ep->t0;
     EpochRecord rec = {.epoch = ep->epoch, .lr = ep->lr, .train_loss = ep->loss_sum / ep->seen,
                        .train_acc = (double)ep->correct / ep->seen, .test_loss = ev.loss,
                        .test_acc = ev.acc, .evaluated = evaluated, .seconds = secs,
                        .images_per_sec = ep->seen / train_time, .steps = ep->steps,
-                       .images = ep->seen};
+                       .images = ep->seen, .val_loss = vev.loss, .val_acc = vev.acc,
+                       .validated = evaluated && s->val,
+                       .run_seconds = pos->train_seconds + secs};
     progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
+    if (rec.validated)
+        fprintf(stderr, "          validation loss %.4f acc %.2f%%\n", vev.loss, 100 * vev.acc);
     /* runs.train_seconds: finished epochs, training + evaluation */
     *pos = (TrainPosition){.epoch = ep->epoch, .step = pos->step,
                            .train_seconds = pos->train_seconds + secs};
     return rec;
+}
+
+/* The accuracy an evaluated epoch is judged on: validation, else test.
+ * Marks rec improved (a new best) and reached_target, and says whether
+ * the run stops here ([experiment] patience, target_accuracy): the reason,
+ * or NULL to go on. */
+static const char *judge_epoch(Session *s, EpochRecord *rec)
+{
+    const Experiment *e = s->e;
+    if (!rec->evaluated) return NULL;
+    double acc = rec->validated ? rec->val_acc : rec->test_acc;
+    if (acc > s->best_acc) {
+        s->best_acc = acc;
+        s->best_epoch = rec->epoch;
+        rec->improved = 1;
+    }
+    if (e->target_accuracy > 0 && acc >= e->target_accuracy) {
+        rec->reached_target = 1;
+        return "target";
+    }
+    if (e->patience > 0 && rec->epoch - s->best_epoch >= e->patience) return "patience";
+    return NULL;
 }
 
 /* [experiment] tta: the trained model evaluated over the views, its time
@@ -172,12 +202,20 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
             return end;
         }
         EpochRecord rec = end_epoch(s, test, pos, &ep, &prog);
+        const char *stop = judge_epoch(s, &rec);
         if (cb->epoch && (*why = cb->epoch(cb->ctx, &rec))) return TRAIN_FAILED;
         if (rec.evaluated && !isfinite(rec.test_loss)) {
             *why = "the test loss became NaN or infinite; lower the learning rate";
             return TRAIN_DIVERGED;
         }
         if (cb->checkpoint && (*why = cb->checkpoint(cb->ctx, s, pos, &rec))) return TRAIN_FAILED;
+        if (stop && pos->epoch < s->run.epochs) {
+            s->stop_reason = stop;
+            fprintf(stderr, "stopped after epoch %d of %d: %s\n", pos->epoch, s->run.epochs,
+                    strcmp(stop, "target") == 0 ? "target_accuracy reached"
+                                                : "no better accuracy in `patience` epochs");
+            break;
+        }
     }
     return final_evaluation(s, test, pos, cb, why);
 }
