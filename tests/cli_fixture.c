@@ -2,6 +2,7 @@
 #include "cli_fixture.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -55,4 +56,27 @@ int cnnrun(const char *args)
     out[n] = '\0';
     if (f) fclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+sqlite3 *fixture_open_db(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(s, 10000);
+    return s;
+}
+
+int fixture_poll_int(const char *db, const char *sql)
+{
+    sqlite3 *s = fixture_open_db(db);
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(s);
+    return v;
 }

@@ -20,4 +20,13 @@ int exists(const char *name);
  * exit status, -1 if it did not exit normally. */
 int cnnrun(const char *args);
 
+/* dir/name opened read-only for queries, with a 10 s busy timeout (a run may
+ * be writing it). */
+struct sqlite3;
+struct sqlite3 *fixture_open_db(const char *name);
+/* The first column of the first row of sql on dir/db as an int; -1 when
+ * there is no row or the query fails (e.g. while another process is still
+ * creating the database). */
+int fixture_poll_int(const char *db, const char *sql);
+
 #endif

@@ -148,16 +148,6 @@ static pid_t spawn_run(const char *db)
     return pid;
 }
 
-static sqlite3 *open_db(const char *name)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(s, 10000);
-    return s;
-}
-
 /* Epoch rows of run 1: (epoch, lr, train_loss, train_acc, test_loss, test_acc). */
 typedef struct {
     int n;
@@ -167,7 +157,7 @@ typedef struct {
 static Curve read_curve(const char *db)
 {
     Curve c = {0};
-    sqlite3 *s = open_db(db);
+    sqlite3 *s = fixture_open_db(db);
     sqlite3_stmt *st;
     ck_assert_int_eq(sqlite3_prepare_v2(s, "select epoch, lr, train_loss, train_acc, test_loss, "
                                            "test_acc from epochs where run_id = 1 order by epoch",
@@ -181,22 +171,9 @@ static Curve read_curve(const char *db)
     return c;
 }
 
-static int query_int(const char *db, const char *sql)
-{
-    sqlite3 *s = open_db(db);
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(s);
-    return v;
-}
-
 static void query_text(const char *db, const char *sql, char *out, size_t size)
 {
-    sqlite3 *s = open_db(db);
+    sqlite3 *s = fixture_open_db(db);
     sqlite3_stmt *st;
     out[0] = '\0';
     ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
@@ -222,7 +199,7 @@ static void assert_db_sound(const char *db)
     char s[64];
     query_text(db, "pragma integrity_check", s, sizeof s);
     ck_assert_str_eq(s, "ok");
-    ck_assert_int_eq(query_int(db, "select count(*) from runs"), 1);
+    ck_assert_int_eq(fixture_poll_int(db, "select count(*) from runs"), 1);
     query_text(db, "select status from runs where id = 1", s, sizeof s);
     ck_assert_str_eq(s, "finished");
 }
@@ -235,7 +212,7 @@ static void wait_for_epoch(const char *db, int epochs, pid_t pid)
     snprintf(sql, sizeof sql, "select count(*) from epochs where run_id = 1");
     for (int i = 0; i < 60000; i++) {
         struct stat st;
-        if (stat(p, &st) == 0 && query_int(db, sql) >= epochs) return;
+        if (stat(p, &st) == 0 && fixture_poll_int(db, sql) >= epochs) return;
         int status;
         ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the run ended before epoch %d",
                       epochs);
@@ -525,7 +502,7 @@ START_TEST(test_sigkill_then_resume)
     pid_t pid = spawn_run("k/r.db");
     wait_for_epoch("k/r.db", 2, pid);
     /* into the middle of epoch 3: half the time epoch 2 took */
-    sqlite3 *s = open_db("k/r.db");
+    sqlite3 *s = fixture_open_db("k/r.db");
     sqlite3_stmt *st;
     ck_assert_int_eq(sqlite3_prepare_v2(s, "select seconds from epochs where run_id = 1 and "
                                            "epoch = 2", -1, &st, NULL), SQLITE_OK);
@@ -540,7 +517,7 @@ START_TEST(test_sigkill_then_resume)
     ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     /* the killed run keeps its finished epochs, still `running` */
-    int kept = query_int("k/r.db", "select count(*) from epochs where run_id = 1");
+    int kept = fixture_poll_int("k/r.db", "select count(*) from epochs where run_id = 1");
     ck_assert_msg(kept >= 2 && kept < EPOCHS, "kept %d epochs", kept);
     char text[64];
     query_text("k/r.db", "select status from runs where id = 1", text, sizeof text);
@@ -678,7 +655,7 @@ START_TEST(test_airbench_data_resume)
     } else {
         ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     }
-    int kept = query_int(db, "select count(*) from epochs where run_id = 1");
+    int kept = fixture_poll_int(db, "select count(*) from epochs where run_id = 1");
     ck_assert_msg(kept >= 1 && kept < EPOCHS, "kept %d epochs", kept);
     snprintf(cmd, sizeof cmd, "run tiny.ini --db %s --threads 1 --resume", db);
     ck_assert_int_eq(cnnrun(cmd), 0);
@@ -692,7 +669,7 @@ END_TEST
 static Curve read_val_curve(const char *db)
 {
     Curve c = {0};
-    sqlite3 *s = open_db(db);
+    sqlite3 *s = fixture_open_db(db);
     sqlite3_stmt *st;
     ck_assert_int_eq(sqlite3_prepare_v2(s, "select val_loss, val_acc from epochs where run_id = 1 "
                                            "order by epoch", -1, &st, NULL), SQLITE_OK);
@@ -770,7 +747,7 @@ START_TEST(test_validation_patience_resume)
 
     write_file("tiny.ini", TINY_STALL);
     ck_assert_int_eq(cnnrun("run tiny.ini --db sref/r.db --threads 1"), 0);
-    ck_assert_int_eq(query_int("sref/r.db", "select count(*) from epochs"), 4);
+    ck_assert_int_eq(fixture_poll_int("sref/r.db", "select count(*) from epochs"), 4);
     char sub[128];
     snprintf(sub, sizeof sub, "%s/s", dir);
     ck_assert_int_eq(mkdir(sub, 0755), 0);
@@ -789,7 +766,7 @@ START_TEST(test_validation_patience_resume)
     ck_assert_int_lt(meta.epoch, 4);
     ck_assert_int_eq(meta.best_epoch, 1);
     ck_assert_int_eq(cnnrun("run tiny.ini --db s/r.db --threads 1 --resume"), 0);
-    ck_assert_int_eq(query_int("s/r.db", "select count(*) from epochs"), 4);
+    ck_assert_int_eq(fixture_poll_int("s/r.db", "select count(*) from epochs"), 4);
     query_text("s/r.db", "select stop_reason from runs", got_stop, sizeof got_stop);
     ck_assert_str_eq(got_stop, "patience");
 }
@@ -828,7 +805,7 @@ START_TEST(test_fractional_epochs_resume)
 {
     write_file("tiny.ini", TINY("8", "3.9"));
     Curve ref = reference_curve();
-    ck_assert_int_eq(query_int("ref/r.db", "select steps from epochs where epoch = 4"), 45);
+    ck_assert_int_eq(fixture_poll_int("ref/r.db", "select steps from epochs where epoch = 4"), 45);
     const char *sub = _i == 0 ? "fb" : "fp";
     char db[64], cmd[128], ck[192];
     snprintf(db, sizeof db, "%s/r.db", sub);
@@ -865,9 +842,9 @@ START_TEST(test_fractional_epochs_resume)
     Curve got = read_curve(db);
     assert_same_curve(&ref, &got);
     assert_db_sound(db);
-    ck_assert_int_eq(query_int(db, "select steps from epochs where epoch = 4"), 45);
-    ck_assert_int_eq(query_int(db, "select images from epochs where epoch = 4"), 45 * 50);
-    ck_assert_int_eq(query_int(db, "select epochs_planned from runs"), 4);
+    ck_assert_int_eq(fixture_poll_int(db, "select steps from epochs where epoch = 4"), 45);
+    ck_assert_int_eq(fixture_poll_int(db, "select images from epochs where epoch = 4"), 45 * 50);
+    ck_assert_int_eq(fixture_poll_int(db, "select epochs_planned from runs"), 4);
 }
 END_TEST
 
@@ -950,7 +927,7 @@ START_TEST(test_full_disk_keeps_previous_checkpoint)
     int rc = cnnrun("run big.ini --db full/r.db --threads 1");
     char log[sizeof out];
     memcpy(log, out, sizeof out);
-    int epochs = query_int("full/r.db", "select count(*) from epochs where run_id = 1");
+    int epochs = fixture_poll_int("full/r.db", "select count(*) from epochs where run_id = 1");
     char status[64];
     query_text("full/r.db", "select status from runs where id = 1", status, sizeof status);
     int eval_rc = cnnrun("eval big.ini --weights full/r-checkpoints/big-1-last.ckpt");
@@ -982,7 +959,7 @@ START_TEST(test_read_only_database)
     snprintf(log, sizeof log, "%.1000s", out);
     snprintf(cmd, sizeof cmd, "mount -o remount,rw %s", mnt); /* to read it back (WAL) */
     int back = system(cmd);
-    int runs = query_int("ro/r.db", "select count(*) from runs");
+    int runs = fixture_poll_int("ro/r.db", "select count(*) from runs");
     snprintf(cmd, sizeof cmd, "umount %s", mnt);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(first, 0);

@@ -39,16 +39,6 @@
 #define SWEEP_INI(lines) SWEEP_HEAD lines SWEEP_LAYERS
 #define GRID_2x2 "schedule.lr_max = 0.05, 0.2\nexperiment.seed = 1, 2\n"
 
-static sqlite3 *open_db(const char *name)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(s, 10000);
-    return s;
-}
-
 static int q_int(sqlite3 *s, const char *sql)
 {
     sqlite3_stmt *st;
@@ -77,22 +67,8 @@ static void q_rows(sqlite3 *s, const char *sql, char *buf, size_t n)
 
 static int db_query_int(const char *db, const char *sql)
 {
-    sqlite3 *s = open_db(db);
+    sqlite3 *s = fixture_open_db(db);
     int v = q_int(s, sql);
-    sqlite3_close(s);
-    return v;
-}
-
-/* The same, -1 while the database is still being created by another process. */
-static int poll_int(const char *db, const char *sql)
-{
-    sqlite3 *s = open_db(db);
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
     sqlite3_close(s);
     return v;
 }
@@ -106,7 +82,7 @@ START_TEST(test_sweep_groups)
     ck_assert_msg(strstr(out, "grid point 4 of 4: schedule.lr_max=0.2, experiment.seed=2"), "%s",
                   out);
     ck_assert_msg(strstr(out, "4 of 4 runs succeeded"), "%s", out);
-    sqlite3 *s = open_db("g.db");
+    sqlite3 *s = fixture_open_db("g.db");
     char rows[1024];
     ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 4);
     /* grid order: the first key outermost; each run's values recorded */
@@ -196,7 +172,7 @@ START_TEST(test_sweep_interrupt_resume)
     for (int i = 0; i < 60000 && !reached; i++) {
         struct stat sb;
         reached = stat(p, &sb) == 0 &&
-                  poll_int("i/r.db", "select count(*) from epochs where run_id = 2") >= 1;
+                  fixture_poll_int("i/r.db", "select count(*) from epochs where run_id = 2") >= 1;
         int status;
         ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the sweep ended before point 2");
         if (!reached) usleep(1000);
@@ -207,7 +183,7 @@ START_TEST(test_sweep_interrupt_resume)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
-    sqlite3 *s = open_db("i/r.db");
+    sqlite3 *s = fixture_open_db("i/r.db");
     char rows[512];
     q_rows(s, "select id || ':' || status from runs order by id", rows, sizeof rows);
     ck_assert_str_eq(rows, "1:finished|2:interrupted"); /* points 3 and 4 not started */
@@ -222,7 +198,7 @@ START_TEST(test_sweep_interrupt_resume)
     ck_assert_msg(strstr(out, "already run (run 1, finished); not run again") &&
                       strstr(out, "resuming run 2 at epoch"), "%s", out);
     /* every grid point once, finished, on the uninterrupted sweep's numbers */
-    s = open_db("i/r.db");
+    s = fixture_open_db("i/r.db");
     ck_assert_int_eq(q_int(s, "select count(*) from runs"), 4);
     ck_assert_int_eq(q_int(s, "select count(distinct config) from runs where status = "
                               "'finished'"), 4);
@@ -352,7 +328,7 @@ START_TEST(test_sweep_command_line)
     write_file("plain.ini", SWEEP_INI(""));
     ck_assert_int_eq(cnnrun("run plain.ini --db c.db --threads 1 --set experiment.epochs=1 "
                             "--sweep experiment.seed=3,4 --sweep=layer.c1.filters=4,8"), 0);
-    sqlite3 *s = open_db("c.db");
+    sqlite3 *s = fixture_open_db("c.db");
     char rows[1024];
     ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 4);
     /* the --set value recorded with the swept ones */
@@ -375,7 +351,7 @@ START_TEST(test_sweep_command_line)
     write_file("sw.ini", SWEEP_INI(GRID_2x2));
     ck_assert_int_eq(cnnrun("run sw.ini --db d.db --threads 1 --set experiment.epochs=1 "
                             "--sweep schedule.lr_max=0.3"), 0);
-    s = open_db("d.db");
+    s = fixture_open_db("d.db");
     q_rows(s, "select value from run_params where key = 'schedule.lr_max' order by run_id", rows,
            sizeof rows);
     ck_assert_str_eq(rows, "0.3|0.3");
