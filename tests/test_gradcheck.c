@@ -200,7 +200,7 @@ START_TEST(test_conv)
                        .algo = conv_cfg[_i].algo,
                        .algo_dweight = conv_cfg[_i].algo}}; /* all three products by it */
     conv_shape_init(&c.s);
-    ck_assert_int_eq(conv_algo_used(&c.s), conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
+    ck_assert_int_eq(conv_algo_resolve(&c.s), conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
     ck_assert_int_eq(conv_algo_used_dweight(&c.s),
                      conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
     size_t nin = (size_t)c.s.n * c.s.h * c.s.w * c.s.c_in;
@@ -256,7 +256,7 @@ START_TEST(test_conv_chain_winograd4)
     c.s2.c_in = 3, c.s2.c_out = 2;
     conv_shape_init(&c.s1);
     conv_shape_init(&c.s2);
-    ck_assert(conv_algo_used(&c.s1) == CONV_WINOGRAD4 && conv_algo_used(&c.s2) == CONV_WINOGRAD4);
+    ck_assert(conv_algo_resolve(&c.s1) == CONV_WINOGRAD4 && conv_algo_resolve(&c.s2) == CONV_WINOGRAD4);
     size_t px = 2 * 6 * 5, nin = px * 2, nh = px * 3, nw1 = 9 * 2 * 3, nw2 = 9 * 3 * 2;
     c.nout = px * 2;
     c.x = randn_buf(&r, nin, 1, 0);

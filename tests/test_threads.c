@@ -124,7 +124,7 @@ START_TEST(test_conv_threads)
 {
     ConvShape s = convs[_i];
     conv_shape_init(&s);
-    ck_assert_int_eq(conv_algo_used(&s), s.algo);
+    ck_assert_int_eq(conv_algo_resolve(&s), s.algo);
     Rng r;
     rng_seed(&r, 11, (uint64_t)_i);
     size_t n_in = (size_t)s.n * s.h * s.w * s.c_in, n_out = (size_t)s.n * s.h_out * s.w_out * s.c_out;

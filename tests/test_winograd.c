@@ -185,7 +185,7 @@ START_TEST(test_against_direct)
                        .stride = 1, .pad = 1, .algo = bounds[a].algo,
                        .algo_dweight = bounds[a].algo}; /* all three products by it */
         conv_shape_init(&s);
-        ck_assert_int_eq(conv_algo_used(&s), bounds[a].algo);
+        ck_assert_int_eq(conv_algo_resolve(&s), bounds[a].algo);
         ck_assert_int_eq(conv_algo_used_dweight(&s), bounds[a].algo);
         float *scratch = alloc_floats(conv_scratch_floats(&s));
         conv_forward(&s, x, w, b, y, scratch);
@@ -250,7 +250,7 @@ START_TEST(test_matches_im2col)
     ConvShape ref = s;
     ref.algo = CONV_IM2COL;
     ref.algo_dweight = CONV_AUTO;
-    ck_assert_int_eq(conv_algo_used(&s), s.algo);
+    ck_assert_int_eq(conv_algo_resolve(&s), s.algo);
     /* unset, the weight gradient is the row's: F(4x4)'s own, im2col for F(2x2) */
     ck_assert_int_eq(conv_algo_used_dweight(&s), s.algo_dweight      ? s.algo_dweight
                                                  : s.algo == CONV_WINOGRAD4 ? CONV_WINOGRAD4
@@ -325,12 +325,12 @@ START_TEST(test_algo_choice)
                    .pad = 1, .algo = CONV_WINOGRAD4};
     conv_shape_init(&s);
     ck_assert(conv_algo_eligible(CONV_WINOGRAD4, &s) && conv_algo_eligible(CONV_WINOGRAD, &s));
-    ck_assert_int_eq(conv_algo_used(&s), CONV_WINOGRAD4);
+    ck_assert_int_eq(conv_algo_resolve(&s), CONV_WINOGRAD4);
     ConvShape s2 = s;
     s2.stride = 2;
     conv_shape_init(&s2);
     ck_assert(!conv_algo_eligible(CONV_WINOGRAD4, &s2) && conv_algo_eligible(CONV_IM2COL, &s2));
-    ck_assert_int_eq(conv_algo_used(&s2), CONV_IM2COL); /* forced but ineligible: im2col */
+    ck_assert_int_eq(conv_algo_resolve(&s2), CONV_IM2COL); /* forced but ineligible: im2col */
     ck_assert_int_eq(conv_algo_used_dweight(&s2), CONV_IM2COL);
     ConvShape p = s;
     p.pad = 0;
@@ -340,13 +340,13 @@ START_TEST(test_algo_choice)
     ConvShape a = {.n = 2, .h = 4, .w = 4, .c_in = 128, .c_out = 128, .kh = 3, .kw = 3,
                    .stride = 1, .pad = 1};
     conv_shape_init(&a);
-    ck_assert_int_eq(conv_algo_used(&a), CONV_WINOGRAD);
+    ck_assert_int_eq(conv_algo_resolve(&a), CONV_WINOGRAD);
     ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_IM2COL);
     a.c_in = 127;
-    ck_assert_int_eq(conv_algo_used(&a), CONV_IM2COL);
+    ck_assert_int_eq(conv_algo_resolve(&a), CONV_IM2COL);
     a.c_in = 128, a.h = 3;
     conv_shape_init(&a);
-    ck_assert_int_eq(conv_algo_used(&a), CONV_IM2COL);
+    ck_assert_int_eq(conv_algo_resolve(&a), CONV_IM2COL);
     a.algo_dweight = CONV_WINOGRAD4;
     ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_WINOGRAD4);
 }

@@ -88,12 +88,10 @@ typedef struct {
                                 by conv_scratch_floats with the same value holds them */
 } ConvShape;
 
-/* The algorithm that runs for s: the forward pass and input gradient
- * (conv_algo_used: conv_algo_resolve), the weight gradient
- * (conv_algo_used_dweight: s->algo_dweight where set and eligible, else the
- * row's own weight-gradient algorithm); never CONV_AUTO (an ineligible
- * choice runs im2col). */
-int conv_algo_used(const ConvShape *s);
+/* The algorithm that runs the weight gradient of s: s->algo_dweight where
+ * set and eligible, else the weight-gradient algorithm of the row
+ * conv_algo_resolve gives (the forward pass's and input gradient's); never
+ * CONV_AUTO (an ineligible choice runs im2col). */
 int conv_algo_used_dweight(const ConvShape *s);
 
 void conv_shape_init(ConvShape *s);

@@ -6,7 +6,7 @@
  * Backward: dW += col^T x dY; dcol = dY x W^T, scattered back by col2im.
  * Which algorithm runs (im2col here, or Winograd F(2x2)/F(4x4) in
  * winograd.c) is decided per product from ConvShape.algo / .algo_dweight
- * (conv_algo_used, conv_algo_used_dweight). */
+ * (conv_algo_resolve, conv_algo_used_dweight). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +99,7 @@ size_t conv_scratch_floats(const ConvShape *s) {
         size_t w = pointwise_work_floats(s);
         return w > bias ? w : bias;
     }
-    const int fwd = wino_tile(conv_algo_used(s)), dw = wino_tile(conv_algo_used_dweight(s));
+    const int fwd = wino_tile(conv_algo_resolve(s)), dw = wino_tile(conv_algo_used_dweight(s));
     size_t need = bias;
     if (!fwd || !dw) { /* im2col for some product */
         size_t c = (size_t)conv_threads(s) * conv_thread_floats(s);
@@ -178,7 +178,7 @@ static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t 
 void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
                   float *out, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
-    const int tile = wino_tile(conv_algo_used(s));
+    const int tile = wino_tile(conv_algo_resolve(s));
     if (tile) {
         winograd_forward(s, tile, in, weight, bias, out, scratch);
         return;
@@ -294,7 +294,7 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
                  acc ? 1.0f : 0.0f, din, (int)k, &ws);
         return;
     }
-    const int tile = wino_tile(conv_algo_used(s)), dw_tile = wino_tile(conv_algo_used_dweight(s));
+    const int tile = wino_tile(conv_algo_resolve(s)), dw_tile = wino_tile(conv_algo_used_dweight(s));
     if (dw_tile) winograd_backward_weight(s, dw_tile, in, dout, dweight, scratch);
     if (!dw_tile || (din && !tile))
         im2col_backward(s, in, weight, dout, tile ? NULL : din, acc, dw_tile ? NULL : dweight,

@@ -102,8 +102,6 @@ int conv_algo_resolve(const ConvShape *s)
     return conv_algo_eligible(s->algo, s) ? s->algo : CONV_IM2COL;
 }
 
-int conv_algo_used(const ConvShape *s) { return conv_algo_resolve(s); }
-
 int conv_algo_used_dweight(const ConvShape *s)
 {
     if (s->algo_dweight != CONV_AUTO)
