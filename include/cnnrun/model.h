@@ -178,8 +178,9 @@ void model_tensor_shape(const Model *m, int idx, int *c, int *h, int *w);
 
 /* With m->conv_tune (and buffers: max_batch > 0), times every eligible
  * algorithm of each distinct conv shape — forward and backward over a sample
- * of the batch (at least one image per thread, ~0.5 GFLOP per thread per
- * pass, at least 128 output rows per thread), on m->threads, the best of 3
+ * of the batch (whole images for every thread, ~4 GFLOP per thread per
+ * pass, at least 4096 output pixels per thread, at most the batch: see
+ * tune.c for why so large), on m->threads, the best of 3
  * passes after a warm-up — keeps the fastest in Node.algo, and re-sizes the
  * scratch for them. Shapes with one eligible algorithm are not timed. Sets
  * conv_from, conv_tune_shapes and conv_tune_seconds. A no-op otherwise. */
