@@ -158,7 +158,7 @@ static const char *style =
     ".meta{color:#666;font-size:14px}\n"
     "table{border-collapse:collapse;font-size:15px;margin:8px 0}\n"
     "th,td{padding:5px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
-    "th{background:#f4f4f4;font-weight:600}\n"
+    "th{background:#f4f4f4;font-weight:600;white-space:normal}\n"
     "td.l,th.l{text-align:left}\n"
     "tr.best td{font-weight:600}\n"
     ".status-finished{color:#067d3f}.status-running{color:#0a5fb4}\n"
