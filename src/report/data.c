@@ -2,9 +2,10 @@
  * groups of runs that differ only in their seed (view run_groups, with their
  * member runs and values), from the results database for `cnnrun report` and
  * `cnnrun runs` (report.h). Opens the file read-only and reads only the base
- * tables plus `layers`, so version-1 databases work too; the comparison
- * columns are the `run_summary` view's query (RESULTS_RUN_SUMMARY_SELECT), so
- * report and view always agree. */
+ * tables plus `layers` (and from version 6 `run_params` and the view
+ * `run_groups`), so version-1 databases work too; the comparison columns are
+ * the `run_summary` view's query (RESULTS_RUN_SUMMARY_SELECT), so report and
+ * view always agree. */
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
