@@ -2,8 +2,9 @@
 # test_recipes.sh — runs every `sh` code block of the "Recipes" section of
 # docs/results.md, as written, with the sqlite3 shell against a real results
 # database made by short runs (two experiments and an lr-find on the embedded
-# sample, a 2 x 2 sweep), and checks `cnnrun runs` (also --groups) and
-# `cnnrun report` on it. Fails on any SQL error (non-zero exit or anything on
+# sample, a 2 x 2 sweep, a run stopped at its target), checks the group and
+# time-to-accuracy recipes' rows, and `cnnrun runs` (also --groups) and
+# `cnnrun report` (with its groups) on it. Fails on any SQL error (non-zero exit or anything on
 # stderr). Needs CNNRUN_BIN and
 # CNNRUN_SOURCE_DIR (set by meson test).
 set -eu
@@ -89,17 +90,40 @@ echo "test_recipes: ran $count recipes; $nonempty printed something"
 [ "$fail" -eq 0 ] || exit 1
 # the database has what the recipes query: most of them must print rows
 [ "$nonempty" -ge $((count - 4)) ] || { echo "test_recipes: too many recipes printed nothing"; exit 1; }
+# the group and time-to-accuracy recipes, by what they select: the right rows
+recipe_with() { grep -l "$1" recipe_*.sh | head -1; }
+r=$(recipe_with within_45_min)
+grep -Eq "^tta .*target_accuracy=0\.01 +1 +1 +[0-9.]+ ± - +[0-9.]+ +1 +9 *$" "$r.out" ||
+    { cat "$r.out"; echo "test_recipes: the group time-to-accuracy recipe misses run 9's group"; exit 1; }
+r=$(recipe_with "stop_reason is not null")
+grep -q "^9  *tta  *target " "$r.out" ||
+    { cat "$r.out"; echo "test_recipes: the stopped-early recipe misses run 9"; exit 1; }
+# the group curve (runs 5 and 6: lr_max 0.05, seeds 1 and 2): n = 2 and the mean of the two
+# runs' test_acc at every epoch, the std their sample std (computed here another way)
+r=$(recipe_with "as std_pct")
+want=$(sqlite3 results/results.db "select group_concat(epoch || ' 2 ' || m || ' ' || s, '|') from
+    (select a.epoch, round(100 * (a.test_acc + b.test_acc) / 2, 2) as m,
+            round(100 * abs(a.test_acc - b.test_acc) / sqrt(2), 2) as s
+     from epochs a join epochs b on b.epoch = a.epoch and a.run_id = 5 and b.run_id = 6
+     order by a.epoch)")
+got=$(tail -n +3 "$r.out" | awk '{ print $1, $2, $3 + 0, $4 + 0 }' | paste -sd '|')
+want=$(echo "$want" | tr '|' '\n' | awk '{ print $1, $2, $3 + 0, $4 + 0 }' | paste -sd '|')
+[ "$got" = "$want" ] ||
+    { cat "$r.out"; echo "test_recipes: the group curve recipe gave '$got', expected '$want'"; exit 1; }
 test -s epochs.csv && test -s runs.csv ||
     { echo "test_recipes: the CSV export recipe wrote no epochs.csv / runs.csv"; exit 1; }
 
 # cnnrun runs / report on the same database (the last recipe deleted run 2)
 "$CNNRUN_BIN" runs > runs.txt
 grep -q "quick/lr-find" runs.txt || { cat runs.txt; echo "test_recipes: cnnrun runs misses a run"; exit 1; }
+grep -q "^   9  tta .* target  *[0-9]* s (ep 1)$" runs.txt ||
+    { cat runs.txt; echo "test_recipes: cnnrun runs misses run 9's stop_reason and time to target"; exit 1; }
 "$CNNRUN_BIN" runs --groups > groups.txt
 grep -q "5,6 .*experiment.name=sweep, schedule.lr_max=0.05" groups.txt && grep -q "±" groups.txt ||
     { cat groups.txt; echo "test_recipes: cnnrun runs --groups misses the sweep's groups"; exit 1; }
 "$CNNRUN_BIN" report -o rep > report.log
-for f in rep/index.html rep/overlay.svg rep/run-3.svg rep/lr-find-4.svg; do
+for f in rep/index.html rep/overlay.svg rep/run-3.svg rep/lr-find-4.svg rep/groups-acc.svg \
+         rep/groups-loss.svg rep/sweep-1.svg; do
     test -s "$f" || { echo "test_recipes: cnnrun report did not write $f"; exit 1; }
 done
 grep -q "<svg" rep/overlay.svg

@@ -5,7 +5,9 @@
  * trainer's final evaluation does (the same accuracy), and refuses a checkpoint of
  * another network or a truncated one; lr-find records an exponential lr
  * sweep in its own finished runs row, stops early when the loss explodes,
- * prints a [schedule] section and writes no weights. */
+ * prints a [schedule] section and writes no weights; with [data] validation
+ * it never trains on the held-out images (its curve is the one of a data
+ * directory holding only the kept images). */
 #include <check.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -18,6 +20,7 @@
 
 #include "check_run.h"
 #include "cli_fixture.h"
+#include "cnnrun/data.h"
 #include "cnnrun/util.h"
 
 
@@ -169,6 +172,73 @@ START_TEST(test_lr_find)
 }
 END_TEST
 
+/* dir/name/data_batch_1..5.bin holding train's images (an equal share each),
+ * test_batch.bin test's, and the manifest of their counts */
+static void write_data_dir(const char *name, const CifarSplit *train, const CifarSplit *test)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    ck_assert_int_eq(mkdir(p, 0777), 0);
+    ck_assert_int_eq(train->n % 5, 0);
+    FILE *man;
+    snprintf(p, sizeof p, "%s/%s/cnnrun-sample.txt", dir, name);
+    ck_assert_ptr_nonnull(man = fopen(p, "w"));
+    for (int b = 0; b <= 5; b++) {
+        const CifarSplit *s = b < 5 ? train : test;
+        int from = b < 5 ? b * (train->n / 5) : 0, n = b < 5 ? train->n / 5 : test->n;
+        char file[32];
+        if (b < 5) snprintf(file, sizeof file, "data_batch_%d.bin", b + 1);
+        else snprintf(file, sizeof file, "test_batch.bin");
+        fprintf(man, "%s %d\n", file, n);
+        snprintf(p, sizeof p, "%s/%s/%s", dir, name, file);
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        for (int i = from; i < from + n; i++) {
+            ck_assert_int_eq(fputc(s->labels[i], f), s->labels[i]);
+            ck_assert_int_eq(fwrite(s->pixels + (size_t)i * CIFAR_PIXELS, 1, CIFAR_PIXELS, f),
+                             CIFAR_PIXELS);
+        }
+        ck_assert_int_eq(fclose(f), 0);
+    }
+    ck_assert_int_eq(fclose(man), 0);
+}
+
+/* lr-find with validation = 500 (of train_subset = 1000): step for step the
+ * losses of an lr-find on a directory holding only the 500 kept images, and
+ * not those of one on all 1000 (so the comparison tells them apart). */
+START_TEST(test_lr_find_validation)
+{
+    CifarSplit train, test, val;
+    ck_assert_int_eq(cifar_load(cifar_sample_dir(), &train, &test), 0);
+    cifar_truncate(&train, 1000);
+    ck_assert_int_eq(cifar_hold_out(&train, 500, &val), -1);
+    ck_assert_int_eq(train.n, 500);
+    write_data_dir("kept", &train, &test);
+    cifar_free(&train);
+    cifar_free(&test);
+    cifar_free(&val);
+
+    write_file("tiny.ini", TINY("8"));
+    ck_assert_msg(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 12 "
+                         "--set data.validation=500") == 0, "%s", out);
+    ck_assert_msg(strstr(out, "training on 500 images (500 held out for validation, never "
+                              "trained on)"), "%s", out);
+    ck_assert_msg(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 12 --data kept "
+                         "--set data.train_subset=0") == 0, "%s", out);
+    ck_assert_msg(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 12") == 0, "%s", out);
+    const char *same = "select count(*) from lr_find a join lr_find b on a.step = b.step "
+                       "where a.run_id = 1 and b.run_id = %d and a.loss = b.loss";
+    char q[256];
+    snprintf(q, sizeof q, same, 2);
+    ck_assert_int_eq((int)db_double(q), 12);
+    snprintf(q, sizeof q, same, 3);
+    ck_assert_int_lt((int)db_double(q), 12);
+    /* every training image held out: exit 2, saying so */
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --set data.validation=1000"), 2);
+    ck_assert_msg(strstr(out, "holds out all"), "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tools");
@@ -177,6 +247,7 @@ int main(void)
     tcase_add_test(tc, test_eval_checkpoint);
     tcase_add_loop_test(tc, test_eval_tta_matches_final, 0, 2);
     tcase_add_test(tc, test_lr_find);
+    tcase_add_test(tc, test_lr_find_validation);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return check_run(s);

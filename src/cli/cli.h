@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "cnnrun/config.h"
+#include "cnnrun/data.h"
 
 #define CLI_MAX_SETS 64
 
@@ -48,6 +49,12 @@ int cli_setup_threads(int requested);
  * save, mark the run interrupted) instead of killing the process. */
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_catch_stop_signals(void);
+
+/* train_split.c: cuts train to the file's train_subset and moves its
+ * [data] validation images into *val (zeroed by the caller; untouched without
+ * validation). 0, or -1 after printing why the training images cannot give
+ * them (file:line of `validation`; exit status 2). */
+int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val);
 
 /* grid.c: the runs one experiment file stands for — one, or the grid of its
  * [sweep] section and the --sweep options; each point is the file with the

@@ -2,7 +2,8 @@
  * runs the learning-rate range test (src/train/lr_find.c) on a fresh session,
  * records its curve in the results database (a runs row of its own, table
  * lr_find) and prints the suggested range and a ready-to-paste [schedule]
- * section. Leaves no weights anywhere. */
+ * section. Trains on the images `run` trains on: [data] validation's are
+ * left out (cli_training_split). Leaves no weights anywhere. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +124,13 @@ int cmd_lr_find(CliOptions *o)
         return CN_EXIT_FAIL;
     }
     cifar_free(&test);
-    if (e.train_subset && e.train_subset < train.n) cifar_truncate(&train, e.train_subset);
-    if (train_check_data(&e, train.n) != 0) { /* drop_last: no full batch */
+    /* [data] validation: the held-out images are never trained on, here either */
+    CifarSplit val = {0};
+    int bad = cli_training_split(&e, &train, &val) != 0 ||
+              train_check_data(&e, train.n) != 0; /* drop_last: no full batch */
+    int held_out = val.n;
+    cifar_free(&val);
+    if (bad) {
         cifar_free(&train);
         experiment_free(&e);
         return CN_EXIT_USAGE;
@@ -140,6 +146,9 @@ int cmd_lr_find(CliOptions *o)
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     fprintf(stderr, "%s: lr-find  lr %g -> %g over %d steps of %d images, %d threads, data %s\n",
             o->files[0], lo.lr_min, lo.lr_max, lo.steps, e.batch_size, threads, data_desc);
+    if (held_out > 0)
+        fprintf(stderr, "%s: training on %d images (%d held out for validation, never trained "
+                        "on)\n", o->files[0], train.n, held_out);
     LrFindResult r;
     int64_t run_id = 0;
     int rc = find_and_record(&e, &train, &lo, db, threads, data_desc, &r, &run_id);

@@ -238,25 +238,6 @@ static int find_point_resume(const Grid *g, long point, const Experiment *e, Cli
 
 /* Trains grid point `point` of g; *after: the run of the previous point
  * (--resume of a sweep). */
-/* [data] validation: the held-out images out of train into *val. 0, or -1
- * after printing why the training images cannot give them. */
-static int hold_out_validation(const Experiment *e, CifarSplit *train, CifarSplit *val)
-{
-    if (e->validation <= 0) return 0;
-    int c = e->validation < train->n ? cifar_hold_out(train, e->validation, val) : -2;
-    if (c == -1) return 0;
-    char line[32] = "";
-    if (e->validation_line > 0) snprintf(line, sizeof line, ":%d", e->validation_line);
-    if (c == -2)
-        fprintf(stderr, "%s%s: 'validation' (%d) holds out all %d training images; keep "
-                        "some to train on\n", e->path, line, e->validation, train->n);
-    else
-        fprintf(stderr, "%s%s: 'validation' (%d) needs %d images of each class; class %d "
-                        "has fewer among the %d training images\n", e->path, line, e->validation,
-                e->validation / CIFAR_CLASSES, c, train->n);
-    return -1;
-}
-
 static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads,
                      int64_t *after)
 {
@@ -290,10 +271,9 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
         experiment_free(&e);
         return CN_EXIT_FAIL;
     }
-    if (e.train_subset && e.train_subset < train.n) cifar_truncate(&train, e.train_subset);
     if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
     CifarSplit val = {0};
-    int bad = hold_out_validation(&e, &train, &val) != 0 ||
+    int bad = cli_training_split(&e, &train, &val) != 0 ||
               train_check_data(&e, train.n) != 0; /* drop_last: no full batch */
     if (bad) {
         cifar_free(&train);

@@ -1,8 +1,11 @@
-/* data.c — loads runs, their epochs, LR range tests and layer tables from the
- * results database for `cnnrun report` and `cnnrun runs` (report.h). Opens the
- * file read-only and reads only the base tables plus `layers`, so version-1
- * databases work too; the comparison columns are the `run_summary` view's
- * query (RESULTS_RUN_SUMMARY_SELECT), so report and view always agree. */
+/* data.c — loads runs, their epochs, LR range tests and layer tables, and the
+ * groups of runs that differ only in their seed (view run_groups, with their
+ * member runs and values), from the results database for `cnnrun report` and
+ * `cnnrun runs` (report.h). Opens the file read-only and reads only the base
+ * tables plus `layers` (and from version 6 `run_params` and the view
+ * `run_groups`), so version-1 databases work too; the comparison columns are
+ * the `run_summary` view's query (RESULTS_RUN_SUMMARY_SELECT), so report and
+ * view always agree. */
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -79,6 +82,12 @@ static void load_summary(sqlite3_stmt *st, ReportRun *r)
     r->threads = sqlite3_column_int(st, 13);
     r->started_at = col_text(st, 14);
     r->error = col_text(st, 16);
+    r->seconds_to_target = NAN;
+    if (sqlite3_column_count(st) > 20) { /* version 7 */
+        r->stop_reason = col_text(st, 18);
+        r->epochs_to_target = sqlite3_column_int(st, 19);
+        r->seconds_to_target = col_double(st, 20);
+    }
 }
 
 static int load_details(sqlite3 *db, const char *path, int schema_version, ReportRun *r)
@@ -191,6 +200,10 @@ static int open_results(const char *path, sqlite3 **out, int *version)
     return 0;
 }
 
+/* below: the groups of the report's experiments */
+static int load_groups(sqlite3 *db, const char *path, ReportGroups *out);
+static int load_group_members(sqlite3 *db, const char *path, ReportData *d);
+
 int report_load(const char *path, const char *spec, ReportData *out)
 {
     memset(out, 0, sizeof *out);
@@ -251,6 +264,10 @@ int report_load(const char *path, const char *spec, ReportData *out)
     sqlite3_finalize(st);
     for (int i = 0; i < out->n_runs; i++)
         if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
+    out->groups.schema_version = out->schema_version;
+    if (out->schema_version >= 6 && (load_groups(db, path, &out->groups) != 0 ||
+                                     load_group_members(db, path, out) != 0))
+        goto done;
     rc = 0;
 done:
     free(ids);
@@ -258,14 +275,15 @@ done:
     return rc;
 }
 
-void report_free(ReportData *d)
+static void free_runs(ReportRun *runs, int n)
 {
-    for (int i = 0; i < d->n_runs; i++) {
-        ReportRun *r = &d->runs[i];
+    for (int i = 0; i < n; i++) {
+        ReportRun *r = &runs[i];
         free(r->experiment);
         free(r->status);
         free(r->started_at);
         free(r->error);
+        free(r->stop_reason);
         free(r->epochs);
         free(r->lrf_lr);
         free(r->lrf_loss);
@@ -277,36 +295,39 @@ void report_free(ReportData *d)
         }
         free(r->layers);
     }
-    free(d->runs);
-    free(d->db_path);
-    memset(d, 0, sizeof *d);
+    free(runs);
 }
 
 /* ---- issue 15: groups of runs that differ only in their seed ---------------- */
 
-int report_load_groups(const char *path, ReportGroups *out)
+static void free_group(ReportGroup *g)
 {
-    memset(out, 0, sizeof *out);
-    sqlite3 *db = NULL;
-    int rc = open_results(path, &db, &out->schema_version);
-    if (rc != 0) return rc;
-    if (out->schema_version < 6) { /* no run_params yet: read as it is, nothing to group by */
-        sqlite3_close(db);
-        return 0;
+    free(g->experiment);
+    free(g->params);
+    free(g->run_ids);
+    free_runs(g->runs, g->n_runs);
+    for (int k = 0; k < g->n_values; k++) {
+        free(g->keys[k]);
+        free(g->values[k]);
     }
+    free(g->keys);
+    free(g->values);
+}
+
+/* Every row of run_groups into out->groups (appended). */
+static int load_groups(sqlite3 *db, const char *path, ReportGroups *out)
+{
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT experiment, params, n, mean_final_test_acc, std_final_test_acc, "
                            "mean_best_test_acc, std_best_test_acc, mean_train_seconds, run_ids "
-                           "FROM run_groups", -1, &st, NULL) != SQLITE_OK) {
-        rc = db_fail(path, db, "cannot read view run_groups");
-        sqlite3_close(db);
-        return rc;
-    }
+                           "FROM run_groups", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read view run_groups");
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         out->groups = xrealloc(out->groups, sizeof *out->groups * (size_t)(out->n + 1));
         ReportGroup *g = &out->groups[out->n++];
+        memset(g, 0, sizeof *g);
         g->experiment = col_text(st, 0);
         g->params = col_text(st, 1);
         g->n = sqlite3_column_int(st, 2);
@@ -317,19 +338,102 @@ int report_load_groups(const char *path, ReportGroups *out)
         g->mean_seconds = col_double(st, 7);
         g->run_ids = col_text(st, 8);
     }
-    if (step != SQLITE_DONE) rc = db_fail(path, db, "cannot read view run_groups");
+    int rc = step == SQLITE_DONE ? 0 : db_fail(path, db, "cannot read view run_groups");
     sqlite3_finalize(st);
+    return rc;
+}
+
+static int has_experiment(const ReportData *d, const char *experiment)
+{
+    for (int i = 0; i < d->n_runs; i++)
+        if (strcmp(d->runs[i].experiment, experiment) == 0) return 1;
+    return 0;
+}
+
+/* One group's member runs (from run_ids) with their epochs, and the values
+ * of its first run but the seed. */
+static int load_members(sqlite3 *db, const char *path, int version, ReportGroup *g)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[4096];
+    snprintf(sql, sizeof sql, "%s WHERE r.id = ?1",
+             version >= 7 ? RESULTS_RUN_SUMMARY_SELECT : RESULTS_RUN_SUMMARY_SELECT_V2);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table runs");
+    int64_t first = 0;
+    for (const char *p = g->run_ids ? g->run_ids : ""; *p;) {
+        char *end;
+        long long id = strtoll(p, &end, 10);
+        p = *end == ',' ? end + 1 : end + strlen(end);
+        if (id < 1) continue;
+        if (!first) first = id;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) != SQLITE_ROW) continue;
+        g->runs = xrealloc(g->runs, sizeof(ReportRun) * (size_t)(g->n_runs + 1));
+        ReportRun *r = &g->runs[g->n_runs++];
+        memset(r, 0, sizeof *r);
+        load_summary(st, r);
+    }
+    sqlite3_finalize(st);
+    for (int i = 0; i < g->n_runs; i++)
+        if (load_details(db, path, version, &g->runs[i]) != 0) return CN_EXIT_FAIL;
+    if (sqlite3_prepare_v2(db, "SELECT key, value FROM run_params WHERE run_id = ?1 AND "
+                               "key <> 'experiment.seed' ORDER BY key", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table run_params");
+    sqlite3_bind_int64(st, 1, first);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        g->keys = xrealloc(g->keys, sizeof(char *) * (size_t)(g->n_values + 1));
+        g->values = xrealloc(g->values, sizeof(char *) * (size_t)(g->n_values + 1));
+        g->keys[g->n_values] = col_text(st, 0);
+        g->values[g->n_values++] = col_text(st, 1);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Keeps the groups of the report's experiments, each with its members. */
+static int load_group_members(sqlite3 *db, const char *path, ReportData *d)
+{
+    ReportGroups *gs = &d->groups;
+    int kept = 0;
+    for (int i = 0; i < gs->n; i++) {
+        ReportGroup g = gs->groups[i];
+        if (!has_experiment(d, g.experiment)) {
+            free_group(&g);
+            continue;
+        }
+        gs->groups[kept++] = g;
+    }
+    gs->n = kept;
+    for (int i = 0; i < gs->n; i++)
+        if (load_members(db, path, d->schema_version, &gs->groups[i]) != 0) return CN_EXIT_FAIL;
+    return 0;
+}
+
+int report_load_groups(const char *path, ReportGroups *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3 *db = NULL;
+    int rc = open_results(path, &db, &out->schema_version);
+    if (rc != 0) return rc;
+    if (out->schema_version >= 6) /* no run_params before: nothing to group by */
+        rc = load_groups(db, path, out);
     sqlite3_close(db);
     return rc;
 }
 
 void report_free_groups(ReportGroups *g)
 {
-    for (int i = 0; i < g->n; i++) {
-        free(g->groups[i].experiment);
-        free(g->groups[i].params);
-        free(g->groups[i].run_ids);
-    }
+    for (int i = 0; i < g->n; i++) free_group(&g->groups[i]);
     free(g->groups);
     memset(g, 0, sizeof *g);
+}
+
+void report_free(ReportData *d)
+{
+    free_runs(d->runs, d->n_runs);
+    report_free_groups(&d->groups);
+    free(d->db_path);
+    memset(d, 0, sizeof *d);
 }

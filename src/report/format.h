@@ -1,5 +1,6 @@
 /* format.h — number formatting shared by the terminal table and the HTML
- * report: accuracy in percent, durations, parameter counts; "-" for none. */
+ * report: accuracy in percent, durations, parameter counts, the time to
+ * accuracy; "-" for none. */
 #ifndef CNNRUN_REPORT_FORMAT_H
 #define CNNRUN_REPORT_FORMAT_H
 
@@ -35,6 +36,15 @@ static inline const char *fmt_num(char *b, size_t n, double v, int decimals)
 {
     if (!isfinite(v)) snprintf(b, n, "-");
     else snprintf(b, n, "%.*f", decimals, v);
+    return b;
+}
+
+/* time to accuracy: "41 s (ep 3)", "-" when not reached */
+static inline const char *fmt_to_target(char *b, size_t n, double seconds, int epoch)
+{
+    char d[24];
+    if (!isfinite(seconds)) snprintf(b, n, "-");
+    else snprintf(b, n, "%s (ep %d)", fmt_duration(d, sizeof d, seconds), epoch);
     return b;
 }
 

@@ -1,7 +1,8 @@
 /* html.c — the HTML report (report_write_html): DIR/index.html with the
- * comparison table, an overlay plot of the runs' test accuracy and, per run,
- * loss / accuracy / learning-rate plots, the LR range test where there is one
- * and the layer table; the plots are SVG files next to it (plot.c). */
+ * comparison table, the groups of seeds (html_groups.c), an overlay plot of
+ * the runs' test accuracy and, per run, loss / accuracy / learning-rate
+ * plots, the LR range test where there is one and the layer table; the plots
+ * are SVG files next to it (plot.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,8 +14,9 @@
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 #include "format.h"
+#include "html.h"
 
-static void html_esc(FILE *f, const char *s)
+void html_esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -65,8 +67,7 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-static int write_plot(const char *dir, const char *name, int w, int h, const PlotPanel *panels,
-                      int n)
+int html_plot(const char *dir, const char *name, int w, int h, const PlotPanel *panels, int n)
 {
     char *path = join(dir, name);
     int rc = plot_svg(path, w, h, panels, n);
@@ -89,18 +90,23 @@ static int plot_run(const char *dir, const ReportRun *r)
         tea[i] = 100 * e->test_acc;
         lr[i] = e->lr;
     }
-    PlotSeries loss[] = {{"train", x, trl, n, 0, 0}, {"test", x, tel, n, 1, 0}};
-    PlotSeries acc[] = {{"train", x, tra, n, 0, 0}, {"test", x, tea, n, 1, 0}};
-    PlotSeries rate[] = {{NULL, x, lr, n, 2, 0}};
+    PlotSeries loss[] = {{.label = "train", .x = x, .y = trl, .n = n, .color = 0},
+                         {.label = "test", .x = x, .y = tel, .n = n, .color = 1}};
+    PlotSeries acc[] = {{.label = "train", .x = x, .y = tra, .n = n, .color = 0},
+                        {.label = "test", .x = x, .y = tea, .n = n, .color = 1}};
+    PlotSeries rate[] = {{.x = x, .y = lr, .n = n, .color = 2}};
     PlotPanel panels[] = {
-        {"loss", "epoch", "cross-entropy", loss, 2, 0, 0, NAN, NAN, PLOT_LEGEND_TOP_RIGHT},
-        {"accuracy", "epoch", "accuracy (%)", acc, 2, 0, 0, NAN, NAN, PLOT_LEGEND_BOTTOM_RIGHT},
-        {"learning rate", "epoch", "lr (last step of the epoch)", rate, 1, 0, 0, NAN, NAN,
-         PLOT_LEGEND_TOP_RIGHT},
+        {.title = "loss", .xlabel = "epoch", .ylabel = "cross-entropy", .series = loss,
+         .n_series = 2, .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_TOP_RIGHT},
+        {.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy (%)", .series = acc,
+         .n_series = 2, .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_BOTTOM_RIGHT},
+        {.title = "learning rate", .xlabel = "epoch", .ylabel = "lr (last step of the epoch)",
+         .series = rate, .n_series = 1, .y_min = NAN, .y_max = NAN,
+         .legend = PLOT_LEGEND_TOP_RIGHT},
     };
     char name[64];
     snprintf(name, sizeof name, "run-%lld.svg", (long long)r->id);
-    int rc = write_plot(dir, name, 1200, 340, panels, 3);
+    int rc = html_plot(dir, name, 1200, 340, panels, 3);
     free(x);
     return rc;
 }
@@ -119,12 +125,13 @@ static int plot_overlay(const char *dir, const ReportData *d)
         }
         /* no '#' in PLplot text: it starts an escape sequence */
         snprintf(labels[i], sizeof labels[i], "run %lld: %s", (long long)r->id, r->experiment);
-        s[i] = (PlotSeries){r->n_epochs ? labels[i] : NULL, bufs[i], bufs[i] + r->n_epochs,
-                            r->n_epochs, i, 0};
+        s[i] = (PlotSeries){.label = r->n_epochs ? labels[i] : NULL, .x = bufs[i],
+                            .y = bufs[i] + r->n_epochs, .n = r->n_epochs, .color = i};
     }
-    PlotPanel p = {"test accuracy per epoch", "epoch", "test accuracy (%)", s, d->n_runs, 0, 0,
-                   NAN, NAN, PLOT_LEGEND_OUTSIDE};
-    int rc = write_plot(dir, "overlay.svg", 1200, 420, &p, 1);
+    PlotPanel p = {.title = "test accuracy per epoch", .xlabel = "epoch",
+                   .ylabel = "test accuracy (%)", .series = s, .n_series = d->n_runs,
+                   .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_OUTSIDE};
+    int rc = html_plot(dir, "overlay.svg", 1200, 420, &p, 1);
     for (int i = 0; i < d->n_runs; i++) free(bufs[i]);
     free(bufs);
     free(labels);
@@ -134,12 +141,13 @@ static int plot_overlay(const char *dir, const ReportData *d)
 
 static int plot_lr_find(const char *dir, const ReportRun *r)
 {
-    PlotSeries s = {NULL, r->lrf_lr, r->lrf_loss, r->n_lrf, 3, 0};
-    PlotPanel p = {"LR range test", "learning rate (log scale)", "training loss", &s, 1, 1, 0,
-                   NAN, NAN, PLOT_LEGEND_OUTSIDE};
+    PlotSeries s = {.x = r->lrf_lr, .y = r->lrf_loss, .n = r->n_lrf, .color = 3};
+    PlotPanel p = {.title = "LR range test", .xlabel = "learning rate (log scale)",
+                   .ylabel = "training loss", .series = &s, .n_series = 1, .log_x = 1,
+                   .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_OUTSIDE};
     char name[64];
     snprintf(name, sizeof name, "lr-find-%lld.svg", (long long)r->id);
-    return write_plot(dir, name, 1200, 420, &p, 1);
+    return html_plot(dir, name, 1200, 420, &p, 1);
 }
 
 static const char *style =
@@ -149,8 +157,8 @@ static const char *style =
     "border-bottom:1px solid #ddd;padding-bottom:4px}\n"
     ".meta{color:#666;font-size:14px}\n"
     "table{border-collapse:collapse;font-size:15px;margin:8px 0}\n"
-    "th,td{padding:5px 10px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
-    "th{background:#f4f4f4;font-weight:600}\n"
+    "th,td{padding:5px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
+    "th{background:#f4f4f4;font-weight:600;white-space:normal}\n"
     "td.l,th.l{text-align:left}\n"
     "tr.best td{font-weight:600}\n"
     ".status-finished{color:#067d3f}.status-running{color:#0a5fb4}\n"
@@ -167,11 +175,12 @@ static void write_table(FILE *f, const ReportData *d)
             best = d->runs[i].best_test_acc;
     fputs("<table>\n<tr><th>run</th><th class=l>experiment</th><th class=l>status</th>"
           "<th>epochs</th><th>best test acc</th><th>at epoch</th><th>final test acc</th>"
-          "<th>train time</th><th>img/s</th><th>params</th><th>MFLOPs/img</th></tr>\n",
+          "<th>train time</th><th>img/s</th><th>params</th><th>MFLOPs/img</th>"
+          "<th class=l>stopped</th><th>to target</th></tr>\n",
           f);
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
-        char b1[24], b2[24], b3[24], b4[24], b5[24], b6[24];
+        char b1[24], b2[24], b3[24], b4[24], b5[24], b6[24], b7[48];
         fprintf(f, "<tr%s><td><a href=\"#run-%lld\">%lld</a></td><td class=l>",
                 isfinite(r->best_test_acc) && r->best_test_acc == best ? " class=best" : "",
                 (long long)r->id, (long long)r->id);
@@ -184,11 +193,14 @@ static void write_table(FILE *f, const ReportData *d)
                 fmt_pct(b1, sizeof b1, r->best_test_acc));
         if (r->epochs_done > 0) fprintf(f, "%d", r->best_epoch);
         else fputs("-", f);
-        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=l>",
                 fmt_pct(b2, sizeof b2, r->final_test_acc),
                 fmt_duration(b3, sizeof b3, r->train_seconds),
                 fmt_num(b4, sizeof b4, r->images_per_sec, 0), fmt_params(b5, sizeof b5, r->params),
                 fmt_num(b6, sizeof b6, r->mflops, 1));
+        html_esc(f, r->stop_reason ? r->stop_reason : "-");
+        fprintf(f, "</td><td>%s</td></tr>\n",
+                fmt_to_target(b7, sizeof b7, r->seconds_to_target, r->epochs_to_target));
     }
     fputs("</table>\n", f);
 }
@@ -243,6 +255,7 @@ int report_write_html(const ReportData *d, const char *dir)
     fputs("<h2>Comparison</h2>\n", f);
     if (d->n_runs == 0) fputs("<p>No runs recorded yet: train with <code>cnnrun run</code>.</p>\n", f);
     else write_table(f, d);
+    rc |= html_groups(f, dir, &d->groups);
 
     int any_epochs = 0;
     for (int i = 0; i < d->n_runs; i++) any_epochs |= d->runs[i].n_epochs > 0;

@@ -1,6 +1,7 @@
 /* plot.c — line plots as SVG files for the report (report.h plot_svg), drawn
  * with PLplot's svg driver: panels side by side, light grid, a legend, a
- * white background and a colour-blind-friendly palette (Okabe-Ito). NaN
+ * white background and a colour-blind-friendly palette (Okabe-Ito); a series
+ * may carry a translucent band (a group's mean ± std) or error bars. NaN
  * values (NULL in the database) break a line instead of being drawn. */
 #include <math.h>
 #include <plplot.h>
@@ -11,11 +12,13 @@
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 
-/* cmap0: 0 background, 1 axes and text, 2 grid, 3.. series colours */
+/* cmap0: 0 background, 1 axes and text, 2 grid, 3.. series colours, then
+ * the same colours translucent for bands */
 #define COL_BG 0
 #define COL_FG 1
 #define COL_GRID 2
 #define COL_SERIES 3
+#define BAND_ALPHA 0.22
 static const unsigned char palette[][3] = {
     {255, 255, 255}, {40, 40, 40},   {225, 225, 225},                 /* bg, fg, grid */
     {0, 114, 178},   {213, 94, 0},   {0, 158, 115},   {204, 121, 167}, /* Okabe-Ito */
@@ -23,6 +26,7 @@ static const unsigned char palette[][3] = {
 };
 #define N_PALETTE ((int)(sizeof palette / sizeof palette[0]))
 #define N_SERIES_COLORS (N_PALETTE - COL_SERIES)
+#define COL_BAND (N_PALETTE) /* COL_BAND + k: series colour k, translucent */
 
 /* PLplot text with '#' (its escape character) doubled, in buf. */
 static const char *pl_text(char *buf, size_t n, const char *s)
@@ -52,12 +56,16 @@ static int data_range(const PlotPanel *p, int axis_y, double *lo, double *hi)
     for (int s = 0; s < p->n_series; s++) {
         const PlotSeries *S = &p->series[s];
         for (int i = 0; i < S->n; i++) {
-            double x = tr(S->x[i], p->log_x), y = tr(S->y[i], p->log_y);
-            if (!isfinite(x) || !isfinite(y)) continue;
-            double v = axis_y ? y : x;
-            if (v < *lo) *lo = v;
-            if (v > *hi) *hi = v;
-            any = 1;
+            double x = tr(S->x[i], p->log_x);
+            double ys[3] = {tr(S->y[i], p->log_y), S->lo ? tr(S->lo[i], p->log_y) : NAN,
+                            S->hi ? tr(S->hi[i], p->log_y) : NAN};
+            for (int k = 0; k < 3; k++) {
+                if (!isfinite(x) || !isfinite(ys[k])) continue;
+                double v = axis_y ? ys[k] : x;
+                if (v < *lo) *lo = v;
+                if (v > *hi) *hi = v;
+                any = 1;
+            }
         }
     }
     return any;
@@ -110,6 +118,76 @@ static void draw_series(const PlotPanel *p, const PlotSeries *S)
     plwidth(1.0);
     free(x);
     free(y);
+}
+
+/* The band of S: one filled polygon (hi left to right, lo back) per run of
+ * points where x, lo and hi are all finite. */
+static void draw_band(const PlotPanel *p, const PlotSeries *S)
+{
+    if (!S->lo || !S->hi || S->bars || S->n < 2) return;
+    /* the polygon: (x, hi) forwards, then (x, lo) backwards */
+    PLFLT *fx = xmalloc(sizeof(PLFLT) * (size_t)(4 * S->n)), *fy = fx + 2 * S->n;
+    PLFLT *xs = xmalloc(sizeof(PLFLT) * (size_t)(3 * S->n)), *los = xs + S->n, *his = los + S->n;
+    plcol0(COL_BAND + S->color % N_SERIES_COLORS);
+    int k = 0;
+    for (int i = 0; i <= S->n; i++) {
+        double xv = i < S->n ? tr(S->x[i], p->log_x) : NAN;
+        double lo = i < S->n ? tr(S->lo[i], p->log_y) : NAN;
+        double hi = i < S->n ? tr(S->hi[i], p->log_y) : NAN;
+        if (isfinite(xv) && isfinite(lo) && isfinite(hi)) {
+            xs[k] = xv, los[k] = lo, his[k] = hi;
+            k++;
+            continue;
+        }
+        if (k > 1) {
+            for (int j = 0; j < k; j++) {
+                fx[j] = xs[j], fy[j] = his[j];
+                fx[2 * k - 1 - j] = xs[j], fy[2 * k - 1 - j] = los[j];
+            }
+            plfill(2 * k, fx, fy);
+        }
+        k = 0;
+    }
+    free(fx);
+    free(xs);
+}
+
+/* Error bars of S from lo to hi at each point where all are finite. */
+static void draw_bars(const PlotPanel *p, const PlotSeries *S)
+{
+    if (!S->lo || !S->hi || !S->bars) return;
+    plcol0(COL_SERIES + S->color % N_SERIES_COLORS);
+    plwidth(1.5);
+    for (int i = 0; i < S->n; i++) {
+        PLFLT xv = tr(S->x[i], p->log_x), lo = tr(S->lo[i], p->log_y), hi = tr(S->hi[i], p->log_y);
+        if (isfinite(xv) && isfinite(lo) && isfinite(hi)) plerry(1, &xv, &lo, &hi);
+    }
+    plwidth(1.0);
+}
+
+/* The first series' x values, each written under the lowest value drawn
+ * at that point by any series (the series share their x). */
+static void draw_x_labels(const PlotPanel *p, double ylo, double yhi)
+{
+    if (!p->label_x || p->n_series < 1) return;
+    plcol0(COL_FG);
+    plschr(0.0, 0.8);
+    const PlotSeries *S0 = &p->series[0];
+    for (int i = 0; i < S0->n; i++) {
+        double xv = tr(S0->x[i], p->log_x), low = INFINITY;
+        for (int s = 0; s < p->n_series; s++) {
+            const PlotSeries *S = &p->series[s];
+            if (i >= S->n) continue;
+            double v[2] = {tr(S->y[i], p->log_y), S->lo ? tr(S->lo[i], p->log_y) : NAN};
+            for (int k = 0; k < 2; k++)
+                if (isfinite(v[k]) && v[k] < low) low = v[k];
+        }
+        if (!isfinite(xv) || !isfinite(low)) continue;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", S0->x[i]);
+        plptex(xv, low - 0.06 * (yhi - ylo), 1.0, 0.0, 0.5, buf);
+    }
+    plschr(0.0, 1.0);
 }
 
 static void draw_legend(const PlotPanel *p)
@@ -179,8 +257,8 @@ static void draw_panel(const PlotPanel *p, int width_px)
     double xlo, xhi, ylo, yhi;
     if (!data_range(p, 0, &xlo, &xhi)) xlo = 0, xhi = 1;
     if (!data_range(p, 1, &ylo, &yhi)) ylo = 0, yhi = 1;
-    pad_range(&xlo, &xhi, 0.02);
-    pad_range(&ylo, &yhi, 0.06);
+    pad_range(&xlo, &xhi, p->label_x ? 0.05 : 0.02);
+    pad_range(&ylo, &yhi, p->label_x ? 0.12 : 0.06); /* room for the x labels */
     if (isfinite(p->y_min)) ylo = tr(p->y_min, p->log_y);
     if (isfinite(p->y_max)) yhi = tr(p->y_max, p->log_y);
     plwind(xlo, xhi, ylo, yhi);
@@ -200,7 +278,12 @@ static void draw_panel(const PlotPanel *p, int width_px)
         plmtex("t", 1.2, 0.5, 0.5, pl_text(buf, sizeof buf, p->title));
         plschr(0.0, 1.0);
     }
-    for (int s = 0; s < p->n_series; s++) draw_series(p, &p->series[s]);
+    for (int s = 0; s < p->n_series; s++) draw_band(p, &p->series[s]); /* behind the lines */
+    for (int s = 0; s < p->n_series; s++) {
+        draw_bars(p, &p->series[s]);
+        draw_series(p, &p->series[s]);
+    }
+    draw_x_labels(p, ylo, yhi);
     plcol0(COL_FG);
     draw_legend(p);
 }
@@ -218,8 +301,11 @@ int plot_svg(const char *path, int width, int height, const PlotPanel *panels, i
     plsdev("svg");
     plsfnam(path);
     plspage(0, 0, width, height, 0, 0);
-    plscmap0n(N_PALETTE);
+    plscmap0n(N_PALETTE + N_SERIES_COLORS);
     for (int i = 0; i < N_PALETTE; i++) plscol0(i, palette[i][0], palette[i][1], palette[i][2]);
+    for (int k = 0; k < N_SERIES_COLORS; k++)
+        plscol0a(COL_BAND + k, palette[COL_SERIES + k][0], palette[COL_SERIES + k][1],
+                 palette[COL_SERIES + k][2], BAND_ALPHA);
     plssub(n_panels, 1);
     plinit();
     plfontld(1);
