@@ -202,11 +202,14 @@ START_TEST(test_export_errors)
 {
     train_tiny();
     write_file("other.ini", other_ini);
+    ck_assert_int_eq(cnnrun("--version"), 0);
 #ifndef CNNRUN_ONNX
+    ck_assert_msg(strstr(out, "onnx export: not compiled in"), "%s", out);
     ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o t.onnx"), 2);
     ck_assert_msg(strstr(out, "built without ONNX export"), "%s", out);
     return;
 #endif
+    ck_assert_msg(strstr(out, "onnx export: compiled in (opset 13, protobuf-c "), "%s", out);
     write_file("old.onnx", "old contents\n");
     ck_assert_int_eq(cnnrun("export other.ini --weights " CKPT " -o old.onnx"), 2);
     ck_assert_msg(strstr(out, "different network"), "%s", out);
