@@ -76,6 +76,9 @@ typedef struct {
  * the first n of a larger split are the same. */
 void cifar_flip_bits(uint64_t seed, int n, uint8_t *bits);
 
+/* The class names, in label order (batches.meta.txt). */
+extern const char *const cifar_class_names[CIFAR_CLASSES];
+
 /* Per-channel CIFAR-10 mean and std (of x/255), as in the reference recipe. */
 extern const float cifar_mean[3];
 extern const float cifar_std[3];

@@ -29,6 +29,11 @@ int str_copy(char *dst, size_t dst_size, const char *src);
 int edit_distance(const char *a, const char *b);
 /* Reads a whole file into a NUL-terminated buffer; NULL (errno set) on failure. */
 char *read_text_file(const char *path, size_t *len_out);
+/* Writes len bytes to path atomically: a temporary file in the same directory
+ * (path.tmp.XXXXXX, mode 0666 under the umask), fsync, rename over path; so
+ * path is either untouched or complete. Returns 0, or -1 after printing
+ * `path: cannot write WHAT: reason` (the temporary file removed). */
+int write_file_atomic(const char *path, const void *data, size_t len, const char *what);
 
 /* Monotonic wall clock in seconds. */
 double now_seconds(void);

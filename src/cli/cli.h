@@ -4,9 +4,12 @@
 #define CNNRUN_CLI_H
 
 #include <signal.h>
+#include <stdbool.h>
 
+#include "cnnrun/checkpoint.h"
 #include "cnnrun/config.h"
 #include "cnnrun/data.h"
+#include "cnnrun/model.h"
 
 #define CLI_MAX_SETS 64
 
@@ -21,12 +24,14 @@ typedef struct {
     int steps;             /* bench --steps */
     double seconds;        /* bench --seconds: time steps for at least this long */
     int batch;             /* bench --batch */
-    const char *weights;   /* eval --weights */
-    TtaMode tta;           /* eval --tta: the views, as [experiment] tta */
+    const char *weights;   /* eval, export, predict --weights */
+    TtaMode tta;           /* eval, predict --tta: the views, as [experiment] tta */
+    const char *logits;    /* eval --logits FILE: every test image's logits, as text */
+    int json;              /* predict --json */
     int resume;            /* run --resume [PATH.ckpt] */
     const char *resume_path;
     double lr_min, lr_max; /* lr-find --min --max (0: default) */
-    const char *output;    /* report -o DIR / --output DIR */
+    const char *output;    /* report -o DIR / --output DIR; export -o FILE.onnx */
     const char *runs;      /* report/runs --runs 1,3 | latest | all */
     int text;              /* report --text: the table on the terminal, no HTML */
     int groups;            /* runs --groups: the groups of runs (view run_groups) */
@@ -79,11 +84,31 @@ int grid_load(Grid *g, long i, Experiment *e);
  * the point it was found in. 0 (with point 0 in *first when not NULL), or -1. */
 int grid_check(Grid *g, Experiment *first);
 
+/* trained.c: what eval, export and predict share — the one experiment file,
+ * its network built for batches of `batch` images, the weights of --weights
+ * loaded into it. */
+typedef struct {
+    Experiment e;
+    Model m;
+    CheckpointMeta meta;
+    int batch;    /* min(test_batch_size, batch_size): the planned batch */
+    int threads;  /* the engine's, set by cli_setup_threads */
+} Trained;
+/* The experiment file is o->files[0]; images: the files after it are images
+ * (predict: at least one), else it is the only file. 0, or the exit status
+ * after printing the problem: no --weights, the wrong number of files, an unreadable --weights path, a bad experiment file (2), a network
+ * without 10 outputs (2), checkpoint_load's (2: another network or not a
+ * checkpoint; 1: damaged). Free with cli_free_trained after 0. */
+int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t);
+void cli_free_trained(Trained *t);
+
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);
 int cmd_report(CliOptions *o);  /* report.c: `cnnrun report` */
 int cmd_runs(CliOptions *o);    /* report.c: `cnnrun runs` */
 int cmd_eval(CliOptions *o);
 int cmd_lr_find(CliOptions *o);
+int cmd_export(CliOptions *o);  /* export.c: `cnnrun export` (ONNX) */
+int cmd_predict(CliOptions *o); /* predict.c: `cnnrun predict` */
 
 #endif

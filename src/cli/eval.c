@@ -3,7 +3,9 @@
  * prints test loss, accuracy, per-class accuracy and the confusion matrix.
  * With --tta mirror (or flip) / mirror_translate each image's prediction is
  * the weighted mean of its views' logits, exactly as the trainer's final
- * evaluation with [experiment] tta computes it (tta_logits). Writes nothing.
+ * evaluation with [experiment] tta computes it (tta_logits). --logits FILE
+ * writes every test image's label and logits (what tests/onnx_check.py
+ * compares an exported model with); nothing else is written.
  * Last line: test_acc=<fraction>. */
 #include <math.h>
 #include <stdio.h>
@@ -17,62 +19,39 @@
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
-static const char *const class_names[CIFAR_CLASSES] = {
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
-
 int cmd_eval(CliOptions *o)
 {
-    if (!o->weights) {
-        fprintf(stderr, "cnnrun eval: --weights PATH is required (a .ckpt file written by "
-                        "`cnnrun run`, e.g. results/checkpoints/NAME-ID-best.ckpt)\n");
-        return CN_EXIT_USAGE;
-    }
-    if (o->n_files != 1) {
-        fprintf(stderr, "cnnrun eval: give exactly one experiment file\n");
-        return CN_EXIT_USAGE;
-    }
-    Experiment e;
-    if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
-    /* memory is planned as for training: batches of at most batch_size */
-    const int B = e.test_batch_size < e.batch_size ? e.test_batch_size : e.batch_size;
-    int threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
-    Model m;
-    if (model_build(&e, B, &m) != 0) {
-        experiment_free(&e);
-        return CN_EXIT_USAGE;
-    }
-    if (m.classes != CIFAR_CLASSES) {
-        fprintf(stderr, "%s: the network has %d outputs; eval needs %d (CIFAR-10 classes)\n",
-                o->files[0], m.classes, CIFAR_CLASSES);
-        model_free(&m);
-        experiment_free(&e);
-        return CN_EXIT_USAGE;
-    }
-    CheckpointMeta meta;
-    int rc = checkpoint_load(o->weights, &m, NULL, &meta);
-    if (rc != 0) {
-        model_free(&m);
-        experiment_free(&e);
-        return rc;
-    }
+    Trained t;
+    int rc = cli_load_trained(o, "eval", false, &t);
+    if (rc != 0) return rc;
+    const Experiment *e = &t.e;
+    Model *m = &t.m;
+    const CheckpointMeta *meta = &t.meta;
+    const int B = t.batch, threads = t.threads;
     const char *origin;
-    const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
+    const char *dir = cifar_resolve_dir(o->data, e->dir, &origin);
     CifarSplit train, test;
     if (cifar_load(dir, &train, &test) != 0) {
-        model_free(&m);
-        experiment_free(&e);
+        cli_free_trained(&t);
         return CN_EXIT_FAIL;
     }
     cifar_free(&train);
-    if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
+    if (e->test_subset && e->test_subset < test.n) cifar_truncate(&test, e->test_subset);
 
     const int K = CIFAR_CLASSES;
-    Augment plain = {.crop_pad = 0, .flip = false, .normalize = e.normalize};
+    Augment plain = {.crop_pad = 0, .flip = false, .normalize = e->normalize};
     float *x = alloc_floats((size_t)B * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)B);
     int *idx = xmalloc(sizeof(int) * (size_t)B);
     float *view = o->tta != TTA_NONE ? alloc_floats((size_t)B * CIFAR_PIXELS) : NULL;
     float *logits = alloc_floats((size_t)B * K);
+    /* --logits FILE: one line per test image, its label and logits (%.9g: the
+     * floats exactly), written at the end, atomically */
+    char *dump = NULL;
+    size_t dump_len = 0;
+    FILE *df = o->logits ? open_memstream(&dump, &dump_len) : NULL;
+    if (df) fprintf(df, "# cnnrun eval %s --weights %s: label, then the %d logits of each test "
+                    "image\n", o->files[0], o->weights, K);
     long confusion[CIFAR_CLASSES][CIFAR_CLASSES];
     memset(confusion, 0, sizeof confusion);
     double loss = 0;
@@ -81,9 +60,14 @@ int cmd_eval(CliOptions *o)
         int n = test.n - start < B ? test.n - start : B;
         for (int i = 0; i < n; i++) idx[i] = start + i;
         cifar_make_batch(&test, idx, n, &plain, NULL, x, labels);
-        tta_logits(&m, x, n, o->tta, view, logits);
+        tta_logits(m, x, n, o->tta, view, logits);
         for (int i = 0; i < n; i++) {
             const float *z = logits + (size_t)i * K;
+            if (df) {
+                fprintf(df, "%d", labels[i]);
+                for (int j = 0; j < K; j++) fprintf(df, " %.9g", z[j]);
+                fputc('\n', df);
+            }
             int best = 0;
             for (int j = 1; j < K; j++)
                 if (z[j] > z[best]) best = j;
@@ -94,10 +78,16 @@ int cmd_eval(CliOptions *o)
             confusion[labels[i]][best]++;
         }
     }
+    int status = CN_EXIT_OK;
+    if (df) {
+        fclose(df);
+        if (write_file_atomic(o->logits, dump, dump_len, "the logits") != 0) status = CN_EXIT_USAGE;
+        free(dump);
+    }
     double acc = test.n ? (double)correct / test.n : 0;
     printf("%s: weights %s (experiment %s, run %lld, epoch %d), %d test images from %s (%s), "
            "tta %s, %d threads\n",
-           o->files[0], o->weights, meta.experiment, (long long)meta.run_id, meta.epoch, test.n,
+           o->files[0], o->weights, meta->experiment, (long long)meta->run_id, meta->epoch, test.n,
            dir, origin, o->tta == TTA_MIRROR_TRANSLATE ? "mirror_translate (6 views, weighted mean of logits)"
            : o->tta == TTA_MIRROR         ? "mirror (2 views, mean of logits)"
                                           : "none",
@@ -108,14 +98,14 @@ int cmd_eval(CliOptions *o)
     for (int c = 0; c < K; c++) {
         long row = 0;
         for (int j = 0; j < K; j++) row += confusion[c][j];
-        printf("%-12s %8.4f %7ld\n", class_names[c], row ? (double)confusion[c][c] / row : 0.0,
+        printf("%-12s %8.4f %7ld\n", cifar_class_names[c], row ? (double)confusion[c][c] / row : 0.0,
                row);
     }
     printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-12s", "");
-    for (int j = 0; j < K; j++) printf(" %5.5s", class_names[j]);
+    for (int j = 0; j < K; j++) printf(" %5.5s", cifar_class_names[j]);
     printf("\n");
     for (int c = 0; c < K; c++) {
-        printf("%-12s", class_names[c]);
+        printf("%-12s", cifar_class_names[c]);
         for (int j = 0; j < K; j++) printf(" %5ld", confusion[c][j]);
         printf("\n");
     }
@@ -126,7 +116,6 @@ int cmd_eval(CliOptions *o)
     free(view);
     free(logits);
     cifar_free(&test);
-    model_free(&m);
-    experiment_free(&e);
-    return CN_EXIT_OK;
+    cli_free_trained(&t);
+    return status;
 }

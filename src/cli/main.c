@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cnnrun/export.h"
 #include "cnnrun/util.h"
 
 static const char *usage =
@@ -24,10 +25,18 @@ static const char *usage =
     "                                     training throughput (img/s, step-time median and\n"
     "                                     spread, GFLOP/s against the sgemm peak) and per-layer\n"
     "                                     time; at least N steps (10), for at least S seconds\n"
-    "  eval   FILE.ini --weights PATH [--tta mirror|mirror_translate]\n"
+    "  eval   FILE.ini --weights PATH [--tta mirror|mirror_translate] [--logits FILE]\n"
     "                                     test loss, accuracy, per-class accuracy, confusion\n"
     "                                     matrix of a checkpoint; --tta: the views' weighted\n"
-    "                                     logits, as [experiment] tta (flip = mirror)\n"
+    "                                     logits, as [experiment] tta (flip = mirror);\n"
+    "                                     --logits: each test image's label and logits to FILE\n"
+    "  export FILE.ini --weights PATH -o MODEL.onnx\n"
+    "                                     the trained network as an ONNX model (opset 13;\n"
+    "                                     input RGB in [0,1], NCHW, any batch; docs/export.md)\n"
+    "  predict FILE.ini --weights PATH [--tta ...] [--json] IMAGE ...\n"
+    "                                     the top-3 classes of PNG, JPEG or PPM images of any\n"
+    "                                     size (resized to 32x32: area average when shrinking,\n"
+    "                                     bilinear when enlarging); 1 if an image is unreadable\n"
     "  lr-find FILE.ini [--min 1e-5] [--max 10] [--steps 100]\n"
     "                                     learning-rate range test; suggests a [schedule]\n"
     "  report [--db PATH] [-o DIR] [--runs 1,3|latest|all] [--text]\n"
@@ -59,6 +68,18 @@ static const char *usage =
 
 int cmd_bench(CliOptions *o);
 
+static void print_version(void)
+{
+    printf("cnnrun %s\n", CN_VERSION);
+#ifdef CNNRUN_ONNX
+    printf("onnx export: compiled in (opset %d, protobuf-c %s)\n", ONNX_OPSET,
+           onnx_protobuf_c_version());
+#else
+    printf("onnx export: not compiled in (built without protobuf-c or onnx.proto; "
+           "meson -Donnx=enabled)\n");
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -71,14 +92,15 @@ int main(int argc, char **argv)
         return CN_EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("cnnrun %s\n", CN_VERSION);
+        print_version();
         return CN_EXIT_OK;
     }
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
     } cmds[] = {{"run", "resume,sweep", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
-                {"eval", "weights,tta", cmd_eval}, {"lr-find", "min,max,steps", cmd_lr_find},
+                {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
+                {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;
@@ -86,7 +108,7 @@ int main(int argc, char **argv)
         int rc = cli_parse(argc - 2, argv + 2, cmd, cmds[i].allowed, &o);
         if (rc == 1 || rc == 2) { /* --help or --version after the command */
             if (rc == 1) fputs(usage, stdout);
-            else printf("cnnrun %s\n", CN_VERSION);
+            else print_version();
             cli_free(&o);
             return CN_EXIT_OK;
         }

@@ -115,7 +115,9 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (add_path(o, a) != 0) return -1;
+            /* predict's images are answered one by one, a missing one too */
+            if (!strcmp(command, "predict")) add_file(o, a);
+            else if (add_path(o, a) != 0) return -1;
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
@@ -138,12 +140,13 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                     command);
             return -1;
         }
-        if (!strcmp(name, "text") || !strcmp(name, "groups")) { /* report --text, runs --groups */
+        /* report --text, runs --groups, predict --json */
+        if (!strcmp(name, "text") || !strcmp(name, "groups") || !strcmp(name, "json")) {
             if (val) {
                 fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
                 return -1;
             }
-            *(!strcmp(name, "text") ? &o->text : &o->groups) = 1;
+            *(!strcmp(name, "text") ? &o->text : !strcmp(name, "groups") ? &o->groups : &o->json) = 1;
             continue;
         }
         /* --resume is a flag, or takes a checkpoint: `--resume=PATH`, `--resume PATH.ckpt` */
@@ -165,6 +168,7 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         else if (!strcmp(name, "data")) o->data = val;
         else if (!strcmp(name, "weights")) o->weights = val;
         else if (!strcmp(name, "output")) o->output = val;
+        else if (!strcmp(name, "logits")) o->logits = val;
         else if (!strcmp(name, "runs")) o->runs = val;
         else if (!strcmp(name, "tta")) {
             if (!strcmp(val, "none")) o->tta = TTA_NONE;

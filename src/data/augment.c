@@ -30,6 +30,8 @@
 #include <stddef.h>
 
 
+const char *const cifar_class_names[CIFAR_CLASSES] = {
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
 const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f};
 const float cifar_std[3] = {0.2470f, 0.2435f, 0.2616f};
 

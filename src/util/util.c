@@ -1,7 +1,11 @@
-/* util.c — checked allocation, string helpers and the clock (see util.h). */
+/* util.c — checked allocation, string helpers, reading a file and writing one
+ * atomically, and the clock (see util.h). */
 #include "cnnrun/util.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,6 +115,38 @@ char *read_text_file(const char *path, size_t *len_out)
     buf[len] = '\0';
     if (len_out) *len_out = len;
     return buf;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, const char *what)
+{
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 16);
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    mode_t mask = umask(022); /* mkstemp gives 0600; give what open(0666) would */
+    umask(mask);
+    int err = fchmod(fd, 0666 & ~mask) != 0 ? errno : 0;
+    const char *p = data;
+    for (size_t done = 0; !err && done < len;) {
+        ssize_t k = write(fd, p + done, len - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) err = k < 0 ? errno : EIO;
+        else done += (size_t)k;
+    }
+    if (!err && fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(err));
+        unlink(tmp);
+    }
+    free(tmp);
+    return err ? -1 : 0;
 }
 
 double now_seconds(void)

@@ -1,0 +1,40 @@
+/* export.c — `cnnrun export FILE.ini --weights PATH -o MODEL.onnx`: the
+ * network of FILE.ini with a checkpoint's weights, written as an ONNX model
+ * (src/export/onnx.c) atomically: MODEL.onnx is complete or untouched. Exit
+ * status 2 for a wrong command line, file, checkpoint of another network or
+ * an unwritable output; 1 for a damaged checkpoint. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "cnnrun/data.h"
+#include "cnnrun/export.h"
+#include "cnnrun/util.h"
+
+int cmd_export(CliOptions *o)
+{
+#ifndef CNNRUN_ONNX
+    (void)o;
+    fprintf(stderr, "cnnrun export: this cnnrun was built without ONNX export (it needs "
+                    "protobuf-c and onnx.proto: Debian libprotobuf-c-dev, protobuf-c-compiler, "
+                    "libonnx-dev; then meson setup --reconfigure -Donnx=enabled)\n");
+    return CN_EXIT_USAGE;
+#else
+    if (!o->output) {
+        fprintf(stderr, "cnnrun export: -o MODEL.onnx is required\n");
+        return CN_EXIT_USAGE;
+    }
+    Trained t;
+    int rc = cli_load_trained(o, "export", false, &t);
+    if (rc != 0) return rc;
+    OnnxExportInfo info = {.experiment = t.e.name, .source = o->weights,
+                           .normalize = t.e.normalize, .class_names = cifar_class_names};
+    rc = onnx_export(&t.m, &info, o->output) == 0 ? CN_EXIT_OK : CN_EXIT_USAGE;
+    if (rc == CN_EXIT_OK)
+        printf("%s: %s with the weights of %s (run %lld, epoch %d), ONNX opset %d, input RGB "
+               "in [0, 1] NCHW (N, 3, 32, 32), output logits (N, %d)\n",
+               o->output, t.e.name, o->weights, (long long)t.meta.run_id, t.meta.epoch,
+               ONNX_OPSET, t.m.classes);
+    cli_free_trained(&t);
+    return rc;
+#endif
+}

@@ -1,0 +1,62 @@
+/* trained.c — a trained network for the commands that use one (eval,
+ * export, predict): the experiment file, its network built for batches of
+ * min(test_batch_size, batch_size) images, and the checkpoint's weights and
+ * batch-norm statistics loaded into it; each problem printed once, with the
+ * exit status it calls for. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cnnrun/data.h"
+#include "cnnrun/util.h"
+
+int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!o->weights) {
+        fprintf(stderr, "cnnrun %s: --weights PATH is required (a .ckpt file written by "
+                        "`cnnrun run`, e.g. results/checkpoints/NAME-ID-best.ckpt)\n", command);
+        return CN_EXIT_USAGE;
+    }
+    if (!images && o->n_files != 1) {
+        fprintf(stderr, "cnnrun %s: give exactly one experiment file\n", command);
+        return CN_EXIT_USAGE;
+    }
+    if (images && o->n_files < 2) {
+        fprintf(stderr, "cnnrun %s: give the experiment file, then at least one image\n",
+                command);
+        return CN_EXIT_USAGE;
+    }
+    if (access(o->weights, R_OK) != 0) { /* a wrong path: the command line's fault */
+        fprintf(stderr, "%s: cannot read the checkpoint: %s\n", o->weights, strerror(errno));
+        return CN_EXIT_USAGE;
+    }
+    if (experiment_load(o->files[0], o->sets, o->n_sets, &t->e) != 0) return CN_EXIT_USAGE;
+    /* memory is planned as for training: batches of at most batch_size */
+    t->batch = t->e.test_batch_size < t->e.batch_size ? t->e.test_batch_size : t->e.batch_size;
+    t->threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
+    if (model_build(&t->e, t->batch, &t->m) != 0) {
+        experiment_free(&t->e);
+        return CN_EXIT_USAGE;
+    }
+    if (t->m.classes != CIFAR_CLASSES) {
+        fprintf(stderr, "%s: the network has %d outputs; %s needs %d (CIFAR-10 classes)\n",
+                o->files[0], t->m.classes, command, CIFAR_CLASSES);
+        cli_free_trained(t);
+        return CN_EXIT_USAGE;
+    }
+    int rc = checkpoint_load(o->weights, &t->m, NULL, &t->meta);
+    if (rc != 0) {
+        cli_free_trained(t);
+        return rc;
+    }
+    return CN_EXIT_OK;
+}
+
+void cli_free_trained(Trained *t)
+{
+    model_free(&t->m);
+    experiment_free(&t->e);
+}

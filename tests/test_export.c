@@ -1,0 +1,466 @@
+/* test_export.c — a trained network leaving cnnrun (issue 17): `cnnrun
+ * export` writes an ONNX model that parses back with protobuf-c into the
+ * expected nodes, with the checkpoint's weights transposed to NCHW and its
+ * batch-norm statistics; `cnnrun predict` answers PNG, PPM and JPEG images as
+ * `cnnrun eval` answers the same test images; the resizing filter; and the
+ * errors (another network's checkpoint, missing files, an unwritable or
+ * existing output: exit status 2, nothing half-written; an unreadable image:
+ * named, the others answered, exit status 1). tests/onnx_check.py checks the
+ * model with onnx and PyTorch. */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+#include "check_run.h"
+#include "cli_fixture.h"
+#include "cnnrun/checkpoint.h"
+#include "cnnrun/config.h"
+#include "cnnrun/data.h"
+#include "cnnrun/export.h"
+#include "cnnrun/image.h"
+#include "cnnrun/model.h"
+#include "cnnrun/util.h"
+#ifdef CNNRUN_ONNX
+#include "onnx.pb-c.h"
+#endif
+
+/* conv (no bias) + BN + ReLU, a residual block, flatten of 4x4x8, linear */
+static const char *tiny_ini =
+    "[experiment]\nepochs = 1\n"
+    "[data]\nbatch_size = 50\ntrain_subset = 50\ntest_subset = 20\n"
+    "[schedule]\ntype = constant\nlr = 0.05\n"
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"
+    "[layer.pool]\ntype = maxpool\nsize = 4\n"
+    "[layer.res]\ntype = residual\nfilters = 8\n"
+    "[layer.flat]\ntype = flatten\n"
+    "[layer.fc]\ntype = linear\noutputs = 10\n";
+
+/* the network above with one more filter in c1: the same names, another shape */
+static const char *other_ini =
+    "[experiment]\nname = tiny\nepochs = 1\n"
+    "[data]\nbatch_size = 50\ntrain_subset = 50\ntest_subset = 20\n"
+    "[schedule]\ntype = constant\nlr = 0.05\n"
+    "[layer.c1]\ntype = conv\nfilters = 9\nstride = 2\nbatchnorm = true\nactivation = relu\n"
+    "[layer.pool]\ntype = maxpool\nsize = 4\n"
+    "[layer.flat]\ntype = flatten\n"
+    "[layer.fc]\ntype = linear\noutputs = 10\n";
+
+#define CKPT "r-checkpoints/tiny-1-last.ckpt"
+
+/* tiny.ini trained one step: its checkpoint CKPT */
+static void train_tiny(void)
+{
+    write_file("tiny.ini", tiny_ini);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db r.db"), 0);
+    ck_assert(exists(CKPT));
+}
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* no file of dir holds ".tmp." in its name (write_file_atomic's temporaries) */
+static int no_temporaries(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int ok = 1;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".tmp.")) ok = 0;
+    closedir(d);
+    return ok;
+}
+
+#ifdef CNNRUN_ONNX
+static const Onnx__TensorProto *find_init(const Onnx__GraphProto *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if (!strcmp(g->initializer[i]->name, name)) return g->initializer[i];
+    return NULL;
+}
+
+static void check_dims(const Onnx__TensorProto *t, int nd, const int64_t *dims)
+{
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq((int)t->n_dims, nd);
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        ck_assert_int_eq(t->dims[i], dims[i]);
+        n *= (size_t)dims[i];
+    }
+    ck_assert_int_eq(t->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    ck_assert_uint_eq(t->n_float_data, n);
+}
+
+/* The file parses back: the nodes in order, the initialisers' shapes, the
+ * conv weights transposed from (KH, KW, C_in, C_out), BN running statistics
+ * and the linear weight as in the checkpoint, input and output shapes with a
+ * free batch, the class names. */
+START_TEST(test_export_parses_back)
+{
+    train_tiny();
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o tiny.onnx"), 0);
+    ck_assert_msg(strstr(out, "ONNX opset 13"), "%s", out);
+    ck_assert(no_temporaries());
+    char p[256];
+    path_in(p, sizeof p, "tiny.onnx");
+    size_t len;
+    char *buf = read_text_file(p, &len);
+    ck_assert_ptr_nonnull(buf);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+    ck_assert_ptr_nonnull(mp);
+    ck_assert_int_eq(mp->ir_version, ONNX_IR_VERSION);
+    ck_assert_int_eq((int)mp->n_opset_import, 1);
+    ck_assert_int_eq(mp->opset_import[0]->version, ONNX_OPSET);
+    const Onnx__GraphProto *g = mp->graph;
+    static const char *ops[] = {"Sub", "Div", "Conv", "BatchNormalization", "Relu", "MaxPool",
+                                "Conv", "BatchNormalization", "Relu", "Conv",
+                                "BatchNormalization", "Add", "Relu", "Transpose", "Flatten",
+                                "Gemm"};
+    const size_t n_ops = sizeof ops / sizeof *ops;
+    ck_assert_uint_eq(g->n_node, n_ops);
+    for (size_t i = 0; i < n_ops; i++) ck_assert_str_eq(g->node[i]->op_type, ops[i]);
+    ck_assert_str_eq(g->node[n_ops - 1]->output[0], "logits");
+    /* 2 (normalisation) + c1: w, 4 BN + res: 2 x (w, 4 BN) + fc: w, b */
+    ck_assert_uint_eq(g->n_initializer, 2 + 5 + 10 + 2);
+    check_dims(find_init(g, "normalize.mean"), 4, (int64_t[]){1, 3, 1, 1});
+    check_dims(find_init(g, "c1.weight"), 4, (int64_t[]){8, 3, 3, 3});
+    check_dims(find_init(g, "c1.bn.running_var"), 1, (int64_t[]){8});
+    check_dims(find_init(g, "res.conv2.weight"), 4, (int64_t[]){8, 8, 3, 3});
+    check_dims(find_init(g, "fc.weight"), 2, (int64_t[]){4 * 4 * 8, 10});
+    check_dims(find_init(g, "fc.bias"), 1, (int64_t[]){10});
+    ck_assert_ptr_null(find_init(g, "c1.bias")); /* a conv before BN has no bias */
+    ck_assert_uint_eq(g->n_input, 1);
+    const Onnx__TensorShapeProto *in = g->input[0]->type->tensor_type->shape;
+    ck_assert_uint_eq(in->n_dim, 4);
+    ck_assert_int_eq(in->dim[0]->value_case, ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM);
+    ck_assert_int_eq(in->dim[1]->dim_value, 3);
+    ck_assert_int_eq(in->dim[3]->dim_value, 32);
+    ck_assert_str_eq(g->output[0]->name, "logits");
+    ck_assert_int_eq(g->output[0]->type->tensor_type->shape->dim[1]->dim_value, 10);
+    int names = 0;
+    for (size_t i = 0; i < mp->n_metadata_props; i++)
+        if (!strcmp(mp->metadata_props[i]->key, "class_names")) {
+            names = 1;
+            ck_assert_str_eq(mp->metadata_props[i]->value,
+                             "airplane,automobile,bird,cat,deer,dog,frog,horse,ship,truck");
+        }
+    ck_assert(names);
+
+    /* the values: the checkpoint loaded into the same network */
+    Experiment e;
+    path_in(p, sizeof p, "tiny.ini");
+    ck_assert_int_eq(experiment_load(p, NULL, 0, &e), 0);
+    Model m;
+    ck_assert_int_eq(model_build(&e, 1, &m), 0);
+    path_in(p, sizeof p, CKPT);
+    ck_assert_int_eq(checkpoint_load(p, &m, NULL, NULL), 0);
+    for (int i = 0; i < m.n_nodes; i++) {
+        const Node *n = &m.nodes[i];
+        char name[sizeof n->name + 16];
+        if (n->op == OP_CONV) {
+            snprintf(name, sizeof name, "%s.weight", n->name);
+            const Onnx__TensorProto *t = find_init(g, name);
+            ck_assert_ptr_nonnull(t);
+            const int co = n->c, k = n->size, ci = (int)(n->w_len / ((size_t)k * k * co));
+            for (int o = 0; o < co; o++)
+                for (int c = 0; c < ci; c++)
+                    for (int y = 0; y < k; y++)
+                        for (int x = 0; x < k; x++)
+                            ck_assert_float_eq(
+                                t->float_data[((o * ci + c) * k + y) * k + x],
+                                m.params[n->w_off + ((size_t)(y * k + x) * ci + c) * co + o]);
+        } else if (n->op == OP_BATCHNORM) {
+            snprintf(name, sizeof name, "%s.running_mean", n->name);
+            const Onnx__TensorProto *t = find_init(g, name);
+            ck_assert_ptr_nonnull(t);
+            ck_assert_int_eq(memcmp(t->float_data, m.state + n->s_off, sizeof(float) * n->c), 0);
+        } else if (n->op == OP_LINEAR) {
+            snprintf(name, sizeof name, "%s.weight", n->name);
+            const Onnx__TensorProto *t = find_init(g, name);
+            ck_assert_int_eq(memcmp(t->float_data, m.params + n->w_off, sizeof(float) * n->w_len),
+                             0);
+        }
+    }
+    model_free(&m);
+    experiment_free(&e);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    free(buf);
+}
+END_TEST
+#endif
+
+/* Each wrong input: its message, exit status 2, no output and no temporary
+ * file; an existing output is left as it was. */
+START_TEST(test_export_errors)
+{
+    train_tiny();
+    write_file("other.ini", other_ini);
+    ck_assert_int_eq(cnnrun("--version"), 0);
+#ifndef CNNRUN_ONNX
+    ck_assert_msg(strstr(out, "onnx export: not compiled in"), "%s", out);
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o t.onnx"), 2);
+    ck_assert_msg(strstr(out, "built without ONNX export"), "%s", out);
+    return;
+#endif
+    ck_assert_msg(strstr(out, "onnx export: compiled in (opset 13, protobuf-c "), "%s", out);
+    write_file("old.onnx", "old contents\n");
+    ck_assert_int_eq(cnnrun("export other.ini --weights " CKPT " -o old.onnx"), 2);
+    ck_assert_msg(strstr(out, "different network"), "%s", out);
+    char p[256];
+    path_in(p, sizeof p, "old.onnx");
+    char *old = read_text_file(p, NULL);
+    ck_assert_str_eq(old, "old contents\n");
+    free(old);
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights missing.ckpt -o t.onnx"), 2);
+    ck_assert_msg(strstr(out, "missing.ckpt: cannot read the checkpoint: No such file"), "%s",
+                  out);
+    ck_assert_int_eq(cnnrun("export missing.ini --weights " CKPT " -o t.onnx"), 2);
+    ck_assert_msg(strstr(out, "missing.ini"), "%s", out);
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT), 2);
+    ck_assert_msg(strstr(out, "-o MODEL.onnx is required"), "%s", out);
+    ck_assert_int_eq(cnnrun("export tiny.ini -o t.onnx"), 2);
+    ck_assert_msg(strstr(out, "--weights PATH is required"), "%s", out);
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o nodir/t.onnx"), 2);
+    ck_assert_msg(strstr(out, "nodir/t.onnx: cannot write the ONNX model"), "%s", out);
+    ck_assert(!exists("t.onnx"));
+    ck_assert(no_temporaries());
+    /* and then it works, replacing the old file */
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o old.onnx"), 0);
+    old = read_text_file(p, NULL);
+    ck_assert(strcmp(old, "old contents\n") != 0);
+    free(old);
+}
+END_TEST
+
+/* the first n test images of the embedded sample, as RGB rows (n, 32, 32, 3) */
+static uint8_t *sample_rgb(int n)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/test_batch.bin", cifar_sample_dir());
+    size_t len;
+    unsigned char *raw = (unsigned char *)read_text_file(p, &len);
+    ck_assert_ptr_nonnull(raw);
+    ck_assert_uint_ge(len, (size_t)n * CIFAR_RECORD);
+    uint8_t *rgb = xmalloc((size_t)n * CIFAR_PIXELS);
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++)
+                for (int c = 0; c < 3; c++)
+                    rgb[(((size_t)i * 32 + y) * 32 + x) * 3 + c] =
+                        raw[(size_t)i * CIFAR_RECORD + 1 + (size_t)c * 1024 + y * 32 + x];
+    free(raw);
+    return rgb;
+}
+
+static void write_png(const char *name, const uint8_t *rgb, int w, int h)
+{
+    char p[256], err[256];
+    path_in(p, sizeof p, name);
+    ck_assert_msg(image_write_png(p, rgb, w, h, err, sizeof err) == 0, "%s", err);
+}
+
+/* image i of predict --json's answer: top-1 class and probability */
+static void json_top1(const char *json, const char *image, char *cls, double *prob)
+{
+    char key[128];
+    snprintf(key, sizeof key, "{\"image\": \"%s\", ", image);
+    const char *a = strstr(json, key);
+    ck_assert_msg(a, "%s not in %s", image, json);
+    const char *t = strstr(a, "\"top\": [{\"class\": \"");
+    ck_assert_ptr_nonnull(t);
+    t += strlen("\"top\": [{\"class\": \"");
+    size_t k = strcspn(t, "\"");
+    memcpy(cls, t, k);
+    cls[k] = '\0';
+    const char *q = strstr(t, "\"probability\": ");
+    ck_assert_ptr_nonnull(q);
+    *prob = strtod(q + strlen("\"probability\": "), NULL);
+}
+
+/* predict on test images written as PNG gives eval's logits' top class and
+ * softmax probability; the same image enlarged 2x by pixel repetition
+ * (area averaging gives it back exactly) and as a P6 PPM gives the same
+ * answer; a JPEG of another size is answered. */
+START_TEST(test_predict_matches_eval)
+{
+    train_tiny();
+    enum { N = 6 };
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits logits.txt "
+                            "--set data.test_subset=6"), 0);
+    char p[256];
+    path_in(p, sizeof p, "logits.txt");
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* the # line */
+    ck_assert(line[0] == '#');
+    double want_p[N];
+    int want_c[N];
+    for (int i = 0; i < N; i++) {
+        int label;
+        double z[10], zmax = -1e30, sum = 0;
+        ck_assert_int_eq(fscanf(f, "%d", &label), 1);
+        for (int j = 0; j < 10; j++) {
+            ck_assert_int_eq(fscanf(f, "%lf", &z[j]), 1);
+            if (z[j] > zmax) zmax = z[j], want_c[i] = j;
+        }
+        for (int j = 0; j < 10; j++) sum += exp(z[j] - zmax);
+        want_p[i] = 1.0 / sum;
+    }
+    fclose(f);
+
+    uint8_t *rgb = sample_rgb(N);
+    char args[2048] = "predict tiny.ini --weights " CKPT " --json";
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d.png", i);
+        write_png(name, rgb + (size_t)i * CIFAR_PIXELS, 32, 32);
+        strcat(args, " ");
+        strcat(args, name);
+    }
+    uint8_t big[64 * 64 * 3];
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 64; x++)
+            memcpy(big + ((size_t)y * 64 + x) * 3, rgb + ((size_t)(y / 2) * 32 + x / 2) * 3, 3);
+    write_png("big0.png", big, 64, 64);
+    path_in(p, sizeof p, "t1.ppm");
+    f = fopen(p, "wb");
+    fprintf(f, "P6\n# test image 1\n32 32\n255\n");
+    fwrite(rgb + CIFAR_PIXELS, 1, CIFAR_PIXELS, f);
+    fclose(f);
+    /* a JPEG of 48x40: test image 2 stretched by nearest neighbour */
+    path_in(p, sizeof p, "t2.jpg");
+    f = fopen(p, "wb");
+    struct jpeg_compress_struct jc;
+    struct jpeg_error_mgr jerr;
+    jc.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&jc);
+    jpeg_stdio_dest(&jc, f);
+    jc.image_width = 48;
+    jc.image_height = 40;
+    jc.input_components = 3;
+    jc.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&jc);
+    jpeg_set_quality(&jc, 95, TRUE);
+    jpeg_start_compress(&jc, TRUE);
+    uint8_t row[48 * 3];
+    while (jc.next_scanline < 40) {
+        int y = (int)jc.next_scanline * 32 / 40;
+        for (int x = 0; x < 48; x++)
+            memcpy(row + x * 3, rgb + 2 * CIFAR_PIXELS + ((size_t)y * 32 + x * 32 / 48) * 3, 3);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&jc, &r, 1);
+    }
+    jpeg_finish_compress(&jc);
+    jpeg_destroy_compress(&jc);
+    fclose(f);
+    free(rgb);
+    strcat(args, " big0.png t1.ppm t2.jpg");
+    ck_assert_int_eq(cnnrun(args), 0);
+    for (int i = 0; i < N; i++) {
+        char name[32], cls[32];
+        double prob;
+        snprintf(name, sizeof name, "t%d.png", i);
+        json_top1(out, name, cls, &prob);
+        ck_assert_str_eq(cls, cifar_class_names[want_c[i]]);
+        ck_assert_msg(fabs(prob - want_p[i]) < 2e-6, "%s: %f, eval %f", name, prob, want_p[i]);
+    }
+    char cls[32];
+    double prob;
+    json_top1(out, "big0.png", cls, &prob);
+    ck_assert_str_eq(cls, cifar_class_names[want_c[0]]);
+    ck_assert(fabs(prob - want_p[0]) < 2e-6);
+    json_top1(out, "t1.ppm", cls, &prob);
+    ck_assert_str_eq(cls, cifar_class_names[want_c[1]]);
+    ck_assert(fabs(prob - want_p[1]) < 2e-6);
+    json_top1(out, "t2.jpg", cls, &prob);
+    ck_assert(prob > 0 && prob <= 1);
+    ck_assert_msg(strstr(out, "\"image\": \"t2.jpg\", \"width\": 48, \"height\": 40"), "%s", out);
+    /* the text form: three classes per image */
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " --tta mirror t0.png"), 0);
+    ck_assert_msg(strstr(out, "tta mirror") && strstr(out, "t0.png (32x32):"), "%s", out);
+}
+END_TEST
+
+/* An image that cannot be read is named with the reason, the others are
+ * answered, and the exit status is 1; a wrong checkpoint is 2. */
+START_TEST(test_predict_bad_images)
+{
+    train_tiny();
+    uint8_t *rgb = sample_rgb(1);
+    write_png("good.png", rgb, 32, 32);
+    free(rgb);
+    write_file("text.png", "hello, not an image\n");
+    write_file("short.ppm", "P6\n4 4\n255\nabc");
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT
+                            " missing.png text.png good.png short.ppm"), 1);
+    ck_assert_msg(strstr(out, "missing.png: cannot read: No such file or directory"), "%s", out);
+    ck_assert_msg(strstr(out, "text.png: cannot read: not a PNG, JPEG or PPM image"), "%s", out);
+    ck_assert_msg(strstr(out, "short.ppm: cannot read: PPM: truncated pixel data"), "%s", out);
+    ck_assert_msg(strstr(out, "good.png (32x32):"), "%s", out);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " --json text.png good.png"), 1);
+    ck_assert_msg(strstr(out, "{\"image\": \"text.png\", \"error\": \"not a PNG, JPEG or PPM "
+                              "image\"}"), "%s", out);
+    write_file("other.ini", other_ini);
+    ck_assert_int_eq(cnnrun("predict other.ini --weights " CKPT " good.png"), 2);
+    ck_assert_msg(strstr(out, "different network"), "%s", out);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT), 2);
+    ck_assert_msg(strstr(out, "at least one image"), "%s", out);
+}
+END_TEST
+
+/* The filter: shrinking averages the covered pixels by area (3 -> 2: the
+ * middle pixel split between both), enlarging interpolates (2 -> 4 at
+ * centres 0.25, 0.75 of the way), equal sizes copy. */
+START_TEST(test_resize_filter)
+{
+    uint8_t px[3 * 3] = {0, 0, 0, 90, 90, 90, 240, 240, 240}; /* a row of 3 grey pixels */
+    Image img = {.w = 3, .h = 1, .rgb = px};
+    uint8_t out2[2 * 2 * 3];
+    image_resize_planes(&img, 2, out2);
+    /* output 0 covers [0, 1.5): (0 * 1 + 90 * 0.5) / 1.5 = 30; output 1: (45 + 240) / 1.5 = 190 */
+    ck_assert_int_eq(out2[0], 30);
+    ck_assert_int_eq(out2[1], 190);
+    ck_assert_int_eq(out2[2], 30); /* the one row, repeated (bilinear 1 -> 2) */
+    ck_assert_int_eq(out2[4 + 1], 190); /* plane G */
+    uint8_t two[2 * 3] = {0, 0, 0, 200, 200, 200};
+    Image img2 = {.w = 2, .h = 1, .rgb = two};
+    uint8_t out4[4 * 4 * 3];
+    image_resize_planes(&img2, 4, out4);
+    /* centres at -0.25 (clamped: 0), 0.25, 0.75, 1.25 (clamped: 1) */
+    ck_assert_int_eq(out4[0], 0);
+    ck_assert_int_eq(out4[1], 50);
+    ck_assert_int_eq(out4[2], 150);
+    ck_assert_int_eq(out4[3], 200);
+    uint8_t *rgb = sample_rgb(1), planes[CIFAR_PIXELS];
+    Image same = {.w = 32, .h = 32, .rgb = rgb};
+    image_resize_planes(&same, 32, planes);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 1024; i++) ck_assert_int_eq(planes[c * 1024 + i], rgb[i * 3 + c]);
+    free(rgb);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("export");
+    TCase *tc = tcase_create("export");
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_set_timeout(tc, 600);
+#ifdef CNNRUN_ONNX
+    tcase_add_test(tc, test_export_parses_back);
+#endif
+    tcase_add_test(tc, test_export_errors);
+    tcase_add_test(tc, test_predict_matches_eval);
+    tcase_add_test(tc, test_predict_bad_images);
+    tcase_add_test(tc, test_resize_filter);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
