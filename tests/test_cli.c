@@ -185,8 +185,12 @@ START_TEST(test_bench_fields)
     eff = atof(q + strlen("effective_gflops="));
     ratio = atof(r + strlen("peak_ratio="));
     ck_assert_msg(peak > 0 && eff > 0, "%s", out);
-    ck_assert_msg(fabs(ratio - eff / peak) <= 0.002 + 0.01 * ratio, "%g vs %g / %g", ratio, eff,
-                  peak);
+    /* eff and peak are printed to 0.1, the ratio to 0.001: their rounding
+     * bounds the difference (a loaded machine's few-GFLOP/s peak makes that
+     * rounding large), with 1 % on top */
+    double rounding = 0.0005 + (eff / peak) * (0.05 / eff + 0.05 / peak);
+    ck_assert_msg(fabs(ratio - eff / peak) <= rounding + 0.01 * ratio, "%g vs %g / %g", ratio,
+                  eff, peak);
     /* the median lies within the spread */
     double lo = atof(strstr(out, "step_ms_min=") + 12), med = atof(strstr(out, "step_ms_median=") + 15);
     double hi = atof(strstr(out, "step_ms_max=") + 12);
