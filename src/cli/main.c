@@ -79,7 +79,8 @@ int main(int argc, char **argv)
         int (*fn)(CliOptions *);
     } cmds[] = {{"run", "resume,sweep", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta", cmd_eval}, {"lr-find", "min,max,steps", cmd_lr_find},
-                {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs}};
+                {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs},
+                {"merge", "into", cmd_merge}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;
         CliOptions o;
@@ -92,7 +93,8 @@ int main(int argc, char **argv)
         }
         int no_files = cmds[i].fn == cmd_report || cmds[i].fn == cmd_runs;
         if (rc == 0 && o.n_files == 0 && !no_files) {
-            fprintf(stderr, "cnnrun %s: no experiment file given\n%s", cmd, usage);
+            fprintf(stderr, "cnnrun %s: no %s given\n%s", cmd,
+                    cmds[i].fn == cmd_merge ? "database" : "experiment file", usage);
             rc = -1;
         }
         if (rc != 0) {

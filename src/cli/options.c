@@ -166,6 +166,7 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         else if (!strcmp(name, "weights")) o->weights = val;
         else if (!strcmp(name, "output")) o->output = val;
         else if (!strcmp(name, "runs")) o->runs = val;
+        else if (!strcmp(name, "into")) o->into = val;
         else if (!strcmp(name, "tta")) {
             if (!strcmp(val, "none")) o->tta = TTA_NONE;
             else if (!strcmp(val, "mirror") || !strcmp(val, "flip")) o->tta = TTA_MIRROR;
