@@ -1,9 +1,11 @@
 /* main.c — `cnnrun COMMAND ...`: dispatches to the subcommands and owns the
  * usage text. Exit status: 0 success, 1 a run failed, 2 bad command or file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/util.h"
 
 static const char *usage =
@@ -54,12 +56,41 @@ static const char *usage =
     "                     the default), the shape rule, or that one wherever it applies; a\n"
     "                     resumed run keeps its checkpoint's (docs/performance.md)\n"
     "  CNNRUN_BENCH_NODES=1  bench: one line per node, with its algorithm\n"
+    "  CNNRUN_DIST_VERBOSE=1 under mpirun: ranks other than 0 print too\n"
+    "\n"
+    "data-parallel (built with MPI): mpirun -np N cnnrun run|lr-find|bench ... trains on N\n"
+    "ranks, batch_size the global batch; rank 0 records (docs/distributed.md)\n"
     "\n"
     "exit status: 0 success, 1 the run failed, 2 the command or an experiment file is wrong\n";
 
 int cmd_bench(CliOptions *o);
 
+/* `cnnrun --version`: the version, and whether MPI is compiled in. */
+static void print_version(void)
+{
+    const char *mpi = dist_library();
+    printf("cnnrun %s\n", CN_VERSION);
+    if (mpi) printf("MPI: compiled in (%s); mpirun -np N cnnrun run ... trains over N ranks\n", mpi);
+    else printf("MPI: not compiled in (meson setup -Dmpi=enabled with libopenmpi-dev)\n");
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
+    /* every rank checks everything; rank 0 alone speaks (and records) */
+    if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
+            /* nothing to report it to */
+        }
+    }
+    int rc = dispatch(argc, argv);
+    dist_finalize();
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -71,7 +102,7 @@ int main(int argc, char **argv)
         return CN_EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("cnnrun %s\n", CN_VERSION);
+        print_version();
         return CN_EXIT_OK;
     }
     struct {
@@ -87,7 +118,7 @@ int main(int argc, char **argv)
         int rc = cli_parse(argc - 2, argv + 2, cmd, cmds[i].allowed, &o);
         if (rc == 1 || rc == 2) { /* --help or --version after the command */
             if (rc == 1) fputs(usage, stdout);
-            else printf("cnnrun %s\n", CN_VERSION);
+            else print_version();
             cli_free(&o);
             return CN_EXIT_OK;
         }

@@ -39,7 +39,8 @@ TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
         sm[k] = smoothed;
         n_done = k + 1;
         TrainStep st = {.step = k + 1, .global_step = k + 1, .lr = lr, .loss = smoothed};
-        if (cb->step && (*why = cb->step(cb->ctx, &st))) {
+        int stop = cb->stop && cb->stop(cb->ctx);
+        if ((*why = train_agree(s, cb->step ? cb->step(cb->ctx, &st) : NULL, &stop))) {
             end = TRAIN_FAILED;
             break;
         }
@@ -52,7 +53,7 @@ TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
             out->best_loss = smoothed;
             out->lr_at_best = lr;
         }
-        if (cb->stop && cb->stop(cb->ctx)) {
+        if (stop) {
             end = TRAIN_INTERRUPTED;
             break;
         }
