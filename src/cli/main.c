@@ -132,7 +132,10 @@ static int dispatch(int argc, char **argv)
             cli_free(&o);
             return CN_EXIT_USAGE;
         }
-        rc = cmds[i].fn(&o);
+        /* under mpirun only training is shared out; the other commands run
+         * once, on rank 0 (two ranks merging into one file would collide) */
+        int shared = cmds[i].fn == cmd_run || cmds[i].fn == cmd_lr_find || cmds[i].fn == cmd_bench;
+        rc = shared || dist_rank() == 0 ? cmds[i].fn(&o) : CN_EXIT_OK;
         cli_free(&o);
         return rc;
     }

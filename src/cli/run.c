@@ -375,6 +375,8 @@ int cmd_run(CliOptions *o)
         Grid *g = &grids[i];
         int64_t after = 0; /* --resume of a sweep: the previous point's run */
         for (long p = 0; p < g->sweep.n_points; p++) {
+            /* a signal to one rank stops them all (its run stopped them already) */
+            cli_stop_requested = dist_max_int(cli_stop_requested);
             if (cli_stop_requested) {
                 if (g->sweep.n_keys)
                     fprintf(stderr, "cnnrun: %s: grid point %ld of %ld not run (interrupted)\n",

@@ -39,8 +39,9 @@ TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
         sm[k] = smoothed;
         n_done = k + 1;
         TrainStep st = {.step = k + 1, .global_step = k + 1, .lr = lr, .loss = smoothed};
-        int stop = cb->stop && cb->stop(cb->ctx);
-        if ((*why = train_agree(s, cb->step ? cb->step(cb->ctx, &st) : NULL, &stop))) {
+        const char *failed = cb->step ? cb->step(cb->ctx, &st) : NULL; /* then the poll */
+        int stop = !failed && cb->stop && cb->stop(cb->ctx);
+        if ((*why = train_agree(s, failed, &stop))) {
             end = TRAIN_FAILED;
             break;
         }

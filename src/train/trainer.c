@@ -97,9 +97,9 @@ static TrainEnd train_steps(Session *s, const CifarSplit *train, TrainPosition *
         show_step(prog, s, pos, ep);
         TrainStep st = {.epoch = ep->epoch, .step = ep->steps, .global_step = pos->step,
                         .lr = ep->lr, .loss = ep->loss_sum / ep->seen};
-        int stop = cb->stop && cb->stop(cb->ctx);
-        if ((*why = train_agree(s, cb->step ? cb->step(cb->ctx, &st) : NULL, &stop)))
-            return TRAIN_FAILED;
+        const char *failed = cb->step ? cb->step(cb->ctx, &st) : NULL; /* then the poll */
+        int stop = !failed && cb->stop && cb->stop(cb->ctx);
+        if ((*why = train_agree(s, failed, &stop))) return TRAIN_FAILED;
         if (stop) return TRAIN_INTERRUPTED;
     }
     return TRAIN_FINISHED;
