@@ -30,11 +30,29 @@
 void engine_set_threads(int n);
 int engine_get_threads(void);
 
+/* Batch norm over a batch split across processes (data-parallel training,
+ * src/train/dist.c): the training statistics are combined over all of them,
+ * so each computes what one process computes on the whole batch. The engine
+ * only calls these; it knows nothing of MPI. */
+typedef struct {
+    /* in: this process's rows *count and per-channel mean and M2 (sum of
+     * squared deviations from that mean), c each; out: the whole batch's,
+     * the same on every process */
+    void (*moments)(void *ctx, int c, double *count, double *mean, double *m2);
+    /* in: this process's per-channel sums (n doubles); out: their totals
+     * over the processes, the same on every process */
+    void (*sums)(void *ctx, int n, double *v);
+    void *ctx;
+} BnSync;
+
 /* A kernel call's work space and the threads it may use. */
 typedef struct {
     float *f;      /* `floats` floats, 64-byte aligned */
     size_t floats;
     int threads;   /* >= 1 */
+    /* batch norm in training: statistics over the processes that share the
+     * batch; NULL (always outside data-parallel training): this one's rows */
+    const BnSync *bn_sync;
 } Workspace;
 /* For callers outside a model (tests, tools). Here and in every
  * *_work_floats, threads 0 means the engine's count. */

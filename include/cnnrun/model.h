@@ -20,6 +20,7 @@
 
 #include "cnnrun/config.h"
 #include "cnnrun/rng.h"
+#include "cnnrun/kernels.h" /* BnSync */
 
 typedef enum {
     OP_CONV,
@@ -131,6 +132,9 @@ typedef struct {
     bool conv_tune;             /* CNNRUN_CONV asks for measuring (unset or "tune") */
     int conv_tune_shapes;       /* distinct shapes model_tune_convs timed */
     double conv_tune_seconds;   /* and the time it took */
+    /* data-parallel training: batch norm's statistics over all processes
+     * (the session's, src/train/dist.c); NULL: this process's batch */
+    const BnSync *bn_sync;
 } Model;
 
 /* Builds the graph and the memory plan for batches of up to max_batch

@@ -16,7 +16,8 @@ typedef struct {
     const char *config_path;
     const char *config;        /* resolved configuration text */
     uint64_t seed;
-    int threads;
+    int threads;               /* per rank */
+    int ranks;                 /* MPI processes of a data-parallel run (0: 1) */
     int64_t params;
     double flops_per_image;    /* forward FLOPs (2 per multiply-add) */
     int epochs_planned;
@@ -94,5 +95,20 @@ typedef struct {
 int results_runs_after(ResultsDb *db, const char *experiment, int64_t after_id,
                        ResultsRunRef **out);
 void results_free_run_refs(ResultsRunRef *refs, int n);
+
+/* ==== issue 16: many machines, one database (merge.c) ===================== */
+
+/* Copies every run of the results databases srcs[0..n) into the database
+ * `into` (created or migrated as results_open does), renumbered after the
+ * runs already there, in their order, each with its epochs, layers, lr_find
+ * and run_params rows — of a source of an older schema version, the columns
+ * it has. Sources are opened read-only. One transaction: on any refusal
+ * nothing is written. A run is refused as a duplicate when `into` (or an
+ * earlier source) already has one with the same experiment, started_at,
+ * hostname, seed and resolved configuration. Returns the runs copied; -2: a
+ * source is not a cnnrun results database of a version this program reads
+ * (or is `into` itself); -1: a duplicate or an SQLite error (messages
+ * printed). */
+int results_merge(const char *into, const char *const *srcs, int n);
 
 #endif

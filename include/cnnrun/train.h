@@ -196,6 +196,10 @@ typedef struct {
     /* why train_loop finished before the last epoch: "patience", "target";
      * NULL when it ran them all */
     const char *stop_reason;
+    /* data-parallel training (dist.h): this process's rank of `ranks`; its
+     * slice of each batch (session_shard) is what the model is built for */
+    int rank, ranks;
+    BnSync *bn_sync;      /* batch norm over the ranks (NULL: one rank) */
 } Session;
 
 /* Returns CN_EXIT_OK, or CN_EXIT_USAGE (the network cannot be built, or its
@@ -209,6 +213,14 @@ void session_close(Session *s);
  * A no-op for a network without one. Returns CN_EXIT_OK, or CN_EXIT_FAIL
  * (message printed). */
 int session_init_from_data(Session *s, const CifarSplit *train);
+
+/* This rank's slice of a batch of n images: how many, from *first (all of
+ * them with one rank; never empty: train_check_ranks). */
+int session_shard(const Session *s, int n, int *first);
+/* 0, or prints "path: ..." and returns CN_EXIT_USAGE when a step of e over
+ * n_train images (n_train 0: only the batch size) would give some of
+ * `ranks` ranks no image. Every rank checks. */
+int train_check_ranks(const Experiment *e, int n_train, int ranks);
 
 /* The parts of a training step, in the order a loop calls them. */
 /* A new epoch: order is 0..n_train-1 shuffled with shuffle_rng. */
@@ -276,6 +288,13 @@ typedef enum {
     TRAIN_INTERRUPTED, /* TrainCallbacks.stop, after a finished step */
     TRAIN_FAILED,      /* a report returned why it could not go on */
 } TrainEnd;
+
+/* Data-parallel training: what the ranks' reports and stop polls said, for
+ * all of them (one collective; only rank 0 records, so only its reports can
+ * fail): returns why (its own, or that another rank could not go on) or
+ * NULL, and sets *stop (may be NULL) when any rank's poll said stop. With
+ * one rank it returns why and leaves *stop. */
+const char *train_agree(const Session *s, const char *why, int *stop);
 
 /* As runs.status spells it: finished, diverged, interrupted, failed. */
 const char *train_end_name(TrainEnd end);

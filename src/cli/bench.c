@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 #include "cnnrun/train.h"
@@ -33,16 +34,21 @@ static double quantile(const double *v, int n, double q)
     return i + 1 < n ? v[i] + (at - i) * (v[i + 1] - v[i]) : v[n - 1];
 }
 
-/* One training step on the session's batch. */
+/* One training step on the session's batch (under mpirun: this rank's
+ * slice of it, and the gradients summed over the ranks, counted in the
+ * step's time). */
 static double step(Session *ses, int batch, double *t_update)
 {
     Model *m = &ses->model;
+    int lo, k = session_shard(ses, batch, &lo);
+    const float *x = ses->images + (size_t)lo * CIFAR_PIXELS;
     double t0 = now_seconds();
-    model_forward(m, ses->images, batch, true);
-    softmax_xent(batch, m->classes, model_logits(m), ses->labels, model_dlogits(m),
+    model_forward(m, x, k, true);
+    softmax_xent(k, m->classes, model_logits(m), ses->labels + lo, model_dlogits(m),
                  1.0f / (float)batch, NULL);
     model_zero_grad(m);
-    model_backward(m, ses->images, batch);
+    model_backward(m, x, k);
+    dist_sum_floats(m->grads, m->n_params);
     double tu = now_seconds();
     optimizer_step(&ses->opt, m->params, m->grads, 0.001f);
     double t1 = now_seconds();
@@ -71,6 +77,12 @@ int cmd_bench(CliOptions *o)
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
     int batch = o->batch ? o->batch : e.batch_size;
+    if (batch < dist_size()) {
+        fprintf(stderr, "cnnrun bench: a batch of %d images cannot be shared by %d ranks\n", batch,
+                dist_size());
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     int min_steps = o->steps ? o->steps : 10;
     int threads = cli_setup_threads(o->threads);
     double peak = gemm_peak_gflops(PEAK_N, PEAK_REPS);
@@ -94,7 +106,8 @@ int cmd_bench(CliOptions *o)
     int cap = min_steps, steps = 0;
     double *times = xmalloc(sizeof(double) * (size_t)cap);
     double t0 = now_seconds(), total = 0;
-    while (steps < min_steps || total < o->seconds) {
+    /* the ranks step together: they stop when all of them would */
+    while (dist_max_int(steps < min_steps || total < o->seconds)) {
         if (steps == cap) times = xrealloc(times, sizeof(double) * (size_t)(cap *= 2));
         times[steps++] = step(&ses, batch, &t_update);
         total = now_seconds() - t0;
@@ -109,6 +122,9 @@ int cmd_bench(CliOptions *o)
     }
     printf("%s: batch %d, %d steps after %d warm-up, %d threads, %.1f MFLOPs/image forward\n",
            o->files[0], batch, steps, warmup, threads, model_flops_per_image(m) / 1e6);
+    if (ses.ranks > 1)
+        printf("data-parallel: %d MPI ranks of %d threads, %d images per rank; rank 0's times, "
+               "img/s of the whole batch\n", ses.ranks, threads, m->max_batch);
     printf("sgemm peak: %.1f GFLOP/s (engine gemm(), %d^3, best of %d)\n", peak, PEAK_N,
            PEAK_REPS);
     model_print_conv_choice(m, stdout);
@@ -143,6 +159,7 @@ int cmd_bench(CliOptions *o)
            1e3 * med, 1e3 * times[0], 1e3 * quantile(times, steps, 0.25),
            1e3 * quantile(times, steps, 0.75), 1e3 * times[steps - 1]);
     printf("images_per_sec_median=%.1f\n", batch / med);
+    printf("ranks=%d\n", ses.ranks);
     printf("images_per_sec=%.1f\n", ips);
     free(times);
     free(m->node_seconds);

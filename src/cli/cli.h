@@ -35,6 +35,7 @@ typedef struct {
     const char *runs;      /* report/runs --runs 1,3 | latest | all */
     int text;              /* report --text: the table on the terminal, no HTML */
     int groups;            /* runs --groups: the groups of runs (view run_groups) */
+    const char *into;      /* merge --into ALL.db */
     int n_files;
     char **files;          /* experiment files after expanding directories */
 } CliOptions;
@@ -110,5 +111,6 @@ int cmd_eval(CliOptions *o);
 int cmd_lr_find(CliOptions *o);
 int cmd_export(CliOptions *o);  /* export.c: `cnnrun export` (ONNX) */
 int cmd_predict(CliOptions *o); /* predict.c: `cnnrun predict` */
+int cmd_merge(CliOptions *o);   /* merge.c: `cnnrun merge` */
 
 #endif

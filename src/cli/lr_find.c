@@ -13,6 +13,7 @@
 #include "cnnrun/data.h"
 #include "cnnrun/results.h"
 #include "cnnrun/train.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/util.h"
 
 
@@ -21,6 +22,7 @@
 static int64_t begin_lr_find_run(ResultsDb *db, const Experiment *e, const LrFindOptions *lo,
                                  const Model *m, int threads, const char *data_desc)
 {
+    if (!db) return 0; /* a rank other than 0 */
     char name[160], *cfg = NULL;
     size_t cfg_len = 0;
     snprintf(name, sizeof name, "%s/lr-find", e->name);
@@ -29,7 +31,7 @@ static int64_t begin_lr_find_run(ResultsDb *db, const Experiment *e, const LrFin
     fprintf(mem, "\n; lr-find: lr %g -> %g over %d steps\n", lo->lr_min, lo->lr_max, lo->steps);
     fclose(mem);
     RunInfo info = {.experiment = name, .config_path = e->path, .config = cfg, .seed = e->seed,
-                    .threads = threads, .params = (int64_t)m->n_params,
+                    .threads = threads, .ranks = dist_size(), .params = (int64_t)m->n_params,
                     .flops_per_image = model_flops_per_image(m), .epochs_planned = 0,
                     .version = CN_VERSION, .data_dir = data_desc};
     int64_t id = results_begin_run(db, &info);
@@ -46,7 +48,7 @@ typedef struct {
 static const char *record_step(void *ctx, const TrainStep *st)
 {
     const CurveRecord *c = ctx;
-    if (results_add_lr_find(c->db, c->run_id, (int)st->global_step, st->lr, st->loss) != 0)
+    if (c->db && results_add_lr_find(c->db, c->run_id, (int)st->global_step, st->lr, st->loss) != 0)
         return "could not record an lr_find step";
     return NULL;
 }
@@ -74,7 +76,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
     CurveRecord curve = {.db = db,
                          .run_id = begin_lr_find_run(db, e, lo, &s.model, threads, data_desc)};
     *run_id = curve.run_id;
-    if (curve.run_id < 0) {
+    if (dist_max_int(curve.run_id < 0)) {
         session_close(&s);
         return CN_EXIT_FAIL;
     }
@@ -83,7 +85,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
     TrainEnd end = lr_find(&s, train, lo, &cb, r, &why);
     if (end == TRAIN_INTERRUPTED) why = "interrupted by a signal";
     int rc = end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
-    if (results_finish_run(db, curve.run_id, train_end_name(end), now_seconds() - t0, why) != 0)
+    if (db && results_finish_run(db, curve.run_id, train_end_name(end), now_seconds() - t0, why) != 0)
         rc = CN_EXIT_FAIL;
     session_close(&s);
     return rc;
@@ -127,7 +129,8 @@ int cmd_lr_find(CliOptions *o)
     /* [data] validation: the held-out images are never trained on, here either */
     CifarSplit val = {0};
     int bad = cli_training_split(&e, &train, &val) != 0 ||
-              train_check_data(&e, train.n) != 0; /* drop_last: no full batch */
+              train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */
+              train_check_ranks(&e, train.n, dist_size()) != 0;
     int held_out = val.n;
     cifar_free(&val);
     if (bad) {
@@ -135,8 +138,9 @@ int cmd_lr_find(CliOptions *o)
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
-    ResultsDb *db = results_open(o->db);
-    if (!db) {
+    ResultsDb *db = dist_rank() == 0 ? results_open(o->db) : NULL; /* rank 0 records */
+    if (dist_max_int(dist_rank() == 0 && !db)) {
+        results_close(db);
         cifar_free(&train);
         experiment_free(&e);
         return CN_EXIT_FAIL;

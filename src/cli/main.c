@@ -1,10 +1,12 @@
 /* main.c — `cnnrun COMMAND ...`: dispatches to the subcommands and owns the
  * usage text. Exit status: 0 success, 1 a run failed, 2 bad command or file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cnnrun/export.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/util.h"
 
 static const char *usage =
@@ -63,13 +65,19 @@ static const char *usage =
     "                     the default), the shape rule, or that one wherever it applies; a\n"
     "                     resumed run keeps its checkpoint's (docs/performance.md)\n"
     "  CNNRUN_BENCH_NODES=1  bench: one line per node, with its algorithm\n"
+    "  CNNRUN_DIST_VERBOSE=1 under mpirun: ranks other than 0 print too\n"
+    "\n"
+    "data-parallel (built with MPI): mpirun -np N cnnrun run|lr-find|bench ... trains on N\n"
+    "ranks, batch_size the global batch; rank 0 records (docs/distributed.md)\n"
     "\n"
     "exit status: 0 success, 1 the run failed, 2 the command or an experiment file is wrong\n";
 
 int cmd_bench(CliOptions *o);
 
+/* `cnnrun --version`: the version, and whether ONNX export and MPI are compiled in. */
 static void print_version(void)
 {
+    const char *mpi = dist_library();
     printf("cnnrun %s\n", CN_VERSION);
 #ifdef CNNRUN_ONNX
     printf("onnx export: compiled in (opset %d, protobuf-c %s)\n", ONNX_OPSET,
@@ -78,9 +86,27 @@ static void print_version(void)
     printf("onnx export: not compiled in (built without protobuf-c or onnx.proto; "
            "meson -Donnx=enabled)\n");
 #endif
+    if (mpi) printf("MPI: compiled in (%s); mpirun -np N cnnrun run ... trains over N ranks\n", mpi);
+    else printf("MPI: not compiled in (meson setup -Dmpi=enabled with libopenmpi-dev)\n");
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
+    /* every rank checks everything; rank 0 alone speaks (and records) */
+    if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
+            /* nothing to report it to */
+        }
+    }
+    int rc = dispatch(argc, argv);
+    dist_finalize();
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -101,7 +127,8 @@ int main(int argc, char **argv)
     } cmds[] = {{"run", "resume,sweep", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
-                {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs}};
+                {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs},
+                {"merge", "into", cmd_merge}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;
         CliOptions o;
@@ -114,14 +141,18 @@ int main(int argc, char **argv)
         }
         int no_files = cmds[i].fn == cmd_report || cmds[i].fn == cmd_runs;
         if (rc == 0 && o.n_files == 0 && !no_files) {
-            fprintf(stderr, "cnnrun %s: no experiment file given\n%s", cmd, usage);
+            fprintf(stderr, "cnnrun %s: no %s given\n%s", cmd,
+                    cmds[i].fn == cmd_merge ? "database" : "experiment file", usage);
             rc = -1;
         }
         if (rc != 0) {
             cli_free(&o);
             return CN_EXIT_USAGE;
         }
-        rc = cmds[i].fn(&o);
+        /* under mpirun only training is shared out; the other commands run
+         * once, on rank 0 (two ranks merging into one file would collide) */
+        int shared = cmds[i].fn == cmd_run || cmds[i].fn == cmd_lr_find || cmds[i].fn == cmd_bench;
+        rc = shared || dist_rank() == 0 ? cmds[i].fn(&o) : CN_EXIT_OK;
         cli_free(&o);
         return rc;
     }

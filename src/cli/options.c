@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
@@ -170,6 +171,7 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         else if (!strcmp(name, "output")) o->output = val;
         else if (!strcmp(name, "logits")) o->logits = val;
         else if (!strcmp(name, "runs")) o->runs = val;
+        else if (!strcmp(name, "into")) o->into = val;
         else if (!strcmp(name, "tta")) {
             if (!strcmp(val, "none")) o->tta = TTA_NONE;
             else if (!strcmp(val, "mirror") || !strcmp(val, "flip")) o->tta = TTA_MIRROR;
@@ -233,6 +235,10 @@ void cli_free(CliOptions *o)
 int cli_setup_threads(int requested)
 {
     int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* ranks started together on one machine share its cores (Open MPI says
+     * how many there are here) */
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (requested <= 0 && dist_size() > 1 && local && atoi(local) > 1) n /= atoi(local);
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
     return n;

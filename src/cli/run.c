@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/data.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/model.h"
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
@@ -254,27 +255,42 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
     checkpoint_default_dir(ckdir, sizeof ckdir, o->db);
     int64_t resume_id = 0;
     if (o->resume) {
-        int skip = 0;
-        int rc = g->sweep.n_keys == 0
-                     ? find_resume(path, &e, o, db, ckdir, threads, &resume_id, ckpt, sizeof ckpt)
-                     : find_point_resume(g, point, &e, o, db, ckdir, threads, after, &resume_id,
-                                         &skip, ckpt, sizeof ckpt);
-        if (rc != 0 || skip) {
+        /* rank 0 looks in the database; the other ranks continue from the
+         * same run and checkpoint file (a path every rank can read) */
+        struct {
+            int rc, skip;
+            int64_t id;
+            char ckpt[sizeof ckpt];
+        } found = {0};
+        if (dist_rank() == 0)
+            found.rc = g->sweep.n_keys == 0
+                           ? find_resume(path, &e, o, db, ckdir, threads, &found.id, found.ckpt,
+                                         sizeof found.ckpt)
+                           : find_point_resume(g, point, &e, o, db, ckdir, threads, after,
+                                               &found.id, &found.skip, found.ckpt,
+                                               sizeof found.ckpt);
+        dist_bcast(&found, sizeof found);
+        resume_id = found.id;
+        memcpy(ckpt, found.ckpt, sizeof ckpt);
+        if (found.rc != 0 || found.skip) {
             experiment_free(&e);
-            return rc;
+            return found.rc;
         }
     }
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
     CifarSplit train, test;
-    if (cifar_load(dir, &train, &test) != 0) {
+    if (dist_max_int(cifar_load(dir, &train, &test) != 0)) { /* on every rank's machine */
+        cifar_free(&train);
+        cifar_free(&test);
         experiment_free(&e);
         return CN_EXIT_FAIL;
     }
     if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
     CifarSplit val = {0};
     int bad = cli_training_split(&e, &train, &val) != 0 ||
-              train_check_data(&e, train.n) != 0; /* drop_last: no full batch */
+              train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */
+              train_check_ranks(&e, train.n, dist_size()) != 0;
     if (bad) {
         cifar_free(&train);
         cifar_free(&test);
@@ -286,8 +302,9 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     int n_params;
     const ConfigOverride *params = grid_point(g, point, &n_params);
-    RecordOptions opt = {.db = db, .threads = threads, .data_dir = data_desc,
-                         .stop = &cli_stop_requested, .checkpoint_dir = ckdir,
+    RecordOptions opt = {.db = db, .threads = threads, .ranks = dist_size(),
+                         .data_dir = data_desc, .stop = &cli_stop_requested,
+                         .checkpoint_dir = dist_rank() == 0 ? ckdir : NULL, /* rank 0 writes */
                          .resume_run_id = resume_id,
                          .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL,
                          .params = params, .n_params = n_params,
@@ -317,8 +334,14 @@ int cmd_run(CliOptions *o)
         bad = 1;
     }
     int rc = bad ? CN_EXIT_USAGE : no_data ? CN_EXIT_FAIL : CN_EXIT_OK;
-    ResultsDb *db = rc == CN_EXIT_OK ? results_open(o->db) : NULL;
-    if (rc == CN_EXIT_OK && !db) rc = CN_EXIT_FAIL;
+    /* the database is rank 0's alone; the ranks go on (or stop) together */
+    ResultsDb *db = rc == CN_EXIT_OK && dist_rank() == 0 ? results_open(o->db) : NULL;
+    if (rc == CN_EXIT_OK && dist_rank() == 0 && !db) rc = CN_EXIT_FAIL;
+    rc = dist_max_int(rc);
+    if (rc != CN_EXIT_OK && db) {
+        results_close(db);
+        db = NULL;
+    }
     if (rc != CN_EXIT_OK) {
         for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
         free(grids);
@@ -332,6 +355,8 @@ int cmd_run(CliOptions *o)
         Grid *g = &grids[i];
         int64_t after = 0; /* --resume of a sweep: the previous point's run */
         for (long p = 0; p < g->sweep.n_points; p++) {
+            /* a signal to one rank stops them all (its run stopped them already) */
+            cli_stop_requested = dist_max_int(cli_stop_requested);
             if (cli_stop_requested) {
                 if (g->sweep.n_keys)
                     fprintf(stderr, "cnnrun: %s: grid point %ld of %ld not run (interrupted)\n",

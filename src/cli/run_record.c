@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cnnrun/checkpoint.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 #include "run_record.h"
@@ -158,6 +159,10 @@ static void announce(const Record *r, int n_test)
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
             s->steps_per_epoch, r->opt->threads);
+    if (s->ranks > 1)
+        fprintf(stderr, "%s: data-parallel over %d MPI ranks of %d threads: %d images of each "
+                        "batch per rank, batch norm and gradients summed over the ranks\n",
+                e->path, s->ranks, r->opt->threads, s->model.max_batch);
     if (s->val) {
         char a[32], b[32];
         fprintf(stderr, "%s: training on %s images (%s held out for validation: the last %d of "
@@ -195,7 +200,8 @@ static int open_runs_row(Record *r, int first_epoch)
     char *cfg = experiment_text(e);
     const Model *m = &r->s->model;
     RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
-                    .seed = e->seed, .threads = opt->threads, .params = (int64_t)m->n_params,
+                    .seed = e->seed, .threads = opt->threads, .ranks = opt->ranks,
+                    .params = (int64_t)m->n_params,
                     .flops_per_image = model_flops_per_image(m),
                     .epochs_planned = r->s->run.epochs,
                     .version = CN_VERSION, .data_dir = opt->data_dir};
@@ -276,9 +282,10 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
     /* weights from the checkpoint, or (a fresh run) the initialisation from data */
     int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos)
                               : session_init_from_data(&s, train);
+    rc = dist_max_int(rc); /* every rank read the checkpoint, or none trains */
     if (rc == 0) {
         announce(&r, test->n);
-        rc = open_runs_row(&r, pos.epoch + 1);
+        rc = dist_max_int(open_runs_row(&r, pos.epoch + 1)); /* rank 0's row and lock */
     }
     if (rc == 0) rc = train_and_record(&r, train, test, &pos);
     if (r.lock_fd >= 0) close(r.lock_fd); /* after the status is final */

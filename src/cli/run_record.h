@@ -12,7 +12,8 @@
 
 typedef struct {
     ResultsDb *db;                /* may be NULL (no recording) */
-    int threads;
+    int threads;                  /* per rank */
+    int ranks;                    /* MPI processes sharing each batch (dist.h); 0: 1 */
     const char *data_dir;         /* as recorded in runs.data_dir */
     volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM: finish the step, mark interrupted */
     /* checkpoints (include/cnnrun/checkpoint.h): DIR/<experiment>-<run_id>-{last,best}.ckpt

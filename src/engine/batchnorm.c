@@ -10,7 +10,11 @@
  * Per-channel sums run in one pass over memory, split over threads by rows;
  * each thread folds 64-row float partial sums into double, and the threads'
  * totals are added in a fixed order, so results are exact enough for large
- * batches and reproducible for a given thread count. */
+ * batches and reproducible for a given thread count. With ws->bn_sync
+ * (data-parallel training) the statistics are the whole batch's: the
+ * forward's per-channel count, mean and M2 and the backward's two sums are
+ * combined over the processes; the parameter gradients stay this process's
+ * share (the trainer sums them with the others). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +33,7 @@ typedef struct {
     double *sums, *part;
     float *fpart, *coef, *first;
     int threads;
+    const BnSync *sync;
 } BnWork;
 
 size_t batchnorm_work_floats(int c, int threads)
@@ -40,7 +45,7 @@ size_t batchnorm_work_floats(int c, int threads)
 static BnWork bn_work(const Workspace *ws, int c)
 {
     size_t C = (size_t)c, T = (size_t)ws->threads;
-    BnWork w = {.sums = (double *)(void *)ws->f, .threads = ws->threads};
+    BnWork w = {.sums = (double *)(void *)ws->f, .threads = ws->threads, .sync = ws->bn_sync};
     w.part = w.sums + 2 * C;
     w.fpart = (float *)(void *)(w.part + 2 * C * T);
     w.coef = w.fpart + 2 * C * T;
@@ -207,16 +212,25 @@ static void bn_statistics(int m, int c, const float *in, const BnRowSource *src,
         k = w->first;
     }
     column_moments(m, c, in, k, in, k, s1, s2, w, NULL, src);
+    double count = m;
+    if (w->sync) { /* the whole batch's: mean into s1, M2 into s2 */
+        for (int j = 0; j < c; j++) {
+            double d = s1[j] / m;
+            s2[j] = s2[j] - s1[j] * d;
+            s1[j] = (double)k[j] + d;
+        }
+        w->sync->moments(w->sync->ctx, c, &count, s1, s2);
+    }
     float *sc = sc_sh, *sh = sc + c;
     for (int j = 0; j < c; j++) {
-        double d = s1[j] / m;
-        double var = s2[j] / m - d * d;
+        double d = w->sync ? 0 : s1[j] / m;
+        double var = w->sync ? s2[j] / count : s2[j] / m - d * d;
         if (var < 0) var = 0;
-        double mu = (double)k[j] + d;
+        double mu = w->sync ? s1[j] : (double)k[j] + d;
         mean[j] = (float)mu;
         rstd[j] = (float)(1.0 / sqrt(var + eps));
         if (running_mean) {
-            double unbiased = m > 1 ? var * m / (m - 1) : var;
+            double unbiased = count > 1 ? var * count / (count - 1) : var;
             running_mean[j] = (float)((1.0 - momentum) * running_mean[j] + momentum * mu);
             running_var[j] = (float)((1.0 - momentum) * running_var[j] + momentum * unbiased);
         }
@@ -307,18 +321,31 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
     column_moments(m, c, dout, NULL, in, mean, sdy, sdyx, &w, ab, NULL);
     if (ab) dout = ab->dy;
     float *a = w.coef, *b = a + c, *d = b + c;
+    double count = m;
+    if (w.sync) { /* this process's share of dgamma, dbeta; the batch's sums for din */
+        for (int j = 0; j < c; j++) {
+            dbeta[j] += (float)sdy[j];
+            dgamma[j] += (float)(rstd[j] * sdyx[j]);
+        }
+        if (!din) return;
+        sdy[2 * c] = m; /* w.sums has room: the threads' partials follow */
+        w.sync->sums(w.sync->ctx, 2 * c + 1, sdy);
+        count = sdy[2 * c];
+    }
     for (int j = 0; j < c; j++) {
         double sum_dy = sdy[j];
         double sum_dy_xhat = rstd[j] * sdyx[j];
-        dbeta[j] += (float)sum_dy;
-        dgamma[j] += (float)sum_dy_xhat;
+        if (!w.sync) {
+            dbeta[j] += (float)sum_dy;
+            dgamma[j] += (float)sum_dy_xhat;
+        }
         /* din = gamma*rstd * (dy - sum_dy/m - xhat * sum_dy_xhat/m)
          *     = a*dy + b*x + d  with xhat = (x-mean)*rstd */
         double g = (double)gamma[j] * rstd[j];
-        double kk = sum_dy_xhat / m * rstd[j];
+        double kk = sum_dy_xhat / count * rstd[j];
         a[j] = (float)g;
         b[j] = (float)(-g * kk);
-        d[j] = (float)(g * (-sum_dy / m + kk * mean[j]));
+        d[j] = (float)(g * (-sum_dy / count + kk * mean[j]));
     }
     if (!din) return;
     PARALLEL_FOR((size_t)m * c)

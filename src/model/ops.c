@@ -51,7 +51,8 @@ static float *dbias(const OpCall *c) { return c->n->b_len ? c->m->grads + c->n->
 /* the model's shared work space (plan.c sizes it by every row's scratch_floats) */
 static Workspace ws(const OpCall *c)
 {
-    Workspace w = {.f = c->m->scratch, .floats = c->m->n_scratch, .threads = c->m->threads};
+    Workspace w = {.f = c->m->scratch, .floats = c->m->n_scratch, .threads = c->m->threads,
+                   .bn_sync = c->m->bn_sync};
     return w;
 }
 

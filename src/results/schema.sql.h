@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 7
+#define RESULTS_SCHEMA_VERSION 8
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -208,6 +208,10 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "SELECT * FROM run_summary\n"
     "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n"
     "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
+    /* 7 -> 8: runs.ranks, the processes of a data-parallel run over MPI
+     * (docs/distributed.md); runs.threads is then each rank's. Rows written
+     * before were one process. */
+    "ALTER TABLE runs ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

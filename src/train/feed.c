@@ -47,6 +47,20 @@ int train_check_data(const Experiment *e, int n_train)
     return CN_EXIT_USAGE;
 }
 
+int train_check_ranks(const Experiment *e, int n_train, int ranks)
+{
+    if (ranks <= 1) return 0;
+    int smallest = e->batch_size; /* the last batch of an epoch may be short */
+    if (n_train > 0 && !e->drop_last && n_train % e->batch_size) smallest = n_train % e->batch_size;
+    if (smallest >= ranks) return 0;
+    fprintf(stderr, "%s: %d ranks share each step's batch, but a step has only %d image%s "
+                    "(batch_size %d%s); run on at most %d ranks, or change batch_size%s\n",
+            e->path, ranks, smallest, smallest == 1 ? "" : "s", e->batch_size,
+            smallest < e->batch_size ? ", the epoch's last batch" : "", smallest,
+            smallest < e->batch_size ? " or set drop_last = true" : "");
+    return CN_EXIT_USAGE;
+}
+
 void train_augment_init(Augment *a, const Experiment *e, int n_train)
 {
     *a = (Augment){.crop_pad = e->augment_crop, .flip = e->augment_flip,

@@ -39,7 +39,9 @@ TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
         sm[k] = smoothed;
         n_done = k + 1;
         TrainStep st = {.step = k + 1, .global_step = k + 1, .lr = lr, .loss = smoothed};
-        if (cb->step && (*why = cb->step(cb->ctx, &st))) {
+        const char *failed = cb->step ? cb->step(cb->ctx, &st) : NULL; /* then the poll */
+        int stop = !failed && cb->stop && cb->stop(cb->ctx);
+        if ((*why = train_agree(s, failed, &stop))) {
             end = TRAIN_FAILED;
             break;
         }
@@ -52,7 +54,7 @@ TrainEnd lr_find(Session *s, const CifarSplit *train, const LrFindOptions *lo,
             out->best_loss = smoothed;
             out->lr_at_best = lr;
         }
-        if (cb->stop && cb->stop(cb->ctx)) {
+        if (stop) {
             end = TRAIN_INTERRUPTED;
             break;
         }

@@ -1,20 +1,51 @@
 /* session.c — a training session (train.h): the setup that `cnnrun run`,
  * `lr-find` and `bench` share (network, its convolutions' algorithms
  * measured, initial parameters, optimizer, buffers, data order and RNG
- * streams) and the parts of one training step over it. */
+ * streams) and the parts of one training step over it. Data-parallel over
+ * MPI ranks (dist.h), every rank makes the whole batch (the same order and
+ * augmentation: the same RNG streams) and trains on its slice of it, batch
+ * norm's statistics and the gradients summed over the ranks; with one rank
+ * the slice is the batch. */
 #include <stdlib.h>
 
+#include "cnnrun/dist.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
+
+/* The ranks measure their convolutions alone and may pick differently:
+ * rank 0's choice for all, or they would not compute the same. */
+static void share_conv_algos(Model *m)
+{
+    int n = model_conv_algos(m, NULL, 0);
+    if (n == 0) return;
+    int *algos = xmalloc(sizeof(int) * (size_t)n);
+    model_conv_algos(m, algos, n);
+    dist_bcast(algos, sizeof(int) * (size_t)n);
+    ConvAlgoSource from = m->conv_from;
+    model_set_conv_algos(m, algos, n, "rank 0");
+    m->conv_from = from;
+    free(algos);
+}
+
+int session_shard(const Session *s, int n, int *first)
+{
+    int lo = (int)((long)n * s->rank / s->ranks), hi = (int)((long)n * (s->rank + 1) / s->ranks);
+    *first = lo;
+    return hi - lo;
+}
 
 int session_open(Session *s, const Experiment *e, int batch, int n_train)
 {
     *s = (Session){.e = e, .batch = batch, .n_train = n_train,
                    .steps_per_epoch = n_train > 0 ? train_steps_per_epoch(e, n_train) : 0,
-                   .best_acc = -1};
-    if (model_build(e, batch, &s->model) != 0) return CN_EXIT_USAGE;
+                   .best_acc = -1, .rank = dist_rank(), .ranks = dist_size()};
+    /* the memory is planned for this rank's slice of a full batch */
+    if (model_build(e, (batch + s->ranks - 1) / s->ranks, &s->model) != 0) return CN_EXIT_USAGE;
     model_tune_convs(&s->model); /* unless CNNRUN_CONV chose them already */
+    if (s->ranks > 1) share_conv_algos(&s->model);
+    s->bn_sync = dist_bn_sync_new();
+    s->model.bn_sync = s->bn_sync;
     model_init_params(&s->model, e->seed);
     optimizer_init(&s->opt, e, s->model.n_params);
     /* [group.*] and no_decay_bn_bias over this network; epochs of a group in
@@ -55,6 +86,7 @@ int session_init_from_data(Session *s, const CifarSplit *train)
 void session_close(Session *s)
 {
     model_free(&s->model);
+    dist_bn_sync_free(s->bn_sync);
     optimizer_free(&s->opt);
     free(s->images);
     free(s->labels);
@@ -79,15 +111,32 @@ int session_batch(Session *s, const CifarSplit *train, int step)
 double session_forward(Session *s, int n, int *correct)
 {
     Model *m = &s->model;
-    model_forward(m, s->images, n, true);
-    return softmax_xent_smooth(n, m->classes, model_logits(m), s->labels, model_dlogits(m),
-                               s->e->loss_sum ? 1.0f : 1.0f / (float)n, correct,
-                               s->e->label_smoothing);
+    int lo, k = session_shard(s, n, &lo);
+    if (s->ranks > 1) /* each rank its own masks, a function of the step: resumable */
+        rng_seed(&m->dropout_rng, s->e->seed,
+                 ((uint64_t)RNG_STREAM_DROPOUT << 48) ^
+                     ((uint64_t)s->opt.step * (uint64_t)s->ranks + (uint64_t)s->rank + 1));
+    model_forward(m, s->images + (size_t)lo * CIFAR_PIXELS, k, true);
+    int ok = 0;
+    /* the gradient of the whole batch's mean: the ranks' parts are summed */
+    double loss = softmax_xent_smooth(k, m->classes, model_logits(m), s->labels + lo,
+                                      model_dlogits(m), s->e->loss_sum ? 1.0f : 1.0f / (float)n,
+                                      correct ? &ok : NULL, s->e->label_smoothing);
+    if (s->ranks > 1) {
+        double v[2] = {loss, ok};
+        dist_sum_doubles(v, 2);
+        loss = v[0];
+        ok = (int)v[1];
+    }
+    if (correct) *correct += ok;
+    return loss;
 }
 
 void session_update(Session *s, int n, float lr)
 {
+    int lo, k = session_shard(s, n, &lo);
     model_zero_grad(&s->model);
-    model_backward(&s->model, s->images, n);
+    model_backward(&s->model, s->images + (size_t)lo * CIFAR_PIXELS, k);
+    dist_sum_floats(s->model.grads, s->model.n_params);
     optimizer_step(&s->opt, s->model.params, s->model.grads, lr);
 }

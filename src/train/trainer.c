@@ -10,9 +10,19 @@
 #include <math.h>
 #include <string.h>
 
+#include "cnnrun/dist.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 #include "progress.h"
+
+const char *train_agree(const Session *s, const char *why, int *stop)
+{
+    if (s->ranks == 1) return why;
+    int f = dist_max_int((why ? 2 : 0) | (stop && *stop ? 1 : 0));
+    if (stop) *stop = f & 1;
+    if (why || !(f & 2)) return why;
+    return "another rank could not go on (rank 0 reports why)";
+}
 
 const char *train_end_name(TrainEnd end)
 {
@@ -87,8 +97,10 @@ static TrainEnd train_steps(Session *s, const CifarSplit *train, TrainPosition *
         show_step(prog, s, pos, ep);
         TrainStep st = {.epoch = ep->epoch, .step = ep->steps, .global_step = pos->step,
                         .lr = ep->lr, .loss = ep->loss_sum / ep->seen};
-        if (cb->step && (*why = cb->step(cb->ctx, &st))) return TRAIN_FAILED;
-        if (cb->stop && cb->stop(cb->ctx)) return TRAIN_INTERRUPTED;
+        const char *failed = cb->step ? cb->step(cb->ctx, &st) : NULL; /* then the poll */
+        int stop = !failed && cb->stop && cb->stop(cb->ctx);
+        if ((*why = train_agree(s, failed, &stop))) return TRAIN_FAILED;
+        if (stop) return TRAIN_INTERRUPTED;
     }
     return TRAIN_FINISHED;
 }
@@ -105,11 +117,13 @@ static void keep_partial_epoch(Session *s, TrainPosition *pos, const Epoch *ep)
     pos->part_seconds = now_seconds() - ep->t0;
 }
 
-/* Memory is planned for the training batch; evaluation runs in chunks of at
- * most that size (test_batch_size larger than batch_size is clamped). */
+/* Memory is planned for the training batch (a rank's slice of it); evaluation
+ * runs in chunks of at most that size (test_batch_size larger is clamped).
+ * Every rank evaluates the whole split: they hold the same model. */
 static int eval_batch(const Session *s)
 {
-    return s->e->test_batch_size < s->batch ? s->e->test_batch_size : s->batch;
+    int most = s->model.max_batch;
+    return s->e->test_batch_size < most ? s->e->test_batch_size : most;
 }
 
 /* [experiment] eval_every: this epoch is evaluated (the last one, partial or
@@ -184,7 +198,9 @@ static TrainEnd final_evaluation(Session *s, const CifarSplit *test, TrainPositi
     pos->train_seconds += now_seconds() - t0;
     fprintf(stderr, "final test loss %.4f acc %.2f%% with test-time augmentation (%d views)\n",
             ev.loss, 100 * ev.acc, tta_views(s->e->tta));
-    if (cb->final && (*why = cb->final(cb->ctx, &ev, tta_views(s->e->tta)))) return TRAIN_FAILED;
+    if ((*why = train_agree(s, cb->final ? cb->final(cb->ctx, &ev, tta_views(s->e->tta)) : NULL,
+                            NULL)))
+        return TRAIN_FAILED;
     return TRAIN_FINISHED;
 }
 
@@ -203,12 +219,15 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
         }
         EpochRecord rec = end_epoch(s, test, pos, &ep, &prog);
         const char *stop = judge_epoch(s, &rec);
-        if (cb->epoch && (*why = cb->epoch(cb->ctx, &rec))) return TRAIN_FAILED;
+        if ((*why = train_agree(s, cb->epoch ? cb->epoch(cb->ctx, &rec) : NULL, NULL)))
+            return TRAIN_FAILED;
         if (rec.evaluated && !isfinite(rec.test_loss)) {
             *why = "the test loss became NaN or infinite; lower the learning rate";
             return TRAIN_DIVERGED;
         }
-        if (cb->checkpoint && (*why = cb->checkpoint(cb->ctx, s, pos, &rec))) return TRAIN_FAILED;
+        if ((*why = train_agree(s, cb->checkpoint ? cb->checkpoint(cb->ctx, s, pos, &rec) : NULL,
+                                NULL)))
+            return TRAIN_FAILED;
         if (stop && pos->epoch < s->run.epochs) {
             s->stop_reason = stop;
             fprintf(stderr, "stopped after epoch %d of %d: %s\n", pos->epoch, s->run.epochs,

@@ -1,0 +1,42 @@
+/* dist.h — data-parallel training over MPI (src/train/dist.c), the one
+ * place that calls MPI. Started by mpirun (or srun), every rank runs the same
+ * command on the same files; built without MPI, or started without a
+ * launcher, cnnrun is one rank and every call below is a no-op that returns
+ * what one process would. docs/distributed.md has how to run it. */
+#ifndef CNNRUN_DIST_H
+#define CNNRUN_DIST_H
+
+#include <stddef.h>
+
+#include "cnnrun/kernels.h" /* BnSync */
+
+/* MPI_Init_thread when a launcher started this process (its environment
+ * says so: OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK); else nothing. Call
+ * first in main(). */
+void dist_init(int *argc, char ***argv);
+/* MPI_Finalize, when dist_init initialised MPI. */
+void dist_finalize(void);
+/* This process's rank and the number of ranks (0 and 1 without MPI). */
+int dist_rank(void);
+int dist_size(void);
+/* "Open MPI v4.1.4" (the library's version) or NULL when built without MPI. */
+const char *dist_library(void);
+
+/* Collectives over all ranks, in place; every rank calls them in the same
+ * order. Sums are the same on every rank and, for a given number of ranks,
+ * from run to run. */
+void dist_sum_floats(float *x, size_t n);
+void dist_sum_doubles(double *x, int n);
+/* The largest of the ranks' v. */
+int dist_max_int(int v);
+/* Rank 0's n bytes to every rank. */
+void dist_bcast(void *p, size_t n);
+
+/* Batch norm's statistics over the ranks (the engine's BnSync): the ranks'
+ * moments gathered and combined in rank order (Chan et al.'s parallel
+ * variance), its sums gathered and added in rank order, so that every rank
+ * gets the same numbers. NULL with one rank. Free with dist_bn_sync_free. */
+BnSync *dist_bn_sync_new(void);
+void dist_bn_sync_free(BnSync *s);
+
+#endif

@@ -1,0 +1,20 @@
+/* merge.c — `cnnrun merge A.db B.db ... --into ALL.db`: the runs of results
+ * databases written on several machines (a cluster scheduler's jobs) in one
+ * file, for one report (results_merge in src/results/merge.c does the copy).
+ * Exit status: 0 merged, 1 a duplicate run or an SQLite error (nothing
+ * written), 2 a bad command line or a file that is not a cnnrun database. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "cnnrun/results.h"
+#include "cnnrun/util.h"
+
+int cmd_merge(CliOptions *o)
+{
+    if (!o->into) {
+        fprintf(stderr, "cnnrun merge: give the destination with --into ALL.db\n");
+        return CN_EXIT_USAGE;
+    }
+    int rc = results_merge(o->into, (const char *const *)o->files, o->n_files);
+    return rc >= 0 ? CN_EXIT_OK : rc == -2 ? CN_EXIT_USAGE : CN_EXIT_FAIL;
+}

@@ -1,0 +1,226 @@
+/* dist.c — data-parallel training over MPI (dist.h): starting and ending
+ * MPI, the ranks, the collectives the session and the CLI use, and batch
+ * norm's statistics over the ranks (the engine's BnSync). The only file that
+ * includes mpi.h; built without MPI (meson -Dmpi=disabled, or no MPI found)
+ * every function is the one-process no-op. Every reduction has a fixed
+ * order that depends only on the number of ranks, and gives every rank the
+ * same numbers: gradients are summed block by block (reduce-scatter, each
+ * block reduced once, by its owner, then all-gathered), batch-norm
+ * statistics gathered and combined in rank order. */
+#include "cnnrun/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrun/util.h"
+
+#ifdef CNNRUN_MPI
+#include <mpi.h>
+
+/* The process's MPI state: MPI itself is per process. */
+static struct {
+    int on;        /* dist_init initialised MPI */
+    int rank, size;
+    float *pad;    /* dist_sum_floats: the vector padded to a multiple of size */
+    size_t pad_n;
+    char library[128];
+} g = {.size = 1};
+
+void dist_init(int *argc, char ***argv)
+{
+    /* launched by mpirun / srun: their environment says so; a plain
+     * `cnnrun` does not start MPI at all (no singleton init: it is slow and
+     * needs the runtime), and is one rank */
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") && !getenv("PMIX_RANK")) return;
+    int provided;
+    /* the engine's OpenMP threads never call MPI: funneled is enough */
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    g.on = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g.size);
+}
+
+void dist_finalize(void)
+{
+    if (!g.on) return;
+    free(g.pad);
+    g.pad = NULL;
+    MPI_Finalize();
+    g.on = 0;
+}
+
+int dist_rank(void) { return g.rank; }
+int dist_size(void) { return g.size; }
+
+const char *dist_library(void)
+{
+    if (!g.library[0]) {
+        char v[MPI_MAX_LIBRARY_VERSION_STRING];
+        int len = 0;
+        MPI_Get_library_version(v, &len);
+        v[strcspn(v, ",\n")] = '\0'; /* "Open MPI v4.1.4" */
+        str_copy(g.library, sizeof g.library, v);
+    }
+    return g.library;
+}
+
+void dist_sum_floats(float *x, size_t n)
+{
+    if (g.size == 1 || n == 0) return;
+    size_t block = (n + (size_t)g.size - 1) / (size_t)g.size, all = block * (size_t)g.size;
+    if (g.pad_n < all) {
+        free(g.pad);
+        g.pad = alloc_floats(all);
+        g.pad_n = all;
+    }
+    memcpy(g.pad, x, sizeof(float) * n);
+    memset(g.pad + n, 0, sizeof(float) * (all - n));
+    /* each block summed once, by rank `block index`, in the library's order
+     * for this number of ranks; then every rank gets every block */
+    MPI_Reduce_scatter_block(MPI_IN_PLACE, g.pad, (int)block, MPI_FLOAT, MPI_SUM,
+                             MPI_COMM_WORLD);
+    memmove(g.pad + block * (size_t)g.rank, g.pad, sizeof(float) * block);
+    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g.pad, (int)block, MPI_FLOAT,
+                  MPI_COMM_WORLD);
+    memcpy(x, g.pad, sizeof(float) * n);
+}
+
+/* The ranks' n doubles, rank after rank, into all (size * n). */
+static void gather(const double *x, int n, double *all)
+{
+    MPI_Allgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);
+}
+
+void dist_sum_doubles(double *x, int n)
+{
+    if (g.size == 1 || n <= 0) return;
+    double *all = xmalloc(sizeof(double) * (size_t)n * (size_t)g.size);
+    gather(x, n, all);
+    for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int r = 0; r < g.size; r++) s += all[(size_t)r * n + j];
+        x[j] = s;
+    }
+    free(all);
+}
+
+int dist_max_int(int v)
+{
+    if (g.size == 1) return v;
+    int m;
+    MPI_Allreduce(&v, &m, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return m;
+}
+
+void dist_bcast(void *p, size_t n)
+{
+    if (g.size == 1 || n == 0) return;
+    MPI_Bcast(p, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+}
+
+/* ---- batch norm over the ranks ------------------------------------------ */
+
+typedef struct {
+    BnSync sync;
+    double *buf, *all;  /* one rank's message, and every rank's */
+    size_t cap;         /* doubles each */
+} DistBn;
+
+static void bn_reserve(DistBn *d, size_t n)
+{
+    if (d->cap >= n) return;
+    free(d->buf);
+    free(d->all);
+    d->buf = xmalloc(sizeof(double) * n);
+    d->all = xmalloc(sizeof(double) * n * (size_t)g.size);
+    d->cap = n;
+}
+
+/* Chan, Golub and LeVeque's pairwise update, rank 0 first, then 1, ...:
+ * n = na + nb, mean = ma + (mb - ma) nb / n, M2 = M2a + M2b + (mb - ma)^2 na nb / n. */
+static void bn_moments(void *ctx, int c, double *count, double *mean, double *m2)
+{
+    DistBn *d = ctx;
+    size_t per = 2 * (size_t)c + 1;
+    bn_reserve(d, per);
+    d->buf[0] = *count;
+    memcpy(d->buf + 1, mean, sizeof(double) * (size_t)c);
+    memcpy(d->buf + 1 + c, m2, sizeof(double) * (size_t)c);
+    gather(d->buf, (int)per, d->all);
+    const double *r0 = d->all;
+    double n = r0[0];
+    memcpy(mean, r0 + 1, sizeof(double) * (size_t)c);
+    memcpy(m2, r0 + 1 + c, sizeof(double) * (size_t)c);
+    for (int r = 1; r < g.size; r++) {
+        const double *q = d->all + per * (size_t)r;
+        double nb = q[0], nn = n + nb;
+        for (int j = 0; j < c; j++) {
+            double delta = q[1 + j] - mean[j];
+            mean[j] += delta * nb / nn;
+            m2[j] += q[1 + c + j] + delta * delta * n * nb / nn;
+        }
+        n = nn;
+    }
+    *count = n;
+}
+
+static void bn_sums(void *ctx, int n, double *v)
+{
+    DistBn *d = ctx;
+    bn_reserve(d, (size_t)n);
+    gather(v, n, d->all);
+    for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int r = 0; r < g.size; r++) s += d->all[(size_t)r * n + j];
+        v[j] = s;
+    }
+}
+
+BnSync *dist_bn_sync_new(void)
+{
+    if (g.size == 1) return NULL;
+    DistBn *d = xcalloc(1, sizeof *d);
+    d->sync = (BnSync){.moments = bn_moments, .sums = bn_sums, .ctx = d};
+    return &d->sync;
+}
+
+void dist_bn_sync_free(BnSync *s)
+{
+    if (!s) return;
+    DistBn *d = s->ctx;
+    free(d->buf);
+    free(d->all);
+    free(d);
+}
+
+#else /* one process */
+
+void dist_init(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+}
+void dist_finalize(void) {}
+int dist_rank(void) { return 0; }
+int dist_size(void) { return 1; }
+const char *dist_library(void) { return NULL; }
+void dist_sum_floats(float *x, size_t n)
+{
+    (void)x;
+    (void)n;
+}
+void dist_sum_doubles(double *x, int n)
+{
+    (void)x;
+    (void)n;
+}
+int dist_max_int(int v) { return v; }
+void dist_bcast(void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+}
+BnSync *dist_bn_sync_new(void) { return NULL; }
+void dist_bn_sync_free(BnSync *s) { (void)s; }
+
+#endif

@@ -1,0 +1,350 @@
+/* test_mpi.c — data-parallel training over MPI (issue 16), run through
+ * `mpirun --allow-run-as-root --oversubscribe -np 2` (only built when MPI
+ * is): 2 ranks x 1 thread give the parameters, batch-norm running
+ * statistics and per-epoch curve of 1 process x 1 thread on the same global
+ * batch, up to rounding (the method of PyTorch DDP's tests: the same model
+ * trained both ways, compared after the steps); the database has one run
+ * row, ranks = 2; rank 0 alone speaks; a rank killed with SIGKILL in the
+ * middle of an epoch stops the job within 10 s with a non-zero exit, and
+ * `--resume` on 2 ranks then ends with the uninterrupted 2-rank run's
+ * numbers, bit for bit; a bad file or a batch the ranks cannot share is
+ * refused before training, once; `cnnrun bench` runs under mpirun. */
+#include <check.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "cli_fixture.h"
+#include "cnnrun/checkpoint.h"
+#include "cnnrun/train.h"
+#include "cnnrun/util.h"
+
+/* Batch norm after a conv and (its statistics computed by the pool: the
+ * fused path) after a max pool, Nesterov momentum, crop + flip. 10 steps an
+ * epoch on 500 images. */
+#define NET(epochs, subset)                                                                    \
+    "[experiment]\nname = dp\nseed = 1601\nepochs = " epochs "\n"                               \
+    "[data]\nbatch_size = 50\naugment = crop:2, flip\ntrain_subset = " subset "\n"              \
+    "test_subset = 300\n"                                                                       \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\nnesterov = true\nweight_decay = 5e-4\n"           \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.005\nlr_max = 0.05\ncycle_epochs = 4\n"           \
+    "lr_end = 0.002\n"                                                                          \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.pool]\ntype = maxpool\nsize = 2\n"                                                  \
+    "[layer.c2]\ntype = conv\nfilters = 12\nbatchnorm = true\nactivation = relu\n"             \
+    "[layer.gp]\ntype = global_avgpool\n"                                                       \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+/* Largest |a - b| over the parameters and the BN running statistics found
+ * after 10 steps; both must stay within it. The difference is rounding (the
+ * ranks' halves summed, then added); without synchronised batch norm it is
+ * ~1e-2. */
+#define PARAM_TOL 2e-5
+/* Per-epoch losses: relative; accuracies are counts of images, equal. */
+#define LOSS_RTOL 1e-6
+
+/* As root (CI), on any number of cores, and yielding the CPU while a rank
+ * waits for the other (a shared machine) */
+#define MPIRUN_OPTIONS "--allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1"
+
+/* `mpirun ... -np N $CNNRUN_BIN ARGS` in dir (N 0: cnnrun alone), output in
+ * out; the exit status. */
+static int mpi_cnnrun(int np, const char *args)
+{
+    char cmd[4096];
+    if (np > 0)
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && env -u CNNRUN_DATA %s %s -np %d %s %s "
+                 ">out.log 2>&1; st=$?; cat out.log >>log; exit $st",
+                 dir, getenv("CNNRUN_MPIRUN"), MPIRUN_OPTIONS, np, getenv("CNNRUN_BIN"), args);
+    else
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && env -u CNNRUN_DATA %s %s >out.log 2>&1; st=$?; cat out.log >>log; "
+                 "exit $st", dir, getenv("CNNRUN_BIN"), args);
+    int st = system(cmd);
+    char log[128];
+    snprintf(log, sizeof log, "%s/out.log", dir);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* The model and optimizer of dir/path, in a session of dir/ini. */
+static void load(const char *ini, const char *path, Experiment *e, Session *s)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, ini);
+    ck_assert_int_eq(experiment_load(p, NULL, 0, e), 0);
+    ck_assert_int_eq(session_open(s, e, e->batch_size, 500), 0);
+    CheckpointMeta meta;
+    snprintf(p, sizeof p, "%s/%s", dir, path);
+    ck_assert_int_eq(checkpoint_load(p, &s->model, &s->opt, &meta), 0);
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+START_TEST(test_same_parameters_after_10_steps)
+{
+    write_file("dp.ini", NET("1", "500"));
+    ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one/r.db --threads 1"), 0);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db two/r.db --threads 1"), 0);
+    ck_assert_int_eq(fixture_poll_int("two/r.db", "select steps from epochs"), 10);
+    Experiment e1, e2;
+    Session a, b;
+    load("dp.ini", "one/r-checkpoints/dp-1-last.ckpt", &e1, &a);
+    load("dp.ini", "two/r-checkpoints/dp-1-last.ckpt", &e2, &b);
+    ck_assert_int_eq(a.model.n_params, b.model.n_params);
+    double dp = max_diff(a.model.params, b.model.params, a.model.n_params);
+    double ds = max_diff(a.model.state, b.model.state, a.model.n_state);
+    double dm = max_diff(a.opt.m1, b.opt.m1, a.opt.n);
+    fprintf(stderr, "2 ranks vs 1 process after 10 steps: max |diff| parameters %.3g, BN running "
+                    "statistics %.3g, momentum %.3g\n", dp, ds, dm);
+    ck_assert_msg(dp < PARAM_TOL && ds < PARAM_TOL && dm < PARAM_TOL,
+                  "parameters %g, running statistics %g, momentum %g", dp, ds, dm);
+    /* and the training moved them: the comparison is not of two fresh networks */
+    Experiment e3;
+    Session fresh;
+    char p[256];
+    snprintf(p, sizeof p, "%s/dp.ini", dir);
+    ck_assert_int_eq(experiment_load(p, NULL, 0, &e3), 0);
+    ck_assert_int_eq(session_open(&fresh, &e3, e3.batch_size, 500), 0);
+    ck_assert(max_diff(fresh.model.params, a.model.params, a.model.n_params) > 1000 * PARAM_TOL);
+    session_close(&fresh);
+    session_close(&a);
+    session_close(&b);
+    experiment_free(&e1);
+    experiment_free(&e2);
+    experiment_free(&e3);
+}
+END_TEST
+
+typedef struct {
+    int n;
+    double v[8][5]; /* train_loss, train_acc, test_loss, test_acc, lr */
+} Curve;
+
+static Curve curve(const char *db)
+{
+    Curve c = {0};
+    sqlite3 *s = fixture_open_db(db);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select train_loss, train_acc, test_loss, test_acc, "
+                                           "lr from epochs where run_id = 1 order by epoch",
+                                        -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW && c.n < 8) {
+        for (int k = 0; k < 5; k++) c.v[c.n][k] = sqlite3_column_double(st, k);
+        c.n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return c;
+}
+
+START_TEST(test_same_curve_two_epochs)
+{
+    write_file("dp.ini", NET("2", "500"));
+    ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one/r.db --threads 1"), 0);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db two/r.db --threads 1"), 0);
+    /* rank 0 alone speaks: one progress line per epoch, one model table */
+    ck_assert_int_eq(count(out, "epoch   2/2"), 1);
+    ck_assert_int_eq(count(out, "data-parallel over 2 MPI ranks"), 1);
+    Curve a = curve("one/r.db"), b = curve("two/r.db");
+    ck_assert_int_eq(a.n, 2);
+    ck_assert_int_eq(b.n, 2);
+    for (int i = 0; i < 2; i++) {
+        double worst = 0;
+        for (int k = 0; k < 5; k += 2)
+            worst = fmax(worst, fabs(a.v[i][k] - b.v[i][k]) / fabs(a.v[i][k]));
+        fprintf(stderr, "epoch %d: loss relative difference %.3g\n", i + 1, worst);
+        ck_assert_msg(worst < LOSS_RTOL, "epoch %d: %g", i + 1, worst);
+        ck_assert(a.v[i][1] == b.v[i][1]); /* the same images right */
+        ck_assert(a.v[i][3] == b.v[i][3]);
+    }
+    ck_assert_int_eq(fixture_poll_int("two/r.db", "select count(*) from runs"), 1);
+    ck_assert_int_eq(fixture_poll_int("two/r.db", "select ranks * 10 + threads from runs"), 21);
+    ck_assert_int_eq(fixture_poll_int("one/r.db", "select ranks from runs"), 1);
+    ck_assert_int_eq(fixture_poll_int("two/r.db", "select count(*) from runs where status = "
+                                                  "'finished'"), 1);
+}
+END_TEST
+
+/* Starts the 2-rank run of dp.ini into db; each rank writes its pid to
+ * pid.RANK (the shell execs cnnrun: the same process). */
+static pid_t spawn_mpi_run(const char *db)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        if (!freopen("log", "a", stderr) || !freopen("log", "a", stdout)) _exit(127);
+        char sh[1024];
+        snprintf(sh, sizeof sh, "echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec %s run dp.ini --db %s "
+                                "--threads 1", getenv("CNNRUN_BIN"), db);
+        execl(getenv("CNNRUN_MPIRUN"), "mpirun", "--allow-run-as-root", "--oversubscribe", "--mca",
+              "mpi_yield_when_idle", "1", "-np", "2", "sh", "-c", sh, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static pid_t read_pid(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    for (int i = 0; i < 10000; i++) {
+        FILE *f = fopen(p, "r");
+        int v = 0;
+        if (f && fscanf(f, "%d", &v) == 1 && v > 0) {
+            fclose(f);
+            return v;
+        }
+        if (f) fclose(f);
+        usleep(1000);
+    }
+    ck_abort_msg("no %s", name);
+    return -1;
+}
+
+/* pid runs (exists and is not a zombie) */
+static int alive(pid_t pid)
+{
+    char p[64], buf[256];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
+START_TEST(test_killed_rank_then_resume)
+{
+    write_file("dp.ini", NET("4", "1000")); /* 20 steps an epoch */
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db ref/r.db --threads 1"), 0);
+    Curve ref = curve("ref/r.db");
+    ck_assert_int_eq(ref.n, 4);
+
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/k", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t job = spawn_mpi_run("k/r.db");
+    pid_t rank1 = read_pid("pid.1");
+    /* into the middle of epoch 3 */
+    int status;
+    for (int i = 0; i < 120000; i++) {
+        struct stat st;
+        char p[256];
+        snprintf(p, sizeof p, "%s/k/r.db", dir);
+        if (stat(p, &st) == 0 &&
+            fixture_poll_int("k/r.db", "select count(*) from epochs where run_id = 1") >= 2)
+            break;
+        ck_assert_msg(waitpid(job, &status, WNOHANG) == 0, "the job ended before epoch 2");
+        usleep(1000);
+    }
+    double secs = 0;
+    {
+        sqlite3 *s = fixture_open_db("k/r.db");
+        sqlite3_stmt *st;
+        ck_assert_int_eq(sqlite3_prepare_v2(s, "select seconds from epochs where epoch = 2", -1,
+                                            &st, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        secs = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(s);
+    }
+    usleep((useconds_t)(secs * 0.5e6));
+    ck_assert_int_eq(kill(rank1, SIGKILL), 0);
+    double t0 = now_seconds();
+    ck_assert_int_eq(waitpid(job, &status, 0), job);
+    double took = now_seconds() - t0;
+    fprintf(stderr, "rank 1 killed: mpirun ended %.2f s later\n", took);
+    ck_assert_msg(took < 10, "the job took %.1f s to stop", took);
+    ck_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+    /* every rank is gone (or a zombie nobody reaps, in a container) */
+    ck_assert(!alive(read_pid("pid.0")));
+
+    int kept = fixture_poll_int("k/r.db", "select count(*) from epochs where run_id = 1");
+    ck_assert_msg(kept >= 2 && kept < 4, "kept %d epochs", kept);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db k/r.db --threads 1 --resume"), 0);
+    ck_assert_int_eq(count(out, "resuming run 1"), 1);
+    Curve got = curve("k/r.db");
+    ck_assert_int_eq(got.n, 4);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 5; k++)
+            ck_assert_msg(got.v[i][k] == ref.v[i][k], "epoch %d column %d: %.17g != %.17g", i + 1,
+                          k, got.v[i][k], ref.v[i][k]);
+    ck_assert_int_eq(fixture_poll_int("k/r.db", "select count(*) from runs where status = "
+                                                "'finished' and ranks = 2"), 1);
+}
+END_TEST
+
+START_TEST(test_refused_before_training)
+{
+    write_file("bad.ini", "[experiment]\nname = bad\nepochs = 1\n[data]\nbatch_size = 0\n"
+                          "[layer.fc]\ntype = linear\noutputs = 10\n");
+    ck_assert_int_eq(mpi_cnnrun(2, "run bad.ini --db r.db"), 2);
+    ck_assert_int_eq(count(out, "bad.ini:5"), 1); /* rank 0 prints it, once */
+    ck_assert(!exists("r.db"));
+    /* 501 images in batches of 50: the last batch of 1 cannot be shared by 2 */
+    write_file("dp.ini", NET("1", "501"));
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db r.db --threads 1"), 2);
+    ck_assert_int_eq(count(out, "2 ranks share each step's batch, but a step has only 1 image"),
+                     1);
+    ck_assert_int_eq(mpi_cnnrun(2, "lr-find dp.ini --db r.db --threads 1 --steps 3"), 2);
+    ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one.db --threads 1"), 0); /* one is fine */
+}
+END_TEST
+
+START_TEST(test_bench_and_lr_find_under_mpirun)
+{
+    write_file("dp.ini", NET("1", "500"));
+    ck_assert_int_eq(mpi_cnnrun(2, "bench dp.ini --steps 3 --threads 1"), 0);
+    ck_assert_int_eq(count(out, "ranks=2\n"), 1);
+    ck_assert_int_eq(count(out, "images_per_sec="), 1);
+    ck_assert_int_eq(mpi_cnnrun(2, "lr-find dp.ini --db r.db --threads 1 --steps 5"), 0);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from lr_find"), 5);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select ranks from runs"), 2);
+    ck_assert_int_eq(mpi_cnnrun(0, "--version"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "MPI: compiled in"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("mpi");
+    TCase *tc = tcase_create("mpi");
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_same_parameters_after_10_steps);
+    tcase_add_test(tc, test_same_curve_two_epochs);
+    tcase_add_test(tc, test_killed_rank_then_resume);
+    tcase_add_test(tc, test_refused_before_training);
+    tcase_add_test(tc, test_bench_and_lr_find_under_mpirun);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
