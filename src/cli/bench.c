@@ -85,7 +85,10 @@ int cmd_bench(CliOptions *o)
     }
     int min_steps = o->steps ? o->steps : 10;
     int threads = cli_setup_threads(o->threads);
+    /* each rank measures its own threads' peak at the same time; the run's
+     * peak is their sum (the effective GFLOP/s are the whole batch's) */
     double peak = gemm_peak_gflops(PEAK_N, PEAK_REPS);
+    dist_sum_doubles(&peak, 1);
     Session ses;
     if (session_open(&ses, &e, batch, 0) != CN_EXIT_OK) {
         experiment_free(&e);
@@ -125,8 +128,8 @@ int cmd_bench(CliOptions *o)
     if (ses.ranks > 1)
         printf("data-parallel: %d MPI ranks of %d threads, %d images per rank; rank 0's times, "
                "img/s of the whole batch\n", ses.ranks, threads, m->max_batch);
-    printf("sgemm peak: %.1f GFLOP/s (engine gemm(), %d^3, best of %d)\n", peak, PEAK_N,
-           PEAK_REPS);
+    printf("sgemm peak: %.1f GFLOP/s (engine gemm(), %d^3, best of %d%s)\n", peak, PEAK_N,
+           PEAK_REPS, ses.ranks > 1 ? ", summed over the ranks" : "");
     model_print_conv_choice(m, stdout);
     printf("%-16s %9s %7s %9s\n", "layer type", "seconds", "share", "GFLOP/s");
     for (int k = 0; k < N_OPS; k++) {
