@@ -44,10 +44,16 @@ int exists(const char *name)
 
 int cnnrun(const char *args)
 {
+    return cnnrun_via("", args);
+}
+
+int cnnrun_via(const char *launcher, const char *args)
+{
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "cd %s && env -u CNNRUN_DATA %s %s >out.log 2>&1; st=$?; cat out.log >>log; exit $st",
-             dir, getenv("CNNRUN_BIN"), args);
+             "cd %s && env -u CNNRUN_DATA %s %s %s >out.log 2>&1; st=$?; cat out.log >>log; "
+             "exit $st",
+             dir, launcher, getenv("CNNRUN_BIN"), args);
     int st = system(cmd);
     char log[128];
     snprintf(log, sizeof log, "%s/out.log", dir);

@@ -19,6 +19,8 @@ int exists(const char *name);
  * is the default data); output into out and appended to dir/log. Returns the
  * exit status, -1 if it did not exit normally. */
 int cnnrun(const char *args);
+/* The same, the binary started by LAUNCHER (e.g. "mpirun -np 2"; "": none). */
+int cnnrun_via(const char *launcher, const char *args);
 
 /* dir/name opened read-only for queries, with a 10 s busy timeout (a run may
  * be writing it). */
