@@ -1,8 +1,8 @@
 /* trained.c — a trained network for the commands that use one (eval,
  * export, predict): the experiment file, its network built for batches of
- * min(test_batch_size, batch_size) images, and the checkpoint's weights and
- * batch-norm statistics loaded into it; each problem printed once, with the
- * exit status it calls for. */
+ * min(test_batch_size, batch_size) images (predict: no more than its
+ * images), and the checkpoint's weights and batch-norm statistics loaded
+ * into it; each problem printed once, with the exit status it calls for. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,8 +34,11 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
         return CN_EXIT_USAGE;
     }
     if (experiment_load(o->files[0], o->sets, o->n_sets, &t->e) != 0) return CN_EXIT_USAGE;
-    /* memory is planned as for training: batches of at most batch_size */
+    /* memory is planned as for training: batches of at most batch_size; a
+     * few images to predict need no more than their number (the flagship's
+     * batch of 2000 took ~3 s to set up for one picture) */
     t->batch = t->e.test_batch_size < t->e.batch_size ? t->e.test_batch_size : t->e.batch_size;
+    if (images && o->n_files - 1 < t->batch) t->batch = o->n_files - 1;
     t->threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
     if (model_build(&t->e, t->batch, &t->m) != 0) {
         experiment_free(&t->e);
