@@ -227,6 +227,20 @@ START_TEST(test_export_errors)
     ck_assert_msg(strstr(out, "-o MODEL.onnx is required"), "%s", out);
     ck_assert_int_eq(cnnrun("export tiny.ini -o t.onnx"), 2);
     ck_assert_msg(strstr(out, "--weights PATH is required"), "%s", out);
+    /* a section named as one of the graph's own tensors would make two of one name */
+    char *renamed = xstrdup(tiny_ini);
+    char *fc = strstr(renamed, "[layer.fc]");
+    ck_assert_ptr_nonnull(fc);
+    char clash[4096];
+    snprintf(clash, sizeof clash, "%.*s[layer.logits]%s", (int)(fc - renamed), renamed,
+             fc + strlen("[layer.fc]"));
+    free(renamed);
+    write_file("clash.ini", clash);
+    ck_assert_int_eq(cnnrun("run clash.ini --db clash.db"), 0);
+    ck_assert_int_eq(cnnrun("export clash.ini --weights clash-checkpoints/clash-1-last.ckpt -o t.onnx"),
+                     2);
+    ck_assert_msg(strstr(out, "the layer 'logits' has a name the ONNX graph gives a tensor"),
+                  "%s", out);
     ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o nodir/t.onnx"), 2);
     ck_assert_msg(strstr(out, "nodir/t.onnx: cannot write the ONNX model"), "%s", out);
     ck_assert(!exists("t.onnx"));
@@ -399,8 +413,13 @@ START_TEST(test_predict_bad_images)
     free(rgb);
     write_file("text.png", "hello, not an image\n");
     write_file("short.ppm", "P6\n4 4\n255\nabc");
+    write_file("wide.ppm", "P6\n70000 1\n255\nabc");       /* a side above 65535 */
+    write_file("claims.ppm", "P6\n16000 16000\n255\nabc"); /* 768 MB claimed, 3 bytes there */
     ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT
-                            " missing.png text.png good.png short.ppm"), 1);
+                            " missing.png text.png good.png short.ppm wide.ppm claims.ppm"), 1);
+    ck_assert_msg(strstr(out, "wide.ppm: cannot read: PPM: empty or larger than 2^28 pixels or "
+                              "65535 a side"), "%s", out);
+    ck_assert_msg(strstr(out, "claims.ppm: cannot read: PPM: truncated pixel data"), "%s", out);
     ck_assert_msg(strstr(out, "missing.png: cannot read: No such file or directory"), "%s", out);
     ck_assert_msg(strstr(out, "text.png: cannot read: not a PNG, JPEG or PPM image"), "%s", out);
     ck_assert_msg(strstr(out, "short.ppm: cannot read: PPM: truncated pixel data"), "%s", out);

@@ -27,6 +27,10 @@ typedef struct {
  * "input" is RGB in [0, 1], NCHW (N, 3, 32, 32), any N; its output "logits"
  * (N, classes). Returns 0, or -1 after printing the problem. */
 int onnx_export(const Model *m, const OnnxExportInfo *info, const char *path);
+/* The first node name of m that the graph uses for a tensor of its own
+ * (input, normalized, logits, output, normalize...), which would make two
+ * tensors of one name: NULL when there is none. */
+const char *onnx_reserved_name(const Model *m);
 /* The serialised model in a buffer (caller frees), as onnx_export writes it. */
 void *onnx_export_buffer(const Model *m, const OnnxExportInfo *info, size_t *len);
 /* The protobuf-c library's version ("1.4.1"). */

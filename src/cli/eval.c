@@ -7,6 +7,7 @@
  * writes every test image's label and logits (what tests/onnx_check.py
  * compares an exported model with); nothing else is written.
  * Last line: test_acc=<fraction>. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,13 @@ int cmd_eval(CliOptions *o)
     char *dump = NULL;
     size_t dump_len = 0;
     FILE *df = o->logits ? open_memstream(&dump, &dump_len) : NULL;
+    if (o->logits && !df) { /* else the file asked for would silently not be written */
+        fprintf(stderr, "cnnrun eval: --logits %s: %s\n", o->logits, strerror(errno));
+        free(x), free(labels), free(idx), free(view), free(logits);
+        cifar_free(&test);
+        cli_free_trained(&t);
+        return CN_EXIT_FAIL;
+    }
     if (df) fprintf(df, "# cnnrun eval %s --weights %s: label, then the %d logits of each test "
                     "image\n", o->files[0], o->weights, K);
     long confusion[CIFAR_CLASSES][CIFAR_CLASSES];
@@ -80,8 +88,12 @@ int cmd_eval(CliOptions *o)
     }
     int status = CN_EXIT_OK;
     if (df) {
-        fclose(df);
-        if (write_file_atomic(o->logits, dump, dump_len, "the logits") != 0) status = CN_EXIT_USAGE;
+        if (fclose(df) != 0) {
+            fprintf(stderr, "cnnrun eval: --logits %s: %s\n", o->logits, strerror(errno));
+            status = CN_EXIT_FAIL;
+        } else if (write_file_atomic(o->logits, dump, dump_len, "the logits") != 0) {
+            status = CN_EXIT_USAGE;
+        }
         free(dump);
     }
     double acc = test.n ? (double)correct / test.n : 0;

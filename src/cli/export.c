@@ -26,6 +26,14 @@ int cmd_export(CliOptions *o)
     Trained t;
     int rc = cli_load_trained(o, "export", false, &t);
     if (rc != 0) return rc;
+    const char *clash = onnx_reserved_name(&t.m);
+    if (clash) {
+        fprintf(stderr, "%s: the layer '%s' has a name the ONNX graph gives a tensor of its own "
+                        "(input, normalized, logits, output); rename its section to export it\n",
+                o->files[0], clash);
+        cli_free_trained(&t);
+        return CN_EXIT_USAGE;
+    }
     OnnxExportInfo info = {.experiment = t.e.name, .source = o->weights,
                            .normalize = t.e.normalize, .class_names = cifar_class_names};
     rc = onnx_export(&t.m, &info, o->output) == 0 ? CN_EXIT_OK : CN_EXIT_USAGE;

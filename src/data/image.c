@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jpeglib.h>
 
@@ -18,6 +19,7 @@
 
 /* Larger images are refused (a decoding bomb, not a photograph). */
 #define IMAGE_MAX_PIXELS (1L << 28)
+#define IMAGE_MAX_SIDE 65535L
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *what)
 {
@@ -27,7 +29,9 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *what)
 
 static int too_large(long w, long h)
 {
-    return w <= 0 || h <= 0 || w > IMAGE_MAX_PIXELS / h;
+    /* each side too: the resize's filter tables grow with the longer side */
+    return w <= 0 || h <= 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE ||
+           w > IMAGE_MAX_PIXELS / h;
 }
 
 /* ---- PNG ---- */
@@ -41,7 +45,7 @@ static int load_png(const char *path, Image *img, char *err, size_t errlen)
         return fail(err, errlen, "PNG: %s", p.message);
     if (too_large(p.width, p.height)) {
         png_image_free(&p);
-        return fail(err, errlen, "%s", "PNG: larger than 2^28 pixels");
+        return fail(err, errlen, "%s", "PNG: larger than 2^28 pixels or 65535 a side");
     }
     p.format = PNG_FORMAT_RGB;
     img->w = (int)p.width;
@@ -89,6 +93,7 @@ static int load_jpeg(FILE *f, Image *img, char *err, size_t errlen)
 {
     struct jpeg_decompress_struct d;
     JpegError e;
+    memset(&d, 0, sizeof d); /* destroyable even if create fails */
     d.err = jpeg_std_error(&e.mgr);
     e.mgr.error_exit = jpeg_fail;
     e.mgr.output_message = jpeg_quiet;
@@ -101,15 +106,22 @@ static int load_jpeg(FILE *f, Image *img, char *err, size_t errlen)
     jpeg_create_decompress(&d);
     jpeg_stdio_src(&d, f);
     jpeg_read_header(&d, TRUE);
+    /* before jpeg_start_decompress: a progressive image's coefficient
+     * buffers are the header's size, allocated there */
+    if (too_large(d.image_width, d.image_height)) {
+        jpeg_destroy_decompress(&d);
+        return fail(err, errlen, "%s", "JPEG: larger than 2^28 pixels or 65535 a side");
+    }
+    d.mem->max_memory_to_use = 1L << 30; /* beyond it the library fails (jpeg_fail) */
     if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
         jpeg_destroy_decompress(&d);
         return fail(err, errlen, "%s", "JPEG: CMYK images are not supported");
     }
     d.out_color_space = JCS_RGB; /* grey is expanded */
     jpeg_start_decompress(&d);
-    if (too_large(d.output_width, d.output_height) || d.output_components != 3) {
+    if (d.output_components != 3) {
         jpeg_destroy_decompress(&d);
-        return fail(err, errlen, "%s", "JPEG: larger than 2^28 pixels");
+        return fail(err, errlen, "%s", "JPEG: not decoded to 3 colour components");
     }
     const size_t stride = (size_t)d.output_width * 3;
     rgb = xmalloc(stride * d.output_height);
@@ -154,8 +166,14 @@ static int load_ppm(FILE *f, int binary, Image *img, char *err, size_t errlen)
     long w = ppm_number(f), h = ppm_number(f), maxval = ppm_number(f);
     if (w < 0 || h < 0 || maxval < 1 || maxval > 65535)
         return fail(err, errlen, "%s", "PPM: bad header (width, height, maxval 1..65535)");
-    if (too_large(w, h)) return fail(err, errlen, "%s", "PPM: empty or larger than 2^28 pixels");
+    if (too_large(w, h))
+        return fail(err, errlen, "%s", "PPM: empty or larger than 2^28 pixels or 65535 a side");
     size_t n = (size_t)w * (size_t)h * 3;
+    struct stat st;
+    long at = ftell(f);
+    if (binary && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && at >= 0 &&
+        (size_t)(st.st_size - at) < n * (maxval < 256 ? 1 : 2))
+        return fail(err, errlen, "%s", "PPM: truncated pixel data"); /* before a header-sized allocation */
     img->w = (int)w;
     img->h = (int)h;
     img->rgb = xmalloc(n);

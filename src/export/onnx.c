@@ -424,6 +424,19 @@ static Onnx__StringStringEntryProto *entry(Builder *b, const char *key, const ch
     return e;
 }
 
+const char *onnx_reserved_name(const Model *m)
+{
+    static const char *const own[] = {"input", "normalized", "logits", "output"};
+    for (int i = 0; i < m->n_nodes; i++) {
+        const char *name = m->nodes[i].name;
+        if (strncmp(name, "normalize", 9) == 0 && (name[9] == '.' || name[9] == '/'))
+            return name;
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            if (strcmp(name, own[k]) == 0) return name;
+    }
+    return NULL;
+}
+
 void *onnx_export_buffer(const Model *m, const OnnxExportInfo *info, size_t *len)
 {
     Builder b = {0};

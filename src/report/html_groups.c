@@ -139,9 +139,10 @@ static int plot_sweep(FILE *f, const char *dir, const ReportGroups *g, int k, co
     fputs(" over <code>", f);
     html_esc(f, key);
     fprintf(f, "</code></h3>\n<p class=meta>%d groups; the x axis is %s.</p>\n"
-               "<img src=\"%s\" alt=\"test accuracy against %s, mean and standard deviation "
-               "of each group\">\n", m,
-            log_x ? "logarithmic (a rate, or values spanning 10x or more)" : "linear", name, key);
+               "<img src=\"%s\" alt=\"test accuracy against ", m,
+            log_x ? "logarithmic (a rate, or values spanning 10x or more)" : "linear", name);
+    html_esc(f, key); /* a key is the user's text: escaped in the attribute too */
+    fputs(", mean and standard deviation of each group\">\n", f);
     return rc;
 }
 

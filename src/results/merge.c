@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MERGE_MAX_COLS 64
 
@@ -45,7 +46,12 @@ static int table_columns(sqlite3 *db, const char *table, Columns *out)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n < MERGE_MAX_COLS)
         out->name[out->n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+    if (rc == SQLITE_ROW) { /* a column left out would be lost without a word */
+        fprintf(stderr, "table %s: more than %d columns; cnnrun merge copies at most that many\n",
+                table, MERGE_MAX_COLS);
+        return -1;
+    }
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* The columns of `table` both files have, but `skip` (the key the copy
@@ -273,6 +279,8 @@ int results_merge(const char *into, const char *const *srcs, int n)
     int ok = 1;
     for (int i = 0; i < n && ok; i++) ok = (src[i] = open_source(srcs[i])) != NULL;
     int refused = !ok;
+    struct stat before;
+    int created = stat(into, &before) != 0; /* a failed merge leaves no new file behind */
     ResultsDb *r = ok ? results_open(into) : NULL; /* creates or migrates its schema */
     ok = ok && r;
     results_close(r);
@@ -301,6 +309,14 @@ int results_merge(const char *into, const char *const *srcs, int n)
     if (!ok && dst && !sqlite3_get_autocommit(dst)) sqlite3_exec(dst, "ROLLBACK", NULL, NULL, NULL);
     if (ok) fprintf(stderr, "%s: %d run%s merged\n", into, total, total == 1 ? "" : "s");
     sqlite3_close(dst);
+    if (!ok && created) {
+        unlink(into);
+        for (const char *suffix = "-wal\0-shm\0-journal\0"; *suffix; suffix += strlen(suffix) + 1) {
+            char side[4096];
+            snprintf(side, sizeof side, "%s%s", into, suffix);
+            unlink(side);
+        }
+    }
     for (int i = 0; i < n; i++) sqlite3_close(src[i]);
     free(src);
     return ok ? total : refused ? -2 : -1;

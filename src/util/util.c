@@ -130,7 +130,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, const char
     }
     mode_t mask = umask(022); /* mkstemp gives 0600; give what open(0666) would */
     umask(mask);
-    int err = fchmod(fd, 0666 & ~mask) != 0 ? errno : 0;
+    (void)fchmod(fd, 0666 & ~mask); /* as checkpoint_save: some file systems refuse it */
+    int err = 0;
     const char *p = data;
     for (size_t done = 0; !err && done < len;) {
         ssize_t k = write(fd, p + done, len - done);
