@@ -24,6 +24,7 @@
 #include "check_run.h"
 #include "cli_fixture.h"
 #include "cnnrun/checkpoint.h"
+#include "cnnrun/dist.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
@@ -124,6 +125,45 @@ START_TEST(test_same_parameters_after_10_steps)
     experiment_free(&e1);
     experiment_free(&e2);
     experiment_free(&e3);
+}
+END_TEST
+
+/* A network of 3.8 M parameters: its gradient sum goes in three buckets
+ * (c4's 1.2 M started after its backward, c3's 2.4 M after its, the rest at
+ * the end; DIST_BUCKET_FLOATS = 1 M), two of them while the backward of the
+ * layers below still runs. */
+#define BIG_NET                                                                                \
+    "[experiment]\nname = big\nseed = 1602\nepochs = 1\n"                                       \
+    "[data]\nbatch_size = 20\ntrain_subset = 80\ntest_subset = 40\n"                             \
+    "[optimizer]\ntype = sgd\nmomentum = 0.9\n"                                                 \
+    "[schedule]\ntype = constant\nlr = 0.01\n"                                                  \
+    "[layer.c1]\ntype = conv\nfilters = 64\nstride = 2\nbatchnorm = true\nactivation = relu\n" \
+    "[layer.pool]\ntype = maxpool\nsize = 4\n"                                                  \
+    "[layer.c2]\ntype = conv\nfilters = 512\nbatchnorm = true\nactivation = relu\n"           \
+    "[layer.c3]\ntype = conv\nfilters = 512\nbatchnorm = true\nactivation = relu\n"           \
+    "[layer.c4]\ntype = conv\nfilters = 256\nbatchnorm = true\nactivation = relu\n"           \
+    "[layer.gp]\ntype = global_avgpool\n"                                                       \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+
+START_TEST(test_buckets_match_one_process)
+{
+    write_file("big.ini", BIG_NET);
+    ck_assert_int_eq(mpi_cnnrun(0, "run big.ini --db one/r.db --threads 1"), 0);
+    ck_assert_int_eq(mpi_cnnrun(2, "run big.ini --db two/r.db --threads 1"), 0);
+    Experiment e1, e2;
+    Session a, b;
+    load("big.ini", "one/r-checkpoints/big-1-last.ckpt", &e1, &a);
+    load("big.ini", "two/r-checkpoints/big-1-last.ckpt", &e2, &b);
+    ck_assert(a.model.n_params > 3 * DIST_BUCKET_FLOATS); /* several buckets */
+    double dp = max_diff(a.model.params, b.model.params, a.model.n_params);
+    double dm = max_diff(a.opt.m1, b.opt.m1, a.opt.n);
+    fprintf(stderr, "bucketed, 2 ranks vs 1 process after 4 steps, %zu parameters: max |diff| "
+                    "parameters %.3g, momentum %.3g\n", a.model.n_params, dp, dm);
+    ck_assert_msg(dp < PARAM_TOL && dm < PARAM_TOL, "parameters %g, momentum %g", dp, dm);
+    session_close(&a);
+    session_close(&b);
+    experiment_free(&e1);
+    experiment_free(&e2);
 }
 END_TEST
 
@@ -332,6 +372,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_same_parameters_after_10_steps);
+    tcase_add_test(tc, test_buckets_match_one_process);
     tcase_add_test(tc, test_same_curve_two_epochs);
     tcase_add_test(tc, test_killed_rank_then_resume);
     tcase_add_test(tc, test_refused_before_training);

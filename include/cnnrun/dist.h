@@ -25,8 +25,21 @@ const char *dist_library(void);
 /* Collectives over all ranks, in place; every rank calls them in the same
  * order. Sums are the same on every rank and, for a given number of ranks,
  * from run to run. */
-void dist_sum_floats(float *x, size_t n);
 void dist_sum_doubles(double *x, int n);
+/* The gradient sum overlapped with the backward pass, in buckets (as
+ * PyTorch DDP's): dist_grads_begin(x, n) before the backward,
+ * dist_grads_ready(from) whenever x[from .. n) is final (from only
+ * decreasing; model_backward_notify calls it), dist_grads_end() after it.
+ * Each bucket of at least DIST_BUCKET_FLOATS is reduce-scattered as soon as
+ * it is final, the reductions progressed at every later ready(); end()
+ * starts the last bucket, waits, and all-gathers every bucket in order. The
+ * buckets' bounds depend only on the network, so the sums, the same on every
+ * rank, are reproducible for a given number of ranks (for 2 ranks each element is one
+ * addition, so any bucketing gives the same bits). */
+#define DIST_BUCKET_FLOATS ((size_t)1 << 20) /* 4 MiB, DDP's default is 25 MB */
+void dist_grads_begin(float *x, size_t n);
+void dist_grads_ready(size_t from);
+void dist_grads_end(void);
 /* The largest of the ranks' v. */
 int dist_max_int(int v);
 /* Rank 0's n bytes to every rank. */

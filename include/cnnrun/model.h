@@ -170,6 +170,11 @@ float *model_dlogits(Model *m);  /* where the loss writes its gradient */
 void model_zero_grad(Model *m);
 /* Backward of the last training forward; adds into m->grads. */
 void model_backward(Model *m, const float *input, int n);
+/* The same, calling ready(from) each time m->grads[from .. n_params) is
+ * final (parameters lie in node order and backward visits the nodes in
+ * reverse, so from only decreases): the gradient sum over MPI ranks starts
+ * on those while the rest of the backward runs. */
+void model_backward_notify(Model *m, const float *input, int n, void (*ready)(size_t from));
 
 /* Shape per image (C, H, W) of node idx's output, or of the network's input
  * for NODE_INPUT. */

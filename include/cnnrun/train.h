@@ -232,6 +232,9 @@ int session_batch(Session *s, const CifarSplit *train, int step);
  * gradient for n images: returns the loss summed over them and adds the
  * correct predictions to *correct (may be NULL). */
 double session_forward(Session *s, int n, int *correct);
+/* Backward over the last forward of this rank's k images x, the gradients
+ * summed over the ranks (in buckets overlapping the backward: dist.h). */
+void session_backward(Session *s, const float *x, int k);
 /* Backward over the last forward and one optimizer update at lr. */
 void session_update(Session *s, int n, float lr);
 

@@ -47,8 +47,7 @@ static double step(Session *ses, int batch, double *t_update)
     softmax_xent(k, m->classes, model_logits(m), ses->labels + lo, model_dlogits(m),
                  1.0f / (float)batch, NULL);
     model_zero_grad(m);
-    model_backward(m, x, k);
-    dist_sum_floats(m->grads, m->n_params);
+    session_backward(ses, x, k);
     double tu = now_seconds();
     optimizer_step(&ses->opt, m->params, m->grads, 0.001f);
     double t1 = now_seconds();

@@ -49,5 +49,16 @@ void model_zero_grad(Model *m)
 
 void model_backward(Model *m, const float *input, int batch)
 {
-    for (int i = m->n_nodes - 1; i >= 0; i--) run_node(m, i, input, batch, true, false);
+    model_backward_notify(m, input, batch, NULL);
+}
+
+void model_backward_notify(Model *m, const float *input, int batch, void (*ready)(size_t from))
+{
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        run_node(m, i, input, batch, true, false);
+        const Node *n = &m->nodes[i];
+        /* a node's backward writes only its own parameters' gradients (an
+         * absorbed activation has none) */
+        if (ready && n->w_len + n->b_len > 0) ready(n->w_off);
+    }
 }

@@ -4,7 +4,8 @@
  * includes mpi.h; built without MPI (meson -Dmpi=disabled, or no MPI found)
  * every function is the one-process no-op. Every reduction has a fixed
  * order that depends only on the number of ranks, and gives every rank the
- * same numbers: gradients are summed block by block (reduce-scatter, each
+ * same numbers: gradients are summed in buckets started while the
+ * backward pass still runs, each bucket block by block (reduce-scatter, each
  * block reduced once, by its owner, then all-gathered), batch-norm
  * statistics gathered and combined in rank order. */
 #include "cnnrun/dist.h"
@@ -21,10 +22,25 @@
 static struct {
     int on;        /* dist_init initialised MPI */
     int rank, size;
-    float *pad;    /* dist_sum_floats: the vector padded to a multiple of size */
-    size_t pad_n;
     char library[128];
 } g = {.size = 1};
+
+/* dist_grads_*: the buckets of one gradient sum */
+typedef struct {
+    size_t lo, len;   /* x[lo .. lo + len) */
+    size_t off;       /* where its padded copy lies in gb.pad */
+    int block;        /* len / size, rounded up */
+} Bucket;
+
+static struct {
+    float *x;
+    size_t n, sent;   /* x[sent .. n) is in buckets already */
+    float *pad;
+    size_t pad_n, pad_used;
+    Bucket *b;
+    MPI_Request *req;
+    int k, cap;
+} gb;
 
 void dist_init(int *argc, char ***argv)
 {
@@ -43,8 +59,8 @@ void dist_init(int *argc, char ***argv)
 void dist_finalize(void)
 {
     if (!g.on) return;
-    free(g.pad);
-    g.pad = NULL;
+    free(gb.pad), free(gb.b), free(gb.req);
+    memset(&gb, 0, sizeof gb);
     MPI_Finalize();
     g.on = 0;
 }
@@ -64,25 +80,70 @@ const char *dist_library(void)
     return g.library;
 }
 
-void dist_sum_floats(float *x, size_t n)
+
+/* ---- the bucketed gradient sum (dist_grads_*) ---------------------------- */
+
+
+static void bucket_start(size_t lo, size_t hi)
 {
-    if (g.size == 1 || n == 0) return;
-    size_t block = (n + (size_t)g.size - 1) / (size_t)g.size, all = block * (size_t)g.size;
-    if (g.pad_n < all) {
-        free(g.pad);
-        g.pad = alloc_floats(all);
-        g.pad_n = all;
+    size_t len = hi - lo, block = (len + (size_t)g.size - 1) / (size_t)g.size;
+    if (gb.k == gb.cap) {
+        gb.cap = gb.cap ? 2 * gb.cap : 16;
+        gb.b = xrealloc(gb.b, sizeof *gb.b * (size_t)gb.cap);
+        gb.req = xrealloc(gb.req, sizeof *gb.req * (size_t)gb.cap);
     }
-    memcpy(g.pad, x, sizeof(float) * n);
-    memset(g.pad + n, 0, sizeof(float) * (all - n));
-    /* each block summed once, by rank `block index`, in the library's order
-     * for this number of ranks; then every rank gets every block */
-    MPI_Reduce_scatter_block(MPI_IN_PLACE, g.pad, (int)block, MPI_FLOAT, MPI_SUM,
-                             MPI_COMM_WORLD);
-    memmove(g.pad + block * (size_t)g.rank, g.pad, sizeof(float) * block);
-    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g.pad, (int)block, MPI_FLOAT,
-                  MPI_COMM_WORLD);
-    memcpy(x, g.pad, sizeof(float) * n);
+    Bucket *b = &gb.b[gb.k];
+    *b = (Bucket){.lo = lo, .len = len, .off = gb.pad_used, .block = (int)block};
+    float *p = gb.pad + b->off;
+    memcpy(p, gb.x + lo, sizeof(float) * len);
+    memset(p + len, 0, sizeof(float) * (block * (size_t)g.size - len));
+    gb.pad_used += block * (size_t)g.size;
+    /* block r summed once, by rank r, into the bucket's first block */
+    MPI_Ireduce_scatter_block(MPI_IN_PLACE, p, b->block, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                              &gb.req[gb.k]);
+    gb.k++;
+}
+
+void dist_grads_begin(float *x, size_t n)
+{
+    gb.x = x, gb.n = n, gb.sent = n, gb.k = 0, gb.pad_used = 0;
+    if (g.size == 1) return;
+    /* every bucket but the last is at least DIST_BUCKET_FLOATS long */
+    size_t most = n + (n / DIST_BUCKET_FLOATS + 1) * (size_t)g.size;
+    if (gb.pad_n < most) {
+        free(gb.pad);
+        gb.pad = alloc_floats(most);
+        gb.pad_n = most;
+    }
+}
+
+void dist_grads_ready(size_t from)
+{
+    if (g.size == 1 || from >= gb.sent) return;
+    if (gb.sent - from >= DIST_BUCKET_FLOATS) {
+        bucket_start(from, gb.sent);
+        gb.sent = from;
+    }
+    int done;
+    if (gb.k) MPI_Testall(gb.k, gb.req, &done, MPI_STATUSES_IGNORE); /* progress */
+}
+
+void dist_grads_end(void)
+{
+    if (g.size == 1 || gb.n == 0) return;
+    if (gb.sent > 0) bucket_start(0, gb.sent);
+    MPI_Waitall(gb.k, gb.req, MPI_STATUSES_IGNORE);
+    for (int i = 0; i < gb.k; i++) { /* in the same order on every rank */
+        Bucket *b = &gb.b[i];
+        float *p = gb.pad + b->off;
+        memmove(p + (size_t)b->block * (size_t)g.rank, p, sizeof(float) * (size_t)b->block);
+        MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p, b->block, MPI_FLOAT,
+                       MPI_COMM_WORLD, &gb.req[i]);
+    }
+    MPI_Waitall(gb.k, gb.req, MPI_STATUSES_IGNORE);
+    for (int i = 0; i < gb.k; i++)
+        memcpy(gb.x + gb.b[i].lo, gb.pad + gb.b[i].off, sizeof(float) * gb.b[i].len);
+    gb.k = 0;
 }
 
 /* The ranks' n doubles, rank after rank, into all (size * n). */
@@ -204,16 +265,18 @@ void dist_finalize(void) {}
 int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
 const char *dist_library(void) { return NULL; }
-void dist_sum_floats(float *x, size_t n)
-{
-    (void)x;
-    (void)n;
-}
 void dist_sum_doubles(double *x, int n)
 {
     (void)x;
     (void)n;
 }
+void dist_grads_begin(float *x, size_t n)
+{
+    (void)x;
+    (void)n;
+}
+void dist_grads_ready(size_t from) { (void)from; }
+void dist_grads_end(void) {}
 int dist_max_int(int v) { return v; }
 void dist_bcast(void *p, size_t n)
 {

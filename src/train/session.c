@@ -132,11 +132,22 @@ double session_forward(Session *s, int n, int *correct)
     return loss;
 }
 
+void session_backward(Session *s, const float *x, int k)
+{
+    Model *m = &s->model;
+    if (s->ranks == 1) {
+        model_backward(m, x, k);
+        return;
+    }
+    dist_grads_begin(m->grads, m->n_params);
+    model_backward_notify(m, x, k, dist_grads_ready);
+    dist_grads_end();
+}
+
 void session_update(Session *s, int n, float lr)
 {
     int lo, k = session_shard(s, n, &lo);
     model_zero_grad(&s->model);
-    model_backward(&s->model, s->images + (size_t)lo * CIFAR_PIXELS, k);
-    dist_sum_floats(s->model.grads, s->model.n_params);
+    session_backward(s, s->images + (size_t)lo * CIFAR_PIXELS, k);
     optimizer_step(&s->opt, s->model.params, s->model.grads, lr);
 }
