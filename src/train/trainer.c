@@ -118,12 +118,30 @@ static void keep_partial_epoch(Session *s, TrainPosition *pos, const Epoch *ep)
 }
 
 /* Memory is planned for the training batch (a rank's slice of it); evaluation
- * runs in chunks of at most that size (test_batch_size larger is clamped).
- * Every rank evaluates the whole split: they hold the same model. */
+ * runs in chunks of at most that size (test_batch_size larger is clamped). */
 static int eval_batch(const Session *s)
 {
     int most = s->model.max_batch;
     return s->e->test_batch_size < most ? s->e->test_batch_size : most;
+}
+
+/* split evaluated (with mode's views), the ranks sharing the work: each
+ * evaluates its contiguous slice (session_shard), and the loss sums and
+ * correct counts are summed over the ranks in rank order (the same numbers
+ * on every rank). One process: the whole split. */
+static EvalResult evaluate_shared(Session *s, const CifarSplit *split, TtaMode mode)
+{
+    if (s->ranks == 1)
+        return evaluate_tta(&s->model, split, &s->aug, eval_batch(s), s->images, s->labels, mode);
+    int lo, k = session_shard(s, split->n, &lo);
+    CifarSplit part = {.n = k, .pixels = split->pixels + (size_t)lo * CIFAR_PIXELS,
+                       .labels = split->labels + lo};
+    EvalResult r = evaluate_tta(&s->model, &part, &s->aug, eval_batch(s), s->images, s->labels,
+                                mode);
+    double v[2] = {r.loss * k, round(r.acc * k)}; /* this rank's loss sum and correct count */
+    dist_sum_doubles(v, 2);
+    return (EvalResult){.loss = split->n ? v[0] / split->n : 0,
+                        .acc = split->n ? v[1] / split->n : 0};
 }
 
 /* [experiment] eval_every: this epoch is evaluated (the last one, partial or
@@ -143,9 +161,8 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
     EvalResult ev = {.loss = NAN, .acc = NAN};
     const int evaluated = evaluates(s, ep->epoch);
     EvalResult vev = {.loss = NAN, .acc = NAN};
-    if (evaluated) ev = evaluate(&s->model, test, &s->aug, eval_batch(s), s->images, s->labels);
-    if (evaluated && s->val)
-        vev = evaluate(&s->model, s->val, &s->aug, eval_batch(s), s->images, s->labels);
+    if (evaluated) ev = evaluate_shared(s, test, TTA_NONE);
+    if (evaluated && s->val) vev = evaluate_shared(s, s->val, TTA_NONE);
     double secs = now_seconds() - ep->t0;
     EpochRecord rec = {.epoch = ep->epoch, .lr = ep->lr, .train_loss = ep->loss_sum / ep->seen,
                        .train_acc = (double)ep->correct / ep->seen, .test_loss = ev.loss,
@@ -193,8 +210,7 @@ static TrainEnd final_evaluation(Session *s, const CifarSplit *test, TrainPositi
 {
     if (s->e->tta == TTA_NONE) return TRAIN_FINISHED;
     double t0 = now_seconds();
-    EvalResult ev = evaluate_tta(&s->model, test, &s->aug, eval_batch(s), s->images, s->labels,
-                                 s->e->tta);
+    EvalResult ev = evaluate_shared(s, test, s->e->tta);
     pos->train_seconds += now_seconds() - t0;
     fprintf(stderr, "final test loss %.4f acc %.2f%% with test-time augmentation (%d views)\n",
             ev.loss, 100 * ev.acc, tta_views(s->e->tta));
