@@ -34,6 +34,13 @@ char *read_text_file(const char *path, size_t *len_out);
  * path is either untouched or complete. Returns 0, or -1 after printing
  * `path: cannot write WHAT: reason` (the temporary file removed). */
 int write_file_atomic(const char *path, const void *data, size_t len, const char *what);
+/* The two ends of such a write, for writers that stream: temp_beside opens
+ * path.tmp.XXXXXX (mode 0666 under the umask; *tmp its malloc'd name) and
+ * returns its descriptor, or -1 with errno set; commit_beside renames it
+ * over path and fsyncs path's directory, so that the rename is durable too
+ * (0, or -1 with errno set; the caller has written, fsynced and closed it). */
+int temp_beside(const char *path, char **tmp);
+int commit_beside(const char *tmp, const char *path);
 
 /* Monotonic wall clock in seconds. */
 double now_seconds(void);

@@ -188,21 +188,13 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
                     const CheckpointMeta *meta)
 {
     if (ensure_dir(path) != 0) return -1;
-    size_t plen = strlen(path);
-    char *tmp = xmalloc(plen + 16);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    char *tmp;
+    int fd = temp_beside(path, &tmp);
     if (fd < 0) {
         fprintf(stderr, "%s: cannot create a temporary checkpoint file: %s\n", path,
                 strerror(errno));
-        free(tmp);
         return -1;
     }
-    /* mkstemp makes it 0600; give it what open(..., 0666) would under the umask
-     * (read umask by setting it back: nothing else runs during a save) */
-    mode_t mask = umask(022);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask); /* on failure it stays 0600: still a valid checkpoint */
     Writer w = {.f = fdopen(fd, "wb"), .h = 1469598103934665603ULL, .err = 0};
     if (!w.f) {
         close(fd);
@@ -248,7 +240,7 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
     if (!w.err && fflush(w.f) != 0) w.err = errno;
     if (!w.err && fsync(fileno(w.f)) != 0) w.err = errno;
     if (fclose(w.f) != 0 && !w.err) w.err = errno;
-    if (!w.err && rename(tmp, path) != 0) w.err = errno;
+    if (!w.err && commit_beside(tmp, path) != 0) w.err = errno;
     if (w.err) {
         fprintf(stderr, "%s: cannot write the checkpoint: %s\n", path, strerror(w.err));
         unlink(tmp);
@@ -256,16 +248,6 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
         return -1;
     }
     free(tmp);
-    /* make the rename itself durable */
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    int dfd = open(slash ? (dir[0] ? dir : "/") : ".", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
     return 0;
 }
 

@@ -22,6 +22,8 @@
 static struct {
     int on;        /* dist_init initialised MPI */
     int rank, size;
+    double *sum_all; /* dist_sum_doubles: every rank's values */
+    size_t sum_cap;  /* values per rank it holds */
     char library[128];
 } g = {.size = 1};
 
@@ -60,6 +62,8 @@ void dist_finalize(void)
 {
     if (!g.on) return;
     free(gb.pad), free(gb.b), free(gb.req);
+    free(g.sum_all);
+    g.sum_all = NULL, g.sum_cap = 0;
     memset(&gb, 0, sizeof gb);
     MPI_Finalize();
     g.on = 0;
@@ -152,17 +156,27 @@ static void gather(const double *x, int n, double *all)
     MPI_Allgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);
 }
 
-void dist_sum_doubles(double *x, int n)
+/* x[j] = the ranks' x[j] summed in rank order (the same on every rank), all
+ * (size * n) the gathered values. */
+static void sum_in_rank_order(double *x, int n, double *all)
 {
-    if (g.size == 1 || n <= 0) return;
-    double *all = xmalloc(sizeof(double) * (size_t)n * (size_t)g.size);
     gather(x, n, all);
     for (int j = 0; j < n; j++) {
         double s = 0;
         for (int r = 0; r < g.size; r++) s += all[(size_t)r * n + j];
         x[j] = s;
     }
-    free(all);
+}
+
+void dist_sum_doubles(double *x, int n)
+{
+    if (g.size == 1 || n <= 0) return;
+    if (g.sum_cap < (size_t)n) { /* called every step: kept, grown as needed */
+        free(g.sum_all);
+        g.sum_all = xmalloc(sizeof(double) * (size_t)n * (size_t)g.size);
+        g.sum_cap = (size_t)n;
+    }
+    sum_in_rank_order(x, n, g.sum_all);
 }
 
 int dist_max_int(int v)
@@ -229,12 +243,7 @@ static void bn_sums(void *ctx, int n, double *v)
 {
     DistBn *d = ctx;
     bn_reserve(d, (size_t)n);
-    gather(v, n, d->all);
-    for (int j = 0; j < n; j++) {
-        double s = 0;
-        for (int r = 0; r < g.size; r++) s += d->all[(size_t)r * n + j];
-        v[j] = s;
-    }
+    sum_in_rank_order(v, n, d->all);
 }
 
 BnSync *dist_bn_sync_new(void)

@@ -3,6 +3,7 @@
 #include "cnnrun/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,20 +118,51 @@ char *read_text_file(const char *path, size_t *len_out)
     return buf;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, const char *what)
+int temp_beside(const char *path, char **tmp)
 {
     size_t plen = strlen(path);
-    char *tmp = xmalloc(plen + 16);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    *tmp = xmalloc(plen + 16);
+    snprintf(*tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(*tmp);
     if (fd < 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(errno));
-        free(tmp);
+        int e = errno;
+        free(*tmp);
+        *tmp = NULL;
+        errno = e;
         return -1;
     }
-    mode_t mask = umask(022); /* mkstemp gives 0600; give what open(0666) would */
+    /* mkstemp makes it 0600; give it what open(..., 0666) would under the
+     * umask (read by setting it back: nothing else runs meanwhile). On
+     * failure (some file systems refuse it) it stays 0600: still valid. */
+    mode_t mask = umask(022);
     umask(mask);
-    (void)fchmod(fd, 0666 & ~mask); /* as checkpoint_save: some file systems refuse it */
+    (void)fchmod(fd, 0666 & ~mask);
+    return fd;
+}
+
+int commit_beside(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) != 0) return -1;
+    char *dir = xstrdup(path); /* make the rename itself durable */
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    int dfd = open(slash ? (dir[0] ? dir : "/") : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, const char *what)
+{
+    char *tmp;
+    int fd = temp_beside(path, &tmp);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(errno));
+        return -1;
+    }
     int err = 0;
     const char *p = data;
     for (size_t done = 0; !err && done < len;) {
@@ -141,7 +173,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, const char
     }
     if (!err && fsync(fd) != 0) err = errno;
     if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
+    if (!err && commit_beside(tmp, path) != 0) err = errno;
     if (err) {
         fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(err));
         unlink(tmp);
