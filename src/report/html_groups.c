@@ -146,15 +146,24 @@ static int plot_sweep(FILE *f, const char *dir, const ReportGroups *g, int k, co
     return rc;
 }
 
+/* Group i is its experiment's first (where that experiment's sweep is looked for). */
+static int first_of_experiment(const ReportGroups *g, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (strcmp(g->groups[j].experiment, g->groups[i].experiment) == 0) return 0;
+    return 1;
+}
+
 int html_groups(FILE *f, const char *dir, const ReportGroups *g)
 {
     int *idx = xmalloc(sizeof(int) * (size_t)(g->n + 1));
     double *x = xmalloc(sizeof(double) * (size_t)(g->n + 1));
     int show = 0;
-    for (int i = 0; i < g->n; i++) {
+    for (int i = 0; i < g->n && !show; i++) {
         const char *key;
-        show |= g->groups[i].n >= 2 ||
-                report_sweep_over_one_key(g, g->groups[i].experiment, &key, idx, x) > 0;
+        show = g->groups[i].n >= 2 ||
+               (first_of_experiment(g, i) &&
+                report_sweep_over_one_key(g, g->groups[i].experiment, &key, idx, x) > 0);
     }
     int rc = 0;
     if (show) {
@@ -179,12 +188,10 @@ int html_groups(FILE *f, const char *dir, const ReportGroups *g)
         /* a sweep plot per experiment, at its first group */
         int k = 0;
         for (int i = 0; i < g->n; i++) {
-            int first = 1;
-            for (int j = 0; j < i; j++)
-                first &= strcmp(g->groups[j].experiment, g->groups[i].experiment) != 0;
             const char *key;
-            int m = first ? report_sweep_over_one_key(g, g->groups[i].experiment, &key, idx, x)
-                          : 0;
+            int m = first_of_experiment(g, i)
+                        ? report_sweep_over_one_key(g, g->groups[i].experiment, &key, idx, x)
+                        : 0;
             if (m > 0) rc |= plot_sweep(f, dir, g, ++k, key, idx, x, m);
         }
     }
