@@ -269,7 +269,26 @@ static int alive(pid_t pid)
     return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
 }
 
-START_TEST(test_killed_rank_then_resume)
+/* The runs row's error (a copy), or NULL. */
+static char *run_error(const char *db)
+{
+    sqlite3 *s = fixture_open_db(db);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select error from runs where id = 1", -1, &st, NULL),
+                     SQLITE_OK);
+    char *e = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        e = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return e;
+}
+
+/* Kills rank `victim` with SIGKILL in the middle of epoch 3 of 4: the job
+ * ends within 10 s, non-zero, every rank gone; the run is marked failed
+ * with the victim named; `--resume` on 2 ranks ends with the uninterrupted
+ * run's curve, bit for bit. */
+static void kill_rank_then_resume(int victim)
 {
     write_file("dp.ini", NET("4", "1000")); /* 20 steps an epoch */
     ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db ref/r.db --threads 1"), 0);
@@ -280,7 +299,7 @@ START_TEST(test_killed_rank_then_resume)
     snprintf(sub, sizeof sub, "%s/k", dir);
     ck_assert_int_eq(mkdir(sub, 0755), 0);
     pid_t job = spawn_mpi_run("k/r.db");
-    pid_t rank1 = read_pid("pid.1");
+    pid_t rank[2] = {read_pid("pid.0"), read_pid("pid.1")};
     /* into the middle of epoch 3 */
     int status;
     for (int i = 0; i < 120000; i++) {
@@ -305,20 +324,29 @@ START_TEST(test_killed_rank_then_resume)
         sqlite3_close(s);
     }
     usleep((useconds_t)(secs * 0.5e6));
-    ck_assert_int_eq(kill(rank1, SIGKILL), 0);
+    ck_assert_int_eq(kill(rank[victim], SIGKILL), 0);
     double t0 = now_seconds();
     ck_assert_int_eq(waitpid(job, &status, 0), job);
     double took = now_seconds() - t0;
-    fprintf(stderr, "rank 1 killed: mpirun ended %.2f s later\n", took);
+    fprintf(stderr, "rank %d killed: mpirun ended %.2f s later\n", victim, took);
     ck_assert_msg(took < 10, "the job took %.1f s to stop", took);
     ck_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
     /* every rank is gone (or a zombie nobody reaps, in a container) within
-     * the 10 s: mpirun may return while rank 0 is still being killed */
-    pid_t rank0 = read_pid("pid.0");
-    while (alive(rank0) && now_seconds() - t0 < 10) usleep(10000);
-    ck_assert_msg(!alive(rank0), "rank 0 still running %.1f s after the kill",
+     * the 10 s: mpirun may return while the other rank is still ending */
+    pid_t other = rank[1 - victim];
+    while (alive(other) && now_seconds() - t0 < 10) usleep(10000);
+    ck_assert_msg(!alive(other), "rank %d still running %.1f s after the kill", 1 - victim,
                   now_seconds() - t0);
 
+    /* marked by the other rank's fault watch, the dead one named */
+    ck_assert_int_eq(fixture_poll_int("k/r.db", "select count(*) from runs where status = "
+                                                "'failed'"), 1);
+    char *err = run_error("k/r.db"), want[64];
+    snprintf(want, sizeof want, "rank %d (pid %d on ", victim, (int)rank[victim]);
+    fprintf(stderr, "the run's error: %s\n", err ? err : "(none)");
+    ck_assert_msg(err && strstr(err, want) && strstr(err, " of 2 died"), "error: %s",
+                  err ? err : "(none)");
+    free(err);
     int kept = fixture_poll_int("k/r.db", "select count(*) from epochs where run_id = 1");
     ck_assert_msg(kept >= 2 && kept < 4, "kept %d epochs", kept);
     ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db k/r.db --threads 1 --resume"), 0);
@@ -330,8 +358,14 @@ START_TEST(test_killed_rank_then_resume)
             ck_assert_msg(got.v[i][k] == ref.v[i][k], "epoch %d column %d: %.17g != %.17g", i + 1,
                           k, got.v[i][k], ref.v[i][k]);
     ck_assert_int_eq(fixture_poll_int("k/r.db", "select count(*) from runs where status = "
-                                                "'finished' and ranks = 2"), 1);
+                                                "'finished' and ranks = 2 and error is null"), 1);
 }
+
+START_TEST(test_killed_rank_then_resume) { kill_rank_then_resume(1); }
+END_TEST
+
+/* rank 0, the run's writer, killed: rank 1 marks the row */
+START_TEST(test_killed_rank0_then_resume) { kill_rank_then_resume(0); }
 END_TEST
 
 START_TEST(test_refused_before_training)
@@ -375,6 +409,7 @@ int main(void)
     tcase_add_test(tc, test_buckets_match_one_process);
     tcase_add_test(tc, test_same_curve_two_epochs);
     tcase_add_test(tc, test_killed_rank_then_resume);
+    tcase_add_test(tc, test_killed_rank0_then_resume);
     tcase_add_test(tc, test_refused_before_training);
     tcase_add_test(tc, test_bench_and_lr_find_under_mpirun);
     suite_add_tcase(s, tc);

@@ -45,6 +45,34 @@ int dist_max_int(int v);
 /* Rank 0's n bytes to every rank. */
 void dist_bcast(void *p, size_t n);
 
+/* ---- faults (dist_watch.c) ----
+ * When a rank dies, mpirun sends the others SIGTERM, then SIGKILL a second
+ * later, while they wait for it inside a collective. The stop-signal
+ * handler calls dist_signal() (async-signal-safe); a thread started by
+ * dist_init then looks at the ranks on its host and calls the run's
+ * DistStopFn at once, on that thread, in the rank that speaks for the run
+ * (rank 0; rank 0 dead: the lowest living rank on its host). After
+ * DIST_STOP_RANK_DIED the process ends (exit 1); after DIST_STOP_SIGNAL
+ * training goes on to its own, graceful stop if it has the time. */
+typedef enum {
+    DIST_STOP_SIGNAL,    /* a stop signal, no dead rank seen (one on another host may be) */
+    DIST_STOP_RANK_DIED, /* message names the rank(s) */
+} DistStop;
+typedef void (*DistStopFn)(void *ctx, DistStop why, const char *message);
+/* Who to tell (NULL: nobody); waits for a call in progress to end. */
+void dist_watch(DistStopFn fn, void *ctx);
+/* From a signal handler: wakes the watch (nothing with one rank). */
+void dist_signal(void);
+
+/* A rank's process, as the watch sees it. */
+typedef struct {
+    int pid;
+    char host[64];
+} DistPeer;
+/* dist.c's side: start the watch over size ranks' peers (kept), end it. */
+void dist_watch_begin(int rank, int size, const DistPeer *peers);
+void dist_watch_end(void);
+
 /* Batch norm's statistics over the ranks (the engine's BnSync): the ranks'
  * moments gathered and combined in rank order (Chan et al.'s parallel
  * variance), its sums gathered and added in rank order, so that every rank

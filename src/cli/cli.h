@@ -4,6 +4,7 @@
 #define CNNRUN_CLI_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "cnnrun/checkpoint.h"
@@ -55,6 +56,18 @@ int cli_setup_threads(int requested);
  * save, mark the run interrupted) instead of killing the process. */
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_catch_stop_signals(void);
+
+/* watch.c: the run that the MPI fault watch (dist.h) marks `failed` when a
+ * rank dies, or `interrupted` when the job is stopped, from its own thread
+ * (hence atomics: the training thread updates them). */
+typedef struct {
+    const char *db_path;          /* every rank's (the speaker may not be rank 0) */
+    const char *config_path;      /* the experiment file, for the resume hint; NULL: none */
+    _Atomic int64_t run_id;       /* <= 0: no row yet */
+    _Atomic double train_seconds; /* the finished epochs' (runs.train_seconds) */
+} WatchedRun;
+/* Watch w (NULL: no run); waits for a mark in progress. */
+void cli_watch_run(WatchedRun *w);
 
 /* train_split.c: cuts train to the file's train_subset and moves its
  * [data] validation images into *val (zeroed by the caller; untouched without

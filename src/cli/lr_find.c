@@ -63,8 +63,8 @@ static int stop_poll(void *ctx)
 /* Runs the test on a fresh session and records it. CN_EXIT_OK with *r
  * filled and *run_id its runs row, or the exit status. */
 static int find_and_record(const Experiment *e, const CifarSplit *train, const LrFindOptions *lo,
-                           ResultsDb *db, int threads, const char *data_desc, LrFindResult *r,
-                           int64_t *run_id)
+                           ResultsDb *db, const char *db_path, int threads,
+                           const char *data_desc, LrFindResult *r, int64_t *run_id)
 {
     Session s;
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
@@ -80,6 +80,13 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
         session_close(&s);
         return CN_EXIT_FAIL;
     }
+    WatchedRun watch = {.db_path = db_path};
+    if (dist_size() > 1) { /* a dead rank or mpirun's stop marks the row */
+        int64_t id = curve.run_id;
+        dist_bcast(&id, sizeof id);
+        atomic_store(&watch.run_id, id);
+        cli_watch_run(&watch);
+    }
     TrainCallbacks cb = {.ctx = &curve, .step = record_step, .stop = stop_poll};
     const char *why;
     TrainEnd end = lr_find(&s, train, lo, &cb, r, &why);
@@ -87,6 +94,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
     int rc = end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
     if (db && results_finish_run(db, curve.run_id, train_end_name(end), now_seconds() - t0, why) != 0)
         rc = CN_EXIT_FAIL;
+    cli_watch_run(NULL);
     session_close(&s);
     return rc;
 }
@@ -155,7 +163,7 @@ int cmd_lr_find(CliOptions *o)
                         "on)\n", o->files[0], train.n, held_out);
     LrFindResult r;
     int64_t run_id = 0;
-    int rc = find_and_record(&e, &train, &lo, db, threads, data_desc, &r, &run_id);
+    int rc = find_and_record(&e, &train, &lo, db, o->db, threads, data_desc, &r, &run_id);
     if (rc == CN_EXIT_OK) {
         printf("%s: lr-find run %lld: %d steps%s\n", o->files[0], (long long)run_id,
                r.steps_done,

@@ -250,6 +250,7 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     cli_stop_requested = 1;
+    dist_signal(); /* under mpirun: the training thread may be waiting for a dead rank */
 }
 
 void cli_catch_stop_signals(void)

@@ -302,7 +302,7 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     int n_params;
     const ConfigOverride *params = grid_point(g, point, &n_params);
-    RecordOptions opt = {.db = db, .threads = threads, .ranks = dist_size(),
+    RecordOptions opt = {.db = db, .db_path = o->db, .threads = threads, .ranks = dist_size(),
                          .data_dir = data_desc, .stop = &cli_stop_requested,
                          .checkpoint_dir = dist_rank() == 0 ? ckdir : NULL, /* rank 0 writes */
                          .resume_run_id = resume_id,

@@ -17,6 +17,7 @@
 #include "cnnrun/dist.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
+#include "cli.h"
 #include "run_record.h"
 
 typedef struct {
@@ -25,6 +26,7 @@ typedef struct {
     Session *s;
     int64_t run_id;   /* its runs row; -1 before it has one (or without a database) */
     int lock_fd;      /* run_lock: this run is alive here, refuses a second --resume */
+    WatchedRun watch; /* what a dead rank or mpirun's stop marks (cli.h) */
 } Record;
 
 static int has_checkpoints(const Record *r)
@@ -220,6 +222,7 @@ static const char *record_epoch(void *ctx, const EpochRecord *rec)
     Record *r = ctx;
     if (r->opt->db && results_add_epoch(r->opt->db, r->run_id, rec) != 0)
         return "could not record the epoch in the results database";
+    atomic_store(&r->watch.train_seconds, rec->run_seconds);
     /* the time to accuracy: the run's time up to this epoch's end, with evaluation */
     if (r->opt->db && rec->reached_target &&
         results_reached_target(r->opt->db, r->run_id, rec->epoch, rec->run_seconds) != 0)
@@ -287,7 +290,17 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
         announce(&r, test->n);
         rc = dist_max_int(open_runs_row(&r, pos.epoch + 1)); /* rank 0's row and lock */
     }
+    if (rc == 0 && dist_size() > 1) { /* every rank can mark the row if rank 0 dies */
+        int64_t id = r.run_id;
+        dist_bcast(&id, sizeof id);
+        r.watch.db_path = opt->db_path;
+        r.watch.config_path = e->path;
+        atomic_store(&r.watch.run_id, id);
+        atomic_store(&r.watch.train_seconds, pos.train_seconds);
+        cli_watch_run(&r.watch);
+    }
     if (rc == 0) rc = train_and_record(&r, train, test, &pos);
+    cli_watch_run(NULL);
     if (r.lock_fd >= 0) close(r.lock_fd); /* after the status is final */
     session_close(&s);
     return rc;

@@ -11,7 +11,8 @@
 #include "cnnrun/results.h"
 
 typedef struct {
-    ResultsDb *db;                /* may be NULL (no recording) */
+    ResultsDb *db;                /* may be NULL (no recording; a rank other than 0) */
+    const char *db_path;          /* its file, on every rank: the MPI fault watch marks it */
     int threads;                  /* per rank */
     int ranks;                    /* MPI processes sharing each batch (dist.h); 0: 1 */
     const char *data_dir;         /* as recorded in runs.data_dir */

@@ -205,6 +205,17 @@ static int prepare(ResultsDb *r, const char *sql, sqlite3_stmt **st)
     return 0;
 }
 
+/* How a run ends in its row: ?1 the run, ?2 status, ?3 train_seconds, ?4 error. */
+#define FINISH_SET                                                                              \
+    "status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "                       \
+    "train_seconds = ?3, error = ?4, "                                                          \
+    "final_test_acc = CASE WHEN final_views IS NOT NULL THEN final_test_acc ELSE "              \
+    "  (SELECT test_acc FROM epochs WHERE run_id = ?1 ORDER BY epoch DESC LIMIT 1) END, "        \
+    /* the test accuracy of the best epoch: on validation when the run has one \
+     * (run_summary's best_test_acc) */                                                         \
+    "best_test_acc = (SELECT test_acc FROM epochs WHERE run_id = ?1 "                          \
+    "  ORDER BY coalesce(val_acc, test_acc) DESC, epoch LIMIT 1) "
+
 ResultsDb *results_open(const char *path)
 {
     if (!path || !*path) {
@@ -255,15 +266,7 @@ ResultsDb *results_open(const char *path)
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 &r->insert_epoch) != 0 ||
         prepare(r,
-                "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
-                "train_seconds = ?3, error = ?4, "
-                "final_test_acc = CASE WHEN final_views IS NOT NULL THEN final_test_acc ELSE "
-                "  (SELECT test_acc FROM epochs WHERE run_id = ?1 ORDER BY epoch DESC LIMIT 1) END, "
-                /* the test accuracy of the best epoch: on validation when the
-                 * run has one (run_summary's best_test_acc) */
-                "best_test_acc = (SELECT test_acc FROM epochs WHERE run_id = ?1 "
-                "  ORDER BY coalesce(val_acc, test_acc) DESC, epoch LIMIT 1) "
-                "WHERE id = ?1",
+"UPDATE runs SET " FINISH_SET " WHERE id = ?1",
                 &r->finish_run) != 0 ||
         prepare(r, "INSERT INTO lr_find (run_id, step, lr, loss) VALUES (?1, ?2, ?3, ?4)",
                 &r->insert_lr_find) != 0 ||
@@ -389,6 +392,33 @@ int results_add_epoch(ResultsDb *r, int64_t run_id, const EpochRecord *e)
         db_error(r->path, "cannot record epoch %d of run %lld (%s)", e->epoch, (long long)run_id,
                  msg);
     return -1;
+}
+
+int results_mark_stopped(const char *path, int64_t run_id, const char *status,
+                         double train_seconds, const char *error, int wait_ms)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, wait_ms);
+        rc = sqlite3_prepare_v2(db, "UPDATE runs SET " FINISH_SET
+                                    " WHERE id = ?1 AND status = 'running'", -1, &st, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 3, train_seconds);
+        bind_text_or_null(st, 4, error);
+        rc = sqlite3_step(st);
+    }
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+    if (changed < 0)
+        db_error(path, "cannot mark run %lld %s (%s)", (long long)run_id, status,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return changed;
 }
 
 int results_finish_run(ResultsDb *r, int64_t run_id, const char *status, double train_seconds,

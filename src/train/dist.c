@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cnnrun/util.h"
 
@@ -22,6 +23,7 @@
 static struct {
     int on;        /* dist_init initialised MPI */
     int rank, size;
+    DistPeer *peers; /* every rank's process, for the fault watch */
     double *sum_all; /* dist_sum_doubles: every rank's values */
     size_t sum_cap;  /* values per rank it holds */
     char library[128];
@@ -56,11 +58,22 @@ void dist_init(int *argc, char ***argv)
     g.on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
+    if (g.size < 2) return;
+    DistPeer me = {.pid = (int)getpid()};
+    if (gethostname(me.host, sizeof me.host) != 0) str_copy(me.host, sizeof me.host, "?");
+    me.host[sizeof me.host - 1] = '\0';
+    g.peers = xcalloc((size_t)g.size, sizeof *g.peers);
+    MPI_Allgather(&me, (int)sizeof me, MPI_BYTE, g.peers, (int)sizeof me, MPI_BYTE,
+                  MPI_COMM_WORLD);
+    dist_watch_begin(g.rank, g.size, g.peers);
 }
 
 void dist_finalize(void)
 {
     if (!g.on) return;
+    dist_watch_end();
+    free(g.peers);
+    g.peers = NULL;
     free(gb.pad), free(gb.b), free(gb.req);
     free(g.sum_all);
     g.sum_all = NULL, g.sum_cap = 0;

@@ -1,0 +1,40 @@
+/* watch.c — the command line's side of the MPI fault watch (dist.h): the
+ * run a stop marks in its database, from the watch's thread, when a rank
+ * dies (`failed`, the rank named) or the job is told to stop (`interrupted`,
+ * before mpirun's SIGKILL can come). The training thread's own, graceful
+ * end, when it gets there, writes over the second. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "cnnrun/dist.h"
+#include "cnnrun/results.h"
+
+/* the watch's thread waits this long for the database's lock: mpirun's
+ * SIGKILL follows its SIGTERM by a second */
+#define MARK_WAIT_MS 500
+
+static void mark(void *ctx, DistStop why, const char *message)
+{
+    WatchedRun *w = ctx;
+    const char *status = why == DIST_STOP_RANK_DIED ? "failed" : "interrupted";
+    char full[1536];
+    if (why == DIST_STOP_RANK_DIED && w->config_path)
+        snprintf(full, sizeof full, "%s; the other ranks were stopped; `mpirun -np %d cnnrun run "
+                                    "%s --resume` continues from the last checkpoint",
+                 message, dist_size(), w->config_path);
+    else
+        snprintf(full, sizeof full, "%s", message);
+    int64_t id = atomic_load(&w->run_id);
+    int marked = id > 0 && w->db_path &&
+                 results_mark_stopped(w->db_path, id, status, atomic_load(&w->train_seconds),
+                                      full, MARK_WAIT_MS) == 1;
+    if (why == DIST_STOP_RANK_DIED || marked)
+        fprintf(stderr, "cnnrun: %s%s%s\n", full, marked ? "; the run is marked " : "",
+                marked ? status : "");
+}
+
+void cli_watch_run(WatchedRun *w)
+{
+    if (w) dist_watch(mark, w);
+    else dist_watch(NULL, NULL);
+}
