@@ -31,8 +31,9 @@ void dist_sum_doubles(double *x, int n);
  * dist_grads_ready(from) whenever x[from .. n) is final (from only
  * decreasing; model_backward_notify calls it), dist_grads_end() after it.
  * Each bucket of at least DIST_BUCKET_FLOATS is reduce-scattered as soon as
- * it is final, the reductions progressed at every later ready(); end()
- * starts the last bucket, waits, and all-gathers every bucket in order. The
+ * it is final, and all-gathered as soon as that has ended (seen at a later
+ * ready(), which also progresses them); end() starts the last bucket and
+ * waits for all. The
  * buckets' bounds depend only on the network, so the sums, the same on every
  * rank, are reproducible for a given number of ranks (for 2 ranks each element is one
  * addition, so any bucketing gives the same bits). */

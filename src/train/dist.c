@@ -6,7 +6,8 @@
  * order that depends only on the number of ranks, and gives every rank the
  * same numbers: gradients are summed in buckets started while the
  * backward pass still runs, each bucket block by block (reduce-scatter, each
- * block reduced once, by its owner, then all-gathered), batch-norm
+ * block reduced once, by its owner, then all-gathered as soon as that has
+ * ended, both overlapping the rest of the backward pass), batch-norm
  * statistics gathered and combined in rank order. */
 #include "cnnrun/dist.h"
 
@@ -42,8 +43,10 @@ static struct {
     float *pad;
     size_t pad_n, pad_used;
     Bucket *b;
-    MPI_Request *req;
+    MPI_Request *rs, *ag; /* each bucket's reduce-scatter, its allgather */
     int k, cap;
+    int gathering;    /* buckets[0 .. gathering) have their allgather started */
+    MPI_Comm comm_ag; /* the allgathers' own communicator: see gather_ready */
 } gb;
 
 void dist_init(int *argc, char ***argv)
@@ -58,7 +61,9 @@ void dist_init(int *argc, char ***argv)
     g.on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
+    gb.comm_ag = MPI_COMM_NULL;
     if (g.size < 2) return;
+    MPI_Comm_dup(MPI_COMM_WORLD, &gb.comm_ag);
     DistPeer me = {.pid = (int)getpid()};
     if (gethostname(me.host, sizeof me.host) != 0) str_copy(me.host, sizeof me.host, "?");
     me.host[sizeof me.host - 1] = '\0';
@@ -74,7 +79,8 @@ void dist_finalize(void)
     dist_watch_end();
     free(g.peers);
     g.peers = NULL;
-    free(gb.pad), free(gb.b), free(gb.req);
+    if (gb.comm_ag != MPI_COMM_NULL) MPI_Comm_free(&gb.comm_ag);
+    free(gb.pad), free(gb.b), free(gb.rs), free(gb.ag);
     free(g.sum_all);
     g.sum_all = NULL, g.sum_cap = 0;
     memset(&gb, 0, sizeof gb);
@@ -107,7 +113,8 @@ static void bucket_start(size_t lo, size_t hi)
     if (gb.k == gb.cap) {
         gb.cap = gb.cap ? 2 * gb.cap : 16;
         gb.b = xrealloc(gb.b, sizeof *gb.b * (size_t)gb.cap);
-        gb.req = xrealloc(gb.req, sizeof *gb.req * (size_t)gb.cap);
+        gb.rs = xrealloc(gb.rs, sizeof *gb.rs * (size_t)gb.cap);
+        gb.ag = xrealloc(gb.ag, sizeof *gb.ag * (size_t)gb.cap);
     }
     Bucket *b = &gb.b[gb.k];
     *b = (Bucket){.lo = lo, .len = len, .off = gb.pad_used, .block = (int)block};
@@ -117,13 +124,41 @@ static void bucket_start(size_t lo, size_t hi)
     gb.pad_used += block * (size_t)g.size;
     /* block r summed once, by rank r, into the bucket's first block */
     MPI_Ireduce_scatter_block(MPI_IN_PLACE, p, b->block, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
-                              &gb.req[gb.k]);
+                              &gb.rs[gb.k]);
+    gb.ag[gb.k] = MPI_REQUEST_NULL;
     gb.k++;
+}
+
+/* Bucket i's summed block, rank r's, moved to its place, then gathered. */
+static void gather_start(int i)
+{
+    Bucket *b = &gb.b[i];
+    float *p = gb.pad + b->off;
+    memmove(p + (size_t)b->block * (size_t)g.rank, p, sizeof(float) * (size_t)b->block);
+    MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p, b->block, MPI_FLOAT, gb.comm_ag,
+                   &gb.ag[i]);
+}
+
+/* Starts the allgather of each bucket whose reduce-scatter has ended, in
+ * bucket order (wait: waiting for them). The ranks see the ends at different
+ * times, so these calls interleave differently with the next buckets'
+ * reduce-scatters on each rank: MPI asks only that every rank start the
+ * collectives of one communicator in the same order, so the allgathers have
+ * a communicator of their own. */
+static void gather_ready(int wait)
+{
+    while (gb.gathering < gb.k) {
+        int done = 1;
+        if (wait) MPI_Wait(&gb.rs[gb.gathering], MPI_STATUS_IGNORE);
+        else MPI_Test(&gb.rs[gb.gathering], &done, MPI_STATUS_IGNORE);
+        if (!done) break;
+        gather_start(gb.gathering++);
+    }
 }
 
 void dist_grads_begin(float *x, size_t n)
 {
-    gb.x = x, gb.n = n, gb.sent = n, gb.k = 0, gb.pad_used = 0;
+    gb.x = x, gb.n = n, gb.sent = n, gb.k = 0, gb.pad_used = 0, gb.gathering = 0;
     if (g.size == 1) return;
     /* every bucket but the last is at least DIST_BUCKET_FLOATS long */
     size_t most = n + (n / DIST_BUCKET_FLOATS + 1) * (size_t)g.size;
@@ -141,23 +176,18 @@ void dist_grads_ready(size_t from)
         bucket_start(from, gb.sent);
         gb.sent = from;
     }
-    int done;
-    if (gb.k) MPI_Testall(gb.k, gb.req, &done, MPI_STATUSES_IGNORE); /* progress */
+    if (!gb.k) return;
+    gather_ready(0);
+    int done; /* progress for the allgathers in flight */
+    if (gb.gathering) MPI_Testall(gb.gathering, gb.ag, &done, MPI_STATUSES_IGNORE);
 }
 
 void dist_grads_end(void)
 {
     if (g.size == 1 || gb.n == 0) return;
     if (gb.sent > 0) bucket_start(0, gb.sent);
-    MPI_Waitall(gb.k, gb.req, MPI_STATUSES_IGNORE);
-    for (int i = 0; i < gb.k; i++) { /* in the same order on every rank */
-        Bucket *b = &gb.b[i];
-        float *p = gb.pad + b->off;
-        memmove(p + (size_t)b->block * (size_t)g.rank, p, sizeof(float) * (size_t)b->block);
-        MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p, b->block, MPI_FLOAT,
-                       MPI_COMM_WORLD, &gb.req[i]);
-    }
-    MPI_Waitall(gb.k, gb.req, MPI_STATUSES_IGNORE);
+    gather_ready(1);
+    MPI_Waitall(gb.k, gb.ag, MPI_STATUSES_IGNORE);
     for (int i = 0; i < gb.k; i++)
         memcpy(gb.x + gb.b[i].lo, gb.pad + gb.b[i].off, sizeof(float) * gb.b[i].len);
     gb.k = 0;
