@@ -29,8 +29,9 @@
 #include "cnnrun/util.h"
 
 /* Batch norm after a conv and (its statistics computed by the pool: the
- * fused path) after a max pool, Nesterov momentum, crop + flip. 10 steps an
- * epoch on 500 images. */
+ * fused path) after a max pool, dropout (each rank draws one process's masks
+ * for its images), Nesterov momentum, crop + flip. 10 steps an epoch on 500
+ * images. */
 #define NET(epochs, subset)                                                                    \
     "[experiment]\nname = dp\nseed = 1601\nepochs = " epochs "\n"                               \
     "[data]\nbatch_size = 50\naugment = crop:2, flip\ntrain_subset = " subset "\n"              \
@@ -42,6 +43,7 @@
     "[layer.pool]\ntype = maxpool\nsize = 2\n"                                                  \
     "[layer.c2]\ntype = conv\nfilters = 12\nbatchnorm = true\nactivation = relu\n"             \
     "[layer.gp]\ntype = global_avgpool\n"                                                       \
+    "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 
 /* Largest |a - b| over the parameters and the BN running statistics found

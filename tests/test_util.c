@@ -1,4 +1,4 @@
-/* test_util.c — rng determinism and ranges, edit distance, string copy. */
+/* test_util.c — rng determinism, ranges and jumps, edit distance, string copy. */
 #include <check.h>
 #include <stdlib.h>
 #include <math.h>
@@ -46,6 +46,29 @@ START_TEST(test_rng_ranges)
 }
 END_TEST
 
+/* rng_advance(d) lands where d draws do (dropout's ranks skip each other's) */
+START_TEST(test_rng_advance)
+{
+    static const uint64_t d[] = {0, 1, 2, 3, 7, 64, 1000, 12345, 100003};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        Rng a, b;
+        rng_seed(&a, 1601, 7);
+        b = a;
+        for (uint64_t k = 0; k < d[i]; k++) rng_u32(&a);
+        rng_advance(&b, d[i]);
+        ck_assert_msg(a.state == b.state && a.inc == b.inc, "advance %llu", (unsigned long long)d[i]);
+        ck_assert_uint_eq(rng_u32(&a), rng_u32(&b));
+    }
+    Rng a, b; /* a jump of 2^40 is two of 2^39 */
+    rng_seed(&a, 3, 9);
+    b = a;
+    rng_advance(&a, (uint64_t)1 << 40);
+    rng_advance(&b, (uint64_t)1 << 39);
+    rng_advance(&b, (uint64_t)1 << 39);
+    ck_assert(a.state == b.state);
+}
+END_TEST
+
 START_TEST(test_strings)
 {
     ck_assert_int_eq(edit_distance("filters", "filter"), 1);
@@ -64,6 +87,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_rng_deterministic);
     tcase_add_test(tc, test_rng_ranges);
+    tcase_add_test(tc, test_rng_advance);
     tcase_add_test(tc, test_strings);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -127,6 +127,10 @@ typedef struct {
     int n_grad_slots;
     float **grad_slots;         /* gradient buffers shared by nodes whose lifetimes don't overlap */
     Rng dropout_rng;
+    /* data-parallel training: this forward's images are [shard_lo, shard_lo +
+     * batch) of a global batch of shard_total (0: the whole batch). Dropout
+     * then skips the other ranks' draws, so its masks are one process's. */
+    int shard_lo, shard_total;
     double *node_seconds;       /* when not NULL: forward+backward time per node (bench) */
     ConvAlgoSource conv_from;   /* how the conv nodes' algorithms were chosen */
     bool conv_tune;             /* CNNRUN_CONV asks for measuring (unset or "tune") */

@@ -27,6 +27,9 @@ typedef enum {
  * or any other number for a test's own draws). */
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream);
 uint32_t rng_u32(Rng *r);
+/* As delta calls of rng_u32, in O(log delta) steps (Brown's arbitrary-stride
+ * jump of the underlying LCG). */
+void rng_advance(Rng *r, uint64_t delta);
 /* Uniform in [0, n), unbiased. */
 uint32_t rng_below(Rng *r, uint32_t n);
 /* Uniform in [0, 1). */

@@ -440,8 +440,17 @@ static void dropout_fwd(const OpCall *c)
         return;
     }
     float keep = 1.0f - n->probability, scale = 1.0f / keep;
+    Model *m = c->m;
+    /* one draw per element, image after image of the global batch: a rank
+     * skips the draws of the images before and after its own */
+    const size_t per_image = k / (size_t)c->batch;
+    const int shard = m->shard_total > c->batch;
+    if (shard) rng_advance(&m->dropout_rng, per_image * (size_t)m->shard_lo);
     for (size_t i = 0; i < k; i++)
-        n->saved[i] = rng_uniform(&c->m->dropout_rng) < keep ? scale : 0.0f;
+        n->saved[i] = rng_uniform(&m->dropout_rng) < keep ? scale : 0.0f;
+    if (shard)
+        rng_advance(&m->dropout_rng,
+                    per_image * (size_t)(m->shard_total - m->shard_lo - c->batch));
     dropout_forward(k, in_x(c, 0), n->saved, n->out);
 }
 static void dropout_bwd(const OpCall *c)

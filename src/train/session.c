@@ -112,10 +112,10 @@ double session_forward(Session *s, int n, int *correct)
 {
     Model *m = &s->model;
     int lo, k = session_shard(s, n, &lo);
-    if (s->ranks > 1) /* each rank its own masks, a function of the step: resumable */
-        rng_seed(&m->dropout_rng, s->e->seed,
-                 ((uint64_t)RNG_STREAM_DROPOUT << 48) ^
-                     ((uint64_t)s->opt.step * (uint64_t)s->ranks + (uint64_t)s->rank + 1));
+    if (s->ranks > 1) { /* dropout draws one process's masks for this slice */
+        m->shard_lo = lo;
+        m->shard_total = n;
+    }
     model_forward(m, s->images + (size_t)lo * CIFAR_PIXELS, k, true);
     int ok = 0;
     /* the gradient of the whole batch's mean: the ranks' parts are summed */

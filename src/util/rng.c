@@ -21,6 +21,21 @@ uint32_t rng_u32(Rng *r)
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
 }
 
+void rng_advance(Rng *r, uint64_t delta)
+{
+    /* state' = a^d state + c (a^(d-1) + ... + a + 1), by squaring */
+    uint64_t mult = 6364136223846793005ULL, plus = r->inc, acc_mult = 1, acc_plus = 0;
+    for (; delta; delta >>= 1) {
+        if (delta & 1) {
+            acc_mult *= mult;
+            acc_plus = acc_plus * mult + plus;
+        }
+        plus *= mult + 1;
+        mult *= mult;
+    }
+    r->state = acc_mult * r->state + acc_plus;
+}
+
 uint32_t rng_below(Rng *r, uint32_t n)
 {
     if (n <= 1) return 0;
