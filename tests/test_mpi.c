@@ -221,7 +221,9 @@ END_TEST
 
 /* Starts the 2-rank run of dp.ini into db; each rank writes its pid to
  * pid.RANK (the shell execs cnnrun: the same process). */
-static pid_t spawn_mpi_run(const char *db)
+/* `mpirun -np ranks sh -c 'PREFIX cnnrun run dp.ini'` in the background, each
+ * rank's pid in pid.RANK; prefix: shell words before the command (NULL: none). */
+static pid_t spawn_mpi_ranks(const char *db, int ranks, const char *prefix)
 {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -230,14 +232,18 @@ static pid_t spawn_mpi_run(const char *db)
         unsetenv("CNNRUN_DATA");
         if (!freopen("log", "a", stderr) || !freopen("log", "a", stdout)) _exit(127);
         char sh[1024];
-        snprintf(sh, sizeof sh, "echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec %s run dp.ini --db %s "
-                                "--threads 1", getenv("CNNRUN_BIN"), db);
+        snprintf(sh, sizeof sh, "echo $$ > pid.$OMPI_COMM_WORLD_RANK; %s exec %s run dp.ini --db %s "
+                                "--threads 1", prefix ? prefix : "", getenv("CNNRUN_BIN"), db);
+        char np[16];
+        snprintf(np, sizeof np, "%d", ranks);
         execl(getenv("CNNRUN_MPIRUN"), "mpirun", "--allow-run-as-root", "--oversubscribe", "--mca",
-              "mpi_yield_when_idle", "1", "-np", "2", "sh", "-c", sh, (char *)NULL);
+              "mpi_yield_when_idle", "1", "-np", np, "sh", "-c", sh, (char *)NULL);
         _exit(127);
     }
     return pid;
 }
+
+static pid_t spawn_mpi_run(const char *db) { return spawn_mpi_ranks(db, 2, NULL); }
 
 static pid_t read_pid(const char *name)
 {
@@ -370,6 +376,67 @@ END_TEST
 START_TEST(test_killed_rank0_then_resume) { kill_rank_then_resume(0); }
 END_TEST
 
+/* Ranks on "other hosts" (CNNRUN_DIST_HOST): a dead rank is seen only by its
+ * host's ranks. Starts `ranks` ranks, their hosts from hosts_sh (a shell
+ * expression of $OMPI_COMM_WORLD_RANK), kills `victim` once epoch 1 is in
+ * the database; returns the run's status and error ("status|error"). */
+static char *kill_on_hosts(int ranks, const char *hosts_sh, int victim)
+{
+    write_file("dp.ini", NET("200", "1000"));
+    char prefix[256], pidfile[16];
+    snprintf(prefix, sizeof prefix, "CNNRUN_DIST_HOST=%s", hosts_sh);
+    pid_t job = spawn_mpi_ranks("r.db", ranks, prefix);
+    snprintf(pidfile, sizeof pidfile, "pid.%d", victim);
+    pid_t v = read_pid(pidfile);
+    int status;
+    for (int i = 0; i < 120000; i++) {
+        struct stat st;
+        char p[256];
+        snprintf(p, sizeof p, "%s/r.db", dir);
+        if (stat(p, &st) == 0 && fixture_poll_int("r.db", "select count(*) from epochs") >= 1)
+            break;
+        ck_assert_msg(waitpid(job, &status, WNOHANG) == 0, "the job ended before epoch 1");
+        usleep(1000);
+    }
+    ck_assert_int_eq(kill(v, SIGKILL), 0);
+    double t0 = now_seconds();
+    ck_assert_int_eq(waitpid(job, &status, 0), job);
+    ck_assert_msg(now_seconds() - t0 < 10, "the job took %.1f s to stop", now_seconds() - t0);
+    ck_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+    sqlite3 *s = fixture_open_db("r.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select status || '|' || coalesce(error, '') from runs",
+                                        -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    char *got = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    fprintf(stderr, "%d ranks on hosts %s, rank %d killed: %s\n", ranks, hosts_sh, victim, got);
+    return got;
+}
+
+/* rank 0 on host a, ranks 1 and 2 on host b: rank 1 names rank 2 (over rank
+ * 0's "interrupted", whichever came first) */
+START_TEST(test_killed_rank_seen_by_its_host)
+{
+    char *got = kill_on_hosts(3, "h$((OMPI_COMM_WORLD_RANK > 0))", 2);
+    ck_assert_msg(!strncmp(got, "failed|rank 2 (pid ", 19) && strstr(got, " on h1) of 3 died"),
+                  "%s", got);
+    free(got);
+}
+END_TEST
+
+/* rank 1 alone on host b: nobody sees it die; rank 0 says the job stopped,
+ * and that a rank elsewhere may have died */
+START_TEST(test_killed_rank_alone_on_its_host)
+{
+    char *got = kill_on_hosts(2, "h$OMPI_COMM_WORLD_RANK", 1);
+    ck_assert_msg(!strncmp(got, "interrupted|interrupted by a signal (or a rank on another host "
+                                "died", 64), "%s", got);
+    free(got);
+}
+END_TEST
+
 START_TEST(test_refused_before_training)
 {
     write_file("bad.ini", "[experiment]\nname = bad\nepochs = 1\n[data]\nbatch_size = 0\n"
@@ -412,6 +479,8 @@ int main(void)
     tcase_add_test(tc, test_same_curve_two_epochs);
     tcase_add_test(tc, test_killed_rank_then_resume);
     tcase_add_test(tc, test_killed_rank0_then_resume);
+    tcase_add_test(tc, test_killed_rank_seen_by_its_host);
+    tcase_add_test(tc, test_killed_rank_alone_on_its_host);
     tcase_add_test(tc, test_refused_before_training);
     tcase_add_test(tc, test_bench_and_lr_find_under_mpirun);
     suite_add_tcase(s, tc);

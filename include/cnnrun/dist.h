@@ -51,8 +51,9 @@ void dist_bcast(void *p, size_t n);
  * later, while they wait for it inside a collective. The stop-signal
  * handler calls dist_signal() (async-signal-safe); a thread started by
  * dist_init then looks at the ranks on its host and calls the run's
- * DistStopFn at once, on that thread, in the rank that speaks for the run
- * (rank 0; rank 0 dead: the lowest living rank on its host). After
+ * DistStopFn at once, on that thread, in the rank that speaks: with a dead
+ * rank, the lowest living rank on the dead rank's host; else rank 0. A
+ * host's name is gethostname's, or CNNRUN_DIST_HOST's (tests). After
  * DIST_STOP_RANK_DIED the process ends (exit 1); after DIST_STOP_SIGNAL
  * training goes on to its own, graceful stop if it has the time. */
 typedef enum {

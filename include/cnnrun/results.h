@@ -40,10 +40,11 @@ int results_finish_run(ResultsDb *db, int64_t run_id, const char *status, double
                        const char *error);
 /* The same end, from a connection of its own (the MPI fault watch's thread,
  * or a rank that is not the run's writer), and only if the run is still
- * running; waits at most wait_ms for the file's lock. 1: marked, 0: it was
- * not running, -1: error (printed). */
+ * running (or, over_interrupted, marked interrupted); waits at most wait_ms
+ * for the file's lock. 1: marked, 0: it was not running, -1: error (printed). */
 int results_mark_stopped(const char *path, int64_t run_id, const char *status,
-                         double train_seconds, const char *error, int wait_ms);
+                         double train_seconds, const char *error, int over_interrupted,
+                         int wait_ms);
 int results_add_lr_find(ResultsDb *db, int64_t run_id, int step, double lr, double loss);
 /* The final evaluation with test-time augmentation over `views` views:
  * runs.final_test_acc and runs.final_views (results_finish_run keeps them). */

@@ -27,7 +27,7 @@ static void mark(void *ctx, DistStop why, const char *message)
     int64_t id = atomic_load(&w->run_id);
     int marked = id > 0 && w->db_path &&
                  results_mark_stopped(w->db_path, id, status, atomic_load(&w->train_seconds),
-                                      full, MARK_WAIT_MS) == 1;
+                                      full, why == DIST_STOP_RANK_DIED, MARK_WAIT_MS) == 1;
     if (why == DIST_STOP_RANK_DIED || marked)
         fprintf(stderr, "cnnrun: %s%s%s\n", full, marked ? "; the run is marked " : "",
                 marked ? status : "");

@@ -395,21 +395,24 @@ int results_add_epoch(ResultsDb *r, int64_t run_id, const EpochRecord *e)
 }
 
 int results_mark_stopped(const char *path, int64_t run_id, const char *status,
-                         double train_seconds, const char *error, int wait_ms)
+                         double train_seconds, const char *error, int over_interrupted,
+                         int wait_ms)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, wait_ms);
-        rc = sqlite3_prepare_v2(db, "UPDATE runs SET " FINISH_SET
-                                    " WHERE id = ?1 AND status = 'running'", -1, &st, NULL);
+        rc = sqlite3_prepare_v2(db, "UPDATE runs SET " FINISH_SET " WHERE id = ?1 AND "
+                                    "(status = 'running' OR (?5 AND status = 'interrupted'))",
+                                -1, &st, NULL);
     }
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, run_id);
         sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 3, train_seconds);
         bind_text_or_null(st, 4, error);
+        sqlite3_bind_int(st, 5, over_interrupted != 0);
         rc = sqlite3_step(st);
     }
     int changed = rc == SQLITE_DONE ? sqlite3_changes(db) : -1;

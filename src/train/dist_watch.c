@@ -7,7 +7,8 @@
  * it can see — those on its own host, by process id — and tells the run's
  * owner (DistStopFn) at once: a rank died (named), or the job was asked to
  * stop. The thread never calls MPI; dist.c hands it the ranks' process ids
- * and hosts, gathered once at start. */
+ * and hosts, gathered once at start. A host lost whole leaves nobody to
+ * name its ranks: rank 0 then says the job was stopped. */
 #include "cnnrun/dist.h"
 
 #include <errno.h>
@@ -51,22 +52,19 @@ static int process_gone(int pid)
 static int same_host(int a, int b) { return strcmp(w.peers[a].host, w.peers[b].host) == 0; }
 
 /* What this rank sees after a stop signal: the dead ranks among those on its
- * host (gone[]), and whether it is the rank that speaks for the run: rank 0,
- * or, when rank 0 is seen dead, the lowest living rank on rank 0's host. */
+ * host (gone[]), and whether it is the rank that speaks: with a dead rank,
+ * the lowest living rank of the host (another host's ranks cannot see it);
+ * without, rank 0 (when a rank elsewhere died, its host's speaker may
+ * still name it: that "failed" overwrites rank 0's "interrupted"). */
 static int look(int *gone, int *speaker)
 {
-    int dead = 0;
+    int dead = 0, first = -1;
     for (int r = 0; r < w.size; r++) {
         gone[r] = r != w.rank && same_host(r, w.rank) && process_gone(w.peers[r].pid);
         dead += gone[r];
+        if (first < 0 && same_host(r, w.rank) && !gone[r]) first = r;
     }
-    *speaker = w.rank == 0;
-    if (gone[0]) {
-        int first = -1;
-        for (int r = 1; r < w.size && first < 0; r++)
-            if (!gone[r] && same_host(r, 0)) first = r;
-        *speaker = first == w.rank;
-    }
+    *speaker = dead ? first == w.rank : w.rank == 0;
     return dead;
 }
 
