@@ -20,10 +20,22 @@
 #include "cnnrun/train.h"
 #include "golden/fixture.h"
 
+/* write_temp's files, removed when the test's process exits */
+static char temps[256][64];
+static int n_temps;
+
+static void remove_temps(void)
+{
+    for (int i = 0; i < n_temps; i++) unlink(temps[i]);
+    n_temps = 0;
+}
+
 static char *write_temp(const char *text)
 {
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/cnnrun_model_XXXXXX.ini");
+    if (n_temps == 0) atexit(remove_temps);
+    ck_assert_int_lt(n_temps, 256);
+    char *path = temps[n_temps++];
+    snprintf(path, sizeof temps[0], "/tmp/cnnrun_model_XXXXXX.ini");
     int fd = mkstemps(path, 4);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq((int)write(fd, text, strlen(text)), (int)strlen(text));
