@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 
@@ -273,6 +275,34 @@ static uint8_t *sample_rgb(int n)
     return rgb;
 }
 
+/* name: a quality-95 baseline JPEG of the w x h packed RGB pixels. */
+static void write_jpeg(const char *name, const uint8_t *rgb, int w, int h)
+{
+    char p[512];
+    path_in(p, sizeof p, name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    struct jpeg_compress_struct jc;
+    struct jpeg_error_mgr jerr;
+    jc.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&jc);
+    jpeg_stdio_dest(&jc, f);
+    jc.image_width = (JDIMENSION)w;
+    jc.image_height = (JDIMENSION)h;
+    jc.input_components = 3;
+    jc.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&jc);
+    jpeg_set_quality(&jc, 95, TRUE);
+    jpeg_start_compress(&jc, TRUE);
+    while (jc.next_scanline < jc.image_height) {
+        JSAMPROW r = (JSAMPROW)(rgb + (size_t)jc.next_scanline * (size_t)w * 3);
+        jpeg_write_scanlines(&jc, &r, 1);
+    }
+    jpeg_finish_compress(&jc);
+    jpeg_destroy_compress(&jc);
+    fclose(f);
+}
+
 static void write_png(const char *name, const uint8_t *rgb, int w, int h)
 {
     char p[256], err[256];
@@ -350,31 +380,12 @@ START_TEST(test_predict_matches_eval)
     fwrite(rgb + CIFAR_PIXELS, 1, CIFAR_PIXELS, f);
     fclose(f);
     /* a JPEG of 48x40: test image 2 stretched by nearest neighbour */
-    path_in(p, sizeof p, "t2.jpg");
-    f = fopen(p, "wb");
-    struct jpeg_compress_struct jc;
-    struct jpeg_error_mgr jerr;
-    jc.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&jc);
-    jpeg_stdio_dest(&jc, f);
-    jc.image_width = 48;
-    jc.image_height = 40;
-    jc.input_components = 3;
-    jc.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&jc);
-    jpeg_set_quality(&jc, 95, TRUE);
-    jpeg_start_compress(&jc, TRUE);
-    uint8_t row[48 * 3];
-    while (jc.next_scanline < 40) {
-        int y = (int)jc.next_scanline * 32 / 40;
+    uint8_t wide[48 * 40 * 3];
+    for (int y = 0; y < 40; y++)
         for (int x = 0; x < 48; x++)
-            memcpy(row + x * 3, rgb + 2 * CIFAR_PIXELS + ((size_t)y * 32 + x * 32 / 48) * 3, 3);
-        JSAMPROW r = row;
-        jpeg_write_scanlines(&jc, &r, 1);
-    }
-    jpeg_finish_compress(&jc);
-    jpeg_destroy_compress(&jc);
-    fclose(f);
+            memcpy(wide + ((size_t)y * 48 + x) * 3,
+                   rgb + 2 * CIFAR_PIXELS + ((size_t)(y * 32 / 40) * 32 + x * 32 / 48) * 3, 3);
+    write_jpeg("t2.jpg", wide, 48, 40);
     free(rgb);
     strcat(args, " big0.png t1.ppm t2.jpg");
     ck_assert_int_eq(cnnrun(args), 0);
@@ -410,13 +421,29 @@ START_TEST(test_predict_bad_images)
     train_tiny();
     uint8_t *rgb = sample_rgb(1);
     write_png("good.png", rgb, 32, 32);
-    free(rgb);
     write_file("text.png", "hello, not an image\n");
     write_file("short.ppm", "P6\n4 4\n255\nabc");
     write_file("wide.ppm", "P6\n70000 1\n255\nabc");       /* a side above 65535 */
     write_file("claims.ppm", "P6\n16000 16000\n255\nabc"); /* 768 MB claimed, 3 bytes there */
+    /* a JPEG cut in the middle of its scan (its tables are the first ~600
+     * bytes of ~25 kB): the decoder would fill the rest grey */
+    uint8_t *noisy = xmalloc(128 * 128 * 3);
+    for (int i = 0; i < 128 * 128 * 3; i++) noisy[i] = (uint8_t)(i * 2654435761u >> 24);
+    write_jpeg("cut.jpg", noisy, 128, 128);
+    free(noisy);
+    char cut[512];
+    path_in(cut, sizeof cut, "cut.jpg");
+    struct stat st;
+    ck_assert_int_eq(stat(cut, &st), 0);
+    ck_assert_int_eq(truncate(cut, st.st_size / 2), 0);
+    write_jpeg("whole.jpg", rgb, 32, 32);
+    free(rgb);
     ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT
-                            " missing.png text.png good.png short.ppm wide.ppm claims.ppm"), 1);
+                            " missing.png text.png good.png short.ppm wide.ppm claims.ppm cut.jpg "
+                            "whole.jpg"), 1);
+    ck_assert_msg(strstr(out, "cut.jpg: cannot read: JPEG: truncated or damaged data (Premature "
+                              "end of JPEG file)"), "%s", out);
+    ck_assert_msg(strstr(out, "whole.jpg (32x32):"), "%s", out);
     ck_assert_msg(strstr(out, "wide.ppm: cannot read: PPM: empty or larger than 2^28 pixels or "
                               "65535 a side"), "%s", out);
     ck_assert_msg(strstr(out, "claims.ppm: cannot read: PPM: truncated pixel data"), "%s", out);

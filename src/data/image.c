@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 #include "cnnrun/util.h"
 
@@ -78,6 +79,8 @@ typedef struct {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
+    int damaged;      /* a warning that the data lacks pixels: truncated or corrupt */
+    char warning[JMSG_LENGTH_MAX]; /* its text */
 } JpegError;
 
 static void jpeg_fail(j_common_ptr c)
@@ -87,7 +90,22 @@ static void jpeg_fail(j_common_ptr c)
     longjmp(e->jump, 1);
 }
 
-static void jpeg_quiet(j_common_ptr c) { (void)c; } /* warnings: not printed */
+/* Warnings (level < 0) are not printed; those that mean missing or
+ * resynchronised image data — the decoder fills the rest with grey or
+ * garbage — make the image unreadable. Extraneous bytes between markers,
+ * which many cameras write, do not. Trace messages (level >= 0): nothing. */
+static void jpeg_warning(j_common_ptr c, int level)
+{
+    JpegError *e = (JpegError *)c->err;
+    if (level >= 0) return;
+    int code = c->err->msg_code;
+    if (!e->damaged && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER ||
+                        code == JWRN_MUST_RESYNC || code == JWRN_NOT_SEQUENTIAL)) {
+        e->damaged = 1;
+        c->err->format_message(c, e->warning);
+    }
+    c->err->num_warnings++;
+}
 
 static int load_jpeg(FILE *f, Image *img, char *err, size_t errlen)
 {
@@ -96,7 +114,8 @@ static int load_jpeg(FILE *f, Image *img, char *err, size_t errlen)
     memset(&d, 0, sizeof d); /* destroyable even if create fails */
     d.err = jpeg_std_error(&e.mgr);
     e.mgr.error_exit = jpeg_fail;
-    e.mgr.output_message = jpeg_quiet;
+    e.mgr.emit_message = jpeg_warning;
+    e.damaged = 0;
     uint8_t *volatile rgb = NULL;
     if (setjmp(e.jump)) {
         jpeg_destroy_decompress(&d);
@@ -130,6 +149,11 @@ static int load_jpeg(FILE *f, Image *img, char *err, size_t errlen)
         jpeg_read_scanlines(&d, &row, 1);
     }
     jpeg_finish_decompress(&d);
+    if (e.damaged) {
+        jpeg_destroy_decompress(&d);
+        free(rgb);
+        return fail(err, errlen, "JPEG: truncated or damaged data (%s)", e.warning);
+    }
     img->w = (int)d.output_width;
     img->h = (int)d.output_height;
     img->rgb = rgb;
