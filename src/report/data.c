@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../results/readonly.h"
 #include "../results/schema.sql.h"
 #include "../results/sql_math.h"
 #include "cnnrun/report.h"
@@ -153,51 +154,16 @@ static int load_details(sqlite3 *db, const char *path, int schema_version, Repor
  * closed). */
 static int open_results(const char *path, sqlite3 **out, int *version)
 {
-    *out = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        fprintf(stderr, "%s: no results database here (%s)\n", path, strerror(errno));
+    ResultsRefusal why;
+    *out = results_open_readonly(path, version, &why);
+    if (*out) return 0;
+    if (why == RESULTS_RO_MISSING)
         fprintf(stderr, "HINT: train something first (cnnrun run FILE.ini) or pass --db PATH\n");
-        return CN_EXIT_FAIL;
-    }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        db_fail(path, db, "cannot open the results database");
-        sqlite3_close(db);
-        return CN_EXIT_FAIL;
-    }
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *st = NULL;
-    int64_t app_id = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        db_fail(path, db, "cannot read the results database");
-        sqlite3_close(db);
-        return CN_EXIT_FAIL;
-    }
-    *version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        app_id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (*version < 1 || app_id != RESULTS_APPLICATION_ID) {
-        fprintf(stderr, "%s: not a cnnrun results database\nHINT: pass the database that "
-                        "cnnrun run wrote with --db PATH\n", path);
-        sqlite3_close(db);
-        return CN_EXIT_FAIL;
-    }
-    if (*version > RESULTS_SCHEMA_VERSION) {
-        fprintf(stderr, "%s: results database schema version %d is newer than this cnnrun "
-                        "(version %s) supports (%d)\nHINT: upgrade cnnrun\n",
-                path, *version, CN_VERSION, RESULTS_SCHEMA_VERSION);
-        sqlite3_close(db);
-        return CN_EXIT_FAIL;
-    }
-    results_ensure_sqrt(db); /* run_groups */
-    *out = db;
-    return 0;
+    else if (why == RESULTS_RO_FOREIGN)
+        fprintf(stderr, "HINT: pass the database that cnnrun run wrote with --db PATH\n");
+    else if (why == RESULTS_RO_NEWER)
+        fprintf(stderr, "HINT: upgrade cnnrun\n");
+    return CN_EXIT_FAIL;
 }
 
 /* below: the groups of the report's experiments */

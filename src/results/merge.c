@@ -8,6 +8,7 @@
  * a refused file or a duplicate run leaves the destination as it was. */
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
+#include "readonly.h"
 #include "schema.sql.h"
 
 #include <sqlite3.h>
@@ -86,53 +87,13 @@ static char *common_columns(sqlite3 *src, sqlite3 *dst, const char *table, const
     return list;
 }
 
-/* One-value integer query; -1 on error. */
-static int query_int64(sqlite3 *db, const char *sql, sqlite3_int64 *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    int ok = rc == SQLITE_ROW;
-    if (ok) *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return ok ? 0 : -1;
-}
-
-/* Opens a source read-only and checks it is a cnnrun results database of a
- * schema version this program reads. NULL after printing why not. */
+/* A source, read-only, if it is a results database this program reads
+ * (readonly.h); NULL after printing why not. */
 static sqlite3 *open_source(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "%s: no such database file\n", path);
-        return NULL;
-    }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: cannot open the database (%s)\n", path,
-                db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_int64 version = 0, app_id = 0, runs = 0;
-    if (query_int64(db, "PRAGMA user_version", &version) != 0 ||
-        query_int64(db, "PRAGMA application_id", &app_id) != 0) {
-        fprintf(stderr, "%s: not an SQLite database (%s)\n", path, sqlite3_errmsg(db));
-    } else if (app_id != RESULTS_APPLICATION_ID || version < 1 ||
-               query_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                               "name = 'runs'", &runs) != 0 || runs != 1) {
-        fprintf(stderr, "%s: not a cnnrun results database (application_id %lld, schema "
-                        "version %lld)\n", path, (long long)app_id, (long long)version);
-    } else if (version > RESULTS_SCHEMA_VERSION) {
-        fprintf(stderr, "%s: results database schema version %lld is newer than this cnnrun "
-                        "(version %s) supports (%d)\n", path, (long long)version, CN_VERSION,
-                RESULTS_SCHEMA_VERSION);
-    } else {
-        return db;
-    }
-    sqlite3_close(db);
-    return NULL;
+    int version;
+    ResultsRefusal why;
+    return results_open_readonly(path, &version, &why);
 }
 
 /* Binds every column of row `from` to `to`'s parameters first.. in order. */
@@ -218,7 +179,7 @@ static int copy_source(sqlite3 *src, sqlite3 *dst, const char *path)
     /* runs of this source itself are not compared with each other: two runs
      * of one file started in the same second are two runs */
     sqlite3_int64 before = 0;
-    ok = ok && query_int64(dst, "SELECT coalesce(max(id), 0) FROM runs", &before) == 0;
+    ok = ok && results_query_int64(dst, "SELECT coalesce(max(id), 0) FROM runs", &before) == 0;
     if (ok) sqlite3_bind_int64(dup, 6, before);
     if (!ok)
         fprintf(stderr, "%s: cannot read its runs (%s)\n", path, sqlite3_errmsg(src));
