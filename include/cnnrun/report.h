@@ -83,6 +83,9 @@ typedef struct {
  * a bad spec or an id that is not in the database (the message names the
  * file and says what to do). */
 int report_load(const char *db_path, const char *runs_spec, ReportData *out);
+/* The same runs, their rows alone (no epochs, layers or groups): all that
+ * report_print_table needs. */
+int report_load_table(const char *db_path, const char *runs_spec, ReportData *out);
 void report_free(ReportData *d);
 
 /* The comparison table, one line per run, for a terminal. */

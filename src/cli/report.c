@@ -39,7 +39,7 @@ int cmd_report(CliOptions *o)
         return CN_EXIT_USAGE;
     }
     ReportData d;
-    int rc = report_load(o->db, o->runs, &d);
+    int rc = o->text ? report_load_table(o->db, o->runs, &d) : report_load(o->db, o->runs, &d);
     if (rc == 0 && o->text) {
         report_print_table(&d, stdout);
     } else if (rc == 0) {
@@ -69,7 +69,7 @@ int cmd_runs(CliOptions *o)
         return rc;
     }
     ReportData d;
-    int rc = report_load(o->db, o->runs ? o->runs : "all", &d);
+    int rc = report_load_table(o->db, o->runs ? o->runs : "all", &d);
     if (rc == 0) report_print_table(&d, stdout);
     report_free(&d);
     return rc;

@@ -170,7 +170,9 @@ static int open_results(const char *path, sqlite3 **out, int *version)
 static int load_groups(sqlite3 *db, const char *path, ReportGroups *out);
 static int load_group_members(sqlite3 *db, const char *path, ReportData *d);
 
-int report_load(const char *path, const char *spec, ReportData *out)
+/* report_load (details: every run's epochs and layers, the groups with their
+ * members) and report_load_table (the runs rows alone). */
+static int load(const char *path, const char *spec, int details, ReportData *out)
 {
     memset(out, 0, sizeof *out);
     out->db_path = xstrdup(path);
@@ -228,17 +230,27 @@ int report_load(const char *path, const char *spec, ReportData *out)
         }
     }
     sqlite3_finalize(st);
-    for (int i = 0; i < out->n_runs; i++)
-        if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
     out->groups.schema_version = out->schema_version;
-    if (out->schema_version >= 6 && (load_groups(db, path, &out->groups) != 0 ||
-                                     load_group_members(db, path, out) != 0))
+    for (int i = 0; details && i < out->n_runs; i++)
+        if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
+    if (details && out->schema_version >= 6 && (load_groups(db, path, &out->groups) != 0 ||
+                                                load_group_members(db, path, out) != 0))
         goto done;
     rc = 0;
 done:
     free(ids);
     sqlite3_close(db);
     return rc;
+}
+
+int report_load(const char *path, const char *spec, ReportData *out)
+{
+    return load(path, spec, 1, out);
+}
+
+int report_load_table(const char *path, const char *spec, ReportData *out)
+{
+    return load(path, spec, 0, out);
 }
 
 static void free_runs(ReportRun *runs, int n)
