@@ -321,6 +321,24 @@ START_TEST(test_sweep_check)
 }
 END_TEST
 
+/* The commands that run one configuration say that the [sweep] is not
+ * applied, at its first key's line, unless --set gives every swept key. */
+START_TEST(test_sweep_not_applied_note)
+{
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("lr-find sw.ini --db l.db --threads 1 --steps 3"), 0);
+    ck_assert_msg(strstr(out, "sw.ini:16: note: lr-find does not apply the [sweep] section (4 grid "
+                              "points): it uses the file's own values; give a point's with --set "
+                              "(e.g. --set schedule.lr_max=0.05)"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench sw.ini --steps 1 --threads 1 --set schedule.lr_max=0.2"), 0);
+    ck_assert_msg(strstr(out, "sw.ini:17: note: bench does not apply the [sweep] section (2 grid "
+                              "points)") && strstr(out, "--set experiment.seed=1)"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench sw.ini --steps 1 --threads 1 --set schedule.lr_max=0.2 "
+                            "--set experiment.seed=3"), 0);
+    ck_assert_msg(!strstr(out, "does not apply"), "%s", out);
+}
+END_TEST
+
 /* ---- (5) --sweep from the command line ----------------------------------------- */
 
 START_TEST(test_sweep_command_line)
@@ -367,6 +385,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_sweep_check);
+    tcase_add_test(tc, test_sweep_not_applied_note);
     tcase_add_test(tc, test_sweep_errors);
     tcase_add_test(tc, test_sweep_command_line);
     tcase_add_test(tc, test_sweep_groups);

@@ -255,6 +255,10 @@ typedef struct {
 int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *const *args,
                int n_args, Sweep *out);
 void sweep_free(Sweep *s);
+/* The keys of path's [sweep] that no --set gives, into *out (free it), for
+ * the commands that run one configuration (lr-find, bench, eval, export,
+ * predict) to say they are not applied; their count. Prints nothing. */
+int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sweep *out);
 /* The overrides of grid point i (0 <= i < n_points), one per key in key
  * order; point 0 takes every key's first value and the last key changes
  * fastest. They point into s. */

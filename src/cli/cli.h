@@ -88,6 +88,9 @@ typedef struct {
 
 /* Reads the file's sweep and the options' (errors printed); 0 or -1. */
 int grid_open(Grid *g, const char *path, const CliOptions *o);
+/* For a command that runs one configuration of o->files[0]: a note on
+ * stderr when its [sweep] has keys no --set gives (they are not applied). */
+void cli_note_unswept(const CliOptions *o, const char *command);
 void grid_close(Grid *g);
 /* The overrides of point i (the --set ones, then the point's) and their number. */
 const ConfigOverride *grid_point(Grid *g, long i, int *n);

@@ -14,6 +14,23 @@
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
+void cli_note_unswept(const CliOptions *o, const char *command)
+{
+    Sweep sw;
+    if (o->n_files < 1 || sweep_unapplied(o->files[0], o->sets, o->n_sets, &sw) == 0) {
+        sweep_free(&sw);
+        return;
+    }
+    const SweepKey *k = &sw.keys[0];
+    const char *q = strpbrk(k->values[0], " ,|") ? "'" : ""; /* for the shell */
+    fprintf(stderr, "%s:%d: note: %s does not apply the [sweep] section (%ld grid point%s): it "
+                    "uses the file's own values; give a point's with --set (e.g. --set "
+                    "%s%s.%s=%s%s)\n",
+            o->files[0], k->line, command, sw.n_points, sw.n_points == 1 ? "" : "s", q,
+            k->section, k->key, k->values[0], q);
+    sweep_free(&sw);
+}
+
 int grid_open(Grid *g, const char *path, const CliOptions *o)
 {
     memset(g, 0, sizeof *g);

@@ -119,6 +119,7 @@ int cmd_lr_find(CliOptions *o)
     }
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
+    cli_note_unswept(o, "lr-find");
     Model shapes;
     if (model_build(&e, 0, &shapes) != 0) {
         experiment_free(&e);

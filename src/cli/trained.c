@@ -34,6 +34,7 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
         return CN_EXIT_USAGE;
     }
     if (experiment_load(o->files[0], o->sets, o->n_sets, &t->e) != 0) return CN_EXIT_USAGE;
+    cli_note_unswept(o, command);
     /* memory is planned as for training: batches of at most batch_size; a
      * few images to predict need no more than their number (the flagship's
      * batch of 2000 took ~3 s to set up for one picture) */

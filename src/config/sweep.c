@@ -265,6 +265,32 @@ int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *c
     return 0;
 }
 
+int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sweep *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n_points = 1;
+    Diag d;
+    diag_init(&d, path);
+    read_file_sweep(&d, path, out); /* a malformed line: `run` and `check` report it */
+    diag_free(&d);
+    int kept = 0;
+    for (int i = 0; i < out->n_keys; i++) {
+        SweepKey *k = &out->keys[i];
+        int given = 0;
+        for (int j = 0; j < n_sets && !given; j++)
+            given = sets[j].section && sets[j].key && !strcmp(sets[j].section, k->section) &&
+                    !strcmp(sets[j].key, k->key);
+        if (given) {
+            free_key(k);
+            continue;
+        }
+        out->keys[kept++] = *k;
+        out->n_points *= k->n_values;
+    }
+    out->n_keys = kept;
+    return kept;
+}
+
 void sweep_point(const Sweep *s, long i, ConfigOverride *out)
 {
     for (int k = s->n_keys - 1; k >= 0; k--) {
