@@ -221,7 +221,7 @@ END_TEST
 
 /* Starts the 2-rank run of dp.ini into db; each rank writes its pid to
  * pid.RANK (the shell execs cnnrun: the same process). */
-/* `mpirun -np ranks sh -c 'PREFIX cnnrun run dp.ini'` in the background, each
+/* `mpirun -np ranks sh -c "PREFIX exec cnnrun run dp.ini"` in the background, each
  * rank's pid in pid.RANK; prefix: shell words before the command (NULL: none). */
 static pid_t spawn_mpi_ranks(const char *db, int ranks, const char *prefix)
 {
@@ -384,7 +384,7 @@ static char *kill_on_hosts(int ranks, const char *hosts_sh, int victim)
 {
     write_file("dp.ini", NET("200", "1000"));
     char prefix[256], pidfile[16];
-    snprintf(prefix, sizeof prefix, "CNNRUN_DIST_HOST=%s", hosts_sh);
+    snprintf(prefix, sizeof prefix, "export CNNRUN_DIST_HOST=%s;", hosts_sh);
     pid_t job = spawn_mpi_ranks("r.db", ranks, prefix);
     snprintf(pidfile, sizeof pidfile, "pid.%d", victim);
     pid_t v = read_pid(pidfile);
