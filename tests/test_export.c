@@ -247,6 +247,13 @@ START_TEST(test_export_errors)
     ck_assert_msg(strstr(out, "nodir/t.onnx: cannot write the ONNX model"), "%s", out);
     ck_assert(!exists("t.onnx"));
     ck_assert(no_temporaries());
+    /* a write that fails half-way (the file-size limit standing in for a full
+     * disk) is an I/O error, 1, and leaves nothing behind */
+    ck_assert_int_eq(cnnrun_via("sh -c 'trap \"\" XFSZ; ulimit -f 2; exec \"$0\" \"$@\"'",
+                                "export tiny.ini --weights " CKPT " -o big.onnx"), 1);
+    ck_assert_msg(strstr(out, "big.onnx: cannot write the ONNX model: File too large"), "%s", out);
+    ck_assert(!exists("big.onnx"));
+    ck_assert(no_temporaries());
     /* and then it works, replacing the old file */
     ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o old.onnx"), 0);
     old = read_text_file(p, NULL);

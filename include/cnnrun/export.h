@@ -25,7 +25,8 @@ typedef struct {
 /* Writes m (weights, BN running statistics) in evaluation mode as an ONNX
  * model to path, atomically (util.h write_file_atomic). The model's input
  * "input" is RGB in [0, 1], NCHW (N, 3, 32, 32), any N; its output "logits"
- * (N, classes). Returns 0, or -1 after printing the problem. */
+ * (N, classes). Returns 0, or write_file_atomic's -1 (the path is wrong) or
+ * -2 (writing failed), after printing the problem. */
 int onnx_export(const Model *m, const OnnxExportInfo *info, const char *path);
 /* The first node name of m that the graph uses for a tensor of its own
  * (input, normalized, logits, output, normalize...), which would make two

@@ -31,8 +31,10 @@ int edit_distance(const char *a, const char *b);
 char *read_text_file(const char *path, size_t *len_out);
 /* Writes len bytes to path atomically: a temporary file in the same directory
  * (path.tmp.XXXXXX, mode 0666 under the umask), fsync, rename over path; so
- * path is either untouched or complete. Returns 0, or -1 after printing
- * `path: cannot write WHAT: reason` (the temporary file removed). */
+ * path is either untouched or complete. Returns 0; or, after printing
+ * `path: cannot write WHAT: reason` (the temporary file removed), -1 when
+ * nothing could be created there (no such directory, no permission: the
+ * command line's path is wrong) and -2 when writing failed (disk full, I/O). */
 int write_file_atomic(const char *path, const void *data, size_t len, const char *what);
 /* The two ends of such a write, for writers that stream: temp_beside opens
  * path.tmp.XXXXXX (mode 0666 under the umask; *tmp its malloc'd name) and

@@ -91,8 +91,9 @@ int cmd_eval(CliOptions *o)
         if (fclose(df) != 0) {
             fprintf(stderr, "cnnrun eval: --logits %s: %s\n", o->logits, strerror(errno));
             status = CN_EXIT_FAIL;
-        } else if (write_file_atomic(o->logits, dump, dump_len, "the logits") != 0) {
-            status = CN_EXIT_USAGE;
+        } else {
+            int w = write_file_atomic(o->logits, dump, dump_len, "the logits");
+            if (w) status = w == -1 ? CN_EXIT_USAGE : CN_EXIT_FAIL; /* a wrong path; I/O */
         }
         free(dump);
     }

@@ -2,7 +2,8 @@
  * network of FILE.ini with a checkpoint's weights, written as an ONNX model
  * (src/export/onnx.c) atomically: MODEL.onnx is complete or untouched. Exit
  * status 2 for a wrong command line, file, checkpoint of another network or
- * an unwritable output; 1 for a damaged checkpoint. */
+ * an output where nothing can be created; 1 for a damaged checkpoint or a
+ * write that failed (disk full). */
 #include <stdio.h>
 
 #include "cli.h"
@@ -36,7 +37,8 @@ int cmd_export(CliOptions *o)
     }
     OnnxExportInfo info = {.experiment = t.e.name, .source = o->weights,
                            .normalize = t.e.normalize, .class_names = cifar_class_names};
-    rc = onnx_export(&t.m, &info, o->output) == 0 ? CN_EXIT_OK : CN_EXIT_USAGE;
+    rc = onnx_export(&t.m, &info, o->output);
+    rc = rc == 0 ? CN_EXIT_OK : rc == -1 ? CN_EXIT_USAGE : CN_EXIT_FAIL;
     if (rc == CN_EXIT_OK)
         printf("%s: %s with the weights of %s (run %lld, epoch %d), ONNX opset %d, input RGB "
                "in [0, 1] NCHW (N, 3, 32, 32), output logits (N, %d)\n",

@@ -159,7 +159,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, const char
 {
     char *tmp;
     int fd = temp_beside(path, &tmp);
-    if (fd < 0) {
+    if (fd < 0) { /* no such directory, no permission: the path is wrong */
         fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(errno));
         return -1;
     }
@@ -179,7 +179,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, const char
         unlink(tmp);
     }
     free(tmp);
-    return err ? -1 : 0;
+    return err ? -2 : 0;
 }
 
 double now_seconds(void)
