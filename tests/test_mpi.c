@@ -355,6 +355,9 @@ static void kill_rank_then_resume(int victim)
     ck_assert_msg(err && strstr(err, want) && strstr(err, " of 2 died"), "error: %s",
                   err ? err : "(none)");
     free(err);
+    ck_assert_int_eq(mpi_cnnrun(0, "runs --db k/r.db"), 0); /* the reason under the table */
+    snprintf(want, sizeof want, "\nrun 1 failed: rank %d (pid %d on ", victim, (int)rank[victim]);
+    ck_assert_msg(strstr(out, want), "%s", out);
     int kept = fixture_poll_int("k/r.db", "select count(*) from epochs where run_id = 1");
     ck_assert_msg(kept >= 2 && kept < 4, "kept %d epochs", kept);
     ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db k/r.db --threads 1 --resume"), 0);

@@ -1,6 +1,7 @@
 /* text.c — the comparison table on a terminal (`cnnrun runs`,
  * report_print_table): one line per run, the columns of `run_summary` (with
- * why a run stopped early and its time to accuracy); and
+ * why a run stopped early and its time to accuracy), then the error of each
+ * run that failed, diverged or was interrupted; and
  * `cnnrun runs --groups` (report_print_groups): one line per group of runs
  * that differ only in their seed, the view `run_groups`. */
 #include <stdio.h>
@@ -32,6 +33,11 @@ void report_print_table(const ReportData *d, FILE *f)
                 fmt_num(ips, sizeof ips, r->images_per_sec, 0), fmt_params(par, sizeof par, r->params),
                 fmt_num(mf, sizeof mf, r->mflops, 1), r->stop_reason ? r->stop_reason : "-",
                 fmt_to_target(tt, sizeof tt, r->seconds_to_target, r->epochs_to_target));
+    }
+    /* why each run that did not finish stopped (the error column), under the table */
+    for (int i = 0; i < d->n_runs; i++) {
+        const ReportRun *r = &d->runs[i];
+        if (r->error && *r->error) fprintf(f, "run %lld %s: %s\n", (long long)r->id, r->status, r->error);
     }
 }
 
