@@ -159,6 +159,11 @@ START_TEST(test_html_group_table)
     report_free(&d);
 
     char *html = slurp("rep/index.html");
+    /* the header says the table shows 2 of the recorded runs */
+    char shown[128];
+    snprintf(shown, sizeof shown, "2 runs, the newest of each experiment, of %d recorded",
+             N_RUNS);
+    ck_assert_msg(strstr(html, shown), "%s", shown);
     const char *start = strstr(html, "<table class=groups>");
     ck_assert_ptr_nonnull(start);
     char *table = xstrdup(start);

@@ -72,6 +72,8 @@ typedef struct {
     int schema_version;
     ReportRun *runs;
     int n_runs;
+    int n_recorded;  /* the runs the database has in all */
+    int latest;      /* runs are the newest of each experiment (--runs latest) */
     /* the groups (view run_groups) of the experiments of `runs`, each with
      * its member runs and values; none before schema version 6 */
     ReportGroups groups;

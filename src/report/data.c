@@ -230,6 +230,13 @@ static int load(const char *path, const char *spec, int details, ReportData *out
         }
     }
     sqlite3_finalize(st);
+    sqlite3_int64 recorded = out->n_runs;
+    if (results_query_int64(db, "SELECT count(*) FROM runs", &recorded) != 0) {
+        db_fail(path, db, "cannot read table runs");
+        goto done;
+    }
+    out->n_recorded = (int)recorded;
+    out->latest = !all && !n_ids;
     out->groups.schema_version = out->schema_version;
     for (int i = 0; details && i < out->n_runs; i++)
         if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;

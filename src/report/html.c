@@ -248,9 +248,12 @@ int report_write_html(const ReportData *d, const char *dir)
                "<h1>cnnrun report</h1>\n<p class=meta>",
             style);
     html_esc(f, d->db_path);
-    fprintf(f, " &middot; %d run%s &middot; written %s by cnnrun %s &middot; accuracies on the "
-               "test set</p>\n",
-            d->n_runs, d->n_runs == 1 ? "" : "s", when, CN_VERSION);
+    fprintf(f, " &middot; %d run%s", d->n_runs, d->n_runs == 1 ? "" : "s");
+    if (d->latest && d->n_recorded > d->n_runs) /* a sweep's 9 runs: "1 run" alone misleads */
+        fprintf(f, ", the newest of each experiment, of %d recorded (<code>cnnrun report --runs "
+                   "all</code> for every run; the groups below count them all)", d->n_recorded);
+    fprintf(f, " &middot; written %s by cnnrun %s &middot; accuracies on the test set</p>\n",
+            when, CN_VERSION);
 
     fputs("<h2>Comparison</h2>\n", f);
     if (d->n_runs == 0) fputs("<p>No runs recorded yet: train with <code>cnnrun run</code>.</p>\n", f);

@@ -34,6 +34,9 @@ void report_print_table(const ReportData *d, FILE *f)
                 fmt_num(mf, sizeof mf, r->mflops, 1), r->stop_reason ? r->stop_reason : "-",
                 fmt_to_target(tt, sizeof tt, r->seconds_to_target, r->epochs_to_target));
     }
+    if (d->latest && d->n_recorded > d->n_runs)
+        fprintf(f, "(the newest run of each experiment: %d of the %d recorded; --runs all for "
+                   "every run)\n", d->n_runs, d->n_recorded);
     /* why each run that did not finish stopped (the error column), under the table */
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
