@@ -268,27 +268,21 @@ int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *c
 int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sweep *out)
 {
     memset(out, 0, sizeof *out);
-    out->n_points = 1;
     Diag d;
     diag_init(&d, path);
     read_file_sweep(&d, path, out); /* a malformed line: `run` and `check` report it */
     diag_free(&d);
-    int kept = 0;
-    for (int i = 0; i < out->n_keys; i++) {
-        SweepKey *k = &out->keys[i];
-        int given = 0;
-        for (int j = 0; j < n_sets && !given; j++)
-            given = sets[j].section && sets[j].key && !strcmp(sets[j].section, k->section) &&
-                    !strcmp(sets[j].key, k->key);
-        if (given) {
-            free_key(k);
-            continue;
-        }
-        out->keys[kept++] = *k;
-        out->n_points *= k->n_values;
+    for (int j = 0; j < n_sets; j++) { /* a key --set gives is applied */
+        int at = sets[j].section && sets[j].key ? find_key(out, sets[j].section, sets[j].key) : -1;
+        if (at < 0) continue;
+        free_key(&out->keys[at]);
+        memmove(&out->keys[at], &out->keys[at + 1],
+                sizeof out->keys[0] * (size_t)(out->n_keys - at - 1));
+        out->n_keys--;
     }
-    out->n_keys = kept;
-    return kept;
+    out->n_points = 1;
+    for (int i = 0; i < out->n_keys; i++) out->n_points *= out->keys[i].n_values;
+    return out->n_keys;
 }
 
 void sweep_point(const Sweep *s, long i, ConfigOverride *out)
