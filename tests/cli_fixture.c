@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -72,6 +73,20 @@ sqlite3 *fixture_open_db(const char *name)
     ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(s, 10000);
     return s;
+}
+
+char *fixture_poll_text(const char *db, const char *sql)
+{
+    sqlite3 *s = fixture_open_db(db);
+    sqlite3_stmt *st;
+    char *v = NULL;
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            v = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(s);
+    return v;
 }
 
 int fixture_poll_int(const char *db, const char *sql)

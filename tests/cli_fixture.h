@@ -30,5 +30,7 @@ struct sqlite3 *fixture_open_db(const char *name);
  * there is no row or the query fails (e.g. while another process is still
  * creating the database). */
 int fixture_poll_int(const char *db, const char *sql);
+/* The same for a text value: a copy to free, NULL for no row or NULL. */
+char *fixture_poll_text(const char *db, const char *sql);
 
 #endif

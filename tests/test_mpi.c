@@ -277,21 +277,6 @@ static int alive(pid_t pid)
     return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
 }
 
-/* The runs row's error (a copy), or NULL. */
-static char *run_error(const char *db)
-{
-    sqlite3 *s = fixture_open_db(db);
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "select error from runs where id = 1", -1, &st, NULL),
-                     SQLITE_OK);
-    char *e = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        e = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    return e;
-}
-
 /* Kills rank `victim` with SIGKILL in the middle of epoch 3 of 4: the job
  * ends within 10 s, non-zero, every rank gone; the run is marked failed
  * with the victim named; `--resume` on 2 ranks ends with the uninterrupted
@@ -349,7 +334,7 @@ static void kill_rank_then_resume(int victim)
     /* marked by the other rank's fault watch, the dead one named */
     ck_assert_int_eq(fixture_poll_int("k/r.db", "select count(*) from runs where status = "
                                                 "'failed'"), 1);
-    char *err = run_error("k/r.db"), want[64];
+    char *err = fixture_poll_text("k/r.db", "select error from runs where id = 1"), want[64];
     snprintf(want, sizeof want, "rank %d (pid %d on ", victim, (int)rank[victim]);
     fprintf(stderr, "the run's error: %s\n", err ? err : "(none)");
     ck_assert_msg(err && strstr(err, want) && strstr(err, " of 2 died"), "error: %s",
@@ -406,14 +391,8 @@ static char *kill_on_hosts(int ranks, const char *hosts_sh, int victim)
     ck_assert_int_eq(waitpid(job, &status, 0), job);
     ck_assert_msg(now_seconds() - t0 < 10, "the job took %.1f s to stop", now_seconds() - t0);
     ck_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
-    sqlite3 *s = fixture_open_db("r.db");
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "select status || '|' || coalesce(error, '') from runs",
-                                        -1, &st, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    char *got = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    char *got = fixture_poll_text("r.db", "select status || '|' || coalesce(error, '') from runs");
+    ck_assert_ptr_nonnull(got);
     fprintf(stderr, "%d ranks on hosts %s, rank %d killed: %s\n", ranks, hosts_sh, victim, got);
     return got;
 }
