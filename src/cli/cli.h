@@ -66,8 +66,12 @@ typedef struct {
     _Atomic int64_t run_id;       /* <= 0: no row yet */
     _Atomic double train_seconds; /* the finished epochs' (runs.train_seconds) */
 } WatchedRun;
-/* Watch w (NULL: no run); waits for a mark in progress. */
-void cli_watch_run(WatchedRun *w);
+/* Over MPI ranks (else nothing): every rank calls it, with rank 0's run_id
+ * (the row it made; broadcast to the others), and w then watched (its
+ * db_path, config_path and train_seconds set). Stop: nothing watched
+ * (waits for a mark in progress). */
+void cli_watch_start(WatchedRun *w, int64_t run_id);
+void cli_watch_stop(void);
 
 /* train_split.c: cuts train to the file's train_subset and moves its
  * [data] validation images into *val (zeroed by the caller; untouched without

@@ -80,13 +80,8 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
         session_close(&s);
         return CN_EXIT_FAIL;
     }
-    WatchedRun watch = {.db_path = db_path};
-    if (dist_size() > 1) { /* a dead rank or mpirun's stop marks the row */
-        int64_t id = curve.run_id;
-        dist_bcast(&id, sizeof id);
-        atomic_store(&watch.run_id, id);
-        cli_watch_run(&watch);
-    }
+    WatchedRun watch = {.db_path = db_path}; /* a dead rank or mpirun's stop marks the row */
+    cli_watch_start(&watch, curve.run_id);
     TrainCallbacks cb = {.ctx = &curve, .step = record_step, .stop = stop_poll};
     const char *why;
     TrainEnd end = lr_find(&s, train, lo, &cb, r, &why);
@@ -94,7 +89,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
     int rc = end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
     if (db && results_finish_run(db, curve.run_id, train_end_name(end), now_seconds() - t0, why) != 0)
         rc = CN_EXIT_FAIL;
-    cli_watch_run(NULL);
+    cli_watch_stop();
     session_close(&s);
     return rc;
 }

@@ -290,17 +290,14 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
         announce(&r, test->n);
         rc = dist_max_int(open_runs_row(&r, pos.epoch + 1)); /* rank 0's row and lock */
     }
-    if (rc == 0 && dist_size() > 1) { /* every rank can mark the row if rank 0 dies */
-        int64_t id = r.run_id;
-        dist_bcast(&id, sizeof id);
+    if (rc == 0) { /* every rank can mark the row: rank 0 may be the one that dies */
         r.watch.db_path = opt->db_path;
         r.watch.config_path = e->path;
-        atomic_store(&r.watch.run_id, id);
         atomic_store(&r.watch.train_seconds, pos.train_seconds);
-        cli_watch_run(&r.watch);
+        cli_watch_start(&r.watch, r.run_id);
+        rc = train_and_record(&r, train, test, &pos);
+        cli_watch_stop();
     }
-    if (rc == 0) rc = train_and_record(&r, train, test, &pos);
-    cli_watch_run(NULL);
     if (r.lock_fd >= 0) close(r.lock_fd); /* after the status is final */
     session_close(&s);
     return rc;

@@ -33,8 +33,15 @@ static void mark(void *ctx, DistStop why, const char *message)
                 marked ? status : "");
 }
 
-void cli_watch_run(WatchedRun *w)
+void cli_watch_start(WatchedRun *w, int64_t run_id)
 {
-    if (w) dist_watch(mark, w);
-    else dist_watch(NULL, NULL);
+    if (dist_size() < 2) return;
+    dist_bcast(&run_id, sizeof run_id); /* rank 0's: the others have no row */
+    atomic_store(&w->run_id, run_id);
+    dist_watch(mark, w);
+}
+
+void cli_watch_stop(void)
+{
+    dist_watch(NULL, NULL);
 }
