@@ -232,8 +232,9 @@ static pid_t spawn_mpi_ranks(const char *db, int ranks, const char *prefix)
         unsetenv("CNNRUN_DATA");
         if (!freopen("log", "a", stderr) || !freopen("log", "a", stdout)) _exit(127);
         char sh[1024];
-        snprintf(sh, sizeof sh, "echo $$ > pid.$OMPI_COMM_WORLD_RANK; %s exec %s run dp.ini --db %s "
-                                "--threads 1", prefix ? prefix : "", getenv("CNNRUN_BIN"), db);
+        snprintf(sh, sizeof sh,
+                 "echo $$ > pid.$OMPI_COMM_WORLD_RANK; %s exec %s run dp.ini --db %s --threads 1",
+                 prefix ? prefix : "", getenv("CNNRUN_BIN"), db);
         char np[16];
         snprintf(np, sizeof np, "%d", ranks);
         execl(getenv("CNNRUN_MPIRUN"), "mpirun", "--allow-run-as-root", "--oversubscribe", "--mca",

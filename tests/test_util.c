@@ -56,7 +56,8 @@ START_TEST(test_rng_advance)
         b = a;
         for (uint64_t k = 0; k < d[i]; k++) rng_u32(&a);
         rng_advance(&b, d[i]);
-        ck_assert_msg(a.state == b.state && a.inc == b.inc, "advance %llu", (unsigned long long)d[i]);
+        ck_assert_msg(a.state == b.state && a.inc == b.inc, "advance %llu",
+                      (unsigned long long)d[i]);
         ck_assert_uint_eq(rng_u32(&a), rng_u32(&b));
     }
     Rng a, b; /* a jump of 2^40 is two of 2^39 */

@@ -40,7 +40,8 @@ void report_print_table(const ReportData *d, FILE *f)
     /* why each run that did not finish stopped (the error column), under the table */
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
-        if (r->error && *r->error) fprintf(f, "run %lld %s: %s\n", (long long)r->id, r->status, r->error);
+        if (r->error && *r->error)
+            fprintf(f, "run %lld %s: %s\n", (long long)r->id, r->status, r->error);
     }
 }
 

@@ -266,7 +266,7 @@ ResultsDb *results_open(const char *path)
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 &r->insert_epoch) != 0 ||
         prepare(r,
-"UPDATE runs SET " FINISH_SET " WHERE id = ?1",
+                "UPDATE runs SET " FINISH_SET " WHERE id = ?1",
                 &r->finish_run) != 0 ||
         prepare(r, "INSERT INTO lr_find (run_id, step, lr, loss) VALUES (?1, ?2, ?3, ?4)",
                 &r->insert_lr_find) != 0 ||

@@ -50,8 +50,8 @@ sqlite3 *results_open_readonly(const char *path, int *version, ResultsRefusal *w
         fprintf(stderr, "%s: not an SQLite database (%s)\n", path, sqlite3_errmsg(db));
         *why = RESULTS_RO_UNREADABLE;
     } else if (app_id != RESULTS_APPLICATION_ID || v < 1 ||
-               results_query_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                               "name = 'runs'", &runs) != 0 || runs != 1) {
+               results_query_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                       "AND name = 'runs'", &runs) != 0 || runs != 1) {
         fprintf(stderr, "%s: not a cnnrun results database (application_id %lld, schema "
                         "version %lld)\n", path, (long long)app_id, (long long)v);
         *why = RESULTS_RO_FOREIGN;
