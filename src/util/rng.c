@@ -3,6 +3,9 @@
 
 #include <math.h>
 
+/* the LCG under PCG32: state' = PCG_MULT * state + inc */
+#define PCG_MULT 6364136223846793005ULL
+
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream)
 {
     r->state = 0;
@@ -15,7 +18,7 @@ void rng_seed(Rng *r, uint64_t seed, uint64_t stream)
 uint32_t rng_u32(Rng *r)
 {
     uint64_t old = r->state;
-    r->state = old * 6364136223846793005ULL + r->inc;
+    r->state = old * PCG_MULT + r->inc;
     uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
     uint32_t rot = (uint32_t)(old >> 59u);
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
@@ -24,7 +27,7 @@ uint32_t rng_u32(Rng *r)
 void rng_advance(Rng *r, uint64_t delta)
 {
     /* state' = a^d state + c (a^(d-1) + ... + a + 1), by squaring */
-    uint64_t mult = 6364136223846793005ULL, plus = r->inc, acc_mult = 1, acc_plus = 0;
+    uint64_t mult = PCG_MULT, plus = r->inc, acc_mult = 1, acc_plus = 0;
     for (; delta; delta >>= 1) {
         if (delta & 1) {
             acc_mult *= mult;
