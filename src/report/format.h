@@ -1,5 +1,5 @@
 /* format.h — number formatting shared by the terminal table and the HTML
- * report: accuracy in percent, durations, parameter counts, the time to
+ * report: accuracy in percent (a group's as mean ± std), durations, parameter counts, the time to
  * accuracy; "-" for none. */
 #ifndef CNNRUN_REPORT_FORMAT_H
 #define CNNRUN_REPORT_FORMAT_H
@@ -12,6 +12,17 @@ static inline const char *fmt_pct(char *b, size_t n, double frac)
 {
     if (!isfinite(frac)) snprintf(b, n, "-");
     else snprintf(b, n, "%.2f %%", 100.0 * frac);
+    return b;
+}
+
+#define PLUS_MINUS "\xc2\xb1" /* ± in UTF-8: two bytes, one column */
+
+/* "93.41 ± 0.12 %", "93.41 %" without a std (one run), "-" without a mean */
+static inline const char *fmt_pct_std(char *b, size_t n, double mean, double std)
+{
+    if (!isfinite(mean)) snprintf(b, n, "-");
+    else if (!isfinite(std)) snprintf(b, n, "%.2f %%", 100.0 * mean);
+    else snprintf(b, n, "%.2f " PLUS_MINUS " %.2f %%", 100.0 * mean, 100.0 * std);
     return b;
 }
 

@@ -14,17 +14,6 @@
 #include "format.h"
 #include "html.h"
 
-#define PLUS_MINUS "\xc2\xb1" /* ± */
-
-/* "45.00 ± 7.07 %", the mean alone without a std, "-" without a mean */
-static const char *pct_std(char *b, size_t n, double mean, double std)
-{
-    if (!isfinite(mean)) snprintf(b, n, "-");
-    else if (!isfinite(std)) snprintf(b, n, "%.2f %%", 100 * mean);
-    else snprintf(b, n, "%.2f " PLUS_MINUS " %.2f %%", 100 * mean, 100 * std);
-    return b;
-}
-
 /* the members' train_seconds: mean ± sample std in the mean's unit */
 static const char *seconds_std(char *b, size_t n, const ReportGroup *g)
 {
@@ -59,8 +48,8 @@ static void write_table(FILE *f, const ReportGroups *g)
         fputs("</td><td class=l>", f);
         html_esc(f, r->params && *r->params ? r->params : "-");
         fprintf(f, "</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td class=l>", r->n,
-                pct_std(fin, sizeof fin, r->mean_final, r->std_final),
-                pct_std(best, sizeof best, r->mean_best, r->std_best),
+                fmt_pct_std(fin, sizeof fin, r->mean_final, r->std_final),
+                fmt_pct_std(best, sizeof best, r->mean_best, r->std_best),
                 seconds_std(tm, sizeof tm, r));
         html_esc(f, r->run_ids);
         fputs("</td></tr>\n", f);

@@ -45,17 +45,6 @@ void report_print_table(const ReportData *d, FILE *f)
     }
 }
 
-#define PLUS_MINUS "\xc2\xb1" /* ± in UTF-8: two bytes, one column */
-
-/* "93.41 ± 0.12 %", "93.41 %" without a std (one run), "-" without a mean */
-static const char *fmt_pct_std(char *b, size_t n, double mean, double std)
-{
-    if (!isfinite(mean)) snprintf(b, n, "-");
-    else if (!isfinite(std)) snprintf(b, n, "%.2f %%", 100.0 * mean);
-    else snprintf(b, n, "%.2f " PLUS_MINUS " %.2f %%", 100.0 * mean, 100.0 * std);
-    return b;
-}
-
 /* s left-aligned in `width` terminal columns */
 static void print_cell(FILE *f, const char *s, int width)
 {
