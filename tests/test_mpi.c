@@ -46,13 +46,42 @@
     "[layer.drop]\ntype = dropout\nprobability = 0.2\n"                                         \
     "[layer.fc]\ntype = linear\noutputs = 10\n"
 
-/* Largest |a - b| over the parameters and the BN running statistics found
- * after 10 steps; both must stay within it. The difference is rounding (the
- * ranks' halves summed, then added); without synchronised batch norm it is
- * ~1e-2. */
-#define PARAM_TOL 2e-5
-/* Per-epoch losses: relative; accuracies are counts of images, equal. */
-#define LOSS_RTOL 1e-6
+/* TOLERANCES. The two runs differ by rounding only: 2 ranks sum each
+ * gradient (and the batch-norm statistics) over their halves of the batch and
+ * then add the halves; 1 process sums the whole batch in one order, and
+ * OpenBLAS's kernel decides that order (the environment's, the CPU's own or
+ * OPENBLAS_CORETYPE's: CI runs the suite on two). Two kinds of difference:
+ * - smooth: each float32 sum differs by ~sqrt(n) u of its terms (u = 6e-8);
+ * - discrete: where a value lies within that rounding of a decision (a max
+ *   pool's argmax, a ReLU at 0), the runs route a gradient differently, and
+ *   batch norm spreads that over every gradient below. Its size does not
+ *   depend on the kernel, only whether it happens: after 4 steps of
+ *   test_buckets_match_one_process one momentum element differs by 1.7e-3
+ *   (of a largest 0.35) on Sandybridge and Prescott, 1.3e-7 on Haswell, Zen,
+ *   SkylakeX and Cooperlake.
+ * So parameters, momentum and running statistics are compared by the
+ * Euclidean norm of the difference relative to the norm of what training did
+ * (movement from the initial values; the momentum itself). Measured on those
+ * six kernels, and against two defects put in on purpose (the dropout masks
+ * not jumped past the other rank's images, ops.c; one rank's half of the
+ * first gradient bucket dropped, dist.c):
+ *               rounding (6 kernels)   dropout defect   bucket defect
+ *   10 steps    <= 5e-7                0.26 (stats 1.2e-2)   0.57 (stats 2.5e-2)
+ *   bucketed    <= 3.9e-3 (discrete)   -                0.55 (stats 2.4e-2)
+ * STATE_RTOL (10 steps, no discrete event seen) sits 2000x above the
+ * rounding and 10x below the smallest defect; BUCKET_RTOL 8x above the
+ * discrete events and 18x below the bucket defect's parameters. */
+#define STATE_RTOL 1e-3
+#define BUCKET_RTOL 3e-2
+/* Per-epoch losses (train and test), relative. A discrete event in epoch 2
+ * moved its losses by 5.4e-5 (Haswell, Zen, Sandybridge; 3e-9 without one
+ * on Prescott, SkylakeX, Cooperlake); the dropout defect moves epoch 1's by
+ * 2.1e-3, the bucket defect by 6.3e-3. LOSS_RTOL: 9x above, 4x below.
+ * Accuracies count images: a discrete event can move an image across the
+ * decision (one test image in epoch 2 on Haswell), so they may differ by
+ * ACC_IMAGES images (the bucket defect: 6 and 10). */
+#define LOSS_RTOL 5e-4
+#define ACC_IMAGES 2
 
 /* As root (CI), on any number of cores, and yielding the CPU while a rank
  * waits for the other (a shared machine) */
@@ -95,38 +124,68 @@ static double max_diff(const float *a, const float *b, size_t n)
     return d;
 }
 
-START_TEST(test_same_parameters_after_10_steps)
+/* ||a - b|| / ||a - from|| (Euclidean; from NULL: ||a||): the difference of
+ * two trainings relative to what training did (see TOLERANCES). */
+static double rel_diff(const float *a, const float *b, const float *from, size_t n)
 {
-    write_file("dp.ini", NET("1", "500"));
-    ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one/r.db --threads 1"), 0);
-    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db two/r.db --threads 1"), 0);
-    ck_assert_int_eq(fixture_poll_int("two/r.db", "select steps from epochs"), 10);
-    Experiment e1, e2;
-    Session a, b;
-    load("dp.ini", "one/r-checkpoints/dp-1-last.ckpt", &e1, &a);
-    load("dp.ini", "two/r-checkpoints/dp-1-last.ckpt", &e2, &b);
-    ck_assert_int_eq(a.model.n_params, b.model.n_params);
-    double dp = max_diff(a.model.params, b.model.params, a.model.n_params);
-    double ds = max_diff(a.model.state, b.model.state, a.model.n_state);
-    double dm = max_diff(a.opt.m1, b.opt.m1, a.opt.n);
-    fprintf(stderr, "2 ranks vs 1 process after 10 steps: max |diff| parameters %.3g, BN running "
-                    "statistics %.3g, momentum %.3g\n", dp, ds, dm);
-    ck_assert_msg(dp < PARAM_TOL && ds < PARAM_TOL && dm < PARAM_TOL,
-                  "parameters %g, running statistics %g, momentum %g", dp, ds, dm);
-    /* and the training moved them: the comparison is not of two fresh networks */
-    Experiment e3;
-    Session fresh;
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)a[i] - b[i], y = (double)a[i] - (from ? from[i] : 0.0f);
+        d += x * x;
+        m += y * y;
+    }
+    ck_assert_msg(m > 0, "training did not move the values compared");
+    return sqrt(d / m);
+}
+
+/* A fresh session of dir/ini: the initial values training starts from. */
+static void open_fresh(const char *ini, Experiment *e, Session *s)
+{
     char p[256];
-    snprintf(p, sizeof p, "%s/dp.ini", dir);
-    ck_assert_int_eq(experiment_load(p, NULL, 0, &e3), 0);
-    ck_assert_int_eq(session_open(&fresh, &e3, e3.batch_size, 500), 0);
-    ck_assert(max_diff(fresh.model.params, a.model.params, a.model.n_params) > 1000 * PARAM_TOL);
+    snprintf(p, sizeof p, "%s/%s", dir, ini);
+    ck_assert_int_eq(experiment_load(p, NULL, 0, e), 0);
+    ck_assert_int_eq(session_open(s, e, e->batch_size, 500), 0);
+}
+
+/* The runs of one.ckpt (1 process) and two.ckpt (2 ranks) of ini: the
+ * parameters, running statistics and momentum agree within tol. */
+static void assert_same_state(const char *ini, const char *one, const char *two, const char *what,
+                              double tol)
+{
+    Experiment e1, e2, e3;
+    Session a, b, fresh;
+    load(ini, one, &e1, &a);
+    load(ini, two, &e2, &b);
+    open_fresh(ini, &e3, &fresh);
+    ck_assert_int_eq(a.model.n_params, b.model.n_params);
+    size_t np = a.model.n_params, ns = a.model.n_state, nm = a.opt.n;
+    double dp = rel_diff(a.model.params, b.model.params, fresh.model.params, np);
+    double ds = ns ? rel_diff(a.model.state, b.model.state, fresh.model.state, ns) : 0;
+    double dm = rel_diff(a.opt.m1, b.opt.m1, NULL, nm);
+    fprintf(stderr, "%s, %zu parameters: relative difference parameters %.3g, running statistics "
+                    "%.3g, momentum %.3g (largest element: %.3g, %.3g, %.3g)\n", what, np, dp, ds,
+            dm, max_diff(a.model.params, b.model.params, np),
+            ns ? max_diff(a.model.state, b.model.state, ns) : 0, max_diff(a.opt.m1, b.opt.m1, nm));
+    ck_assert_msg(dp < tol && ds < tol && dm < tol,
+                  "%s: parameters %g, running statistics %g, momentum %g (tolerance %g)", what, dp,
+                  ds, dm, tol);
     session_close(&fresh);
     session_close(&a);
     session_close(&b);
     experiment_free(&e1);
     experiment_free(&e2);
     experiment_free(&e3);
+}
+
+START_TEST(test_same_parameters_after_10_steps)
+{
+    write_file("dp.ini", NET("1", "500"));
+    ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one/r.db --threads 1"), 0);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db two/r.db --threads 1"), 0);
+    ck_assert_int_eq(fixture_poll_int("two/r.db", "select steps from epochs"), 10);
+    assert_same_state("dp.ini", "one/r-checkpoints/dp-1-last.ckpt",
+                      "two/r-checkpoints/dp-1-last.ckpt", "2 ranks vs 1 process after 10 steps",
+                      STATE_RTOL);
 }
 END_TEST
 
@@ -152,20 +211,17 @@ START_TEST(test_buckets_match_one_process)
     write_file("big.ini", BIG_NET);
     ck_assert_int_eq(mpi_cnnrun(0, "run big.ini --db one/r.db --threads 1"), 0);
     ck_assert_int_eq(mpi_cnnrun(2, "run big.ini --db two/r.db --threads 1"), 0);
-    Experiment e1, e2;
-    Session a, b;
-    load("big.ini", "one/r-checkpoints/big-1-last.ckpt", &e1, &a);
-    load("big.ini", "two/r-checkpoints/big-1-last.ckpt", &e2, &b);
-    ck_assert(a.model.n_params > 3 * DIST_BUCKET_FLOATS); /* several buckets */
-    double dp = max_diff(a.model.params, b.model.params, a.model.n_params);
-    double dm = max_diff(a.opt.m1, b.opt.m1, a.opt.n);
-    fprintf(stderr, "bucketed, 2 ranks vs 1 process after 4 steps, %zu parameters: max |diff| "
-                    "parameters %.3g, momentum %.3g\n", a.model.n_params, dp, dm);
-    ck_assert_msg(dp < PARAM_TOL && dm < PARAM_TOL, "parameters %g, momentum %g", dp, dm);
-    session_close(&a);
-    session_close(&b);
-    experiment_free(&e1);
-    experiment_free(&e2);
+    {
+        Experiment e;
+        Session s;
+        load("big.ini", "one/r-checkpoints/big-1-last.ckpt", &e, &s);
+        ck_assert(s.model.n_params > 3 * DIST_BUCKET_FLOATS); /* several buckets */
+        session_close(&s);
+        experiment_free(&e);
+    }
+    assert_same_state("big.ini", "one/r-checkpoints/big-1-last.ckpt",
+                      "two/r-checkpoints/big-1-last.ckpt",
+                      "bucketed, 2 ranks vs 1 process after 4 steps", BUCKET_RTOL);
 }
 END_TEST
 
@@ -206,10 +262,12 @@ START_TEST(test_same_curve_two_epochs)
         double worst = 0;
         for (int k = 0; k < 5; k += 2)
             worst = fmax(worst, fabs(a.v[i][k] - b.v[i][k]) / fabs(a.v[i][k]));
-        fprintf(stderr, "epoch %d: loss relative difference %.3g\n", i + 1, worst);
+        fprintf(stderr, "epoch %d: loss relative difference %.3g, accuracy %g and %g images\n",
+                i + 1, worst, fabs(a.v[i][1] - b.v[i][1]) * 500, fabs(a.v[i][3] - b.v[i][3]) * 300);
         ck_assert_msg(worst < LOSS_RTOL, "epoch %d: %g", i + 1, worst);
-        ck_assert(a.v[i][1] == b.v[i][1]); /* the same images right */
-        ck_assert(a.v[i][3] == b.v[i][3]);
+        /* about the same images right: 500 training, 300 test images */
+        ck_assert(fabs(a.v[i][1] - b.v[i][1]) * 500 <= ACC_IMAGES + 1e-6);
+        ck_assert(fabs(a.v[i][3] - b.v[i][3]) * 300 <= ACC_IMAGES + 1e-6);
     }
     ck_assert_int_eq(fixture_poll_int("two/r.db", "select count(*) from runs"), 1);
     ck_assert_int_eq(fixture_poll_int("two/r.db", "select ranks * 10 + threads from runs"), 21);
