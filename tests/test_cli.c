@@ -15,6 +15,7 @@
 
 #include "check_run.h"
 #include "cli_fixture.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
 
@@ -169,7 +170,7 @@ START_TEST(test_bench_fields)
         "sgemm peak: ", "conv algorithms: CNNRUN_CONV=winograd", "sgemm_peak_gflops=",
         "effective_gflops=", "peak_ratio=", "step_ms_median=", "step_ms_min=", "step_ms_q1=",
         "step_ms_q3=", "step_ms_max=", "images_per_sec_median=", "\nimages_per_sec=",
-        "of the sgemm peak", "batch 4, 3 steps after 2 warm-up"};
+        "of the sgemm peak", "batch 4, 3 steps after 2 warm-up", "OpenBLAS core: ", "\nblas_core="};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(out, keys[i]), "no '%s' in:\n%s", keys[i], out);
     ck_assert_msg(strstr(out, "algo") && strstr(out, "\nc1                           conv     "
@@ -195,6 +196,10 @@ START_TEST(test_bench_fields)
     double lo = atof(strstr(out, "step_ms_min=") + 12), med = atof(strstr(out, "step_ms_median=") + 15);
     double hi = atof(strstr(out, "step_ms_max=") + 12);
     ck_assert_msg(lo <= med && med <= hi, "%g %g %g", lo, med, hi);
+    /* the core named is the library's own (issue 25) */
+    char want[96];
+    snprintf(want, sizeof want, "\nblas_core=%s\n", blas_core_name());
+    ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
     /* measured: the line says how many shapes */
     setenv("CNNRUN_CONV", "tune", 1);
     unsetenv("CNNRUN_BENCH_NODES");
@@ -279,6 +284,11 @@ START_TEST(test_eval_every_and_final_tta)
     ck_assert(sqlite3_column_double(st, 2) == acc); /* the view shows the run's own */
     sqlite3_finalize(st);
     sqlite3_close(db);
+    /* the run's row and header name the OpenBLAS core that ran it (issue 25) */
+    char *core = fixture_poll_text("r.db", "select blas_core from runs");
+    ck_assert_msg(core && !strcmp(core, blas_core_name()), "%s", core ? core : "NULL");
+    free(core);
+    ck_assert_msg(strstr(out, "OpenBLAS core "), "%s", out);
 }
 END_TEST
 

@@ -30,6 +30,24 @@
 void engine_set_threads(int n);
 int engine_get_threads(void);
 
+/* ---- the BLAS underneath (src/engine/blas_info.c) ----
+ * The OpenBLAS core that runs (openblas_get_corename: "Haswell", "SkylakeX",
+ * "Prescott", ...) and its build line; the vector level a core is written for
+ * and the one the CPU has; blas_core_advice writes a warning into buf (and
+ * returns 1) when the core leaves the CPU's vectors unused, naming the
+ * OPENBLAS_CORETYPE to set (env_coretype: that variable's value, NULL when
+ * unset; an AVX2 core set on purpose on an AVX-512 CPU is not warned about);
+ * blas_warn_once prints it on stderr, once per process. cnnrun never sets the variable. */
+typedef enum { ISA_UNKNOWN, ISA_SSE, ISA_AVX, ISA_AVX2, ISA_AVX512 } IsaLevel;
+const char *blas_core_name(void);
+const char *blas_config(void);
+IsaLevel blas_core_level(const char *core);
+IsaLevel cpu_isa_level(void);
+const char *isa_level_name(IsaLevel l);
+int blas_core_advice(const char *core, IsaLevel cpu, const char *env_coretype, char *buf,
+                     size_t size);
+void blas_warn_once(void);
+
 /* Batch norm over a batch split across processes (data-parallel training,
  * src/train/dist.c): the training statistics are combined over all of them,
  * so each computes what one process computes on the whole batch. The engine

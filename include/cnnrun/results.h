@@ -23,6 +23,7 @@ typedef struct {
     int epochs_planned;
     const char *version;
     const char *data_dir;
+    const char *blas_core;     /* the OpenBLAS core that ran it (blas_core_name) */
 } RunInfo;
 
 /* Opens (creating the file, its parent directory and the schema if needed). */

@@ -130,6 +130,10 @@ int cmd_bench(CliOptions *o)
                "img/s of the whole batch\n", ses.ranks, threads, m->max_batch);
     printf("sgemm peak: %.1f GFLOP/s (engine gemm(), %d^3, best of %d%s)\n", peak, PEAK_N,
            PEAK_REPS, ses.ranks > 1 ? ", summed over the ranks" : "");
+    printf("OpenBLAS core: %s (%s kernels) on a CPU with %s%s%s (%s)\n", blas_core_name(),
+           isa_level_name(blas_core_level(blas_core_name())), isa_level_name(cpu_isa_level()),
+           getenv("OPENBLAS_CORETYPE") ? "; OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "", blas_config());
     model_print_conv_choice(m, stdout);
     printf("%-16s %9s %7s %9s\n", "layer type", "seconds", "share", "GFLOP/s");
     for (int k = 0; k < N_OPS; k++) {
@@ -163,6 +167,7 @@ int cmd_bench(CliOptions *o)
            1e3 * quantile(times, steps, 0.75), 1e3 * times[steps - 1]);
     printf("images_per_sec_median=%.1f\n", batch / med);
     printf("ranks=%d\n", ses.ranks);
+    printf("blas_core=%s\n", blas_core_name());
     printf("images_per_sec=%.1f\n", ips);
     free(times);
     free(m->node_seconds);

@@ -14,6 +14,7 @@
 #include "cnnrun/results.h"
 #include "cnnrun/train.h"
 #include "cnnrun/dist.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
 
@@ -33,7 +34,8 @@ static int64_t begin_lr_find_run(ResultsDb *db, const Experiment *e, const LrFin
     RunInfo info = {.experiment = name, .config_path = e->path, .config = cfg, .seed = e->seed,
                     .threads = threads, .ranks = dist_size(), .params = (int64_t)m->n_params,
                     .flops_per_image = model_flops_per_image(m), .epochs_planned = 0,
-                    .version = CN_VERSION, .data_dir = data_desc};
+                    .version = CN_VERSION, .data_dir = data_desc,
+                    .blas_core = blas_core_name()};
     int64_t id = results_begin_run(db, &info);
     free(cfg);
     return id;

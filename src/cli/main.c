@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cnnrun/export.h"
 #include "cnnrun/dist.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
 static const char *usage =
@@ -86,6 +87,10 @@ static void print_version(void)
     printf("onnx export: not compiled in (built without protobuf-c or onnx.proto; "
            "meson -Donnx=enabled)\n");
 #endif
+    printf("OpenBLAS: core %s (%s kernels) on a CPU with %s%s%s; %s\n", blas_core_name(),
+           isa_level_name(blas_core_level(blas_core_name())), isa_level_name(cpu_isa_level()),
+           getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "", blas_config());
     if (mpi) printf("MPI: compiled in (%s); mpirun -np N cnnrun run ... trains over N ranks\n", mpi);
     else printf("MPI: not compiled in (meson setup -Dmpi=enabled with libopenmpi-dev)\n");
 }

@@ -241,6 +241,7 @@ int cli_setup_threads(int requested)
     if (requested <= 0 && dist_size() > 1 && local && atoi(local) > 1) n /= atoi(local);
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
+    if (dist_rank() == 0) blas_warn_once(); /* a generic OpenBLAS core on a newer CPU */
     return n;
 }
 

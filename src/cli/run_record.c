@@ -15,6 +15,7 @@
 
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/dist.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 #include "cli.h"
@@ -163,6 +164,9 @@ static void announce(const Record *r, int n_test)
     fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
                     "threads\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
             s->steps_per_epoch, r->opt->threads);
+    fprintf(stderr, "%s: OpenBLAS core %s (%s kernels) on a CPU with %s\n", e->path,
+            blas_core_name(), isa_level_name(blas_core_level(blas_core_name())),
+            isa_level_name(cpu_isa_level()));
     if (s->ranks > 1)
         fprintf(stderr, "%s: data-parallel over %d MPI ranks of %d threads: %d images of each "
                         "batch per rank, batch norm and gradients summed over the ranks\n",
@@ -208,7 +212,8 @@ static int open_runs_row(Record *r, int first_epoch)
                     .params = (int64_t)m->n_params,
                     .flops_per_image = model_flops_per_image(m),
                     .epochs_planned = r->s->run.epochs,
-                    .version = CN_VERSION, .data_dir = opt->data_dir};
+                    .version = CN_VERSION, .data_dir = opt->data_dir,
+                    .blas_core = blas_core_name()};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;

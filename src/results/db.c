@@ -256,9 +256,10 @@ ResultsDb *results_open(const char *path)
 
     if (prepare(r,
                 "INSERT INTO runs (experiment, config_path, config, status, started_at, seed, "
-                "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname, ranks) "
+                "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname, ranks, "
+                "blas_core) "
                 "VALUES (?1, ?2, ?3, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, "
-                "?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
@@ -342,6 +343,7 @@ int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
     bind_text_or_null(st, 10, info->data_dir);
     bind_text_or_null(st, 11, have_host ? host : NULL);
     sqlite3_bind_int(st, 12, info->ranks > 0 ? info->ranks : 1);
+    bind_text_or_null(st, 13, info->blas_core);
 
     char msg[256];
     if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 8
+#define RESULTS_SCHEMA_VERSION 9
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -212,6 +212,10 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * (docs/distributed.md); runs.threads is then each rank's. Rows written
      * before were one process. */
     "ALTER TABLE runs ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1;\n",
+    /* 8 -> 9: runs.blas_core, the OpenBLAS core (kernel family) that ran the
+     * matrix products ("Haswell", "SkylakeX", "Prescott": a generic core on a
+     * newer CPU explains a slow run). Rows written before: NULL. */
+    "ALTER TABLE runs ADD COLUMN blas_core TEXT;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,
