@@ -93,7 +93,8 @@ int blas_core_advice(const char *core, IsaLevel cpu, const char *env_coretype, c
         snprintf(why, sizeof why, "OPENBLAS_CORETYPE=%s is set in the environment; if it was set "
                                   "on purpose (some CPUs need it), keep it, else ", env_coretype);
     else
-        snprintf(why, sizeof why, "OpenBLAS chose that core itself (its release may predate this CPU): ");
+        snprintf(why, sizeof why,
+                 "OpenBLAS chose that core itself (its release may predate this CPU): ");
     snprintf(buf, size,
              "warning: OpenBLAS runs its %s kernels (%s) on a CPU with %s: every matrix product "
              "runs several times slower than it could (8.6x on one thread of a Xeon, "
