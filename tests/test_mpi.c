@@ -509,6 +509,19 @@ START_TEST(test_bench_and_lr_find_under_mpirun)
 }
 END_TEST
 
+/* More than two ranks on one machine: the header says threads beat ranks
+ * there (issue 25; docs/distributed.md); two ranks do not get the note. */
+START_TEST(test_ranks_on_one_machine_noted)
+{
+    write_file("dp.ini", NET("1", "150"));
+    ck_assert_int_eq(mpi_cnnrun(3, "run dp.ini --db r.db --threads 1"), 0);
+    ck_assert_int_eq(count(out, "note: 3 ranks share this machine: on one machine threads beat "
+                                "ranks"), 1);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db r.db --threads 1"), 0);
+    ck_assert_int_eq(count(out, "share this machine"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mpi");
@@ -524,6 +537,7 @@ int main(void)
     tcase_add_test(tc, test_killed_rank_alone_on_its_host);
     tcase_add_test(tc, test_refused_before_training);
     tcase_add_test(tc, test_bench_and_lr_find_under_mpirun);
+    tcase_add_test(tc, test_ranks_on_one_machine_noted);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
