@@ -3,16 +3,22 @@
  * run_params rows pointing at the new numbers; a version-1 file's runs too
  * (ranks 1); a second merge of the same file refused as duplicates, and
  * files of other programs refused, with the destination left as it was;
- * `pragma integrity_check` ok and no foreign key broken. */
+ * `pragma integrity_check` ok and no foreign key broken. Issue 23: 2 x 3,000
+ * runs merged in linear time; a failure in a later transaction takes the
+ * earlier ones back, and no new file is left; a run whose database another
+ * process holds locked waits and loses no epoch; a damaged file is refused. */
 #include <check.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../src/results/schema.sql.h"
 #include "check_run.h"
 #include "cli_fixture.h"
+#include "cnnrun/util.h"
 
 /* One short epoch on a part of the sample. */
 #define TINY(name, seed)                                                                        \
@@ -166,6 +172,161 @@ START_TEST(test_merge_refuses_other_files)
 }
 END_TEST
 
+/* ---- issue 23: linear time, short transactions, nothing half-made ------- */
+
+/* dir/name: a version-1 results file with n runs of one experiment, all
+ * started in the same second on one machine, seeds seed0 + 1.. (the worst
+ * case for a duplicate lookup by experiment), one epoch each; the last run's epoch is numbered 0
+ * when bad (the destination's CHECK refuses it: a failure late in a merge). */
+static void synthetic(const char *name, int n, int seed0, int bad)
+{
+    char pragmas[128], sql[1024];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = 1; PRAGMA application_id = %d;",
+             RESULTS_APPLICATION_ID);
+    raw_exec(name, RESULTS_SCHEMA_SQL);
+    raw_exec(name, pragmas);
+    snprintf(sql, sizeof sql,
+             "BEGIN; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) "
+             "INSERT INTO runs (id, experiment, status, started_at, seed, hostname, config) "
+             "SELECT i, 'same', 'finished', '2025-01-01T00:00:00Z', %d + i, 'host', "
+             "'[experiment]' || char(10) || 'name = same' FROM c; "
+             "INSERT INTO epochs (run_id, epoch, test_acc) SELECT id, 1, 0.5 FROM runs; "
+             "PRAGMA ignore_check_constraints = %d; UPDATE epochs SET epoch = 0 WHERE run_id = %d "
+             "AND %d; COMMIT;", n, seed0, bad, n, bad);
+    raw_exec(name, sql);
+}
+
+/* no file of the destination's name, nor a temporary one beside it */
+static void assert_no_file(const char *name)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -q -- '%s'", dir, name);
+    ck_assert_msg(system(cmd) != 0, "%s (or a temporary file of it) is left", name);
+}
+
+/* 2 x 3,000 runs that all look alike but for their seed: the duplicate
+ * check and the copy are linear: 0.4 s here, where the lookup by
+ * experiment alone took 4 s and grew with the square of the runs. */
+START_TEST(test_merge_scales)
+{
+    synthetic("s1.db", 3000, 0, 0);
+    synthetic("s2.db", 3000, 3000, 0);
+    double t0 = now_seconds();
+    ck_assert_int_eq(cnnrun("merge s1.db s2.db --into big.db"), 0);
+    double secs = now_seconds() - t0;
+    ck_assert_msg(secs < 2.0, "merging 2 x 3000 runs took %.2f s", secs);
+    ck_assert_int_eq(q("big.db", "select count(*) from runs"), 6000);
+    ck_assert_int_eq(q("big.db", "select count(*) from epochs"), 6000);
+    /* and every one of them is found again as a duplicate, as fast */
+    t0 = now_seconds();
+    ck_assert_int_eq(cnnrun("merge s2.db --into big.db"), 1);
+    ck_assert_msg(now_seconds() - t0 < 2.0, "the duplicate check is slow");
+    ck_assert_ptr_nonnull(strstr(out, "is already in the destination as run 3001"));
+    ck_assert_int_eq(q("big.db", "select count(*) from runs"), 6000);
+}
+END_TEST
+
+/* A failure in the last of several transactions: the runs committed before
+ * it are taken back (an existing destination) or the new file never
+ * appears; a refused merge and a bad --into leave no file either. */
+START_TEST(test_merge_failure_leaves_nothing)
+{
+    synthetic("bad.db", 450, 0, 1); /* 3 transactions, the last one fails */
+    synthetic("good.db", 5, 1000, 0);
+    ck_assert_int_eq(cnnrun("merge good.db bad.db --into new.db"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "cannot copy the epochs rows of run 450"));
+    assert_no_file("new.db");
+    ck_assert_int_eq(cnnrun("merge good.db --into old.db"), 0);
+    const int before = rows("old.db");
+    ck_assert_int_eq(cnnrun("merge bad.db --into old.db"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "nothing was merged"));
+    ck_assert_int_eq(rows("old.db"), before);
+    ck_assert_int_eq(q("old.db", "select count(*) from pragma_foreign_key_check"), 0);
+    /* refused sources, a bad destination: nothing made */
+    ck_assert_int_eq(cnnrun("merge good.db good.db --into twice.db"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "is the same run as run 1 of good.db"));
+    assert_no_file("twice.db");
+    ck_assert_int_eq(cnnrun("merge good.db --into ''"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--into is empty"));
+    raw_exec("other.db", "CREATE TABLE t (x);");
+    ck_assert_int_eq(cnnrun("merge good.db --into other.db"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "HINT: --into names a cnnrun results database"));
+    ck_assert_ptr_null(strstr(out, "--db"));
+    ck_assert_int_eq(cnnrun("merge good.db --into"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--into needs a value"));
+    ck_assert_int_eq(cnnrun("--help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\n  merge  A.db B.db ... --into ALL.db"));
+}
+END_TEST
+
+/* Another process holds the write lock (as a long merge did) for 1.5 s,
+ * many busy timeouts (CNNRUN_DB_BUSY_MS=200): the run waits, says so, and
+ * finishes with all its epochs. */
+START_TEST(test_run_waits_for_locked_database)
+{
+    write_file("a.ini", TINY("alpha", "1"));
+    ck_assert_int_eq(cnnrun("run a.ini --db a.db --threads 1"), 0); /* the file exists */
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t holder = fork();
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/a.db", dir);
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open(p, &db) == SQLITE_OK &&
+                 sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        ok = write(ready[1], ok ? "y" : "n", 1) == 1 && ok;
+        usleep(1500 * 1000);
+        ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+        sqlite3_close(db);
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    setenv("CNNRUN_DB_BUSY_MS", "200", 1);
+    int rc = cnnrun("run a.ini --db a.db --threads 1 --set experiment.epochs=2");
+    unsetenv("CNNRUN_DB_BUSY_MS");
+    int status = 0;
+    waitpid(holder, &status, 0);
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "still waiting: nothing this run finished is dropped"));
+    ck_assert_int_eq(q("a.db", "select count(*) from epochs where run_id = 2"), 2);
+    ck_assert_int_eq(q("a.db", "select status = 'finished' from runs where id = 2"), 1);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
+/* Bytes written into a page of `epochs`: run and merge refuse the file
+ * (exit 1) before writing to it, saying it is damaged. */
+START_TEST(test_damaged_database_refused)
+{
+    write_file("a.ini", TINY("alpha", "1"));
+    ck_assert_int_eq(cnnrun("run a.ini --db a.db --threads 1"), 0);
+    ck_assert_int_eq(cnnrun("run a.ini --db b.db --threads 1"), 0);
+    const int page = q("a.db", "select rootpage from sqlite_master where name = 'epochs'");
+    const int size = q("a.db", "pragma page_size");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "printf 'garbage garbage garbage garbage' | dd of=%s/a.db bs=1 "
+                              "seek=%d conv=notrunc status=none", dir, (page - 1) * size + 8);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cd %s && md5sum a.db > a.sum", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(cnnrun("run a.ini --db a.db --threads 1"), 1);
+    ck_assert_msg(strstr(out, "a.db: the results database is damaged") != NULL, "%s", out);
+    ck_assert_ptr_null(strstr(out, "epoch 1/")); /* refused before training */
+    ck_assert_int_eq(cnnrun("merge b.db --into a.db"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "is damaged"));
+    ck_assert_int_eq(cnnrun("merge a.db --into c.db"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "is damaged"));
+    assert_no_file("c.db");
+    snprintf(cmd, sizeof cmd, "cd %s && md5sum -c --quiet a.sum", dir);
+    ck_assert_msg(system(cmd) == 0, "the damaged file was written to");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("merge");
@@ -174,6 +335,10 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_merge_two_databases);
     tcase_add_test(tc, test_merge_refuses_other_files);
+    tcase_add_test(tc, test_merge_scales);
+    tcase_add_test(tc, test_merge_failure_leaves_nothing);
+    tcase_add_test(tc, test_run_waits_for_locked_database);
+    tcase_add_test(tc, test_damaged_database_refused);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -7,10 +7,15 @@
  * the epoch; groups-acc.svg / groups-loss.svg carry one translucent band per
  * group of two or more runs per panel; the sweep over a rate gets a log axis
  * and the sweep over filters a linear one; `cnnrun runs` shows stop_reason
- * and the time to accuracy. Also the sweep detection's and the log rule's
+ * and the time to accuracy, refuses a run id given twice and shows a
+ * running row whose process is gone as `dead`. Also the sweep detection's and the log rule's
  * edge cases on hand-made groups. */
 #include <check.h>
 #include <math.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +288,56 @@ START_TEST(test_runs_stop_columns)
 }
 END_TEST
 
+/* issue 23: a run id given twice in --runs is refused (it would be counted
+ * twice), by report and runs alike */
+START_TEST(test_runs_repeated_id)
+{
+    make_db("r.db");
+    ck_assert_int_eq(cnnrun("runs --db r.db --runs 1,1,1"), 2);
+    ck_assert_msg(strstr(out, "names run 1 twice") != NULL, "%s", out);
+    ck_assert_int_eq(cnnrun("report --db r.db --text --runs 2,1,2"), 2);
+    ck_assert_msg(strstr(out, "names run 2 twice") != NULL, "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --runs 1,2"), 0);
+}
+END_TEST
+
+/* issue 23: a `running` row whose process is gone (the pid in its lock file
+ * names no process) shows as `dead` with a line saying so; one whose
+ * process lives stays `running`; the database is not changed */
+START_TEST(test_runs_dead_process)
+{
+    make_db("r.db");
+    char path[256];
+    snprintf(path, sizeof path, "%s/r.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "UPDATE runs SET status = 'running' WHERE id IN (1, 2)",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    pid_t child = fork(); /* a pid that was a process and is no more */
+    if (child == 0) _exit(0);
+    ck_assert_int_gt(child, 0);
+    waitpid(child, NULL, 0);
+    char pid[32];
+    snprintf(path, sizeof path, "%s/r-checkpoints", dir);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    snprintf(pid, sizeof pid, "%ld\n", (long)child);
+    write_file("r-checkpoints/sw-1.lock", pid);
+    snprintf(pid, sizeof pid, "%ld\n", (long)getpid()); /* alive */
+    write_file("r-checkpoints/sw-2.lock", pid);
+    ck_assert_int_eq(cnnrun("runs --db r.db"), 0);
+    ck_assert_msg(strstr(out, "\n   1  sw               dead ") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\n   2  sw               running ") != NULL, "%s", out);
+    char line[128];
+    snprintf(line, sizeof line, "run 1 dead: its row says running, but its process (pid %ld",
+             (long)child);
+    ck_assert_msg(strstr(out, line) != NULL, "%s", out);
+    ck_assert_ptr_null(strstr(out, "run 2 dead"));
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs where status = "
+                                              "'running'"), 2);
+}
+END_TEST
+
 /* hand-made groups with values for the sweep detection */
 static ReportGroup hand(const char *exp, char **keys, char **values, int n)
 {
@@ -356,6 +411,8 @@ int main(void)
     tcase_add_test(tc, test_html_group_table);
     tcase_add_test(tc, test_group_curves);
     tcase_add_test(tc, test_runs_stop_columns);
+    tcase_add_test(tc, test_runs_repeated_id);
+    tcase_add_test(tc, test_runs_dead_process);
     tcase_add_test(tc, test_sweep_detection);
     tcase_add_test(tc, test_log_axis_rule);
     suite_add_tcase(s, tc);

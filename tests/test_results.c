@@ -1,6 +1,7 @@
 /* test_results.c — the SQLite results database: run lifecycle and final/best
  * accuracy, persistence, refusing foreign files and newer schemas, duplicate
- * epochs, unusable directories, two processes writing concurrently, and the
+ * epochs, unusable directories, two processes writing concurrently, a
+ * write that waits out another process's lock, a damaged file refused, and the
  * groups of runs that differ only in their seed (run_params, run_groups). */
 #include <check.h>
 #include <fcntl.h>
@@ -456,6 +457,110 @@ START_TEST(test_concurrent_processes)
 }
 END_TEST
 
+/* ==== issue 23: a busy database, a damaged one ============================ */
+
+/* Another process holds the write lock (BEGIN IMMEDIATE, as a long merge
+ * does) for ~1.2 s, 6 busy timeouts (CNNRUN_DB_BUSY_MS=200): the epoch is
+ * still recorded, after a line saying that the run waits; nothing lost. */
+START_TEST(test_epoch_waits_for_lock)
+{
+    setenv("CNNRUN_DB_BUSY_MS", "200", 1);
+    const char *path = tmp_path("busy.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = sample_info("busy");
+    int64_t id = results_begin_run(r, &info);
+    ck_assert_int_gt(id, 0);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t holder = fork();
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open(path, &db) == SQLITE_OK &&
+                 sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        ok = write(ready[1], ok ? "y" : "n", 1) == 1 && ok;
+        usleep(1200 * 1000);
+        ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+        sqlite3_close(db);
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    capture_begin();
+    double t0 = now_seconds();
+    EpochRecord e = sample_epoch(1, 0.5);
+    int rc = results_add_epoch(r, id, &e);
+    double waited = now_seconds() - t0;
+    int fin = results_finish_run(r, id, "finished", 1.0, NULL);
+    char *err = capture_end();
+    int status = 0;
+    waitpid(holder, &status, 0);
+    unsetenv("CNNRUN_DB_BUSY_MS");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(fin, 0);
+    ck_assert_msg(waited > 0.5, "the lock was held while the epoch was written (%g s)", waited);
+    ck_assert_msg(strstr(err, "still waiting: nothing this run finished is dropped") != NULL,
+                  "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "got the write lock after"));
+    free(err);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    results_close(r);
+    sqlite3 *db = raw_open(path);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM epochs WHERE run_id = 1"), 1);
+    ck_assert_int_eq(q_int(db, "SELECT status = 'finished' FROM runs WHERE id = 1"), 1);
+    sqlite3_close(db);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
+/* Bytes written over a page of the `epochs` table: opening the file to
+ * write is refused, naming the damage, and the file is left as it was. */
+START_TEST(test_damaged_database_refused)
+{
+    const char *path = tmp_path("damaged.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = sample_info("hurt");
+    for (int k = 0; k < 3; k++) {
+        int64_t id = results_begin_run(r, &info);
+        for (int i = 1; i <= 3; i++) {
+            EpochRecord e = sample_epoch(i, 0.1 * i);
+            ck_assert_int_eq(results_add_epoch(r, id, &e), 0);
+        }
+    }
+    results_close(r); /* the WAL goes into the file */
+    sqlite3 *db = raw_open(path);
+    long page = (long)q_int(db, "SELECT rootpage FROM sqlite_master WHERE name = 'epochs'");
+    long size = (long)q_int(db, "PRAGMA page_size");
+    sqlite3_close(db);
+    int fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    char junk[64];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(0x5a ^ (i * 37));
+    ck_assert_int_eq(pwrite(fd, junk, sizeof junk, (page - 1) * size + 8), (ssize_t)sizeof junk);
+    close(fd);
+    size_t before_len = 0, after_len = 0;
+    char *before = read_text_file(path, &before_len);
+    ck_assert_ptr_nonnull(before);
+
+    capture_begin();
+    r = results_open(path);
+    char *err = capture_end();
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err, "the results database is damaged") != NULL, "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "HINT: restore it from a backup"));
+    free(err);
+    char *after = read_text_file(path, &after_len);
+    ck_assert_ptr_nonnull(after);
+    ck_assert(before_len == after_len && memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+}
+END_TEST
+
 /* ==== issue 7: migration of a version-1 file, views, the layers table ===== */
 #include "../src/results/schema.sql.h"
 #include "cnnrun/config.h"
@@ -773,6 +878,8 @@ int main(void)
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_unusable_locations);
     tcase_add_test(tc, test_concurrent_processes);
+    tcase_add_test(tc, test_epoch_waits_for_lock);
+    tcase_add_test(tc, test_damaged_database_refused);
     tcase_add_test(tc, test_migrate_version_1);
     tcase_add_test(tc, test_layers_conv_algo);
     tcase_add_test(tc, test_layers_and_latest_runs);

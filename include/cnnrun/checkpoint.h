@@ -79,6 +79,11 @@ void checkpoint_path(char *buf, size_t size, const char *dir, const char *experi
  * that run. */
 enum { RUN_LOCK_NONE = -1, RUN_LOCK_HELD = -2 };
 int run_lock(const char *dir, const char *experiment, int64_t run_id);
+/* The pid in run run_id's lock file when no such process exists any more
+ * (on this machine): the run ended without marking its row (SIGKILL, the
+ * OOM killer, a power cut). 0 when there is no lock file or the process may
+ * be alive (a pid in use again is taken for alive). Takes no lock. */
+long run_lock_dead_pid(const char *dir, const char *experiment, int64_t run_id);
 
 /* Default checkpoint directory for a results database, next to it and its
  * own, so that two databases in one directory never share checkpoint names:

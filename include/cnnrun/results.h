@@ -1,7 +1,9 @@
 /* results.h — the SQLite results database: tables `runs`, `epochs`, `lr_find`
  * as in docs/results.md. Every write is its own transaction so a killed run
  * keeps every finished epoch; several processes may share one file (WAL mode,
- * busy timeout). Errors print `DBPATH: message` on stderr and return -1. */
+ * and a run waits as long as another process holds the write lock: wait.c).
+ * A damaged file is refused on opening. Errors print `DBPATH: message` on
+ * stderr and return -1. */
 #ifndef CNNRUN_RESULTS_H
 #define CNNRUN_RESULTS_H
 
@@ -110,12 +112,15 @@ void results_free_run_refs(ResultsRunRef *refs, int n);
  * `into` (created or migrated as results_open does), renumbered after the
  * runs already there, in their order, each with its epochs, layers, lr_find
  * and run_params rows — of a source of an older schema version, the columns
- * it has. Sources are opened read-only. One transaction: on any refusal
- * nothing is written. A run is refused as a duplicate when `into` (or an
- * earlier source) already has one with the same experiment, started_at,
- * hostname, seed and resolved configuration. Returns the runs copied; -2: a
- * source is not a cnnrun results database of a version this program reads
- * (or is `into` itself); -1: a duplicate or an SQLite error (messages
+ * it has. Sources are opened read-only. Every duplicate is found first;
+ * the copy goes in short transactions, and a failure or SIGINT/SIGTERM
+ * deletes the runs already copied: on any refusal nothing is written, and a
+ * new `into` appears only complete. A run is refused as a duplicate when
+ * `into` (or an earlier source) already has one with the same experiment,
+ * started_at, hostname, seed and resolved configuration. Returns the runs
+ * copied; -2: a source or `into` is not a cnnrun results database of a
+ * version this program reads (or a source is `into` itself); -1: a
+ * duplicate, a damaged file, a signal or an SQLite error (messages
  * printed). */
 int results_merge(const char *into, const char *const *srcs, int n);
 

@@ -50,6 +50,8 @@ static const char *usage =
     "                                     the comparison table on the terminal (default: all);\n"
     "                                     --groups: runs that differ only in their seed, the\n"
     "                                     accuracies as mean ± std\n"
+    "  merge  A.db B.db ... --into ALL.db  the runs of several results databases (one per\n"
+    "                                     machine) in one, renumbered; duplicates refused\n"
     "\n"
     "common options:\n"
     "  --db PATH          results database (default results/results.db)\n"

@@ -1,8 +1,9 @@
 /* merge.c — `cnnrun merge A.db B.db ... --into ALL.db`: the runs of results
  * databases written on several machines (a cluster scheduler's jobs) in one
  * file, for one report (results_merge in src/results/merge.c does the copy).
- * Exit status: 0 merged, 1 a duplicate run or an SQLite error (nothing
- * written), 2 a bad command line or a file that is not a cnnrun database. */
+ * Exit status: 0 merged, 1 a duplicate run, a damaged file, an SQLite error
+ * or a signal (nothing written), 2 a bad command line or a file (source or
+ * destination) that is not a cnnrun database. */
 #include <stdio.h>
 
 #include "cli.h"
@@ -11,6 +12,10 @@
 
 int cmd_merge(CliOptions *o)
 {
+    if (o->into && !*o->into) {
+        fprintf(stderr, "cnnrun merge: --into is empty; give the destination database's path\n");
+        return CN_EXIT_USAGE;
+    }
     if (!o->into) {
         fprintf(stderr, "cnnrun merge: give the destination with --into ALL.db\n");
         return CN_EXIT_USAGE;

@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../results/readonly.h"
 #include "../results/schema.sql.h"
 #include "../results/sql_math.h"
+#include "cnnrun/checkpoint.h"
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 
@@ -37,7 +39,8 @@ static int db_fail(const char *path, sqlite3 *db, const char *what)
     return CN_EXIT_FAIL;
 }
 
-/* Parses "1,3,7" into ids; -1 (message printed) when malformed. */
+/* Parses "1,3,7" into ids; -1 (message printed) when malformed or an id
+ * is repeated. */
 static int parse_ids(const char *spec, int64_t **ids, int *n)
 {
     *ids = NULL;
@@ -54,6 +57,14 @@ static int parse_ids(const char *spec, int64_t **ids, int *n)
             *ids = NULL;
             return -1;
         }
+        for (int k = 0; k < *n; k++)
+            if ((*ids)[k] == v) { /* a run shown twice would count twice in the report */
+                fprintf(stderr, "cnnrun: --runs names run %lld twice ('%s'); give each run "
+                                "once\n", v, spec);
+                free(*ids);
+                *ids = NULL;
+                return -1;
+            }
         *ids = xrealloc(*ids, sizeof(int64_t) * (size_t)(*n + 1));
         (*ids)[(*n)++] = v;
         p = *end ? end + 1 : end;
@@ -149,6 +160,41 @@ static int load_details(sqlite3 *db, const char *path, int schema_version, Repor
     return 0;
 }
 
+/* A `running` row of this machine whose process is gone (its lock file,
+ * next to the database, names a pid no process has: it was killed without
+ * marking the row) is shown as `dead`, with a line saying so; the row
+ * itself is left as it is (the report only reads). */
+static void mark_dead_runs(sqlite3 *db, const char *path, ReportData *d)
+{
+    char host[256], dir[CN_PATH_MAX];
+    if (gethostname(host, sizeof host) != 0) return;
+    host[sizeof host - 1] = '\0';
+    checkpoint_default_dir(dir, sizeof dir, path);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT hostname = ?2 FROM runs WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return;
+    for (int i = 0; i < d->n_runs; i++) {
+        ReportRun *r = &d->runs[i];
+        if (!r->status || strcmp(r->status, "running") != 0) continue;
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+        int here = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+        sqlite3_reset(st);
+        long pid = here ? run_lock_dead_pid(dir, r->experiment, r->id) : 0;
+        if (!pid) continue;
+        char why[256];
+        snprintf(why, sizeof why, "its row says running, but its process (pid %ld on this "
+                                  "machine) is gone: it was killed; `cnnrun run --resume` "
+                                  "continues it", pid);
+        free(r->status);
+        r->status = xstrdup("dead");
+        free(r->error);
+        r->error = xstrdup(why);
+    }
+    sqlite3_finalize(st);
+}
+
 /* Opens path read-only and checks that it is a results database this cnnrun
  * reads; *version: its schema version. 0, or CN_EXIT_FAIL (printed; *db is
  * closed). */
@@ -230,6 +276,7 @@ static int load(const char *path, const char *spec, int details, ReportData *out
         }
     }
     sqlite3_finalize(st);
+    mark_dead_runs(db, path, out);
     sqlite3_int64 recorded = out->n_runs;
     if (results_query_int64(db, "SELECT count(*) FROM runs", &recorded) != 0) {
         db_fail(path, db, "cannot read table runs");

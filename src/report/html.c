@@ -162,7 +162,7 @@ static const char *style =
     "td.l,th.l{text-align:left}\n"
     "tr.best td{font-weight:600}\n"
     ".status-finished{color:#067d3f}.status-running{color:#0a5fb4}\n"
-    ".status-failed,.status-diverged,.status-interrupted{color:#b3261e}\n"
+    ".status-failed,.status-diverged,.status-interrupted,.status-dead{color:#b3261e}\n"
     "img{width:100%;height:auto;display:block}\n"
     ".error{color:#b3261e}\n"
     "details{margin:6px 0 12px}summary{cursor:pointer;color:#444}\n";

@@ -1,12 +1,14 @@
 /* db.c — the SQLite results database (results.h): opening/creating the file
  * and its schema (schema.sql.h, version in PRAGMA user_version), and one short
  * autocommit transaction per write so a killed run keeps every finished epoch.
- * WAL journal + busy timeout let several cnnrun processes share one file.
+ * WAL journal + a wait for the write lock (wait.c) let several cnnrun
+ * processes share one file; a damaged file is refused before a write.
  * All values are bound to prepared statements; errors print `DBPATH: message`. */
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "schema.sql.h"
 #include "sql_math.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,8 +21,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 10000
-
 struct ResultsDb {
     sqlite3 *db;
     char *path;
@@ -29,6 +29,7 @@ struct ResultsDb {
     sqlite3_stmt *finish_run;
     sqlite3_stmt *insert_lr_find;
     sqlite3_stmt *final_eval;
+    ResultsWait wait; /* the patient wait for the write lock (wait.h) */
 };
 
 static void db_error(const char *path, const char *fmt, ...)
@@ -133,7 +134,9 @@ static int query_int(ResultsDb *r, const char *sql, sqlite3_int64 *out)
 static int exec_sql(ResultsDb *r, const char *sql, const char *what)
 {
     char *msg = NULL;
-    if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int rc = sqlite3_exec(r->db, sql, NULL, NULL, &msg);
+    results_wait_done(&r->wait);
+    if (rc != SQLITE_OK) {
         db_error(r->path, "%s: %s", what, msg ? msg : sqlite3_errmsg(r->db));
         sqlite3_free(msg);
         /* a failed COMMIT leaves the transaction open: later writes would pile
@@ -169,6 +172,8 @@ static int ensure_schema(ResultsDb *r)
                           "application_id %lld)", (long long)app_id);
         return -1;
     }
+    /* a damaged file is refused before anything is written to it */
+    if (results_quick_check(r->db, r->path) != 0) return -1;
     if (version == RESULTS_SCHEMA_VERSION) return 0;
 
     if (exec_sql(r, "BEGIN IMMEDIATE", "cannot lock the database to create the schema") != 0)
@@ -233,7 +238,9 @@ ResultsDb *results_open(const char *path)
         goto fail;
     }
     sqlite3_extended_result_codes(r->db, 1);
-    sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
+    /* a run waits as long as another process (a merge) holds the write
+     * lock, rather than lose a finished epoch (wait.c) */
+    results_wait_install(r->db, &r->wait, r->path);
     results_ensure_sqrt(r->db); /* the run_groups view */
 
     if (ensure_schema(r) != 0) goto fail;
@@ -311,6 +318,7 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 static int step_write(ResultsDb *r, sqlite3_stmt *st, char *msg, size_t msg_size)
 {
     int rc = sqlite3_step(st);
+    results_wait_done(&r->wait);
     if (rc != SQLITE_DONE) str_copy(msg, msg_size, sqlite3_errmsg(r->db));
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

@@ -13,6 +13,7 @@
 #include "cnnrun/util.h"
 #include "schema.sql.h"
 #include "sql_math.h"
+#include "wait.h"
 
 int results_query_int64(sqlite3 *db, const char *sql, sqlite3_int64 *out)
 {
@@ -43,7 +44,7 @@ sqlite3 *results_open_readonly(const char *path, int *version, ResultsRefusal *w
         *why = RESULTS_RO_UNREADABLE;
         return NULL;
     }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3_busy_timeout(db, results_busy_ms());
     sqlite3_int64 v = 0, app_id = 0, runs = 0;
     if (results_query_int64(db, "PRAGMA user_version", &v) != 0 ||
         results_query_int64(db, "PRAGMA application_id", &app_id) != 0) {

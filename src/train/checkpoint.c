@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,23 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id)
     int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
     (void)written; /* the pid is only for the message above */
     return fd;
+}
+
+long run_lock_dead_pid(const char *dir, const char *experiment, int64_t run_id)
+{
+    char path[CN_PATH_MAX + 256];
+    run_file(path, sizeof path, dir, experiment, run_id, ".lock");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return 0;
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    char *end;
+    long pid = strtol(buf, &end, 10);
+    if (end == buf || (*end && *end != '\n') || pid <= 1) return 0;
+    /* read only: no lock is taken, so a run starting now is never disturbed */
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? pid : 0;
 }
 
 void checkpoint_default_dir(char *buf, size_t size, const char *db_path)
