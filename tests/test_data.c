@@ -1,5 +1,5 @@
 /* test_data.c — CIFAR-10 loading (synthetic files in a temp dir, the embedded
- * sample, the full development set when present) and batch building
+ * sample; the full data set: test_full_data.c) and batch building
  * (normalisation, crop, flip, padding, reflect-padded translation, the
  * alternating flip, determinism). */
 #include <check.h>
@@ -412,38 +412,6 @@ START_TEST(test_embedded_sample)
     /* The compiled-in sample directory is the same one. */
     ck_assert_int_eq(cifar_load(cifar_sample_dir(), &tr, &te), 0);
     ck_assert_int_eq(tr.n, 2500);
-    cifar_free(&tr);
-    cifar_free(&te);
-}
-END_TEST
-
-START_TEST(test_full_dataset)
-{
-    const char *src = getenv("CNNRUN_SOURCE_DIR");
-    if (!src) return;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/../shared/data/cifar-10-batches-bin", src);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "test_full_dataset: %s not found, skipped\n", dir);
-        return;
-    }
-    CifarSplit tr, te;
-    ck_assert_int_eq(cifar_load(dir, &tr, &te), 0);
-    ck_assert_int_eq(tr.n, 50000);
-    ck_assert_int_eq(te.n, 10000);
-    check_class_counts(&tr, 5000, 5000);
-    check_class_counts(&te, 1000, 1000);
-
-    /* The sample is the head of each file. */
-    CifarSplit str, ste;
-    ck_assert_int_eq(cifar_load(cifar_sample_dir(), &str, &ste), 0);
-    ck_assert_int_eq(memcmp(str.pixels, tr.pixels, 500 * CIFAR_PIXELS), 0);
-    ck_assert_int_eq(memcmp(str.pixels + 500 * CIFAR_PIXELS, tr.pixels + 10000 * CIFAR_PIXELS,
-                            500 * CIFAR_PIXELS), 0);
-    ck_assert_int_eq(memcmp(ste.labels, te.labels, 1000), 0);
-    cifar_free(&str);
-    cifar_free(&ste);
     cifar_free(&tr);
     cifar_free(&te);
 }
@@ -955,7 +923,6 @@ int main(void)
     tcase_add_test(load, test_unreadable);
     tcase_add_test(load, test_bad_manifest);
     tcase_add_test(load, test_embedded_sample);
-    tcase_add_test(load, test_full_dataset);
     tcase_add_test(load, test_resolve_dir);
     suite_add_tcase(s, load);
     TCase *batch = tcase_create("batch");
