@@ -274,11 +274,9 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
         }
     }
     /* The other threads' partial gradients, added in thread order. */
-    for (int t = 1; t < T && dweight; t++) {
-        const float *dw = scratch + (size_t)t * conv_thread_floats(s) + chunk * k;
-        PARALLEL_FOR(kc)
-        for (size_t i = 0; i < kc; i++) dweight[i] += dw[i];
-    }
+    if (dweight && T > 1)
+        add_partials(dweight, scratch + conv_thread_floats(s) + chunk * k, conv_thread_floats(s),
+                     T - 1, kc);
 }
 
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,

@@ -135,13 +135,11 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
             sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, 0.0f,
                   ws->f + (size_t)(t - 1) * mn, n);
     }
-    for (int t = 1; t < used; t++) {
-        const float *p = ws->f + (size_t)(t - 1) * mn;
-        for (int i = 0; i < m; i++) {
-            float *ci = c + (size_t)i * ldc;
-            const float *pi = p + (size_t)i * n;
-            for (int j = 0; j < n; j++) ci[j] += pi[j];
-        }
+    if (ldc == n) {
+        add_partials(c, ws->f, mn, used - 1, mn);
+    } else {
+        for (int i = 0; i < m; i++)
+            add_partials(c + (size_t)i * ldc, ws->f + (size_t)i * n, mn, used - 1, (size_t)n);
     }
 }
 #else

@@ -35,6 +35,27 @@ int engine_get_threads(void)
 #endif
 }
 
+void add_partials(float *dst, const float *first, size_t stride, int count, size_t n)
+{
+    if (count <= 0) return;
+    /* blocks of 256 floats: each block's partials are read as streams, and
+     * the additions for one element keep their order */
+    enum { B = 256 };
+    const size_t blocks = (n + B - 1) / B;
+    PARALLEL_FOR(n)
+    for (size_t b = 0; b < blocks; b++) {
+        size_t i0 = b * B, i1 = i0 + B < n ? i0 + B : n;
+        float acc[B];
+        for (size_t i = i0; i < i1; i++) acc[i - i0] = dst[i];
+        for (int t = 0; t < count; t++) {
+            const float *p = first + (size_t)t * stride;
+            SIMD_LOOP
+            for (size_t i = i0; i < i1; i++) acc[i - i0] += p[i];
+        }
+        for (size_t i = i0; i < i1; i++) dst[i] = acc[i - i0];
+    }
+}
+
 Workspace workspace_alloc(size_t floats, int threads)
 {
     Workspace ws = {.f = alloc_floats(floats), .floats = floats,

@@ -536,10 +536,6 @@ void winograd_backward_weight(const ConvShape *s, int tile, const float *in, con
         }
     }
     /* the other threads' sums into thread 0's, in thread order */
-    for (int t = 1; t < T; t++) {
-        const float *St = scratch + (size_t)t * stride;
-        PARALLEL_FOR(aa * cc)
-        for (size_t i = 0; i < aa * cc; i++) scratch[i] += St[i];
-    }
+    add_partials(scratch, scratch + stride, stride, T - 1, aa * cc);
     add_filter_gradient(v, cc, scratch, dweight);
 }
