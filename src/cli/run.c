@@ -58,6 +58,7 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
             bad++;
             continue;
         }
+        grids[i].memory = MEM_CHECK_REFUSE; /* not a run that cannot get its memory */
         if (grid_check(&grids[i], &e) != 0) {
             bad++;
             continue;
