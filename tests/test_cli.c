@@ -122,9 +122,9 @@ START_TEST(test_check_prints_table)
 END_TEST
 
 /* The memory plan is held against the memory available (issue 23; a fake
- * MemAvailable, CNNRUN_MEMAVAILABLE_MIB): check warns and says ok, run
- * refuses before anything is written; both name the largest batch size that
- * fits, and that one does fit while one more image does not. */
+ * MemAvailable, CNNRUN_MEMAVAILABLE_MIB): check warns and says ok, run and
+ * lr-find refuse before anything is written; they name the largest batch
+ * size that fits, and that one does fit while one more image does not. */
 START_TEST(test_memory_plan_against_the_machine)
 {
     write_file("big.ini", "[experiment]\nepochs = 1\n"
@@ -138,6 +138,7 @@ START_TEST(test_memory_plan_against_the_machine)
     int rc = cnnrun("check big.ini");
     char check_out[4096];
     snprintf(check_out, sizeof check_out, "%.4000s", out);
+    int lr_find_rc = cnnrun("lr-find big.ini --db r.db --threads 1");
     int run_rc = cnnrun("run big.ini --db r.db --threads 1");
     char run_out[4096];
     snprintf(run_out, sizeof run_out, "%.4000s", out);
@@ -158,6 +159,7 @@ START_TEST(test_memory_plan_against_the_machine)
                   "exit %d: %s", rc, check_out);
     ck_assert_msg(run_rc == 2 && strstr(run_out, "big.ini: the memory plan needs ") &&
                       strstr(run_out, "; not run"), "exit %d: %s", run_rc, run_out);
+    ck_assert_int_eq(lr_find_rc, 2);
     ck_assert(!exists("r.db"));
     ck_assert_msg(fits > 1 && fits < 2000, "%s", run_out);
     ck_assert_int_eq(fit_rc, 0);

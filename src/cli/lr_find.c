@@ -120,7 +120,12 @@ int cmd_lr_find(CliOptions *o)
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
+    int fits = cli_memory_fits(o->files[0], &shapes, MEM_CHECK_REFUSE) == 0; /* as run's */
     model_free(&shapes);
+    if (!fits) {
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     int threads = cli_setup_threads(o->threads);
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
