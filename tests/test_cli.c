@@ -122,6 +122,54 @@ START_TEST(test_check_prints_table)
 }
 END_TEST
 
+/* The memory plan is held against the memory available (issue 23; a fake
+ * MemAvailable, CNNRUN_MEMAVAILABLE_MIB): check warns and says ok, run and
+ * lr-find refuse before anything is written; they name the largest batch
+ * size that fits, and that one does fit while one more image does not. */
+START_TEST(test_memory_plan_against_the_machine)
+{
+    write_file("big.ini", "[experiment]\nepochs = 1\n"
+                          "[data]\nbatch_size = 2000\ntrain_subset = 2000\ntest_subset = 100\n"
+                          "[schedule]\ntype = constant\nlr = 0.01\n"
+                          "[layer.c1]\ntype = conv\nfilters = 64\nbatchnorm = true\n"
+                          "activation = relu\n"
+                          "[layer.pool]\ntype = global_avgpool\n"
+                          "[layer.fc]\ntype = linear\noutputs = 10\n");
+    setenv("CNNRUN_MEMAVAILABLE_MIB", "200", 1);
+    int rc = cnnrun("check big.ini");
+    char check_out[4096];
+    snprintf(check_out, sizeof check_out, "%.4000s", out);
+    int lr_find_rc = cnnrun("lr-find big.ini --db r.db --threads 1");
+    int run_rc = cnnrun("run big.ini --db r.db --threads 1");
+    char run_out[4096];
+    snprintf(run_out, sizeof run_out, "%.4000s", out);
+    int fits = 0;
+    const char *hint = strstr(run_out, "HINT: batch_size = ");
+    if (hint) fits = atoi(hint + strlen("HINT: batch_size = "));
+    char args[128];
+    snprintf(args, sizeof args, "check big.ini --set data.batch_size=%d", fits);
+    int fit_rc = cnnrun(args);
+    int fit_warned = strstr(out, "warning: the memory plan") != NULL;
+    snprintf(args, sizeof args, "check big.ini --set data.batch_size=%d", fits + 1);
+    int over_rc = cnnrun(args);
+    int over_warned = strstr(out, "warning: the memory plan") != NULL;
+    unsetenv("CNNRUN_MEMAVAILABLE_MIB");
+    ck_assert_msg(rc == 0 && strstr(check_out, "big.ini: warning: the memory plan needs ") &&
+                      strstr(check_out, "more than the 200 MiB this machine has available") &&
+                      strstr(check_out, "HINT: batch_size = ") && strstr(check_out, "big.ini: ok"),
+                  "exit %d: %s", rc, check_out);
+    ck_assert_msg(run_rc == 2 && strstr(run_out, "big.ini: the memory plan needs ") &&
+                      strstr(run_out, "; not run"), "exit %d: %s", run_rc, run_out);
+    ck_assert_int_eq(lr_find_rc, 2);
+    ck_assert(!exists("r.db"));
+    ck_assert_msg(fits > 1 && fits < 2000, "%s", run_out);
+    ck_assert_int_eq(fit_rc, 0);
+    ck_assert_msg(!fit_warned, "batch_size = %d (the hint) does not fit", fits);
+    ck_assert_int_eq(over_rc, 0);
+    ck_assert_msg(over_warned, "batch_size = %d fits too: the hint is not the largest", fits + 1);
+}
+END_TEST
+
 /* TINY_LAYERS with a conv that has two algorithms (c2: 16 -> 16, 3x3, stride 1). */
 #define WINO_LAYERS                                                                              \
     "[layer.c1]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
@@ -410,6 +458,7 @@ int main(void)
     tcase_add_test(tc, test_lr_find_range_options);
     tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
+    tcase_add_test(tc, test_memory_plan_against_the_machine);
     tcase_add_test(tc, test_conv_algo_column);
     tcase_add_test(tc, test_bench_fields);
     tcase_add_test(tc, test_directory_batch_goes_on);

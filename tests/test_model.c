@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_run.h"
@@ -546,6 +548,71 @@ START_TEST(test_flatten_forward_backward)
 }
 END_TEST
 
+/* In a child whose address space may grow by only 256 MiB more (a cap, so
+ * that nothing is really exhausted): batch > 0 builds text's network at that
+ * batch, batch 0 asks xmalloc for 1 GiB. Returns its stderr (exit status 1
+ * expected). */
+static char *oom_child(const char *text, int batch)
+{
+    const char *path = write_temp(text);
+    char errpath[] = "/tmp/cnnrun_err_XXXXXX";
+    int fd = mkstemp(errpath);
+    ck_assert_int_ge(fd, 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd, 2);
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1) _exit(3);
+        fclose(f);
+        rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)256 << 20);
+        struct rlimit lim = {.rlim_cur = cap, .rlim_max = cap};
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+        if (batch == 0) {
+            free(xmalloc((size_t)1 << 30));
+            _exit(0);
+        }
+        Experiment e;
+        Model m;
+        _exit(load_and_build(path, &e, &m, batch) == 0 ? 0 : 4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == CN_EXIT_FAIL, "status %d", status);
+    lseek(fd, 0, SEEK_SET);
+    char *buf = xcalloc(4096, 1);
+    ck_assert_int_ge((int)read(fd, buf, 4095), 0);
+    close(fd);
+    unlink(errpath);
+    return buf;
+}
+
+/* An allocation that fails says "out of memory", and a hint that fits the
+ * cause: the network's buffers, a smaller batch; anything else, no such hint
+ * (issue 23: a huge --weights file was answered "use a smaller batch_size").
+ * Skipped under AddressSanitizer, whose allocator ignores the cap. */
+START_TEST(test_out_of_memory_hint)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    fprintf(stderr, "test_out_of_memory_hint: skipped (AddressSanitizer)\n");
+    return;
+#endif
+    /* 1 MiB per image: 2 GiB of buffers at batch 2000 */
+    char *err = oom_child("[layer.c1]\ntype = conv\nfilters = 64\nbatchnorm = true\n"
+                          "activation = relu\n[layer.pool]\ntype = global_avgpool\n"
+                          "[layer.fc]\ntype = linear\noutputs = 10\n", 2000);
+    ck_assert_msg(strstr(err, "cnnrun: out of memory allocating ") &&
+                      strstr(err, "HINT: the network's buffers do not fit in memory: use a "
+                                  "smaller batch_size"), "%s", err);
+    free(err);
+    err = oom_child("", 0);
+    ck_assert_msg(strstr(err, "cnnrun: out of memory allocating 1073741824 bytes") &&
+                      !strstr(err, "batch_size"), "%s", err);
+    free(err);
+}
+END_TEST
+
 /* Runs model_build on text and returns what it printed on stderr. */
 static char *build_errors(const char *text, char *path_out, size_t n)
 {
@@ -621,6 +688,7 @@ int main(void)
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_memory_plan);
+    tcase_add_test(tc, test_out_of_memory_hint);
     tcase_add_test(tc, test_op_table_complete);
     tcase_add_test(tc, test_silu_layer);
     tcase_add_test(tc, test_tta_against_pytorch);

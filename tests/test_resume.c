@@ -13,11 +13,13 @@
  * checkpoint keeps them; issue 14), and with a validation split and patience
  * (the best epoch survives a resume; issue 15). */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -225,6 +227,15 @@ static Curve reference_curve_in(const char *db)
 {
     char args[256];
     snprintf(args, sizeof args, "run tiny.ini --db %s --threads 1", db);
+    ck_assert_int_eq(cnnrun(args), 0);
+    return read_curve(db);
+}
+
+/* The uninterrupted run of file into db. */
+static Curve reference_curve_in_file(const char *file, const char *db)
+{
+    char args[256];
+    snprintf(args, sizeof args, "run %s --db %s --threads 1", file, db);
     ck_assert_int_eq(cnnrun(args), 0);
     return read_curve(db);
 }
@@ -906,20 +917,26 @@ static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_
     return 1;
 }
 
+/* A network whose checkpoint (1.2 MB: the weights and the momentum) is far
+ * larger than its results database: 2 steps per epoch. */
+#define BIG                                                                                     \
+    "[experiment]\nepochs = 4\n"                                                                \
+    "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 50\n"                           \
+    "[schedule]\ntype = constant\nlr = 0.01\n"                                                  \
+    "[layer.c1]\ntype = conv\nfilters = 64\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.c2]\ntype = conv\nfilters = 256\nstride = 2\nbatchnorm = true\n"                    \
+    "activation = relu\n"                                                                       \
+    "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
+
 /* A disk that fills up while a checkpoint is written: a clear message, exit 1,
- * status failed, every finished epoch kept and the previous checkpoint intact.
+ * status failed, every finished epoch kept and the previous checkpoint intact;
+ * with space again, --resume continues from it (epoch 1), trains epoch 2 again
+ * and ends with the uninterrupted run's numbers (issue 23).
  * Needs a small tmpfs (root); skipped with a message where mount is refused. */
 START_TEST(test_full_disk_keeps_previous_checkpoint)
 {
-    static const char *big =
-        "[experiment]\nepochs = 3\n"
-        "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 50\n"
-        "[schedule]\ntype = constant\nlr = 0.01\n"
-        "[layer.c1]\ntype = conv\nfilters = 64\nstride = 2\nbatchnorm = true\nactivation = relu\n"
-        "[layer.c2]\ntype = conv\nfilters = 256\nstride = 2\nbatchnorm = true\n"
-        "activation = relu\n"
-        "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n";
-    write_file("big.ini", big);
+    write_file("big.ini", BIG);
+    Curve ref = reference_curve_in_file("big.ini", "ref/r.db");
     char mnt[128], cmd[512];
     /* room for the database and two 1.2 MB checkpoints (best, last), not a third */
     if (!mount_tmpfs("full", "3000k", mnt, sizeof mnt, "test_full_disk_keeps_previous_checkpoint"))
@@ -933,6 +950,14 @@ START_TEST(test_full_disk_keeps_previous_checkpoint)
     int eval_rc = cnnrun("eval big.ini --weights full/r-checkpoints/big-1-last.ckpt");
     char eval_out[256];
     snprintf(eval_out, sizeof eval_out, "%.200s", out);
+    snprintf(cmd, sizeof cmd, "mount -o remount,size=16m %s", mnt); /* space freed */
+    int grown = system(cmd);
+    int resume_rc = cnnrun("run big.ini --db full/r.db --threads 1 --resume");
+    char resume_log[1024];
+    snprintf(resume_log, sizeof resume_log, "%.1000s", out);
+    Curve got = read_curve("full/r.db");
+    char runs[64];
+    query_text("full/r.db", "select count(*) || ' ' || status from runs", runs, sizeof runs);
     snprintf(cmd, sizeof cmd, "umount %s", mnt);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_msg(rc == 1, "exit %d: %s", rc, log);
@@ -941,6 +966,148 @@ START_TEST(test_full_disk_keeps_previous_checkpoint)
     ck_assert_int_eq(epochs, 2);
     ck_assert_str_eq(status, "failed");
     ck_assert_msg(eval_rc == 0, "the previous checkpoint does not load: %s", eval_out);
+    ck_assert_int_eq(grown, 0);
+    ck_assert_msg(resume_rc == 0, "exit %d: %s", resume_rc, resume_log);
+    ck_assert_msg(strstr(resume_log, "resuming run 1 at epoch 2"), "%s", resume_log);
+    assert_same_curve(&ref, &got);
+    ck_assert_str_eq(runs, "1 finished");
+}
+END_TEST
+
+/* Runs `cnnrun ARGS...` in dir with files limited to fsize bytes (ulimit -f),
+ * stderr into dir/xfsz.log; returns the wait status. */
+static int run_with_file_limit(rlim_t fsize, const char *db)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        if (!freopen("xfsz.log", "w", stderr)) _exit(127);
+        struct rlimit lim = {.rlim_cur = fsize, .rlim_max = fsize};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(127);
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "run", "big.ini", "--db", db, "--threads", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Files in dir/sub whose name contains `part`. */
+static int count_files(const char *sub, const char *part)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) n += strstr(ent->d_name, part) != NULL;
+    closedir(d);
+    return n;
+}
+
+/* The first checkpoint cannot be written (a file size limit, ulimit -f, below
+ * its size; SIGXFSZ must not kill the run): exit 1, the row `failed` with the
+ * reason, no temporary file left; and --resume, which has only epoch 1's row
+ * and no checkpoint, starts the run again at epoch 1 in its row and ends with
+ * the uninterrupted run's numbers (issue 23). */
+START_TEST(test_first_checkpoint_fails_then_resume)
+{
+    write_file("big.ini", BIG);
+    Curve ref = reference_curve_in_file("big.ini", "ref/r.db");
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/f", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    int status = run_with_file_limit(600 * 1024, "f/r.db"); /* the database stays below */
+    char p[256];
+    snprintf(p, sizeof p, "%s/xfsz.log", dir);
+    char *log = read_text_file(p, NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d: %s", status, log);
+    ck_assert_msg(strstr(log, "could not write the checkpoint"), "%s", log);
+    ck_assert_msg(strstr(log, "File too large"), "%s", log);
+    free(log);
+    char *why = fixture_poll_text("f/r.db", "select status || ': ' || error from runs");
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "failed: could not write the checkpoint"), "%s", why);
+    free(why);
+    ck_assert_int_eq(fixture_poll_int("f/r.db", "select count(*) from epochs"), 1);
+    ck_assert_int_eq(count_files("f/r-checkpoints", ".tmp."), 0);
+    ck_assert_int_eq(count_files("f/r-checkpoints", ".ckpt"), 0);
+
+    ck_assert_int_eq(cnnrun("run big.ini --db f/r.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "starting it again at epoch 1"), "%s", out);
+    ck_assert_msg(strstr(out, "resuming run 1 at epoch 1"), "%s", out);
+    Curve got = read_curve("f/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("f/r.db");
+}
+END_TEST
+
+/* Killed after epoch 2, its `last` checkpoint gone (removed, or never
+ * renamed into place): --resume continues from the `best` one, trains the
+ * epochs after it again and ends with the uninterrupted run's numbers; a
+ * temporary file a killed write left is removed. */
+START_TEST(test_resume_from_best_without_last)
+{
+    write_file("tiny.ini", TINY("8", "4"));
+    Curve ref = reference_curve();
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/k", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    pid_t pid = spawn_run("k/r.db");
+    wait_for_epoch("k/r.db", 2, pid);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    char p[256];
+    snprintf(p, sizeof p, "%s/k/r-checkpoints/tiny-1-last.ckpt", dir);
+    ck_assert_int_eq(unlink(p), 0);
+    write_file("k/r-checkpoints/tiny-1-last.ckpt.tmp.AbC123", "half a checkpoint");
+    write_file("k/r-checkpoints/tiny-1-2-last.ckpt.tmp.AbC123", "another experiment's");
+    ck_assert_int_eq(cnnrun("run tiny.ini --db k/r.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "continuing from its best one"), "%s", out);
+    Curve got = read_curve("k/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("k/r.db");
+    ck_assert(!exists("k/r-checkpoints/tiny-1-last.ckpt.tmp.AbC123"));
+    ck_assert(exists("k/r-checkpoints/tiny-1-2-last.ckpt.tmp.AbC123"));
+}
+END_TEST
+
+/* The checkpoint directory is checked before anything trains (issue 23):
+ * a file in its place, or a directory on a read-only file system, is exit 2
+ * with a message that says which, and no database is created. */
+START_TEST(test_bad_checkpoint_dir_before_training)
+{
+    write_file("tiny.ini", TINY("8", "1"));
+    write_file("r-checkpoints", "not a directory\n");
+    ck_assert_int_eq(cnnrun("run tiny.ini --db r.db --threads 1"), 2);
+    ck_assert_msg(strstr(out, "r-checkpoints: the checkpoint directory is a file, not a "
+                              "directory"), "%s", out);
+    ck_assert_msg(!strstr(out, "epoch 1"), "it trained first: %s", out);
+    ck_assert(!exists("r.db"));
+
+    char mnt[128], cmd[512];
+    if (!mount_tmpfs("ro", "1m", mnt, sizeof mnt, "test_bad_checkpoint_dir_before_training"))
+        return;
+    snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
+    int remounted = system(cmd);
+    char link[256];
+    snprintf(link, sizeof link, "%s/s-checkpoints", dir);
+    int linked = symlink(mnt, link);
+    int rc = cnnrun("run tiny.ini --db s.db --threads 1");
+    snprintf(cmd, sizeof cmd, "umount %s", mnt);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(remounted, 0);
+    ck_assert_int_eq(linked, 0);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "cannot create files in the checkpoint directory: Read-only"), "%s",
+                  out);
+    ck_assert(!exists("s.db"));
 }
 END_TEST
 
@@ -1010,6 +1177,9 @@ int main(void)
     tcase_add_loop_test(tc, test_fractional_epochs_resume, 0, 2);
     tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
     tcase_add_test(tc, test_read_only_database);
+    tcase_add_test(tc, test_first_checkpoint_fails_then_resume);
+    tcase_add_test(tc, test_resume_from_best_without_last);
+    tcase_add_test(tc, test_bad_checkpoint_dir_before_training);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -7,7 +7,8 @@
  * sweep in its own finished runs row, stops early when the loss explodes,
  * prints a [schedule] section and writes no weights; with [data] validation
  * it never trains on the held-out images (its curve is the one of a data
- * directory holding only the kept images). */
+ * directory holding only the kept images); its suggestion stays inside the
+ * tested range and what a file accepts, or it says why there is none. */
 #include <check.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -21,6 +22,7 @@
 #include "check_run.h"
 #include "cli_fixture.h"
 #include "cnnrun/data.h"
+#include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
 
@@ -167,8 +169,69 @@ START_TEST(test_lr_find)
                                     "null or loss > 4 * (select min(loss) from lr_find where "
                                     "run_id = 2))"), 1);
 
+    /* a range the loss cannot fall over, below any rate a file accepts: no suggestion */
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 10 --min 1e-300 "
+                            "--max 1e-290"), 0);
+    ck_assert_msg(strstr(out, "no suggested range: ") && !strstr(out, "[schedule]"), "%s", out);
+
     ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --min 1 --max 0.1"), 2);
     ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --min abc"), 2);
+}
+END_TEST
+
+/* n lrs from lo to hi, exponentially, as lr_find draws them */
+static void lr_range(double *lrs, int n, double lo, double hi)
+{
+    for (int k = 0; k < n; k++) lrs[k] = lo * pow(hi / lo, (double)k / (n - 1));
+}
+
+/* The suggestion stays inside the tested range and inside what an experiment
+ * file accepts, or there is none and the reason says why (issue 23: a curve
+ * lowest at its first step gave lr_max = --min / 10; --min 1e-300 gave rates
+ * the parser rejects). */
+START_TEST(test_lr_find_suggest)
+{
+    enum { N = 30 };
+    double lrs[N], sm[N];
+    LrFindResult r;
+    /* lowest at step 1, then only rising: the range starts too high */
+    lr_range(lrs, N, 1e-5, 10);
+    for (int k = 0; k < N; k++) sm[k] = 2.0 + 0.01 * k;
+    lr_find_suggest(lrs, sm, N, &r);
+    ck_assert_ptr_nonnull(r.no_suggestion);
+    ck_assert_msg(strstr(r.no_suggestion, "did not fall"), "%s", r.no_suggestion);
+    ck_assert(r.suggested_max == 0 && r.suggested_start == 0);
+    /* lowest at step 1 (a first batch's loss), the real dip at lr ~ 0.9: that one */
+    for (int k = 0; k < N; k++) sm[k] = 2.5 - 0.5 * exp(-pow(log(lrs[k] / 0.9), 2));
+    sm[0] = 1.5;
+    lr_find_suggest(lrs, sm, N, &r);
+    ck_assert_ptr_null(r.no_suggestion);
+    ck_assert_msg(r.lr_at_best > 0.5 && r.lr_at_best < 1.5, "minimum at %g", r.lr_at_best);
+    ck_assert_double_eq_tol(r.suggested_max, r.lr_at_best / 10, 1e-15);
+    ck_assert(r.suggested_max >= lrs[0] && r.suggested_max <= lrs[N - 1]);
+    ck_assert_double_eq_tol(r.suggested_start, r.suggested_max / 15, 1e-15);
+    ck_assert(r.lr_steepest > lrs[0] && r.lr_steepest < r.lr_at_best);
+    /* flat */
+    for (int k = 0; k < N; k++) sm[k] = 2.302585;
+    lr_find_suggest(lrs, sm, N, &r);
+    ck_assert_ptr_nonnull(r.no_suggestion);
+    ck_assert(r.suggested_max == 0);
+    /* the minimum within a factor 10 of --min: lr_max would be below the range */
+    for (int k = 0; k < N; k++) sm[k] = 2.0 + (k - 4) * (k - 4) * 0.01;
+    lr_find_suggest(lrs, sm, N, &r);
+    ck_assert(lrs[4] / 10 < lrs[0]);
+    ck_assert_ptr_nonnull(r.no_suggestion);
+    ck_assert_msg(strstr(r.no_suggestion, "below the tested range"), "%s", r.no_suggestion);
+    /* a range so low that the suggestion is below what the parser accepts */
+    lr_range(lrs, N, 1e-300, 1e-280);
+    for (int k = 0; k < N; k++) sm[k] = 2.0 + (k - 20) * (k - 20) * 0.01;
+    lr_find_suggest(lrs, sm, N, &r);
+    ck_assert_ptr_nonnull(r.no_suggestion);
+    ck_assert_msg(strstr(r.no_suggestion, "accepts"), "%s", r.no_suggestion);
+    ck_assert(r.suggested_max == 0 && r.suggested_start == 0);
+    /* nothing done */
+    lr_find_suggest(lrs, sm, 0, &r);
+    ck_assert_ptr_nonnull(r.no_suggestion);
 }
 END_TEST
 
@@ -247,6 +310,7 @@ int main(void)
     tcase_add_test(tc, test_eval_checkpoint);
     tcase_add_loop_test(tc, test_eval_tta_matches_final, 0, 2);
     tcase_add_test(tc, test_lr_find);
+    tcase_add_test(tc, test_lr_find_suggest);
     tcase_add_test(tc, test_lr_find_validation);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);

@@ -85,6 +85,19 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id);
  * be alive (a pid in use again is taken for alive). Takes no lock. */
 long run_lock_dead_pid(const char *dir, const char *experiment, int64_t run_id);
 
+/* Before anything trains: DIR is, or is made (one level), a directory this
+ * process can create files in (a probe file is created and removed), so
+ * that a checkpoint is not found unwritable after a whole epoch. 0, or -1
+ * after saying what is wrong (a file in its place, no permission, a
+ * read-only file system). A DIR whose parent does not exist yet passes
+ * (the database's directory is created with the database). */
+int checkpoint_dir_check(const char *dir);
+
+/* Removes the temporary files a process killed while writing one of run
+ * run_id's checkpoints left (DIR/<experiment>-<run_id>-*.ckpt.tmp.*): call
+ * it holding the run's lock, when no other process can be writing them. */
+void checkpoint_remove_stale(const char *dir, const char *experiment, int64_t run_id);
+
 /* Default checkpoint directory for a results database, next to it and its
  * own, so that two databases in one directory never share checkpoint names:
  * results/results.db -> results/checkpoints, results/ablation.db ->

@@ -146,6 +146,9 @@ typedef struct {
  * max_batch 0 builds shapes and counts only, allocating no buffers. */
 int model_build(const Experiment *e, int max_batch, Model *m);
 void model_free(Model *m);
+/* What to do when the buffers for a batch do not fit (xalloc_hint while
+ * they are allocated, here and in session_open). */
+extern const char model_memory_hint[];
 
 /* PyTorch's default initialisation (kaiming-uniform a=sqrt(5) weights,
  * uniform biases, BN gamma 1 beta 0, running var 1), from the seed, then what

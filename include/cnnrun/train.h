@@ -330,7 +330,17 @@ typedef struct {
     double lr_steepest;      /* most negative slope d(loss)/d(log lr) before the minimum */
     double suggested_max;    /* lr_at_best / 10 */
     double suggested_start;  /* suggested_max / 15 (the seed's 0.008 / 0.12) */
+    const char *no_suggestion; /* why there is none (suggested_* 0), or NULL */
 } LrFindResult;
+
+/* The range suggested by a curve of n steps (lrs[k] rising, sm[k] the
+ * smoothed loss): the minimum after the first tenth of the steps, the
+ * steepest descent before it, lr_max = its lr / 10 and lr_start = lr_max /
+ * 15; or, with suggested_* 0, out->no_suggestion says why none is given (the
+ * loss did not fall: the minimum is where the range starts; lr_max would be
+ * below lrs[0], the tested range; or below what an experiment file accepts).
+ * Sets every field but steps_done and stopped_early. */
+void lr_find_suggest(const double *lrs, const double *sm, int n, LrFindResult *out);
 
 /* Runs the test on s (as session_open left it), reporting each step to
  * cb->step (TrainStep.global_step = .step: 1, 2, ...; .loss: the smoothed

@@ -22,6 +22,10 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* 64-byte aligned, zero-filled float buffer; free with free(). */
 float *alloc_floats(size_t n);
+/* The allocations above exit with "out of memory" (status 1); hint, when not
+ * NULL, is printed after it as what to do (the caller knows the cause: the
+ * network's buffers, a file read whole). Returns the previous hint. */
+const char *xalloc_hint(const char *hint);
 
 /* Copies at most dst_size-1 bytes and always terminates. Returns 1 if it fit. */
 int str_copy(char *dst, size_t dst_size, const char *src);

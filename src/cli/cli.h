@@ -79,6 +79,14 @@ void cli_watch_stop(void);
  * them (file:line of `validation`; exit status 2). */
 int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val);
 
+/* mem_fit.c: a network's memory plan held against the memory available.
+ * MEM_CHECK_WARN prints a warning (cnnrun check), MEM_CHECK_REFUSE refuses
+ * (cnnrun run): -1 after saying so, with the largest batch size that fits;
+ * 0 when it fits, when only warned, or when the memory is not known. m:
+ * built for shapes (model_build with max_batch 0). */
+typedef enum { MEM_CHECK_NONE, MEM_CHECK_WARN, MEM_CHECK_REFUSE } MemCheck;
+int cli_memory_fits(const char *path, const Model *m, MemCheck how);
+
 /* grid.c: the runs one experiment file stands for — one, or the grid of its
  * [sweep] section and the --sweep options; each point is the file with the
  * --set values and then the point's values as overrides. */
@@ -87,6 +95,7 @@ typedef struct {
     const ConfigOverride *sets;
     int n_sets;
     Sweep sweep;  /* no keys: one point, the file itself */
+    MemCheck memory; /* each point's memory plan against the machine (grid_check) */
     ConfigOverride ov[CLI_MAX_SETS + CN_SWEEP_MAX_KEYS];
 } Grid;
 

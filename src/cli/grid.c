@@ -71,6 +71,7 @@ static int check_point(Grid *g, long i, Experiment *keep)
     int rc = model_build(&e, 0, &m); /* shapes only, no memory */
     if (rc == 0) {
         rc = optimizer_check_groups(&m); /* [group.*] over this network */
+        if (rc == 0) rc = cli_memory_fits(g->path, &m, g->memory);
         model_free(&m);
     }
     if (rc == 0 && keep) *keep = e;

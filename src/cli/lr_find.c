@@ -122,7 +122,12 @@ int cmd_lr_find(CliOptions *o)
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
+    int fits = cli_memory_fits(o->files[0], &shapes, MEM_CHECK_REFUSE) == 0; /* as run's */
     model_free(&shapes);
+    if (!fits) {
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     int threads = cli_setup_threads(o->threads);
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
@@ -167,11 +172,12 @@ int cmd_lr_find(CliOptions *o)
                r.steps_done,
                r.stopped_early ? " (stopped early: the smoothed loss exceeded 4x its minimum)"
                                : "");
-        if (r.lr_at_best <= 0) {
-            printf("the loss never fell; lower --min\n");
+        if (r.lr_at_best > 0)
+            printf("minimum smoothed loss %.4f at lr %.4g (after the first tenth of the steps); "
+                   "steepest descent at lr %.4g\n", r.best_loss, r.lr_at_best, r.lr_steepest);
+        if (r.no_suggestion) {
+            printf("no suggested range: %s\n", r.no_suggestion);
         } else {
-            printf("minimum smoothed loss %.4f at lr %.4g; steepest descent at lr %.4g\n",
-                   r.best_loss, r.lr_at_best, r.lr_steepest);
             if (!r.stopped_early)
                 printf("note: the loss had not exploded by --max %g; a larger --max may show "
                        "more of the curve\n", lo.lr_max);

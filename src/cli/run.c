@@ -58,6 +58,7 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
             bad++;
             continue;
         }
+        grids[i].memory = MEM_CHECK_REFUSE; /* not a run that cannot get its memory */
         if (grid_check(&grids[i], &e) != 0) {
             bad++;
             continue;
@@ -96,21 +97,36 @@ static void print_config_difference(const char *now, const char *then)
     }
 }
 
-/* The `last` checkpoint of run id into ckpt, or "" when the run has no
- * epoch yet (killed during epoch 1: start again in the same row). 0 or the
- * exit status (message printed). */
+/* The checkpoint to continue run id from into ckpt: its `last` one; without
+ * it (its first checkpoint was never written: the disk filled, the process
+ * was killed between committing an epoch and renaming the file; or the file
+ * was removed) its `best` one, whose epoch's row is committed too; without
+ * either "": the run starts again at epoch 1 in its row, from the seed, and
+ * the epoch rows it has are trained again with the same numbers
+ * (docs/training.md). 0 or the exit status (message printed). */
 static int last_checkpoint(const char *path, const Experiment *e, ResultsDb *db,
                            const char *ckdir, int64_t id, char *ckpt, size_t size)
 {
     checkpoint_path(ckpt, size, ckdir, e->name, id, "last");
     if (access(ckpt, F_OK) == 0) return 0;
     int last = results_last_epoch(db, id);
-    if (last != 0) {
-        fprintf(stderr, "%s: run %lld has %d finished epoch(s) but no checkpoint %s; give the "
-                        "checkpoint with --resume PATH.ckpt, or start a new run without "
-                        "--resume\n", path, (long long)id, last, ckpt);
-        return last < 0 ? CN_EXIT_FAIL : CN_EXIT_USAGE;
+    if (last < 0) return CN_EXIT_FAIL;
+    char best[CN_PATH_MAX + 256];
+    checkpoint_path(best, sizeof best, ckdir, e->name, id, "best");
+    CheckpointMeta meta;
+    if (last > 0 && access(best, F_OK) == 0) {
+        int rc = checkpoint_read_meta(best, &meta);
+        if (rc != 0) return rc;
+        fprintf(stderr, "%s: run %lld has %d finished epoch(s) but no checkpoint %s; continuing "
+                        "from its best one (epoch %d); the epochs after it are trained again\n",
+                path, (long long)id, last, ckpt, meta.epoch);
+        str_copy(ckpt, size, best);
+        return 0;
     }
+    if (last > 0)
+        fprintf(stderr, "%s: run %lld has %d finished epoch(s) but no checkpoint %s; starting it "
+                        "again at epoch 1 in its row (the same seed gives the same epochs)\n",
+                path, (long long)id, last, ckpt);
     ckpt[0] = '\0';
     return 0;
 }
@@ -317,6 +333,14 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
     return rc;
 }
 
+/* The database's checkpoint directory can take checkpoints (printed if not). */
+static int checkpoint_dir_ok(const CliOptions *o)
+{
+    char ckdir[CN_PATH_MAX];
+    checkpoint_default_dir(ckdir, sizeof ckdir, o->db);
+    return checkpoint_dir_check(ckdir) == 0;
+}
+
 int cmd_run(CliOptions *o)
 {
     int no_data;
@@ -334,9 +358,19 @@ int cmd_run(CliOptions *o)
         bad = 1;
     }
     int rc = bad ? CN_EXIT_USAGE : no_data ? CN_EXIT_FAIL : CN_EXIT_OK;
+    /* the checkpoint directory is checked before anything trains (rank 0
+     * writes the checkpoints): before a new database is created, so that a
+     * refusal leaves no file; after an existing one is opened, so that a
+     * database that cannot be written is reported as that */
+    struct stat st;
+    const int db_existed = stat(o->db, &st) == 0;
+    if (rc == CN_EXIT_OK && dist_rank() == 0 && !db_existed && !checkpoint_dir_ok(o))
+        rc = CN_EXIT_USAGE;
     /* the database is rank 0's alone; the ranks go on (or stop) together */
     ResultsDb *db = rc == CN_EXIT_OK && dist_rank() == 0 ? results_open(o->db) : NULL;
     if (rc == CN_EXIT_OK && dist_rank() == 0 && !db) rc = CN_EXIT_FAIL;
+    if (rc == CN_EXIT_OK && dist_rank() == 0 && db_existed && !checkpoint_dir_ok(o))
+        rc = CN_EXIT_USAGE;
     rc = dist_max_int(rc);
     if (rc != CN_EXIT_OK && db) {
         results_close(db);

@@ -9,6 +9,7 @@
  * row is committed; `last` with the partial epoch when a signal stops the
  * run), and the run's early stop and time to accuracy in its row. The loop
  * reports to it through TrainCallbacks. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,8 +123,8 @@ static const char *save_epoch_checkpoints(void *ctx, const Session *s, const Tra
         ok = save_checkpoint(r, s, pos, "best", path, sizeof path) == 0;
     }
     if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0)
-        return "could not write the checkpoint; free disk space or fix the directory's "
-               "permissions, then continue with `cnnrun run --resume`";
+        return "could not write the checkpoint; free disk space (or raise `ulimit -f`) or fix "
+               "the directory's permissions, then continue with `cnnrun run --resume`";
     return NULL;
 }
 
@@ -197,6 +198,18 @@ static void announce(const Record *r, int n_test)
                 e->path, e->cycle_epochs, run->end, schedule_lr(e, run->end, run->end));
 }
 
+/* A run with checkpoints and no lock: its directory went bad after the
+ * check before training (checkpoint_dir_check); it does not go on without
+ * the lock that keeps a second process off it. Says so. */
+static int lock_failed(const Record *r)
+{
+    if (!has_checkpoints(r) || r->lock_fd >= 0) return 0;
+    int err = errno;
+    fprintf(stderr, "%s: cannot create the run lock in %s: %s\n", r->e->path,
+            r->opt->checkpoint_dir, strerror(err));
+    return 1;
+}
+
 /* Puts the resumed run back to running from first_epoch on, or starts a new
  * runs row (with its `layers`), and takes the run lock. 0 or the exit status. */
 static int open_runs_row(Record *r, int first_epoch)
@@ -208,6 +221,8 @@ static int open_runs_row(Record *r, int first_epoch)
         r->run_id = opt->resume_run_id;
         if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
         if (r->lock_fd == RUN_LOCK_HELD) return CN_EXIT_USAGE; /* another process runs it */
+        if (lock_failed(r)) return CN_EXIT_FAIL;
+        if (has_checkpoints(r)) checkpoint_remove_stale(opt->checkpoint_dir, e->name, r->run_id);
         if (results_resume_run(opt->db, r->run_id, first_epoch - 1) != 0) return CN_EXIT_FAIL;
         fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path,
                 (long long)r->run_id, first_epoch, r->s->run.epochs);
@@ -226,6 +241,10 @@ static int open_runs_row(Record *r, int first_epoch)
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;
     if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
+    if (lock_failed(r)) {
+        results_finish_run(opt->db, r->run_id, "failed", 0, "could not create the run lock");
+        return CN_EXIT_FAIL;
+    }
     results_add_layers(opt->db, r->run_id, m); /* `layers`; a failure is only reported */
     results_add_params(opt->db, r->run_id, opt->params, opt->n_params); /* `run_params`: too */
     return 0;

@@ -210,6 +210,9 @@ size_t model_scratch_need(const Model *m)
     return scratch;
 }
 
+const char model_memory_hint[] = "the network's buffers do not fit in memory: use a smaller "
+                                  "batch_size or network (`cnnrun check` prints the memory plan)";
+
 /* Lays out parameters; with max_batch > 0 also allocates every buffer. */
 static void plan_memory(Model *m)
 {
@@ -240,6 +243,7 @@ static void plan_memory(Model *m)
         free(slot_sizes);
         return;
     }
+    const char *was = xalloc_hint(model_memory_hint);
     m->params = alloc_floats(np);
     m->grads = alloc_floats(np);
     m->state = alloc_floats(ns);
@@ -258,6 +262,7 @@ static void plan_memory(Model *m)
         size_t saved = op->saved_floats ? op->saved_floats(m, n, B) : 0;
         if (saved) n->saved = alloc_floats(saved);
     }
+    xalloc_hint(was);
 }
 
 int model_plan(Model *m)

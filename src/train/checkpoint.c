@@ -18,6 +18,7 @@
  */
 #include "cnnrun/checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -122,6 +123,69 @@ long run_lock_dead_pid(const char *dir, const char *experiment, int64_t run_id)
     if (end == buf || (*end && *end != '\n') || pid <= 1) return 0;
     /* read only: no lock is taken, so a run starting now is never disturbed */
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? pid : 0;
+}
+
+int checkpoint_dir_check(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT) {
+            fprintf(stderr, "%s: cannot use the checkpoint directory: %s\n", dir, strerror(errno));
+            return -1;
+        }
+        if (mkdir(dir, 0777) != 0) {
+            if (errno == ENOENT) return 0; /* its parent comes with the database */
+            if (errno != EEXIST) {
+                fprintf(stderr, "%s: cannot create the checkpoint directory: %s; fix the "
+                                "permissions of the directory it is in, or use another --db "
+                                "(checkpoints go next to the database)\n", dir, strerror(errno));
+                return -1;
+            }
+        }
+        if (stat(dir, &st) != 0) {
+            fprintf(stderr, "%s: cannot use the checkpoint directory: %s\n", dir, strerror(errno));
+            return -1;
+        }
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: the checkpoint directory is a file, not a directory; move the file "
+                        "away, or use another --db (checkpoints go next to the database)\n", dir);
+        return -1;
+    }
+    char probe[CN_PATH_MAX + 32], *tmp;
+    snprintf(probe, sizeof probe, "%s/.cnnrun-probe", dir);
+    int fd = temp_beside(probe, &tmp);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot create files in the checkpoint directory: %s; fix the "
+                        "directory's permissions, or use another --db (checkpoints go next to "
+                        "the database)\n", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return 0;
+}
+
+void checkpoint_remove_stale(const char *dir, const char *experiment, int64_t run_id)
+{
+    char prefix[CN_PATH_MAX + 256];
+    run_file(prefix, sizeof prefix, dir, experiment, run_id, "-");
+    const char *base = strrchr(prefix, '/') + 1; /* run_file puts dir/ first */
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t n = strlen(base);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        const char *name = ent->d_name, *rest = name + n; /* last.ckpt.tmp.XXXXXX */
+        if (strncmp(name, base, n) != 0 || strlen(rest) != strlen("last.ckpt.tmp.XXXXXX") ||
+            (strncmp(rest, "last.ckpt.tmp.", 14) != 0 && strncmp(rest, "best.ckpt.tmp.", 14) != 0))
+            continue;
+        char path[CN_PATH_MAX + 512];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 void checkpoint_default_dir(char *buf, size_t size, const char *db_path)

@@ -42,6 +42,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
                    .best_acc = -1, .rank = dist_rank(), .ranks = dist_size()};
     /* the memory is planned for this rank's slice of a full batch */
     if (model_build(e, (batch + s->ranks - 1) / s->ranks, &s->model) != 0) return CN_EXIT_USAGE;
+    const char *was = xalloc_hint(model_memory_hint);
     model_tune_convs(&s->model); /* unless CNNRUN_CONV chose them already */
     if (s->ranks > 1) share_conv_algos(&s->model);
     s->bn_sync = dist_bn_sync_new();
@@ -56,6 +57,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
     if (optimizer_bind(&s->opt, &s->model, spe) != 0) {
         optimizer_free(&s->opt);
         model_free(&s->model);
+        xalloc_hint(was);
         return CN_EXIT_USAGE;
     }
     s->images = alloc_floats((size_t)batch * CIFAR_PIXELS);
@@ -64,6 +66,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
     train_augment_init(&s->aug, e, n_train);
     rng_seed(&s->shuffle_rng, e->seed, RNG_STREAM_SHUFFLE);
     rng_seed(&s->aug_rng, e->seed, RNG_STREAM_AUGMENT);
+    xalloc_hint(was);
     return CN_EXIT_OK;
 }
 

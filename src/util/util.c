@@ -11,10 +11,19 @@
 #include <string.h>
 #include <time.h>
 
+static const char *oom_hint; /* xalloc_hint */
+
+const char *xalloc_hint(const char *hint)
+{
+    const char *was = oom_hint;
+    oom_hint = hint;
+    return was;
+}
+
 static void out_of_memory(size_t n)
 {
-    fprintf(stderr, "cnnrun: out of memory allocating %zu bytes\n"
-                    "HINT: use a smaller batch_size or network\n", n);
+    fprintf(stderr, "cnnrun: out of memory allocating %zu bytes\n", n);
+    if (oom_hint) fprintf(stderr, "HINT: %s\n", oom_hint);
     exit(CN_EXIT_FAIL);
 }
 
