@@ -1,5 +1,6 @@
 /* main.c — `cnnrun COMMAND ...`: dispatches to the subcommands and owns the
  * usage text. Exit status: 0 success, 1 a run failed, 2 bad command or file. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,10 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+    /* a file-size limit (ulimit -f) makes write() fail with EFBIG, an I/O
+     * error each writer reports and cleans up after, instead of killing the
+     * process silently (SIGXFSZ's default) with its temporaries left */
+    signal(SIGXFSZ, SIG_IGN);
     dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
     /* every rank checks everything; rank 0 alone speaks (and records) */
     if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {
