@@ -610,6 +610,36 @@ START_TEST(test_checkpoint_read_by_header)
 }
 END_TEST
 
+/* predict (issue 23): --json is valid JSON whatever the file names hold —
+ * a newline as \n, a byte 0xff as \ufffd — and weights that give NaN give
+ * "probability": null, not nan; text mode prints such a name quoted, with C
+ * escapes, on its one line. */
+START_TEST(test_predict_names_and_nan)
+{
+    train_tiny();
+    uint8_t *rgb = sample_rgb(1);
+    write_png("odd\nname\xff.png", rgb, 32, 32);
+    free(rgb);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " --json odd*name*.png"), 0);
+    ck_assert_msg(strstr(out, "{\"image\": \"odd\\nname\\ufffd.png\", \"width\": 32"), "%s", out);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " odd*name*.png"), 0);
+    ck_assert_msg(strstr(out, "\n\"odd\\nname\xff.png\" (32x32):"), "%s", out);
+    /* the checkpoint with every parameter NaN */
+    Experiment e;
+    ck_assert_int_eq(experiment_load(dir_path("tiny.ini"), NULL, 0, &e), 0);
+    Model m;
+    ck_assert_int_eq(model_build(&e, 1, &m), 0);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_load(dir_path(CKPT), &m, NULL, &meta), 0);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] = NAN;
+    ck_assert_int_eq(checkpoint_save(dir_path("nan.ckpt"), &m, NULL, &meta), 0);
+    model_free(&m);
+    experiment_free(&e);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights nan.ckpt --json odd*name*.png"), 0);
+    ck_assert_msg(strstr(out, "\"probability\": null}") && !strstr(out, "nan}"), "%s", out);
+}
+END_TEST
+
 /* A directory, a P3 value of 20 digits and a FIFO are each named for what
  * they are (they were "empty file", "truncated pixel data", and a wait for
  * a writer for ever) */
@@ -674,6 +704,7 @@ int main(void)
     tcase_add_test(tc, test_outputs_refused);
     tcase_add_test(tc, test_checkpoint_read_by_header);
     tcase_add_test(tc, test_predict_not_images);
+    tcase_add_test(tc, test_predict_names_and_nan);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -1,6 +1,6 @@
 /* test_util.c — rng determinism, ranges and jumps, edit distance, string copy;
  * files (files.h): only regular files read, with a cap, and only absent or
- * regular files replaced. */
+ * regular files replaced; names escaped for JSON and text (escape.h). */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "cnnrun/escape.h"
 #include "cnnrun/files.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
@@ -192,6 +193,40 @@ START_TEST(test_write_refuses_non_regular)
 }
 END_TEST
 
+static char *escaped(void (*put)(FILE *, const char *), const char *s)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    put(f, s);
+    fclose(f);
+    return buf;
+}
+
+/* JSON: quotes, backslashes and control characters escaped, valid UTF-8
+ * (é, €, 😀) kept, each byte of invalid UTF-8 (0xff, a stray continuation
+ * byte, an overlong '/', a surrogate, a sequence cut short) as \ufffd. Text:
+ * a name without control characters as it is, else quoted with C escapes. */
+START_TEST(test_escape_names)
+{
+    char *j = escaped(json_put_string, "a\nb\xff\"c\\\x01\x7f");
+    ck_assert_str_eq(j, "\"a\\nb\\ufffd\\\"c\\\\\\u0001\\u007f\"");
+    free(j);
+    j = escaped(json_put_string, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    ck_assert_str_eq(j, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    free(j);
+    j = escaped(json_put_string, "\x80|\xc0\xaf|\xed\xa0\x80|\xe2\x82");
+    ck_assert_str_eq(j, "\"\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\"");
+    free(j);
+    j = escaped(text_put_name, "plain name\xff \\.png");
+    ck_assert_str_eq(j, "plain name\xff \\.png");
+    free(j);
+    j = escaped(text_put_name, "a\nb\"\\\x01.png");
+    ck_assert_str_eq(j, "\"a\\nb\\\"\\\\\\x01.png\"");
+    free(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -202,6 +237,7 @@ int main(void)
     tcase_add_test(tc, test_strings);
     tcase_add_test(tc, test_read_regular_capped);
     tcase_add_test(tc, test_write_refuses_non_regular);
+    tcase_add_test(tc, test_escape_names);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
