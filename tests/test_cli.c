@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +90,46 @@ START_TEST(test_bad_file_writes_nothing)
     ck_assert_int_eq(cnnrun("run good.ini --set data.batch_size=0 --db r.db"), 2);
     ck_assert_msg(strstr(out, "--set data.batch_size"), "%s", out);
     ck_assert(!exists("r.db"));
+}
+END_TEST
+
+/* Experiment files that are not regular files — a FIFO, a device (a copy of
+ * /dev/zero's node, 1,5, made here), a link to one in a directory given to
+ * `run` — are refused with "not a regular file", exit status 2, without
+ * blocking or reading (the device was read until memory ran out); a file
+ * above the cap (a sparse 9 MiB one) is refused as too large. A --db that
+ * is a device is refused: no journal is made beside it, it stays a device. */
+START_TEST(test_inputs_not_regular)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/zero.ini", dir);
+    ck_assert_int_eq(mknod(p, S_IFCHR | 0644, makedev(1, 5)), 0);
+    snprintf(p, sizeof p, "%s/fifo.ini", dir);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    snprintf(p, sizeof p, "%s/exps", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/exps/x.ini", dir);
+    ck_assert_int_eq(symlink("../zero.ini", p), 0);
+    ck_assert_int_eq(cnnrun("check zero.ini"), 2);
+    ck_assert_msg(strstr(out, "zero.ini: cannot open: not a regular file"), "%s", out);
+    ck_assert_int_eq(cnnrun("check fifo.ini"), 2);
+    ck_assert_msg(strstr(out, "fifo.ini: cannot open: not a regular file"), "%s", out);
+    ck_assert_int_eq(cnnrun("run exps --db r.db"), 2);
+    ck_assert_msg(strstr(out, "exps/x.ini: cannot open: not a regular file"), "%s", out);
+    ck_assert(!exists("r.db"));
+    write_file("big.ini", good_ini);
+    snprintf(p, sizeof p, "%s/big.ini", dir);
+    ck_assert_int_eq(truncate(p, 9 << 20), 0);
+    ck_assert_int_eq(cnnrun("check big.ini"), 2);
+    ck_assert_msg(strstr(out, "big.ini: cannot open: too large (cnnrun reads text files of at "
+                              "most 8 MiB)"), "%s", out);
+    write_file("good.ini", good_ini);
+    ck_assert_int_ne(cnnrun("run good.ini --db zero.ini --threads 1"), 0);
+    ck_assert_msg(strstr(out, "zero.ini: not a regular file"), "%s", out);
+    ck_assert(!exists("zero.ini-journal") && !exists("zero.ini-wal"));
+    struct stat st;
+    snprintf(p, sizeof p, "%s/zero.ini", dir);
+    ck_assert(lstat(p, &st) == 0 && S_ISCHR(st.st_mode));
 }
 END_TEST
 
@@ -455,6 +496,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_bad_file_writes_nothing);
+    tcase_add_test(tc, test_inputs_not_regular);
     tcase_add_test(tc, test_lr_find_range_options);
     tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -369,6 +370,37 @@ START_TEST(test_bad_manifest)
                          "30730000 (10000 records of 3073 bytes)\n");
     ck_assert_ptr_null(strstr(err, "test_batch.bin"));
     free(err);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A data file or the manifest that is a FIFO or a device (made here, as
+ * /dev/zero's 1,5) is named as not a regular file, and nothing blocks: the
+ * old fopen of a FIFO waited for a writer for ever (alarm: the test fails
+ * instead of hanging), the manifest's read of a device never ended. */
+START_TEST(test_not_regular_files)
+{
+    char p[256];
+    write_small_set();
+    path_in(p, sizeof p, tmpdir, names[5]);
+    unlink(p);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    alarm(20);
+    char *err = load_fails();
+    char want[512];
+    snprintf(want, sizeof want, "%s: cannot open: not a regular file", p);
+    assert_contains(err, want);
+    free(err);
+    unlink(p);
+    write_bin(5, small_counts[5], 0, -1, 0);
+    path_in(p, sizeof p, tmpdir, "cnnrun-sample.txt");
+    unlink(p);
+    ck_assert_int_eq(mknod(p, S_IFCHR | 0644, makedev(1, 5)), 0);
+    err = load_fails();
+    snprintf(want, sizeof want, "%s: cannot read sample manifest: not a regular file", p);
+    assert_contains(err, want);
+    free(err);
+    alarm(0);
     remove_tmpdir();
 }
 END_TEST
@@ -922,6 +954,7 @@ int main(void)
     tcase_add_test(load, test_missing_dir);
     tcase_add_test(load, test_unreadable);
     tcase_add_test(load, test_bad_manifest);
+    tcase_add_test(load, test_not_regular_files);
     tcase_add_test(load, test_embedded_sample);
     tcase_add_test(load, test_resolve_dir);
     suite_add_tcase(s, load);

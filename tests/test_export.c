@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
@@ -24,6 +25,7 @@
 #include "cnnrun/config.h"
 #include "cnnrun/data.h"
 #include "cnnrun/export.h"
+#include "cnnrun/files.h"
 #include "cnnrun/image.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
@@ -65,6 +67,16 @@ static void train_tiny(void)
 static void path_in(char *buf, size_t n, const char *name)
 {
     snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* dir/name, in one of two buffers used in turn */
+static const char *dir_path(const char *name)
+{
+    static char p[2][256];
+    static int k;
+    k ^= 1;
+    path_in(p[k], sizeof p[k], name);
+    return p[k];
 }
 
 /* no file of dir holds ".tmp." in its name (write_file_atomic's temporaries) */
@@ -469,6 +481,181 @@ START_TEST(test_predict_bad_images)
 }
 END_TEST
 
+/* 1 if dir/name is a character device (made by the test, as /dev/zero's 1,5) */
+static int is_chardev(const char *name)
+{
+    char p[256];
+    path_in(p, sizeof p, name);
+    struct stat st;
+    return lstat(p, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+static void make_node(const char *name, mode_t kind)
+{
+    char p[256];
+    path_in(p, sizeof p, name);
+    if (kind == S_IFIFO) ck_assert_int_eq(mkfifo(p, 0644), 0);
+    else ck_assert_int_eq(mknod(p, S_IFCHR | 0644, makedev(1, 5)), 0);
+}
+
+/* dir/name's bytes (caller frees), however large */
+static char *contents(const char *name, size_t *len)
+{
+    char p[256];
+    path_in(p, sizeof p, name);
+    char *t = read_file_max(p, SIZE_MAX - 1, len);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* Outputs (issue 23): eval --logits and export -o never replace what they
+ * must not — the checkpoint read, the results database, a device, FIFO,
+ * symbolic link or directory — and say so before any work, exit status 2
+ * (a directory and '' were 1); a path where nothing can be created is found
+ * before evaluating; a file-size limit is an I/O error (1), not SIGXFSZ's
+ * silent death, and leaves no temporary file. */
+START_TEST(test_outputs_refused)
+{
+    train_tiny();
+    size_t len0, len;
+    char *ckpt = contents(CKPT, &len0);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits " CKPT " --db r.db"), 2);
+    ck_assert_msg(strstr(out, "cannot write the logits there: it is the checkpoint of --weights"),
+                  "%s", out);
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o " CKPT " --db r.db"), 2);
+    ck_assert_msg(strstr(out, "cannot write the ONNX model there: it is the checkpoint"), "%s",
+                  out);
+    char *now = contents(CKPT, &len);
+    ck_assert(len == len0 && memcmp(now, ckpt, len) == 0);
+    free(now);
+    free(ckpt);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits r.db --db r.db"), 2);
+    ck_assert_msg(strstr(out, "r.db: cannot write the logits there: it is the results database"),
+                  "%s", out);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs"), 1);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits tiny.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "it is an input of this command"), "%s", out);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits nodir/x --db r.db"), 2);
+    ck_assert_msg(strstr(out, "nodir/x: cannot write the logits: No such file"), "%s", out);
+    ck_assert_msg(!strstr(out, "test loss"), "evaluated before finding the output bad: %s", out);
+    make_node("zero", S_IFCHR);
+    make_node("fifo", S_IFIFO);
+    char p[256], target[64];
+    path_in(p, sizeof p, "link.onnx");
+    ck_assert_int_eq(symlink("tiny.ini", p), 0);
+    ck_assert_int_eq(mkdir(dir_path("adir"), 0755), 0);
+#ifdef CNNRUN_ONNX
+    static const char *refused[][2] = {{"zero", "a device"}, {"fifo", "a FIFO"},
+                                       {"link.onnx", "a symbolic link"}, {"adir", "a directory"},
+                                       {"''", "the path is empty"}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "export tiny.ini --weights " CKPT " -o %s", refused[i][0]);
+        ck_assert_int_eq(cnnrun(cmd), 2);
+        ck_assert_msg(strstr(out, refused[i][1]), "%s: %s", refused[i][0], out);
+    }
+    ck_assert(is_chardev("zero"));
+    ssize_t n = readlink(p, target, sizeof target - 1);
+    ck_assert_int_eq(n, 8);
+    ck_assert(exists("fifo") && exists("adir"));
+    ck_assert(no_temporaries());
+    /* SIGXFSZ is not trapped here (test_export_errors traps it): cnnrun ignores it itself */
+    ck_assert_int_eq(cnnrun_via("sh -c 'ulimit -f 2; exec \"$0\" \"$@\"'",
+                                "export tiny.ini --weights " CKPT " -o big.onnx"), 1);
+    ck_assert_msg(strstr(out, "big.onnx: cannot write the ONNX model: File too large"), "%s", out);
+    ck_assert(!exists("big.onnx"));
+    ck_assert(no_temporaries());
+#endif
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits zero --db r.db"), 2);
+    ck_assert_msg(strstr(out, "zero: cannot write the logits: it is a device"), "%s", out);
+    ck_assert(is_chardev("zero"));
+}
+END_TEST
+
+/* A checkpoint is read by its header first: a large file that is not one is
+ * refused by its magic number, and one whose header is this network's but
+ * whose size is far above what the header allows (a sparse 1 GiB file,
+ * which was read whole) is refused by its size, without reading it; a
+ * directory is named as one (exit 2, not an I/O error), a FIFO or device
+ * is refused without blocking. */
+START_TEST(test_checkpoint_read_by_header)
+{
+    train_tiny();
+    ck_assert_int_eq(mkdir(dir_path("cdir"), 0755), 0);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights cdir/ --db r.db"), 2);
+    ck_assert_msg(strstr(out, "cdir/: cannot read the checkpoint: it is a directory"), "%s", out);
+    size_t len;
+    char *ckpt = contents(CKPT, &len);
+    FILE *f = fopen(dir_path("huge.ckpt"), "wb");
+    ck_assert_uint_eq(fwrite(ckpt, 1, len, f), len);
+    fclose(f);
+    free(ckpt);
+    ck_assert_int_eq(truncate(dir_path("huge.ckpt"), 1L << 30), 0);
+    write_file("zeros.ckpt", "");
+    ck_assert_int_eq(truncate(dir_path("zeros.ckpt"), 1L << 30), 0);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights huge.ckpt --db r.db"), 1);
+    ck_assert_msg(strstr(out, "huge.ckpt: the checkpoint is damaged: 1073741824 bytes, and its "
+                              "header allows at most"), "%s", out);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights zeros.ckpt --db r.db"), 2);
+    ck_assert_msg(strstr(out, "zeros.ckpt: not a cnnrun checkpoint (wrong magic number)"), "%s",
+                  out);
+    make_node("zero.ckpt", S_IFCHR);
+    make_node("fifo.ckpt", S_IFIFO);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights zero.ckpt --db r.db"), 2);
+    ck_assert_msg(strstr(out, "zero.ckpt: cannot read the checkpoint: not a regular file"), "%s",
+                  out);
+    ck_assert_int_eq(cnnrun("run tiny.ini --resume fifo.ckpt --db r.db"), 2);
+    ck_assert_msg(strstr(out, "fifo.ckpt: cannot read the checkpoint: not a regular file"), "%s",
+                  out);
+}
+END_TEST
+
+/* predict (issue 23): --json is valid JSON whatever the file names hold —
+ * a newline as \n, a byte 0xff as \ufffd — and weights that give NaN give
+ * "probability": null, not nan; text mode prints such a name quoted, with C
+ * escapes, on its one line. */
+START_TEST(test_predict_names_and_nan)
+{
+    train_tiny();
+    uint8_t *rgb = sample_rgb(1);
+    write_png("odd\nname\xff.png", rgb, 32, 32);
+    free(rgb);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " --json odd*name*.png"), 0);
+    ck_assert_msg(strstr(out, "{\"image\": \"odd\\nname\\ufffd.png\", \"width\": 32"), "%s", out);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " odd*name*.png"), 0);
+    ck_assert_msg(strstr(out, "\n\"odd\\nname\xff.png\" (32x32):"), "%s", out);
+    /* the checkpoint with every parameter NaN */
+    Experiment e;
+    ck_assert_int_eq(experiment_load(dir_path("tiny.ini"), NULL, 0, &e), 0);
+    Model m;
+    ck_assert_int_eq(model_build(&e, 1, &m), 0);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_load(dir_path(CKPT), &m, NULL, &meta), 0);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] = NAN;
+    ck_assert_int_eq(checkpoint_save(dir_path("nan.ckpt"), &m, NULL, &meta), 0);
+    model_free(&m);
+    experiment_free(&e);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights nan.ckpt --json odd*name*.png"), 0);
+    ck_assert_msg(strstr(out, "\"probability\": null}") && !strstr(out, "nan}"), "%s", out);
+}
+END_TEST
+
+/* A directory, a P3 value of 20 digits and a FIFO are each named for what
+ * they are (they were "empty file", "truncated pixel data", and a wait for
+ * a writer for ever) */
+START_TEST(test_predict_not_images)
+{
+    train_tiny();
+    ck_assert_int_eq(mkdir(dir_path("adir"), 0755), 0);
+    write_file("big.ppm", "P3\n1 1\n255\n12345678901234567890 0 0\n");
+    make_node("fifo.png", S_IFIFO);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " adir/ big.ppm fifo.png"), 1);
+    ck_assert_msg(strstr(out, "adir/: cannot read: a directory, not an image"), "%s", out);
+    ck_assert_msg(strstr(out, "big.ppm: cannot read: PPM: a value out of range"), "%s", out);
+    ck_assert_msg(strstr(out, "fifo.png: cannot read: not a regular file"), "%s", out);
+}
+END_TEST
+
 /* The filter: shrinking averages the covered pixels by area (3 -> 2: the
  * middle pixel split between both), enlarging interpolates (2 -> 4 at
  * centres 0.25, 0.75 of the way), equal sizes copy. */
@@ -514,6 +701,10 @@ int main(void)
     tcase_add_test(tc, test_predict_matches_eval);
     tcase_add_test(tc, test_predict_bad_images);
     tcase_add_test(tc, test_resize_filter);
+    tcase_add_test(tc, test_outputs_refused);
+    tcase_add_test(tc, test_checkpoint_read_by_header);
+    tcase_add_test(tc, test_predict_not_images);
+    tcase_add_test(tc, test_predict_names_and_nan);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -1,10 +1,18 @@
-/* test_util.c — rng determinism, ranges and jumps, edit distance, string copy. */
+/* test_util.c — rng determinism, ranges and jumps, edit distance, string copy;
+ * files (files.h): only regular files read, with a cap, and only absent or
+ * regular files replaced; names escaped for JSON and text (escape.h). */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "check_run.h"
+#include "cnnrun/escape.h"
+#include "cnnrun/files.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/util.h"
 
@@ -82,6 +90,143 @@ START_TEST(test_strings)
 }
 END_TEST
 
+static char tmp[64];
+
+static const char *in_tmp(const char *name)
+{
+    static char p[2][128]; /* two at a time */
+    static int k;
+    k ^= 1;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmp, name);
+    return p[k];
+}
+
+static void make_files(void)
+{
+    strcpy(tmp, "/tmp/cnnrun_test_util_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    FILE *f = fopen(in_tmp("100"), "w");
+    for (int i = 0; i < 100; i++) fputc('a' + i % 26, f);
+    fclose(f);
+    ck_assert_int_eq(mkfifo(in_tmp("fifo"), 0644), 0);
+    ck_assert_int_eq(mknod(in_tmp("zero"), S_IFCHR | 0644, makedev(1, 5)), 0); /* /dev/zero's */
+    ck_assert_int_eq(mkdir(in_tmp("dir"), 0755), 0);
+    ck_assert_int_eq(symlink("100", in_tmp("link")), 0);
+    ck_assert_int_eq(symlink("zero", in_tmp("link-zero")), 0);
+}
+
+static void remove_files(void)
+{
+    static const char *names[] = {"100", "fifo", "zero", "link", "link-zero", "new"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(in_tmp(names[i]));
+    rmdir(in_tmp("dir"));
+    rmdir(tmp);
+}
+
+/* Reading: a cap (the whole file up to it, nothing above it); a FIFO, a
+ * device (a copy of /dev/zero's node) or a link to one, and a directory are
+ * refused without blocking or reading (alarm: a FIFO opened blocking would
+ * hang the test; /dev/zero read whole would exhaust memory). */
+START_TEST(test_read_regular_capped)
+{
+    make_files();
+    alarm(20);
+    size_t len = 0;
+    char *t = read_file_max(in_tmp("100"), 100, &len);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(len, 100);
+    ck_assert_int_eq(t[99], 'a' + 99 % 26);
+    free(t);
+    errno = 0;
+    ck_assert_ptr_null(read_file_max(in_tmp("100"), 99, &len));
+    ck_assert_int_eq(errno, CN_ETOOBIG);
+    ck_assert_str_eq(cn_strerror(CN_ETOOBIG),
+                     "too large (cnnrun reads text files of at most 8 MiB)");
+    static const char *refused[] = {"fifo", "zero", "link-zero"};
+    for (size_t i = 0; i < 3; i++) {
+        errno = 0;
+        ck_assert_ptr_null(read_text_file(in_tmp(refused[i]), &len));
+        ck_assert_msg(errno == CN_ENOTREG, "%s: %s", refused[i], cn_strerror(errno));
+        ck_assert_int_lt(open_regular(in_tmp(refused[i]), NULL), 0);
+    }
+    ck_assert_str_eq(cn_strerror(CN_ENOTREG), "not a regular file");
+    ck_assert_ptr_null(read_text_file(in_tmp("dir"), &len));
+    ck_assert_int_eq(errno, EISDIR);
+    t = read_text_file(in_tmp("link"), &len); /* a link to a regular file is read */
+    ck_assert_ptr_nonnull(t);
+    free(t);
+    t = read_text_file("/proc/self/stat", &len); /* st_size 0: read to the end */
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_gt(len, 0);
+    free(t);
+    alarm(0);
+    remove_files();
+}
+END_TEST
+
+/* Writing: a device, FIFO, symbolic link or directory is refused (-1: the
+ * path is wrong), left as it was; an empty path too; a regular file or an
+ * absent one is written. */
+START_TEST(test_write_refuses_non_regular)
+{
+    make_files();
+    alarm(20);
+    static const char *refused[] = {"fifo", "zero", "link", "link-zero", "dir", ""};
+    struct stat before, after;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const char *p = refused[i][0] ? in_tmp(refused[i]) : "";
+        int had = lstat(p, &before) == 0;
+        ck_assert_int_eq(write_file_atomic(p, "x\n", 2, "the test"), -1);
+        if (had) {
+            ck_assert_int_eq(lstat(p, &after), 0);
+            ck_assert_msg(after.st_ino == before.st_ino && after.st_mode == before.st_mode,
+                          "%s was replaced", refused[i]);
+        }
+    }
+    ck_assert_int_eq(write_file_atomic(in_tmp("100"), "x\n", 2, "the test"), 0);
+    ck_assert_int_eq(write_file_atomic(in_tmp("new"), "x\n", 2, "the test"), 0);
+    ck_assert(same_file(in_tmp("link"), in_tmp("100")));
+    ck_assert(!same_file(in_tmp("new"), in_tmp("100")));
+    ck_assert(!same_file(in_tmp("absent"), in_tmp("absent")));
+    alarm(0);
+    remove_files();
+}
+END_TEST
+
+static char *escaped(void (*put)(FILE *, const char *), const char *s)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    put(f, s);
+    fclose(f);
+    return buf;
+}
+
+/* JSON: quotes, backslashes and control characters escaped, valid UTF-8
+ * (é, €, 😀) kept, each byte of invalid UTF-8 (0xff, a stray continuation
+ * byte, an overlong '/', a surrogate, a sequence cut short) as \ufffd. Text:
+ * a name without control characters as it is, else quoted with C escapes. */
+START_TEST(test_escape_names)
+{
+    char *j = escaped(json_put_string, "a\nb\xff\"c\\\x01\x7f");
+    ck_assert_str_eq(j, "\"a\\nb\\ufffd\\\"c\\\\\\u0001\\u007f\"");
+    free(j);
+    j = escaped(json_put_string, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    ck_assert_str_eq(j, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    free(j);
+    j = escaped(json_put_string, "\x80|\xc0\xaf|\xed\xa0\x80|\xe2\x82");
+    ck_assert_str_eq(j, "\"\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\"");
+    free(j);
+    j = escaped(text_put_name, "plain name\xff \\.png");
+    ck_assert_str_eq(j, "plain name\xff \\.png");
+    free(j);
+    j = escaped(text_put_name, "a\nb\"\\\x01.png");
+    ck_assert_str_eq(j, "\"a\\nb\\\"\\\\\\x01.png\"");
+    free(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -90,6 +235,9 @@ int main(void)
     tcase_add_test(tc, test_rng_ranges);
     tcase_add_test(tc, test_rng_advance);
     tcase_add_test(tc, test_strings);
+    tcase_add_test(tc, test_read_regular_capped);
+    tcase_add_test(tc, test_write_refuses_non_regular);
+    tcase_add_test(tc, test_escape_names);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

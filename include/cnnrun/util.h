@@ -31,9 +31,12 @@ const char *xalloc_hint(const char *hint);
 int str_copy(char *dst, size_t dst_size, const char *src);
 /* Levenshtein distance (for "did you mean" suggestions). */
 int edit_distance(const char *a, const char *b);
-/* Reads a whole file into a NUL-terminated buffer; NULL (errno set) on failure. */
+/* Reads a whole regular file of at most CN_TEXT_FILE_MAX bytes into a
+ * NUL-terminated buffer; NULL (errno set; name it with cn_strerror) on
+ * failure: files.h read_file_max. */
 char *read_text_file(const char *path, size_t *len_out);
-/* Writes len bytes to path atomically: a temporary file in the same directory
+/* Writes len bytes to path atomically (a path that is not absent or a
+ * regular file is refused first, files.h output_target_ok): a temporary file in the same directory
  * (path.tmp.XXXXXX, mode 0666 under the umask), fsync, rename over path; so
  * path is either untouched or complete. Returns 0; or, after printing
  * `path: cannot write WHAT: reason` (the temporary file removed), -1 when

@@ -132,6 +132,15 @@ typedef struct {
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t);
 void cli_free_trained(Trained *t);
 
+/* outputs.c: before any work, the file path that the command will write
+ * (described as `what`, e.g. "the logits") — it must be absent or a regular
+ * file (not a link), none of the experiment files, --weights, the results
+ * database (--db, and its -wal, -shm, -journal) or a file of data_dir (may be
+ * NULL), and a file can be created beside it. 0, or CN_EXIT_USAGE after
+ * printing why. */
+int cli_check_output(const CliOptions *o, const char *path, const char *what,
+                     const char *data_dir);
+
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);
 int cmd_report(CliOptions *o);  /* report.c: `cnnrun report` */

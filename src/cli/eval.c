@@ -31,6 +31,10 @@ int cmd_eval(CliOptions *o)
     const int B = t.batch, threads = t.threads;
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e->dir, &origin);
+    if (o->logits && (rc = cli_check_output(o, o->logits, "the logits", dir)) != 0) {
+        cli_free_trained(&t); /* found now, not after the whole evaluation */
+        return rc;
+    }
     CifarSplit train, test;
     if (cifar_load(dir, &train, &test) != 0) {
         cli_free_trained(&t);

@@ -24,8 +24,10 @@ int cmd_export(CliOptions *o)
         fprintf(stderr, "cnnrun export: -o MODEL.onnx is required\n");
         return CN_EXIT_USAGE;
     }
+    int rc = cli_check_output(o, o->output, "the ONNX model", NULL);
+    if (rc != 0) return rc;
     Trained t;
-    int rc = cli_load_trained(o, "export", false, &t);
+    rc = cli_load_trained(o, "export", false, &t);
     if (rc != 0) return rc;
     const char *clash = onnx_reserved_name(&t.m);
     if (clash) {

@@ -102,6 +102,9 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+    /* a file-size limit (ulimit -f) makes write() fail with EFBIG, an I/O
+     * error each writer reports and cleans up after, instead of killing the
+     * process silently (SIGXFSZ's default) with its temporaries left */
     signal(SIGXFSZ, SIG_IGN);
     dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
     /* every rank checks everything; rank 0 alone speaks (and records) */

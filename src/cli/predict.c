@@ -4,7 +4,9 @@
  * normalisation), its logits with the views of --tta (tta_logits, as eval),
  * and the top-3 classes with their softmax probabilities. An image that
  * cannot be read is named with the reason and the others are answered; the
- * exit status is then 1. */
+ * exit status is then 1. Names are printed escaped (escape.h): --json is
+ * valid JSON whatever the file names hold, and a probability that is not a
+ * number (weights that give NaN) is null. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "cli.h"
 #include "cnnrun/data.h"
+#include "cnnrun/escape.h"
 #include "cnnrun/image.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
@@ -25,17 +28,6 @@ typedef struct {
     int top[TOP];
     double prob[TOP];
 } Answer;
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
-}
 
 static void top_classes(const float *z, int k, Answer *a)
 {
@@ -76,7 +68,9 @@ int cmd_predict(CliOptions *o)
         Image img;
         if (image_load(a->path, &img, a->error, sizeof a->error) != 0) {
             if (!a->error[0]) str_copy(a->error, sizeof a->error, "cannot be decoded");
-            fprintf(stderr, "cnnrun predict: %s: %s\n", a->path, a->error);
+            fprintf(stderr, "cnnrun predict: ");
+            text_put_name(stderr, a->path);
+            fprintf(stderr, ": %s\n", a->error);
             status = CN_EXIT_FAIL;
             continue;
         }
@@ -100,39 +94,46 @@ int cmd_predict(CliOptions *o)
     }
     if (o->json) {
         printf("{\"experiment\": ");
-        json_string(t.e.name);
+        json_put_string(stdout, t.e.name);
         printf(", \"weights\": ");
-        json_string(o->weights);
+        json_put_string(stdout, o->weights);
         printf(", \"tta\": \"%s\", \"resize\": \"area average (shrink), bilinear (enlarge) to "
                "32x32\", \"images\": [", tta_name(o->tta));
         for (int i = 0; i < n_img; i++) {
             const Answer *a = &ans[i];
             printf("%s\n  {\"image\": ", i ? "," : "");
-            json_string(a->path);
+            json_put_string(stdout, a->path);
             if (a->error[0]) {
                 printf(", \"error\": ");
-                json_string(a->error);
+                json_put_string(stdout, a->error);
                 printf("}");
                 continue;
             }
             printf(", \"width\": %d, \"height\": %d, \"top\": [", a->w, a->h);
-            for (int r = 0; r < TOP; r++)
-                printf("%s{\"class\": \"%s\", \"probability\": %.6f}", r ? ", " : "",
-                       cifar_class_names[a->top[r]], a->prob[r]);
+            /* weights that give NaN logits: null (JSON has no NaN) */
+            for (int r = 0; r < TOP; r++) {
+                printf("%s{\"class\": \"%s\", \"probability\": ", r ? ", " : "",
+                       cifar_class_names[a->top[r]]);
+                if (isfinite(a->prob[r])) printf("%.6f}", a->prob[r]);
+                else printf("null}");
+            }
             printf("]}");
         }
         printf("\n]}\n");
-    } else {
-        printf("%s: weights %s, tta %s, %d image%s (resized to 32x32: area average when "
-               "shrinking, bilinear when enlarging)\n",
-               o->files[0], o->weights, tta_name(o->tta), n_img, n_img == 1 ? "" : "s");
+    } else { /* a name with a control character (a newline) in quotes, C-escaped */
+        text_put_name(stdout, o->files[0]);
+        printf(": weights ");
+        text_put_name(stdout, o->weights);
+        printf(", tta %s, %d image%s (resized to 32x32: area average when shrinking, bilinear "
+               "when enlarging)\n", tta_name(o->tta), n_img, n_img == 1 ? "" : "s");
         for (int i = 0; i < n_img; i++) {
             const Answer *a = &ans[i];
+            text_put_name(stdout, a->path);
             if (a->error[0]) {
-                printf("%s: cannot read: %s\n", a->path, a->error);
+                printf(": cannot read: %s\n", a->error);
                 continue;
             }
-            printf("%s (%dx%d):", a->path, a->w, a->h);
+            printf(" (%dx%d):", a->w, a->h);
             for (int r = 0; r < TOP; r++)
                 printf("  %s %.4f", cifar_class_names[a->top[r]], a->prob[r]);
             printf("\n");

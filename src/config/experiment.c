@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cnnrun/files.h"
 #include "cnnrun/util.h"
 #include "ini_doc.h"
 #include "schema.h"
@@ -723,8 +724,8 @@ int experiment_load(const char *path, const ConfigOverride *overrides, int n_ove
     }
     size_t len = 0;
     char *text = read_text_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
+    if (!text) { /* a FIFO, device or too large a file is refused before it is read */
+        fprintf(stderr, "%s: cannot open: %s\n", path, cn_strerror(errno));
         return -1;
     }
     Experiment e;

@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "cnnrun/files.h"
 #include "cnnrun/util.h"
 
 #ifndef CNNRUN_SAMPLE_DIR
@@ -88,7 +90,7 @@ static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[C
     }
     char *text = read_text_file(path, NULL);
     if (!text) {
-        fprintf(stderr, "%s: cannot read sample manifest: %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: cannot read sample manifest: %s\n", path, cn_strerror(errno));
         return -1;
     }
     int seen[CIFAR_NFILES] = {0};
@@ -213,25 +215,18 @@ int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
             ok = 0;
             break;
         }
-        FILE *f = fopen(paths[i], "rb");
+        struct stat st; /* a FIFO or device is refused before it is opened: none blocks */
+        int fd = open_regular(paths[i], &st);
+        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
         if (!f) {
-            fprintf(stderr, "%s: cannot open: %s\n", paths[i], strerror(errno));
-            if (errno == ENOENT) missing++;
+            int err = errno;
+            if (fd >= 0) close(fd);
+            fprintf(stderr, "%s: cannot open: %s\n", paths[i], cn_strerror(err));
+            if (err == ENOENT) missing++;
             ok = 0;
             continue;
         }
         files[i] = f;
-        struct stat st;
-        if (fstat(fileno(f), &st) != 0) {
-            fprintf(stderr, "%s: cannot stat: %s\n", paths[i], strerror(errno));
-            ok = 0;
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            fprintf(stderr, "%s: not a regular file\n", paths[i]);
-            ok = 0;
-            continue;
-        }
         long long expected = (long long)counts[i] * CIFAR_RECORD;
         if ((long long)st.st_size != expected) {
             fprintf(stderr, "%s: truncated or wrong size: %lld bytes, expected %lld (%d records "

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "cnnrun/files.h"
 #include "cnnrun/util.h"
 
 /* Larger images are refused (a decoding bomb, not a photograph). */
@@ -37,12 +39,12 @@ static int too_large(long w, long h)
 
 /* ---- PNG ---- */
 
-static int load_png(const char *path, Image *img, char *err, size_t errlen)
+static int load_png(FILE *f, Image *img, char *err, size_t errlen)
 {
     png_image p;
     memset(&p, 0, sizeof p);
     p.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&p, path))
+    if (!png_image_begin_read_from_stdio(&p, f))
         return fail(err, errlen, "PNG: %s", p.message);
     if (too_large(p.width, p.height)) {
         png_image_free(&p);
@@ -163,7 +165,9 @@ static int load_jpeg(FILE *f, Image *img, char *err, size_t errlen)
 
 /* ---- PPM (netpbm P6 binary, P3 text) ---- */
 
-/* The next decimal number, skipping white space and # comments; -1 if none. */
+/* The next decimal number, skipping white space and # comments; -1 if none.
+ * A number above 10^8 reads as 10^8 + 1: too large for any header field or
+ * sample, and named so (not as missing data). */
 static long ppm_number(FILE *f)
 {
     int ch;
@@ -177,8 +181,7 @@ static long ppm_number(FILE *f)
     if (ch < '0' || ch > '9') return -1;
     long v = 0;
     while (ch >= '0' && ch <= '9') {
-        if (v > 100000000) return -1;
-        v = v * 10 + (ch - '0');
+        v = v > 100000000 ? 100000001 : v * 10 + (ch - '0');
         ch = getc(f);
     }
     if (ch != EOF && ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') return -1;
@@ -211,8 +214,9 @@ static int load_ppm(FILE *f, int binary, Image *img, char *err, size_t errlen)
         }
         if (v < 0 || v > maxval) {
             image_free(img);
-            return fail(err, errlen, "%s", v < 0 ? "PPM: truncated pixel data"
-                                              : "PPM: a value above the header's maxval");
+            return fail(err, errlen, "%s",
+                        v < 0 ? "PPM: truncated pixel data"
+                              : "PPM: a value out of range (above the header's maxval)");
         }
         img->rgb[i] = (uint8_t)((v * 255 + maxval / 2) / maxval);
     }
@@ -222,17 +226,21 @@ static int load_ppm(FILE *f, int binary, Image *img, char *err, size_t errlen)
 int image_load(const char *path, Image *img, char *err, size_t errlen)
 {
     memset(img, 0, sizeof *img);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s", strerror(errno));
+    /* a directory, FIFO or device is named as such, and none is opened */
+    int fd = open_regular(path, NULL);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return fail(err, errlen, "%s", e == EISDIR ? "a directory, not an image" : cn_strerror(e));
+    }
     unsigned char magic[8] = {0};
     size_t got = fread(magic, 1, sizeof magic, f);
     int rc;
-    if (got == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) {
-        fclose(f);
-        return load_png(path, img, err, errlen);
-    }
     rewind(f);
-    if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
+    if (got == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8))
+        rc = load_png(f, img, err, errlen);
+    else if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
         rc = load_jpeg(f, img, err, errlen);
     else if (got >= 2 && magic[0] == 'P' && (magic[1] == '6' || magic[1] == '3')) {
         fseek(f, 2, SEEK_SET);

@@ -94,6 +94,10 @@ static int prepare_directory(const char *path)
             db_error(path, "is a directory, not a database file");
             return -1;
         }
+        if (!S_ISREG(st.st_mode)) { /* /dev/null: SQLite would make null-journal in /dev */
+            db_error(path, "not a regular file (a device or FIFO cannot hold a database)");
+            return -1;
+        }
         if (access(path, R_OK | W_OK) != 0) {
             db_error(path, "cannot open the database for writing: %s", strerror(errno));
             return -1;

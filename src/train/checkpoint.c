@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cnnrun/files.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
@@ -410,27 +411,77 @@ static const char *opt_type_name(uint32_t t)
     return t < OPT_COUNT ? optimizer_type_name((OptimizerType)t) : "none";
 }
 
-/* Reads the file and checks magic, byte order, version and checksum. Returns
- * 0 with *data (caller frees) and r positioned after the header, or an exit
- * status after printing the problem. */
+/* n bytes at offset into buf; 0, or -1 (errno set; EIO: the file is shorter) */
+static int read_at(int fd, void *buf, size_t n, off_t offset)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t k = pread(fd, (char *)buf + done, n - done, offset + (off_t)done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO;
+            return -1;
+        }
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+/* The size range a checkpoint with this header can have: its float arrays
+ * (params, state, at most two optimizer moments of params' length) from the
+ * signature's first line, plus the fixed fields, the experiment name (under
+ * 128 bytes) and per signature line (node) an algorithm name (u32 + under 64
+ * bytes). 0, or -1 when the signature does not say its counts. */
+static int size_bounds(const char *sig, uint32_t sig_len, unsigned long long *lo,
+                       unsigned long long *hi)
+{
+    char first[256];
+    size_t n = sig_len < sizeof first - 1 ? sig_len : sizeof first - 1;
+    memcpy(first, sig, n);
+    first[n] = '\0';
+    unsigned long long np, ns, lines = 0;
+    if (sscanf(first, "input %*dx%*dx%*d classes %*d params %llu state %llu", &np, &ns) != 2 ||
+        np > (1ULL << 40) || ns > (1ULL << 40))
+        return -1;
+    for (uint32_t i = 0; i < sig_len; i++) lines += sig[i] == '\n';
+    const unsigned long long head = 28 + (unsigned long long)sig_len; /* through the signature */
+    *lo = head + 4 * (np + ns) + 8; /* the arrays and the checksum, at least */
+    *hi = head + 4 + 128 + 256 + 4 + lines * (4 + 64) + 4 * (3 * np + ns);
+    return 0;
+}
+
+/* Reads the file and checks magic, byte order, version and checksum; only a
+ * regular file, and the header first: its magic, version and the size its
+ * signature implies are checked before the rest is read (a large file that
+ * is not this network's checkpoint is never read whole). Returns 0 with
+ * *data (caller frees) and r positioned after the header, or an exit status
+ * after printing the problem. */
 static int open_checked(const char *path, char **data_out, Reader *rd)
 {
-    size_t len = 0;
-    char *data = read_text_file(path, &len);
-    if (!data) {
-        fprintf(stderr, "%s: cannot read the checkpoint: %s\n", path, strerror(errno));
-        return CN_EXIT_FAIL;
+    struct stat st;
+    int fd = open_regular(path, &st);
+    if (fd < 0) {
+        int e = errno;
+        fprintf(stderr, "%s: cannot read the checkpoint: %s\n", path,
+                e == EISDIR ? "it is a directory" : cn_strerror(e));
+        return e == EISDIR || e == CN_ENOTREG ? CN_EXIT_USAGE : CN_EXIT_FAIL;
     }
+    unsigned long long size = (unsigned long long)st.st_size;
+    size_t len = 0;
+    char *data = NULL, *sig = NULL;
     int rc = CN_EXIT_FAIL;
-    Reader r = {.p = (const unsigned char *)data, .n = len, .at = 0, .short_read = 0};
-    const char *magic = get(&r, 8);
-    if (!magic || memcmp(magic, CKPT_MAGIC, 8) != 0) {
+    unsigned char head[28]; /* magic, version, order, signature hash and length */
+    size_t have = size < sizeof head ? (size_t)size : sizeof head;
+    if (read_at(fd, head, have, 0) != 0) goto io_error;
+    if (have < 8 || memcmp(head, CKPT_MAGIC, 8) != 0) {
         fprintf(stderr, "%s: not a cnnrun checkpoint (wrong magic number)\n", path);
         rc = CN_EXIT_USAGE;
         goto out;
     }
-    uint32_t version = get_u32(&r), order = get_u32(&r);
-    if (r.short_read) goto truncated;
+    if (have < sizeof head) goto truncated;
+    uint32_t version, order, sig_len;
+    memcpy(&version, head + 8, 4);
+    memcpy(&order, head + 12, 4);
+    memcpy(&sig_len, head + 24, 4);
     if (order != ORDER_MARK) {
         fprintf(stderr, "%s: the checkpoint was written on a machine of another byte order\n",
                 path);
@@ -443,8 +494,32 @@ static int open_checked(const char *path, char **data_out, Reader *rd)
         rc = CN_EXIT_USAGE;
         goto out;
     }
+    if (sig_len > size - sizeof head) goto truncated;
+    sig = xmalloc(sig_len ? sig_len : 1);
+    if (read_at(fd, sig, sig_len, sizeof head) != 0) goto io_error;
+    unsigned long long lo, hi;
+    if (size_bounds(sig, sig_len, &lo, &hi) != 0) {
+        fprintf(stderr, "%s: the checkpoint is damaged (its network signature is unreadable); "
+                        "use the other checkpoint of the run (-best/-last) or start the run "
+                        "again\n", path);
+        goto out;
+    }
+    if (size < lo) goto truncated;
+    if (size > hi) {
+        fprintf(stderr, "%s: the checkpoint is damaged: %llu bytes, and its header allows at "
+                        "most %llu; use the other checkpoint of the run (-best/-last) or start "
+                        "the run again\n", path, size, hi);
+        goto out;
+    }
+    len = (size_t)size;
+    data = xmalloc(len);
+    if (read_at(fd, data, len, 0) != 0) goto io_error;
+    close(fd);
+    fd = -1;
+    free(sig);
+    sig = NULL;
+    Reader r = {.p = (const unsigned char *)data, .n = len, .at = 16}; /* at the signature hash */
     /* the checksum covers everything; check it before trusting any length */
-    if (len < 8 + sizeof(uint64_t)) goto truncated;
     uint64_t stored;
     memcpy(&stored, data + len - sizeof stored, sizeof stored);
     if (fnv1a(data, len - sizeof stored) != stored) {
@@ -459,12 +534,17 @@ static int open_checked(const char *path, char **data_out, Reader *rd)
     *rd = r;
     return 0;
 
+io_error: /* a read error, or the file shrank while it was read */
+    fprintf(stderr, "%s: cannot read the checkpoint: %s\n", path, strerror(errno));
+    goto out;
 truncated:
-    fprintf(stderr, "%s: the checkpoint is truncated (%zu bytes); use the other checkpoint of the "
-                    "run (-best/-last) or start the run again\n",
-            path, len);
+    fprintf(stderr, "%s: the checkpoint is truncated (%llu bytes); use the other checkpoint of "
+                    "the run (-best/-last) or start the run again\n",
+            path, size);
     rc = CN_EXIT_FAIL;
 out:
+    if (fd >= 0) close(fd);
+    free(sig);
     free(data);
     return rc;
 }

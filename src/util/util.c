@@ -1,6 +1,7 @@
 /* util.c — checked allocation, string helpers, reading a file and writing one
  * atomically, and the clock (see util.h). */
 #include "cnnrun/util.h"
+#include "cnnrun/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,28 +104,7 @@ int edit_distance(const char *a, const char *b)
 
 char *read_text_file(const char *path, size_t *len_out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            buf = xrealloc(buf, cap);
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[len] = '\0';
-    if (len_out) *len_out = len;
-    return buf;
+    return read_file_max(path, CN_TEXT_FILE_MAX, len_out);
 }
 
 int temp_beside(const char *path, char **tmp)
@@ -166,6 +146,7 @@ int commit_beside(const char *tmp, const char *path)
 
 int write_file_atomic(const char *path, const void *data, size_t len, const char *what)
 {
+    if (output_target_ok(path, what) != 0) return -1; /* a device, FIFO, link, directory */
     char *tmp;
     int fd = temp_beside(path, &tmp);
     if (fd < 0) { /* no such directory, no permission: the path is wrong */
