@@ -72,6 +72,28 @@ START_TEST(test_lr_find_range_options)
 }
 END_TEST
 
+/* Numeric options take decimal text only: strtod read "0x1p-10" (a hex
+ * float), "inf" and "nan", strtol a leading blank. */
+START_TEST(test_numeric_options_decimal_only)
+{
+    write_file("a.ini", good_ini);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --min 0x1p-10 --max 0x1p-11"), 2);
+    ck_assert_msg(strstr(out, "--min expects a learning rate > 0, got '0x1p-10'"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --max=infinity"), 2);
+    ck_assert_msg(strstr(out, "--max expects a learning rate > 0, got 'infinity'"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench a.ini --seconds 0x10"), 2);
+    ck_assert_msg(strstr(out, "--seconds expects a time in seconds in (0, 86400], got '0x10'"),
+                  "%s", out);
+    ck_assert_int_eq(cnnrun("check a.ini --threads ' 2'"), 2);
+    ck_assert_msg(strstr(out, "--threads expects an integer in 1..1024, got ' 2'"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench a.ini --steps 1e3"), 2);
+    ck_assert_msg(strstr(out, "--steps expects an integer"), "%s", out);
+    ck_assert_int_eq(cnnrun("report --runs ' 1'"), 2);
+    ck_assert_msg(strstr(out, "--runs expects run ids"), "%s", out);
+    ck_assert_int_eq(cnnrun("check a.ini --threads +1"), 0); /* a sign is decimal */
+}
+END_TEST
+
 START_TEST(test_bad_file_writes_nothing)
 {
     write_file("bad.ini", "[experiment]\nepochs = 1\n[data]\nbatch_size = 12x\n" TINY_LAYERS);
@@ -398,6 +420,7 @@ int main(void)
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_bad_file_writes_nothing);
     tcase_add_test(tc, test_lr_find_range_options);
+    tcase_add_test(tc, test_numeric_options_decimal_only);
     tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_conv_algo_column);
