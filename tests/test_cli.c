@@ -373,6 +373,45 @@ START_TEST(test_missing_data_is_run_failure)
 }
 END_TEST
 
+/* An empty --data or CNNRUN_DATA= (set to nothing: an unset shell variable)
+ * trained on the embedded sample without a word, while `dir =` is an error:
+ * now exit 2 with what to do, before any database is made. */
+START_TEST(test_empty_data_is_an_error)
+{
+    write_file("good.ini", good_ini);
+    ck_assert_int_eq(cnnrun("run good.ini --data '' --db r.db"), 2);
+    ck_assert_msg(strstr(out, "--data is empty; give a CIFAR-10 directory"), "%s", out);
+    ck_assert(!exists("r.db"));
+    ck_assert_int_eq(cnnrun_via("CNNRUN_DATA=", "run good.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "CNNRUN_DATA is set but empty"), "%s", out);
+    ck_assert_msg(strstr(out, "unset CNNRUN_DATA"), "%s", out);
+    ck_assert(!exists("r.db"));
+    ck_assert_int_eq(cnnrun_via("CNNRUN_DATA=", "lr-find good.ini --steps 2 --db r.db"), 2);
+    ck_assert_msg(strstr(out, "CNNRUN_DATA is set but empty"), "%s", out);
+    ck_assert(!exists("r.db"));
+}
+END_TEST
+
+/* train_subset / test_subset above what the data has (the 2,500 + 1,000
+ * images of the sample) were cut silently: a warning names the key, its
+ * line and the number used. */
+START_TEST(test_subset_larger_than_data_warns)
+{
+    write_file("big.ini", "[experiment]\nsteps = 1\n"
+                          "[data]\nbatch_size = 50\ntrain_subset = 50000\ntest_subset = 10000\n"
+                          "[schedule]\ntype = constant\nlr = 0.01\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run big.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "big.ini:5: warning: train_subset = 50000, but the data has only "
+                              "2500 training images: using all 2500"), "%s", out);
+    ck_assert_msg(strstr(out, "big.ini:6: warning: test_subset = 10000, but the data has only "
+                              "1000 test images: using all 1000"), "%s", out);
+    /* a subset the data can give: no warning */
+    ck_assert_int_eq(cnnrun("run big.ini --db r.db --threads 1 --set data.train_subset=2500 "
+                            "--set data.test_subset=100"), 0);
+    ck_assert_msg(!strstr(out, "warning"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_two_processes_share_one_database)
 {
     /* two runs writing the same database at the same time lose no rows */
@@ -427,6 +466,8 @@ int main(void)
     tcase_add_test(tc, test_bench_fields);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
+    tcase_add_test(tc, test_empty_data_is_an_error);
+    tcase_add_test(tc, test_subset_larger_than_data_warns);
     tcase_add_test(tc, test_eval_every_and_final_tta);
     tcase_add_test(tc, test_fractional_epochs_on_the_sample);
     tcase_add_test(tc, test_two_processes_share_one_database);

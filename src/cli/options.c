@@ -163,7 +163,13 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             val = argv[++i];
         }
         if (!strcmp(name, "db")) o->db = val;
-        else if (!strcmp(name, "data")) o->data = val;
+        else if (!strcmp(name, "data")) {
+            if (!*val) { /* cifar_resolve_dir's message: never the sample silently */
+                cifar_resolve_dir(val, NULL, NULL);
+                return -1;
+            }
+            o->data = val;
+        }
         else if (!strcmp(name, "weights")) o->weights = val;
         else if (!strcmp(name, "output")) o->output = val;
         else if (!strcmp(name, "logits")) o->logits = val;

@@ -353,9 +353,14 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
                                       "one of them (steps = 0 leaves it to epochs)");
     }
     if (e->steps > 0) e->epochs = 0;
-    /* [data] dir_line */
+    /* [data] dir_line, and the subsets' lines (for the warning when the data
+     * has fewer images) */
     const IniEntry *dir = seen_entry(&sn[1], data_s, "dir");
     e->dir_line = dir ? dir->loc.line : 0;
+    const IniEntry *sub = seen_entry(&sn[1], data_s, "train_subset");
+    e->train_subset_line = sub ? sub->loc.line : 0;
+    sub = seen_entry(&sn[1], data_s, "test_subset");
+    e->test_subset_line = sub ? sub->loc.line : 0;
     /* [data] drop_last with fewer training images than a batch: no step at
      * all (a full data set smaller than a batch is caught when it is loaded) */
     if (e->drop_last && e->train_subset > 0 && e->train_subset < e->batch_size) {

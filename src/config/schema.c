@@ -113,9 +113,11 @@ static const SchemaKey data_keys[] = {
     {"normalize", SK_ENUM, SF_ENUM_BOOL, E(normalize), 0, 0, 0, "cifar10", normalize_names,
      "`cifar10`: subtract the per-channel mean and divide by the std; `none`: pixels in [0, 1]"},
     {"train_subset", SK_INT, 0, E(train_subset), 0, 0, 50000, "0", NULL,
-     "train on the first N training images only; 0 = all"},
+     "train on the first N training images only; 0 = all (more than the data has: all, with a "
+     "warning)"},
     {"test_subset", SK_INT, 0, E(test_subset), 0, 0, 10000, "0", NULL,
-     "evaluate on the first N test images only; 0 = all"},
+     "evaluate on the first N test images only; 0 = all (more than the data has: all, with a "
+     "warning)"},
     {"validation", SK_INT, 0, E(validation), 0, 0, 49990, "0", NULL,
      "hold out N training images, never trained on, to choose the best epoch and stop on "
      "(not the test set): the last N/10 of each class in file order (after train_subset), the "
