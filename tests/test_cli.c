@@ -74,6 +74,28 @@ START_TEST(test_lr_find_range_options)
 }
 END_TEST
 
+/* Numeric options take decimal text only: strtod read "0x1p-10" (a hex
+ * float), "inf" and "nan", strtol a leading blank. */
+START_TEST(test_numeric_options_decimal_only)
+{
+    write_file("a.ini", good_ini);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --min 0x1p-10 --max 0x1p-11"), 2);
+    ck_assert_msg(strstr(out, "--min expects a learning rate > 0, got '0x1p-10'"), "%s", out);
+    ck_assert_int_eq(cnnrun("lr-find a.ini --max=infinity"), 2);
+    ck_assert_msg(strstr(out, "--max expects a learning rate > 0, got 'infinity'"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench a.ini --seconds 0x10"), 2);
+    ck_assert_msg(strstr(out, "--seconds expects a time in seconds in (0, 86400], got '0x10'"),
+                  "%s", out);
+    ck_assert_int_eq(cnnrun("check a.ini --threads ' 2'"), 2);
+    ck_assert_msg(strstr(out, "--threads expects an integer in 1..1024, got ' 2'"), "%s", out);
+    ck_assert_int_eq(cnnrun("bench a.ini --steps 1e3"), 2);
+    ck_assert_msg(strstr(out, "--steps expects an integer"), "%s", out);
+    ck_assert_int_eq(cnnrun("report --runs ' 1'"), 2);
+    ck_assert_msg(strstr(out, "--runs expects run ids"), "%s", out);
+    ck_assert_int_eq(cnnrun("check a.ini --threads +1"), 0); /* a sign is decimal */
+}
+END_TEST
+
 START_TEST(test_bad_file_writes_nothing)
 {
     write_file("bad.ini", "[experiment]\nepochs = 1\n[data]\nbatch_size = 12x\n" TINY_LAYERS);
@@ -450,6 +472,45 @@ START_TEST(test_missing_data_is_run_failure)
 }
 END_TEST
 
+/* An empty --data or CNNRUN_DATA= (set to nothing: an unset shell variable)
+ * trained on the embedded sample without a word, while `dir =` is an error:
+ * now exit 2 with what to do, before any database is made. */
+START_TEST(test_empty_data_is_an_error)
+{
+    write_file("good.ini", good_ini);
+    ck_assert_int_eq(cnnrun("run good.ini --data '' --db r.db"), 2);
+    ck_assert_msg(strstr(out, "--data is empty; give a CIFAR-10 directory"), "%s", out);
+    ck_assert(!exists("r.db"));
+    ck_assert_int_eq(cnnrun_via("CNNRUN_DATA=", "run good.ini --db r.db"), 2);
+    ck_assert_msg(strstr(out, "CNNRUN_DATA is set but empty"), "%s", out);
+    ck_assert_msg(strstr(out, "unset CNNRUN_DATA"), "%s", out);
+    ck_assert(!exists("r.db"));
+    ck_assert_int_eq(cnnrun_via("CNNRUN_DATA=", "lr-find good.ini --steps 2 --db r.db"), 2);
+    ck_assert_msg(strstr(out, "CNNRUN_DATA is set but empty"), "%s", out);
+    ck_assert(!exists("r.db"));
+}
+END_TEST
+
+/* train_subset / test_subset above what the data has (the 2,500 + 1,000
+ * images of the sample) were cut silently: a warning names the key, its
+ * line and the number used. */
+START_TEST(test_subset_larger_than_data_warns)
+{
+    write_file("big.ini", "[experiment]\nsteps = 1\n"
+                          "[data]\nbatch_size = 50\ntrain_subset = 50000\ntest_subset = 10000\n"
+                          "[schedule]\ntype = constant\nlr = 0.01\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run big.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "big.ini:5: warning: train_subset = 50000, but the data has only "
+                              "2500 training images: using all 2500"), "%s", out);
+    ck_assert_msg(strstr(out, "big.ini:6: warning: test_subset = 10000, but the data has only "
+                              "1000 test images: using all 1000"), "%s", out);
+    /* a subset the data can give: no warning */
+    ck_assert_int_eq(cnnrun("run big.ini --db r.db --threads 1 --set data.train_subset=2500 "
+                            "--set data.test_subset=100"), 0);
+    ck_assert_msg(!strstr(out, "warning"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_two_processes_share_one_database)
 {
     /* two runs writing the same database at the same time lose no rows */
@@ -498,6 +559,7 @@ int main(void)
     tcase_add_test(tc, test_bad_file_writes_nothing);
     tcase_add_test(tc, test_inputs_not_regular);
     tcase_add_test(tc, test_lr_find_range_options);
+    tcase_add_test(tc, test_numeric_options_decimal_only);
     tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_memory_plan_against_the_machine);
@@ -505,6 +567,8 @@ int main(void)
     tcase_add_test(tc, test_bench_fields);
     tcase_add_test(tc, test_directory_batch_goes_on);
     tcase_add_test(tc, test_missing_data_is_run_failure);
+    tcase_add_test(tc, test_empty_data_is_an_error);
+    tcase_add_test(tc, test_subset_larger_than_data_warns);
     tcase_add_test(tc, test_eval_every_and_final_tta);
     tcase_add_test(tc, test_fractional_epochs_on_the_sample);
     tcase_add_test(tc, test_two_processes_share_one_database);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_run.h"
@@ -742,6 +743,61 @@ START_TEST(test_many_errors)
 }
 END_TEST
 
+/* CPU seconds of what `check` does with a file of n layers: load it, read
+ * its sweep, build the model, print its table. Each layer adds its
+ * predecessor and the first layer (inputs found by name), so every lookup
+ * by name is exercised. */
+static double check_seconds(int n)
+{
+    size_t cap = (size_t)n * 48 + 256, used = 0;
+    char *text = xmalloc(cap);
+    used += (size_t)snprintf(text, cap, "[sweep]\nexperiment.seed = 1, 2\n"
+                                        "[layer.c]\ntype=conv\nfilters=2\n"
+                                        "[layer.a1]\ntype=relu\n");
+    for (int i = 2; i <= n; i++)
+        used += (size_t)snprintf(text + used, cap - used,
+                                 "[layer.a%d]\ntype=add\ninputs=a%d,c\n", i, i - 1);
+    snprintf(text + used, cap - used, "[layer.g]\ntype=global_avgpool\n"
+                                      "[layer.fc]\ntype=linear\noutputs=10\n");
+    write_ini("deep.ini", text);
+    free(text);
+    clock_t t0 = clock();
+    Experiment e;
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    Sweep sw;
+    ck_assert_int_eq(sweep_load(path, NULL, 0, NULL, 0, &sw), 0);
+    ck_assert_int_eq(sw.n_points, 2);
+    sweep_free(&sw);
+    Model m;
+    ck_assert_int_eq(model_build(&e, 0, &m), 0);
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    model_print_table(&m, f);
+    fclose(f);
+    model_free(&m);
+    experiment_free(&e);
+    return (double)(clock() - t0) / CLOCKS_PER_SEC;
+}
+
+/* `check` was quadratic in the number of layers (a linear search per section
+ * header, per input and per table row: 20 k layers 2.9 s, 100 k > 120 s).
+ * Four times the layers must cost about four times as much, not sixteen:
+ * a ratio of CPU times, so neither the machine's speed nor a sanitizer
+ * build matters; the best of three runs of each size. */
+START_TEST(test_check_linear_in_layers)
+{
+    double small = 1e9, big = 1e9;
+    for (int r = 0; r < 3; r++) {
+        double t = check_seconds(4000);
+        if (t < small) small = t;
+        t = check_seconds(16000);
+        if (t < big) big = t;
+    }
+    ck_assert_msg(big < 8 * small + 0.05, "4000 layers: %.3f s, 16000: %.3f s (%.1fx)", small,
+                  big, big / small);
+}
+END_TEST
+
 START_TEST(test_float_format)
 {
     /* experiment_print's numbers read back exactly */
@@ -892,6 +948,90 @@ START_TEST(test_fractional_epochs_and_steps)
                     "'steps' must be between 0 and 1000000000, got -1");
     expect_error_at("[experiment]\nsteps = 47.5\n" NET, 2,
                     "expected an integer for 'steps', got '47.5'");
+}
+END_TEST
+
+static bool numeric_type(SchemaType t)
+{
+    return t == SK_INT || t == SK_U64 || t == SK_FLOAT || t == SK_DOUBLE;
+}
+
+static const char *kind_of(SchemaType t)
+{
+    return t == SK_INT || t == SK_U64 ? "an integer" : "a number";
+}
+
+/* Only decimal numbers, as documented: strtod alone took "0x10" as 16 (and
+ * hex floats), so `epochs = 0x10` ran 16 epochs. Every numeric key of every
+ * section and layer type refuses hexadecimal at its line, naming the key;
+ * inf/nan/infinity are not finite; --set values the same; the list keys
+ * (milestones, knots, augment) too. */
+START_TEST(test_decimal_only)
+{
+    int n_top;
+    const SchemaSection *top = schema_sections(&n_top);
+    char text[1024], want[256];
+    int checked = 0;
+    expect_error_at("[experiment]\nepochs = 0x10\n" NET, 2,
+                    "expected a number for 'epochs', got '0x10'"); /* was 16 epochs */
+    for (int t = 0; t < n_top; t++)
+        for (int k = 0; k < top[t].n_keys; k++) {
+            if (!numeric_type(top[t].keys[k].type)) continue;
+            snprintf(text, sizeof text, "[%s]\n%s = 0x10\n" NET, top[t].name, top[t].keys[k].key);
+            snprintf(want, sizeof want, "expected %s for '%s', got '0x10' (only decimal numbers "
+                     "are accepted)", kind_of(top[t].keys[k].type), top[t].keys[k].key);
+            expect_error_at(text, 2, want);
+            checked++;
+        }
+    for (int lt = 0; lt < LT_COUNT; lt++) {
+        const SchemaSection *ls = schema_layer((LayerType)lt);
+        for (int k = 0; ls && k < ls->n_keys; k++) {
+            if (!numeric_type(ls->keys[k].type)) continue;
+            snprintf(text, sizeof text, "[layer.x]\ntype = %s\n%s = 0x1p3\n",
+                     schema_layer_type_names[lt], ls->keys[k].key);
+            snprintf(want, sizeof want, "expected %s for '%s', got '0x1p3' (only decimal "
+                     "numbers are accepted)", kind_of(ls->keys[k].type), ls->keys[k].key);
+            expect_error_at(text, 3, want);
+            checked++;
+        }
+    }
+    ck_assert_int_gt(checked, 30);
+    expect_error_at("[schedule]\ncycle_epochs = 0x10\n" NET, 2,
+                    "expected a number for 'cycle_epochs', got '0x10'");
+    expect_error_at("[experiment]\nepochs = -0X8\n" NET, 2,
+                    "expected a number for 'epochs', got '-0X8' (only decimal");
+    expect_error_at("[experiment]\nepochs = infinity\n" NET, 2,
+                    "'epochs' must be a finite number, got infinity");
+    expect_error_at("[experiment]\nepochs = -INF\n" NET, 2,
+                    "'epochs' must be a finite number, got -INF");
+    expect_error_at("[schedule]\nlr = NaN\n" NET, 2, "'lr' must be a finite number, got NaN");
+    expect_error_at("[experiment]\nsteps = 0x10\n" NET, 2,
+                    "expected an integer for 'steps', got '0x10' (only decimal");
+    expect_error_at("[experiment]\nseed = 0x10\n" NET, 2, "expected an integer for 'seed'");
+    expect_error_at("[schedule]\ntype = multistep\nmilestones = 0x2\n" NET, 3,
+                    "expected a number in 'milestones', got '0x2'");
+    expect_error_at("[schedule]\ntype = piecewise\nknots = 0:0.1, 0x2:0\n" NET, 3,
+                    "expected a number or a fraction a/b as the epoch in 'knots', got '0x2'");
+    expect_error_at("[schedule]\ntype = piecewise\nknots = 0:0.1, 2:inf\n" NET, 3,
+                    "each knot's value must be a finite number >= 0, got 'inf'");
+    expect_error_at("[data]\naugment = crop:0x4\n" NET, 2,
+                    "expected an integer after 'crop:' in 'augment', got '0x4'");
+    /* a --set value: the same parser */
+    write_ini("ov.ini", "[experiment]\nepochs = 3\n" NET);
+    char buf[] = "experiment.epochs=0x10";
+    ConfigOverride ov;
+    ck_assert_int_eq(config_override_parse(buf, &ov), 0);
+    Experiment e;
+    ck_assert_int_eq(load_ov(path, &ov, 1, &e), -1);
+    ck_assert_msg(strstr(errs, "--set experiment.epochs: expected a number for 'epochs', got "
+                               "'0x10' (only decimal numbers are accepted)"), "%s", errs);
+    /* decimal forms stay: signs, a bare point, exponents */
+    write_ini("ok.ini", "[experiment]\nepochs = +2.\nseed = +7\n[schedule]\nlr = .5e-1\n"
+                        "warmup_epochs = 1E0\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_double_eq(e.epochs, 2.0);
+    ck_assert_float_eq(e.lr, 0.05f);
+    experiment_free(&e);
 }
 END_TEST
 
@@ -1290,6 +1430,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_duplicates);
     tcase_add_test(tc, test_key_before_section);
     tcase_add_test(tc, test_bad_numbers);
+    tcase_add_test(tc, test_decimal_only);
     tcase_add_test(tc, test_out_of_range);
     tcase_add_test(tc, test_unknown_type_and_enum);
     tcase_add_test(tc, test_inputs);
@@ -1306,6 +1447,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_product_example);
     tcase_add_test(tc, test_many_errors);
+    tcase_add_test(tc, test_check_linear_in_layers);
     tcase_add_test(tc, test_float_format);
     tcase_add_test(tc, test_fractional_epochs_and_steps);
     tcase_add_test(tc, test_augment_translate_alternating_drop_last);

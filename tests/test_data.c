@@ -461,8 +461,17 @@ START_TEST(test_resolve_dir)
     ck_assert_str_eq(origin, "embedded sample");
     setenv("CNNRUN_DATA", "/env/dir", 1);
     ck_assert_str_eq(cifar_resolve_dir(NULL, "b", &origin), "b");
-    ck_assert_str_eq(cifar_resolve_dir("", NULL, &origin), "/env/dir");
+    ck_assert_str_eq(cifar_resolve_dir(NULL, NULL, &origin), "/env/dir");
     ck_assert_str_eq(origin, "$CNNRUN_DATA");
+    /* set but empty is a mistake, never skipped for the next (the sample):
+     * NULL, after a message (the command exits 2) */
+    ck_assert_ptr_null(cifar_resolve_dir("", NULL, &origin));
+    ck_assert_str_eq(origin, "--data");
+    setenv("CNNRUN_DATA", "", 1);
+    ck_assert_ptr_null(cifar_resolve_dir(NULL, NULL, &origin));
+    ck_assert_str_eq(origin, "$CNNRUN_DATA");
+    ck_assert_str_eq(cifar_resolve_dir(NULL, "b", &origin), "b"); /* not reached: fine */
+    ck_assert_str_eq(cifar_resolve_dir("a", NULL, &origin), "a");
     unsetenv("CNNRUN_DATA");
     ck_assert_ptr_nonnull(strstr(cifar_sample_dir(), "data/sample"));
 }

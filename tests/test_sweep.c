@@ -260,6 +260,22 @@ START_TEST(test_sweep_errors)
     refused(SWEEP_INI("schedule.lr_max = 0.1, , 0.2\n"), "", "sw.ini:16: the sweep of "
             "schedule.lr_max has an empty value (value 2)", NULL);
     refused(SWEEP_INI("schedule.lr_max = 0.1, 0.1\n"), "", "has the value '0.1' twice", NULL);
+    /* the same number however written: compared as the key's type reads it
+     * (0.1, 0.10, 1e-1 were three identical runs) */
+    refused(SWEEP_INI("schedule.lr_max = 0.1, 0.2, 0.10, 1e-1\n"), "", "sw.ini:16: the sweep of "
+            "schedule.lr_max has the same value twice: '0.1' and '0.10' are equal", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep schedule.lr_max=0.1,1e-1", "--sweep schedule.lr_max: "
+            "the sweep of schedule.lr_max has the same value twice: '0.1' and '1e-1' are equal",
+            NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep layer.c1.filters=8,+8", "'8' and '+8' are equal", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep experiment.seed=3,03", "'3' and '03' are equal", NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep experiment.epochs=2,2.0", "'2' and '2.0' are equal",
+            NULL);
+    refused(SWEEP_INI(GRID_2x2), "--sweep data.drop_last=yes,true", "'yes' and 'true' are equal",
+            NULL);
+    /* 32-bit float keys: values that differ only past a float's precision are one run */
+    refused(SWEEP_INI(GRID_2x2), "--sweep schedule.lr_max=0.1,0.1000000001", "'0.1' and "
+            "'0.1000000001' are equal", NULL);
     refused(SWEEP_INI("schedule.lr_max = 0.1, 0.2\nexperiment.seed = 1\n"
                       "schedule.lr_max = 0.3\n"), "", "sw.ini:18: duplicate key "
             "'schedule.lr_max' in [sweep]", NULL);
@@ -281,6 +297,9 @@ START_TEST(test_sweep_errors)
             "SECTION.KEY=V1,V2", NULL);
     refused(SWEEP_INI(GRID_2x2), "--set sweep.experiment.seed=3", "the [sweep] section is not "
             "changed with --set", NULL);
+    /* different numbers, and text compared as text, are fine */
+    write_file("sw.ini", SWEEP_INI("schedule.lr_max = 0.1, 0.11, 1e-2\n"));
+    ck_assert_int_eq(cnnrun("check sw.ini --sweep experiment.epochs=1,1.0000000001"), 0);
     /* a list key swept with '|' is fine */
     write_file("sw.ini", SWEEP_INI("data.augment = crop:2, flip | none\n"));
     ck_assert_int_eq(cnnrun("check sw.ini"), 0);

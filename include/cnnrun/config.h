@@ -164,6 +164,8 @@ typedef struct {
     bool normalize;         /* normalize = cifar10 | none */
     int train_subset;       /* use the first N training images; 0 = all */
     int test_subset;        /* use the first N test images; 0 = all */
+    int train_subset_line;  /* line of `train_subset` (a [sweep] value: its line), else 0 */
+    int test_subset_line;   /* line of `test_subset`, likewise */
     int validation;         /* hold out N training images (N/10 per class); 0 = none */
     int validation_line;    /* line of `validation`, 0 if not given */
 

@@ -47,7 +47,10 @@ const char *cifar_sample_dir(void);
 
 /* Where data comes from, first that is set: --data, [data] dir, $CNNRUN_DATA,
  * the embedded sample. Returns the chosen directory and sets *origin to a
- * short description ("--data", "[data] dir", "$CNNRUN_DATA", "embedded sample"). */
+ * short description ("--data", "[data] dir", "$CNNRUN_DATA", "embedded sample").
+ * One that is set but empty (--data '', CNNRUN_DATA= ) is never skipped for
+ * the next: NULL, after printing why (the caller exits 2), as `dir =` is an
+ * error in the file. */
 const char *cifar_resolve_dir(const char *cli_dir, const char *config_dir, const char **origin);
 
 /* Initialise with designated initialisers: a field left out is "off". */

@@ -78,6 +78,10 @@ void cli_watch_stop(void);
  * validation). 0, or -1 after printing why the training images cannot give
  * them (file:line of `validation`; exit status 2). */
 int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val);
+/* train_split.c: cuts test to the file's test_subset. A subset larger than
+ * the data (train_subset here and in cli_training_split) is not cut silently:
+ * a warning names the key, its file:line and the number of images used. */
+void cli_test_split(const Experiment *e, CifarSplit *test);
 
 /* mem_fit.c: a network's memory plan held against the memory available.
  * MEM_CHECK_WARN prints a warning (cnnrun check), MEM_CHECK_REFUSE refuses

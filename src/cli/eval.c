@@ -31,6 +31,10 @@ int cmd_eval(CliOptions *o)
     const int B = t.batch, threads = t.threads;
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e->dir, &origin);
+    if (!dir) { /* CNNRUN_DATA set but empty: printed */
+        cli_free_trained(&t);
+        return CN_EXIT_USAGE;
+    }
     if (o->logits && (rc = cli_check_output(o, o->logits, "the logits", dir)) != 0) {
         cli_free_trained(&t); /* found now, not after the whole evaluation */
         return rc;
@@ -41,7 +45,7 @@ int cmd_eval(CliOptions *o)
         return CN_EXIT_FAIL;
     }
     cifar_free(&train);
-    if (e->test_subset && e->test_subset < test.n) cifar_truncate(&test, e->test_subset);
+    cli_test_split(e, &test);
 
     const int K = CIFAR_CLASSES;
     Augment plain = {.crop_pad = 0, .flip = false, .normalize = e->normalize};

@@ -131,6 +131,10 @@ int cmd_lr_find(CliOptions *o)
     int threads = cli_setup_threads(o->threads);
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
+    if (!dir) { /* CNNRUN_DATA set but empty: printed */
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     CifarSplit train, test;
     if (cifar_load(dir, &train, &test) != 0) {
         experiment_free(&e);

@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cnnrun/decimal.h"
 #include "cnnrun/dist.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
@@ -72,10 +73,8 @@ static int add_path(CliOptions *o, const char *path)
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
+    long x;
+    if (decimal_long(v, &x) != DECIMAL_OK || x < lo || x > hi) {
         fprintf(stderr, "cnnrun: %s expects an integer in %d..%d, got '%s'\n", opt, lo, hi, v);
         return -1;
     }
@@ -86,10 +85,8 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 /* lr-find's --min / --max: a learning rate in (0, 1e6]. */
 static int parse_lr(const char *command, const char *opt, const char *v, double *out)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x > 0) || x > 1e6) {
+    double x;
+    if (decimal_double(v, &x) != DECIMAL_OK || !(x > 0) || x > 1e6) {
         fprintf(stderr, "cnnrun %s: %s expects a learning rate > 0, got '%s'\n", command, opt, v);
         return -1;
     }
@@ -166,7 +163,13 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             val = argv[++i];
         }
         if (!strcmp(name, "db")) o->db = val;
-        else if (!strcmp(name, "data")) o->data = val;
+        else if (!strcmp(name, "data")) {
+            if (!*val) { /* cifar_resolve_dir's message: never the sample silently */
+                cifar_resolve_dir(val, NULL, NULL);
+                return -1;
+            }
+            o->data = val;
+        }
         else if (!strcmp(name, "weights")) o->weights = val;
         else if (!strcmp(name, "output")) o->output = val;
         else if (!strcmp(name, "logits")) o->logits = val;
@@ -192,10 +195,8 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         } else if (!strcmp(name, "steps")) {
             if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;
         } else if (!strcmp(name, "seconds")) {
-            char *end;
-            errno = 0;
-            o->seconds = strtod(val, &end);
-            if (errno || end == val || *end || !(o->seconds > 0) || o->seconds > 86400) {
+            if (decimal_double(val, &o->seconds) != DECIMAL_OK || !(o->seconds > 0) ||
+                o->seconds > 86400) {
                 fprintf(stderr, "cnnrun %s: --seconds expects a time in seconds in (0, 86400], "
                                 "got '%s'\n", command, val);
                 return -1;
@@ -238,7 +239,10 @@ int cli_setup_threads(int requested)
     /* ranks started together on one machine share its cores (Open MPI says
      * how many there are here) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    if (requested <= 0 && dist_size() > 1 && local && atoi(local) > 1) n /= atoi(local);
+    long ranks_here = 0;
+    if (requested <= 0 && dist_size() > 1 && local && decimal_long(local, &ranks_here) == 0 &&
+        ranks_here > 1)
+        n /= (int)(ranks_here < n ? ranks_here : n);
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
     if (dist_rank() == 0) blas_warn_once(); /* a generic OpenBLAS core on a newer CPU */

@@ -66,7 +66,9 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
         const char *origin;
         const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
         struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (!dir) { /* CNNRUN_DATA set but empty: printed */
+            bad++;
+        } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             CifarSplit train, test; /* let the loader say what is wrong, with its hint */
             if (cifar_load(dir, &train, &test) == 0) {
                 cifar_free(&train);
@@ -295,6 +297,10 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
     }
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
+    if (!dir) { /* validate_all refused it already */
+        experiment_free(&e);
+        return CN_EXIT_USAGE;
+    }
     CifarSplit train, test;
     if (dist_max_int(cifar_load(dir, &train, &test) != 0)) { /* on every rank's machine */
         cifar_free(&train);
@@ -302,7 +308,7 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
         experiment_free(&e);
         return CN_EXIT_FAIL;
     }
-    if (e.test_subset && e.test_subset < test.n) cifar_truncate(&test, e.test_subset);
+    cli_test_split(&e, &test);
     CifarSplit val = {0};
     int bad = cli_training_split(&e, &train, &val) != 0 ||
               train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */

@@ -2,15 +2,40 @@
  * (cli_training_split): the file's `train_subset` first, then `[data]
  * validation` held out (cifar_hold_out: the last N/10 of each class). `run`
  * evaluates the held-out images; `lr-find` uses the same split and drops
- * them, so neither ever trains on an image the run would validate on. */
+ * them, so neither ever trains on an image the run would validate on. Also
+ * the test images `run` and `eval` evaluate (cli_test_split: test_subset).
+ * A subset larger than the data says so (a warning) and uses all of it. */
 #include <stdio.h>
 
 #include "cli.h"
 #include "cnnrun/data.h"
+#include "cnnrun/dist.h"
+
+/* The first `want` images of s (a [data] subset, 0 = all); a warning when s
+ * has fewer. */
+static void cut_to_subset(const Experiment *e, const char *key, int want, int line,
+                          const char *which, CifarSplit *s)
+{
+    if (want <= 0) return;
+    if (want < s->n) {
+        cifar_truncate(s, want);
+        return;
+    }
+    if (want == s->n || dist_rank() != 0) return;
+    char at[32] = "";
+    if (line > 0) snprintf(at, sizeof at, ":%d", line);
+    fprintf(stderr, "%s%s: warning: %s = %d, but the data has only %d %s images: using all %d\n",
+            e->path, at, key, want, s->n, which, s->n);
+}
+
+void cli_test_split(const Experiment *e, CifarSplit *test)
+{
+    cut_to_subset(e, "test_subset", e->test_subset, e->test_subset_line, "test", test);
+}
 
 int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val)
 {
-    if (e->train_subset && e->train_subset < train->n) cifar_truncate(train, e->train_subset);
+    cut_to_subset(e, "train_subset", e->train_subset, e->train_subset_line, "training", train);
     if (e->validation <= 0) return 0;
     int c = e->validation < train->n ? cifar_hold_out(train, e->validation, val) : -2;
     if (c == -1) return 0;

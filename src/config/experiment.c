@@ -354,9 +354,14 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
                                       "one of them (steps = 0 leaves it to epochs)");
     }
     if (e->steps > 0) e->epochs = 0;
-    /* [data] dir_line */
+    /* [data] dir_line, and the subsets' lines (for the warning when the data
+     * has fewer images) */
     const IniEntry *dir = seen_entry(&sn[1], data_s, "dir");
     e->dir_line = dir ? dir->loc.line : 0;
+    const IniEntry *sub = seen_entry(&sn[1], data_s, "train_subset");
+    e->train_subset_line = sub ? sub->loc.line : 0;
+    sub = seen_entry(&sn[1], data_s, "test_subset");
+    e->test_subset_line = sub ? sub->loc.line : 0;
     /* [data] drop_last with fewer training images than a batch: no step at
      * all (a full data set smaller than a batch is caught when it is loaded) */
     if (e->drop_last && e->train_subset > 0 && e->train_subset < e->batch_size) {
@@ -512,20 +517,44 @@ static void check_layer(Diag *d, IniSection *s, LayerSpec *ls, LayerInfo *info)
     }
 }
 
+/* A layer's name and index, sorted by name: inputs are found by binary
+ * search (a linear search per input made `check` quadratic in the layers). */
+typedef struct {
+    const char *name;
+    int index;
+} NamedLayer;
+
+static int cmp_named_layer(const void *a, const void *b)
+{
+    const NamedLayer *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first layer named name (as a linear search would find), or -1. */
+static int find_layer(const NamedLayer *sorted, int n, const char *name)
+{
+    int lo = 0, hi = n; /* the first entry >= name */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(sorted[mid].name, name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && strcmp(sorted[lo].name, name) == 0 ? sorted[lo].index : -1;
+}
+
 /* Every input names an earlier layer. */
 static void check_inputs(Diag *d, const Experiment *e, const LayerInfo *info)
 {
+    NamedLayer *sorted = xmalloc(sizeof *sorted * (size_t)(e->n_layers ? e->n_layers : 1));
+    for (int j = 0; j < e->n_layers; j++) sorted[j] = (NamedLayer){e->layers[j].name, j};
+    qsort(sorted, (size_t)e->n_layers, sizeof *sorted, cmp_named_layer);
     for (int i = 0; i < e->n_layers; i++) {
         const LayerSpec *ls = &e->layers[i];
         if (!info[i].valid_type) continue;
         for (int k = 0; k < ls->n_inputs; k++) {
             const char *name = ls->inputs[k];
-            int found = -1;
-            for (int j = 0; j < e->n_layers; j++)
-                if (strcmp(e->layers[j].name, name) == 0) {
-                    found = j;
-                    break;
-                }
+            int found = find_layer(sorted, e->n_layers, name);
             if (found >= 0 && found < i) continue;
             char hint[160] = "";
             if (found == i) {
@@ -547,6 +576,7 @@ static void check_inputs(Diag *d, const Experiment *e, const LayerInfo *info)
                        ls->name, hint);
         }
     }
+    free(sorted);
 }
 
 /* ------------------------------------------------------------- groups */

@@ -99,9 +99,75 @@ void diag_free(Diag *d)
 
 /* ------------------------------------------------------------ document */
 
+/* FNV-1a */
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+typedef const char *(*NameOf)(const void *items, int i);
+
+static const char *section_name(const void *items, int i)
+{
+    return ((const IniSection *)items)[i].name;
+}
+
+static const char *entry_key(const void *items, int i)
+{
+    return ((const IniEntry *)items)[i].key;
+}
+
+/* The first of items[0..] named name, or -1. */
+static int index_find(const IniIndex *x, const void *items, NameOf name_of, const char *name)
+{
+    if (x->cap == 0) return -1;
+    unsigned mask = (unsigned)(x->cap - 1);
+    for (unsigned h = name_hash(name) & mask;; h = (h + 1) & mask) {
+        int slot = x->slots[h];
+        if (slot == 0) return -1;
+        if (strcmp(name_of(items, slot - 1), name) == 0) return slot - 1;
+    }
+}
+
+static void index_put(IniIndex *x, const char *name, int i)
+{
+    unsigned h = name_hash(name) & (unsigned)(x->cap - 1);
+    while (x->slots[h]) h = (h + 1) & (unsigned)(x->cap - 1);
+    x->slots[h] = i + 1;
+    x->n++;
+}
+
+/* Records items[i] (just appended; items[0..i-1] are indexed already) unless
+ * an earlier item has its name. Keeps the table at most half full. */
+static void index_add(IniIndex *x, const void *items, NameOf name_of, int i)
+{
+    if (index_find(x, items, name_of, name_of(items, i)) >= 0) return;
+    if (2 * (x->n + 1) > x->cap) {
+        int *old = x->slots, old_cap = x->cap;
+        x->cap = x->cap ? 2 * x->cap : 16;
+        x->slots = xcalloc((size_t)x->cap, sizeof *x->slots);
+        x->n = 0;
+        for (int k = 0; k < old_cap; k++)
+            if (old[k]) index_put(x, name_of(items, old[k] - 1), old[k] - 1);
+        free(old);
+    }
+    index_put(x, name_of(items, i), i);
+}
+
+static void index_free(IniIndex *x)
+{
+    free(x->slots);
+    memset(x, 0, sizeof *x);
+}
+
 IniSection *ini_doc_find(IniDoc *doc, const char *name)
 {
-    for (int i = 0; i < doc->n_sections; i++)
+    int first = index_find(&doc->index, doc->sections, section_name, name);
+    /* the first one of that name is broken only when its header was (an
+     * empty name, a lost header): look on */
+    for (int i = first; i >= 0 && i < doc->n_sections; i++)
         if (!doc->sections[i].broken && strcmp(doc->sections[i].name, name) == 0)
             return &doc->sections[i];
     return NULL;
@@ -117,14 +183,14 @@ IniSection *ini_doc_add_section(IniDoc *doc, const char *name, CfgLoc loc)
     memset(s, 0, sizeof *s);
     s->name = xstrdup(name);
     s->loc = loc;
+    index_add(&doc->index, doc->sections, section_name, doc->n_sections - 1);
     return s;
 }
 
 IniEntry *ini_section_find(IniSection *s, const char *key)
 {
-    for (int i = 0; i < s->n_entries; i++)
-        if (strcmp(s->entries[i].key, key) == 0) return &s->entries[i];
-    return NULL;
+    int i = index_find(&s->index, s->entries, entry_key, key);
+    return i >= 0 ? &s->entries[i] : NULL;
 }
 
 IniEntry *ini_section_add(IniSection *s, const char *key, const char *value, int line,
@@ -140,6 +206,7 @@ IniEntry *ini_section_add(IniSection *s, const char *key, const char *value, int
     e->set_label = set_label ? xstrdup(set_label) : NULL;
     e->loc.line = line;
     e->loc.set = e->set_label;
+    index_add(&s->index, s->entries, entry_key, s->n_entries - 1);
     return e;
 }
 
@@ -164,8 +231,10 @@ void ini_doc_free(IniDoc *doc)
         }
         free(s->entries);
         free(s->name);
+        index_free(&s->index);
     }
     free(doc->sections);
+    index_free(&doc->index);
     memset(doc, 0, sizeof *doc);
 }
 

@@ -59,6 +59,15 @@ typedef struct {
     char *set_label; /* owns loc.set when the entry comes from --set */
 } IniEntry;
 
+/* A hash index of names (section names, or a section's keys) to the first
+ * item with that name, so that looking one up (a duplicate check per header
+ * and per key) stays O(1) in files with many thousands of sections. Private
+ * to ini_doc.c. */
+typedef struct {
+    int *slots; /* item index + 1; 0 = empty */
+    int cap, n; /* cap: a power of two, or 0 */
+} IniIndex;
+
 typedef struct {
     char *name;
     CfgLoc loc;       /* the header line; 0 for sections created by --set */
@@ -66,12 +75,14 @@ typedef struct {
     bool incomplete;  /* a line inside could not be read: skip missing-key checks */
     IniEntry *entries;
     int n_entries, cap;
+    IniIndex index; /* key -> first entry */
 } IniSection;
 
 typedef struct {
     IniSection *sections;
     int n_sections, cap;
     int n_errors; /* errors found while reading the text */
+    IniIndex index; /* name -> first section */
 } IniDoc;
 
 /* Returns the section a misplaced key belongs in ("experiment", ...), or NULL;

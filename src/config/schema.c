@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnnrun/decimal.h"
 #include "cnnrun/util.h"
 
 _Static_assert(sizeof(LayerType) == sizeof(int), "enums are stored as int");
@@ -112,9 +113,11 @@ static const SchemaKey data_keys[] = {
     {"normalize", SK_ENUM, SF_ENUM_BOOL, E(normalize), 0, 0, 0, "cifar10", normalize_names,
      "`cifar10`: subtract the per-channel mean and divide by the std; `none`: pixels in [0, 1]"},
     {"train_subset", SK_INT, 0, E(train_subset), 0, 0, 50000, "0", NULL,
-     "train on the first N training images only; 0 = all"},
+     "train on the first N training images only; 0 = all (more than the data has: all, with a "
+     "warning)"},
     {"test_subset", SK_INT, 0, E(test_subset), 0, 0, 10000, "0", NULL,
-     "evaluate on the first N test images only; 0 = all"},
+     "evaluate on the first N test images only; 0 = all (more than the data has: all, with a "
+     "warning)"},
     {"validation", SK_INT, 0, E(validation), 0, 0, 49990, "0", NULL,
      "hold out N training images, never trained on, to choose the best epoch and stop on "
      "(not the test set): the last N/10 of each class in file order (after train_subset), the "
@@ -492,30 +495,25 @@ static char *trim(char *s)
     return s;
 }
 
-/* Strict integer: the whole text, base 10. 0 ok, -1 not a number, -2 out of long. */
+/* Strict integer: the whole text, decimal (decimal.h). 0 ok, -1 not a
+ * number, -2 out of long. */
 static int parse_long(const char *s, long *out)
 {
-    if (!*s || isspace((unsigned char)*s)) return -1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*end) return -1;
-    if (errno == ERANGE) return -2;
-    *out = v;
-    return 0;
+    return decimal_long(s, out);
 }
 
-/* Strict finite number. 0 ok, -1 not a number, -2 not finite. */
+/* Strict finite decimal number (decimal.h). 0 ok, -1 not a number, -2 not
+ * finite. */
 static int parse_double(const char *s, double *out)
 {
-    if (!*s || isspace((unsigned char)*s)) return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end) return -1;
-    if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1.0)) return -2;
-    *out = v;
-    return 0;
+    return decimal_double(s, out);
+}
+
+/* "; only decimal numbers..." after "expected a number" when strtod would
+ * have taken the text (0x10, a hex float), else "". */
+static const char *decimal_hint(const char *s)
+{
+    return decimal_is_other_base(s) ? " (only decimal numbers are accepted)" : "";
 }
 
 static bool in_range(const SchemaKey *k, double v)
@@ -868,7 +866,8 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         if (!*value) FAIL("missing value for '%s' (expected an integer)", k->key);
         long v;
         int rc = parse_long(value, &v);
-        if (rc == -1) FAIL("expected an integer for '%s', got '%s'", k->key, value);
+        if (rc == -1)
+            FAIL("expected an integer for '%s', got '%s'%s", k->key, value, decimal_hint(value));
         if (rc == -2 || v < (long)k->min || v > (long)k->max)
             FAIL("'%s' must be %s, got %s", k->key, range, value);
         int iv = (int)v;
@@ -877,14 +876,11 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
     }
     case SK_U64: {
         if (!*value) FAIL("missing value for '%s' (expected an integer)", k->key);
-        if (!isdigit((unsigned char)value[0]) && value[0] != '+' && value[0] != '-')
-            FAIL("expected an integer for '%s', got '%s'", k->key, value);
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (*end) FAIL("expected an integer for '%s', got '%s'", k->key, value);
-        if (value[0] == '-' || errno == ERANGE || v > (unsigned long long)INT64_MAX)
-            FAIL("'%s' must be %s, got %s", k->key, range, value);
+        uint64_t v;
+        int rc = decimal_u64(value, &v);
+        if (rc == DECIMAL_BAD)
+            FAIL("expected an integer for '%s', got '%s'%s", k->key, value, decimal_hint(value));
+        if (rc == DECIMAL_RANGE) FAIL("'%s' must be %s, got %s", k->key, range, value);
         uint64_t u = v;
         memcpy(dst, &u, sizeof u);
         return 0;
@@ -893,7 +889,8 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         if (!*value) FAIL("missing value for '%s' (expected a number)", k->key);
         double v;
         int rc = parse_double(value, &v);
-        if (rc == -1) FAIL("expected a number for '%s', got '%s'", k->key, value);
+        if (rc == -1)
+            FAIL("expected a number for '%s', got '%s'%s", k->key, value, decimal_hint(value));
         if (rc == -2) FAIL("'%s' must be a finite number, got %s", k->key, value);
         if (fabs(v) > FLT_MAX) FAIL("'%s' is too large for a 32-bit float, got %s", k->key, value);
         float f = (float)v;
@@ -905,7 +902,8 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         if (!*value) FAIL("missing value for '%s' (expected a number)", k->key);
         double v;
         int rc = parse_double(value, &v);
-        if (rc == -1) FAIL("expected a number for '%s', got '%s'", k->key, value);
+        if (rc == -1)
+            FAIL("expected a number for '%s', got '%s'%s", k->key, value, decimal_hint(value));
         if (rc == -2) FAIL("'%s' must be a finite number, got %s", k->key, value);
         if (!in_range(k, v)) FAIL("'%s' must be %s, got %s", k->key, range, value);
         memcpy(dst, &v, sizeof v);

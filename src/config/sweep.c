@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnnrun/decimal.h"
 #include "cnnrun/util.h"
 #include "ini_doc.h"
 #include "schema.h"
@@ -39,6 +40,90 @@ static bool list_valued(const char *section, const char *key)
         strncmp(section, "group.", 6) == 0 ? schema_group() : schema_find_section(section);
     const SchemaKey *k = ss ? schema_find_key(ss, key) : NULL;
     return k && list_type(k->type);
+}
+
+/* How two values of a key are the same value (split_values: a value twice
+ * would run the same point twice). */
+typedef enum {
+    SAME_TEXT,   /* strings, enums, lists: the same text */
+    SAME_INT,    /* integers: the same number ("8", "+8", "08") */
+    SAME_FLOAT,  /* 32-bit floats: the same float ("0.1", "0.10", "1e-1") */
+    SAME_DOUBLE, /* 64-bit: the same double */
+    SAME_BOOL    /* true/yes/on/1 against false/no/off/0 */
+} Sameness;
+
+static Sameness sameness_of_type(SchemaType t)
+{
+    switch (t) {
+    case SK_INT:
+    case SK_U64: return SAME_INT;
+    case SK_FLOAT: return SAME_FLOAT;
+    case SK_DOUBLE: return SAME_DOUBLE;
+    case SK_BOOL: return SAME_BOOL;
+    default: return SAME_TEXT;
+    }
+}
+
+/* section.key's sameness. A layer key may be in several layer types (the
+ * section's type is not known here): the one they agree on, a double when
+ * they are numbers of different kinds, else text. */
+static Sameness sameness(const char *section, const char *key)
+{
+    if (strncmp(section, "layer.", 6) != 0) {
+        const SchemaSection *ss =
+            strncmp(section, "group.", 6) == 0 ? schema_group() : schema_find_section(section);
+        const SchemaKey *k = ss ? schema_find_key(ss, key) : NULL;
+        return k ? sameness_of_type(k->type) : SAME_TEXT;
+    }
+    int found = -1;
+    for (int t = 0; t < LT_COUNT; t++) {
+        const SchemaSection *ls = schema_layer((LayerType)t);
+        const SchemaKey *k = ls ? schema_find_key(ls, key) : NULL;
+        if (!k) continue;
+        Sameness s = sameness_of_type(k->type);
+        if (found < 0 || (Sameness)found == s) found = (int)s;
+        else if (found != SAME_TEXT && found != SAME_BOOL && s != SAME_TEXT && s != SAME_BOOL)
+            found = SAME_DOUBLE;
+        else return SAME_TEXT;
+    }
+    return found < 0 ? SAME_TEXT : (Sameness)found;
+}
+
+/* 1 true, 0 false, -1 not a boolean (as schema_parse reads them) */
+static int bool_value(const char *v)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                             "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(v, yes[i])) return 1;
+        if (!strcmp(v, no[i])) return 0;
+    }
+    return -1;
+}
+
+/* The value's canonical text: two values are the same value when these are
+ * equal ("n:" a number or boolean as read, "t:" anything else, compared as
+ * written; a value that does not parse is reported when its point loads). */
+static char *canonical(Sameness how, const char *v)
+{
+    char buf[64];
+    long l;
+    double x;
+    int b;
+    if (how == SAME_INT && decimal_long(v, &l) == DECIMAL_OK) {
+        snprintf(buf, sizeof buf, "n:%ld", l);
+    } else if ((how == SAME_FLOAT || how == SAME_DOUBLE) && decimal_double(v, &x) == DECIMAL_OK) {
+        if (how == SAME_FLOAT) x = (float)x;
+        snprintf(buf, sizeof buf, "n:%a", x == 0 ? 0.0 : x); /* -0 is 0 */
+    } else if (how == SAME_BOOL && (b = bool_value(v)) >= 0) {
+        snprintf(buf, sizeof buf, "n:%d", b);
+    } else {
+        char *t = xmalloc(strlen(v) + 3);
+        memcpy(t, "t:", 2);
+        memcpy(t + 2, v, strlen(v) + 1);
+        return t;
+    }
+    return xstrdup(buf);
 }
 
 static char *trimmed(const char *s, size_t n)
@@ -106,15 +191,26 @@ static int split_values(Diag *d, CfgLoc loc, const char *list, SweepKey *k)
         if (!q) break;
         p = q + 1;
     }
-    /* the same value twice would run the same point twice */
-    for (int i = 0; i < k->n_values; i++)
-        for (int j = 0; j < i; j++)
-            if (strcmp(k->values[i], k->values[j]) == 0) {
+    /* the same value twice would run the same point twice: the same number
+     * however written (0.1, 0.10, 1e-1) for a numeric key */
+    Sameness how = sameness(k->section, k->key);
+    char **canon = xmalloc(sizeof *canon * (size_t)k->n_values);
+    for (int i = 0; i < k->n_values; i++) canon[i] = canonical(how, k->values[i]);
+    int rc = 0;
+    for (int i = 0; i < k->n_values && rc == 0; i++)
+        for (int j = 0; j < i && rc == 0; j++) {
+            if (strcmp(canon[i], canon[j]) != 0) continue;
+            if (strcmp(k->values[i], k->values[j]) == 0)
                 diag_error(d, loc, "the sweep of %s has the value '%s' twice", name,
                            k->values[i]);
-                return -1;
-            }
-    return 0;
+            else
+                diag_error(d, loc, "the sweep of %s has the same value twice: '%s' and '%s' "
+                                   "are equal", name, k->values[j], k->values[i]);
+            rc = -1;
+        }
+    for (int i = 0; i < k->n_values; i++) free(canon[i]);
+    free(canon);
+    return rc;
 }
 
 static void free_key(SweepKey *k)

@@ -326,13 +326,13 @@ const char *cifar_resolve_dir(const char *cli_dir, const char *config_dir, const
 {
     const char *env = getenv("CNNRUN_DATA");
     const char *dir, *from;
-    if (cli_dir && *cli_dir) {
+    if (cli_dir) {
         dir = cli_dir;
         from = "--data";
     } else if (config_dir && *config_dir) {
         dir = config_dir;
         from = "[data] dir";
-    } else if (env && *env) {
+    } else if (env) {
         dir = env;
         from = "$CNNRUN_DATA";
     } else {
@@ -340,5 +340,18 @@ const char *cifar_resolve_dir(const char *cli_dir, const char *config_dir, const
         from = "embedded sample";
     }
     if (origin) *origin = from;
+    if (!*dir) {
+        /* an empty value is a mistake (an unset shell variable), not a wish
+         * for the sample: training on it without a word would hide that */
+        if (cli_dir)
+            fprintf(stderr, "cnnrun: --data is empty; give a CIFAR-10 directory, or leave "
+                            "--data out to use [data] dir, $CNNRUN_DATA or the embedded "
+                            "sample\n");
+        else
+            fprintf(stderr, "cnnrun: CNNRUN_DATA is set but empty; set it to a CIFAR-10 "
+                            "directory, or unset it (unset CNNRUN_DATA) to use the embedded "
+                            "sample\n");
+        return NULL;
+    }
     return dir;
 }

@@ -17,7 +17,20 @@ typedef struct {
     Model *m;
     int cap;
     int *section_out; /* node index producing each section's output */
+    struct NamedSection *by_name; /* the sections sorted by (name, index), for inputs */
 } Builder;
+
+struct NamedSection {
+    const char *name;
+    int index;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+    const struct NamedSection *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
 
 void model_error(const Experiment *e, int section, const char *fmt, ...)
 {
@@ -259,10 +272,19 @@ static int expand_inception(Builder *b, int s, int src)
     return add_join(b, true, s, "concat", br, 4);
 }
 
+/* The output of the last section named name before section upto, or -2: a
+ * binary search (a scan per input made deep networks quadratic to build). */
 static int find_section(const Builder *b, int upto, const char *name)
 {
-    for (int i = upto - 1; i >= 0; i--)
-        if (strcmp(b->e->layers[i].name, name) == 0) return b->section_out[i];
+    struct NamedSection key = {name, upto};
+    int lo = 0, hi = b->e->n_layers; /* the first entry >= (name, upto) */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cmp_named(&b->by_name[mid], &key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo > 0 && strcmp(b->by_name[lo - 1].name, name) == 0)
+        return b->section_out[b->by_name[lo - 1].index];
     return -2;
 }
 
@@ -371,6 +393,10 @@ int model_expand(Model *m)
 {
     const Experiment *e = m->exp;
     Builder b = {.e = e, .m = m, .cap = 0, .section_out = xcalloc((size_t)e->n_layers, sizeof(int))};
+    b.by_name = xmalloc(sizeof *b.by_name * (size_t)(e->n_layers ? e->n_layers : 1));
+    for (int s = 0; s < e->n_layers; s++)
+        b.by_name[s] = (struct NamedSection){e->layers[s].name, s};
+    qsort(b.by_name, (size_t)e->n_layers, sizeof *b.by_name, cmp_named);
     int rc = 0;
     for (int s = 0; s < e->n_layers && rc == 0; s++) {
         int out = expand_section(&b, s);
@@ -388,5 +414,6 @@ int model_expand(Model *m)
     if (rc == 0) rc = check_scores(&b);
     if (rc == 0) m->classes = m->nodes[m->n_nodes - 1].c;
     free(b.section_out);
+    free(b.by_name);
     return rc;
 }

@@ -36,12 +36,30 @@ static void conv_algo_text(const Model *m, const Node *n, char *buf, size_t size
         o += (size_t)snprintf(buf + o, size - o, "%s%s", j ? "|" : "", conv_algo_name(cand[j]));
 }
 
+/* The nodes of section s: [*begin, *end). expand.c appends them section
+ * after section and nothing reorders them, so a binary search finds them (a
+ * scan of every node per section made the table quadratic in the layers). */
+static void section_nodes(const Model *m, int s, int *begin, int *end)
+{
+    int lo = 0, hi = m->n_nodes;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (m->nodes[mid].section < s) lo = mid + 1;
+        else hi = mid;
+    }
+    *begin = lo;
+    while (hi < m->n_nodes && m->nodes[hi].section == s) hi++;
+    *end = hi;
+}
+
 /* ModelSection.conv_algo of section s: one text when all its convs have it. */
 static void section_conv_algos(const Model *m, int s, char *buf, size_t size)
 {
     int convs = 0;
     char first[64] = "", algo[64];
-    for (int i = 0; i < m->n_nodes; i++) {
+    int begin, end;
+    section_nodes(m, s, &begin, &end);
+    for (int i = begin; i < end; i++) {
         const Node *n = &m->nodes[i];
         if (n->section != s || !op_info(n->op)->conv_shape) continue;
         conv_algo_text(m, n, algo, sizeof algo);
@@ -51,7 +69,7 @@ static void section_conv_algos(const Model *m, int s, char *buf, size_t size)
     if (first[0]) convs = 1; /* all alike (or one) */
     size_t o = 0;
     buf[0] = '\0';
-    for (int i = 0; i < m->n_nodes && o < size; i++) {
+    for (int i = begin; i < end && o < size; i++) {
         const Node *n = &m->nodes[i];
         if (n->section != s || !op_info(n->op)->conv_shape) continue;
         conv_algo_text(m, n, algo, sizeof algo);
@@ -108,8 +126,9 @@ void model_section(const Model *m, int s, ModelSection *out)
     if (L->type == LT_CONV)
         snprintf(out->type, sizeof out->type, "conv %dx%d/%d%s", L->size, L->size, L->stride,
                  L->batchnorm ? "+bn" : "");
-    int first = -1, last = -1;
-    for (int i = 0; i < m->n_nodes; i++) {
+    int first = -1, last = -1, begin, end;
+    section_nodes(m, s, &begin, &end);
+    for (int i = begin; i < end; i++) {
         if (m->nodes[i].section != s) continue;
         if (first < 0) first = i;
         last = i;

@@ -19,6 +19,7 @@
 #include "../results/schema.sql.h"
 #include "../results/sql_math.h"
 #include "cnnrun/checkpoint.h"
+#include "cnnrun/decimal.h"
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 
@@ -47,10 +48,11 @@ static int parse_ids(const char *spec, int64_t **ids, int *n)
     *n = 0;
     const char *p = spec;
     while (*p) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || errno || v < 1 || (*end && *end != ',')) {
+        const char *end = p + strcspn(p, ",");
+        char item[32] = ""; /* one id, decimal only (decimal.h) */
+        long v = 0;
+        if ((size_t)(end - p) < sizeof item) memcpy(item, p, (size_t)(end - p));
+        if (decimal_long(item, &v) != DECIMAL_OK || v < 1) {
             fprintf(stderr, "cnnrun: --runs expects run ids separated by commas (e.g. 1,3), "
                             "'latest' or 'all', got '%s'\n", spec);
             free(*ids);
@@ -60,7 +62,7 @@ static int parse_ids(const char *spec, int64_t **ids, int *n)
         for (int k = 0; k < *n; k++)
             if ((*ids)[k] == v) { /* a run shown twice would count twice in the report */
                 fprintf(stderr, "cnnrun: --runs names run %lld twice ('%s'); give each run "
-                                "once\n", v, spec);
+                                "once\n", (long long)v, spec);
                 free(*ids);
                 *ids = NULL;
                 return -1;
