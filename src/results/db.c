@@ -251,9 +251,25 @@ ResultsDb *results_open(const char *path)
 
     /* WAL: readers never block the writer; NORMAL sync is still durable across
      * a killed process (only a power loss may drop the last commits). */
+    /* Two processes opening a fresh file switch it at the same moment, and
+     * SQLite answers one of them SQLITE_BUSY at once, without its busy
+     * handler (the switch needs the file to itself): it tries again, for as
+     * long as a write waits for a lock, until the other has switched it. */
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+    int wal = SQLITE_BUSY;
+    for (int waited_ms = 0; wal == SQLITE_BUSY; waited_ms += 20) {
+        sqlite3_finalize(st);
+        st = NULL;
+        wal = sqlite3_prepare_v2(r->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (wal == SQLITE_OK) wal = sqlite3_step(st);
+        if ((wal & 0xff) == SQLITE_BUSY && waited_ms < results_busy_ms()) {
+            wal = SQLITE_BUSY;
+            sqlite3_sleep(20);
+        } else if ((wal & 0xff) == SQLITE_BUSY) {
+            break;
+        }
+    }
+    if (wal != SQLITE_ROW) {
         db_error(path, "cannot switch to WAL journal mode (%s)", sqlite3_errmsg(r->db));
         sqlite3_finalize(st);
         goto fail;
