@@ -72,7 +72,7 @@ typedef struct {
     int64_t after;        /* --resume of a sweep: the run of next_file's previous point */
     int gate;             /* the slot whose runs row the next start waits for; -1: none */
     int last;             /* the slot started last: its `after` is the chain's; -1: none */
-    long started, ended, failed;
+    long started, ended, failed, died; /* died: workers killed by a signal */
     int worst, broken;    /* broken: a worker could not be started; no more start */
     double rate_sum;      /* seconds per epoch, summed over every epoch report: the ETA */
     long rate_n;
@@ -302,6 +302,7 @@ static void end_worker(Jobs *j, Worker *w, int ws)
     int rc;
     if (WIFSIGNALED(ws)) {
         rc = CN_EXIT_FAIL;
+        j->died++;
         snprintf(why, sizeof why, "worker pid %d died (signal %d)", (int)w->pid, WTERMSIG(ws));
         if (w->opened && !w->status[0]) { /* a row left `running`: a resume continues it */
             results_mark_stopped(j->o->db, w->run_id, "failed", w->seconds, why, 0, 30000);
@@ -469,7 +470,7 @@ int jobs_run(CliOptions *o, Grid *grids, long total)
             if (j.worst < CN_EXIT_FAIL) j.worst = CN_EXIT_FAIL;
         }
     }
-    if (cli_stop_requested || j.failed)
+    if (cli_stop_requested || j.died)
         fprintf(stderr, "cnnrun: `cnnrun run --resume` with the same files and options "
                         "continues the runs not finished\n");
     fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - j.failed,
