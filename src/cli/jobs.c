@@ -284,8 +284,10 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
         if (rc == CN_EXIT_OK) return; /* already run: its own line says so */
         fprintf(stderr, "%s: failed before its run started (%s)%s\n", head, why, eta);
     } else if (rc == CN_EXIT_OK) {
-        fprintf(stderr, "%s: run %lld finished: test acc %.2f%% in %s%s\n", head,
-                (long long)w->run_id, 100 * w->acc, fmt_time(t, sizeof t, w->seconds), eta);
+        char acc[32] = "-"; /* never evaluated ([experiment] eval_every) */
+        if (!isnan(w->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * w->acc);
+        fprintf(stderr, "%s: run %lld finished: test acc %s in %s%s\n", head,
+                (long long)w->run_id, acc, fmt_time(t, sizeof t, w->seconds), eta);
     } else {
         fprintf(stderr, "%s: run %lld %s (%s)%s\n", head, (long long)w->run_id,
                 w->status[0] ? w->status : "failed", why, eta);
