@@ -58,6 +58,7 @@ typedef struct {
     int64_t run_id;       /* 0: no row (yet) */
     int epochs, epoch;    /* planned; the last one recorded */
     double acc, seconds;  /* the last evaluated (or final) test accuracy; the run's time */
+    double mark;          /* now_seconds() at its last open or epoch report */
     char status[16];      /* as the run recorded it at its end; "" before */
 } Worker;
 
@@ -175,24 +176,28 @@ static int live(const Worker *w)
     return w->pid > 0;
 }
 
-/* The study's time left: the epochs left (of the runs going, then of the
- * runs not started, each as long as the mean run so far) at the mean time
- * per epoch, shared by the slots. Negative: not known yet. */
+/* The study's time left: the epochs left (of the runs going, less the time
+ * since their last epoch; then of the runs not started, each as long as the
+ * mean run so far) at the mean time per epoch, shared by the slots.
+ * Negative: not known yet. */
 static double study_eta(const Jobs *j)
 {
     if (j->rate_n == 0) return -1;
+    double rate = j->rate_sum / j->rate_n, now = now_seconds();
     double mean_epochs = j->planned_n ? (double)j->planned_sum / j->planned_n : 0;
-    double epochs = (double)(j->total - j->started) * mean_epochs;
+    double left = (double)(j->total - j->started) * mean_epochs * rate;
     long going = 0;
     for (int k = 0; k < j->n; k++) {
         const Worker *w = &j->w[k];
         if (!live(w)) continue;
         going++;
-        epochs += w->opened ? (w->epochs - w->epoch) : mean_epochs;
+        double t = w->opened ? (w->epochs - w->epoch) * rate - (now - w->mark)
+                             : mean_epochs * rate;
+        left += t > 0 ? t : 0;
     }
-    long left = going + (j->total - j->started);
-    long slots = left < j->n ? left : j->n;
-    return slots > 0 ? epochs * (j->rate_sum / j->rate_n) / slots : 0;
+    long runs = going + (j->total - j->started);
+    long slots = runs < j->n ? runs : j->n;
+    return slots > 0 ? left / slots : 0;
 }
 
 /* Whether w's run is the one the next grid point's --resume looks after:
@@ -213,6 +218,7 @@ static void status_line(Jobs *j, Worker *w, const char *line)
         w->opened = 1;
         w->epoch = x - 1;
         w->epochs = y;
+        w->mark = now_seconds();
         j->planned_sum += y;
         j->planned_n++;
         if (chain_link(j, w)) j->after = b;
@@ -221,6 +227,7 @@ static void status_line(Jobs *j, Worker *w, const char *line)
         if (!isnan(u)) w->acc = u;
         w->epoch = x;
         w->seconds = v;
+        w->mark = now_seconds();
         if (x > 0 && v > 0) {
             j->rate_sum += v / x;
             j->rate_n++;
