@@ -492,6 +492,10 @@ START_TEST(test_refused_before_training)
                      1);
     ck_assert_int_eq(mpi_cnnrun(2, "lr-find dp.ini --db r.db --threads 1 --steps 3"), 2);
     ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one.db --threads 1"), 0); /* one is fine */
+    /* runs side by side are for one machine (for now) */
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db j.db --jobs 2"), 2);
+    ck_assert_int_eq(count(out, "under mpirun (2 ranks) the ranks train one run together"), 1);
+    ck_assert(!exists("j.db"));
 }
 END_TEST
 

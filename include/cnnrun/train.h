@@ -200,6 +200,7 @@ typedef struct {
      * slice of each batch (session_shard) is what the model is built for */
     int rank, ranks;
     BnSync *bn_sync;      /* batch norm over the ranks (NULL: one rank) */
+    int quiet;            /* no progress display (a `cnnrun run --jobs` worker's run) */
 } Session;
 
 /* Returns CN_EXIT_OK, or CN_EXIT_USAGE (the network cannot be built, or its

@@ -29,6 +29,7 @@ typedef struct {
     TtaMode tta;           /* eval, predict --tta: the views, as [experiment] tta */
     const char *logits;    /* eval --logits FILE: every test image's logits, as text */
     int json;              /* predict --json */
+    int jobs;              /* run --jobs N: runs trained at once, in worker processes (1) */
     int resume;            /* run --resume [PATH.ckpt] */
     const char *resume_path;
     double lr_min, lr_max; /* lr-find --min --max (0: default) */

@@ -23,6 +23,9 @@ static const char *usage =
     "         --sweep S.KEY=V1,V2,...     run the grid of these values (repeatable; the first\n"
     "                                     key outermost; replaces the file's [sweep] line of\n"
     "                                     the key; values of a list key separated by '|')\n"
+    "         --jobs N                    train N runs at once (default 1), each in a worker\n"
+    "                                     process with --threads threads (default: the cores\n"
+    "                                     / N); one line per ended run and a study ETA\n"
     "  check  FILE.ini ... [--sweep ...]  validate; print the configuration and model table\n"
     "                                     (and of a sweep, its runs, one line each)\n"
     "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
@@ -136,7 +139,7 @@ static int dispatch(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume,sweep", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep,jobs", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs},

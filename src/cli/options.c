@@ -110,6 +110,7 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
 {
     memset(o, 0, sizeof *o);
     o->db = "results/results.db";
+    o->jobs = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -192,6 +193,15 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             if (parse_lr(command, "--max", val, &o->lr_max)) return -1;
         } else if (!strcmp(name, "threads")) {
             if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
+        } else if (!strcmp(name, "jobs")) {
+            if (parse_int("--jobs", val, 1, 1024, &o->jobs)) return -1;
+            if (o->jobs > 1 && dist_size() > 1) {
+                fprintf(stderr, "cnnrun %s: --jobs %d trains runs side by side on one machine; "
+                                "under mpirun (%d ranks) the ranks train one run together: "
+                                "leave out --jobs, or run without mpirun\n",
+                        command, o->jobs, dist_size());
+                return -1;
+            }
         } else if (!strcmp(name, "steps")) {
             if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;
         } else if (!strcmp(name, "seconds")) {

@@ -6,7 +6,8 @@
  * `interrupted`, and no later run starts. `--resume [PATH.ckpt]` continues
  * an interrupted run in its own runs row from its last checkpoint
  * (docs/training.md); of a sweep, the finished points are skipped, the
- * interrupted one continued and the rest run. */
+ * interrupted one continued and the rest run. `--jobs N` trains N runs at a
+ * time, each in a worker process (jobs.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "cnnrun/model.h"
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
+#include "jobs.h"
 #include "run_record.h"
 
 /* Two resolved configurations are the same run's when they agree on every
@@ -255,15 +257,14 @@ static int find_point_resume(const Grid *g, long point, const Experiment *e, Cli
     return rc;
 }
 
-/* Trains grid point `point` of g; *after: the run of the previous point
- * (--resume of a sweep). */
-static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads,
-                     int64_t *after)
+/* Trains grid point `point` of g (jobs.h). */
+int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, int64_t *after,
+              const RunObserver *observer)
 {
     const char *path = g->path;
     Experiment e;
     if (grid_load(g, point, &e) != 0) return CN_EXIT_USAGE;
-    if (g->sweep.n_keys > 0) {
+    if (g->sweep.n_keys > 0 && !observer) {
         char text[1024];
         sweep_point_text(&g->sweep, point, text, sizeof text);
         fprintf(stderr, "%s: grid point %ld of %ld: %s\n", path, point + 1, g->sweep.n_points,
@@ -330,7 +331,8 @@ static int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int thre
                          .resume_run_id = resume_id,
                          .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL,
                          .params = params, .n_params = n_params,
-                         .val = e.validation > 0 ? &val : NULL};
+                         .val = e.validation > 0 ? &val : NULL,
+                         .quiet = observer != NULL, .observer = observer};
     int rc = recorded_run(&e, &train, &test, &opt);
     cifar_free(&val);
     cifar_free(&train);
@@ -382,7 +384,11 @@ int cmd_run(CliOptions *o)
         results_close(db);
         db = NULL;
     }
-    if (rc != CN_EXIT_OK) {
+    if (rc == CN_EXIT_OK && o->jobs > 1 && total > 1) { /* N at a time, in workers: jobs.c */
+        results_close(db);
+        rc = jobs_run(o, grids, total);
+    }
+    if (rc != CN_EXIT_OK || (o->jobs > 1 && total > 1)) {
         for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
         free(grids);
         return rc;
@@ -407,7 +413,7 @@ int cmd_run(CliOptions *o)
                 if (worst < CN_EXIT_FAIL) worst = CN_EXIT_FAIL;
                 continue;
             }
-            int prc = run_point(g, p, o, db, threads, &after);
+            int prc = run_point(g, p, o, db, threads, &after, NULL);
             if (prc == CN_EXIT_OK) continue;
             failed++;
             if (prc > worst) worst = prc;

@@ -10,6 +10,7 @@
  * run), and the run's early stop and time to accuracy in its row. The loop
  * reports to it through TrainCallbacks. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,6 +257,9 @@ static const char *record_epoch(void *ctx, const EpochRecord *rec)
     Record *r = ctx;
     if (r->opt->db && results_add_epoch(r->opt->db, r->run_id, rec) != 0)
         return "could not record the epoch in the results database";
+    const RunObserver *obs = r->opt->observer;
+    if (obs && obs->epoch)
+        obs->epoch(obs->ctx, rec->epoch, rec->evaluated ? rec->test_acc : NAN, rec->run_seconds);
     atomic_store(&r->watch.train_seconds, rec->run_seconds);
     /* the time to accuracy: the run's time up to this epoch's end, with evaluation */
     if (r->opt->db && rec->reached_target &&
@@ -270,6 +274,8 @@ static const char *record_final(void *ctx, const EvalResult *ev, int views)
     Record *r = ctx;
     if (r->opt->db && results_final_eval(r->opt->db, r->run_id, ev->acc, views) != 0)
         return "could not record the final evaluation in the results database";
+    if (r->opt->observer && r->opt->observer->final)
+        r->opt->observer->final(r->opt->observer->ctx, ev->acc);
     return NULL;
 }
 
@@ -305,7 +311,10 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
     TrainEnd end = train_loop(r->s, train, test, pos, &cb, &why);
     if (end == TRAIN_INTERRUPTED) why = save_partial_epoch(r, pos);
     if (why) fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
-    return finish_runs_row(r, end, pos->train_seconds, why);
+    int rc = finish_runs_row(r, end, pos->train_seconds, why);
+    const RunObserver *obs = r->opt->observer;
+    if (obs && obs->ended) obs->ended(obs->ctx, train_end_name(end), pos->train_seconds);
+    return rc;
 }
 
 int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
@@ -320,10 +329,13 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
     int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos)
                               : session_init_from_data(&s, train);
     rc = dist_max_int(rc); /* every rank read the checkpoint, or none trains */
+    s.quiet = opt->quiet;
     if (rc == 0) {
-        announce(&r, test->n);
+        if (!opt->quiet) announce(&r, test->n);
         rc = dist_max_int(open_runs_row(&r, pos.epoch + 1)); /* rank 0's row and lock */
     }
+    const RunObserver *obs = opt->observer;
+    if (rc == 0 && obs && obs->opened) obs->opened(obs->ctx, r.run_id, pos.epoch + 1, s.run.epochs);
     if (rc == 0) { /* every rank can mark the row: rank 0 may be the one that dies */
         r.watch.db_path = opt->db_path;
         r.watch.config_path = e->path;

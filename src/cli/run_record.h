@@ -10,6 +10,20 @@
 #include "cnnrun/data.h"
 #include "cnnrun/results.h"
 
+/* What a `cnnrun run --jobs` worker tells the parent about its run (jobs.c);
+ * each call may be NULL. */
+typedef struct {
+    void *ctx;
+    /* the runs row is open (new, or the resumed one): training starts at first_epoch */
+    void (*opened)(void *ctx, int64_t run_id, int first_epoch, int epochs);
+    /* an epoch's row is recorded: its test accuracy (NaN: not evaluated) and the run's time */
+    void (*epoch)(void *ctx, int epoch, double test_acc, double run_seconds);
+    /* the final evaluation with test-time augmentation */
+    void (*final)(void *ctx, double test_acc);
+    /* the run ended: its status as recorded, and its time */
+    void (*ended)(void *ctx, const char *status, double train_seconds);
+} RunObserver;
+
 typedef struct {
     ResultsDb *db;                /* may be NULL (no recording; a rank other than 0) */
     const char *db_path;          /* its file, on every rank: the MPI fault watch marks it */
@@ -28,6 +42,10 @@ typedef struct {
     /* [data] validation: the held-out images (evaluated with test, the best
      * epoch and stopping judged on them); NULL: none */
     const CifarSplit *val;
+    /* a --jobs worker: no model table, no progress display; the run's events
+     * go to observer (NULL: none) */
+    int quiet;
+    const RunObserver *observer;
 } RecordOptions;
 
 /* Trains e on train, evaluating on test every epoch, recorded as opt says.

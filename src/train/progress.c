@@ -11,6 +11,7 @@
 void progress_init(Progress *p, int epochs)
 {
     p->tty = isatty(fileno(stderr));
+    p->quiet = 0;
     p->epochs = epochs;
     p->last_draw = 0;
 }
@@ -26,6 +27,7 @@ static void fmt_eta(char *buf, size_t n, double s)
 void progress_step(Progress *p, int epoch, int step, int steps, double loss, double acc,
                    double img_s, double eta_s, double now)
 {
+    if (p->quiet) return;
     if (p->last_draw == 0) p->last_draw = now; /* log: the first line after a minute */
     double every = p->tty ? 0.25 : 60.0;
     if (now - p->last_draw < every && !(p->tty && step == steps)) return;
@@ -41,6 +43,7 @@ void progress_step(Progress *p, int epoch, int step, int steps, double loss, dou
 void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double train_acc,
                     double test_loss, double test_acc, double seconds, double img_s)
 {
+    if (p->quiet) return;
     if (p->tty) fprintf(stderr, "\r\033[K");
     char test[64] = "not evaluated"; /* [experiment] eval_every */
     if (!isnan(test_loss))

@@ -4,6 +4,7 @@
 
 typedef struct {
     int tty, epochs; /* epochs of the run, a partial last one counted */
+    int quiet;       /* draw nothing (set after progress_init) */
     double last_draw;
 } Progress;
 

@@ -226,6 +226,7 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
     *why = NULL;
     Progress prog;
     progress_init(&prog, s->run.epochs);
+    prog.quiet = s->quiet;
     while (pos->epoch < s->run.epochs) {
         Epoch ep = begin_epoch(s, pos);
         TrainEnd end = train_steps(s, train, pos, &ep, &prog, cb, why);

@@ -1,0 +1,27 @@
+/* jobs.h — `cnnrun run --jobs N` (jobs.c): a study's runs trained N at a
+ * time on one machine, each in a worker process of its own, all writing the
+ * one results database. Private to the command line. */
+#ifndef CNNRUN_JOBS_H
+#define CNNRUN_JOBS_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "cnnrun/results.h"
+#include "run_record.h"
+
+/* run.c: trains grid point `point` of g into db as `cnnrun run` does (with
+ * --resume: finds its run; *after is the run of the sweep's previous point,
+ * moved to this point's). observer: NULL in the one-at-a-time loop; a
+ * worker's (jobs.c): the run is quiet (no model table, no progress display)
+ * and its events go there. Returns the exit status. */
+int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, int64_t *after,
+              const RunObserver *observer);
+
+/* Trains the `total` runs of grids[0..o->n_files) (every one validated, the
+ * database created, nothing open) o->jobs at a time, in grid order; prints
+ * one line per ended run with a study ETA, each worker's messages prefixed by
+ * its run's name. Returns the worst exit status (1 when a worker died). */
+int jobs_run(CliOptions *o, Grid *grids, long total);
+
+#endif

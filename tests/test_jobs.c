@@ -1,0 +1,248 @@
+/* test_jobs.c — `cnnrun run --jobs N` (src/cli/jobs.c) through the cnnrun
+ * command: a 4-point sweep trained 2 at a time, 1 thread each, gives the
+ * epochs rows (==) of the same sweep run one at a time, its runs in grid
+ * order, one line per run and no progress display; a worker killed with
+ * SIGKILL leaves its run `failed` naming it while the others finish, and
+ * --resume trains only that run, on its uninterrupted curve; SIGTERM to the
+ * parent marks the runs in progress `interrupted` and starts no other;
+ * --jobs is checked (an integer >= 1; `run` only). */
+#include <check.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "cli_fixture.h"
+#include "cnnrun/util.h"
+
+/* 20 steps per epoch (train_subset 1000, batch 50), 6 epochs: a worker can
+ * be stopped while its run is in progress. */
+static const char *ini =
+    "[experiment]\nname = jb\nseed = 9\nepochs = 6\n"
+    "[data]\nbatch_size = 50\ntrain_subset = 1000\naugment = crop:2, flip\ntest_subset = 200\n"
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 6\n"
+    "lr_end = 0.001\n"
+    "[sweep]\nschedule.lr_max = 0.05, 0.2\nexperiment.seed = 1, 2\n"
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"
+    "[layer.pool]\ntype = global_avgpool\n"
+    "[layer.fc]\ntype = linear\noutputs = 10\n";
+
+static int q_int(sqlite3 *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(s));
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The epochs rows of db equal to ref.db's (every column), and the runs with
+ * the same id, configuration and parameters. */
+static void same_as_ref(const char *db, int want_epochs)
+{
+    sqlite3 *s = fixture_open_db(db);
+    char sql[512];
+    snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
+    ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(q_int(s, "select count(*) from ref.epochs"), want_epochs);
+    ck_assert_int_eq(q_int(s, "select count(*) from epochs"), want_epochs);
+    ck_assert_int_eq(q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
+                              "epoch) where a.lr = b.lr and a.train_loss = b.train_loss and "
+                              "a.train_acc = b.train_acc and a.test_loss = b.test_loss and "
+                              "a.test_acc = b.test_acc and a.steps = b.steps and "
+                              "a.images = b.images"), want_epochs);
+    ck_assert_int_eq(q_int(s, "select count(*) from runs a join ref.runs b using (id) where "
+                              "a.config = b.config and a.threads = b.threads and "
+                              "a.final_test_acc = b.final_test_acc and a.status = 'finished'"),
+                     4);
+    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+                              "(run_id, key, value)"), 8);
+    sqlite3_close(s);
+}
+
+static void make_ref(void)
+{
+    write_file("jb.ini", ini);
+    ck_assert_int_eq(cnnrun("run jb.ini --db ref.db --threads 1"), 0);
+}
+
+/* ---- (1) two at a time, the curves of one at a time ----------------------- */
+
+START_TEST(test_jobs_same_curves)
+{
+    make_ref();
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2"), 0);
+    same_as_ref("j.db", 24);
+    ck_assert_msg(strstr(out, "4 runs, 2 at a time (--jobs 2), 1 thread each") &&
+                      strstr(out, "jb[1/4]: run 1 finished: test acc ") &&
+                      strstr(out, "jb[4/4]: run 4 finished: test acc ") &&
+                      strstr(out, "study ETA") && strstr(out, "4 of 4 runs succeeded"),
+                  "%s", out);
+    /* no progress display, no model table: one line per run */
+    ck_assert_msg(!strstr(out, "epoch   1/6") && !strstr(out, "global_avgpool"), "%s", out);
+}
+END_TEST
+
+/* Forks `cnnrun ARGS` in dir (stderr to dir/log); returns its pid. */
+static pid_t start(const char *args)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        FILE *log = freopen("log", "w", stderr);
+        (void)log;
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "exec \"$CNNRUN_BIN\" %s", args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Once run 2 has its first checkpoint: the pid of the worker training it
+ * (its run lock holds the pid), a child of parent. */
+static pid_t run2_worker(pid_t parent)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/j-checkpoints/jb-2-last.ckpt", dir);
+    for (int i = 0; i < 60000; i++) {
+        struct stat sb;
+        if (stat(p, &sb) == 0) break;
+        int st;
+        ck_assert_msg(waitpid(parent, &st, WNOHANG) == 0, "the sweep ended before run 2 did an "
+                                                          "epoch");
+        usleep(1000);
+    }
+    snprintf(p, sizeof p, "%s/j-checkpoints/jb-2.lock", dir);
+    char *text = read_text_file(p, NULL);
+    ck_assert_ptr_nonnull(text);
+    pid_t w = (pid_t)atol(text);
+    free(text);
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)w);
+    text = read_text_file(p, NULL);
+    ck_assert_msg(text, "worker %d is gone", (int)w);
+    int ppid = 0;
+    const char *rp = strrchr(text, ')');
+    ck_assert(rp && sscanf(rp + 2, "%*c %d", &ppid) == 1);
+    free(text);
+    ck_assert_int_eq(ppid, parent);
+    return w;
+}
+
+static char *log_text(void)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/log", dir);
+    return read_text_file(p, NULL);
+}
+
+/* ---- (2) a worker killed; the rest finish; --resume finishes it ------------- */
+
+START_TEST(test_jobs_killed_worker_resume)
+{
+    make_ref();
+    pid_t pid = start("run jb.ini --db j.db --threads 1 --jobs 2");
+    pid_t w = run2_worker(pid);
+    ck_assert_int_eq(kill(w, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char want[128];
+    snprintf(want, sizeof want, "worker pid %d died (signal 9)", (int)w);
+    sqlite3 *s = fixture_open_db("j.db");
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 3);
+    char sql[256];
+    snprintf(sql, sizeof sql, "select count(*) from runs where id = 2 and status = 'failed' and "
+                              "error = '%s'", want);
+    ck_assert_int_eq(q_int(s, sql), 1);
+    sqlite3_close(s);
+    char *log = log_text();
+    ck_assert_msg(log && strstr(log, want) && strstr(log, "3 of 4 runs succeeded"), "%s", log);
+    free(log);
+
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2 --resume"), 0);
+    ck_assert_msg(strstr(out, "resuming run 2 at epoch") &&
+                      strstr(out, "already run (run 1, finished)") &&
+                      strstr(out, "already run (run 3, finished)") &&
+                      strstr(out, "already run (run 4, finished)"), "%s", out);
+    same_as_ref("j.db", 24); /* run 2 on its uninterrupted curve */
+}
+END_TEST
+
+/* ---- (3) SIGTERM to the parent -------------------------------------------- */
+
+START_TEST(test_jobs_sigterm)
+{
+    write_file("jb.ini", ini);
+    pid_t pid = start("run jb.ini --db j.db --threads 1 --jobs 2");
+    pid_t w = run2_worker(pid);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    ck_assert_int_eq(kill(w, 0), -1); /* the workers ended with it */
+    /* run 2 was in progress, so was any other run not finished; no run
+     * started after the signal (on a busy machine run 1 may have finished
+     * before it and run 3 started) */
+    char *log = log_text();
+    ck_assert_msg(log && strstr(log, "jb[2/4]: run 2 interrupted") &&
+                      strstr(log, "grid point 4 of 4 not run (interrupted)"), "%s", log);
+    sqlite3 *s = fixture_open_db("j.db");
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where id = 2 and status = "
+                              "'interrupted' and error = 'interrupted by a signal'"), 1);
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where status not in ('finished', "
+                              "'interrupted')"), 0);
+    for (int k = 1; k <= 4; k++) {
+        char sql[64], want[64];
+        snprintf(sql, sizeof sql, "select count(*) from runs where id = %d", k);
+        snprintf(want, sizeof want, "grid point %d of 4 not run (interrupted)", k);
+        ck_assert_msg((q_int(s, sql) == 1) != (strstr(log, want) != NULL), "point %d: %s", k,
+                      log);
+    }
+    sqlite3_close(s);
+    free(log);
+}
+END_TEST
+
+/* ---- (4) the option ----------------------------------------------------------- */
+
+START_TEST(test_jobs_option)
+{
+    write_file("jb.ini", ini);
+    const char *bad[] = {"--jobs 0", "--jobs x", "--jobs=1.5", "--jobs -2", "--jobs"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "run jb.ini --db e/r.db %s", bad[i]);
+        ck_assert_int_eq(cnnrun(cmd), 2);
+        ck_assert_msg(strstr(out, "--jobs expects an integer in 1..1024") ||
+                          strstr(out, "--jobs needs a value"), "%s: %s", bad[i], out);
+    }
+    ck_assert_int_eq(cnnrun("check jb.ini --jobs 2"), 2);
+    ck_assert_msg(strstr(out, "unknown option '--jobs'"), "%s", out);
+    ck_assert_msg(!exists("e"), "a database was made for a bad --jobs");
+    ck_assert_int_eq(cnnrun("run --help"), 0);
+    ck_assert_msg(strstr(out, "--jobs N"), "%s", out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("jobs");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_jobs_option);
+    tcase_add_test(tc, test_jobs_same_curves);
+    tcase_add_test(tc, test_jobs_killed_worker_resume);
+    tcase_add_test(tc, test_jobs_sigterm);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
