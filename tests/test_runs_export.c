@@ -171,7 +171,8 @@ START_TEST(test_csv_epochs)
     const Row *h = &rows[0];
     int id = col(h, "id"), ep = col(h, "epoch"), acc = col(h, "epoch_test_acc");
     ck_assert_int_eq(ep, h->n - 10); /* the epoch columns after the run's */
-    const char *ids[] = {"1", "1", "2", "2", "3", "3", "4"}, *eps[] = {"1", "2", "1", "2", "1", "2", ""};
+    const char *ids[] = {"1", "1", "2", "2", "3", "3", "4"};
+    const char *eps[] = {"1", "2", "1", "2", "1", "2", ""};
     for (int i = 1; i <= 7; i++) {
         ck_assert_int_eq(rows[i].n, h->n);
         ck_assert_str_eq(rows[i].f[id], ids[i - 1]);
