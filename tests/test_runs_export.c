@@ -9,7 +9,7 @@
  * failed, without it; the fields as stored, an infinity null, a control
  * character and a byte that is not UTF-8 escaped), `--diff` (only the swept
  * key; identical configurations said so; an unknown id exit 2) and the
- * options that do not go together (exit 2). */
+ * options that do not go together (exit 2); a version-1 database read as it is. */
 #include <check.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/results/schema.sql.h"
 #include "check_run.h"
 #include "cli_fixture.h"
 
@@ -252,6 +253,43 @@ START_TEST(test_usage)
 }
 END_TEST
 
+/* A version-1 file as cnnrun 0.1.0 wrote it (no run_params, layers, val_acc,
+ * ranks, blas_core): read as it is, the later columns empty (ranks 1). */
+START_TEST(test_version_1)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/r.db", dir);
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(p, &s), SQLITE_OK);
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = 1; PRAGMA application_id = %d;",
+             RESULTS_APPLICATION_ID);
+    ck_assert_int_eq(sqlite3_exec(s, RESULTS_SCHEMA_SQL, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(s, pragmas, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+    db_exec("INSERT INTO runs (id, experiment, status, started_at, epochs_planned, params, config) "
+            "VALUES (1, 'old', 'finished', '2025-01-01T00:00:00Z', 2, 100, '[a]\nx = 1\n'),"
+            "(2, 'old', 'finished', '2025-01-02T00:00:00Z', 2, 100, '[a]\nx = 2\n');"
+            "INSERT INTO epochs (run_id, epoch, test_acc, seconds, images_per_sec) VALUES "
+            "(1, 1, 0.25, 10, 100), (1, 2, 0.5, 10, 300)");
+    ck_assert_msg(cnnrun("runs --db r.db --csv --epochs") == 0, "%s", out);
+    static Row rows[MAX_ROWS];
+    ck_assert_int_eq(parse_csv(out, rows), 1 + 2 + 1);
+    const Row *h = &rows[0];
+    ck_assert_str_eq(h->f[col(h, "error") + 1], "epoch"); /* no run_params columns */
+    ck_assert_str_eq(rows[2].f[col(h, "epoch_test_acc")], "0.5");
+    ck_assert_str_eq(rows[2].f[col(h, "epoch_val_acc")], "");
+    ck_assert_str_eq(rows[2].f[col(h, "ranks")], "1");
+    ck_assert_str_eq(rows[2].f[col(h, "blas_core")], "");
+    ck_assert_str_eq(rows[3].f[col(h, "epoch")], ""); /* run 2: no epochs */
+    ck_assert_msg(cnnrun("runs --db r.db --json") == 0, "%s", out);
+    ck_assert_msg(json_valid(), "not JSON: %s", out);
+    ck_assert_msg(strstr(out, "\"epochs_to_target\": null"), "%s", out);
+    ck_assert_msg(cnnrun("runs --db r.db --diff 1 2") == 0, "%s", out);
+    ck_assert_str_eq(out, "key  run 1  run 2\na.x  1      2\n");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runs_export");
@@ -262,6 +300,7 @@ int main(void)
     tcase_add_test(tc, test_json);
     tcase_add_test(tc, test_diff);
     tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_version_1);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
