@@ -18,6 +18,7 @@
 typedef struct {
     int epoch;
     double lr, train_loss, train_acc, test_loss, test_acc, seconds, images_per_sec; /* NaN: NULL */
+    double val_loss, val_acc; /* NaN: NULL, or a database before version 7 */
 } ReportEpoch;
 
 typedef struct {
@@ -88,6 +89,9 @@ int report_load(const char *db_path, const char *runs_spec, ReportData *out);
 /* The same runs, their rows alone (no epochs, layers or groups): all that
  * report_print_table needs. */
 int report_load_table(const char *db_path, const char *runs_spec, ReportData *out);
+/* The same runs with their epochs, layers and LR range tests, without the
+ * groups (`cnnrun runs --csv|--json`). */
+int report_load_runs(const char *db_path, const char *runs_spec, ReportData *out);
 void report_free(ReportData *d);
 
 /* The comparison table, one line per run, for a terminal. */
@@ -129,6 +133,58 @@ int report_sweep_over_one_key(const ReportGroups *g, const char *experiment, con
  * with "lr" or ends with "decay" or "eps": lr_max, weight_decay, bn_eps) or
  * the largest value is at least 10 times the smallest. */
 int report_log_axis(const char *key, const double *x, int n);
+
+/* ---- results out: `cnnrun runs --csv | --json | --diff` ---- */
+
+/* One value of the export: NULL (NaN and infinities too), an integer, a real,
+ * text, or a run_params value (text that JSON writes as a number when it is
+ * one: "0.05" -> 0.05, "crop:4, flip" -> "crop:4, flip"). */
+typedef enum { CELL_NULL = 0, CELL_INT, CELL_REAL, CELL_TEXT, CELL_VALUE } ReportCellKind;
+typedef struct {
+    ReportCellKind kind;
+    int64_t i;
+    double d;
+    char *s;
+} ReportCell;
+
+/* Every run named as report_load names them, one row each: the fixed
+ * columns (REPORT_RUN_COLUMNS, in that order), then one column per
+ * run_params key any of them has (sorted; NULL in a run without it). With
+ * epochs, each row's epochs (REPORT_EPOCH_COLUMNS each). export_data.c. */
+typedef struct {
+    int n_cols;
+    char **cols;        /* the fixed columns' names, then the run_params keys */
+    int n_rows;
+    ReportCell *cells;  /* n_rows x n_cols, row by row */
+    int with_epochs;
+    int *n_epochs;      /* per row */
+    ReportCell **epochs; /* per row: n_epochs[row] x REPORT_N_EPOCH_COLUMNS */
+} ReportTable;
+extern const char *const REPORT_RUN_COLUMNS[];
+extern const int REPORT_N_RUN_COLUMNS;
+extern const char *const REPORT_EPOCH_COLUMNS[];
+#define REPORT_N_EPOCH_COLUMNS 10
+/* 0, or report_load's statuses (the message printed). Free with
+ * report_free_table, also after a failure. */
+int report_load_export(const char *db_path, const char *runs_spec, int with_epochs,
+                       ReportTable *out);
+void report_free_table(ReportTable *t);
+/* RFC 4180 CSV (csv.c): a header line, then one line per run, or with
+ * epochs one per (run, epoch) — the run's columns repeated, then "epoch" and
+ * the other epoch columns as epoch_NAME; a run without epochs has one line,
+ * its epoch columns empty. Lines end in "\n". */
+void report_write_csv(const ReportTable *t, FILE *f);
+/* JSON (json.c): an array of one object per run, keyed by the column names in
+ * their order; with epochs an "epochs" array of objects in each. Always valid
+ * JSON: NULL, NaN and infinities as null, strings escaped, bytes that are not
+ * UTF-8 as U+FFFD. */
+void report_write_json(const ReportTable *t, FILE *f);
+/* `cnnrun runs --diff` (diff.c): the configuration keys (runs.config, with
+ * run_params) whose values differ between the runs of ids (n >= 2; every id
+ * in the database, else CN_EXIT_USAGE with the message), one line per key,
+ * one column per run; a line saying so when none differ. 0 or report_load's
+ * statuses. */
+int report_print_diff(const char *db_path, const int64_t *ids, int n, FILE *f);
 
 /* Writes DIR/index.html and its SVG plots (DIR is created if missing).
  * Returns 0 or CN_EXIT_FAIL with the reason printed on stderr. */

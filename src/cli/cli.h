@@ -37,6 +37,9 @@ typedef struct {
     const char *runs;      /* report/runs --runs 1,3 | latest | all */
     int text;              /* report --text: the table on the terminal, no HTML */
     int groups;            /* runs --groups: the groups of runs (view run_groups) */
+    int csv, epochs;       /* runs --csv (--json: json), --epochs: the per-epoch rows too */
+    char *diff;            /* runs --diff ID ID ...: the ids as given, joined by ','
+                            * (NULL: no --diff; "": --diff without ids) */
     const char *into;      /* merge --into ALL.db */
     int n_files;
     char **files;          /* experiment files after expanding directories */

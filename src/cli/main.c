@@ -54,6 +54,13 @@ static const char *usage =
     "                                     the comparison table on the terminal (default: all);\n"
     "                                     --groups: runs that differ only in their seed, the\n"
     "                                     accuracies as mean ± std\n"
+    "  runs   [--db PATH] [--runs ...] --csv|--json [--epochs]\n"
+    "                                     every run with its values (run_params) and metrics,\n"
+    "                                     one CSV line or JSON object each, for pandas and\n"
+    "                                     spreadsheets; --epochs: with its epochs (CSV: a line\n"
+    "                                     per run and epoch) (docs/results.md)\n"
+    "  runs   [--db PATH] --diff ID ID ...  the configuration keys that differ between the\n"
+    "                                     runs, one line per key, one column per run\n"
     "  merge  A.db B.db ... --into ALL.db  the runs of several results databases (one per\n"
     "                                     machine) in one, renumbered; duplicates refused\n"
     "\n"
@@ -142,7 +149,8 @@ static int dispatch(int argc, char **argv)
     } cmds[] = {{"run", "resume,sweep,jobs", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
-                {"report", "output,runs,text", cmd_report}, {"runs", "runs,groups", cmd_runs},
+                {"report", "output,runs,text", cmd_report},
+                {"runs", "runs,groups,csv,json,epochs,diff", cmd_runs},
                 {"merge", "into", cmd_merge}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;

@@ -139,13 +139,28 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                     command);
             return -1;
         }
-        /* report --text, runs --groups, predict --json */
-        if (!strcmp(name, "text") || !strcmp(name, "groups") || !strcmp(name, "json")) {
+        /* report --text, runs --groups --csv --json --epochs, predict --json */
+        if (!strcmp(name, "text") || !strcmp(name, "groups") || !strcmp(name, "json") ||
+            !strcmp(name, "csv") || !strcmp(name, "epochs")) {
             if (val) {
                 fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
                 return -1;
             }
-            *(!strcmp(name, "text") ? &o->text : !strcmp(name, "groups") ? &o->groups : &o->json) = 1;
+            *(!strcmp(name, "text") ? &o->text : !strcmp(name, "groups") ? &o->groups
+                : !strcmp(name, "csv") ? &o->csv : !strcmp(name, "epochs") ? &o->epochs
+                : &o->json) = 1;
+            continue;
+        }
+        /* runs --diff ID ID ... (or --diff=1,2): the arguments up to the next option */
+        if (!strcmp(name, "diff")) {
+            if (!o->diff) o->diff = xstrdup("");
+            while (val || (i + 1 < argc && argv[i + 1][0] != '-')) {
+                const char *id = val ? val : argv[++i];
+                size_t len = strlen(o->diff);
+                val = NULL;
+                o->diff = xrealloc(o->diff, len + strlen(id) + 2);
+                sprintf(o->diff + len, "%s%s", len ? "," : "", id);
+            }
             continue;
         }
         /* --resume is a flag, or takes a checkpoint: `--resume=PATH`, `--resume PATH.ckpt` */
@@ -239,6 +254,7 @@ void cli_free(CliOptions *o)
 {
     for (int i = 0; i < o->n_files; i++) free(o->files[i]);
     free(o->files);
+    free(o->diff);
     /* --set buffers: section points at the start of each strdup'ed buffer */
     for (int i = 0; i < o->n_sets; i++) free((void *)o->sets[i].section);
 }

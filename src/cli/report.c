@@ -1,9 +1,14 @@
 /* report.c — `cnnrun report` (the HTML report with its SVG plots, or with
  * --text the comparison table) and `cnnrun runs` (the table of every run;
- * --groups: of every group of runs that differ only in their seed) on
+ * --groups: of every group of runs that differ only in their seed; --csv,
+ * --json: every run with its values and metrics, --epochs with its epochs;
+ * --diff ID ID ...: the configuration keys that differ between runs) on
  * the results database; the work is in src/report/. Exit status: 0, 1 the
  * database is missing or unreadable or the report cannot be written, 2 bad
- * usage (an argument, a bad --runs list or a run id not in the database). */
+ * usage (an argument, options that do not go together, a bad --runs or
+ * --diff list, a run id not in the database). */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,20 +58,93 @@ int cmd_report(CliOptions *o)
     return rc;
 }
 
+/* --diff's ids ("1,3" from `--diff 1 3`) into ids (at least two, each once);
+ * the count, or -1 after saying what is wrong. */
+static int diff_ids(const char *spec, int64_t **ids)
+{
+    int n = 0;
+    *ids = NULL;
+    for (const char *p = spec; *p;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 1 || (*end && *end != ',') || !isdigit((unsigned char)*p)) {
+            fprintf(stderr, "cnnrun runs: --diff expects run ids (e.g. --diff 3 7), got '%s'\n",
+                    spec);
+            return -1;
+        }
+        for (int k = 0; k < n; k++)
+            if ((*ids)[k] == v) {
+                fprintf(stderr, "cnnrun runs: --diff names run %lld twice; give each run once\n",
+                        v);
+                return -1;
+            }
+        *ids = xrealloc(*ids, sizeof(int64_t) * (size_t)(n + 1));
+        (*ids)[n++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (n < 2) {
+        fprintf(stderr, "cnnrun runs: --diff compares two or more runs; give their ids (e.g. "
+                        "--diff 3 7; cnnrun runs lists them)\n");
+        return -1;
+    }
+    return n;
+}
+
+/* The options of `cnnrun runs` that do not go together: 0, or -1 (said why). */
+static int runs_usage(const CliOptions *o)
+{
+    const char *bad = NULL;
+    if (o->groups && (o->csv || o->json || o->diff || o->epochs))
+        bad = "--groups prints the table of groups; it does not go with --csv, --json, "
+              "--diff or --epochs";
+    else if (o->groups && o->runs)
+        bad = "--groups shows every group of finished runs; drop --runs";
+    else if (o->csv && o->json)
+        bad = "--csv and --json are two formats of the same rows; give one";
+    else if (o->diff && (o->csv || o->json || o->epochs || o->runs))
+        bad = "--diff ID ID ... compares the configurations of the runs it names; it does not "
+              "go with --csv, --json, --epochs or --runs";
+    else if (o->epochs && !o->csv && !o->json)
+        bad = "--epochs adds each run's epochs to --csv or --json; give one of them";
+    if (!bad) return 0;
+    fprintf(stderr, "cnnrun runs: %s\n", bad);
+    return -1;
+}
+
+/* Where the export's rows go: stdout, checked once written (a full disk or
+ * a closed pipe is an I/O failure, exit status 1). */
+static int flushed(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout)) return CN_EXIT_OK;
+    fprintf(stderr, "cnnrun runs: cannot write the output: %s\n", strerror(errno));
+    return CN_EXIT_FAIL;
+}
+
 int cmd_runs(CliOptions *o)
 {
-    if (no_files(o, "runs") != 0) return CN_EXIT_USAGE;
+    if (no_files(o, "runs") != 0 || runs_usage(o) != 0) return CN_EXIT_USAGE;
     if (o->groups) { /* the view run_groups: every group of finished runs */
-        if (o->runs) {
-            fprintf(stderr, "cnnrun runs: --groups shows every group of finished runs; drop "
-                            "--runs\n");
-            return CN_EXIT_USAGE;
-        }
         ReportGroups g;
         int rc = report_load_groups(o->db, &g);
         if (rc == 0) report_print_groups(&g, o->db, stdout);
         report_free_groups(&g);
         return rc;
+    }
+    if (o->diff) {
+        int64_t *ids = NULL;
+        int n = diff_ids(o->diff, &ids);
+        int rc = n < 0 ? CN_EXIT_USAGE : report_print_diff(o->db, ids, n, stdout);
+        free(ids);
+        return rc == 0 ? flushed() : rc;
+    }
+    if (o->csv || o->json) { /* every run (default), for pandas and spreadsheets */
+        ReportTable t;
+        int rc = report_load_export(o->db, o->runs ? o->runs : "all", o->epochs, &t);
+        if (rc == 0 && o->csv) report_write_csv(&t, stdout);
+        else if (rc == 0) report_write_json(&t, stdout);
+        report_free_table(&t);
+        return rc == 0 ? flushed() : rc;
     }
     ReportData d;
     int rc = report_load_table(o->db, o->runs ? o->runs : "all", &d);

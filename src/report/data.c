@@ -107,10 +107,11 @@ static void load_summary(sqlite3_stmt *st, ReportRun *r)
 static int load_details(sqlite3 *db, const char *path, int schema_version, ReportRun *r)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds, "
-                           "images_per_sec FROM epochs WHERE run_id = ?1 ORDER BY epoch",
-                           -1, &st, NULL) != SQLITE_OK)
+    char sql[256]; /* val_loss and val_acc from version 7 */
+    snprintf(sql, sizeof sql, "SELECT epoch, lr, train_loss, train_acc, test_loss, test_acc, "
+             "seconds, images_per_sec, %s FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+             schema_version >= 7 ? "val_loss, val_acc" : "NULL, NULL");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(path, db, "cannot read table epochs");
     sqlite3_bind_int64(st, 1, r->id);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -124,6 +125,8 @@ static int load_details(sqlite3 *db, const char *path, int schema_version, Repor
         e->test_acc = col_double(st, 5);
         e->seconds = col_double(st, 6);
         e->images_per_sec = col_double(st, 7);
+        e->val_loss = col_double(st, 8);
+        e->val_acc = col_double(st, 9);
     }
     sqlite3_finalize(st);
 
@@ -219,8 +222,10 @@ static int load_groups(sqlite3 *db, const char *path, ReportGroups *out);
 static int load_group_members(sqlite3 *db, const char *path, ReportData *d);
 
 /* report_load (details: every run's epochs and layers, the groups with their
- * members) and report_load_table (the runs rows alone). */
-static int load(const char *path, const char *spec, int details, ReportData *out)
+ * members; LOAD_NO_GROUPS: not the groups), report_load_runs (LOAD_DETAILS |
+ * LOAD_NO_GROUPS) and report_load_table (the runs rows alone). */
+enum { LOAD_DETAILS = 1, LOAD_NO_GROUPS = 2 };
+static int load(const char *path, const char *spec, int how, ReportData *out)
 {
     memset(out, 0, sizeof *out);
     out->db_path = xstrdup(path);
@@ -287,10 +292,11 @@ static int load(const char *path, const char *spec, int details, ReportData *out
     out->n_recorded = (int)recorded;
     out->latest = !all && !n_ids;
     out->groups.schema_version = out->schema_version;
+    int details = how & LOAD_DETAILS, groups = details && !(how & LOAD_NO_GROUPS);
     for (int i = 0; details && i < out->n_runs; i++)
         if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
-    if (details && out->schema_version >= 6 && (load_groups(db, path, &out->groups) != 0 ||
-                                                load_group_members(db, path, out) != 0))
+    if (groups && out->schema_version >= 6 && (load_groups(db, path, &out->groups) != 0 ||
+                                               load_group_members(db, path, out) != 0))
         goto done;
     rc = 0;
 done:
@@ -301,7 +307,12 @@ done:
 
 int report_load(const char *path, const char *spec, ReportData *out)
 {
-    return load(path, spec, 1, out);
+    return load(path, spec, LOAD_DETAILS, out);
+}
+
+int report_load_runs(const char *path, const char *spec, ReportData *out)
+{
+    return load(path, spec, LOAD_DETAILS | LOAD_NO_GROUPS, out);
 }
 
 int report_load_table(const char *path, const char *spec, ReportData *out)

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static inline const char *fmt_pct(char *b, size_t n, double frac)
 {
@@ -47,6 +48,17 @@ static inline const char *fmt_num(char *b, size_t n, double v, int decimals)
 {
     if (!isfinite(v)) snprintf(b, n, "-");
     else snprintf(b, n, "%.*f", decimals, v);
+    return b;
+}
+
+/* v with the fewest digits (15 to 17) that read back as v: 0.1, not
+ * 0.10000000000000001 (the CSV and JSON export); finite v only */
+static inline const char *fmt_exact(char *b, size_t n, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(b, n, "%.*g", digits, v);
+        if (strtod(b, NULL) == v) break;
+    }
     return b;
 }
 
