@@ -208,6 +208,52 @@ START_TEST(test_export_parses_back)
     free(buf);
 }
 END_TEST
+
+/* Every op has a row in the export's table (src/export/onnx.c): its
+ * emitter, or the reason export refuses it. A network with an op that has
+ * neither is refused, at its section's line, with nothing written (every op
+ * has an emitter today: an op this cnnrun does not know stands in). */
+START_TEST(test_onnx_table_complete)
+{
+    for (int op = 0; op < OP_COUNT; op++) {
+        const char *why = NULL;
+        if (!onnx_op_form((OpType)op, &why))
+            ck_assert_msg(!strstr(why, "is missing"), "op %s: %s", op_name((OpType)op), why);
+    }
+    write_file("odd.ini", "[layer.odd]\ntype = relu\n");
+    Experiment e;
+    char p[256], err[4096] = "";
+    path_in(p, sizeof p, "odd.ini");
+    ck_assert_int_eq(experiment_load(p, NULL, 0, &e), 0);
+    Node node = {.op = OP_COUNT, .name = "odd", .section = 0};
+    Model m = {.exp = &e, .n_nodes = 1, .nodes = &node, .classes = 10};
+    const char *why = NULL;
+    ck_assert_ptr_eq(onnx_unexportable(&m, &why), &node);
+    ck_assert_str_eq(why, "an op this cnnrun does not know");
+    OnnxExportInfo info = {.experiment = "odd", .class_names = cifar_class_names};
+    size_t len = 1;
+    ck_assert_ptr_null(onnx_export_buffer(&m, &info, &len));
+    ck_assert_uint_eq(len, 0);
+    path_in(p, sizeof p, "odd.onnx");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = tmpfile();
+    dup2(fileno(f), 2);
+    int rc = onnx_export(&m, &info, p);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    size_t got = fread(err, 1, sizeof err - 1, f);
+    err[got] = '\0';
+    fclose(f);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err, "odd.ini:1: [layer.odd]: cannot export to ONNX: node 'odd' (op ?) "
+                              "has no ONNX form: an op this cnnrun does not know"), "%s", err);
+    ck_assert(!exists("odd.onnx"));
+    experiment_free(&e);
+}
+END_TEST
 #endif
 
 /* Each wrong input: its message, exit status 2, no output and no temporary
@@ -696,6 +742,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
 #ifdef CNNRUN_ONNX
     tcase_add_test(tc, test_export_parses_back);
+    tcase_add_test(tc, test_onnx_table_complete);
 #endif
     tcase_add_test(tc, test_export_errors);
     tcase_add_test(tc, test_predict_matches_eval);

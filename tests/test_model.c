@@ -64,8 +64,9 @@ static const struct {
 };
 
 /* Every op has a complete row: a forgotten row or field would be a NULL
- * call or a nameless op in tables and checkpoints. Names are unique (they
- * are stored in checkpoints). */
+ * call or a nameless op in tables and checkpoints, or a parameter of no kind
+ * (no [group.*] could select it). Names are unique (they are stored in
+ * checkpoints). test_export.c checks the ONNX table's rows. */
 START_TEST(test_op_table_complete)
 {
     for (int op = 0; op < OP_COUNT; op++) {
@@ -76,6 +77,17 @@ START_TEST(test_op_table_complete)
         for (int k = 0; k < op; k++) ck_assert_str_ne(op_name((OpType)k), info->name);
         /* an op with parameters initialises them */
         if (info->flags & (OPF_PARAMS | OPF_RUNNING_STATS)) ck_assert_ptr_nonnull(info->init);
+        /* and names the kind of each tensor, one ParamKind each, for [group.*] and
+         * Muon (src/train/groups.c); an op without parameters names none */
+        for (int bias = 0; bias < 2; bias++) {
+            unsigned kind = op_param_kind((OpType)op, bias);
+            if (info->flags & OPF_PARAMS)
+                ck_assert_msg(kind && !(kind & (kind - 1)) && (kind & PK_ALL),
+                              "op %s: its row names no ParamKind for its %s", info->name,
+                              bias ? "bias" : "weight");
+            else
+                ck_assert_msg(kind == 0, "op %s has no parameters but a ParamKind", info->name);
+        }
     }
     ck_assert_str_eq(op_name(OP_COUNT), "?");
 }

@@ -54,6 +54,10 @@ enum {
     OPF_TAKES_STATISTICS = 1 << 7  /* a batch norm whose producer may compute its statistics */
 };
 unsigned op_flags(OpType op);
+/* The ParamKind (config.h: PK_CONV_WEIGHT, PK_BN_BIAS, ...) of an op's
+ * weight tensor (bias false) or bias tensor (bias true), from its row in the
+ * op table; 0 when the op has no parameters. */
+unsigned op_param_kind(OpType op, bool bias);
 
 #define NODE_INPUT (-1) /* input index meaning "the network's input images" */
 

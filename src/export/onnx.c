@@ -4,8 +4,9 @@
  * last and are transposed here), with the trained weights and batch-norm
  * running statistics as initialisers and the class names as metadata; the
  * messages are those protoc-c generated from Debian's onnx.proto, serialised
- * by libprotobuf-c. Only this file knows the ONNX op names; docs/export.md
- * lists the mapping. */
+ * by libprotobuf-c. Each op's ONNX form is one row of the table `forms`
+ * (its emitter, or why it has none: export then refuses the network). Only
+ * this file knows the ONNX op names; docs/export.md lists the mapping. */
 #include "cnnrun/export.h"
 
 #include <math.h>
@@ -246,9 +247,8 @@ static void conv_node(Builder *b, const Model *m, const Node *n, Tensor x, const
     attr_int(b, nd, "group", 1);
 }
 
-static void pool_node(Builder *b, const Node *n, Tensor x, const char *out)
+static void pool_node(Builder *b, const Node *n, bool max, Tensor x, const char *out)
 {
-    bool max = n->op == OP_MAXPOOL;
     Onnx__NodeProto *nd = node(b, max ? "MaxPool" : "AveragePool", n->name, out, 1, x.name);
     attr_ints(b, nd, "kernel_shape", 2, n->size, n->size);
     attr_ints(b, nd, "strides", 2, n->stride, n->stride);
@@ -271,114 +271,234 @@ static void gelu_nodes(Builder *b, const Node *n, Tensor x, const char *out)
     node(b, "Mul", n->name, out, 2, xh, p);
 }
 
+/* ---- one emitter per op ---- */
+
+/* A node to emit: its inputs' tensors, and whether it is the network's last
+ * (its output is then "logits" where the op can name it so). */
+typedef struct {
+    Builder *b;
+    const Model *m;
+    const Node *n;
+    Tensor in[CN_MAX_INPUTS];
+    bool last;
+} Emit;
+
+/* What most ops give: a tensor named as the node, of its first input's rank */
+static Tensor same_rank(const Emit *e)
+{
+    return (Tensor){e->n->name, e->in[0].rank};
+}
+
+static Tensor emit_conv(const Emit *e)
+{
+    int c, h, w;
+    model_tensor_shape(e->m, e->n->in[0], &c, &h, &w);
+    Tensor y = {e->n->name, 4};
+    conv_node(e->b, e->m, e->n, as_4d(e->b, e->in[0], c, e->n->name), y.name);
+    return y;
+}
+
+static Tensor emit_batchnorm(const Emit *e)
+{
+    Builder *b = e->b;
+    const Node *n = e->n;
+    const float *rm = e->m->state + n->s_off, *rv = rm + n->c;
+    int64_t c = n->c;
+    Tensor y = same_rank(e);
+    /* one at a time: the initialisers in this order (not the arguments' unspecified one) */
+    const char *g = init_copy(b, b_str(b, "%s.weight", n->name), e->m->params + n->w_off, 1, c);
+    const char *be = init_copy(b, b_str(b, "%s.bias", n->name), e->m->params + n->b_off, 1, c);
+    const char *mean = init_copy(b, b_str(b, "%s.running_mean", n->name), rm, 1, c);
+    const char *var = init_copy(b, b_str(b, "%s.running_var", n->name), rv, 1, c);
+    Onnx__NodeProto *nd =
+        node(b, "BatchNormalization", n->name, y.name, 5, e->in[0].name, g, be, mean, var);
+    attr_float(b, nd, "epsilon", n->eps);
+    return y;
+}
+
+static Tensor emit_relu(const Emit *e)
+{
+    Tensor y = same_rank(e);
+    node(e->b, "Relu", e->n->name, y.name, 1, e->in[0].name);
+    return y;
+}
+
+static Tensor emit_leaky(const Emit *e)
+{
+    Tensor y = same_rank(e);
+    attr_float(e->b, node(e->b, "LeakyRelu", e->n->name, y.name, 1, e->in[0].name), "alpha",
+               e->n->slope);
+    return y;
+}
+
+static Tensor emit_gelu(const Emit *e)
+{
+    Tensor y = same_rank(e);
+    gelu_nodes(e->b, e->n, e->in[0], y.name);
+    return y;
+}
+
+/* x * sigmoid(x) */
+static Tensor emit_silu(const Emit *e)
+{
+    Tensor y = same_rank(e);
+    const char *s = b_str(e->b, "%s/sigmoid", e->n->name);
+    node(e->b, "Sigmoid", s, s, 1, e->in[0].name);
+    node(e->b, "Mul", e->n->name, y.name, 2, e->in[0].name, s);
+    return y;
+}
+
+static Tensor emit_pool(const Emit *e, bool max)
+{
+    Tensor y = {e->n->name, 4};
+    pool_node(e->b, e->n, max, as_4d(e->b, e->in[0], e->n->c, e->n->name), y.name);
+    return y;
+}
+
+static Tensor emit_maxpool(const Emit *e) { return emit_pool(e, true); }
+static Tensor emit_avgpool(const Emit *e) { return emit_pool(e, false); }
+
+static Tensor emit_global_avgpool(const Emit *e)
+{
+    Tensor y = {e->n->name, 4};
+    node(e->b, "GlobalAveragePool", e->n->name, y.name, 1,
+         as_4d(e->b, e->in[0], e->n->c, e->n->name).name);
+    return y;
+}
+
+/* the identity in evaluation */
+static Tensor emit_dropout(const Emit *e)
+{
+    return e->in[0];
+}
+
+static Tensor emit_flatten(const Emit *e)
+{
+    int c, h, w;
+    model_tensor_shape(e->m, e->n->in[0], &c, &h, &w);
+    return as_2d(e->b, e->in[0], h, w, e->n->name, e->n->name);
+}
+
+static Tensor emit_linear(const Emit *e)
+{
+    Builder *b = e->b;
+    const Node *n = e->n;
+    int c, h, w;
+    model_tensor_shape(e->m, n->in[0], &c, &h, &w);
+    Tensor x = as_2d(b, e->in[0], h, w, n->name, NULL);
+    Tensor y = {e->last ? "logits" : n->name, 2};
+    const char *g = n->scale != 1.0f ? b_str(b, "%s/gemm", n->name) : y.name;
+    /* cnnrun's weight is (in, out): Gemm's B untransposed */
+    const char *wn = init_copy(b, b_str(b, "%s.weight", n->name), e->m->params + n->w_off, 2,
+                               (int64_t)c, (int64_t)n->c);
+    if (n->b_len)
+        node(b, "Gemm", g, g, 3, x.name, wn,
+             init_copy(b, b_str(b, "%s.bias", n->name), e->m->params + n->b_off, 1,
+                       (int64_t)n->c));
+    else
+        node(b, "Gemm", g, g, 2, x.name, wn);
+    if (n->scale != 1.0f) { /* out = scale * (x W + b), as cnnrun computes it */
+        const char *s = b_str(b, "%s.scale", n->name);
+        init_floats(b, s, 0, NULL)[0] = n->scale;
+        node(b, "Mul", b_str(b, "%s/scale", n->name), y.name, 2, g, s);
+    }
+    return y;
+}
+
+/* add or concat: equal shapes (add) or equal H, W (concat); a (N, C) input
+ * next to (N, C, 1, 1) ones is brought to rank 4 */
+static Tensor emit_join(const Emit *e, const char *op, bool concat)
+{
+    Builder *b = e->b;
+    const Node *n = e->n;
+    int rank = 2;
+    for (int j = 0; j < n->n_in; j++)
+        if (e->in[j].rank == 4) rank = 4;
+    Tensor y = {n->name, rank};
+    Onnx__NodeProto *nd = node(b, op, n->name, y.name, 0);
+    nd->n_input = (size_t)n->n_in;
+    nd->input = b_alloc(b, sizeof(char *) * (size_t)n->n_in);
+    for (int j = 0; j < n->n_in; j++) {
+        int c = n->in[j] == NODE_INPUT ? e->m->in_c : e->m->nodes[n->in[j]].c;
+        Tensor x = rank == 4 ? as_4d(b, e->in[j], c, b_str(b, "%s/in%d", n->name, j)) : e->in[j];
+        nd->input[j] = (char *)x.name;
+    }
+    if (concat) attr_int(b, nd, "axis", 1);
+    /* the Reshape nodes as_4d added went after this node: move it last */
+    for (size_t k = 0; k + 1 < b->n_nodes; k++)
+        if (b->nodes[k] == nd) {
+            memmove(b->nodes + k, b->nodes + k + 1, sizeof nd * (b->n_nodes - k - 1));
+            b->nodes[b->n_nodes - 1] = nd;
+            break;
+        }
+    return y;
+}
+
+static Tensor emit_add(const Emit *e)
+{
+    return emit_join(e, e->n->n_in == 2 ? "Add" : "Sum", false);
+}
+
+static Tensor emit_concat(const Emit *e)
+{
+    return emit_join(e, "Concat", true);
+}
+
+/* ---- the table: each op's ONNX form ---- */
+
+/* An op's row: the emitter that writes a node of it as ONNX ops and returns
+ * its output's tensor, or (emit NULL) why it has none, which export then
+ * says when it refuses a network with it. A forgotten row has neither:
+ * test_onnx_table_complete fails. */
+typedef struct {
+    Tensor (*emit)(const Emit *e);
+    const char *not_exportable;
+} OnnxForm;
+
+static const OnnxForm forms[OP_COUNT] = {
+    [OP_CONV] = {emit_conv, NULL},
+    [OP_BATCHNORM] = {emit_batchnorm, NULL},
+    [OP_RELU] = {emit_relu, NULL},
+    [OP_LEAKY] = {emit_leaky, NULL},
+    [OP_GELU] = {emit_gelu, NULL},
+    [OP_MAXPOOL] = {emit_maxpool, NULL},
+    [OP_AVGPOOL] = {emit_avgpool, NULL},
+    [OP_GLOBAL_AVGPOOL] = {emit_global_avgpool, NULL},
+    [OP_LINEAR] = {emit_linear, NULL},
+    [OP_DROPOUT] = {emit_dropout, NULL},
+    [OP_FLATTEN] = {emit_flatten, NULL},
+    [OP_ADD] = {emit_add, NULL},
+    [OP_CONCAT] = {emit_concat, NULL},
+    [OP_SILU] = {emit_silu, NULL},
+};
+
+int onnx_op_form(OpType op, const char **why)
+{
+    if ((unsigned)op >= OP_COUNT) {
+        *why = "an op this cnnrun does not know";
+        return 0;
+    }
+    if (forms[op].emit) return 1;
+    *why = forms[op].not_exportable ? forms[op].not_exportable
+                                    : "its row in the ONNX table (src/export/onnx.c) is missing";
+    return 0;
+}
+
+const Node *onnx_unexportable(const Model *m, const char **why)
+{
+    for (int i = 0; i < m->n_nodes; i++)
+        if (!onnx_op_form(m->nodes[i].op, why)) return &m->nodes[i];
+    return NULL;
+}
+
 /* The output of node i, emitted; t[] holds the inputs' tensors. */
 static Tensor emit(Builder *b, const Model *m, int i, const Tensor *t, bool last)
 {
     const Node *n = &m->nodes[i];
-    Tensor in[CN_MAX_INPUTS];
-    for (int j = 0; j < n->n_in; j++) in[j] = n->in[j] == NODE_INPUT ? t[m->n_nodes] : t[n->in[j]];
-    Tensor y = {n->name, in[0].rank};
-    switch (n->op) {
-    case OP_CONV: {
-        int c, h, w;
-        model_tensor_shape(m, n->in[0], &c, &h, &w);
-        y.rank = 4;
-        conv_node(b, m, n, as_4d(b, in[0], c, n->name), y.name);
-        break;
-    }
-    case OP_BATCHNORM: {
-        const float *rm = m->state + n->s_off, *rv = rm + n->c;
-        int64_t c = n->c;
-        /* one at a time: the initialisers in this order (not the arguments' unspecified one) */
-        const char *g = init_copy(b, b_str(b, "%s.weight", n->name), m->params + n->w_off, 1, c);
-        const char *be = init_copy(b, b_str(b, "%s.bias", n->name), m->params + n->b_off, 1, c);
-        const char *mean = init_copy(b, b_str(b, "%s.running_mean", n->name), rm, 1, c);
-        const char *var = init_copy(b, b_str(b, "%s.running_var", n->name), rv, 1, c);
-        Onnx__NodeProto *nd =
-            node(b, "BatchNormalization", n->name, y.name, 5, in[0].name, g, be, mean, var);
-        attr_float(b, nd, "epsilon", n->eps);
-        break;
-    }
-    case OP_RELU: node(b, "Relu", n->name, y.name, 1, in[0].name); break;
-    case OP_LEAKY:
-        attr_float(b, node(b, "LeakyRelu", n->name, y.name, 1, in[0].name), "alpha", n->slope);
-        break;
-    case OP_GELU: gelu_nodes(b, n, in[0], y.name); break;
-    case OP_SILU: { /* x * sigmoid(x) */
-        const char *s = b_str(b, "%s/sigmoid", n->name);
-        node(b, "Sigmoid", s, s, 1, in[0].name);
-        node(b, "Mul", n->name, y.name, 2, in[0].name, s);
-        break;
-    }
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-        y.rank = 4;
-        pool_node(b, n, as_4d(b, in[0], n->c, n->name), y.name);
-        break;
-    case OP_GLOBAL_AVGPOOL:
-        y.rank = 4;
-        node(b, "GlobalAveragePool", n->name, y.name, 1, as_4d(b, in[0], n->c, n->name).name);
-        break;
-    case OP_DROPOUT: return in[0]; /* the identity in evaluation */
-    case OP_FLATTEN: {
-        int c, h, w;
-        model_tensor_shape(m, n->in[0], &c, &h, &w);
-        return as_2d(b, in[0], h, w, n->name, n->name);
-    }
-    case OP_LINEAR: {
-        int c, h, w;
-        model_tensor_shape(m, n->in[0], &c, &h, &w);
-        Tensor x = as_2d(b, in[0], h, w, n->name, NULL);
-        y.rank = 2;
-        if (last) y.name = "logits";
-        const char *g = n->scale != 1.0f ? b_str(b, "%s/gemm", n->name) : y.name;
-        /* cnnrun's weight is (in, out): Gemm's B untransposed */
-        const char *wn = init_copy(b, b_str(b, "%s.weight", n->name), m->params + n->w_off, 2,
-                                   (int64_t)c, (int64_t)n->c);
-        if (n->b_len)
-            node(b, "Gemm", g, g, 3, x.name, wn,
-                 init_copy(b, b_str(b, "%s.bias", n->name), m->params + n->b_off, 1,
-                           (int64_t)n->c));
-        else
-            node(b, "Gemm", g, g, 2, x.name, wn);
-        if (n->scale != 1.0f) { /* out = scale * (x W + b), as cnnrun computes it */
-            const char *s = b_str(b, "%s.scale", n->name);
-            init_floats(b, s, 0, NULL)[0] = n->scale;
-            node(b, "Mul", b_str(b, "%s/scale", n->name), y.name, 2, g, s);
-        }
-        break;
-    }
-    case OP_ADD:
-    case OP_CONCAT: {
-        /* equal shapes (add) or equal H, W (concat); a (N, C) input next to
-         * (N, C, 1, 1) ones is brought to rank 4 */
-        int rank = 2;
-        for (int j = 0; j < n->n_in; j++)
-            if (in[j].rank == 4) rank = 4;
-        Onnx__NodeProto *nd;
-        const char *op = n->op == OP_CONCAT ? "Concat" : n->n_in == 2 ? "Add" : "Sum";
-        nd = node(b, op, n->name, y.name, 0);
-        nd->n_input = (size_t)n->n_in;
-        nd->input = b_alloc(b, sizeof(char *) * (size_t)n->n_in);
-        for (int j = 0; j < n->n_in; j++) {
-            int c = n->in[j] == NODE_INPUT ? m->in_c : m->nodes[n->in[j]].c;
-            Tensor x = rank == 4 ? as_4d(b, in[j], c, b_str(b, "%s/in%d", n->name, j)) : in[j];
-            nd->input[j] = (char *)x.name;
-        }
-        if (n->op == OP_CONCAT) attr_int(b, nd, "axis", 1);
-        y.rank = rank;
-        /* the Reshape nodes as_4d added went after this node: move it last */
-        for (size_t k = 0; k + 1 < b->n_nodes; k++)
-            if (b->nodes[k] == nd) {
-                memmove(b->nodes + k, b->nodes + k + 1, sizeof nd * (b->n_nodes - k - 1));
-                b->nodes[b->n_nodes - 1] = nd;
-                break;
-            }
-        break;
-    }
-    case OP_COUNT: break;
-    }
-    return y;
+    Emit e = {.b = b, .m = m, .n = n, .last = last};
+    for (int j = 0; j < n->n_in; j++)
+        e.in[j] = n->in[j] == NODE_INPUT ? t[m->n_nodes] : t[n->in[j]];
+    return forms[n->op].emit(&e);
 }
 
 static Onnx__ValueInfoProto *value_info(Builder *b, const char *name, int nd, const int64_t *dims)
@@ -439,6 +559,11 @@ const char *onnx_reserved_name(const Model *m)
 
 void *onnx_export_buffer(const Model *m, const OnnxExportInfo *info, size_t *len)
 {
+    const char *why;
+    if (onnx_unexportable(m, &why)) {
+        *len = 0;
+        return NULL;
+    }
     Builder b = {0};
     Tensor *t = xcalloc((size_t)m->n_nodes + 1, sizeof *t);
     t[m->n_nodes] = (Tensor){"input", 4}; /* the network's input (NODE_INPUT) */
@@ -522,6 +647,17 @@ void *onnx_export_buffer(const Model *m, const OnnxExportInfo *info, size_t *len
 
 int onnx_export(const Model *m, const OnnxExportInfo *info, const char *path)
 {
+    const char *why;
+    const Node *n = onnx_unexportable(m, &why);
+    if (n) { /* at its section's line, as the builder's errors */
+        const Experiment *e = m->exp;
+        if (e && n->section >= 0 && n->section < e->n_layers)
+            fprintf(stderr, "%s:%d: [layer.%s]: ", e->path, e->layers[n->section].line,
+                    e->layers[n->section].name);
+        fprintf(stderr, "cannot export to ONNX: node '%s' (op %s) has no ONNX form: %s; nothing "
+                        "was written\n", n->name, op_name(n->op), why);
+        return -1;
+    }
     size_t len;
     void *buf = onnx_export_buffer(m, info, &len);
     int rc = write_file_atomic(path, buf, len, "the ONNX model");

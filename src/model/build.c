@@ -1,27 +1,13 @@
 /* build.c — model_build: an Experiment becomes a planned Model in two steps,
  * expansion of the sections into nodes (expand.c) and the plan of gradients
  * and memory (plan.c); and what is asked of a built model as a whole (its
- * tensors' shapes, FLOPs, freeing it). */
+ * FLOPs, freeing it). The top of src/model: nothing there calls it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "build.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
-
-void model_tensor_shape(const Model *m, int idx, int *c, int *h, int *w)
-{
-    if (idx == NODE_INPUT) {
-        *c = m->in_c;
-        *h = m->in_h;
-        *w = m->in_w;
-    } else {
-        const Node *n = &m->nodes[idx];
-        *c = n->c;
-        *h = n->h;
-        *w = n->w;
-    }
-}
 
 int model_build(const Experiment *e, int max_batch, Model *m)
 {

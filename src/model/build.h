@@ -8,10 +8,6 @@
 
 #include "cnnrun/model.h"
 
-/* `file:line: [layer.NAME]: message` for section s of e, on stderr. */
-void model_error(const Experiment *e, int section, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Appends the nodes of every section of m->exp to m->nodes and checks that
  * the last one gives the class scores. Returns 0, or -1 (error printed). */
 int model_expand(Model *m);
@@ -22,8 +18,8 @@ int model_expand(Model *m);
 int model_plan(Model *m);
 
 /* Floats of the kernels' shared scratch the nodes need at max_batch, for
- * their algorithms (0 without buffers); plan.c allocates it, tune.c re-sizes
- * it when the algorithms change. */
+ * their algorithms (0 without buffers; tune.c): plan.c allocates it, tune.c
+ * re-sizes it when the algorithms change. */
 size_t model_scratch_need(const Model *m);
 
 /* Every conv's first algorithm (tune.c), by CNNRUN_CONV: the shape rule, or

@@ -3,13 +3,13 @@
  * written-out form would, plain element-wise types take their op from the op
  * table; every shape is inferred and checked here, errors at the section's
  * file:line. */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build.h"
 #include "cnnrun/data.h"
 #include "cnnrun/util.h"
+#include "graph.h"
 #include "ops.h"
 
 typedef struct {
@@ -30,17 +30,6 @@ static int cmp_named(const void *a, const void *b)
     const struct NamedSection *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
-void model_error(const Experiment *e, int section, const char *fmt, ...)
-{
-    const LayerSpec *L = &e->layers[section];
-    fprintf(stderr, "%s:%d: [layer.%s]: ", e->path, L->line, L->name);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
 }
 
 static void shape_str(char *buf, size_t n, int c, int h, int w)

@@ -8,6 +8,7 @@
 #include "build.h"
 #include "cnnrun/model.h"
 #include "cnnrun/util.h"
+#include "graph.h"
 #include "ops.h"
 
 void model_init_params(Model *m, uint64_t seed)

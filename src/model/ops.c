@@ -522,9 +522,11 @@ static void concat_bwd(const OpCall *c)
 #define PLAIN .layer_type = -1, .activation = -1
 static const OpInfo table[] = {
     [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
-                 conv_check, &whiten_init, .conv_shape = conv_shape},
+                 conv_check, &whiten_init, .conv_shape = conv_shape,
+                 .weight_kind = PK_CONV_WEIGHT, .bias_kind = PK_BIAS},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS | OPF_APPLIES_ACTIVATION |
-                      OPF_TAKES_STATISTICS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved, bn_scratch},
+                      OPF_TAKES_STATISTICS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved, bn_scratch,
+                      .weight_kind = PK_BN_WEIGHT, .bias_kind = PK_BN_BIAS},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
                  relu_bwd, NULL, NULL, NULL, .bn_act = BN_ACT_RELU},
     [OP_LEAKY] = {"leaky", 0, LT_LEAKY, ACT_LEAKY, leaky_fwd, leaky_bwd, NULL, NULL, NULL,
@@ -536,7 +538,7 @@ static const OpInfo table[] = {
     [OP_AVGPOOL] = {"avgpool", 0, PLAIN, avgpool_fwd, avgpool_bwd, NULL, NULL, NULL},
     [OP_GLOBAL_AVGPOOL] = {"global_avgpool", 0, PLAIN, gap_fwd, gap_bwd, NULL, NULL, NULL},
     [OP_LINEAR] = {"linear", OPF_PARAMS, PLAIN, linear_fwd, linear_bwd, linear_init, NULL,
-                   linear_scratch},
+                   linear_scratch, .weight_kind = PK_LINEAR_WEIGHT, .bias_kind = PK_BIAS},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
     [OP_ADD] = {"add", 0, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
@@ -559,4 +561,9 @@ const char *op_name(OpType op)
 unsigned op_flags(OpType op)
 {
     return table[op].flags;
+}
+
+unsigned op_param_kind(OpType op, bool bias)
+{
+    return bias ? table[op].bias_kind : table[op].weight_kind;
 }

@@ -1,8 +1,10 @@
 /* ops.h — private to src/model: the op table, one row per primitive node type
- * (OpType). A row says everything the builder, the planner, the executor and
- * the initialiser need to know about an op, so adding a layer type is one
- * kernel in src/engine and one row in ops.c (docs/architecture.md, "Adding a
- * layer type"). Nothing outside ops.c switches on OpType. */
+ * (OpType). A row says everything the builder, the planner, the executor, the
+ * initialiser and the optimizer's groups need to know about an op, so adding
+ * a layer type is one kernel in src/engine and one row in ops.c
+ * (docs/architecture.md, "Adding a layer type"); its ONNX form is one row of
+ * the export's own table (src/export/onnx.c). Nothing outside ops.c switches
+ * on OpType. */
 #ifndef CNNRUN_MODEL_OPS_H
 #define CNNRUN_MODEL_OPS_H
 
@@ -65,6 +67,11 @@ typedef struct {
     /* The engine's BnActKind when a batch norm (OPF_APPLIES_ACTIVATION) can
      * apply this element-wise op in its own passes (0, BN_ACT_NONE: it cannot). */
     int bn_act;
+    /* The ParamKind (config.h) of its weight tensor and of its bias tensor
+     * (op_param_kind): what [group.*] `params` selects and whether Muon may
+     * update it (PK_MATRIX); 0 for an op without parameters. An op with
+     * OPF_PARAMS names both (test_op_table_complete). */
+    unsigned weight_kind, bias_kind;
 } OpInfo;
 
 const OpInfo *op_info(OpType op);

@@ -12,6 +12,7 @@
 #include "build.h"
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
+#include "graph.h"
 #include "ops.h"
 
 /* Floats an op keeps per image from forward to backward (the part of its
@@ -197,17 +198,6 @@ static size_t floats_per_image(const Model *m, const size_t *slot_sizes, int n_s
     }
     for (int s = 0; s < n_slots; s++) total += slot_sizes[s];
     return total;
-}
-
-size_t model_scratch_need(const Model *m)
-{
-    size_t scratch = 0;
-    for (int i = 0; i < m->n_nodes && m->max_batch > 0; i++) {
-        const OpInfo *op = op_info(m->nodes[i].op);
-        size_t need = op->scratch_floats ? op->scratch_floats(m, &m->nodes[i], m->max_batch) : 0;
-        if (need > scratch) scratch = need;
-    }
-    return scratch;
 }
 
 const char model_memory_hint[] = "the network's buffers do not fit in memory: use a smaller "

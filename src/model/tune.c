@@ -6,8 +6,9 @@
  * sample of the batch with the model's threads, and the fastest is kept;
  * repeated shapes (ResNet's blocks) are timed once. A checkpoint's choice is
  * put back as it was (model_set_conv_algos), so that a resumed run computes
- * what the interrupted one would have. The scratch is re-sized whenever the
- * algorithms change (the kernels' needs differ). */
+ * what the interrupted one would have. The kernels' shared scratch depends
+ * on the algorithms: model_scratch_need sizes it (plan.c allocates it), and
+ * it is re-sized whenever they change. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,17 @@ int model_init_conv_algos(Model *m)
                       : conv_algo_rule(&s);
     }
     return 0;
+}
+
+size_t model_scratch_need(const Model *m)
+{
+    size_t scratch = 0;
+    for (int i = 0; i < m->n_nodes && m->max_batch > 0; i++) {
+        const OpInfo *op = op_info(m->nodes[i].op);
+        size_t need = op->scratch_floats ? op->scratch_floats(m, &m->nodes[i], m->max_batch) : 0;
+        if (need > scratch) scratch = need;
+    }
+    return scratch;
 }
 
 static void resize_scratch(Model *m)

@@ -4,8 +4,8 @@
  * `cnnrun runs` (report.h). Opens the file read-only and reads only the base
  * tables plus `layers` (and from version 6 `run_params` and the view
  * `run_groups`), so version-1 databases work too; the comparison columns are
- * the `run_summary` view's query (RESULTS_RUN_SUMMARY_SELECT), so report and
- * view always agree. */
+ * the `run_summary` view's query (results_read.h: results_run_summary_select),
+ * so report and view always agree. */
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -15,12 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../results/readonly.h"
-#include "../results/schema.sql.h"
-#include "../results/sql_math.h"
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/decimal.h"
 #include "cnnrun/report.h"
+#include "cnnrun/results_read.h"
 #include "cnnrun/util.h"
 
 static double col_double(sqlite3_stmt *st, int i)
@@ -80,7 +78,7 @@ static int parse_ids(const char *spec, int64_t **ids, int *n)
 
 static void load_summary(sqlite3_stmt *st, ReportRun *r)
 {
-    /* column order of RESULTS_RUN_SUMMARY_SELECT */
+    /* column order of results_run_summary_select's query */
     r->id = sqlite3_column_int64(st, 0);
     r->experiment = col_text(st, 1);
     r->status = col_text(st, 2);
@@ -249,9 +247,7 @@ static int load(const char *path, const char *spec, int how, ReportData *out)
                                   " ORDER BY r.id";
     char sql[4096];
     /* before version 7 there is no epochs.val_acc: the best epoch is on test */
-    snprintf(sql, sizeof sql, "%s%s",
-             out->schema_version >= 7 ? RESULTS_RUN_SUMMARY_SELECT
-                                      : RESULTS_RUN_SUMMARY_SELECT_V2, where);
+    snprintf(sql, sizeof sql, "%s%s", results_run_summary_select(out->schema_version), where);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_fail(path, db, "cannot read table runs");
         goto done;
@@ -401,8 +397,7 @@ static int load_members(sqlite3 *db, const char *path, int version, ReportGroup 
 {
     sqlite3_stmt *st = NULL;
     char sql[4096];
-    snprintf(sql, sizeof sql, "%s WHERE r.id = ?1",
-             version >= 7 ? RESULTS_RUN_SUMMARY_SELECT : RESULTS_RUN_SUMMARY_SELECT_V2);
+    snprintf(sql, sizeof sql, "%s WHERE r.id = ?1", results_run_summary_select(version));
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(path, db, "cannot read table runs");
     int64_t first = 0;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../results/readonly.h"
+#include "cnnrun/results_read.h"
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 

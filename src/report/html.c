@@ -2,7 +2,7 @@
  * comparison table, the groups of seeds (html_groups.c), an overlay plot of
  * the runs' test accuracy and, per run, loss / accuracy / learning-rate
  * plots, the LR range test where there is one and the layer table; the plots
- * are SVG files next to it (plot.c). */
+ * are SVG files next to it (plot.c); the page's helpers are html_page.c's. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,19 +15,7 @@
 #include "cnnrun/util.h"
 #include "format.h"
 #include "html.h"
-
-void html_esc(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
+#include "html_page.h"
 
 /* mkdir -p; 0 or -1 with the reason printed. */
 static int make_dirs(const char *dir)
@@ -57,22 +45,6 @@ static int make_dirs(const char *dir)
         if (c == '\0') break;
     }
     return 0;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-int html_plot(const char *dir, const char *name, int w, int h, const PlotPanel *panels, int n)
-{
-    char *path = join(dir, name);
-    int rc = plot_svg(path, w, h, panels, n);
-    free(path);
-    return rc;
 }
 
 /* loss | accuracy | learning rate of one run, side by side */
@@ -230,7 +202,7 @@ static void write_layers(FILE *f, const ReportRun *r)
 int report_write_html(const ReportData *d, const char *dir)
 {
     if (make_dirs(dir) != 0) return CN_EXIT_FAIL;
-    char *index = join(dir, "index.html");
+    char *index = html_path(dir, "index.html");
     FILE *f = fopen(index, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write the report: %s\nHINT: choose another directory with "

@@ -13,6 +13,7 @@
 #include "cnnrun/util.h"
 #include "format.h"
 #include "html.h"
+#include "html_page.h"
 
 /* the members' train_seconds: mean ± sample std in the mean's unit */
 static const char *seconds_std(char *b, size_t n, const ReportGroup *g)

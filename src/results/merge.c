@@ -14,7 +14,7 @@
  * leaves the destination as it was, and no new file. */
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
-#include "readonly.h"
+#include "cnnrun/results_read.h"
 #include "schema.sql.h"
 #include "wait.h"
 
@@ -103,7 +103,7 @@ static char *common_columns(sqlite3 *src, sqlite3 *dst, const char *table, const
 }
 
 /* A source, read-only, if it is a results database this program reads
- * (readonly.h); NULL after printing why not. */
+ * (results_read.h); NULL after printing why not. */
 static sqlite3 *open_source(const char *path)
 {
     int version;

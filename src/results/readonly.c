@@ -1,8 +1,8 @@
-/* readonly.c — a results database opened only to be read (readonly.h): the
+/* readonly.c — a results database opened only to be read (results_read.h): the
  * checks the report and `cnnrun merge` make of a file before they read it —
  * there, SQLite, cnnrun's (application_id and a runs table), and a schema
- * version this program knows. */
-#include "readonly.h"
+ * version this program knows; and the run_summary query of each version. */
+#include "cnnrun/results_read.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -68,4 +68,9 @@ sqlite3 *results_open_readonly(const char *path, int *version, ResultsRefusal *w
     }
     sqlite3_close(db);
     return NULL;
+}
+
+const char *results_run_summary_select(int version)
+{
+    return version >= 7 ? RESULTS_RUN_SUMMARY_SELECT : RESULTS_RUN_SUMMARY_SELECT_V2;
 }

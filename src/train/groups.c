@@ -25,26 +25,18 @@ typedef struct {
     int group;      /* index into e->groups, -1: none */
 } Tensor;
 
-static unsigned weight_kind(const Node *n)
-{
-    if (op_flags(n->op) & OPF_NORM) return PK_BN_WEIGHT;
-    return n->op == OP_LINEAR ? PK_LINEAR_WEIGHT : PK_CONV_WEIGHT;
-}
-
-static unsigned bias_kind(const Node *n)
-{
-    return op_flags(n->op) & OPF_NORM ? PK_BN_BIAS : PK_BIAS;
-}
-
-/* Every parameter tensor of m in node order; caller frees. */
+/* Every parameter tensor of m in node order, of the kind its op's row gives
+ * (op_param_kind); caller frees. */
 static Tensor *list_tensors(const Model *m, int *count)
 {
     Tensor *t = xcalloc((size_t)(2 * m->n_nodes + 1), sizeof *t);
     int n = 0;
     for (int k = 0; k < m->n_nodes; k++) {
         const Node *nd = &m->nodes[k];
-        if (nd->w_len) t[n++] = (Tensor){nd->w_off, nd->w_len, weight_kind(nd), k, -1};
-        if (nd->b_len) t[n++] = (Tensor){nd->b_off, nd->b_len, bias_kind(nd), k, -1};
+        if (nd->w_len)
+            t[n++] = (Tensor){nd->w_off, nd->w_len, op_param_kind(nd->op, false), k, -1};
+        if (nd->b_len)
+            t[n++] = (Tensor){nd->b_off, nd->b_len, op_param_kind(nd->op, true), k, -1};
     }
     *count = n;
     return t;
