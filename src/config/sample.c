@@ -207,27 +207,38 @@ static double u53(Rng *r)
     return (double)(hi << 26 | lo) * (1.0 / 9007199254740992.0);
 }
 
-/* Uniform in [0, n) for n >= 1, unbiased. */
-static uint64_t below64(Rng *r, uint64_t n)
+/* 64 random bits, the first draw high. */
+static uint64_t u64(Rng *r)
 {
-    if (n <= UINT32_MAX) return rng_below(r, (uint32_t)n);
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the uneven top */
+    uint64_t hi = rng_u32(r);
+    return hi << 32 | rng_u32(r);
+}
+
+/* Uniform in [0, span], unbiased. */
+static uint64_t upto64(Rng *r, uint64_t span)
+{
+    if (span < UINT32_MAX) return rng_below(r, (uint32_t)(span + 1));
+    if (span == UINT64_MAX) return u64(r);
+    uint64_t n = span + 1, limit = UINT64_MAX - UINT64_MAX % n; /* reject the uneven top */
     for (;;) {
-        uint64_t v = (uint64_t)rng_u32(r) << 32 | rng_u32(r);
+        uint64_t v = u64(r);
         if (v < limit) return v % n;
     }
 }
 
 /* x in [a, b] written with 6 significant digits, more when that would fall
- * outside [a, b] (the text is the value: it is what the run loads and what
- * run_params records). */
+ * outside [a, b] or onto a bound x is not (a key whose range excludes its
+ * bound may be given it as b). The text is the value: it is what the run
+ * loads and what run_params records. */
 static void write_real(double x, double a, double b, char *buf, size_t n)
 {
     static const int digits[] = {6, 9, 17};
     for (int i = 0; i < 3; i++) {
         snprintf(buf, n, "%.*g", digits[i], x);
         double y;
-        if (decimal_double(buf, &y) == DECIMAL_OK && y >= a && y <= b) return;
+        if (decimal_double(buf, &y) == DECIMAL_OK && y >= a && y <= b &&
+            (y == x || (y != a && y != b)))
+            return;
     }
 }
 
@@ -236,7 +247,7 @@ static void draw_range(Rng *rng, const Range *r, char *buf, size_t n)
     double u = u53(rng);
     if (r->integer && r->fn == FN_UNIFORM) {
         uint64_t span = (uint64_t)r->ib - (uint64_t)r->ia; /* < 2^64 - 1 */
-        long v = (long)((uint64_t)r->ia + below64(rng, span + 1));
+        long v = (long)((uint64_t)r->ia + upto64(rng, span));
         snprintf(buf, n, "%ld", v);
     } else if (r->integer) {
         /* log-uniform over [a - 1/2, b + 1/2], to the nearest integer: each
