@@ -398,6 +398,277 @@ START_TEST(test_sweep_command_line)
 }
 END_TEST
 
+/* ---- (6) random search: samples = N, uniform / loguniform / choice ------------ */
+
+/* 4 points drawn: lr_max a float, filters an integer key, augment (a list
+ * key) a choice; lines 16-19. */
+#define RANDOM_4                                                                                \
+    "samples = 4\nschedule.lr_max = loguniform(0.02, 0.5)\n"                                   \
+    "layer.c1.filters = loguniform(4, 32)\ndata.augment = choice(crop:2, flip | none)\n"
+
+/* The run list of `cnnrun check`'s output (from "; sweep:" on), into buf. */
+static void check_list(char *buf, size_t n)
+{
+    const char *from = strstr(out, "; sweep:");
+    ck_assert_msg(from != NULL, "%s", out);
+    snprintf(buf, n, "%s", from);
+}
+
+/* text with its first `from` replaced by `to`, for a variant of a file. */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    ck_assert_ptr_nonnull(at);
+    char *r = malloc(strlen(text) + strlen(to) + 1);
+    ck_assert_ptr_nonnull(r);
+    sprintf(r, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return r;
+}
+
+START_TEST(test_sweep_random_check)
+{
+    char a[4096], b[4096];
+    write_file("sw.ini", SWEEP_INI(RANDOM_4));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    check_list(a, sizeof a);
+    ck_assert_msg(strstr(a, "; sweep: 4 runs") &&
+                      strstr(a, "; 4 points drawn at random, seed 9 ([experiment] seed)\n"), "%s",
+                  a);
+    /* each point in its ranges; the integer key an integer; 4 different points */
+    const char *p = strstr(a, "\n    1  ");
+    for (int i = 1; i <= 4; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "\n    %d  ", i);
+        p = strstr(p, want);
+        ck_assert_msg(p != NULL, "point %d in %s", i, a);
+        char lr[32], filters[32], aug[32];
+        ck_assert_msg(sscanf(p + strlen(want), "schedule.lr_max=%31[^,], layer.c1.filters=%31[^,], "
+                                               "data.augment=%31[^\n]", lr, filters, aug) == 3,
+                      "%s", p);
+        double x = atof(lr);
+        ck_assert_msg(x >= 0.02 && x <= 0.5, "lr_max %s", lr);
+        ck_assert_msg(strspn(filters, "0123456789") == strlen(filters) && atoi(filters) >= 4 &&
+                          atoi(filters) <= 32, "filters %s", filters);
+        ck_assert_msg(!strcmp(aug, "\"crop:2, flip\"") || !strcmp(aug, "none"), "augment %s", aug);
+        p++;
+    }
+    /* the same file: the same points */
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    check_list(b, sizeof b);
+    ck_assert_str_eq(a, b);
+    /* --set experiment.seed changes the runs' seed, not the points */
+    ck_assert_int_eq(cnnrun("check sw.ini --set experiment.seed=3"), 0);
+    check_list(b, sizeof b);
+    ck_assert_str_eq(a, b);
+    /* another [experiment] seed in the file, or a [sweep] seed: other points */
+    char *other = replaced(SWEEP_INI(RANDOM_4), "seed = 9", "seed = 8");
+    write_file("sw.ini", other);
+    free(other);
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    check_list(b, sizeof b);
+    ck_assert_msg(strcmp(a, b) != 0, "%s", b);
+    write_file("sw.ini", SWEEP_INI("seed = 5\n" RANDOM_4));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    check_list(b, sizeof b);
+    ck_assert_msg(strcmp(a, b) != 0 && strstr(b, "seed 5 ([sweep] seed)"), "%s", b);
+    char c[4096];
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    check_list(c, sizeof c);
+    ck_assert_str_eq(b, c);
+    /* crossed with a list: the drawn points are an axis at the first random
+     * key's place (first key outermost), each with both seeds */
+    write_file("sw.ini", SWEEP_INI("samples = 2\nschedule.lr_max = uniform(0.05, 0.2)\n"
+                                   "experiment.seed = 1, 2\n"));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    char lr1[32], lr2[32], lr3[32], lr4[32];
+    p = strstr(out, "    1  ");
+    ck_assert_msg(p && sscanf(p, "    1  schedule.lr_max=%31[^,], experiment.seed=1\n"
+                                 "    2  schedule.lr_max=%31[^,], experiment.seed=2\n"
+                                 "    3  schedule.lr_max=%31[^,], experiment.seed=1\n"
+                                 "    4  schedule.lr_max=%31[^,], experiment.seed=2\n",
+                              lr1, lr2, lr3, lr4) == 4, "%s", out);
+    ck_assert_str_eq(lr1, lr2);
+    ck_assert_str_eq(lr3, lr4);
+    ck_assert_str_ne(lr1, lr3);
+    /* a choice over as many values as samples: each value once */
+    write_file("sw.ini", SWEEP_INI("samples = 3\nlayer.c1.filters = choice(4, 8, 12)\n"));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    ck_assert_msg(strstr(out, "filters=4\n") && strstr(out, "filters=8\n") &&
+                      strstr(out, "filters=12\n"), "%s", out);
+    /* lr-find does not apply it: says so with a drawn value */
+    write_file("sw.ini", SWEEP_INI(RANDOM_4));
+    ck_assert_int_eq(cnnrun("bench sw.ini --steps 1 --threads 1"), 0);
+    ck_assert_msg(strstr(out, "sw.ini:17: note: bench does not apply the [sweep] section (4 grid "
+                              "points)"), "%s", out);
+}
+END_TEST
+
+START_TEST(test_sweep_random_errors)
+{
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = uniform(0.5, 0.1)\n"), "",
+            "sw.ini:17: uniform(a, b) needs a < b, got a = 0.5, b = 0.1", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = uniform(0.1, 0.1)\n"), "",
+            "sw.ini:17: uniform(a, b) needs a < b", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(0, 0.1)\n"), "",
+            "sw.ini:17: loguniform(a, b) needs 0 < a", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(-1, 0.1)\n"), "",
+            "sw.ini:17: loguniform(a, b) needs 0 < a", NULL);
+    refused(SWEEP_INI("samples = 3\nlayer.c1.filters = uniform(4, 8.5)\n"), "",
+            "sw.ini:17: layer.c1.filters takes integers: the bounds of uniform(a, b) must be "
+            "integers, got '8.5'", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = logunifrom(0.01, 0.1)\n"), "",
+            "sw.ini:17: unknown function 'logunifrom' in the sweep of schedule.lr_max; did you "
+            "mean 'loguniform'?", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = uniform(0.01)\n"), "",
+            "sw.ini:17: uniform(a, b) takes two bounds, got 'uniform(0.01)'", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(0.01, 0.1, 1)\n"), "",
+            "sw.ini:17: loguniform(a, b) takes two bounds", NULL);
+    refused(SWEEP_INI("samples = 2\nlayer.c1.filters = choice(4)\n"), "",
+            "sw.ini:17: choice(v1, v2, ...) of layer.c1.filters needs two values or more, got 1",
+            NULL);
+    refused(SWEEP_INI("samples = 2\nlayer.c1.filters = choice(4, 8, 4)\n"), "",
+            "sw.ini:17: the sweep of layer.c1.filters has the value '4' twice", NULL);
+    refused(SWEEP_INI("samples = 2\nlayer.c1.filters = choice(4, x)\n"), "",
+            "sw.ini:17: expected an integer for layer.c1.filters, got 'x' in choice(...)", NULL);
+    refused(SWEEP_INI("samples = 2\ndata.augment = uniform(1, 2)\n"), "",
+            "sw.ini:17: data.augment is not a number: draw its values with choice", NULL);
+    /* samples and the random keys go together */
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = 0.1, 0.2\n"), "",
+            "sw.ini:16: samples = 3, but no key of the sweep is drawn at random", NULL);
+    refused(SWEEP_INI("schedule.lr_max = uniform(0.01, 0.1)\n"), "",
+            "sw.ini:16: schedule.lr_max = uniform(0.01, 0.1) is drawn at random: say how many "
+            "points to draw with 'samples = N' in [sweep]", NULL);
+    refused(SWEEP_INI("seed = 5\nschedule.lr_max = 0.05, 0.1\n"), "",
+            "sw.ini:16: the sweep's 'seed' seeds its random draws, but it has no 'samples'", NULL);
+    refused(SWEEP_INI("samples = 0\nschedule.lr_max = uniform(0.01, 0.1)\n"), "",
+            "sw.ini:16: 'samples' must be 1..10000, got 0", NULL);
+    refused(SWEEP_INI("samples = 10001\nschedule.lr_max = uniform(0.01, 0.1)\n"), "",
+            "sw.ini:16: 'samples' must be 1..10000, got 10001", NULL);
+    refused(SWEEP_INI("samples = 2.5\nschedule.lr_max = uniform(0.01, 0.1)\n"), "",
+            "sw.ini:16: expected a whole number of points for 'samples', got '2.5'", NULL);
+    refused(SWEEP_INI("samples = 5\nlayer.c1.filters = choice(4, 8)\n"), "",
+            "sw.ini:16: samples = 5, but the random keys have only 2 different points", NULL);
+    /* decimal numbers only */
+    refused(SWEEP_INI("samples = 2\nschedule.lr_max = uniform(0x1, 2)\n"), "",
+            "sw.ini:17: expected a number for a bound of uniform(a, b) for schedule.lr_max, got "
+            "'0x1' (only decimal numbers are accepted)", NULL);
+    refused(SWEEP_INI("samples = 0x10\nschedule.lr_max = uniform(0.01, 0.1)\n"), "",
+            "(only decimal numbers are accepted)", NULL);
+    refused(SWEEP_INI("samples = 2\nschedule.lr_max = uniform(0.01, inf)\n"), "",
+            "sw.ini:17: the bounds of uniform(a, b) for schedule.lr_max must be finite, got 'inf'",
+            NULL);
+    /* a drawn value out of its key's range: the point is refused as a grid's */
+    refused(SWEEP_INI("samples = 2\nlayer.drop.probability = uniform(1, 3)\n"), "",
+            "sw.ini:17: 'probability' must be", "sw.ini:16: (drawn point 1 of 2: grid point 1 "
+            "of 2: layer.drop.probability=");
+    /* --sweep takes random values too; --set of a random key is refused */
+    refused(SWEEP_INI(RANDOM_4), "--sweep 'schedule.lr_max=uniform(2, 1)'",
+            "--sweep schedule.lr_max: uniform(a, b) needs a < b", NULL);
+    refused(SWEEP_INI(RANDOM_4), "--set schedule.lr_max=0.1",
+            "--set schedule.lr_max: the key is swept (sw.ini:17)", NULL);
+    write_file("sw.ini", SWEEP_INI(RANDOM_4));
+    ck_assert_int_eq(cnnrun("check sw.ini --sweep 'schedule.lr_max=uniform(0.1, 0.2)'"), 0);
+    ck_assert_int_eq(cnnrun("check sw.ini --sweep 'schedule.lr_max=0.1,0.2'"), 0);
+    ck_assert_msg(strstr(out, "; sweep: 8 runs"), "%s", out);
+}
+END_TEST
+
+/* `cnnrun run sw.ini --db DB` stopped by SIGINT inside its second point
+ * (after that point's first epoch); exits 1. */
+static void run_stopped_in_point_2(const char *db)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        FILE *log = freopen("log", "a", stderr);
+        (void)log;
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "run", "sw.ini", "--db", db, "--threads", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, db);
+    int reached = 0;
+    for (int i = 0; i < 60000 && !reached; i++) {
+        struct stat sb;
+        reached = stat(p, &sb) == 0 &&
+                  fixture_poll_int(db, "select count(*) from epochs where run_id = 2") >= 1;
+        int status;
+        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the sweep ended before point 2");
+        if (!reached) usleep(1000);
+    }
+    ck_assert(reached);
+    usleep(50000);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+}
+
+/* A random sweep: run twice, the same points in run_params; stopped in its
+ * second point and resumed, the points are drawn again identically and
+ * exactly the remaining ones train, on the uninterrupted numbers. */
+START_TEST(test_sweep_random_resume)
+{
+    /* 2 epochs: the file's, so that --resume finds the same configuration */
+    char *text = replaced(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(0.02, 0.5)\n"
+                                    "layer.c1.filters = uniform(4, 12)\n"),
+                          "epochs = 3", "epochs = 2");
+    write_file("sw.ini", text);
+    free(text);
+    char p[256];
+    snprintf(p, sizeof p, "%s/i", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(cnnrun("run sw.ini --db ref.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "3 of 3 runs succeeded"), "%s", out);
+    char rows[1024];
+    sqlite3 *s = fixture_open_db("ref.db");
+    ck_assert_int_eq(q_int(s, "select count(*) from run_params where key in ('schedule.lr_max', "
+                              "'layer.c1.filters')"), 6);
+    ck_assert_int_eq(q_int(s, "select count(distinct value) from run_params where key = "
+                              "'schedule.lr_max'"), 3);
+    /* the recorded text is the value the run used: its configuration says so */
+    ck_assert_int_eq(q_int(s, "select count(*) from runs r join run_params p on p.run_id = r.id "
+                              "and p.key = 'layer.c1.filters' where r.config like '%filters = ' "
+                              "|| p.value || '%'"), 3);
+    sqlite3_close(s);
+
+    /* the same file again into another database: the same points */
+    ck_assert_int_eq(cnnrun("run sw.ini --db two.db --threads 1 --set experiment.epochs=1"), 0);
+    s = fixture_open_db("two.db");
+    snprintf(rows, sizeof rows, "attach '%s/ref.db' as ref", dir);
+    ck_assert_int_eq(sqlite3_exec(s, rows, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+                              "(run_id, key, value) where key <> 'experiment.epochs'"), 6);
+    sqlite3_close(s);
+
+    /* stopped in point 2, resumed: the remaining points only */
+    run_stopped_in_point_2("i/r.db");
+    s = fixture_open_db("i/r.db");
+    q_rows(s, "select id || ':' || status from runs order by id", rows, sizeof rows);
+    ck_assert_str_eq(rows, "1:finished|2:interrupted");
+    sqlite3_close(s);
+    ck_assert_int_eq(cnnrun("run sw.ini --db i/r.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "already run (run 1, finished); not run again") &&
+                      strstr(out, "resuming run 2 at epoch") &&
+                      strstr(out, "grid point 3 of 3: schedule.lr_max="), "%s", out);
+    s = fixture_open_db("i/r.db");
+    ck_assert_int_eq(q_int(s, "select count(*) from runs"), 3);
+    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 3);
+    ck_assert_int_eq(q_int(s, "select count(*) from epochs"), 6);
+    snprintf(rows, sizeof rows, "attach '%s/ref.db' as ref", dir);
+    ck_assert_int_eq(sqlite3_exec(s, rows, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+                              "(run_id, key, value)"), 6);
+    ck_assert_int_eq(q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
+                              "epoch) where a.train_loss = b.train_loss and a.test_acc = "
+                              "b.test_acc and a.lr = b.lr"), 6);
+    sqlite3_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweep");
@@ -409,6 +680,9 @@ int main(void)
     tcase_add_test(tc, test_sweep_command_line);
     tcase_add_test(tc, test_sweep_groups);
     tcase_add_test(tc, test_sweep_interrupt_resume);
+    tcase_add_test(tc, test_sweep_random_check);
+    tcase_add_test(tc, test_sweep_random_errors);
+    tcase_add_test(tc, test_sweep_random_resume);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -229,22 +229,31 @@ int config_override_parse(char *buf, ConfigOverride *out);
  * A [sweep] section, `section.key = v1, v2, ...` per line (list-valued keys:
  * values separated by '|'), and --sweep options of the same form expand to
  * the grid of their values, the first key outermost. Each grid point is the
- * experiment with the point's values as overrides. */
+ * experiment with the point's values as overrides. With `samples = N`, the
+ * keys written `uniform(a, b)`, `loguniform(a, b)` or `choice(v1, ...)` are
+ * drawn N times (src/config/sample.c): those N points are one axis of the
+ * grid, at the place of the first random key, crossed with the plain lists. */
 #define CN_SWEEP_MAX_KEYS 16
 #define CN_SWEEP_MAX_POINTS 10000
+#define CN_SWEEP_MAX_SAMPLES 10000
 
 typedef struct {
     char section[CN_NAME_MAX + 16]; /* "schedule", "layer.c1", "group.head" */
     char key[CN_NAME_MAX];
     int line;        /* its line in the file; 0: from --sweep */
     int n_values;
-    char **values;   /* as written, trimmed */
+    char **values;   /* as written, trimmed; a random key: sample j's value */
+    char *spec;      /* a random key: "loguniform(1e-4, 0.1)" as written; NULL: a list */
 } SweepKey;
 
 typedef struct {
     int n_keys;
     SweepKey keys[CN_SWEEP_MAX_KEYS];
-    long n_points;   /* the product of the value counts; 1 without keys */
+    long n_points;   /* the product of the axes' sizes; 1 without keys */
+    int samples;     /* [sweep] samples: the random keys' points; 0: none */
+    int samples_line;
+    uint64_t seed;   /* the draws' seed: [sweep] seed, else the file's [experiment] seed */
+    int seed_line;   /* the line of [sweep] seed; 0: the experiment's seed */
 } Sweep;
 
 /* Reads path's [sweep] section and the --sweep arguments (`section.key=v1,v2`;
@@ -261,8 +270,11 @@ void sweep_free(Sweep *s);
  * the commands that run one configuration (lr-find, bench, eval, export,
  * predict) to say they are not applied; their count. Prints nothing. */
 int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sweep *out);
+/* Whether key k is an axis of the grid of its own: a list, or the first
+ * random key (the samples' axis: the other random keys move with it). */
+bool sweep_key_is_axis(const Sweep *s, int k);
 /* The overrides of grid point i (0 <= i < n_points), one per key in key
- * order; point 0 takes every key's first value and the last key changes
+ * order; point 0 takes every key's first value and the last axis changes
  * fastest. They point into s. */
 void sweep_point(const Sweep *s, long i, ConfigOverride *out);
 /* "schedule.lr_max=0.1, experiment.seed=2" for point i ("" without keys); a

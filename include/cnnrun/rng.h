@@ -21,6 +21,7 @@ typedef enum {
     RNG_STREAM_FLIP = 4,    /* flip_alternating's per-image bits, drawn once per run */
     RNG_STREAM_DROPOUT = 7, /* Model.dropout_rng: dropout masks */
     RNG_STREAM_BENCH = 9,   /* `cnnrun bench`'s random input (seed 1, not the experiment's) */
+    RNG_STREAM_SWEEP = 10,  /* the points of a random sweep (src/config/sample.c) */
 } RngStream;
 
 /* Different streams from one seed give independent sequences (an RngStream,

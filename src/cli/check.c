@@ -15,6 +15,10 @@ static void print_grid(const Grid *g)
     const Sweep *s = &g->sweep;
     printf("\n; sweep: %ld run%s (the first key outermost; above: grid point 1)\n", s->n_points,
            s->n_points == 1 ? "" : "s");
+    if (s->samples) /* where the random points come from */
+        printf("; %d point%s drawn at random, seed %llu (%s)\n", s->samples,
+               s->samples == 1 ? "" : "s", (unsigned long long)s->seed,
+               s->seed_line ? "[sweep] seed" : "[experiment] seed");
     for (long i = 0; i < s->n_points; i++) {
         char text[1024];
         sweep_point_text(s, i, text, sizeof text);

@@ -4,7 +4,8 @@
  * the point's values as overrides. Owns checking every point before anything
  * trains: the point of every key's first value, then each other value once
  * (each bad value reported once, at its sweep line), then the combinations
- * not yet seen. */
+ * not yet seen. The drawn points of a random sweep are one axis (a value
+ * of its first random key: sweep_key_is_axis), each reported as one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,8 @@ static int check_point(Grid *g, long i, Experiment *keep)
 static long single_change(const Sweep *s, int k, int j)
 {
     long stride = 1;
-    for (int q = s->n_keys - 1; q > k; q--) stride *= s->keys[q].n_values;
+    for (int q = s->n_keys - 1; q > k; q--)
+        if (sweep_key_is_axis(s, q)) stride *= s->keys[q].n_values;
     return (long)j * stride;
 }
 
@@ -93,6 +95,7 @@ static int is_single_change(const Sweep *s, long i)
 {
     int changed = 0;
     for (int k = s->n_keys - 1; k >= 0; k--) {
+        if (!sweep_key_is_axis(s, k)) continue;
         changed += i % s->keys[k].n_values != 0;
         i /= s->keys[k].n_values;
     }
@@ -106,25 +109,37 @@ static void note_point(const Grid *g, long i)
     fprintf(stderr, "%s: (grid point %ld of %ld: %s)\n", g->path, i + 1, g->sweep.n_points, text);
 }
 
+/* A drawn point of a random sweep, j of the samples, at the samples line. */
+static void note_sample(const Grid *g, long i, int j)
+{
+    char text[1024];
+    sweep_point_text(&g->sweep, i, text, sizeof text);
+    fprintf(stderr, "%s:%d: (drawn point %d of %d: grid point %ld of %ld: %s)\n", g->path,
+            g->sweep.samples_line, j + 1, g->sweep.samples, i + 1, g->sweep.n_points, text);
+}
+
 int grid_check(Grid *g, Experiment *first)
 {
     const Sweep *s = &g->sweep;
     if (check_point(g, 0, first) != 0) {
-        if (s->n_keys) note_point(g, 0);
+        if (s->samples) note_sample(g, 0, 0);
+        else if (s->n_keys) note_point(g, 0);
         return -1;
     }
     if (s->n_keys == 0) return 0;
     int bad = 0;
-    /* bad values: bit j of badv[k] (values past 64 are checked point by point) */
-    unsigned long long badv[CN_SWEEP_MAX_KEYS] = {0};
+    /* bad values: badv[k][j] */
+    unsigned char *badv[CN_SWEEP_MAX_KEYS];
+    for (int k = 0; k < s->n_keys; k++) badv[k] = xcalloc((size_t)s->keys[k].n_values, 1);
     for (int k = 0; k < s->n_keys; k++)
-        for (int j = 1; j < s->keys[k].n_values; j++) {
+        for (int j = 1; j < s->keys[k].n_values && sweep_key_is_axis(s, k); j++) {
             long i = single_change(s, k, j);
             if (check_point(g, i, NULL) == 0) continue;
             bad++;
-            if (j < 64) badv[k] |= 1ull << j;
+            badv[k][j] = 1;
             const SweepKey *sk = &s->keys[k];
-            if (sk->line)
+            if (sk->spec) note_sample(g, i, j); /* a drawn point: its values */
+            else if (sk->line)
                 fprintf(stderr, "%s:%d: (the sweep's value '%s' of %s.%s: grid point %ld of %ld)\n",
                         g->path, sk->line, sk->values[j], sk->section, sk->key, i + 1,
                         s->n_points);
@@ -137,9 +152,10 @@ int grid_check(Grid *g, Experiment *first)
         int known_bad = 0;
         long r = i;
         for (int k = s->n_keys - 1; k >= 0; k--) {
+            if (!sweep_key_is_axis(s, k)) continue;
             long j = r % s->keys[k].n_values;
             r /= s->keys[k].n_values;
-            if (j < 64 && (badv[k] >> j & 1)) known_bad = 1;
+            if (badv[k][j]) known_bad = 1;
         }
         if (known_bad) continue; /* reported with its value */
         if (check_point(g, i, NULL) != 0) {
@@ -147,6 +163,7 @@ int grid_check(Grid *g, Experiment *first)
             note_point(g, i);
         }
     }
+    for (int k = 0; k < s->n_keys; k++) free(badv[k]);
     if (bad && first) experiment_free(first);
     return bad ? -1 : 0;
 }

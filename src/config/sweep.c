@@ -5,7 +5,11 @@
  * checked here; each point's values are checked as --set values are, by
  * experiment_load with the point's overrides (their errors name the sweep's
  * line). A key whose own value is a list (augment, milestones, knots, inputs,
- * a group's params and layers) separates the sweep's values with '|'. */
+ * a group's params and layers) separates the sweep's values with '|'. The
+ * section's own keys, `samples` and `seed`, and a key given as a call
+ * (`loguniform(1e-4, 0.1)`, `choice(8, 16)`) make a random search: the calls
+ * are checked and drawn by sample.c, the N points they give being one axis
+ * of the grid, at the place of the first random key. */
 #include "cnnrun/config.h"
 
 #include <ctype.h>
@@ -16,6 +20,7 @@
 #include "cnnrun/decimal.h"
 #include "cnnrun/util.h"
 #include "ini_doc.h"
+#include "sample.h"
 #include "schema.h"
 
 static bool list_type(SchemaType t)
@@ -89,6 +94,18 @@ static Sameness sameness(const char *section, const char *key)
     return found < 0 ? SAME_TEXT : (Sameness)found;
 }
 
+/* What section.key's random values are drawn as (sample.c). */
+static SampleKind kind_of(const char *section, const char *key)
+{
+    if (list_valued(section, key)) return SAMPLE_OTHER;
+    switch (sameness(section, key)) {
+    case SAME_INT: return SAMPLE_INT;
+    case SAME_FLOAT:
+    case SAME_DOUBLE: return SAMPLE_REAL;
+    default: return SAMPLE_OTHER;
+    }
+}
+
 /* 1 true, 0 false, -1 not a boolean (as schema_parse reads them) */
 static int bool_value(const char *v)
 {
@@ -145,7 +162,7 @@ static int split_name(Diag *d, CfgLoc loc, const char *name, SweepKey *k)
         strlen(dot + 1) >= sizeof k->key) {
         diag_error(d, loc, "a swept key is written SECTION.KEY, as --set takes it (e.g. "
                            "schedule.lr_max = 0.05, 0.1 or layer.c1.filters = 16, 32), got "
-                           "'%s'", name);
+                           "'%s' (the section's own keys are samples and seed)", name);
         return -1;
     }
     memcpy(k->section, name, slen);
@@ -213,11 +230,57 @@ static int split_values(Diag *d, CfgLoc loc, const char *list, SweepKey *k)
     return rc;
 }
 
+/* The values of k from text: a list, or a random value (a call; a text key
+ * may have a value that looks like one: it is a call when its name is
+ * uniform, loguniform or choice, or when the sweep draws samples). */
+static int read_values(Diag *d, CfgLoc loc, const char *text, SweepKey *k, bool samples)
+{
+    SampleKind kind = kind_of(k->section, k->key);
+    if (!sample_is_call(text) || (!sample_known(text) && kind == SAMPLE_OTHER && !samples))
+        return split_values(d, loc, text, k);
+    char name[sizeof k->section + sizeof k->key + 1];
+    snprintf(name, sizeof name, "%s.%s", k->section, k->key);
+    const char *inner;
+    size_t len;
+    int rc = sample_check_call(d, loc, name, kind, text, &inner, &len);
+    if (rc < 0) return -1;
+    if (rc == 1) { /* choice: its values as a list's */
+        char *list = trimmed(inner, len);
+        rc = *list ? split_values(d, loc, list, k) : 0;
+        free(list);
+        if (rc != 0) return -1;
+        if (k->n_values < 2) {
+            diag_error(d, loc, "choice(v1, v2, ...) of %s needs two values or more, got %d",
+                       name, k->n_values);
+            return -1;
+        }
+        for (int i = 0; i < k->n_values; i++) {
+            long l;
+            double x;
+            const char *v = k->values[i];
+            if (kind == SAMPLE_INT && decimal_long(v, &l) != DECIMAL_OK)
+                diag_error(d, loc, "expected an integer for %s, got '%s' in choice(...)%s", name,
+                           v, decimal_is_other_base(v) ? " (only decimal numbers are accepted)"
+                                                       : "");
+            else if (kind == SAMPLE_REAL && decimal_double(v, &x) != DECIMAL_OK)
+                diag_error(d, loc, "expected a finite number for %s, got '%s' in choice(...)%s",
+                           name, v, decimal_is_other_base(v)
+                                        ? " (only decimal numbers are accepted)" : "");
+            else continue;
+            return -1;
+        }
+    }
+    k->spec = trimmed(text, strlen(text));
+    return 0;
+}
+
 static void free_key(SweepKey *k)
 {
     for (int i = 0; i < k->n_values; i++) free(k->values[i]);
     free(k->values);
+    free(k->spec);
     k->values = NULL;
+    k->spec = NULL;
     k->n_values = 0;
 }
 
@@ -226,6 +289,7 @@ void sweep_free(Sweep *s)
     for (int i = 0; i < s->n_keys; i++) free_key(&s->keys[i]);
     s->n_keys = 0;
     s->n_points = 1;
+    s->samples = 0;
 }
 
 static int find_key(const Sweep *s, const char *section, const char *key)
@@ -263,6 +327,52 @@ static int add_key(Diag *d, CfgLoc loc, Sweep *s, SweepKey *k, bool replace)
     return 0;
 }
 
+/* [sweep]'s own keys (no dot): samples and seed, into s; the draws' seed
+ * is else the file's [experiment] seed (its default 1 when it has none or a
+ * bad one: experiment_load reports that). */
+static void read_own_keys(Diag *d, IniDoc *doc, Sweep *s)
+{
+    s->seed = 1;
+    const IniSection *ex = ini_doc_find(doc, "experiment");
+    for (int j = 0; ex && j < ex->n_entries; j++) {
+        uint64_t v;
+        if (!strcmp(ex->entries[j].key, "seed") && decimal_u64(ex->entries[j].value, &v) == 0)
+            s->seed = v;
+    }
+    const IniSection *sec = ini_doc_find(doc, "sweep");
+    for (int j = 0; sec && j < sec->n_entries; j++) {
+        const IniEntry *en = &sec->entries[j];
+        CfgLoc loc = {en->loc.line, NULL};
+        const char *v = en->value;
+        const char *hint = decimal_is_other_base(v) ? " (only decimal numbers are accepted)" : "";
+        if (!strcmp(en->key, "samples")) {
+            long n;
+            int rc = decimal_long(v, &n);
+            if (rc == DECIMAL_BAD)
+                diag_error(d, loc, "expected a whole number of points for 'samples', got '%s'%s",
+                           v, hint);
+            else if (rc != DECIMAL_OK || n < 1 || n > CN_SWEEP_MAX_SAMPLES)
+                diag_error(d, loc, "'samples' must be 1..%d, got %s", CN_SWEEP_MAX_SAMPLES, v);
+            else s->samples = (int)n, s->samples_line = en->loc.line;
+        } else if (!strcmp(en->key, "seed")) {
+            uint64_t x;
+            int rc = decimal_u64(v, &x);
+            if (rc == DECIMAL_BAD)
+                diag_error(d, loc, "expected an integer for the sweep's 'seed', got '%s'%s", v,
+                           hint);
+            else if (rc != DECIMAL_OK)
+                diag_error(d, loc, "the sweep's 'seed' must be 0..%lld, got %s",
+                           (long long)INT64_MAX, v);
+            else s->seed = x, s->seed_line = en->loc.line;
+        }
+    }
+}
+
+static bool own_key(const char *key)
+{
+    return !strcmp(key, "samples") || !strcmp(key, "seed");
+}
+
 /* The [sweep] lines of the file. */
 static void read_file_sweep(Diag *d, const char *path, Sweep *s)
 {
@@ -274,13 +384,15 @@ static void read_file_sweep(Diag *d, const char *path, Sweep *s)
     IniDoc doc;
     ini_doc_parse(&doc, text, len, &parse, NULL); /* experiment_load reports its problems */
     diag_free(&parse);
+    read_own_keys(d, &doc, s);
     const IniSection *sec = ini_doc_find(&doc, "sweep");
     for (int j = 0; sec && j < sec->n_entries; j++) {
         const IniEntry *en = &sec->entries[j];
         SweepKey k = {.line = en->loc.line};
         CfgLoc loc = {en->loc.line, NULL};
+        if (own_key(en->key)) continue;
         if (split_name(d, loc, en->key, &k) != 0) continue;
-        if (split_values(d, loc, en->value, &k) != 0) {
+        if (read_values(d, loc, en->value, &k, s->samples > 0) != 0) {
             free_key(&k);
             continue;
         }
@@ -302,17 +414,74 @@ static void read_option(Diag *d, const char *arg, Sweep *s, Sweep *given)
     if (!eq) {
         diag_error(d, loc, "expected --sweep SECTION.KEY=V1,V2,... (e.g. --sweep "
                            "schedule.lr_max=0.05,0.1), got '%s'", arg);
-    } else if (split_name(d, loc, name, &k) == 0 && split_values(d, loc, eq + 1, &k) == 0) {
+    } else if (split_name(d, loc, name, &k) == 0 &&
+               read_values(d, loc, eq + 1, &k, s->samples > 0) == 0) {
         /* twice on the command line: an error; over the file's line: replaces it */
         SweepKey mark = k;
         mark.values = NULL;
         mark.n_values = 0;
+        mark.spec = NULL;
         if (add_key(d, loc, given, &mark, false) == 0) add_key(d, loc, s, &k, true);
         else free_key(&k);
     } else {
         free_key(&k);
     }
     free(name);
+}
+
+/* The random keys against `samples`, then their N points drawn (sample.c). */
+static void draw_samples(Diag *d, Sweep *s)
+{
+    int n_random = 0;
+    for (int k = 0; k < s->n_keys; k++) {
+        const SweepKey *sk = &s->keys[k];
+        if (!sk->spec) continue;
+        n_random++;
+        if (s->samples) continue;
+        char label[256];
+        snprintf(label, sizeof label, "--sweep %s.%s", sk->section, sk->key);
+        CfgLoc loc = {sk->line, sk->line ? NULL : label};
+        diag_error(d, loc, "%s.%s = %s is drawn at random: say how many points to draw with "
+                           "'samples = N' in [sweep]", sk->section, sk->key, sk->spec);
+    }
+    if (s->samples && !n_random) {
+        CfgLoc loc = {s->samples_line, NULL};
+        diag_error(d, loc, "samples = %d, but no key of the sweep is drawn at random (give one "
+                           "as uniform(a, b), loguniform(a, b) or choice(v1, v2, ...)); a grid "
+                           "is written without samples", s->samples);
+    }
+    if (s->seed_line && !s->samples) {
+        CfgLoc loc = {s->seed_line, NULL};
+        diag_error(d, loc, "the sweep's 'seed' seeds its random draws, but it has no 'samples'");
+    }
+    if (d->n > 0 || !s->samples) return;
+    SampleKind kind[CN_SWEEP_MAX_KEYS];
+    for (int k = 0; k < s->n_keys; k++) kind[k] = kind_of(s->keys[k].section, s->keys[k].key);
+    sample_draw(d, s, kind);
+}
+
+bool sweep_key_is_axis(const Sweep *s, int k)
+{
+    if (!s->keys[k].spec) return true;
+    for (int q = 0; q < k; q++)
+        if (s->keys[q].spec) return false;
+    return true;
+}
+
+/* The number of points (the axes' product), at most max + 1. */
+static long count_points(const Sweep *s, long max, int *over_at)
+{
+    long n = 1;
+    *over_at = -1;
+    for (int k = 0; k < s->n_keys; k++) {
+        if (!sweep_key_is_axis(s, k)) continue;
+        n *= s->keys[k].n_values;
+        if (n > max) {
+            *over_at = k;
+            return max + 1;
+        }
+    }
+    return n;
 }
 
 int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *const *args,
@@ -341,14 +510,13 @@ int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *c
         else
             diag_error(&d, loc, "the key is swept (--sweep %s); give its values there", label);
     }
-    long n = 1;
-    for (int i = 0; i < out->n_keys && d.n == 0; i++) {
-        n *= out->keys[i].n_values;
-        if (n > CN_SWEEP_MAX_POINTS) {
-            CfgLoc loc = {out->keys[i].line, out->keys[i].line ? NULL : "--sweep"};
-            diag_error(&d, loc, "the sweep has more than %d grid points; sweep fewer values",
-                       CN_SWEEP_MAX_POINTS);
-        }
+    if (d.n == 0) draw_samples(&d, out);
+    int over = -1;
+    long n = d.n == 0 ? count_points(out, CN_SWEEP_MAX_POINTS, &over) : 1;
+    if (over >= 0) {
+        CfgLoc loc = {out->keys[over].line, out->keys[over].line ? NULL : "--sweep"};
+        diag_error(&d, loc, "the sweep has more than %d grid points; sweep fewer values",
+                   CN_SWEEP_MAX_POINTS);
     }
     out->n_points = n;
     if (d.n > 0) {
@@ -376,20 +544,41 @@ int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sw
                 sizeof out->keys[0] * (size_t)(out->n_keys - at - 1));
         out->n_keys--;
     }
-    out->n_points = 1;
-    for (int i = 0; i < out->n_keys; i++) out->n_points *= out->keys[i].n_values;
+    Diag quiet; /* the draws of a random sweep, as `run` makes them */
+    diag_init(&quiet, path);
+    draw_samples(&quiet, out);
+    diag_free(&quiet);
+    for (int k = 0; k < out->n_keys;) { /* a random key not drawn (a bad sweep): left out */
+        if (out->keys[k].n_values > 0) {
+            k++;
+            continue;
+        }
+        free_key(&out->keys[k]);
+        memmove(&out->keys[k], &out->keys[k + 1],
+                sizeof out->keys[0] * (size_t)(out->n_keys - k - 1));
+        out->n_keys--;
+    }
+    int over;
+    out->n_points = count_points(out, CN_SWEEP_MAX_POINTS, &over);
     return out->n_keys;
 }
 
 void sweep_point(const Sweep *s, long i, ConfigOverride *out)
 {
+    long sample = 0; /* the random keys' axis: all take sample `sample` */
     for (int k = s->n_keys - 1; k >= 0; k--) {
+        if (!sweep_key_is_axis(s, k)) continue;
         const SweepKey *sk = &s->keys[k];
         long j = i % sk->n_values;
         i /= sk->n_values;
+        if (sk->spec) sample = j;
+        out[k].value = sk->values[j];
+    }
+    for (int k = 0; k < s->n_keys; k++) {
+        const SweepKey *sk = &s->keys[k];
         out[k] = (ConfigOverride){.section = sk->section, .key = sk->key,
-                                  .value = sk->values[j], .origin = sk->line ? "[sweep]" : "--sweep",
-                                  .line = sk->line};
+                                  .value = sk->spec ? sk->values[sample] : out[k].value,
+                                  .origin = sk->line ? "[sweep]" : "--sweep", .line = sk->line};
     }
 }
 

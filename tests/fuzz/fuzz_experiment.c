@@ -1,9 +1,10 @@
 /* fuzz_experiment.c — libFuzzer harness over the experiment-file parser,
  * its [sweep] section and the model builder: any byte string is written as
  * an .ini file, parsed, and when it parses, built into a graph (shapes and
- * counts only); its sweep is read, and its first and last grid points are
- * loaded and built too. It must never crash, hang or trip ASan/UBSan;
- * errors are the expected outcome. Build and run: see tests/fuzz/README.md. */
+ * counts only); its sweep is read (a random search's points drawn), and its
+ * first and last grid points are loaded and built too. It must never crash,
+ * hang or trip ASan/UBSan; errors are the expected outcome. Build and run:
+ * see tests/fuzz/README.md. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
