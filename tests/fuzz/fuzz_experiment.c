@@ -1,28 +1,51 @@
 /* fuzz_experiment.c — libFuzzer harness over the experiment-file parser,
- * its [sweep] section and the model builder: any byte string is written as
- * an .ini file, parsed, and when it parses, built into a graph (shapes and
- * counts only); its sweep is read (a random search's points drawn), and its
- * first and last grid points are loaded and built too. It must never crash,
- * hang or trip ASan/UBSan; errors are the expected outcome. Build and run:
- * see tests/fuzz/README.md. */
+ * its [sweep] section, the model builder and the checkpoint reader: any byte
+ * string is written as an .ini file, parsed, and when it parses, built into a
+ * graph (shapes and counts only); its sweep is read (a random search's points
+ * drawn), and its first and last grid points are loaded and built too. The
+ * same bytes are then read as a checkpoint (header first, then the rest:
+ * checkpoint_read_meta, and checkpoint_load into the network of TINY, whose
+ * real checkpoint is tests/fuzz/seeds/tiny.ckpt). It must never crash, hang
+ * or trip ASan/UBSan; errors are the expected outcome. Build and run: see
+ * tests/fuzz/README.md. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cnnrun/checkpoint.h"
 #include "cnnrun/config.h"
 #include "cnnrun/model.h"
+#include "cnnrun/train.h"
 
-static char path[64];
+static char path[64], ckpt_path[64];
 static int null_fd = -1;
+
+/* The network tests/fuzz/seeds/tiny.ckpt holds (1 epoch on the sample). */
+static const char TINY[] =
+    "[experiment]\nname = fz\nepochs = 1\n[data]\nbatch_size = 50\ntrain_subset = 100\n"
+    "test_subset = 50\n[optimizer]\ntype = sgd\nmomentum = 0.9\n[schedule]\ntype = constant\n"
+    "lr = 0.01\n[layer.c1]\ntype = conv\nfilters = 4\nstride = 4\nbatchnorm = true\n"
+    "activation = relu\n[layer.gp]\ntype = global_avgpool\n[layer.fc]\ntype = linear\n"
+    "outputs = 10\n";
+static Experiment tiny_e;
+static Model tiny_m;
+static Optimizer tiny_o;
+static int have_tiny;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     snprintf(path, sizeof path, "/tmp/cnnrun_fuzz_%d.ini", (int)getpid());
+    snprintf(ckpt_path, sizeof ckpt_path, "/tmp/cnnrun_fuzz_%d.ckpt", (int)getpid());
     null_fd = open("/dev/null", O_WRONLY);
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(TINY, f) < 0 || fclose(f) != 0) abort();
+    have_tiny = experiment_load(path, NULL, 0, &tiny_e) == 0 && model_build(&tiny_e, 1, &tiny_m) == 0;
+    if (!have_tiny) abort();
+    optimizer_init(&tiny_o, &tiny_e, tiny_m.n_params);
     return 0;
 }
 
@@ -60,6 +83,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sweep_free(&sw);
     sweep_unapplied(path, NULL, 0, &sw);
     sweep_free(&sw);
+    /* the bytes as a checkpoint: read by its header first (a size it does not
+     * allow is refused before anything is read), then the rest */
+    f = fopen(ckpt_path, "wb");
+    if (!f) abort();
+    if (size && fwrite(data, 1, size, f) != size) abort();
+    fclose(f);
+    CheckpointMeta meta;
+    checkpoint_read_meta(ckpt_path, &meta);
+    checkpoint_load(ckpt_path, &tiny_m, &tiny_o, &meta);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
