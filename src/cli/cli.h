@@ -149,14 +149,16 @@ void cli_free_trained(Trained *t);
 int cli_check_output(const CliOptions *o, const char *path, const char *what,
                      const char *data_dir);
 
+/* The subcommands: cmd_NAME in cmd_NAME.c (cmd_runs beside cmd_report in
+ * cmd_report.c; cmd_bench is declared in main.c). */
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);
-int cmd_report(CliOptions *o);  /* report.c: `cnnrun report` */
-int cmd_runs(CliOptions *o);    /* report.c: `cnnrun runs` */
+int cmd_report(CliOptions *o);  /* `cnnrun report` */
+int cmd_runs(CliOptions *o);    /* `cnnrun runs` */
 int cmd_eval(CliOptions *o);
 int cmd_lr_find(CliOptions *o);
-int cmd_export(CliOptions *o);  /* export.c: `cnnrun export` (ONNX) */
-int cmd_predict(CliOptions *o); /* predict.c: `cnnrun predict` */
-int cmd_merge(CliOptions *o);   /* merge.c: `cnnrun merge` */
+int cmd_export(CliOptions *o);  /* `cnnrun export` (ONNX) */
+int cmd_predict(CliOptions *o); /* `cnnrun predict` */
+int cmd_merge(CliOptions *o);   /* `cnnrun merge` */
 
 #endif

@@ -10,7 +10,7 @@
 #include "cnnrun/results.h"
 #include "run_record.h"
 
-/* run.c: trains grid point `point` of g into db as `cnnrun run` does (with
+/* cmd_run.c: trains grid point `point` of g into db as `cnnrun run` does (with
  * --resume: finds its run; *after is the run of the sweep's previous point,
  * moved to this point's). observer: NULL in the one-at-a-time loop; a
  * worker's (jobs.c): the run is quiet (no model table, no progress display)

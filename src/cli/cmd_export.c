@@ -1,4 +1,4 @@
-/* export.c — `cnnrun export FILE.ini --weights PATH -o MODEL.onnx`: the
+/* cmd_export.c — `cnnrun export FILE.ini --weights PATH -o MODEL.onnx`: the
  * network of FILE.ini with a checkpoint's weights, written as an ONNX model
  * (src/export/onnx.c) atomically: MODEL.onnx is complete or untouched. Exit
  * status 2 for a wrong command line, file, checkpoint of another network or

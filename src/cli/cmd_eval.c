@@ -1,4 +1,4 @@
-/* eval.c — `cnnrun eval FILE.ini --weights PATH [--tta flip]`: loads a
+/* cmd_eval.c — `cnnrun eval FILE.ini --weights PATH [--tta flip]`: loads a
  * checkpoint's weights (and BN statistics) into the network of FILE.ini and
  * prints test loss, accuracy, per-class accuracy and the confusion matrix.
  * With --tta mirror (or flip) / mirror_translate each image's prediction is

@@ -1,4 +1,4 @@
-/* predict.c — `cnnrun predict FILE.ini --weights PATH [--tta ...] [--json]
+/* cmd_predict.c — `cnnrun predict FILE.ini --weights PATH [--tta ...] [--json]
  * IMAGE...`: each image decoded (src/data/image.c), resized to 32x32, made
  * into a batch exactly as a test image is (cifar_make_batch with the file's
  * normalisation), its logits with the views of --tta (tta_logits, as eval),

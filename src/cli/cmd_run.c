@@ -1,4 +1,4 @@
-/* run.c — `cnnrun run FILE|DIR ...`: validates every experiment (every grid
+/* cmd_run.c — `cnnrun run FILE|DIR ...`: validates every experiment (every grid
  * point of a sweep: grid.c) before any training, opens the results database,
  * trains each in turn (one recorded run each: run_record.c). One failing
  * run is reported and the batch goes on; the exit status says whether all

@@ -1,4 +1,4 @@
-/* merge.c — `cnnrun merge A.db B.db ... --into ALL.db`: the runs of results
+/* cmd_merge.c — `cnnrun merge A.db B.db ... --into ALL.db`: the runs of results
  * databases written on several machines (a cluster scheduler's jobs) in one
  * file, for one report (results_merge in src/results/merge.c does the copy).
  * Exit status: 0 merged, 1 a duplicate run, a damaged file, an SQLite error

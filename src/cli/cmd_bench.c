@@ -1,4 +1,4 @@
-/* bench.c — `cnnrun bench FILE.ini [--steps N] [--seconds S] [--batch B]`:
+/* cmd_bench.c — `cnnrun bench FILE.ini [--steps N] [--seconds S] [--batch B]`:
  * measures the sgemm peak on the engine's threads, then times full training
  * steps (forward, backward, optimizer) on random real-shaped input after
  * warm-up; prints time share and achieved GFLOP/s per layer type (per node,

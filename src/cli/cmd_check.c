@@ -1,4 +1,4 @@
-/* check.c — `cnnrun check FILE...`: parse, build the model, print the
+/* cmd_check.c — `cnnrun check FILE...`: parse, build the model, print the
  * resolved configuration and the model table; of a sweep, check every grid
  * point and list them (the configuration and table shown are the first
  * point's); train nothing. */

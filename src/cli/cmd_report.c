@@ -1,4 +1,4 @@
-/* report.c — `cnnrun report` (the HTML report with its SVG plots, or with
+/* cmd_report.c — `cnnrun report` (the HTML report with its SVG plots, or with
  * --text the comparison table) and `cnnrun runs` (the table of every run;
  * --groups: of every group of runs that differ only in their seed; --csv,
  * --json: every run with its values and metrics, --epochs with its epochs;

@@ -1,4 +1,4 @@
-/* lr_find.c — `cnnrun lr-find FILE.ini [--min 1e-5] [--max 10] [--steps 100]`:
+/* cmd_lr_find.c — `cnnrun lr-find FILE.ini [--min 1e-5] [--max 10] [--steps 100]`:
  * runs the learning-rate range test (src/train/lr_find.c) on a fresh session,
  * records its curve in the results database (a runs row of its own, table
  * lr_find) and prints the suggested range and a ready-to-paste [schedule]
