@@ -16,6 +16,7 @@
 #include "cnnrun/decimal.h"
 #include "cnnrun/util.h"
 #include "ini_doc.h"
+#include "prune_keys.h"
 #include "schema.h"
 
 static bool list_type(SchemaType t)
@@ -263,8 +264,9 @@ static int add_key(Diag *d, CfgLoc loc, Sweep *s, SweepKey *k, bool replace)
     return 0;
 }
 
-/* The [sweep] lines of the file. */
-static void read_file_sweep(Diag *d, const char *path, Sweep *s)
+/* The [sweep] lines of the file; the keys of pruning into *pk (prune_keys.c;
+ * NULL: passed over). */
+static void read_file_sweep(Diag *d, const char *path, Sweep *s, PruneKeys *pk)
 {
     size_t len = 0;
     char *text = read_text_file(path, &len);
@@ -279,6 +281,10 @@ static void read_file_sweep(Diag *d, const char *path, Sweep *s)
         const IniEntry *en = &sec->entries[j];
         SweepKey k = {.line = en->loc.line};
         CfgLoc loc = {en->loc.line, NULL};
+        PruneKeys skip;
+        if (!strchr(en->key, '.') && prune_keys_read(d, pk ? pk : &skip, en->key, en->value,
+                                                     en->loc.line))
+            continue;
         if (split_name(d, loc, en->key, &k) != 0) continue;
         if (split_values(d, loc, en->value, &k) != 0) {
             free_key(&k);
@@ -286,6 +292,7 @@ static void read_file_sweep(Diag *d, const char *path, Sweep *s)
         }
         add_key(d, loc, s, &k, false);
     }
+    if (pk) prune_keys_check(d, pk);
     ini_doc_free(&doc);
     free(text);
 }
@@ -322,7 +329,10 @@ int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *c
     out->n_points = 1;
     Diag d;
     diag_init(&d, path);
-    read_file_sweep(&d, path, out);
+    PruneKeys pk;
+    prune_keys_init(&pk);
+    read_file_sweep(&d, path, out, &pk);
+    out->prune = pk.rule;
     Sweep given = {.n_keys = 0}; /* the --sweep keys, to find one given twice */
     for (int i = 0; i < n_args; i++) read_option(&d, args[i], out, &given);
     sweep_free(&given);
@@ -366,7 +376,7 @@ int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sw
     memset(out, 0, sizeof *out);
     Diag d;
     diag_init(&d, path);
-    read_file_sweep(&d, path, out); /* a malformed line: `run` and `check` report it */
+    read_file_sweep(&d, path, out, NULL); /* a malformed line: `run` and `check` report it */
     diag_free(&d);
     for (int j = 0; j < n_sets; j++) { /* a key --set gives is applied */
         int at = sets[j].section && sets[j].key ? find_key(out, sets[j].section, sets[j].key) : -1;
