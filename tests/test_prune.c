@@ -243,6 +243,43 @@ START_TEST(test_median_sweep)
 }
 END_TEST
 
+/* asha, rungs 1 and 2, eta 2, prune_min_runs 3 (the default): points 1-3
+ * have fewer than 3 earlier runs at a rung, point 4 (lr 1e-9) is not in
+ * the top 2 of the 4 that reached rung 1. */
+START_TEST(test_asha_sweep)
+{
+    write_file("pr.ini", PR_INI(LRS "prune = asha\nrungs = 1, 2\neta = 2\n"));
+    ck_assert_int_eq(cnnrun("run pr.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "run 4 pruned after epoch 1: test accuracy") &&
+                      strstr(out, "top 1/eta of the 3 earlier runs"), "%s", out);
+    char rows[512];
+    runs_text("r.db", rows, sizeof rows);
+    ck_assert_str_eq(rows, "1:4:-:finished|2:4:-:finished|3:4:-:finished|4:1:pruned:finished");
+    best_survives("r.db", 4);
+}
+END_TEST
+
+/* asha with --jobs 2, prune_min_runs 1: the two lr ~ 1e-9 points start only
+ * when a good run has ended (finished, or pruned after a rung), so at rung
+ * 1 at least one better earlier run is there: both are pruned at epoch 1
+ * whatever the timing; whether the second good point is pruned by the
+ * first depends on it (asynchronous), the best never is. */
+START_TEST(test_asha_jobs)
+{
+    write_file("pr.ini", PR_INI("schedule.lr = 0.1, 0.05, 1e-9, 2e-9\nprune = asha\n"
+                                "rungs = 1, 2\neta = 2\nprune_min_runs = 1\n"));
+    ck_assert_int_eq(cnnrun("run pr.ini --db r.db --threads 1 --jobs 2"), 0);
+    sqlite3 *s = fixture_open_db("r.db");
+    ck_assert_int_eq(q_int(s, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id "
+                              "WHERE p.key = 'schedule.lr' AND p.value IN ('1e-9', '2e-9') AND "
+                              "r.status = 'finished' AND r.stop_reason = 'pruned' AND (SELECT "
+                              "count(*) FROM epochs e WHERE e.run_id = r.id) = 1"), 2);
+    ck_assert_int_eq(q_int(s, "SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
+    sqlite3_close(s);
+    best_survives("r.db", 4);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("prune");
@@ -255,6 +292,8 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_prune_keys);
     tcase_add_test(tc, test_median_sweep);
+    tcase_add_test(tc, test_asha_sweep);
+    tcase_add_test(tc, test_asha_jobs);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
