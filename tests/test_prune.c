@@ -8,7 +8,9 @@
  * the best survives, each pruned run finished with stop_reason 'pruned' and
  * its epochs kept; `--resume` of the sweep leaves pruned runs as they are;
  * a run killed after its checkpoint but before its decision is pruned at
- * the same epoch when resumed, without training another epoch. */
+ * the same epoch when resumed, without training another epoch; a group
+ * (run_groups, `runs --groups`) counts a pruned run and leaves it out of
+ * its means. */
 #include <check.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -240,6 +242,22 @@ START_TEST(test_median_sweep)
                   "%s", out);
     runs_text("r.db", rows, sizeof rows);
     ck_assert_str_eq(rows, "1:4:-:finished|2:4:-:finished|3:4:-:finished|4:2:pruned:finished");
+
+    /* groups: the pruned run made one with run 1 (the same values) is
+     * counted in n and left out of the means */
+    ck_assert_int_eq(sqlite3_open(p, &s), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(s, "UPDATE run_params SET value = '0.1' WHERE run_id = 4; "
+                                     "UPDATE runs SET config = (SELECT config FROM runs WHERE id "
+                                     "= 1) WHERE id = 4", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(q_int(s, "SELECT n = 2 AND n_pruned = 1 AND run_ids = '1,4' AND "
+                              "mean_final_test_acc = (SELECT final_test_acc FROM run_summary "
+                              "WHERE run_id = 1) AND std_final_test_acc IS NULL AND "
+                              "mean_best_test_acc = (SELECT best_test_acc FROM run_summary WHERE "
+                              "run_id = 1) FROM run_groups WHERE params = 'schedule.lr=0.1'"), 1);
+    sqlite3_close(s);
+    ck_assert_int_eq(cnnrun("runs --db r.db --groups"), 0);
+    ck_assert_msg(strstr(out, "(1 of 2 pruned, not in the means)"), "%s", out);
 }
 END_TEST
 
