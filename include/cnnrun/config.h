@@ -246,6 +246,22 @@ typedef struct {
     char *spec;      /* a random key: "loguniform(1e-4, 0.1)" as written; NULL: a list */
 } SweepKey;
 
+/* Stopping hopeless runs of a sweep early: [sweep] prune = median | asha and
+ * its keys (src/config/prune_keys.c reads them; the decision is
+ * prune_decide, src/train/prune.c; docs/experiment-format.md, "Sweeps"). */
+typedef enum { PRUNE_NONE, PRUNE_MEDIAN, PRUNE_ASHA } PruneKind;
+#define CN_PRUNE_MAX_RUNGS 16
+
+typedef struct {
+    PruneKind kind;
+    int line;        /* of `prune` (0: none) */
+    int min_runs;    /* prune_min_runs: earlier runs with a metric there, else go on (3) */
+    int warmup;      /* prune_warmup (median): epochs never pruned after (0) */
+    int n_rungs;     /* asha: the epochs it decides at (1, 3, 9) */
+    int rungs[CN_PRUNE_MAX_RUNGS];
+    int eta;         /* asha: keep the top 1/eta at a rung (3) */
+} PruneRule;
+
 typedef struct {
     int n_keys;
     SweepKey keys[CN_SWEEP_MAX_KEYS];
@@ -254,6 +270,7 @@ typedef struct {
     int samples_line;
     uint64_t seed;   /* the draws' seed: [sweep] seed, else the file's [experiment] seed */
     int seed_line;   /* the line of [sweep] seed; 0: the experiment's seed */
+    PruneRule prune; /* [sweep] prune and its keys; kind PRUNE_NONE: none */
 } Sweep;
 
 /* Reads path's [sweep] section and the --sweep arguments (`section.key=v1,v2`;
@@ -280,6 +297,9 @@ void sweep_point(const Sweep *s, long i, ConfigOverride *out);
 /* "schedule.lr_max=0.1, experiment.seed=2" for point i ("" without keys); a
  * value with a comma or a space is written in double quotes. */
 void sweep_point_text(const Sweep *s, long i, char *buf, size_t n);
+/* "median (prune_min_runs = 3, prune_warmup = 0)", "asha (rungs = 1, 3, 9,
+ * eta = 3, prune_min_runs = 3)" or "none", for `cnnrun check` and messages. */
+void prune_rule_text(const PruneRule *r, char *buf, size_t n);
 
 /* Parses and validates an experiment file. On any error prints every problem
  * it finds as `path:line: message` on stderr and returns -1 (nothing else has

@@ -53,6 +53,7 @@ typedef struct {
 typedef struct {
     char *experiment, *params, *run_ids; /* params: "key=value, ..." ("" for none) */
     int n;
+    int n_pruned; /* of n, the runs [sweep] prune stopped (schema version 10): not in the means */
     double mean_final, std_final, mean_best, std_best, mean_seconds; /* NaN: NULL */
     /* report_load only (the HTML report): the member runs with their epochs,
      * and the group's values but the seed (run_params of its first run) */

@@ -106,6 +106,18 @@ int results_runs_after(ResultsDb *db, const char *experiment, int64_t after_id,
                        ResultsRunRef **out);
 void results_free_run_refs(ResultsRunRef *refs, int n);
 
+/* ==== issue 24: stopping hopeless runs of a sweep early ([sweep] prune) ==== */
+
+/* The judged accuracy (validation: epochs.val_acc, else test_acc) at `epoch`
+ * of every run of `experiment` started before run_id (a smaller id) that has
+ * one there, in run order, into *out (free it; NULL for none); returns how
+ * many, or -1 (message printed). */
+int results_peer_metrics(ResultsDb *db, const char *experiment, int64_t run_id, int epoch,
+                         int validation, double **out);
+/* run_id's own judged accuracy at epoch into *out: 0; 1: none recorded; -1
+ * (message printed). */
+int results_epoch_metric(ResultsDb *db, int64_t run_id, int epoch, int validation, double *out);
+
 /* ==== issue 16: many machines, one database (merge.c) ===================== */
 
 /* Copies every run of the results databases srcs[0..n) into the database

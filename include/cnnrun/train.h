@@ -193,8 +193,8 @@ typedef struct {
      * -1 and 0 before the first evaluation */
     double best_acc;
     int best_epoch;
-    /* why train_loop finished before the last epoch: "patience", "target";
-     * NULL when it ran them all */
+    /* why train_loop finished before the last epoch: "patience", "target",
+     * "pruned"; NULL when it ran them all */
     const char *stop_reason;
     /* data-parallel training (dist.h): this process's rank of `ranks`; its
      * slice of each batch (session_shard) is what the model is built for */
@@ -284,6 +284,12 @@ typedef struct {
     /* after the last epoch, the final evaluation with [experiment] tta (only
      * when tta is not none): its accuracy over `views` views */
     const char *(*final)(void *ctx, const EvalResult *ev, int views);
+    /* [sweep] prune: after an evaluated epoch's report and checkpoint, with
+     * its judged accuracy (validation, else test), and once at the start of
+     * a run resumed at an epoch's end with NaN (the caller reads the epoch's
+     * own recorded accuracy: a decision that a kill cut off is made again).
+     * Nonzero stops the run there, finished, stop_reason "pruned". */
+    int (*prune)(void *ctx, int epoch, double metric);
 } TrainCallbacks;
 
 typedef enum {
@@ -299,6 +305,24 @@ typedef enum {
  * NULL, and sets *stop (may be NULL) when any rank's poll said stop. With
  * one rank it returns why and leaves *stop. */
 const char *train_agree(const Session *s, const char *why, int *stop);
+
+/* ---- stopping hopeless runs of a sweep early (prune.c) ----
+ * [sweep] prune = median | asha (config.h PruneRule). Pure functions of the
+ * numbers given: the caller reads them from the results database. */
+typedef enum { PRUNE_GO_ON, PRUNE_STOP } PruneVerdict;
+
+/* Whether rule decides after epoch (median: every epoch after prune_warmup;
+ * asha: its rungs). */
+int prune_decides_at(const PruneRule *rule, int epoch);
+/* The decision after epoch for a run whose judged accuracy there is metric,
+ * given the accuracies at that epoch of the n earlier runs that reached it.
+ * Fewer than rule->min_runs of them: go on. median: stop when metric is
+ * below their median. asha: the run and the n others reached the rung; it
+ * goes on when it is among the top max(1, (n + 1) / eta) of them (ties go
+ * on). A metric that is not a number stops (a run not evaluated there is
+ * never asked). */
+PruneVerdict prune_decide(const PruneRule *rule, int epoch, double metric, const double *others,
+                          int n);
 
 /* As runs.status spells it: finished, diverged, interrupted, failed. */
 const char *train_end_name(TrainEnd end);

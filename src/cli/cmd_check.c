@@ -58,6 +58,13 @@ int cmd_check(CliOptions *o)
             optimizer_print_groups(&m, stdout);
         }
         if (g.sweep.n_keys > 0) print_grid(&g);
+        if (g.sweep.prune.kind != PRUNE_NONE) {
+            char text[256];
+            prune_rule_text(&g.sweep.prune, text, sizeof text);
+            printf("; prune: %s, judged on the %s accuracy\n", text,
+                   e.validation > 0 ? "validation" : "test");
+            grid_warn_prune(&g, &e);
+        }
         printf("%s: ok\n\n", o->files[i]);
         model_free(&m);
         experiment_free(&e);

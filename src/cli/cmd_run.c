@@ -65,6 +65,7 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
             bad++;
             continue;
         }
+        if (dist_rank() == 0) grid_warn_prune(&grids[i], &e); /* once, before training */
         const char *origin;
         const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
         struct stat st;
@@ -332,7 +333,8 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
                          .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL,
                          .params = params, .n_params = n_params,
                          .val = e.validation > 0 ? &val : NULL,
-                         .quiet = observer != NULL, .observer = observer};
+                         .quiet = observer != NULL, .observer = observer,
+                         .prune = &g->sweep.prune};
     int rc = recorded_run(&e, &train, &test, &opt);
     cifar_free(&val);
     cifar_free(&train);

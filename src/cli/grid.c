@@ -5,7 +5,9 @@
  * trains: the point of every key's first value, then each other value once
  * (each bad value reported once, at its sweep line), then the combinations
  * not yet seen. The drawn points of a random sweep are one axis (a value
- * of its first random key: sweep_key_is_axis), each reported as one. */
+ * of its first random key: sweep_key_is_axis), each reported as one; and
+ * the warning that [sweep] prune without [data] validation judges the runs
+ * on the test set. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +168,15 @@ int grid_check(Grid *g, Experiment *first)
     for (int k = 0; k < s->n_keys; k++) free(badv[k]);
     if (bad && first) experiment_free(first);
     return bad ? -1 : 0;
+}
+
+void grid_warn_prune(const Grid *g, const Experiment *first)
+{
+    const PruneRule *p = &g->sweep.prune;
+    if (p->kind == PRUNE_NONE || first->validation > 0) return;
+    fprintf(stderr, "%s:%d: warning: prune = %s judges the runs on the test set ([data] "
+                    "validation is not set): the test set then chooses which runs go on, and "
+                    "their test accuracies are no longer an unbiased estimate; set [data] "
+                    "validation = N to prune on held-out training images\n",
+            g->path, p->line, p->kind == PRUNE_MEDIAN ? "median" : "asha");
 }

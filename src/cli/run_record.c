@@ -7,8 +7,9 @@
  * their names, and which are written when (`last` and, when the judged
  * accuracy — validation, else test — improved, `best` after each epoch's
  * row is committed; `last` with the partial epoch when a signal stops the
- * run), and the run's early stop and time to accuracy in its row. The loop
- * reports to it through TrainCallbacks. */
+ * run), and the run's early stop and time to accuracy in its row, and
+ * [sweep] prune's reading of the earlier runs' accuracies. The loop reports
+ * to it through TrainCallbacks. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -286,6 +287,30 @@ static int stop_requested(void *ctx)
     return r->opt->stop && *r->opt->stop;
 }
 
+/* TrainCallbacks.prune: the run's accuracy at epoch (NaN: its recorded
+ * one) against the earlier runs of its experiment there (prune.c). A
+ * database that cannot be read is reported, and the run goes on. */
+static int prune_epoch(void *ctx, int epoch, double metric)
+{
+    Record *r = ctx;
+    const PruneRule *rule = r->opt->prune;
+    ResultsDb *db = r->opt->db;
+    if (!db || r->run_id <= 0 || !prune_decides_at(rule, epoch)) return 0;
+    const int val = r->s->val != NULL;
+    if (isnan(metric) && results_epoch_metric(db, r->run_id, epoch, val, &metric) != 0) return 0;
+    double *others;
+    int n = results_peer_metrics(db, r->e->name, r->run_id, epoch, val, &others);
+    if (n < 0) return 0;
+    PruneVerdict v = prune_decide(rule, epoch, metric, others, n);
+    free(others);
+    if (v == PRUNE_STOP)
+        fprintf(stderr, "%s: run %lld pruned after epoch %d: %s accuracy %.2f%% is below the %s "
+                        "of the %d earlier run%s there\n", r->e->path, (long long)r->run_id, epoch,
+                val ? "validation" : "test", 100 * metric,
+                rule->kind == PRUNE_MEDIAN ? "median" : "top 1/eta", n, n == 1 ? "" : "s");
+    return v == PRUNE_STOP;
+}
+
 /* Marks the runs row with how the run ended. */
 static int finish_runs_row(const Record *r, TrainEnd end, double train_seconds,
                            const char *error)
@@ -306,7 +331,9 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
 {
     TrainCallbacks cb = {.ctx = r, .epoch = record_epoch,
                          .checkpoint = has_checkpoints(r) ? save_epoch_checkpoints : NULL,
-                         .stop = stop_requested, .final = record_final};
+                         .stop = stop_requested, .final = record_final,
+                         .prune = r->opt->prune && r->opt->prune->kind != PRUNE_NONE
+                                      ? prune_epoch : NULL};
     const char *why;
     TrainEnd end = train_loop(r->s, train, test, pos, &cb, &why);
     if (end == TRAIN_INTERRUPTED) why = save_partial_epoch(r, pos);

@@ -46,6 +46,9 @@ typedef struct {
      * go to observer (NULL: none) */
     int quiet;
     const RunObserver *observer;
+    /* [sweep] prune: stop the run after an epoch where it is below the
+     * earlier runs of its experiment in db (NULL or PRUNE_NONE: never) */
+    const PruneRule *prune;
 } RecordOptions;
 
 /* Trains e on train, evaluating on test every epoch, recorded as opt says.

@@ -6,7 +6,8 @@
  * experiment_load with the point's overrides (their errors name the sweep's
  * line). A key whose own value is a list (augment, milestones, knots, inputs,
  * a group's params and layers) separates the sweep's values with '|'. The
- * section's own keys, `samples` and `seed`, and a key given as a call
+ * section's own keys `samples` and `seed` (the pruning keys are
+ * prune_keys.c's), and a key given as a call
  * (`loguniform(1e-4, 0.1)`, `choice(8, 16)`) make a random search: the calls
  * are checked and drawn by sample.c, the N points they give being one axis
  * of the grid, at the place of the first random key. */
@@ -21,6 +22,7 @@
 #include "cnnrun/util.h"
 #include "ini_doc.h"
 #include "sample.h"
+#include "prune_keys.h"
 #include "schema.h"
 
 static bool list_type(SchemaType t)
@@ -162,7 +164,8 @@ static int split_name(Diag *d, CfgLoc loc, const char *name, SweepKey *k)
         strlen(dot + 1) >= sizeof k->key) {
         diag_error(d, loc, "a swept key is written SECTION.KEY, as --set takes it (e.g. "
                            "schedule.lr_max = 0.05, 0.1 or layer.c1.filters = 16, 32), got "
-                           "'%s' (the section's own keys are samples and seed)", name);
+                           "'%s' (the section's own keys are samples, seed, prune, prune_min_runs, "
+                           "prune_warmup, rungs and eta)", name);
         return -1;
     }
     memcpy(k->section, name, slen);
@@ -373,8 +376,9 @@ static bool own_key(const char *key)
     return !strcmp(key, "samples") || !strcmp(key, "seed");
 }
 
-/* The [sweep] lines of the file. */
-static void read_file_sweep(Diag *d, const char *path, Sweep *s)
+/* The [sweep] lines of the file; the keys of pruning into *pk (prune_keys.c;
+ * NULL: passed over). */
+static void read_file_sweep(Diag *d, const char *path, Sweep *s, PruneKeys *pk)
 {
     size_t len = 0;
     char *text = read_text_file(path, &len);
@@ -391,6 +395,10 @@ static void read_file_sweep(Diag *d, const char *path, Sweep *s)
         SweepKey k = {.line = en->loc.line};
         CfgLoc loc = {en->loc.line, NULL};
         if (own_key(en->key)) continue;
+        PruneKeys skip;
+        if (!strchr(en->key, '.') && prune_keys_read(d, pk ? pk : &skip, en->key, en->value,
+                                                     en->loc.line))
+            continue;
         if (split_name(d, loc, en->key, &k) != 0) continue;
         if (read_values(d, loc, en->value, &k, s->samples > 0) != 0) {
             free_key(&k);
@@ -398,6 +406,7 @@ static void read_file_sweep(Diag *d, const char *path, Sweep *s)
         }
         add_key(d, loc, s, &k, false);
     }
+    if (pk) prune_keys_check(d, pk);
     ini_doc_free(&doc);
     free(text);
 }
@@ -491,7 +500,10 @@ int sweep_load(const char *path, const ConfigOverride *sets, int n_sets, char *c
     out->n_points = 1;
     Diag d;
     diag_init(&d, path);
-    read_file_sweep(&d, path, out);
+    PruneKeys pk;
+    prune_keys_init(&pk);
+    read_file_sweep(&d, path, out, &pk);
+    out->prune = pk.rule;
     Sweep given = {.n_keys = 0}; /* the --sweep keys, to find one given twice */
     for (int i = 0; i < n_args; i++) read_option(&d, args[i], out, &given);
     sweep_free(&given);
@@ -534,7 +546,7 @@ int sweep_unapplied(const char *path, const ConfigOverride *sets, int n_sets, Sw
     memset(out, 0, sizeof *out);
     Diag d;
     diag_init(&d, path);
-    read_file_sweep(&d, path, out); /* a malformed line: `run` and `check` report it */
+    read_file_sweep(&d, path, out, NULL); /* a malformed line: `run` and `check` report it */
     diag_free(&d);
     for (int j = 0; j < n_sets; j++) { /* a key --set gives is applied */
         int at = sets[j].section && sets[j].key ? find_key(out, sets[j].section, sets[j].key) : -1;

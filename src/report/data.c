@@ -216,7 +216,7 @@ static int open_results(const char *path, sqlite3 **out, int *version)
 }
 
 /* below: the groups of the report's experiments */
-static int load_groups(sqlite3 *db, const char *path, ReportGroups *out);
+static int load_groups(sqlite3 *db, const char *path, int version, ReportGroups *out);
 static int load_group_members(sqlite3 *db, const char *path, ReportData *d);
 
 /* report_load (details: every run's epochs and layers, the groups with their
@@ -291,8 +291,9 @@ static int load(const char *path, const char *spec, int how, ReportData *out)
     int details = how & LOAD_DETAILS, groups = details && !(how & LOAD_NO_GROUPS);
     for (int i = 0; details && i < out->n_runs; i++)
         if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
-    if (groups && out->schema_version >= 6 && (load_groups(db, path, &out->groups) != 0 ||
-                                               load_group_members(db, path, out) != 0))
+    if (groups && out->schema_version >= 6 &&
+        (load_groups(db, path, out->schema_version, &out->groups) != 0 ||
+         load_group_members(db, path, out) != 0))
         goto done;
     rc = 0;
 done:
@@ -356,13 +357,15 @@ static void free_group(ReportGroup *g)
 }
 
 /* Every row of run_groups into out->groups (appended). */
-static int load_groups(sqlite3 *db, const char *path, ReportGroups *out)
+static int load_groups(sqlite3 *db, const char *path, int version, ReportGroups *out)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT experiment, params, n, mean_final_test_acc, std_final_test_acc, "
-                           "mean_best_test_acc, std_best_test_acc, mean_train_seconds, run_ids "
-                           "FROM run_groups", -1, &st, NULL) != SQLITE_OK)
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT experiment, params, n, mean_final_test_acc, "
+                              "std_final_test_acc, mean_best_test_acc, std_best_test_acc, "
+                              "mean_train_seconds, run_ids, %s FROM run_groups",
+             version >= 10 ? "n_pruned" : "0"); /* [sweep] prune came with version 10 */
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(path, db, "cannot read view run_groups");
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -378,6 +381,7 @@ static int load_groups(sqlite3 *db, const char *path, ReportGroups *out)
         g->std_best = col_double(st, 6);
         g->mean_seconds = col_double(st, 7);
         g->run_ids = col_text(st, 8);
+        g->n_pruned = sqlite3_column_int(st, 9);
     }
     int rc = step == SQLITE_DONE ? 0 : db_fail(path, db, "cannot read view run_groups");
     sqlite3_finalize(st);
@@ -458,7 +462,7 @@ int report_load_groups(const char *path, ReportGroups *out)
     int rc = open_results(path, &db, &out->schema_version);
     if (rc != 0) return rc;
     if (out->schema_version >= 6) /* no run_params before: nothing to group by */
-        rc = load_groups(db, path, out);
+        rc = load_groups(db, path, out->schema_version, out);
     sqlite3_close(db);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* group_stats.c — what the report computes about groups of runs (report.h):
- * a group's per-epoch curve as the mean and sample std of its members, the
+ * a group's per-epoch curve as the mean and sample std of its members (a
+ * run [sweep] prune stopped left out), the
  * sweep over one key (the groups of an experiment whose values differ in
  * exactly one numeric key) and whether that key's axis is logarithmic. */
 #include <errno.h>
@@ -19,6 +20,12 @@ static double epoch_value(const ReportEpoch *e, int column)
     }
 }
 
+/* [sweep] prune stopped it: counted in its group, not in the group's means */
+static int pruned(const ReportRun *r)
+{
+    return r->stop_reason && strcmp(r->stop_reason, "pruned") == 0;
+}
+
 void report_group_curve(const ReportGroup *g, int column, GroupCurve *c)
 {
     memset(c, 0, sizeof *c);
@@ -36,7 +43,7 @@ void report_group_curve(const ReportGroup *g, int column, GroupCurve *c)
         int n = 0;
         for (int pass = 0; pass < 2; pass++) /* the mean, then the squared deviations */
             for (int r = 0; r < g->n_runs; r++)
-                for (int k = 0; k < g->runs[r].n_epochs; k++) {
+                for (int k = 0; k < g->runs[r].n_epochs && !pruned(&g->runs[r]); k++) {
                     if (g->runs[r].epochs[k].epoch != ep) continue;
                     double v = epoch_value(&g->runs[r].epochs[k], column);
                     if (!isfinite(v)) continue;

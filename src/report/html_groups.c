@@ -53,6 +53,8 @@ static void write_table(FILE *f, const ReportGroups *g)
                 fmt_pct_std(best, sizeof best, r->mean_best, r->std_best),
                 seconds_std(tm, sizeof tm, r));
         html_esc(f, r->run_ids);
+        if (r->n_pruned > 0) /* counted in n, not in the means */
+            fprintf(f, " (%d pruned, not in the means)", r->n_pruned);
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);

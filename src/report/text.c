@@ -73,7 +73,10 @@ void report_print_groups(const ReportGroups *g, const char *db_path, FILE *f)
         print_cell(f, fmt_pct_std(fin, sizeof fin, r->mean_final, r->std_final), 18);
         fputc(' ', f);
         print_cell(f, fmt_pct_std(best, sizeof best, r->mean_best, r->std_best), 18);
-        fprintf(f, " %10s  %-12s %s\n", fmt_duration(tm, sizeof tm, r->mean_seconds),
+        fprintf(f, " %10s  %-12s %s", fmt_duration(tm, sizeof tm, r->mean_seconds),
                 r->run_ids ? r->run_ids : "", r->params && *r->params ? r->params : "-");
+        if (r->n_pruned > 0) /* counted in n, not in the means */
+            fprintf(f, "  (%d of %d pruned, not in the means)", r->n_pruned, r->n);
+        fputc('\n', f);
     }
 }

@@ -818,3 +818,66 @@ void results_free_run_refs(ResultsRunRef *refs, int n)
     for (int i = 0; i < n; i++) free(refs[i].config);
     free(refs);
 }
+
+/* ---- issue 24: the earlier runs' accuracies for [sweep] prune ------------- */
+
+int results_peer_metrics(ResultsDb *r, const char *experiment, int64_t run_id, int epoch,
+                         int validation, double **out)
+{
+    *out = NULL;
+    if (!r || !experiment) return -1;
+    sqlite3_stmt *st = NULL;
+    const char *sql = validation
+        ? "SELECT e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = ?1 "
+          "AND r.id < ?2 AND e.epoch = ?3 AND e.val_acc IS NOT NULL ORDER BY r.id"
+        : "SELECT e.test_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = "
+          "?1 AND r.id < ?2 AND e.epoch = ?3 AND e.test_acc IS NOT NULL ORDER BY r.id";
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot read the earlier runs of '%s' (%s)", experiment,
+                 sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, run_id);
+    sqlite3_bind_int(st, 3, epoch);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xrealloc(*out, sizeof **out * (size_t)(n + 1));
+        (*out)[n++] = sqlite3_column_double(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_error(r->path, "cannot read the earlier runs of '%s' (%s)", experiment,
+                 sqlite3_errmsg(r->db));
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return n;
+}
+
+int results_epoch_metric(ResultsDb *r, int64_t run_id, int epoch, int validation, double *out)
+{
+    if (!r) return -1;
+    sqlite3_stmt *st = NULL;
+    const char *sql = validation ? "SELECT val_acc FROM epochs WHERE run_id = ?1 AND epoch = ?2"
+                                 : "SELECT test_acc FROM epochs WHERE run_id = ?1 AND epoch = ?2";
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot read run %lld's epoch %d (%s)", (long long)run_id, epoch,
+                 sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, epoch);
+    int rc = sqlite3_step(st), found = 1;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *out = sqlite3_column_double(st, 0);
+        found = 0;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_error(r->path, "cannot read run %lld's epoch %d (%s)", (long long)run_id, epoch,
+                 sqlite3_errmsg(r->db));
+        found = -1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}

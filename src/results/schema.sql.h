@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 9
+#define RESULTS_SCHEMA_VERSION 10
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -116,7 +116,7 @@ static const char RESULTS_SCHEMA_SQL[] =
  * two passes (the mean first) in plain SQL so the sqlite3 shell reads the
  * view too (sqrt: SQLite's math functions, built into the shell since 3.35;
  * db.c and the report register one where the library lacks it). */
-#define RESULTS_RUN_GROUPS_SELECT \
+#define RESULTS_RUN_GROUPS_SELECT_V6 \
     "WITH m AS (\n" \
     "  SELECT s.run_id, s.experiment, s.final_test_acc AS f, s.best_test_acc AS b,\n" \
     "    s.train_seconds AS t,\n" \
@@ -141,6 +141,41 @@ static const char RESULTS_SCHEMA_SQL[] =
     "    AS std_best_test_acc,\n" \
     "  avg(t) AS mean_train_seconds,\n" \
     "  group_concat(run_id, ',') AS run_ids\n" \
+    "FROM (SELECT * FROM g ORDER BY run_id)\n" \
+    "GROUP BY experiment, params, rest\n" \
+    "ORDER BY min(run_id)"
+
+/* Version 10 on ([sweep] prune, issue 24): a run pruned (stop_reason
+ * 'pruned') is counted in n and in n_pruned, and left out of the means, the
+ * standard deviations and the mean time (it stopped early on purpose). */
+#define RESULTS_RUN_GROUPS_SELECT \
+    "WITH m AS (\n" \
+    "  SELECT s.run_id, s.experiment, r.stop_reason IS 'pruned' AS pruned,\n" \
+    "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.final_test_acc END AS f,\n" \
+    "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.best_test_acc END AS b,\n" \
+    "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.train_seconds END AS t,\n" \
+    "    coalesce((SELECT group_concat(kv, ', ') FROM\n" \
+    "      (SELECT p.key || '=' || CASE WHEN p.value GLOB '*[, ]*'\n" \
+    "                              THEN '\"' || p.value || '\"' ELSE p.value END AS kv\n" \
+    "       FROM run_params p WHERE p.run_id = s.run_id AND p.key <> 'experiment.seed'\n" \
+    "       ORDER BY p.key)), '') AS params,\n" \
+    "    replace(substr(coalesce(r.config, ''), instr(coalesce(r.config, ''), char(10)) + 1),\n" \
+    "            char(10) || 'seed = ' || r.seed || char(10), char(10)) AS rest\n" \
+    "  FROM run_summary s JOIN runs r ON r.id = s.run_id\n" \
+    "  WHERE s.status = 'finished' AND s.epochs_planned > 0),\n" \
+    "g AS (\n" \
+    "  SELECT m.*, avg(f) OVER w AS mf, avg(b) OVER w AS mb FROM m\n" \
+    "  WINDOW w AS (PARTITION BY experiment, params, rest))\n" \
+    "SELECT experiment, params, count(*) AS n,\n" \
+    "  avg(f) AS mean_final_test_acc,\n" \
+    "  CASE WHEN count(f) > 1 THEN sqrt(sum((f - mf) * (f - mf)) / (count(f) - 1)) END\n" \
+    "    AS std_final_test_acc,\n" \
+    "  avg(b) AS mean_best_test_acc,\n" \
+    "  CASE WHEN count(b) > 1 THEN sqrt(sum((b - mb) * (b - mb)) / (count(b) - 1)) END\n" \
+    "    AS std_best_test_acc,\n" \
+    "  avg(t) AS mean_train_seconds,\n" \
+    "  group_concat(run_id, ',') AS run_ids,\n" \
+    "  sum(pruned) AS n_pruned\n" \
     "FROM (SELECT * FROM g ORDER BY run_id)\n" \
     "GROUP BY experiment, params, rest\n" \
     "ORDER BY min(run_id)"
@@ -190,7 +225,7 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "  value           TEXT NOT NULL,\n"
     "  PRIMARY KEY (run_id, key)\n"
     ") WITHOUT ROWID;\n"
-    "CREATE VIEW IF NOT EXISTS run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
+    "CREATE VIEW IF NOT EXISTS run_groups AS\n" RESULTS_RUN_GROUPS_SELECT_V6 ";\n",
     /* 6 -> 7: [data] validation (epochs.val_loss, epochs.val_acc; the best
      * epoch chosen on validation), [experiment] patience and target_accuracy
      * (runs.stop_reason; time to accuracy: runs.epochs_to_target,
@@ -207,7 +242,7 @@ static const char *const RESULTS_MIGRATIONS[] = {
     "CREATE VIEW latest_runs AS\n"
     "SELECT * FROM run_summary\n"
     "WHERE run_id IN (SELECT max(id) FROM runs GROUP BY experiment);\n"
-    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
+    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT_V6 ";\n",
     /* 7 -> 8: runs.ranks, the processes of a data-parallel run over MPI
      * (docs/distributed.md); runs.threads is then each rank's. Rows written
      * before were one process. */
@@ -216,6 +251,10 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * matrix products ("Haswell", "SkylakeX", "Prescott": a generic core on a
      * newer CPU explains a slow run). Rows written before: NULL. */
     "ALTER TABLE runs ADD COLUMN blas_core TEXT;\n",
+    /* 9 -> 10: [sweep] prune (runs.stop_reason 'pruned'): view run_groups
+     * counts a pruned run (n, n_pruned) but leaves it out of its means */
+    "DROP VIEW IF EXISTS run_groups;\n"
+    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

@@ -203,6 +203,16 @@ static const char *judge_epoch(Session *s, EpochRecord *rec)
     return NULL;
 }
 
+/* [sweep] prune after epoch: the caller's decision (rank 0 reads the
+ * database), the same on every rank. */
+static int pruned(const Session *s, const TrainCallbacks *cb, int epoch, double metric)
+{
+    if (!cb->prune) return 0;
+    int stop = cb->prune(cb->ctx, epoch, metric) != 0;
+    train_agree(s, NULL, &stop);
+    return stop;
+}
+
 /* [experiment] tta: the trained model evaluated over the views, its time
  * counted in the run's (a run killed during it does it again on resume). */
 static TrainEnd final_evaluation(Session *s, const CifarSplit *test, TrainPosition *pos,
@@ -227,7 +237,14 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
     Progress prog;
     progress_init(&prog, s->run.epochs);
     prog.quiet = s->quiet;
-    while (pos->epoch < s->run.epochs) {
+    /* resumed at an epoch's end: the decision that epoch's end may not have got to */
+    if (pos->epoch > 0 && pos->epoch < s->run.epochs && pos->steps_in_epoch == 0 &&
+        evaluates(s, pos->epoch) && pruned(s, cb, pos->epoch, NAN)) {
+        s->stop_reason = "pruned";
+        fprintf(stderr, "stopped after epoch %d of %d: pruned ([sweep] prune: below the earlier "
+                        "runs at this epoch)\n", pos->epoch, s->run.epochs);
+    }
+    while (pos->epoch < s->run.epochs && !s->stop_reason) {
         Epoch ep = begin_epoch(s, pos);
         TrainEnd end = train_steps(s, train, pos, &ep, &prog, cb, why);
         if (end != TRAIN_FINISHED) {
@@ -245,11 +262,16 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
         if ((*why = train_agree(s, cb->checkpoint ? cb->checkpoint(cb->ctx, s, pos, &rec) : NULL,
                                 NULL)))
             return TRAIN_FAILED;
+        if (!stop && rec.evaluated && pos->epoch < s->run.epochs && pruned(s, cb, rec.epoch,
+                                             rec.validated ? rec.val_acc : rec.test_acc))
+            stop = "pruned";
         if (stop && pos->epoch < s->run.epochs) {
             s->stop_reason = stop;
             fprintf(stderr, "stopped after epoch %d of %d: %s\n", pos->epoch, s->run.epochs,
-                    strcmp(stop, "target") == 0 ? "target_accuracy reached"
-                                                : "no better accuracy in `patience` epochs");
+                    strcmp(stop, "target") == 0   ? "target_accuracy reached"
+                    : strcmp(stop, "pruned") == 0 ? "pruned ([sweep] prune: below the "
+                                                    "earlier runs at this epoch)"
+                                                  : "no better accuracy in `patience` epochs");
             break;
         }
     }

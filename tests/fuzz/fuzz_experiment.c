@@ -80,6 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char text[512];
         sweep_point_text(&sw, sw.n_points - 1, text, sizeof text);
     }
+    char rule[256]; /* [sweep] prune and its keys */
+    prune_rule_text(&sw.prune, rule, sizeof rule);
     sweep_free(&sw);
     sweep_unapplied(path, NULL, 0, &sw);
     sweep_free(&sw);
