@@ -4,7 +4,7 @@
  * keeps per parameter, whether it updates matrices only. Its update is the
  * row of the same type in src/train/optimizer.c's `steps` (the step sits
  * above the configuration). Adding an optimizer: docs/architecture.md,
- * "Adding an optimizer"; test_optimizer_table_complete fails on a row left
+ * "A new optimizer"; test_optimizer_table_complete fails on a row left
  * out or half filled. */
 #include <stddef.h>
 
