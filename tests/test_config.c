@@ -1416,6 +1416,54 @@ START_TEST(test_fuzz_corpus)
 }
 END_TEST
 
+/* The name lists of enums (src/config/schema.c, optimizers.c) name every
+ * value, at its own index: a value left without a name would end the list
+ * early (the schema's lists are NULL-terminated), and one inserted in the
+ * middle cannot shift the names after it (designated initializers). */
+static int count_values(const char *section, const char *key)
+{
+    const SchemaSection *ss = strcmp(section, "group") == 0 ? schema_group()
+                                                            : schema_find_section(section);
+    ck_assert_ptr_nonnull(ss);
+    const SchemaKey *k = schema_find_key(ss, key);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_ptr_nonnull(k->values);
+    int n = 0;
+    while (k->values[n]) n++;
+    return n;
+}
+
+START_TEST(test_name_lists_complete)
+{
+    for (int t = 0; t < LT_COUNT; t++) ck_assert_str_ne(layer_type_name((LayerType)t), "?");
+    ck_assert_ptr_null(schema_layer_type_names[LT_COUNT]);
+    ck_assert_str_eq(layer_type_name(LT_CONV), "conv");
+    ck_assert_str_eq(layer_type_name(LT_SILU), "silu");
+    for (int a = 0; a < ACT_COUNT; a++) ck_assert_str_ne(activation_name((Activation)a), "?");
+    ck_assert_ptr_null(schema_activation_names[ACT_COUNT]);
+    ck_assert_str_eq(activation_name(ACT_NONE), "none");
+    ck_assert_str_eq(activation_name(ACT_SILU), "silu");
+    for (unsigned b = 1; b & PK_ALL; b <<= 1) ck_assert_str_ne(param_kind_name(b), "?");
+    ck_assert_str_eq(param_kind_name(PK_BN_BIAS), "bn_bias");
+    for (int t = 0; t < OPT_COUNT; t++)
+        ck_assert_ptr_eq(schema_optimizer_names[t], optimizer_info((OptimizerType)t)->name);
+    ck_assert_ptr_null(schema_optimizer_names[OPT_COUNT]);
+    ck_assert_int_eq(count_values("optimizer", "type"), OPT_COUNT);
+    ck_assert_int_eq(count_values("group", "type"), OPT_COUNT);
+    ck_assert_int_eq(count_values("group", "decay"), DECAY_DECOUPLED + 1);
+    ck_assert_int_eq(count_values("group", "schedule"), GROUP_SCHED_LINEAR + 1);
+    ck_assert_int_eq(count_values("schedule", "type"), SCHED_PIECEWISE + 1);
+    ck_assert_int_eq(count_values("experiment", "tta"), TTA_MIRROR_TRANSLATE + 1);
+    const SchemaKey *init = schema_find_key(schema_layer(LT_CONV), "init");
+    int n = 0;
+    while (init->values[n]) n++;
+    ck_assert_int_eq(n, CONV_INIT_COUNT);
+    init = schema_find_key(schema_layer(LT_LINEAR), "init");
+    for (n = 0; init->values[n];) n++;
+    ck_assert_int_eq(n, LINEAR_INIT_COUNT);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--schema-markdown") == 0) {
@@ -1425,6 +1473,7 @@ int main(int argc, char **argv)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_name_lists_complete);
     tcase_add_test(tc, test_unknown_section);
     tcase_add_test(tc, test_unknown_key);
     tcase_add_test(tc, test_duplicates);

@@ -6,7 +6,9 @@
  * tensors untouched through real training steps, epoch-limited groups and
  * the linear group schedule, coupled vs decoupled decay by hand, and a Muon
  * group updating exactly as muon_update on the tensor's (K, out) matrix. The
- * Muon update itself is checked against PyTorch in test_golden.c. */
+ * Muon update itself is checked against PyTorch in test_golden.c. The
+ * optimizer table: every type has a whole row on both sides (config's
+ * OptimizerInfo, train's OptimizerStep) and the two agree. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -432,11 +434,43 @@ START_TEST(test_muon_through_optimizer)
 }
 END_TEST
 
+/* Every OptimizerType has a whole row in src/config/optimizers.c and in
+ * src/train/optimizer.c's steps, and the two agree: a type left out (or a
+ * row half filled) would otherwise parse and never be updated, silently. */
+START_TEST(test_optimizer_table_complete)
+{
+    for (int t = 0; t < OPT_COUNT; t++) {
+        const OptimizerInfo *info = optimizer_info((OptimizerType)t);
+        const OptimizerStep *st = optimizer_step_of((OptimizerType)t);
+        ck_assert_msg(info->name != NULL, "optimizer %d has no row in src/config/optimizers.c", t);
+        ck_assert_str_eq(optimizer_type_name((OptimizerType)t), info->name);
+        for (int k = 0; k < t; k++) ck_assert_str_ne(optimizer_info((OptimizerType)k)->name, info->name);
+        ck_assert_msg(info->beta2 > 0 && info->beta2 < 1, "%s: no default beta2", info->name);
+        ck_assert_msg(info->state != 0 && !(info->state & ~(unsigned)(OPT_STATE_M1 | OPT_STATE_M2)),
+                      "%s: its state vectors are not OPT_STATE_* bits", info->name);
+        /* the checkpoint's layout: m2 only beside m1 */
+        if (info->state & OPT_STATE_M2) ck_assert(info->state & OPT_STATE_M1);
+        /* one way to update: element-wise, or a tensor at a time for matrix-only */
+        ck_assert_msg((st->range != NULL) != (st->tensor != NULL),
+                      "%s: its steps row in src/train/optimizer.c needs a range or a tensor "
+                      "function, not both", info->name);
+        ck_assert_msg((st->tensor != NULL) == info->matrix_only,
+                      "%s: matrix_only and a tensor function go together", info->name);
+        if (st->tensor) ck_assert(st->work_floats && st->gemm_floats);
+    }
+    ck_assert_ptr_null(optimizer_info(OPT_COUNT)->name);
+    ck_assert_str_eq(optimizer_type_name(OPT_COUNT), "?");
+    ck_assert_ptr_null(optimizer_step_of(OPT_COUNT)->range);
+    ck_assert_ptr_null(optimizer_step_of(OPT_COUNT)->tensor);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("groups");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_optimizer_table_complete);
     tcase_add_test(tc, test_selection);
     tcase_add_test(tc, test_network_errors);
     tcase_add_test(tc, test_frozen_unchanged);

@@ -75,6 +75,22 @@ typedef struct {
 } LayerSpec;
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP, OPT_MUON, OPT_COUNT } OptimizerType;
+/* What an optimizer is, one row per OptimizerType (src/config/optimizers.c;
+ * its update: the row of the same type in src/train/optimizer.c's `steps`). */
+enum {
+    OPT_STATE_M1 = 1 << 0, /* Optimizer.m1: momentum (sgd, muon), first moment (adam), square
+                              average (rmsprop) */
+    OPT_STATE_M2 = 1 << 1  /* Optimizer.m2: second moment (adam) */
+};
+typedef struct {
+    const char *name;  /* its `type` value, stored in runs: never rename */
+    float beta2;       /* [optimizer] beta2 when the file gives none */
+    bool decoupled;    /* a group's `decay` when it gives none: decoupled (adamw), else coupled */
+    bool matrix_only;  /* updates conv and linear weights only (PK_MATRIX), a tensor at a time
+                          as a (rows, cols) matrix (muon); else element-wise over any kind */
+    unsigned state;    /* OPT_STATE_* vectors it keeps per parameter; the checkpoint saves
+                          them (src/train/checkpoint.c) */
+} OptimizerInfo;
 /* test-time augmentation of the final evaluation (src/train/tta.c) */
 typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE } TtaMode;
 typedef enum {
@@ -314,6 +330,8 @@ void experiment_print(const Experiment *e, FILE *f);
 char *experiment_text(const Experiment *e);
 
 const char *layer_type_name(LayerType t);
+/* The row of t (a row of NULLs for a value outside the enum). */
+const OptimizerInfo *optimizer_info(OptimizerType t);
 const char *optimizer_type_name(OptimizerType t);
 /* "conv_weight", ... for one ParamKind bit. */
 const char *param_kind_name(unsigned kind);

@@ -90,9 +90,27 @@ typedef struct {
     OptGroup *groups;
     OptSpan *spans;
     float *group_lr;       /* this step's rate per group, < 0: not updated */
-    float *muon_work;      /* muon_work_floats of the largest muon span */
-    Workspace muon_ws;     /* gemm's work space for the muon products */
+    float *muon_work;      /* OptimizerStep.work_floats of the largest matrix-only (muon) span */
+    Workspace muon_ws;     /* gemm's work space for their products */
 } Optimizer;
+
+/* How an optimizer updates: its row of src/train/optimizer.c's `steps`, one
+ * per OptimizerType (what it is: optimizer_info, config.h). An element-wise
+ * optimizer gives `range` (over [begin, end) of the parameter vector, all of
+ * the span's group); a matrix-only one (OptimizerInfo.matrix_only) gives
+ * `tensor` (one span, a (rows, cols) weight) and the floats a tensor needs:
+ * work_floats of its own work space (Optimizer.muon_work), gemm_floats of
+ * gemm's over `threads` (Optimizer.muon_ws). */
+typedef struct StepCall StepCall; /* one step's parameters, gradients, bias corrections */
+typedef struct {
+    void (*range)(const StepCall *c, const OptGroup *gr, float lr, size_t begin, size_t end);
+    void (*tensor)(Optimizer *o, const OptGroup *gr, const OptSpan *sp, float lr, float *w,
+                   const float *g);
+    size_t (*work_floats)(int rows, int cols);
+    size_t (*gemm_floats)(int rows, int cols, int threads);
+} OptimizerStep;
+/* The row of t (all NULL for a value outside the enum). */
+const OptimizerStep *optimizer_step_of(OptimizerType t);
 
 void optimizer_init(Optimizer *o, const Experiment *e, size_t n_params);
 void optimizer_free(Optimizer *o);

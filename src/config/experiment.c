@@ -35,11 +35,6 @@ const char *activation_name(Activation a)
     return (int)a >= 0 && a < ACT_COUNT ? schema_activation_names[a] : "?";
 }
 
-const char *optimizer_type_name(OptimizerType t)
-{
-    return (int)t >= 0 && t < OPT_COUNT ? schema_optimizer_names[t] : "?";
-}
-
 const char *param_kind_name(unsigned kind)
 {
     for (int i = 0; schema_param_kind_names[i]; i++)
@@ -385,10 +380,9 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
                    "train on", e->validation, e->train_subset);
     }
 
-    /* [optimizer] beta2: Adam's 0.999, but RMSProp uses it as its smoothing
-     * constant alpha, whose PyTorch default is 0.99 */
-    if (!seen_entry(&sn[2], opt_s, "beta2"))
-        e->beta2 = e->optimizer == OPT_RMSPROP ? 0.99f : 0.999f;
+    /* [optimizer] beta2: the optimizer's row says (Adam's 0.999, RMSProp's
+     * alpha 0.99) */
+    if (!seen_entry(&sn[2], opt_s, "beta2")) e->beta2 = optimizer_info(e->optimizer)->beta2;
     const IniEntry *type = seen_entry(&sn[2], opt_s, "type");
     e->optimizer_line = type ? type->loc.line : secs[2] ? secs[2]->loc.line : 0;
     if (e->nesterov && e->momentum == 0.0f && seen_ok(&sn[2], opt_s, "nesterov")) {
@@ -611,16 +605,17 @@ static void check_group(Diag *d, const IniSection *s, const Experiment *e, Group
     const IniEntry *type = seen_entry(&sn, ss, "type");
     g->type_line = type && type->loc.line > 0 ? type->loc.line : g->line;
     if (!seen_entry(&sn, ss, "decay"))
-        g->decay = g->type == OPT_ADAMW ? DECAY_DECOUPLED : DECAY_COUPLED;
+        g->decay = optimizer_info(g->type)->decoupled ? DECAY_DECOUPLED : DECAY_COUPLED;
+    const bool matrix_only = optimizer_info(g->type)->matrix_only;
     const IniEntry *params = seen_entry(&sn, ss, "params");
-    if (!params) g->params = g->type == OPT_MUON ? PK_MATRIX : PK_ALL;
+    if (!params) g->params = matrix_only ? PK_MATRIX : PK_ALL;
 
     if (g->nesterov && g->momentum == 0.0f && seen_ok(&sn, ss, "nesterov")) {
         static const char *const k[] = {"nesterov", NULL};
         diag_error(d, loc_of(&sn, ss, s, k),
                    "'nesterov' needs momentum > 0 (set momentum, e.g. 0.9)");
     }
-    if (g->type == OPT_MUON && !g->frozen && params && seen_ok(&sn, ss, "params") &&
+    if (matrix_only && !g->frozen && params && seen_ok(&sn, ss, "params") &&
         (g->params & ~(unsigned)PK_MATRIX)) {
         char list[128] = "";
         size_t used = 0;
@@ -629,9 +624,10 @@ static void check_group(Diag *d, const IniSection *s, const Experiment *e, Group
                 used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
                                          used ? ", " : "", param_kind_name(b));
         diag_error(d, params->loc,
-                   "muon updates conv and linear weights only, but 'params' has %s (type = muon%s; "
+                   "%s updates conv and linear weights only, but 'params' has %s (type = %s%s; "
                    "give them a group of their own, e.g. with type = sgd)",
-                   list, type ? "" : " from [optimizer]");
+                   optimizer_type_name(g->type), list, optimizer_type_name(g->type),
+                   type ? "" : " from [optimizer]");
     }
     const IniEntry *layers = seen_entry(&sn, ss, "layers");
     if (check_layers && layers && seen_ok(&sn, ss, "layers")) {

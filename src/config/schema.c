@@ -26,38 +26,77 @@ _Static_assert(sizeof(TtaMode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(ConvInit) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(LinearInit) == sizeof(int), "enums are stored as int");
 
+/* Name lists of enums, indexed by the value (designated: an enum value
+ * inserted in the middle cannot shift the names after it), NULL-terminated
+ * for the schema's `values`; test_name_lists_complete finds a value left
+ * without a name (a NULL before the end). The optimizers' names are their
+ * rows' (src/config/optimizers.c). */
 const char *const schema_layer_type_names[] = {
-    "conv",   "batchnorm", "relu",    "leaky",  "gelu",     "maxpool",   "avgpool",
-    "global_avgpool",      "linear",  "dropout", "flatten", "add",       "concat",
-    "residual", "inception", "silu", NULL};
+    [LT_CONV] = "conv",
+    [LT_BATCHNORM] = "batchnorm",
+    [LT_RELU] = "relu",
+    [LT_LEAKY] = "leaky",
+    [LT_GELU] = "gelu",
+    [LT_MAXPOOL] = "maxpool",
+    [LT_AVGPOOL] = "avgpool",
+    [LT_GLOBAL_AVGPOOL] = "global_avgpool",
+    [LT_LINEAR] = "linear",
+    [LT_DROPOUT] = "dropout",
+    [LT_FLATTEN] = "flatten",
+    [LT_ADD] = "add",
+    [LT_CONCAT] = "concat",
+    [LT_RESIDUAL] = "residual",
+    [LT_INCEPTION] = "inception",
+    [LT_SILU] = "silu",
+    [LT_COUNT] = NULL,
+};
 _Static_assert(sizeof schema_layer_type_names / sizeof *schema_layer_type_names == LT_COUNT + 1,
                "one name per layer type");
 
-const char *const schema_activation_names[] = {"none", "relu", "leaky", "gelu", "silu", NULL};
+const char *const schema_activation_names[] = {
+    [ACT_NONE] = "none", [ACT_RELU] = "relu", [ACT_LEAKY] = "leaky",
+    [ACT_GELU] = "gelu", [ACT_SILU] = "silu", [ACT_COUNT] = NULL,
+};
 _Static_assert(sizeof schema_activation_names / sizeof *schema_activation_names == ACT_COUNT + 1,
                "one name per activation");
-const char *const schema_optimizer_names[] = {"sgd", "adam", "adamw", "rmsprop", "muon", NULL};
-_Static_assert(sizeof schema_optimizer_names / sizeof *schema_optimizer_names == OPT_COUNT + 1,
-               "one name per optimizer type");
-const char *const schema_param_kind_names[] = {"conv_weight", "linear_weight", "bias",
-                                               "bn_weight", "bn_bias", NULL};
+/* by bit position: kind 1 << k is schema_param_kind_names[k] */
+#define BIT(kind) __builtin_ctz(kind)
+const char *const schema_param_kind_names[] = {
+    [BIT(PK_CONV_WEIGHT)] = "conv_weight", [BIT(PK_LINEAR_WEIGHT)] = "linear_weight",
+    [BIT(PK_BIAS)] = "bias",               [BIT(PK_BN_WEIGHT)] = "bn_weight",
+    [BIT(PK_BN_BIAS)] = "bn_bias",         [BIT(PK_ALL + 1)] = NULL,
+};
+#undef BIT
 _Static_assert(sizeof schema_param_kind_names / sizeof *schema_param_kind_names - 1 ==
                    __builtin_popcount(PK_ALL),
                "one name per parameter kind");
-static const char *const decay_names[] = {"coupled", "decoupled", NULL};
-static const char *const group_schedule_names[] = {"shared", "linear", NULL};
-static const char *const schedule_names[] = {"one_cycle", "constant", "step", "cosine",
-                                             "linear",    "piecewise", NULL};
-static const char *const dataset_names[] = {"cifar10", NULL};
-static const char *const normalize_names[] = {"none", "cifar10", NULL};
-static const char *const tta_names[] = {"none", "mirror", "mirror_translate", NULL};
-static const char *const reduction_names[] = {"mean", "sum", NULL};
-static const char *const conv_init_names[] = {"default", "dirac", "whiten", NULL};
+static const char *const decay_names[] = {
+    [DECAY_COUPLED] = "coupled", [DECAY_DECOUPLED] = "decoupled", [DECAY_DECOUPLED + 1] = NULL};
+static const char *const group_schedule_names[] = {
+    [GROUP_SCHED_SHARED] = "shared", [GROUP_SCHED_LINEAR] = "linear",
+    [GROUP_SCHED_LINEAR + 1] = NULL};
+static const char *const schedule_names[] = {
+    [SCHED_ONE_CYCLE] = "one_cycle", [SCHED_CONSTANT] = "constant", [SCHED_STEP] = "step",
+    [SCHED_COSINE] = "cosine",       [SCHED_LINEAR] = "linear",     [SCHED_PIECEWISE] = "piecewise",
+    [SCHED_PIECEWISE + 1] = NULL};
+static const char *const tta_names[] = {[TTA_NONE] = "none", [TTA_MIRROR] = "mirror",
+                                        [TTA_MIRROR_TRANSLATE] = "mirror_translate",
+                                        [TTA_MIRROR_TRANSLATE + 1] = NULL};
+static const char *const conv_init_names[] = {[CONV_INIT_DEFAULT] = "default",
+                                              [CONV_INIT_DIRAC] = "dirac",
+                                              [CONV_INIT_WHITEN] = "whiten",
+                                              [CONV_INIT_COUNT] = NULL};
 _Static_assert(sizeof conv_init_names / sizeof *conv_init_names == CONV_INIT_COUNT + 1,
                "one name per conv init");
-static const char *const linear_init_names[] = {"default", "unit_std", NULL};
+static const char *const linear_init_names[] = {[LINEAR_INIT_DEFAULT] = "default",
+                                                [LINEAR_INIT_UNIT_STD] = "unit_std",
+                                                [LINEAR_INIT_COUNT] = NULL};
 _Static_assert(sizeof linear_init_names / sizeof *linear_init_names == LINEAR_INIT_COUNT + 1,
                "one name per linear init");
+/* not enums: a string (dataset) and bools (SF_ENUM_BOOL: values[1] is true) */
+static const char *const dataset_names[] = {"cifar10", NULL};
+static const char *const normalize_names[] = {"none", "cifar10", NULL};
+static const char *const reduction_names[] = {"mean", "sum", NULL};
 
 #define E(f) offsetof(Experiment, f)
 #define L(f) offsetof(LayerSpec, f)

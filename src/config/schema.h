@@ -71,7 +71,8 @@ const char *schema_key_home(const char *key);
 
 extern const char *const schema_layer_type_names[];  /* LT_COUNT + NULL */
 extern const char *const schema_activation_names[];  /* ACT_COUNT + NULL */
-extern const char *const schema_optimizer_names[];   /* OPT_COUNT + NULL */
+extern const char *schema_optimizer_names[];         /* OPT_COUNT + NULL, from
+                                                         optimizers.c's rows */
 extern const char *const schema_param_kind_names[];  /* one per ParamKind bit, in bit order + NULL */
 
 /* Parses value into base (Experiment* or LayerSpec*). On error writes a

@@ -2,7 +2,7 @@
  * (OpType). A row says everything the builder, the planner, the executor, the
  * initialiser and the optimizer's groups need to know about an op, so adding
  * a layer type is one kernel in src/engine and one row in ops.c
- * (docs/architecture.md, "Adding a layer type"); its ONNX form is one row of
+ * (docs/architecture.md, "A new layer"); its ONNX form is one row of
  * the export's own table (src/export/onnx.c). Nothing outside ops.c switches
  * on OpType. */
 #ifndef CNNRUN_MODEL_OPS_H

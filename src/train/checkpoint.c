@@ -14,6 +14,8 @@
  *               name of its algorithm (conv_algo_name)
  *   u64 n + n f32  params;  u64 n + n f32  state (BN running stats)
  *   i32 optimizer type (-1: none); i64 optimizer step; u64 n + f32 m1; u64 n + f32 m2
+ *               (the state vectors, OPT_STATE_M1 and _M2: n floats each where a group's
+ *               optimizer keeps it, its row in src/config/optimizers.c says; else 0)
  *   u64 FNV-1a of every byte before it (detects truncation and damage)
  */
 #include "cnnrun/checkpoint.h"

@@ -92,7 +92,7 @@ static int resolve(const Model *m, Tensor *t, int n)
                             "match has parameters of the kinds in 'params'\n",
                     e->path, gs->line, gs->name);
     }
-    if (e->optimizer == OPT_MUON) {
+    if (optimizer_info(e->optimizer)->matrix_only) {
         int left = 0, first = -1;
         for (int i = 0; i < n; i++)
             if (t[i].group < 0 && !(t[i].kind & PK_MATRIX)) {
@@ -102,23 +102,25 @@ static int resolve(const Model *m, Tensor *t, int n)
         if (left) {
             problems++;
             const Node *nd = &m->nodes[t[first].node];
-            fprintf(stderr, "%s:%d: [optimizer] type = muon updates conv and linear weights only, "
+            fprintf(stderr, "%s:%d: [optimizer] type = %s updates conv and linear weights only, "
                             "but %d parameter tensor%s no [group.*] takes %s not (the first: "
                             "%s of '%s'); give them a group, e.g. [group.rest] with params = "
                             "bias, bn_weight, bn_bias and type = sgd\n",
-                    e->path, e->optimizer_line, left, left == 1 ? "" : "s",
+                    e->path, e->optimizer_line, optimizer_type_name(e->optimizer), left,
+                    left == 1 ? "" : "s",
                     left == 1 ? "is" : "are", param_kind_name(t[first].kind), nd->name);
         }
     }
     for (int i = 0; i < n; i++) {
         if (t[i].group < 0) continue;
         const GroupSpec *gs = &e->groups[t[i].group];
-        if (gs->type == OPT_MUON && !gs->frozen && !(t[i].kind & PK_MATRIX)) {
+        if (optimizer_info(gs->type)->matrix_only && !gs->frozen && !(t[i].kind & PK_MATRIX)) {
             /* the config refuses this for kinds it is told; kept as a guard */
             problems++;
-            fprintf(stderr, "%s:%d: [group.%s] has type = muon, which updates conv and linear "
+            fprintf(stderr, "%s:%d: [group.%s] has type = %s, which updates conv and linear "
                             "weights only, but takes %s of '%s'\n",
-                    e->path, gs->type_line, gs->name, param_kind_name(t[i].kind),
+                    e->path, gs->type_line, gs->name, optimizer_type_name(gs->type),
+                    param_kind_name(t[i].kind),
                     m->nodes[t[i].node].name);
         }
     }
@@ -154,7 +156,7 @@ static void build_spans(Optimizer *o, const Model *m, Tensor *t, int n)
         if (off > at) o->spans[ns++] = (OptSpan){.off = at, .len = off - at, .group = 0};
         if (i == n) break;
         OptSpan sp = {.off = t[i].off, .len = t[i].len, .group = t[i].group};
-        if (o->groups[sp.group].type == OPT_MUON && (t[i].kind & PK_MATRIX)) {
+        if (optimizer_info(o->groups[sp.group].type)->matrix_only && (t[i].kind & PK_MATRIX)) {
             const Node *nd = &m->nodes[t[i].node];
             sp.cols = nd->c;
             sp.rows = nd->c > 0 ? (int)(t[i].len / (size_t)nd->c) : 0;
@@ -242,22 +244,25 @@ int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch)
     build_spans(o, m, t, n);
     free(t);
 
-    /* state for what the groups use: Adam's second moments, Muon's work space */
-    bool moments = false;
+    /* state for what the groups use (their rows' OPT_STATE_* vectors, e.g.
+     * Adam's second moments) and the work space of matrix-only (Muon) tensors */
+    unsigned state = 0;
     size_t work = 0, gemm_floats = 0;
     for (int k = 0; k < o->n_spans; k++) {
         const OptSpan *sp = &o->spans[k];
         const OptGroup *g = &o->groups[sp->group];
         if (g->frozen) continue;
-        moments |= g->type == OPT_ADAM || g->type == OPT_ADAMW;
-        if (g->type == OPT_MUON && sp->rows > 0) {
-            size_t w = muon_work_floats(sp->rows, sp->cols);
-            size_t gf = muon_gemm_floats(sp->rows, sp->cols, m->threads);
+        state |= optimizer_info(g->type)->state;
+        const OptimizerStep *st = optimizer_step_of(g->type);
+        if (st->tensor && sp->rows > 0) {
+            size_t w = st->work_floats(sp->rows, sp->cols);
+            size_t gf = st->gemm_floats(sp->rows, sp->cols, m->threads);
             if (w > work) work = w;
             if (gf > gemm_floats) gemm_floats = gf;
         }
     }
-    if (moments && !o->m2) o->m2 = alloc_floats(o->n);
+    if ((state & OPT_STATE_M1) && !o->m1) o->m1 = alloc_floats(o->n);
+    if ((state & OPT_STATE_M2) && !o->m2) o->m2 = alloc_floats(o->n);
     if (work) {
         free(o->muon_work);
         workspace_free(&o->muon_ws);

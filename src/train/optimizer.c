@@ -1,13 +1,16 @@
 /* optimizer.c — parameter updates with PyTorch's semantics: SGD (momentum,
  * Nesterov, L2 weight decay added to the gradient), Adam, AdamW (decoupled
  * decay), RMSProp, and Muon (muon.c), per parameter group (groups.c resolves
- * which parameter belongs to which). State is allocated once, at init and
- * bind; a step allocates nothing.
+ * which parameter belongs to which). What each optimizer is (name, defaults,
+ * state, matrix-only) is its row in src/config/optimizers.c; how it updates
+ * is its row here, in `steps`. State is allocated once, at init and bind; a
+ * step allocates nothing.
  *
  * A step computes each group's rate, then runs every element-wise group
  * (sgd, adam, adamw, rmsprop) in one parallel pass over the parameter vector
  * (static ranges: the result does not depend on the thread count), then each
- * Muon tensor on its own (its products split by gemm). */
+ * tensor of a matrix-only group (Muon) on its own (its products split by
+ * gemm). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +18,6 @@
 #include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
-
-static bool uses_moments(OptimizerType t)
-{
-    return t == OPT_ADAM || t == OPT_ADAMW;
-}
 
 void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
 {
@@ -32,14 +30,15 @@ void optimizer_init(Optimizer *o, const Experiment *e, size_t n)
     o->beta2 = e->beta2;
     o->eps = e->eps;
     o->n = n;
-    o->m1 = alloc_floats(n);
-    o->m2 = uses_moments(o->type) ? alloc_floats(n) : NULL;
+    const OptimizerInfo *info = optimizer_info(o->type);
+    o->m1 = info->state & OPT_STATE_M1 ? alloc_floats(n) : NULL;
+    o->m2 = info->state & OPT_STATE_M2 ? alloc_floats(n) : NULL;
     o->step = 0;
     o->n_groups = 1;
     o->groups = xcalloc(1, sizeof *o->groups);
     o->groups[0] = (OptGroup){.name = "[optimizer]", .type = e->optimizer, .lr_scale = 1.0f,
                               .momentum = e->momentum, .weight_decay = e->weight_decay,
-                              .nesterov = e->nesterov, .decoupled = e->optimizer == OPT_ADAMW,
+                              .nesterov = e->nesterov, .decoupled = info->decoupled,
                               .ns_steps = e->ns_steps > 0 ? e->ns_steps : 3};
     o->group_lr = xcalloc(1, sizeof *o->group_lr);
     o->n_spans = 1;
@@ -71,16 +70,18 @@ static float group_rate(const OptGroup *g, long s, float lr)
     return lr * g->lr_scale;
 }
 
-typedef struct {
+struct StepCall {
     Optimizer *o;
     float *w;
     const float *g;
     double bc1, bc2;      /* adam bias corrections of this step */
-} StepCall;
+};
 
-static void sgd_range(const Optimizer *o, const OptGroup *gr, float lr, float *w, const float *g,
-                      size_t begin, size_t end)
+static void sgd_range(const StepCall *c, const OptGroup *gr, float lr, size_t begin, size_t end)
 {
+    const Optimizer *o = c->o;
+    float *w = c->w;
+    const float *g = c->g;
     const float mu = gr->momentum, wd = gr->decoupled ? 0.0f : gr->weight_decay;
     float *buf = o->m1;
     if (gr->decoupled && gr->weight_decay != 0.0f)
@@ -95,9 +96,12 @@ static void sgd_range(const Optimizer *o, const OptGroup *gr, float lr, float *w
     }
 }
 
-static void adam_range(const Optimizer *o, const OptGroup *gr, float lr, double bc1, double bc2,
-                       float *w, const float *g, size_t begin, size_t end)
+static void adam_range(const StepCall *c, const OptGroup *gr, float lr, size_t begin, size_t end)
 {
+    const Optimizer *o = c->o;
+    float *w = c->w;
+    const float *g = c->g;
+    const double bc1 = c->bc1, bc2 = c->bc2;
     const float b1 = o->beta1, b2 = o->beta2, wd = gr->weight_decay;
     const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     for (size_t i = begin; i < end; i++) {
@@ -112,9 +116,12 @@ static void adam_range(const Optimizer *o, const OptGroup *gr, float lr, double 
     }
 }
 
-static void rmsprop_range(const Optimizer *o, const OptGroup *gr, float lr, float *w,
-                          const float *g, size_t begin, size_t end)
+static void rmsprop_range(const StepCall *c, const OptGroup *gr, float lr, size_t begin,
+                          size_t end)
 {
+    const Optimizer *o = c->o;
+    float *w = c->w;
+    const float *g = c->g;
     /* alpha is [optimizer] beta2, which defaults to PyTorch's alpha 0.99 for
      * rmsprop (src/config/experiment.c) */
     const float alpha = o->beta2, wd = gr->decoupled ? 0.0f : gr->weight_decay;
@@ -125,6 +132,36 @@ static void rmsprop_range(const Optimizer *o, const OptGroup *gr, float lr, floa
         o->m1[i] = alpha * o->m1[i] + (1.0f - alpha) * d * d;
         w[i] -= lr * d / (sqrtf(o->m1[i]) + o->eps);
     }
+}
+
+/* One tensor of a matrix-only group (OptimizerInfo.matrix_only): the span's
+ * (rows, cols) weight, its gradient and its momentum. */
+static void muon_tensor(Optimizer *o, const OptGroup *gr, const OptSpan *sp, float lr, float *w,
+                        const float *g)
+{
+    muon_update(sp->rows, sp->cols, w, g, o->m1 + sp->off, lr, gr->momentum, gr->nesterov,
+                gr->weight_decay, gr->decoupled, gr->ns_steps, o->muon_work, &o->muon_ws);
+}
+
+/* How each optimizer updates, one row per OptimizerType (its other facts:
+ * src/config/optimizers.c): an element-wise optimizer gives `range`, a
+ * matrix-only one `tensor` and the floats its tensors need (work: its own,
+ * gemm: gemm's work space over `threads`). test_optimizer_table_complete
+ * checks every row against the type's OptimizerInfo. */
+static const OptimizerStep steps[] = {
+    [OPT_SGD] = {.range = sgd_range},
+    [OPT_ADAM] = {.range = adam_range},
+    [OPT_ADAMW] = {.range = adam_range},
+    [OPT_RMSPROP] = {.range = rmsprop_range},
+    [OPT_MUON] = {.tensor = muon_tensor, .work_floats = muon_work_floats,
+                  .gemm_floats = muon_gemm_floats},
+};
+_Static_assert(sizeof steps / sizeof *steps == OPT_COUNT, "one step row per optimizer type");
+
+const OptimizerStep *optimizer_step_of(OptimizerType t)
+{
+    static const OptimizerStep none = {0};
+    return (int)t >= 0 && t < OPT_COUNT ? &steps[t] : &none;
 }
 
 /* The element-wise groups over [begin, end) of the parameter vector. */
@@ -140,14 +177,8 @@ static void elementwise_range(void *ctx, size_t begin, size_t end)
         const OptGroup *gr = &o->groups[sp->group];
         const float lr = o->group_lr[sp->group];
         if (lr < 0) continue;
-        switch (gr->type) {
-        case OPT_SGD: sgd_range(o, gr, lr, c->w, c->g, a, b); break;
-        case OPT_ADAM:
-        case OPT_ADAMW: adam_range(o, gr, lr, c->bc1, c->bc2, c->w, c->g, a, b); break;
-        case OPT_RMSPROP: rmsprop_range(o, gr, lr, c->w, c->g, a, b); break;
-        case OPT_MUON:
-        case OPT_COUNT: break; /* muon: per tensor, below */
-        }
+        /* matrix-only groups: per tensor, below */
+        if (steps[gr->type].range) steps[gr->type].range(c, gr, lr, a, b);
     }
 }
 
@@ -155,28 +186,26 @@ void optimizer_step(Optimizer *o, float *params, const float *grads, float lr)
 {
     const long s = o->step; /* steps done before this one */
     o->step++;
-    bool muon = false;
+    bool tensors = false;
     for (int k = 0; k < o->n_groups; k++) {
         o->group_lr[k] = group_rate(&o->groups[k], s, lr);
-        muon |= o->groups[k].type == OPT_MUON && o->group_lr[k] >= 0;
+        tensors |= steps[o->groups[k].type].tensor && o->group_lr[k] >= 0;
     }
     StepCall c = {.o = o, .w = params, .g = grads,
                   .bc1 = 1.0 - pow(o->beta1, (double)o->step),
                   .bc2 = 1.0 - pow(o->beta2, (double)o->step)};
     parallel_for(o->n, elementwise_range, &c);
-    if (!muon) return;
+    if (!tensors) return;
     for (int k = 0; k < o->n_spans; k++) {
         const OptSpan *sp = &o->spans[k];
         const OptGroup *gr = &o->groups[sp->group];
         const float glr = o->group_lr[sp->group];
-        if (gr->type != OPT_MUON || glr < 0) continue;
+        if (!steps[gr->type].tensor || glr < 0) continue;
         if (sp->rows <= 0 || !o->muon_work) {
-            fprintf(stderr, "cnnrun: internal error: muon needs the network's shapes "
-                            "(optimizer_bind)\n");
+            fprintf(stderr, "cnnrun: internal error: %s needs the network's shapes "
+                            "(optimizer_bind)\n", optimizer_type_name(gr->type));
             abort();
         }
-        muon_update(sp->rows, sp->cols, params + sp->off, grads + sp->off, o->m1 + sp->off, glr,
-                    gr->momentum, gr->nesterov, gr->weight_decay, gr->decoupled, gr->ns_steps,
-                    o->muon_work, &o->muon_ws);
+        steps[gr->type].tensor(o, gr, sp, glr, params + sp->off, grads + sp->off);
     }
 }
