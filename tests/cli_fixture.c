@@ -89,6 +89,16 @@ char *fixture_poll_text(const char *db, const char *sql)
     return v;
 }
 
+int fixture_q_int(sqlite3 *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(s));
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
 int fixture_poll_int(const char *db, const char *sql)
 {
     sqlite3 *s = fixture_open_db(db);

@@ -32,5 +32,8 @@ struct sqlite3 *fixture_open_db(const char *name);
 int fixture_poll_int(const char *db, const char *sql);
 /* The same for a text value: a copy to free, NULL for no row or NULL. */
 char *fixture_poll_text(const char *db, const char *sql);
+/* The first column of the first row of sql on an open database as an int
+ * (-1: no row); a query that does not prepare fails the test. */
+int fixture_q_int(struct sqlite3 *s, const char *sql);
 
 #endif

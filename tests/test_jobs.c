@@ -32,16 +32,6 @@ static const char *ini =
     "[layer.pool]\ntype = global_avgpool\n"
     "[layer.fc]\ntype = linear\noutputs = 10\n";
 
-static int q_int(sqlite3 *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(s));
-    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* The epochs rows of db equal to ref.db's (every column), and the runs with
  * the same id, configuration and parameters. */
 static void same_as_ref(const char *db, int want_epochs)
@@ -50,18 +40,18 @@ static void same_as_ref(const char *db, int want_epochs)
     char sql[512];
     snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
     ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
-    ck_assert_int_eq(q_int(s, "select count(*) from ref.epochs"), want_epochs);
-    ck_assert_int_eq(q_int(s, "select count(*) from epochs"), want_epochs);
-    ck_assert_int_eq(q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from ref.epochs"), want_epochs);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), want_epochs);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
                               "epoch) where a.lr = b.lr and a.train_loss = b.train_loss and "
                               "a.train_acc = b.train_acc and a.test_loss = b.test_loss and "
                               "a.test_acc = b.test_acc and a.steps = b.steps and "
                               "a.images = b.images"), want_epochs);
-    ck_assert_int_eq(q_int(s, "select count(*) from runs a join ref.runs b using (id) where "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs a join ref.runs b using (id) where "
                               "a.config = b.config and a.threads = b.threads and "
                               "a.final_test_acc = b.final_test_acc and a.status = 'finished'"),
                      4);
-    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from run_params a join ref.run_params b using "
                               "(run_id, key, value)"), 8);
     sqlite3_close(s);
 }
@@ -158,11 +148,11 @@ START_TEST(test_jobs_killed_worker_resume)
     char want[128];
     snprintf(want, sizeof want, "worker pid %d died (signal 9)", (int)w);
     sqlite3 *s = fixture_open_db("j.db");
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 3);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status = 'finished'"), 3);
     char sql[256];
     snprintf(sql, sizeof sql, "select count(*) from runs where id = 2 and status = 'failed' and "
                               "error = '%s'", want);
-    ck_assert_int_eq(q_int(s, sql), 1);
+    ck_assert_int_eq(fixture_q_int(s, sql), 1);
     sqlite3_close(s);
     char *log = log_text();
     ck_assert_msg(log && strstr(log, want) && strstr(log, "3 of 4 runs succeeded"), "%s", log);
@@ -196,15 +186,15 @@ START_TEST(test_jobs_sigterm)
     ck_assert_msg(log && strstr(log, "jb[2/4]: run 2 interrupted") &&
                       strstr(log, "grid point 4 of 4 not run (interrupted)"), "%s", log);
     sqlite3 *s = fixture_open_db("j.db");
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where id = 2 and status = "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where id = 2 and status = "
                               "'interrupted' and error = 'interrupted by a signal'"), 1);
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where status not in ('finished', "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status not in ('finished', "
                               "'interrupted')"), 0);
     for (int k = 1; k <= 4; k++) {
         char sql[64], want[64];
         snprintf(sql, sizeof sql, "select count(*) from runs where id = %d", k);
         snprintf(want, sizeof want, "grid point %d of 4 not run (interrupted)", k);
-        ck_assert_msg((q_int(s, sql) == 1) != (strstr(log, want) != NULL), "point %d: %s", k,
+        ck_assert_msg((fixture_q_int(s, sql) == 1) != (strstr(log, want) != NULL), "point %d: %s", k,
                       log);
     }
     sqlite3_close(s);

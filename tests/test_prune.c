@@ -159,16 +159,6 @@ END_TEST
 
 /* ---- (3) sweeps on the sample ----------------------------------------------- */
 
-static int q_int(sqlite3 *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(s));
-    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* "id:epochs:stop_reason|..." of every run */
 static void runs_text(const char *db, char *buf, size_t n)
 {
@@ -198,7 +188,7 @@ static void best_survives(const char *db, int epochs)
     snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM epochs e WHERE e.run_id = "
                               "s.run_id) = %d AND s.stop_reason IS NULL FROM run_summary s "
                               "ORDER BY s.best_test_acc DESC LIMIT 1", epochs);
-    ck_assert_int_eq(q_int(s, sql), 1);
+    ck_assert_int_eq(fixture_q_int(s, sql), 1);
     sqlite3_close(s);
 }
 
@@ -250,7 +240,7 @@ START_TEST(test_median_sweep)
                                      "UPDATE runs SET config = (SELECT config FROM runs WHERE id "
                                      "= 1) WHERE id = 4", NULL, NULL, NULL),
                      SQLITE_OK);
-    ck_assert_int_eq(q_int(s, "SELECT n = 2 AND n_pruned = 1 AND run_ids = '1,4' AND "
+    ck_assert_int_eq(fixture_q_int(s, "SELECT n = 2 AND n_pruned = 1 AND run_ids = '1,4' AND "
                               "mean_final_test_acc = (SELECT final_test_acc FROM run_summary "
                               "WHERE run_id = 1) AND std_final_test_acc IS NULL AND "
                               "mean_best_test_acc = (SELECT best_test_acc FROM run_summary WHERE "
@@ -288,11 +278,11 @@ START_TEST(test_asha_jobs)
                                 "rungs = 1, 2\neta = 2\nprune_min_runs = 1\n"));
     ck_assert_int_eq(cnnrun("run pr.ini --db r.db --threads 1 --jobs 2"), 0);
     sqlite3 *s = fixture_open_db("r.db");
-    ck_assert_int_eq(q_int(s, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id "
+    ck_assert_int_eq(fixture_q_int(s, "SELECT count(*) FROM runs r JOIN run_params p ON p.run_id = r.id "
                               "WHERE p.key = 'schedule.lr' AND p.value IN ('1e-9', '2e-9') AND "
                               "r.status = 'finished' AND r.stop_reason = 'pruned' AND (SELECT "
                               "count(*) FROM epochs e WHERE e.run_id = r.id) = 1"), 2);
-    ck_assert_int_eq(q_int(s, "SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
+    ck_assert_int_eq(fixture_q_int(s, "SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
     sqlite3_close(s);
     best_survives("r.db", 4);
 }

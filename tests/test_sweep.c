@@ -39,16 +39,6 @@
 #define SWEEP_INI(lines) SWEEP_HEAD lines SWEEP_LAYERS
 #define GRID_2x2 "schedule.lr_max = 0.05, 0.2\nexperiment.seed = 1, 2\n"
 
-static int q_int(sqlite3 *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    ck_assert_msg(sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(s));
-    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* The first column of every row, joined by '|'. */
 static void q_rows(sqlite3 *s, const char *sql, char *buf, size_t n)
 {
@@ -68,7 +58,7 @@ static void q_rows(sqlite3 *s, const char *sql, char *buf, size_t n)
 static int db_query_int(const char *db, const char *sql)
 {
     sqlite3 *s = fixture_open_db(db);
-    int v = q_int(s, sql);
+    int v = fixture_q_int(s, sql);
     sqlite3_close(s);
     return v;
 }
@@ -84,7 +74,7 @@ START_TEST(test_sweep_groups)
     ck_assert_msg(strstr(out, "4 of 4 runs succeeded"), "%s", out);
     sqlite3 *s = fixture_open_db("g.db");
     char rows[1024];
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 4);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status = 'finished'"), 4);
     /* grid order: the first key outermost; each run's values recorded */
     q_rows(s, "select r.id || ':' || r.seed || ':' || group_concat(p.key || '=' || p.value, ',') "
               "from runs r join (select * from run_params order by run_id, key) p "
@@ -93,7 +83,7 @@ START_TEST(test_sweep_groups)
                            "2:2:experiment.seed=2,schedule.lr_max=0.05|"
                            "3:1:experiment.seed=1,schedule.lr_max=0.2|"
                            "4:2:experiment.seed=2,schedule.lr_max=0.2");
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where id >= 3 and config like "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where id >= 3 and config like "
                               "'%lr_max = 0.2%' and config not like '%[sweep]%'"), 2);
 
     /* two groups of two, std the sample std of the runs' final_test_acc */
@@ -199,19 +189,19 @@ START_TEST(test_sweep_interrupt_resume)
                       strstr(out, "resuming run 2 at epoch"), "%s", out);
     /* every grid point once, finished, on the uninterrupted sweep's numbers */
     s = fixture_open_db("i/r.db");
-    ck_assert_int_eq(q_int(s, "select count(*) from runs"), 4);
-    ck_assert_int_eq(q_int(s, "select count(distinct config) from runs where status = "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs"), 4);
+    ck_assert_int_eq(fixture_q_int(s, "select count(distinct config) from runs where status = "
                               "'finished'"), 4);
-    ck_assert_int_eq(q_int(s, "select count(*) from epochs"), 12);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 12);
     char sql[512];
     snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
     ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
-    ck_assert_int_eq(q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
                               "epoch) where a.train_loss = b.train_loss and a.test_acc = "
                               "b.test_acc and a.lr = b.lr"), 12);
-    ck_assert_int_eq(q_int(s, "select count(*) from runs a join ref.runs b using (id) where "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs a join ref.runs b using (id) where "
                               "a.config = b.config and a.final_test_acc = b.final_test_acc"), 4);
-    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from run_params a join ref.run_params b using "
                               "(run_id, key, value)"), 8);
     sqlite3_close(s);
 
@@ -367,7 +357,7 @@ START_TEST(test_sweep_command_line)
                             "--sweep experiment.seed=3,4 --sweep=layer.c1.filters=4,8"), 0);
     sqlite3 *s = fixture_open_db("c.db");
     char rows[1024];
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 4);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status = 'finished'"), 4);
     /* the --set value recorded with the swept ones */
     q_rows(s, "select r.id || ':' || r.seed || ':' || r.params || ':' || "
               "group_concat(p.key || '=' || p.value, ',') from runs r join (select * from "
@@ -625,12 +615,12 @@ START_TEST(test_sweep_random_resume)
     ck_assert_msg(strstr(out, "3 of 3 runs succeeded"), "%s", out);
     char rows[1024];
     sqlite3 *s = fixture_open_db("ref.db");
-    ck_assert_int_eq(q_int(s, "select count(*) from run_params where key in ('schedule.lr_max', "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from run_params where key in ('schedule.lr_max', "
                               "'layer.c1.filters')"), 6);
-    ck_assert_int_eq(q_int(s, "select count(distinct value) from run_params where key = "
+    ck_assert_int_eq(fixture_q_int(s, "select count(distinct value) from run_params where key = "
                               "'schedule.lr_max'"), 3);
     /* the recorded text is the value the run used: its configuration says so */
-    ck_assert_int_eq(q_int(s, "select count(*) from runs r join run_params p on p.run_id = r.id "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs r join run_params p on p.run_id = r.id "
                               "and p.key = 'layer.c1.filters' where r.config like '%filters = ' "
                               "|| p.value || '%'"), 3);
     sqlite3_close(s);
@@ -640,7 +630,7 @@ START_TEST(test_sweep_random_resume)
     s = fixture_open_db("two.db");
     snprintf(rows, sizeof rows, "attach '%s/ref.db' as ref", dir);
     ck_assert_int_eq(sqlite3_exec(s, rows, NULL, NULL, NULL), SQLITE_OK);
-    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from run_params a join ref.run_params b using "
                               "(run_id, key, value) where key <> 'experiment.epochs'"), 6);
     sqlite3_close(s);
 
@@ -655,14 +645,14 @@ START_TEST(test_sweep_random_resume)
                       strstr(out, "resuming run 2 at epoch") &&
                       strstr(out, "grid point 3 of 3: schedule.lr_max="), "%s", out);
     s = fixture_open_db("i/r.db");
-    ck_assert_int_eq(q_int(s, "select count(*) from runs"), 3);
-    ck_assert_int_eq(q_int(s, "select count(*) from runs where status = 'finished'"), 3);
-    ck_assert_int_eq(q_int(s, "select count(*) from epochs"), 6);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs"), 3);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status = 'finished'"), 3);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 6);
     snprintf(rows, sizeof rows, "attach '%s/ref.db' as ref", dir);
     ck_assert_int_eq(sqlite3_exec(s, rows, NULL, NULL, NULL), SQLITE_OK);
-    ck_assert_int_eq(q_int(s, "select count(*) from run_params a join ref.run_params b using "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from run_params a join ref.run_params b using "
                               "(run_id, key, value)"), 6);
-    ck_assert_int_eq(q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs a join ref.epochs b using (run_id, "
                               "epoch) where a.train_loss = b.train_loss and a.test_acc = "
                               "b.test_acc and a.lr = b.lr"), 6);
     sqlite3_close(s);
