@@ -204,25 +204,50 @@ static void assert_no_file(const char *name)
     ck_assert_msg(system(cmd) != 0, "%s (or a temporary file of it) is left", name);
 }
 
-/* 2 x 3,000 runs that all look alike but for their seed: the duplicate
- * check and the copy are linear: 0.4 s here, where the lookup by
- * experiment alone took 4 s and grew with the square of the runs. */
+/* Seconds of `cnnrun ARGS` (exit status want), the faster of two tries: a
+ * slow spell of a shared machine falls on one of them. ARGS has a %d for
+ * the try (0, 1), so that each writes its own file. */
+static double merge_seconds(const char *fmt, int want)
+{
+    double best = 1e9;
+    for (int i = 0; i < 2; i++) {
+        char args[256];
+        snprintf(args, sizeof args, fmt, i);
+        double t0 = now_seconds();
+        ck_assert_int_eq(cnnrun(args), want);
+        double t = now_seconds() - t0;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+/* Runs that all look alike but for their seed: the duplicate check and the
+ * copy are linear. Measured as a ratio, so that it holds in any build (ASan)
+ * and on any machine: 4x the runs take under 6x the time (linear: 2.1-2.4x
+ * here, the start-up in both; the lookup by experiment alone, quadratic,
+ * took 2.47 s for 2 x 3,000 runs against 0.24 s for 2 x 750: 10.2x). */
 START_TEST(test_merge_scales)
 {
+    synthetic("a1.db", 750, 0, 0);
+    synthetic("a2.db", 750, 750, 0);
     synthetic("s1.db", 3000, 0, 0);
     synthetic("s2.db", 3000, 3000, 0);
-    double t0 = now_seconds();
-    ck_assert_int_eq(cnnrun("merge s1.db s2.db --into big.db"), 0);
-    double secs = now_seconds() - t0;
-    ck_assert_msg(secs < 2.0, "merging 2 x 3000 runs took %.2f s", secs);
-    ck_assert_int_eq(q("big.db", "select count(*) from runs"), 6000);
-    ck_assert_int_eq(q("big.db", "select count(*) from epochs"), 6000);
+    double small = merge_seconds("merge a1.db a2.db --into small%d.db", 0);
+    double big = merge_seconds("merge s1.db s2.db --into big%d.db", 0);
+    fprintf(stderr, "merge: 2 x 750 runs %.3f s, 2 x 3000 runs %.3f s (%.1fx)\n", small, big,
+            big / small);
+    ck_assert_msg(big < 6 * small, "merging 4x the runs took %.1fx the time (%.2f s, %.2f s)",
+                  big / small, big, small);
+    ck_assert_int_eq(q("big0.db", "select count(*) from runs"), 6000);
+    ck_assert_int_eq(q("big0.db", "select count(*) from epochs"), 6000);
     /* and every one of them is found again as a duplicate, as fast */
-    t0 = now_seconds();
-    ck_assert_int_eq(cnnrun("merge s2.db --into big.db"), 1);
-    ck_assert_msg(now_seconds() - t0 < 2.0, "the duplicate check is slow");
+    double small_dup = merge_seconds("merge a2.db --into small%d.db", 1);
+    double big_dup = merge_seconds("merge s2.db --into big%d.db", 1);
+    fprintf(stderr, "duplicates: 750 runs %.3f s, 3000 runs %.3f s\n", small_dup, big_dup);
+    ck_assert_msg(big_dup < 6 * small_dup, "finding 4x the duplicates took %.1fx the time",
+                  big_dup / small_dup);
     ck_assert_ptr_nonnull(strstr(out, "is already in the destination as run 3001"));
-    ck_assert_int_eq(q("big.db", "select count(*) from runs"), 6000);
+    ck_assert_int_eq(q("big1.db", "select count(*) from runs"), 6000);
 }
 END_TEST
 
