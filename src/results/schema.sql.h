@@ -115,11 +115,12 @@ static const char RESULTS_SCHEMA_SQL[] =
  * standard deviations are sample ones (n - 1), NULL for one run, computed in
  * two passes (the mean first) in plain SQL so the sqlite3 shell reads the
  * view too (sqrt: SQLite's math functions, built into the shell since 3.35;
- * db.c and the report register one where the library lacks it). */
-#define RESULTS_RUN_GROUPS_SELECT_V6 \
-    "WITH m AS (\n" \
-    "  SELECT s.run_id, s.experiment, s.final_test_acc AS f, s.best_test_acc AS b,\n" \
-    "    s.train_seconds AS t,\n" \
+ * db.c and the report register one where the library lacks it).
+ *
+ * The parts of the view every version shares: the key of a group (its
+ * params and the rest of its configuration) with the runs it is made of,
+ * the aggregates, and the grouping. */
+#define RUN_GROUPS_KEY_AND_FROM \
     "    coalesce((SELECT group_concat(kv, ', ') FROM\n" \
     "      (SELECT p.key || '=' || CASE WHEN p.value GLOB '*[, ]*'\n" \
     "                              THEN '\"' || p.value || '\"' ELSE p.value END AS kv\n" \
@@ -131,7 +132,8 @@ static const char RESULTS_SCHEMA_SQL[] =
     "  WHERE s.status = 'finished' AND s.epochs_planned > 0),\n" \
     "g AS (\n" \
     "  SELECT m.*, avg(f) OVER w AS mf, avg(b) OVER w AS mb FROM m\n" \
-    "  WINDOW w AS (PARTITION BY experiment, params, rest))\n" \
+    "  WINDOW w AS (PARTITION BY experiment, params, rest))\n"
+#define RUN_GROUPS_AGGREGATES \
     "SELECT experiment, params, count(*) AS n,\n" \
     "  avg(f) AS mean_final_test_acc,\n" \
     "  CASE WHEN count(f) > 1 THEN sqrt(sum((f - mf) * (f - mf)) / (count(f) - 1)) END\n" \
@@ -140,10 +142,18 @@ static const char RESULTS_SCHEMA_SQL[] =
     "  CASE WHEN count(b) > 1 THEN sqrt(sum((b - mb) * (b - mb)) / (count(b) - 1)) END\n" \
     "    AS std_best_test_acc,\n" \
     "  avg(t) AS mean_train_seconds,\n" \
-    "  group_concat(run_id, ',') AS run_ids\n" \
+    "  group_concat(run_id, ',') AS run_ids"
+#define RUN_GROUPS_GROUPING \
     "FROM (SELECT * FROM g ORDER BY run_id)\n" \
     "GROUP BY experiment, params, rest\n" \
     "ORDER BY min(run_id)"
+
+/* Versions 6 to 9 (the migrations 5 -> 6 and 6 -> 7 still create it). */
+#define RESULTS_RUN_GROUPS_SELECT_V6 \
+    "WITH m AS (\n" \
+    "  SELECT s.run_id, s.experiment, s.final_test_acc AS f, s.best_test_acc AS b,\n" \
+    "    s.train_seconds AS t,\n" \
+    RUN_GROUPS_KEY_AND_FROM RUN_GROUPS_AGGREGATES "\n" RUN_GROUPS_GROUPING
 
 /* Version 10 on ([sweep] prune, issue 24): a run pruned (stop_reason
  * 'pruned') is counted in n and in n_pruned, and left out of the means, the
@@ -154,31 +164,8 @@ static const char RESULTS_SCHEMA_SQL[] =
     "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.final_test_acc END AS f,\n" \
     "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.best_test_acc END AS b,\n" \
     "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.train_seconds END AS t,\n" \
-    "    coalesce((SELECT group_concat(kv, ', ') FROM\n" \
-    "      (SELECT p.key || '=' || CASE WHEN p.value GLOB '*[, ]*'\n" \
-    "                              THEN '\"' || p.value || '\"' ELSE p.value END AS kv\n" \
-    "       FROM run_params p WHERE p.run_id = s.run_id AND p.key <> 'experiment.seed'\n" \
-    "       ORDER BY p.key)), '') AS params,\n" \
-    "    replace(substr(coalesce(r.config, ''), instr(coalesce(r.config, ''), char(10)) + 1),\n" \
-    "            char(10) || 'seed = ' || r.seed || char(10), char(10)) AS rest\n" \
-    "  FROM run_summary s JOIN runs r ON r.id = s.run_id\n" \
-    "  WHERE s.status = 'finished' AND s.epochs_planned > 0),\n" \
-    "g AS (\n" \
-    "  SELECT m.*, avg(f) OVER w AS mf, avg(b) OVER w AS mb FROM m\n" \
-    "  WINDOW w AS (PARTITION BY experiment, params, rest))\n" \
-    "SELECT experiment, params, count(*) AS n,\n" \
-    "  avg(f) AS mean_final_test_acc,\n" \
-    "  CASE WHEN count(f) > 1 THEN sqrt(sum((f - mf) * (f - mf)) / (count(f) - 1)) END\n" \
-    "    AS std_final_test_acc,\n" \
-    "  avg(b) AS mean_best_test_acc,\n" \
-    "  CASE WHEN count(b) > 1 THEN sqrt(sum((b - mb) * (b - mb)) / (count(b) - 1)) END\n" \
-    "    AS std_best_test_acc,\n" \
-    "  avg(t) AS mean_train_seconds,\n" \
-    "  group_concat(run_id, ',') AS run_ids,\n" \
-    "  sum(pruned) AS n_pruned\n" \
-    "FROM (SELECT * FROM g ORDER BY run_id)\n" \
-    "GROUP BY experiment, params, rest\n" \
-    "ORDER BY min(run_id)"
+    RUN_GROUPS_KEY_AND_FROM RUN_GROUPS_AGGREGATES ",\n" \
+    "  sum(pruned) AS n_pruned\n" RUN_GROUPS_GROUPING
 
 /* RESULTS_MIGRATIONS[v - 1] turns a version-v schema into version v + 1. */
 static const char *const RESULTS_MIGRATIONS[] = {

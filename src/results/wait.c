@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "cnnrun/util.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -24,19 +25,12 @@ int results_busy_ms(void)
     return BUSY_TIMEOUT_MS;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* sqlite3_busy_handler: called again and again while another connection
  * holds the lock (count 0 on the first call of each wait); never gives up. */
 static int wait_for_lock(void *ctx, int count)
 {
     ResultsWait *w = ctx;
-    double t = now_s();
+    double t = now_seconds();
     if (count == 0) {
         w->since = t;
         w->next_say = results_busy_ms() / 1000.0;
@@ -64,7 +58,7 @@ void results_wait_done(ResultsWait *w)
 {
     if (!w || !w->said) return;
     fprintf(stderr, "%s: got the write lock after %.1f s; going on\n", w->path,
-            now_s() - w->since);
+            now_seconds() - w->since);
     w->said = 0;
 }
 
