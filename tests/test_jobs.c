@@ -5,6 +5,8 @@
  * SIGKILL leaves its run `failed` naming it while the others finish, and
  * --resume trains only that run, on its uninterrupted curve; SIGTERM to the
  * parent marks the runs in progress `interrupted` and starts no other;
+ * --until-epoch pauses every run after an epoch, and --resume continues
+ * them (again paused, then to the end) on their uninterrupted curves;
  * --jobs is checked (an integer >= 1; `run` only). */
 #include <check.h>
 #include <signal.h>
@@ -202,7 +204,47 @@ START_TEST(test_jobs_sigterm)
 }
 END_TEST
 
-/* ---- (4) the option ----------------------------------------------------------- */
+/* ---- (4) --until-epoch: a study trained in time-boxed shares ----------------- */
+
+/* Paused after epoch 2 (2 at a time), then after epoch 4 (one at a time),
+ * then finished (2 at a time): every run's curve is its uninterrupted one. */
+START_TEST(test_jobs_until_epoch)
+{
+    make_ref();
+    ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --jobs 2 --until-epoch 2"), 0);
+    ck_assert_msg(strstr(out, "jb[1/4]: run 1 paused after epoch 2 of 6 (--until-epoch)") &&
+                      strstr(out, "jb[4/4]: run 4 paused after epoch 2 of 6") &&
+                      strstr(out, "4 of 4 runs succeeded"), "%s", out);
+    sqlite3 *s = fixture_open_db("p.db");
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status = 'interrupted' "
+                                      "and error like 'paused after epoch 2 of 6%'"), 4);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 8);
+    sqlite3_close(s);
+    ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --resume --until-epoch 4"), 0);
+    ck_assert_msg(strstr(out, "jb.ini: paused after epoch 4 of 6 (--until-epoch); continue with "
+                              "`cnnrun run --resume`"), "%s", out);
+    s = fixture_open_db("p.db");
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 16);
+    sqlite3_close(s);
+    /* already past it: nothing trained, still paused */
+    ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --resume --until-epoch 3"), 0);
+    s = fixture_open_db("p.db");
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 16);
+    sqlite3_close(s);
+    ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --jobs 2 --resume"), 0);
+    same_as_ref("p.db", 24);
+    const char *bad[] = {"--until-epoch 0", "--until-epoch 1.5", "--until-epoch"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "run jb.ini --db e/r.db %s", bad[i]);
+        ck_assert_int_eq(cnnrun(cmd), 2);
+        ck_assert_msg(strstr(out, "--until-epoch"), "%s: %s", bad[i], out);
+    }
+    ck_assert_msg(!exists("e"), "a database was made for a bad --until-epoch");
+}
+END_TEST
+
+/* ---- (5) the option ----------------------------------------------------------- */
 
 START_TEST(test_jobs_option)
 {
@@ -232,6 +274,7 @@ int main(void)
     tcase_add_test(tc, test_jobs_same_curves);
     tcase_add_test(tc, test_jobs_killed_worker_resume);
     tcase_add_test(tc, test_jobs_sigterm);
+    tcase_add_test(tc, test_jobs_until_epoch);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -308,6 +308,10 @@ typedef struct {
      * own recorded accuracy: a decision that a kill cut off is made again).
      * Nonzero stops the run there, finished, stop_reason "pruned". */
     int (*prune)(void *ctx, int epoch, double metric);
+    /* > 0: the run pauses (TRAIN_PAUSED) at the end of this epoch, or at
+     * once when it is there already, when it has epochs left (run
+     * --until-epoch: a time-boxed share of a long run, continued later) */
+    int until_epoch;
 } TrainCallbacks;
 
 typedef enum {
@@ -315,6 +319,7 @@ typedef enum {
     TRAIN_DIVERGED,    /* a loss became NaN or infinite */
     TRAIN_INTERRUPTED, /* TrainCallbacks.stop, after a finished step */
     TRAIN_FAILED,      /* a report returned why it could not go on */
+    TRAIN_PAUSED,      /* TrainCallbacks.until_epoch reached, at an epoch's end */
 } TrainEnd;
 
 /* Data-parallel training: what the ranks' reports and stop polls said, for

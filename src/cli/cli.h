@@ -30,6 +30,7 @@ typedef struct {
     const char *logits;    /* eval --logits FILE: every test image's logits, as text */
     int json;              /* predict --json */
     int jobs;              /* run --jobs N: runs trained at once, in worker processes (1) */
+    int until_epoch;       /* run --until-epoch N: pause each run after epoch N (0: off) */
     int resume;            /* run --resume [PATH.ckpt] */
     const char *resume_path;
     double lr_min, lr_max; /* lr-find --min --max (0: default) */

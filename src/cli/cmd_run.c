@@ -334,7 +334,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
                          .params = params, .n_params = n_params,
                          .val = e.validation > 0 ? &val : NULL,
                          .quiet = observer != NULL, .observer = observer,
-                         .prune = &g->sweep.prune};
+                         .prune = &g->sweep.prune, .until_epoch = o->until_epoch};
     int rc = recorded_run(&e, &train, &test, &opt);
     cifar_free(&val);
     cifar_free(&train);

@@ -59,7 +59,7 @@ typedef struct {
     int epochs, epoch;    /* planned; the last one recorded */
     double acc, seconds;  /* the last evaluated (or final) test accuracy; the run's time */
     double mark;          /* now_seconds() at its last open or epoch report */
-    char status[16];      /* as the run recorded it at its end; "" before */
+    char status[16];      /* how the run ended (RunObserver.ended); "" before */
 } Worker;
 
 typedef struct {
@@ -118,9 +118,9 @@ static void on_final(void *ctx, double test_acc)
     say(((const Reporter *)ctx)->fd, "final %.17g\n", test_acc);
 }
 
-static void on_ended(void *ctx, const char *status, double train_seconds)
+static void on_ended(void *ctx, const char *how, int epoch, double train_seconds)
 {
-    say(((const Reporter *)ctx)->fd, "end %s %.17g\n", status, train_seconds);
+    say(((const Reporter *)ctx)->fd, "end %s %d %.17g\n", how, epoch, train_seconds);
 }
 
 /* In the forked child: trains grids[file]'s point into the database and
@@ -234,8 +234,9 @@ static void status_line(Jobs *j, Worker *w, const char *line)
         }
     } else if (sscanf(line, "final %lf", &u) == 1) {
         w->acc = u;
-    } else if (sscanf(line, "end %15s %lf", st, &v) == 2) {
+    } else if (sscanf(line, "end %15s %d %lf", st, &x, &v) == 3) {
         str_copy(w->status, sizeof w->status, st);
+        w->epoch = x;
         w->seconds = v;
     } else if (sscanf(line, "after %lld", &a) == 1) {
         if (chain_link(j, w)) j->after = a;
@@ -291,10 +292,16 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
         if (rc == CN_EXIT_OK) return; /* already run: its own line says so */
         fprintf(stderr, "%s: failed before its run started (%s)%s\n", head, why, eta);
     } else if (rc == CN_EXIT_OK) {
-        char acc[32] = "-"; /* never evaluated ([experiment] eval_every) */
+        char acc[32] = "-", how[96] = "finished"; /* "-": never evaluated ([experiment] eval_every) */
         if (!isnan(w->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * w->acc);
-        fprintf(stderr, "%s: run %lld finished: test acc %s in %s%s\n", head,
-                (long long)w->run_id, acc, fmt_time(t, sizeof t, w->seconds), eta);
+        if (!strcmp(w->status, "paused"))
+            snprintf(how, sizeof how, "paused after epoch %d of %d (--until-epoch)", w->epoch,
+                     w->epochs);
+        else if (w->status[0] && strcmp(w->status, "finished") != 0) /* pruned, target, patience */
+            snprintf(how, sizeof how, "stopped after epoch %d of %d (%s)", w->epoch, w->epochs,
+                     w->status);
+        fprintf(stderr, "%s: run %lld %s: test acc %s in %s%s\n", head, (long long)w->run_id,
+                how, acc, fmt_time(t, sizeof t, w->seconds), eta);
     } else {
         fprintf(stderr, "%s: run %lld %s (%s)%s\n", head, (long long)w->run_id,
                 w->status[0] ? w->status : "failed", why, eta);

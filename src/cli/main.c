@@ -26,6 +26,9 @@ static const char *usage =
     "         --jobs N                    train N runs at once (default 1), each in a worker\n"
     "                                     process with --threads threads (default: the cores\n"
     "                                     / N); one line per ended run and a study ETA\n"
+    "         --until-epoch N             pause each run after its epoch N (its schedule\n"
+    "                                     unchanged; `interrupted`, saved): a time-boxed share\n"
+    "                                     of a long study; --resume continues it\n"
     "  check  FILE.ini ... [--sweep ...]  validate; print the configuration and model table\n"
     "                                     (and of a sweep, its runs, one line each)\n"
     "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
@@ -146,7 +149,7 @@ static int dispatch(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume,sweep,jobs", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report},

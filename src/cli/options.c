@@ -217,6 +217,8 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                         command, o->jobs, dist_size());
                 return -1;
             }
+        } else if (!strcmp(name, "until-epoch")) {
+            if (parse_int("--until-epoch", val, 1, 100000, &o->until_epoch)) return -1;
         } else if (!strcmp(name, "steps")) {
             if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;
         } else if (!strcmp(name, "seconds")) {

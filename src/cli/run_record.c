@@ -321,7 +321,7 @@ static int finish_runs_row(const Record *r, TrainEnd end, double train_seconds,
     if (r->opt->db && r->run_id > 0 && end == TRAIN_FINISHED && r->s->stop_reason &&
         results_stop_reason(r->opt->db, r->run_id, r->s->stop_reason) != 0)
         return CN_EXIT_FAIL;
-    return end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
+    return end == TRAIN_FINISHED || end == TRAIN_PAUSED ? CN_EXIT_OK : CN_EXIT_FAIL;
 }
 
 /* ---- the run --------------------------------------------------------------- */
@@ -334,13 +334,27 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
                          .stop = stop_requested, .final = record_final,
                          .prune = r->opt->prune && r->opt->prune->kind != PRUNE_NONE
                                       ? prune_epoch : NULL};
+    cb.until_epoch = r->opt->until_epoch;
     const char *why;
+    char paused[96];
     TrainEnd end = train_loop(r->s, train, test, pos, &cb, &why);
     if (end == TRAIN_INTERRUPTED) why = save_partial_epoch(r, pos);
-    if (why) fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
+    if (end == TRAIN_PAUSED) { /* its epoch's `last` checkpoint is written */
+        snprintf(paused, sizeof paused, "paused after epoch %d of %d (--until-epoch)", pos->epoch,
+                 r->s->run.epochs);
+        why = paused;
+        if (!r->opt->quiet)
+            fprintf(stderr, "%s: %s; continue with `cnnrun run --resume`\n", r->e->path, why);
+    } else if (why) {
+        fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
+    }
     int rc = finish_runs_row(r, end, pos->train_seconds, why);
     const RunObserver *obs = r->opt->observer;
-    if (obs && obs->ended) obs->ended(obs->ctx, train_end_name(end), pos->train_seconds);
+    /* the observer's word for the end: the status, or how the run stopped early */
+    const char *how = end == TRAIN_PAUSED ? "paused"
+                      : end == TRAIN_FINISHED && r->s->stop_reason ? r->s->stop_reason
+                                                                    : train_end_name(end);
+    if (obs && obs->ended) obs->ended(obs->ctx, how, pos->epoch, pos->train_seconds);
     return rc;
 }
 

@@ -20,8 +20,11 @@ typedef struct {
     void (*epoch)(void *ctx, int epoch, double test_acc, double run_seconds);
     /* the final evaluation with test-time augmentation */
     void (*final)(void *ctx, double test_acc);
-    /* the run ended: its status as recorded, and its time */
-    void (*ended)(void *ctx, const char *status, double train_seconds);
+    /* the run ended after `epoch`: its status as recorded ("finished",
+     * "failed", ...), or for a run that stopped before its last epoch how:
+     * "paused" (--until-epoch; recorded `interrupted`), "pruned", "target",
+     * "patience" (recorded `finished`); and its time */
+    void (*ended)(void *ctx, const char *how, int epoch, double train_seconds);
 } RunObserver;
 
 typedef struct {
@@ -49,6 +52,8 @@ typedef struct {
     /* [sweep] prune: stop the run after an epoch where it is below the
      * earlier runs of its experiment in db (NULL or PRUNE_NONE: never) */
     const PruneRule *prune;
+    /* > 0: run --until-epoch: pause the run after this epoch (TRAIN_PAUSED) */
+    int until_epoch;
 } RecordOptions;
 
 /* Trains e on train, evaluating on test every epoch, recorded as opt says.

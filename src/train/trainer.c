@@ -31,6 +31,7 @@ const char *train_end_name(TrainEnd end)
     case TRAIN_DIVERGED: return "diverged";
     case TRAIN_INTERRUPTED: return "interrupted";
     case TRAIN_FAILED: return "failed";
+    case TRAIN_PAUSED: return "interrupted"; /* the same to --resume: continued from `last` */
     }
     return "failed";
 }
@@ -245,6 +246,8 @@ TrainEnd train_loop(Session *s, const CifarSplit *train, const CifarSplit *test,
                         "runs at this epoch)\n", pos->epoch, s->run.epochs);
     }
     while (pos->epoch < s->run.epochs && !s->stop_reason) {
+        if (cb->until_epoch > 0 && pos->epoch >= cb->until_epoch && pos->steps_in_epoch == 0)
+            return TRAIN_PAUSED;
         Epoch ep = begin_epoch(s, pos);
         TrainEnd end = train_steps(s, train, pos, &ep, &prog, cb, why);
         if (end != TRAIN_FINISHED) {
