@@ -162,7 +162,7 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
 /* ---- the parent ------------------------------------------------------------ */
 
 /* "1h02m", "3m05s", "12.3s" */
-static const char *fmt_time(char *b, size_t n, double s)
+const char *jobs_fmt_time(char *b, size_t n, double s)
 {
     if (!(s >= 0)) s = 0;
     if (s >= 3600) snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
@@ -284,7 +284,7 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
     char t[32], eta[64] = "";
     double left = study_eta(j);
     if (j->ended < j->total && left >= 0 && !cli_stop_requested)
-        snprintf(eta, sizeof eta, "; study ETA %s", fmt_time(t, sizeof t, left));
+        snprintf(eta, sizeof eta, "; study ETA %s", jobs_fmt_time(t, sizeof t, left));
     char head[256];
     snprintf(head, sizeof head, "cnnrun: [%ld/%ld] %s", j->ended, j->total, w->name);
     if (!w->opened) {
@@ -294,7 +294,7 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
         char acc[32] = "-"; /* never evaluated ([experiment] eval_every) */
         if (!isnan(w->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * w->acc);
         fprintf(stderr, "%s: run %lld finished: test acc %s in %s%s\n", head,
-                (long long)w->run_id, acc, fmt_time(t, sizeof t, w->seconds), eta);
+                (long long)w->run_id, acc, jobs_fmt_time(t, sizeof t, w->seconds), eta);
     } else {
         fprintf(stderr, "%s: run %lld %s (%s)%s\n", head, (long long)w->run_id,
                 w->status[0] ? w->status : "failed", why, eta);
@@ -339,6 +339,18 @@ static int pipe_cloexec(int fds[2])
     return 0;
 }
 
+void jobs_run_name(Grid *g, long point, char *buf, size_t size)
+{
+    Experiment e;
+    const char *name = g->path;
+    if (grid_load(g, point, &e) == 0) name = e.name;
+    if (g->sweep.n_keys > 0)
+        snprintf(buf, size, "%s[%ld/%ld]", name, point + 1, g->sweep.n_points);
+    else
+        snprintf(buf, size, "%s", name);
+    if (name != g->path) experiment_free(&e);
+}
+
 /* Starts the next grid point in slot k. 0, or -1 (message printed). */
 static int start_next(Jobs *j, int k)
 {
@@ -346,14 +358,7 @@ static int start_next(Jobs *j, int k)
     Grid *g = &j->grids[j->next_file];
     *w = (Worker){.file = j->next_file, .point = j->next_point, .status_fd = -1, .err_fd = -1,
                   .acc = NAN};
-    Experiment e;
-    const char *name = g->path;
-    if (grid_load(g, w->point, &e) == 0) name = e.name;
-    if (g->sweep.n_keys > 0)
-        snprintf(w->name, sizeof w->name, "%s[%ld/%ld]", name, w->point + 1, g->sweep.n_points);
-    else
-        snprintf(w->name, sizeof w->name, "%s", name);
-    if (name != g->path) experiment_free(&e);
+    jobs_run_name(g, w->point, w->name, sizeof w->name);
     int sp[2], ep[2];
     if (pipe_cloexec(sp) != 0) {
         fprintf(stderr, "cnnrun: cannot start a worker: %s\n", strerror(errno));
