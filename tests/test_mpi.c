@@ -8,7 +8,13 @@
  * middle of an epoch stops the job within 10 s with a non-zero exit, and
  * `--resume` on 2 ranks then ends with the uninterrupted 2-rank run's
  * numbers, bit for bit; a bad file or a batch the ranks cannot share is
- * refused before training, once; `cnnrun bench` runs under mpirun. */
+ * refused before training, once; `cnnrun bench` runs under mpirun.
+ * `--ranks-per-run K` (issue 24): 2 ranks as 2 groups of 1 train two files
+ * at once into one database, each run's epochs those of the file trained
+ * alone (==), ranks = 1; 4 ranks as 2 groups of 2 train a 2-point sweep,
+ * ranks = 2; a group on another host (CNNRUN_DIST_HOST) writes its own
+ * database and the merge is printed; a bad K is refused (exit 2); a study
+ * stopped by SIGTERM is finished by --resume on its uninterrupted curves. */
 #include <check.h>
 #include <math.h>
 #include <signal.h>
@@ -526,6 +532,172 @@ START_TEST(test_ranks_on_one_machine_noted)
 }
 END_TEST
 
+/* ---- --ranks-per-run ------------------------------------------------------ */
+
+/* A tiny network on 300 images (6 steps an epoch), its seed and epochs. */
+static void write_tiny(const char *path, const char *name, int seed, int epochs, int images)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[experiment]\nname = %s\nseed = %d\nepochs = %d\n"
+             "[data]\nbatch_size = 50\naugment = crop:2, flip\ntrain_subset = %d\n"
+             "test_subset = 200\n"
+             "[optimizer]\ntype = sgd\nmomentum = 0.9\n"
+             "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = %d\n"
+             "lr_end = 0.001\n"
+             "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\n"
+             "activation = relu\n"
+             "[layer.gp]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n",
+             name, seed, epochs, images, epochs);
+    write_file(path, text);
+}
+
+static void write_study(int epochs, int images)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/study", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    write_tiny("study/a.ini", "ta", 31, epochs, images);
+    write_tiny("study/b.ini", "tb", 32, epochs, images);
+}
+
+/* The epochs of db's runs of experiment `exp` equal (==, every column that
+ * training gives) those of ref.db's run of it; how many rows. */
+static int same_epochs(const char *db, const char *exp)
+{
+    sqlite3 *s = fixture_open_db(db);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
+    ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "select count(*) from epochs a join runs ra on ra.id = a.run_id join ref.runs rb on "
+             "rb.experiment = ra.experiment join ref.epochs b on b.run_id = rb.id and b.epoch = "
+             "a.epoch where ra.experiment = '%s' and a.lr = b.lr and a.train_loss = b.train_loss "
+             "and a.train_acc = b.train_acc and a.test_loss = b.test_loss and a.test_acc = "
+             "b.test_acc and a.steps = b.steps and a.images = b.images", exp);
+    int same = fixture_q_int(s, sql);
+    snprintf(sql, sizeof sql, "select count(*) from ref.epochs b join ref.runs rb on rb.id = "
+                              "b.run_id where rb.experiment = '%s'", exp);
+    ck_assert_int_eq(fixture_q_int(s, sql), same); /* every epoch of the reference */
+    sqlite3_close(s);
+    return same;
+}
+
+START_TEST(test_groups_of_one_rank)
+{
+    write_study(2, 300);
+    ck_assert_int_eq(mpi_cnnrun(0, "run study --db ref.db --threads 1"), 0); /* one at a time */
+    ck_assert_int_eq(mpi_cnnrun(2, "run study --db r.db --threads 1 --ranks-per-run 1"), 0);
+    ck_assert_msg(strstr(out, "2 runs shared by 2 groups of 1 rank (--ranks-per-run 1)") &&
+                      strstr(out, "cnnrun: [group 0] ta: run ") &&
+                      strstr(out, "cnnrun: [group 1] tb: run ") &&
+                      strstr(out, "2 of 2 runs succeeded (results in r.db)"), "%s", out);
+    /* one line per run: no progress display, no model table */
+    ck_assert_msg(!strstr(out, "epoch   1/2") && !strstr(out, "global_avgpool"), "%s", out);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs where ranks = 1 and "
+                                              "threads = 1 and status = 'finished'"), 2);
+    ck_assert_int_eq(same_epochs("r.db", "ta"), 2);
+    ck_assert_int_eq(same_epochs("r.db", "tb"), 2);
+    ck_assert(exists("r-checkpoints/ta-1-last.ckpt") || exists("r-checkpoints/ta-2-last.ckpt"));
+}
+END_TEST
+
+START_TEST(test_groups_of_two_ranks_on_a_sweep)
+{
+    write_tiny("s.ini", "sw", 33, 1, 300);
+    ck_assert_int_eq(mpi_cnnrun(4, "run s.ini --sweep experiment.seed=1,2 --db r.db --threads 1 "
+                                   "--ranks-per-run 2"), 0);
+    ck_assert_msg(strstr(out, "[group 0] sw[1/2]: run ") && strstr(out, "[group 1] sw[2/2]: run ")
+                      && strstr(out, "2 of 2 runs succeeded"), "%s", out);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs where ranks = 2 and "
+                                              "status = 'finished'"), 2);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(distinct value) from run_params "
+                                              "where key = 'experiment.seed'"), 2);
+}
+END_TEST
+
+START_TEST(test_groups_on_another_host)
+{
+    write_study(1, 300);
+    char launcher[512];
+    snprintf(launcher, sizeof launcher, "%s %s -np 2 sh -c 'CNNRUN_DIST_HOST=h$OMPI_COMM_WORLD_RANK "
+             "exec \"$0\" \"$@\"'", getenv("CNNRUN_MPIRUN"), MPIRUN_OPTIONS);
+    ck_assert_int_eq(cnnrun_via(launcher, "run study --db r.db --threads 1 --ranks-per-run 1"), 0);
+    ck_assert_msg(strstr(out, "`cnnrun merge r.h1.db --into r.db`"), "%s", out);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs where experiment = "
+                                              "'ta' and status = 'finished'"), 1);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs"), 1);
+    ck_assert_int_eq(fixture_poll_int("r.h1.db", "select count(*) from runs where experiment = "
+                                                 "'tb' and status = 'finished'"), 1);
+    ck_assert(exists("r.h1-checkpoints/tb-1-last.ckpt"));
+    ck_assert_int_eq(mpi_cnnrun(0, "merge r.h1.db --into r.db"), 0);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs"), 2);
+}
+END_TEST
+
+START_TEST(test_groups_refused)
+{
+    write_study(1, 300);
+    ck_assert_int_eq(mpi_cnnrun(2, "run study --db r.db --ranks-per-run 3"), 2);
+    ck_assert_int_eq(count(out, "--ranks-per-run 3 does not divide the 2 ranks"), 1);
+    ck_assert_int_eq(mpi_cnnrun(2, "run study --db r.db --ranks-per-run 0"), 2);
+    ck_assert_int_eq(count(out, "--ranks-per-run expects an integer"), 1);
+    ck_assert_int_eq(mpi_cnnrun(0, "run study --db r.db --ranks-per-run 2"), 2);
+    ck_assert_int_eq(count(out, "but this process is one rank (not started by mpirun"), 1);
+    ck_assert_int_eq(mpi_cnnrun(2, "run study --db r.db --ranks-per-run 1 --jobs 2"), 2);
+    ck_assert_int_eq(count(out, "under mpirun (2 ranks) the ranks train one run together"), 1);
+    ck_assert_int_eq(mpi_cnnrun(2, "lr-find study/a.ini --db r.db --ranks-per-run 1"), 2);
+    ck_assert(!exists("r.db"));
+    ck_assert_int_eq(mpi_cnnrun(0, "run study --db r.db --threads 1 --ranks-per-run 1"), 0);
+}
+END_TEST
+
+/* SIGTERM to every rank (as mpirun passes a stop on) once both runs have an
+ * epoch: each marked interrupted; --resume with the same -np and K
+ * finishes both on their uninterrupted curves. */
+START_TEST(test_groups_interrupted_then_resumed)
+{
+    write_study(16, 1000); /* 20 steps an epoch */
+    ck_assert_int_eq(mpi_cnnrun(0, "run study --db ref.db --threads 1"), 0);
+    pid_t job = fork();
+    ck_assert_int_ge(job, 0);
+    if (job == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        if (!freopen("log", "a", stderr) || !freopen("log", "a", stdout)) _exit(127);
+        char sh[512];
+        snprintf(sh, sizeof sh, "echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec %s run study --db "
+                 "r.db --threads 1 --ranks-per-run 1", getenv("CNNRUN_BIN"));
+        execl(getenv("CNNRUN_MPIRUN"), "mpirun", "--allow-run-as-root", "--oversubscribe", "--mca",
+              "mpi_yield_when_idle", "1", "-np", "2", "sh", "-c", sh, (char *)NULL);
+        _exit(127);
+    }
+    pid_t rank[2] = {read_pid("pid.0"), read_pid("pid.1")};
+    int status;
+    for (int i = 0; i < 120000; i++) {
+        if (exists("r.db") && fixture_poll_int("r.db", "select count(distinct run_id) from "
+                                                       "epochs") == 2)
+            break;
+        ck_assert_msg(waitpid(job, &status, WNOHANG) == 0, "the study ended before both runs "
+                                                            "had an epoch");
+        usleep(1000);
+    }
+    ck_assert_int_eq(kill(rank[0], SIGTERM), 0);
+    ck_assert_int_eq(kill(rank[1], SIGTERM), 0);
+    ck_assert_int_eq(waitpid(job, &status, 0), job);
+    ck_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs where status = "
+                                              "'interrupted'"), 2);
+    ck_assert_int_eq(mpi_cnnrun(2, "run study --db r.db --threads 1 --ranks-per-run 1 --resume"),
+                     0);
+    ck_assert_int_eq(count(out, "resuming run "), 2);
+    ck_assert_int_eq(fixture_poll_int("r.db", "select count(*) from runs where status = "
+                                              "'finished' and ranks = 1"), 2);
+    ck_assert_int_eq(same_epochs("r.db", "ta"), 16);
+    ck_assert_int_eq(same_epochs("r.db", "tb"), 16);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mpi");
@@ -543,5 +715,15 @@ int main(void)
     tcase_add_test(tc, test_bench_and_lr_find_under_mpirun);
     tcase_add_test(tc, test_ranks_on_one_machine_noted);
     suite_add_tcase(s, tc);
+    /* CK_RUN_CASE=ranks-per-run runs these alone */
+    TCase *tg = tcase_create("ranks-per-run");
+    tcase_add_checked_fixture(tg, tmpdir_setup, tmpdir_teardown);
+    tcase_set_timeout(tg, 600);
+    tcase_add_test(tg, test_groups_of_one_rank);
+    tcase_add_test(tg, test_groups_of_two_ranks_on_a_sweep);
+    tcase_add_test(tg, test_groups_on_another_host);
+    tcase_add_test(tg, test_groups_refused);
+    tcase_add_test(tg, test_groups_interrupted_then_resumed);
+    suite_add_tcase(s, tg);
     return check_run(s);
 }

@@ -19,6 +19,25 @@ void dist_finalize(void);
 /* This process's rank and the number of ranks (0 and 1 without MPI). */
 int dist_rank(void);
 int dist_size(void);
+/* ---- groups of ranks (`cnnrun run --ranks-per-run K`) ----
+ * dist_split(k): every rank calls it; the ranks become world_size / k
+ * groups of k consecutive ranks (group = world rank / k), each a run of k
+ * ranks of its own: from then on dist_rank, dist_size, every collective
+ * below and the fault watch are the group's. Nothing when k is the number
+ * of ranks (or does not divide it), without MPI, or once split already. */
+void dist_split(int k);
+int dist_group(void);  /* this rank's group: 0 before a split */
+int dist_groups(void); /* 1 before a split */
+/* The rank among all ranks, and their number (dist_rank/dist_size before a split). */
+int dist_world_rank(void);
+int dist_world_size(void);
+/* World rank r's host (gethostname's, or CNNRUN_DIST_HOST's), gathered at
+ * dist_init; NULL with one rank. */
+const char *dist_host(int world_rank);
+/* Over every rank of every group (a barrier of the whole job). */
+int dist_world_max_int(int v);
+long dist_world_sum_long(long v);
+
 /* "Open MPI v4.1.4" (the library's version) or NULL when built without MPI. */
 const char *dist_library(void);
 

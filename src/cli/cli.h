@@ -31,6 +31,7 @@ typedef struct {
     int json;              /* predict --json */
     int jobs;              /* run --jobs N: runs trained at once, in worker processes (1) */
     int until_epoch;       /* run --until-epoch N: pause each run after epoch N (0: off) */
+    int ranks_per_run;     /* run --ranks-per-run K under mpirun (0: all the ranks, one run) */
     int resume;            /* run --resume [PATH.ckpt] */
     const char *resume_path;
     double lr_min, lr_max; /* lr-find --min --max (0: default) */
@@ -61,6 +62,9 @@ int cli_setup_threads(int requested);
  * save, mark the run interrupted) instead of killing the process. */
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_catch_stop_signals(void);
+/* Under mpirun main() sends the output of ranks other than 0 to /dev/null;
+ * this gives this rank its stderr back (a --ranks-per-run group's rank 0). */
+void cli_speak(void);
 
 /* watch.c: the run that the MPI fault watch (dist.h) marks `failed` when a
  * rank dies, or `interrupted` when the job is stopped, from its own thread

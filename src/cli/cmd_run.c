@@ -7,7 +7,8 @@
  * an interrupted run in its own runs row from its last checkpoint
  * (docs/training.md); of a sweep, the finished points are skipped, the
  * interrupted one continued and the rest run. `--jobs N` trains N runs at a
- * time, each in a worker process (jobs.c). */
+ * time, each in a worker process (jobs.c); under mpirun, `--ranks-per-run K`
+ * shares the runs among groups of K ranks (rank_groups.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "jobs.h"
+#include "rank_groups.h"
 #include "run_record.h"
 
 /* Two resolved configurations are the same run's when they agree on every
@@ -65,7 +67,7 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
             bad++;
             continue;
         }
-        if (dist_rank() == 0) grid_warn_prune(&grids[i], &e); /* once, before training */
+        if (dist_world_rank() == 0) grid_warn_prune(&grids[i], &e); /* once, before training */
         const char *origin;
         const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
         struct stat st;
@@ -233,7 +235,14 @@ static int find_point_resume(const Grid *g, long point, const Experiment *e, Cli
         if (refs[k].config && same_config(now, refs[k].config)) found = &refs[k];
     free(now);
     int rc = 0;
-    if (!found && *after == 0) {
+    /* a --ranks-per-run group's chain starts at its own first point of the
+     * sweep, whose run may never have started (another group's was the one
+     * interrupted): that point starts anew. The sweep's first point is the
+     * one the study starts with, as the one-at-a-time loop checks it: no run
+     * of it means the sweep was never started, and a resume is refused there
+     * (each group sees only its own database, so "no point of the whole
+     * study has a run" would need one more round over every host) */
+    if (!found && *after == 0 && (point == 0 || dist_groups() == 1)) {
         fprintf(stderr, "%s: no run of the sweep's grid point %ld of %ld (experiment '%s') in %s "
                         "to resume; run it without --resume\n", g->path, point + 1,
                 g->sweep.n_points, e->name, o->db);
@@ -343,16 +352,32 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     return rc;
 }
 
-/* The database's checkpoint directory can take checkpoints (printed if not). */
-static int checkpoint_dir_ok(const CliOptions *o)
+int run_db_open(const char *path, ResultsDb **db)
 {
+    /* the checkpoint directory is checked before anything trains: before a
+     * new database is created, so that a refusal leaves no file; after an
+     * existing one is opened, so that a database that cannot be written is
+     * reported as that */
     char ckdir[CN_PATH_MAX];
-    checkpoint_default_dir(ckdir, sizeof ckdir, o->db);
-    return checkpoint_dir_check(ckdir) == 0;
+    checkpoint_default_dir(ckdir, sizeof ckdir, path);
+    struct stat st;
+    const int existed = stat(path, &st) == 0;
+    *db = NULL;
+    if (!existed && checkpoint_dir_check(ckdir) != 0) return CN_EXIT_USAGE;
+    *db = results_open(path);
+    if (!*db) return CN_EXIT_FAIL;
+    if (existed && checkpoint_dir_check(ckdir) != 0) {
+        results_close(*db);
+        *db = NULL;
+        return CN_EXIT_USAGE;
+    }
+    return CN_EXIT_OK;
 }
 
 int cmd_run(CliOptions *o)
 {
+    /* groups of ranks first: each file is checked as the group trains it */
+    if (o->ranks_per_run > 0) dist_split(o->ranks_per_run);
     int no_data;
     Grid *grids = xcalloc((size_t)(o->n_files ? o->n_files : 1), sizeof *grids);
     int bad = validate_all(o, grids, &no_data);
@@ -368,23 +393,20 @@ int cmd_run(CliOptions *o)
         bad = 1;
     }
     int rc = bad ? CN_EXIT_USAGE : no_data ? CN_EXIT_FAIL : CN_EXIT_OK;
-    /* the checkpoint directory is checked before anything trains (rank 0
-     * writes the checkpoints): before a new database is created, so that a
-     * refusal leaves no file; after an existing one is opened, so that a
-     * database that cannot be written is reported as that */
-    struct stat st;
-    const int db_existed = stat(o->db, &st) == 0;
-    if (rc == CN_EXIT_OK && dist_rank() == 0 && !db_existed && !checkpoint_dir_ok(o))
-        rc = CN_EXIT_USAGE;
-    /* the database is rank 0's alone; the ranks go on (or stop) together */
-    ResultsDb *db = rc == CN_EXIT_OK && dist_rank() == 0 ? results_open(o->db) : NULL;
-    if (rc == CN_EXIT_OK && dist_rank() == 0 && !db) rc = CN_EXIT_FAIL;
-    if (rc == CN_EXIT_OK && dist_rank() == 0 && db_existed && !checkpoint_dir_ok(o))
-        rc = CN_EXIT_USAGE;
-    rc = dist_max_int(rc);
+    /* the database is rank 0's alone (rank 0 writes the checkpoints too);
+     * the ranks go on (or stop) together */
+    ResultsDb *db = NULL;
+    if (rc == CN_EXIT_OK && dist_world_rank() == 0) rc = run_db_open(o->db, &db);
+    rc = dist_world_max_int(rc);
     if (rc != CN_EXIT_OK && db) {
         results_close(db);
         db = NULL;
+    }
+    if (rc == CN_EXIT_OK && dist_groups() > 1) { /* --ranks-per-run: rank_groups.c */
+        rc = rank_groups_run(o, grids, total, db);
+        for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
+        free(grids);
+        return rc;
     }
     if (rc == CN_EXIT_OK && o->jobs > 1 && total > 1) { /* N at a time, in workers: jobs.c */
         results_close(db);

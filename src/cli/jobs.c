@@ -162,12 +162,23 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
 /* ---- the parent ------------------------------------------------------------ */
 
 /* "1h02m", "3m05s", "12.3s" */
-static const char *fmt_time(char *b, size_t n, double s)
+const char *jobs_fmt_time(char *b, size_t n, double s)
 {
     if (!(s >= 0)) s = 0;
     if (s >= 3600) snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
     else if (s >= 60) snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
     else snprintf(b, n, "%.1fs", s);
+    return b;
+}
+
+const char *jobs_end_words(char *b, size_t n, const char *how, int epoch, int epochs)
+{
+    if (!strcmp(how, "paused"))
+        snprintf(b, n, "paused after epoch %d of %d (--until-epoch)", epoch, epochs);
+    else if (how[0] && strcmp(how, "finished") != 0) /* pruned, target, patience */
+        snprintf(b, n, "stopped after epoch %d of %d (%s)", epoch, epochs, how);
+    else
+        snprintf(b, n, "finished");
     return b;
 }
 
@@ -285,23 +296,18 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
     char t[32], eta[64] = "";
     double left = study_eta(j);
     if (j->ended < j->total && left >= 0 && !cli_stop_requested)
-        snprintf(eta, sizeof eta, "; study ETA %s", fmt_time(t, sizeof t, left));
+        snprintf(eta, sizeof eta, "; study ETA %s", jobs_fmt_time(t, sizeof t, left));
     char head[256];
     snprintf(head, sizeof head, "cnnrun: [%ld/%ld] %s", j->ended, j->total, w->name);
     if (!w->opened) {
         if (rc == CN_EXIT_OK) return; /* already run: its own line says so */
         fprintf(stderr, "%s: failed before its run started (%s)%s\n", head, why, eta);
     } else if (rc == CN_EXIT_OK) {
-        char acc[32] = "-", how[96] = "finished"; /* "-": never evaluated ([experiment] eval_every) */
+        char acc[32] = "-", how[96]; /* "-": never evaluated ([experiment] eval_every) */
         if (!isnan(w->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * w->acc);
-        if (!strcmp(w->status, "paused"))
-            snprintf(how, sizeof how, "paused after epoch %d of %d (--until-epoch)", w->epoch,
-                     w->epochs);
-        else if (w->status[0] && strcmp(w->status, "finished") != 0) /* pruned, target, patience */
-            snprintf(how, sizeof how, "stopped after epoch %d of %d (%s)", w->epoch, w->epochs,
-                     w->status);
         fprintf(stderr, "%s: run %lld %s: test acc %s in %s%s\n", head, (long long)w->run_id,
-                how, acc, fmt_time(t, sizeof t, w->seconds), eta);
+                jobs_end_words(how, sizeof how, w->status, w->epoch, w->epochs), acc,
+                jobs_fmt_time(t, sizeof t, w->seconds), eta);
     } else {
         fprintf(stderr, "%s: run %lld %s (%s)%s\n", head, (long long)w->run_id,
                 w->status[0] ? w->status : "failed", why, eta);
@@ -346,6 +352,18 @@ static int pipe_cloexec(int fds[2])
     return 0;
 }
 
+void jobs_run_name(Grid *g, long point, char *buf, size_t size)
+{
+    Experiment e;
+    const char *name = g->path;
+    if (grid_load(g, point, &e) == 0) name = e.name;
+    if (g->sweep.n_keys > 0)
+        snprintf(buf, size, "%s[%ld/%ld]", name, point + 1, g->sweep.n_points);
+    else
+        snprintf(buf, size, "%s", name);
+    if (name != g->path) experiment_free(&e);
+}
+
 /* Starts the next grid point in slot k. 0, or -1 (message printed). */
 static int start_next(Jobs *j, int k)
 {
@@ -353,14 +371,7 @@ static int start_next(Jobs *j, int k)
     Grid *g = &j->grids[j->next_file];
     *w = (Worker){.file = j->next_file, .point = j->next_point, .status_fd = -1, .err_fd = -1,
                   .acc = NAN};
-    Experiment e;
-    const char *name = g->path;
-    if (grid_load(g, w->point, &e) == 0) name = e.name;
-    if (g->sweep.n_keys > 0)
-        snprintf(w->name, sizeof w->name, "%s[%ld/%ld]", name, w->point + 1, g->sweep.n_points);
-    else
-        snprintf(w->name, sizeof w->name, "%s", name);
-    if (name != g->path) experiment_free(&e);
+    jobs_run_name(g, w->point, w->name, sizeof w->name);
     int sp[2], ep[2];
     if (pipe_cloexec(sp) != 0) {
         fprintf(stderr, "cnnrun: cannot start a worker: %s\n", strerror(errno));

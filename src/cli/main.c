@@ -1,9 +1,11 @@
 /* main.c — `cnnrun COMMAND ...`: dispatches to the subcommands and owns the
  * usage text. Exit status: 0 success, 1 a run failed, 2 bad command or file. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cnnrun/export.h"
@@ -29,6 +31,9 @@ static const char *usage =
     "         --until-epoch N             pause each run after its epoch N (its schedule\n"
     "                                     unchanged; `interrupted`, saved): a time-boxed share\n"
     "                                     of a long study; --resume continues it\n"
+    "         --ranks-per-run K           under mpirun -np R: R/K groups of K ranks, each\n"
+    "                                     training its share of the runs (default R: one\n"
+    "                                     run at a time over all ranks; docs/distributed.md)\n"
     "  check  FILE.ini ... [--sweep ...]  validate; print the configuration and model table\n"
     "                                     (and of a sweep, its runs, one line each)\n"
     "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
@@ -113,6 +118,18 @@ static void print_version(void)
 
 static int dispatch(int argc, char **argv);
 
+static int saved_stderr = -1; /* a muted rank's own stderr */
+
+void cli_speak(void)
+{
+    if (saved_stderr < 0) return;
+    fflush(stderr);
+    if (dup2(saved_stderr, STDERR_FILENO) < 0) { /* nothing to report it to */
+    }
+    close(saved_stderr);
+    saved_stderr = -1;
+}
+
 int main(int argc, char **argv)
 {
     /* a file-size limit (ulimit -f) makes write() fail with EFBIG, an I/O
@@ -122,6 +139,8 @@ int main(int argc, char **argv)
     dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
     /* every rank checks everything; rank 0 alone speaks (and records) */
     if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {
+        saved_stderr = dup(STDERR_FILENO); /* cli_speak: a --ranks-per-run group's rank 0 */
+        if (saved_stderr >= 0) fcntl(saved_stderr, F_SETFD, FD_CLOEXEC);
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
             /* nothing to report it to */
         }
@@ -149,7 +168,7 @@ static int dispatch(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report},

@@ -210,11 +210,31 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
         } else if (!strcmp(name, "jobs")) {
             if (parse_int("--jobs", val, 1, 1024, &o->jobs)) return -1;
-            if (o->jobs > 1 && dist_size() > 1) {
+            if (o->jobs > 1 && dist_world_size() > 1) {
                 fprintf(stderr, "cnnrun %s: --jobs %d trains runs side by side on one machine; "
                                 "under mpirun (%d ranks) the ranks train one run together: "
-                                "leave out --jobs, or run without mpirun\n",
-                        command, o->jobs, dist_size());
+                                "leave out --jobs (--ranks-per-run K shares the ranks among "
+                                "runs), or run without mpirun\n",
+                        command, o->jobs, dist_world_size());
+                return -1;
+            }
+        } else if (!strcmp(name, "ranks-per-run")) {
+            if (parse_int("--ranks-per-run", val, 1, 1 << 20, &o->ranks_per_run)) return -1;
+            if (dist_world_size() == 1 && o->ranks_per_run > 1) {
+                fprintf(stderr, "cnnrun %s: --ranks-per-run %d shares the ranks of an mpirun job "
+                                "among runs, but this process is one rank (not started by "
+                                "mpirun, or cnnrun built without MPI): give "
+                                "`mpirun -np R cnnrun %s ... --ranks-per-run %d` with R a "
+                                "multiple of %d, or leave the option out\n",
+                        command, o->ranks_per_run, command, o->ranks_per_run, o->ranks_per_run);
+                return -1;
+            }
+            if (dist_world_size() % o->ranks_per_run != 0) {
+                fprintf(stderr, "cnnrun %s: --ranks-per-run %d does not divide the %d ranks "
+                                "(mpirun -np %d): the ranks split into groups of K, each training "
+                                "its own runs; give a K that divides %d\n",
+                        command, o->ranks_per_run, dist_world_size(), dist_world_size(),
+                        dist_world_size());
                 return -1;
             }
         } else if (!strcmp(name, "until-epoch")) {
@@ -268,12 +288,12 @@ int cli_setup_threads(int requested)
      * how many there are here) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     long ranks_here = 0;
-    if (requested <= 0 && dist_size() > 1 && local && decimal_long(local, &ranks_here) == 0 &&
+    if (requested <= 0 && dist_world_size() > 1 && local && decimal_long(local, &ranks_here) == 0 &&
         ranks_here > 1)
         n /= (int)(ranks_here < n ? ranks_here : n);
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
-    if (dist_rank() == 0) blas_warn_once(); /* a generic OpenBLAS core on a newer CPU */
+    if (dist_world_rank() == 0) blas_warn_once(); /* a generic OpenBLAS core on a newer CPU */
     return n;
 }
 

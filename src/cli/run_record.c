@@ -139,13 +139,15 @@ static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
     if (save_checkpoint(r, r->s, pos, "last", path, sizeof path) != 0)
         return "interrupted by a signal; the partial epoch could not be saved (the previous "
                "checkpoint is kept)";
-    char launcher[32] = ""; /* over MPI: the same number of ranks */
-    if (dist_size() > 1) snprintf(launcher, sizeof launcher, "mpirun -np %d ", dist_size());
+    char launcher[32] = "", groups[40] = ""; /* over MPI: the same ranks (and groups) */
+    if (dist_world_size() > 1) snprintf(launcher, sizeof launcher, "mpirun -np %d ",
+                                        dist_world_size());
+    if (dist_groups() > 1) snprintf(groups, sizeof groups, " --ranks-per-run %d", dist_size());
     fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; continue with "
-                    "`%scnnrun run --resume`\n",
+                    "`%scnnrun run%s --resume`\n",
             r->e->path, pos->steps_in_epoch,
             train_epoch_steps(&r->s->run, r->s->steps_per_epoch, pos->epoch + 1), pos->epoch + 1,
-            path, launcher);
+            path, launcher, groups);
     return "interrupted by a signal";
 }
 

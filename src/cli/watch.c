@@ -18,10 +18,16 @@ static void mark(void *ctx, DistStop why, const char *message)
     WatchedRun *w = ctx;
     const char *status = why == DIST_STOP_RANK_DIED ? "failed" : "interrupted";
     char full[1536];
+    char groups[96] = "", option[40] = ""; /* --ranks-per-run: the group's ranks */
+    if (dist_groups() > 1) {
+        snprintf(groups, sizeof groups, " (in group %d of %d ranks each)", dist_group(),
+                 dist_size());
+        snprintf(option, sizeof option, " --ranks-per-run %d", dist_size());
+    }
     if (why == DIST_STOP_RANK_DIED && w->config_path)
-        snprintf(full, sizeof full, "%s; the other ranks were stopped; `mpirun -np %d cnnrun run "
-                                    "%s --resume` continues from the last checkpoint",
-                 message, dist_size(), w->config_path);
+        snprintf(full, sizeof full, "%s%s; the other ranks were stopped; `mpirun -np %d cnnrun "
+                                    "run %s%s --resume` continues from the last checkpoint",
+                 message, groups, dist_world_size(), w->config_path, option);
     else
         snprintf(full, sizeof full, "%s", message);
     int64_t id = atomic_load(&w->run_id);

@@ -8,7 +8,11 @@
  * backward pass still runs, each bucket block by block (reduce-scatter, each
  * block reduced once, by its owner, then all-gathered as soon as that has
  * ended, both overlapping the rest of the backward pass), batch-norm
- * statistics gathered and combined in rank order. */
+ * statistics gathered and combined in rank order. After dist_split (`run
+ * --ranks-per-run K`) the ranks are groups of K, each training runs of its
+ * own: every collective above, the ranks and the fault watch are then the
+ * group's (the current communicator), and a group of K ranks is a K-rank
+ * run; the dist_world_* calls still reach every rank. */
 #include "cnnrun/dist.h"
 
 #include <stdlib.h>
@@ -23,12 +27,14 @@
 /* The process's MPI state: MPI itself is per process. */
 static struct {
     int on;        /* dist_init initialised MPI */
-    int rank, size;
-    DistPeer *peers; /* every rank's process, for the fault watch */
+    int rank, size; /* in the current communicator: the group's */
+    MPI_Comm comm;  /* the current communicator: MPI_COMM_WORLD, or the group's */
+    int world_rank, world_size, group, groups;
+    DistPeer *peers; /* every rank's process (world order), for the fault watch */
     double *sum_all; /* dist_sum_doubles: every rank's values */
     size_t sum_cap;  /* values per rank it holds */
     char library[128];
-} g = {.size = 1};
+} g = {.size = 1, .world_size = 1, .groups = 1};
 
 /* dist_grads_*: the buckets of one gradient sum */
 typedef struct {
@@ -61,6 +67,8 @@ void dist_init(int *argc, char ***argv)
     g.on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
+    g.comm = MPI_COMM_WORLD;
+    g.world_rank = g.rank, g.world_size = g.size;
     gb.comm_ag = MPI_COMM_NULL;
     if (g.size < 2) return;
     MPI_Comm_dup(MPI_COMM_WORLD, &gb.comm_ag);
@@ -82,6 +90,7 @@ void dist_finalize(void)
     free(g.peers);
     g.peers = NULL;
     if (gb.comm_ag != MPI_COMM_NULL) MPI_Comm_free(&gb.comm_ag);
+    if (g.comm != MPI_COMM_WORLD) MPI_Comm_free(&g.comm);
     free(gb.pad), free(gb.b), free(gb.rs), free(gb.ag);
     free(g.sum_all);
     g.sum_all = NULL, g.sum_cap = 0;
@@ -92,6 +101,55 @@ void dist_finalize(void)
 
 int dist_rank(void) { return g.rank; }
 int dist_size(void) { return g.size; }
+int dist_world_rank(void) { return g.world_rank; }
+int dist_world_size(void) { return g.world_size; }
+int dist_group(void) { return g.group; }
+int dist_groups(void) { return g.groups; }
+
+const char *dist_host(int world_rank)
+{
+    return g.peers && world_rank >= 0 && world_rank < g.world_size ? g.peers[world_rank].host
+                                                                     : NULL;
+}
+
+void dist_split(int k)
+{
+    if (!g.on || k < 1 || k >= g.world_size || g.world_size % k || g.groups > 1) return;
+    g.group = g.world_rank / k;
+    g.groups = g.world_size / k;
+    MPI_Comm_split(MPI_COMM_WORLD, g.group, g.world_rank, &g.comm);
+    MPI_Comm_rank(g.comm, &g.rank);
+    MPI_Comm_size(g.comm, &g.size);
+    /* the allgathers' own communicator is the group's too; the buffers sized
+     * by the number of ranks are grown again as needed */
+    if (gb.comm_ag != MPI_COMM_NULL) MPI_Comm_free(&gb.comm_ag);
+    if (g.size > 1) MPI_Comm_dup(g.comm, &gb.comm_ag);
+    free(g.sum_all);
+    g.sum_all = NULL, g.sum_cap = 0;
+    free(gb.pad);
+    gb.pad = NULL, gb.pad_n = 0;
+    /* the watch looks after the group's ranks: its run is the one a death
+     * in the group fails (a rank of another group dying stops this one's
+     * run by mpirun's SIGTERM: `interrupted`) */
+    dist_watch_end();
+    dist_watch_begin(g.rank, g.size, g.peers + (size_t)g.group * (size_t)k);
+}
+
+int dist_world_max_int(int v)
+{
+    if (g.world_size == 1) return v;
+    int m;
+    MPI_Allreduce(&v, &m, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return m;
+}
+
+long dist_world_sum_long(long v)
+{
+    if (g.world_size == 1) return v;
+    long s;
+    MPI_Allreduce(&v, &s, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    return s;
+}
 
 const char *dist_library(void)
 {
@@ -125,7 +183,7 @@ static void bucket_start(size_t lo, size_t hi)
     memset(p + len, 0, sizeof(float) * (block * (size_t)g.size - len));
     gb.pad_used += block * (size_t)g.size;
     /* block r summed once, by rank r, into the bucket's first block */
-    MPI_Ireduce_scatter_block(MPI_IN_PLACE, p, b->block, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+    MPI_Ireduce_scatter_block(MPI_IN_PLACE, p, b->block, MPI_FLOAT, MPI_SUM, g.comm,
                               &gb.rs[gb.k]);
     gb.ag[gb.k] = MPI_REQUEST_NULL;
     gb.k++;
@@ -198,7 +256,7 @@ void dist_grads_end(void)
 /* The ranks' n doubles, rank after rank, into all (size * n). */
 static void gather(const double *x, int n, double *all)
 {
-    MPI_Allgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);
+    MPI_Allgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, g.comm);
 }
 
 /* x[j] = the ranks' x[j] summed in rank order (the same on every rank), all
@@ -228,14 +286,14 @@ int dist_max_int(int v)
 {
     if (g.size == 1) return v;
     int m;
-    MPI_Allreduce(&v, &m, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&v, &m, 1, MPI_INT, MPI_MAX, g.comm);
     return m;
 }
 
 void dist_bcast(void *p, size_t n)
 {
     if (g.size == 1 || n == 0) return;
-    MPI_Bcast(p, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Bcast(p, (int)n, MPI_BYTE, 0, g.comm);
 }
 
 /* ---- batch norm over the ranks ------------------------------------------ */
@@ -318,6 +376,18 @@ void dist_init(int *argc, char ***argv)
 void dist_finalize(void) {}
 int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
+int dist_world_rank(void) { return 0; }
+int dist_world_size(void) { return 1; }
+int dist_group(void) { return 0; }
+int dist_groups(void) { return 1; }
+const char *dist_host(int world_rank)
+{
+    (void)world_rank;
+    return NULL;
+}
+void dist_split(int k) { (void)k; }
+int dist_world_max_int(int v) { return v; }
+long dist_world_sum_long(long v) { return v; }
 const char *dist_library(void) { return NULL; }
 void dist_sum_doubles(double *x, int n)
 {
