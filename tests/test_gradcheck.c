@@ -242,7 +242,7 @@ END_TEST
 
 /* The same through the rows split of the weight gradients (forced: the
  * automatic choice takes it from 4 threads), 5 threads sharing blocks of
- * rows: k3s1p1's 18 rows are two blocks, so three threads have none. */
+ * rows: k3s1p1's 18 rows are one block, so four threads have none. */
 START_TEST(test_conv_rows)
 {
     conv_case(_i, CONV_DWSPLIT_ROWS, 5);

@@ -295,10 +295,10 @@ static void winograd_tolerance(const ConvShape *s, int m, const float *x, const 
     free(P), free(V), free(Z);
 }
 
-/* Shapes: im2col with 3 row blocks (fewer than every thread count below:
- * threads without rows), stride 2, and K = 2304 over two chunks of col;
- * Winograd with 3 and 2 input channels (16 and 36 blocks), and 500 (no
- * multiple of a block or of any thread count) over two batches of tiles. */
+/* Shapes: im2col with one row block (threads without rows), stride 2, and
+ * K = 2304 over two chunks of col (36 blocks); Winograd with 3 and 2 input
+ * channels (16 and 36 blocks), and 500 (no multiple of a block or of any
+ * thread count) over two batches of tiles. */
 static const ConvShape dw_shapes[] = {
     {.n = 3, .h = 7, .w = 6, .c_in = 5, .c_out = 6, .kh = 3, .kw = 3, .stride = 1, .pad = 1,
      .algo = CONV_IM2COL},

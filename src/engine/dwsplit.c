@@ -74,8 +74,12 @@ int dwsplit_rows(int threads, size_t blocks)
 
 size_t dwsplit_block_rows(size_t rows, size_t products)
 {
-    size_t r = 64;
-    while (r > 16 && products * ((rows + r - 1) / r) < DWSPLIT_MIN_BLOCKS) r /= 2;
+    /* at least 64: each block's product packs the whole right-hand operand
+     * (the chunk's dY or Z) again, so 16-row blocks spent more time packing
+     * than multiplying (the flagship net on 2 threads: 184 img/s against
+     * 304 split by the batch) */
+    size_t r = 256;
+    while (r > 64 && products * ((rows + r - 1) / r) < DWSPLIT_MIN_BLOCKS) r /= 2;
     return r;
 }
 

@@ -12,7 +12,7 @@
 int dwsplit_rows(int threads, size_t blocks);
 
 /* Rows of one block of a gradient of `products` matrices of `rows` rows
- * each (im2col: 1 x K; Winograd: a*a x C_in): 16, 32 or 64, from the shape
+ * each (im2col: 1 x K; Winograd: a*a x C_in): 64, 128 or 256, from the shape
  * alone, never from the thread count, so each block's product is the same
  * call whichever thread runs it and however many there are. */
 size_t dwsplit_block_rows(size_t rows, size_t products);
