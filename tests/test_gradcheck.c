@@ -14,7 +14,8 @@
  * batch norm fused with relu/leaky (batchnorm_act_*) gets |bn(x)| >= 0.19.
  *
  * Convolutions run each algorithm: im2col, and Winograd F(2x2) and F(4x4)
- * forced on 3x3 stride-1 layers (alone, and F(4x4) through two layers;
+ * forced on 3x3 stride-1 layers (alone, each also with its weight gradient
+ * split by rows over 5 threads, and F(4x4) through two layers;
  * F(4x4)'s worst |num - ana| is ~6e-4, against ~3e-5 for im2col: its float
  * forward's larger rounding (~1e-5 relative), divided by eps, in numeric).
  * Each check is guarded against being vacuous: the sampled numeric gradients
@@ -187,28 +188,34 @@ static const struct {
 };
 #define N_CONV (int)(sizeof conv_cfg / sizeof conv_cfg[0])
 
-START_TEST(test_conv)
+/* conv_cfg[i] with the weight gradient split by `split` (CONV_DWSPLIT_*)
+ * on `threads` threads (0: as the engine is). */
+static void conv_case(int i, int split, int threads)
 {
-    char ctx[64];
-    snprintf(ctx, sizeof ctx, "conv/%s", conv_cfg[_i].name);
+    char ctx[80];
+    snprintf(ctx, sizeof ctx, "conv/%s%s", conv_cfg[i].name,
+             split == CONV_DWSPLIT_ROWS ? " (weight gradient split by rows, 5 threads)" : "");
+    int was = engine_get_threads();
+    conv_dwsplit_set(split);
+    if (threads > 0) engine_set_threads(threads);
     Rng r;
-    rng_seed(&r, 100 + (uint64_t)_i, 1);
-    ConvCtx c = {.s = {.n = conv_cfg[_i].n, .h = conv_cfg[_i].h, .w = conv_cfg[_i].w,
-                       .c_in = conv_cfg[_i].cin, .c_out = conv_cfg[_i].cout,
-                       .kh = conv_cfg[_i].k, .kw = conv_cfg[_i].k,
-                       .stride = conv_cfg[_i].stride, .pad = conv_cfg[_i].pad,
-                       .algo = conv_cfg[_i].algo,
-                       .algo_dweight = conv_cfg[_i].algo}}; /* all three products by it */
+    rng_seed(&r, 100 + (uint64_t)i, 1);
+    ConvCtx c = {.s = {.n = conv_cfg[i].n, .h = conv_cfg[i].h, .w = conv_cfg[i].w,
+                       .c_in = conv_cfg[i].cin, .c_out = conv_cfg[i].cout,
+                       .kh = conv_cfg[i].k, .kw = conv_cfg[i].k,
+                       .stride = conv_cfg[i].stride, .pad = conv_cfg[i].pad,
+                       .algo = conv_cfg[i].algo,
+                       .algo_dweight = conv_cfg[i].algo}}; /* all three products by it */
     conv_shape_init(&c.s);
-    ck_assert_int_eq(conv_algo_resolve(&c.s), conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
+    ck_assert_int_eq(conv_algo_resolve(&c.s), conv_cfg[i].algo ? conv_cfg[i].algo : CONV_IM2COL);
     ck_assert_int_eq(conv_algo_used_dweight(&c.s),
-                     conv_cfg[_i].algo ? conv_cfg[_i].algo : CONV_IM2COL);
+                     conv_cfg[i].algo ? conv_cfg[i].algo : CONV_IM2COL);
     size_t nin = (size_t)c.s.n * c.s.h * c.s.w * c.s.c_in;
     size_t nw = (size_t)c.s.kh * c.s.kw * c.s.c_in * c.s.c_out;
     c.nout = (size_t)c.s.n * c.s.h_out * c.s.w_out * c.s.c_out;
     c.x = randn_buf(&r, nin, 1, 0);
     c.w = randn_buf(&r, nw, 1.0f / sqrtf((float)(c.s.kh * c.s.kw * c.s.c_in)), 0);
-    c.b = conv_cfg[_i].bias ? randn_buf(&r, c.s.c_out, 0.5f, 0) : NULL;
+    c.b = conv_cfg[i].bias ? randn_buf(&r, c.s.c_out, 0.5f, 0) : NULL;
     c.R = randn_buf(&r, c.nout, 1, 0);
     c.out = alloc_floats(c.nout);
     c.scratch = alloc_floats(conv_scratch_floats(&c.s) + 1);
@@ -222,7 +229,23 @@ START_TEST(test_conv)
     if (c.b) check_grad(&rep, ctx, "b", c.b, db, c.s.c_out, conv_loss, &c, 3);
     free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(c.scratch);
     free(dx), free(dw), free(db);
+    conv_dwsplit_set(CONV_DWSPLIT_AUTO);
+    engine_set_threads(was);
     REPORT_DONE(rep, ctx);
+}
+
+START_TEST(test_conv)
+{
+    conv_case(_i, CONV_DWSPLIT_AUTO, 0);
+}
+END_TEST
+
+/* The same through the rows split of the weight gradients (forced: the
+ * automatic choice takes it from 4 threads), 5 threads sharing blocks of
+ * rows: k3s1p1's 18 rows are one block, so four threads have none. */
+START_TEST(test_conv_rows)
+{
+    conv_case(_i, CONV_DWSPLIT_ROWS, 5);
 }
 END_TEST
 
@@ -666,6 +689,7 @@ int main(void)
     Suite *s = suite_create("gradcheck");
     TCase *tc = tcase_create("finite_differences");
     tcase_add_loop_test(tc, test_conv, 0, N_CONV);
+    tcase_add_loop_test(tc, test_conv_rows, 0, N_CONV);
     tcase_add_test(tc, test_conv_chain_winograd4);
     tcase_add_test(tc, test_bn);
     tcase_add_loop_test(tc, test_bn_act, 0, 4);

@@ -160,6 +160,23 @@ typedef enum { CONV_CHOICE_TUNE, CONV_CHOICE_RULE, CONV_CHOICE_FORCED } ConvChoi
 /* CNNRUN_CONV's ConvChoice; -1 after printing the accepted values for
  * another value. */
 int conv_choice_from_env(int *forced);
+
+/* How a convolution's weight gradient is split over threads (src/engine/
+ * dwsplit.c): CONV_DWSPLIT_BATCH, each thread its share of the images or
+ * tiles into its own copy of the gradient, the copies added in thread order;
+ * CONV_DWSPLIT_ROWS, the threads build each chunk together and each adds its
+ * blocks of the gradient's rows into the one gradient (the result does not
+ * depend on the thread count); CONV_DWSPLIT_AUTO, rows from 4 threads where
+ * the gradient has a block of rows for every thread. */
+enum { CONV_DWSPLIT_AUTO = 0, CONV_DWSPLIT_BATCH = 1, CONV_DWSPLIT_ROWS = 2 };
+/* CNNRUN_DWSPLIT (unset, empty or auto; batch; rows) as CONV_DWSPLIT_*, -1
+ * after printing the accepted values for another value. */
+int conv_dwsplit_from_env(void);
+/* The mode in force: set by conv_dwsplit_set, else CNNRUN_DWSPLIT's, read
+ * once (a wrong value reads as auto; model build refuses it). Set it before
+ * conv_scratch_floats: the scratch depends on it. */
+int conv_dwsplit_get(void);
+void conv_dwsplit_set(int mode);
 /* floats of scratch space conv_forward/conv_backward need. */
 size_t conv_scratch_floats(const ConvShape *s);
 /* out (N,Ho,Wo,C_out) = conv(in, weight) + bias (bias may be NULL). */

@@ -86,6 +86,8 @@ static const char *usage =
     "                     each convolution's algorithm: measured when training starts (tune,\n"
     "                     the default), the shape rule, or that one wherever it applies; a\n"
     "                     resumed run keeps its checkpoint's (docs/performance.md)\n"
+    "  CNNRUN_DWSPLIT=batch|rows  how threads share a convolution's weight gradient\n"
+    "                     (default: rows from 4 threads; docs/performance.md)\n"
     "  CNNRUN_BENCH_NODES=1  bench: one line per node, with its algorithm\n"
     "  CNNRUN_DIST_VERBOSE=1 under mpirun: ranks other than 0 print too\n"
     "\n"

@@ -4,6 +4,9 @@
  * K = KH*KW*C_in, col built by im2col over chunks of output rows sized to stay
  * in cache. A 1x1 stride-1 unpadded conv uses the input itself as col.
  * Backward: dW += col^T x dY; dcol = dY x W^T, scattered back by col2im.
+ * Threads take whole images, each with its own partial dW added in thread
+ * order, or (dwsplit.c: from 4 threads, or CNNRUN_DWSPLIT) dW splits by its
+ * rows over chunks of col the threads build together (im2col_dweight_rows).
  * Which algorithm runs (im2col here, or Winograd F(2x2)/F(4x4) in
  * winograd.c) is decided per product from ConvShape.algo / .algo_dweight
  * (conv_algo_resolve, conv_algo_used_dweight). */
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "dwsplit.h"
 #include "parallel.h"
 #include "winograd.h"
 
@@ -47,6 +51,11 @@ static int conv_threads(const ConvShape *s) {
     return t < s->n ? t : s->n;
 }
 
+/* The output tile side of a Winograd algorithm, 0 for im2col. */
+static int wino_tile(int algo) {
+    return algo == CONV_WINOGRAD4 ? 4 : algo == CONV_WINOGRAD ? 2 : 0;
+}
+
 /* Rows of col per chunk: at least 128 (for GEMM efficiency), at most M. */
 static size_t conv_chunk_rows(const ConvShape *s) {
     size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
@@ -55,10 +64,37 @@ static size_t conv_chunk_rows(const ConvShape *s) {
     return rows < m ? rows : m;
 }
 
-/* Scratch of one thread: its im2col chunk, then (threads > 0, backward) its
- * partial weight gradient. */
+/* The weight gradient's rows split (dwsplit.c): the threads build one
+ * im2col chunk of about this many floats (8 MiB) together, then each adds its
+ * row blocks of dW over it. A fixed size, not per thread: the chunks decide
+ * how each element's sum is grouped, and that must not depend on the thread
+ * count. */
+#define CONV_ROWS_CHUNK_FLOATS (2u << 20)
+
+/* Rows of col per chunk of the rows split: at least 128, at most M. */
+static size_t rows_chunk_rows(const ConvShape *s) {
+    size_t rows = CONV_ROWS_CHUNK_FLOATS / conv_k(s);
+    if (rows < 128) rows = 128;
+    size_t m = conv_m(s);
+    return rows < m ? rows : m;
+}
+
+/* Whether the im2col weight gradient of s splits by rows (on *T threads);
+ * only asked of shapes whose weight gradient runs im2col. */
+static int im2col_dw_by_rows(const ConvShape *s, int *T) {
+    size_t k = conv_k(s), R = dwsplit_block_rows(k, 1);
+    *T = dwsplit_threads(s->threads);
+    return dwsplit_rows(*T, (k + R - 1) / R);
+}
+
+/* Scratch of one thread: its im2col chunk, then, when the im2col weight
+ * gradient splits by the batch, its partial weight gradient. */
 static size_t conv_thread_floats(const ConvShape *s) {
-    return conv_chunk_rows(s) * conv_k(s) + conv_k(s) * (size_t)s->c_out;
+    int T;
+    size_t partial = !wino_tile(conv_algo_used_dweight(s)) && !im2col_dw_by_rows(s, &T)
+                         ? conv_k(s) * (size_t)s->c_out
+                         : 0;
+    return conv_chunk_rows(s) * conv_k(s) + partial;
 }
 
 /* Output rows [*r0, *r1) of thread t of T: whole images. */
@@ -66,11 +102,6 @@ static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_
     size_t hw = (size_t)s->h_out * s->w_out;
     *r0 = (size_t)s->n * t / T * hw;
     *r1 = (size_t)s->n * (t + 1) / T * hw;
-}
-
-/* The output tile side of a Winograd algorithm, 0 for im2col. */
-static int wino_tile(int algo) {
-    return algo == CONV_WINOGRAD4 ? 4 : algo == CONV_WINOGRAD ? 2 : 0;
 }
 
 /* The pointwise products' work space: the whole scratch, on the conv's
@@ -101,8 +132,13 @@ size_t conv_scratch_floats(const ConvShape *s) {
     }
     const int fwd = wino_tile(conv_algo_resolve(s)), dw = wino_tile(conv_algo_used_dweight(s));
     size_t need = bias;
-    if (!fwd || !dw) { /* im2col for some product */
+    int T, rows = !dw && im2col_dw_by_rows(s, &T);
+    if (!fwd || (!dw && !rows)) { /* im2col per thread for some product */
         size_t c = (size_t)conv_threads(s) * conv_thread_floats(s);
+        if (c > need) need = c;
+    }
+    if (rows) { /* the rows split's one chunk */
+        size_t c = rows_chunk_rows(s) * conv_k(s);
         if (c > need) need = c;
     }
     if (fwd) {
@@ -279,6 +315,36 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
                      T - 1, kc);
 }
 
+/* dweight += col^T x dY, the rows split: per chunk of output rows the
+ * threads build their shares of the chunk's im2col rows; barrier; each adds
+ * its blocks of dW's rows (rows r .. r+R += col^T rows r .. r+R x dY);
+ * barrier. Each element of dW is the sum over the chunks, in order, of one
+ * fixed product call: the same numbers on any thread count. */
+static void im2col_dweight_rows(const ConvShape *s, const float *in, const float *dout,
+                                float *dweight, float *col, int T) {
+    const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
+    const size_t chunk = rows_chunk_rows(s), R = dwsplit_block_rows(k, 1);
+    const size_t blocks = (k + R - 1) / R;
+    const Workspace one = {.threads = 1};
+    PARALLEL_THREADS(T)
+    {
+        const size_t t = (size_t)parallel_thread_num(), nth = (size_t)parallel_num_threads();
+        const size_t b0 = blocks * t / nth, b1 = blocks * (t + 1) / nth;
+        for (size_t m0 = 0; m0 < m; m0 += chunk) {
+            const size_t rows = m - m0 < chunk ? m - m0 : chunk;
+            const size_t i0 = rows * t / nth, i1 = rows * (t + 1) / nth;
+            if (i1 > i0) im2col(s, in, m0 + i0, i1 - i0, col + i0 * k);
+            PARALLEL_BARRIER
+            for (size_t b = b0; b < b1; b++) {
+                const size_t r0 = b * R, r = k - r0 < R ? k - r0 : R;
+                gemm(1, 0, (int)r, (int)cout, (int)rows, col + r0, (int)k, dout + m0 * cout,
+                     (int)cout, 1.0f, dweight + r0 * cout, (int)cout, &one);
+            }
+            PARALLEL_BARRIER /* before the next chunk overwrites col */
+        }
+    }
+}
+
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
                    float *din, int acc, float *dweight, float *dbias, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
@@ -293,9 +359,11 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
         return;
     }
     const int tile = wino_tile(conv_algo_resolve(s)), dw_tile = wino_tile(conv_algo_used_dweight(s));
+    int T, dw_rows = !dw_tile && dweight && im2col_dw_by_rows(s, &T);
     if (dw_tile) winograd_backward_weight(s, dw_tile, in, dout, dweight, scratch);
-    if (!dw_tile || (din && !tile))
-        im2col_backward(s, in, weight, dout, tile ? NULL : din, acc, dw_tile ? NULL : dweight,
-                        scratch);
+    if (dw_rows) im2col_dweight_rows(s, in, dout, dweight, scratch, T);
+    if ((!dw_tile && !dw_rows) || (din && !tile)) /* the rest per thread, by images */
+        im2col_backward(s, in, weight, dout, tile ? NULL : din, acc,
+                        dw_tile || dw_rows ? NULL : dweight, scratch);
     if (din && tile) winograd_backward_data(s, tile, weight, dout, din, acc, scratch);
 }

@@ -30,6 +30,9 @@
 static inline int parallel_max_threads(void) { return omp_get_max_threads(); }
 static inline void parallel_set_threads(int n) { omp_set_num_threads(n); }
 static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
+/* Inside PARALLEL_THREADS: the team's size, and a barrier for all of it. */
+static inline int parallel_num_threads(void) { return omp_get_num_threads(); }
+#define PARALLEL_BARRIER _Pragma("omp barrier")
 #else
 #define PARALLEL_FOR(n)
 #define PARALLEL_FOR_SIMD(n) _Pragma("GCC ivdep")
@@ -38,6 +41,8 @@ static inline int parallel_thread_num(void) { return omp_get_thread_num(); }
 static inline int parallel_max_threads(void) { return 1; }
 static inline void parallel_set_threads(int n) { (void)n; }
 static inline int parallel_thread_num(void) { return 0; }
+static inline int parallel_num_threads(void) { return 1; }
+#define PARALLEL_BARRIER
 #endif
 
 /* Sets OpenBLAS's thread count if it differs (threads.c). */

@@ -47,10 +47,15 @@
  * entries — so it vectorises. Tiles go in batches sized to stay in cache;
  * each thread takes a contiguous range of tiles (outputs never overlap; the
  * weight gradient's per-thread sums S are added in thread order), so results
- * depend only on the shape and the thread count. */
+ * depend only on the shape and the thread count. The weight gradient may
+ * instead split by the rows of S (dwsplit.c, wgrad_rows): all threads
+ * transform a larger batch together, then each adds its row blocks of the
+ * a*a products into the one S — no per-thread S, and results that depend on
+ * the shape alone. */
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "dwsplit.h"
 #include "parallel.h"
 #include "winograd.h"
 
@@ -301,6 +306,39 @@ static size_t wgrad_thread_floats(const Variant *v, int cin, int cout, size_t to
     return up16(aa * cin * cout) + conv_thread_floats(v, cin, cout, total);
 }
 
+/* The weight gradient's rows split (dwsplit.c): all threads transform one
+ * batch of tiles into a shared V and Z of about this many floats (16 MiB),
+ * then each adds its row blocks of the a*a products into the one S. A fixed
+ * size, not per thread: the batches decide how each element's sum is
+ * grouped, and that must not depend on the thread count. */
+#define ROWS_CHUNK_FLOATS (4u << 20)
+
+static size_t rows_chunk_tiles(const Variant *v, int cin, int cout, size_t total) {
+    size_t t = ROWS_CHUNK_FLOATS / ((size_t)v->a * v->a * (size_t)(cin + cout));
+    if (t < v->min_tiles) t = v->min_tiles;
+    return t < total ? t : total;
+}
+
+/* Rows of one block of S[k] (C_in x C_out), from the shape alone. */
+static size_t rows_block(const Variant *v, int cin) {
+    return dwsplit_block_rows((size_t)cin, (size_t)v->a * v->a);
+}
+
+/* Whether the weight gradient of s splits by rows, on *T threads. */
+static int wgrad_by_rows(const Variant *v, const ConvShape *s, int *T) {
+    size_t R = rows_block(v, s->c_in);
+    *T = dwsplit_threads(s->threads);
+    return dwsplit_rows(*T, (size_t)v->a * v->a * (((size_t)s->c_in + R - 1) / R));
+}
+
+/* Weight gradient, rows split: the one S, a batch's V and Z, and each
+ * thread's transform buffers. */
+static size_t wgrad_rows_floats(const Variant *v, int cin, int cout, size_t total, int T) {
+    size_t aa = (size_t)v->a * v->a, C = rows_chunk_tiles(v, cin, cout, total);
+    return up16(aa * cin * cout) + up16(aa * C * cin) + up16(aa * C * cout) +
+           (size_t)T * tile_buffers(v, cin > cout ? cin : cout);
+}
+
 size_t winograd_scratch_floats(const ConvShape *s, int tile, int weight_grad) {
     const Variant *v = variant(tile);
     size_t total = tiles_total(v, s);
@@ -310,7 +348,10 @@ size_t winograd_scratch_floats(const ConvShape *s, int tile, int weight_grad) {
     size_t b = conv_thread_floats(v, s->c_out, s->c_in, total);
     size_t need = up16(aa * cc) + (size_t)T * (f > b ? f : b); /* U, then the threads' areas */
     if (weight_grad) {
-        size_t w = (size_t)T * wgrad_thread_floats(v, s->c_in, s->c_out, total);
+        int TR;
+        size_t w = wgrad_by_rows(v, s, &TR)
+                       ? wgrad_rows_floats(v, s->c_in, s->c_out, total, TR)
+                       : (size_t)T * wgrad_thread_floats(v, s->c_in, s->c_out, total);
         if (w > need) need = w;
     }
     return need;
@@ -344,19 +385,19 @@ static void xform2(Xform f, int ni, int no, size_t n, const float *const *in, in
     }
 }
 
-/* V[k][t][ch] for k < no*no, t < nt: the 2-D transform f (ni -> no) of the
- * ni x ni pixel window at (m*ty - off, m*tx - off) of tile t0 + t of the
- * (N,h,w,c) tensor x: input tiles (ni = a, off = 1, B^T d B) or output-
- * gradient tiles (ni = m, off = 0, A dY A^T). Pixels outside the image read
- * `zeros` (ni*c floats). */
+/* V[k][t][ch] for k < no*no, i0 <= t < i1 of a batch of nt tiles: the 2-D
+ * transform f (ni -> no) of the ni x ni pixel window at (m*ty - off,
+ * m*tx - off) of tile t0 + t of the (N,h,w,c) tensor x: input tiles (ni = a,
+ * off = 1, B^T d B) or output-gradient tiles (ni = m, off = 0, A dY A^T).
+ * Pixels outside the image read `zeros` (ni*c floats). */
 static void transform_tiles(const Variant *v, Xform f, int ni, int no, int off, int h, int w, int c,
-                            const float *x, size_t t0, size_t nt, float *V, const float *zeros,
-                            float *tmp) {
+                            const float *x, size_t t0, size_t i0, size_t i1, size_t nt, float *V,
+                            const float *zeros, float *tmp) {
     const int th = (h + v->m - 1) / v->m, tw = (w + v->m - 1) / v->m;
     const size_t plane = nt * (size_t)c;
     const float *p[36];
     float *o[36];
-    for (size_t t = 0; t < nt; t++) {
+    for (size_t t = i0; t < i1; t++) {
         size_t tile = t0 + t;
         int n = (int)(tile / ((size_t)th * tw)), r = (int)(tile % ((size_t)th * tw));
         int y0 = v->m * (r / tw) - off, x0 = v->m * (r % tw) - off;
@@ -478,7 +519,8 @@ static void winograd_run(const Variant *v, const ConvShape *s, int cin, int cout
         size_t lo = total * t / T, hi = total * (t + 1) / T;
         for (size_t t0 = lo; t0 < hi; t0 += C) {
             size_t nt = hi - t0 < C ? hi - t0 : C;
-            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, nt, V, zeros, tmp);
+            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, 0, nt, nt, V, zeros,
+                            tmp);
             for (size_t k = 0; k < aa; k++)
                 gemm(0, u_trans, (int)nt, cout, cin, V + k * nt * cin, cin,
                      U + k * (size_t)cin * cout, u_trans ? cin : cout, 0.0f, M + k * nt * cout,
@@ -508,9 +550,54 @@ void winograd_backward_data(const ConvShape *s, int tile, const float *weight, c
     winograd_run(v, s, s->c_out, s->c_in, dout, U, 1, NULL, din, acc, work);
 }
 
+/* S[k] (k < a*a) = sum over all tiles of V[k]^T Z[k], the rows split: per
+ * batch of tiles, the threads transform their shares of the tiles into the
+ * shared V and Z; barrier; each adds its row blocks of all a*a products
+ * (S[k] rows r .. r+R += V[k]^T columns r .. r+R x Z[k]); barrier. Each
+ * element of S is the sum over the batches, in order, of one fixed product
+ * call: the same numbers on any thread count. */
+static void wgrad_rows(const Variant *v, const ConvShape *s, const float *in, const float *dout,
+                       float *S, int T) {
+    const int cin = s->c_in, cout = s->c_out, big = cin > cout ? cin : cout;
+    const size_t total = tiles_total(v, s), aa = (size_t)v->a * v->a, cc = (size_t)cin * cout;
+    const size_t C = rows_chunk_tiles(v, cin, cout, total), R = rows_block(v, cin);
+    const size_t per = ((size_t)cin + R - 1) / R, blocks = aa * per;
+    float *V = S + up16(aa * cc), *Z = V + up16(aa * C * cin), *bufs = Z + up16(aa * C * cout);
+    const Workspace one = {.threads = 1};
+    PARALLEL_THREADS(T)
+    {
+        const size_t t = (size_t)parallel_thread_num(), nth = (size_t)parallel_num_threads();
+        float *tmp = bufs + t * tile_buffers(v, big);
+        float *zeros = tmp + up16(aa * big) + up16((size_t)v->m * v->m * big);
+        memset(zeros, 0, sizeof(float) * (size_t)v->a * big);
+        const size_t b0 = blocks * t / nth, b1 = blocks * (t + 1) / nth;
+        for (size_t t0 = 0; t0 < total; t0 += C) {
+            const size_t nt = total - t0 < C ? total - t0 : C;
+            const size_t i0 = nt * t / nth, i1 = nt * (t + 1) / nth;
+            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, i0, i1, nt, V, zeros,
+                            tmp);
+            transform_tiles(v, v->ad, v->m, v->a, 0, s->h, s->w, cout, dout, t0, i0, i1, nt, Z,
+                            zeros, tmp);
+            PARALLEL_BARRIER
+            for (size_t b = b0; b < b1; b++) {
+                const size_t k = b / per, r0 = b % per * R, r = cin - r0 < R ? cin - r0 : R;
+                gemm(1, 0, (int)r, cout, (int)nt, V + k * nt * cin + r0, cin, Z + k * nt * cout,
+                     cout, t0 ? 1.0f : 0.0f, S + k * cc + r0 * cout, cout, &one);
+            }
+            PARALLEL_BARRIER /* before the next batch overwrites V and Z */
+        }
+    }
+}
+
 void winograd_backward_weight(const ConvShape *s, int tile, const float *in, const float *dout,
                               float *dweight, float *scratch) {
     const Variant *v = variant(tile);
+    int TR;
+    if (wgrad_by_rows(v, s, &TR)) {
+        wgrad_rows(v, s, in, dout, scratch, TR);
+        add_filter_gradient(v, (size_t)s->c_in * s->c_out, scratch, dweight);
+        return;
+    }
     const int cin = s->c_in, cout = s->c_out, big = cin > cout ? cin : cout;
     const size_t total = tiles_total(v, s), aa = (size_t)v->a * v->a, cc = (size_t)cin * cout;
     const size_t C = chunk_tiles(v, cin, cout, total);
@@ -528,8 +615,10 @@ void winograd_backward_weight(const ConvShape *s, int tile, const float *in, con
         size_t lo = total * t / T, hi = total * (t + 1) / T;
         for (size_t t0 = lo; t0 < hi; t0 += C) {
             size_t nt = hi - t0 < C ? hi - t0 : C;
-            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, nt, V, zeros, tmp);
-            transform_tiles(v, v->ad, v->m, v->a, 0, s->h, s->w, cout, dout, t0, nt, Z, zeros, tmp);
+            transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, 0, nt, nt, V, zeros,
+                            tmp);
+            transform_tiles(v, v->ad, v->m, v->a, 0, s->h, s->w, cout, dout, t0, 0, nt, nt, Z,
+                            zeros, tmp);
             for (size_t k = 0; k < aa; k++)
                 gemm(1, 0, cin, cout, (int)nt, V + k * nt * cin, cin, Z + k * nt * cout, cout, 1.0f,
                      S + k * cc, cout, &one);

@@ -48,7 +48,7 @@ int model_init_conv_algos(Model *m)
 {
     int forced;
     int choice = conv_choice_from_env(&forced);
-    if (choice < 0) return -1;
+    if (choice < 0 || conv_dwsplit_from_env() < 0) return -1; /* CNNRUN_DWSPLIT checked here too */
     m->conv_tune = choice == CONV_CHOICE_TUNE;
     m->conv_from = choice == CONV_CHOICE_FORCED ? CONV_FROM_ENV : CONV_FROM_RULE;
     for (int i = 0; i < m->n_nodes; i++) {
