@@ -85,17 +85,22 @@ has() { # has WORD LIST
     return 1
 }
 
+# A Markdown table's head: TITLE, then a column per thread count.
+table_head() {
+    printf '| %s |' "$1"
+    for t in $THREADS; do printf ' %s |' "$t"; done
+    printf '\n|---|'
+    for t in $THREADS; do printf -- '---|'; done
+    echo
+}
+
 echo "# device-scaling.sh, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) vCPUs;" \
      "flags: $(grep -m1 -o 'avx512f\|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "binary: $bin ($("$bin" --version 2>/dev/null | head -1)); CNNRUN_CONV=$CNNRUN_CONV;" \
      "steps $STEPS; OPENBLAS_* here: $(env | grep '^OPENBLAS_' | tr '\n' ' ')"
 echo
-printf '| ResNet-18 img/s, batch 128 |'
-for t in $THREADS; do printf ' %s |' "$t"; done
-printf '\n|---|'
-for t in $THREADS; do printf -- '---|'; done
-echo
+table_head 'ResNet-18 img/s, batch 128'
 for core in $CORES; do
     for split in batch rows; do
         printf '| %s, %s |' "$core" "$split"
@@ -124,11 +129,7 @@ if [ "$FLAGSHIP_THREADS" -gt 0 ]; then
 fi
 
 echo
-printf '| engine gemm() GFLOP/s |'
-for t in $THREADS; do printf ' %s |' "$t"; done
-printf '\n|---|'
-for t in $THREADS; do printf -- '---|'; done
-echo
+table_head 'engine gemm() GFLOP/s'
 for core in $CORES; do
     printf '| %s |' "$core"
     for t in $THREADS; do
