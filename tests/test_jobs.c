@@ -6,7 +6,8 @@
  * --resume trains only that run, on its uninterrupted curve; SIGTERM to the
  * parent marks the runs in progress `interrupted` and starts no other;
  * --until-epoch pauses every run after an epoch, and --resume continues
- * them (again paused, then to the end) on their uninterrupted curves;
+ * them (again paused, then to the end) on their uninterrupted curves, and
+ * the study ETA counts the epochs to the pause;
  * --jobs is checked (an integer >= 1; `run` only). */
 #include <check.h>
 #include <signal.h>
@@ -241,6 +242,27 @@ START_TEST(test_jobs_until_epoch)
         ck_assert_msg(strstr(out, "--until-epoch"), "%s: %s", bad[i], out);
     }
     ck_assert_msg(!exists("e"), "a database was made for a bad --until-epoch");
+
+    /* the study ETA counts the epochs to this share's end: when the first
+     * of 4 runs of 30 epochs pauses after epoch 1, the 3 left take about
+     * an epoch each on 2 slots (~1 epoch's time), not 30 epochs (~44) */
+    ck_assert_int_eq(cnnrun("run jb.ini --db eta.db --threads 1 --jobs 2 --until-epoch 1 "
+                            "--set experiment.epochs=30"), 0);
+    const char *at = strstr(out, "study ETA ");
+    double eta_s = 1e9;
+    ck_assert_msg(at && sscanf(at, "study ETA %lfs", &eta_s) == 1 && strstr(at, "s\n"), "%s",
+                  out);
+    s = fixture_open_db("eta.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "select max(seconds) from epochs", -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double epoch_s = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    /* 0.05: the ETA is printed to 0.1 s */
+    ck_assert_msg(eta_s <= 5 * epoch_s + 0.05, "ETA %g s, an epoch %g s:\n%s", eta_s, epoch_s,
+                  out);
 }
 END_TEST
 

@@ -77,7 +77,7 @@ typedef struct {
     int worst, broken;    /* broken: a worker could not be started; no more start */
     double rate_sum;      /* seconds per epoch, summed over every epoch report: the ETA */
     long rate_n;
-    long planned_sum, planned_n; /* epochs of the runs opened */
+    long planned_sum, planned_n; /* epochs the runs opened train here (to this share's end) */
 } Jobs;
 
 /* ---- the worker ------------------------------------------------------------ */
@@ -187,10 +187,19 @@ static int live(const Worker *w)
     return w->pid > 0;
 }
 
-/* The study's time left: the epochs left (of the runs going, less the time
- * since their last epoch; then of the runs not started, each as long as the
- * mean run so far) at the mean time per epoch, shared by the slots.
- * Negative: not known yet. */
+/* The epoch a run of `epochs` epochs ends this share of the study at: its
+ * last, or --until-epoch's N when that comes first. */
+static int share_end(const Jobs *j, int epochs)
+{
+    int until = j->o->until_epoch;
+    return until > 0 && until < epochs ? until : epochs;
+}
+
+/* The study's time left (to the end of this share under --until-epoch):
+ * the epochs left (of the runs going, less the time since their last
+ * epoch; then of the runs not started, each as long as the mean run so
+ * far) at the mean time per epoch, shared by the slots. Negative: not
+ * known yet. */
 static double study_eta(const Jobs *j)
 {
     if (j->rate_n == 0) return -1;
@@ -202,7 +211,7 @@ static double study_eta(const Jobs *j)
         const Worker *w = &j->w[k];
         if (!live(w)) continue;
         going++;
-        double t = w->opened ? (w->epochs - w->epoch) * rate - (now - w->mark)
+        double t = w->opened ? (share_end(j, w->epochs) - w->epoch) * rate - (now - w->mark)
                              : mean_epochs * rate;
         left += t > 0 ? t : 0;
     }
@@ -230,7 +239,8 @@ static void status_line(Jobs *j, Worker *w, const char *line)
         w->epoch = x - 1;
         w->epochs = y;
         w->mark = now_seconds();
-        j->planned_sum += y;
+        int todo = share_end(j, y) - (x - 1); /* a resumed run starts at epoch x */
+        j->planned_sum += todo > 0 ? todo : 0;
         j->planned_n++;
         if (chain_link(j, w)) j->after = b;
         if (j->gate >= 0 && &j->w[j->gate] == w) j->gate = -1; /* the next may start */
