@@ -3,7 +3,8 @@
  * median (odd and even counts, too few earlier runs, warmup, ties) and ASHA
  * (rungs only, top 1/eta, at least one kept); the keys' errors at their
  * line, exit 2, no database, and `cnnrun check` showing the rule and the
- * test-set warning; a sweep of a tiny net on the sample where the points
+ * test-set warning and the warning of a decision before the learning
+ * rate's peak; a sweep of a tiny net on the sample where the points
  * with lr = 1e-9 are pruned by median and by asha (with --jobs 2 too) while
  * the best survives, each pruned run finished with stop_reason 'pruned' and
  * its epochs kept; `--resume` of the sweep leaves pruned runs as they are;
@@ -154,6 +155,32 @@ START_TEST(test_prune_keys)
     ck_assert_int_eq(cnnrun("check pr.ini"), 0);
     ck_assert_msg(strstr(out, "; prune: median (prune_min_runs = 3, prune_warmup = 0), judged on "
                               "the validation accuracy") && !strstr(out, "warning"), "%s", out);
+
+    /* one_cycle over 3 epochs: point 1 (lr_max = lr_start) is flat, point 2
+     * peaks at epoch 1.5; deciding after epoch 1 is warned of (the sweep
+     * line is 16, prune 17); from epoch 2 it is not */
+#define OC_INI(lines)                                                                           \
+    "[experiment]\nname = pr\nseed = 9\nepochs = 4\n"                                        \
+    "[data]\nbatch_size = 50\ntest_subset = 300\nvalidation = 500\n"                           \
+    "[schedule]\ntype = one_cycle\nlr_start = 0.01\nlr_max = 0.1\ncycle_epochs = 3\n"       \
+    "lr_end = 0.001\n[sweep]\nschedule.lr_max = 0.01, 0.4\n" lines LAYERS
+    write_file("pr.ini", OC_INI("prune = median\n"));
+    ck_assert_int_eq(cnnrun("check pr.ini"), 0);
+    ck_assert_msg(strstr(out, "pr.ini:17: warning: prune = median first decides after epoch 1, "
+                              "but the learning rate of grid point 2 rises until epoch 1.5") &&
+                      strstr(out, "prune_warmup = 1 decides from epoch 2"), "%s", out);
+    write_file("pr.ini", OC_INI("prune = median\nprune_warmup = 1\n"));
+    ck_assert_int_eq(cnnrun("check pr.ini"), 0);
+    ck_assert_msg(!strstr(out, "warning"), "%s", out);
+    write_file("pr.ini", OC_INI("prune = asha\nrungs = 1, 2\n"));
+    ck_assert_int_eq(cnnrun("check pr.ini"), 0);
+    ck_assert_msg(strstr(out, "pr.ini:17: warning: prune = asha first decides after epoch 1, "
+                              "but the learning rate of grid point 2 rises until epoch 1.5") &&
+                      strstr(out, "rungs from epoch 2 decide after the peak"), "%s", out);
+    write_file("pr.ini", OC_INI("prune = asha\nrungs = 2, 3\n"));
+    ck_assert_int_eq(cnnrun("check pr.ini"), 0);
+    ck_assert_msg(!strstr(out, "warning"), "%s", out);
+#undef OC_INI
 }
 END_TEST
 

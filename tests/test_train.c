@@ -96,6 +96,29 @@ START_TEST(test_linear_schedule)
 }
 END_TEST
 
+/* where the learning rate peaks (the pruning warning of src/cli/grid.c):
+ * one_cycle at cycle_epochs / 2, cosine at its warm-up's end, 0 for the
+ * schedules that only fall */
+START_TEST(test_schedule_peak_epoch)
+{
+    Experiment e = one_cycle_exp();
+    ck_assert(schedule_peak_epoch(&e, e.epochs) == 20.0);
+    e.cycle_epochs = 3;
+    e.epochs = 3;
+    ck_assert(schedule_peak_epoch(&e, e.epochs) == 1.5);
+    e.lr = 0.1f;
+    e.schedule = SCHED_COSINE;
+    e.warmup_epochs = 2.5f;
+    ck_assert(schedule_peak_epoch(&e, e.epochs) == 2.5);
+    e.warmup_epochs = 0;
+    ck_assert(schedule_peak_epoch(&e, e.epochs) == 0.0);
+    e.schedule = SCHED_CONSTANT;
+    ck_assert(schedule_peak_epoch(&e, e.epochs) == 0.0);
+    e.schedule = SCHED_LINEAR;
+    ck_assert(schedule_peak_epoch(&e, e.epochs) == 0.0);
+}
+END_TEST
+
 static void set_knots(Experiment *e, int n, const double *epoch, const float *value)
 {
     e->schedule = SCHED_PIECEWISE;
@@ -607,6 +630,7 @@ int main(void)
     tcase_add_test(tc, test_one_cycle_reference_points);
     tcase_add_test(tc, test_other_schedules);
     tcase_add_test(tc, test_linear_schedule);
+    tcase_add_test(tc, test_schedule_peak_epoch);
     tcase_add_test(tc, test_steps_per_epoch);
     tcase_add_test(tc, test_run_length);
     tcase_add_test(tc, test_schedules_at_a_fractional_end);

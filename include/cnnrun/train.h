@@ -19,6 +19,9 @@
  * ends at epoch `end` (RunLength.end: where linear reaches 0, cosine and
  * one_cycle's cool-down end; = epochs for a whole number of epochs). */
 double schedule_lr(const Experiment *e, double end, double t);
+/* The first epoch in [0, end] where schedule_lr is highest (0 when it only
+ * falls), sampled every 1/256 epoch. */
+double schedule_peak_epoch(const Experiment *e, double end);
 
 /* ---- what the training loop feeds (feed.c) ---- */
 /* Optimizer steps per epoch over n_train images: ceil(n_train / batch_size),

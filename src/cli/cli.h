@@ -126,10 +126,10 @@ int grid_load(Grid *g, long i, Experiment *e);
  * anything trains; problems are printed, each bad value of a sweep once, with
  * the point it was found in. 0 (with point 0 in *first when not NULL), or -1. */
 int grid_check(Grid *g, Experiment *first);
-/* [sweep] prune judged on the test set (first: point 0 has no [data]
- * validation): the warning that this leaks the test set, on stderr at the
- * prune line. Nothing without prune. */
-void grid_warn_prune(const Grid *g, const Experiment *first);
+/* The warnings of [sweep] prune, on stderr at the prune line: judged on the
+ * test set (first: point 0 has no [data] validation), which leaks it; and
+ * deciding before a point's learning rate peaks. Nothing without prune. */
+void grid_warn_prune(Grid *g, const Experiment *first);
 
 /* trained.c: what eval, export and predict share — the one experiment file,
  * its network built for batches of `batch` images, the weights of --weights

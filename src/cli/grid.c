@@ -6,8 +6,9 @@
  * (each bad value reported once, at its sweep line), then the combinations
  * not yet seen. The drawn points of a random sweep are one axis (a value
  * of its first random key: sweep_key_is_axis), each reported as one; and
- * the warning that [sweep] prune without [data] validation judges the runs
- * on the test set. */
+ * the warnings that [sweep] prune without [data] validation judges the runs
+ * on the test set, and that it decides before the learning rate's peak. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,10 +171,47 @@ int grid_check(Grid *g, Experiment *first)
     return bad ? -1 : 0;
 }
 
-void grid_warn_prune(const Grid *g, const Experiment *first)
+/* Pruning that decides while a point's learning rate still rises judges
+ * the runs with a larger peak when they are behind (measured on quick.ini:
+ * docs/experiment-format.md, "Stopping hopeless runs early"). Every point
+ * is looked at: the first may have the flattest schedule of the sweep. */
+static void warn_prune_before_peak(Grid *g)
 {
     const PruneRule *p = &g->sweep.prune;
-    if (p->kind == PRUNE_NONE || first->validation > 0) return;
+    double peak = 0;
+    long at = 0;
+    for (long i = 0; i < g->sweep.n_points; i++) {
+        Experiment e;
+        if (grid_load(g, i, &e) != 0) return; /* not reached: grid_check loaded it */
+        /* [experiment] steps: the epochs depend on the data; not judged */
+        double t = e.epochs > 0 ? schedule_peak_epoch(&e, e.epochs) : 0;
+        experiment_free(&e);
+        if (t > peak) {
+            peak = t;
+            at = i;
+        }
+    }
+    int decides = p->kind == PRUNE_MEDIAN ? p->warmup + 1 : p->rungs[0];
+    if (decides >= peak - 1e-9) return;
+    int from = (int)ceil(peak - 1e-9);
+    fprintf(stderr, "%s:%d: warning: prune = %s first decides after epoch %d, but the learning "
+                    "rate of grid point %ld rises until epoch %.4g: a run with a larger "
+                    "learning rate is behind there and can be stopped before it overtakes the "
+                    "others; ",
+            g->path, p->line, p->kind == PRUNE_MEDIAN ? "median" : "asha", decides, at + 1,
+            peak);
+    if (p->kind == PRUNE_MEDIAN)
+        fprintf(stderr, "prune_warmup = %d decides from epoch %d\n", from - 1, from);
+    else
+        fprintf(stderr, "rungs from epoch %d decide after the peak\n", from);
+}
+
+void grid_warn_prune(Grid *g, const Experiment *first)
+{
+    const PruneRule *p = &g->sweep.prune;
+    if (p->kind == PRUNE_NONE) return;
+    warn_prune_before_peak(g);
+    if (first->validation > 0) return;
     fprintf(stderr, "%s:%d: warning: prune = %s judges the runs on the test set ([data] "
                     "validation is not set): the test set then chooses which runs go on, and "
                     "their test accuracies are no longer an unbiased estimate; set [data] "

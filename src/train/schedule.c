@@ -66,3 +66,23 @@ double schedule_lr(const Experiment *e, double end, double t)
     }
     return e->lr;
 }
+
+/* The first epoch in [0, end] where the learning rate is highest, sampled
+ * every 1/256 epoch (so exact at one_cycle's peak, cycle_epochs / 2, and at
+ * cosine's warmup_epochs when they are multiples of 1/256): 0 for schedules
+ * that only fall. Used to warn that pruning judges runs while their
+ * learning rates still rise (src/cli/grid.c). */
+double schedule_peak_epoch(const Experiment *e, double end)
+{
+    const double per_epoch = 256.0;
+    long n = (long)ceil(end * per_epoch);
+    double best = schedule_lr(e, end, 0.0), at = 0.0;
+    for (long k = 1; k <= n; k++) {
+        double t = k < n ? k / per_epoch : end, lr = schedule_lr(e, end, t);
+        if (lr > best) {
+            best = lr;
+            at = t;
+        }
+    }
+    return at;
+}
