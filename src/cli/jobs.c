@@ -161,13 +161,14 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
 
 /* ---- the parent ------------------------------------------------------------ */
 
-/* "1h02m", "3m05s", "12.3s" */
+/* "1h02m", "3m05s", "12.3s", "42ms" */
 const char *jobs_fmt_time(char *b, size_t n, double s)
 {
     if (!(s >= 0)) s = 0;
     if (s >= 3600) snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
     else if (s >= 60) snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
-    else snprintf(b, n, "%.1fs", s);
+    else if (s >= 0.95) snprintf(b, n, "%.1fs", s);
+    else snprintf(b, n, "%.0fms", s * 1000);
     return b;
 }
 

@@ -174,7 +174,7 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
                        .run_seconds = pos->train_seconds + secs};
     progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
-    if (rec.validated)
+    if (rec.validated && !s->quiet) /* --jobs: one line per run, not per epoch */
         fprintf(stderr, "          validation loss %.4f acc %.2f%%\n", vev.loss, 100 * vev.acc);
     /* runs.train_seconds: finished epochs, training + evaluation */
     *pos = (TrainPosition){.epoch = ep->epoch, .step = pos->step,
