@@ -845,6 +845,93 @@ END_TEST
  * whole number as before; steps = N instead of epochs (not both); every bad
  * value a file:line error; both through --set, where a --set of one replaces
  * the file's other. */
+/* text with its first `from` replaced by `to` (caller frees) */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    ck_assert_msg(at, "'%s' not in:\n%s", from, text);
+    size_t head = (size_t)(at - text), n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    ck_assert_ptr_nonnull(out);
+    snprintf(out, n, "%.*s%s%s", (int)head, text, to, at + strlen(from));
+    return out;
+}
+
+/* Whether now and then are the same run's (both ways round for a same) and,
+ * if not, the difference named as want. */
+static void expect_same_run(const char *now, const char *then, const char *want)
+{
+    char why[512] = "unset";
+    int same = experiment_text_same_run(now, then, why, sizeof why);
+    if (!want) {
+        ck_assert_msg(same && !why[0], "not the same run's: %s\n%s", why, then);
+        ck_assert_msg(experiment_text_same_run(then, now, why, sizeof why), "%s", why);
+    } else {
+        ck_assert_msg(!same && !strcmp(why, want), "wanted '%s', got '%s'", want, why);
+    }
+}
+
+/* --resume's comparison of resolved configurations (src/config/resolved.c):
+ * comments never count; a key line one side lacks counts unless its value
+ * is the key's default (a run made before the key existed); a computed
+ * default, an unknown key, another value or another section list count,
+ * and the first difference is named. */
+START_TEST(test_same_run)
+{
+    Experiment e;
+    write_ini("r.ini", "[experiment]\nseed = 3\n[optimizer]\nweight_decay = 0.001\n"
+                       "[group.head]\nlayers = fc\nlr_scale = 0.5\n" NET "activation = relu\n"
+                       "[layer.fc]\ntype = linear\noutputs = 10\n");
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    char *now = experiment_text(&e);
+    experiment_free(&e);
+    expect_same_run(now, now, NULL);
+    char *then = replaced(now, "; resolved configuration of ", "; resolved configuration of ./");
+    expect_same_run(now, then, NULL);
+    free(then);
+    /* made before the key existed: a line of each kind of section, at its
+     * default (a number, a bool, an empty list) */
+    static const char *const new_keys[] = {"patience = 0\n", "label_smoothing = 0\n",
+                                           "knots =\n", "slope = 0.01\n", "frozen = false\n"};
+    for (size_t i = 0; i < sizeof new_keys / sizeof *new_keys; i++) {
+        then = replaced(now, new_keys[i], "");
+        expect_same_run(now, then, NULL);
+        free(then);
+    }
+    /* not at the default: seed 3 (default 1); a computed default: a group's momentum */
+    then = replaced(now, "seed = 3\n", "");
+    expect_same_run(now, then, "[experiment] seed: now '3', then not there");
+    free(then);
+    const char *g = strstr(now, "[group.head]");
+    ck_assert_ptr_nonnull(g);
+    char *head = strndup(now, (size_t)(g - now));
+    char *group = replaced(g, "\nmomentum = 0.9\n", "\n");
+    size_t n = strlen(head) + strlen(group) + 1;
+    then = malloc(n);
+    snprintf(then, n, "%s%s", head, group);
+    expect_same_run(now, then, "[group.head] momentum: now '0.9', then not there");
+    free(then);
+    free(group);
+    free(head);
+    /* another value; a key this cnnrun does not know; a section more, renamed */
+    then = replaced(now, "weight_decay = 0.001\n", "weight_decay = 0.0005\n");
+    expect_same_run(now, then, "[optimizer] weight_decay: now '0.001', then '0.0005'");
+    free(then);
+    then = replaced(now, "[data]\n", "[data]\nfuture_key = 0\n");
+    expect_same_run(now, then, "[data] future_key: now not there, then '0'");
+    free(then);
+    size_t len = strlen(now) + 64;
+    then = malloc(len);
+    snprintf(then, len, "%s\n[layer.more]\ntype = dropout\n", now);
+    expect_same_run(now, then, "section [layer.more] is there only then");
+    free(then);
+    then = replaced(now, "[layer.fc]", "[layer.head]");
+    expect_same_run(now, then, "section 7: now [layer.fc], then [layer.head]");
+    free(then);
+    free(now);
+}
+END_TEST
+
 START_TEST(test_fractional_epochs_and_steps)
 {
     Experiment e, back;
@@ -1504,6 +1591,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_group_defaults);
     tcase_add_test(tc, test_group_errors);
     tcase_add_test(tc, test_docs_in_sync);
+    tcase_add_test(tc, test_same_run);
     tcase_add_test(tc, test_fuzz_corpus);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -1138,6 +1138,44 @@ START_TEST(test_read_only_database)
 }
 END_TEST
 
+/* A run made by an older cnnrun, before some keys existed (its recorded
+ * configuration lacks their lines; here taken out of the row), resumes on
+ * its uninterrupted curve when the new keys are at their defaults; a
+ * recorded value that differs is refused, naming the key. */
+static void edit_config(const char *db, const char *sql)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, db);
+    sqlite3 *s;
+    ck_assert_int_eq(sqlite3_open_v2(p, &s, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_changes(s), 1);
+    sqlite3_close(s);
+}
+
+START_TEST(test_resume_run_older_than_a_key)
+{
+    write_file("tiny.ini", TINY("8", "4"));
+    Curve ref = reference_curve();
+    ck_assert_int_eq(cnnrun("run tiny.ini --db o/r.db --threads 1 --until-epoch 2"), 0);
+    edit_config("o/r.db", "update runs set config = replace(replace(config, "
+                          "char(10) || 'patience = 0' || char(10), char(10)), "
+                          "char(10) || 'slope = 0.01' || char(10), char(10)) where id = 1 and "
+                          "config like '%patience = 0%' and config like '%slope = 0.01%'");
+    ck_assert_int_eq(cnnrun("run tiny.ini --db o/r.db --threads 1 --resume"), 0);
+    Curve got = read_curve("o/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("o/r.db");
+
+    ck_assert_int_eq(cnnrun("run tiny.ini --db d/r.db --threads 1 --until-epoch 1"), 0);
+    edit_config("d/r.db", "update runs set config = replace(config, 'nesterov = true', "
+                          "'nesterov = false') where id = 1");
+    ck_assert_int_eq(cnnrun("run tiny.ini --db d/r.db --threads 1 --resume"), 2);
+    ck_assert_msg(strstr(out, "differs from the one run 1 started with ([optimizer] nesterov: "
+                              "now 'true', then 'false')"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_resume_refusals)
 {
     write_file("tiny.ini", TINY("8", "4"));
@@ -1171,6 +1209,7 @@ int main(void)
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);
     tcase_add_test(tc, test_whiten_resume);
     tcase_add_test(tc, test_resume_refusals);
+    tcase_add_test(tc, test_resume_run_older_than_a_key);
     tcase_add_test(tc, test_groups_muon_resume);
     tcase_add_test(tc, test_validation_patience_resume);
     tcase_add_loop_test(tc, test_airbench_data_resume, 0, 2);

@@ -328,6 +328,12 @@ void experiment_free(Experiment *e);
 void experiment_print(const Experiment *e, FILE *f);
 /* The same as a string (caller frees): what a run records and --resume compares. */
 char *experiment_text(const Experiment *e);
+/* Whether two such texts are the same run's (--resume): every section and
+ * key line but comments agree, except a key one lacks that the other has at
+ * its default (a key newer than the run: its default keeps the old
+ * behaviour). If not, why (may be NULL) names the first difference,
+ * "[optimizer] weight_decay: now '0.001', then '0.0005'". */
+int experiment_text_same_run(const char *now, const char *then, char *why, size_t n);
 
 const char *layer_type_name(LayerType t);
 /* The row of t (a row of NULLs for a value outside the enum). */

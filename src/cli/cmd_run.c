@@ -27,24 +27,6 @@
 #include "rank_groups.h"
 #include "run_record.h"
 
-/* Two resolved configurations are the same run's when they agree on every
- * line but comments (the first comment names the path the file was read by,
- * which may differ: ./x.ini, an absolute path, another working directory). */
-static int same_config(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a == ';') a = strchr(a, '\n') ? strchr(a, '\n') + 1 : a + strlen(a);
-        while (*b == ';') b = strchr(b, '\n') ? strchr(b, '\n') + 1 : b + strlen(b);
-        if (!*a || !*b) return !*a && !*b;
-        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
-        size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
-        if (la != lb || memcmp(a, b, la) != 0) return 0;
-        a += la + (ea != NULL);
-        b += lb + (eb != NULL);
-    }
-}
-
-
 /* Parse + build every file (every point of its sweep) first: a typo in the
  * 5th file should not wait for 4 trainings to be noticed. Also checks that
  * each experiment's data directory exists, before the database is created:
@@ -85,23 +67,6 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
         experiment_free(&e);
     }
     return bad;
-}
-
-/* First differing line of two configuration texts, for the message. */
-static void print_config_difference(const char *now, const char *then)
-{
-    int line = 1;
-    while (*now || *then) {
-        size_t a = strcspn(now, "\n"), b = strcspn(then, "\n");
-        if (a != b || strncmp(now, then, a) != 0) {
-            fprintf(stderr, "  first difference, line %d:\n    now:  %.*s\n    then: %.*s\n", line,
-                    (int)a, now, (int)b, then);
-            return;
-        }
-        now += a + (now[a] ? 1 : 0);
-        then += b + (then[b] ? 1 : 0);
-        line++;
-    }
 }
 
 /* The checkpoint to continue run id from into ckpt: its `last` one; without
@@ -198,14 +163,13 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
     }
     /* the same resolved configuration, or the curve would not be the same run's */
     char *now = experiment_text(e);
-    int same = !config || same_config(now, config);
-    if (!same) {
+    char why[512];
+    int same = !config || experiment_text_same_run(now, config, why, sizeof why);
+    if (!same)
         fprintf(stderr, "%s: the resolved configuration differs from the one run %lld started "
-                        "with; resuming would not continue the same run. Restore the file (and "
-                        "--set options), or start a new run without --resume\n",
-                path, (long long)*run_id);
-        print_config_difference(now, config);
-    }
+                        "with (%s); resuming would not continue the same run. Restore the file "
+                        "(and --set options), or start a new run without --resume\n",
+                path, (long long)*run_id, why);
     free(now);
     free(config);
     if (!same) return CN_EXIT_USAGE;
@@ -232,7 +196,8 @@ static int find_point_resume(const Grid *g, long point, const Experiment *e, Cli
     char *now = experiment_text(e);
     const ResultsRunRef *found = NULL;
     for (int k = 0; k < n && !found; k++)
-        if (refs[k].config && same_config(now, refs[k].config)) found = &refs[k];
+        if (refs[k].config && experiment_text_same_run(now, refs[k].config, NULL, 0))
+            found = &refs[k];
     free(now);
     int rc = 0;
     /* a --ranks-per-run group's chain starts at its own first point of the
