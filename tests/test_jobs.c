@@ -8,7 +8,8 @@
  * --until-epoch pauses every run after an epoch, and --resume continues
  * them (again paused, then to the end) on their uninterrupted curves, and
  * the study ETA counts the epochs to the pause, and a worker's validation
- * line is not passed on (one line per run);
+ * line is not passed on (one line per run); the ETA takes a going run's own
+ * time per epoch (a slow network beside a fast one);
  * --jobs is checked (an integer >= 1; `run` only). */
 #include <check.h>
 #include <signal.h>
@@ -271,7 +272,61 @@ START_TEST(test_jobs_until_epoch)
 }
 END_TEST
 
-/* ---- (5) the option ----------------------------------------------------------- */
+/* ---- (5) the ETA of a study whose networks differ ------------------------- */
+
+/* Two networks, one many times slower an epoch than the other. */
+#define ETA_NET(name, layers)                                                                    \
+    "[experiment]\nname = " name "\nseed = 3\nepochs = 6\n"                                      \
+    "[data]\nbatch_size = 50\ntrain_subset = 1000\ntest_subset = 200\n"                          \
+    "[schedule]\ntype = constant\nlr = 0.05\n" layers                                            \
+    "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n"
+
+static double epoch_seconds(const char *db, const char *experiment, int epoch)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "select e.seconds from epochs e join runs r on r.id = e.run_id "
+                              "where r.experiment = '%s' and e.epoch = %d", experiment, epoch);
+    sqlite3 *s = fixture_open_db(db);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return v;
+}
+
+/* When the fast run of a resumed share ends, the ETA is the slow run's epoch
+ * left at its own rate (known from its first share), not at the mean of the
+ * epochs reported, which are the fast run's (that gave ~0 s). */
+START_TEST(test_jobs_eta_own_rate)
+{
+    write_file("slow.ini", ETA_NET("slow", "[layer.c1]\ntype = conv\nfilters = 96\n"
+                                           "activation = relu\n[layer.c2]\ntype = conv\n"
+                                           "filters = 48\nactivation = relu\n"));
+    write_file("fast.ini", ETA_NET("fast", "[layer.c1]\ntype = conv\nfilters = 4\nstride = 4\n"));
+    ck_assert_int_eq(cnnrun("run slow.ini fast.ini --db r.db --threads 1 --jobs 2 "
+                            "--until-epoch 1"), 0);
+    ck_assert_int_eq(cnnrun("run slow.ini fast.ini --db r.db --threads 1 --jobs 2 --resume "
+                            "--until-epoch 2"), 0);
+    const char *at = strstr(out, "fast: run 2 paused after epoch 2 of 6");
+    ck_assert_msg(at, "%s", out);
+    at = strstr(at, "study ETA ");
+    double eta_s = -1;
+    char unit[4] = "";
+    ck_assert_msg(at && sscanf(at, "study ETA %lf%3[ms]", &eta_s, unit) == 2, "%s", out);
+    if (!strcmp(unit, "ms")) eta_s /= 1000;
+    double slow = epoch_seconds("r.db", "slow", 1), fast = epoch_seconds("r.db", "fast", 2);
+    ck_assert_msg(slow > 4 * fast, "the test needs a slow run: %g s against %g s", slow, fast);
+    /* what is left of the slow run's epoch 2 when the fast one's ends: its
+     * epoch less about the fast epoch (loose: a loaded machine's times vary) */
+    ck_assert_msg(eta_s >= 0.4 * (slow - fast) && eta_s <= 3 * slow,
+                  "ETA %g s; the slow run's epoch %g s, the fast one's %g s:\n%s", eta_s, slow,
+                  fast, out);
+}
+END_TEST
+
+/* ---- (6) the option ----------------------------------------------------------- */
 
 START_TEST(test_jobs_option)
 {
@@ -302,6 +357,7 @@ int main(void)
     tcase_add_test(tc, test_jobs_killed_worker_resume);
     tcase_add_test(tc, test_jobs_sigterm);
     tcase_add_test(tc, test_jobs_until_epoch);
+    tcase_add_test(tc, test_jobs_eta_own_rate);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return check_run(s);

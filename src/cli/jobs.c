@@ -101,11 +101,11 @@ static void say(int fd, const char *fmt, ...)
     }
 }
 
-static void on_opened(void *ctx, int64_t run_id, int first_epoch, int epochs)
+static void on_opened(void *ctx, int64_t run_id, int first_epoch, int epochs, double run_seconds)
 {
     const Reporter *r = ctx;
-    say(r->fd, "open %lld %lld %d %d\n", (long long)run_id, (long long)*r->after, first_epoch,
-        epochs);
+    say(r->fd, "open %lld %lld %d %d %.17g\n", (long long)run_id, (long long)*r->after,
+        first_epoch, epochs, run_seconds);
 }
 
 static void on_epoch(void *ctx, int epoch, double test_acc, double run_seconds)
@@ -199,8 +199,8 @@ static int share_end(const Jobs *j, int epochs)
 /* The study's time left (to the end of this share under --until-epoch):
  * the epochs left (of the runs going, less the time since their last
  * epoch; then of the runs not started, each as long as the mean run so
- * far) at the mean time per epoch, shared by the slots. Negative: not
- * known yet. */
+ * far), a going run's at its own time per epoch, the others' at the mean
+ * of every epoch report, shared by the slots. Negative: not known yet. */
 static double study_eta(const Jobs *j)
 {
     if (j->rate_n == 0) return -1;
@@ -212,7 +212,11 @@ static double study_eta(const Jobs *j)
         const Worker *w = &j->w[k];
         if (!live(w)) continue;
         going++;
-        double t = w->opened ? (share_end(j, w->epochs) - w->epoch) * rate - (now - w->mark)
+        /* a run's own time per epoch once it has one: a study's networks differ
+         * (the seed's: 450 to 3,700 s an epoch), and the mean of every
+         * epoch report leans to the fast ones, which report most */
+        double own = w->opened && w->epoch > 0 && w->seconds > 0 ? w->seconds / w->epoch : rate;
+        double t = w->opened ? (share_end(j, w->epochs) - w->epoch) * own - (now - w->mark)
                              : mean_epochs * rate;
         left += t > 0 ? t : 0;
     }
@@ -234,11 +238,16 @@ static void status_line(Jobs *j, Worker *w, const char *line)
     int x, y;
     double u, v;
     char st[16];
-    if (sscanf(line, "open %lld %lld %d %d", &a, &b, &x, &y) == 4) {
+    if (sscanf(line, "open %lld %lld %d %d %lf", &a, &b, &x, &y, &v) == 5) {
         w->run_id = a;
         w->opened = 1;
         w->epoch = x - 1;
         w->epochs = y;
+        w->seconds = v; /* a resumed run's epochs so far: its own rate from the start */
+        if (x > 1 && v > 0) {
+            j->rate_sum += v / (x - 1);
+            j->rate_n++;
+        }
         w->mark = now_seconds();
         int todo = share_end(j, y) - (x - 1); /* a resumed run starts at epoch x */
         j->planned_sum += todo > 0 ? todo : 0;

@@ -40,9 +40,10 @@ typedef struct {
     char status[16];  /* how it ended (RunObserver.ended); "" before */
 } GroupRun;
 
-static void on_opened(void *ctx, int64_t run_id, int first_epoch, int epochs)
+static void on_opened(void *ctx, int64_t run_id, int first_epoch, int epochs, double run_seconds)
 {
     (void)first_epoch;
+    (void)run_seconds;
     ((GroupRun *)ctx)->run_id = run_id;
     ((GroupRun *)ctx)->epochs = epochs;
 }

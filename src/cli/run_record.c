@@ -378,7 +378,8 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
         rc = dist_max_int(open_runs_row(&r, pos.epoch + 1)); /* rank 0's row and lock */
     }
     const RunObserver *obs = opt->observer;
-    if (rc == 0 && obs && obs->opened) obs->opened(obs->ctx, r.run_id, pos.epoch + 1, s.run.epochs);
+    if (rc == 0 && obs && obs->opened) obs->opened(obs->ctx, r.run_id, pos.epoch + 1, s.run.epochs,
+                     pos.train_seconds);
     if (rc == 0) { /* every rank can mark the row: rank 0 may be the one that dies */
         r.watch.db_path = opt->db_path;
         r.watch.config_path = e->path;

@@ -14,8 +14,9 @@
  * each call may be NULL. */
 typedef struct {
     void *ctx;
-    /* the runs row is open (new, or the resumed one): training starts at first_epoch */
-    void (*opened)(void *ctx, int64_t run_id, int first_epoch, int epochs);
+    /* the runs row is open (new, or the resumed one): training starts at
+     * first_epoch; run_seconds: the time of the epochs before it (resumed) */
+    void (*opened)(void *ctx, int64_t run_id, int first_epoch, int epochs, double run_seconds);
     /* an epoch's row is recorded: its test accuracy (NaN: not evaluated) and the run's time */
     void (*epoch)(void *ctx, int epoch, double test_acc, double run_seconds);
     /* the final evaluation with test-time augmentation */
