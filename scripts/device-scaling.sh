@@ -1,12 +1,14 @@
 #!/bin/sh
-# device-scaling.sh — issue 25's table on a lent many-core machine, in one call
-# (about 5-6 minutes at the defaults, every command under a timeout so the
-# whole fits in 8): training img/s of `cnnrun bench experiments/resnet18.ini`
+# device-scaling.sh — issues 25's and 24's tables on a lent many-core machine
+# (every command under a timeout; about 5-6 minutes for SECTIONS="scaling
+# flagship gemm", 2-3 more for "study": two calls fit a 15-minute lease
+# better than one): training img/s of `cnnrun bench experiments/resnet18.ini`
 # for each thread count, under OpenBLAS's own CPU detection and with
 # OPENBLAS_CORETYPE=SkylakeX, the weight gradients split by the batch and by
 # rows (CNNRUN_DWSPLIT); the flagship net at the most threads; and the sgemm
-# peak (build/tests/gemm_peak T) per thread count. Prints markdown tables for
-# docs/performance.md ("Many threads").
+# peak (build/tests/gemm_peak T) per thread count; and a study's throughput,
+# runs side by side (`run --jobs`) against one wide run. Prints markdown
+# tables for docs/performance.md ("Many threads").
 #
 #   scripts/device-scaling.sh [BUILD_DIR]      (default: build)
 #
@@ -26,6 +28,13 @@
 #   TIMEOUT  seconds per bench [75]
 #   CNNRUN_CONV  [rule: the shape rule, no tuning at each start, the same
 #            algorithms in every cell]
+#   SECTIONS which tables                     [scaling flagship gemm study]
+#   STUDY_SHAPES  issue 24's study throughput: JOBSxTHREADS shapes of
+#            `cnnrun run --jobs J --threads T` [1xN (N/2)x2 (N/4)x4, N the
+#            largest of THREADS], each STUDY_RUNS ResNet-18 runs [8] of
+#            STUDY_STEPS steps [19: within the sample's one epoch of 20] on the
+#            sample data, under the last of CORES
+#   STUDY_TIMEOUT  seconds per study shape    [240]
 set -u
 build=${1:-build}
 bin=$build/cnnrun
@@ -43,6 +52,11 @@ fi
 most=1
 for t in $THREADS; do [ "$t" -gt "$most" ] && most=$t; done
 FLAGSHIP_THREADS=${FLAGSHIP_THREADS:-$most}
+SECTIONS=${SECTIONS:-scaling flagship gemm study}
+STUDY_SHAPES=${STUDY_SHAPES:-1x$most $((most / 2))x2 $((most / 4))x4}
+STUDY_RUNS=${STUDY_RUNS:-8}
+STUDY_STEPS=${STUDY_STEPS:-19}
+STUDY_TIMEOUT=${STUDY_TIMEOUT:-240}
 [ -n "${LIBS:-}" ] && export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 if [ ! -x "$bin" ]; then
@@ -99,6 +113,7 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
      "flags: $(grep -m1 -o 'avx512f\|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "binary: $bin ($("$bin" --version 2>/dev/null | head -1)); CNNRUN_CONV=$CNNRUN_CONV;" \
      "steps $STEPS; OPENBLAS_* here: $(env | grep '^OPENBLAS_' | tr '\n' ' ')"
+if has scaling "$SECTIONS"; then
 echo
 table_head 'ResNet-18 img/s, batch 128'
 for core in $CORES; do
@@ -116,8 +131,9 @@ for core in $CORES; do
         echo
     done
 done
+fi
 
-if [ "$FLAGSHIP_THREADS" -gt 0 ]; then
+if has flagship "$SECTIONS" && [ "$FLAGSHIP_THREADS" -gt 0 ]; then
     echo
     echo "| flagship img/s, $FLAGSHIP_THREADS threads | batch | rows |"
     echo "|---|---|---|"
@@ -128,6 +144,7 @@ if [ "$FLAGSHIP_THREADS" -gt 0 ]; then
     done
 fi
 
+if has gemm "$SECTIONS"; then
 echo
 table_head 'engine gemm() GFLOP/s'
 for core in $CORES; do
@@ -138,3 +155,41 @@ for core in $CORES; do
     done
     echo
 done
+fi
+
+# Issue 24: a study's throughput as runs side by side against one wide run.
+# img/s = runs x steps x 128 / the wall time of the whole `cnnrun run`
+# (every start, the data loads and the end-of-run evaluations included).
+if has study "$SECTIONS"; then
+    study_core=
+    for core in $CORES; do study_core=$core; done
+    seeds=$(seq -s, 1 "$STUDY_RUNS")
+    tmp=$(mktemp -d)
+    echo
+    echo "| study: $STUDY_RUNS ResNet-18 runs x $STUDY_STEPS steps (batch 128), $study_core |" \
+         "wall s | img/s | runs finished |"
+    echo "|---|---|---|---|"
+    for shape in $STUDY_SHAPES; do
+        j=${shape%x*}
+        t=${shape#*x}
+        db=$tmp/study-$shape.db
+        t0=$(date +%s.%N)
+        TIMEOUT=$STUDY_TIMEOUT run "$study_core" "$bin" run experiments/resnet18.ini --db "$db" \
+            --data data/sample --sweep "experiment.seed=$seeds" \
+            --set "experiment.steps=$STUDY_STEPS" --set data.test_subset=500 \
+            --jobs "$j" --threads "$t" > "$tmp/out-$shape" 2>&1
+        rc=$?
+        t1=$(date +%s.%N)
+        done_n=$(sed -n 's/^cnnrun: \([0-9]*\) of [0-9]* runs succeeded.*/\1/p' "$tmp/out-$shape")
+        if [ "$rc" = 0 ]; then
+            awk -v a="$t0" -v b="$t1" -v r="$STUDY_RUNS" -v s="$STUDY_STEPS" -v sh="$shape" \
+                -v n="$done_n" 'BEGIN { w = b - a; printf "| --jobs %s --threads %s | %.1f | %.1f | %s |\n", \
+                substr(sh, 1, index(sh, "x") - 1), substr(sh, index(sh, "x") + 1), w, r * s * 128 / w, n }'
+        else
+            printf '| --jobs %s --threads %s | %s | | %s |\n' "$j" "$t" \
+                "$([ "$rc" = 124 ] && echo timeout || echo "failed ($rc)")" "${done_n:-0}"
+            tail -3 "$tmp/out-$shape" | sed 's/^/    /'
+        fi
+    done
+    rm -rf "$tmp"
+fi
