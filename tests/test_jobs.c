@@ -3,7 +3,8 @@
  * epochs rows (==) of the same sweep run one at a time, its runs in grid
  * order, one line per run and no progress display; a worker killed with
  * SIGKILL leaves its run `failed` naming it while the others finish, and
- * --resume trains only that run, on its uninterrupted curve; SIGTERM to the
+ * --resume trains only that run, on its uninterrupted curve (also one killed
+ * after its row was made, before it was reported open); SIGTERM to the
  * parent marks the runs in progress `interrupted` and starts no other;
  * --until-epoch pauses every run after an epoch, and --resume continues
  * them (again paused, then to the end) on their uninterrupted curves, and
@@ -169,6 +170,74 @@ START_TEST(test_jobs_killed_worker_resume)
                       strstr(out, "already run (run 3, finished)") &&
                       strstr(out, "already run (run 4, finished)"), "%s", out);
     same_as_ref("j.db", 24); /* run 2 on its uninterrupted curve */
+}
+END_TEST
+
+/* ---- (2b) a worker killed after its row exists, before it is open ---------- */
+
+/* A trigger makes run 2's first `layers` row take seconds: the worker is
+ * then between creating its runs row and reporting it open (the window the
+ * row event closes). Killed there, its row ends `failed`, not `running`, and
+ * --resume trains that point in it. */
+START_TEST(test_jobs_killed_before_open)
+{
+    write_file("jb.ini", ini);
+    write_file("one.ini", "[experiment]\nname = one\nepochs = 1\n"
+                          "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 100\n"
+                          "[layer.pool]\ntype = global_avgpool\n"
+                          "[layer.fc]\ntype = linear\noutputs = 10\n");
+    ck_assert_int_eq(cnnrun("run one.ini --db j.db --threads 1"), 0); /* run 1: the schema */
+    char p[256];
+    snprintf(p, sizeof p, "%s/j.db", dir);
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(p, &s), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(s, "create table slow (x); insert into slow with recursive "
+                                     "c(x) as (select 1 union all select x + 1 from c where x < "
+                                     "20000) select x from c; create trigger slow_layers after "
+                                     "insert on layers when new.run_id = 2 begin select count(*) "
+                                     "from slow a, slow b; end",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(s);
+    pid_t pid = start("run jb.ini --db j.db --threads 1 --jobs 2");
+    snprintf(p, sizeof p, "%s/j-checkpoints/jb-2.lock", dir);
+    pid_t w = 0; /* the lock file holds the worker's pid */
+    for (int i = 0; i < 60000 && w <= 0; i++) {
+        char *text = read_text_file(p, NULL);
+        if (text) w = (pid_t)atol(text);
+        free(text);
+        if (w <= 0) usleep(1000);
+    }
+    ck_assert_msg(w > 0, "no run lock of run 2");
+    s = fixture_open_db("j.db"); /* still in the trigger: the row is not open yet */
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from layers where run_id = 2"), 0);
+    ck_assert_int_eq(kill(w, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char want[128], sql[256];
+    snprintf(want, sizeof want, "worker pid %d died (signal 9)", (int)w);
+    snprintf(sql, sizeof sql, "select count(*) from runs where id = 2 and status = 'failed' and "
+                              "error = '%s'", want);
+    ck_assert_int_eq(fixture_q_int(s, sql), 1);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where experiment = 'jb' and "
+                              "status = 'finished'"), 3);
+    sqlite3_close(s);
+    char *log = log_text();
+    snprintf(sql, sizeof sql, "jb[1/4]: run 2 failed (%s)", want);
+    ck_assert_msg(log && strstr(log, sql) && strstr(log, "3 of 4 runs succeeded"), "%s", log);
+    free(log);
+
+    /* --resume trains that point (it has no epoch yet) in its row, and only it */
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2 --resume"), 0);
+    ck_assert_msg(strstr(out, "already run (run 3, finished)") &&
+                      strstr(out, "already run (run 5, finished)") &&
+                      strstr(out, "jb[1/4]: run 2 finished"), "%s", out);
+    s = fixture_open_db("j.db");
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where experiment = 'jb' and "
+                              "status = 'finished'"), 4);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs where run_id = 2"), 6);
+    sqlite3_close(s);
 }
 END_TEST
 
@@ -355,6 +424,7 @@ int main(void)
     tcase_add_test(tc, test_jobs_option);
     tcase_add_test(tc, test_jobs_same_curves);
     tcase_add_test(tc, test_jobs_killed_worker_resume);
+    tcase_add_test(tc, test_jobs_killed_before_open);
     tcase_add_test(tc, test_jobs_sigterm);
     tcase_add_test(tc, test_jobs_until_epoch);
     tcase_add_test(tc, test_jobs_eta_own_rate);

@@ -55,7 +55,7 @@ typedef struct {
     char sline[256], eline[1024];
     size_t slen, elen;
     int opened;           /* its runs row is open */
-    int64_t run_id;       /* 0: no row (yet) */
+    int64_t run_id;       /* 0: no row (yet); set once the row exists, before it is open */
     int epochs, epoch;    /* planned; the last one recorded */
     double acc, seconds;  /* the last evaluated (or final) test accuracy; the run's time */
     double mark;          /* now_seconds() at its last open or epoch report */
@@ -99,6 +99,11 @@ static void say(int fd, const char *fmt, ...)
     if (len >= (int)sizeof buf) len = (int)sizeof buf - 1;
     while (write(fd, buf, (size_t)len) < 0 && errno == EINTR) {
     }
+}
+
+static void on_row(void *ctx, int64_t run_id, double run_seconds)
+{
+    say(((const Reporter *)ctx)->fd, "row %lld %.17g\n", (long long)run_id, run_seconds);
 }
 
 static void on_opened(void *ctx, int64_t run_id, int first_epoch, int epochs, double run_seconds)
@@ -149,7 +154,7 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
     ResultsDb *db = results_open(j->o->db);
     if (db) {
         Reporter rep = {.fd = sfd, .after = &after};
-        RunObserver obs = {.ctx = &rep, .opened = on_opened, .epoch = on_epoch,
+        RunObserver obs = {.ctx = &rep, .row = on_row, .opened = on_opened, .epoch = on_epoch,
                            .final = on_final, .ended = on_ended};
         rc = run_point(&j->grids[file], point, j->o, db, threads, &after, &obs);
         results_close(db);
@@ -254,6 +259,9 @@ static void status_line(Jobs *j, Worker *w, const char *line)
         j->planned_n++;
         if (chain_link(j, w)) j->after = b;
         if (j->gate >= 0 && &j->w[j->gate] == w) j->gate = -1; /* the next may start */
+    } else if (sscanf(line, "row %lld %lf", &a, &v) == 2) {
+        w->run_id = a; /* a worker that dies from here on leaves this row to mark */
+        w->seconds = v;
     } else if (sscanf(line, "epoch %d %lf %lf", &x, &u, &v) == 3) {
         if (!isnan(u)) w->acc = u;
         w->epoch = x;
@@ -319,7 +327,7 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
         snprintf(eta, sizeof eta, "; study ETA %s", jobs_fmt_time(t, sizeof t, left));
     char head[256];
     snprintf(head, sizeof head, "cnnrun: [%ld/%ld] %s", j->ended, j->total, w->name);
-    if (!w->opened) {
+    if (!w->opened && w->run_id <= 0) {
         if (rc == CN_EXIT_OK) return; /* already run: its own line says so */
         fprintf(stderr, "%s: failed before its run started (%s)%s\n", head, why, eta);
     } else if (rc == CN_EXIT_OK) {
@@ -346,7 +354,7 @@ static void end_worker(Jobs *j, Worker *w, int ws)
         rc = CN_EXIT_FAIL;
         j->died++;
         snprintf(why, sizeof why, "worker pid %d died (signal %d)", (int)w->pid, WTERMSIG(ws));
-        if (w->opened && !w->status[0]) { /* a row left `running`: a resume continues it */
+        if (w->run_id > 0 && !w->status[0]) { /* a row left `running`: a resume continues it */
             results_mark_stopped(j->o->db, w->run_id, "failed", w->seconds, why, 0, 30000);
             str_copy(w->status, sizeof w->status, "failed");
         }

@@ -214,9 +214,17 @@ static int lock_failed(const Record *r)
     return 1;
 }
 
-/* Puts the resumed run back to running from first_epoch on, or starts a new
- * runs row (with its `layers`), and takes the run lock. 0 or the exit status. */
-static int open_runs_row(Record *r, int first_epoch)
+/* RunObserver.row: r's row exists. */
+static void tell_row(const Record *r, double run_seconds)
+{
+    const RunObserver *obs = r->opt->observer;
+    if (obs && obs->row) obs->row(obs->ctx, r->run_id, run_seconds);
+}
+
+/* Puts the resumed run back to running from first_epoch on (run_seconds
+ * trained before it), or starts a new runs row (with its `layers`), and
+ * takes the run lock. 0 or the exit status. */
+static int open_runs_row(Record *r, int first_epoch, double run_seconds)
 {
     const Experiment *e = r->e;
     const RecordOptions *opt = r->opt;
@@ -228,6 +236,7 @@ static int open_runs_row(Record *r, int first_epoch)
         if (lock_failed(r)) return CN_EXIT_FAIL;
         if (has_checkpoints(r)) checkpoint_remove_stale(opt->checkpoint_dir, e->name, r->run_id);
         if (results_resume_run(opt->db, r->run_id, first_epoch - 1) != 0) return CN_EXIT_FAIL;
+        tell_row(r, run_seconds);
         fprintf(stderr, "%s: resuming run %lld at epoch %d of %d\n", e->path,
                 (long long)r->run_id, first_epoch, r->s->run.epochs);
         return 0;
@@ -244,6 +253,7 @@ static int open_runs_row(Record *r, int first_epoch)
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;
+    tell_row(r, 0);
     if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
     if (lock_failed(r)) {
         results_finish_run(opt->db, r->run_id, "failed", 0, "could not create the run lock");
@@ -375,7 +385,8 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
     s.quiet = opt->quiet;
     if (rc == 0) {
         if (!opt->quiet) announce(&r, test->n);
-        rc = dist_max_int(open_runs_row(&r, pos.epoch + 1)); /* rank 0's row and lock */
+        /* rank 0's row and lock */
+        rc = dist_max_int(open_runs_row(&r, pos.epoch + 1, pos.train_seconds));
     }
     const RunObserver *obs = opt->observer;
     if (rc == 0 && obs && obs->opened) obs->opened(obs->ctx, r.run_id, pos.epoch + 1, s.run.epochs,

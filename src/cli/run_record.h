@@ -14,6 +14,10 @@
  * each call may be NULL. */
 typedef struct {
     void *ctx;
+    /* the runs row exists (new, or the resumed one put back to running),
+     * before anything more is written: a process watching this one marks the
+     * row if it dies from here on; run_seconds as for opened */
+    void (*row)(void *ctx, int64_t run_id, double run_seconds);
     /* the runs row is open (new, or the resumed one): training starts at
      * first_epoch; run_seconds: the time of the epochs before it (resumed) */
     void (*opened)(void *ctx, int64_t run_id, int first_epoch, int epochs, double run_seconds);
