@@ -6,8 +6,10 @@
  * `pragma integrity_check` ok and no foreign key broken. Issue 23: 2 x 3,000
  * runs merged in linear time; a failure in a later transaction takes the
  * earlier ones back, and no new file is left; a run whose database another
- * process holds locked waits and loses no epoch; a damaged file is refused. */
+ * process holds locked waits and loses no epoch, and Ctrl-C twice ends that
+ * wait at once (the first only says what it does); a damaged file is refused. */
 #include <check.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +326,80 @@ START_TEST(test_run_waits_for_locked_database)
 }
 END_TEST
 
+/* The write lock held until the test says so: a run waiting for it gets
+ * Ctrl-C (it says it stops after this step, and goes on waiting: nothing
+ * finished is dropped), then Ctrl-C again: it is gone at once, by SIGINT,
+ * and the database holds only the run before. */
+START_TEST(test_ctrl_c_twice_ends_a_wait)
+{
+    write_file("a.ini", TINY("alpha", "1"));
+    ck_assert_int_eq(cnnrun("run a.ini --db a.db --threads 1"), 0); /* the file exists */
+    int ready[2], done[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(done), 0);
+    pid_t holder = fork();
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+        char p[256], c;
+        snprintf(p, sizeof p, "%s/a.db", dir);
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open(p, &db) == SQLITE_OK &&
+                 sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        ok = write(ready[1], ok ? "y" : "n", 1) == 1 && ok;
+        ok = read(done[0], &c, 1) == 1 && ok; /* until the test is done */
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    pid_t run = fork();
+    ck_assert_int_ge(run, 0);
+    if (run == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        setenv("CNNRUN_DB_BUSY_MS", "200", 1);
+        FILE *log = freopen("log", "w", stderr);
+        (void)log;
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "run", "a.ini", "--db", "a.db", "--threads", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    char p[256];
+    snprintf(p, sizeof p, "%s/log", dir);
+    char *log = NULL;
+    for (int i = 0; i < 3000 && !(log && strstr(log, "still waiting")); i++) {
+        free(log);
+        usleep(10000);
+        log = read_text_file(p, NULL);
+    }
+    ck_assert_msg(log && strstr(log, "still waiting"), "%s", log ? log : "(no log)");
+    free(log);
+    int status = 0;
+    ck_assert_int_eq(kill(run, SIGINT), 0);
+    usleep(500 * 1000);
+    ck_assert_int_eq(waitpid(run, &status, WNOHANG), 0); /* the first: still waiting */
+    ck_assert_int_eq(kill(run, SIGINT), 0);
+    pid_t got = 0;
+    for (int i = 0; i < 500 && got == 0; i++) {
+        got = waitpid(run, &status, WNOHANG);
+        if (got == 0) usleep(10000);
+    }
+    if (got == 0) kill(run, SIGKILL), waitpid(run, &status, 0);
+    ck_assert_msg(write(done[1], "x", 1) == 1, "the holder is gone");
+    int hs = 0;
+    waitpid(holder, &hs, 0);
+    ck_assert_msg(got == run, "a second Ctrl-C did not end the wait within 5 s");
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT, "status %d", status);
+    log = read_text_file(p, NULL);
+    ck_assert_msg(log && strstr(log, "cnnrun: stopping at the end of this step (Ctrl-C again "
+                                     "quits at once"), "%s", log ? log : "(no log)");
+    free(log);
+    ck_assert_int_eq(q("a.db", "select count(*) from runs"), 1);
+    for (int k = 0; k < 2; k++) close(ready[k]), close(done[k]);
+}
+END_TEST
+
 /* Bytes written into a page of `epochs`: run and merge refuse the file
  * (exit 1) before writing to it, saying it is damaged. */
 START_TEST(test_damaged_database_refused)
@@ -363,6 +439,7 @@ int main(void)
     tcase_add_test(tc, test_merge_scales);
     tcase_add_test(tc, test_merge_failure_leaves_nothing);
     tcase_add_test(tc, test_run_waits_for_locked_database);
+    tcase_add_test(tc, test_ctrl_c_twice_ends_a_wait);
     tcase_add_test(tc, test_damaged_database_refused);
     suite_add_tcase(s, tc);
     return check_run(s);

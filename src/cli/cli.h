@@ -59,9 +59,13 @@ void cli_free(CliOptions *o);
  * and returns it. Call it before model_build (per-thread scratch). */
 int cli_setup_threads(int requested);
 /* SIGINT and SIGTERM set cli_stop_requested (run, lr-find: finish the step,
- * save, mark the run interrupted) instead of killing the process. */
+ * save, mark the run interrupted) instead of killing the process; the first
+ * SIGINT says so on stderr, and a second one kills the process at once (a
+ * wait for a locked database, a long step). */
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_catch_stop_signals(void);
+/* The first SIGINT says nothing (a --jobs worker: its parent speaks). */
+void cli_stop_signals_quiet(void);
 /* Under mpirun main() sends the output of ranks other than 0 to /dev/null;
  * this gives this rank its stderr back (a --ranks-per-run group's rank 0). */
 void cli_speak(void);

@@ -138,6 +138,7 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
 #endif
     if (getppid() != parent) cli_stop_requested = 1; /* it died before the line above */
     signal(SIGPIPE, SIG_IGN); /* a parent gone: the writes fail, the run still stops cleanly */
+    cli_stop_signals_quiet();
     for (int k = 0; k < j->n; k++) { /* the other workers' pipes */
         if (j->w[k].status_fd >= 0) close(j->w[k].status_fd);
         if (j->w[k].err_fd >= 0) close(j->w[k].err_fd);

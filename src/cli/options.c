@@ -298,12 +298,20 @@ int cli_setup_threads(int requested)
 }
 
 volatile sig_atomic_t cli_stop_requested;
+static volatile sig_atomic_t stop_said, stop_quiet;
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
     cli_stop_requested = 1;
     dist_signal(); /* under mpirun: the training thread may be waiting for a dead rank */
+    if (sig == SIGINT && !stop_said && !stop_quiet) { /* write(2): async-signal-safe */
+        static const char msg[] = "\ncnnrun: stopping at the end of this step (Ctrl-C again "
+                                  "quits at once; `--resume` then continues from the last "
+                                  "checkpoint)\n";
+        stop_said = 1;
+        ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)n;
+    }
 }
 
 void cli_catch_stop_signals(void)
@@ -311,6 +319,9 @@ void cli_catch_stop_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL); /* a batch system's stop: always the graceful one */
+    sa.sa_flags = SA_RESETHAND;    /* a second Ctrl-C kills the process */
     sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
+
+void cli_stop_signals_quiet(void) { stop_quiet = 1; }

@@ -39,7 +39,8 @@ static int wait_for_lock(void *ctx, int count)
     if (waited >= w->next_say) {
         fprintf(stderr, "%s: another process holds the database's write lock (a `cnnrun merge`, "
                         "or a sqlite3 shell in a transaction); waited %.0f s, still waiting: "
-                        "nothing this run finished is dropped\n", w->path, waited);
+                        "nothing this run finished is dropped (Ctrl-C twice quits at once)\n",
+                w->path, waited);
         w->next_say *= 2;
         w->said = 1;
     }
