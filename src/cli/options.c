@@ -298,17 +298,15 @@ int cli_setup_threads(int requested)
 }
 
 volatile sig_atomic_t cli_stop_requested;
-static volatile sig_atomic_t stop_said, stop_quiet;
+static volatile sig_atomic_t stop_quiet;
 
 static void on_stop_signal(int sig)
 {
     cli_stop_requested = 1;
     dist_signal(); /* under mpirun: the training thread may be waiting for a dead rank */
-    if (sig == SIGINT && !stop_said && !stop_quiet) { /* write(2): async-signal-safe */
+    if (sig == SIGINT && !stop_quiet) { /* once: SA_RESETHAND; write(2) is async-signal-safe */
         static const char msg[] = "\ncnnrun: stopping at the end of this step (Ctrl-C again "
-                                  "quits at once; `--resume` then continues from the last "
-                                  "checkpoint)\n";
-        stop_said = 1;
+                                  "quits at once)\n";
         ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
         (void)n;
     }
