@@ -551,6 +551,11 @@ START_TEST(test_sweep_random_errors)
     refused(SWEEP_INI("samples = 2\nlayer.drop.probability = uniform(1, 3)\n"), "",
             "sw.ini:17: 'probability' must be", "sw.ini:16: (drawn point 1 of 2: grid point 1 "
             "of 2: layer.drop.probability=");
+    /* a value of a choice that this draw did not take is checked all the same (the one
+     * point drawn, 4 filters, is a good one) */
+    refused(SWEEP_INI("samples = 1\nlayer.c1.filters = choice(4, 0, 8)\n"), "",
+            "sw.ini:17: 'filters' must be", "sw.ini:17: (the value '0' of layer.c1.filters's "
+            "choice, not drawn with samples = 1)");
     /* --sweep takes random values too; --set of a random key is refused */
     refused(SWEEP_INI(RANDOM_4), "--sweep 'schedule.lr_max=uniform(2, 1)'",
             "--sweep schedule.lr_max: uniform(a, b) needs a < b", NULL);

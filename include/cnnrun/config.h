@@ -260,6 +260,8 @@ typedef struct {
     int n_values;
     char **values;   /* as written, trimmed; a random key: sample j's value */
     char *spec;      /* a random key: "loguniform(1e-4, 0.1)" as written; NULL: a list */
+    int n_choices;   /* a choice(...) key: every value it may draw, as written */
+    char **choices;
 } SweepKey;
 
 /* Stopping hopeless runs of a sweep early: [sweep] prune = median | asha and

@@ -65,12 +65,13 @@ int grid_load(Grid *g, long i, Experiment *e)
     return experiment_load(g->path, ov, n, e);
 }
 
-/* The file, the network's shapes and the parameter groups of point i; with
- * keep, *keep gets the experiment (else it is freed). 0 or -1 (printed). */
-static int check_point(Grid *g, long i, Experiment *keep)
+/* The file with the overrides ov, the network's shapes and the parameter
+ * groups; with keep, *keep gets the experiment (else it is freed). 0 or -1
+ * (printed). */
+static int check_overrides(Grid *g, const ConfigOverride *ov, int n, Experiment *keep)
 {
     Experiment e;
-    if (grid_load(g, i, &e) != 0) return -1;
+    if (experiment_load(g->path, ov, n, &e) != 0) return -1;
     Model m;
     int rc = model_build(&e, 0, &m); /* shapes only, no memory */
     if (rc == 0) {
@@ -81,6 +82,46 @@ static int check_point(Grid *g, long i, Experiment *keep)
     if (rc == 0 && keep) *keep = e;
     else experiment_free(&e);
     return rc == 0 ? 0 : -1;
+}
+
+/* check_overrides of point i. */
+static int check_point(Grid *g, long i, Experiment *keep)
+{
+    int n;
+    const ConfigOverride *ov = grid_point(g, i, &n);
+    return check_overrides(g, ov, n, keep);
+}
+
+/* The values of choice(...) keys that no drawn point took, each with the
+ * first point's other values: a value the file names is checked whether or
+ * not this draw took it (a larger `samples` may). The number of bad ones. */
+static int check_undrawn_choices(Grid *g)
+{
+    const Sweep *s = &g->sweep;
+    int bad = 0;
+    for (int k = 0; k < s->n_keys; k++) {
+        const SweepKey *sk = &s->keys[k];
+        for (int c = 0; c < sk->n_choices; c++) {
+            int drawn = 0;
+            for (int j = 0; j < sk->n_values && !drawn; j++)
+                drawn = !strcmp(sk->values[j], sk->choices[c]);
+            if (drawn) continue;
+            int n;
+            grid_point(g, 0, &n); /* into g->ov */
+            g->ov[g->n_sets + k].value = sk->choices[c];
+            if (check_overrides(g, g->ov, n, NULL) == 0) continue;
+            bad++;
+            if (sk->line)
+                fprintf(stderr, "%s:%d: (the value '%s' of %s.%s's choice, not drawn with "
+                                "samples = %d)\n", g->path, sk->line, sk->choices[c], sk->section,
+                        sk->key, s->samples);
+            else
+                fprintf(stderr, "--sweep %s.%s: (the value '%s' of its choice, not drawn with "
+                                "samples = %d)\n", sk->section, sk->key, sk->choices[c],
+                        s->samples);
+        }
+    }
+    return bad;
 }
 
 /* The index of the point with every key at its first value but key k at
@@ -167,6 +208,7 @@ int grid_check(Grid *g, Experiment *first)
         }
     }
     for (int k = 0; k < s->n_keys; k++) free(badv[k]);
+    bad += check_undrawn_choices(g);
     if (bad && first) experiment_free(first);
     return bad ? -1 : 0;
 }

@@ -270,7 +270,7 @@ typedef struct {
     bool choice;
     Range range;
     int n_choices;
-    char **choices; /* the key's values before the draw (owned here then) */
+    char **choices; /* the key's values before the draw (the key's choices after it) */
 } Source;
 
 /* A set of the points drawn (their values joined), to draw each once. */
@@ -376,9 +376,9 @@ int sample_draw(Diag *d, Sweep *s, const SampleKind *kind)
     for (int k = 0; k < s->n_keys; k++) {
         SweepKey *sk = &s->keys[k];
         if (!sk->spec) continue;
-        if (src[k].choice) {
-            for (int i = 0; i < src[k].n_choices; i++) free(src[k].choices[i]);
-            free(src[k].choices);
+        if (src[k].choice) { /* kept: grid_check checks the values never drawn too */
+            sk->n_choices = src[k].n_choices;
+            sk->choices = src[k].choices;
         }
         if (rc == 0) {
             sk->n_values = n;

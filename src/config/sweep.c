@@ -282,9 +282,12 @@ static void free_key(SweepKey *k)
     for (int i = 0; i < k->n_values; i++) free(k->values[i]);
     free(k->values);
     free(k->spec);
+    for (int i = 0; i < k->n_choices; i++) free(k->choices[i]);
+    free(k->choices);
     k->values = NULL;
     k->spec = NULL;
-    k->n_values = 0;
+    k->choices = NULL;
+    k->n_values = k->n_choices = 0;
 }
 
 void sweep_free(Sweep *s)
