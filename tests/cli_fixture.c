@@ -16,6 +16,11 @@ void tmpdir_setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cnnrun_test_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    /* measured algorithms are kept in the test's directory, never in the
+     * user's cache, and no test finds another's */
+    char wisdom[128];
+    snprintf(wisdom, sizeof wisdom, "%s/conv-wisdom", dir);
+    setenv("CNNRUN_WISDOM", wisdom, 1);
 }
 
 void tmpdir_teardown(void)

@@ -50,7 +50,7 @@ START_TEST(test_usage_errors)
     ck_assert_int_eq(cnnrun("bench a.ini b.ini"), 2);
     ck_assert_msg(strstr(out, "takes one experiment file"), "%s", out);
     ck_assert_int_eq(cnnrun("--help"), 0);
-    ck_assert_msg(strstr(out, "usage: cnnrun") && strstr(out, "CNNRUN_CONV=tune|rule"), "%s", out);
+    ck_assert_msg(strstr(out, "usage: cnnrun") && strstr(out, "CNNRUN_CONV=tune|retune|rule"), "%s", out);
 }
 END_TEST
 
@@ -265,6 +265,41 @@ START_TEST(test_conv_algo_column)
     ck_assert_msg(strstr(out, "CNNRUN_CONV=fast: expected tune"), "%s", out);
     ck_assert_int_eq(cnnrun("run w.ini --db r2.db"), 2);
     ck_assert_msg(!exists("r2.db"), "a wrong CNNRUN_CONV must not create the database");
+}
+END_TEST
+
+/* `cnnrun tune`: a line per convolution with its algorithms' times and the
+ * choice, measured the first time and kept the second (the wisdom file of
+ * the test's directory); a run then measures nothing; CNNRUN_CONV=retune
+ * measures again; with CNNRUN_CONV=rule there is nothing to measure (exit 2). */
+START_TEST(test_tune_command)
+{
+    write_file("w.ini", "[experiment]\nepochs = 1\n"
+                        "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 50\n"
+                        "[schedule]\ntype = constant\nlr = 0.01\n" WINO_LAYERS);
+    setenv("CNNRUN_CONV", "tune", 1);
+    ck_assert_int_eq(cnnrun("tune w.ini --threads 1"), 0);
+    ck_assert_msg(strstr(out, "measuring the convolution algorithms of 1 shape on 1 thread") &&
+                      strstr(out, "\n  c2 ") && strstr(out, "im2col:") &&
+                      strstr(out, "winograd4:") && strstr(out, "measured\n"), "%s", out);
+    ck_assert_int_eq(cnnrun("tune w.ini --threads 1"), 0);
+    ck_assert_msg(!strstr(out, "measuring") && strstr(out, "kept\n") &&
+                      strstr(out, "measured on this machine before"), "%s", out);
+    ck_assert_int_eq(cnnrun("run w.ini --db r.db --threads 1"), 0);
+    ck_assert_msg(!strstr(out, "measuring") &&
+                      strstr(out, "conv algorithms: measured on this machine before"), "%s", out);
+    ck_assert_int_eq(cnnrun("tune w.ini --threads 2"), 0); /* another thread count */
+    ck_assert_msg(strstr(out, "measuring the convolution algorithms of 1 shape on 2 threads"),
+                  "%s", out);
+    setenv("CNNRUN_CONV", "retune", 1);
+    ck_assert_int_eq(cnnrun("tune w.ini --threads 1"), 0);
+    ck_assert_msg(strstr(out, "measuring the convolution algorithms"), "%s", out);
+    setenv("CNNRUN_CONV", "rule", 1);
+    ck_assert_int_eq(cnnrun("tune w.ini"), 2);
+    ck_assert_msg(strstr(out, "asks not to measure (conv=rule"), "%s", out);
+    setenv("CNNRUN_CONV", "tune", 1);
+    ck_assert_int_eq(cnnrun("tune"), 2);
+    ck_assert_msg(strstr(out, "no experiment file given"), "%s", out);
 }
 END_TEST
 
@@ -564,6 +599,7 @@ int main(void)
     tcase_add_test(tc, test_drop_last_without_a_full_batch);
     tcase_add_test(tc, test_check_prints_table);
     tcase_add_test(tc, test_memory_plan_against_the_machine);
+    tcase_add_test(tc, test_tune_command);
     tcase_add_test(tc, test_conv_algo_column);
     tcase_add_test(tc, test_bench_fields);
     tcase_add_test(tc, test_directory_batch_goes_on);

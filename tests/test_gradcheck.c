@@ -196,7 +196,6 @@ static void conv_case(int i, int split, int threads)
     snprintf(ctx, sizeof ctx, "conv/%s%s", conv_cfg[i].name,
              split == CONV_DWSPLIT_ROWS ? " (weight gradient split by rows, 5 threads)" : "");
     int was = engine_get_threads();
-    conv_dwsplit_set(split);
     if (threads > 0) engine_set_threads(threads);
     Rng r;
     rng_seed(&r, 100 + (uint64_t)i, 1);
@@ -204,8 +203,10 @@ static void conv_case(int i, int split, int threads)
                        .c_in = conv_cfg[i].cin, .c_out = conv_cfg[i].cout,
                        .kh = conv_cfg[i].k, .kw = conv_cfg[i].k,
                        .stride = conv_cfg[i].stride, .pad = conv_cfg[i].pad,
-                       .algo = conv_cfg[i].algo,
-                       .algo_dweight = conv_cfg[i].algo}}; /* all three products by it */
+                       .algo = conv_cfg[i].algo ? conv_cfg[i].algo : CONV_IM2COL,
+                       /* all three products by it */
+                       .algo_dweight = conv_cfg[i].algo ? conv_cfg[i].algo : CONV_IM2COL,
+                       .dwsplit = split}};
     conv_shape_init(&c.s);
     ck_assert_int_eq(conv_algo_resolve(&c.s), conv_cfg[i].algo ? conv_cfg[i].algo : CONV_IM2COL);
     ck_assert_int_eq(conv_algo_used_dweight(&c.s),
@@ -229,7 +230,6 @@ static void conv_case(int i, int split, int threads)
     if (c.b) check_grad(&rep, ctx, "b", c.b, db, c.s.c_out, conv_loss, &c, 3);
     free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(c.scratch);
     free(dx), free(dw), free(db);
-    conv_dwsplit_set(CONV_DWSPLIT_AUTO);
     engine_set_threads(was);
     REPORT_DONE(rep, ctx);
 }

@@ -204,7 +204,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 10); /* RESULTS_SCHEMA_VERSION */
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 11); /* RESULTS_SCHEMA_VERSION */
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -711,7 +711,7 @@ START_TEST(test_layers_and_latest_runs)
     ck_assert_str_eq(s, "conv 3x3/1+bn 3x32x32 4x32x32");
     free(s);
     s = q_text(db, "SELECT conv_algo FROM layers WHERE run_id = 2 AND idx = 0");
-    ck_assert_str_eq(s, "im2col");
+    ck_assert_str_eq(s, "winograd4"); /* the rule's */
     free(s);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM layers WHERE conv_algo IS NULL"), 2);
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM latest_runs"), 1);
@@ -735,10 +735,10 @@ START_TEST(test_layers_conv_algo)
           "[layer.c2]\ntype = conv\nfilters = 16\n[layer.r]\ntype = residual\nfilters = 32\n"
           "[layer.pool]\ntype = global_avgpool\n[layer.fc]\ntype = linear\noutputs = 10\n", f);
     fclose(f);
-    setenv("CNNRUN_CONV", "winograd", 1);
     Experiment e;
     Model m;
     ck_assert_int_eq(experiment_load(ini, NULL, 0, &e), 0);
+    e.engine = (EngineSettings){.conv = CONV_CHOICE_FORCED, .conv_forced = CONV_WINOGRAD};
     ck_assert_int_eq(model_build(&e, 0, &m), 0);
     const char *path = tmp_path("algo.db");
     ResultsDb *r = results_open(path);

@@ -253,6 +253,7 @@ static void build(const char *ini_text, const char *name, Experiment *e, Model *
     char p[256];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     ck_assert_int_eq(experiment_load(p, NULL, 0, e), 0);
+    ck_assert_int_eq(engine_settings_from_env(&e->engine), 0); /* as the command line does */
     ck_assert_int_eq(model_build(e, 8, m), 0);
     model_init_params(m, e->seed);
 }
@@ -415,10 +416,11 @@ static uint64_t fnv1a(const char *p, size_t n)
 }
 
 /* A checkpoint keeps the convolutions' algorithms: a model built to run
- * others (here CNNRUN_CONV=rule: im2col) gets them back on load, with
- * scratch for them, whatever CNNRUN_CONV says. A version-2 file (from before
- * the algorithms were recorded) gives the algorithms of a build without
- * measuring: what its run computed with. */
+ * others (here CNNRUN_CONV=im2col) gets them back on load, with scratch for
+ * them, whatever CNNRUN_CONV says. A version-2 file (from before the
+ * algorithms were recorded) gives the algorithms of a build without
+ * measuring then (the rule of then: im2col below 128 channels): what its run
+ * computed with. */
 START_TEST(test_checkpoint_keeps_conv_algos)
 {
     Experiment e, e2;
@@ -427,7 +429,7 @@ START_TEST(test_checkpoint_keeps_conv_algos)
     build(TINY_WINO, "a.ini", &e, &m);
     ck_assert_int_eq(node_named(&m, "c2")->algo, CONV_WINOGRAD);
     ck_assert_int_eq(node_named(&m, "c1")->algo, CONV_IM2COL);
-    setenv("CNNRUN_CONV", "rule", 1);
+    setenv("CNNRUN_CONV", "im2col", 1);
     build(TINY_WINO, "b.ini", &e2, &m2);
     ck_assert_int_eq(node_named(&m2, "c2")->algo, CONV_IM2COL);
     const size_t rule_scratch = m2.n_scratch;
@@ -472,7 +474,7 @@ START_TEST(test_checkpoint_keeps_conv_algos)
     ck_assert_uint_eq(fwrite(data, 1, len, f), len);
     fclose(f);
     free(data);
-    /* CNNRUN_CONV=rule: the rule's im2col, as the file's run computed */
+    /* the rule of then: im2col, as the file's run computed */
     ck_assert_int_eq(checkpoint_load(old, &m, NULL, NULL), 0);
     ck_assert_int_eq(node_named(&m, "c2")->algo, CONV_IM2COL);
     ck_assert_uint_eq(m.n_scratch, rule_scratch);
@@ -883,8 +885,8 @@ START_TEST(test_tuned_resume)
 
     setenv("CNNRUN_CONV", other, 1);
     ck_assert_int_eq(cnnrun("run tiny.ini --db t/r.db --threads 1 --resume"), 0);
-    ck_assert_msg(strstr(out, "the convolutions run the algorithms the checkpoint records"), "%s",
-                  out);
+    ck_assert_msg(strstr(out, "continues with the engine settings it was recorded with (conv=tune "),
+                  "%s", out);
     ck_assert_msg(strstr(out, "conv algorithms: as the checkpoint recorded them"), "%s", out);
     Curve got = read_curve("t/r.db");
     assert_db_sound("t/r.db");
@@ -898,6 +900,74 @@ START_TEST(test_tuned_resume)
     for (int i = 0; i < EPOCHS; i++) differ |= changed.v[i][2] != ref.v[i][2];
     ck_assert_msg(differ, "im2col and winograd gave the same bits: the test would not notice "
                           "a resume on the wrong algorithm");
+}
+END_TEST
+
+/* Issue 34: two processes of one file and seed give the same curve and
+ * algorithms, whatever each one's timing would choose. CNNRUN_TUNE_PREFER
+ * makes the second process's tuner see F(4x4) fastest where the first saw
+ * im2col: the second takes the first's choice from the machine's wisdom file
+ * (the test directory's) without timing, and computes the same bits. Before
+ * the file, each process chose from its own timing (fails: c2 winograd4 and
+ * another curve). With CNNRUN_CONV=retune it measures again and differs:
+ * the test would see a wrong choice. */
+START_TEST(test_same_seed_any_timing)
+{
+    write_file("tiny.ini", TINY_WINO);
+    setenv("CNNRUN_CONV", "tune", 1);
+    setenv("CNNRUN_TUNE_PREFER", "im2col", 1);
+    Curve a = reference_curve_in("a.db");
+    ck_assert_msg(strstr(out, "measuring the convolution algorithms of"), "%s", out);
+    setenv("CNNRUN_TUNE_PREFER", "winograd4", 1);
+    Curve b = reference_curve_in("b.db");
+    ck_assert_msg(!strstr(out, "measuring the convolution") &&
+                      strstr(out, "conv algorithms: measured on this machine before"), "%s", out);
+    assert_same_curve(&a, &b);
+    char algo_a[64], algo_b[64];
+    const char *q = "select group_concat(conv_algo, ';') from layers where run_id = 1";
+    query_text("a.db", q, algo_a, sizeof algo_a);
+    query_text("b.db", q, algo_b, sizeof algo_b);
+    ck_assert_str_eq(algo_a, algo_b);
+    ck_assert_msg(strstr(algo_a, "im2col") && !strstr(algo_a, "winograd4"), "%s", algo_a);
+    /* each run records the settings it ran with */
+    query_text("a.db", "select engine from runs where id = 1", algo_a, sizeof algo_a);
+    ck_assert_str_eq(algo_a, "conv=tune dwsplit=auto fuse=on");
+    /* retune: measured again, F(4x4) now, other numbers */
+    setenv("CNNRUN_CONV", "retune", 1);
+    Curve c = reference_curve_in("c.db");
+    query_text("c.db", q, algo_b, sizeof algo_b);
+    ck_assert_msg(strstr(algo_b, "winograd4"), "%s", algo_b);
+    int differ = 0;
+    for (int i = 0; i < EPOCHS; i++) differ |= c.v[i][2] != a.v[i][2];
+    ck_assert_msg(differ, "im2col and winograd4 gave the same bits");
+    unsetenv("CNNRUN_TUNE_PREFER");
+}
+END_TEST
+
+/* The engine's settings are the run's: a run recorded with the weight
+ * gradient split by rows, stopped and resumed with CNNRUN_DWSPLIT=batch,
+ * continues split by rows (and says so) on the uninterrupted curve; runs
+ * --diff shows the setting that differs between two runs. */
+START_TEST(test_resume_keeps_engine_settings)
+{
+    write_file("tiny.ini", TINY_WINO);
+    setenv("CNNRUN_DWSPLIT", "rows", 1);
+    Curve ref = reference_curve_in("ref/r.db");
+    interrupt_after_first_epoch("t");
+    setenv("CNNRUN_DWSPLIT", "batch", 1);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db t/r.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "continues with the engine settings it was recorded with "
+                              "(conv=rule dwsplit=rows fuse=on), not the environment's "
+                              "(conv=rule dwsplit=batch fuse=on)"), "%s", out);
+    Curve got = read_curve("t/r.db");
+    assert_same_curve(&ref, &got);
+    /* a run split by the batch: --diff names the key */
+    Curve other = reference_curve_in("t/r.db");
+    (void)other;
+    unsetenv("CNNRUN_DWSPLIT");
+    ck_assert_int_eq(cnnrun("runs --db t/r.db --diff 1 2"), 0);
+    ck_assert_msg(strstr(out, "engine.dwsplit") && strstr(out, "rows") && strstr(out, "batch") &&
+                      !strstr(out, "engine.conv"), "%s", out);
 }
 END_TEST
 
@@ -1204,6 +1274,8 @@ int main(void)
     tcase_add_test(tc, test_checkpoint_file);
     tcase_add_test(tc, test_checkpoint_keeps_conv_algos);
     tcase_add_test(tc, test_tuned_resume);
+    tcase_add_test(tc, test_same_seed_any_timing);
+    tcase_add_test(tc, test_resume_keeps_engine_settings);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);

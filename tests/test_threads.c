@@ -159,9 +159,9 @@ START_TEST(test_conv_threads)
     ck_assert(fabs(dw[0][0] - 0.5f) > 1e-3 && fabs(db[0][0] + 0.25f) > 1e-3);
     /* the weight gradient split by rows (forced) on 5 threads, accumulating
      * into 0.5 next to the input gradient written and added: 1 thread's too */
-    conv_dwsplit_set(CONV_DWSPLIT_ROWS);
-    conv_run(&s, 5, x, w, b, dy, y2, dx2, dw2, db2);
-    conv_dwsplit_set(CONV_DWSPLIT_AUTO);
+    ConvShape rows_split = s;
+    rows_split.dwsplit = CONV_DWSPLIT_ROWS;
+    conv_run(&rows_split, 5, x, w, b, dy, y2, dx2, dw2, db2);
     assert_close("forward, rows split", y2, y[0], n_out);
     assert_close("dinput, rows split", dx2, dx[0], n_in);
     assert_close("dweight, rows split", dw2, dw[0], n_w);
@@ -317,10 +317,13 @@ static const ConvShape dw_shapes[] = {
 };
 
 /* The weight gradient alone, from zero, split by `split` on `threads`. */
-static float *dw_run(const ConvShape *s, int split, int threads, const float *x, const float *dy)
+static float *dw_run(const ConvShape *shape, int split, int threads, const float *x,
+                     const float *dy)
 {
+    ConvShape split_shape = *shape;
+    split_shape.dwsplit = split;
+    const ConvShape *s = &split_shape;
     const size_t n_w = (size_t)s->kh * s->kw * s->c_in * s->c_out;
-    conv_dwsplit_set(split);
     engine_set_threads(threads);
     float *scratch = alloc_floats(conv_scratch_floats(s) + 1), *dw = alloc_floats(n_w);
     memset(dw, 0, sizeof(float) * n_w);
@@ -352,7 +355,6 @@ START_TEST(test_dw_rows)
                       "shape %d: the rows split on %d threads differs from 4 threads'", _i,
                       threads[i]);
     }
-    conv_dwsplit_set(CONV_DWSPLIT_AUTO);
     double *tol = malloc(sizeof(double) * n_w);
     if (tile)
         winograd_tolerance(&s, tile, x, dy, tol);
@@ -374,8 +376,8 @@ START_TEST(test_dw_rows)
 }
 END_TEST
 
-/* CNNRUN_DWSPLIT's values; a wrong one is refused (the model build then
- * fails: exit status 2). */
+/* CNNRUN_DWSPLIT's values (read with the engine's other settings); a wrong
+ * one is refused (the command exits 2). */
 START_TEST(test_dwsplit_env)
 {
     static const struct {
@@ -384,11 +386,14 @@ START_TEST(test_dwsplit_env)
     } cases[] = {{"", CONV_DWSPLIT_AUTO},       {"auto", CONV_DWSPLIT_AUTO},
                  {"batch", CONV_DWSPLIT_BATCH}, {"rows", CONV_DWSPLIT_ROWS},
                  {"Rows", -1},                  {"columns", -1}};
+    EngineSettings es;
     unsetenv("CNNRUN_DWSPLIT");
-    ck_assert_int_eq(conv_dwsplit_from_env(), CONV_DWSPLIT_AUTO);
+    ck_assert_int_eq(engine_settings_from_env(&es), 0);
+    ck_assert_int_eq(es.dwsplit, CONV_DWSPLIT_AUTO);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         setenv("CNNRUN_DWSPLIT", cases[i].v, 1);
-        ck_assert_int_eq(conv_dwsplit_from_env(), cases[i].want);
+        int rc = engine_settings_from_env(&es);
+        ck_assert_int_eq(rc < 0 ? -1 : es.dwsplit, cases[i].want);
     }
     unsetenv("CNNRUN_DWSPLIT");
 }

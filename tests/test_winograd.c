@@ -313,9 +313,10 @@ START_TEST(test_algo_choice)
             setenv("CNNRUN_CONV", envs[i].env, 1);
         else
             unsetenv("CNNRUN_CONV");
-        int forced;
-        ck_assert_int_eq(conv_choice_from_env(&forced), envs[i].choice);
-        if (envs[i].choice == CONV_CHOICE_FORCED) ck_assert_int_eq(forced, envs[i].algo);
+        EngineSettings es;
+        int rc = engine_settings_from_env(&es);
+        ck_assert_int_eq(rc < 0 ? -1 : (int)es.conv, envs[i].choice);
+        if (envs[i].choice == CONV_CHOICE_FORCED) ck_assert_int_eq(es.conv_forced, envs[i].algo);
     }
     unsetenv("CNNRUN_CONV");
     ck_assert_str_eq(conv_algo_name(CONV_WINOGRAD4), "winograd4");
@@ -335,20 +336,23 @@ START_TEST(test_algo_choice)
     ConvShape p = s;
     p.pad = 0;
     ck_assert(!conv_algo_eligible(CONV_WINOGRAD, &p));
-    /* CONV_AUTO: F(2x2) forward and input gradient from 128 channels and
-     * 4x4, im2col for the weight gradient */
+    /* CONV_AUTO: the rule's F(4x4) for all three products wherever eligible,
+     * im2col elsewhere */
     ConvShape a = {.n = 2, .h = 4, .w = 4, .c_in = 128, .c_out = 128, .kh = 3, .kw = 3,
                    .stride = 1, .pad = 1};
     conv_shape_init(&a);
-    ck_assert_int_eq(conv_algo_resolve(&a), CONV_WINOGRAD);
-    ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_IM2COL);
-    a.c_in = 127;
-    ck_assert_int_eq(conv_algo_resolve(&a), CONV_IM2COL);
-    a.c_in = 128, a.h = 3;
+    ck_assert_int_eq(conv_algo_resolve(&a), CONV_WINOGRAD4);
+    ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_WINOGRAD4);
+    a.c_in = 3, a.h = 3;
+    conv_shape_init(&a);
+    ck_assert_int_eq(conv_algo_resolve(&a), CONV_WINOGRAD4);
+    a.stride = 2;
     conv_shape_init(&a);
     ck_assert_int_eq(conv_algo_resolve(&a), CONV_IM2COL);
-    a.algo_dweight = CONV_WINOGRAD4;
-    ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_WINOGRAD4);
+    ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_IM2COL);
+    a.stride = 1;
+    a.algo_dweight = CONV_WINOGRAD;
+    ck_assert_int_eq(conv_algo_used_dweight(&a), CONV_WINOGRAD);
 }
 END_TEST
 
@@ -378,13 +382,12 @@ static void train(const char *conv, const float *x, const int *labels, int n, do
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq((int)write(fd, train_net, strlen(train_net)), (int)strlen(train_net));
     close(fd);
-    setenv("CNNRUN_CONV", conv, 1);
     const int want = strcmp(conv, "winograd2") == 0 ? CONV_WINOGRAD : conv_algo_by_name(conv);
     Experiment e;
     Model m;
     ck_assert_int_eq(experiment_load(path, NULL, 0, &e), 0);
+    e.engine = (EngineSettings){.conv = CONV_CHOICE_FORCED, .conv_forced = want};
     ck_assert_int_eq(model_build(&e, n, &m), 0);
-    unsetenv("CNNRUN_CONV");
     unlink(path);
     int convs = 0;
     for (int i = 0; i < m.n_nodes; i++)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cnnrun/kernels.h" /* EngineSettings */
+
 #define CN_NAME_MAX 64
 #define CN_PATH_MAX 1024
 #define CN_MAX_INPUTS 8
@@ -222,6 +224,11 @@ typedef struct {
      * selects it; parameters no group selects follow [optimizer] */
     int n_groups;
     GroupSpec *groups;
+
+    /* Not from the file: the engine's settings (kernels.h), which the command
+     * line reads from the environment once and gives every experiment it
+     * loads (experiment_load leaves the zero value: the shape rule). */
+    EngineSettings engine;
 } Experiment;
 
 /* One `--set section.key=value` from the command line. Applied as if it were

@@ -37,7 +37,7 @@ int engine_get_threads(void);
  * returns 1) when the core leaves the CPU's vectors unused, naming the
  * OPENBLAS_CORETYPE to set (env_coretype: that variable's value, NULL when
  * unset; an AVX2 core set on purpose on an AVX-512 CPU is not warned about);
- * blas_warn_once prints it on stderr, once per process. cnnrun never sets the variable. */
+ * blas_warn prints it on stderr (the command line: once). cnnrun never sets the variable. */
 typedef enum { ISA_UNKNOWN, ISA_SSE, ISA_AVX, ISA_AVX2, ISA_AVX512 } IsaLevel;
 const char *blas_core_name(void);
 const char *blas_config(void);
@@ -46,7 +46,7 @@ IsaLevel cpu_isa_level(void);
 const char *isa_level_name(IsaLevel l);
 int blas_core_advice(const char *core, IsaLevel cpu, const char *env_coretype, char *buf,
                      size_t size);
-void blas_warn_once(void);
+void blas_warn(void);
 
 /* Batch norm over a batch split across processes (data-parallel training,
  * src/train/dist.c): the training statistics are combined over all of them,
@@ -108,7 +108,7 @@ double gemm_peak_gflops(int n, int reps);
  * Winograd F(4x4,3x3) for all three products of those layers. CONV_AUTO: the
  * shape rule (conv_algo_rule). An algorithm a shape is not eligible for runs
  * as im2col. The model chooses each conv's algorithm (Node.algo): by
- * measuring, by the rule, or as CNNRUN_CONV forces (conv_choice_from_env;
+ * measuring, by the rule, or as CNNRUN_CONV forces (EngineSettings;
  * src/model/tune.c). */
 enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2, CONV_WINOGRAD4 = 3 };
 
@@ -122,6 +122,8 @@ typedef struct {
                                 the row's own: conv_algo_used_dweight) */
     int threads;             /* most threads to use, 0: the engine's count; scratch sized
                                 by conv_scratch_floats with the same value holds them */
+    int dwsplit;             /* CONV_DWSPLIT_*: how the weight gradient is split (the
+                                scratch depends on it) */
 } ConvShape;
 
 /* The algorithm that runs the weight gradient of s: s->algo_dweight where
@@ -145,21 +147,31 @@ int conv_algo_by_name(const char *name);
 int conv_algo_eligible(int algo, const ConvShape *s);
 /* The eligible algorithms of s in table order (at most max); returns how many. */
 int conv_algo_candidates(const ConvShape *s, int *algos, int max);
-/* The shape rule: the last eligible row that prefers s (Winograd: >= 128
- * channels in and out, where it measured faster on the development machine;
+/* The shape rule: the last eligible row that prefers s (Winograd F(4x4)
+ * wherever it computes the shape: measured fastest on the CPUs we know;
  * docs/performance.md), im2col where none does. */
 int conv_algo_rule(const ConvShape *s);
+/* The rule before 2026-12-07 (F(2x2) with >= 128 channels in and out on
+ * images >= 4x4, im2col elsewhere): what a checkpoint that recorded no
+ * algorithms computed (model_set_conv_algos with NULL). */
+int conv_algo_rule_v1(const ConvShape *s);
 /* What conv_forward/conv_backward run for s: s->algo where eligible, the rule
  * for CONV_AUTO, im2col otherwise. */
 int conv_algo_resolve(const ConvShape *s);
 
-/* How the model chooses: CNNRUN_CONV unset, empty or "tune": by measuring;
- * "rule": by the shape rule; an algorithm's name: that one wherever eligible
- * (its number in *forced). */
-typedef enum { CONV_CHOICE_TUNE, CONV_CHOICE_RULE, CONV_CHOICE_FORCED } ConvChoice;
-/* CNNRUN_CONV's ConvChoice; -1 after printing the accepted values for
- * another value. */
-int conv_choice_from_env(int *forced);
+/* How the model chooses each convolution's algorithm (EngineSettings.conv):
+ * by the shape rule (the zero value: a library caller that says nothing
+ * measures nothing); by measuring, kept per machine in the wisdom file and
+ * taken from there when the same shape was measured before (src/model/
+ * tune.c, wisdom.c); by measuring again whatever the file holds; or one
+ * algorithm wherever eligible (EngineSettings.conv_forced). */
+typedef enum {
+    CONV_CHOICE_RULE = 0,
+    CONV_CHOICE_TUNE,
+    CONV_CHOICE_RETUNE,
+    CONV_CHOICE_FORCED,
+    CONV_CHOICE_COUNT
+} ConvChoice;
 
 /* How a convolution's weight gradient is split over threads (src/engine/
  * dwsplit.c): CONV_DWSPLIT_BATCH, each thread its share of the images or
@@ -168,15 +180,43 @@ int conv_choice_from_env(int *forced);
  * blocks of the gradient's rows into the one gradient (the result does not
  * depend on the thread count); CONV_DWSPLIT_AUTO, rows from 4 threads where
  * the gradient has a block of rows for every thread. */
-enum { CONV_DWSPLIT_AUTO = 0, CONV_DWSPLIT_BATCH = 1, CONV_DWSPLIT_ROWS = 2 };
-/* CNNRUN_DWSPLIT (unset, empty or auto; batch; rows) as CONV_DWSPLIT_*, -1
- * after printing the accepted values for another value. */
-int conv_dwsplit_from_env(void);
-/* The mode in force: set by conv_dwsplit_set, else CNNRUN_DWSPLIT's, read
- * once (a wrong value reads as auto; model build refuses it). Set it before
- * conv_scratch_floats: the scratch depends on it. */
-int conv_dwsplit_get(void);
-void conv_dwsplit_set(int mode);
+enum { CONV_DWSPLIT_AUTO = 0, CONV_DWSPLIT_BATCH = 1, CONV_DWSPLIT_ROWS = 2, CONV_DWSPLIT_COUNT };
+
+/* ---- the engine's settings (src/engine/settings.c) ----
+ * Every setting below the command line that changes what the engine
+ * computes (or how it chooses to), read from the environment in one place
+ * (engine_settings_from_env, called once by the command line), carried by
+ * the Experiment to the model (Experiment.engine, Model.engine) and from
+ * there into each call (ConvShape.dwsplit), recorded with each run
+ * (runs.engine: engine_settings_text), shown by `runs --diff` and put back
+ * on resume (engine_settings_parse). The zero value is the library's
+ * default: the shape rule, the automatic split, fusion on, no wisdom file.
+ * The engine itself keeps no mutable state between calls. */
+typedef struct {
+    ConvChoice conv;    /* CNNRUN_CONV: tune (the command's default), retune, rule, ALGORITHM */
+    int conv_forced;    /* CONV_*: the algorithm of CONV_CHOICE_FORCED */
+    int dwsplit;        /* CNNRUN_DWSPLIT: CONV_DWSPLIT_* */
+    int no_fuse;        /* CNNRUN_FUSE=0: no fused element-wise passes (bit-identical) */
+    char wisdom[1024];  /* where measured choices are kept (CNNRUN_WISDOM, default
+                           $XDG_CACHE_HOME/cnnrun/conv-wisdom); "": nowhere */
+    int tune_prefer;    /* tests only (CNNRUN_TUNE_PREFER=ALGORITHM): the tuner sees that
+                           algorithm 100x faster than it measured; 0: off */
+} EngineSettings;
+/* The environment's settings into *s (CNNRUN_CONV unset: tune). 0, or -1
+ * after printing what a wrong value should be. */
+int engine_settings_from_env(EngineSettings *s);
+/* "conv=tune dwsplit=auto fuse=on" (what runs.engine records); the forced
+ * algorithm by its name ("conv=winograd4"). */
+void engine_settings_text(const EngineSettings *s, char *buf, size_t size);
+/* The settings a text of engine_settings_text names, over *s (keys it lacks
+ * keep *s's values; wisdom and tune_prefer are not in the text). 0, or -1
+ * for a text it cannot read (nothing changed). */
+int engine_settings_parse(const char *text, EngineSettings *s);
+
+/* The version of the engine's kernels: a measured choice (the wisdom file)
+ * is kept per version. Raise it when a kernel's speed or numbers change. */
+#define CNNRUN_ENGINE_VERSION 1
+
 /* floats of scratch space conv_forward/conv_backward need. */
 size_t conv_scratch_floats(const ConvShape *s);
 /* out (N,Ho,Wo,C_out) = conv(in, weight) + bias (bias may be NULL). */

@@ -109,7 +109,8 @@ typedef struct {
 typedef enum {
     CONV_FROM_RULE,       /* the shape rule: CNNRUN_CONV=rule, or not measured (yet) */
     CONV_FROM_ENV,        /* CNNRUN_CONV=<algorithm>, wherever eligible */
-    CONV_FROM_TUNING,     /* measured: model_tune_convs */
+    CONV_FROM_TUNING,     /* measured: model_tune_convs (some shapes maybe from the wisdom file) */
+    CONV_FROM_WISDOM,     /* measured on this machine before: model_tune_convs, the wisdom file */
     CONV_FROM_CHECKPOINT  /* as a checkpoint recorded them: model_set_conv_algos */
 } ConvAlgoSource;
 
@@ -137,8 +138,8 @@ typedef struct {
     int shard_lo, shard_total;
     double *node_seconds;       /* when not NULL: forward+backward time per node (bench) */
     ConvAlgoSource conv_from;   /* how the conv nodes' algorithms were chosen */
-    bool conv_tune;             /* CNNRUN_CONV asks for measuring (unset or "tune") */
-    int conv_tune_shapes;       /* distinct shapes model_tune_convs timed */
+    bool conv_tune;             /* the engine settings ask for measuring (tune, retune) */
+    int conv_tune_shapes;       /* distinct shapes model_tune_convs timed (not from the file) */
     double conv_tune_seconds;   /* and the time it took */
     /* data-parallel training: batch norm's statistics over all processes
      * (the session's, src/train/dist.c); NULL: this process's batch */
@@ -192,19 +193,25 @@ void model_backward_notify(Model *m, const float *input, int n, void (*ready)(si
 void model_tensor_shape(const Model *m, int idx, int *c, int *h, int *w);
 
 /* ---- each convolution's algorithm (src/model/tune.c) ----
- * model_build gives every conv node the algorithm CNNRUN_CONV asks for: the
- * shape rule (also when it asks for measuring, until model_tune_convs) or
- * the forced one where the shape is eligible (conv_choice_from_env). */
+ * model_build gives every conv node the algorithm the experiment's engine
+ * settings ask for (Experiment.engine.conv): the shape rule (also when they
+ * ask for measuring, until model_tune_convs) or the forced one where the
+ * shape is eligible. */
 
-/* With m->conv_tune (and buffers: max_batch > 0), times every eligible
- * algorithm of each distinct conv shape — forward and backward over a sample
- * of the batch (whole images for every thread, ~4 GFLOP per thread per
- * pass, at least 4096 output pixels per thread, at most the batch: see
- * tune.c for why so large), on m->threads, the best of 3
- * passes after a warm-up — keeps the fastest in Node.algo, and re-sizes the
- * scratch for them. Shapes with one eligible algorithm are not timed. Sets
- * conv_from, conv_tune_shapes and conv_tune_seconds. A no-op otherwise. */
-void model_tune_convs(Model *m);
+/* With m->conv_tune (and buffers: max_batch > 0): each distinct conv shape's
+ * algorithm from the machine's wisdom file (EngineSettings.wisdom, held
+ * locked meanwhile) where it was measured before (not with
+ * CONV_CHOICE_RETUNE), else measured — every eligible algorithm timed for
+ * forward and backward over a sample of the batch (whole images for every
+ * thread, ~4 GFLOP per thread per pass, at least 4096 output pixels per
+ * thread, at most the batch: see tune.c for why so large) on m->threads, in
+ * turns, the best of 5 passes after a warm-up; the fastest kept unless it
+ * beats the rule's choice by less than 5 % — and added to the file. One line
+ * on stderr when anything is measured; with report, a line per conv node
+ * (its times, its choice, measured or kept). Re-sizes the scratch. Shapes
+ * with one eligible algorithm are not timed. Sets conv_from,
+ * conv_tune_shapes and conv_tune_seconds. A no-op otherwise. */
+void model_tune_convs(Model *m, FILE *report);
 /* The conv nodes' algorithms in node order (at most max); returns how many
  * conv nodes there are. */
 int model_conv_algos(const Model *m, int *algos, int max);
@@ -212,7 +219,7 @@ int model_conv_algos(const Model *m, int *algos, int max);
  * model_conv_algos gives them; an algorithm of -1 or one the node's shape is
  * not eligible for gets the shape rule's, with a note on stderr prefixed by
  * `who`) and re-sizes the scratch; conv_from becomes CONV_FROM_CHECKPOINT.
- * algos NULL: the ones model_build gives before measuring (CNNRUN_CONV's
+ * algos NULL: the ones model_build gives before measuring (the settings'
  * forced algorithm, else the rule; checkpoints older than the measuring).
  * Returns how many were replaced, or -1 (nothing changed) when n is not the
  * number of conv nodes. */

@@ -26,6 +26,7 @@ typedef struct {
     const char *version;
     const char *data_dir;
     const char *blas_core;     /* the OpenBLAS core that ran it (blas_core_name) */
+    const char *engine;        /* the engine's settings (engine_settings_text) */
 } RunInfo;
 
 /* Opens (creating the file, its parent directory and the schema if needed). */
@@ -75,6 +76,9 @@ int results_add_layers(ResultsDb *db, int64_t run_id, const Model *m);
  * config is not NULL and a run is found, *config gets a copy of runs.config
  * (caller frees; NULL if the row has none). */
 int64_t results_find_resumable(ResultsDb *db, const char *experiment, char **config);
+/* runs.engine of run_id into buf ("" for a run recorded before it: NULL).
+ * 0, or -1 (printed). */
+int results_run_engine(ResultsDb *db, int64_t run_id, char *buf, size_t size);
 /* The experiment name and status of a run into the buffers, its thread count
  * into *threads and a copy of runs.config into *config (caller frees; NULL if
  * none) when those are not NULL; 0, or -1 (no such run: message printed). */

@@ -43,6 +43,8 @@ typedef struct {
     char *diff;            /* runs --diff ID ID ...: the ids as given, joined by ','
                             * (NULL: no --diff; "": --diff without ids) */
     const char *into;      /* merge --into ALL.db */
+    EngineSettings engine; /* from the environment (engine_settings_from_env), given to every
+                            * experiment loaded: Experiment.engine */
     int n_files;
     char **files;          /* experiment files after expanding directories */
 } CliOptions;
@@ -113,6 +115,7 @@ typedef struct {
     int n_sets;
     Sweep sweep;  /* no keys: one point, the file itself */
     MemCheck memory; /* each point's memory plan against the machine (grid_check) */
+    const EngineSettings *engine; /* every point's Experiment.engine */
     ConfigOverride ov[CLI_MAX_SETS + CN_SWEEP_MAX_KEYS];
 } Grid;
 
@@ -173,5 +176,6 @@ int cmd_lr_find(CliOptions *o);
 int cmd_export(CliOptions *o);  /* `cnnrun export` (ONNX) */
 int cmd_predict(CliOptions *o); /* `cnnrun predict` */
 int cmd_merge(CliOptions *o);   /* `cnnrun merge` */
+int cmd_tune(CliOptions *o);    /* `cnnrun tune` */
 
 #endif

@@ -75,6 +75,7 @@ int cmd_bench(CliOptions *o)
     }
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
+    e.engine = o->engine;
     cli_note_unswept(o, "bench");
     int batch = o->batch ? o->batch : e.batch_size;
     if (batch < dist_size()) {

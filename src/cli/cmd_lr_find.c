@@ -31,11 +31,13 @@ static int64_t begin_lr_find_run(ResultsDb *db, const Experiment *e, const LrFin
     experiment_print(e, mem);
     fprintf(mem, "\n; lr-find: lr %g -> %g over %d steps\n", lo->lr_min, lo->lr_max, lo->steps);
     fclose(mem);
+    char engine[128];
+    engine_settings_text(&e->engine, engine, sizeof engine);
     RunInfo info = {.experiment = name, .config_path = e->path, .config = cfg, .seed = e->seed,
                     .threads = threads, .ranks = dist_size(), .params = (int64_t)m->n_params,
                     .flops_per_image = model_flops_per_image(m), .epochs_planned = 0,
                     .version = CN_VERSION, .data_dir = data_desc,
-                    .blas_core = blas_core_name()};
+                    .blas_core = blas_core_name(), .engine = engine};
     int64_t id = results_begin_run(db, &info);
     free(cfg);
     return id;
@@ -116,6 +118,7 @@ int cmd_lr_find(CliOptions *o)
     }
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
+    e.engine = o->engine;
     cli_note_unswept(o, "lr-find");
     Model shapes;
     if (model_build(&e, 0, &shapes) != 0) {

@@ -233,6 +233,27 @@ static int find_point_resume(const Grid *g, long point, const Experiment *e, Cli
 }
 
 /* Trains grid point `point` of g (jobs.h). */
+/* A resumed run computes with the engine settings it was recorded with
+ * (runs.engine; a run recorded before them: this process's), whatever the
+ * environment says now; a difference is noted. */
+static void restore_engine(const char *path, int64_t id, const char *recorded, EngineSettings *es)
+{
+    EngineSettings then = *es;
+    if (id <= 0 || !recorded[0]) return;
+    if (engine_settings_parse(recorded, &then) != 0) {
+        fprintf(stderr, "%s: note: run %lld's engine settings '%s' are not this cnnrun's; it "
+                        "continues with this process's\n", path, (long long)id, recorded);
+        return;
+    }
+    char now[128];
+    engine_settings_text(es, now, sizeof now);
+    if (strcmp(now, recorded) != 0)
+        fprintf(stderr, "%s: note: run %lld continues with the engine settings it was recorded "
+                        "with (%s), not the environment's (%s)\n", path, (long long)id, recorded,
+                now);
+    *es = then;
+}
+
 int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, int64_t *after,
               const RunObserver *observer)
 {
@@ -255,6 +276,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
             int rc, skip;
             int64_t id;
             char ckpt[sizeof ckpt];
+            char engine[128]; /* the run's engine settings (runs.engine) */
         } found = {0};
         if (dist_rank() == 0)
             found.rc = g->sweep.n_keys == 0
@@ -263,7 +285,10 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
                            : find_point_resume(g, point, &e, o, db, ckdir, threads, after,
                                                &found.id, &found.skip, found.ckpt,
                                                sizeof found.ckpt);
+        if (dist_rank() == 0 && found.rc == 0 && !found.skip && found.id > 0)
+            results_run_engine(db, found.id, found.engine, sizeof found.engine);
         dist_bcast(&found, sizeof found);
+        restore_engine(path, found.id, found.engine, &e.engine);
         resume_id = found.id;
         memcpy(ckpt, found.ckpt, sizeof ckpt);
         if (found.rc != 0 || found.skip) {

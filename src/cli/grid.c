@@ -41,6 +41,7 @@ int grid_open(Grid *g, const char *path, const CliOptions *o)
     g->path = path;
     g->sets = o->sets;
     g->n_sets = o->n_sets;
+    g->engine = &o->engine;
     if (sweep_load(path, o->sets, o->n_sets, o->sweeps, o->n_sweeps, &g->sweep) != 0) return -1;
     return 0;
 }
@@ -62,7 +63,9 @@ int grid_load(Grid *g, long i, Experiment *e)
 {
     int n;
     const ConfigOverride *ov = grid_point(g, i, &n);
-    return experiment_load(g->path, ov, n, e);
+    if (experiment_load(g->path, ov, n, e) != 0) return -1;
+    e->engine = *g->engine;
+    return 0;
 }
 
 /* The file with the overrides ov, the network's shapes and the parameter
@@ -72,6 +75,7 @@ static int check_overrides(Grid *g, const ConfigOverride *ov, int n, Experiment 
 {
     Experiment e;
     if (experiment_load(g->path, ov, n, &e) != 0) return -1;
+    e.engine = *g->engine;
     Model m;
     int rc = model_build(&e, 0, &m); /* shapes only, no memory */
     if (rc == 0) {

@@ -40,6 +40,9 @@ static const char *usage =
     "                                     training throughput (img/s, step-time median and\n"
     "                                     spread, GFLOP/s against the sgemm peak) and per-layer\n"
     "                                     time; at least N steps (10), for at least S seconds\n"
+    "  tune   FILE.ini ...                each convolution's algorithm measured now (or\n"
+    "                                     kept from before) as a run would choose it, and the\n"
+    "                                     choice said; later runs on this machine reuse it\n"
     "  eval   FILE.ini --weights PATH [--tta mirror|mirror_translate] [--logits FILE]\n"
     "                                     test loss, accuracy, per-class accuracy, confusion\n"
     "                                     matrix of a checkpoint; --tta: the views' weighted\n"
@@ -82,10 +85,13 @@ static const char *usage =
     "  --help, --version\n"
     "\n"
     "environment:\n"
-    "  CNNRUN_CONV=tune|rule|im2col|winograd\n"
-    "                     each convolution's algorithm: measured when training starts (tune,\n"
-    "                     the default), the shape rule, or that one wherever it applies; a\n"
-    "                     resumed run keeps its checkpoint's (docs/performance.md)\n"
+    "  CNNRUN_CONV=tune|retune|rule|im2col|winograd|winograd4\n"
+    "                     each convolution's algorithm: measured once per machine and kept\n"
+    "                     in the wisdom file (tune, the default), measured again (retune),\n"
+    "                     the shape rule, or that one wherever it applies; a resumed run\n"
+    "                     keeps its own (docs/performance.md)\n"
+    "  CNNRUN_WISDOM=FILE where measured choices are kept (default\n"
+    "                     ~/.cache/cnnrun/conv-wisdom; empty: nowhere)\n"
     "  CNNRUN_DWSPLIT=batch|rows  how threads share a convolution's weight gradient\n"
     "                     (default: rows from 4 threads; docs/performance.md)\n"
     "  CNNRUN_BENCH_NODES=1  bench: one line per node, with its algorithm\n"
@@ -171,6 +177,7 @@ static int dispatch(int argc, char **argv)
         const char *name, *allowed;
         int (*fn)(CliOptions *);
     } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+                {"tune", "", cmd_tune},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
                 {"report", "output,runs,text", cmd_report},

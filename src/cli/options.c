@@ -269,6 +269,10 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
             o->sweeps[o->n_sweeps++] = (char *)val; /* sweep_load checks its form */
         }
     }
+    /* the engine's environment, read here once for every command that builds
+     * a network (a wrong value is a usage error before anything is written) */
+    int builds = strcmp(command, "report") && strcmp(command, "runs") && strcmp(command, "merge");
+    if (builds && engine_settings_from_env(&o->engine) != 0) return -1;
     return 0;
 }
 
@@ -293,7 +297,7 @@ int cli_setup_threads(int requested)
         n /= (int)(ranks_here < n ? ranks_here : n);
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
-    if (dist_world_rank() == 0) blas_warn_once(); /* a generic OpenBLAS core on a newer CPU */
+    if (dist_world_rank() == 0) blas_warn(); /* a generic OpenBLAS core on a newer CPU */
     return n;
 }
 

@@ -241,7 +241,8 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
                 (long long)r->run_id, first_epoch, r->s->run.epochs);
         return 0;
     }
-    char *cfg = experiment_text(e);
+    char *cfg = experiment_text(e), engine[128];
+    engine_settings_text(&e->engine, engine, sizeof engine);
     const Model *m = &r->s->model;
     RunInfo info = {.experiment = e->name, .config_path = e->path, .config = cfg,
                     .seed = e->seed, .threads = opt->threads, .ranks = opt->ranks,
@@ -249,7 +250,7 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
                     .flops_per_image = model_flops_per_image(m),
                     .epochs_planned = r->s->run.epochs,
                     .version = CN_VERSION, .data_dir = opt->data_dir,
-                    .blas_core = blas_core_name()};
+                    .blas_core = blas_core_name(), .engine = engine};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;

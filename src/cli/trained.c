@@ -34,6 +34,7 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
         return CN_EXIT_USAGE;
     }
     if (experiment_load(o->files[0], o->sets, o->n_sets, &t->e) != 0) return CN_EXIT_USAGE;
+    t->e.engine = o->engine;
     cli_note_unswept(o, command);
     /* memory is planned as for training: batches of at most batch_size; a
      * few images to predict need no more than their number (the flagship's

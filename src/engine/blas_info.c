@@ -113,12 +113,9 @@ int blas_core_advice(const char *core, IsaLevel cpu, const char *env_coretype, c
     return 1;
 }
 
-void blas_warn_once(void)
+void blas_warn(void)
 {
-    static int warned;
     char msg[640];
-    if (warned) return;
-    warned = 1;
     if (blas_core_advice(blas_core_name(), cpu_isa_level(), getenv("OPENBLAS_CORETYPE"), msg,
                          sizeof msg))
         fprintf(stderr, "cnnrun: %s\n", msg);

@@ -84,7 +84,7 @@ static size_t rows_chunk_rows(const ConvShape *s) {
 static int im2col_dw_by_rows(const ConvShape *s, int *T) {
     size_t k = conv_k(s), R = dwsplit_block_rows(k, 1);
     *T = dwsplit_threads(s->threads);
-    return dwsplit_rows(*T, (k + R - 1) / R);
+    return dwsplit_rows(s->dwsplit, *T, (k + R - 1) / R);
 }
 
 /* Scratch of one thread: its im2col chunk, then, when the im2col weight

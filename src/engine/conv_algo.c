@@ -1,7 +1,6 @@
 /* conv_algo.c — the convolution algorithms as one table: each row's name (as
  * CNNRUN_CONV, the model table and the results database spell it), the
- * shapes it computes, and whether the shape rule prefers it; and reading
- * CNNRUN_CONV. Adding an algorithm is one row here (and its dispatch in
+ * shapes it computes, and whether the shape rule prefers it. Adding an algorithm is one row here (and its dispatch in
  * conv.c); the autotuner (src/model/tune.c) times every eligible row. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,22 +9,18 @@
 #include "cnnrun/kernels.h"
 #include "winograd.h"
 
-/* Channels in and out from which the shape rule takes Winograd. Measured on
- * ResNet-18, batch 128, forward + backward per conv: 64 ch 260 vs 329 ms
- * (im2col faster), 128 ch 243 vs 233, 256 ch 250 vs 225, 512 ch 250 vs 215. */
-#define WINO_RULE_CHANNELS 128
-
+/* The shape rule takes F(4x4) wherever it computes the shape: it is what
+ * measuring chose for every 3x3 stride-1 convolution of ResNet-18 and the
+ * flagship net on the CPUs we know — Zen 4 (docs/performance.md: ResNet-18
+ * 114.7 img/s measured against 60.2 with the old rule of F(2x2) from 128
+ * channels) and a Xeon with AVX-512 (2026-12-07, `cnnrun tune`, 2 threads:
+ * 1.4-3.4x faster than im2col from 3 to 512 channels, 3x3 to 32x32 images,
+ * under OpenBLAS's SSE and AVX-512 kernels alike) — so a run that does not
+ * measure loses little. */
 static int every_shape(const ConvShape *s)
 {
     (void)s;
     return 1;
-}
-
-/* wide layers of at least 4x4: narrow ones are transform-bound */
-static int wide(const ConvShape *s)
-{
-    return s->c_in >= WINO_RULE_CHANNELS && s->c_out >= WINO_RULE_CHANNELS && s->h >= 4 &&
-           s->w >= 4;
 }
 
 static int never(const ConvShape *s)
@@ -42,10 +37,11 @@ static const struct {
     int dweight; /* the algorithm of its weight gradient */
 } rows[] = {
     {CONV_IM2COL, "im2col", every_shape, every_shape, CONV_IM2COL},
-    /* F(2x2)'s weight gradient stays im2col, as before Winograd had one, so the
-     * rule's runs keep their numbers; algo_dweight can ask for F(2x2)'s */
-    {CONV_WINOGRAD, "winograd", winograd_eligible, wide, CONV_IM2COL},
-    {CONV_WINOGRAD4, "winograd4", winograd_eligible, never, CONV_WINOGRAD4},
+    /* F(2x2)'s weight gradient stays im2col, as before Winograd had one, so
+     * runs recorded with it keep their numbers; algo_dweight can ask for
+     * F(2x2)'s */
+    {CONV_WINOGRAD, "winograd", winograd_eligible, never, CONV_IM2COL},
+    {CONV_WINOGRAD4, "winograd4", winograd_eligible, every_shape, CONV_WINOGRAD4},
 };
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
@@ -96,6 +92,12 @@ int conv_algo_rule(const ConvShape *s)
     return algo;
 }
 
+int conv_algo_rule_v1(const ConvShape *s)
+{
+    int wide = s->c_in >= 128 && s->c_out >= 128 && s->h >= 4 && s->w >= 4;
+    return wide && winograd_eligible(s) ? CONV_WINOGRAD : CONV_IM2COL;
+}
+
 int conv_algo_resolve(const ConvShape *s)
 {
     if (s->algo == CONV_AUTO) return conv_algo_rule(s);
@@ -107,22 +109,4 @@ int conv_algo_used_dweight(const ConvShape *s)
     if (s->algo_dweight != CONV_AUTO)
         return conv_algo_eligible(s->algo_dweight, s) ? s->algo_dweight : CONV_IM2COL;
     return rows[row_of(conv_algo_resolve(s))].dweight;
-}
-
-int conv_choice_from_env(int *forced)
-{
-    const char *v = getenv("CNNRUN_CONV");
-    *forced = CONV_AUTO;
-    if (!v || !*v || strcmp(v, "tune") == 0) return CONV_CHOICE_TUNE;
-    if (strcmp(v, "rule") == 0) return CONV_CHOICE_RULE;
-    int algo = strcmp(v, "winograd2") == 0 ? CONV_WINOGRAD : conv_algo_by_name(v);
-    if (algo >= 0) {
-        *forced = algo;
-        return CONV_CHOICE_FORCED;
-    }
-    fprintf(stderr, "cnnrun: CNNRUN_CONV=%s: expected tune (measure each convolution's "
-                    "algorithms, the default), rule (the shape rule) or one algorithm:", v);
-    for (int i = 0; i < N_ROWS; i++) fprintf(stderr, "%s %s", i ? "," : "", rows[i].name);
-    fputc('\n', stderr);
-    return -1;
 }

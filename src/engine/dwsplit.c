@@ -1,6 +1,5 @@
 /* dwsplit.c — how a convolution's weight gradient is split over threads:
- * the mode (CNNRUN_DWSPLIT, read once, or conv_dwsplit_set), the automatic
- * choice, and the fixed row blocks of the rows split.
+ * the automatic choice from the mode a call comes with (ConvShape.dwsplit), and the fixed row blocks of the rows split.
  *
  * The batch split gives each thread its share of the images (im2col) or
  * tiles (Winograd) and its own zeroed copy of the whole gradient, added in
@@ -10,10 +9,6 @@
  * each thread adds its blocks of the gradient's rows over that chunk straight
  * into the one gradient: no copies, no sum, and each element summed over the
  * batch in the same order by one product whatever the thread count. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "cnnrun/kernels.h"
 #include "dwsplit.h"
 #include "parallel.h"
@@ -27,45 +22,9 @@
 /* Fewest row blocks the block size aims for (a 16-thread team's 2 each). */
 #define DWSPLIT_MIN_BLOCKS 32
 
-static int mode = -1; /* CONV_DWSPLIT_*; -1: CNNRUN_DWSPLIT not read yet */
-
-static int parse(const char *v)
+int dwsplit_rows(int mode, int threads, size_t blocks)
 {
-    if (!v || !*v || strcmp(v, "auto") == 0) return CONV_DWSPLIT_AUTO;
-    if (strcmp(v, "batch") == 0) return CONV_DWSPLIT_BATCH;
-    if (strcmp(v, "rows") == 0) return CONV_DWSPLIT_ROWS;
-    return -1;
-}
-
-int conv_dwsplit_from_env(void)
-{
-    const char *v = getenv("CNNRUN_DWSPLIT");
-    int m = parse(v);
-    if (m < 0)
-        fprintf(stderr, "cnnrun: CNNRUN_DWSPLIT=%s: expected batch (each thread its own copy "
-                        "of a weight gradient), rows (the threads share it by rows) or auto "
-                        "(rows from %d threads, the default)\n",
-                v, DWSPLIT_MIN_THREADS);
-    return m;
-}
-
-void conv_dwsplit_set(int m)
-{
-    mode = m;
-}
-
-int conv_dwsplit_get(void)
-{
-    if (mode < 0) {
-        int m = parse(getenv("CNNRUN_DWSPLIT")); /* a wrong value: refused at model build */
-        mode = m < 0 ? CONV_DWSPLIT_AUTO : m;
-    }
-    return mode;
-}
-
-int dwsplit_rows(int threads, size_t blocks)
-{
-    switch (conv_dwsplit_get()) {
+    switch (mode) {
     case CONV_DWSPLIT_ROWS: return 1;
     case CONV_DWSPLIT_BATCH: return 0;
     default: return threads >= DWSPLIT_MIN_THREADS && blocks >= (size_t)threads;

@@ -1,15 +1,15 @@
 /* dwsplit.h — how a convolution's weight gradient is split over threads
  * (private to the engine; conv.c and winograd.c ask it). The mode itself
- * (CNNRUN_DWSPLIT, conv_dwsplit_set) is in cnnrun/kernels.h. */
+ * (CONV_DWSPLIT_*, ConvShape.dwsplit) is in cnnrun/kernels.h. */
 #ifndef CNNRUN_DWSPLIT_H
 #define CNNRUN_DWSPLIT_H
 
 #include <stddef.h>
 
 /* 1: split the weight gradient by its rows (blocks of dwsplit_block_rows)
- * over `threads` threads; 0: by the batch (each thread its own copy of the
+ * over `threads` threads, as `mode` (CONV_DWSPLIT_*) says; 0: by the batch (each thread its own copy of the
  * gradient, added in thread order). `blocks`: the row blocks there are. */
-int dwsplit_rows(int threads, size_t blocks);
+int dwsplit_rows(int mode, int threads, size_t blocks);
 
 /* Rows of one block of a gradient of `products` matrices of `rows` rows
  * each (im2col: 1 x K; Winograd: a*a x C_in): 64, 128 or 256, from the shape

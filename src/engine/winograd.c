@@ -328,7 +328,7 @@ static size_t rows_block(const Variant *v, int cin) {
 static int wgrad_by_rows(const Variant *v, const ConvShape *s, int *T) {
     size_t R = rows_block(v, s->c_in);
     *T = dwsplit_threads(s->threads);
-    return dwsplit_rows(*T, (size_t)v->a * v->a * (((size_t)s->c_in + R - 1) / R));
+    return dwsplit_rows(s->dwsplit, *T, (size_t)v->a * v->a * (((size_t)s->c_in + R - 1) / R));
 }
 
 /* Weight gradient, rows split: the one S, a batch's V and Z, and each

@@ -85,7 +85,7 @@ static ConvShape conv_shape(const Model *m, const Node *n, int batch)
     in_shape(m, n, &c, &h, &w);
     ConvShape s = {.n = batch, .h = h, .w = w, .c_in = c, .c_out = n->c, .kh = n->size,
                    .kw = n->size, .stride = n->stride, .pad = n->pad, .algo = n->algo,
-                   .threads = m->threads};
+                   .threads = m->threads, .dwsplit = m->exp->engine.dwsplit};
     conv_shape_init(&s);
     return s;
 }

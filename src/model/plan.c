@@ -127,13 +127,6 @@ static void plan_inplace(Model *m)
     free(consumers);
 }
 
-/* CNNRUN_FUSE=0 in the environment turns plan_fusion off (tests compare the
- * two; results are bit-identical). */
-static bool fusion_enabled(void)
-{
-    const char *v = getenv("CNNRUN_FUSE");
-    return !(v && !strcmp(v, "0"));
-}
 
 /* Fusion of element-wise passes, between a node and the next one:
  *  - a node that can apply an activation in its own passes
@@ -161,7 +154,7 @@ static void plan_fusion(Model *m)
         m->nodes[i].stats_for = -1;
         m->nodes[i].stats_given = false;
     }
-    if (!fusion_enabled()) return;
+    if (m->exp->engine.no_fuse) return; /* CNNRUN_FUSE=0: tests compare the two */
     int *consumers = xcalloc((size_t)m->n_nodes, sizeof(int));
     for (int i = 0; i < m->n_nodes; i++)
         for (int k = 0; k < m->nodes[i].n_in; k++)

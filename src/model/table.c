@@ -87,7 +87,6 @@ static void section_conv_algos(const Model *m, int s, char *buf, size_t size)
 
 void model_print_conv_choice(const Model *m, FILE *f)
 {
-    int forced;
     switch (m->conv_from) {
     case CONV_FROM_RULE:
         if (m->conv_tune)
@@ -97,14 +96,18 @@ void model_print_conv_choice(const Model *m, FILE *f)
             fprintf(f, "conv algorithms: the shape rule, not measured\n");
         break;
     case CONV_FROM_ENV:
-        conv_choice_from_env(&forced);
-        fprintf(f, "conv algorithms: CNNRUN_CONV=%s wherever eligible\n", conv_algo_name(forced));
+        fprintf(f, "conv algorithms: CNNRUN_CONV=%s wherever eligible\n",
+                conv_algo_name(m->exp->engine.conv_forced));
         break;
     case CONV_FROM_TUNING:
         fprintf(f, "conv algorithms: measured, the fastest of each (%d shape%s timed in %.2f s "
                    "on %d thread%s)\n",
                 m->conv_tune_shapes, m->conv_tune_shapes == 1 ? "" : "s", m->conv_tune_seconds,
                 m->threads, m->threads == 1 ? "" : "s");
+        break;
+    case CONV_FROM_WISDOM:
+        fprintf(f, "conv algorithms: measured on this machine before (%s; CNNRUN_CONV=retune "
+                   "measures again)\n", m->exp->engine.wisdom);
         break;
     case CONV_FROM_CHECKPOINT:
         fprintf(f, "conv algorithms: as the checkpoint recorded them\n");

@@ -1,10 +1,14 @@
-/* tune.c — each convolution's algorithm (Node.algo). At build, what
- * CNNRUN_CONV asks for: the shape rule, or one algorithm wherever eligible
- * (conv_choice_from_env). Then, unless CNNRUN_CONV says otherwise, measured
- * (model_tune_convs, as cuDNN's benchmark mode does): every eligible
- * algorithm of each distinct shape is timed for forward + backward on a
- * sample of the batch with the model's threads, and the fastest is kept;
- * repeated shapes (ResNet's blocks) are timed once. A checkpoint's choice is
+/* tune.c — each convolution's algorithm (Node.algo). At build, what the
+ * experiment's engine settings ask for (EngineSettings.conv: read from
+ * CNNRUN_CONV by the command line): the shape rule, or one algorithm wherever
+ * eligible. Then, when they ask for measuring (model_tune_convs, as cuDNN's
+ * benchmark mode does): each distinct shape's choice is taken from the
+ * machine's wisdom file (wisdom.c) where it was measured before, else every
+ * eligible algorithm is timed for forward + backward on a sample of the batch
+ * with the model's threads, in turns, the best of several passes each, and
+ * the fastest kept unless it beats the rule's choice by less than a margin;
+ * the choice is added to the file, so every later process computes the same.
+ * Repeated shapes (ResNet's blocks) are timed once. A checkpoint's choice is
  * put back as it was (model_set_conv_algos), so that a resumed run computes
  * what the interrupted one would have. The kernels' shared scratch depends
  * on the algorithms: model_scratch_need sizes it (plan.c allocates it), and
@@ -18,6 +22,7 @@
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 #include "ops.h"
+#include "wisdom.h"
 
 /* One timing pass of forward + backward aims at this many FLOPs per thread
  * (some 20-40 ms), and gives each thread at least TUNE_ROWS output pixels,
@@ -31,7 +36,11 @@
  * against 72 ms. */
 #define TUNE_FLOPS_PER_THREAD 4e9
 #define TUNE_ROWS 4096
-#define TUNE_PASSES 3 /* timed, after one warm-up pass; the best counts */
+#define TUNE_PASSES 5 /* timed, in turns, after one warm-up pass; the best counts */
+/* Another algorithm replaces the rule's only when it is this much faster:
+ * two algorithms within timing noise of each other are not worth a choice
+ * that a busy moment of the machine could have made. */
+#define TUNE_MARGIN 0.05
 #define MAX_CANDIDATES 8
 
 static int is_conv(const Node *n)
@@ -46,18 +55,16 @@ static ConvShape shape_of(const Model *m, const Node *n, int batch)
 
 int model_init_conv_algos(Model *m)
 {
-    int forced;
-    int choice = conv_choice_from_env(&forced);
-    if (choice < 0 || conv_dwsplit_from_env() < 0) return -1; /* CNNRUN_DWSPLIT checked here too */
-    m->conv_tune = choice == CONV_CHOICE_TUNE;
-    m->conv_from = choice == CONV_CHOICE_FORCED ? CONV_FROM_ENV : CONV_FROM_RULE;
+    const EngineSettings *es = &m->exp->engine;
+    int forced = es->conv == CONV_CHOICE_FORCED;
+    m->conv_tune = es->conv == CONV_CHOICE_TUNE || es->conv == CONV_CHOICE_RETUNE;
+    m->conv_from = forced ? CONV_FROM_ENV : CONV_FROM_RULE;
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         if (!is_conv(n)) continue;
         ConvShape s = shape_of(m, n, 1);
-        n->algo = choice == CONV_CHOICE_FORCED && conv_algo_eligible(forced, &s)
-                      ? forced
-                      : conv_algo_rule(&s);
+        n->algo = forced && conv_algo_eligible(es->conv_forced, &s) ? es->conv_forced
+                                                                    : conv_algo_rule(&s);
     }
     return 0;
 }
@@ -108,8 +115,12 @@ static void fill(float *p, size_t n, unsigned seed)
 }
 
 /* The fastest of s's k candidates for one forward + backward (din only when
- * the node has an input gradient), at a sample of s->n images. */
-static int fastest(const ConvShape *full, int need_din, const int *cand, int k, int threads)
+ * the node has an input gradient), at a sample of s->n images; the rule's
+ * choice unless another beats it by TUNE_MARGIN. Each candidate's best time
+ * goes into times ("NAME:MS,..."). prefer (a test hook, 0: none): that
+ * algorithm is seen 100x faster than measured. */
+static int fastest(const ConvShape *full, int need_din, const int *cand, int k, int threads,
+                   int prefer, char *times, size_t size)
 {
     ConvShape s = *full;
     s.n = sample_images(full, threads);
@@ -137,12 +148,21 @@ static int fastest(const ConvShape *full, int need_din, const int *cand, int k, 
             conv_forward(&s, in, w, NULL, out, scratch);
             conv_backward(&s, in, w, dout, din, 0, dw, NULL, scratch);
             double t = now_seconds() - t0;
+            if (cand[c] == prefer) t /= 100;
             if (pass > 0 && t < best[c]) best[c] = t;
         }
     }
-    int win = 0;
-    for (int c = 1; c < k; c++)
-        if (best[c] < best[win]) win = c; /* a tie keeps the earlier row */
+    int rule = conv_algo_rule(full), win = -1, at_rule = 0;
+    for (int c = 0; c < k; c++) {
+        if (cand[c] == rule) at_rule = c;
+        if (win < 0 || best[c] < best[win]) win = c; /* a tie keeps the earlier row */
+    }
+    if (best[win] > best[at_rule] * (1 - TUNE_MARGIN)) win = at_rule;
+    size_t o = 0;
+    times[0] = '\0';
+    for (int c = 0; c < k && o < size; c++)
+        o += (size_t)snprintf(times + o, size - o, "%s%s:%.2f", c ? "," : "",
+                              conv_algo_name(cand[c]), best[c] * 1e3);
     free(in), free(w), free(dout), free(out), free(dw), free(scratch), free(din);
     return cand[win];
 }
@@ -151,7 +171,8 @@ static int fastest(const ConvShape *full, int need_din, const int *cand, int k, 
 typedef struct {
     ConvShape s;
     int need_din;
-    int algo;
+    int algo;     /* -1: to be measured */
+    int reported; /* a node of this shape was done: the next ones take its choice */
 } Timed;
 
 static int same(const Timed *t, const ConvShape *s, int need_din)
@@ -162,13 +183,49 @@ static int same(const Timed *t, const ConvShape *s, int need_din)
            a->pad == s->pad && t->need_din == need_din;
 }
 
-void model_tune_convs(Model *m)
+/* One line of `cnnrun tune`: the node, its shape, the times, the choice. */
+static void report_shape(FILE *f, const Node *n, const ConvShape *s, const char *times, int algo,
+                         const char *how)
+{
+    fprintf(f, "  %-14s %4d x %3dx%-3d -> %4d  %dx%d/%d  %-48s %-10s %s\n", n->name, s->c_in,
+            s->h, s->w, s->c_out, s->kh, s->kw, s->stride, times, conv_algo_name(algo), how);
+}
+
+void model_tune_convs(Model *m, FILE *report)
 {
     if (!m->conv_tune || m->max_batch == 0) return;
+    const EngineSettings *es = &m->exp->engine;
     double t0 = now_seconds();
     Timed *timed = xcalloc((size_t)m->n_nodes, sizeof *timed);
-    int n_timed = 0;
+    int n_timed = 0, n_measure = 0;
+    char machine[256], key[160], times[256];
+    wisdom_machine(machine, sizeof machine, m->threads, "fp32");
+    Wisdom w;
+    wisdom_open(&w, es->wisdom, machine); /* locked: a second process waits for the first */
+    /* the distinct shapes, and which of them the file does not have */
     for (int i = 0; i < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        if (!is_conv(n)) continue;
+        ConvShape s = shape_of(m, n, m->max_batch);
+        int cand[MAX_CANDIDATES];
+        if (conv_algo_candidates(&s, cand, MAX_CANDIDATES) == 1) continue;
+        int need_din = n->in[0] != NODE_INPUT; /* the network's input has no gradient */
+        int t = 0;
+        while (t < n_timed && !same(&timed[t], &s, need_din)) t++;
+        if (t < n_timed) continue;
+        wisdom_shape_key(key, sizeof key, &s, need_din);
+        int algo = es->conv == CONV_CHOICE_RETUNE ? -1 : wisdom_find(&w, key, NULL, 0);
+        if (algo >= 0 && !conv_algo_eligible(algo, &s)) algo = -1;
+        timed[n_timed++] = (Timed){.s = s, .need_din = need_din, .algo = algo};
+        n_measure += algo < 0;
+    }
+    if (n_measure > 0)
+        fprintf(stderr, "cnnrun: measuring the convolution algorithms of %d shape%s on %d "
+                        "thread%s (%s%s)\n",
+                n_measure, n_measure == 1 ? "" : "s", m->threads, m->threads == 1 ? "" : "s",
+                w.fd >= 0 ? "once on this machine: kept in " : "not kept: no wisdom file",
+                w.fd >= 0 ? w.path : "");
+    for (int i = 0, t; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         if (!is_conv(n)) continue;
         ConvShape s = shape_of(m, n, m->max_batch);
@@ -178,20 +235,30 @@ void model_tune_convs(Model *m)
             n->algo = cand[0];
             continue;
         }
-        int need_din = n->in[0] != NODE_INPUT; /* the network's input has no gradient */
-        int t = 0;
-        while (t < n_timed && !same(&timed[t], &s, need_din)) t++;
-        if (t == n_timed) {
-            timed[t] = (Timed){.s = s, .need_din = need_din,
-                               .algo = fastest(&s, need_din, cand, k, m->threads)};
-            n_timed++;
+        int need_din = n->in[0] != NODE_INPUT;
+        for (t = 0; !same(&timed[t], &s, need_din); t++) {}
+        Timed *td = &timed[t];
+        const char *how = td->reported ? "same as above" : "kept";
+        times[0] = '\0';
+        if (td->algo < 0) {
+            wisdom_shape_key(key, sizeof key, &s, need_din);
+            td->algo = fastest(&s, need_din, cand, k, m->threads, es->tune_prefer, times,
+                               sizeof times);
+            wisdom_add(&w, key, td->algo, times);
+            how = "measured";
+        } else if (report && !td->reported) {
+            wisdom_shape_key(key, sizeof key, &s, need_din);
+            wisdom_find(&w, key, times, sizeof times);
         }
-        n->algo = timed[t].algo;
+        if (report) report_shape(report, n, &s, times, td->algo, how);
+        td->reported = 1;
+        n->algo = td->algo;
     }
+    wisdom_close(&w);
     free(timed);
     resize_scratch(m);
-    m->conv_from = CONV_FROM_TUNING;
-    m->conv_tune_shapes = n_timed;
+    m->conv_from = n_measure > 0 ? CONV_FROM_TUNING : CONV_FROM_WISDOM;
+    m->conv_tune_shapes = n_measure;
     m->conv_tune_seconds = now_seconds() - t0;
 }
 
@@ -211,9 +278,16 @@ int model_conv_algos(const Model *m, int *algos, int max)
 int model_set_conv_algos(Model *m, const int *algos, int n, const char *who)
 {
     if (n != model_conv_algos(m, NULL, 0)) return -1;
-    if (!algos) { /* as a build without measuring gives them */
-        model_init_conv_algos(m); /* CNNRUN_CONV was read at build: it is valid */
-        m->conv_tune = false;     /* nothing is to be measured any more */
+    if (!algos) { /* as the rule gave them when they were not recorded */
+        model_init_conv_algos(m);
+        m->conv_from = CONV_FROM_RULE;
+        for (int i = 0; i < m->n_nodes; i++) {
+            Node *node = &m->nodes[i];
+            if (!is_conv(node)) continue;
+            ConvShape s = shape_of(m, node, 1);
+            node->algo = conv_algo_rule_v1(&s);
+        }
+        m->conv_tune = false; /* nothing is to be measured any more */
         resize_scratch(m);
         return 0;
     }

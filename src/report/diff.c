@@ -4,8 +4,9 @@
  * run. A run's keys are those of its stored resolved configuration
  * (runs.config: `[section]` then `key = value`, a `; key = (not set: ...)`
  * comment too, as SECTION.KEY like --set takes them) with the run_params keys it
- * lacks (all the keys of a run recorded without its configuration); a key a
- * run lacks shows as "-". The runs are checked by report_load_table: an id
+ * lacks (all the keys of a run recorded without its configuration), and the
+ * engine's settings it ran with (runs.engine "conv=tune dwsplit=auto" as
+ * engine.conv, engine.dwsplit); a key a run lacks shows as "-". The runs are checked by report_load_table: an id
  * not in the database is refused as `cnnrun runs --runs` refuses it. */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -74,6 +75,20 @@ static void parse_config(Diff *d, int run, const char *config)
     free(text);
 }
 
+/* runs.engine's "k=v k=v" into run `run` as engine.k. */
+static void parse_engine(Diff *d, int run, const char *engine)
+{
+    char *text = xstrdup(engine), *save = NULL;
+    for (char *w = strtok_r(text, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(w, '='), full[128];
+        if (!eq) continue;
+        *eq = '\0';
+        snprintf(full, sizeof full, "engine.%s", w);
+        put(d, run, full, eq + 1);
+    }
+    free(text);
+}
+
 static int same(const char *a, const char *b)
 {
     return a && b ? strcmp(a, b) == 0 : a == b;
@@ -99,8 +114,9 @@ int report_print_diff(const char *path, const int64_t *ids, int n, FILE *f)
     }
     Diff d = {.n_runs = n};
     sqlite3_stmt *cst = NULL, *pst = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT config FROM runs WHERE id = ?1", -1, &cst, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_prepare_v2(db, version >= 11 ? "SELECT config, engine FROM runs WHERE id = ?1"
+                                             : "SELECT config, NULL FROM runs WHERE id = ?1",
+                           -1, &cst, NULL) != SQLITE_OK ||
         (version >= 6 && sqlite3_prepare_v2(db, "SELECT key, value FROM run_params WHERE "
                                                 "run_id = ?1 ORDER BY key", -1, &pst, NULL) !=
                              SQLITE_OK)) {
@@ -117,6 +133,8 @@ int report_print_diff(const char *path, const int64_t *ids, int n, FILE *f)
         if (config) parse_config(&d, i, config);
         else fprintf(f, "(run %lld has no stored configuration: its run_params alone)\n",
                      (long long)ids[i]);
+        const char *engine = config ? (const char *)sqlite3_column_text(cst, 1) : NULL;
+        if (engine) parse_engine(&d, i, engine);
         if (!pst) continue;
         sqlite3_reset(pst);
         sqlite3_bind_int64(pst, 1, ids[i]);

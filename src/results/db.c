@@ -284,9 +284,9 @@ ResultsDb *results_open(const char *path)
     if (prepare(r,
                 "INSERT INTO runs (experiment, config_path, config, status, started_at, seed, "
                 "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname, ranks, "
-                "blas_core) "
+                "blas_core, engine) "
                 "VALUES (?1, ?2, ?3, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, "
-                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
@@ -372,6 +372,7 @@ int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
     bind_text_or_null(st, 11, have_host ? host : NULL);
     sqlite3_bind_int(st, 12, info->ranks > 0 ? info->ranks : 1);
     bind_text_or_null(st, 13, info->blas_core);
+    bind_text_or_null(st, 14, info->engine);
 
     char msg[256];
     if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
@@ -689,6 +690,27 @@ int results_run_status(ResultsDb *r, int64_t run_id, char *experiment, size_t ex
         db_error(r->path, "there is no run with id %lld", (long long)run_id);
     } else {
         db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+int results_run_engine(ResultsDb *r, int64_t run_id, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!r) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT engine FROM runs WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK) {
+        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    int ok = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        str_copy(buf, size, t ? (const char *)t : "");
+        ok = 0;
     }
     sqlite3_finalize(st);
     return ok;

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 10
+#define RESULTS_SCHEMA_VERSION 11
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -242,6 +242,10 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * counts a pruned run (n, n_pruned) but leaves it out of its means */
     "DROP VIEW IF EXISTS run_groups;\n"
     "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
+    /* 10 -> 11: runs.engine, the engine's settings that ran it
+     * ("conv=tune dwsplit=auto fuse=on": engine_settings_text), put back on
+     * resume and shown by runs --diff. Rows written before: NULL. */
+    "ALTER TABLE runs ADD COLUMN engine TEXT;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

@@ -616,7 +616,8 @@ static void restore_conv_algos(const char *path, Model *m, const int *algos, int
     if (differ && !m->conv_tune && m->conv_from != CONV_FROM_CHECKPOINT)
         fprintf(stderr, "%s: note: the convolutions run the algorithms the checkpoint records; "
                         "CNNRUN_CONV=%s applies to new runs\n",
-                path, getenv("CNNRUN_CONV"));
+                path, m->exp->engine.conv == CONV_CHOICE_FORCED
+                          ? conv_algo_name(m->exp->engine.conv_forced) : "rule");
     model_set_conv_algos(m, algos, n, path);
 }
 

@@ -43,7 +43,7 @@ int session_open(Session *s, const Experiment *e, int batch, int n_train)
     /* the memory is planned for this rank's slice of a full batch */
     if (model_build(e, (batch + s->ranks - 1) / s->ranks, &s->model) != 0) return CN_EXIT_USAGE;
     const char *was = xalloc_hint(model_memory_hint);
-    model_tune_convs(&s->model); /* unless CNNRUN_CONV chose them already */
+    model_tune_convs(&s->model, NULL); /* unless the engine settings chose them already */
     if (s->ranks > 1) share_conv_algos(&s->model);
     s->bn_sync = dist_bn_sync_new();
     s->model.bn_sync = s->bn_sync;
