@@ -944,6 +944,37 @@ START_TEST(test_same_seed_any_timing)
 }
 END_TEST
 
+/* precision = bf16 (issue 35): stopped after an epoch and resumed, the run
+ * ends on the uninterrupted bf16 curve, bit for bit, and its row says bf16;
+ * the bf16 curve is not the fp32 one (the products' inputs were rounded). */
+START_TEST(test_bf16_resume)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s", TINY_WINO);
+    const char *at = "name = tiny\n";
+    char *p = strstr(text, at);
+    ck_assert_ptr_nonnull(p);
+    memmove(p + strlen(at) + strlen("precision = bf16\n"), p + strlen(at), strlen(p + strlen(at)) + 1);
+    memcpy(p + strlen(at), "precision = bf16\n", strlen("precision = bf16\n"));
+    write_file("tiny.ini", text);
+    Curve ref = reference_curve_in("ref/r.db");
+    ck_assert_msg(strstr(out, "precision bf16: the matrix products' inputs rounded"), "%s", out);
+    interrupt_after_first_epoch("b");
+    ck_assert_int_eq(cnnrun("run tiny.ini --db b/r.db --threads 1 --resume"), 0);
+    Curve got = read_curve("b/r.db");
+    assert_same_curve(&ref, &got);
+    assert_db_sound("b/r.db");
+    char prec[32];
+    query_text("b/r.db", "select precision from runs where id = 1", prec, sizeof prec);
+    ck_assert_str_eq(prec, "bf16");
+    write_file("tiny.ini", TINY_WINO);
+    Curve fp32 = reference_curve_in("fp32/r.db");
+    int differ = 0;
+    for (int i = 0; i < EPOCHS; i++) differ |= fp32.v[i][2] != ref.v[i][2];
+    ck_assert_msg(differ, "bf16 and fp32 gave the same bits");
+}
+END_TEST
+
 /* The engine's settings are the run's: a run recorded with the weight
  * gradient split by rows, stopped and resumed with CNNRUN_DWSPLIT=batch,
  * continues split by rows (and says so) on the uninterrupted curve; runs
@@ -1276,6 +1307,7 @@ int main(void)
     tcase_add_test(tc, test_tuned_resume);
     tcase_add_test(tc, test_same_seed_any_timing);
     tcase_add_test(tc, test_resume_keeps_engine_settings);
+    tcase_add_test(tc, test_bf16_resume);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);

@@ -165,6 +165,7 @@ typedef struct {
     int steps;              /* default 0: epochs decide */
     int eval_every;         /* evaluate every N epochs, 0: only the last; default 1 */
     TtaMode tta;            /* views of the final evaluation; default none */
+    Precision precision;    /* of the matrix products (kernels.h); default fp32 */
     int patience;           /* stop after N evaluated epochs without a better accuracy; 0 = off */
     double target_accuracy; /* stop when the evaluated accuracy reaches it; 0 = off */
 

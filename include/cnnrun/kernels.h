@@ -63,11 +63,18 @@ typedef struct {
     void *ctx;
 } BnSync;
 
+/* The precision of the matrix products ([experiment] precision): fp32, or
+ * bf16 inputs with fp32 sums (src/engine/bf16.c). Everything else — the
+ * stored activations, batch norm, the loss, the weights and the optimizer —
+ * stays fp32. */
+typedef enum { PRECISION_FP32 = 0, PRECISION_BF16, PRECISION_COUNT } Precision;
+
 /* A kernel call's work space and the threads it may use. */
 typedef struct {
     float *f;      /* `floats` floats, 64-byte aligned */
     size_t floats;
     int threads;   /* >= 1 */
+    int precision; /* Precision of its matrix products */
     /* batch norm in training: statistics over the processes that share the
      * batch; NULL (always outside data-parallel training): this one's rows */
     const BnSync *bn_sync;
@@ -93,10 +100,32 @@ size_t gemm_work_floats(int m, int n, int k, int threads);
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc, const Workspace *ws);
 
+/* ---- bf16 products (src/engine/bf16.c) ----
+ * bf16_gemm: c (m,n) = op(a) x op(b) + beta c, row-major, with a and b
+ * rounded to bf16 (to nearest, ties to even) and the products summed in
+ * fp32 — by oneDNN's matmul where the CPU has bf16 instructions and cnnrun
+ * was built with oneDNN, else emulated (the rounded inputs through sgemm;
+ * `emulate` asks for that path anyway: tests compare the two). The same
+ * numbers either way up to the order of the fp32 sums. One thread. gemm()
+ * calls it for a Workspace of PRECISION_BF16. */
+typedef enum { BF16_EMULATED, BF16_ONEDNN_AVX512, BF16_ONEDNN_AMX } Bf16Path;
+void bf16_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc, int emulate);
+/* x rounded to the nearest bf16 value (ties to even), as an fp32. */
+float bf16_round(float x);
+/* The path bf16_gemm takes on this CPU and build, and its name. */
+Bf16Path bf16_path(void);
+const char *bf16_path_name(Bf16Path p);
+/* Where the path is emulated: a warning (slower than fp32, and why) into
+ * buf, 1; else 0. */
+int bf16_path_warning(char *buf, size_t size);
+
 /* The sgemm peak as the engine runs products (src/engine/peak.c): GFLOP/s of
  * the best of `reps` n x n x n products through gemm() on the engine's
  * threads, after one warm-up product. */
 double gemm_peak_gflops(int n, int reps);
+/* The same for products of a Precision (PRECISION_BF16: bf16_gemm's path). */
+double gemm_peak_gflops_in(int n, int reps, int precision);
 
 /* ---- convolution (im2col + cblas_sgemm; 1x1 stride-1 without im2col) ---- */
 /* Algorithms (the table in src/engine/conv_algo.c has one row per algorithm:
@@ -124,6 +153,7 @@ typedef struct {
                                 by conv_scratch_floats with the same value holds them */
     int dwsplit;             /* CONV_DWSPLIT_*: how the weight gradient is split (the
                                 scratch depends on it) */
+    int precision;           /* Precision of its products (PRECISION_FP32: 0) */
 } ConvShape;
 
 /* The algorithm that runs the weight gradient of s: s->algo_dweight where

@@ -27,6 +27,7 @@ typedef struct {
     const char *data_dir;
     const char *blas_core;     /* the OpenBLAS core that ran it (blas_core_name) */
     const char *engine;        /* the engine's settings (engine_settings_text) */
+    const char *precision;     /* "fp32", "bf16" ([experiment] precision) */
 } RunInfo;
 
 /* Opens (creating the file, its parent directory and the schema if needed). */

@@ -89,6 +89,10 @@ int cmd_bench(CliOptions *o)
     /* each rank measures its own threads' peak at the same time; the run's
      * peak is their sum (the effective GFLOP/s are the whole batch's) */
     double peak = gemm_peak_gflops(PEAK_N, PEAK_REPS);
+    double bf16_peak = e.precision == PRECISION_BF16 ? gemm_peak_gflops_in(PEAK_N, PEAK_REPS,
+                                                                           PRECISION_BF16)
+                                                     : 0;
+    dist_sum_doubles(&bf16_peak, 1);
     dist_sum_doubles(&peak, 1);
     Session ses;
     if (session_open(&ses, &e, batch, 0) != CN_EXIT_OK) {
@@ -131,6 +135,9 @@ int cmd_bench(CliOptions *o)
                "img/s of the whole batch\n", ses.ranks, threads, m->max_batch);
     printf("sgemm peak: %.1f GFLOP/s (engine gemm(), %d^3, best of %d%s)\n", peak, PEAK_N,
            PEAK_REPS, ses.ranks > 1 ? ", summed over the ranks" : "");
+    if (e.precision == PRECISION_BF16)
+        printf("bf16 product peak: %.1f GFLOP/s (%s, %d^3; precision = bf16)\n", bf16_peak,
+               bf16_path_name(bf16_path()), PEAK_N);
     printf("OpenBLAS core: %s (%s kernels) on a CPU with %s%s%s (%s)\n", blas_core_name(),
            isa_level_name(blas_core_level(blas_core_name())), isa_level_name(cpu_isa_level()),
            getenv("OPENBLAS_CORETYPE") ? "; OPENBLAS_CORETYPE=" : "",
@@ -160,6 +167,8 @@ int cmd_bench(CliOptions *o)
            1e3 * quantile(times, steps, 0.75), 1e3 * times[steps - 1], effective,
            peak > 0 ? effective / peak : 0);
     printf("sgemm_peak_gflops=%.1f\n", peak);
+    printf("precision=%s\n", e.precision == PRECISION_BF16 ? "bf16" : "fp32");
+    if (e.precision == PRECISION_BF16) printf("bf16_peak_gflops=%.1f\n", bf16_peak);
     printf("effective_gflops=%.1f\n", effective);
     printf("peak_ratio=%.3f\n", peak > 0 ? effective / peak : 0);
     printf("step_ms_median=%.2f\nstep_ms_min=%.2f\nstep_ms_q1=%.2f\nstep_ms_q3=%.2f\n"

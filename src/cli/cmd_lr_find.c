@@ -37,7 +37,8 @@ static int64_t begin_lr_find_run(ResultsDb *db, const Experiment *e, const LrFin
                     .threads = threads, .ranks = dist_size(), .params = (int64_t)m->n_params,
                     .flops_per_image = model_flops_per_image(m), .epochs_planned = 0,
                     .version = CN_VERSION, .data_dir = data_desc,
-                    .blas_core = blas_core_name(), .engine = engine};
+                    .blas_core = blas_core_name(), .engine = engine,
+                    .precision = e->precision == PRECISION_BF16 ? "bf16" : "fp32"};
     int64_t id = results_begin_run(db, &info);
     free(cfg);
     return id;

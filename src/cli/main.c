@@ -120,6 +120,7 @@ static void print_version(void)
            isa_level_name(blas_core_level(blas_core_name())), isa_level_name(cpu_isa_level()),
            getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "", blas_config());
+    printf("bf16 products: %s\n", bf16_path_name(bf16_path()));
     if (mpi) printf("MPI: compiled in (%s); mpirun -np N cnnrun run ... trains over N ranks\n", mpi);
     else printf("MPI: not compiled in (meson setup -Dmpi=enabled with libopenmpi-dev)\n");
 }

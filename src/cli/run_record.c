@@ -172,6 +172,12 @@ static void announce(const Record *r, int n_test)
     fprintf(stderr, "%s: OpenBLAS core %s (%s kernels) on a CPU with %s\n", e->path,
             blas_core_name(), isa_level_name(blas_core_level(blas_core_name())),
             isa_level_name(cpu_isa_level()));
+    if (e->precision == PRECISION_BF16) {
+        char warn[320];
+        fprintf(stderr, "%s: precision bf16: the matrix products' inputs rounded to bfloat16, "
+                        "fp32 sums (%s)\n", e->path, bf16_path_name(bf16_path()));
+        if (bf16_path_warning(warn, sizeof warn)) fprintf(stderr, "%s: warning: %s\n", e->path, warn);
+    }
     if (s->ranks > 1)
         fprintf(stderr, "%s: data-parallel over %d MPI ranks of %d threads: %d images of each "
                         "batch per rank, batch norm and gradients summed over the ranks\n",
@@ -250,7 +256,8 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
                     .flops_per_image = model_flops_per_image(m),
                     .epochs_planned = r->s->run.epochs,
                     .version = CN_VERSION, .data_dir = opt->data_dir,
-                    .blas_core = blas_core_name(), .engine = engine};
+                    .blas_core = blas_core_name(), .engine = engine,
+                    .precision = e->precision == PRECISION_BF16 ? "bf16" : "fp32"};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;

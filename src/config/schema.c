@@ -79,6 +79,11 @@ static const char *const schedule_names[] = {
     [SCHED_ONE_CYCLE] = "one_cycle", [SCHED_CONSTANT] = "constant", [SCHED_STEP] = "step",
     [SCHED_COSINE] = "cosine",       [SCHED_LINEAR] = "linear",     [SCHED_PIECEWISE] = "piecewise",
     [SCHED_PIECEWISE + 1] = NULL};
+static const char *const precision_names[] = {[PRECISION_FP32] = "fp32",
+                                              [PRECISION_BF16] = "bf16",
+                                              [PRECISION_COUNT] = NULL};
+_Static_assert(sizeof precision_names / sizeof *precision_names == PRECISION_COUNT + 1,
+               "one name per precision");
 static const char *const tta_names[] = {[TTA_NONE] = "none", [TTA_MIRROR] = "mirror",
                                         [TTA_MIRROR_TRANSLATE] = "mirror_translate",
                                         [TTA_MIRROR_TRANSLATE + 1] = NULL};
@@ -125,6 +130,10 @@ static const SchemaKey experiment_keys[] = {
     {"patience", SK_INT, 0, E(patience), 0, 0, 100000, "0", NULL,
      "stop after N epochs without a better validation accuracy (without [data] validation: "
      "test accuracy, which peeks at the test set); 0 = off: stops a run that stalls"},
+    {"precision", SK_ENUM, 0, E(precision), 0, 0, 0, "fp32", precision_names,
+     "the matrix products' inputs: `bf16` rounds them to bfloat16 (fp32 sums; weights, "
+     "activations, batch norm, loss and optimizer stay fp32): twice the products per cycle "
+     "where the CPU has AVX512-BF16, many times more with AMX (emulated, slower, elsewhere)"},
     {"target_accuracy", SK_DOUBLE, 0, E(target_accuracy), 0, 0, 1, "0", NULL,
      "stop once an evaluated accuracy (validation, else test) reaches A; 0 = off. Every run "
      "with a target records when it got there (runs.seconds_to_target): the DAWNBench measure"},

@@ -109,7 +109,8 @@ static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_
 static Workspace pointwise_ws(const ConvShape *s, float *scratch) {
     int T = engine_get_threads();
     if (s->threads > 0 && s->threads < T) T = s->threads;
-    Workspace ws = {.f = scratch, .floats = conv_scratch_floats(s), .threads = T};
+    Workspace ws = {.f = scratch, .floats = conv_scratch_floats(s), .threads = T,
+                    .precision = s->precision};
     return ws;
 }
 
@@ -232,7 +233,8 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     }
     const size_t chunk = conv_chunk_rows(s);
     const int T = conv_threads(s);
-    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
+    /* each thread's products run on it alone */
+    const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
@@ -277,7 +279,8 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
     const size_t chunk = conv_chunk_rows(s);
     const size_t kc = k * cout;
     const int T = conv_threads(s);
-    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
+    /* each thread's products run on it alone */
+    const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
@@ -325,7 +328,7 @@ static void im2col_dweight_rows(const ConvShape *s, const float *in, const float
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     const size_t chunk = rows_chunk_rows(s), R = dwsplit_block_rows(k, 1);
     const size_t blocks = (k + R - 1) / R;
-    const Workspace one = {.threads = 1};
+    const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         const size_t t = (size_t)parallel_thread_num(), nth = (size_t)parallel_num_threads();

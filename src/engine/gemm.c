@@ -65,9 +65,14 @@ size_t gemm_work_floats(int m, int n, int k, int threads)
 #endif
 }
 
-static void sgemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
-                  const float *b, int ldb, float beta, float *c, int ldc)
+/* The one product: fp32 (OpenBLAS) or bf16 (bf16.c), on the calling thread. */
+static void sgemm_p(int precision, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
+    if (precision == PRECISION_BF16) {
+        bf16_gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, 0);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
@@ -85,10 +90,11 @@ static int slice_start(int n, int t, int T, int align)
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc, const Workspace *ws)
 {
+    const int precision = ws ? ws->precision : PRECISION_FP32;
     int T = ws ? gemm_split_threads(m, n, k, ws->threads) : 1;
     openblas_threads(1);
     if (T == 1 || omp_in_parallel()) {
-        sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        sgemm_p(precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     if (!gemm_splits_inner(m, n, T)) {
@@ -102,11 +108,11 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
             if (s1 > s0) {
                 if (by_rows) {
                     const float *as = trans_a ? a + s0 : a + (size_t)s0 * lda;
-                    sgemm(trans_a, trans_b, s1 - s0, n, k, as, lda, b, ldb, beta,
+                    sgemm_p(precision, trans_a, trans_b, s1 - s0, n, k, as, lda, b, ldb, beta,
                           c + (size_t)s0 * ldc, ldc);
                 } else {
                     const float *bs = trans_b ? b + (size_t)s0 * ldb : b + s0;
-                    sgemm(trans_a, trans_b, m, s1 - s0, k, a, lda, bs, ldb, beta, c + s0, ldc);
+                    sgemm_p(precision, trans_a, trans_b, m, s1 - s0, k, a, lda, bs, ldb, beta, c + s0, ldc);
                 }
             }
         }
@@ -117,7 +123,7 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
      * in thread order. */
     size_t mn = (size_t)m * n;
     if (ws->floats < (size_t)(T - 1) * mn) { /* a planning error: stay correct, unsplit */
-        sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        sgemm_p(precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     int used = T;
@@ -130,9 +136,9 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
         const float *as = trans_a ? a + (size_t)k0 * lda : a + k0;
         const float *bs = trans_b ? b + k0 : b + (size_t)k0 * ldb;
         if (t == 0)
-            sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, beta, c, ldc);
+            sgemm_p(precision, trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, beta, c, ldc);
         else
-            sgemm(trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, 0.0f,
+            sgemm_p(precision, trans_a, trans_b, m, n, k1 - k0, as, lda, bs, ldb, 0.0f,
                   ws->f + (size_t)(t - 1) * mn, n);
     }
     if (ldc == n) {
@@ -146,9 +152,10 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
 void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc, const Workspace *ws)
 {
+    const int precision = ws ? ws->precision : PRECISION_FP32;
     int small = !ws || (long)m * n <= GEMM_SMALL_OUTPUT || k <= GEMM_SMALL_INNER;
     openblas_threads(small ? 1 : ws->threads);
-    sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    sgemm_p(precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 #endif
 

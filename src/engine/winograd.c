@@ -508,7 +508,8 @@ static void winograd_run(const Variant *v, const ConvShape *s, int cin, int cout
     const size_t C = chunk_tiles(v, cin, cout, total);
     const int T = wino_threads(v, total, s->threads), big = cin > cout ? cin : cout;
     const size_t stride = conv_thread_floats(v, cin, cout, total);
-    const Workspace one = {.threads = 1}; /* each thread's products run on it alone */
+    /* each thread's products run on it alone */
+    const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
@@ -563,7 +564,7 @@ static void wgrad_rows(const Variant *v, const ConvShape *s, const float *in, co
     const size_t C = rows_chunk_tiles(v, cin, cout, total), R = rows_block(v, cin);
     const size_t per = ((size_t)cin + R - 1) / R, blocks = aa * per;
     float *V = S + up16(aa * cc), *Z = V + up16(aa * C * cin), *bufs = Z + up16(aa * C * cout);
-    const Workspace one = {.threads = 1};
+    const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         const size_t t = (size_t)parallel_thread_num(), nth = (size_t)parallel_num_threads();
@@ -603,7 +604,7 @@ void winograd_backward_weight(const ConvShape *s, int tile, const float *in, con
     const size_t C = chunk_tiles(v, cin, cout, total);
     const int T = wino_threads(v, total, s->threads);
     const size_t stride = wgrad_thread_floats(v, cin, cout, total);
-    const Workspace one = {.threads = 1};
+    const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();

@@ -48,11 +48,12 @@ static const float *bias(const OpCall *c) { return c->n->b_len ? c->m->params + 
 static float *dweight(const OpCall *c) { return c->m->grads + c->n->w_off; }
 static float *dbias(const OpCall *c) { return c->n->b_len ? c->m->grads + c->n->b_off : NULL; }
 
-/* the model's shared work space (plan.c sizes it by every row's scratch_floats) */
+/* the model's shared work space (plan.c sizes it by every row's scratch_floats),
+ * its products in the run's precision */
 static Workspace ws(const OpCall *c)
 {
     Workspace w = {.f = c->m->scratch, .floats = c->m->n_scratch, .threads = c->m->threads,
-                   .bn_sync = c->m->bn_sync};
+                   .precision = c->m->exp->precision, .bn_sync = c->m->bn_sync};
     return w;
 }
 
@@ -85,7 +86,8 @@ static ConvShape conv_shape(const Model *m, const Node *n, int batch)
     in_shape(m, n, &c, &h, &w);
     ConvShape s = {.n = batch, .h = h, .w = w, .c_in = c, .c_out = n->c, .kh = n->size,
                    .kw = n->size, .stride = n->stride, .pad = n->pad, .algo = n->algo,
-                   .threads = m->threads, .dwsplit = m->exp->engine.dwsplit};
+                   .threads = m->threads, .dwsplit = m->exp->engine.dwsplit,
+                   .precision = m->exp->precision};
     conv_shape_init(&s);
     return s;
 }

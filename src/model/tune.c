@@ -199,7 +199,8 @@ void model_tune_convs(Model *m, FILE *report)
     Timed *timed = xcalloc((size_t)m->n_nodes, sizeof *timed);
     int n_timed = 0, n_measure = 0;
     char machine[256], key[160], times[256];
-    wisdom_machine(machine, sizeof machine, m->threads, "fp32");
+    wisdom_machine(machine, sizeof machine, m->threads,
+                   m->exp->precision == PRECISION_BF16 ? "bf16" : "fp32");
     Wisdom w;
     wisdom_open(&w, es->wisdom, machine); /* locked: a second process waits for the first */
     /* the distinct shapes, and which of them the file does not have */

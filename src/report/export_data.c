@@ -21,7 +21,7 @@ const char *const REPORT_RUN_COLUMNS[] = {
     "final_test_acc", "final_train_loss", "final_train_acc", "final_test_loss",
     "train_seconds", "images_per_sec", "epochs_to_target", "seconds_to_target",
     "params", "mflops", "seed", "threads", "ranks",
-    "started_at", "finished_at", "hostname", "blas_core", "engine", "version", "config_path",
+    "started_at", "finished_at", "hostname", "blas_core", "engine", "precision", "version", "config_path",
     "data_dir", "error",
 };
 const int REPORT_N_RUN_COLUMNS = (int)(sizeof REPORT_RUN_COLUMNS / sizeof REPORT_RUN_COLUMNS[0]);
@@ -44,7 +44,8 @@ static const struct {
     {"epochs_planned", 1, NULL}, {"epochs_to_target", 7, "NULL"}, {"params", 1, NULL},
     {"seed", 1, NULL},           {"threads", 1, NULL},            {"ranks", 8, "1"},
     {"finished_at", 1, NULL},    {"hostname", 1, NULL},           {"blas_core", 9, "NULL"},
-    {"engine", 11, "NULL"},      {"version", 1, NULL},        {"config_path", 1, NULL},        {"data_dir", 1, NULL},
+    {"engine", 11, "NULL"},      {"precision", 12, "'fp32'"},
+    {"version", 1, NULL},        {"config_path", 1, NULL},        {"data_dir", 1, NULL},
 };
 #define N_RAW ((int)(sizeof RAW / sizeof RAW[0]))
 

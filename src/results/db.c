@@ -284,9 +284,9 @@ ResultsDb *results_open(const char *path)
     if (prepare(r,
                 "INSERT INTO runs (experiment, config_path, config, status, started_at, seed, "
                 "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname, ranks, "
-                "blas_core, engine) "
+                "blas_core, engine, precision) "
                 "VALUES (?1, ?2, ?3, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, "
-                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
@@ -373,6 +373,7 @@ int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
     sqlite3_bind_int(st, 12, info->ranks > 0 ? info->ranks : 1);
     bind_text_or_null(st, 13, info->blas_core);
     bind_text_or_null(st, 14, info->engine);
+    bind_text_or_null(st, 15, info->precision ? info->precision : "fp32");
 
     char msg[256];
     if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 11
+#define RESULTS_SCHEMA_VERSION 12
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -246,6 +246,9 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * ("conv=tune dwsplit=auto fuse=on": engine_settings_text), put back on
      * resume and shown by runs --diff. Rows written before: NULL. */
     "ALTER TABLE runs ADD COLUMN engine TEXT;\n",
+    /* 11 -> 12: runs.precision, the matrix products' ([experiment]
+     * precision: 'fp32', 'bf16'). Rows written before: NULL (fp32). */
+    "ALTER TABLE runs ADD COLUMN precision TEXT;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

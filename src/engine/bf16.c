@@ -1,0 +1,258 @@
+/* bf16.c — the engine's bf16 matrix product (Precision PRECISION_BF16):
+ * c = op(a) x op(b) + beta c with a and b rounded to bfloat16 (round to
+ * nearest even: the top 16 bits of the fp32 value) and the products summed
+ * in fp32. The inputs' rounding is the only difference from the fp32 product:
+ * a bf16 x bf16 product is exact in fp32, so the paths below differ only in
+ * the order of the fp32 sums.
+ *
+ * Where the product comes from (bf16_path; docs/performance.md has the
+ * measurements that chose it):
+ *  - oneDNN's matmul (Debian libdnnl-dev, when built with it) on a CPU with
+ *    AMX-BF16 or AVX512-BF16: oneDNN picks the instructions (AMX tiles on a
+ *    Sapphire Rapids or later Xeon, vdpbf16ps on Zen 4/5);
+ *  - emulated everywhere else: the inputs rounded to bf16 values held as
+ *    fp32, then OpenBLAS's sgemm. The same numbers as bf16 hardware up to
+ *    the order of the sums, and slower than fp32 (a warning says so once per
+ *    run: bf16_path_warning).
+ *
+ * Work space: each thread converts its operands into its own buffers, kept
+ * and grown between calls (thread-local: they hold no values from one call
+ * to the next), and, with oneDNN, its own engine and stream. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+#ifdef CNNRUN_DNNL
+#include <dnnl.h>
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_in_parallel(void) { return 0; }
+#endif
+
+#include "cnnrun/kernels.h"
+#include "cnnrun/util.h"
+
+float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) { /* inf, nan: keep (a nan stays a nan) */
+        u &= 0xffff0000u;
+        if ((u & 0x007f0000u) == 0 && x != x) u |= 0x00400000u;
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u); /* to nearest, ties to even */
+        u &= 0xffff0000u;
+    }
+    float y;
+    memcpy(&y, &u, 4);
+    return y;
+}
+
+static uint16_t to_bf16(float x)
+{
+    float r = bf16_round(x);
+    uint32_t u;
+    memcpy(&u, &r, 4);
+    return (uint16_t)(u >> 16);
+}
+
+/* ---- which path ------------------------------------------------------------ */
+
+static int cpu_has_bf16(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
+static int cpu_has_amx_bf16(void)
+{
+    /* CPUID.(EAX=7,ECX=0):EDX bit 22 (AMX-BF16); the kernel must also let the
+     * process use the tiles (arch_prctl ARCH_REQ_XCOMP_PERM), which oneDNN
+     * asks for itself */
+    unsigned a = 7, b = 0, c = 0, d = 0;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return (d >> 22) & 1u;
+}
+
+Bf16Path bf16_path(void)
+{
+#ifdef CNNRUN_DNNL
+    if (cpu_has_amx_bf16()) return BF16_ONEDNN_AMX;
+    if (cpu_has_bf16()) return BF16_ONEDNN_AVX512;
+#endif
+    return BF16_EMULATED;
+}
+
+const char *bf16_path_name(Bf16Path p)
+{
+    switch (p) {
+    case BF16_ONEDNN_AMX: return "oneDNN matmul, AMX-BF16 tiles";
+    case BF16_ONEDNN_AVX512: return "oneDNN matmul, AVX512-BF16 (vdpbf16ps)";
+    case BF16_EMULATED: break;
+    }
+    return "emulated (inputs rounded to bf16, fp32 sgemm)";
+}
+
+int bf16_path_warning(char *buf, size_t size)
+{
+    if (bf16_path() != BF16_EMULATED) return 0;
+#ifdef CNNRUN_DNNL
+    const char *why = "this CPU has neither AVX512-BF16 nor AMX-BF16";
+#else
+    const char *why = cpu_has_bf16() ? "this cnnrun was built without oneDNN (libdnnl-dev)"
+                                     : "this CPU has no AVX512-BF16 and this cnnrun was built "
+                                       "without oneDNN (libdnnl-dev)";
+#endif
+    snprintf(buf, size, "precision = bf16 is emulated here (%s): it computes what bf16 "
+                        "hardware computes, more slowly than fp32", why);
+    return 1;
+}
+
+/* ---- the thread's buffers ------------------------------------------------------ */
+
+typedef struct {
+    void *p;
+    size_t bytes;
+} Buf;
+
+static _Thread_local Buf buf_a, buf_b;
+
+static void *grow(Buf *b, size_t bytes)
+{
+    if (bytes > b->bytes) {
+        free(b->p);
+        b->p = xmalloc(bytes);
+        b->bytes = bytes;
+    }
+    return b->p;
+}
+
+/* rows x cols of x (leading dimension ld) rounded into a dense rows x cols
+ * array of floats (emulated) or bf16 bits. */
+static void round_f32(const float *x, int rows, int cols, int ld, float *out)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] = bf16_round(x[(size_t)r * ld + c]);
+}
+
+#ifdef CNNRUN_DNNL
+__attribute__((target("avx512f,avx512bf16,avx512vl"))) static void
+pack_bf16_hw(const float *x, int rows, int cols, int ld, uint16_t *out)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *src = x + (size_t)r * ld;
+        uint16_t *dst = out + (size_t)r * cols;
+        int c = 0;
+        for (; c + 32 <= cols; c += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + c + 16),
+                                             _mm512_loadu_ps(src + c));
+            _mm512_storeu_si512((void *)(dst + c), (__m512i)v);
+        }
+        for (; c < cols; c++) dst[c] = to_bf16(src[c]);
+    }
+}
+
+static void pack_bf16(const float *x, int rows, int cols, int ld, uint16_t *out)
+{
+    if (cpu_has_bf16()) {
+        pack_bf16_hw(x, rows, cols, ld, out);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] = to_bf16(x[(size_t)r * ld + c]);
+}
+
+static _Thread_local dnnl_engine_t dnnl_eng;
+static _Thread_local dnnl_stream_t dnnl_str;
+
+/* c (m x n, ldc) = op(A) x op(B) + beta c with A, B dense bf16 as stored
+ * (A: m x k, or k x m when trans_a). */
+static int dnnl_product(int trans_a, int trans_b, int m, int n, int k, const uint16_t *a,
+                        const uint16_t *b, float beta, float *c, int ldc)
+{
+    if (!dnnl_eng) {
+        if (dnnl_engine_create(&dnnl_eng, dnnl_cpu, 0) != dnnl_success) return -1;
+        if (dnnl_stream_create(&dnnl_str, dnnl_eng, dnnl_stream_default_flags) != dnnl_success)
+            return -1;
+    }
+    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
+    dnnl_dims_t as = {trans_a ? 1 : k, trans_a ? m : 1}, bs = {trans_b ? 1 : n, trans_b ? k : 1};
+    dnnl_dims_t cs = {ldc, 1};
+    if (dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_bf16, as) != dnnl_success ||
+        dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_bf16, bs) != dnnl_success ||
+        dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success)
+        return -1;
+    dnnl_matmul_desc_t md;
+    if (dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return -1;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    int rc = -1;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) goto done;
+    if (beta != 0.0f) { /* c = product + beta c, the sum in fp32 */
+        if (dnnl_post_ops_create(&ops) != dnnl_success ||
+            dnnl_post_ops_append_sum(ops, beta) != dnnl_success ||
+            dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success)
+            goto done;
+    }
+    if (dnnl_primitive_desc_create(&pd, &md, attr, dnnl_eng, NULL) != dnnl_success ||
+        dnnl_primitive_create(&p, pd) != dnnl_success ||
+        dnnl_memory_create(&am, &amd, dnnl_eng, (void *)a) != dnnl_success ||
+        dnnl_memory_create(&bm, &bmd, dnnl_eng, (void *)b) != dnnl_success ||
+        dnnl_memory_create(&cm, &cmd, dnnl_eng, c) != dnnl_success)
+        goto done;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+    if (dnnl_primitive_execute(p, dnnl_str, 3, args) == dnnl_success &&
+        dnnl_stream_wait(dnnl_str) == dnnl_success)
+        rc = 0;
+done:
+    if (am) dnnl_memory_destroy(am);
+    if (bm) dnnl_memory_destroy(bm);
+    if (cm) dnnl_memory_destroy(cm);
+    if (p) dnnl_primitive_destroy(p);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+#endif
+
+void bf16_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc, int emulate)
+{
+    if (m <= 0 || n <= 0) return;
+    /* op(A) is m x k: stored as m x k (k x m when transposed), ld lda */
+    int ar = trans_a ? k : m, ac = trans_a ? m : k;
+    int br = trans_b ? n : k, bc = trans_b ? k : n;
+#ifdef CNNRUN_DNNL
+    if (!emulate && bf16_path() != BF16_EMULATED && k > 0) {
+        uint16_t *pa = grow(&buf_a, sizeof(uint16_t) * (size_t)ar * ac);
+        uint16_t *pb = grow(&buf_b, sizeof(uint16_t) * (size_t)br * bc);
+        pack_bf16(a, ar, ac, lda, pa);
+        pack_bf16(b, br, bc, ldb, pb);
+        int rc = -1;
+        /* on this thread alone, as every engine product (gemm() splits them):
+         * inside a region of one thread oneDNN starts no team of its own */
+#pragma omp parallel num_threads(1) if (!omp_in_parallel())
+        rc = dnnl_product(trans_a, trans_b, m, n, k, pa, pb, beta, c, ldc);
+        if (rc == 0) return;
+        fprintf(stderr, "cnnrun: oneDNN's bf16 product failed (%d x %d x %d); computed emulated\n",
+                m, n, k);
+    }
+#else
+    (void)emulate;
+#endif
+    float *fa = grow(&buf_a, sizeof(float) * (size_t)ar * ac + 1);
+    float *fb = grow(&buf_b, sizeof(float) * (size_t)br * bc + 1);
+    round_f32(a, ar, ac, lda, fa);
+    round_f32(b, br, bc, ldb, fb);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, fa, ac, fb, bc, beta, c, ldc);
+}
