@@ -17,6 +17,10 @@ peak RSS of both. Progress goes to stderr.
       [--rounds 3] [--min-steps 5] [--threads 2] [--batch B]
       [--nets resnet18,vgg16,googlenet,airbench94] [--unset-openblas] [--short]
 
+--precision bf16 trains cnnrun with `[experiment] precision = bf16` and
+PyTorch with `torch.autocast('cpu', dtype=torch.bfloat16)` around forward
+and loss (its oneDNN uses AVX512-BF16 / AMX where the CPU has them).
+
 --short is a smoke test (batch 8, 1 s windows, 2 rounds, 1 step at least);
 --unset-openblas adds a cnnrun run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
 unset to every round (another column). Registered as a meson benchmark:
@@ -137,9 +141,12 @@ def quantile(v, q):
     return v[i] + (at - i) * (v[i + 1] - v[i]) if i + 1 < len(v) else v[-1]
 
 
-def torch_steps(name, batch, seconds, min_steps, threads):
+def torch_steps(name, batch, seconds, min_steps, threads, precision="fp32"):
     """Step times (s) of PyTorch in a child process (its own threads and environment)."""
+    ctx = ("torch.autocast('cpu', dtype=torch.bfloat16)" if precision == "bf16"
+           else "contextlib.nullcontext()")
     code = f"""
+import contextlib
 import json, time, torch, sys
 sys.path.insert(0, {HERE!r})
 from compare import torch_net
@@ -152,7 +159,9 @@ y = torch.randint(0, 10, ({batch},))
 loss_fn = torch.nn.CrossEntropyLoss()
 def step():
     opt.zero_grad(set_to_none=True)
-    loss_fn(net(x), y).backward()
+    with {ctx}:
+        loss = loss_fn(net(x), y)
+    loss.backward()
     opt.step()
 for _ in range(2):
     step()
@@ -167,10 +176,11 @@ print(json.dumps(times))
     return json.loads(out.strip().splitlines()[-1]), rss
 
 
-def cnnrun_steps(binary, ini, batch, seconds, min_steps, threads, env):
+def cnnrun_steps(binary, ini, batch, seconds, min_steps, threads, env, precision="fp32"):
     """cnnrun bench's step-time quantiles (s) and its other key=value lines."""
     out, rss = measured([binary, "bench", ini, "--steps", str(min_steps), "--seconds",
-                         str(seconds), "--batch", str(batch), "--threads", str(threads)], env=env)
+                         str(seconds), "--batch", str(batch), "--threads", str(threads),
+                         "--set", f"experiment.precision={precision}"], env=env)
     kv = dict(re.findall(r"^([a-z0-9_]+)=([0-9.]+)$", out, re.M))
     q = {k: float(kv["step_ms_" + k]) / 1e3 for k in ("min", "q1", "median", "q3", "max")}
     return q, {k: float(v) for k, v in kv.items()}, rss
@@ -200,6 +210,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=0, help="every network's batch (default: its own)")
     ap.add_argument("--nets", default="resnet18,vgg16,googlenet,airbench94")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="bf16: cnnrun precision = bf16, PyTorch bf16 autocast")
     ap.add_argument("--unset-openblas", action="store_true",
                     help="also run cnnrun with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset")
     ap.add_argument("--short", action="store_true",
@@ -236,7 +248,7 @@ def main():
                 print(f"# {name} round {r + 1}/{a.rounds}: cnnrun ({v}) ...", file=sys.stderr,
                       flush=True)
                 q, kv, rss = cnnrun_steps(a.cnnrun, ini, batch, a.seconds, a.min_steps,
-                                          a.threads, env)
+                                          a.threads, env, a.precision)
                 c = cn[v]
                 c["med"].append(q["median"]), c["q1"].append(q["q1"]), c["q3"].append(q["q3"])
                 c["gflops"].append((kv["effective_gflops"], kv["peak_ratio"]))
@@ -244,13 +256,15 @@ def main():
                 peaks.append(kv["sgemm_peak_gflops"])
                 meds[v] = q["median"]
             print(f"# {name} round {r + 1}/{a.rounds}: PyTorch ...", file=sys.stderr, flush=True)
-            t, rss = torch_steps(name, batch, a.seconds, a.min_steps, a.threads)
+            t, rss = torch_steps(name, batch, a.seconds, a.min_steps, a.threads, a.precision)
             pt_times += t
             pt_rss = max(pt_rss, rss)
             for v in meds:
                 cn[v]["ratio"].append(quantile(t, 0.5) / meds[v])
         rows.append((name, batch, pt_times, pt_rss, cn))
 
+    print(f"# precision {a.precision}" + (" (cnnrun precision = bf16; PyTorch bf16 autocast)"
+                                          if a.precision == "bf16" else ""))
     print(f"# cnnrun vs PyTorch, training img/s, {a.threads} threads, {a.rounds} alternating "
           f"rounds of {a.seconds:g} s windows (>= {a.min_steps} steps, after 2 warm-up) "
           f"({time.strftime('%Y-%m-%d %H:%M')})")
