@@ -256,6 +256,9 @@ START_TEST(test_onnx_table_complete)
 END_TEST
 #endif
 
+/* the head of an ONNX model (ir_version 7, producer "old") */
+#define OLD_ONNX "\x08\x07\x12\x03old"
+
 /* Each wrong input: its message, exit status 2, no output and no temporary
  * file; an existing output is left as it was. */
 START_TEST(test_export_errors)
@@ -270,13 +273,13 @@ START_TEST(test_export_errors)
     return;
 #endif
     ck_assert_msg(strstr(out, "onnx export: compiled in (opset 13, protobuf-c "), "%s", out);
-    write_file("old.onnx", "old contents\n");
+    write_file("old.onnx", OLD_ONNX); /* an earlier model: what export -o may replace */
     ck_assert_int_eq(cnnrun("export other.ini --weights " CKPT " -o old.onnx"), 2);
     ck_assert_msg(strstr(out, "different network"), "%s", out);
     char p[256];
     path_in(p, sizeof p, "old.onnx");
     char *old = read_text_file(p, NULL);
-    ck_assert_str_eq(old, "old contents\n");
+    ck_assert_str_eq(old, OLD_ONNX);
     free(old);
     ck_assert_int_eq(cnnrun("export tiny.ini --weights missing.ckpt -o t.onnx"), 2);
     ck_assert_msg(strstr(out, "missing.ckpt: cannot read the checkpoint: No such file"), "%s",
@@ -315,7 +318,7 @@ START_TEST(test_export_errors)
     /* and then it works, replacing the old file */
     ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o old.onnx"), 0);
     old = read_text_file(p, NULL);
-    ck_assert(strcmp(old, "old contents\n") != 0);
+    ck_assert(strcmp(old, OLD_ONNX) != 0);
     free(old);
 }
 END_TEST
@@ -734,6 +737,149 @@ START_TEST(test_resize_filter)
 }
 END_TEST
 
+/* dir/to, a copy of dir/from */
+static void copy_file(const char *from, const char *to)
+{
+    size_t len;
+    char *b = contents(from, &len);
+    char p[256];
+    path_in(p, sizeof p, to);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(b);
+}
+
+/* dir/name holds exactly len bytes b */
+static void assert_holds(const char *name, const char *b, size_t len)
+{
+    size_t now_len;
+    char *now = contents(name, &now_len);
+    ck_assert_msg(now_len == len && memcmp(now, b, len) == 0, "%s was changed", name);
+    free(now);
+}
+
+/* What an output must not replace (issue 34), made in dir: another results
+ * database (not --db), a checkpoint (not --weights), an experiment file that
+ * is not an input, a file of the user's; with what the message calls it. */
+static const char *const victims[][2] = {{"r2/r.db", "an SQLite database"},
+                                         {"old.ckpt", "a cnnrun checkpoint"},
+                                         {"other.ini", "an experiment file (INI)"},
+                                         {"notes.txt", "a file of another kind"}};
+
+static void make_victim(int i)
+{
+    if (i == 0) ck_assert_msg(cnnrun("run tiny.ini --db r2/r.db") == 0, "%s", out);
+    if (i == 1) copy_file(CKPT, "old.ckpt");
+    if (i == 2) write_file("other.ini", other_ini);
+    if (i == 3) write_file("notes.txt", "my notes\n");
+}
+
+/* An output replaces only an earlier output of its kind, or an empty file
+ * (issue 34): eval --logits and export -o never replace victims[_i],
+ * whatever its path — exit 2 before any work, a message naming the path and
+ * what it is, the file as it was. */
+START_TEST(test_outputs_replace_only_their_kind)
+{
+    train_tiny();
+    make_victim(_i);
+    const char *v = victims[_i][0];
+    size_t len;
+    char *before = contents(v, &len), cmd[256], says[256];
+    snprintf(cmd, sizeof cmd, "eval tiny.ini --weights " CKPT " --logits %s --db r.db", v);
+    ck_assert_msg(cnnrun(cmd) == 2, "%s: %s", cmd, out);
+    snprintf(says, sizeof says, "%s: cannot write the logits there: it is %s, not a logits "
+                                "file of cnnrun eval", v, victims[_i][1]);
+    ck_assert_msg(strstr(out, says) && strstr(out, "remove it first"), "%s: %s", v, out);
+    ck_assert_msg(!strstr(out, "test loss"), "evaluated first: %s", out);
+#ifdef CNNRUN_ONNX
+    snprintf(cmd, sizeof cmd, "export tiny.ini --weights " CKPT " -o %s --db r.db", v);
+    ck_assert_msg(cnnrun(cmd) == 2, "%s: %s", cmd, out);
+    snprintf(says, sizeof says, "%s: cannot write the ONNX model there: it is %s", v,
+             victims[_i][1]);
+    ck_assert_msg(strstr(out, says), "%s: %s", v, out);
+#endif
+    assert_holds(v, before, len);
+    free(before);
+    ck_assert(no_temporaries());
+}
+END_TEST
+
+/* ... and an earlier output of the kind, or an empty file, it does replace */
+START_TEST(test_outputs_replace_their_kind)
+{
+    train_tiny();
+    write_file("empty.txt", "");
+    static const char *again[] = {"l.txt", "l.txt", "empty.txt"};
+    for (int i = 0; i < 3; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "eval tiny.ini --weights " CKPT " --logits %s --db r.db",
+                 again[i]);
+        ck_assert_msg(cnnrun(cmd) == 0, "%s: %s", cmd, out);
+    }
+#ifdef CNNRUN_ONNX
+    ck_assert_msg(cnnrun("export tiny.ini --weights " CKPT " -o m.onnx") == 0, "%s", out);
+    ck_assert_msg(cnnrun("export tiny.ini --weights " CKPT " -o m.onnx") == 0, "%s", out);
+    ck_assert_int_eq(cnnrun("export tiny.ini --weights " CKPT " -o l.txt"), 2);
+    ck_assert_msg(strstr(out, "l.txt: cannot write the ONNX model there: it is a logits file"),
+                  "%s", out);
+    ck_assert_int_eq(cnnrun("eval tiny.ini --weights " CKPT " --logits m.onnx --db r.db"), 2);
+    ck_assert_msg(strstr(out, "m.onnx: cannot write the logits there: it is an ONNX model"),
+                  "%s", out);
+#endif
+}
+END_TEST
+
+/* The report replaces its own page and plots; a file of another kind in
+ * the way of one (a database named index.html, notes named like a plot) is
+ * refused, exit 2, and nothing of the report is written (issue 34). */
+START_TEST(test_report_replaces_only_its_files)
+{
+    train_tiny();
+    ck_assert_msg(cnnrun("report --db r.db -o rep") == 0, "%s", out);
+    ck_assert_msg(cnnrun("report --db r.db -o rep") == 0, "%s", out);
+    ck_assert(exists("rep/index.html") && exists("rep/run-1.svg"));
+    ck_assert_int_eq(mkdir(dir_path("rep2"), 0755), 0);
+    copy_file("r.db", "rep2/index.html");
+    write_file("rep2/run-1.svg", "my notes\n");
+    size_t db_len;
+    char *db = contents("r.db", &db_len);
+    ck_assert_int_eq(cnnrun("report --db r.db -o rep2"), 2);
+    ck_assert_msg(strstr(out, "rep2/index.html: cannot write the report's page there: it is an "
+                              "SQLite database") &&
+                      strstr(out, "rep2/run-1.svg: cannot write the report's plot there: it is "
+                                  "a file of another kind"), "%s", out);
+    assert_holds("rep2/index.html", db, db_len);
+    assert_holds("rep2/run-1.svg", "my notes\n", 9);
+    free(db);
+    ck_assert(!exists("rep2/overlay.svg"));
+    DIR *d = opendir(dir_path("rep2"));
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));) n += de->d_name[0] != '.' || strlen(de->d_name) > 2;
+    closedir(d);
+    ck_assert_int_eq(n, 2); /* no staging directory left behind */
+}
+END_TEST
+
+/* A run's checkpoint replaces only a checkpoint: a database where one goes
+ * is refused before training, exit 2, and left as it is (issue 34). */
+START_TEST(test_checkpoint_replaces_only_checkpoints)
+{
+    train_tiny();
+    ck_assert_int_eq(mkdir(dir_path("c-checkpoints"), 0755), 0);
+    copy_file("r.db", "c-checkpoints/tiny-1-best.ckpt");
+    size_t db_len;
+    char *db = contents("r.db", &db_len);
+    ck_assert_int_eq(cnnrun("run tiny.ini --db c.db"), 2);
+    ck_assert_msg(strstr(out, "c-checkpoints/tiny-1-best.ckpt: cannot write the checkpoint there: "
+                              "it is an SQLite database"), "%s", out);
+    ck_assert_msg(!strstr(out, "epoch 1"), "trained first: %s", out);
+    assert_holds("c-checkpoints/tiny-1-best.ckpt", db, db_len);
+    free(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("export");
@@ -749,6 +895,11 @@ int main(void)
     tcase_add_test(tc, test_predict_bad_images);
     tcase_add_test(tc, test_resize_filter);
     tcase_add_test(tc, test_outputs_refused);
+    tcase_add_loop_test(tc, test_outputs_replace_only_their_kind, 0,
+                        (int)(sizeof victims / sizeof victims[0]));
+    tcase_add_test(tc, test_outputs_replace_their_kind);
+    tcase_add_test(tc, test_report_replaces_only_its_files);
+    tcase_add_test(tc, test_checkpoint_replaces_only_checkpoints);
     tcase_add_test(tc, test_checkpoint_read_by_header);
     tcase_add_test(tc, test_predict_not_images);
     tcase_add_test(tc, test_predict_names_and_nan);

@@ -606,13 +606,10 @@ static char *oom_child(const char *text, int batch)
 /* An allocation that fails says "out of memory", and a hint that fits the
  * cause: the network's buffers, a smaller batch; anything else, no such hint
  * (issue 23: a huge --weights file was answered "use a smaller batch_size").
- * Skipped under AddressSanitizer, whose allocator ignores the cap. */
+ * The optional case "rlimit" (meson test test_model_rlimit): skipped under
+ * AddressSanitizer, whose allocator ignores the cap (rlimit_missing). */
 START_TEST(test_out_of_memory_hint)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    fprintf(stderr, "test_out_of_memory_hint: skipped (AddressSanitizer)\n");
-    return;
-#endif
     /* 1 MiB per image: 2 GiB of buffers at batch 2000 */
     char *err = oom_child("[layer.c1]\ntype = conv\nfilters = 64\nbatchnorm = true\n"
                           "activation = relu\n[layer.pool]\ntype = global_avgpool\n"
@@ -698,12 +695,36 @@ START_TEST(test_shape_errors)
 }
 END_TEST
 
-int main(void)
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static const char *rlimit_missing(void)
 {
+#ifdef UNDER_ASAN
+    return "built with AddressSanitizer, whose allocator does not keep to RLIMIT_AS";
+#else
+    return NULL;
+#endif
+}
+
+static void rlimit_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_out_of_memory_hint);
+}
+
+int main(int argc, char **argv)
+{
+    static const CheckOptional rlimit = {"rlimit", rlimit_missing, rlimit_tests};
+    int optional = check_run_optional(argc, argv, &rlimit);
+    if (optional >= 0) return optional;
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_memory_plan);
-    tcase_add_test(tc, test_out_of_memory_hint);
     tcase_add_test(tc, test_op_table_complete);
     tcase_add_test(tc, test_silu_layer);
     tcase_add_test(tc, test_tta_against_pytorch);

@@ -1002,20 +1002,29 @@ START_TEST(test_resume_keeps_engine_settings)
 }
 END_TEST
 
-/* Mounts a tmpfs of `size` at dir/sub (path into mnt). Returns 0 after saying
- * "<test>: skipped" where mounting is refused (not root). */
-static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_size,
-                       const char *test)
+/* Mounts a tmpfs of `size` at dir/sub (path into mnt). The tests that do
+ * are the optional case "tmpfs" (meson test test_resume_tmpfs), skipped
+ * where mounting is refused (tmpfs_missing). */
+static void mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_size)
 {
     char cmd[512];
     snprintf(mnt, mnt_size, "%s/%s", dir, sub);
     ck_assert_int_eq(mkdir(mnt, 0755), 0);
-    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%s tmpfs %s 2>/dev/null", size, mnt);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "%s: skipped (cannot mount tmpfs)\n", test);
-        return 0;
-    }
-    return 1;
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%s tmpfs %s", size, mnt);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+/* CheckOptional.missing of the case "tmpfs": whether a tmpfs mounts here. */
+static const char *tmpfs_missing(void)
+{
+    char at[] = "/tmp/cnnrun_mnt_XXXXXX", cmd[128];
+    if (!mkdtemp(at)) return "cannot make a directory in /tmp to mount a tmpfs on";
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=64k tmpfs %s 2>/dev/null", at);
+    int mounted = system(cmd) == 0;
+    snprintf(cmd, sizeof cmd, "umount %s", at);
+    if (mounted && system(cmd) != 0) mounted = 0;
+    rmdir(at);
+    return mounted ? NULL : "cannot mount a tmpfs (it takes root, or CAP_SYS_ADMIN)";
 }
 
 /* A network whose checkpoint (1.2 MB: the weights and the momentum) is far
@@ -1033,15 +1042,14 @@ static int mount_tmpfs(const char *sub, const char *size, char *mnt, size_t mnt_
  * status failed, every finished epoch kept and the previous checkpoint intact;
  * with space again, --resume continues from it (epoch 1), trains epoch 2 again
  * and ends with the uninterrupted run's numbers (issue 23).
- * Needs a small tmpfs (root); skipped with a message where mount is refused. */
+ * Needs a small tmpfs: the optional case "tmpfs". */
 START_TEST(test_full_disk_keeps_previous_checkpoint)
 {
     write_file("big.ini", BIG);
     Curve ref = reference_curve_in_file("big.ini", "ref/r.db");
     char mnt[128], cmd[512];
     /* room for the database and two 1.2 MB checkpoints (best, last), not a third */
-    if (!mount_tmpfs("full", "3000k", mnt, sizeof mnt, "test_full_disk_keeps_previous_checkpoint"))
-        return;
+    mount_tmpfs("full", "3000k", mnt, sizeof mnt);
     int rc = cnnrun("run big.ini --db full/r.db --threads 1");
     char log[sizeof out];
     memcpy(log, out, sizeof out);
@@ -1180,8 +1188,9 @@ START_TEST(test_resume_from_best_without_last)
 END_TEST
 
 /* The checkpoint directory is checked before anything trains (issue 23):
- * a file in its place, or a directory on a read-only file system, is exit 2
- * with a message that says which, and no database is created. */
+ * a file in its place (here), or a directory on a read-only file system
+ * (test_read_only_checkpoint_dir_before_training), is exit 2 with a message
+ * that says which, and no database is created. */
 START_TEST(test_bad_checkpoint_dir_before_training)
 {
     write_file("tiny.ini", TINY("8", "1"));
@@ -1191,10 +1200,16 @@ START_TEST(test_bad_checkpoint_dir_before_training)
                               "directory"), "%s", out);
     ck_assert_msg(!strstr(out, "epoch 1"), "it trained first: %s", out);
     ck_assert(!exists("r.db"));
+}
+END_TEST
 
+/* A checkpoint directory on a read-only file system: found before training
+ * too. Needs a tmpfs: the optional case "tmpfs". */
+START_TEST(test_read_only_checkpoint_dir_before_training)
+{
+    write_file("tiny.ini", TINY("8", "1"));
     char mnt[128], cmd[512];
-    if (!mount_tmpfs("ro", "1m", mnt, sizeof mnt, "test_bad_checkpoint_dir_before_training"))
-        return;
+    mount_tmpfs("ro", "1m", mnt, sizeof mnt);
     snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
     int remounted = system(cmd);
     char link[256];
@@ -1213,12 +1228,12 @@ START_TEST(test_bad_checkpoint_dir_before_training)
 END_TEST
 
 /* A results database on a read-only file system: a clear message naming the
- * file, exit 1, nothing changed. Needs a tmpfs (root); skipped otherwise. */
+ * file, exit 1, nothing changed. Needs a tmpfs: the optional case "tmpfs". */
 START_TEST(test_read_only_database)
 {
     write_file("tiny.ini", TINY("8", "1"));
     char mnt[128], cmd[512];
-    if (!mount_tmpfs("ro", "4m", mnt, sizeof mnt, "test_read_only_database")) return;
+    mount_tmpfs("ro", "4m", mnt, sizeof mnt);
     int first = cnnrun("run tiny.ini --db ro/r.db --threads 1");
     snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
     int remounted = system(cmd);
@@ -1296,8 +1311,20 @@ START_TEST(test_resume_refusals)
 }
 END_TEST
 
-int main(void)
+static void tmpfs_tests(TCase *tc)
 {
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
+    tcase_add_test(tc, test_read_only_database);
+    tcase_add_test(tc, test_read_only_checkpoint_dir_before_training);
+    tcase_set_timeout(tc, 300);
+}
+
+int main(int argc, char **argv)
+{
+    static const CheckOptional tmpfs = {"tmpfs", tmpfs_missing, tmpfs_tests};
+    int optional = check_run_optional(argc, argv, &tmpfs);
+    if (optional >= 0) return optional;
     Suite *s = suite_create("resume");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
@@ -1318,8 +1345,6 @@ int main(void)
     tcase_add_test(tc, test_validation_patience_resume);
     tcase_add_loop_test(tc, test_airbench_data_resume, 0, 2);
     tcase_add_loop_test(tc, test_fractional_epochs_resume, 0, 2);
-    tcase_add_test(tc, test_full_disk_keeps_previous_checkpoint);
-    tcase_add_test(tc, test_read_only_database);
     tcase_add_test(tc, test_first_checkpoint_fails_then_resume);
     tcase_add_test(tc, test_resume_from_best_without_last);
     tcase_add_test(tc, test_bad_checkpoint_dir_before_training);

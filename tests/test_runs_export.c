@@ -5,9 +5,10 @@
  * documented first columns, the swept key as a column, an experiment name
  * with a comma and an error with a comma, quotes and a line break coming back
  * as stored), `--epochs` (a line per run and epoch; a run without epochs one
- * line), `runs --json` (valid JSON where python3 is there — skipped, not
- * failed, without it; the fields as stored, an infinity null, a control
- * character and a byte that is not UTF-8 escaped), `--diff` (only the swept
+ * line), `runs --json` (the fields as stored, an infinity null, a control
+ * character and a byte that is not UTF-8 escaped; valid JSON to python3's
+ * json module: the optional case "python3", meson test
+ * test_runs_export_python3, skipped without it), `--diff` (only the swept
  * key; identical configurations said so; an unknown id exit 2) and the
  * options that do not go together (exit 2); a version-1 database read as it is. */
 #include <check.h>
@@ -114,11 +115,9 @@ static int count(const char *s, const char *what)
     return n;
 }
 
-/* Whether python3 reads dir/out.log (the last command's output) as JSON;
- * skipped (1) where there is no /usr/bin/python3. */
+/* Whether python3 reads dir/out.log (the last command's output) as JSON. */
 static int json_valid(void)
 {
-    if (access("/usr/bin/python3", X_OK) != 0) return 1;
     char cmd[256];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)' "
                               "< %s/out.log", dir);
@@ -183,13 +182,19 @@ START_TEST(test_csv_epochs)
 }
 END_TEST
 
-START_TEST(test_json)
+/* make_db, with run 2's error holding a control character and a byte that
+ * is not UTF-8, and run 1's train_seconds infinite */
+static void make_odd_db(void)
 {
     make_db();
     db_exec("update runs set error = '" ERROR_TEXT "' || char(1) || cast(x'ff' as text) "
             "where id = 2; update runs set train_seconds = 9e999 where id = 1");
+}
+
+START_TEST(test_json)
+{
+    make_odd_db();
     ck_assert_msg(cnnrun("runs --db r.db --json") == 0, "%s", out);
-    ck_assert_msg(json_valid(), "not JSON: %s", out);
     ck_assert_int_eq(count(out, "{\"id\": "), 3);
     ck_assert_msg(strstr(out, "{\"id\": 1, \"experiment\": \"sw\", \"status\": \"finished\", "
                               "\"stop_reason\": null, \"epochs_done\": 2,"), "%s", out);
@@ -200,7 +205,6 @@ START_TEST(test_json)
                       strstr(out, "\"schedule.lr\": null}"), "%s", out);
 
     ck_assert_msg(cnnrun("runs --db r.db --json --epochs --runs 1,3") == 0, "%s", out);
-    ck_assert_msg(json_valid(), "not JSON: %s", out);
     ck_assert_int_eq(count(out, "\"epochs\": [{\"epoch\": 1, \"lr\": "), 2);
     ck_assert_int_eq(count(out, "{\"epoch\": "), 4);
 }
@@ -254,8 +258,8 @@ START_TEST(test_usage)
 END_TEST
 
 /* A version-1 file as cnnrun 0.1.0 wrote it (no run_params, layers, val_acc,
- * ranks, blas_core): read as it is, the later columns empty (ranks 1). */
-START_TEST(test_version_1)
+ * ranks, blas_core), as r.db: runs 1 and 2, run 1 with 2 epochs. */
+static void make_version_1_db(void)
 {
     char p[256];
     snprintf(p, sizeof p, "%s/r.db", dir);
@@ -272,6 +276,12 @@ START_TEST(test_version_1)
             "(2, 'old', 'finished', '2025-01-02T00:00:00Z', 2, 100, '[a]\nx = 2\n');"
             "INSERT INTO epochs (run_id, epoch, test_acc, seconds, images_per_sec) VALUES "
             "(1, 1, 0.25, 10, 100), (1, 2, 0.5, 10, 300)");
+}
+
+/* A version-1 file is read as it is, the later columns empty (ranks 1). */
+START_TEST(test_version_1)
+{
+    make_version_1_db();
     ck_assert_msg(cnnrun("runs --db r.db --csv --epochs") == 0, "%s", out);
     static Row rows[MAX_ROWS];
     ck_assert_int_eq(parse_csv(out, rows), 1 + 2 + 1);
@@ -283,15 +293,55 @@ START_TEST(test_version_1)
     ck_assert_str_eq(rows[2].f[col(h, "blas_core")], "");
     ck_assert_str_eq(rows[3].f[col(h, "epoch")], ""); /* run 2: no epochs */
     ck_assert_msg(cnnrun("runs --db r.db --json") == 0, "%s", out);
-    ck_assert_msg(json_valid(), "not JSON: %s", out);
     ck_assert_msg(strstr(out, "\"epochs_to_target\": null"), "%s", out);
     ck_assert_msg(cnnrun("runs --db r.db --diff 1 2") == 0, "%s", out);
     ck_assert_str_eq(out, "key  run 1  run 2\na.x  1      2\n");
 }
 END_TEST
 
-int main(void)
+/* What `runs --json` writes is JSON to python3's json module: the odd
+ * values of test_json, the epochs, a version-1 file. The optional case
+ * "python3". */
+START_TEST(test_json_reads_back)
 {
+    make_odd_db();
+    static const char *const args[] = {"runs --db r.db --json",
+                                       "runs --db r.db --json --epochs --runs 1,3",
+                                       "runs --db r.db --json --epochs"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(cnnrun(args[i]) == 0, "%s: %s", args[i], out);
+        ck_assert_msg(json_valid(), "%s: not JSON: %s", args[i], out);
+    }
+    for (const char *f = "r.db\0r.db-wal\0r.db-shm\0"; *f; f += strlen(f) + 1) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/%s", dir, f);
+        unlink(p);
+    }
+    make_version_1_db();
+    ck_assert_msg(cnnrun("runs --db r.db --json --epochs") == 0, "%s", out);
+    ck_assert_msg(json_valid(), "version 1: not JSON: %s", out);
+}
+END_TEST
+
+static const char *python3_missing(void)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) return "no /usr/bin/python3";
+    if (system("/usr/bin/python3 -c 'import json' 2>/dev/null") != 0)
+        return "/usr/bin/python3 cannot import json";
+    return NULL;
+}
+
+static void python3_tests(TCase *tc)
+{
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_json_reads_back);
+}
+
+int main(int argc, char **argv)
+{
+    static const CheckOptional python3 = {"python3", python3_missing, python3_tests};
+    int optional = check_run_optional(argc, argv, &python3);
+    if (optional >= 0) return optional;
     Suite *s = suite_create("runs_export");
     TCase *tc = tcase_create("export");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);

@@ -436,6 +436,8 @@ START_TEST(test_label_smoothing_by_hand)
 }
 END_TEST
 
+/* [optimizer] no_decay_bn_bias, bound as a run binds it (optimizer_bind):
+ * no decay on the BN parameters and the biases; without it, on none. */
 START_TEST(test_no_decay_bn_bias)
 {
     /* params: BN gamma[2] beta[2], then conv weight[3] bias[1] */
@@ -454,15 +456,20 @@ START_TEST(test_no_decay_bn_bias)
     e.optimizer = OPT_SGD;
     e.momentum = 0;
     e.weight_decay = 0.1f;
-    Optimizer o;
-    optimizer_init(&o, &e, 8);
-    optimizer_exclude_decay(&o, &m);
-    float w[8], g[8] = {0};
-    for (int i = 0; i < 8; i++) w[i] = 1.0f;
-    optimizer_step(&o, w, g, 1.0f);
-    for (int i = 0; i < 8; i++)
-        ck_assert_float_eq_tol(w[i], i >= 4 && i < 7 ? 0.9f : 1.0f, 1e-7f);
-    optimizer_free(&o);
+    m.exp = &e;
+    m.threads = 1;
+    for (int excluded = 0; excluded < 2; excluded++) { /* as optimizer_bind reads the file */
+        e.no_decay_bn_bias = excluded;
+        Optimizer o;
+        optimizer_init(&o, &e, 8);
+        ck_assert_int_eq(optimizer_bind(&o, &m, 1), 0);
+        float w[8], g[8] = {0};
+        for (int i = 0; i < 8; i++) w[i] = 1.0f;
+        optimizer_step(&o, w, g, 1.0f);
+        for (int i = 0; i < 8; i++)
+            ck_assert_float_eq_tol(w[i], !excluded || (i >= 4 && i < 7) ? 0.9f : 1.0f, 1e-7f);
+        optimizer_free(&o);
+    }
 }
 END_TEST
 

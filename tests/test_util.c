@@ -1,8 +1,10 @@
 /* test_util.c — rng determinism, ranges and jumps, edit distance, string copy;
- * files (files.h): only regular files read, with a cap, and only absent or
- * regular files replaced; names escaped for JSON and text (escape.h). */
+ * files (files.h): only regular files read, with a cap; what a file holds
+ * (file_kind), and only absent files, empty ones or earlier outputs of the
+ * kind replaced; names escaped for JSON and text (escape.h). */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -164,31 +166,104 @@ START_TEST(test_read_regular_capped)
 }
 END_TEST
 
+#define LOGITS CN_LOGITS_SIGNATURE "x --weights y: label, then the 10 logits\n"
+
 /* Writing: a device, FIFO, symbolic link or directory is refused (-1: the
- * path is wrong), left as it was; an empty path too; a regular file or an
- * absent one is written. */
+ * path is wrong), left as it was; an empty path too; so is a regular file
+ * of another kind (issue 34); an absent one, or an earlier output of the
+ * kind, is written. */
 START_TEST(test_write_refuses_non_regular)
 {
     make_files();
     alarm(20);
-    static const char *refused[] = {"fifo", "zero", "link", "link-zero", "dir", ""};
+    static const char *refused[] = {"fifo", "zero", "link", "link-zero", "dir", "", "100"};
     struct stat before, after;
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         const char *p = refused[i][0] ? in_tmp(refused[i]) : "";
         int had = lstat(p, &before) == 0;
-        ck_assert_int_eq(write_file_atomic(p, "x\n", 2, "the test"), -1);
+        ck_assert_int_eq(write_file_atomic(p, FILE_LOGITS, LOGITS, strlen(LOGITS), "the test"),
+                         -1);
         if (had) {
             ck_assert_int_eq(lstat(p, &after), 0);
-            ck_assert_msg(after.st_ino == before.st_ino && after.st_mode == before.st_mode,
+            ck_assert_msg(after.st_ino == before.st_ino && after.st_mode == before.st_mode &&
+                              after.st_size == before.st_size,
                           "%s was replaced", refused[i]);
         }
     }
-    ck_assert_int_eq(write_file_atomic(in_tmp("100"), "x\n", 2, "the test"), 0);
-    ck_assert_int_eq(write_file_atomic(in_tmp("new"), "x\n", 2, "the test"), 0);
+    ck_assert_int_eq(write_file_atomic(in_tmp("new"), FILE_LOGITS, LOGITS, strlen(LOGITS),
+                                       "the test"), 0);
+    ck_assert_int_eq(lstat(in_tmp("new"), &before), 0);
+    ck_assert_int_eq(write_file_atomic(in_tmp("new"), FILE_LOGITS, "#", 1, "the test"), 0);
+    ck_assert_int_eq(lstat(in_tmp("new"), &after), 0);
+    ck_assert(after.st_ino != before.st_ino && after.st_size == 1); /* replaced */
     ck_assert(same_file(in_tmp("link"), in_tmp("100")));
     ck_assert(!same_file(in_tmp("new"), in_tmp("100")));
     ck_assert(!same_file(in_tmp("absent"), in_tmp("absent")));
     alarm(0);
+    remove_files();
+}
+END_TEST
+
+/* dir/name holding the n bytes b */
+static void put_bytes(const char *name, const void *b, size_t n)
+{
+    FILE *f = fopen(in_tmp(name), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* What a file holds, from its first bytes (issue 34): each kind cnnrun
+ * writes, and the ones an output must never replace; an output of a kind
+ * replaces only an empty file or one of its kind. */
+START_TEST(test_file_kinds)
+{
+    make_files();
+    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x06, 'c', 'n', 'n', 'r', 'u', 'n',
+                                         0x3a, 0xff, 0x7f}; /* a graph longer than the head */
+    static const unsigned char not_onnx[] = {0x08, 0x07, 0x12, 0x06, 'c', 'n', 'n', 'r', 'u',
+                                             'n', 0x18, 0x01}; /* field 3 as a varint */
+    static const char sqlite[32] = "SQLite format 3";
+    static const struct {
+        const char *name, *text;
+        size_t len;
+        FileKind kind;
+    } files[] = {
+        {"db", sqlite, sizeof sqlite, FILE_SQLITE},
+        {"ckpt", CN_CHECKPOINT_MAGIC "\4\0\0\0", 12, FILE_CHECKPOINT},
+        {"ini", "# a comment\n\n  ; another\n[experiment]\nname = x\n", 0, FILE_EXPERIMENT},
+        {"ini2", "[layer.c1]", 0, FILE_EXPERIMENT},
+        {"key-first", "name = x\n[experiment]\n", 0, FILE_OTHER},
+        {"onnx", (const char *)onnx, sizeof onnx, FILE_ONNX},
+        {"onnx-short", (const char *)onnx, 2, FILE_OTHER},
+        {"not-onnx", (const char *)not_onnx, sizeof not_onnx, FILE_OTHER},
+        {"logits", LOGITS "3 0.5 0.25\n", 0, FILE_LOGITS},
+        {"report", CN_REPORT_SIGNATURE "; the plots -->\n<html>", 0, FILE_REPORT},
+        {"svg", "<?xml version=\"1.0\"?>\n<!-- PLplot -->\n<svg\n  width=\"1\">", 0,
+         FILE_SVG},
+        {"svg2", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>", 0, FILE_SVG},
+        {"html", "<!DOCTYPE html>\n<html>", 0, FILE_OTHER},
+        {"empty", "", 0, FILE_EMPTY},
+        {"nul", "[a]\0", 4, FILE_OTHER},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        size_t n = files[i].len ? files[i].len : strlen(files[i].text);
+        put_bytes(files[i].name, files[i].text, n);
+        ck_assert_msg(file_kind(in_tmp(files[i].name)) == files[i].kind, "%s: kind %d, not %d",
+                      files[i].name, file_kind(in_tmp(files[i].name)), files[i].kind);
+        ck_assert_str_ne(file_kind_name(files[i].kind), "?");
+        /* replaced by an output of its own kind; by another only when empty */
+        FileKind other = files[i].kind == FILE_LOGITS ? FILE_ONNX : FILE_LOGITS;
+        ck_assert_int_eq(output_target_ok(in_tmp(files[i].name), files[i].kind, "it"), 0);
+        ck_assert_int_eq(output_target_ok(in_tmp(files[i].name), other, "it"),
+                         files[i].kind == FILE_EMPTY ? 0 : -1);
+        unlink(in_tmp(files[i].name));
+    }
+    ck_assert_int_eq(file_kind(in_tmp("absent")), FILE_ABSENT);
+    ck_assert_int_eq(file_kind(in_tmp("dir")), FILE_UNREADABLE);
+    ck_assert_int_eq(file_kind(in_tmp("100")), FILE_OTHER);
+    ck_assert_str_eq(file_kind_name(FILE_SQLITE), "an SQLite database");
+    ck_assert_str_eq(file_kind_name(FILE_KIND_COUNT), "?");
     remove_files();
 }
 END_TEST
@@ -237,6 +312,7 @@ int main(void)
     tcase_add_test(tc, test_strings);
     tcase_add_test(tc, test_read_regular_capped);
     tcase_add_test(tc, test_write_refuses_non_regular);
+    tcase_add_test(tc, test_file_kinds);
     tcase_add_test(tc, test_escape_names);
     suite_add_tcase(s, tc);
     return check_run(s);

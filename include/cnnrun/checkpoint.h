@@ -11,11 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cnnrun/files.h"
 #include "cnnrun/model.h"
 #include "cnnrun/rng.h"
 #include "cnnrun/train.h"
 
-#define CKPT_MAGIC "CNNRCKPT"
+#define CKPT_MAGIC CN_CHECKPOINT_MAGIC /* files.h: what each output begins with */
 /* 2: the partial-epoch fields; 3: the convolutions' algorithms; 4: best_epoch
  * ([experiment] patience). Versions 1 to 3 still load (their convolutions
  * get the algorithms of a build without measuring: the shape rule, or
@@ -45,9 +46,10 @@ typedef struct {
  * parameter and state counts). Caller frees. */
 char *model_signature(const Model *m);
 
-/* Writes m (and o, may be NULL) with meta to path atomically. Creates the
- * directory (one level) if needed. Returns 0, or -1 after printing
- * `path: message`. */
+/* Writes m (and o, may be NULL) with meta to path atomically; a file there
+ * that is not empty or a checkpoint is left as it is and refused (files.h
+ * output_target_ok). Creates the directory (one level) if needed. Returns
+ * 0, or -1 after printing `path: message`. */
 int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
                     const CheckpointMeta *meta);
 

@@ -94,14 +94,15 @@ typedef struct {
                           them (src/train/checkpoint.c) */
 } OptimizerInfo;
 /* test-time augmentation of the final evaluation (src/train/tta.c) */
-typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE } TtaMode;
+typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE, TTA_COUNT } TtaMode;
 typedef enum {
     SCHED_ONE_CYCLE,
     SCHED_CONSTANT,
     SCHED_STEP,
     SCHED_COSINE,
     SCHED_LINEAR,    /* lr * (1 - t / end), 0 from the run's end on */
-    SCHED_PIECEWISE  /* lr * the piecewise-linear curve through the knots */
+    SCHED_PIECEWISE, /* lr * the piecewise-linear curve through the knots */
+    SCHED_COUNT
 } ScheduleType;
 
 #define CN_MAX_MILESTONES 16
@@ -121,8 +122,8 @@ typedef enum {
     PK_MATRIX = PK_CONV_WEIGHT | PK_LINEAR_WEIGHT /* what Muon can update */
 } ParamKind;
 
-typedef enum { DECAY_COUPLED, DECAY_DECOUPLED } DecayMode;
-typedef enum { GROUP_SCHED_SHARED, GROUP_SCHED_LINEAR } GroupSchedule;
+typedef enum { DECAY_COUPLED, DECAY_DECOUPLED, DECAY_COUNT } DecayMode;
+typedef enum { GROUP_SCHED_SHARED, GROUP_SCHED_LINEAR, GROUP_SCHED_COUNT } GroupSchedule;
 
 #define CN_MAX_PATTERNS 16
 

@@ -1,7 +1,8 @@
 /* files.h — files cnnrun reads and writes given by a user: an input is
  * opened only when it is a regular file (a FIFO, device or directory is
  * refused before anything blocks or reads for ever) and read up to a cap;
- * an output is replaced only when it is a regular file or absent. */
+ * an output is replaced only when it is absent, or a regular file that is
+ * empty or an earlier output of its kind. */
 #ifndef CNNRUN_FILES_H
 #define CNNRUN_FILES_H
 
@@ -33,11 +34,42 @@ int open_regular(const char *path, struct stat *st);
  * (CN_ETOOBIG above max, EIO for a read error). */
 char *read_file_max(const char *path, size_t max, size_t *len_out);
 
-/* 0 when write_file_atomic may replace path: not empty, and absent or a
- * regular file (lstat: a symbolic link, directory, FIFO or device is
- * refused, as replacing it would destroy what it is). Otherwise prints
- * `path: cannot write WHAT: why` and returns -1. */
-int output_target_ok(const char *path, const char *what);
+/* What a file holds, read from its first bytes (file_kind.c): the kinds of
+ * file cnnrun writes, so that an output replaces only an earlier output of
+ * its own kind — never a results database, a checkpoint, an experiment file
+ * or anything else a user keeps there. */
+typedef enum {
+    FILE_ABSENT,     /* no such file */
+    FILE_EMPTY,      /* 0 bytes: nothing that replacing it loses */
+    FILE_UNREADABLE, /* there, but not opened and read (no permission; not a regular file) */
+    FILE_OTHER,      /* none of the kinds below */
+    FILE_SQLITE,     /* begins "SQLite format 3\0": a results database, or another program's */
+    FILE_CHECKPOINT, /* begins CN_CHECKPOINT_MAGIC */
+    FILE_EXPERIMENT, /* text whose first line that is not blank or a comment is [a section]:
+                        an experiment file (or another INI file) */
+    FILE_ONNX,       /* a protobuf ModelProto: ir_version first, then ModelProto's fields */
+    FILE_LOGITS,     /* begins CN_LOGITS_SIGNATURE (cnnrun eval --logits) */
+    FILE_REPORT,     /* begins CN_REPORT_SIGNATURE (cnnrun report's index.html) */
+    FILE_SVG,        /* an SVG picture (the report's plots) */
+    FILE_KIND_COUNT
+} FileKind;
+
+/* What the outputs begin with: their writers put these first. */
+#define CN_CHECKPOINT_MAGIC "CNNRCKPT"
+#define CN_LOGITS_SIGNATURE "# cnnrun eval "
+#define CN_REPORT_SIGNATURE "<!DOCTYPE html>\n<!-- written by cnnrun report"
+
+FileKind file_kind(const char *path);
+/* The kind in words, with its article: "an SQLite database". */
+const char *file_kind_name(FileKind kind);
+
+/* 0 when an output of `kind` (described as `what`, e.g. "the logits") may
+ * replace path: the path is not empty, and it is absent, or a regular file
+ * (lstat: a symbolic link, directory, FIFO or device is refused, as
+ * replacing it would destroy what it is) that is empty or holds an earlier
+ * output of that kind (file_kind). Otherwise prints `path: cannot write
+ * WHAT...: why` (with what to do) and returns -1: a wrong path (exit status 2). */
+int output_target_ok(const char *path, FileKind kind, const char *what);
 
 /* 1 when both paths name the same existing file (device and inode). */
 int same_file(const char *a, const char *b);

@@ -187,8 +187,12 @@ void report_write_json(const ReportTable *t, FILE *f);
  * statuses. */
 int report_print_diff(const char *db_path, const int64_t *ids, int n, FILE *f);
 
-/* Writes DIR/index.html and its SVG plots (DIR is created if missing).
- * Returns 0 or CN_EXIT_FAIL with the reason printed on stderr. */
+/* Writes DIR/index.html and its SVG plots (DIR is created if missing):
+ * all of them, written first in a directory inside DIR, or none (an earlier
+ * report's files are replaced, no file of another kind is: files.h
+ * output_target_ok). Returns 0, or with the reason printed on stderr
+ * CN_EXIT_USAGE (a file of another kind in the way, a file where DIR goes)
+ * or CN_EXIT_FAIL. */
 int report_write_html(const ReportData *d, const char *dir);
 
 /* ---- plots (src/report/plot.c, PLplot's svg driver) ---- */

@@ -130,9 +130,6 @@ int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch);
 int optimizer_check_groups(const Model *m);
 /* The parameter tensors and the group each belongs to, as a table. */
 void optimizer_print_groups(const Model *m, FILE *f);
-/* [optimizer] no_decay_bn_bias: no decay on m's BN parameters and biases
- * (what optimizer_bind does when the experiment says so). */
-void optimizer_exclude_decay(Optimizer *o, const Model *m);
 /* One update of params from grads: the [schedule]'s rate lr scaled per group. */
 void optimizer_step(Optimizer *o, float *params, const float *grads, float lr);
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cnnrun/files.h"
+
 /* Exit status contract of every cnnrun command (README.md, "Exit status";
  * `cnnrun --help`): */
 enum {
@@ -35,14 +37,16 @@ int edit_distance(const char *a, const char *b);
  * NUL-terminated buffer; NULL (errno set; name it with cn_strerror) on
  * failure: files.h read_file_max. */
 char *read_text_file(const char *path, size_t *len_out);
-/* Writes len bytes to path atomically (a path that is not absent or a
- * regular file is refused first, files.h output_target_ok): a temporary file in the same directory
+/* Writes len bytes to path, an output of `kind`, atomically (a path that
+ * is not absent, or an empty file or an earlier output of that kind, is
+ * refused first: files.h output_target_ok): a temporary file in the same directory
  * (path.tmp.XXXXXX, mode 0666 under the umask), fsync, rename over path; so
  * path is either untouched or complete. Returns 0; or, after printing
  * `path: cannot write WHAT: reason` (the temporary file removed), -1 when
  * nothing could be created there (no such directory, no permission: the
  * command line's path is wrong) and -2 when writing failed (disk full, I/O). */
-int write_file_atomic(const char *path, const void *data, size_t len, const char *what);
+int write_file_atomic(const char *path, FileKind kind, const void *data, size_t len,
+                      const char *what);
 /* The two ends of such a write, for writers that stream: temp_beside opens
  * path.tmp.XXXXXX (mode 0666 under the umask; *tmp its malloc'd name) and
  * returns its descriptor, or -1 with errno set; commit_beside renames it

@@ -10,6 +10,7 @@
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/config.h"
 #include "cnnrun/data.h"
+#include "cnnrun/files.h"
 #include "cnnrun/model.h"
 
 #define CLI_MAX_SETS 64
@@ -156,13 +157,14 @@ typedef struct {
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t);
 void cli_free_trained(Trained *t);
 
-/* outputs.c: before any work, the file path that the command will write
- * (described as `what`, e.g. "the logits") — it must be absent or a regular
- * file (not a link), none of the experiment files, --weights, the results
- * database (--db, and its -wal, -shm, -journal) or a file of data_dir (may be
- * NULL), and a file can be created beside it. 0, or CN_EXIT_USAGE after
- * printing why. */
-int cli_check_output(const CliOptions *o, const char *path, const char *what,
+/* outputs.c: before any work, the file path that the command will write,
+ * an output of `kind` (described as `what`, e.g. "the logits") — it must be
+ * none of the experiment files, --weights, the results database (--db, and
+ * its -wal, -shm, -journal) or a file of data_dir (may be NULL); absent, or
+ * a regular file (not a link) that is empty or an earlier output of `kind`
+ * (files.h output_target_ok); and a file can be created beside it. 0, or
+ * CN_EXIT_USAGE after printing why. */
+int cli_check_output(const CliOptions *o, const char *path, FileKind kind, const char *what,
                      const char *data_dir);
 
 /* The subcommands: cmd_NAME in cmd_NAME.c (cmd_runs beside cmd_report in

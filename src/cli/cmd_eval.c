@@ -35,7 +35,8 @@ int cmd_eval(CliOptions *o)
         cli_free_trained(&t);
         return CN_EXIT_USAGE;
     }
-    if (o->logits && (rc = cli_check_output(o, o->logits, "the logits", dir)) != 0) {
+    if (o->logits &&
+        (rc = cli_check_output(o, o->logits, FILE_LOGITS, "the logits", dir)) != 0) {
         cli_free_trained(&t); /* found now, not after the whole evaluation */
         return rc;
     }
@@ -66,8 +67,8 @@ int cmd_eval(CliOptions *o)
         cli_free_trained(&t);
         return CN_EXIT_FAIL;
     }
-    if (df) fprintf(df, "# cnnrun eval %s --weights %s: label, then the %d logits of each test "
-                    "image\n", o->files[0], o->weights, K);
+    if (df) fprintf(df, CN_LOGITS_SIGNATURE "%s --weights %s: label, then the %d logits of each "
+                    "test image\n", o->files[0], o->weights, K);
     long confusion[CIFAR_CLASSES][CIFAR_CLASSES];
     memset(confusion, 0, sizeof confusion);
     double loss = 0;
@@ -100,7 +101,7 @@ int cmd_eval(CliOptions *o)
             fprintf(stderr, "cnnrun eval: --logits %s: %s\n", o->logits, strerror(errno));
             status = CN_EXIT_FAIL;
         } else {
-            int w = write_file_atomic(o->logits, dump, dump_len, "the logits");
+            int w = write_file_atomic(o->logits, FILE_LOGITS, dump, dump_len, "the logits");
             if (w) status = w == -1 ? CN_EXIT_USAGE : CN_EXIT_FAIL; /* a wrong path; I/O */
         }
         free(dump);

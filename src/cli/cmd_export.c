@@ -24,7 +24,7 @@ int cmd_export(CliOptions *o)
         fprintf(stderr, "cnnrun export: -o MODEL.onnx is required\n");
         return CN_EXIT_USAGE;
     }
-    int rc = cli_check_output(o, o->output, "the ONNX model", NULL);
+    int rc = cli_check_output(o, o->output, FILE_ONNX, "the ONNX model", NULL);
     if (rc != 0) return rc;
     Trained t;
     rc = cli_load_trained(o, "export", false, &t);

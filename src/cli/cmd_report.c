@@ -6,7 +6,8 @@
  * the results database; the work is in src/report/. Exit status: 0, 1 the
  * database is missing or unreadable or the report cannot be written, 2 bad
  * usage (an argument, options that do not go together, a bad --runs or
- * --diff list, a run id not in the database). */
+ * --diff list, a run id not in the database, a report directory whose
+ * index.html or plot is a file of another kind, which it would replace). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

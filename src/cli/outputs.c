@@ -1,12 +1,15 @@
 /* outputs.c — the file a command writes besides the database (eval
  * --logits, export -o), checked before any work (cli.h cli_check_output):
  * not a device, FIFO, link or directory, none of the command's inputs or
- * its results database, and a file can be created where it is asked. */
+ * its results database, absent or an earlier output of its kind (files.h
+ * output_target_ok: never another database, a checkpoint, an experiment
+ * file...), and a file can be created where it is asked. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -54,15 +57,18 @@ static int clash_data(const char *out, const char *what, const char *data_dir)
     return hit;
 }
 
-int cli_check_output(const CliOptions *o, const char *path, const char *what,
+int cli_check_output(const CliOptions *o, const char *path, FileKind kind, const char *what,
                      const char *data_dir)
 {
-    if (output_target_ok(path, what) != 0) return CN_EXIT_USAGE;
-    for (int i = 0; i < o->n_files; i++)
-        if (clash(path, what, o->files[i], "an input of this command")) return CN_EXIT_USAGE;
-    if (clash(path, what, o->weights, "the checkpoint of --weights") ||
-        clash_db(path, what, o->db) || clash_data(path, what, data_dir))
-        return CN_EXIT_USAGE;
+    struct stat st; /* a regular file: first the most telling words, what it is here */
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        for (int i = 0; i < o->n_files; i++)
+            if (clash(path, what, o->files[i], "an input of this command")) return CN_EXIT_USAGE;
+        if (clash(path, what, o->weights, "the checkpoint of --weights") ||
+            clash_db(path, what, o->db) || clash_data(path, what, data_dir))
+            return CN_EXIT_USAGE;
+    }
+    if (output_target_ok(path, kind, what) != 0) return CN_EXIT_USAGE;
     char *tmp; /* where write_file_atomic writes first: can a file be made there? */
     int fd = temp_beside(path, &tmp);
     if (fd < 0) {

@@ -220,6 +220,22 @@ static int lock_failed(const Record *r)
     return 1;
 }
 
+/* Before anything trains: the files the run's checkpoints go to are absent
+ * or checkpoints (a file of another kind there is refused and left as it
+ * is: files.h output_target_ok, as checkpoint_save does after an epoch).
+ * 0, or -1 after saying so. */
+static int checkpoint_files_ok(const Record *r)
+{
+    static const char *const which[] = {"last", "best"};
+    for (int i = 0; has_checkpoints(r) && i < 2; i++) {
+        char path[CN_PATH_MAX + 256];
+        checkpoint_path(path, sizeof path, r->opt->checkpoint_dir, r->e->name, r->run_id,
+                        which[i]);
+        if (output_target_ok(path, FILE_CHECKPOINT, "the checkpoint") != 0) return -1;
+    }
+    return 0;
+}
+
 /* RunObserver.row: r's row exists. */
 static void tell_row(const Record *r, double run_seconds)
 {
@@ -240,6 +256,7 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
         if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
         if (r->lock_fd == RUN_LOCK_HELD) return CN_EXIT_USAGE; /* another process runs it */
         if (lock_failed(r)) return CN_EXIT_FAIL;
+        if (checkpoint_files_ok(r) != 0) return CN_EXIT_USAGE;
         if (has_checkpoints(r)) checkpoint_remove_stale(opt->checkpoint_dir, e->name, r->run_id);
         if (results_resume_run(opt->db, r->run_id, first_epoch - 1) != 0) return CN_EXIT_FAIL;
         tell_row(r, run_seconds);
@@ -266,6 +283,11 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
     if (lock_failed(r)) {
         results_finish_run(opt->db, r->run_id, "failed", 0, "could not create the run lock");
         return CN_EXIT_FAIL;
+    }
+    if (checkpoint_files_ok(r) != 0) {
+        results_finish_run(opt->db, r->run_id, "failed", 0,
+                           "a file of another kind is where its checkpoint goes");
+        return CN_EXIT_USAGE;
     }
     results_add_layers(opt->db, r->run_id, m); /* `layers`; a failure is only reported */
     results_add_params(opt->db, r->run_id, opt->params, opt->n_params); /* `run_params`: too */

@@ -71,14 +71,21 @@ _Static_assert(sizeof schema_param_kind_names / sizeof *schema_param_kind_names 
                    __builtin_popcount(PK_ALL),
                "one name per parameter kind");
 static const char *const decay_names[] = {
-    [DECAY_COUPLED] = "coupled", [DECAY_DECOUPLED] = "decoupled", [DECAY_DECOUPLED + 1] = NULL};
+    [DECAY_COUPLED] = "coupled", [DECAY_DECOUPLED] = "decoupled", [DECAY_COUNT] = NULL};
+_Static_assert(sizeof decay_names / sizeof *decay_names == DECAY_COUNT + 1,
+               "one name per decay mode");
 static const char *const group_schedule_names[] = {
     [GROUP_SCHED_SHARED] = "shared", [GROUP_SCHED_LINEAR] = "linear",
-    [GROUP_SCHED_LINEAR + 1] = NULL};
+    [GROUP_SCHED_COUNT] = NULL};
+_Static_assert(sizeof group_schedule_names / sizeof *group_schedule_names ==
+                   GROUP_SCHED_COUNT + 1,
+               "one name per group schedule");
 static const char *const schedule_names[] = {
     [SCHED_ONE_CYCLE] = "one_cycle", [SCHED_CONSTANT] = "constant", [SCHED_STEP] = "step",
     [SCHED_COSINE] = "cosine",       [SCHED_LINEAR] = "linear",     [SCHED_PIECEWISE] = "piecewise",
-    [SCHED_PIECEWISE + 1] = NULL};
+    [SCHED_COUNT] = NULL};
+_Static_assert(sizeof schedule_names / sizeof *schedule_names == SCHED_COUNT + 1,
+               "one name per schedule");
 static const char *const precision_names[] = {[PRECISION_FP32] = "fp32",
                                               [PRECISION_BF16] = "bf16",
                                               [PRECISION_COUNT] = NULL};
@@ -86,7 +93,8 @@ _Static_assert(sizeof precision_names / sizeof *precision_names == PRECISION_COU
                "one name per precision");
 static const char *const tta_names[] = {[TTA_NONE] = "none", [TTA_MIRROR] = "mirror",
                                         [TTA_MIRROR_TRANSLATE] = "mirror_translate",
-                                        [TTA_MIRROR_TRANSLATE + 1] = NULL};
+                                        [TTA_COUNT] = NULL};
+_Static_assert(sizeof tta_names / sizeof *tta_names == TTA_COUNT + 1, "one name per TTA mode");
 static const char *const conv_init_names[] = {[CONV_INIT_DEFAULT] = "default",
                                               [CONV_INIT_DIRAC] = "dirac",
                                               [CONV_INIT_WHITEN] = "whiten",

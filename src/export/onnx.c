@@ -660,7 +660,7 @@ int onnx_export(const Model *m, const OnnxExportInfo *info, const char *path)
     }
     size_t len;
     void *buf = onnx_export_buffer(m, info, &len);
-    int rc = write_file_atomic(path, buf, len, "the ONNX model");
+    int rc = write_file_atomic(path, FILE_ONNX, buf, len, "the ONNX model");
     free(buf);
     return rc;
 }

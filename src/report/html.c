@@ -11,19 +11,21 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cnnrun/files.h"
 #include "cnnrun/report.h"
 #include "cnnrun/util.h"
 #include "format.h"
 #include "html.h"
 #include "html_page.h"
 
-/* mkdir -p; 0 or -1 with the reason printed. */
+/* mkdir -p; 0, or after printing the reason CN_EXIT_USAGE (a file where a
+ * directory goes) or CN_EXIT_FAIL. */
 static int make_dirs(const char *dir)
 {
     char buf[4096];
     if (!str_copy(buf, sizeof buf, dir)) {
         fprintf(stderr, "%s: the output directory path is too long\n", dir);
-        return -1;
+        return CN_EXIT_USAGE;
     }
     for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0') continue;
@@ -34,12 +36,12 @@ static int make_dirs(const char *dir)
             if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
                 fprintf(stderr, "%s: cannot create the report directory: %s\nHINT: choose "
                                 "another one with -o DIR\n", buf, strerror(errno));
-                return -1;
+                return CN_EXIT_FAIL;
             }
         } else if (!S_ISDIR(st.st_mode)) {
             fprintf(stderr, "%s: is not a directory\nHINT: choose another report directory "
                             "with -o DIR\n", buf);
-            return -1;
+            return CN_EXIT_USAGE;
         }
         *p = c;
         if (c == '\0') break;
@@ -199,9 +201,9 @@ static void write_layers(FILE *f, const ReportRun *r)
     fputs("</table>\n</details>\n", f);
 }
 
-int report_write_html(const ReportData *d, const char *dir)
+/* The report's files in dir (the staging directory): 0 or CN_EXIT_FAIL. */
+static int write_report(const ReportData *d, const char *dir)
 {
-    if (make_dirs(dir) != 0) return CN_EXIT_FAIL;
     char *index = html_path(dir, "index.html");
     FILE *f = fopen(index, "w");
     if (!f) {
@@ -214,10 +216,9 @@ int report_write_html(const ReportData *d, const char *dir)
     char when[32];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    fprintf(f, "<!DOCTYPE html>\n<!-- written by cnnrun report; the plots are the SVG files "
-               "next to this file -->\n<html lang=en><head><meta charset=utf-8>\n"
-               "<title>cnnrun report</title>\n<style>\n%s</style></head><body>\n"
-               "<h1>cnnrun report</h1>\n<p class=meta>",
+    fprintf(f, CN_REPORT_SIGNATURE "; the plots are the SVG files next to this file -->\n"
+               "<html lang=en><head><meta charset=utf-8>\n<title>cnnrun report</title>\n"
+               "<style>\n%s</style></head><body>\n<h1>cnnrun report</h1>\n<p class=meta>",
             style);
     html_esc(f, d->db_path);
     fprintf(f, " &middot; %d run%s", d->n_runs, d->n_runs == 1 ? "" : "s");
@@ -275,4 +276,17 @@ int report_write_html(const ReportData *d, const char *dir)
     }
     free(index);
     return rc ? CN_EXIT_FAIL : 0;
+}
+
+int report_write_html(const ReportData *d, const char *dir)
+{
+    int rc = make_dirs(dir);
+    if (rc != 0) return rc;
+    char *stage = html_stage(dir);
+    if (!stage) return CN_EXIT_FAIL;
+    rc = write_report(d, stage);
+    if (rc == 0) rc = html_publish(stage, dir);
+    html_unstage(stage);
+    free(stage);
+    return rc;
 }

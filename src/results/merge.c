@@ -12,6 +12,7 @@
  * copied again; a new destination is built in a temporary file beside it
  * and renamed into place at the end: a refused, failed or interrupted merge
  * leaves the destination as it was, and no new file. */
+#include "cnnrun/files.h"
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "cnnrun/results_read.h"
@@ -393,13 +394,6 @@ static void undo_copies(sqlite3 *dst, const char *into, const NewIds *ids)
                         "%lld to %lld\n", into, ids->n, ids->n == 1 ? "" : "s",
                 sqlite3_errmsg(dst), (long long)ids->id[0], (long long)ids->id[ids->n - 1]);
     }
-}
-
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
 }
 
 /* INTO.tmp.XXXXXX beside `into` (created empty, as util.h's temp_beside

@@ -272,7 +272,8 @@ static int ensure_dir(const char *path)
 int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
                     const CheckpointMeta *meta)
 {
-    if (ensure_dir(path) != 0) return -1;
+    if (ensure_dir(path) != 0 || output_target_ok(path, FILE_CHECKPOINT, "the checkpoint") != 0)
+        return -1;
     char *tmp;
     int fd = temp_beside(path, &tmp);
     if (fd < 0) {

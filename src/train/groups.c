@@ -198,16 +198,6 @@ static bool decay_excluded(unsigned kind)
     return kind & (PK_BN_WEIGHT | PK_BN_BIAS | PK_BIAS);
 }
 
-void optimizer_exclude_decay(Optimizer *o, const Model *m)
-{
-    int n;
-    Tensor *t = list_tensors(m, &n);
-    base_groups(o, 0);
-    for (int i = 0; i < n; i++) t[i].group = decay_excluded(t[i].kind) ? G_NO_DECAY : G_OPTIMIZER;
-    build_spans(o, m, t, n);
-    free(t);
-}
-
 int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch)
 {
     const Experiment *e = m->exp;

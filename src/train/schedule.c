@@ -63,6 +63,7 @@ double schedule_lr(const Experiment *e, double end, double t)
         return e->lr * (f > 0 ? f : 0.0);
     }
     case SCHED_PIECEWISE: return piecewise(e, t);
+    case SCHED_COUNT: break; /* not a schedule */
     }
     return e->lr;
 }

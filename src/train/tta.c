@@ -23,6 +23,7 @@ double tta_weight(TtaMode mode, int view)
     case TTA_NONE: return 1.0;
     case TTA_MIRROR: return 0.5;
     case TTA_MIRROR_TRANSLATE: return view < 2 ? 0.25 : 0.125;
+    case TTA_COUNT: break; /* not a mode */
     }
     return 0.0;
 }

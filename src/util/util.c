@@ -144,9 +144,10 @@ int commit_beside(const char *tmp, const char *path)
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, const char *what)
+int write_file_atomic(const char *path, FileKind kind, const void *data, size_t len,
+                      const char *what)
 {
-    if (output_target_ok(path, what) != 0) return -1; /* a device, FIFO, link, directory */
+    if (output_target_ok(path, kind, what) != 0) return -1; /* a device, a database, ... */
     char *tmp;
     int fd = temp_beside(path, &tmp);
     if (fd < 0) { /* no such directory, no permission: the path is wrong */
