@@ -628,6 +628,52 @@ START_TEST(test_sweep_random_loaded_values)
 }
 END_TEST
 
+/* One file given twice to `run` (by one path, by two, or by a directory and
+ * a path in it) would train its runs twice: refused, naming it, before
+ * anything is written. */
+START_TEST(test_sweep_same_file_twice)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/d", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    write_file("d/sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("run d/sw.ini d/sw.ini --db e/r.db --threads 1"), 2);
+    ck_assert_msg(strstr(out, "cnnrun run: d/sw.ini is given twice; its runs would train "
+                              "twice: give it once"), "%s", out);
+    ck_assert_int_eq(cnnrun("run d/sw.ini ./d/sw.ini --db e/r.db --threads 1 --jobs 2"), 2);
+    ck_assert_msg(strstr(out, "cnnrun run: d/sw.ini and ./d/sw.ini are the same file"), "%s",
+                  out);
+    ck_assert_int_eq(cnnrun("run d d/sw.ini --db e/r.db --threads 1 --resume"), 2);
+    ck_assert_msg(strstr(out, "cnnrun run: d/sw.ini is given twice"), "%s", out);
+    ck_assert_msg(!exists("e"), "a database was made for a file given twice");
+}
+END_TEST
+
+/* A random search's points differ as the values the runs load, as a grid's
+ * values do: lr_max is a 32-bit float, and two draws written differently
+ * (0.100000012, 0.100000014) that load as one float are one point. */
+START_TEST(test_sweep_random_loaded_values)
+{
+    /* [0.1, 0.1000000001] holds one float: 3 different points cannot be drawn */
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = uniform(0.1, 0.1000000001)\n"), "",
+            "sw.ini:16: samples = 3, but the random keys have only 1 different point", NULL);
+    /* [0.1, 0.1000002] holds 27 floats: 20 points, 20 different floats */
+    write_file("sw.ini", SWEEP_INI("samples = 20\nschedule.lr_max = uniform(0.1, 0.1000002)\n"));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    char list[8192];
+    check_list(list, sizeof list);
+    float v[20];
+    int n = 0;
+    for (const char *p = strstr(list, "lr_max="); p && n < 20; p = strstr(p + 1, "lr_max="))
+        v[n++] = (float)strtod(p + strlen("lr_max="), NULL);
+    ck_assert_msg(n == 20, "%d points in %s", n, list);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(v[i] != v[j], "points %d and %d load as one float (%.9g):\n%s", j + 1,
+                          i + 1, (double)v[i], list);
+}
+END_TEST
+
 /* A random sweep: run twice, the same points in run_params; stopped in its
  * second point and resumed, the points are drawn again identically and
  * exactly the remaining ones train, on the uninterrupted numbers. */
@@ -704,6 +750,8 @@ int main(void)
     tcase_add_test(tc, test_sweep_random_check);
     tcase_add_test(tc, test_sweep_random_errors);
     tcase_add_test(tc, test_sweep_random_resume);
+    tcase_add_test(tc, test_sweep_random_loaded_values);
+    tcase_add_test(tc, test_sweep_same_file_twice);
     tcase_add_test(tc, test_sweep_random_loaded_values);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);

@@ -6,7 +6,8 @@
  * `interrupted`, and no later run starts. `--resume [PATH.ckpt]` continues
  * an interrupted run in its own runs row from its last checkpoint
  * (docs/training.md); of a sweep, the finished points are skipped, the
- * interrupted one continued and the rest run. `--jobs N` trains N runs at a
+ * interrupted one continued and the rest run. A file given twice is
+ * refused. `--jobs N` trains N runs at a
  * time, each in a worker process (jobs.c); under mpirun, `--ranks-per-run K`
  * shares the runs among groups of K ranks (rank_groups.c). */
 #include <signal.h>
@@ -339,8 +340,33 @@ int run_db_open(const char *path, ResultsDb **db)
     return CN_EXIT_OK;
 }
 
+/* One file given twice (by one path or two, or through a directory) would
+ * train its runs twice, and a --resume of the two would take each other's
+ * runs: refused, naming it. 0, or the exit status. */
+static int same_file_twice(const CliOptions *o)
+{
+    struct stat *st = xcalloc((size_t)(o->n_files ? o->n_files : 1), sizeof *st);
+    int rc = CN_EXIT_OK;
+    for (int i = 0; i < o->n_files && rc == CN_EXIT_OK; i++) {
+        if (stat(o->files[i], &st[i]) != 0) continue; /* validate_all says why */
+        for (int j = 0; j < i && rc == CN_EXIT_OK; j++) {
+            if (st[j].st_dev != st[i].st_dev || st[j].st_ino != st[i].st_ino) continue;
+            if (!strcmp(o->files[j], o->files[i]))
+                fprintf(stderr, "cnnrun run: %s is given twice; its runs would train twice: give "
+                                "it once\n", o->files[i]);
+            else
+                fprintf(stderr, "cnnrun run: %s and %s are the same file; its runs would train "
+                                "twice: give it once\n", o->files[j], o->files[i]);
+            rc = CN_EXIT_USAGE;
+        }
+    }
+    free(st);
+    return rc;
+}
+
 int cmd_run(CliOptions *o)
 {
+    if (same_file_twice(o) != CN_EXIT_OK) return CN_EXIT_USAGE;
     /* groups of ranks first: each file is checked as the group trains it */
     if (o->ranks_per_run > 0) dist_split(o->ranks_per_run);
     int no_data;
