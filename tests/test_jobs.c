@@ -10,9 +10,13 @@
  * them (again paused, then to the end) on their uninterrupted curves, and
  * the study ETA counts the epochs to the pause, and a worker's validation
  * line is not passed on (one line per run); the ETA takes a going run's own
- * time per epoch (a slow network beside a fast one);
+ * time per epoch (a slow network beside a fast one); the first point's
+ * worker killed before it made its row: --resume trains that point, and a
+ * later --resume nothing; two studies of one file, both paused, resumed at
+ * once: each resume claims one of a point's two runs, both succeed;
  * --jobs is checked (an integer >= 1; `run` only). */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -85,15 +89,15 @@ START_TEST(test_jobs_same_curves)
 }
 END_TEST
 
-/* Forks `cnnrun ARGS` in dir (stderr to dir/log); returns its pid. */
-static pid_t start(const char *args)
+/* Forks `cnnrun ARGS` in dir (stderr to dir/LOG); returns its pid. */
+static pid_t start_logged(const char *args, const char *logname)
 {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         if (chdir(dir) != 0) _exit(127);
         unsetenv("CNNRUN_DATA");
-        FILE *log = freopen("log", "w", stderr);
+        FILE *log = freopen(logname, "w", stderr);
         (void)log;
         char cmd[512];
         snprintf(cmd, sizeof cmd, "exec \"$CNNRUN_BIN\" %s", args);
@@ -101,6 +105,12 @@ static pid_t start(const char *args)
         _exit(127);
     }
     return pid;
+}
+
+/* Forks `cnnrun ARGS` in dir (stderr to dir/log); returns its pid. */
+static pid_t start(const char *args)
+{
+    return start_logged(args, "log");
 }
 
 /* Once run 2 has its first checkpoint: the pid of the worker training it
@@ -133,11 +143,62 @@ static pid_t run2_worker(pid_t parent)
     return w;
 }
 
-static char *log_text(void)
+static char *log_named(const char *name)
 {
     char p[256];
-    snprintf(p, sizeof p, "%s/log", dir);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
     return read_text_file(p, NULL);
+}
+
+static char *log_text(void)
+{
+    return log_named("log");
+}
+
+/* A child process of parent (the first one found in /proc), or 0. */
+static pid_t child_of(pid_t parent)
+{
+    DIR *d = opendir("/proc");
+    ck_assert_ptr_nonnull(d);
+    pid_t found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (strspn(de->d_name, "0123456789") != strlen(de->d_name)) continue;
+        char p[300];
+        snprintf(p, sizeof p, "/proc/%s/stat", de->d_name);
+        char *text = read_text_file(p, NULL);
+        const char *rp = text ? strrchr(text, ')') : NULL;
+        int ppid = 0;
+        if (rp && sscanf(rp + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+            found = (pid_t)atol(de->d_name);
+        free(text);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Each run's epochs in db equal to those of ref.db's run with the same
+ * configuration (every column), want_epochs of them; every run finished. */
+static void same_curves_by_config(const char *db, int want_runs, int want_epochs)
+{
+    sqlite3 *s = fixture_open_db(db);
+    char sql[512];
+    snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
+    ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where experiment = 'jb'"),
+                     want_runs);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where experiment = 'jb' and "
+                                      "status = 'finished'"), want_runs);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs a join runs ra on ra.id = "
+                                      "a.run_id where ra.experiment = 'jb'"), want_epochs);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs a join runs ra on ra.id = "
+                                      "a.run_id join ref.runs rb on rb.config = ra.config join "
+                                      "ref.epochs b on b.run_id = rb.id and b.epoch = a.epoch "
+                                      "where a.lr = b.lr and a.train_loss = b.train_loss and "
+                                      "a.train_acc = b.train_acc and a.test_loss = b.test_loss "
+                                      "and a.test_acc = b.test_acc and a.steps = b.steps and "
+                                      "a.images = b.images"), want_epochs);
+    sqlite3_close(s);
 }
 
 /* ---- (2) a worker killed; the rest finish; --resume finishes it ------------- */
@@ -238,6 +299,105 @@ START_TEST(test_jobs_killed_before_open)
                               "status = 'finished'"), 4);
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs where run_id = 2"), 6);
     sqlite3_close(s);
+}
+END_TEST
+
+/* ---- (2c) the first point's worker killed before it made its row ---------- */
+
+/* A trigger makes the insert of point 1's runs row (lr_max 0.05, seed 1)
+ * take seconds, and its worker is killed before the row exists; the other
+ * points train. --resume trains point 1 (in a new run, after the others'),
+ * and a second --resume trains nothing: every point once, on its
+ * uninterrupted curve. */
+START_TEST(test_jobs_first_point_died_before_row)
+{
+    make_ref();
+    write_file("one.ini", "[experiment]\nname = one\nepochs = 1\n"
+                          "[data]\nbatch_size = 50\ntrain_subset = 100\ntest_subset = 100\n"
+                          "[layer.pool]\ntype = global_avgpool\n"
+                          "[layer.fc]\ntype = linear\noutputs = 10\n");
+    ck_assert_int_eq(cnnrun("run one.ini --db j.db --threads 1"), 0); /* run 1: the schema */
+    char p[256];
+    snprintf(p, sizeof p, "%s/j.db", dir);
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(p, &s), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(s, "create table slow (x); insert into slow with recursive "
+                                     "c(x) as (select 1 union all select x + 1 from c where x < "
+                                     "20000) select x from c; create trigger slow_p1 before "
+                                     "insert on runs when new.experiment = 'jb' and new.seed = 1 "
+                                     "and new.config like '%lr_max = 0.05%' begin select "
+                                     "count(*) from slow a, slow b; end",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(s);
+    pid_t pid = start("run jb.ini --db j.db --threads 1 --jobs 2");
+    pid_t w = 0; /* point 1's worker: the first, alone until it has its row */
+    for (int i = 0; i < 60000 && !w; i++) {
+        w = child_of(pid);
+        if (!w) usleep(1000);
+    }
+    ck_assert_msg(w > 0, "no worker started");
+    ck_assert_int_eq(kill(w, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char want[128];
+    snprintf(want, sizeof want, "jb[1/4]: failed before its run started (worker pid %d died "
+                                "(signal 9))", (int)w);
+    char *log = log_text();
+    ck_assert_msg(log && strstr(log, want) && strstr(log, "3 of 4 runs succeeded"), "%s", log);
+    free(log);
+    ck_assert_int_eq(sqlite3_open(p, &s), SQLITE_OK);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where experiment = 'jb' and "
+                                      "status = 'finished'"), 3);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where experiment = 'jb'"), 3);
+    ck_assert_int_eq(sqlite3_exec(s, "drop trigger slow_p1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+
+    /* resumed: point 1 trains, in a new run; the others are not run again */
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2 --resume"), 0);
+    ck_assert_msg(strstr(out, "already run (run 2, finished)") &&
+                      strstr(out, "already run (run 3, finished)") &&
+                      strstr(out, "already run (run 4, finished)") &&
+                      strstr(out, "jb[1/4]: run 5 finished"), "%s", out);
+    same_curves_by_config("j.db", 4, 24);
+    /* and again (one at a time, then two): every point has run, nothing trains */
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --resume"), 0);
+    ck_assert_msg(strstr(out, "already run (run 5, finished)") &&
+                      strstr(out, "already run (run 4, finished)"), "%s", out);
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2 --resume"), 0);
+    same_curves_by_config("j.db", 4, 24);
+}
+END_TEST
+
+/* ---- (2d) two studies of one file, both stopped, both resumed at once ------- */
+
+/* Two studies of jb.ini in one database, each paused after epoch 1: every
+ * point has two unfinished runs. Two resumes at once each claim one of
+ * them: both succeed, every run finishes on its uninterrupted curve, and
+ * no run is trained twice or left unfinished. */
+START_TEST(test_jobs_two_studies_resumed_at_once)
+{
+    make_ref();
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2 --until-epoch 1"), 0);
+    pid_t a = start_logged("run jb.ini --db j.db --threads 1 --jobs 2 --resume", "log-a");
+    pid_t b = start_logged("run jb.ini --db j.db --threads 1 --jobs 2 --resume", "log-b");
+    int sa, sb;
+    ck_assert_int_eq(waitpid(a, &sa, 0), a);
+    ck_assert_int_eq(waitpid(b, &sb, 0), b);
+    char *la = log_named("log-a"), *lb = log_named("log-b");
+    ck_assert(la && lb);
+    /* the logs' ends in a message (Check's messages are short) */
+    const char *ta = la + (strlen(la) > 1500 ? strlen(la) - 1500 : 0);
+    const char *tb = lb + (strlen(lb) > 1500 ? strlen(lb) - 1500 : 0);
+    ck_assert_msg(WIFEXITED(sa) && WEXITSTATUS(sa) == 0 && WIFEXITED(sb) &&
+                      WEXITSTATUS(sb) == 0, "status %d and %d:\n%s\n----\n%s", sa, sb, ta, tb);
+    ck_assert_msg(strstr(la, "4 of 4 runs succeeded") && strstr(lb, "4 of 4 runs succeeded"),
+                  "%s\n----\n%s", ta, tb);
+    free(la);
+    free(lb);
+    same_curves_by_config("j.db", 8, 48);
 }
 END_TEST
 
@@ -425,6 +585,8 @@ int main(void)
     tcase_add_test(tc, test_jobs_same_curves);
     tcase_add_test(tc, test_jobs_killed_worker_resume);
     tcase_add_test(tc, test_jobs_killed_before_open);
+    tcase_add_test(tc, test_jobs_first_point_died_before_row);
+    tcase_add_test(tc, test_jobs_two_studies_resumed_at_once);
     tcase_add_test(tc, test_jobs_sigterm);
     tcase_add_test(tc, test_jobs_until_epoch);
     tcase_add_test(tc, test_jobs_eta_own_rate);

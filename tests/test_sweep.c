@@ -7,7 +7,10 @@
  * bad value in one point, an empty list, a key twice, a --set of a swept
  * key, a list key without '|') exit 2 at the sweep's line and write no
  * database; `cnnrun check` lists the grid; --sweep from the command line,
- * alone or over the file's key; `cnnrun runs --groups`. */
+ * alone or over the file's key; `cnnrun runs --groups`; a random search's
+ * points distinct as the values they load (a float key's as floats);
+ * --resume of a sweep whose file changed names the change (once, before
+ * anything trains); one file given twice to `run` is refused. */
 #include <check.h>
 #include <math.h>
 #include <signal.h>
@@ -602,6 +605,104 @@ static void run_stopped_in_point_2(const char *db)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
 }
 
+/* --resume of a sweep whose file changed since it ran: refused before
+ * anything trains, naming what changed against the nearest recorded run
+ * (as a single run's resume does), once, not a refusal per point; restored,
+ * it resumes. A sweep never run is refused with what to do. */
+START_TEST(test_sweep_resume_changed_file)
+{
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    char p[256];
+    snprintf(p, sizeof p, "%s/i", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    run_stopped_in_point_2("i/r.db");
+    char *changed = replaced(SWEEP_INI(GRID_2x2), "test_subset = 300", "test_subset = 200");
+    write_file("sw.ini", changed);
+    const char *const how[] = {"", " --jobs 2"};
+    for (int k = 0; k < 2; k++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "run sw.ini --db i/r.db --threads 1 --resume%s", how[k]);
+        ck_assert_int_eq(cnnrun(cmd), 2);
+        ck_assert_msg(strstr(out, "sw.ini: no run in i/r.db has the resolved configuration of a "
+                                  "grid point of this sweep: the nearest recorded one, run ") &&
+                          strstr(out, "[data] test_subset: now '200', then '300'; resuming "
+                                      "would not continue the sweep's runs") &&
+                          !strstr(out, "more difference") && !strstr(out, "grid point 1 of 4:") &&
+                          !strstr(out, "no run of the sweep's grid point"),
+                      "%s: %s", how[k], out);
+    }
+    /* two changes: the first named, the others counted */
+    char *two = replaced(changed, "epochs = 3", "epochs = 4");
+    write_file("sw.ini", two);
+    ck_assert_int_eq(cnnrun("run sw.ini --db i/r.db --threads 1 --resume"), 2);
+    ck_assert_msg(strstr(out, "[experiment] epochs: now '4', then '3' and 1 more difference;"),
+                  "%s", out);
+    free(two);
+    free(changed);
+    /* nothing was written */
+    sqlite3 *s = fixture_open_db("i/r.db");
+    char rows[256];
+    q_rows(s, "select id || ':' || status from runs order by id", rows, sizeof rows);
+    ck_assert_str_eq(rows, "1:finished|2:interrupted");
+    sqlite3_close(s);
+    /* never run: nothing to resume */
+    ck_assert_int_eq(cnnrun("run sw.ini --db n/r.db --threads 1 --resume"), 2);
+    ck_assert_msg(strstr(out, "sw.ini: no run of experiment 'sw' in n/r.db to resume; run it "
+                              "without --resume"), "%s", out);
+    /* restored: resumed */
+    write_file("sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("run sw.ini --db i/r.db --threads 1 --resume"), 0);
+    ck_assert_int_eq(db_query_int("i/r.db", "select count(*) from runs where status = "
+                                            "'finished'"), 4);
+}
+END_TEST
+
+/* One file given twice to `run` (by one path, by two, or by a directory and
+ * a path in it) would train its runs twice: refused, naming it, before
+ * anything is written. */
+START_TEST(test_sweep_same_file_twice)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/d", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    write_file("d/sw.ini", SWEEP_INI(GRID_2x2));
+    ck_assert_int_eq(cnnrun("run d/sw.ini d/sw.ini --db e/r.db --threads 1"), 2);
+    ck_assert_msg(strstr(out, "cnnrun run: d/sw.ini is given twice; its runs would train "
+                              "twice: give it once"), "%s", out);
+    ck_assert_int_eq(cnnrun("run d/sw.ini ./d/sw.ini --db e/r.db --threads 1 --jobs 2"), 2);
+    ck_assert_msg(strstr(out, "cnnrun run: d/sw.ini and ./d/sw.ini are the same file"), "%s",
+                  out);
+    ck_assert_int_eq(cnnrun("run d d/sw.ini --db e/r.db --threads 1 --resume"), 2);
+    ck_assert_msg(strstr(out, "cnnrun run: d/sw.ini is given twice"), "%s", out);
+    ck_assert_msg(!exists("e"), "a database was made for a file given twice");
+}
+END_TEST
+
+/* A random search's points differ as the values the runs load, as a grid's
+ * values do: lr_max is a 32-bit float, and two draws written differently
+ * (0.100000012, 0.100000014) that load as one float are one point. */
+START_TEST(test_sweep_random_loaded_values)
+{
+    /* [0.1, 0.1000000001] holds one float: 3 different points cannot be drawn */
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = uniform(0.1, 0.1000000001)\n"), "",
+            "sw.ini:16: samples = 3, but the random keys have only 1 different point", NULL);
+    /* [0.1, 0.1000002] holds 27 floats: 20 points, 20 different floats */
+    write_file("sw.ini", SWEEP_INI("samples = 20\nschedule.lr_max = uniform(0.1, 0.1000002)\n"));
+    ck_assert_int_eq(cnnrun("check sw.ini"), 0);
+    char list[8192];
+    check_list(list, sizeof list);
+    float v[20];
+    int n = 0;
+    for (const char *p = strstr(list, "lr_max="); p && n < 20; p = strstr(p + 1, "lr_max="))
+        v[n++] = (float)strtod(p + strlen("lr_max="), NULL);
+    ck_assert_msg(n == 20, "%d points in %s", n, list);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(v[i] != v[j], "points %d and %d load as one float (%.9g):\n%s", j + 1,
+                          i + 1, (double)v[i], list);
+}
+END_TEST
+
 /* A random sweep: run twice, the same points in run_params; stopped in its
  * second point and resumed, the points are drawn again identically and
  * exactly the remaining ones train, on the uninterrupted numbers. */
@@ -678,6 +779,9 @@ int main(void)
     tcase_add_test(tc, test_sweep_random_check);
     tcase_add_test(tc, test_sweep_random_errors);
     tcase_add_test(tc, test_sweep_random_resume);
+    tcase_add_test(tc, test_sweep_random_loaded_values);
+    tcase_add_test(tc, test_sweep_resume_changed_file);
+    tcase_add_test(tc, test_sweep_same_file_twice);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return check_run(s);

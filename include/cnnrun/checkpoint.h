@@ -81,6 +81,9 @@ void checkpoint_path(char *buf, size_t size, const char *dir, const char *experi
  * that run. */
 enum { RUN_LOCK_NONE = -1, RUN_LOCK_HELD = -2 };
 int run_lock(const char *dir, const char *experiment, int64_t run_id);
+/* run_lock that prints nothing when the lock is held: RUN_LOCK_HELD, and
+ * the holder's pid in *holder (0: not known). */
+int run_lock_try(const char *dir, const char *experiment, int64_t run_id, long *holder);
 /* The pid in run run_id's lock file when no such process exists any more
  * (on this machine): the run ended without marking its row (SIGKILL, the
  * OOM killer, a power cut). 0 when there is no lock file or the process may

@@ -345,6 +345,10 @@ char *experiment_text(const Experiment *e);
  * behaviour). If not, why (may be NULL) names the first difference,
  * "[optimizer] weight_decay: now '0.001', then '0.0005'". */
 int experiment_text_same_run(const char *now, const char *then, char *why, size_t n);
+/* How many key lines (and sections) of the two texts differ, as
+ * experiment_text_same_run judges them (0: the same run's); the first
+ * difference into why (may be NULL). */
+int experiment_text_differences(const char *now, const char *then, char *why, size_t n);
 
 const char *layer_type_name(LayerType t);
 /* The row of t (a row of NULLs for a value outside the enum). */

@@ -89,7 +89,9 @@ int results_run_status(ResultsDb *db, int64_t run_id, char *experiment, size_t e
 int results_last_epoch(ResultsDb *db, int64_t run_id);
 /* Puts a run back to `running` (clears finished_at and error) and deletes its
  * epochs after keep_epochs (rows the checkpoint does not cover: they are
- * trained again, with the same numbers), in one transaction. */
+ * trained again, with the same numbers), in one transaction; refused (-1,
+ * nothing changed) when the run is `finished`, as another process may have
+ * made it since it was looked at. */
 int results_resume_run(ResultsDb *db, int64_t run_id, int keep_epochs);
 
 /* ==== issue 15: sweeps and groups ========================================== */

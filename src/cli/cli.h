@@ -118,6 +118,7 @@ typedef struct {
     MemCheck memory; /* each point's memory plan against the machine (grid_check) */
     const EngineSettings *engine; /* every point's Experiment.engine */
     ConfigOverride ov[CLI_MAX_SETS + CN_SWEEP_MAX_KEYS];
+    char **texts;    /* point i's resolved configuration once asked for (grid_point_text) */
 } Grid;
 
 /* Reads the file's sweep and the options' (errors printed); 0 or -1. */
@@ -130,6 +131,10 @@ void grid_close(Grid *g);
 const ConfigOverride *grid_point(Grid *g, long i, int *n);
 /* experiment_load of point i. */
 int grid_load(Grid *g, long i, Experiment *e);
+/* Point i's resolved configuration (experiment_text), as a run of it records
+ * it: made once, kept until grid_close. NULL if the point does not load
+ * (printed; grid_check has refused such a grid). */
+const char *grid_point_text(Grid *g, long i);
 /* Loads every point and builds its network's shapes and groups, before
  * anything trains; problems are printed, each bad value of a sweep once, with
  * the point it was found in. 0 (with point 0 in *first when not NULL), or -1. */

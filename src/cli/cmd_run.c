@@ -6,7 +6,8 @@
  * `interrupted`, and no later run starts. `--resume [PATH.ckpt]` continues
  * an interrupted run in its own runs row from its last checkpoint
  * (docs/training.md); of a sweep, the finished points are skipped, the
- * interrupted one continued and the rest run. `--jobs N` trains N runs at a
+ * interrupted one continued and the rest run (which run each continues, and
+ * claiming it: resume.c). A file given twice is refused. `--jobs N` trains N runs at a
  * time, each in a worker process (jobs.c); under mpirun, `--ranks-per-run K`
  * shares the runs among groups of K ranks (rank_groups.c). */
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "cnnrun/util.h"
 #include "jobs.h"
 #include "rank_groups.h"
+#include "resume.h"
 #include "run_record.h"
 
 /* Parse + build every file (every point of its sweep) first: a typo in the
@@ -111,14 +113,33 @@ static void warn_threads(const char *path, int64_t id, int run_threads, int thre
                 path, (long long)id, run_threads, threads, run_threads);
 }
 
-/* --resume: finds the run and checkpoint to continue. Returns 0 with *run_id
- * and ckpt ("" = no checkpoint yet: start at epoch 1 in the same row), or an
- * exit status after printing what is wrong and what to do. */
+/* Claims run id (resume.h) for find_resume: refused (exit status 2,
+ * printed) while another process runs it, or when it is finished now. 0
+ * with *c, or the exit status. */
+static int claim_run(const char *path, const Experiment *e, ResultsDb *db, const char *ckdir,
+                     int64_t id, ResumeClaim *c)
+{
+    long holder;
+    int got = resume_claim(db, ckdir, e->name, id, 1, c, &holder);
+    if (got < 0) return CN_EXIT_FAIL;
+    if (got == 0) return CN_EXIT_USAGE; /* "still running (process N)": printed */
+    if (strcmp(c->status, "finished") != 0) return 0;
+    fprintf(stderr, "%s: run %lld is already finished; nothing to resume\n", path, (long long)id);
+    resume_release(c);
+    return CN_EXIT_USAGE;
+}
+
+/* --resume: finds the run and checkpoint to continue, and claims the run
+ * (its lock into *lock). Returns 0 with *run_id and ckpt ("" = no checkpoint
+ * yet: start at epoch 1 in the same row), or an exit status after printing
+ * what is wrong and what to do. */
 static int find_resume(const char *path, const Experiment *e, CliOptions *o, ResultsDb *db,
-                       const char *ckdir, int threads, int64_t *run_id, char *ckpt, size_t size)
+                       const char *ckdir, int threads, int64_t *run_id, char *ckpt, size_t size,
+                       int *lock)
 {
     char *config = NULL, exp_name[128], status[32];
     int run_threads = 0;
+    ResumeClaim claim = {.lock_fd = RUN_LOCK_NONE};
     ckpt[0] = '\0';
     if (o->resume_path) {
         CheckpointMeta meta;
@@ -142,6 +163,11 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
             free(config);
             return CN_EXIT_USAGE;
         }
+        rc = claim_run(o->resume_path, e, db, ckdir, meta.run_id, &claim);
+        if (rc != 0) {
+            free(config);
+            return rc;
+        }
         *run_id = meta.run_id;
         str_copy(ckpt, size, o->resume_path);
     } else {
@@ -152,11 +178,17 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
                             "without --resume\n", path, e->name, o->db);
             return CN_EXIT_USAGE;
         }
+        int rc = claim_run(path, e, db, ckdir, id, &claim);
+        if (rc != 0) {
+            free(config);
+            return rc;
+        }
         *run_id = id;
         results_run_status(db, id, exp_name, sizeof exp_name, status, sizeof status,
                            &run_threads, NULL);
-        int rc = last_checkpoint(path, e, db, ckdir, id, ckpt, size);
+        rc = last_checkpoint(path, e, db, ckdir, id, ckpt, size);
         if (rc != 0) {
+            resume_release(&claim);
             free(config);
             return rc;
         }
@@ -172,64 +204,47 @@ static int find_resume(const char *path, const Experiment *e, CliOptions *o, Res
                 path, (long long)*run_id, why);
     free(now);
     free(config);
-    if (!same) return CN_EXIT_USAGE;
+    if (!same) {
+        resume_release(&claim);
+        return CN_EXIT_USAGE;
+    }
     warn_threads(path, *run_id, run_threads, threads);
+    *lock = claim.lock_fd;
     return 0;
 }
 
-/* --resume of a sweep's grid point: the newest run of the experiment after
- * *after (the previous point's run) with this point's resolved
- * configuration. Finished or diverged: *skip (it ran); unfinished: *run_id and
- * ckpt as find_resume gives them; none: a new run (*run_id 0), unless no
- * earlier point had a run either: then there is no sweep to continue. Moves
- * *after to the run found. 0 or the exit status. */
-static int find_point_resume(const Grid *g, long point, const Experiment *e, CliOptions *o,
-                             ResultsDb *db, const char *ckdir, int threads, int64_t *after,
-                             int64_t *run_id, int *skip, char *ckpt, size_t size)
+/* --resume of a sweep's grid point: the run it continues, claimed, and
+ * *after moved on (resume.c). Ended (finished, diverged): *skip (it ran);
+ * unfinished: *run_id, its lock in *lock and ckpt as find_resume gives
+ * them; none: a new run (*run_id 0). 0 or the exit status. */
+static int find_point_resume(Grid *g, long point, const Experiment *e, ResultsDb *db,
+                             const char *ckdir, int threads, int64_t *after, int64_t *run_id,
+                             int *skip, char *ckpt, size_t size, int *lock)
 {
     *run_id = 0;
     *skip = 0;
     ckpt[0] = '\0';
-    ResultsRunRef *refs;
-    int n = results_runs_after(db, e->name, *after, &refs);
-    if (n < 0) return CN_EXIT_FAIL;
-    char *now = experiment_text(e);
-    const ResultsRunRef *found = NULL;
-    for (int k = 0; k < n && !found; k++)
-        if (refs[k].config && experiment_text_same_run(now, refs[k].config, NULL, 0))
-            found = &refs[k];
-    free(now);
-    int rc = 0;
-    /* a --ranks-per-run group's chain starts at its own first point of the
-     * sweep, whose run may never have started (another group's was the one
-     * interrupted): that point starts anew. The sweep's first point is the
-     * one the study starts with, as the one-at-a-time loop checks it: no run
-     * of it means the sweep was never started, and a resume is refused there
-     * (each group sees only its own database, so "no point of the whole
-     * study has a run" would need one more round over every host) */
-    if (!found && *after == 0 && (point == 0 || dist_groups() == 1)) {
-        fprintf(stderr, "%s: no run of the sweep's grid point %ld of %ld (experiment '%s') in %s "
-                        "to resume; run it without --resume\n", g->path, point + 1,
-                g->sweep.n_points, e->name, o->db);
-        rc = CN_EXIT_USAGE;
-    } else if (found) {
-        *after = found->id;
-        if (!strcmp(found->status, "finished") || !strcmp(found->status, "diverged")) {
-            fprintf(stderr, "%s: already run (run %lld, %s); not run again\n", g->path,
-                    (long long)found->id, found->status);
-            *skip = 1;
-        } else {
-            *run_id = found->id;
-            rc = last_checkpoint(g->path, e, db, ckdir, found->id, ckpt, size);
-            char name[128], status[32];
-            int run_threads = 0;
-            if (rc == 0 && results_run_status(db, found->id, name, sizeof name, status,
-                                              sizeof status, &run_threads, NULL) == 0)
-                warn_threads(g->path, found->id, run_threads, threads);
-        }
+    ResumeClaim c;
+    int rc = resume_point(g, point, e->name, db, ckdir, after, &c, skip);
+    if (rc != 0 || !c.run_id) return rc;
+    if (*skip) {
+        fprintf(stderr, "%s: already run (run %lld, %s); not run again\n", g->path,
+                (long long)c.run_id, c.status);
+        return 0;
     }
-    results_free_run_refs(refs, n);
-    return rc;
+    rc = last_checkpoint(g->path, e, db, ckdir, c.run_id, ckpt, size);
+    if (rc != 0) {
+        resume_release(&c);
+        return rc;
+    }
+    *run_id = c.run_id;
+    *lock = c.lock_fd;
+    char name[128], status[32];
+    int run_threads = 0;
+    if (results_run_status(db, c.run_id, name, sizeof name, status, sizeof status, &run_threads,
+                           NULL) == 0)
+        warn_threads(g->path, c.run_id, run_threads, threads);
+    return 0;
 }
 
 /* Trains grid point `point` of g (jobs.h). */
@@ -269,6 +284,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     char ckdir[CN_PATH_MAX], ckpt[CN_PATH_MAX + 256];
     checkpoint_default_dir(ckdir, sizeof ckdir, o->db);
     int64_t resume_id = 0;
+    int lock = RUN_LOCK_NONE; /* the resumed run's, taken when it was claimed (rank 0) */
     if (o->resume) {
         /* rank 0 looks in the database; the other ranks continue from the
          * same run and checkpoint file (a path every rank can read) */
@@ -281,10 +297,10 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
         if (dist_rank() == 0)
             found.rc = g->sweep.n_keys == 0
                            ? find_resume(path, &e, o, db, ckdir, threads, &found.id, found.ckpt,
-                                         sizeof found.ckpt)
-                           : find_point_resume(g, point, &e, o, db, ckdir, threads, after,
+                                         sizeof found.ckpt, &lock)
+                           : find_point_resume(g, point, &e, db, ckdir, threads, after,
                                                &found.id, &found.skip, found.ckpt,
-                                               sizeof found.ckpt);
+                                               sizeof found.ckpt, &lock);
         if (dist_rank() == 0 && found.rc == 0 && !found.skip && found.id > 0)
             results_run_engine(db, found.id, found.engine, sizeof found.engine);
         dist_bcast(&found, sizeof found);
@@ -299,11 +315,13 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     const char *origin;
     const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
     if (!dir) { /* validate_all refused it already */
+        if (lock >= 0) close(lock);
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
     CifarSplit train, test;
     if (dist_max_int(cifar_load(dir, &train, &test) != 0)) { /* on every rank's machine */
+        if (lock >= 0) close(lock);
         cifar_free(&train);
         cifar_free(&test);
         experiment_free(&e);
@@ -315,6 +333,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
               train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */
               train_check_ranks(&e, train.n, dist_size()) != 0;
     if (bad) {
+        if (lock >= 0) close(lock);
         cifar_free(&train);
         cifar_free(&test);
         cifar_free(&val);
@@ -328,7 +347,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     RecordOptions opt = {.db = db, .db_path = o->db, .threads = threads, .ranks = dist_size(),
                          .data_dir = data_desc, .stop = &cli_stop_requested,
                          .checkpoint_dir = dist_rank() == 0 ? ckdir : NULL, /* rank 0 writes */
-                         .resume_run_id = resume_id,
+                         .resume_run_id = resume_id, .resume_lock = lock,
                          .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL,
                          .params = params, .n_params = n_params,
                          .val = e.validation > 0 ? &val : NULL,
@@ -364,8 +383,46 @@ int run_db_open(const char *path, ResultsDb **db)
     return CN_EXIT_OK;
 }
 
+/* One file given twice (by one path or two, or through a directory) would
+ * train its runs twice, and a --resume of the two would take each other's
+ * runs: refused, naming it. 0, or the exit status. */
+static int same_file_twice(const CliOptions *o)
+{
+    struct stat *st = xcalloc((size_t)(o->n_files ? o->n_files : 1), sizeof *st);
+    int rc = CN_EXIT_OK;
+    for (int i = 0; i < o->n_files && rc == CN_EXIT_OK; i++) {
+        if (stat(o->files[i], &st[i]) != 0) continue; /* validate_all says why */
+        for (int j = 0; j < i && rc == CN_EXIT_OK; j++) {
+            if (st[j].st_dev != st[i].st_dev || st[j].st_ino != st[i].st_ino) continue;
+            if (!strcmp(o->files[j], o->files[i]))
+                fprintf(stderr, "cnnrun run: %s is given twice; its runs would train twice: give "
+                                "it once\n", o->files[i]);
+            else
+                fprintf(stderr, "cnnrun run: %s and %s are the same file; its runs would train "
+                                "twice: give it once\n", o->files[j], o->files[i]);
+            rc = CN_EXIT_USAGE;
+        }
+    }
+    free(st);
+    return rc;
+}
+
+/* --resume (without a checkpoint path): every sweep has a run to continue
+ * (resume.c), before anything trains. 0, or the exit status. */
+static int check_sweeps_resume(const CliOptions *o, Grid *grids, ResultsDb *db)
+{
+    int rc = CN_EXIT_OK;
+    for (int i = 0; i < o->n_files; i++) {
+        if (grids[i].sweep.n_keys == 0) continue;
+        int r = resume_check_sweep(&grids[i], db, o->db);
+        if (r > rc) rc = r;
+    }
+    return rc;
+}
+
 int cmd_run(CliOptions *o)
 {
+    if (same_file_twice(o) != CN_EXIT_OK) return CN_EXIT_USAGE;
     /* groups of ranks first: each file is checked as the group trains it */
     if (o->ranks_per_run > 0) dist_split(o->ranks_per_run);
     int no_data;
@@ -387,6 +444,8 @@ int cmd_run(CliOptions *o)
      * the ranks go on (or stop) together */
     ResultsDb *db = NULL;
     if (rc == CN_EXIT_OK && dist_world_rank() == 0) rc = run_db_open(o->db, &db);
+    if (rc == CN_EXIT_OK && dist_world_rank() == 0 && o->resume && !o->resume_path)
+        rc = check_sweeps_resume(o, grids, db);
     rc = dist_world_max_int(rc);
     if (rc != CN_EXIT_OK && db) {
         results_close(db);

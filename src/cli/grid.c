@@ -48,6 +48,9 @@ int grid_open(Grid *g, const char *path, const CliOptions *o)
 
 void grid_close(Grid *g)
 {
+    for (long i = 0; g->texts && i < g->sweep.n_points; i++) free(g->texts[i]);
+    free(g->texts);
+    g->texts = NULL;
     sweep_free(&g->sweep);
 }
 
@@ -66,6 +69,18 @@ int grid_load(Grid *g, long i, Experiment *e)
     if (experiment_load(g->path, ov, n, e) != 0) return -1;
     e->engine = *g->engine;
     return 0;
+}
+
+const char *grid_point_text(Grid *g, long i)
+{
+    if (!g->texts) g->texts = xcalloc((size_t)g->sweep.n_points, sizeof *g->texts);
+    if (!g->texts[i]) {
+        Experiment e;
+        if (grid_load(g, i, &e) != 0) return NULL;
+        g->texts[i] = experiment_text(&e);
+        experiment_free(&e);
+    }
+    return g->texts[i];
 }
 
 /* The file with the overrides ov, the network's shapes and the parameter

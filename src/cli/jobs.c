@@ -14,7 +14,7 @@
  *   renumber.
  * - Rows in grid order: the next worker starts once the previous one has
  *   opened its runs row (or ended), so run ids follow the grid, and
- *   `--resume` of a sweep (cmd_run.c: each point's run is looked for after the
+ *   `--resume` of a sweep (resume.c: each point's run is looked for after the
  *   previous point's) finds them as after runs made one at a time; the
  *   chain's run id is passed on from worker to worker.
  * - A worker reports on a status pipe, one line per event (open, epoch,

@@ -3,7 +3,8 @@
  * can find and continue. It owns the run's row in the results database (a
  * new one with its `layers` and `run_params`, or the resumed one put back to
  * running), the run lock that keeps
- * a second process off it, and the run's checkpoints: continuing from one,
+ * a second process off it (a resumed run's is taken when the run is claimed,
+ * before anything is loaded: resume.c), and the run's checkpoints: continuing from one,
  * their names, and which are written when (`last` and, when the judged
  * accuracy — validation, else test — improved, `best` after each epoch's
  * row is committed; `last` with the partial epoch when a signal stops the
@@ -243,19 +244,16 @@ static void tell_row(const Record *r, double run_seconds)
     if (obs && obs->row) obs->row(obs->ctx, r->run_id, run_seconds);
 }
 
-/* Puts the resumed run back to running from first_epoch on (run_seconds
- * trained before it), or starts a new runs row (with its `layers`), and
- * takes the run lock. 0 or the exit status. */
+/* Puts the resumed run (its lock held since it was claimed) back to running
+ * from first_epoch on (run_seconds trained before it), or starts a new runs
+ * row (with its `layers`) and takes its run lock. 0 or the exit status. */
 static int open_runs_row(Record *r, int first_epoch, double run_seconds)
 {
     const Experiment *e = r->e;
     const RecordOptions *opt = r->opt;
     if (!opt->db) return 0;
     if (opt->resume_run_id > 0) {
-        r->run_id = opt->resume_run_id;
-        if (has_checkpoints(r)) r->lock_fd = run_lock(opt->checkpoint_dir, e->name, r->run_id);
-        if (r->lock_fd == RUN_LOCK_HELD) return CN_EXIT_USAGE; /* another process runs it */
-        if (lock_failed(r)) return CN_EXIT_FAIL;
+        r->run_id = opt->resume_run_id; /* its lock: taken when it was claimed (r->lock_fd) */
         if (checkpoint_files_ok(r) != 0) return CN_EXIT_USAGE;
         if (has_checkpoints(r)) checkpoint_remove_stale(opt->checkpoint_dir, e->name, r->run_id);
         if (results_resume_run(opt->db, r->run_id, first_epoch - 1) != 0) return CN_EXIT_FAIL;
@@ -403,10 +401,14 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
 int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
                  const RecordOptions *opt)
 {
+    const int lock = opt->resume_run_id > 0 ? opt->resume_lock : RUN_LOCK_NONE;
     Session s;
-    if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) {
+        if (lock >= 0) close(lock);
+        return CN_EXIT_USAGE;
+    }
     s.val = opt->val;
-    Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = RUN_LOCK_NONE};
+    Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = lock};
     TrainPosition pos = {0};
     /* weights from the checkpoint, or (a fresh run) the initialisation from data */
     int rc = opt->resume_path ? resume_from_checkpoint(&r, &pos)

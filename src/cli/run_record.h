@@ -43,6 +43,10 @@ typedef struct {
      * written after each epoch's row is committed; NULL or "": none */
     const char *checkpoint_dir;
     int64_t resume_run_id;        /* > 0: continue this runs row instead of starting one */
+    /* the run lock of resume_run_id, taken when the run was claimed before
+     * anything was loaded (resume.h; RUN_LOCK_NONE on a rank without the
+     * database): recorded_run keeps it for the run and closes it */
+    int resume_lock;
     const char *resume_path;      /* the checkpoint to continue from; NULL: from epoch 1 */
     /* the values the run was given (--set, a sweep's point): its run_params rows */
     const ConfigOverride *params;

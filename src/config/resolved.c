@@ -1,6 +1,7 @@
 /* resolved.c — two resolved configurations (experiment_text) compared:
  * whether they are the same run's, for `cnnrun run --resume`, and the first
- * difference when they are not.
+ * difference when they are not; how many differences (a sweep's --resume
+ * names what changed against the nearest recorded run).
  *
  * The same run's: every section, in order, and every key line but comments
  * agree; except a key line one text has and the other lacks, where the
@@ -122,27 +123,34 @@ static int at_default(const SchemaSection *ss, const char *key, const char *valu
     return same;
 }
 
-/* The first difference of two sections of the same name into why; 0 if none. */
-static int section_differs(const Section *a, const Section *b, char *why, size_t n)
+/* The differences of two sections of the same name, the first into why
+ * (when it is still empty); all of them counted unless `first` (the first
+ * one found is enough). Their number. */
+static int section_differs(const Section *a, const Section *b, char *why, size_t n, int first)
 {
     const SchemaSection *ss = schema_of(a);
+    int count = 0;
     for (int pass = 0; pass < 2; pass++) {
         const Section *x = pass ? b : a, *y = pass ? a : b;
         for (int i = 0; i < x->n; i++) {
             const Line *l = &x->lines[i];
             const char *other = value_of(y, l->key);
             if (other ? !strcmp(other, l->value) : at_default(ss, l->key, l->value)) continue;
+            if (pass && other) continue; /* a key both have: counted in the first pass */
             const char *now = pass ? other : l->value, *then = pass ? l->value : other;
-            snprintf(why, n, "[%s] %s: now %s%s%s, then %s%s%s", a->name, l->key, now ? "'" : "",
-                     now ? now : "not there", now ? "'" : "", then ? "'" : "",
-                     then ? then : "not there", then ? "'" : "");
-            return 1;
+            if (!count++ && !why[0])
+                snprintf(why, n, "[%s] %s: now %s%s%s, then %s%s%s", a->name, l->key,
+                         now ? "'" : "", now ? now : "not there", now ? "'" : "",
+                         then ? "'" : "", then ? then : "not there", then ? "'" : "");
+            if (first) return count;
         }
     }
-    return 0;
+    return count;
 }
 
-int experiment_text_same_run(const char *now, const char *then, char *why, size_t n)
+/* The differences of now from then, the first into why; all counted unless
+ * `first`. */
+static int differences(const char *now, const char *then, char *why, size_t n, int first)
 {
     char scratch[8];
     if (!why || n == 0) {
@@ -153,23 +161,35 @@ int experiment_text_same_run(const char *now, const char *then, char *why, size_
     Parsed a, b;
     parse(now, &a);
     parse(then, &b);
-    int differs = 0;
-    for (int i = 0; !differs && i < a.n && i < b.n; i++) {
+    int count = 0;
+    for (int i = 0; !(first && count) && i < a.n && i < b.n; i++) {
         if (strcmp(a.s[i].name, b.s[i].name) != 0) {
-            snprintf(why, n, "section %d: now [%s], then [%s]", i + 1, a.s[i].name, b.s[i].name);
-            differs = 1;
+            if (!count++)
+                snprintf(why, n, "section %d: now [%s], then [%s]", i + 1, a.s[i].name,
+                         b.s[i].name);
         } else {
-            differs = section_differs(&a.s[i], &b.s[i], why, n);
+            count += section_differs(&a.s[i], &b.s[i], why, n, first);
         }
     }
-    if (!differs && a.n != b.n) {
+    if (!(first && count) && a.n != b.n) {
         const Parsed *more = a.n > b.n ? &a : &b;
         int i = a.n < b.n ? a.n : b.n;
-        snprintf(why, n, "section [%s] is there only %s", more->s[i].name,
-                 a.n > b.n ? "now" : "then");
-        differs = 1;
+        if (!count)
+            snprintf(why, n, "section [%s] is there only %s", more->s[i].name,
+                     a.n > b.n ? "now" : "then");
+        count += abs(a.n - b.n);
     }
     parsed_free(&a);
     parsed_free(&b);
-    return !differs;
+    return count;
+}
+
+int experiment_text_same_run(const char *now, const char *then, char *why, size_t n)
+{
+    return differences(now, then, why, n, 1) == 0;
+}
+
+int experiment_text_differences(const char *now, const char *then, char *why, size_t n)
+{
+    return differences(now, then, why, n, 0);
 }

@@ -1,7 +1,8 @@
 /* sample.c — random search in a [sweep] (docs/experiment-format.md,
  * "Random search"): the calls `uniform(a, b)`, `loguniform(a, b)` and
  * `choice(v1, v2, ...)` that a swept key may be given instead of a list, and
- * the `samples = N` distinct points drawn from them. The draws come from a
+ * the `samples = N` points drawn from them, distinct as the values the runs
+ * load (a float key's as 32-bit floats, as a grid's). The draws come from a
  * PCG32 stream of their own (RNG_STREAM_SWEEP) seeded with the sweep's seed,
  * so the same file gives the same points, and --resume finds them again.
  * Owns the form of the calls (bounds are strict decimal numbers, a < b,
@@ -78,6 +79,7 @@ bool sample_known(const char *text)
 typedef struct {
     SampleFn fn;
     bool integer;
+    bool single; /* a 32-bit float key: a drawn text is the float it loads as */
     double a, b;
     long ia, ib;
 } Range;
@@ -133,6 +135,7 @@ static int parse_range(Diag *d, CfgLoc loc, const char *name, SampleKind kind, c
     memset(r, 0, sizeof *r);
     r->fn = c->fn;
     r->integer = kind == SAMPLE_INT;
+    r->single = kind == SAMPLE_FLOAT;
     if (kind == SAMPLE_OTHER) {
         REPORT("%s is not a number: draw its values with choice(v1, v2, ...)", name);
         return -1;
@@ -265,6 +268,44 @@ static void draw_range(Rng *rng, const Range *r, char *buf, size_t n)
     }
 }
 
+/* x's place among the values of its kind, in order: consecutive floats
+ * (single) or doubles get consecutive numbers, -0 and 0 the same. */
+static double value_rank(double x, bool single)
+{
+    if (single) {
+        float f = (float)x;
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        return u >> 31 ? -(double)(u & 0x7fffffffu) : (double)u;
+    }
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u >> 63 ? -(double)(u & 0x7fffffffffffffffull) : (double)u;
+}
+
+/* How many different values a real range's draws can load as: the floats
+ * (a float key's) or doubles of [a, b] (exact while small; a large count
+ * only needs to be large). */
+static double range_values(const Range *r)
+{
+    return value_rank(r->b, r->single) - value_rank(r->a, r->single) + 1;
+}
+
+/* The value a drawn text of r loads as, written exactly ("%a"): two draws
+ * are the same point when these are equal, as a grid's values are
+ * (sweep.c). A float key reads its text into a 32-bit float (schema.c), so
+ * 0.1 and 0.1000000001 are one value there. */
+static void loaded_text(const Range *r, const char *text, char *buf, size_t n)
+{
+    double y;
+    if (r->integer || decimal_double(text, &y) != DECIMAL_OK) { /* integers: written as %ld */
+        snprintf(buf, n, "%s", text);
+        return;
+    }
+    if (r->single) y = (float)y;
+    snprintf(buf, n, "%a", y == 0 ? 0.0 : y);
+}
+
 /* What one random key draws from. */
 typedef struct {
     bool choice;
@@ -273,7 +314,7 @@ typedef struct {
     char **choices; /* the key's values before the draw (the key's choices after it) */
 } Source;
 
-/* A set of the points drawn (their values joined), to draw each once. */
+/* A set of the points drawn (the values they load as, joined), to draw each once. */
 typedef struct {
     char **slot;
     size_t cap;
@@ -326,7 +367,7 @@ int sample_draw(Diag *d, Sweep *s, const SampleKind *kind)
             if (parse_range(NULL, kl, name, kind[k], &c, &src[k].range) != 0) rc = -1;
             else if (src[k].range.integer)
                 space *= (double)src[k].range.ib - (double)src[k].range.ia + 1;
-            else space = INFINITY;
+            else space *= range_values(&src[k].range);
         }
         sk->values = NULL;
         sk->n_values = 0;
@@ -357,17 +398,21 @@ int sample_draw(Diag *d, Sweep *s, const SampleKind *kind)
         for (int k = 0; k < s->n_keys; k++) {
             SweepKey *sk = &s->keys[k];
             if (!sk->spec) continue;
-            char buf[64];
-            const char *v = buf;
-            if (src[k].choice) v = src[k].choices[rng_below(&rng, (uint32_t)src[k].n_choices)];
-            else draw_range(&rng, &src[k].range, buf, sizeof buf);
+            char buf[64], loaded[64];
+            const char *v = buf, *same = loaded; /* same: what v loads as */
+            if (src[k].choice) {
+                v = same = src[k].choices[rng_below(&rng, (uint32_t)src[k].n_choices)];
+            } else {
+                draw_range(&rng, &src[k].range, buf, sizeof buf);
+                loaded_text(&src[k].range, buf, loaded, sizeof loaded);
+            }
             free(sk->values[j]);
             sk->values[j] = xstrdup(v);
-            size_t len = strlen(joined);
-            joined = xrealloc(joined, len + strlen(v) + 2);
-            memcpy(joined + len, v, strlen(v));
-            joined[len + strlen(v)] = '\x1f';
-            joined[len + strlen(v) + 1] = '\0';
+            size_t len = strlen(joined), add = strlen(same);
+            joined = xrealloc(joined, len + add + 2);
+            memcpy(joined + len, same, add);
+            joined[len + add] = '\x1f';
+            joined[len + add + 1] = '\0';
         }
         if (set_add(&set, joined)) j++; /* else drawn again in place */
     }

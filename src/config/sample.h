@@ -12,8 +12,9 @@
 
 /* What a key's values are, for drawing them. */
 typedef enum {
-    SAMPLE_INT,  /* an integer key: integers drawn */
-    SAMPLE_REAL, /* a float or double key */
+    SAMPLE_INT,   /* an integer key: integers drawn */
+    SAMPLE_REAL,  /* a double key */
+    SAMPLE_FLOAT, /* a 32-bit float key: two draws are one value when they load as one float */
     SAMPLE_OTHER /* text, a boolean, a list: only choice() */
 } SampleKind;
 
@@ -29,7 +30,8 @@ bool sample_known(const char *text);
 int sample_check_call(Diag *d, CfgLoc loc, const char *name, SampleKind kind, const char *text,
                       const char **inner, size_t *inner_len);
 /* Draws s->samples distinct points of s's random keys (key k of kind[k]),
- * from their own stream seeded with s->seed: a random key's values become
+ * distinct as the values the runs load (a float key's draws as 32-bit
+ * floats), from their own stream seeded with s->seed: a random key's values become
  * its N values, the j-th that of sample j (a choice's values are its choices
  * until then). 0, or -1 when there are not that many distinct points
  * (reported at the samples line). */

@@ -102,7 +102,7 @@ static SampleKind kind_of(const char *section, const char *key)
     if (list_valued(section, key)) return SAMPLE_OTHER;
     switch (sameness(section, key)) {
     case SAME_INT: return SAMPLE_INT;
-    case SAME_FLOAT:
+    case SAME_FLOAT: return SAMPLE_FLOAT;
     case SAME_DOUBLE: return SAMPLE_REAL;
     default: return SAMPLE_OTHER;
     }
@@ -265,7 +265,8 @@ static int read_values(Diag *d, CfgLoc loc, const char *text, SweepKey *k, bool 
                 diag_error(d, loc, "expected an integer for %s, got '%s' in choice(...)%s", name,
                            v, decimal_is_other_base(v) ? " (only decimal numbers are accepted)"
                                                        : "");
-            else if (kind == SAMPLE_REAL && decimal_double(v, &x) != DECIMAL_OK)
+            else if ((kind == SAMPLE_REAL || kind == SAMPLE_FLOAT) &&
+                     decimal_double(v, &x) != DECIMAL_OK)
                 diag_error(d, loc, "expected a finite number for %s, got '%s' in choice(...)%s",
                            name, v, decimal_is_other_base(v)
                                         ? " (only decimal numbers are accepted)" : "");

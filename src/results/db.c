@@ -747,17 +747,22 @@ int results_resume_run(ResultsDb *r, int64_t run_id, int keep_epochs)
              sqlite3_prepare_v2(r->db,
                                 "UPDATE runs SET status = 'running', finished_at = NULL, "
                                 "error = NULL, stop_reason = NULL, epochs_to_target = NULL, "
-                                "seconds_to_target = NULL WHERE id = ?1",
+                                "seconds_to_target = NULL WHERE id = ?1 AND "
+                                "status <> 'finished'",
                                 -1, &upd, NULL) == SQLITE_OK;
+    int done = 0; /* the row is there, but finished: another process ended it */
     if (ok) {
         sqlite3_bind_int64(del, 1, run_id);
         sqlite3_bind_int(del, 2, keep_epochs);
         sqlite3_bind_int64(upd, 1, run_id);
-        ok = sqlite3_step(del) == SQLITE_DONE && sqlite3_step(upd) == SQLITE_DONE &&
-             sqlite3_changes(r->db) == 1;
+        ok = sqlite3_step(del) == SQLITE_DONE && sqlite3_step(upd) == SQLITE_DONE;
+        done = ok && sqlite3_changes(r->db) != 1;
+        ok = ok && !done;
     }
-    if (!ok) db_error(r->path, "cannot resume run %lld (%s)", (long long)run_id,
-                      sqlite3_errmsg(r->db));
+    if (done) db_error(r->path, "cannot resume run %lld: there is no such run, or another "
+                                "process has finished it", (long long)run_id);
+    else if (!ok) db_error(r->path, "cannot resume run %lld (%s)", (long long)run_id,
+                           sqlite3_errmsg(r->db));
     sqlite3_finalize(del);
     sqlite3_finalize(upd);
     if (!ok) {

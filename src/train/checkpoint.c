@@ -86,10 +86,11 @@ void checkpoint_path(char *buf, size_t size, const char *dir, const char *experi
     run_file(buf, size, dir, experiment, run_id, suffix);
 }
 
-int run_lock(const char *dir, const char *experiment, int64_t run_id)
+int run_lock_try(const char *dir, const char *experiment, int64_t run_id, long *holder)
 {
     char path[CN_PATH_MAX + 256];
     run_file(path, sizeof path, dir, experiment, run_id, ".lock");
+    *holder = 0;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return RUN_LOCK_NONE;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return RUN_LOCK_NONE;
@@ -97,17 +98,29 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id)
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        fprintf(stderr, "%s: run %lld of '%s' is still running (process %s); stop it first, or "
-                        "start a new run without --resume\n",
-                path, (long long)run_id, experiment, pid[0] ? pid : "?");
+        *holder = atol(pid);
         close(fd);
         return RUN_LOCK_HELD;
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
-    (void)written; /* the pid is only for the message above */
+    (void)written; /* the pid only says who holds the lock */
+    return fd;
+}
+
+int run_lock(const char *dir, const char *experiment, int64_t run_id)
+{
+    long holder;
+    int fd = run_lock_try(dir, experiment, run_id, &holder);
+    if (fd == RUN_LOCK_HELD) {
+        char path[CN_PATH_MAX + 256], pid[32] = "?";
+        run_file(path, sizeof path, dir, experiment, run_id, ".lock");
+        if (holder > 0) snprintf(pid, sizeof pid, "%ld", holder);
+        fprintf(stderr, "%s: run %lld of '%s' is still running (process %s); stop it first, or "
+                        "start a new run without --resume\n",
+                path, (long long)run_id, experiment, pid);
+    }
     return fd;
 }
 
