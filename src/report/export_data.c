@@ -22,7 +22,7 @@ const char *const REPORT_RUN_COLUMNS[] = {
     "train_seconds", "images_per_sec", "epochs_to_target", "seconds_to_target",
     "params", "mflops", "seed", "threads", "ranks",
     "started_at", "finished_at", "hostname", "blas_core", "engine", "version", "config_path",
-    "data_dir", "error",
+    "data_dir", "error", "data",
 };
 const int REPORT_N_RUN_COLUMNS = (int)(sizeof REPORT_RUN_COLUMNS / sizeof REPORT_RUN_COLUMNS[0]);
 
@@ -45,6 +45,7 @@ static const struct {
     {"seed", 1, NULL},           {"threads", 1, NULL},            {"ranks", 8, "1"},
     {"finished_at", 1, NULL},    {"hostname", 1, NULL},           {"blas_core", 9, "NULL"},
     {"engine", 11, "NULL"},      {"version", 1, NULL},        {"config_path", 1, NULL},        {"data_dir", 1, NULL},
+    {"data", 12, "NULL"},
 };
 #define N_RAW ((int)(sizeof RAW / sizeof RAW[0]))
 
