@@ -22,6 +22,7 @@
 #include "check_run.h"
 #include "cli_fixture.h"
 #include "cnnrun/data.h"
+#include "cnnrun/files.h"
 #include "cnnrun/image.h"
 #include "cnnrun/util.h"
 
@@ -384,8 +385,11 @@ START_TEST(test_folder_bad_layouts)
     ck_assert_msg(strstr(out, "f/train/red/bad.png: cannot decode: PNG: "), "%s", out);
     ck_assert_msg(strstr(out, "f/train/red/cut.jpg: cannot decode: JPEG: "), "%s", out);
     ck_assert_msg(strstr(out, "or set [data] skip_bad_images = true"), "%s", out);
+    write_file("f/train/blue/readme.txt", "not a picture\n");
     ck_assert_int_eq(cnnrun("run f.ini --db r.db --threads 1 --set experiment.epochs=1 "
                             "--set data.skip_bad_images=true"), 0);
+    ck_assert_msg(strstr(out, "f/train: note: 1 entry left aside, not a .png, .jpg, .jpeg or "
+                              ".ppm picture in a class folder (the first: "), "%s", out);
     ck_assert_msg(strstr(out, "f/train/red/bad.png: warning: cannot decode, left out"), "%s", out);
     ck_assert_msg(strstr(out, "2 pictures that could not be decoded left out"), "%s", out);
     ck_assert_msg(strstr(out, "9 train / 3 test images"), "%s", out);
@@ -621,6 +625,19 @@ START_TEST(test_folder_run_resume_predict)
                       == 0, "%s", out);
     ck_assert_msg(strstr(out, "{\"class\": \"red\""), "%s", out);
     ck_assert_msg(!strstr(out, "airplane"), "%s", out);
+    /* export: the folder's classes as the ONNX model's class_names */
+    if (cnnrun("export f.ini --weights a-checkpoints/pics-1-last.ckpt -o m.onnx") == 0) {
+        char onnx[512];
+        path_in(onnx, sizeof onnx, "m.onnx");
+        size_t len = 0;
+        char *model = read_file_max(onnx, (size_t)1 << 24, &len);
+        ck_assert_ptr_nonnull(model);
+        ck_assert_msg(memmem(model, len, "blue,green,red", 14) != NULL, "class_names");
+        ck_assert_msg(memmem(model, len, "airplane", 8) == NULL, "CIFAR-10's names");
+        free(model);
+    } else {
+        ck_assert_msg(strstr(out, "built without ONNX export"), "%s", out);
+    }
     /* the resume of a run whose folder gained a picture is refused */
     ck_assert_int_eq(rename(to, from), 0);
     ck_assert_int_eq(cnnrun("run f.ini --db c.db --threads 1 --until-epoch 1"), 0);

@@ -323,10 +323,9 @@ static int decode_split(const SplitDir *s, const int *map, bool skip, CifarSplit
 static void note_ignored(const char *root, const SplitDir *s)
 {
     if (s->ignored)
-        fprintf(stderr, "%s: note: %d file%s or folder%s that %s not .png, .jpg, .jpeg or .ppm "
-                        "pictures left aside (the first: %s)\n", root, s->ignored,
-                s->ignored == 1 ? "" : "s", s->ignored == 1 ? "" : "s",
-                s->ignored == 1 ? "is" : "are", s->first_ignored);
+        fprintf(stderr, "%s: note: %d entr%s left aside, not a .png, .jpg, .jpeg or .ppm picture "
+                        "in a class folder (the first: %s)\n", root, s->ignored,
+                s->ignored == 1 ? "y" : "ies", s->first_ignored);
 }
 
 int folder_load(const DataSpec *spec, CifarSplit *train, CifarSplit *test, DataInfo *info)
