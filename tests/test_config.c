@@ -211,7 +211,49 @@ START_TEST(test_unknown_type_and_enum)
     expect_error_at("[data]\naugment = crop:4, flp\n" NET, 2,
                     "unknown augmentation 'flp' in 'augment' (expected crop:N, translate:N, flip, "
                     "flip_alternating or none); did you mean 'flip'?");
-    expect_error_at("[data]\ndataset = cifar100\n" NET, 2, "unknown value 'cifar100' for 'dataset'");
+    expect_error_at("[data]\ndataset = imagenet\n" NET, 2,
+                    "unknown value 'imagenet' for 'dataset' (expected one of: cifar10, cifar100, "
+                    "folder)");
+}
+END_TEST
+
+/* [data] dataset (issue 37): the classes the network must give, known from
+ * the file for CIFAR (a folder's: counted by the command line), label and
+ * normalize = dataset parsed, the keys of one data set refused on another. */
+START_TEST(test_dataset_keys)
+{
+    Experiment e;
+    write_ini("t.ini", "[data]\ndataset = cifar100\nlabel = coarse\nnormalize = dataset\n"
+                       "validation = 40\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.classes, 20);
+    ck_assert(e.label_coarse);
+    ck_assert_int_eq(e.normalize, NORM_DATASET);
+    experiment_free(&e);
+    write_ini("t.ini", "[data]\ndataset = folder\nskip_bad_images = true\nvalidation = 7\n" NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.classes, 0);
+    ck_assert(e.skip_bad_images);
+    experiment_free(&e);
+    write_ini("t.ini", NET);
+    ck_assert_msg(load(path, &e) == 0, "%s", errs);
+    ck_assert_int_eq(e.classes, 10);
+    ck_assert_int_eq(e.normalize, NORM_CIFAR10);
+    ck_assert(!e.label_coarse && !e.skip_bad_images);
+    experiment_free(&e);
+    expect_error_at("[data]\ndataset = cifar100\nlabel = medium\n" NET, 3,
+                    "unknown value 'medium' for 'label' (expected one of: fine, coarse)");
+    expect_error_at("[data]\nlabel = coarse\n" NET, 2,
+                    "'label' chooses CIFAR-100's fine or coarse labels; dataset = cifar10 has one "
+                    "kind");
+    expect_error_at("[data]\ndataset = cifar100\nskip_bad_images = yes\n" NET, 3,
+                    "'skip_bad_images' is for dataset = folder");
+    expect_error_at("[data]\ndataset = cifar100\nvalidation = 110\n" NET, 3,
+                    "'validation' (110) must be a multiple of 100: it holds out validation / 100 "
+                    "images of each class");
+    expect_error_at("[data]\nnormalize = imagenet\n" NET, 2,
+                    "unknown value 'imagenet' for 'normalize' (expected one of: none, cifar10, "
+                    "dataset)");
 }
 END_TEST
 
@@ -1569,6 +1611,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_decimal_only);
     tcase_add_test(tc, test_out_of_range);
     tcase_add_test(tc, test_unknown_type_and_enum);
+    tcase_add_test(tc, test_dataset_keys);
     tcase_add_test(tc, test_inputs);
     tcase_add_test(tc, test_long_line);
     tcase_add_test(tc, test_syntax_errors);

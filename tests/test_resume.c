@@ -404,6 +404,8 @@ static size_t conv_algos_offset(const char *data)
     at += 8 + 4 + 8 + 8 + 8 + 4 * 8; /* run_id .. train_seconds, shuffle + augment RNGs */
     at += 4 + 8 + 8 + 8 + 8;    /* the partial epoch (version 2) */
     at += 4;                    /* best_epoch (version 4) */
+    memcpy(&len, data + at, 4);
+    at += 4 + len;              /* the run's data (version 5) */
     at += 2 * 8;                /* the dropout RNG */
     return at;
 }
@@ -461,9 +463,10 @@ START_TEST(test_checkpoint_keeps_conv_algos)
     ck_assert(memcmp(data + at + 4 + 4, "im2col", 6) == 0); /* c1's name: the offset is right */
     memmove(data + at, data + at + block, len - at - block);
     len -= block;
-    size_t best_epoch_at = at - 2 * 8 - 4; /* nor version 4's best_epoch */
-    memmove(data + best_epoch_at, data + best_epoch_at + 4, len - best_epoch_at - 4);
-    len -= 4;
+    /* nor version 4's best_epoch and version 5's data (none here: its length 0) */
+    size_t best_epoch_at = at - 2 * 8 - 4 - 4;
+    memmove(data + best_epoch_at, data + best_epoch_at + 8, len - best_epoch_at - 8);
+    len -= 8;
     uint32_t v2 = 2;
     memcpy(data + 8, &v2, 4);
     uint64_t sum = fnv1a(data, len - 8);

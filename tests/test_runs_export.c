@@ -286,7 +286,8 @@ START_TEST(test_version_1)
     static Row rows[MAX_ROWS];
     ck_assert_int_eq(parse_csv(out, rows), 1 + 2 + 1);
     const Row *h = &rows[0];
-    ck_assert_str_eq(h->f[col(h, "error") + 1], "epoch"); /* no run_params columns */
+    ck_assert_str_eq(h->f[col(h, "data") + 1], "epoch"); /* no run_params columns */
+    ck_assert_str_eq(rows[2].f[col(h, "data")], ""); /* runs.data (version 13): none */
     ck_assert_str_eq(rows[2].f[col(h, "epoch_test_acc")], "0.5");
     ck_assert_str_eq(rows[2].f[col(h, "epoch_val_acc")], "");
     ck_assert_str_eq(rows[2].f[col(h, "ranks")], "1");

@@ -274,7 +274,7 @@ START_TEST(test_lr_find_validation)
     CifarSplit train, test, val;
     ck_assert_int_eq(cifar_load(cifar_sample_dir(), &train, &test), 0);
     cifar_truncate(&train, 1000);
-    ck_assert_int_eq(cifar_hold_out(&train, 500, &val), -1);
+    ck_assert_int_eq(cifar_hold_out(&train, CIFAR_CLASSES, 500, &val), -1);
     ck_assert_int_eq(train.n, 500);
     write_data_dir("kept", &train, &test);
     cifar_free(&train);

@@ -72,7 +72,7 @@ START_TEST(test_hold_out_split)
     ck_assert_int_eq(cifar_load(cifar_sample_dir(), &all, &test), 0);
     ck_assert_int_eq(cifar_load(cifar_sample_dir(), &train, &test2), 0);
     const int n = all.n;
-    ck_assert_int_eq(cifar_hold_out(&train, 500, &val), -1);
+    ck_assert_int_eq(cifar_hold_out(&train, CIFAR_CLASSES, 500, &val), -1);
     ck_assert_int_eq(val.n, 500);
     ck_assert_int_eq(train.n, n - 500);
     /* expected, computed apart: mark from the end, 50 per class */
@@ -99,7 +99,7 @@ START_TEST(test_hold_out_split)
     /* a class without enough images: nothing moves */
     CifarSplit val2 = {0};
     int before = train.n;
-    ck_assert_int_ge(cifar_hold_out(&train, 10 * (before / 2), &val2), 0);
+    ck_assert_int_ge(cifar_hold_out(&train, CIFAR_CLASSES, 10 * (before / 2), &val2), 0);
     ck_assert_int_eq(train.n, before);
     free(held);
     cifar_free(&all);

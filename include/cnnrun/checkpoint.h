@@ -18,10 +18,14 @@
 
 #define CKPT_MAGIC CN_CHECKPOINT_MAGIC /* files.h: what each output begins with */
 /* 2: the partial-epoch fields; 3: the convolutions' algorithms; 4: best_epoch
- * ([experiment] patience). Versions 1 to 3 still load (their convolutions
- * get the algorithms of a build without measuring: the shape rule, or
- * CNNRUN_CONV's; their best epoch is taken as their last one). */
-#define CKPT_VERSION 4
+ * ([experiment] patience); 5: the run's data (data_info_text: its identity,
+ * normalisation and class names). Versions 1 to 4 still load (their
+ * convolutions get the algorithms of a build without measuring: the shape
+ * rule, or CNNRUN_CONV's; their best epoch is taken as their last one; their
+ * data is CIFAR-10). */
+#define CKPT_VERSION 5
+/* the most a checkpoint's data text may take (256 class names and more) */
+#define CKPT_DATA_MAX ((size_t)1 << 20)
 
 typedef struct {
     char experiment[128];  /* Experiment.name */
@@ -40,6 +44,10 @@ typedef struct {
     double part_loss_sum;  /* sum of the batch losses so far */
     int64_t part_correct, part_seen; /* correct predictions / images so far */
     double part_seconds;   /* training time spent in the partial epoch */
+    /* checkpoint_save: the run's data as text (data_info_text), at most
+     * CKPT_DATA_MAX bytes; NULL: none. Reading leaves it NULL: the text is
+     * checkpoint_read_data's. */
+    const char *data;
 } CheckpointMeta;
 
 /* The network's shape signature: one line per node (name, op, output shape,
@@ -66,6 +74,11 @@ int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
 /* Validates the file (magic, version, checksum) and reads only meta: which
  * run and epoch it holds. Same return values as checkpoint_load. */
 int checkpoint_read_meta(const char *path, CheckpointMeta *meta);
+
+/* The run's data the file records (version 5) into *text (caller frees),
+ * NULL for an older file or one saved without it. Same return values as
+ * checkpoint_load. */
+int checkpoint_read_data(const char *path, char **text);
 
 /* DIR/<experiment>-<run_id>-<which>.ckpt, which = "last" | "best". */
 void checkpoint_path(char *buf, size_t size, const char *dir, const char *experiment,

@@ -95,6 +95,9 @@ typedef struct {
 } OptimizerInfo;
 /* test-time augmentation of the final evaluation (src/train/tta.c) */
 typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE, TTA_COUNT } TtaMode;
+/* [data] normalize: none, CIFAR-10's constants, or the training images'
+ * own per-channel statistics (computed when the data is loaded) */
+typedef enum { NORM_NONE, NORM_CIFAR10, NORM_DATASET } NormalizeMode;
 typedef enum {
     SCHED_ONE_CYCLE,
     SCHED_CONSTANT,
@@ -171,7 +174,7 @@ typedef struct {
     double target_accuracy; /* stop when the evaluated accuracy reaches it; 0 = off */
 
     /* [data] */
-    char dataset[32];       /* only "cifar10" */
+    char dataset[32];       /* "cifar10", "cifar100" or "folder" */
     char dir[CN_PATH_MAX];  /* "" = not given in the file */
     int dir_line;           /* line of `dir`, 0 if not given */
     int batch_size;         /* default 128 */
@@ -181,13 +184,23 @@ typedef struct {
     int augment_translate;  /* random shift by -N..N px, reflect padding; 0 = none */
     bool augment_flip_alternating; /* per-image flip bit drawn once, inverted every other epoch */
     bool drop_last;         /* drop the last partial training batch of each epoch */
-    bool normalize;         /* normalize = cifar10 | none */
+    NormalizeMode normalize; /* normalize = none | cifar10 | dataset (true: normalised) */
     int train_subset;       /* use the first N training images; 0 = all */
     int test_subset;        /* use the first N test images; 0 = all */
     int train_subset_line;  /* line of `train_subset` (a [sweep] value: its line), else 0 */
     int test_subset_line;   /* line of `test_subset`, likewise */
     int validation;         /* hold out N training images (N/10 per class); 0 = none */
     int validation_line;    /* line of `validation`, 0 if not given */
+    bool label_coarse;      /* cifar100: label = coarse (20 classes), else fine (100) */
+    bool skip_bad_images;   /* folder: a picture that cannot be decoded is left out */
+    /* Not from the file: the data's number of classes, which the network's
+     * last layer must give (cifar10: 10, cifar100: 100 or 20, set by
+     * experiment_load; folder: 0 until the command line counts the class
+     * folders; 0 is not checked); and with normalize = dataset the training
+     * images' per-channel mean and std (data_channel_stats), set when the
+     * data is loaded or from the checkpoint. */
+    int classes;
+    float norm_mean[3], norm_std[3];
 
     /* [optimizer] */
     OptimizerType optimizer;

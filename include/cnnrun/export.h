@@ -17,7 +17,8 @@
 typedef struct {
     const char *experiment;         /* Experiment.name: the graph's name */
     const char *source;             /* what the weights are (the checkpoint), for doc_string */
-    bool normalize;                 /* [data] normalize = cifar10: Sub/Div as the first nodes */
+    bool normalize;                 /* [data] normalize: Sub/Div as the first nodes */
+    const float *mean, *std;        /* their statistics; NULL: CIFAR-10's */
     const char *const *class_names; /* m->classes names, metadata "class_names" */
 } OnnxExportInfo;
 

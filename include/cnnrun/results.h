@@ -28,6 +28,7 @@ typedef struct {
     const char *blas_core;     /* the OpenBLAS core that ran it (blas_core_name) */
     const char *engine;        /* the engine's settings (engine_settings_text) */
     const char *precision;     /* "fp32", "bf16" ([experiment] precision) */
+    const char *data;          /* the data set's identity (data_identity) */
 } RunInfo;
 
 /* Opens (creating the file, its parent directory and the schema if needed). */
@@ -80,6 +81,8 @@ int64_t results_find_resumable(ResultsDb *db, const char *experiment, char **con
 /* runs.engine of run_id into buf ("" for a run recorded before it: NULL).
  * 0, or -1 (printed). */
 int results_run_engine(ResultsDb *db, int64_t run_id, char *buf, size_t size);
+/* runs.data of run_id (the data set's identity) into buf, as runs.engine. */
+int results_run_data(ResultsDb *db, int64_t run_id, char *buf, size_t size);
 /* The experiment name and status of a run into the buffers, its thread count
  * into *threads and a copy of runs.config into *config (caller frees; NULL if
  * none) when those are not NULL; 0, or -1 (no such run: message printed). */

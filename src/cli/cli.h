@@ -89,11 +89,33 @@ typedef struct {
 void cli_watch_start(WatchedRun *w, int64_t run_id);
 void cli_watch_stop(void);
 
+/* data_source.c: the data an experiment trains on ([data] dataset, dir):
+ * its images, its identity and classes (DataInfo), and where it came from. */
+typedef struct {
+    CifarSplit train, test;
+    DataInfo info;
+    const char *dir;    /* the directory as given (--data, [data] dir, ...) */
+    const char *origin; /* "--data", "[data] dir", "$CNNRUN_DATA", "embedded sample" */
+} LoadedData;
+/* Resolves the directory (cifar_resolve_dir with data_opt, --data) and
+ * loads e's data set into d; then e->classes is the data's and, with
+ * normalize = dataset, e->norm_mean and norm_std the training images'. 0,
+ * CN_EXIT_USAGE (an empty --data or $CNNRUN_DATA; printed) or CN_EXIT_FAIL
+ * (the loader's message). Free with cli_free_data after 0. */
+int cli_load_data(const char *data_opt, Experiment *e, LoadedData *d);
+void cli_free_data(LoadedData *d);
+/* dataset = folder: e->classes from the class folders of its train/ (no
+ * picture decoded), and `validation` checked against them; other data sets
+ * know theirs from the file. 0, or -1 after printing why. */
+int cli_count_classes(const char *data_opt, Experiment *e);
+
 /* train_split.c: cuts train to the file's train_subset and moves its
  * [data] validation images into *val (zeroed by the caller; untouched without
- * validation). 0, or -1 after printing why the training images cannot give
- * them (file:line of `validation`; exit status 2). */
-int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val);
+ * validation, or when held_out: the data's test split is those images,
+ * data_load's). validation / e->classes of each class. 0, or -1 after
+ * printing why the training images cannot give them (file:line of
+ * `validation`; exit status 2). */
+int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val, bool held_out);
 /* train_split.c: cuts test to the file's test_subset. A subset larger than
  * the data (train_subset here and in cli_training_split) is not cut silently:
  * a warning names the key, its file:line and the number of images used. */
@@ -117,6 +139,7 @@ typedef struct {
     Sweep sweep;  /* no keys: one point, the file itself */
     MemCheck memory; /* each point's memory plan against the machine (grid_check) */
     const EngineSettings *engine; /* every point's Experiment.engine */
+    const char *data; /* --data: where a folder's classes are counted (NULL: none given) */
     ConfigOverride ov[CLI_MAX_SETS + CN_SWEEP_MAX_KEYS];
     char **texts;    /* point i's resolved configuration once asked for (grid_point_text) */
 } Grid;
@@ -153,11 +176,12 @@ typedef struct {
     CheckpointMeta meta;
     int batch;    /* min(test_batch_size, batch_size): the planned batch */
     int threads;  /* the engine's, set by cli_setup_threads */
+    DataInfo data; /* the run's data as the checkpoint records it (older: CIFAR-10) */
 } Trained;
 /* The experiment file is o->files[0]; images: the files after it are images
  * (predict: at least one), else it is the only file. 0, or the exit status
  * after printing the problem: no --weights, the wrong number of files, an unreadable --weights path, a bad experiment file (2), a network
- * without 10 outputs (2), checkpoint_load's (2: another network or not a
+ * without one output per class of the run's data (2), checkpoint_load's (2: another network or not a
  * checkpoint; 1: damaged). Free with cli_free_trained after 0. */
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t);
 void cli_free_trained(Trained *t);

@@ -20,6 +20,9 @@
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
+/* the confusion matrix is printed for at most this many classes */
+#define CONFUSION_MAX 20
+
 int cmd_eval(CliOptions *o)
 {
     Trained t;
@@ -40,16 +43,36 @@ int cmd_eval(CliOptions *o)
         cli_free_trained(&t); /* found now, not after the whole evaluation */
         return rc;
     }
-    CifarSplit train, test;
-    if (cifar_load(dir, &train, &test) != 0) {
+    /* the test images of the file's data set, with the run's classes and
+     * statistics (t.e has them from the checkpoint: loaded into a copy) */
+    Experiment le = t.e;
+    LoadedData d;
+    if ((rc = cli_load_data(o->data, &le, &d)) != 0) {
+        cli_free_data(&d);
         cli_free_trained(&t);
-        return CN_EXIT_FAIL;
+        return rc;
     }
-    cifar_free(&train);
+    const DataInfo *run = &t.data;
+    if (strcmp(d.info.dataset, run->dataset) != 0 || d.info.classes != run->classes ||
+        d.info.names_hash != run->names_hash) {
+        fprintf(stderr, "%s: the checkpoint was trained on %s data with %d classes (%s, ...); %s "
+                        "holds %s data with %d classes (%s, ...): its labels would not be the "
+                        "network's; evaluate on the data it was trained on\n",
+                o->weights, run->dataset, run->classes, run->names[0], dir, d.info.dataset,
+                d.info.classes, d.info.names[0]);
+        cli_free_data(&d);
+        cli_free_trained(&t);
+        return CN_EXIT_USAGE;
+    }
+    cifar_free(&d.train);
+    CifarSplit test = d.test;
     cli_test_split(e, &test);
 
-    const int K = CIFAR_CLASSES;
-    Augment plain = {.crop_pad = 0, .flip = false, .normalize = e->normalize};
+    const int K = m->classes;
+    const char *const *names = (const char *const *)run->names;
+    Augment plain = {.crop_pad = 0, .flip = false, .normalize = e->normalize != NORM_NONE,
+                     .mean = e->normalize == NORM_DATASET ? e->norm_mean : NULL,
+                     .std = e->normalize == NORM_DATASET ? e->norm_std : NULL};
     float *x = alloc_floats((size_t)B * CIFAR_PIXELS);
     int *labels = xmalloc(sizeof(int) * (size_t)B);
     int *idx = xmalloc(sizeof(int) * (size_t)B);
@@ -63,14 +86,13 @@ int cmd_eval(CliOptions *o)
     if (o->logits && !df) { /* else the file asked for would silently not be written */
         fprintf(stderr, "cnnrun eval: --logits %s: %s\n", o->logits, strerror(errno));
         free(x), free(labels), free(idx), free(view), free(logits);
-        cifar_free(&test);
+        cli_free_data(&d);
         cli_free_trained(&t);
         return CN_EXIT_FAIL;
     }
     if (df) fprintf(df, CN_LOGITS_SIGNATURE "%s --weights %s: label, then the %d logits of each "
                     "test image\n", o->files[0], o->weights, K);
-    long confusion[CIFAR_CLASSES][CIFAR_CLASSES];
-    memset(confusion, 0, sizeof confusion);
+    long *confusion = xcalloc((size_t)K * K, sizeof *confusion); /* [true][predicted] */
     double loss = 0;
     int correct = 0;
     for (int start = 0; start < test.n; start += B) {
@@ -92,7 +114,7 @@ int cmd_eval(CliOptions *o)
             for (int j = 0; j < K; j++) sum += exp((double)z[j] - z[best]);
             loss += log(sum) - ((double)z[labels[i]] - z[best]);
             correct += best == labels[i];
-            confusion[labels[i]][best]++;
+            confusion[(size_t)labels[i] * K + best]++;
         }
     }
     int status = CN_EXIT_OK;
@@ -119,17 +141,22 @@ int cmd_eval(CliOptions *o)
     printf("%-12s %8s %7s\n", "class", "accuracy", "images");
     for (int c = 0; c < K; c++) {
         long row = 0;
-        for (int j = 0; j < K; j++) row += confusion[c][j];
-        printf("%-12s %8.4f %7ld\n", cifar_class_names[c], row ? (double)confusion[c][c] / row : 0.0,
-               row);
+        for (int j = 0; j < K; j++) row += confusion[(size_t)c * K + j];
+        printf("%-12s %8.4f %7ld\n", names[c],
+               row ? (double)confusion[(size_t)c * K + c] / row : 0.0, row);
     }
-    printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-12s", "");
-    for (int j = 0; j < K; j++) printf(" %5.5s", cifar_class_names[j]);
-    printf("\n");
-    for (int c = 0; c < K; c++) {
-        printf("%-12s", cifar_class_names[c]);
-        for (int j = 0; j < K; j++) printf(" %5ld", confusion[c][j]);
+    if (K <= CONFUSION_MAX) {
+        printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-12s", "");
+        for (int j = 0; j < K; j++) printf(" %5.5s", names[j]);
         printf("\n");
+        for (int c = 0; c < K; c++) {
+            printf("%-12.12s", names[c]);
+            for (int j = 0; j < K; j++) printf(" %5ld", confusion[(size_t)c * K + j]);
+            printf("\n");
+        }
+    } else {
+        printf("\n(no confusion matrix: %d classes are too many columns for a terminal; "
+               "--logits FILE has every test image's label and logits)\n", K);
     }
     printf("test_acc=%.4f\n", acc);
     free(x);
@@ -137,7 +164,8 @@ int cmd_eval(CliOptions *o)
     free(idx);
     free(view);
     free(logits);
-    cifar_free(&test);
+    free(confusion);
+    cli_free_data(&d);
     cli_free_trained(&t);
     return status;
 }

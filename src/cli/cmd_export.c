@@ -38,7 +38,10 @@ int cmd_export(CliOptions *o)
         return CN_EXIT_USAGE;
     }
     OnnxExportInfo info = {.experiment = t.e.name, .source = o->weights,
-                           .normalize = t.e.normalize, .class_names = cifar_class_names};
+                           .normalize = t.e.normalize != NORM_NONE,
+                           .mean = t.e.normalize == NORM_DATASET ? t.e.norm_mean : NULL,
+                           .std = t.e.normalize == NORM_DATASET ? t.e.norm_std : NULL,
+                           .class_names = (const char *const *)t.data.names};
     rc = onnx_export(&t.m, &info, o->output);
     rc = rc == 0 ? CN_EXIT_OK : rc == -1 ? CN_EXIT_USAGE : CN_EXIT_FAIL;
     if (rc == CN_EXIT_OK)

@@ -122,7 +122,7 @@ int cmd_lr_find(CliOptions *o)
     e.engine = o->engine;
     cli_note_unswept(o, "lr-find");
     Model shapes;
-    if (model_build(&e, 0, &shapes) != 0) {
+    if (cli_count_classes(o->data, &e) != 0 || model_build(&e, 0, &shapes) != 0) {
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
@@ -133,21 +133,21 @@ int cmd_lr_find(CliOptions *o)
         return CN_EXIT_USAGE;
     }
     int threads = cli_setup_threads(o->threads);
-    const char *origin;
-    const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
-    if (!dir) { /* CNNRUN_DATA set but empty: printed */
+    LoadedData d;
+    int lrc = cli_load_data(o->data, &e, &d);
+    if (lrc != 0) {
+        cli_free_data(&d);
         experiment_free(&e);
-        return CN_EXIT_USAGE;
+        return lrc;
     }
-    CifarSplit train, test;
-    if (cifar_load(dir, &train, &test) != 0) {
-        experiment_free(&e);
-        return CN_EXIT_FAIL;
-    }
-    cifar_free(&test);
+    cifar_free(&d.test);
+    const char *dir = d.dir, *origin = d.origin;
+    CifarSplit train = d.train; /* owned here from now on */
+    d.train = (CifarSplit){0};
+    data_info_free(&d.info);
     /* [data] validation: the held-out images are never trained on, here either */
     CifarSplit val = {0};
-    int bad = cli_training_split(&e, &train, &val) != 0 ||
+    int bad = cli_training_split(&e, &train, &val, d.info.test_held_out) != 0 ||
               train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */
               train_check_ranks(&e, train.n, dist_size()) != 0;
     int held_out = val.n;

@@ -31,11 +31,11 @@ typedef struct {
 
 static void top_classes(const float *z, int k, Answer *a)
 {
-    double p[CIFAR_CLASSES], zmax = z[0], sum = 0;
+    double p[DATA_MAX_CLASSES], zmax = z[0], sum = 0;
     for (int j = 1; j < k; j++) zmax = z[j] > zmax ? z[j] : zmax;
     for (int j = 0; j < k; j++) sum += p[j] = exp((double)z[j] - zmax);
-    int used[CIFAR_CLASSES] = {0};
-    for (int r = 0; r < TOP; r++) {
+    int used[DATA_MAX_CLASSES] = {0};
+    for (int r = 0; r < TOP && r < k; r++) {
         int best = -1;
         for (int j = 0; j < k; j++)
             if (!used[j] && (best < 0 || p[j] > p[best])) best = j;
@@ -80,7 +80,10 @@ int cmd_predict(CliOptions *o)
         image_free(&img);
         where[s.n++] = i;
     }
-    Augment plain = {.crop_pad = 0, .flip = false, .normalize = t.e.normalize};
+    Augment plain = {.crop_pad = 0, .flip = false, .normalize = t.e.normalize != NORM_NONE,
+                     .mean = t.e.normalize == NORM_DATASET ? t.e.norm_mean : NULL,
+                     .std = t.e.normalize == NORM_DATASET ? t.e.norm_std : NULL};
+    const char *const *names = (const char *const *)t.data.names; /* the run's classes */
     float *x = alloc_floats((size_t)B * CIFAR_PIXELS);
     float *view = o->tta != TTA_NONE ? alloc_floats((size_t)B * CIFAR_PIXELS) : NULL;
     float *logits = alloc_floats((size_t)B * K);
@@ -111,9 +114,10 @@ int cmd_predict(CliOptions *o)
             }
             printf(", \"width\": %d, \"height\": %d, \"top\": [", a->w, a->h);
             /* weights that give NaN logits: null (JSON has no NaN) */
-            for (int r = 0; r < TOP; r++) {
-                printf("%s{\"class\": \"%s\", \"probability\": ", r ? ", " : "",
-                       cifar_class_names[a->top[r]]);
+            for (int r = 0; r < TOP && r < K; r++) {
+                printf("%s{\"class\": ", r ? ", " : "");
+                json_put_string(stdout, names[a->top[r]]);
+                printf(", \"probability\": ");
                 if (isfinite(a->prob[r])) printf("%.6f}", a->prob[r]);
                 else printf("null}");
             }
@@ -134,8 +138,8 @@ int cmd_predict(CliOptions *o)
                 continue;
             }
             printf(" (%dx%d):", a->w, a->h);
-            for (int r = 0; r < TOP; r++)
-                printf("  %s %.4f", cifar_class_names[a->top[r]], a->prob[r]);
+            for (int r = 0; r < TOP && r < K; r++)
+                printf("  %s %.4f", names[a->top[r]], a->prob[r]);
             printf("\n");
         }
     }

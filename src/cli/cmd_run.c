@@ -58,13 +58,11 @@ static int validate_all(CliOptions *o, Grid *grids, int *no_data)
         if (!dir) { /* CNNRUN_DATA set but empty: printed */
             bad++;
         } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            CifarSplit train, test; /* let the loader say what is wrong, with its hint */
-            if (cifar_load(dir, &train, &test) == 0) {
-                cifar_free(&train);
-                cifar_free(&test);
-            } else {
+            LoadedData d; /* let the loader say what is wrong, with its hint */
+            if (cli_load_data(o->data, &e, &d) == 0)
+                cli_free_data(&d);
+            else
                 (*no_data)++;
-            }
         }
         experiment_free(&e);
     }
@@ -269,6 +267,21 @@ static void restore_engine(const char *path, int64_t id, const char *recorded, E
     *es = then;
 }
 
+/* --resume: the data loaded now must be the data run id trained on
+ * (runs.data; a run recorded before it: not checked). Rank 0 looks; 0, or
+ * -1 after naming what changed. */
+static int check_resume_data(const char *path, ResultsDb *db, int64_t id, const char *now)
+{
+    if (id <= 0 || !db || dist_rank() != 0) return 0;
+    char then[DATA_DIR_MAX + 256], why[2 * DATA_DIR_MAX + 256];
+    if (results_run_data(db, id, then, sizeof then) != 0) return -1;
+    if (!then[0] || data_identity_same(then, now, why, sizeof why)) return 0;
+    fprintf(stderr, "%s: the data changed since run %lld started (%s); resuming would not "
+                    "continue the same run. Give it the data it was trained on (--data, [data] "
+                    "dir), or start a new run without --resume\n", path, (long long)id, why);
+    return -1;
+}
+
 int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, int64_t *after,
               const RunObserver *observer)
 {
@@ -312,36 +325,34 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
             return found.rc;
         }
     }
-    const char *origin;
-    const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
-    if (!dir) { /* validate_all refused it already */
+    LoadedData d;
+    int lrc = dist_max_int(cli_load_data(o->data, &e, &d)); /* on every rank's machine */
+    if (lrc != 0) {
         if (lock >= 0) close(lock);
+        cli_free_data(&d);
         experiment_free(&e);
-        return CN_EXIT_USAGE;
+        return lrc;
     }
-    CifarSplit train, test;
-    if (dist_max_int(cifar_load(dir, &train, &test) != 0)) { /* on every rank's machine */
-        if (lock >= 0) close(lock);
-        cifar_free(&train);
-        cifar_free(&test);
-        experiment_free(&e);
-        return CN_EXIT_FAIL;
-    }
-    cli_test_split(&e, &test);
+    char identity[DATA_DIR_MAX + 256];
+    data_identity(&d.info, identity, sizeof identity);
+    CifarSplit *train = &d.train, *test = &d.test;
+    cli_test_split(&e, test);
     CifarSplit val = {0};
-    int bad = cli_training_split(&e, &train, &val) != 0 ||
-              train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */
-              train_check_ranks(&e, train.n, dist_size()) != 0;
-    if (bad) {
+    int bad = check_resume_data(path, db, resume_id, identity) != 0 ||
+              cli_training_split(&e, train, &val, d.info.test_held_out) != 0 ||
+              train_check_data(&e, train->n) != 0 || /* drop_last: no full batch */
+              train_check_ranks(&e, train->n, dist_size()) != 0;
+    if (dist_max_int(bad)) {
         if (lock >= 0) close(lock);
-        cifar_free(&train);
-        cifar_free(&test);
+        cli_free_data(&d);
         cifar_free(&val);
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
+    char *data_text = data_info_text(&d.info, e.normalize == NORM_DATASET ? e.norm_mean : NULL,
+                                     e.normalize == NORM_DATASET ? e.norm_std : NULL);
     char data_desc[CN_PATH_MAX + 64];
-    snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
+    snprintf(data_desc, sizeof data_desc, "%s (%s)", d.dir, d.origin);
     int n_params;
     const ConfigOverride *params = grid_point(g, point, &n_params);
     RecordOptions opt = {.db = db, .db_path = o->db, .threads = threads, .ranks = dist_size(),
@@ -350,13 +361,15 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
                          .resume_run_id = resume_id, .resume_lock = lock,
                          .resume_path = resume_id > 0 && ckpt[0] ? ckpt : NULL,
                          .params = params, .n_params = n_params,
-                         .val = e.validation > 0 ? &val : NULL,
+                         .val = e.validation > 0 && !d.info.test_held_out ? &val : NULL,
                          .quiet = observer != NULL, .observer = observer,
-                         .prune = &g->sweep.prune, .until_epoch = o->until_epoch};
-    int rc = recorded_run(&e, &train, &test, &opt);
+                         .prune = &g->sweep.prune, .until_epoch = o->until_epoch,
+                         .data_identity = identity, .data_text = data_text,
+                         .data_info = &d.info};
+    int rc = recorded_run(&e, train, test, &opt);
+    free(data_text);
     cifar_free(&val);
-    cifar_free(&train);
-    cifar_free(&test);
+    cli_free_data(&d);
     experiment_free(&e);
     return rc;
 }

@@ -42,6 +42,7 @@ int grid_open(Grid *g, const char *path, const CliOptions *o)
     g->sets = o->sets;
     g->n_sets = o->n_sets;
     g->engine = &o->engine;
+    g->data = o->data;
     if (sweep_load(path, o->sets, o->n_sets, o->sweeps, o->n_sweeps, &g->sweep) != 0) return -1;
     return 0;
 }
@@ -91,6 +92,10 @@ static int check_overrides(Grid *g, const ConfigOverride *ov, int n, Experiment 
     Experiment e;
     if (experiment_load(g->path, ov, n, &e) != 0) return -1;
     e.engine = *g->engine;
+    if (cli_count_classes(g->data, &e) != 0) { /* a folder's: its last layer is checked */
+        experiment_free(&e);
+        return -1;
+    }
     Model m;
     int rc = model_build(&e, 0, &m); /* shapes only, no memory */
     if (rc == 0) {

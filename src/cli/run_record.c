@@ -108,7 +108,7 @@ static int save_checkpoint(const Record *r, const Session *s, const TrainPositio
                            .aug_rng = s->aug_rng, .steps_in_epoch = pos->steps_in_epoch,
                            .part_loss_sum = pos->part_loss_sum,
                            .part_correct = pos->part_correct, .part_seen = pos->part_seen,
-                           .part_seconds = pos->part_seconds};
+                           .part_seconds = pos->part_seconds, .data = r->opt->data_text};
     str_copy(meta.experiment, sizeof meta.experiment, r->e->name);
     checkpoint_path(path, size, r->opt->checkpoint_dir, r->e->name, meta.run_id, which);
     return checkpoint_save(path, &s->model, &s->opt, &meta);
@@ -195,8 +195,19 @@ static void announce(const Record *r, int n_test)
         char a[32], b[32];
         fprintf(stderr, "%s: training on %s images (%s held out for validation: the last %d of "
                         "each class)\n", e->path, thousands(a, sizeof a, s->n_train),
-                thousands(b, sizeof b, s->val->n), s->val->n / CIFAR_CLASSES);
+                thousands(b, sizeof b, s->val->n), s->val->n / s->model.classes);
     }
+    const DataInfo *di = r->opt->data_info;
+    if (di && strcmp(di->dataset, "cifar10") != 0) {
+        fprintf(stderr, "%s: data: %s%s%s, %d classes (%s, %s, ...)%s\n", e->path, di->dataset,
+                di->label[0] ? ", label = " : "", di->label, di->classes, di->names[0],
+                di->names[1], di->test_held_out ? "; no test folder: the test split is the "
+                                                  "validation images held out of train/" : "");
+    }
+    if (di && e->normalize == NORM_DATASET)
+        fprintf(stderr, "%s: normalize = dataset: mean %.4f %.4f %.4f, std %.4f %.4f %.4f (of "
+                        "the %d training images)\n", e->path, e->norm_mean[0], e->norm_mean[1],
+                e->norm_mean[2], e->norm_std[0], e->norm_std[1], e->norm_std[2], di->n_train);
     const RunLength *run = &s->run;
     if (run->last_steps != s->steps_per_epoch || e->steps > 0)
         fprintf(stderr, "%s: %ld steps: %d epochs, the last one of %d steps\n", e->path,
@@ -272,7 +283,8 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
                     .epochs_planned = r->s->run.epochs,
                     .version = CN_VERSION, .data_dir = opt->data_dir,
                     .blas_core = blas_core_name(), .engine = engine,
-                    .precision = e->precision == PRECISION_BF16 ? "bf16" : "fp32"};
+                    .precision = e->precision == PRECISION_BF16 ? "bf16" : "fp32",
+                    .data = opt->data_identity};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;

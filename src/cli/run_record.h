@@ -63,6 +63,11 @@ typedef struct {
     const PruneRule *prune;
     /* > 0: run --until-epoch: pause the run after this epoch (TRAIN_PAUSED) */
     int until_epoch;
+    /* the data: its identity (runs.data), its text for the checkpoints
+     * (data_info_text), its classes (NULL: none of them recorded) */
+    const char *data_identity;
+    const char *data_text;
+    const DataInfo *data_info;
 } RecordOptions;
 
 /* Trains e on train, evaluating on test every epoch, recorded as opt says.

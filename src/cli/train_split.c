@@ -1,6 +1,6 @@
 /* train_split.c — the training images a command trains on
  * (cli_training_split): the file's `train_subset` first, then `[data]
- * validation` held out (cifar_hold_out: the last N/10 of each class). `run`
+ * validation` held out (cifar_hold_out: the last N/classes of each class). `run`
  * evaluates the held-out images; `lr-find` uses the same split and drops
  * them, so neither ever trains on an image the run would validate on. Also
  * the test images `run` and `eval` evaluate (cli_test_split: test_subset).
@@ -33,20 +33,27 @@ void cli_test_split(const Experiment *e, CifarSplit *test)
     cut_to_subset(e, "test_subset", e->test_subset, e->test_subset_line, "test", test);
 }
 
-int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val)
+int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val, bool held_out)
 {
     cut_to_subset(e, "train_subset", e->train_subset, e->train_subset_line, "training", train);
-    if (e->validation <= 0) return 0;
-    int c = e->validation < train->n ? cifar_hold_out(train, e->validation, val) : -2;
-    if (c == -1) return 0;
+    if (e->validation <= 0 || held_out) return 0;
+    const int classes = e->classes > 0 ? e->classes : CIFAR_CLASSES;
     char line[32] = "";
     if (e->validation_line > 0) snprintf(line, sizeof line, ":%d", e->validation_line);
+    if (e->validation % classes != 0 || classes > DATA_MAX_CLASSES) {
+        fprintf(stderr, "%s%s: 'validation' (%d) must be a multiple of %d, the data's classes: "
+                        "it holds out validation / %d images of each class\n", e->path, line,
+                e->validation, classes, classes);
+        return -1;
+    }
+    int c = e->validation < train->n ? cifar_hold_out(train, classes, e->validation, val) : -2;
+    if (c == -1) return 0;
     if (c == -2)
         fprintf(stderr, "%s%s: 'validation' (%d) holds out all %d training images; keep "
                         "some to train on\n", e->path, line, e->validation, train->n);
     else
         fprintf(stderr, "%s%s: 'validation' (%d) needs %d images of each class; class %d "
                         "has fewer among the %d training images\n", e->path, line, e->validation,
-                e->validation / CIFAR_CLASSES, c, train->n);
+                e->validation / classes, c, train->n);
     return -1;
 }

@@ -2,15 +2,61 @@
  * export, predict): the experiment file, its network built for batches of
  * min(test_batch_size, batch_size) images (predict: no more than its
  * images), and the checkpoint's weights and batch-norm statistics loaded
- * into it; each problem printed once, with the exit status it calls for. */
+ * into it, with the run's data the checkpoint records (its class names,
+ * the statistics of normalize = dataset); each problem printed once, with
+ * the exit status it calls for. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cnnrun/data.h"
 #include "cnnrun/util.h"
+
+/* The run's data as the checkpoint at path records it (a checkpoint from
+ * before: CIFAR-10) into *info, and from it e's classes and, with normalize
+ * = dataset, its statistics. 0 or the exit status (printed). */
+static int run_data(const char *path, Experiment *e, DataInfo *info)
+{
+    char *text = NULL;
+    int rc = checkpoint_read_data(path, &text);
+    if (rc != 0) return rc;
+    float mean[3], std[3];
+    int have_stats = 0;
+    if (!text) {
+        data_info_cifar10(info);
+    } else if (data_info_parse(text, info, mean, std, &have_stats) != 0) {
+        fprintf(stderr, "%s: the checkpoint's record of its data is unreadable\n", path);
+        free(text);
+        return CN_EXIT_FAIL;
+    }
+    free(text);
+    if (e->normalize == NORM_DATASET && !have_stats) {
+        fprintf(stderr, "%s: the checkpoint records no training-image statistics, which %s's "
+                        "normalize = dataset needs; use the experiment file it was trained "
+                        "with\n", path, e->path);
+        data_info_free(info);
+        return CN_EXIT_USAGE;
+    }
+    if (e->classes > 0 && e->classes != info->classes) {
+        fprintf(stderr, "%s: the checkpoint was trained on %s data with %d classes; %s's [data] "
+                        "(dataset = %s%s) has %d; use the experiment file it was trained with\n",
+                path, info->dataset, info->classes, e->path, e->dataset,
+                !strcmp(e->dataset, "cifar100") ? (e->label_coarse ? ", label = coarse"
+                                                                  : ", label = fine") : "",
+                e->classes);
+        data_info_free(info);
+        return CN_EXIT_USAGE;
+    }
+    if (e->normalize == NORM_DATASET) {
+        memcpy(e->norm_mean, mean, sizeof mean);
+        memcpy(e->norm_std, std, sizeof std);
+    }
+    e->classes = info->classes;
+    return 0;
+}
 
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t)
 {
@@ -36,23 +82,23 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
     if (experiment_load(o->files[0], o->sets, o->n_sets, &t->e) != 0) return CN_EXIT_USAGE;
     t->e.engine = o->engine;
     cli_note_unswept(o, command);
+    int rc = run_data(o->weights, &t->e, &t->data);
+    if (rc != 0) {
+        experiment_free(&t->e);
+        return rc;
+    }
     /* memory is planned as for training: batches of at most batch_size; a
      * few images to predict need no more than their number (the flagship's
      * batch of 2000 took ~3 s to set up for one picture) */
     t->batch = t->e.test_batch_size < t->e.batch_size ? t->e.test_batch_size : t->e.batch_size;
     if (images && o->n_files - 1 < t->batch) t->batch = o->n_files - 1;
     t->threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
-    if (model_build(&t->e, t->batch, &t->m) != 0) {
+    if (model_build(&t->e, t->batch, &t->m) != 0) { /* one output per class of the run's data */
         experiment_free(&t->e);
+        data_info_free(&t->data);
         return CN_EXIT_USAGE;
     }
-    if (t->m.classes != CIFAR_CLASSES) {
-        fprintf(stderr, "%s: the network has %d outputs; %s needs %d (CIFAR-10 classes)\n",
-                o->files[0], t->m.classes, command, CIFAR_CLASSES);
-        cli_free_trained(t);
-        return CN_EXIT_USAGE;
-    }
-    int rc = checkpoint_load(o->weights, &t->m, NULL, &t->meta);
+    rc = checkpoint_load(o->weights, &t->m, NULL, &t->meta);
     if (rc != 0) {
         cli_free_trained(t);
         return rc;
@@ -64,4 +110,5 @@ void cli_free_trained(Trained *t)
 {
     model_free(&t->m);
     experiment_free(&t->e);
+    data_info_free(&t->data);
 }

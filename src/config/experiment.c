@@ -365,14 +365,32 @@ static void check_top(Diag *d, Experiment *e, IniSection *const secs[4], Seen sn
                    "'drop_last' with batch_size (%d) larger than train_subset (%d) leaves no "
                    "training step in an epoch", e->batch_size, e->train_subset);
     }
-    /* [data] validation: N/10 images of each class, and some left to train on */
+    /* [data] dataset: the classes the network's last layer must give (a
+     * folder's are counted by the command line, which knows --data) */
+    const bool c100 = strcmp(e->dataset, "cifar100") == 0;
+    const bool folder = strcmp(e->dataset, "folder") == 0;
+    e->classes = c100 ? (e->label_coarse ? 20 : 100) : folder ? 0 : 10;
+    if (e->label_coarse && !c100 && seen_ok(&sn[1], data_s, "label")) {
+        static const char *const k[] = {"label", NULL};
+        diag_error(d, loc_of(&sn[1], data_s, secs[1], k),
+                   "'label' chooses CIFAR-100's fine or coarse labels; dataset = %s has one kind "
+                   "(set dataset = cifar100, or remove 'label')", e->dataset);
+    }
+    if (e->skip_bad_images && !folder && seen_ok(&sn[1], data_s, "skip_bad_images")) {
+        static const char *const k[] = {"skip_bad_images", NULL};
+        diag_error(d, loc_of(&sn[1], data_s, secs[1], k),
+                   "'skip_bad_images' is for dataset = folder (pictures that may not decode); "
+                   "dataset = %s is checked whole", e->dataset);
+    }
+    /* [data] validation: N/classes images of each class, and some left to
+     * train on (a folder's classes: checked when it is counted) */
     const IniEntry *val = seen_entry(&sn[1], data_s, "validation");
     e->validation_line = val ? val->loc.line : 0;
-    if (e->validation % 10 != 0) {
+    if (e->classes > 0 && e->validation % e->classes != 0) {
         static const char *const k[] = {"validation", NULL};
         diag_error(d, loc_of(&sn[1], data_s, secs[1], k),
-                   "'validation' (%d) must be a multiple of 10: it holds out validation / 10 "
-                   "images of each class", e->validation);
+                   "'validation' (%d) must be a multiple of %d: it holds out validation / %d "
+                   "images of each class", e->validation, e->classes, e->classes);
     } else if (e->validation > 0 && e->train_subset > 0 && e->validation >= e->train_subset) {
         static const char *const k[] = {"validation", "train_subset", NULL};
         diag_error(d, loc_of(&sn[1], data_s, secs[1], k),

@@ -25,6 +25,7 @@ _Static_assert(sizeof(GroupSchedule) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(TtaMode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(ConvInit) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(LinearInit) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(NormalizeMode) == sizeof(int), "enums are stored as int");
 
 /* Name lists of enums, indexed by the value (designated: an enum value
  * inserted in the middle cannot shift the names after it), NULL-terminated
@@ -106,10 +107,13 @@ static const char *const linear_init_names[] = {[LINEAR_INIT_DEFAULT] = "default
                                                 [LINEAR_INIT_COUNT] = NULL};
 _Static_assert(sizeof linear_init_names / sizeof *linear_init_names == LINEAR_INIT_COUNT + 1,
                "one name per linear init");
+static const char *const normalize_names[] = {[NORM_NONE] = "none", [NORM_CIFAR10] = "cifar10",
+                                              [NORM_DATASET] = "dataset",
+                                              [NORM_DATASET + 1] = NULL};
 /* not enums: a string (dataset) and bools (SF_ENUM_BOOL: values[1] is true) */
-static const char *const dataset_names[] = {"cifar10", NULL};
-static const char *const normalize_names[] = {"none", "cifar10", NULL};
+static const char *const dataset_names[] = {"cifar10", "cifar100", "folder", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
+static const char *const label_names[] = {"fine", "coarse", NULL};
 
 #define E(f) offsetof(Experiment, f)
 #define L(f) offsetof(LayerSpec, f)
@@ -149,10 +153,15 @@ static const SchemaKey experiment_keys[] = {
 
 static const SchemaKey data_keys[] = {
     {"dataset", SK_ENUM, SF_ENUM_STRING, E(dataset), sizeof(((Experiment *)0)->dataset), 0, 0,
-     "cifar10", dataset_names, "CIFAR-10 in the binary layout (data_batch_*.bin, test_batch.bin)"},
+     "cifar10", dataset_names,
+     "`cifar10`: CIFAR-10 in the binary layout (data_batch_*.bin, test_batch.bin); `cifar100`: "
+     "CIFAR-100's (train.bin, test.bin: a coarse and a fine label byte per image, `label`); "
+     "`folder`: your own pictures, dir/train/CLASS/*.png|jpg|jpeg|ppm and dir/test/CLASS/... "
+     "(or `validation` as the test split), each resized to 32x32 once; the classes are the "
+     "folder names, sorted. The network's last layer must give one output per class"},
     {"dir", SK_STRING, SF_COMPUTED, E(dir), CN_PATH_MAX, 0, 0,
      "$CNNRUN_DATA, then the embedded sample", NULL,
-     "directory of the binary batches (--data overrides it)"},
+     "directory of the data set (--data overrides it)"},
     {"batch_size", SK_INT, 0, E(batch_size), 0, 1, 65536, "128", NULL,
      "training images per step"},
     {"test_batch_size", SK_INT, 0, E(test_batch_size), 0, 1, 65536, "500", NULL,
@@ -166,8 +175,11 @@ static const SchemaKey data_keys[] = {
     {"drop_last", SK_BOOL, 0, E(drop_last), 0, 0, 0, "false", NULL,
      "drop the last partial training batch of each epoch: floor(n / batch_size) steps, every "
      "one of batch_size images (which images are left out changes with the shuffle)"},
-    {"normalize", SK_ENUM, SF_ENUM_BOOL, E(normalize), 0, 0, 0, "cifar10", normalize_names,
-     "`cifar10`: subtract the per-channel mean and divide by the std; `none`: pixels in [0, 1]"},
+    {"normalize", SK_ENUM, 0, E(normalize), 0, 0, 0, "cifar10", normalize_names,
+     "`cifar10`: subtract CIFAR-10's per-channel mean and divide by its std; `dataset`: the "
+     "same with the training images' own mean and std, computed when they are loaded (kept "
+     "in the checkpoints for eval, export and predict): no table of constants per data set; "
+     "`none`: pixels in [0, 1]"},
     {"train_subset", SK_INT, 0, E(train_subset), 0, 0, 50000, "0", NULL,
      "train on the first N training images only; 0 = all (more than the data has: all, with a "
      "warning)"},
@@ -176,8 +188,15 @@ static const SchemaKey data_keys[] = {
      "warning)"},
     {"validation", SK_INT, 0, E(validation), 0, 0, 49990, "0", NULL,
      "hold out N training images, never trained on, to choose the best epoch and stop on "
-     "(not the test set): the last N/10 of each class in file order (after train_subset), the "
-     "same for every seed; a multiple of 10; 0 = none"},
+     "(not the test set): the last N/classes of each class in file order (after "
+     "train_subset), the same for every seed; a multiple of the classes (10 for CIFAR-10); 0 = "
+     "none. dataset = folder without a test folder: these images are the test split instead"},
+    {"label", SK_ENUM, SF_ENUM_BOOL, E(label_coarse), 0, 0, 0, "fine", label_names,
+     "dataset = cifar100: `fine` trains on the 100 classes, `coarse` on the 20 superclasses "
+     "(the network's last layer gives 100 or 20 outputs)"},
+    {"skip_bad_images", SK_BOOL, 0, E(skip_bad_images), 0, 0, 0, "false", NULL,
+     "dataset = folder: a picture that cannot be decoded is left out and counted (a warning) "
+     "instead of stopping the run: a few damaged files in a large folder"},
 };
 
 static const SchemaKey optimizer_keys[] = {
@@ -363,7 +382,7 @@ static const SchemaKey pool_keys[] = {
 
 static const SchemaKey linear_keys[] = {
     K_TYPE,
-    K_WIDTH("outputs", outputs, "output features (10 for the class scores)"),
+    K_WIDTH("outputs", outputs, "output features (the class scores: one per class of the data, 10 for CIFAR-10)"),
     {"bias", SK_BOOL, 0, L(bias), 0, 0, 0, "true", NULL, "learn a bias per output"},
     {"init", SK_ENUM, 0, L(linear_init), 0, 0, 0, "default", linear_init_names,
      "weights after PyTorch's default: `unit_std` rescales them to sample standard deviation 1"},

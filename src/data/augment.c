@@ -66,10 +66,11 @@ void cifar_make_batch(const CifarSplit *s, const int *idx, int n, const Augment 
     /* lut[c][v]: the float for 8-bit value v in channel c (computed per call:
      * 768 values, negligible next to a batch, and no shared state). */
     float lut[CIFAR_CHANNELS][256];
+    const float *mean = aug->mean ? aug->mean : cifar_mean, *std = aug->std ? aug->std : cifar_std;
     for (int c = 0; c < CIFAR_CHANNELS; c++) {
         for (int v = 0; v < 256; v++) {
             float x = (float)v / 255.0f;
-            lut[c][v] = aug->normalize ? (x - cifar_mean[c]) / cifar_std[c] : x;
+            lut[c][v] = aug->normalize ? (x - mean[c]) / std[c] : x;
         }
     }
     const float pad_value[CIFAR_CHANNELS] = {lut[0][0], lut[1][0], lut[2][0]};

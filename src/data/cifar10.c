@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cifar_files.h"
 #include "cnnrun/files.h"
 #include "cnnrun/util.h"
 
@@ -57,8 +58,7 @@ static void print_download_hint(void)
             "--data DIR or set CNNRUN_DATA=DIR\n");
 }
 
-/* dir + "/" + name into buf; 0 if it does not fit. */
-static int join_path(char *buf, size_t size, const char *dir, const char *name)
+int cifar_join_path(char *buf, size_t size, const char *dir, const char *name)
 {
     size_t dl = strlen(dir);
     const char *sep = (dl > 0 && dir[dl - 1] == '/') ? "" : "/";
@@ -66,19 +66,17 @@ static int join_path(char *buf, size_t size, const char *dir, const char *name)
     return n >= 0 && (size_t)n < size;
 }
 
-static int file_index(const char *name)
+static int file_index(const ManifestFiles *m, const char *name)
 {
-    for (int i = 0; i < CIFAR_NFILES; i++)
-        if (strcmp(name, file_names[i]) == 0) return i;
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(name, m->names[i]) == 0) return i;
     return -1;
 }
 
-/* Reads the manifest if present. Returns 1 if read (counts filled), 0 if there
- * is none (counts left at 10000), -1 on error (printed). */
-static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[CIFAR_NFILES])
+int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, int *listed)
 {
     char path[PATH_MAX];
-    if (!join_path(path, sizeof path, dir, MANIFEST_NAME)) {
+    if (!cifar_join_path(path, sizeof path, dir, MANIFEST_NAME)) {
         fprintf(stderr, "%s: data directory path too long\n", dir);
         return -1;
     }
@@ -93,7 +91,7 @@ static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[C
         fprintf(stderr, "%s: cannot read sample manifest: %s\n", path, cn_strerror(errno));
         return -1;
     }
-    int seen[CIFAR_NFILES] = {0};
+    int seen[CIFAR_MANIFEST_MAX_FILES] = {0};
     int ok = 1, lineno = 0;
     char *p = text; /* walk lines by hand so that line numbers stay right */
     while (*p) {
@@ -119,10 +117,10 @@ static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[C
             ok = 0;
             continue;
         }
-        int fi = file_index(name);
+        int fi = file_index(m, name);
         if (fi < 0) {
-            fprintf(stderr, "%s:%d: unknown file `%s` (expected data_batch_1..5.bin or "
-                            "test_batch.bin)\n", path, lineno, name);
+            fprintf(stderr, "%s:%d: unknown file `%s` (expected %s)\n", path, lineno, name,
+                    m->expected);
             ok = 0;
             continue;
         }
@@ -131,9 +129,9 @@ static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[C
             ok = 0;
             continue;
         }
-        if (count < 1 || count > CIFAR_FILE_RECORDS) {
+        if (count < 1 || count > m->max_records[fi]) {
             fprintf(stderr, "%s:%d: record count %ld for `%s` is not in 1..%d\n", path, lineno,
-                    count, name, CIFAR_FILE_RECORDS);
+                    count, name, m->max_records[fi]);
             ok = 0;
             continue;
         }
@@ -180,7 +178,7 @@ static int read_records(FILE *f, const char *path, int records, uint8_t *pixels,
     return ok;
 }
 
-static void split_alloc(CifarSplit *s, int n)
+void cifar_split_alloc(CifarSplit *s, int n)
 {
     s->n = n;
     s->pixels = xmalloc((size_t)n * CIFAR_PIXELS);
@@ -200,9 +198,19 @@ int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
     }
     closedir(d);
 
+    if (!cifar_dir_has(dir, "data_batch_1.bin") && cifar_dir_has(dir, "train.bin")) {
+        fprintf(stderr, "%s: no data_batch_1.bin, but train.bin: CIFAR-100's layout; set [data] "
+                        "dataset = cifar100\n", dir);
+        return -1;
+    }
     int counts[CIFAR_NFILES], listed[CIFAR_NFILES] = {0};
     for (int i = 0; i < CIFAR_NFILES; i++) counts[i] = CIFAR_FILE_RECORDS;
-    int manifest = read_manifest(dir, counts, listed);
+    static const int max_records[CIFAR_NFILES] = {
+        CIFAR_FILE_RECORDS, CIFAR_FILE_RECORDS, CIFAR_FILE_RECORDS,
+        CIFAR_FILE_RECORDS, CIFAR_FILE_RECORDS, CIFAR_FILE_RECORDS};
+    const ManifestFiles mf = {file_names, max_records, CIFAR_NFILES,
+                              "data_batch_1..5.bin or test_batch.bin"};
+    int manifest = cifar_read_manifest(dir, &mf, counts, listed);
     if (manifest < 0) return -1;
 
     /* Open and size-check every file first so that all problems are reported. */
@@ -210,7 +218,7 @@ int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
     char paths[CIFAR_NFILES][PATH_MAX];
     int ok = 1, missing = 0, wrong_size = 0;
     for (int i = 0; i < CIFAR_NFILES; i++) {
-        if (!join_path(paths[i], sizeof paths[i], dir, file_names[i])) {
+        if (!cifar_join_path(paths[i], sizeof paths[i], dir, file_names[i])) {
             fprintf(stderr, "%s: data directory path too long\n", dir);
             ok = 0;
             break;
@@ -251,8 +259,8 @@ int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
     if (ok) {
         int ntrain = 0;
         for (int i = 0; i < CIFAR_TRAIN_FILES; i++) ntrain += counts[i];
-        split_alloc(train, ntrain);
-        split_alloc(test, counts[CIFAR_NFILES - 1]);
+        cifar_split_alloc(train, ntrain);
+        cifar_split_alloc(test, counts[CIFAR_NFILES - 1]);
         int at = 0;
         for (int i = 0; i < CIFAR_NFILES && ok; i++) {
             CifarSplit *s = i < CIFAR_TRAIN_FILES ? train : test;
@@ -288,22 +296,22 @@ void cifar_truncate(CifarSplit *s, int n)
     if (n < s->n) s->n = n; /* the buffers keep their size; cifar_free frees them */
 }
 
-int cifar_hold_out(CifarSplit *s, int n, CifarSplit *val)
+int cifar_hold_out(CifarSplit *s, int classes, int n, CifarSplit *val)
 {
-    const int per_class = n / CIFAR_CLASSES;
-    int count[CIFAR_CLASSES] = {0};
+    const int per_class = n / classes;
+    int count[DATA_MAX_CLASSES] = {0};
     for (int i = 0; i < s->n; i++) count[s->labels[i]]++;
-    for (int c = 0; c < CIFAR_CLASSES; c++)
+    for (int c = 0; c < classes; c++)
         if (count[c] < per_class) return c;
     /* from the end: the last per_class of each class are held out */
     uint8_t *held = xcalloc((size_t)s->n, 1);
-    int taken[CIFAR_CLASSES] = {0};
+    int taken[DATA_MAX_CLASSES] = {0};
     for (int i = s->n - 1; i >= 0; i--)
         if (taken[s->labels[i]] < per_class) {
             taken[s->labels[i]]++;
             held[i] = 1;
         }
-    split_alloc(val, n);
+    cifar_split_alloc(val, n);
     int kept = 0, out = 0;
     for (int i = 0; i < s->n; i++) {
         CifarSplit *to = held[i] ? val : s;
@@ -315,6 +323,14 @@ int cifar_hold_out(CifarSplit *s, int n, CifarSplit *val)
     s->n = kept;
     free(held);
     return -1;
+}
+
+int cifar_dir_has(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    return cifar_join_path(path, sizeof path, dir, name) && stat(path, &st) == 0 &&
+           S_ISREG(st.st_mode);
 }
 
 const char *cifar_sample_dir(void)

@@ -568,10 +568,10 @@ void *onnx_export_buffer(const Model *m, const OnnxExportInfo *info, size_t *len
     Tensor *t = xcalloc((size_t)m->n_nodes + 1, sizeof *t);
     t[m->n_nodes] = (Tensor){"input", 4}; /* the network's input (NODE_INPUT) */
     if (info->normalize) { /* (x - mean) / std per channel, as cifar_make_batch */
-        const char *mean = init_copy(&b, "normalize.mean", cifar_mean, 4, (int64_t)1,
-                                     (int64_t)3, (int64_t)1, (int64_t)1);
-        const char *std = init_copy(&b, "normalize.std", cifar_std, 4, (int64_t)1, (int64_t)3,
-                                    (int64_t)1, (int64_t)1);
+        const char *mean = init_copy(&b, "normalize.mean", info->mean ? info->mean : cifar_mean,
+                                     4, (int64_t)1, (int64_t)3, (int64_t)1, (int64_t)1);
+        const char *std = init_copy(&b, "normalize.std", info->std ? info->std : cifar_std, 4,
+                                    (int64_t)1, (int64_t)3, (int64_t)1, (int64_t)1);
         node(&b, "Sub", "normalize/sub", "normalize/centred", 2, "input", mean);
         node(&b, "Div", "normalize/div", "normalized", 2, "normalize/centred", std);
         t[m->n_nodes].name = "normalized";
@@ -599,7 +599,8 @@ void *onnx_export_buffer(const Model *m, const OnnxExportInfo *info, size_t *len
     graph.output = &out;
     graph.doc_string = info->normalize
         ? "input: RGB in [0, 1], NCHW, any batch size; normalised by the first two nodes "
-          "(CIFAR-10 mean and std); output: logits (softmax gives the probabilities)"
+          "(the run's per-channel mean and std); output: logits (softmax gives the "
+          "probabilities)"
         : "input: RGB in [0, 1], NCHW, any batch size (no normalisation: [data] normalize = "
           "none); output: logits (softmax gives the probabilities)";
 

@@ -352,7 +352,8 @@ static int expand_section(Builder *b, int s)
     return -1;
 }
 
-/* The last node gives the class scores: flat, one per CIFAR-10 class. */
+/* The last node gives the class scores: flat, one per class of the data
+ * (Experiment.classes; 0: not known yet, not checked). */
 static int check_scores(const Builder *b)
 {
     const Model *m = b->m;
@@ -369,10 +370,15 @@ static int check_scores(const Builder *b)
                     "with global_avgpool/flatten and linear", sh);
         return -1;
     }
-    if (last->c != CIFAR_CLASSES) {
+    const int classes = b->e->classes;
+    if (classes > 0 && last->c != classes) {
         model_error(b->e, last->section,
-                    "the last layer gives the class scores: CIFAR-10 has 10 classes, got %s (set "
-                    "outputs = 10)", sh);
+                    "the network ends in %d outputs; the data has %d classes (%s%s; set outputs "
+                    "= %d)", last->c, classes, b->e->dataset,
+                    !strcmp(b->e->dataset, "cifar100") ? (b->e->label_coarse ? ", label = coarse"
+                                                                              : ", label = fine")
+                                                        : "",
+                    classes);
         return -1;
     }
     return 0;

@@ -21,8 +21,8 @@ const char *const REPORT_RUN_COLUMNS[] = {
     "final_test_acc", "final_train_loss", "final_train_acc", "final_test_loss",
     "train_seconds", "images_per_sec", "epochs_to_target", "seconds_to_target",
     "params", "mflops", "seed", "threads", "ranks",
-    "started_at", "finished_at", "hostname", "blas_core", "engine", "precision", "version", "config_path",
-    "data_dir", "error",
+    "started_at", "finished_at", "hostname", "blas_core", "engine", "precision", "version",
+    "config_path", "data_dir", "error", "data",
 };
 const int REPORT_N_RUN_COLUMNS = (int)(sizeof REPORT_RUN_COLUMNS / sizeof REPORT_RUN_COLUMNS[0]);
 
@@ -46,6 +46,7 @@ static const struct {
     {"finished_at", 1, NULL},    {"hostname", 1, NULL},           {"blas_core", 9, "NULL"},
     {"engine", 11, "NULL"},      {"precision", 12, "'fp32'"},
     {"version", 1, NULL},        {"config_path", 1, NULL},        {"data_dir", 1, NULL},
+    {"data", 13, "NULL"},
 };
 #define N_RAW ((int)(sizeof RAW / sizeof RAW[0]))
 

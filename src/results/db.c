@@ -284,9 +284,9 @@ ResultsDb *results_open(const char *path)
     if (prepare(r,
                 "INSERT INTO runs (experiment, config_path, config, status, started_at, seed, "
                 "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname, ranks, "
-                "blas_core, engine, precision) "
+                "blas_core, engine, precision, data) "
                 "VALUES (?1, ?2, ?3, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, "
-                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
@@ -374,6 +374,7 @@ int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
     bind_text_or_null(st, 13, info->blas_core);
     bind_text_or_null(st, 14, info->engine);
     bind_text_or_null(st, 15, info->precision ? info->precision : "fp32");
+    bind_text_or_null(st, 16, info->data);
 
     char msg[256];
     if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
@@ -696,13 +697,13 @@ int results_run_status(ResultsDb *r, int64_t run_id, char *experiment, size_t ex
     return ok;
 }
 
-int results_run_engine(ResultsDb *r, int64_t run_id, char *buf, size_t size)
+/* A text column of run_id's row into buf ("" for NULL). */
+static int run_text(ResultsDb *r, int64_t run_id, const char *sql, char *buf, size_t size)
 {
     buf[0] = '\0';
     if (!r) return -1;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db, "SELECT engine FROM runs WHERE id = ?1", -1, &st, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
         return -1;
     }
@@ -715,6 +716,16 @@ int results_run_engine(ResultsDb *r, int64_t run_id, char *buf, size_t size)
     }
     sqlite3_finalize(st);
     return ok;
+}
+
+int results_run_engine(ResultsDb *r, int64_t run_id, char *buf, size_t size)
+{
+    return run_text(r, run_id, "SELECT engine FROM runs WHERE id = ?1", buf, size);
+}
+
+int results_run_data(ResultsDb *r, int64_t run_id, char *buf, size_t size)
+{
+    return run_text(r, run_id, "SELECT data FROM runs WHERE id = ?1", buf, size);
 }
 
 int results_last_epoch(ResultsDb *r, int64_t run_id)

@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 12
+#define RESULTS_SCHEMA_VERSION 13
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -249,6 +249,11 @@ static const char *const RESULTS_MIGRATIONS[] = {
     /* 11 -> 12: runs.precision, the matrix products' ([experiment]
      * precision: 'fp32', 'bf16'). Rows written before: NULL (fp32). */
     "ALTER TABLE runs ADD COLUMN precision TEXT;\n",
+    /* 12 -> 13 (issue 37, the data set): runs.data, the identity of the data
+     * the run trained on ("dataset=cifar100 label=fine train=50000 test=10000
+     * classes=100 names=HASH labels=HASH dir=PATH": data_identity); a resume
+     * refuses other data. Rows written before: NULL (CIFAR-10, unchecked). */
+    "ALTER TABLE runs ADD COLUMN data TEXT;\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

@@ -9,6 +9,7 @@
  *   (version 2) i32 steps_in_epoch; f64 part_loss_sum; i64 part_correct; i64 part_seen;
  *               f64 part_seconds
  *   (version 4) i32 best_epoch
+ *   (version 5) u32 length + the run's data as text (0: none recorded)
  *   (u64 state, u64 inc): dropout RNG
  *   (version 3) u32 conv nodes; per conv node in node order: u32 length + the
  *               name of its algorithm (conv_algo_name)
@@ -326,6 +327,10 @@ int checkpoint_save(const char *path, const Model *m, const Optimizer *o,
     put_i64(&w, meta->part_seen);
     put_f64(&w, meta->part_seconds);
     put_u32(&w, (uint32_t)meta->best_epoch);
+    size_t data_len = meta->data ? strlen(meta->data) : 0;
+    if (data_len > CKPT_DATA_MAX) data_len = 0; /* data.h's text is far below it */
+    put_u32(&w, (uint32_t)data_len);
+    put(&w, meta->data ? meta->data : "", data_len);
     put_rng(&w, &m->dropout_rng);
     put_conv_algos(&w, m);
     put_floats(&w, m->params, m->n_params);
@@ -461,7 +466,7 @@ static int size_bounds(const char *sig, uint32_t sig_len, unsigned long long *lo
     for (uint32_t i = 0; i < sig_len; i++) lines += sig[i] == '\n';
     const unsigned long long head = 28 + (unsigned long long)sig_len; /* through the signature */
     *lo = head + 4 * (np + ns) + 8; /* the arrays and the checksum, at least */
-    *hi = head + 4 + 128 + 256 + 4 + lines * (4 + 64) + 4 * (3 * np + ns);
+    *hi = head + 4 + 128 + 256 + 4 + lines * (4 + 64) + 4 * (3 * np + ns) + 4 + CKPT_DATA_MAX;
     return 0;
 }
 
@@ -565,8 +570,9 @@ out:
     return rc;
 }
 
-/* The meta fields after the signature. */
-static void get_meta(Reader *r, CheckpointMeta *mt)
+/* The meta fields after the signature; *data (when not NULL) a copy of the
+ * run's data text (version 5), NULL when there is none. */
+static void get_meta(Reader *r, CheckpointMeta *mt, char **data)
 {
     memset(mt, 0, sizeof *mt);
     uint32_t name_len = get_u32(r);
@@ -587,6 +593,17 @@ static void get_meta(Reader *r, CheckpointMeta *mt)
         mt->part_seconds = get_f64(r);
     }
     mt->best_epoch = r->version >= 4 ? (int)get_u32(r) : mt->epoch;
+    if (data) *data = NULL;
+    if (r->version >= 5) {
+        uint32_t len = get_u32(r);
+        const char *text = len <= CKPT_DATA_MAX ? get(r, len) : NULL;
+        if (len > CKPT_DATA_MAX) r->short_read = 1;
+        if (text && len && data) {
+            *data = xmalloc((size_t)len + 1);
+            memcpy(*data, text, len);
+            (*data)[len] = '\0';
+        }
+    }
 }
 
 /* Version 3's algorithm names as CONV_* (-1: a name this cnnrun does not
@@ -644,9 +661,31 @@ int checkpoint_read_meta(const char *path, CheckpointMeta *meta)
     get_u64(&r);
     uint32_t sig_len = get_u32(&r);
     get(&r, sig_len);
-    get_meta(&r, meta);
+    get_meta(&r, meta, NULL);
     free(data);
     if (r.short_read) {
+        fprintf(stderr, "%s: the checkpoint is truncated\n", path);
+        return CN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+int checkpoint_read_data(const char *path, char **text)
+{
+    char *data = NULL;
+    Reader r;
+    *text = NULL;
+    int rc = open_checked(path, &data, &r);
+    if (rc != 0) return rc;
+    get_u64(&r);
+    uint32_t sig_len = get_u32(&r);
+    get(&r, sig_len);
+    CheckpointMeta meta;
+    get_meta(&r, &meta, text);
+    free(data);
+    if (r.short_read) {
+        free(*text);
+        *text = NULL;
         fprintf(stderr, "%s: the checkpoint is truncated\n", path);
         return CN_EXIT_FAIL;
     }
@@ -681,7 +720,7 @@ int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
     free(mine);
 
     CheckpointMeta mt;
-    get_meta(&r, &mt);
+    get_meta(&r, &mt, NULL);
     Rng dropout;
     get_rng(&r, &dropout);
     int n_convs = model_conv_algos(m, NULL, 0);

@@ -12,7 +12,8 @@
 EvalResult evaluate(Model *m, const CifarSplit *s, const Augment *aug, int batch, float *buf,
                     int *labels)
 {
-    Augment plain = {.crop_pad = 0, .flip = false, .normalize = aug->normalize};
+    Augment plain = {.crop_pad = 0, .flip = false, .normalize = aug->normalize,
+                     .mean = aug->mean, .std = aug->std};
     int idx[EVAL_IDX_CHUNK];
     double loss = 0;
     int correct = 0;

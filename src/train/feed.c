@@ -64,7 +64,12 @@ int train_check_ranks(const Experiment *e, int n_train, int ranks)
 void train_augment_init(Augment *a, const Experiment *e, int n_train)
 {
     *a = (Augment){.crop_pad = e->augment_crop, .flip = e->augment_flip,
-                   .normalize = e->normalize, .translate = e->augment_translate, .epoch = 1};
+                   .normalize = e->normalize != NORM_NONE, .translate = e->augment_translate,
+                   .epoch = 1};
+    if (e->normalize == NORM_DATASET) { /* the training images' own statistics */
+        a->mean = e->norm_mean;
+        a->std = e->norm_std;
+    }
     if (e->augment_flip_alternating) {
         uint8_t *bits = xmalloc((size_t)(n_train > 0 ? n_train : 1));
         cifar_flip_bits(e->seed, n_train, bits);

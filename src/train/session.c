@@ -78,7 +78,8 @@ int session_init_from_data(Session *s, const CifarSplit *train)
     float *images = alloc_floats((size_t)n * CIFAR_PIXELS);
     int *idx = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) idx[i] = i;
-    Augment plain = {.normalize = s->aug.normalize}; /* no crop, no flip */
+    Augment plain = {.normalize = s->aug.normalize, .mean = s->aug.mean,
+                     .std = s->aug.std}; /* no crop, no flip */
     cifar_make_batch(train, idx, n, &plain, NULL, images, NULL);
     int rc = model_init_from_data(&s->model, images, n);
     free(idx);

@@ -73,7 +73,8 @@ EvalResult evaluate_tta(Model *m, const CifarSplit *s, const Augment *aug, int b
                         int *labels, TtaMode mode)
 {
     if (mode == TTA_NONE) return evaluate(m, s, aug, batch, buf, labels);
-    Augment plain = {.crop_pad = 0, .flip = false, .normalize = aug->normalize};
+    Augment plain = {.crop_pad = 0, .flip = false, .normalize = aug->normalize,
+                     .mean = aug->mean, .std = aug->std};
     const int K = m->classes;
     float *view = alloc_floats((size_t)batch * CIFAR_PIXELS);
     float *logits = alloc_floats((size_t)batch * K);

@@ -1,0 +1,204 @@
+/* cifar100.c — loading CIFAR-100 in the binary layout (cifar-100-binary.tar.gz:
+ * train.bin, test.bin, fine_label_names.txt, coarse_label_names.txt).
+ *
+ * Each file is a sequence of 3074-byte records: the coarse label byte
+ * (0..19), the fine label byte (0..99), then 3072 pixel bytes (R, G, B planes
+ * of 32x32) as in CIFAR-10. The real files hold 50,000 and 10,000 records; a
+ * directory with a `cnnrun-sample.txt` manifest may hold fewer, the counts
+ * listed there (as for CIFAR-10: cifar10.c). Every file is size-checked
+ * before any is read; a missing file, a wrong size and a label out of range
+ * are reported with the path (and record index, 0-based). Class names come
+ * from fine_label_names.txt / coarse_label_names.txt (one per line, blank
+ * lines ignored) when the directory has it; else they are the label numbers.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cifar_files.h"
+#include "cnnrun/files.h"
+#include "cnnrun/util.h"
+
+#define C100_RECORD (2 + CIFAR_PIXELS) /* 3074 */
+#define C100_FINE 100
+#define C100_COARSE 20
+
+static const char *const c100_files[2] = {"train.bin", "test.bin"};
+static const int c100_records[2] = {50000, 10000};
+
+static int read_c100_records(FILE *f, const char *path, int records, bool coarse,
+                             uint8_t *pixels, uint8_t *labels)
+{
+    enum { CHUNK = 256 };
+    uint8_t *buf = xmalloc((size_t)CHUNK * C100_RECORD);
+    int done = 0, ok = 1;
+    while (done < records && ok) {
+        int want = records - done < CHUNK ? records - done : CHUNK;
+        size_t got = fread(buf, C100_RECORD, (size_t)want, f);
+        if (got != (size_t)want) {
+            if (ferror(f))
+                fprintf(stderr, "%s: read error: %s\n", path, strerror(errno ? errno : EIO));
+            else
+                fprintf(stderr, "%s: unexpected end of file at record %d (file changed while "
+                                "reading?)\n", path, done + (int)got);
+            ok = 0;
+            break;
+        }
+        for (int r = 0; r < want && ok; r++) {
+            const uint8_t *rec = buf + (size_t)r * C100_RECORD;
+            if (rec[0] >= C100_COARSE || rec[1] >= C100_FINE) {
+                fprintf(stderr, "%s: record %d: %s label %d is not in 0..%d (not a CIFAR-100 "
+                                "binary file?)\n", path, done + r,
+                        rec[0] >= C100_COARSE ? "coarse" : "fine",
+                        rec[0] >= C100_COARSE ? rec[0] : rec[1],
+                        rec[0] >= C100_COARSE ? C100_COARSE - 1 : C100_FINE - 1);
+                ok = 0;
+                break;
+            }
+            labels[done + r] = coarse ? rec[0] : rec[1];
+            memcpy(pixels + (size_t)(done + r) * CIFAR_PIXELS, rec + 2, CIFAR_PIXELS);
+        }
+        done += want;
+    }
+    free(buf);
+    return ok;
+}
+
+/* The class names: from dir/NAME when it is there (exactly n non-blank
+ * lines), else "0".."n-1". NULL after printing what is wrong. */
+static char **read_names(const char *dir, const char *name, int n)
+{
+    char path[PATH_MAX];
+    char **names = xcalloc((size_t)n, sizeof *names);
+    if (!cifar_join_path(path, sizeof path, dir, name) || !cifar_dir_has(dir, name)) {
+        for (int c = 0; c < n; c++) {
+            char num[16];
+            snprintf(num, sizeof num, "%d", c);
+            names[c] = xstrdup(num);
+        }
+        return names;
+    }
+    char *text = read_text_file(path, NULL);
+    if (!text) {
+        fprintf(stderr, "%s: cannot read the class names: %s\n", path, cn_strerror(errno));
+        free(names);
+        return NULL;
+    }
+    int got = 0, bad = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        size_t len = strlen(line);
+        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+                           line[len - 1] == '\t'))
+            line[--len] = '\0';
+        if (len == 0) continue;
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)line[i] < 0x20) bad = 1;
+        if (got < n) names[got] = xstrdup(line);
+        got++;
+    }
+    free(text);
+    if (got != n || bad) {
+        if (bad)
+            fprintf(stderr, "%s: a class name holds a control character\n", path);
+        else
+            fprintf(stderr, "%s: %d class name%s, expected %d (one per line)\n", path, got,
+                    got == 1 ? "" : "s", n);
+        for (int c = 0; c < n; c++) free(names[c]);
+        free(names);
+        return NULL;
+    }
+    return names;
+}
+
+int cifar100_load(const char *dir, bool coarse, CifarSplit *train, CifarSplit *test,
+                  char ***names_out)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    *names_out = NULL;
+    struct stat dst;
+    if (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode)) {
+        fprintf(stderr, "%s: cannot open data directory: %s\n", dir,
+                stat(dir, &dst) != 0 ? strerror(errno) : strerror(ENOTDIR));
+        fprintf(stderr, "HINT: get CIFAR-100 by downloading cifar-100-binary.tar.gz from "
+                        "https://www.cs.toronto.edu/~kriz/cifar.html and extracting it (tar xzf "
+                        "gives cifar-100-binary/), then pass --data DIR or set [data] dir\n");
+        return -1;
+    }
+    if (!cifar_dir_has(dir, "train.bin") && cifar_dir_has(dir, "data_batch_1.bin")) {
+        fprintf(stderr, "%s: no train.bin, but data_batch_1.bin: CIFAR-10's layout; set [data] "
+                        "dataset = cifar10\n", dir);
+        return -1;
+    }
+    int counts[2] = {c100_records[0], c100_records[1]}, listed[2] = {0};
+    const ManifestFiles mf = {c100_files, c100_records, 2, "train.bin or test.bin"};
+    int manifest = cifar_read_manifest(dir, &mf, counts, listed);
+    if (manifest < 0) return -1;
+
+    FILE *files[2] = {0};
+    char paths[2][PATH_MAX];
+    int ok = 1, missing = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!cifar_join_path(paths[i], sizeof paths[i], dir, c100_files[i])) {
+            fprintf(stderr, "%s: data directory path too long\n", dir);
+            ok = 0;
+            break;
+        }
+        struct stat st;
+        int fd = open_regular(paths[i], &st);
+        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+        if (!f) {
+            int err = errno;
+            if (fd >= 0) close(fd);
+            fprintf(stderr, "%s: cannot open: %s\n", paths[i], cn_strerror(err));
+            missing += err == ENOENT;
+            ok = 0;
+            continue;
+        }
+        files[i] = f;
+        long long expected = (long long)counts[i] * C100_RECORD;
+        if ((long long)st.st_size != expected) {
+            fprintf(stderr, "%s: truncated or wrong size: %lld bytes, expected %lld (%d records "
+                            "of %d bytes: a coarse and a fine label byte, 3072 pixel bytes%s)\n",
+                    paths[i], (long long)st.st_size, expected, counts[i], C100_RECORD,
+                    listed[i] ? ", as listed in cnnrun-sample.txt" : "");
+            ok = 0;
+        }
+    }
+    if (missing)
+        fprintf(stderr, "HINT: a CIFAR-100 directory holds train.bin and test.bin (the binary "
+                        "version, cifar-100-binary.tar.gz)\n");
+    char **names = NULL;
+    const int classes = coarse ? C100_COARSE : C100_FINE;
+    if (ok) {
+        names = read_names(dir, coarse ? "coarse_label_names.txt" : "fine_label_names.txt",
+                           classes);
+        ok = names != NULL;
+    }
+    if (ok) {
+        cifar_split_alloc(train, counts[0]);
+        cifar_split_alloc(test, counts[1]);
+        ok = read_c100_records(files[0], paths[0], counts[0], coarse, train->pixels,
+                               train->labels) &&
+             read_c100_records(files[1], paths[1], counts[1], coarse, test->pixels,
+                               test->labels);
+    }
+    for (int i = 0; i < 2; i++)
+        if (files[i]) fclose(files[i]);
+    if (!ok) {
+        cifar_free(train);
+        cifar_free(test);
+        if (names)
+            for (int c = 0; c < classes; c++) free(names[c]);
+        free(names);
+        return -1;
+    }
+    *names_out = names;
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* cifar_files.h — private to src/data: what the CIFAR-10 loader (cifar10.c)
+ * shares with the CIFAR-100 one (cifar100.c): paths in a data directory, the
+ * sample manifest `cnnrun-sample.txt` (smaller files than the real ones, the
+ * counts listed) and splits' buffers; and the loaders dataset.c chooses
+ * from. */
+#ifndef CNNRUN_CIFAR_FILES_H
+#define CNNRUN_CIFAR_FILES_H
+
+#include <stddef.h>
+
+#include "cnnrun/data.h"
+
+#define CIFAR_MANIFEST_MAX_FILES 8
+
+/* The files a manifest may list: their names, the records each holds in
+ * the real data set (the most a manifest may give), and the list for the
+ * message on an unknown name. */
+typedef struct {
+    const char *const *names;
+    const int *max_records;
+    int n;                 /* at most CIFAR_MANIFEST_MAX_FILES */
+    const char *expected;  /* "data_batch_1..5.bin or test_batch.bin" */
+} ManifestFiles;
+
+/* dir + "/" + name into buf; 0 if it does not fit. */
+int cifar_join_path(char *buf, size_t size, const char *dir, const char *name);
+/* 1 when dir/name is a regular file. */
+int cifar_dir_has(const char *dir, const char *name);
+/* Reads dir/cnnrun-sample.txt if present: counts[i] (and listed[i] = 1) for
+ * each file it lists. 1 if read, 0 if there is none (counts untouched), -1
+ * on an error (printed as `<dir>/cnnrun-sample.txt:<line>: ...`). */
+int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, int *listed);
+/* n images' buffers (free with cifar_free). */
+void cifar_split_alloc(CifarSplit *s, int n);
+
+/* The loaders data_load (dataset.c) calls besides cifar_load: each fills
+ * train, test and *names (classes strings, caller frees) or prints every
+ * problem naming its file and returns -1 with nothing allocated. */
+int cifar100_load(const char *dir, bool coarse, CifarSplit *train, CifarSplit *test,
+                  char ***names);
+int folder_load(const DataSpec *spec, CifarSplit *train, CifarSplit *test, DataInfo *info);
+/* The class folders of DIR/train (folder.c): 0 with *classes, or -1 (printed). */
+int folder_peek_classes(const char *dir, int *classes);
+
+#endif
