@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cnnrun/decimal.h"
 #include "cnnrun/files.h"
 #include "cnnrun/util.h"
 
@@ -109,10 +110,12 @@ static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[C
         char *s = line;
         while (*s == ' ' || *s == '\t' || *s == '\r') s++;
         if (*s == '\0' || *s == '#') continue;
-        char name[64];
+        char name[64], number[32];
         long count = 0;
         char extra[2];
-        int got = sscanf(s, "%63s %ld %1s", name, &count, extra);
+        /* the count as text, read by the strict parser: %ld would give a
+         * count of 20 nines as LONG_MAX, and take "0x10" or "12abc" */
+        int got = sscanf(s, "%63s %31s %1s", name, number, extra);
         if (got != 2) {
             fprintf(stderr, "%s:%d: expected `FILE COUNT` (e.g. `data_batch_1.bin 500`)\n",
                     path, lineno);
@@ -131,9 +134,16 @@ static int read_manifest(const char *dir, int counts[CIFAR_NFILES], int listed[C
             ok = 0;
             continue;
         }
-        if (count < 1 || count > CIFAR_FILE_RECORDS) {
-            fprintf(stderr, "%s:%d: record count %ld for `%s` is not in 1..%d\n", path, lineno,
-                    count, name, CIFAR_FILE_RECORDS);
+        int rc = decimal_long(number, &count);
+        if (rc == DECIMAL_BAD) {
+            fprintf(stderr, "%s:%d: the record count of `%s` is not a decimal integer: `%s`\n",
+                    path, lineno, name, number);
+            ok = 0;
+            continue;
+        }
+        if (rc == DECIMAL_RANGE || count < 1 || count > CIFAR_FILE_RECORDS) {
+            fprintf(stderr, "%s:%d: record count %s for `%s` is not in 1..%d\n", path, lineno,
+                    number, name, CIFAR_FILE_RECORDS);
             ok = 0;
             continue;
         }
