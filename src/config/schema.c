@@ -933,6 +933,9 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         if (rc == -2) FAIL("'%s' must be a finite number, got %s", k->key, value);
         if (fabs(v) > FLT_MAX) FAIL("'%s' is too large for a 32-bit float, got %s", k->key, value);
         float f = (float)v;
+        if (f == 0 && v != 0) /* 1e-48: not 0 as written, but 0 as the float it is kept in */
+            FAIL("'%s' is too small for a 32-bit float: %s would be 0 (the smallest above 0 is "
+                 "%.2g)", k->key, value, (double)FLT_TRUE_MIN);
         if (!in_range(k, f)) FAIL("'%s' must be %s, got %s", k->key, range, value);
         memcpy(dst, &f, sizeof f);
         return 0;
