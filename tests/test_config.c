@@ -188,6 +188,15 @@ START_TEST(test_out_of_range)
     ck_assert_int_eq(load(path, &e), 0);
     ck_assert(e.lr > 0);
     experiment_free(&e);
+    /* issue 34: bytes that are not UTF-8 in the name broke the runs table's columns */
+    expect_error_at("[experiment]\nname = caf\xe9-run\n" NET, 2,
+                    "'name' is not valid UTF-8 text: byte 0xe9 at byte 4 of its value");
+    expect_error_at("[experiment]\nname = a\xc0\xaf" "b\n" NET, 2, /* an overlong '/' */
+                    "'name' is not valid UTF-8 text: byte 0xc0 at byte 2");
+    write_ini("t.ini", "[experiment]\nname = caf\xc3\xa9-\xe6\x97\xa5\n" NET);
+    ck_assert_int_eq(load(path, &e), 0); /* UTF-8: taken as it is */
+    ck_assert_str_eq(e.name, "caf\xc3\xa9-\xe6\x97\xa5");
+    experiment_free(&e);
     expect_error_at(NET "size = 16\n", 4, "'size' must be between 1 and 15, got 16");
     expect_error_at(NET "size = 3\npad = 4\n", 5, "'pad' must be between 0 and size (3), got 4");
     expect_error_at(NET "[layer.p]\ntype = maxpool\nsize = 2\npad = 2\n", 7,
