@@ -149,7 +149,8 @@ typedef struct {
  * (predict: at least one), else it is the only file. 0, or the exit status
  * after printing the problem: no --weights, the wrong number of files, an unreadable --weights path, a bad experiment file (2), a network
  * without 10 outputs (2), checkpoint_load's (2: another network or not a
- * checkpoint; 1: damaged). Free with cli_free_trained after 0. */
+ * checkpoint; 1: damaged, or weights that are NaN or infinite). Free with
+ * cli_free_trained after 0. */
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t);
 void cli_free_trained(Trained *t);
 
