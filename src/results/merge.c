@@ -15,6 +15,7 @@
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "cnnrun/results_read.h"
+#include "errmsg.h"
 #include "schema.sql.h"
 #include "wait.h"
 
@@ -189,7 +190,7 @@ static int source_copy_prepare(SourceCopy *c, sqlite3 *src, sqlite3 *dst, const 
         free(cols);
     }
     if (!ok) {
-        fprintf(stderr, "%s: cannot read its runs (%s)\n", path, sqlite3_errmsg(src));
+        fprintf(stderr, "%s: cannot read its runs (%s)\n", path, results_errmsg(src));
         source_copy_free(c);
     }
     return ok ? 0 : -1;
@@ -215,7 +216,7 @@ static int copy_children(SourceCopy *c, sqlite3 *src, sqlite3 *dst, sqlite3_int6
         if (!ok) {
             fprintf(stderr, "%s: cannot copy the %s rows of run %lld (%s)\n", c->path,
                     CHILD_TABLES[t], (long long)old_id,
-                    sqlite3_errmsg(sqlite3_errcode(dst) != SQLITE_OK ? dst : src));
+                    results_errmsg(sqlite3_errcode(dst) != SQLITE_OK ? dst : src));
             return -1;
         }
     }
@@ -282,10 +283,10 @@ static int check_duplicates(sqlite3 *src, sqlite3 *dst, int i, const char *const
         ok = sqlite3_step(add) == SQLITE_DONE;
         sqlite3_reset(add);
         if (!ok) fprintf(stderr, "%s: cannot compare its runs (%s)\n", srcs[i],
-                         sqlite3_errmsg(dst));
+                         results_errmsg(dst));
     }
     if (ok && rc != SQLITE_DONE) {
-        fprintf(stderr, "%s: cannot read its runs (%s)\n", srcs[i], sqlite3_errmsg(src));
+        fprintf(stderr, "%s: cannot read its runs (%s)\n", srcs[i], results_errmsg(src));
         ok = 0;
     }
     sqlite3_finalize(s);
@@ -314,7 +315,7 @@ typedef struct {
 static int commit(sqlite3 *dst, const char *into)
 {
     if (sqlite3_exec(dst, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
-    fprintf(stderr, "%s: cannot commit the merge (%s)\n", into, sqlite3_errmsg(dst));
+    fprintf(stderr, "%s: cannot commit the merge (%s)\n", into, results_errmsg(dst));
     return -1;
 }
 
@@ -336,7 +337,7 @@ static int copy_source(sqlite3 *src, sqlite3 *dst, const char *path, const char 
         }
         if (sqlite3_get_autocommit(dst) &&
             sqlite3_exec(dst, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-            fprintf(stderr, "%s: cannot lock the database (%s)\n", into, sqlite3_errmsg(dst));
+            fprintf(stderr, "%s: cannot lock the database (%s)\n", into, results_errmsg(dst));
             ok = 0;
             break;
         }
@@ -347,7 +348,7 @@ static int copy_source(sqlite3 *src, sqlite3 *dst, const char *path, const char 
         sqlite3_reset(c.ins);
         if (!ok) {
             fprintf(stderr, "%s: cannot copy run %lld (%s)\n", path, (long long)old_id,
-                    sqlite3_errmsg(dst));
+                    results_errmsg(dst));
             break;
         }
         sqlite3_int64 new_id = sqlite3_last_insert_rowid(dst);
@@ -361,7 +362,7 @@ static int copy_source(sqlite3 *src, sqlite3 *dst, const char *path, const char 
         if (ok && copied % MERGE_BATCH == 0) ok = commit(dst, into) == 0;
     }
     if (ok && rc != SQLITE_DONE) {
-        fprintf(stderr, "%s: cannot read its runs (%s)\n", path, sqlite3_errmsg(src));
+        fprintf(stderr, "%s: cannot read its runs (%s)\n", path, results_errmsg(src));
         ok = 0;
     }
     if (ok && !sqlite3_get_autocommit(dst)) ok = commit(dst, into) == 0;
@@ -391,7 +392,7 @@ static void undo_copies(sqlite3 *dst, const char *into, const NewIds *ids)
         if (!sqlite3_get_autocommit(dst)) sqlite3_exec(dst, "ROLLBACK", NULL, NULL, NULL);
         fprintf(stderr, "%s: cannot take back the %d run%s already merged (%s); they are runs "
                         "%lld to %lld\n", into, ids->n, ids->n == 1 ? "" : "s",
-                sqlite3_errmsg(dst), (long long)ids->id[0], (long long)ids->id[ids->n - 1]);
+                results_errmsg(dst), (long long)ids->id[0], (long long)ids->id[ids->n - 1]);
     }
 }
 
@@ -500,14 +501,14 @@ int results_merge(const char *into, const char *const *srcs, int n)
     results_close(r);
     sqlite3 *dst = NULL;
     if (ok && sqlite3_open_v2(target, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: cannot open the database (%s)\n", into, sqlite3_errmsg(dst));
+        fprintf(stderr, "%s: cannot open the database (%s)\n", into, results_errmsg(dst));
         ok = 0;
     }
     if (ok) {
         sqlite3_busy_timeout(dst, results_busy_ms());
         ok = sqlite3_exec(dst, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) == SQLITE_OK &&
              keys_create(dst) == 0;
-        if (!ok) fprintf(stderr, "%s: cannot read its runs (%s)\n", into, sqlite3_errmsg(dst));
+        if (!ok) fprintf(stderr, "%s: cannot read its runs (%s)\n", into, results_errmsg(dst));
     }
     /* every duplicate refused before anything is written */
     for (int i = 0; i < n && ok; i++) ok = check_duplicates(src[i], dst, i, srcs) == 0;
@@ -525,7 +526,7 @@ int results_merge(const char *into, const char *const *srcs, int n)
     }
     if (!ok && dst && !tmp) undo_copies(dst, into, &ids);
     if (dst && sqlite3_close(dst) != SQLITE_OK) { /* the WAL goes into the file here */
-        fprintf(stderr, "%s: cannot close the database (%s)\n", into, sqlite3_errmsg(dst));
+        fprintf(stderr, "%s: cannot close the database (%s)\n", into, results_errmsg(dst));
         sqlite3_close_v2(dst);
         ok = 0;
     }
