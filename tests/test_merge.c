@@ -10,11 +10,14 @@
  * process holds locked waits and loses no epoch, and Ctrl-C twice ends that
  * wait at once (the first only says what it does); a damaged file is refused. */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -508,6 +511,90 @@ START_TEST(test_merge_brings_runs_up_to_date)
 }
 END_TEST
 
+/* ---- issue 34: the temporary files of a merge that was killed ---------- */
+
+/* The files of dir whose names start with prefix and end with suffix. */
+static int count_names(const char *prefix, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        n += !strncmp(e->d_name, prefix, strlen(prefix)) && len >= sl &&
+             !strcmp(e->d_name + len - sl, suffix);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+/* A merge into a new file killed by SIGKILL leaves ALL.db.tmp.XXXXXX and its
+ * -wal, -shm; the next merge into ALL.db removes them (they lay there for
+ * ever), but not one a live merge holds (its lock), nor other files. */
+START_TEST(test_merge_removes_killed_temps)
+{
+    synthetic("big.db", 40000, 0, 0);
+    synthetic("good.db", 5, 100000, 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        if (!freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "merge", "big.db", "--into", "all.db",
+              (char *)NULL);
+        _exit(127);
+    }
+    /* killed once its temporary file has its -wal: in the middle of the copy */
+    int seen = 0;
+    for (int i = 0; i < 20000 && !seen; i++) {
+        seen = count_names("all.db.tmp.", "-wal") > 0;
+        if (!seen) usleep(500);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(seen && WIFSIGNALED(status), "the merge ended before it could be killed");
+    ck_assert_msg(count_names("all.db.tmp.", "") >= 1, "the killed merge left no temporary file");
+    char cmd[512];
+    ck_assert(!exists("all.db"));
+    /* a live merge's temporary file, held by its lock; and files of other names */
+    write_file("all.db.tmp.Live12", "");
+    write_file("all.db.tmp.Live12-wal", "");
+    write_file("all.db.tmp.toolong7", "");
+    write_file("other.db.tmp.Abc123", "");
+    int ready[2], done[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(done), 0);
+    pid_t holder = fork();
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+        char p[256], c;
+        snprintf(p, sizeof p, "%s/all.db.tmp.Live12", dir);
+        int fd = open(p, O_RDWR);
+        int ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
+        ok = write(ready[1], ok ? "y" : "n", 1) == 1 && ok;
+        ok = read(done[0], &c, 1) == 1 && ok;
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    ck_assert_int_eq(cnnrun("merge good.db --into all.db"), 0);
+    ck_assert_msg(strstr(out, "left by a merge into it that was killed"), "%s", out);
+    ck_assert_int_eq(write(done[1], "x", 1), 1);
+    waitpid(holder, &status, 0);
+    for (int k = 0; k < 2; k++) close(ready[k]), close(done[k]);
+    ck_assert_int_eq(q("all.db", "select count(*) from runs"), 5);
+    snprintf(cmd, sizeof cmd, "cd %s && ls all.db.tmp.* | LC_ALL=C sort | tr '\\n' ' '", dir);
+    FILE *ls = popen(cmd, "r");
+    char listing[512] = "";
+    ck_assert_ptr_nonnull(fgets(listing, sizeof listing, ls));
+    pclose(ls);
+    ck_assert_str_eq(listing, "all.db.tmp.Live12 all.db.tmp.Live12-wal all.db.tmp.toolong7 ");
+    ck_assert(exists("other.db.tmp.Abc123"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("merge");
@@ -522,6 +609,7 @@ int main(void)
     tcase_add_test(tc, test_ctrl_c_twice_ends_a_wait);
     tcase_add_test(tc, test_damaged_database_refused);
     tcase_add_test(tc, test_merge_brings_runs_up_to_date);
+    tcase_add_test(tc, test_merge_removes_killed_temps);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -133,7 +133,8 @@ int results_epoch_metric(ResultsDb *db, int64_t run_id, int epoch, int validatio
  * refused as a duplicate; one in `into` is skipped when its copy there is
  * in the same state (status, epochs), brought up to date (replaced, keeping
  * its id) when that copy is 'running' or 'interrupted' and the source's has
- * more epochs or another status, and refused otherwise. Returns the runs
+ * more epochs or another status, and refused otherwise. Temporary files of
+ * earlier merges into `into` that were killed are removed. Returns the runs
  * copied; -2: a source or `into` is not a cnnrun results database of a
  * version this program reads (or a source is `into` itself); -1: a
  * duplicate, a damaged file, a signal or an SQLite error (messages

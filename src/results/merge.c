@@ -11,7 +11,8 @@
  * merge. A failure or SIGINT/SIGTERM on the way deletes the runs already
  * copied again; a new destination is built in a temporary file beside it
  * and renamed into place at the end: a refused, failed or interrupted merge
- * leaves the destination as it was, and no new file. A run the
+ * leaves the destination as it was, and no new file (one that was killed
+ * leaves its temporary file: the next merge into it removes it). A run the
  * destination has already (merged before) is skipped when its copy there is
  * the same, and brought up to date when that copy was merged unfinished
  * ('running' or 'interrupted': its study was still writing it) and the
@@ -23,12 +24,16 @@
 #include "schema.sql.h"
 #include "wait.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -606,17 +611,77 @@ static void remove_database(const char *path)
 {
     unlink(path);
     for (const char *suffix = "-wal\0-shm\0-journal\0"; *suffix; suffix += strlen(suffix) + 1) {
-        char side[4096];
+        char side[4096 + 16];
         snprintf(side, sizeof side, "%s%s", path, suffix);
         unlink(side);
     }
 }
 
+/* Whether name is `base`.tmp.XXXXXX (mkstemp's six letters and digits),
+ * bare or with -wal, -shm or -journal after it (in *side: "" when bare). */
+static int temp_name_of(const char *name, const char *base, const char **side)
+{
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0) return 0;
+    const char *x = name + n + 5;
+    for (int k = 0; k < 6; k++)
+        if (!isalnum((unsigned char)x[k])) return 0;
+    *side = x + 6;
+    return !**side || !strcmp(*side, "-wal") || !strcmp(*side, "-shm") ||
+           !strcmp(*side, "-journal");
+}
+
+/* The temporary files that merges into `into` killed on the way (SIGKILL,
+ * the OOM killer, a power cut) left beside it: INTO.tmp.XXXXXX and its
+ * -wal, -shm and -journal. A merge holds an flock on the one it builds for
+ * as long as it runs (merge_temp), so one that can be locked is nobody's:
+ * removed, with its side files; so is a side file whose database is gone. */
+static void remove_stale_temps(const char *into)
+{
+    char *dir = xstrdup(into);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? into + (slash - dir) + 1 : into;
+    if (slash == dir) slash[1] = '\0'; /* "/x.db" */
+    else if (slash) *slash = '\0';
+    DIR *d = opendir(slash ? dir : ".");
+    struct dirent *ent;
+    while (d && (ent = readdir(d))) {
+        const char *side;
+        if (!temp_name_of(ent->d_name, base, &side)) continue;
+        char path[4096];
+        int len = snprintf(path, sizeof path, "%s%s%s", slash ? dir : "",
+                           slash && slash != dir ? "/" : "", ent->d_name);
+        if (len < 0 || (size_t)len >= sizeof path) continue;
+        struct stat a, b;
+        if (*side) { /* decided with its database, unless that is gone */
+            path[len - strlen(side)] = '\0';
+            if (lstat(path, &a) != 0 && errno == ENOENT) {
+                path[len - strlen(side)] = side[0];
+                unlink(path);
+            }
+            continue;
+        }
+        int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            remove_database(path);
+            fprintf(stderr, "%s: removed %s (and its -wal, -shm), left by a merge into it that "
+                            "was killed\n", into, path);
+        }
+        close(fd);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 /* INTO.tmp.XXXXXX beside `into` (created empty, as util.h's temp_beside
  * makes it: SQLite makes it a database), where a merge into a new file is
- * built; NULL after printing why not. The directory is created (one level)
- * as results_open would. */
-static char *merge_temp(const char *into)
+ * built, locked (flock, *lock_fd: keep it open until the file is published
+ * or removed) so that no other merge takes it for a killed one's; NULL
+ * after printing why not. The directory is created (one level) as
+ * results_open would. */
+static char *merge_temp(const char *into, int *lock_fd)
 {
     const char *slash = strrchr(into, '/');
     if (slash && slash != into) {
@@ -625,14 +690,29 @@ static char *merge_temp(const char *into)
         mkdir(dir, 0777); /* an error shows in temp_beside's */
         free(dir);
     }
-    char *tmp;
-    int fd = temp_beside(into, &tmp);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot create the database (%s)\n", into, strerror(errno));
-        return NULL;
+    for (int tries = 0; tries < 100; tries++) {
+        char *tmp;
+        int fd = temp_beside(into, &tmp);
+        if (fd < 0) {
+            fprintf(stderr, "%s: cannot create the database (%s)\n", into, strerror(errno));
+            return NULL;
+        }
+        /* another merge may have found it unlocked in the moment between
+         * its creation and the lock, and removed it: then make another */
+        struct stat a, b;
+        int locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        if (!locked && errno != EWOULDBLOCK && errno != EINTR) locked = 1; /* no flock here */
+        if (locked && fstat(fd, &a) == 0 && stat(tmp, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            *lock_fd = fd;
+            return tmp;
+        }
+        close(fd);
+        free(tmp);
     }
-    close(fd);
-    return tmp;
+    fprintf(stderr, "%s: cannot create the database (its temporary file kept disappearing)\n",
+            into);
+    return NULL;
 }
 
 /* The built file becomes `into`, unless one appeared there meanwhile. */
@@ -690,7 +770,9 @@ int results_merge(const char *into, const char *const *srcs, int n)
         }
         sqlite3_close(d);
     }
-    char *tmp = ok && created ? merge_temp(into) : NULL;
+    if (ok) remove_stale_temps(into);
+    int lock_fd = -1;
+    char *tmp = ok && created ? merge_temp(into, &lock_fd) : NULL;
     const char *target = tmp ? tmp : into;
     ok = ok && (!created || tmp);
 
@@ -744,6 +826,7 @@ int results_merge(const char *into, const char *const *srcs, int n)
     }
     if (ok && tmp) ok = publish(tmp, into) == 0;
     if (tmp) remove_database(tmp); /* published (linked away) or failed */
+    if (lock_fd >= 0) close(lock_fd); /* after SQLite closed it: its locks are not ours to drop */
     if (ok) {
         KnownRuns all = {.replaced = updated, .skipped = there};
         fprintf(stderr, "%s: %d run%s merged%s\n", into, total, total == 1 ? "" : "s",
