@@ -72,6 +72,9 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
                            const char *data_desc, LrFindResult *r, int64_t *run_id)
 {
     Session s;
+    if (dist_max_int(cli_address_space_fits(e->path, e, (e->batch_size + dist_size() - 1) /
+                                                            dist_size(), threads)))
+        return CN_EXIT_FAIL; /* out of memory under ulimit -v: said */
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
     if (session_init_from_data(&s, train) != CN_EXIT_OK) { /* a fresh network, as a run's */
         session_close(&s);

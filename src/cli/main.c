@@ -140,6 +140,13 @@ int main(int argc, char **argv)
      * error each writer reports and cleans up after, instead of killing the
      * process silently (SIGXFSZ's default) with its temporaries left */
     signal(SIGXFSZ, SIG_IGN);
+    /* under ulimit -v OpenBLAS's threads may have found no room for their
+     * buffers as it loaded, and try again for ever: exit() would wait for
+     * them, so this one is _exit, and nothing else has begun */
+    if (cli_address_space_start() != 0) {
+        fflush(NULL);
+        _exit(CN_EXIT_FAIL);
+    }
     dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
     /* every rank checks everything; rank 0 alone speaks (and records) */
     if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {

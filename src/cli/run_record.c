@@ -391,6 +391,9 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
                  const RecordOptions *opt)
 {
     Session s;
+    const int rank_batch = (e->batch_size + dist_size() - 1) / dist_size();
+    if (dist_max_int(cli_address_space_fits(e->path, e, rank_batch, opt->threads)))
+        return CN_EXIT_FAIL; /* out of memory under ulimit -v: said */
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
     s.val = opt->val;
     Record r = {.e = e, .opt = opt, .s = &s, .run_id = -1, .lock_fd = RUN_LOCK_NONE};

@@ -68,6 +68,12 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
     t->batch = t->e.test_batch_size < t->e.batch_size ? t->e.test_batch_size : t->e.batch_size;
     if (images && o->n_files - 1 < t->batch) t->batch = o->n_files - 1;
     t->threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
+    /* eval and predict run the network's products (export writes its weights) */
+    if (strcmp(command, "export") != 0 &&
+        cli_address_space_fits(o->files[0], &t->e, t->batch, t->threads) != 0) {
+        experiment_free(&t->e); /* out of memory under ulimit -v: said */
+        return CN_EXIT_FAIL;
+    }
     if (model_build(&t->e, t->batch, &t->m) != 0) {
         experiment_free(&t->e);
         return CN_EXIT_USAGE;
