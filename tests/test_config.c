@@ -178,6 +178,25 @@ START_TEST(test_out_of_range)
     expect_error_at("[optimizer]\nmomentum = 1\n" NET, 2, "'momentum' must be >= 0 and < 1, got 1");
     expect_error_at("[schedule]\nlr = 0\n" NET, 2, "'lr' must be > 0, got 0");
     expect_error_at("[schedule]\nlr = 1e40\n" NET, 2, "'lr' is too large for a 32-bit float, got 1e40");
+    /* issue 34: a value > 0 that a float holds only as 0 was "must be > 0, got 1e-48" */
+    expect_error_at("[schedule]\nlr = 1e-48\n" NET, 2,
+                    "'lr' is too small for a 32-bit float: 1e-48 would be 0 (the smallest above 0 "
+                    "is 1.4e-45)");
+    /* a subnormal float is still a float above 0 */
+    Experiment e;
+    write_ini("t.ini", "[schedule]\ntype = constant\nlr = 1e-44\n" NET);
+    ck_assert_int_eq(load(path, &e), 0);
+    ck_assert(e.lr > 0);
+    experiment_free(&e);
+    /* issue 34: bytes that are not UTF-8 in the name broke the runs table's columns */
+    expect_error_at("[experiment]\nname = caf\xe9-run\n" NET, 2,
+                    "'name' is not valid UTF-8 text: byte 0xe9 at byte 4 of its value");
+    expect_error_at("[experiment]\nname = a\xc0\xaf" "b\n" NET, 2, /* an overlong '/' */
+                    "'name' is not valid UTF-8 text: byte 0xc0 at byte 2");
+    write_ini("t.ini", "[experiment]\nname = caf\xc3\xa9-\xe6\x97\xa5\n" NET);
+    ck_assert_int_eq(load(path, &e), 0); /* UTF-8: taken as it is */
+    ck_assert_str_eq(e.name, "caf\xc3\xa9-\xe6\x97\xa5");
+    experiment_free(&e);
     expect_error_at(NET "size = 16\n", 4, "'size' must be between 1 and 15, got 16");
     expect_error_at(NET "size = 3\npad = 4\n", 5, "'pad' must be between 0 and size (3), got 4");
     expect_error_at(NET "[layer.p]\ntype = maxpool\nsize = 2\npad = 2\n", 7,

@@ -351,6 +351,17 @@ START_TEST(test_bad_manifest)
     err = load_fails();
     assert_contains(err, "cnnrun-sample.txt:1: record count 0");
     free(err);
+    /* issue 34: a count past a long is named as written, not as LONG_MAX */
+    write_manifest_text("test_batch.bin 99999999999999999999\n");
+    err = load_fails();
+    assert_contains(err, "cnnrun-sample.txt:1: record count 99999999999999999999 for "
+                         "`test_batch.bin` is not in 1..10000");
+    free(err);
+    write_manifest_text("test_batch.bin 0x10\n");
+    err = load_fails();
+    assert_contains(err, "cnnrun-sample.txt:1: the record count of `test_batch.bin` is not a "
+                         "decimal integer: `0x10`");
+    free(err);
     write_manifest_text("test_batch.bin 8\ntest_batch.bin 8\n");
     err = load_fails();
     assert_contains(err, "cnnrun-sample.txt:2: `test_batch.bin` listed twice");

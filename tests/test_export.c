@@ -659,6 +659,21 @@ START_TEST(test_checkpoint_read_by_header)
 }
 END_TEST
 
+/* CKPT with its parameters set to v (only the first one when one), as name */
+static void weights_set_to(const char *name, float v, int one)
+{
+    Experiment e;
+    ck_assert_int_eq(experiment_load(dir_path("tiny.ini"), NULL, 0, &e), 0);
+    Model m;
+    ck_assert_int_eq(model_build(&e, 1, &m), 0);
+    CheckpointMeta meta;
+    ck_assert_int_eq(checkpoint_load(dir_path(CKPT), &m, NULL, &meta), 0);
+    for (size_t i = 0; i < (one ? 1 : m.n_params); i++) m.params[i] = v;
+    ck_assert_int_eq(checkpoint_save(dir_path(name), &m, NULL, &meta), 0);
+    model_free(&m);
+    experiment_free(&e);
+}
+
 /* predict (issue 23): --json is valid JSON whatever the file names hold —
  * a newline as \n, a byte 0xff as \ufffd — and weights that give NaN give
  * "probability": null, not nan; text mode prints such a name quoted, with C
@@ -673,19 +688,37 @@ START_TEST(test_predict_names_and_nan)
     ck_assert_msg(strstr(out, "{\"image\": \"odd\\nname\\ufffd.png\", \"width\": 32"), "%s", out);
     ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " odd*name*.png"), 0);
     ck_assert_msg(strstr(out, "\n\"odd\\nname\xff.png\" (32x32):"), "%s", out);
-    /* the checkpoint with every parameter NaN */
-    Experiment e;
-    ck_assert_int_eq(experiment_load(dir_path("tiny.ini"), NULL, 0, &e), 0);
-    Model m;
-    ck_assert_int_eq(model_build(&e, 1, &m), 0);
-    CheckpointMeta meta;
-    ck_assert_int_eq(checkpoint_load(dir_path(CKPT), &m, NULL, &meta), 0);
-    for (size_t i = 0; i < m.n_params; i++) m.params[i] = NAN;
-    ck_assert_int_eq(checkpoint_save(dir_path("nan.ckpt"), &m, NULL, &meta), 0);
-    model_free(&m);
-    experiment_free(&e);
-    ck_assert_int_eq(cnnrun("predict tiny.ini --weights nan.ckpt --json odd*name*.png"), 0);
+    /* weights so large (finite) that the logits overflow: NaN probabilities */
+    weights_set_to("huge.ckpt", 1e38f, 0);
+    ck_assert_int_eq(cnnrun("predict tiny.ini --weights huge.ckpt --json odd*name*.png"), 0);
     ck_assert_msg(strstr(out, "\"probability\": null}") && !strstr(out, "nan}"), "%s", out);
+}
+END_TEST
+
+/* issue 34: weights that are NaN (a run that diverged between evaluations
+ * wrote them) are refused by predict, eval and export, naming the file:
+ * predict answered every image with no class (exit 0, no word). */
+START_TEST(test_nan_weights_refused)
+{
+    train_tiny();
+    uint8_t *rgb = sample_rgb(1);
+    write_png("good.png", rgb, 32, 32);
+    free(rgb);
+    weights_set_to("nan.ckpt", NAN, 1);
+    const char *cmds[] = {"predict tiny.ini --weights nan.ckpt good.png",
+                          "eval tiny.ini --weights nan.ckpt --threads 1",
+#ifdef CNNRUN_ONNX
+                          "export tiny.ini --weights nan.ckpt -o nan.onnx",
+#endif
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        ck_assert_int_eq(cnnrun(cmds[i]), 1);
+        ck_assert_msg(strstr(out, "nan.ckpt: the checkpoint's weights are not finite: 1 of its ") &&
+                          strstr(out, "parameters and 0 of its") &&
+                          strstr(out, "HINT: use an earlier checkpoint"), "%s: %s", cmds[i], out);
+        ck_assert_ptr_null(strstr(out, "good.png ("));
+    }
+    ck_assert(!exists("nan.onnx"));
 }
 END_TEST
 
@@ -903,6 +936,7 @@ int main(void)
     tcase_add_test(tc, test_checkpoint_read_by_header);
     tcase_add_test(tc, test_predict_not_images);
     tcase_add_test(tc, test_predict_names_and_nan);
+    tcase_add_test(tc, test_nan_weights_refused);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -438,6 +438,13 @@ END_TEST
 
 /* ---- (4) --until-epoch: a study trained in time-boxed shares ----------------- */
 
+/* The last 3000 characters of text: enough of a long log to see why. */
+static const char *tail(const char *text)
+{
+    size_t n = strlen(text);
+    return n > 3000 ? text + n - 3000 : text;
+}
+
 /* Paused after epoch 2 (2 at a time), then after epoch 4 (one at a time),
  * then finished (2 at a time): every run's curve is its uninterrupted one. */
 START_TEST(test_jobs_until_epoch)
@@ -458,10 +465,20 @@ START_TEST(test_jobs_until_epoch)
     s = fixture_open_db("p.db");
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 16);
     sqlite3_close(s);
-    /* already past it: nothing trained, still paused */
+    /* already past it: nothing trained, still paused; and said so (issue 34: it said
+     * "resuming run 1 at epoch 5", and --jobs then "test acc -") */
     ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --resume --until-epoch 3"), 0);
+    ck_assert_msg(strstr(out, "jb.ini: run 1 is already paused after epoch 4 of 6 (--until-epoch "
+                              "3): nothing to train") &&
+                      !strstr(out, "resuming run"), "%s", tail(out));
+    ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --jobs 2 --resume --until-epoch 4"),
+                     0);
+    ck_assert_msg(strstr(out, "run 4 is already paused after epoch 4 of 6 (--until-epoch 4)") &&
+                      !strstr(out, "resuming run") && !strstr(out, "test acc"), "%s", tail(out));
     s = fixture_open_db("p.db");
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), 16);
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where status = 'interrupted' "
+                                      "and error like 'paused after epoch 4 of 6%'"), 4);
     sqlite3_close(s);
     ck_assert_int_eq(cnnrun("run jb.ini --db p.db --threads 1 --jobs 2 --resume"), 0);
     same_as_ref("p.db", 24);

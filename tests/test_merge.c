@@ -1,19 +1,23 @@
 /* test_merge.c — `cnnrun merge A.db B.db --into ALL.db` (issue 16): every
  * run of both files, renumbered, with its epochs, layers, lr_find and
  * run_params rows pointing at the new numbers; a version-1 file's runs too
- * (ranks 1); a second merge of the same file refused as duplicates, and
- * files of other programs refused, with the destination left as it was;
+ * (ranks 1); a second merge of the same file finding them there (issue 34:
+ * skipped, or brought up to date when merged unfinished), and files of
+ * other programs refused, with the destination left as it was;
  * `pragma integrity_check` ok and no foreign key broken. Issue 23: 2 x 3,000
  * runs merged in linear time; a failure in a later transaction takes the
  * earlier ones back, and no new file is left; a run whose database another
  * process holds locked waits and loses no epoch, and Ctrl-C twice ends that
  * wait at once (the first only says what it does); a damaged file is refused. */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,10 +130,11 @@ START_TEST(test_merge_two_databases)
     ck_assert_int_eq(q(all, "select count(*) from pragma_foreign_key_check"), 0);
     ck_assert_int_eq(q(all, "pragma user_version"), RESULTS_SCHEMA_VERSION);
 
-    /* the same runs again: refused, nothing written */
+    /* the same runs again: each already there as it is, nothing written (issue 34:
+     * refused before, so a study merged while it ran could never be merged again) */
     const int before = rows(all);
-    ck_assert_int_eq(cnnrun("merge b/r.db --into all/all.db"), 1);
-    ck_assert_ptr_nonnull(strstr(out, "already in the destination as run 3"));
+    ck_assert_int_eq(cnnrun("merge b/r.db --into all/all.db"), 0);
+    ck_assert_msg(strstr(out, "all/all.db: 0 runs merged, 2 already there"), "%s", out);
     ck_assert_int_eq(rows(all), before);
     /* a file given twice: the second copy's runs are the first's */
     ck_assert_int_eq(cnnrun("merge a/r.db a/r.db --into twice.db"), 1);
@@ -242,13 +247,13 @@ START_TEST(test_merge_scales)
                   big / small, big, small);
     ck_assert_int_eq(q("big0.db", "select count(*) from runs"), 6000);
     ck_assert_int_eq(q("big0.db", "select count(*) from epochs"), 6000);
-    /* and every one of them is found again as a duplicate, as fast */
-    double small_dup = merge_seconds("merge a2.db --into small%d.db", 1);
-    double big_dup = merge_seconds("merge s2.db --into big%d.db", 1);
+    /* and every one of them is found again as already there, as fast */
+    double small_dup = merge_seconds("merge a2.db --into small%d.db", 0);
+    double big_dup = merge_seconds("merge s2.db --into big%d.db", 0);
     fprintf(stderr, "duplicates: 750 runs %.3f s, 3000 runs %.3f s\n", small_dup, big_dup);
     ck_assert_msg(big_dup < 6 * small_dup, "finding 4x the duplicates took %.1fx the time",
                   big_dup / small_dup);
-    ck_assert_ptr_nonnull(strstr(out, "is already in the destination as run 3001"));
+    ck_assert_ptr_nonnull(strstr(out, "big1.db: 0 runs merged, 3000 already there"));
     ck_assert_int_eq(q("big1.db", "select count(*) from runs"), 6000);
 }
 END_TEST
@@ -428,6 +433,168 @@ START_TEST(test_damaged_database_refused)
 }
 END_TEST
 
+/* ---- issue 34: a database a study is still writing, merged twice ------- */
+
+/* Runs of a study merged while it was still writing them ('running', or
+ * paused: 'interrupted') are brought up to date by a later merge of the
+ * same file, keeping their numbers; its runs merged finished are skipped;
+ * the first merge says which runs are still running. (The second merge was
+ * refused: "already in the destination", for ever.) A copy that does not
+ * lead to the destination's (an older state of a finished run) is still
+ * refused, nothing written. */
+START_TEST(test_merge_brings_runs_up_to_date)
+{
+    write_file("a.ini", TINY("alpha", "1"));
+    /* a real run paused after epoch 1 of 2, one finished, then one 'running' at 3 of 6 */
+    ck_assert_int_eq(cnnrun("run a.ini --db s.db --threads 1 --set experiment.epochs=2 "
+                            "--until-epoch 1"), 0);
+    ck_assert_int_eq(cnnrun("run a.ini --db s.db --threads 1 --set experiment.seed=2"), 0);
+    raw_exec("s.db", "INSERT INTO runs (id, experiment, status, started_at, seed, hostname, "
+                     "config, epochs_planned) VALUES (3, 'live', 'running', "
+                     "'2026-01-01T00:00:00Z', 7, 'host', 'c', 6);"
+                     "INSERT INTO epochs (run_id, epoch, test_acc) VALUES (3, 1, 0.1), "
+                     "(3, 2, 0.2), (3, 3, 0.3);");
+    write_file("b.ini", TINY("beta", "1"));
+    ck_assert_int_eq(cnnrun("run b.ini --db all.db --threads 1"), 0); /* all.db's own run 1 */
+    ck_assert_int_eq(cnnrun("merge s.db --into all.db"), 0);
+    ck_assert_msg(strstr(out, "s.db: note: run 3 is still 'running' there (3 epochs so far); "
+                              "merge s.db again when it has ended"), "%s", out);
+    ck_assert_int_eq(q("all.db", "select count(*) from runs"), 4);
+    ck_assert_int_eq(q("all.db", "select count(*) from epochs where run_id = 2"), 1);
+    ck_assert_int_eq(q("all.db", "select count(*) from epochs where run_id = 4"), 3);
+    /* the study goes on: the paused run finishes, the live one reaches epoch 6 */
+    ck_assert_int_eq(cnnrun("run a.ini --db s.db --threads 1 --set experiment.epochs=2 "
+                            "--resume"), 0);
+    raw_exec("s.db", "INSERT INTO epochs (run_id, epoch, test_acc) VALUES (3, 4, 0.4), "
+                     "(3, 5, 0.5), (3, 6, 0.6); UPDATE runs SET status = 'finished' WHERE id = 3;");
+    ck_assert_int_eq(q("s.db", "select count(*) from runs where status = 'finished'"), 3);
+    raw_exec("all.db", "INSERT INTO run_params (run_id, key, value) VALUES (4, 'k', 'old')");
+    ck_assert_int_eq(cnnrun("merge s.db --into all.db"), 0);
+    ck_assert_msg(strstr(out, "s.db: 0 runs, 2 brought up to date, 1 already there") &&
+                      strstr(out, "s.db: run 3 brought up to date as run 4 of all.db: finished, "
+                                  "6 epochs (it was running, 3 epochs)") &&
+                      strstr(out, "s.db: run 1 brought up to date as run 2 of all.db: finished, "
+                                  "2 epochs (it was interrupted, 1 epoch)") &&
+                      strstr(out, "all.db: 0 runs merged, 2 brought up to date, 1 already there"),
+                  "%s", out);
+    ck_assert_int_eq(q("all.db", "select count(*) from runs"), 4);
+    ck_assert_int_eq(q("all.db", "select count(*) from runs where status = 'finished'"), 4);
+    ck_assert_int_eq(q("all.db", "select count(*) from epochs where run_id = 2"), 2);
+    ck_assert_int_eq(q("all.db", "select count(*) from epochs where run_id = 4"), 6);
+    ck_assert_int_eq(q("all.db", "select count(*) from run_params where run_id = 4"), 0);
+    ck_assert_int_eq(q("all.db", "select count(*) from layers where run_id = 2"),
+                     q("s.db", "select count(*) from layers where run_id = 1"));
+    /* every column as the source has it now */
+    ck_assert_int_eq(q("all.db", "select count(*) from runs a where a.id = 2 and "
+                                 "a.train_seconds > 0 and a.finished_at is not null"), 1);
+    char s1[512], s2[512];
+    text("all.db", "pragma integrity_check", s1, sizeof s1);
+    ck_assert_str_eq(s1, "ok");
+    ck_assert_int_eq(q("all.db", "select count(*) from pragma_foreign_key_check"), 0);
+    /* once more: nothing new, nothing written */
+    const int before = rows("all.db");
+    ck_assert_int_eq(cnnrun("merge s.db --into all.db"), 0);
+    ck_assert_msg(strstr(out, "all.db: 0 runs merged, 3 already there"), "%s", out);
+    ck_assert_int_eq(rows("all.db"), before);
+    /* an older state of a run the destination has finished: refused, nothing written */
+    raw_exec("s.db", "DELETE FROM epochs WHERE run_id = 3 AND epoch > 4; "
+                     "UPDATE runs SET status = 'running' WHERE id = 3;");
+    text("all.db", "select group_concat(status) from runs", s1, sizeof s1);
+    ck_assert_int_eq(cnnrun("merge s.db --into all.db"), 1);
+    ck_assert_msg(strstr(out, "s.db: run 3 (live, started 2026-01-01T00:00:00Z) is already in "
+                              "the destination as run 4 (finished, 6 epochs), a state this copy "
+                              "(running, 4 epochs) does not follow from; nothing was merged"),
+                  "%s", out);
+    ck_assert_int_eq(rows("all.db"), before);
+    text("all.db", "select group_concat(status) from runs", s2, sizeof s2);
+    ck_assert_str_eq(s1, s2);
+}
+END_TEST
+
+/* ---- issue 34: the temporary files of a merge that was killed ---------- */
+
+/* The files of dir whose names start with prefix and end with suffix. */
+static int count_names(const char *prefix, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        n += !strncmp(e->d_name, prefix, strlen(prefix)) && len >= sl &&
+             !strcmp(e->d_name + len - sl, suffix);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+/* A merge into a new file killed by SIGKILL leaves ALL.db.tmp.XXXXXX and its
+ * -wal, -shm; the next merge into ALL.db removes them (they lay there for
+ * ever), but not one a live merge holds (its lock), nor other files. */
+START_TEST(test_merge_removes_killed_temps)
+{
+    synthetic("big.db", 40000, 0, 0);
+    synthetic("good.db", 5, 100000, 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        if (!freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(getenv("CNNRUN_BIN"), "cnnrun", "merge", "big.db", "--into", "all.db",
+              (char *)NULL);
+        _exit(127);
+    }
+    /* killed once its temporary file has its -wal: in the middle of the copy */
+    int seen = 0;
+    for (int i = 0; i < 20000 && !seen; i++) {
+        seen = count_names("all.db.tmp.", "-wal") > 0;
+        if (!seen) usleep(500);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(seen && WIFSIGNALED(status), "the merge ended before it could be killed");
+    ck_assert_msg(count_names("all.db.tmp.", "") >= 1, "the killed merge left no temporary file");
+    char cmd[512];
+    ck_assert(!exists("all.db"));
+    /* a live merge's temporary file, held by its lock; and files of other names */
+    write_file("all.db.tmp.Live12", "");
+    write_file("all.db.tmp.Live12-wal", "");
+    write_file("all.db.tmp.toolong7", "");
+    write_file("other.db.tmp.Abc123", "");
+    int ready[2], done[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(done), 0);
+    pid_t holder = fork();
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+        char p[256], c;
+        snprintf(p, sizeof p, "%s/all.db.tmp.Live12", dir);
+        int fd = open(p, O_RDWR);
+        int ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
+        ok = write(ready[1], ok ? "y" : "n", 1) == 1 && ok;
+        ok = read(done[0], &c, 1) == 1 && ok;
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    ck_assert_int_eq(cnnrun("merge good.db --into all.db"), 0);
+    ck_assert_msg(strstr(out, "left by a merge into it that was killed"), "%s", out);
+    ck_assert_int_eq(write(done[1], "x", 1), 1);
+    waitpid(holder, &status, 0);
+    for (int k = 0; k < 2; k++) close(ready[k]), close(done[k]);
+    ck_assert_int_eq(q("all.db", "select count(*) from runs"), 5);
+    snprintf(cmd, sizeof cmd, "cd %s && ls all.db.tmp.* | LC_ALL=C sort | tr '\\n' ' '", dir);
+    FILE *ls = popen(cmd, "r");
+    char listing[512] = "";
+    ck_assert_ptr_nonnull(fgets(listing, sizeof listing, ls));
+    pclose(ls);
+    ck_assert_str_eq(listing, "all.db.tmp.Live12 all.db.tmp.Live12-wal all.db.tmp.toolong7 ");
+    ck_assert(exists("other.db.tmp.Abc123"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("merge");
@@ -441,6 +608,8 @@ int main(void)
     tcase_add_test(tc, test_run_waits_for_locked_database);
     tcase_add_test(tc, test_ctrl_c_twice_ends_a_wait);
     tcase_add_test(tc, test_damaged_database_refused);
+    tcase_add_test(tc, test_merge_brings_runs_up_to_date);
+    tcase_add_test(tc, test_merge_removes_killed_temps);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -4,19 +4,24 @@
  * write that waits out another process's lock, a damaged file refused, and the
  * groups of runs that differ only in their seed (run_params, run_groups). */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../src/results/errmsg.h"
 #include "check_run.h"
 #include "cnnrun/results.h"
+#include "cnnrun/results_read.h"
 #include "cnnrun/util.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -316,6 +321,98 @@ START_TEST(test_not_sqlite_refused)
     char *after = read_text_file(path, NULL);  /* untouched */
     ck_assert_str_eq(after, text);
     free(after);
+}
+END_TEST
+
+/* In a child: SIGXFSZ ignored (as main does) and files limited to `limit`
+ * bytes (ulimit -f), then fn(path); its stderr into dir/err.txt. Returns
+ * that text (to free). */
+static char *with_file_limit(rlim_t limit, void (*fn)(const char *), const char *path)
+{
+    char errpath[600];
+    snprintf(errpath, sizeof errpath, "%s/err.txt", tmpdir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(errpath, "w", stderr)) _exit(127);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {.rlim_cur = limit, .rlim_max = limit};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(127);
+        fn(path);
+        fflush(stderr);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    char *text = read_text_file(errpath, NULL);
+    ck_assert_ptr_nonnull(text);
+    fputs(text, stderr);
+    return text;
+}
+
+/* Epochs written until the WAL outgrows the file size limit. */
+static void epochs_until_refused(const char *path)
+{
+    ResultsDb *r = results_open(path);
+    if (!r) _exit(3);
+    RunInfo info = sample_info("big");
+    int64_t id = results_begin_run(r, &info);
+    int failed = 0;
+    for (int k = 1; k <= 5000 && !failed; k++) {
+        EpochRecord e = sample_epoch(k, 0.5);
+        failed = results_add_epoch(r, id, &e) != 0;
+    }
+    results_close(r);
+    if (!failed) _exit(4);
+}
+
+static void open_to_read(const char *path)
+{
+    int version;
+    ResultsRefusal why;
+    sqlite3 *db = results_open_readonly(path, &version, &why);
+    if (db) _exit(5);
+}
+
+/* Issue 34: what SQLite calls "disk I/O error" (a write past ulimit -f: the
+ * WAL growing, the -shm file a reader makes) or "database or disk is full"
+ * is named for what it is, with the database's path; a reader no longer
+ * calls the file "not an SQLite database (disk I/O error)". */
+START_TEST(test_io_errors_named)
+{
+    ck_assert_str_eq(results_io_cause(SQLITE_FULL, ENOSPC),
+                     "the disk is full (no space left on the device)");
+    ck_assert_str_eq(results_io_cause(SQLITE_FULL, 0),
+                     "the disk is full (no space left on the device)");
+    ck_assert_str_eq(results_io_cause(SQLITE_IOERR_SHMSIZE, ENOSPC),
+                     "the disk is full (no space left on the device)");
+    ck_assert_str_eq(results_io_cause(SQLITE_IOERR_WRITE, EFBIG),
+                     "the file size limit is reached (ulimit -f: File too large)");
+    ck_assert_str_eq(results_io_cause(SQLITE_IOERR_WRITE, EDQUOT), "the disk quota is used up");
+    ck_assert_ptr_null(results_io_cause(SQLITE_IOERR_READ, EIO));
+    ck_assert_ptr_null(results_io_cause(SQLITE_CONSTRAINT, ENOSPC)); /* a stale errno */
+
+    const char *path = tmp_path("limited.db");
+    char *err = with_file_limit(256 * 1024, epochs_until_refused, path);
+    char want[700];
+    snprintf(want, sizeof want, "%s: cannot record epoch", path);
+    ck_assert_msg(strstr(err, want) &&
+                      strstr(err, "(the file size limit is reached (ulimit -f: File too large))"),
+                  "%s", err);
+    free(err);
+
+    path = tmp_path("read.db");
+    ResultsDb *r = results_open(path);
+    ck_assert_ptr_nonnull(r);
+    RunInfo info = sample_info("x");
+    ck_assert_int_gt(results_begin_run(r, &info), 0);
+    results_close(r); /* the -wal and -shm go with the last connection */
+    err = with_file_limit(1024, open_to_read, path);
+    snprintf(want, sizeof want, "%s: cannot read the results database (the file size limit is "
+                                "reached", path);
+    ck_assert_msg(strstr(err, want) && !strstr(err, "not an SQLite database"), "%s", err);
+    free(err);
 }
 END_TEST
 
@@ -884,6 +981,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_lifecycle_and_persistence);
     tcase_add_test(tc, test_duplicate_epoch_and_bad_calls);
     tcase_add_test(tc, test_not_sqlite_refused);
+    tcase_add_test(tc, test_io_errors_named);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_unusable_locations);
     tcase_add_test(tc, test_concurrent_processes);

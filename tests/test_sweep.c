@@ -516,6 +516,17 @@ START_TEST(test_sweep_random_errors)
             "sw.ini:17: uniform(a, b) takes two bounds, got 'uniform(0.01)'", NULL);
     refused(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(0.01, 0.1, 1)\n"), "",
             "sw.ini:17: loguniform(a, b) takes two bounds", NULL);
+    /* issue 34: text after a distribution is its error, not a list's second value */
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(0.01, 1) junk\n"), "",
+            "sw.ini:17: unexpected text 'junk' after loguniform(0.01, 1) in the sweep of "
+            "schedule.lr_max", NULL);
+    refused(SWEEP_INI("samples = 3\nschedule.lr_max = loguniform(0.01, 1\n"), "",
+            "sw.ini:17: loguniform(...) of schedule.lr_max has no closing ')'", NULL);
+    /* issue 34: a drawn value a float holds only as 0 is named as that, not as "must be
+     * > 0, got 1.24e-48" */
+    refused(SWEEP_INI("samples = 2\nschedule.lr_max = loguniform(1e-50, 1e-46)\n"), "",
+            "sw.ini:17: 'lr_max' is too small for a 32-bit float: ", NULL);
+    ck_assert_ptr_null(strstr(out, "must be > 0"));
     refused(SWEEP_INI("samples = 2\nlayer.c1.filters = choice(4)\n"), "",
             "sw.ini:17: choice(v1, v2, ...) of layer.c1.filters needs two values or more, got 1",
             NULL);

@@ -174,6 +174,15 @@ START_TEST(test_lr_find)
                             "--max 1e-290"), 0);
     ck_assert_msg(strstr(out, "no suggested range: ") && !strstr(out, "[schedule]"), "%s", out);
 
+    /* issue 34: a loss that explodes after a few steps has no steepest descent
+     * to name (it printed "steepest descent at lr 0") */
+    ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --threads 1 --steps 80 --min 1e3 "
+                            "--max 1e6"), 0);
+    n = (int)db_double("select count(*) from lr_find where run_id = 4");
+    ck_assert_msg(n >= 2 && n <= 5, "%d steps", n);
+    ck_assert_msg(strstr(out, "no steepest descent: ") && strstr(out, "too few to find one") &&
+                      !strstr(out, "at lr 0\n"), "%s", out);
+
     ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --min 1 --max 0.1"), 2);
     ck_assert_int_eq(cnnrun("lr-find tiny.ini --db r.db --min abc"), 2);
 }

@@ -18,4 +18,8 @@ void json_put_string(FILE *f, const char *s);
  * that a name with a newline cannot look like two lines. */
 void text_put_name(FILE *f, const char *s);
 
+/* The offset of the first byte of s that is not part of valid UTF-8 (a
+ * byte json_put_string would write as \ufffd), or -1 when s is valid UTF-8. */
+long utf8_invalid_at(const char *s);
+
 #endif

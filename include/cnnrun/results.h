@@ -137,9 +137,14 @@ int results_epoch_metric(ResultsDb *db, int64_t run_id, int epoch, int validatio
  * it has. Sources are opened read-only. Every duplicate is found first;
  * the copy goes in short transactions, and a failure or SIGINT/SIGTERM
  * deletes the runs already copied: on any refusal nothing is written, and a
- * new `into` appears only complete. A run is refused as a duplicate when
- * `into` (or an earlier source) already has one with the same experiment,
- * started_at, hostname, seed and resolved configuration. Returns the runs
+ * new `into` appears only complete. A run is the same run as one `into`
+ * (or an earlier source) has when they share experiment, started_at,
+ * hostname, seed and resolved configuration: one in an earlier source is
+ * refused as a duplicate; one in `into` is skipped when its copy there is
+ * in the same state (status, epochs), brought up to date (replaced, keeping
+ * its id) when that copy is 'running' or 'interrupted' and the source's has
+ * more epochs or another status, and refused otherwise. Temporary files of
+ * earlier merges into `into` that were killed are removed. Returns the runs
  * copied; -2: a source or `into` is not a cnnrun results database of a
  * version this program reads (or a source is `into` itself); -1: a
  * duplicate, a damaged file, a signal or an SQLite error (messages

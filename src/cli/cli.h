@@ -128,6 +128,18 @@ void cli_test_split(const Experiment *e, CifarSplit *test);
  * built for shapes (model_build with max_batch 0). */
 typedef enum { MEM_CHECK_NONE, MEM_CHECK_WARN, MEM_CHECK_REFUSE } MemCheck;
 int cli_memory_fits(const char *path, const Model *m, MemCheck how);
+/* Under an address-space limit (ulimit -v), first thing in main: whether
+ * OpenBLAS's own threads mapped their buffers as it loaded (if not, they
+ * try again for ever, and exit() would wait for them). 0, or -1 after
+ * saying "out of memory" with the limit that would do: main then ends with
+ * _exit(1), not exit(). */
+int cli_address_space_start(void);
+/* Under an address-space limit, before a network's products start: whether
+ * what is mapped now, the plan of e's network at batch, the OpenBLAS
+ * buffers still to come for `threads` threads and their stacks and heaps
+ * fit. 0 (also without a limit), or CN_EXIT_FAIL after saying "out of
+ * memory" with the limit (or --threads) that would do. */
+int cli_address_space_fits(const char *path, const Experiment *e, int batch, int threads);
 
 /* grid.c: the runs one experiment file stands for — one, or the grid of its
  * [sweep] section and the --sweep options; each point is the file with the
@@ -181,8 +193,9 @@ typedef struct {
 /* The experiment file is o->files[0]; images: the files after it are images
  * (predict: at least one), else it is the only file. 0, or the exit status
  * after printing the problem: no --weights, the wrong number of files, an unreadable --weights path, a bad experiment file (2), a network
- * without one output per class of the run's data (2), checkpoint_load's (2: another network or not a
- * checkpoint; 1: damaged). Free with cli_free_trained after 0. */
+ * without one output per class of the run's data (2), checkpoint_load's (2: another network
+ * or not a checkpoint; 1: damaged, or weights that are NaN or infinite). Free with
+ * cli_free_trained after 0. */
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t);
 void cli_free_trained(Trained *t);
 

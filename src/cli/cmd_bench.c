@@ -86,6 +86,11 @@ int cmd_bench(CliOptions *o)
     }
     int min_steps = o->steps ? o->steps : 10;
     int threads = cli_setup_threads(o->threads);
+    if (dist_max_int(cli_address_space_fits(o->files[0], &e, (batch + dist_size() - 1) /
+                                                                 dist_size(), threads))) {
+        experiment_free(&e); /* out of memory under ulimit -v: said */
+        return CN_EXIT_FAIL;
+    }
     /* each rank measures its own threads' peak at the same time; the run's
      * peak is their sum (the effective GFLOP/s are the whole batch's) */
     double peak = gemm_peak_gflops(PEAK_N, PEAK_REPS);

@@ -17,6 +17,9 @@
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
+/* Fewer steps than this: a curve too short to show a steepest descent (an
+ * lr-find whose loss exploded after its first few steps). */
+#define LR_FIND_FEW_STEPS 10
 
 /* The curve's runs row: experiment "<name>/lr-find", the resolved
  * configuration with the range appended. Returns its id or -1. */
@@ -72,6 +75,9 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
                            const char *data_desc, LrFindResult *r, int64_t *run_id)
 {
     Session s;
+    if (dist_max_int(cli_address_space_fits(e->path, e, (e->batch_size + dist_size() - 1) /
+                                                            dist_size(), threads)))
+        return CN_EXIT_FAIL; /* out of memory under ulimit -v: said */
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
     if (session_init_from_data(&s, train) != CN_EXIT_OK) { /* a fresh network, as a run's */
         session_close(&s);
@@ -180,9 +186,17 @@ int cmd_lr_find(CliOptions *o)
                r.steps_done,
                r.stopped_early ? " (stopped early: the smoothed loss exceeded 4x its minimum)"
                                : "");
-        if (r.lr_at_best > 0)
+        if (r.lr_at_best > 0 && r.lr_steepest > 0)
             printf("minimum smoothed loss %.4f at lr %.4g (after the first tenth of the steps); "
                    "steepest descent at lr %.4g\n", r.best_loss, r.lr_at_best, r.lr_steepest);
+        else if (r.lr_at_best > 0 && r.steps_done < LR_FIND_FEW_STEPS)
+            printf("minimum smoothed loss %.4f at lr %.4g; no steepest descent: %d step%s, "
+                   "too few to find one\n", r.best_loss, r.lr_at_best, r.steps_done,
+                   r.steps_done == 1 ? "" : "s");
+        else if (r.lr_at_best > 0) /* no step before the minimum lowered the loss */
+            printf("minimum smoothed loss %.4f at lr %.4g (after the first tenth of the steps); "
+                   "no steepest descent: the loss did not fall before it\n", r.best_loss,
+                   r.lr_at_best);
         if (r.no_suggestion) {
             printf("no suggested range: %s\n", r.no_suggestion);
         } else {

@@ -1,9 +1,11 @@
 /* cmd_merge.c — `cnnrun merge A.db B.db ... --into ALL.db`: the runs of results
  * databases written on several machines (a cluster scheduler's jobs) in one
  * file, for one report (results_merge in src/results/merge.c does the copy).
- * Exit status: 0 merged, 1 a duplicate run, a damaged file, an SQLite error
- * or a signal (nothing written), 2 a bad command line or a file (source or
- * destination) that is not a cnnrun database. */
+ * A run merged before is skipped, or brought up to date when it was merged
+ * unfinished. Exit status: 0 merged (or nothing new), 1 a run in two
+ * sources or in a state the destination's does not follow from, a damaged
+ * file, an SQLite error or a signal (nothing written), 2 a bad command line
+ * or a file (source or destination) that is not a cnnrun database. */
 #include <stdio.h>
 
 #include "cli.h"

@@ -73,7 +73,9 @@ static const char *usage =
     "  runs   [--db PATH] --diff ID ID ...  the configuration keys that differ between the\n"
     "                                     runs, one line per key, one column per run\n"
     "  merge  A.db B.db ... --into ALL.db  the runs of several results databases (one per\n"
-    "                                     machine) in one, renumbered; duplicates refused\n"
+    "                                     machine) in one, renumbered; a run merged before\n"
+    "                                     is skipped, or brought up to date if it was still\n"
+    "                                     running then\n"
     "\n"
     "common options:\n"
     "  --db PATH          results database (default results/results.db)\n"
@@ -145,6 +147,13 @@ int main(int argc, char **argv)
      * error each writer reports and cleans up after, instead of killing the
      * process silently (SIGXFSZ's default) with its temporaries left */
     signal(SIGXFSZ, SIG_IGN);
+    /* under ulimit -v OpenBLAS's threads may have found no room for their
+     * buffers as it loaded, and try again for ever: exit() would wait for
+     * them, so this one is _exit, and nothing else has begun */
+    if (cli_address_space_start() != 0) {
+        fflush(NULL);
+        _exit(CN_EXIT_FAIL);
+    }
     dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
     /* every rank checks everything; rank 0 alone speaks (and records) */
     if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {

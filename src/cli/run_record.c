@@ -410,11 +410,33 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
     return rc;
 }
 
+/* --until-epoch N --resume of a run already paused at (or after) the end of
+ * epoch N: nothing to train, nothing to write; says so (its row and
+ * checkpoints stay as they are). 1 then, else 0. */
+static int paused_already(const Record *r, const TrainPosition *pos)
+{
+    const int until = r->opt->until_epoch;
+    if (until <= 0 || pos->epoch < until || pos->steps_in_epoch != 0 ||
+        pos->epoch >= r->s->run.epochs)
+        return 0;
+    if (dist_rank() == 0)
+        fprintf(stderr, "%s: run %lld is already paused after epoch %d of %d (--until-epoch %d): "
+                        "nothing to train; continue it with a later --until-epoch, or without "
+                        "one\n", r->e->path, (long long)r->opt->resume_run_id, pos->epoch,
+                r->s->run.epochs, until);
+    return 1;
+}
+
 int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit *test,
                  const RecordOptions *opt)
 {
     const int lock = opt->resume_run_id > 0 ? opt->resume_lock : RUN_LOCK_NONE;
     Session s;
+    const int rank_batch = (e->batch_size + dist_size() - 1) / dist_size();
+    if (dist_max_int(cli_address_space_fits(e->path, e, rank_batch, opt->threads))) {
+        if (lock >= 0) close(lock);
+        return CN_EXIT_FAIL; /* out of memory under ulimit -v: said */
+    }
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) {
         if (lock >= 0) close(lock);
         return CN_EXIT_USAGE;
@@ -427,6 +449,10 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
                               : session_init_from_data(&s, train);
     rc = dist_max_int(rc); /* every rank read the checkpoint, or none trains */
     s.quiet = opt->quiet;
+    if (rc == 0 && opt->resume_path && paused_already(&r, &pos)) {
+        session_close(&s);
+        return CN_EXIT_OK;
+    }
     if (rc == 0) {
         if (!opt->quiet) announce(&r, test->n);
         /* rank 0's row and lock */

@@ -6,6 +6,7 @@
  * the statistics of normalize = dataset); each problem printed once, with
  * the exit status it calls for. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,32 @@ static int run_data(const char *path, Experiment *e, DataInfo *info)
     return 0;
 }
 
+/* The values of n floats at v that are NaN or infinite. */
+static size_t count_not_finite(const float *v, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(v[i]);
+    return bad;
+}
+
+/* A checkpoint whose weights or batch-norm statistics hold NaN or infinity
+ * (a run that diverged between two evaluations wrote it) answers nothing:
+ * every logit, every exported weight is NaN. CN_EXIT_FAIL after saying so,
+ * naming the file; else 0. */
+static int finite_weights(const char *path, const char *command, const Model *m)
+{
+    size_t bad = count_not_finite(m->params, m->n_params),
+           bad_state = count_not_finite(m->state, m->n_state);
+    if (bad == 0 && bad_state == 0) return 0;
+    fprintf(stderr, "%s: the checkpoint's weights are not finite: %zu of its %zu parameters and "
+                    "%zu of its %zu batch-norm statistics are NaN or infinite (the run diverged "
+                    "before it was written): every answer of cnnrun %s would be NaN\n",
+            path, bad, m->n_params, bad_state, m->n_state, command);
+    fprintf(stderr, "HINT: use an earlier checkpoint of the run (its -best.ckpt), or train again "
+                    "with a lower learning rate\n");
+    return CN_EXIT_FAIL;
+}
+
 int cli_load_trained(const CliOptions *o, const char *command, bool images, Trained *t)
 {
     memset(t, 0, sizeof *t);
@@ -93,12 +120,19 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
     t->batch = t->e.test_batch_size < t->e.batch_size ? t->e.test_batch_size : t->e.batch_size;
     if (images && o->n_files - 1 < t->batch) t->batch = o->n_files - 1;
     t->threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
+    /* eval and predict run the network's products (export writes its weights) */
+    if (strcmp(command, "export") != 0 &&
+        cli_address_space_fits(o->files[0], &t->e, t->batch, t->threads) != 0) {
+        experiment_free(&t->e); /* out of memory under ulimit -v: said */
+        return CN_EXIT_FAIL;
+    }
     if (model_build(&t->e, t->batch, &t->m) != 0) { /* one output per class of the run's data */
         experiment_free(&t->e);
         data_info_free(&t->data);
         return CN_EXIT_USAGE;
     }
     rc = checkpoint_load(o->weights, &t->m, NULL, &t->meta);
+    if (rc == 0) rc = finite_weights(o->weights, command, &t->m);
     if (rc != 0) {
         cli_free_trained(t);
         return rc;

@@ -27,15 +27,23 @@ typedef enum { FN_UNIFORM, FN_LOGUNIFORM, FN_CHOICE, FN_UNKNOWN } SampleFn;
 
 static const char *const fn_names[] = {"uniform", "loguniform", "choice", NULL};
 
-/* NAME(INNER), as written */
+/* NAME(INNER), as written, and whatever follows its ')' */
 typedef struct {
     char name[32];
     SampleFn fn;
     const char *inner;
     size_t inner_len;
+    const char *start;    /* the call as written: NAME(...), blanks trimmed */
+    size_t len;
+    bool closed;          /* the '(' has its ')' */
+    const char *trailing; /* text after that ')' (blanks trimmed; "" for none) */
+    size_t trailing_len;
 } Call;
 
-/* Splits text into a call; false if it is not written as one. */
+/* Splits text into a call: an identifier and '(' (false if it does not
+ * start as one); the call ends at the ')' that closes that '(', and any
+ * text after it is kept in c->trailing for sample_check_call to refuse
+ * ("loguniform(0.01, 1) junk" is a call with junk, not a list). */
 static bool parse_call(const char *text, Call *c)
 {
     const char *p = text;
@@ -46,10 +54,14 @@ static bool parse_call(const char *text, Call *c)
     size_t name_len = (size_t)(p - name);
     while (isspace((unsigned char)*p)) p++;
     if (*p != '(') return false;
-    const char *open = p;
+    const char *open = p, *close = NULL;
+    int depth = 0;
+    for (const char *q = open; *q && !close; q++) {
+        if (*q == '(') depth++;
+        else if (*q == ')' && --depth == 0) close = q;
+    }
     const char *end = text + strlen(text);
     while (end > open && isspace((unsigned char)end[-1])) end--;
-    if (end - open < 2 || end[-1] != ')') return false;
     snprintf(c->name, sizeof c->name, "%.*s", (int)(name_len < sizeof c->name ? name_len
                                                                              : sizeof c->name - 1),
              name);
@@ -57,8 +69,15 @@ static bool parse_call(const char *text, Call *c)
     for (int i = 0; fn_names[i]; i++)
         if (name_len == strlen(fn_names[i]) && !strncmp(name, fn_names[i], name_len))
             c->fn = (SampleFn)i;
+    c->closed = close != NULL;
+    if (!close) close = end; /* unclosed: the rest is its inside */
     c->inner = open + 1;
-    c->inner_len = (size_t)(end - 1 - (open + 1));
+    c->inner_len = close > open ? (size_t)(close - (open + 1)) : 0;
+    c->start = name;
+    c->len = (size_t)((c->closed ? close + 1 : end) - name);
+    c->trailing = c->closed ? close + 1 : end;
+    while (c->trailing < end && isspace((unsigned char)*c->trailing)) c->trailing++;
+    c->trailing_len = (size_t)(end - c->trailing);
     return true;
 }
 
@@ -190,6 +209,17 @@ int sample_check_call(Diag *d, CfgLoc loc, const char *name, SampleKind kind, co
         diag_error(d, loc, "unknown function '%s' in the sweep of %s%s (a random value is "
                            "uniform(a, b), loguniform(a, b) or choice(v1, v2, ...))",
                    c.name, name, hint);
+        return -1;
+    }
+    if (!c.closed) {
+        diag_error(d, loc, "%s(...) of %s has no closing ')': '%.*s'", c.name, name, (int)c.len,
+                   c.start);
+        return -1;
+    }
+    if (c.trailing_len > 0) {
+        diag_error(d, loc, "unexpected text '%.*s' after %.*s in the sweep of %s (a random "
+                           "value is one call, the key's whole value)", (int)c.trailing_len,
+                   c.trailing, (int)c.len, c.start, name);
         return -1;
     }
     if (c.fn == FN_CHOICE) {

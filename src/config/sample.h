@@ -18,13 +18,14 @@ typedef enum {
     SAMPLE_OTHER /* text, a boolean, a list: only choice() */
 } SampleKind;
 
-/* Whether text is written as a call, NAME(...): an identifier, '(' and a
- * last ')' (a random value, good or not). */
+/* Whether text is written as a call: an identifier and '(' (a random
+ * value, good or not: text after its ')', or no ')', is the call's error,
+ * not a list's values). */
 bool sample_is_call(const char *text);
 /* Whether the call's name is uniform, loguniform or choice. */
 bool sample_known(const char *text);
-/* Checks the call `text` of key `name` (of kind) at loc: a known function
- * and its arguments. A choice gives 1 and the text between its parentheses
+/* Checks the call `text` of key `name` (of kind) at loc: a known function,
+ * closed by its ')' with nothing after it, and its arguments. A choice gives 1 and the text between its parentheses
  * in *inner, *inner_len (sweep.c splits it as a list of values); a range 0;
  * a bad call -1 (reported). */
 int sample_check_call(Diag *d, CfgLoc loc, const char *name, SampleKind kind, const char *text,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cnnrun/decimal.h"
+#include "cnnrun/escape.h"
 #include "cnnrun/util.h"
 
 _Static_assert(sizeof(LayerType) == sizeof(int), "enums are stored as int");
@@ -122,8 +123,9 @@ static const char *const label_names[] = {"fine", "coarse", NULL};
 /* ------------------------------------------------------------ sections */
 
 static const SchemaKey experiment_keys[] = {
-    {"name", SK_STRING, SF_COMPUTED, E(name), sizeof(((Experiment *)0)->name), 0, 0,
-     "the file name without .ini", NULL, "label of the run in the results database"},
+    {"name", SK_STRING, SF_COMPUTED | SF_UTF8, E(name), sizeof(((Experiment *)0)->name), 0, 0,
+     "the file name without .ini", NULL,
+     "label of the run in the results database: UTF-8 text (other bytes are refused)"},
     {"seed", SK_U64, 0, E(seed), 0, 0, 0, "1", NULL,
      "seeds weight initialisation, shuffling and augmentation"},
     {"epochs", SK_DOUBLE, SF_MIN_EXCL, E(epochs), 0, 0, 100000, "50", NULL,
@@ -969,6 +971,9 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         if (rc == -2) FAIL("'%s' must be a finite number, got %s", k->key, value);
         if (fabs(v) > FLT_MAX) FAIL("'%s' is too large for a 32-bit float, got %s", k->key, value);
         float f = (float)v;
+        if (f == 0 && v != 0) /* 1e-48: not 0 as written, but 0 as the float it is kept in */
+            FAIL("'%s' is too small for a 32-bit float: %s would be 0 (the smallest above 0 is "
+                 "%.2g)", k->key, value, (double)FLT_TRUE_MIN);
         if (!in_range(k, f)) FAIL("'%s' must be %s, got %s", k->key, range, value);
         memcpy(dst, &f, sizeof f);
         return 0;
@@ -1033,6 +1038,10 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         }
         if (isspace((unsigned char)value[0]) || isspace((unsigned char)value[strlen(value) - 1]))
             FAIL("'%s' must not start or end with whitespace", k->key);
+        long bad = (k->flags & SF_UTF8) ? utf8_invalid_at(value) : -1;
+        if (bad >= 0) /* the runs table, --csv and the report show it: one encoding */
+            FAIL("'%s' is not valid UTF-8 text: byte 0x%02x at byte %ld of its value; write it in "
+                 "UTF-8", k->key, (unsigned char)value[bad], bad + 1);
         str_copy(dst, k->size, value);
         return 0;
     }

@@ -34,7 +34,8 @@ enum {
     SF_NO_MAX = 1 << 3,      /* no upper bound (float, double) */
     SF_COMPUTED = 1 << 4,    /* default depends on other keys: `def` only documents it */
     SF_ENUM_STRING = 1 << 5, /* SK_ENUM stored as the chosen string in char[size] */
-    SF_ENUM_BOOL = 1 << 6    /* SK_ENUM stored as bool (values[1] = true) */
+    SF_ENUM_BOOL = 1 << 6,   /* SK_ENUM stored as bool (values[1] = true) */
+    SF_UTF8 = 1 << 7         /* SK_STRING shown in tables and reports: valid UTF-8 only */
 };
 
 typedef struct {

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cifar_files.h"
+#include "cnnrun/decimal.h"
 #include "cnnrun/files.h"
 #include "cnnrun/util.h"
 
@@ -107,10 +108,12 @@ int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, in
         char *s = line;
         while (*s == ' ' || *s == '\t' || *s == '\r') s++;
         if (*s == '\0' || *s == '#') continue;
-        char name[64];
+        char name[64], number[32];
         long count = 0;
         char extra[2];
-        int got = sscanf(s, "%63s %ld %1s", name, &count, extra);
+        /* the count as text, read by the strict parser: %ld would give a
+         * count of 20 nines as LONG_MAX, and take "0x10" or "12abc" */
+        int got = sscanf(s, "%63s %31s %1s", name, number, extra);
         if (got != 2) {
             fprintf(stderr, "%s:%d: expected `FILE COUNT` (e.g. `data_batch_1.bin 500`)\n",
                     path, lineno);
@@ -129,9 +132,16 @@ int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, in
             ok = 0;
             continue;
         }
-        if (count < 1 || count > m->max_records[fi]) {
-            fprintf(stderr, "%s:%d: record count %ld for `%s` is not in 1..%d\n", path, lineno,
-                    count, name, m->max_records[fi]);
+        int rc = decimal_long(number, &count);
+        if (rc == DECIMAL_BAD) {
+            fprintf(stderr, "%s:%d: the record count of `%s` is not a decimal integer: `%s`\n",
+                    path, lineno, name, number);
+            ok = 0;
+            continue;
+        }
+        if (rc == DECIMAL_RANGE || count < 1 || count > m->max_records[fi]) {
+            fprintf(stderr, "%s:%d: record count %s for `%s` is not in 1..%d\n", path, lineno,
+                    number, name, m->max_records[fi]);
             ok = 0;
             continue;
         }

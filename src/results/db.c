@@ -6,6 +6,7 @@
  * All values are bound to prepared statements; errors print `DBPATH: message`. */
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
+#include "errmsg.h"
 #include "schema.sql.h"
 #include "sql_math.h"
 #include "wait.h"
@@ -123,7 +124,7 @@ static int query_int(ResultsDb *r, const char *sql, sqlite3_int64 *out)
     }
     if (rc != SQLITE_OK) {
         int primary = rc & 0xff;
-        const char *msg = sqlite3_errmsg(r->db);
+        const char *msg = results_errmsg(r->db);
         if (primary == SQLITE_NOTADB)
             db_error(r->path, "not an SQLite database (%s)", msg);
         else if (primary == SQLITE_CORRUPT)
@@ -141,7 +142,7 @@ static int exec_sql(ResultsDb *r, const char *sql, const char *what)
     int rc = sqlite3_exec(r->db, sql, NULL, NULL, &msg);
     results_wait_done(&r->wait);
     if (rc != SQLITE_OK) {
-        db_error(r->path, "%s: %s", what, msg ? msg : sqlite3_errmsg(r->db));
+        db_error(r->path, "%s: %s", what, msg ? msg : results_errmsg(r->db));
         sqlite3_free(msg);
         /* a failed COMMIT leaves the transaction open: later writes would pile
          * into it and be lost with it */
@@ -208,7 +209,7 @@ static int ensure_schema(ResultsDb *r)
 static int prepare(ResultsDb *r, const char *sql, sqlite3_stmt **st)
 {
     if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
-        db_error(r->path, "cannot prepare statement (%s)", sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot prepare statement (%s)", results_errmsg(r->db));
         return -1;
     }
     return 0;
@@ -238,7 +239,7 @@ ResultsDb *results_open(const char *path)
     int rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         db_error(path, "cannot open the database (%s)",
-                 r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+                 r->db ? results_errmsg(r->db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_extended_result_codes(r->db, 1);
@@ -270,7 +271,7 @@ ResultsDb *results_open(const char *path)
         }
     }
     if (wal != SQLITE_ROW) {
-        db_error(path, "cannot switch to WAL journal mode (%s)", sqlite3_errmsg(r->db));
+        db_error(path, "cannot switch to WAL journal mode (%s)", results_errmsg(r->db));
         sqlite3_finalize(st);
         goto fail;
     }
@@ -317,7 +318,7 @@ void results_close(ResultsDb *r)
     sqlite3_finalize(r->final_eval);
     sqlite3_finalize(r->insert_lr_find);
     if (r->db && sqlite3_close(r->db) != SQLITE_OK) {
-        db_error(r->path, "error closing the database (%s)", sqlite3_errmsg(r->db));
+        db_error(r->path, "error closing the database (%s)", results_errmsg(r->db));
         sqlite3_close_v2(r->db);
     }
     free(r->path);
@@ -339,7 +340,7 @@ static int step_write(ResultsDb *r, sqlite3_stmt *st, char *msg, size_t msg_size
 {
     int rc = sqlite3_step(st);
     results_wait_done(&r->wait);
-    if (rc != SQLITE_DONE) str_copy(msg, msg_size, sqlite3_errmsg(r->db));
+    if (rc != SQLITE_DONE) str_copy(msg, msg_size, results_errmsg(r->db));
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
@@ -451,7 +452,7 @@ int results_mark_stopped(const char *path, int64_t run_id, const char *status,
     int changed = rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
     if (changed < 0)
         db_error(path, "cannot mark run %lld %s (%s)", (long long)run_id, status,
-                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+                 db ? results_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_finalize(st);
     sqlite3_close(db);
     return changed;
@@ -511,7 +512,7 @@ static int update_run(ResultsDb *r, int64_t run_id, const char *sql, const char 
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot record %s of run %lld (%s)", what, (long long)run_id,
-                 sqlite3_errmsg(r->db));
+                 results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_int64(st, 1, run_id);
@@ -595,7 +596,7 @@ int results_add_layers(ResultsDb *r, int64_t run_id, const Model *m)
                            "INSERT INTO layers (run_id, idx, name, type, input_shape, output_shape, "
                            "params, mflops, conv_algo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_error(r->path, "cannot prepare the layers insert (%s)", sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot prepare the layers insert (%s)", results_errmsg(r->db));
         return -1;
     }
     /* one transaction for all rows: a run has its whole table or none of it */
@@ -649,7 +650,7 @@ int64_t results_find_resumable(ResultsDb *r, const char *experiment, char **conf
                            "SELECT id, config FROM runs WHERE experiment = ?1 AND status IN "
                            "('running', 'interrupted', 'failed') ORDER BY id DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_error(r->path, "cannot look for a run to resume (%s)", sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot look for a run to resume (%s)", results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
@@ -660,7 +661,7 @@ int64_t results_find_resumable(ResultsDb *r, const char *experiment, char **conf
         const unsigned char *c = sqlite3_column_text(st, 1);
         if (config && c) *config = xstrdup((const char *)c);
     } else if (rc != SQLITE_DONE) {
-        db_error(r->path, "cannot look for a run to resume (%s)", sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot look for a run to resume (%s)", results_errmsg(r->db));
         id = -1;
     }
     sqlite3_finalize(st);
@@ -675,7 +676,7 @@ int results_run_status(ResultsDb *r, int64_t run_id, char *experiment, size_t ex
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(r->db, "SELECT experiment, status, threads, config FROM runs "
                                   "WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
-        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_int64(st, 1, run_id);
@@ -691,7 +692,7 @@ int results_run_status(ResultsDb *r, int64_t run_id, char *experiment, size_t ex
     } else if (rc == SQLITE_DONE) {
         db_error(r->path, "there is no run with id %lld", (long long)run_id);
     } else {
-        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot read run %lld (%s)", (long long)run_id, results_errmsg(r->db));
     }
     sqlite3_finalize(st);
     return ok;
@@ -735,14 +736,14 @@ int results_last_epoch(ResultsDb *r, int64_t run_id)
     if (sqlite3_prepare_v2(r->db, "SELECT coalesce(max(epoch), 0) FROM epochs WHERE run_id = ?1",
                            -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot read the epochs of run %lld (%s)", (long long)run_id,
-                 sqlite3_errmsg(r->db));
+                 results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_int64(st, 1, run_id);
     int last = -1;
     if (sqlite3_step(st) == SQLITE_ROW) last = sqlite3_column_int(st, 0);
     else db_error(r->path, "cannot read the epochs of run %lld (%s)", (long long)run_id,
-                  sqlite3_errmsg(r->db));
+                  results_errmsg(r->db));
     sqlite3_finalize(st);
     return last;
 }
@@ -773,7 +774,7 @@ int results_resume_run(ResultsDb *r, int64_t run_id, int keep_epochs)
     if (done) db_error(r->path, "cannot resume run %lld: there is no such run, or another "
                                 "process has finished it", (long long)run_id);
     else if (!ok) db_error(r->path, "cannot resume run %lld (%s)", (long long)run_id,
-                           sqlite3_errmsg(r->db));
+                           results_errmsg(r->db));
     sqlite3_finalize(del);
     sqlite3_finalize(upd);
     if (!ok) {
@@ -792,7 +793,7 @@ int results_add_params(ResultsDb *r, int64_t run_id, const ConfigOverride *ov, i
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO run_params (run_id, key, value) "
                                   "VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK) {
-        db_error(r->path, "cannot prepare the run_params insert (%s)", sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot prepare the run_params insert (%s)", results_errmsg(r->db));
         return -1;
     }
     if (exec_sql(r, "BEGIN IMMEDIATE", "cannot lock the database to record the run's values") !=
@@ -827,7 +828,7 @@ int results_runs_after(ResultsDb *r, const char *experiment, int64_t after_id,
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(r->db, "SELECT id, status, config FROM runs WHERE experiment = ?1 "
                                   "AND id > ?2 ORDER BY id DESC", -1, &st, NULL) != SQLITE_OK) {
-        db_error(r->path, "cannot read the runs of '%s' (%s)", experiment, sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot read the runs of '%s' (%s)", experiment, results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
@@ -843,7 +844,7 @@ int results_runs_after(ResultsDb *r, const char *experiment, int64_t after_id,
         ref->config = c ? xstrdup((const char *)c) : NULL;
     }
     if (rc != SQLITE_DONE) {
-        db_error(r->path, "cannot read the runs of '%s' (%s)", experiment, sqlite3_errmsg(r->db));
+        db_error(r->path, "cannot read the runs of '%s' (%s)", experiment, results_errmsg(r->db));
         results_free_run_refs(*out, n);
         *out = NULL;
         n = -1;
@@ -873,7 +874,7 @@ int results_peer_metrics(ResultsDb *r, const char *experiment, int64_t run_id, i
           "?1 AND r.id < ?2 AND e.epoch = ?3 AND e.test_acc IS NOT NULL ORDER BY r.id";
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot read the earlier runs of '%s' (%s)", experiment,
-                 sqlite3_errmsg(r->db));
+                 results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
@@ -887,7 +888,7 @@ int results_peer_metrics(ResultsDb *r, const char *experiment, int64_t run_id, i
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         db_error(r->path, "cannot read the earlier runs of '%s' (%s)", experiment,
-                 sqlite3_errmsg(r->db));
+                 results_errmsg(r->db));
         free(*out);
         *out = NULL;
         return -1;
@@ -903,7 +904,7 @@ int results_epoch_metric(ResultsDb *r, int64_t run_id, int epoch, int validation
                                  : "SELECT test_acc FROM epochs WHERE run_id = ?1 AND epoch = ?2";
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot read run %lld's epoch %d (%s)", (long long)run_id, epoch,
-                 sqlite3_errmsg(r->db));
+                 results_errmsg(r->db));
         return -1;
     }
     sqlite3_bind_int64(st, 1, run_id);
@@ -914,7 +915,7 @@ int results_epoch_metric(ResultsDb *r, int64_t run_id, int epoch, int validation
         found = 0;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         db_error(r->path, "cannot read run %lld's epoch %d (%s)", (long long)run_id, epoch,
-                 sqlite3_errmsg(r->db));
+                 results_errmsg(r->db));
         found = -1;
     }
     sqlite3_finalize(st);

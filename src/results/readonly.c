@@ -11,6 +11,7 @@
 
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
+#include "errmsg.h"
 #include "schema.sql.h"
 #include "sql_math.h"
 #include "wait.h"
@@ -39,7 +40,7 @@ sqlite3 *results_open_readonly(const char *path, int *version, ResultsRefusal *w
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         fprintf(stderr, "%s: cannot open the results database (%s)\n", path,
-                db ? sqlite3_errmsg(db) : "out of memory");
+                db ? results_errmsg(db) : "out of memory");
         sqlite3_close(db);
         *why = RESULTS_RO_UNREADABLE;
         return NULL;
@@ -48,7 +49,13 @@ sqlite3 *results_open_readonly(const char *path, int *version, ResultsRefusal *w
     sqlite3_int64 v = 0, app_id = 0, runs = 0;
     if (results_query_int64(db, "PRAGMA user_version", &v) != 0 ||
         results_query_int64(db, "PRAGMA application_id", &app_id) != 0) {
-        fprintf(stderr, "%s: not an SQLite database (%s)\n", path, sqlite3_errmsg(db));
+        /* another file than SQLite's, or one that cannot be read now (a
+         * full disk where its -shm file is made, an I/O error) */
+        if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOTADB)
+            fprintf(stderr, "%s: not an SQLite database (%s)\n", path, results_errmsg(db));
+        else
+            fprintf(stderr, "%s: cannot read the results database (%s)\n", path,
+                    results_errmsg(db));
         *why = RESULTS_RO_UNREADABLE;
     } else if (app_id != RESULTS_APPLICATION_ID || v < 1 ||
                results_query_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "

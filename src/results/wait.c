@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cnnrun/util.h"
+#include "errmsg.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -77,6 +78,15 @@ int results_quick_check(sqlite3 *db, const char *path)
             if (strcmp(first, "ok") != 0) what = first;
             rc = SQLITE_OK;
         }
+    }
+    int primary = rc & 0xff;
+    if (rc != SQLITE_OK && primary != SQLITE_CORRUPT && primary != SQLITE_NOTADB) {
+        /* not a damaged file: one that cannot be read now (a full disk
+         * where the -shm file is made, an I/O error, a lock) */
+        fprintf(stderr, "%s: cannot read the results database (%s); nothing was written to "
+                        "it\n", path, results_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
     }
     if (rc != SQLITE_OK) what = sqlite3_errmsg(db);
     if (what)

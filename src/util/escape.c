@@ -30,6 +30,16 @@ static int utf8_length(const unsigned char *p)
     return n;
 }
 
+long utf8_invalid_at(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_length(p);
+        if (n == 0) return (long)(p - (const unsigned char *)s);
+        p += n;
+    }
+    return -1;
+}
+
 void json_put_string(FILE *f, const char *s)
 {
     fputc('"', f);
