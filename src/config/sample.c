@@ -194,6 +194,16 @@ static int parse_range(Diag *d, CfgLoc loc, const char *name, SampleKind kind, c
                r->a);
         return -1;
     }
+    /* a range of a float key whose every value a float holds only as 0 (a
+     * loguniform of 1e-50 .. 1e-46): said as that, at the key's line, not as
+     * "only 1 different point" at samples */
+    if (r->single && r->b > 0 && (float)r->b == 0.0f) {
+        const char *key = strrchr(name, '.');
+        REPORT("'%s' is too small for a 32-bit float: every value of %s(%.9g, %.9g) would be 0 "
+               "(the smallest above 0 is about 1.4e-45)",
+               key ? key + 1 : name, c->name, r->a, r->b);
+        return -1;
+    }
     return 0;
 }
 

@@ -15,6 +15,12 @@
  *    the order of the sums, and slower than fp32 (a warning says so once per
  *    run: bf16_path_warning).
  *
+ * oneDNN is loaded when a bf16 product first asks for it (dlopen of
+ * libdnnl.so.2; its header is all the build needs), not when cnnrun starts:
+ * its 40 MB are mapped only by the runs that use them (an fp32 run under a
+ * tight ulimit -v starts as before), and a machine without the library
+ * takes the emulated path.
+ *
  * Work space: each thread converts its operands into its own buffers, kept
  * and grown between calls (thread-local: they hold no values from one call
  * to the next), and, with oneDNN, its own engine and stream. */
@@ -24,8 +30,10 @@
 #include <string.h>
 #include <cblas.h>
 #ifdef CNNRUN_DNNL
+#include <dlfcn.h>
 #include <dnnl.h>
 #include <immintrin.h>
+#include <pthread.h>
 #endif
 #ifdef _OPENMP
 #include <omp.h>
@@ -65,6 +73,42 @@ static uint16_t to_bf16(float x)
  * 10, oneDNN 0.6 GFLOP/s). */
 #define BF16_DNNL_MIN_WORK (1 << 20)
 
+/* ---- oneDNN, loaded on first use ------------------------------------------ */
+
+#ifdef CNNRUN_DNNL
+#define DNNL_FUNCTIONS(X)                                                                          \
+    X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_memory_desc_init_by_strides)              \
+    X(dnnl_matmul_desc_init) X(dnnl_primitive_attr_create) X(dnnl_post_ops_create)               \
+    X(dnnl_post_ops_append_sum) X(dnnl_primitive_attr_set_post_ops) X(dnnl_primitive_desc_create) \
+    X(dnnl_primitive_create) X(dnnl_memory_create) X(dnnl_primitive_execute) X(dnnl_stream_wait) \
+    X(dnnl_memory_destroy) X(dnnl_primitive_destroy) X(dnnl_primitive_desc_destroy)              \
+    X(dnnl_post_ops_destroy) X(dnnl_primitive_attr_destroy)
+static struct {
+#define FIELD(f) __typeof__(&f) f;
+    DNNL_FUNCTIONS(FIELD)
+#undef FIELD
+} dn;
+static int dn_loaded; /* 1: every function found; written once (dn_once) */
+static pthread_once_t dn_once = PTHREAD_ONCE_INIT;
+
+static void dn_load(void)
+{
+    void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return;
+    int ok = 1;
+#define LOAD(f) ok &= (*(void **)&dn.f = dlsym(lib, #f)) != NULL;
+    DNNL_FUNCTIONS(LOAD)
+#undef LOAD
+    dn_loaded = ok;
+}
+
+static int dnnl_available(void)
+{
+    pthread_once(&dn_once, dn_load);
+    return dn_loaded;
+}
+#endif
+
 /* ---- which path ------------------------------------------------------------ */
 
 static int cpu_has_bf16(void)
@@ -86,8 +130,9 @@ static int cpu_has_amx_bf16(void)
 Bf16Path bf16_path(void)
 {
 #ifdef CNNRUN_DNNL
-    if (cpu_has_amx_bf16()) return BF16_ONEDNN_AMX;
-    if (cpu_has_bf16()) return BF16_ONEDNN_AVX512;
+    if (!cpu_has_amx_bf16() && !cpu_has_bf16()) return BF16_EMULATED;
+    if (!dnnl_available()) return BF16_EMULATED;
+    return cpu_has_amx_bf16() ? BF16_ONEDNN_AMX : BF16_ONEDNN_AVX512;
 #endif
     return BF16_EMULATED;
 }
@@ -106,7 +151,10 @@ int bf16_path_warning(char *buf, size_t size)
 {
     if (bf16_path() != BF16_EMULATED) return 0;
 #ifdef CNNRUN_DNNL
-    const char *why = "this CPU has neither AVX512-BF16 nor AMX-BF16";
+    const char *why = cpu_has_bf16() || cpu_has_amx_bf16()
+                          ? "oneDNN's libdnnl.so.2 could not be loaded (Debian libdnnl2: "
+                            "apt-get install libdnnl-dev)"
+                          : "this CPU has neither AVX512-BF16 nor AMX-BF16";
 #else
     const char *why = cpu_has_bf16() ? "this cnnrun was built without oneDNN (libdnnl-dev)"
                                      : "this CPU has no AVX512-BF16 and this cnnrun was built "
@@ -180,51 +228,51 @@ static int dnnl_product(int trans_a, int trans_b, int m, int n, int k, const uin
                         const uint16_t *b, float beta, float *c, int ldc)
 {
     if (!dnnl_eng) {
-        if (dnnl_engine_create(&dnnl_eng, dnnl_cpu, 0) != dnnl_success) return -1;
-        if (dnnl_stream_create(&dnnl_str, dnnl_eng, dnnl_stream_default_flags) != dnnl_success)
+        if (dn.dnnl_engine_create(&dnnl_eng, dnnl_cpu, 0) != dnnl_success) return -1;
+        if (dn.dnnl_stream_create(&dnnl_str, dnnl_eng, dnnl_stream_default_flags) != dnnl_success)
             return -1;
     }
     dnnl_memory_desc_t amd, bmd, cmd;
     dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
     dnnl_dims_t as = {trans_a ? 1 : k, trans_a ? m : 1}, bs = {trans_b ? 1 : n, trans_b ? k : 1};
     dnnl_dims_t cs = {ldc, 1};
-    if (dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_bf16, as) != dnnl_success ||
-        dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_bf16, bs) != dnnl_success ||
-        dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success)
+    if (dn.dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_bf16, as) != dnnl_success ||
+        dn.dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_bf16, bs) != dnnl_success ||
+        dn.dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success)
         return -1;
     dnnl_matmul_desc_t md;
-    if (dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return -1;
+    if (dn.dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return -1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     int rc = -1;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
-    if (dnnl_primitive_attr_create(&attr) != dnnl_success) goto done;
+    if (dn.dnnl_primitive_attr_create(&attr) != dnnl_success) goto done;
     if (beta != 0.0f) { /* c = product + beta c, the sum in fp32 */
-        if (dnnl_post_ops_create(&ops) != dnnl_success ||
-            dnnl_post_ops_append_sum(ops, beta) != dnnl_success ||
-            dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success)
+        if (dn.dnnl_post_ops_create(&ops) != dnnl_success ||
+            dn.dnnl_post_ops_append_sum(ops, beta) != dnnl_success ||
+            dn.dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success)
             goto done;
     }
-    if (dnnl_primitive_desc_create(&pd, &md, attr, dnnl_eng, NULL) != dnnl_success ||
-        dnnl_primitive_create(&p, pd) != dnnl_success ||
-        dnnl_memory_create(&am, &amd, dnnl_eng, (void *)a) != dnnl_success ||
-        dnnl_memory_create(&bm, &bmd, dnnl_eng, (void *)b) != dnnl_success ||
-        dnnl_memory_create(&cm, &cmd, dnnl_eng, c) != dnnl_success)
+    if (dn.dnnl_primitive_desc_create(&pd, &md, attr, dnnl_eng, NULL) != dnnl_success ||
+        dn.dnnl_primitive_create(&p, pd) != dnnl_success ||
+        dn.dnnl_memory_create(&am, &amd, dnnl_eng, (void *)a) != dnnl_success ||
+        dn.dnnl_memory_create(&bm, &bmd, dnnl_eng, (void *)b) != dnnl_success ||
+        dn.dnnl_memory_create(&cm, &cmd, dnnl_eng, c) != dnnl_success)
         goto done;
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-    if (dnnl_primitive_execute(p, dnnl_str, 3, args) == dnnl_success &&
-        dnnl_stream_wait(dnnl_str) == dnnl_success)
+    if (dn.dnnl_primitive_execute(p, dnnl_str, 3, args) == dnnl_success &&
+        dn.dnnl_stream_wait(dnnl_str) == dnnl_success)
         rc = 0;
 done:
-    if (am) dnnl_memory_destroy(am);
-    if (bm) dnnl_memory_destroy(bm);
-    if (cm) dnnl_memory_destroy(cm);
-    if (p) dnnl_primitive_destroy(p);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (ops) dnnl_post_ops_destroy(ops);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (am) dn.dnnl_memory_destroy(am);
+    if (bm) dn.dnnl_memory_destroy(bm);
+    if (cm) dn.dnnl_memory_destroy(cm);
+    if (p) dn.dnnl_primitive_destroy(p);
+    if (pd) dn.dnnl_primitive_desc_destroy(pd);
+    if (ops) dn.dnnl_post_ops_destroy(ops);
+    if (attr) dn.dnnl_primitive_attr_destroy(attr);
     return rc;
 }
 #endif
