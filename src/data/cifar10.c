@@ -153,15 +153,18 @@ int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, in
     return ok ? 1 : -1;
 }
 
-/* Reads `records` records of f into pixels/labels, checking labels. */
-static int read_records(FILE *f, const char *path, int records, uint8_t *pixels, uint8_t *labels)
+static const CifarLayout cifar10_layout = {1, {CIFAR_CLASSES}, {""}, "CIFAR-10"};
+
+int cifar_read_records(FILE *f, const char *path, int records, const CifarLayout *l, int keep,
+                       uint8_t *pixels, uint8_t *labels)
 {
     enum { CHUNK = 256 };
-    uint8_t *buf = xmalloc((size_t)CHUNK * CIFAR_RECORD);
+    const size_t size = (size_t)l->n_labels + CIFAR_PIXELS;
+    uint8_t *buf = xmalloc(CHUNK * size);
     int done = 0, ok = 1;
     while (done < records && ok) {
         int want = records - done < CHUNK ? records - done : CHUNK;
-        size_t got = fread(buf, CIFAR_RECORD, (size_t)want, f);
+        size_t got = fread(buf, size, (size_t)want, f);
         if (got != (size_t)want) {
             if (ferror(f))
                 fprintf(stderr, "%s: read error: %s\n", path, strerror(errno ? errno : EIO));
@@ -171,16 +174,17 @@ static int read_records(FILE *f, const char *path, int records, uint8_t *pixels,
             ok = 0;
             break;
         }
-        for (int r = 0; r < want; r++) {
-            const uint8_t *rec = buf + (size_t)r * CIFAR_RECORD;
-            if (rec[0] >= CIFAR_CLASSES) {
-                fprintf(stderr, "%s: record %d: label %d is not in 0..9 (not a CIFAR-10 binary "
-                                "file?)\n", path, done + r, rec[0]);
-                ok = 0;
-                break;
-            }
-            labels[done + r] = rec[0];
-            memcpy(pixels + (size_t)(done + r) * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
+        for (int r = 0; r < want && ok; r++) {
+            const uint8_t *rec = buf + (size_t)r * size;
+            for (int k = 0; k < l->n_labels && ok; k++)
+                if (rec[k] >= l->classes[k]) {
+                    fprintf(stderr, "%s: record %d: %slabel %d is not in 0..%d (not a %s "
+                                    "binary file?)\n", path, done + r, l->label_names[k],
+                            rec[k], l->classes[k] - 1, l->set);
+                    ok = 0;
+                }
+            labels[done + r] = rec[keep];
+            memcpy(pixels + (size_t)(done + r) * CIFAR_PIXELS, rec + l->n_labels, CIFAR_PIXELS);
         }
         done += want;
     }
@@ -275,8 +279,8 @@ int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
         for (int i = 0; i < CIFAR_NFILES && ok; i++) {
             CifarSplit *s = i < CIFAR_TRAIN_FILES ? train : test;
             int base = i < CIFAR_TRAIN_FILES ? at : 0;
-            ok = read_records(files[i], paths[i], counts[i],
-                              s->pixels + (size_t)base * CIFAR_PIXELS, s->labels + base);
+            ok = cifar_read_records(files[i], paths[i], counts[i], &cifar10_layout, 0,
+                                    s->pixels + (size_t)base * CIFAR_PIXELS, s->labels + base);
             if (i < CIFAR_TRAIN_FILES) at += counts[i];
         }
     }

@@ -30,43 +30,8 @@
 static const char *const c100_files[2] = {"train.bin", "test.bin"};
 static const int c100_records[2] = {50000, 10000};
 
-static int read_c100_records(FILE *f, const char *path, int records, bool coarse,
-                             uint8_t *pixels, uint8_t *labels)
-{
-    enum { CHUNK = 256 };
-    uint8_t *buf = xmalloc((size_t)CHUNK * C100_RECORD);
-    int done = 0, ok = 1;
-    while (done < records && ok) {
-        int want = records - done < CHUNK ? records - done : CHUNK;
-        size_t got = fread(buf, C100_RECORD, (size_t)want, f);
-        if (got != (size_t)want) {
-            if (ferror(f))
-                fprintf(stderr, "%s: read error: %s\n", path, strerror(errno ? errno : EIO));
-            else
-                fprintf(stderr, "%s: unexpected end of file at record %d (file changed while "
-                                "reading?)\n", path, done + (int)got);
-            ok = 0;
-            break;
-        }
-        for (int r = 0; r < want && ok; r++) {
-            const uint8_t *rec = buf + (size_t)r * C100_RECORD;
-            if (rec[0] >= C100_COARSE || rec[1] >= C100_FINE) {
-                fprintf(stderr, "%s: record %d: %s label %d is not in 0..%d (not a CIFAR-100 "
-                                "binary file?)\n", path, done + r,
-                        rec[0] >= C100_COARSE ? "coarse" : "fine",
-                        rec[0] >= C100_COARSE ? rec[0] : rec[1],
-                        rec[0] >= C100_COARSE ? C100_COARSE - 1 : C100_FINE - 1);
-                ok = 0;
-                break;
-            }
-            labels[done + r] = coarse ? rec[0] : rec[1];
-            memcpy(pixels + (size_t)(done + r) * CIFAR_PIXELS, rec + 2, CIFAR_PIXELS);
-        }
-        done += want;
-    }
-    free(buf);
-    return ok;
-}
+static const CifarLayout c100_layout = {2, {C100_COARSE, C100_FINE}, {"coarse ", "fine "},
+                                        "CIFAR-100"};
 
 /* The class names: from dir/NAME when it is there (exactly n non-blank
  * lines), else "0".."n-1". NULL after printing what is wrong. */
@@ -184,10 +149,11 @@ int cifar100_load(const char *dir, bool coarse, CifarSplit *train, CifarSplit *t
     if (ok) {
         cifar_split_alloc(train, counts[0]);
         cifar_split_alloc(test, counts[1]);
-        ok = read_c100_records(files[0], paths[0], counts[0], coarse, train->pixels,
-                               train->labels) &&
-             read_c100_records(files[1], paths[1], counts[1], coarse, test->pixels,
-                               test->labels);
+        int keep = coarse ? 0 : 1; /* the coarse label's byte comes first */
+        ok = cifar_read_records(files[0], paths[0], counts[0], &c100_layout, keep, train->pixels,
+                                train->labels) &&
+             cifar_read_records(files[1], paths[1], counts[1], &c100_layout, keep, test->pixels,
+                                test->labels);
     }
     for (int i = 0; i < 2; i++)
         if (files[i]) fclose(files[i]);

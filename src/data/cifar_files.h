@@ -7,6 +7,8 @@
 #define CNNRUN_CIFAR_FILES_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "cnnrun/data.h"
 
@@ -30,6 +32,20 @@ int cifar_dir_has(const char *dir, const char *name);
  * each file it lists. 1 if read, 0 if there is none (counts untouched), -1
  * on an error (printed as `<dir>/cnnrun-sample.txt:<line>: ...`). */
 int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, int *listed);
+/* A binary layout: each record's label bytes (their class counts, the names
+ * of those labels for messages: "" for CIFAR-10's one, "coarse ", "fine ")
+ * then the 3072 pixel bytes. */
+typedef struct {
+    int n_labels;
+    int classes[2];
+    const char *label_names[2];
+    const char *set; /* "CIFAR-10", "CIFAR-100" */
+} CifarLayout;
+/* Reads `records` records of f (named path in messages) into pixels and
+ * labels (label byte `keep` of each), checking every label byte against
+ * its count. 1, or 0 after printing what is wrong (file, record). */
+int cifar_read_records(FILE *f, const char *path, int records, const CifarLayout *l, int keep,
+                       uint8_t *pixels, uint8_t *labels);
 /* n images' buffers (free with cifar_free). */
 void cifar_split_alloc(CifarSplit *s, int n);
 
