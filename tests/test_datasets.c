@@ -367,6 +367,13 @@ START_TEST(test_folder_without_test)
                               "f"), "%s", out);
     ck_assert_int_eq(cnnrun("run f.ini --db r.db --threads 1 --set data.validation=30"), 1);
     ck_assert_msg(strstr(out, "validation = 30 holds out all 18 training pictures"), "%s", out);
+    /* the pictures' memory is planned against what is available before any
+     * is decoded (fails on the old code: loaded and ran) */
+    setenv("CNNRUN_MEMAVAILABLE_MIB", "0.01", 1); /* 10 KiB: 3 pictures */
+    ck_assert_int_eq(cnnrun("run f.ini --db r.db --threads 1 --set data.validation=6"), 1);
+    unsetenv("CNNRUN_MEMAVAILABLE_MIB");
+    ck_assert_msg(strstr(out, "f: 18 pictures take 0.1 MiB in memory decoded at 32x32 (3 KiB each), "
+                              "more than the 0.0 MiB available"), "%s", out);
 }
 END_TEST
 

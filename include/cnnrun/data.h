@@ -107,6 +107,9 @@ typedef struct {
      * of each class of train/ are the test split (0: a test/ folder is
      * required) */
     int validation;
+    /* folder: the memory its decoded pictures may take (3,072 bytes each),
+     * the memory available; 0: unknown, not checked */
+    double max_bytes;
 } DataSpec;
 
 #define DATA_DIR_MAX 1024

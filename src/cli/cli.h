@@ -128,6 +128,9 @@ void cli_test_split(const Experiment *e, CifarSplit *test);
  * built for shapes (model_build with max_batch 0). */
 typedef enum { MEM_CHECK_NONE, MEM_CHECK_WARN, MEM_CHECK_REFUSE } MemCheck;
 int cli_memory_fits(const char *path, const Model *m, MemCheck how);
+/* mem_fit.c: the memory the system has available in bytes (/proc/meminfo
+ * MemAvailable, else sysconf), 0 when unknown. */
+double cli_available_bytes(void);
 /* Under an address-space limit (ulimit -v), first thing in main: whether
  * OpenBLAS's own threads mapped their buffers as it loaded (if not, they
  * try again for ever, and exit() would wait for them). 0, or -1 after

@@ -15,7 +15,8 @@
 static DataSpec spec_of(const Experiment *e, const char *dir)
 {
     return (DataSpec){.dataset = e->dataset, .dir = dir, .coarse = e->label_coarse,
-                      .skip_bad_images = e->skip_bad_images, .validation = e->validation};
+                      .skip_bad_images = e->skip_bad_images, .validation = e->validation,
+                      .max_bytes = cli_available_bytes()};
 }
 
 int cli_load_data(const char *data_opt, Experiment *e, LoadedData *d)

@@ -31,7 +31,7 @@
 
 /* Available memory in bytes, 0 when unknown. CNNRUN_MEMAVAILABLE_MIB (not
  * documented for users) fakes it, so that the tests never need the memory. */
-static double available_bytes(void)
+double cli_available_bytes(void)
 {
     const char *fake = getenv("CNNRUN_MEMAVAILABLE_MIB");
     if (fake && *fake) return strtod(fake, NULL) * MIB;
@@ -49,7 +49,7 @@ static double available_bytes(void)
 int cli_memory_fits(const char *path, const Model *m, MemCheck how)
 {
     if (how == MEM_CHECK_NONE || m->exp->batch_size < 1) return 0;
-    double avail = available_bytes();
+    double avail = cli_available_bytes();
     if (avail <= 0) return 0; /* unknown: nothing to hold it against */
     /* a rank plans its slice of the batch (ranks on one host share its memory: not counted) */
     const int ranks = dist_size() > 1 ? dist_size() : 1;

@@ -376,13 +376,24 @@ int folder_load(const DataSpec *spec, CifarSplit *train, CifarSplit *test, DataI
                         "classes\n", spec->dir, spec->validation, tr.n);
         ok = 0;
     }
+    Progress pg = {.dir = spec->dir, .start = now_seconds()};
     if (ok) {
         note_ignored(troot, &tr);
         if (has_test) note_ignored(sroot, &te);
-        Progress pg = {.dir = spec->dir, .start = now_seconds()};
         for (int i = 0; i < tr.n; i++) pg.total += tr.c[i].n;
         for (int i = 0; i < te.n; i++) pg.total += te.c[i].n;
         pg.last = pg.start;
+        /* held as bytes at 32 x 32, as CIFAR-10: planned before any decoding */
+        double need = (double)pg.total * CIFAR_PIXELS;
+        if (spec->max_bytes > 0 && need > spec->max_bytes) {
+            fprintf(stderr, "%s: %ld pictures take %.1f MiB in memory decoded at 32x32 (3 KiB "
+                            "each), more than the %.1f MiB available: use a smaller folder, or "
+                            "free memory\n", spec->dir, pg.total, need / 1048576.0,
+                    spec->max_bytes / 1048576.0);
+            ok = 0;
+        }
+    }
+    if (ok) {
         int *ident = xmalloc(sizeof *ident * (size_t)tr.n);
         for (int i = 0; i < tr.n; i++) ident[i] = i;
         ok = decode_split(&tr, ident, spec->skip_bad_images, train, &info->skipped, &pg) == 0;
