@@ -148,6 +148,9 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
     /* run_point's database: its checkpoints, --resume's look-ups, the fault watch */
     CliOptions mine = *o;
     mine.db = path;
+    /* a group on another host writes a file of its own, without the study's
+     * row (merged later): its runs belong to no study there */
+    if (strcmp(path, o->db) != 0) mine.study_id = 0;
     int threads = cli_setup_threads(o->threads);
     cli_catch_stop_signals();
     long index = 0, ran = 0, failed = 0;

@@ -284,7 +284,7 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
                     .version = CN_VERSION, .data_dir = opt->data_dir,
                     .blas_core = blas_core_name(), .engine = engine,
                     .precision = e->precision == PRECISION_BF16 ? "bf16" : "fp32",
-                    .data = opt->data_identity};
+                    .data = opt->data_identity, .study_id = opt->study_id};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;
@@ -340,7 +340,8 @@ static int stop_requested(void *ctx)
 }
 
 /* TrainCallbacks.prune: the run's accuracy at epoch (NaN: its recorded
- * one) against the earlier runs of its experiment there (prune.c). A
+ * one) against the earlier runs of its experiment in its study there
+ * (prune.c): another study's runs are not its peers. A
  * database that cannot be read is reported, and the run goes on. */
 static int prune_epoch(void *ctx, int epoch, double metric)
 {
@@ -351,7 +352,8 @@ static int prune_epoch(void *ctx, int epoch, double metric)
     const int val = r->s->val != NULL;
     if (isnan(metric) && results_epoch_metric(db, r->run_id, epoch, val, &metric) != 0) return 0;
     double *others;
-    int n = results_peer_metrics(db, r->e->name, r->run_id, epoch, val, &others);
+    int n = results_peer_metrics(db, r->e->name, r->opt->study_id, r->run_id, epoch, val,
+                                 &others);
     if (n < 0) return 0;
     PruneVerdict v = prune_decide(rule, epoch, metric, others, n);
     free(others);

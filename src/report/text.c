@@ -34,6 +34,10 @@ void report_print_table(const ReportData *d, FILE *f)
                 fmt_num(mf, sizeof mf, r->mflops, 1), r->stop_reason ? r->stop_reason : "-",
                 fmt_to_target(tt, sizeof tt, r->seconds_to_target, r->epochs_to_target));
     }
+    if (d->study_id > 0 && d->n_everywhere > d->n_recorded)
+        fprintf(f, "(study %lld, %s: %d of the %d runs recorded; --study all for every run, "
+                   "cnnrun studies lists the studies)\n", (long long)d->study_id,
+                d->study_name ? d->study_name : "", d->n_recorded, d->n_everywhere);
     if (d->latest && d->n_recorded > d->n_runs)
         fprintf(f, "(the newest run of each experiment: %d of the %d recorded; --runs all for "
                    "every run)\n", d->n_runs, d->n_recorded);
@@ -61,14 +65,26 @@ void report_print_groups(const ReportGroups *g, const char *db_path, FILE *f)
         return;
     }
     if (g->n == 0) {
-        fprintf(f, "%s: no finished runs to group yet\n", db_path);
+        if (g->study_id > 0)
+            fprintf(f, "%s: no finished runs to group yet in study %lld (%s)\n", db_path,
+                    (long long)g->study_id, g->study_name ? g->study_name : "");
+        else
+            fprintf(f, "%s: no finished runs to group yet\n", db_path);
         return;
     }
+    if (g->study_id > 0) /* the groups of one study (--study; default: the newest) */
+        fprintf(f, "study %lld (%s); --study all for the groups of every study\n",
+                (long long)g->study_id, g->study_name ? g->study_name : "");
+    /* every study's groups (--study all): which study each is of */
+    const int by_study = g->study_id == 0 && g->schema_version >= 14;
+    if (by_study) fprintf(f, "%5s  ", "study");
     fprintf(f, "%-16s %3s  %-18s %-18s %10s  %-12s %s\n", "experiment", "n", "final acc",
             "best acc", "time", "runs", "values");
     for (int i = 0; i < g->n; i++) {
         const ReportGroup *r = &g->groups[i];
         char fin[48], best[48], tm[24];
+        if (by_study && r->study_id > 0) fprintf(f, "%5lld  ", (long long)r->study_id);
+        else if (by_study) fprintf(f, "%5s  ", "-");
         fprintf(f, "%-16.16s %3d  ", r->experiment, r->n);
         print_cell(f, fmt_pct_std(fin, sizeof fin, r->mean_final, r->std_final), 18);
         fputc(' ', f);

@@ -1,0 +1,129 @@
+/* test_studies.c — a study is one `cnnrun run` invocation (issue 36): its
+ * row in `studies`, runs.study_id; two runs of one sweep are two studies,
+ * counted apart by `runs --groups` and by pruning; a sweep resumed goes on
+ * in its study; `cnnrun studies` lists them with their best point; `--study
+ * ID|NAME|all` selects. */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "cli_fixture.h"
+
+/* Lines 1-10; [sweep] at 11, its lines from 12. */
+#define HEAD                                                                                    \
+    "[experiment]\nname = st\nseed = 9\nepochs = 2\n"                                          \
+    "[data]\nbatch_size = 50\ntest_subset = 300\n"                                              \
+    "[schedule]\ntype = constant\nlr = 0.05\n"                                                  \
+    "[sweep]\n"
+#define LAYERS                                                                                  \
+    "[layer.c1]\ntype = conv\nfilters = 8\nstride = 2\nbatchnorm = true\nactivation = relu\n"  \
+    "[layer.pool]\ntype = global_avgpool\n"                                                     \
+    "[layer.fc]\ntype = linear\noutputs = 10\n"
+#define ST_INI(lines) HEAD lines LAYERS
+
+static int q(const char *sql)
+{
+    sqlite3 *s = fixture_open_db("r.db");
+    int v = fixture_q_int(s, sql);
+    sqlite3_close(s);
+    return v;
+}
+
+/* The same sweep run twice into one database: two studies; the groups of
+ * each count one run per point (before: n=2 of "two seeds"). */
+START_TEST(test_two_studies_apart)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 0.1, 0.05\n"));
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --study second") == 0, "%s", out);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies"), 2);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE id = 1 AND name = 'st' AND status = "
+                       "'finished' AND command = 'cnnrun run st.ini --db r.db --threads 1' AND "
+                       "finished_at >= started_at"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE id = 2 AND name = 'second'"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE study_id = (id + 1) / 2"), 4);
+    /* the view: a group per study and point, never one of two studies */
+    ck_assert_int_eq(q("SELECT count(*) FROM run_groups"), 4);
+    ck_assert_int_eq(q("SELECT max(n) FROM run_groups"), 1);
+
+    /* runs --groups: the newest study by default */
+    ck_assert_int_eq(cnnrun("runs --db r.db --groups"), 0);
+    ck_assert_msg(strstr(out, "study 2 (second)") && strstr(out, "  3 ") &&
+                      !strstr(out, "1,3") && !strstr(out, "2,4"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --groups --study all"), 0);
+    ck_assert_msg(!strstr(out, "1,3") && !strstr(out, "2,4"), "%s", out);
+    /* runs: the newest study, a study by id or name, or all */
+    ck_assert_int_eq(cnnrun("runs --db r.db"), 0);
+    ck_assert_msg(!strstr(out, "\n   1  st") && strstr(out, "\n   3  st") &&
+                      strstr(out, "(study 2, second: 2 of the 4 runs recorded"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study st"), 0);
+    ck_assert_msg(strstr(out, "\n   1  st") && !strstr(out, "\n   3  st"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study 2"), 0);
+    ck_assert_msg(!strstr(out, "\n   1  st") && strstr(out, "\n   4  st"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study all"), 0);
+    ck_assert_msg(strstr(out, "\n   1  st") && strstr(out, "\n   4  st"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study 9"), 2);
+    ck_assert_msg(strstr(out, "r.db: there is no study 9") &&
+                      strstr(out, "cnnrun studies --db r.db lists them"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study nope"), 2);
+    ck_assert_msg(strstr(out, "there is no study named nope"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study 1 --csv"), 2);
+    ck_assert_int_eq(cnnrun("run st.ini --db r.db --study ''"), 2);
+
+    /* cnnrun studies: one line each, with its best point */
+    ck_assert_int_eq(cnnrun("studies --db r.db"), 0);
+    ck_assert_msg(strstr(out, "   1  st ") && strstr(out, "   2  second ") &&
+                      strstr(out, "finished") && strstr(out, "(test) schedule.lr="), "%s", out);
+    ck_assert_int_eq(cnnrun("studies --db nothere.db"), 1);
+}
+END_TEST
+
+/* A sweep paused with --until-epoch and resumed: one study, interrupted
+ * while paused (its runs are), then finished. */
+START_TEST(test_resume_same_study)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 0.1, 0.05\n"));
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --until-epoch 1") == 0, "%s", out);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE status = 'interrupted'"), 1);
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --resume") == 0, "%s", out);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE study_id = 1"), 2);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE status = 'finished'"), 1);
+    /* a new invocation without --resume is a new study */
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --sweep schedule.lr=0.02") == 0,
+                  "%s", out);
+    ck_assert_int_eq(q("SELECT count(*) FROM studies"), 2);
+    ck_assert_int_eq(q("SELECT study_id FROM runs WHERE id = 3"), 2);
+}
+END_TEST
+
+/* Pruning compares a run with the earlier runs of its own study: a study
+ * of one hopeless point is not pruned against another study's good runs. */
+START_TEST(test_prune_within_study)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 0.1, 0.05, 0.02\nprune = median\n"
+                                "prune_min_runs = 2\n"));
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --sweep schedule.lr=1e-9") == 0, "%s",
+                  out);
+    ck_assert_msg(!strstr(out, "pruned"), "%s", out);
+    ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE id = 4 AND stop_reason IS NULL"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM epochs WHERE run_id = 4"), 2);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("studies");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+    tcase_add_test(tc, test_two_studies_apart);
+    tcase_add_test(tc, test_resume_same_study);
+    tcase_add_test(tc, test_prune_within_study);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
