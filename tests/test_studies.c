@@ -115,6 +115,37 @@ START_TEST(test_prune_within_study)
 }
 END_TEST
 
+/* The end of a study of several runs names its best point with its values
+ * and the points best first; the objective is said (test here, validation
+ * with [data] validation). `runs` has a column per swept key; `--jobs`
+ * lines name each point's values. */
+START_TEST(test_study_summary)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 1e-9, 0.1\n"));
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1") == 0, "%s", out);
+    const char *best = strstr(out, "best point: run 2 (schedule.lr=0.1): ");
+    ck_assert_msg(strstr(out, "study 1 (st): 2 runs\n") && best &&
+                      strstr(best, "best test accuracy (no [data] validation: chosen on the test "
+                                   "set)\n"), "%s", out);
+    const char *row2 = strstr(best, "\n   2 "), *row1 = strstr(best, "\n   1 ");
+    ck_assert_msg(row2 && row1 && row2 < row1 && strstr(row1, "schedule.lr=1e-9"), "%s", out);
+
+    ck_assert_int_eq(cnnrun("runs --db r.db"), 0);
+    ck_assert_msg(strstr(out, "to target     schedule.lr\n") && strstr(out, "  1e-9\n") &&
+                      strstr(out, "  0.1\n"), "%s", out);
+
+    ck_assert_msg(cnnrun("run st.ini --db v.db --threads 1 --set data.validation=100") == 0,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "best validation accuracy\n") && !strstr(out, "chosen on the test"),
+                  "%s", out);
+
+    ck_assert_msg(cnnrun("run st.ini --db j.db --jobs 2 --threads 1") == 0, "%s", out);
+    ck_assert_msg(strstr(out, "st[1/2]: run ") && strstr(out, " with schedule.lr=1e-9") &&
+                      strstr(out, " with schedule.lr=0.1") && strstr(out, "best point: run "),
+                  "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("studies");
@@ -124,6 +155,7 @@ int main(void)
     tcase_add_test(tc, test_two_studies_apart);
     tcase_add_test(tc, test_resume_same_study);
     tcase_add_test(tc, test_prune_within_study);
+    tcase_add_test(tc, test_study_summary);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -46,6 +46,9 @@ typedef struct {
     int n_lrf;
     ReportLayer *layers;        /* table `layers` (schema version >= 2) */
     int n_layers;
+    /* its run_params rows, sorted by key (report_load_in; schema version 6) */
+    char **param_keys, **param_values;
+    int n_param;
 } ReportRun;
 
 /* ---- groups: runs that differ only in their seed (view run_groups) ---- */

@@ -22,6 +22,7 @@
 #include "cnnrun/data.h"
 #include "cnnrun/dist.h"
 #include "cnnrun/model.h"
+#include "cnnrun/report.h"
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "jobs.h"
@@ -452,13 +453,16 @@ static void default_study_name(const char *arg, char *out, size_t size)
  * rank): a new `studies` row, or with --resume the newest study of the
  * name, running again (a sweep resumed goes on in its study). Rank 0
  * writes; 0 or the exit status. */
+static char study_name[256]; /* the study's, for its summary */
+
 static int open_study(CliOptions *o, ResultsDb *db)
 {
     int64_t id = 0;
     if (dist_world_rank() == 0) {
-        char name[256];
-        if (o->study) str_copy(name, sizeof name, o->study);
-        else default_study_name(o->first_arg, name, sizeof name);
+        char *name = study_name;
+        const size_t size = sizeof study_name;
+        if (o->study) str_copy(name, size, o->study);
+        else default_study_name(o->first_arg, name, size);
         id = o->resume ? results_find_study(db, name) : 0;
         if (id > 0 && results_study_status(db, id, "running") != 0) id = -1;
         if (id == 0) id = results_begin_study(db, name, o->command_line);
@@ -482,6 +486,24 @@ static void close_study(const CliOptions *o, ResultsDb *db, int worst, int stopp
     results_study_status(mine, o->study_id, stopped ? "interrupted"
                                             : worst == CN_EXIT_OK ? "finished" : "failed");
     if (!db) results_close(mine);
+}
+
+/* The end of a study of several runs (a sweep, a random search, a
+ * directory, --jobs): on stdout, its best point with its values and the
+ * points best first (report.h; the objective: the best validation accuracy
+ * where a run has [data] validation, else the best test accuracy, said). */
+static void print_study_end(const CliOptions *o, long total)
+{
+    if (dist_world_rank() != 0 || o->study_id <= 0 || total < 2) return;
+    ReportPoints pts;
+    if (report_load_points(o->db, o->study_id, &pts) == 0 && pts.n > 0) {
+        fflush(stderr);
+        printf("study %lld (%s): %d run%s\n", (long long)o->study_id, study_name, pts.n,
+               pts.n == 1 ? "" : "s");
+        report_print_points(&pts, 10, stdout);
+        fflush(stdout);
+    }
+    report_free_points(&pts);
 }
 
 int cmd_run(CliOptions *o)
@@ -524,6 +546,7 @@ int cmd_run(CliOptions *o)
     if (rc == CN_EXIT_OK && dist_groups() > 1) { /* --ranks-per-run: rank_groups.c */
         rc = rank_groups_run(o, grids, total, db);
         close_study(o, NULL, rc, dist_world_max_int(cli_stop_requested));
+        print_study_end(o, total);
         for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
         free(grids);
         return rc;
@@ -532,6 +555,7 @@ int cmd_run(CliOptions *o)
         results_close(db);
         rc = jobs_run(o, grids, total);
         close_study(o, NULL, rc, cli_stop_requested);
+        print_study_end(o, total);
     }
     if (rc != CN_EXIT_OK || (o->jobs > 1 && total > 1)) {
         for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
@@ -578,6 +602,7 @@ int cmd_run(CliOptions *o)
     else if (total > 1)
         fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - failed,
                 total, o->db);
+    print_study_end(o, total);
     for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
     free(grids);
     return worst;

@@ -163,6 +163,29 @@ static int load_details(sqlite3 *db, const char *path, int schema_version, Repor
     return 0;
 }
 
+/* Each run's run_params rows (the swept keys of the table's columns). */
+static int load_run_params(sqlite3 *db, const char *path, ReportData *d)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT key, value FROM run_params WHERE run_id = ?1 ORDER BY key",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table run_params");
+    for (int i = 0; i < d->n_runs; i++) {
+        ReportRun *r = &d->runs[i];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, r->id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            r->param_keys = xrealloc(r->param_keys, sizeof(char *) * (size_t)(r->n_param + 1));
+            r->param_values =
+                xrealloc(r->param_values, sizeof(char *) * (size_t)(r->n_param + 1));
+            r->param_keys[r->n_param] = col_text(st, 0);
+            r->param_values[r->n_param++] = col_text(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* A `running` row of this machine whose process is gone (its lock file,
  * next to the database, names a pid no process has: it was killed without
  * marking the row) is shown as `dead`, with a line saying so; the row
@@ -344,6 +367,7 @@ static int load(const char *path, const char *spec, const char *study, int how,
     }
     sqlite3_finalize(st);
     mark_dead_runs(db, path, out);
+    if (out->schema_version >= 6 && load_run_params(db, path, out) != 0) goto done;
     sqlite3_int64 recorded = out->n_runs;
     char count_sql[128];
     snprintf(count_sql, sizeof count_sql, "SELECT count(*) FROM runs%s%s",
@@ -412,6 +436,12 @@ static void free_runs(ReportRun *runs, int n)
             free(r->layers[k].output_shape);
         }
         free(r->layers);
+        for (int k = 0; k < r->n_param; k++) {
+            free(r->param_keys[k]);
+            free(r->param_values[k]);
+        }
+        free(r->param_keys);
+        free(r->param_values);
     }
     free(runs);
 }

@@ -207,10 +207,10 @@ void report_print_points(const ReportPoints *pts, int max_rows, FILE *f)
     char vals[1024], acc[32], tm[32];
     if (isfinite(best->objective)) {
         report_point_values(pts, best, vals, sizeof vals);
-        fprintf(f, "best point: run %lld, %s %s (best %s accuracy%s)\n", (long long)best->run_id,
-                vals, fmt_pct(acc, sizeof acc, best->objective),
+        fprintf(f, "best point: run %lld (%s): %s best %s accuracy%s\n",
+                (long long)best->run_id, vals, fmt_pct(acc, sizeof acc, best->objective),
                 best->on_val ? "validation" : "test",
-                best->on_val ? "" : "; no [data] validation: chosen on the test set");
+                best->on_val ? "" : " (no [data] validation: chosen on the test set)");
     }
     if (pts->n < 2) return;
     fprintf(f, "%4s  %9s %4s  %-11s %7s %9s  %s\n", "run", "accuracy", "on", "end", "epochs",

@@ -1,6 +1,7 @@
 /* text.c — the comparison table on a terminal (`cnnrun runs`,
  * report_print_table): one line per run, the columns of `run_summary` (with
- * why a run stopped early and its time to accuracy), then the error of each
+ * why a run stopped early and its time to accuracy) and one per swept key
+ * (the run_params keys whose value differs between the runs shown), then the error of each
  * run that failed, diverged or was interrupted; and
  * `cnnrun runs --groups` (report_print_groups): one line per group of runs
  * that differ only in their seed, the view `run_groups`. */
@@ -10,29 +11,76 @@
 #include "cnnrun/report.h"
 #include "format.h"
 
+static const char *param_of(const ReportRun *r, const char *key)
+{
+    for (int k = 0; k < r->n_param; k++)
+        if (!strcmp(r->param_keys[k], key)) return r->param_values[k];
+    return NULL;
+}
+
+/* The swept keys of the table's runs: the run_params keys whose value
+ * differs between them (every key of a table of one run), in key order. */
+static int swept_keys(const ReportData *d, const char **keys, int max)
+{
+    int n = 0;
+    for (int i = 0; i < d->n_runs; i++)
+        for (int k = 0; k < d->runs[i].n_param; k++) {
+            const char *key = d->runs[i].param_keys[k], *first = param_of(&d->runs[0], key);
+            int seen = 0, differs = d->n_runs == 1;
+            for (int s = 0; s < n && !seen; s++) seen = !strcmp(keys[s], key);
+            for (int j = 1; j < d->n_runs && !differs; j++) {
+                const char *v = param_of(&d->runs[j], key);
+                differs = !v || !first || strcmp(v, first) != 0;
+            }
+            if (seen || !differs || n == max) continue;
+            int at = n++;
+            while (at > 0 && strcmp(keys[at - 1], key) > 0) keys[at] = keys[at - 1], at--;
+            keys[at] = key;
+        }
+    return n;
+}
+
 void report_print_table(const ReportData *d, FILE *f)
 {
     if (d->n_runs == 0) {
         fprintf(f, "%s: no runs recorded yet\n", d->db_path);
         return;
     }
-    fprintf(f, "%4s  %-16s %-11s %7s %9s %5s %9s %10s %7s %9s %8s  %-8s %s\n", "run",
+    const char *keys[16]; /* the swept keys, one column each after the others */
+    int n_keys = swept_keys(d, keys, 16), width[16];
+    for (int k = 0; k < n_keys; k++) {
+        width[k] = (int)strlen(keys[k]);
+        for (int i = 0; i < d->n_runs; i++) {
+            const char *v = param_of(&d->runs[i], keys[k]);
+            if (v && (int)strlen(v) > width[k]) width[k] = (int)strlen(v);
+        }
+    }
+    fprintf(f, "%4s  %-16s %-11s %7s %9s %5s %9s %10s %7s %9s %8s  %-8s %-*s", "run",
             "experiment", "status", "epochs", "best acc", "@ep", "final acc", "time", "img/s",
-            "params", "MFLOPs", "stopped", "to target");
+            "params", "MFLOPs", "stopped", n_keys ? 12 : 0, "to target");
+    for (int k = 0; k < n_keys; k++) /* the last column unpadded */
+        fprintf(f, "  %-*s", k + 1 < n_keys ? width[k] : 0, keys[k]);
+    fputc('\n', f);
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
         char ep[24], best[24], fin[24], tm[24], ips[24], par[24], mf[24], bep[16], tt[48];
         snprintf(ep, sizeof ep, "%d/%d", r->epochs_done, r->epochs_planned);
         if (r->epochs_done > 0) snprintf(bep, sizeof bep, "%d", r->best_epoch);
         else snprintf(bep, sizeof bep, "-");
-        fprintf(f, "%4lld  %-16.16s %-11s %7s %9s %5s %9s %10s %7s %9s %8s  %-8s %s\n",
+        fprintf(f, "%4lld  %-16.16s %-11s %7s %9s %5s %9s %10s %7s %9s %8s  %-8s %-*s",
                 (long long)r->id, r->experiment, r->status, ep,
                 fmt_pct(best, sizeof best, r->best_test_acc), bep,
                 fmt_pct(fin, sizeof fin, r->final_test_acc),
                 fmt_duration(tm, sizeof tm, r->train_seconds),
                 fmt_num(ips, sizeof ips, r->images_per_sec, 0), fmt_params(par, sizeof par, r->params),
                 fmt_num(mf, sizeof mf, r->mflops, 1), r->stop_reason ? r->stop_reason : "-",
+                n_keys ? 12 : 0,
                 fmt_to_target(tt, sizeof tt, r->seconds_to_target, r->epochs_to_target));
+        for (int k = 0; k < n_keys; k++) {
+            const char *v = param_of(r, keys[k]);
+            fprintf(f, "  %-*s", k + 1 < n_keys ? width[k] : 0, v ? v : "-");
+        }
+        fputc('\n', f);
     }
     if (d->study_id > 0 && d->n_everywhere > d->n_recorded)
         fprintf(f, "(study %lld, %s: %d of the %d runs recorded; --study all for every run, "
