@@ -146,6 +146,28 @@ START_TEST(test_study_summary)
 }
 END_TEST
 
+/* `cnnrun report` shows the newest study whole, best first (before: the
+ * newest run of each experiment, one arbitrary point of a sweep). */
+START_TEST(test_report_newest_study)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 1e-9, 0.1\n"));
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --sweep schedule.lr=0.05") == 0, "%s",
+                  out);
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert_int_eq(cnnrun("report --db r.db --text"), 0);
+    const char *r3 = strstr(out, "\n   3  st"), *r2 = strstr(out, "\n   2  st");
+    ck_assert_msg(r3 && r2 && r3 < r2 && !strstr(out, "\n   1  st") &&
+                      strstr(out, "schedule.lr"), "%s", out);
+    ck_assert_int_eq(cnnrun("report --db r.db -o rep"), 0);
+    ck_assert_msg(strstr(out, "rep/index.html: report of study 2 (st): 2 runs, best first"), "%s",
+                  out);
+    ck_assert_int_eq(cnnrun("report --db r.db --text --study 1"), 0);
+    ck_assert_msg(strstr(out, "\n   1  st") && !strstr(out, "\n   2  st"), "%s", out);
+    ck_assert_int_eq(cnnrun("report --db r.db --text --runs 1,3"), 0); /* ids: any study */
+    ck_assert_msg(strstr(out, "\n   1  st") && strstr(out, "\n   3  st"), "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("studies");
@@ -156,6 +178,7 @@ int main(void)
     tcase_add_test(tc, test_resume_same_study);
     tcase_add_test(tc, test_prune_within_study);
     tcase_add_test(tc, test_study_summary);
+    tcase_add_test(tc, test_report_newest_study);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

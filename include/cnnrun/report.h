@@ -84,6 +84,7 @@ typedef struct {
     int n_everywhere; /* the runs the database has in all */
     int64_t study_id; /* the study selected (report_load_in; 0: none, every run) */
     char *study_name;
+    int best_first;   /* runs are best first (REPORT_BEST_FIRST), else by id */
     int latest;      /* runs are the newest of each experiment (--runs latest) */
     /* the groups (view run_groups) of the experiments of `runs`, each with
      * its member runs and values; none before schema version 6 */
@@ -106,10 +107,20 @@ void report_free(ReportData *d);
 /* The same, within a study (issue 36): `study` is "newest" or NULL (the
  * newest study; on a file without studies every run), "all" (every run), a
  * study id or a study's name (its newest study of that name); a study that
- * is not there is CN_EXIT_USAGE (printed). details: the epochs, layers and
- * groups too (report_load), else the rows alone (report_load_table). */
-int report_load_in(const char *db_path, const char *runs_spec, const char *study, int details,
+ * is not there is CN_EXIT_USAGE (printed). flags: REPORT_DETAILS, the epochs, layers
+ * and groups too (as report_load; else the rows alone, as
+ * report_load_table); REPORT_BEST_FIRST, the runs best first (the best
+ * validation accuracy where a run has one, else the best test accuracy;
+ * runs without an epoch last), else by id. */
+enum { REPORT_DETAILS = 1, REPORT_BEST_FIRST = 2 };
+int report_load_in(const char *db_path, const char *runs_spec, const char *study, int flags,
                    ReportData *out);
+/* run r's value of run_params key (NULL: none). */
+const char *report_run_param(const ReportRun *r, const char *key);
+/* The swept keys of d's runs, sorted, at most max into keys (pointing into
+ * d): the run_params keys whose value differs between them (every key of a
+ * single run). Returns how many. */
+int report_swept_keys(const ReportData *d, const char **keys, int max);
 
 /* The comparison table, one line per run, for a terminal. */
 void report_print_table(const ReportData *d, FILE *f);

@@ -2,7 +2,9 @@
  * --text the comparison table) and `cnnrun runs` (the table of every run;
  * --groups: of every group of runs that differ only in their seed; --csv,
  * --json: every run with its values and metrics, --epochs with its epochs;
- * the table and --groups within a study: the newest, or --study ID|NAME|all;
+ * the table and --groups within a study: the newest, or --study ID|NAME|all
+ * (--runs alone: from every study); report: the newest study, whole, best
+ * first;
  * --diff ID ID ...: the configuration keys that differ between runs) on
  * the results database; the work is in src/report/. Exit status: 0, 1 the
  * database is missing or unreadable or the report cannot be written, 2 bad
@@ -45,14 +47,23 @@ int cmd_report(CliOptions *o)
         fprintf(stderr, "cnnrun report: --text prints the table and writes no files; drop -o\n");
         return CN_EXIT_USAGE;
     }
+    /* a study, whole and best first: the newest unless --study says; runs
+     * named by --runs (ids, latest, all) are taken from every study unless
+     * --study says */
     ReportData d;
-    int rc = o->text ? report_load_table(o->db, o->runs, &d) : report_load(o->db, o->runs, &d);
+    int flags = (o->text ? 0 : REPORT_DETAILS) | (o->runs ? 0 : REPORT_BEST_FIRST);
+    int rc = report_load_in(o->db, o->runs ? o->runs : "all",
+                            o->study ? o->study : o->runs ? "all" : "newest", flags, &d);
     if (rc == 0 && o->text) {
         report_print_table(&d, stdout);
     } else if (rc == 0) {
         char *dir = o->output ? xstrdup(o->output) : default_dir(o->db);
         rc = report_write_html(&d, dir);
-        if (rc == 0)
+        if (rc == 0 && d.study_id > 0)
+            printf("%s/index.html: report of study %lld (%s): %d run%s%s\n", dir,
+                   (long long)d.study_id, d.study_name ? d.study_name : "", d.n_runs,
+                   d.n_runs == 1 ? "" : "s", d.best_first ? ", best first" : "");
+        else if (rc == 0)
             printf("%s/index.html: report of %d run%s\n", dir, d.n_runs, d.n_runs == 1 ? "" : "s");
         free(dir);
     }
@@ -152,7 +163,8 @@ int cmd_runs(CliOptions *o)
         return rc == 0 ? flushed() : rc;
     }
     ReportData d; /* the runs of a study: the newest unless --study says */
-    int rc = report_load_in(o->db, o->runs ? o->runs : "all", o->study, 0, &d);
+    int rc = report_load_in(o->db, o->runs ? o->runs : "all",
+                            o->study ? o->study : o->runs ? "all" : "newest", 0, &d);
     if (rc == 0) report_print_table(&d, stdout);
     report_free(&d);
     return rc;

@@ -289,7 +289,7 @@ static int resolve_study(sqlite3 *db, const char *path, int version, const char 
 /* report_load (details: every run's epochs and layers, the groups with their
  * members; LOAD_NO_GROUPS: not the groups), report_load_runs (LOAD_DETAILS |
  * LOAD_NO_GROUPS) and report_load_table (the runs rows alone). */
-enum { LOAD_DETAILS = 1, LOAD_NO_GROUPS = 2 };
+enum { LOAD_DETAILS = REPORT_DETAILS, LOAD_BEST_FIRST = REPORT_BEST_FIRST, LOAD_NO_GROUPS = 4 };
 static int load(const char *path, const char *spec, const char *study, int how,
                 ReportData *out)
 {
@@ -315,18 +315,28 @@ static int load(const char *path, const char *spec, const char *study, int how,
     rc = CN_EXIT_FAIL;
     sqlite3_stmt *st = NULL;
 
-    char in_study[64] = "", where[256];
+    char in_study[64] = "", where[1024];
     if (out->study_id > 0)
         snprintf(in_study, sizeof in_study, "study_id = %lld", (long long)out->study_id);
+    /* best first: the objective (the best validation accuracy where the run
+     * has one, else the best test accuracy), runs without one last */
+    const char *objective = out->schema_version >= 7
+        ? "coalesce((SELECT max(e.val_acc) FROM epochs e WHERE e.run_id = r.id), "
+          "(SELECT max(e.test_acc) FROM epochs e WHERE e.run_id = r.id))"
+        : "(SELECT max(e.test_acc) FROM epochs e WHERE e.run_id = r.id)";
+    char order[512] = " ORDER BY r.id";
+    if (how & LOAD_BEST_FIRST)
+        snprintf(order, sizeof order, " ORDER BY %s IS NULL, %s DESC, r.id", objective,
+                 objective);
+    out->best_first = (how & LOAD_BEST_FIRST) != 0;
     if (all)
-        snprintf(where, sizeof where, "%s%s ORDER BY r.id", *in_study ? " WHERE r." : "",
-                 in_study);
+        snprintf(where, sizeof where, "%s%s%s", *in_study ? " WHERE r." : "", in_study, order);
     else if (n_ids)
         snprintf(where, sizeof where, " WHERE r.id = ?1%s%s", *in_study ? " AND r." : "",
                  in_study);
     else
         snprintf(where, sizeof where, " WHERE r.id IN (SELECT max(id) FROM runs%s%s GROUP BY "
-                 "experiment) ORDER BY r.id", *in_study ? " WHERE " : "", in_study);
+                 "experiment)%s", *in_study ? " WHERE " : "", in_study, order);
     char sql[4096];
     /* before version 7 there is no epochs.val_acc: the best epoch is on test */
     snprintf(sql, sizeof sql, "%s%s", results_run_summary_select(out->schema_version), where);
@@ -411,10 +421,38 @@ int report_load_table(const char *path, const char *spec, ReportData *out)
     return load(path, spec, "all", 0, out);
 }
 
-int report_load_in(const char *path, const char *spec, const char *study, int details,
+int report_load_in(const char *path, const char *spec, const char *study, int flags,
                    ReportData *out)
 {
-    return load(path, spec, study, details ? LOAD_DETAILS : 0, out);
+    return load(path, spec, study, flags & (REPORT_DETAILS | REPORT_BEST_FIRST), out);
+}
+
+const char *report_run_param(const ReportRun *r, const char *key)
+{
+    for (int k = 0; k < r->n_param; k++)
+        if (!strcmp(r->param_keys[k], key)) return r->param_values[k];
+    return NULL;
+}
+
+int report_swept_keys(const ReportData *d, const char **keys, int max)
+{
+    int n = 0;
+    for (int i = 0; i < d->n_runs; i++)
+        for (int k = 0; k < d->runs[i].n_param; k++) {
+            const char *key = d->runs[i].param_keys[k];
+            const char *first = report_run_param(&d->runs[0], key);
+            int seen = 0, differs = d->n_runs == 1;
+            for (int s = 0; s < n && !seen; s++) seen = !strcmp(keys[s], key);
+            for (int j = 1; j < d->n_runs && !differs; j++) {
+                const char *v = report_run_param(&d->runs[j], key);
+                differs = !v || !first || strcmp(v, first) != 0;
+            }
+            if (seen || !differs || n == max) continue;
+            int at = n++;
+            while (at > 0 && strcmp(keys[at - 1], key) > 0) keys[at] = keys[at - 1], at--;
+            keys[at] = key;
+        }
+    return n;
 }
 
 static void free_runs(ReportRun *runs, int n)

@@ -11,35 +11,6 @@
 #include "cnnrun/report.h"
 #include "format.h"
 
-static const char *param_of(const ReportRun *r, const char *key)
-{
-    for (int k = 0; k < r->n_param; k++)
-        if (!strcmp(r->param_keys[k], key)) return r->param_values[k];
-    return NULL;
-}
-
-/* The swept keys of the table's runs: the run_params keys whose value
- * differs between them (every key of a table of one run), in key order. */
-static int swept_keys(const ReportData *d, const char **keys, int max)
-{
-    int n = 0;
-    for (int i = 0; i < d->n_runs; i++)
-        for (int k = 0; k < d->runs[i].n_param; k++) {
-            const char *key = d->runs[i].param_keys[k], *first = param_of(&d->runs[0], key);
-            int seen = 0, differs = d->n_runs == 1;
-            for (int s = 0; s < n && !seen; s++) seen = !strcmp(keys[s], key);
-            for (int j = 1; j < d->n_runs && !differs; j++) {
-                const char *v = param_of(&d->runs[j], key);
-                differs = !v || !first || strcmp(v, first) != 0;
-            }
-            if (seen || !differs || n == max) continue;
-            int at = n++;
-            while (at > 0 && strcmp(keys[at - 1], key) > 0) keys[at] = keys[at - 1], at--;
-            keys[at] = key;
-        }
-    return n;
-}
-
 void report_print_table(const ReportData *d, FILE *f)
 {
     if (d->n_runs == 0) {
@@ -47,11 +18,11 @@ void report_print_table(const ReportData *d, FILE *f)
         return;
     }
     const char *keys[16]; /* the swept keys, one column each after the others */
-    int n_keys = swept_keys(d, keys, 16), width[16];
+    int n_keys = report_swept_keys(d, keys, 16), width[16];
     for (int k = 0; k < n_keys; k++) {
         width[k] = (int)strlen(keys[k]);
         for (int i = 0; i < d->n_runs; i++) {
-            const char *v = param_of(&d->runs[i], keys[k]);
+            const char *v = report_run_param(&d->runs[i], keys[k]);
             if (v && (int)strlen(v) > width[k]) width[k] = (int)strlen(v);
         }
     }
@@ -77,7 +48,7 @@ void report_print_table(const ReportData *d, FILE *f)
                 n_keys ? 12 : 0,
                 fmt_to_target(tt, sizeof tt, r->seconds_to_target, r->epochs_to_target));
         for (int k = 0; k < n_keys; k++) {
-            const char *v = param_of(r, keys[k]);
+            const char *v = report_run_param(r, keys[k]);
             fprintf(f, "  %-*s", k + 1 < n_keys ? width[k] : 0, v ? v : "-");
         }
         fputc('\n', f);
