@@ -4,13 +4,17 @@
  * in its study; `cnnrun studies` lists them with their best point; `--study
  * ID|NAME|all` selects. */
 #include <check.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_run.h"
 #include "cli_fixture.h"
+#include "cnnrun/util.h"
 
 /* Lines 1-10; [sweep] at 11, its lines from 12. */
 #define HEAD                                                                                    \
@@ -41,7 +45,7 @@ START_TEST(test_two_studies_apart)
     ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --study second") == 0, "%s", out);
     ck_assert_int_eq(q("SELECT count(*) FROM studies"), 2);
     ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE id = 1 AND name = 'st' AND status = "
-                       "'finished' AND command = 'cnnrun run st.ini --db r.db --threads 1' AND "
+                       "'finished' AND command LIKE '%/cnnrun run st.ini --db r.db --threads 1' AND "
                        "finished_at >= started_at"), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE id = 2 AND name = 'second'"), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE study_id = (id + 1) / 2"), 4);
@@ -168,6 +172,92 @@ START_TEST(test_report_newest_study)
 }
 END_TEST
 
+static char *read_in_dir(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *text = read_text_file(p, NULL);
+    return text ? text : xstrdup("");
+}
+
+/* `cnnrun run x.ini > log`: the epochs and the study's summary in log;
+ * progress and notes on stderr. */
+START_TEST(test_epochs_on_stdout)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 1e-9, 0.1\n"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA %s run st.ini --db r.db --threads 1 "
+             "> o.log 2> e.log", dir, getenv("CNNRUN_BIN"));
+    ck_assert_int_eq(system(cmd), 0);
+    char *o = read_in_dir("o.log"), *e = read_in_dir("e.log");
+    ck_assert_msg(strstr(o, "epoch   1/2  lr ") && strstr(o, "epoch   2/2  lr ") &&
+                      strstr(o, "best point: run 2 (schedule.lr=0.1)") &&
+                      !strstr(o, "grid point"), "stdout:\n%s", o);
+    ck_assert_msg(!strstr(e, "epoch   1/2  lr ") && !strstr(e, "best point") &&
+                      strstr(e, "st.ini: grid point 1 of 2"), "stderr:\n%s", e);
+    free(o);
+    free(e);
+}
+END_TEST
+
+/* SIGTERM stops a sweep; the hint it prints, run literally by a shell,
+ * continues it (its --set, --sweep and a --db with a space kept) in the
+ * same study. */
+START_TEST(test_resume_hint_works)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 1e-9\n"));
+    pid_t run = fork();
+    ck_assert_int_ge(run, 0);
+    if (run == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        unsetenv("CNNRUN_DATA");
+        if (!freopen("log", "w", stderr) || dup2(fileno(stderr), 1) < 0) _exit(127);
+        execl(getenv("CNNRUN_BIN"), getenv("CNNRUN_BIN"), "run", "st.ini", "--db", "my db/r.db",
+              "--set", "experiment.epochs=6", "--sweep", "schedule.lr=0.1,0.05", "--threads", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    int epochs = 0;
+    for (int i = 0; i < 6000 && epochs < 1; i++) {
+        usleep(10000);
+        epochs = fixture_poll_int("my db/r.db", "SELECT count(*) FROM epochs");
+    }
+    ck_assert_int_ge(epochs, 1);
+    ck_assert_int_eq(kill(run, SIGTERM), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(run, &status, 0), run);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    char *log = read_in_dir("log");
+    const char *at = strstr(log, "cnnrun: interrupted; `");
+    ck_assert_msg(at, "%s", log);
+    at += strlen("cnnrun: interrupted; `");
+    const char *end = strchr(at, '`');
+    ck_assert_ptr_nonnull(end);
+    char hint[1024];
+    snprintf(hint, sizeof hint, "%.*s", (int)(end - at), at);
+    char want[1024];
+    snprintf(want, sizeof want, "%s run st.ini --db 'my db/r.db' --set experiment.epochs=6 "
+             "--sweep schedule.lr=0.1,0.05 --threads 1 --resume", getenv("CNNRUN_BIN"));
+    ck_assert_str_eq(hint, want);
+    free(log);
+    /* the hint as a shell reads it */
+    char script[1200];
+    snprintf(script, sizeof script, "%s\n", hint);
+    write_file("hint.sh", script);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd %s && env -u CNNRUN_DATA sh hint.sh > h.log 2>&1", dir);
+    int rc = system(cmd);
+    log = read_in_dir("h.log");
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s", log);
+    free(log);
+    ck_assert_int_eq(fixture_poll_int("my db/r.db", "SELECT count(*) FROM runs WHERE status = "
+                                                    "'finished' AND study_id = 1"), 2);
+    ck_assert_int_eq(fixture_poll_int("my db/r.db", "SELECT count(*) FROM epochs"), 12);
+    ck_assert_int_eq(fixture_poll_int("my db/r.db", "SELECT count(*) FROM studies WHERE status = "
+                                                    "'finished'"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("studies");
@@ -179,6 +269,8 @@ int main(void)
     tcase_add_test(tc, test_prune_within_study);
     tcase_add_test(tc, test_study_summary);
     tcase_add_test(tc, test_report_newest_study);
+    tcase_add_test(tc, test_epochs_on_stdout);
+    tcase_add_test(tc, test_resume_hint_works);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

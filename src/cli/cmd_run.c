@@ -356,7 +356,8 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     snprintf(data_desc, sizeof data_desc, "%s (%s)", d.dir, d.origin);
     int n_params;
     const ConfigOverride *params = grid_point(g, point, &n_params);
-    RecordOptions opt = {.db = db, .study_id = o->study_id, .db_path = o->db, .threads = threads, .ranks = dist_size(),
+    RecordOptions opt = {.db = db, .study_id = o->study_id, .resume_hint = o->resume_command,
+                         .db_path = o->db, .threads = threads, .ranks = dist_size(),
                          .data_dir = data_desc, .stop = &cli_stop_requested,
                          .checkpoint_dir = dist_rank() == 0 ? ckdir : NULL, /* rank 0 writes */
                          .resume_run_id = resume_id, .resume_lock = lock,
@@ -508,6 +509,7 @@ static void print_study_end(const CliOptions *o, long total)
 
 int cmd_run(CliOptions *o)
 {
+    o->resume_command = cli_resume_command(o); /* the hints' (freed by cli_free) */
     if (same_file_twice(o) != CN_EXIT_OK) return CN_EXIT_USAGE;
     /* groups of ranks first: each file is checked as the group trains it */
     if (o->ranks_per_run > 0) dist_split(o->ranks_per_run);
@@ -594,8 +596,8 @@ int cmd_run(CliOptions *o)
     close_study(o, db, worst, cli_stop_requested);
     results_close(db);
     if (cli_stop_requested && sweeps)
-        fprintf(stderr, "cnnrun: interrupted; `cnnrun run --resume` with the same files and "
-                        "options continues where it stopped\n");
+        fprintf(stderr, "cnnrun: interrupted; `%s` continues where it stopped\n",
+                o->resume_command);
     if (total > 1 && !sweeps)
         fprintf(stderr, "cnnrun: %ld of %d experiments succeeded (results in %s)\n",
                 o->n_files - failed, o->n_files, o->db);

@@ -537,8 +537,8 @@ int jobs_run(CliOptions *o, Grid *grids, long total)
         }
     }
     if (cli_stop_requested || j.died)
-        fprintf(stderr, "cnnrun: `cnnrun run --resume` with the same files and options "
-                        "continues the runs not finished\n");
+        fprintf(stderr, "cnnrun: `%s` continues the runs not finished\n",
+                o->resume_command ? o->resume_command : "cnnrun run ... --resume");
     fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - j.failed,
             total, o->db);
     free(j.w);

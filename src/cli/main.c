@@ -159,6 +159,7 @@ int main(int argc, char **argv)
             /* nothing to report it to */
         }
     }
+    if (argc > 0 && argv[0] && *argv[0]) cli_argv0 = argv[0];
     int rc = dispatch(argc, argv);
     dist_finalize();
     return rc;

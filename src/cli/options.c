@@ -132,12 +132,43 @@ static void append_shell_word(char **line, size_t *len, const char *a)
     *len = (size_t)(p - *line);
 }
 
+const char *cli_argv0 = "cnnrun";
+
 char *cli_command_line(const char *command, int argc, char **argv)
 {
-    size_t len = strlen("cnnrun ") + strlen(command);
-    char *line = xmalloc(len + 1);
-    sprintf(line, "cnnrun %s", command);
+    size_t len = 0;
+    char *line = xstrdup("");
+    append_shell_word(&line, &len, cli_argv0);
+    memmove(line, line + 1, len--); /* no space before the program */
+    append_shell_word(&line, &len, command);
     for (int i = 0; i < argc; i++) append_shell_word(&line, &len, argv[i]);
+    return line;
+}
+
+char *cli_resume_command(const CliOptions *o)
+{
+    size_t len = 0;
+    char *line = xstrdup("");
+    if (dist_world_size() > 1) { /* the same ranks again */
+        char np[32];
+        snprintf(np, sizeof np, "%d", dist_world_size());
+        append_shell_word(&line, &len, "mpirun");
+        append_shell_word(&line, &len, "-np");
+        append_shell_word(&line, &len, np);
+    }
+    append_shell_word(&line, &len, cli_argv0);
+    append_shell_word(&line, &len, "run");
+    for (int i = 0; i < o->argc; i++) {
+        const char *a = o->argv[i];
+        if (!strcmp(a, "--until-epoch")) { /* the share's end: continuing goes on past it */
+            i++;
+            continue;
+        }
+        if (!strncmp(a, "--until-epoch=", 14)) continue;
+        append_shell_word(&line, &len, a);
+    }
+    if (!o->resume) append_shell_word(&line, &len, "--resume");
+    memmove(line, line + 1, len); /* no space before the first word */
     return line;
 }
 
@@ -147,6 +178,8 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
     o->db = "results/results.db";
     o->jobs = 1;
     o->command_line = cli_command_line(command, argc, argv);
+    o->argc = argc;
+    o->argv = argv;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -328,6 +361,7 @@ void cli_free(CliOptions *o)
     free(o->files);
     free(o->diff);
     free(o->command_line);
+    free(o->resume_command);
     /* --set buffers: section points at the start of each strdup'ed buffer */
     for (int i = 0; i < o->n_sets; i++) free((void *)o->sets[i].section);
 }

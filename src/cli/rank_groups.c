@@ -190,9 +190,8 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
     int stopped = dist_world_max_int(cli_stop_requested);
     if (dist_world_rank() == 0) {
         if (stopped)
-            fprintf(stderr, "cnnrun: interrupted; `mpirun -np %d cnnrun run ... --ranks-per-run "
-                            "%d --resume` with the same files and options continues the runs "
-                            "not finished\n", dist_world_size(), k);
+            fprintf(stderr, "cnnrun: interrupted; `%s` continues the runs not finished\n",
+                    o->resume_command);
         fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", succeeded, total,
                 o->db);
         print_merge(o, groups, k, total);

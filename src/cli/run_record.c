@@ -34,6 +34,15 @@ typedef struct {
     WatchedRun watch; /* what a dead rank or mpirun's stop marks (cli.h) */
 } Record;
 
+/* The command that continues the run (RecordOptions.resume_hint). */
+static const char *resume_hint(const Record *r)
+{
+    static char fallback[CN_PATH_MAX + 32];
+    if (r->opt->resume_hint) return r->opt->resume_hint;
+    snprintf(fallback, sizeof fallback, "cnnrun run %s --resume", r->e->path);
+    return fallback;
+}
+
 static int has_checkpoints(const Record *r)
 {
     return r->opt->checkpoint_dir && r->opt->checkpoint_dir[0];
@@ -125,9 +134,13 @@ static const char *save_epoch_checkpoints(void *ctx, const Session *s, const Tra
     if (rec->improved) {
         ok = save_checkpoint(r, s, pos, "best", path, sizeof path) == 0;
     }
-    if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0)
+    if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0) {
+        fprintf(stderr, "%s: continue with `%s` once the checkpoint can be written\n",
+                r->e->path, resume_hint(r));
         return "could not write the checkpoint; free disk space (or raise `ulimit -f`) or fix "
-               "the directory's permissions, then continue with `cnnrun run --resume`";
+               "the directory's permissions, then continue with `cnnrun run --resume` (the same "
+               "files and options)";
+    }
     return NULL;
 }
 
@@ -140,15 +153,11 @@ static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
     if (save_checkpoint(r, r->s, pos, "last", path, sizeof path) != 0)
         return "interrupted by a signal; the partial epoch could not be saved (the previous "
                "checkpoint is kept)";
-    char launcher[32] = "", groups[40] = ""; /* over MPI: the same ranks (and groups) */
-    if (dist_world_size() > 1) snprintf(launcher, sizeof launcher, "mpirun -np %d ",
-                                        dist_world_size());
-    if (dist_groups() > 1) snprintf(groups, sizeof groups, " --ranks-per-run %d", dist_size());
     fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; continue with "
-                    "`%scnnrun run%s --resume`\n",
+                    "`%s`\n",
             r->e->path, pos->steps_in_epoch,
             train_epoch_steps(&r->s->run, r->s->steps_per_epoch, pos->epoch + 1), pos->epoch + 1,
-            path, launcher, groups);
+            path, resume_hint(r));
     return "interrupted by a signal";
 }
 
@@ -398,7 +407,7 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
                  r->s->run.epochs);
         why = paused;
         if (!r->opt->quiet)
-            fprintf(stderr, "%s: %s; continue with `cnnrun run --resume`\n", r->e->path, why);
+            fprintf(stderr, "%s: %s; continue with `%s`\n", r->e->path, why, resume_hint(r));
     } else if (why) {
         fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
     }
