@@ -258,6 +258,53 @@ START_TEST(test_resume_hint_works)
 }
 END_TEST
 
+/* [experiment] keep_checkpoints: what a finished run keeps; an unfinished
+ * one keeps `last`; the run's .lock goes when it ends; the key may change
+ * between a pause and its --resume (it does not change the run). */
+#define K_INI(keep)                                                                             \
+    "[experiment]\nname = k\nseed = 9\nepochs = 2\n" keep                                     \
+    "[data]\nbatch_size = 50\ntest_subset = 300\n"                                              \
+    "[schedule]\ntype = constant\nlr = 0.05\n" LAYERS
+START_TEST(test_keep_checkpoints)
+{
+    write_file("k.ini", K_INI(""));
+    ck_assert_msg(cnnrun("run k.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert(exists("r-checkpoints/k-1-best.ckpt") && exists("r-checkpoints/k-1-last.ckpt"));
+    ck_assert_msg(!exists("r-checkpoints/k-1.lock"), "the lock file outlived its run");
+    write_file("k.ini", K_INI("keep_checkpoints = best\n"));
+    ck_assert_msg(cnnrun("run k.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert(exists("r-checkpoints/k-2-best.ckpt") && !exists("r-checkpoints/k-2-last.ckpt"));
+    write_file("k.ini", K_INI("keep_checkpoints = last\n"));
+    ck_assert_msg(cnnrun("run k.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert(!exists("r-checkpoints/k-3-best.ckpt") && exists("r-checkpoints/k-3-last.ckpt"));
+    write_file("k.ini", K_INI("keep_checkpoints = last,best\n")); /* = best, last */
+    ck_assert_msg(cnnrun("check k.ini") == 0, "%s", out);
+    ck_assert_msg(strstr(out, "keep_checkpoints = best, last"), "%s", out);
+    write_file("k.ini", K_INI("keep_checkpoints = best, bogus\n"));
+    ck_assert_int_eq(cnnrun("check k.ini"), 2);
+    ck_assert_msg(strstr(out, "k.ini:5: ") &&
+                      strstr(out, "(expected one of: best, last | best | last | none)"), "%s",
+                  out);
+
+    /* paused: `last` stays for --resume; resumed under `none`, nothing stays */
+    write_file("k.ini", K_INI("keep_checkpoints = best\n"));
+    ck_assert_msg(cnnrun("run k.ini --db r.db --threads 1 --until-epoch 1") == 0, "%s", out);
+    ck_assert(exists("r-checkpoints/k-4-last.ckpt") && !exists("r-checkpoints/k-4.lock"));
+    write_file("k.ini", K_INI("keep_checkpoints = none\n"));
+    ck_assert_msg(cnnrun("run k.ini --db r.db --threads 1 --resume") == 0, "%s", out);
+    ck_assert_msg(strstr(out, "resuming run 4 at epoch 2"), "%s", out);
+    ck_assert(!exists("r-checkpoints/k-4-best.ckpt") && !exists("r-checkpoints/k-4-last.ckpt") &&
+              !exists("r-checkpoints/k-4.lock"));
+
+    /* the report's directory is not for git */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/.gitignore", getenv("CNNRUN_SOURCE_DIR"));
+    char *ignore = read_text_file(p, NULL);
+    ck_assert_msg(ignore && strstr(ignore, "\n/results/report/\n"), "%s", ignore ? ignore : p);
+    free(ignore);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("studies");
@@ -271,6 +318,7 @@ int main(void)
     tcase_add_test(tc, test_report_newest_study);
     tcase_add_test(tc, test_epochs_on_stdout);
     tcase_add_test(tc, test_resume_hint_works);
+    tcase_add_test(tc, test_keep_checkpoints);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

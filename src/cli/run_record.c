@@ -161,6 +161,26 @@ static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
     return "interrupted by a signal";
 }
 
+/* A finished run keeps the checkpoints [experiment] keep_checkpoints names
+ * (best, last: both); the others are removed. An unfinished run keeps them
+ * all: --resume continues from `last`. */
+static void drop_checkpoints(const Record *r)
+{
+    if (!has_checkpoints(r) || r->run_id <= 0) return;
+    const KeepCheckpoints keep = r->e->keep_checkpoints;
+    const char *which[2] = {keep == KEEP_LAST || keep == KEEP_NONE ? "best" : NULL,
+                            keep == KEEP_BEST || keep == KEEP_NONE ? "last" : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!which[i]) continue;
+        char path[CN_PATH_MAX + 256];
+        checkpoint_path(path, sizeof path, r->opt->checkpoint_dir, r->e->name, r->run_id,
+                        which[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            fprintf(stderr, "%s: warning: cannot remove %s (keep_checkpoints): %s\n",
+                    r->e->path, path, strerror(errno));
+    }
+}
+
 /* ---- the runs row ---------------------------------------------------------- */
 
 /* n with a comma between thousands: 45,000. */
@@ -412,6 +432,7 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
         fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
     }
     int rc = finish_runs_row(r, end, pos->train_seconds, why);
+    if (end == TRAIN_FINISHED && rc == CN_EXIT_OK) drop_checkpoints(r);
     const RunObserver *obs = r->opt->observer;
     /* the observer's word for the end: the status, or how the run stopped early */
     const char *how = end == TRAIN_PAUSED ? "paused"
@@ -454,7 +475,12 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
         rc = train_and_record(&r, train, test, &pos);
         cli_watch_stop();
     }
-    if (r.lock_fd >= 0) close(r.lock_fd); /* after the status is final */
+    /* after the status is final: the lock file goes with the run (a file
+     * left behind names a killed run) */
+    if (r.lock_fd >= 0 && opt->checkpoint_dir && r.run_id > 0)
+        run_unlock(opt->checkpoint_dir, e->name, r.run_id, r.lock_fd);
+    else if (r.lock_fd >= 0)
+        close(r.lock_fd);
     session_close(&s);
     return rc;
 }
