@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,21 @@ static int q(const char *sql)
     int v = fixture_q_int(s, sql);
     sqlite3_close(s);
     return v;
+}
+
+/* The *.lock files in dir/sub. */
+static int lock_files(const char *sub)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    DIR *d = opendir(p);
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        size_t len = strlen(de->d_name);
+        n += len > 5 && !strcmp(de->d_name + len - 5, ".lock");
+    }
+    if (d) closedir(d);
+    return n;
 }
 
 /* The same sweep run twice into one database: two studies; the groups of
@@ -96,6 +112,11 @@ START_TEST(test_resume_same_study)
     ck_assert_int_eq(q("SELECT count(*) FROM studies"), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE study_id = 1"), 2);
     ck_assert_int_eq(q("SELECT count(*) FROM studies WHERE status = 'finished'"), 1);
+    /* the runs claimed to be resumed or looked at leave no lock file */
+    ck_assert_int_eq(lock_files("r-checkpoints"), 0);
+    ck_assert_int_eq(cnnrun("run st.ini --db r.db --threads 1 --resume"), 0); /* nothing left */
+    ck_assert_msg(strstr(out, "already run (run 2, finished)"), "%s", out);
+    ck_assert_int_eq(lock_files("r-checkpoints"), 0);
     /* a new invocation without --resume is a new study */
     ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1 --sweep schedule.lr=0.02") == 0,
                   "%s", out);

@@ -329,7 +329,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     LoadedData d;
     int lrc = dist_max_int(cli_load_data(o->data, &e, &d)); /* on every rank's machine */
     if (lrc != 0) {
-        if (lock >= 0) close(lock);
+        if (lock >= 0) run_unlock(ckdir, e.name, resume_id, lock); /* not run: it goes */
         cli_free_data(&d);
         experiment_free(&e);
         return lrc;
@@ -344,7 +344,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
               train_check_data(&e, train->n) != 0 || /* drop_last: no full batch */
               train_check_ranks(&e, train->n, dist_size()) != 0;
     if (dist_max_int(bad)) {
-        if (lock >= 0) close(lock);
+        if (lock >= 0) run_unlock(ckdir, e.name, resume_id, lock); /* not run: it goes */
         cli_free_data(&d);
         cifar_free(&val);
         experiment_free(&e);
