@@ -113,15 +113,16 @@ want=$(echo "$want" | tr '|' '\n' | awk '{ print $1, $2, $3 + 0, $4 + 0 }' | pas
 test -s epochs.csv && test -s runs.csv ||
     { echo "test_recipes: the CSV export recipe wrote no epochs.csv / runs.csv"; exit 1; }
 
-# cnnrun runs / report on the same database (the last recipe deleted run 2)
-"$CNNRUN_BIN" runs > runs.txt
+# cnnrun runs / report on the same database (the last recipe deleted run 2); each `cnnrun
+# run` above is a study of its own: --study all for every run
+"$CNNRUN_BIN" runs --study all > runs.txt
 grep -q "quick/lr-find" runs.txt || { cat runs.txt; echo "test_recipes: cnnrun runs misses a run"; exit 1; }
-grep -q "^   9  tta .* target  *[0-9]* s (ep 1)$" runs.txt ||
+grep -q "^   9  tta .* target  *[0-9]* s (ep 1)  " runs.txt ||
     { cat runs.txt; echo "test_recipes: cnnrun runs misses run 9's stop_reason and time to target"; exit 1; }
-"$CNNRUN_BIN" runs --groups > groups.txt
+"$CNNRUN_BIN" runs --groups --study all > groups.txt
 grep -q "5,6 .*experiment.name=sweep, schedule.lr_max=0.05" groups.txt && grep -q "±" groups.txt ||
     { cat groups.txt; echo "test_recipes: cnnrun runs --groups misses the sweep's groups"; exit 1; }
-"$CNNRUN_BIN" report -o rep > report.log
+"$CNNRUN_BIN" report --study all -o rep > report.log
 for f in rep/index.html rep/overlay.svg rep/run-3.svg rep/lr-find-4.svg rep/groups-acc.svg \
          rep/groups-loss.svg rep/sweep-1.svg; do
     test -s "$f" || { echo "test_recipes: cnnrun report did not write $f"; exit 1; }

@@ -209,7 +209,7 @@ START_TEST(test_lifecycle_and_persistence)
     ck_assert_double_eq_tol(q_double(db, "SELECT final_test_acc FROM runs WHERE id = 1"), 0.6, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT best_test_acc FROM runs WHERE id = 1"), 0.7, 1e-12);
     ck_assert_double_eq_tol(q_double(db, "SELECT train_seconds FROM runs WHERE id = 1"), 12.5, 1e-12);
-    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 13); /* RESULTS_SCHEMA_VERSION */
+    ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 14); /* RESULTS_SCHEMA_VERSION */
     s = q_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(s, "wal");
     free(s);
@@ -695,6 +695,9 @@ START_TEST(test_migrate_version_1)
     ck_assert_int_eq(q_int(db, "SELECT ranks FROM runs WHERE id = 1"), 1); /* version 8 */
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM runs WHERE blas_core IS NULL"), 1); /* 9 */
     ck_assert_int_eq(q_int(db, "SELECT count(*) FROM run_groups"), 0); /* not finished */
+    /* version 14: studies; an older run belongs to none */
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM studies"), 0);
+    ck_assert_int_eq(q_int(db, "SELECT count(*) FROM runs WHERE study_id IS NULL"), 1);
     /* the summary is computed from the epochs while a run has no final values */
     ck_assert_int_eq(q_int(db, "SELECT epochs_done FROM run_summary WHERE run_id = 1"), 2);
     ck_assert_int_eq(q_int(db, "SELECT best_epoch FROM run_summary WHERE run_id = 1"), 2);

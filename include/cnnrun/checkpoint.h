@@ -97,6 +97,10 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id);
 /* run_lock that prints nothing when the lock is held: RUN_LOCK_HELD, and
  * the holder's pid in *holder (0: not known). */
 int run_lock_try(const char *dir, const char *experiment, int64_t run_id, long *holder);
+/* The run has ended (its row is final): its lock file removed, then the
+ * lock fd closed (fd < 0: nothing). A file left behind means a run that was
+ * killed (run_lock_dead_pid). */
+void run_unlock(const char *dir, const char *experiment, int64_t run_id, int fd);
 /* The pid in run run_id's lock file when no such process exists any more
  * (on this machine): the run ended without marking its row (SIGKILL, the
  * OOM killer, a power cut). 0 when there is no lock file or the process may

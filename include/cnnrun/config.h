@@ -95,6 +95,9 @@ typedef struct {
 } OptimizerInfo;
 /* test-time augmentation of the final evaluation (src/train/tta.c) */
 typedef enum { TTA_NONE, TTA_MIRROR, TTA_MIRROR_TRANSLATE, TTA_COUNT } TtaMode;
+/* [experiment] keep_checkpoints: which of a run's checkpoints stay once it
+ * has finished (an unfinished run keeps `last`, which --resume needs) */
+typedef enum { KEEP_BEST_LAST, KEEP_BEST, KEEP_LAST, KEEP_NONE, KEEP_COUNT } KeepCheckpoints;
 /* [data] normalize: none, CIFAR-10's constants, or the training images'
  * own per-channel statistics (computed when the data is loaded) */
 typedef enum { NORM_NONE, NORM_CIFAR10, NORM_DATASET } NormalizeMode;
@@ -170,6 +173,7 @@ typedef struct {
     int eval_every;         /* evaluate every N epochs, 0: only the last; default 1 */
     TtaMode tta;            /* views of the final evaluation; default none */
     Precision precision;    /* of the matrix products (kernels.h); default fp32 */
+    KeepCheckpoints keep_checkpoints; /* default best, last */
     int patience;           /* stop after N evaluated epochs without a better accuracy; 0 = off */
     double target_accuracy; /* stop when the evaluated accuracy reaches it; 0 = off */
 

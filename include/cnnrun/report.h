@@ -46,6 +46,9 @@ typedef struct {
     int n_lrf;
     ReportLayer *layers;        /* table `layers` (schema version >= 2) */
     int n_layers;
+    /* its run_params rows, sorted by key (report_load_in; schema version 6) */
+    char **param_keys, **param_values;
+    int n_param;
 } ReportRun;
 
 /* ---- groups: runs that differ only in their seed (view run_groups) ---- */
@@ -54,6 +57,7 @@ typedef struct {
     char *experiment, *params, *run_ids; /* params: "key=value, ..." ("" for none) */
     int n;
     int n_pruned; /* of n, the runs [sweep] prune stopped (schema version 10): not in the means */
+    int64_t study_id; /* the study its runs belong to (schema version 14; 0: none) */
     double mean_final, std_final, mean_best, std_best, mean_seconds; /* NaN: NULL */
     /* report_load only (the HTML report): the member runs with their epochs,
      * and the group's values but the seed (run_params of its first run) */
@@ -67,6 +71,8 @@ typedef struct {
     int schema_version;
     ReportGroup *groups;
     int n;
+    int64_t study_id; /* the study selected (report_load_groups_in; 0: every group) */
+    char *study_name;
 } ReportGroups;
 
 typedef struct {
@@ -74,7 +80,11 @@ typedef struct {
     int schema_version;
     ReportRun *runs;
     int n_runs;
-    int n_recorded;  /* the runs the database has in all */
+    int n_recorded;  /* the runs the selected study has (no study selected: the database) */
+    int n_everywhere; /* the runs the database has in all */
+    int64_t study_id; /* the study selected (report_load_in; 0: none, every run) */
+    char *study_name;
+    int best_first;   /* runs are best first (REPORT_BEST_FIRST), else by id */
     int latest;      /* runs are the newest of each experiment (--runs latest) */
     /* the groups (view run_groups) of the experiments of `runs`, each with
      * its member runs and values; none before schema version 6 */
@@ -94,6 +104,23 @@ int report_load_table(const char *db_path, const char *runs_spec, ReportData *ou
  * groups (`cnnrun runs --csv|--json`). */
 int report_load_runs(const char *db_path, const char *runs_spec, ReportData *out);
 void report_free(ReportData *d);
+/* The same, within a study (issue 36): `study` is "newest" or NULL (the
+ * newest study; on a file without studies every run), "all" (every run), a
+ * study id or a study's name (its newest study of that name); a study that
+ * is not there is CN_EXIT_USAGE (printed). flags: REPORT_DETAILS, the epochs, layers
+ * and groups too (as report_load; else the rows alone, as
+ * report_load_table); REPORT_BEST_FIRST, the runs best first (the best
+ * validation accuracy where a run has one, else the best test accuracy;
+ * runs without an epoch last), else by id. */
+enum { REPORT_DETAILS = 1, REPORT_BEST_FIRST = 2 };
+int report_load_in(const char *db_path, const char *runs_spec, const char *study, int flags,
+                   ReportData *out);
+/* run r's value of run_params key (NULL: none). */
+const char *report_run_param(const ReportRun *r, const char *key);
+/* The swept keys of d's runs, sorted, at most max into keys (pointing into
+ * d): the run_params keys whose value differs between them (every key of a
+ * single run). Returns how many. */
+int report_swept_keys(const ReportData *d, const char **keys, int max);
 
 /* The comparison table, one line per run, for a terminal. */
 void report_print_table(const ReportData *d, FILE *f);
@@ -101,10 +128,69 @@ void report_print_table(const ReportData *d, FILE *f);
 /* Reads the view run_groups (none before schema version 6). 0 or
  * CN_EXIT_FAIL, as report_load. */
 int report_load_groups(const char *db_path, ReportGroups *out);
+/* The groups of one study (`study` as report_load_in's). */
+int report_load_groups_in(const char *db_path, const char *study, ReportGroups *out);
 void report_free_groups(ReportGroups *g);
 /* One line per group: n, final and best test accuracy as mean ± std, mean
  * time, the runs, the values. */
 void report_print_groups(const ReportGroups *g, const char *db_path, FILE *f);
+
+/* ---- studies (src/report/studies.c; schema version 14) ---- */
+
+/* One run of a study: its objective is its best validation accuracy where
+ * it has [data] validation (on_val), else its best test accuracy (NaN: no
+ * epoch); its run_params as keys/values. */
+typedef struct {
+    int64_t run_id;
+    char *experiment, *status, *stop_reason;
+    double objective;
+    int on_val;
+    int epochs_done, epochs_planned;
+    double seconds;
+    char **keys, **values;
+    int n_params;
+} ReportPoint;
+
+typedef struct {
+    int64_t study_id;
+    ReportPoint *points; /* best first (highest objective; none last), then by run id */
+    int n;
+    char **swept;        /* the keys whose value differs between the points (sorted) */
+    int n_swept;
+} ReportPoints;
+
+/* The runs of study `study`, best first. 0 or CN_EXIT_FAIL (printed);
+ * nothing for a file before schema version 14. */
+int report_load_points(const char *db_path, int64_t study, ReportPoints *out);
+void report_free_points(ReportPoints *p);
+/* "key=value key=value" of p's swept keys ("-" for none). */
+void report_point_values(const ReportPoints *pts, const ReportPoint *p, char *buf, size_t size);
+/* The best point (its values, its accuracy and on what) and, for two
+ * points or more, a table of the points best first (at most max_rows; 0:
+ * all), pruned and failed ones marked. */
+void report_print_points(const ReportPoints *pts, int max_rows, FILE *f);
+
+typedef struct {
+    int64_t id;
+    char *name, *status, *started_at, *command;
+    int n_runs, n_finished, n_pruned, n_failed; /* finished: not pruned; failed: or diverged */
+    double wall_seconds; /* started to finished (to now while running) */
+    ReportPoints points;
+} ReportStudy;
+
+typedef struct {
+    int schema_version;
+    ReportStudy *studies;
+    int n;
+    int n_without; /* runs of no study (recorded before studies) */
+} ReportStudies;
+
+/* Every study, oldest first (none before schema version 14). 0 or
+ * CN_EXIT_FAIL (printed). */
+int report_load_studies(const char *db_path, ReportStudies *out);
+/* `cnnrun studies`: one line per study. */
+void report_print_studies(const ReportStudies *s, const char *db_path, FILE *f);
+void report_free_studies(ReportStudies *s);
 
 /* ---- a group's statistics (src/report/group_stats.c) ---- */
 

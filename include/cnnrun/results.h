@@ -29,6 +29,7 @@ typedef struct {
     const char *engine;        /* the engine's settings (engine_settings_text) */
     const char *precision;     /* "fp32", "bf16" ([experiment] precision) */
     const char *data;          /* the data set's identity (data_identity) */
+    int64_t study_id;          /* the study it belongs to (studies.id; 0: none, NULL) */
 } RunInfo;
 
 /* Opens (creating the file, its parent directory and the schema if needed). */
@@ -119,10 +120,12 @@ void results_free_run_refs(ResultsRunRef *refs, int n);
 /* ==== issue 24: stopping hopeless runs of a sweep early ([sweep] prune) ==== */
 
 /* The judged accuracy (validation: epochs.val_acc, else test_acc) at `epoch`
- * of every run of `experiment` started before run_id (a smaller id) that has
- * one there, in run order, into *out (free it; NULL for none); returns how
- * many, or -1 (message printed). */
-int results_peer_metrics(ResultsDb *db, const char *experiment, int64_t run_id, int epoch,
+ * of every run of `experiment` in study study_id (0: the runs of no study)
+ * started before run_id (a smaller id) that has one there, in run order,
+ * into *out (free it; NULL for none); returns how many, or -1 (message
+ * printed). Another study's runs are never compared against. */
+int results_peer_metrics(ResultsDb *db, const char *experiment, int64_t study_id, int64_t run_id,
+                         int epoch,
                          int validation, double **out);
 /* run_id's own judged accuracy at epoch into *out: 0; 1: none recorded; -1
  * (message printed). */
@@ -150,5 +153,19 @@ int results_epoch_metric(ResultsDb *db, int64_t run_id, int epoch, int validatio
  * duplicate, a damaged file, a signal or an SQLite error (messages
  * printed). */
 int results_merge(const char *into, const char *const *srcs, int n);
+
+/* ==== issue 36: studies (one `cnnrun run` invocation) ======================== */
+
+/* Inserts a `studies` row (status running, started_at now) named `name`
+ * with the command line that started it; its id, or -1 (printed). */
+int64_t results_begin_study(ResultsDb *db, const char *name, const char *command);
+/* The newest study named `name` (0: none), or -1 (printed): what a
+ * `--resume` goes on in. */
+int64_t results_find_study(ResultsDb *db, const char *name);
+/* studies.status: "running" (again: finished_at cleared) or how it ended,
+ * "finished" | "failed" | "interrupted" (finished_at now; "finished" is
+ * recorded as interrupted while a run of it is unfinished: paused by
+ * --until-epoch). 0 or -1. */
+int results_study_status(ResultsDb *db, int64_t study_id, const char *status);
 
 #endif

@@ -44,6 +44,13 @@ typedef struct {
     char *diff;            /* runs --diff ID ID ...: the ids as given, joined by ','
                             * (NULL: no --diff; "": --diff without ids) */
     const char *into;      /* merge --into ALL.db */
+    const char *study;     /* run --study NAME; runs/report/studies --study ID|NAME|all */
+    int64_t study_id;      /* run: the study its runs are recorded in (cmd_run.c; 0: none) */
+    char *command_line;    /* run: the command as typed (studies.command) */
+    char *resume_command;  /* run: the command that continues it (cli_resume_command; cmd_run) */
+    int argc;              /* the arguments after the command, as given */
+    char **argv;
+    const char *first_arg; /* the first file or directory as given (the study's default name) */
     EngineSettings engine; /* from the environment (engine_settings_from_env), given to every
                             * experiment loaded: Experiment.engine */
     int n_files;
@@ -56,6 +63,16 @@ typedef struct {
  * this subcommand takes beyond the common ones (e.g. "steps,batch"). */
 int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o);
 void cli_free(CliOptions *o);
+/* "cnnrun COMMAND ARG ..." as a shell reads it back (an argument with a
+ * character a shell treats specially in single quotes); caller frees. */
+char *cli_command_line(const char *command, int argc, char **argv);
+/* The program as it was started (main's argv[0]): the command lines' first word. */
+extern const char *cli_argv0;
+/* The command that continues this `cnnrun run` where it stops: the same
+ * program, files and options (every --set, --sweep, --db, --data, ...; under
+ * mpirun, `mpirun -np N` first), --until-epoch left out (continuing goes on
+ * past the share), and --resume. Quoted for a shell; caller frees. */
+char *cli_resume_command(const CliOptions *o);
 /* Sets the engine's thread count (engine_set_threads: the OpenMP team's, with
  * OpenBLAS single-threaded inside it; OpenBLAS's own threads when built
  * without OpenMP) to requested, or to the online CPUs when requested is 0,
@@ -218,6 +235,7 @@ int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);
 int cmd_report(CliOptions *o);  /* `cnnrun report` */
 int cmd_runs(CliOptions *o);    /* `cnnrun runs` */
+int cmd_studies(CliOptions *o); /* `cnnrun studies` (cmd_report.c) */
 int cmd_eval(CliOptions *o);
 int cmd_lr_find(CliOptions *o);
 int cmd_export(CliOptions *o);  /* `cnnrun export` (ONNX) */

@@ -2,6 +2,9 @@
  * --text the comparison table) and `cnnrun runs` (the table of every run;
  * --groups: of every group of runs that differ only in their seed; --csv,
  * --json: every run with its values and metrics, --epochs with its epochs;
+ * the table and --groups within a study: the newest, or --study ID|NAME|all
+ * (--runs alone: from every study); report: the newest study, whole, best
+ * first;
  * --diff ID ID ...: the configuration keys that differ between runs) on
  * the results database; the work is in src/report/. Exit status: 0, 1 the
  * database is missing or unreadable or the report cannot be written, 2 bad
@@ -44,14 +47,23 @@ int cmd_report(CliOptions *o)
         fprintf(stderr, "cnnrun report: --text prints the table and writes no files; drop -o\n");
         return CN_EXIT_USAGE;
     }
+    /* a study, whole and best first: the newest unless --study says; runs
+     * named by --runs (ids, latest, all) are taken from every study unless
+     * --study says */
     ReportData d;
-    int rc = o->text ? report_load_table(o->db, o->runs, &d) : report_load(o->db, o->runs, &d);
+    int flags = (o->text ? 0 : REPORT_DETAILS) | (o->runs ? 0 : REPORT_BEST_FIRST);
+    int rc = report_load_in(o->db, o->runs ? o->runs : "all",
+                            o->study ? o->study : o->runs ? "all" : "newest", flags, &d);
     if (rc == 0 && o->text) {
         report_print_table(&d, stdout);
     } else if (rc == 0) {
         char *dir = o->output ? xstrdup(o->output) : default_dir(o->db);
         rc = report_write_html(&d, dir);
-        if (rc == 0)
+        if (rc == 0 && d.study_id > 0)
+            printf("%s/index.html: report of study %lld (%s): %d run%s%s\n", dir,
+                   (long long)d.study_id, d.study_name ? d.study_name : "", d.n_runs,
+                   d.n_runs == 1 ? "" : "s", d.best_first ? ", best first" : "");
+        else if (rc == 0)
             printf("%s/index.html: report of %d run%s\n", dir, d.n_runs, d.n_runs == 1 ? "" : "s");
         free(dir);
     }
@@ -106,6 +118,9 @@ static int runs_usage(const CliOptions *o)
     else if (o->diff && (o->csv || o->json || o->epochs || o->runs))
         bad = "--diff ID ID ... compares the configurations of the runs it names; it does not "
               "go with --csv, --json, --epochs or --runs";
+    else if (o->study && (o->csv || o->json || o->diff))
+        bad = "--study selects the runs of the table and of --groups; --csv and --json export "
+              "every run (--runs selects), --diff the runs it names: drop --study";
     else if (o->epochs && !o->csv && !o->json)
         bad = "--epochs adds each run's epochs to --csv or --json; give one of them";
     if (!bad) return 0;
@@ -125,9 +140,9 @@ static int flushed(void)
 int cmd_runs(CliOptions *o)
 {
     if (no_files(o, "runs") != 0 || runs_usage(o) != 0) return CN_EXIT_USAGE;
-    if (o->groups) { /* the view run_groups: every group of finished runs */
+    if (o->groups) { /* the view run_groups: the groups of finished runs of a study */
         ReportGroups g;
-        int rc = report_load_groups(o->db, &g);
+        int rc = report_load_groups_in(o->db, o->study, &g);
         if (rc == 0) report_print_groups(&g, o->db, stdout);
         report_free_groups(&g);
         return rc;
@@ -147,9 +162,20 @@ int cmd_runs(CliOptions *o)
         report_free_table(&t);
         return rc == 0 ? flushed() : rc;
     }
-    ReportData d;
-    int rc = report_load_table(o->db, o->runs ? o->runs : "all", &d);
+    ReportData d; /* the runs of a study: the newest unless --study says */
+    int rc = report_load_in(o->db, o->runs ? o->runs : "all",
+                            o->study ? o->study : o->runs ? "all" : "newest", 0, &d);
     if (rc == 0) report_print_table(&d, stdout);
     report_free(&d);
+    return rc;
+}
+
+int cmd_studies(CliOptions *o)
+{
+    if (no_files(o, "studies") != 0) return CN_EXIT_USAGE;
+    ReportStudies s;
+    int rc = report_load_studies(o->db, &s);
+    if (rc == 0) report_print_studies(&s, o->db, stdout);
+    report_free_studies(&s);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "cnnrun/data.h"
 #include "cnnrun/dist.h"
 #include "cnnrun/model.h"
+#include "cnnrun/report.h"
 #include "cnnrun/results.h"
 #include "cnnrun/util.h"
 #include "jobs.h"
@@ -328,7 +329,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     LoadedData d;
     int lrc = dist_max_int(cli_load_data(o->data, &e, &d)); /* on every rank's machine */
     if (lrc != 0) {
-        if (lock >= 0) close(lock);
+        if (lock >= 0) run_unlock(ckdir, e.name, resume_id, lock); /* not run: it goes */
         cli_free_data(&d);
         experiment_free(&e);
         return lrc;
@@ -343,7 +344,7 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
               train_check_data(&e, train->n) != 0 || /* drop_last: no full batch */
               train_check_ranks(&e, train->n, dist_size()) != 0;
     if (dist_max_int(bad)) {
-        if (lock >= 0) close(lock);
+        if (lock >= 0) run_unlock(ckdir, e.name, resume_id, lock); /* not run: it goes */
         cli_free_data(&d);
         cifar_free(&val);
         experiment_free(&e);
@@ -355,7 +356,8 @@ int run_point(Grid *g, long point, CliOptions *o, ResultsDb *db, int threads, in
     snprintf(data_desc, sizeof data_desc, "%s (%s)", d.dir, d.origin);
     int n_params;
     const ConfigOverride *params = grid_point(g, point, &n_params);
-    RecordOptions opt = {.db = db, .db_path = o->db, .threads = threads, .ranks = dist_size(),
+    RecordOptions opt = {.db = db, .study_id = o->study_id, .resume_hint = o->resume_command,
+                         .db_path = o->db, .threads = threads, .ranks = dist_size(),
                          .data_dir = data_desc, .stop = &cli_stop_requested,
                          .checkpoint_dir = dist_rank() == 0 ? ckdir : NULL, /* rank 0 writes */
                          .resume_run_id = resume_id, .resume_lock = lock,
@@ -433,8 +435,81 @@ static int check_sweeps_resume(const CliOptions *o, Grid *grids, ResultsDb *db)
     return rc;
 }
 
+/* The study's name without --study: the directory's or the experiment
+ * file's name ("runs/" -> "runs", "exp/quick.ini" -> "quick"). */
+static void default_study_name(const char *arg, char *out, size_t size)
+{
+    char buf[CN_PATH_MAX];
+    str_copy(buf, sizeof buf, arg ? arg : "study");
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/') buf[--n] = '\0';
+    const char *base = strrchr(buf, '/');
+    base = base && base[1] ? base + 1 : buf;
+    str_copy(out, size, base);
+    n = strlen(out);
+    if (n > 4 && !strcmp(out + n - 4, ".ini")) out[n - 4] = '\0';
+}
+
+/* The study this invocation records its runs in (o->study_id, on every
+ * rank): a new `studies` row, or with --resume the newest study of the
+ * name, running again (a sweep resumed goes on in its study). Rank 0
+ * writes; 0 or the exit status. */
+static char study_name[256]; /* the study's, for its summary */
+
+static int open_study(CliOptions *o, ResultsDb *db)
+{
+    int64_t id = 0;
+    if (dist_world_rank() == 0) {
+        char *name = study_name;
+        const size_t size = sizeof study_name;
+        if (o->study) str_copy(name, size, o->study);
+        else default_study_name(o->first_arg, name, size);
+        id = o->resume ? results_find_study(db, name) : 0;
+        if (id > 0 && results_study_status(db, id, "running") != 0) id = -1;
+        if (id == 0) id = results_begin_study(db, name, o->command_line);
+        if (id > 0 && o->resume)
+            fprintf(stderr, "cnnrun: study %lld (%s)\n", (long long)id, name);
+    }
+    /* ids past 2^31 do not happen in one file: the ranks learn it as an int */
+    int shared = dist_world_max_int(id > 0 && id < 0x7fffffff ? (int)id : -1);
+    if (shared < 0) return CN_EXIT_FAIL;
+    o->study_id = shared;
+    return CN_EXIT_OK;
+}
+
+/* How the study ended, in its row: interrupted, finished (every run
+ * succeeded) or failed. db: open (rank 0), or NULL to open o->db for it. */
+static void close_study(const CliOptions *o, ResultsDb *db, int worst, int stopped)
+{
+    if (dist_world_rank() != 0 || o->study_id <= 0) return;
+    ResultsDb *mine = db ? db : results_open(o->db);
+    if (!mine) return;
+    results_study_status(mine, o->study_id, stopped ? "interrupted"
+                                            : worst == CN_EXIT_OK ? "finished" : "failed");
+    if (!db) results_close(mine);
+}
+
+/* The end of a study of several runs (a sweep, a random search, a
+ * directory, --jobs): on stdout, its best point with its values and the
+ * points best first (report.h; the objective: the best validation accuracy
+ * where a run has [data] validation, else the best test accuracy, said). */
+static void print_study_end(const CliOptions *o, long total)
+{
+    if (dist_world_rank() != 0 || o->study_id <= 0 || total < 2) return;
+    ReportPoints pts;
+    if (report_load_points(o->db, o->study_id, &pts) == 0 && pts.n > 0) {
+        fflush(stderr);
+        printf("study %lld (%s): %d run%s\n", (long long)o->study_id, study_name, pts.n,
+               pts.n == 1 ? "" : "s");
+        report_print_points(&pts, 10, stdout);
+        fflush(stdout);
+    }
+    report_free_points(&pts);
+}
+
 int cmd_run(CliOptions *o)
 {
+    o->resume_command = cli_resume_command(o); /* the hints' (freed by cli_free) */
     if (same_file_twice(o) != CN_EXIT_OK) return CN_EXIT_USAGE;
     /* groups of ranks first: each file is checked as the group trains it */
     if (o->ranks_per_run > 0) dist_split(o->ranks_per_run);
@@ -460,12 +535,20 @@ int cmd_run(CliOptions *o)
     if (rc == CN_EXIT_OK && dist_world_rank() == 0 && o->resume && !o->resume_path)
         rc = check_sweeps_resume(o, grids, db);
     rc = dist_world_max_int(rc);
+    if (rc == CN_EXIT_OK) {
+        /* the study's row may wait for the write lock (a merge): the first
+         * Ctrl-C there stops the study, the second quits at once */
+        cli_catch_stop_signals();
+        rc = open_study(o, db);
+    }
     if (rc != CN_EXIT_OK && db) {
         results_close(db);
         db = NULL;
     }
     if (rc == CN_EXIT_OK && dist_groups() > 1) { /* --ranks-per-run: rank_groups.c */
         rc = rank_groups_run(o, grids, total, db);
+        close_study(o, NULL, rc, dist_world_max_int(cli_stop_requested));
+        print_study_end(o, total);
         for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
         free(grids);
         return rc;
@@ -473,6 +556,8 @@ int cmd_run(CliOptions *o)
     if (rc == CN_EXIT_OK && o->jobs > 1 && total > 1) { /* N at a time, in workers: jobs.c */
         results_close(db);
         rc = jobs_run(o, grids, total);
+        close_study(o, NULL, rc, cli_stop_requested);
+        print_study_end(o, total);
     }
     if (rc != CN_EXIT_OK || (o->jobs > 1 && total > 1)) {
         for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
@@ -508,16 +593,18 @@ int cmd_run(CliOptions *o)
                         o->files[i], g->sweep.n_keys ? " (a grid point)" : "", prc);
         }
     }
+    close_study(o, db, worst, cli_stop_requested);
     results_close(db);
     if (cli_stop_requested && sweeps)
-        fprintf(stderr, "cnnrun: interrupted; `cnnrun run --resume` with the same files and "
-                        "options continues where it stopped\n");
+        fprintf(stderr, "cnnrun: interrupted; `%s` continues where it stopped\n",
+                o->resume_command);
     if (total > 1 && !sweeps)
         fprintf(stderr, "cnnrun: %ld of %d experiments succeeded (results in %s)\n",
                 o->n_files - failed, o->n_files, o->db);
     else if (total > 1)
         fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - failed,
                 total, o->db);
+    print_study_end(o, total);
     for (int i = 0; i < o->n_files; i++) grid_close(&grids[i]);
     free(grids);
     return worst;

@@ -51,6 +51,7 @@ typedef struct {
     int file;             /* grids[file], point */
     long point;
     char name[160];       /* in messages: the experiment, "[k/N]" of a sweep point */
+    char values[512];     /* " with key=value, ...": a sweep point's values ("" for none) */
     int status_fd, err_fd; /* the pipes' read ends; -1 after their end */
     char sline[256], eline[1024];
     size_t slen, elen;
@@ -334,12 +335,12 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
     } else if (rc == CN_EXIT_OK) {
         char acc[32] = "-", how[96]; /* "-": never evaluated ([experiment] eval_every) */
         if (!isnan(w->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * w->acc);
-        fprintf(stderr, "%s: run %lld %s: test acc %s in %s%s\n", head, (long long)w->run_id,
+        fprintf(stderr, "%s: run %lld %s: test acc %s in %s%s%s\n", head, (long long)w->run_id,
                 jobs_end_words(how, sizeof how, w->status, w->epoch, w->epochs), acc,
-                jobs_fmt_time(t, sizeof t, w->seconds), eta);
+                jobs_fmt_time(t, sizeof t, w->seconds), w->values, eta);
     } else {
-        fprintf(stderr, "%s: run %lld %s (%s)%s\n", head, (long long)w->run_id,
-                w->status[0] ? w->status : "failed", why, eta);
+        fprintf(stderr, "%s: run %lld %s (%s)%s%s\n", head, (long long)w->run_id,
+                w->status[0] ? w->status : "failed", why, w->values, eta);
     }
 }
 
@@ -393,6 +394,14 @@ void jobs_run_name(Grid *g, long point, char *buf, size_t size)
     if (name != g->path) experiment_free(&e);
 }
 
+void jobs_point_values(Grid *g, long point, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (g->sweep.n_keys == 0 || size < 8) return;
+    memcpy(buf, " with ", 7);
+    sweep_point_text(&g->sweep, point, buf + 6, size - 6);
+}
+
 /* Starts the next grid point in slot k. 0, or -1 (message printed). */
 static int start_next(Jobs *j, int k)
 {
@@ -401,6 +410,7 @@ static int start_next(Jobs *j, int k)
     *w = (Worker){.file = j->next_file, .point = j->next_point, .status_fd = -1, .err_fd = -1,
                   .acc = NAN};
     jobs_run_name(g, w->point, w->name, sizeof w->name);
+    jobs_point_values(g, w->point, w->values, sizeof w->values);
     int sp[2], ep[2];
     if (pipe_cloexec(sp) != 0) {
         fprintf(stderr, "cnnrun: cannot start a worker: %s\n", strerror(errno));
@@ -527,8 +537,8 @@ int jobs_run(CliOptions *o, Grid *grids, long total)
         }
     }
     if (cli_stop_requested || j.died)
-        fprintf(stderr, "cnnrun: `cnnrun run --resume` with the same files and options "
-                        "continues the runs not finished\n");
+        fprintf(stderr, "cnnrun: `%s` continues the runs not finished\n",
+                o->resume_command ? o->resume_command : "cnnrun run ... --resume");
     fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - j.failed,
             total, o->db);
     free(j.w);

@@ -25,6 +25,9 @@ int run_db_open(const char *path, ResultsDb **db);
 
 /* A run's name in messages: its experiment's, "[k/N]" after a sweep's point. */
 void jobs_run_name(Grid *g, long point, char *buf, size_t size);
+/* " with schedule.lr=0.1, experiment.seed=2": a sweep point's values, for
+ * the line of its end ("" for a run without a sweep). */
+void jobs_point_values(Grid *g, long point, char *buf, size_t size);
 /* "1h02m", "3m05s", "12.3s" into b. */
 const char *jobs_fmt_time(char *b, size_t n, double s);
 /* How a run that succeeded ended, from RunObserver.ended's `how`, into b:

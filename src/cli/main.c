@@ -34,6 +34,9 @@ static const char *usage =
     "         --ranks-per-run K           under mpirun -np R: R/K groups of K ranks, each\n"
     "                                     training its share of the runs (default R: one\n"
     "                                     run at a time over all ranks; docs/distributed.md)\n"
+    "         --study NAME                the study's name (default: the directory's or the\n"
+    "                                     first file's); one run invocation is one study,\n"
+    "                                     and --resume goes on in the newest of the name\n"
     "  check  FILE.ini ... [--sweep ...]  validate; print the configuration and model table\n"
     "                                     (and of a sweep, its runs, one line each)\n"
     "  bench  FILE.ini [--steps N] [--seconds S] [--batch B]\n"
@@ -57,14 +60,16 @@ static const char *usage =
     "                                     bilinear when enlarging); 1 if an image is unreadable\n"
     "  lr-find FILE.ini [--min 1e-5] [--max 10] [--steps 100]\n"
     "                                     learning-rate range test; suggests a [schedule]\n"
-    "  report [--db PATH] [-o DIR] [--runs 1,3|latest|all] [--text]\n"
+    "  report [--db PATH] [-o DIR] [--study ID|NAME|all] [--runs 1,3|latest|all] [--text]\n"
     "                                     HTML report (DIR/index.html + SVG plots; default\n"
-    "                                     DIR: report/ next to the database) of the newest run\n"
-    "                                     of each experiment; --text: the table only\n"
-    "  runs   [--db PATH] [--runs 1,3|latest|all] [--groups]\n"
-    "                                     the comparison table on the terminal (default: all);\n"
-    "                                     --groups: runs that differ only in their seed, the\n"
-    "                                     accuracies as mean ± std\n"
+    "                                     DIR: report/ next to the database) of the newest\n"
+    "                                     study, every run best first; --text: the table only\n"
+    "  runs   [--db PATH] [--runs 1,3|latest|all] [--groups] [--study ID|NAME|all]\n"
+    "                                     the comparison table on the terminal (default: all\n"
+    "                                     runs of the newest study); --groups: its runs that\n"
+    "                                     differ only in their seed, as mean ± std\n"
+    "  studies [--db PATH]                one line per study (run invocation): its runs\n"
+    "                                     finished, pruned, failed, wall time, best point\n"
     "  runs   [--db PATH] [--runs ...] --csv|--json [--epochs]\n"
     "                                     every run with its values (run_params) and metrics,\n"
     "                                     one CSV line or JSON object each, for pandas and\n"
@@ -163,6 +168,7 @@ int main(int argc, char **argv)
             /* nothing to report it to */
         }
     }
+    if (argc > 0 && argv[0] && *argv[0]) cli_argv0 = argv[0];
     int rc = dispatch(argc, argv);
     dist_finalize();
     return rc;
@@ -186,12 +192,13 @@ static int dispatch(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run,study", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"tune", "", cmd_tune},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},
-                {"report", "output,runs,text", cmd_report},
-                {"runs", "runs,groups,csv,json,epochs,diff", cmd_runs},
+                {"report", "output,runs,text,study", cmd_report},
+                {"runs", "runs,groups,csv,json,epochs,diff,study", cmd_runs},
+                {"studies", "", cmd_studies},
                 {"merge", "into", cmd_merge}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0) continue;
@@ -203,7 +210,8 @@ static int dispatch(int argc, char **argv)
             cli_free(&o);
             return CN_EXIT_OK;
         }
-        int no_files = cmds[i].fn == cmd_report || cmds[i].fn == cmd_runs;
+        int no_files = cmds[i].fn == cmd_report || cmds[i].fn == cmd_runs ||
+                       cmds[i].fn == cmd_studies;
         if (rc == 0 && o.n_files == 0 && !no_files) {
             fprintf(stderr, "cnnrun %s: no %s given\n%s", cmd,
                     cmds[i].fn == cmd_merge ? "database" : "experiment file", usage);

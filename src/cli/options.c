@@ -106,14 +106,84 @@ static int allowed_opt(const char *allowed, const char *name)
     return 0;
 }
 
+/* One argument as a shell reads it back: as it is when it holds only
+ * characters no shell treats specially, else in single quotes. */
+static void append_shell_word(char **line, size_t *len, const char *a)
+{
+    int plain = *a != '\0';
+    for (const char *c = a; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=,:+@%", *c))
+            plain = 0;
+    size_t need = *len + 4 * strlen(a) + 4;
+    *line = xrealloc(*line, need);
+    char *p = *line + *len;
+    *p++ = ' ';
+    if (plain) {
+        p += sprintf(p, "%s", a);
+    } else {
+        *p++ = '\'';
+        for (const char *c = a; *c; c++) {
+            if (*c == '\'') { memcpy(p, "'\\''", 4); p += 4; }
+            else *p++ = *c;
+        }
+        *p++ = '\'';
+        *p = '\0';
+    }
+    *len = (size_t)(p - *line);
+}
+
+const char *cli_argv0 = "cnnrun";
+
+char *cli_command_line(const char *command, int argc, char **argv)
+{
+    size_t len = 0;
+    char *line = xstrdup("");
+    append_shell_word(&line, &len, cli_argv0);
+    memmove(line, line + 1, len--); /* no space before the program */
+    append_shell_word(&line, &len, command);
+    for (int i = 0; i < argc; i++) append_shell_word(&line, &len, argv[i]);
+    return line;
+}
+
+char *cli_resume_command(const CliOptions *o)
+{
+    size_t len = 0;
+    char *line = xstrdup("");
+    if (dist_world_size() > 1) { /* the same ranks again */
+        char np[32];
+        snprintf(np, sizeof np, "%d", dist_world_size());
+        append_shell_word(&line, &len, "mpirun");
+        append_shell_word(&line, &len, "-np");
+        append_shell_word(&line, &len, np);
+    }
+    append_shell_word(&line, &len, cli_argv0);
+    append_shell_word(&line, &len, "run");
+    for (int i = 0; i < o->argc; i++) {
+        const char *a = o->argv[i];
+        if (!strcmp(a, "--until-epoch")) { /* the share's end: continuing goes on past it */
+            i++;
+            continue;
+        }
+        if (!strncmp(a, "--until-epoch=", 14)) continue;
+        append_shell_word(&line, &len, a);
+    }
+    if (!o->resume) append_shell_word(&line, &len, "--resume");
+    memmove(line, line + 1, len); /* no space before the first word */
+    return line;
+}
+
 int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o)
 {
     memset(o, 0, sizeof *o);
     o->db = "results/results.db";
     o->jobs = 1;
+    o->command_line = cli_command_line(command, argc, argv);
+    o->argc = argc;
+    o->argv = argv;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (!o->first_arg) o->first_arg = a;
             /* predict's images are answered one by one, a missing one too */
             if (!strcmp(command, "predict")) add_file(o, a);
             else if (add_path(o, a) != 0) return -1;
@@ -191,6 +261,14 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
         else if (!strcmp(name, "logits")) o->logits = val;
         else if (!strcmp(name, "runs")) o->runs = val;
         else if (!strcmp(name, "into")) o->into = val;
+        else if (!strcmp(name, "study")) {
+            if (!*val) {
+                fprintf(stderr, "cnnrun %s: --study needs a name%s, got ''\n", command,
+                        strcmp(command, "run") ? ", an id or 'all'" : "");
+                return -1;
+            }
+            o->study = val;
+        }
         else if (!strcmp(name, "tta")) {
             if (!strcmp(val, "none")) o->tta = TTA_NONE;
             else if (!strcmp(val, "mirror") || !strcmp(val, "flip")) o->tta = TTA_MIRROR;
@@ -271,7 +349,8 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
     }
     /* the engine's environment, read here once for every command that builds
      * a network (a wrong value is a usage error before anything is written) */
-    int builds = strcmp(command, "report") && strcmp(command, "runs") && strcmp(command, "merge");
+    int builds = strcmp(command, "report") && strcmp(command, "runs") && strcmp(command, "merge") &&
+                 strcmp(command, "studies");
     if (builds && engine_settings_from_env(&o->engine) != 0) return -1;
     return 0;
 }
@@ -281,6 +360,8 @@ void cli_free(CliOptions *o)
     for (int i = 0; i < o->n_files; i++) free(o->files[i]);
     free(o->files);
     free(o->diff);
+    free(o->command_line);
+    free(o->resume_command);
     /* --set buffers: section points at the start of each strdup'ed buffer */
     for (int i = 0; i < o->n_sets; i++) free((void *)o->sets[i].section);
 }

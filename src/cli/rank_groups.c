@@ -33,6 +33,7 @@
 typedef struct {
     int group;
     char name[160];
+    char values[512]; /* " with key=value, ...": a sweep point's values */
     int64_t run_id;   /* 0: no row (yet) */
     double acc;       /* the last evaluated (or final) test accuracy */
     double seconds;
@@ -76,12 +77,12 @@ static void print_end(const GroupRun *r, int rc)
     } else if (rc == CN_EXIT_OK) {
         char acc[32] = "-", how[96]; /* "-": never evaluated ([experiment] eval_every) */
         if (!isnan(r->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * r->acc);
-        fprintf(stderr, "%s: run %lld %s: test acc %s in %s\n", head, (long long)r->run_id,
+        fprintf(stderr, "%s: run %lld %s: test acc %s in %s%s\n", head, (long long)r->run_id,
                 jobs_end_words(how, sizeof how, r->status, r->epoch, r->epochs), acc,
-                jobs_fmt_time(t, sizeof t, r->seconds));
+                jobs_fmt_time(t, sizeof t, r->seconds), r->values);
     } else {
-        fprintf(stderr, "%s: run %lld %s (exit %d)\n", head, (long long)r->run_id,
-                r->status[0] ? r->status : "failed", rc);
+        fprintf(stderr, "%s: run %lld %s (exit %d)%s\n", head, (long long)r->run_id,
+                r->status[0] ? r->status : "failed", rc, r->values);
     }
 }
 
@@ -148,6 +149,9 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
     /* run_point's database: its checkpoints, --resume's look-ups, the fault watch */
     CliOptions mine = *o;
     mine.db = path;
+    /* a group on another host writes a file of its own, without the study's
+     * row (merged later): its runs belong to no study there */
+    if (strcmp(path, o->db) != 0) mine.study_id = 0;
     int threads = cli_setup_threads(o->threads);
     cli_catch_stop_signals();
     long index = 0, ran = 0, failed = 0;
@@ -160,6 +164,7 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
             ran++;
             GroupRun r = {.group = group, .acc = NAN};
             jobs_run_name(g, p, r.name, sizeof r.name);
+            jobs_point_values(g, p, r.values, sizeof r.values);
             /* a signal to one rank stops its group (its run stopped them already) */
             cli_stop_requested = dist_max_int(cli_stop_requested);
             if (cli_stop_requested) {
@@ -185,9 +190,8 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
     int stopped = dist_world_max_int(cli_stop_requested);
     if (dist_world_rank() == 0) {
         if (stopped)
-            fprintf(stderr, "cnnrun: interrupted; `mpirun -np %d cnnrun run ... --ranks-per-run "
-                            "%d --resume` with the same files and options continues the runs "
-                            "not finished\n", dist_world_size(), k);
+            fprintf(stderr, "cnnrun: interrupted; `%s` continues the runs not finished\n",
+                    o->resume_command);
         fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", succeeded, total,
                 o->db);
         print_merge(o, groups, k, total);

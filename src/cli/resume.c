@@ -61,12 +61,17 @@ int resume_claim(ResultsDb *db, const char *ckdir, const char *experiment, int64
     }
     c->run_id = id;
     c->lock_fd = fd;
+    c->ckdir = ckdir;
+    c->experiment = experiment;
     return 1;
 }
 
 void resume_release(ResumeClaim *c)
 {
-    if (c->lock_fd >= 0) close(c->lock_fd);
+    if (c->lock_fd >= 0 && c->ckdir && c->experiment)
+        run_unlock(c->ckdir, c->experiment, c->run_id, c->lock_fd);
+    else if (c->lock_fd >= 0)
+        close(c->lock_fd);
     *c = (ResumeClaim){.lock_fd = RUN_LOCK_NONE};
 }
 

@@ -13,6 +13,7 @@ typedef struct {
     int64_t run_id;  /* the run claimed; 0: none */
     int lock_fd;     /* its run lock (checkpoint.h), held; RUN_LOCK_NONE without a run */
     char status[16]; /* its status, read under the lock */
+    const char *ckdir, *experiment; /* where its lock file is (removed when released) */
 } ResumeClaim;
 
 /* Claims run id of `experiment`: takes its run lock in ckdir, then reads its
@@ -23,7 +24,8 @@ typedef struct {
  * be made, or the row cannot be read (printed). */
 int resume_claim(ResultsDb *db, const char *ckdir, const char *experiment, int64_t id, int say,
                  ResumeClaim *c, long *holder);
-/* Gives a claim up: its lock closed, c emptied. */
+/* Gives a claim up: its lock file removed and its lock closed (the run is
+ * not running here: a lock file left would name a killed run), c emptied. */
 void resume_release(ResumeClaim *c);
 
 /* --resume of grid point `point` of g (experiment `experiment`), *after the

@@ -34,6 +34,15 @@ typedef struct {
     WatchedRun watch; /* what a dead rank or mpirun's stop marks (cli.h) */
 } Record;
 
+/* The command that continues the run (RecordOptions.resume_hint). */
+static const char *resume_hint(const Record *r)
+{
+    static char fallback[CN_PATH_MAX + 32];
+    if (r->opt->resume_hint) return r->opt->resume_hint;
+    snprintf(fallback, sizeof fallback, "cnnrun run %s --resume", r->e->path);
+    return fallback;
+}
+
 static int has_checkpoints(const Record *r)
 {
     return r->opt->checkpoint_dir && r->opt->checkpoint_dir[0];
@@ -125,9 +134,13 @@ static const char *save_epoch_checkpoints(void *ctx, const Session *s, const Tra
     if (rec->improved) {
         ok = save_checkpoint(r, s, pos, "best", path, sizeof path) == 0;
     }
-    if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0)
+    if (!ok || save_checkpoint(r, s, pos, "last", path, sizeof path) != 0) {
+        fprintf(stderr, "%s: continue with `%s` once the checkpoint can be written\n",
+                r->e->path, resume_hint(r));
         return "could not write the checkpoint; free disk space (or raise `ulimit -f`) or fix "
-               "the directory's permissions, then continue with `cnnrun run --resume`";
+               "the directory's permissions, then continue with `cnnrun run --resume` (the same "
+               "files and options)";
+    }
     return NULL;
 }
 
@@ -140,16 +153,32 @@ static const char *save_partial_epoch(const Record *r, const TrainPosition *pos)
     if (save_checkpoint(r, r->s, pos, "last", path, sizeof path) != 0)
         return "interrupted by a signal; the partial epoch could not be saved (the previous "
                "checkpoint is kept)";
-    char launcher[32] = "", groups[40] = ""; /* over MPI: the same ranks (and groups) */
-    if (dist_world_size() > 1) snprintf(launcher, sizeof launcher, "mpirun -np %d ",
-                                        dist_world_size());
-    if (dist_groups() > 1) snprintf(groups, sizeof groups, " --ranks-per-run %d", dist_size());
     fprintf(stderr, "%s: stopped after step %d of %d in epoch %d; saved to %s; continue with "
-                    "`%scnnrun run%s --resume`\n",
+                    "`%s`\n",
             r->e->path, pos->steps_in_epoch,
             train_epoch_steps(&r->s->run, r->s->steps_per_epoch, pos->epoch + 1), pos->epoch + 1,
-            path, launcher, groups);
+            path, resume_hint(r));
     return "interrupted by a signal";
+}
+
+/* A finished run keeps the checkpoints [experiment] keep_checkpoints names
+ * (best, last: both); the others are removed. An unfinished run keeps them
+ * all: --resume continues from `last`. */
+static void drop_checkpoints(const Record *r)
+{
+    if (!has_checkpoints(r) || r->run_id <= 0) return;
+    const KeepCheckpoints keep = r->e->keep_checkpoints;
+    const char *which[2] = {keep == KEEP_LAST || keep == KEEP_NONE ? "best" : NULL,
+                            keep == KEEP_BEST || keep == KEEP_NONE ? "last" : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!which[i]) continue;
+        char path[CN_PATH_MAX + 256];
+        checkpoint_path(path, sizeof path, r->opt->checkpoint_dir, r->e->name, r->run_id,
+                        which[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            fprintf(stderr, "%s: warning: cannot remove %s (keep_checkpoints): %s\n",
+                    r->e->path, path, strerror(errno));
+    }
 }
 
 /* ---- the runs row ---------------------------------------------------------- */
@@ -284,7 +313,7 @@ static int open_runs_row(Record *r, int first_epoch, double run_seconds)
                     .version = CN_VERSION, .data_dir = opt->data_dir,
                     .blas_core = blas_core_name(), .engine = engine,
                     .precision = e->precision == PRECISION_BF16 ? "bf16" : "fp32",
-                    .data = opt->data_identity};
+                    .data = opt->data_identity, .study_id = opt->study_id};
     r->run_id = results_begin_run(opt->db, &info);
     free(cfg);
     if (r->run_id < 0) return CN_EXIT_FAIL;
@@ -340,7 +369,8 @@ static int stop_requested(void *ctx)
 }
 
 /* TrainCallbacks.prune: the run's accuracy at epoch (NaN: its recorded
- * one) against the earlier runs of its experiment there (prune.c). A
+ * one) against the earlier runs of its experiment in its study there
+ * (prune.c): another study's runs are not its peers. A
  * database that cannot be read is reported, and the run goes on. */
 static int prune_epoch(void *ctx, int epoch, double metric)
 {
@@ -351,7 +381,8 @@ static int prune_epoch(void *ctx, int epoch, double metric)
     const int val = r->s->val != NULL;
     if (isnan(metric) && results_epoch_metric(db, r->run_id, epoch, val, &metric) != 0) return 0;
     double *others;
-    int n = results_peer_metrics(db, r->e->name, r->run_id, epoch, val, &others);
+    int n = results_peer_metrics(db, r->e->name, r->opt->study_id, r->run_id, epoch, val,
+                                 &others);
     if (n < 0) return 0;
     PruneVerdict v = prune_decide(rule, epoch, metric, others, n);
     free(others);
@@ -396,11 +427,12 @@ static int train_and_record(Record *r, const CifarSplit *train, const CifarSplit
                  r->s->run.epochs);
         why = paused;
         if (!r->opt->quiet)
-            fprintf(stderr, "%s: %s; continue with `cnnrun run --resume`\n", r->e->path, why);
+            fprintf(stderr, "%s: %s; continue with `%s`\n", r->e->path, why, resume_hint(r));
     } else if (why) {
         fprintf(stderr, "%s: %s: %s\n", r->e->path, train_end_name(end), why);
     }
     int rc = finish_runs_row(r, end, pos->train_seconds, why);
+    if (end == TRAIN_FINISHED && rc == CN_EXIT_OK) drop_checkpoints(r);
     const RunObserver *obs = r->opt->observer;
     /* the observer's word for the end: the status, or how the run stopped early */
     const char *how = end == TRAIN_PAUSED ? "paused"
@@ -469,7 +501,12 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
         rc = train_and_record(&r, train, test, &pos);
         cli_watch_stop();
     }
-    if (r.lock_fd >= 0) close(r.lock_fd); /* after the status is final */
+    /* after the status is final: the lock file goes with the run (a file
+     * left behind names a killed run) */
+    if (r.lock_fd >= 0 && opt->checkpoint_dir && r.run_id > 0)
+        run_unlock(opt->checkpoint_dir, e->name, r.run_id, r.lock_fd);
+    else if (r.lock_fd >= 0)
+        close(r.lock_fd);
     session_close(&s);
     return rc;
 }

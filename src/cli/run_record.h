@@ -34,6 +34,10 @@ typedef struct {
 
 typedef struct {
     ResultsDb *db;                /* may be NULL (no recording; a rank other than 0) */
+    int64_t study_id;             /* the study its row belongs to (cmd_run.c; 0: none) */
+    /* the command that continues it (cli_resume_command), for the hints;
+     * NULL: `cnnrun run FILE --resume` */
+    const char *resume_hint;
     const char *db_path;          /* its file, on every rank: the MPI fault watch marks it */
     int threads;                  /* per rank */
     int ranks;                    /* MPI processes sharing each batch (dist.h); 0: 1 */

@@ -97,6 +97,11 @@ static const char *const tta_names[] = {[TTA_NONE] = "none", [TTA_MIRROR] = "mir
                                         [TTA_MIRROR_TRANSLATE] = "mirror_translate",
                                         [TTA_COUNT] = NULL};
 _Static_assert(sizeof tta_names / sizeof *tta_names == TTA_COUNT + 1, "one name per TTA mode");
+static const char *const keep_names[] = {[KEEP_BEST_LAST] = "best, last", [KEEP_BEST] = "best",
+                                         [KEEP_LAST] = "last", [KEEP_NONE] = "none",
+                                         [KEEP_COUNT] = NULL};
+_Static_assert(sizeof keep_names / sizeof *keep_names == KEEP_COUNT + 1,
+               "one name per checkpoint choice");
 static const char *const conv_init_names[] = {[CONV_INIT_DEFAULT] = "default",
                                               [CONV_INIT_DIRAC] = "dirac",
                                               [CONV_INIT_WHITEN] = "whiten",
@@ -148,6 +153,11 @@ static const SchemaKey experiment_keys[] = {
      "the matrix products' inputs: `bf16` rounds them to bfloat16 (fp32 sums; weights, "
      "activations, batch norm, loss and optimizer stay fp32): twice the products per cycle "
      "where the CPU has AVX512-BF16, many times more with AMX (emulated, slower, elsewhere)"},
+    {"keep_checkpoints", SK_ENUM, SF_ENUM_SET | SF_NOT_RUN, E(keep_checkpoints), 0, 0, 0,
+     "best, last", keep_names,
+     "which checkpoints a finished run keeps: `best` (its best epoch's: what eval, export and "
+     "predict load), `last` (its last epoch's), both, or `none` (a study of many runs fills "
+     "the disk otherwise); a run that did not finish keeps `last`, which --resume needs"},
     {"target_accuracy", SK_DOUBLE, 0, E(target_accuracy), 0, 0, 1, "0", NULL,
      "stop once an evaluated accuracy (validation, else test) reaches A; 0 = off. Every run "
      "with a target records when it got there (runs.seconds_to_target): the DAWNBench measure"},
@@ -508,6 +518,45 @@ const char *schema_suggest(const char *word, const char *const *cands)
 }
 
 /* ------------------------------------------------------------- parsing */
+
+/* An SF_ENUM_SET value's words (split at commas, spaces trimmed) in the
+ * order the longest of values lists them, ", " between; a word not there,
+ * or one given twice, leaves the text as written (then refused). */
+static void set_words(const char *value, const char *const *values, char *out, size_t n)
+{
+    const char *all = values[0];
+    for (int i = 1; values[i]; i++)
+        if (strlen(values[i]) > strlen(all)) all = values[i];
+    char words[8][32];
+    int count = 0, bad = 0;
+    for (const char *p = value; *p && !bad;) {
+        while (*p == ' ' || *p == '\t') p++;
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t')) end--;
+        if (count == 8 || end == 0 || end >= sizeof words[0]) bad = 1;
+        else snprintf(words[count++], sizeof words[0], "%.*s", (int)end, p);
+        p += len + (p[len] == ',');
+    }
+    out[0] = '\0';
+    size_t used = 0;
+    int placed = 0;
+    for (const char *w = all; *w && !bad;) { /* the words of `all`, in its order */
+        size_t len = strcspn(w, ",");
+        int here = 0;
+        for (int i = 0; i < count; i++)
+            if (strlen(words[i]) == len && !strncmp(words[i], w, len)) here++;
+        if (here > 1) bad = 1;
+        if (here == 1) {
+            used += (size_t)snprintf(out + used, n > used ? n - used : 0, "%s%.*s",
+                                     placed ? ", " : "", (int)len, w);
+            placed++;
+        }
+        w += len;
+        while (*w == ',' || *w == ' ') w++;
+    }
+    if (bad || placed != count) snprintf(out, n, "%s", value);
+}
 
 static void join_values(const char *const *values, char *buf, size_t n)
 {
@@ -1003,6 +1052,11 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
              value);
     }
     case SK_ENUM: {
+        char set[128];
+        if (k->flags & SF_ENUM_SET) { /* "last,best" is "best, last": the words in order */
+            set_words(value, k->values, set, sizeof set);
+            value = set;
+        }
         for (int i = 0; k->values[i]; i++) {
             if (strcmp(value, k->values[i]) != 0) continue;
             if (k->flags & SF_ENUM_STRING) {
@@ -1017,6 +1071,12 @@ int schema_parse(const SchemaKey *k, const char *value, void *base, char *err, s
         }
         char list[512], hint[96] = "";
         join_values(k->values, list, sizeof list);
+        if (k->flags & SF_ENUM_SET) { /* its values have commas: | between them */
+            size_t used = 0;
+            for (int i = 0; k->values[i]; i++)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " | " : "",
+                                         k->values[i]);
+        }
         const char *s = *value ? schema_suggest(value, k->values) : NULL;
         if (s) snprintf(hint, sizeof hint, "; did you mean '%s'?", s);
         if (k->values == schema_layer_type_names) {

@@ -35,7 +35,10 @@ enum {
     SF_COMPUTED = 1 << 4,    /* default depends on other keys: `def` only documents it */
     SF_ENUM_STRING = 1 << 5, /* SK_ENUM stored as the chosen string in char[size] */
     SF_ENUM_BOOL = 1 << 6,   /* SK_ENUM stored as bool (values[1] = true) */
-    SF_UTF8 = 1 << 7         /* SK_STRING shown in tables and reports: valid UTF-8 only */
+    SF_UTF8 = 1 << 7,        /* SK_STRING shown in tables and reports: valid UTF-8 only */
+    SF_ENUM_SET = 1 << 8,    /* SK_ENUM whose values are sets of words, ", " between, in a
+                              * fixed order: "last,best" is "best, last" */
+    SF_NOT_RUN = 1 << 9      /* does not change what a run computes: a --resume may change it */
 };
 
 typedef struct {

@@ -163,6 +163,29 @@ static int load_details(sqlite3 *db, const char *path, int schema_version, Repor
     return 0;
 }
 
+/* Each run's run_params rows (the swept keys of the table's columns). */
+static int load_run_params(sqlite3 *db, const char *path, ReportData *d)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT key, value FROM run_params WHERE run_id = ?1 ORDER BY key",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table run_params");
+    for (int i = 0; i < d->n_runs; i++) {
+        ReportRun *r = &d->runs[i];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, r->id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            r->param_keys = xrealloc(r->param_keys, sizeof(char *) * (size_t)(r->n_param + 1));
+            r->param_values =
+                xrealloc(r->param_values, sizeof(char *) * (size_t)(r->n_param + 1));
+            r->param_keys[r->n_param] = col_text(st, 0);
+            r->param_values[r->n_param++] = col_text(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* A `running` row of this machine whose process is gone (its lock file,
  * next to the database, names a pid no process has: it was killed without
  * marking the row) is shown as `dead`, with a line saying so; the row
@@ -216,14 +239,59 @@ static int open_results(const char *path, sqlite3 **out, int *version)
 }
 
 /* below: the groups of the report's experiments */
-static int load_groups(sqlite3 *db, const char *path, int version, ReportGroups *out);
+static int load_groups(sqlite3 *db, const char *path, int version, int64_t study,
+                       ReportGroups *out);
 static int load_group_members(sqlite3 *db, const char *path, ReportData *d);
+
+/* The study `spec` names (report.h, report_load_in) into *id and *name
+ * (owned): 0 with *id 0 for no selection (all runs: "all", or the default
+ * on a file without studies), CN_EXIT_USAGE for a study that is not there
+ * (printed). */
+static int resolve_study(sqlite3 *db, const char *path, int version, const char *spec,
+                         int64_t *id, char **name)
+{
+    *id = 0;
+    *name = NULL;
+    if (spec && !strcmp(spec, "all")) return 0;
+    int newest = !spec || !strcmp(spec, "newest");
+    if (version < 14) {
+        if (newest) return 0;
+        fprintf(stderr, "%s: no studies: the database has schema version %d, studies came with "
+                        "version 14 (the next `cnnrun run` on it upgrades the file); drop "
+                        "--study\n", path, version);
+        return CN_EXIT_USAGE;
+    }
+    long num = 0;
+    int by_id = !newest && decimal_long(spec, &num) == DECIMAL_OK && num >= 1;
+    const char *sql = newest ? "SELECT id, name FROM studies ORDER BY id DESC LIMIT 1"
+                      : by_id ? "SELECT id, name FROM studies WHERE id = ?1"
+                              : "SELECT id, name FROM studies WHERE name = ?1 ORDER BY id DESC "
+                                "LIMIT 1";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(path, db, "cannot read table studies");
+    if (by_id) sqlite3_bind_int64(st, 1, num);
+    else if (!newest) sqlite3_bind_text(st, 1, spec, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        *name = col_text(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return db_fail(path, db, "cannot read table studies");
+    if (step == SQLITE_ROW || newest) return 0; /* newest of none: every run */
+    fprintf(stderr, "%s: there is no study %s%s\nHINT: cnnrun studies --db %s lists them "
+                    "(--study ID, NAME or all)\n", path, by_id ? "" : "named ", spec, path);
+    return CN_EXIT_USAGE;
+}
 
 /* report_load (details: every run's epochs and layers, the groups with their
  * members; LOAD_NO_GROUPS: not the groups), report_load_runs (LOAD_DETAILS |
  * LOAD_NO_GROUPS) and report_load_table (the runs rows alone). */
-enum { LOAD_DETAILS = 1, LOAD_NO_GROUPS = 2 };
-static int load(const char *path, const char *spec, int how, ReportData *out)
+enum { LOAD_DETAILS = REPORT_DETAILS, LOAD_BEST_FIRST = REPORT_BEST_FIRST, LOAD_NO_GROUPS = 4 };
+static int load(const char *path, const char *spec, const char *study, int how,
+                ReportData *out)
 {
     memset(out, 0, sizeof *out);
     out->db_path = xstrdup(path);
@@ -238,13 +306,37 @@ static int load(const char *path, const char *spec, int how, ReportData *out)
         free(ids);
         return rc;
     }
+    rc = resolve_study(db, path, out->schema_version, study, &out->study_id, &out->study_name);
+    if (rc != 0) {
+        free(ids);
+        sqlite3_close(db);
+        return rc;
+    }
     rc = CN_EXIT_FAIL;
     sqlite3_stmt *st = NULL;
 
-    const char *where = all ? " ORDER BY r.id"
-                        : n_ids ? " WHERE r.id = ?1"
-                                : " WHERE r.id IN (SELECT max(id) FROM runs GROUP BY experiment)"
-                                  " ORDER BY r.id";
+    char in_study[64] = "", where[1024];
+    if (out->study_id > 0)
+        snprintf(in_study, sizeof in_study, "study_id = %lld", (long long)out->study_id);
+    /* best first: the objective (the best validation accuracy where the run
+     * has one, else the best test accuracy), runs without one last */
+    const char *objective = out->schema_version >= 7
+        ? "coalesce((SELECT max(e.val_acc) FROM epochs e WHERE e.run_id = r.id), "
+          "(SELECT max(e.test_acc) FROM epochs e WHERE e.run_id = r.id))"
+        : "(SELECT max(e.test_acc) FROM epochs e WHERE e.run_id = r.id)";
+    char order[512] = " ORDER BY r.id";
+    if (how & LOAD_BEST_FIRST)
+        snprintf(order, sizeof order, " ORDER BY %s IS NULL, %s DESC, r.id", objective,
+                 objective);
+    out->best_first = (how & LOAD_BEST_FIRST) != 0;
+    if (all)
+        snprintf(where, sizeof where, "%s%s%s", *in_study ? " WHERE r." : "", in_study, order);
+    else if (n_ids)
+        snprintf(where, sizeof where, " WHERE r.id = ?1%s%s", *in_study ? " AND r." : "",
+                 in_study);
+    else
+        snprintf(where, sizeof where, " WHERE r.id IN (SELECT max(id) FROM runs%s%s GROUP BY "
+                 "experiment)%s", *in_study ? " WHERE " : "", in_study, order);
     char sql[4096];
     /* before version 7 there is no epochs.val_acc: the best epoch is on test */
     snprintf(sql, sizeof sql, "%s%s", results_run_summary_select(out->schema_version), where);
@@ -272,27 +364,39 @@ static int load(const char *path, const char *spec, int how, ReportData *out)
         }
         if (n_ids && !found) {
             sqlite3_finalize(st);
-            fprintf(stderr, "%s: there is no run %lld\nHINT: cnnrun runs --runs all --db %s "
-                            "lists the run ids\n", path, (long long)ids[k], path);
+            if (out->study_id > 0)
+                fprintf(stderr, "%s: there is no run %lld in study %lld\nHINT: cnnrun runs "
+                                "--study all --db %s lists every run\n", path,
+                        (long long)ids[k], (long long)out->study_id, path);
+            else
+                fprintf(stderr, "%s: there is no run %lld\nHINT: cnnrun runs --runs all --db %s "
+                                "lists the run ids\n", path, (long long)ids[k], path);
             rc = CN_EXIT_USAGE;
             goto done;
         }
     }
     sqlite3_finalize(st);
     mark_dead_runs(db, path, out);
+    if (out->schema_version >= 6 && load_run_params(db, path, out) != 0) goto done;
     sqlite3_int64 recorded = out->n_runs;
-    if (results_query_int64(db, "SELECT count(*) FROM runs", &recorded) != 0) {
+    char count_sql[128];
+    snprintf(count_sql, sizeof count_sql, "SELECT count(*) FROM runs%s%s",
+             *in_study ? " WHERE " : "", in_study);
+    sqlite3_int64 everywhere = 0;
+    if (results_query_int64(db, count_sql, &recorded) != 0 ||
+        results_query_int64(db, "SELECT count(*) FROM runs", &everywhere) != 0) {
         db_fail(path, db, "cannot read table runs");
         goto done;
     }
     out->n_recorded = (int)recorded;
+    out->n_everywhere = (int)everywhere;
     out->latest = !all && !n_ids;
     out->groups.schema_version = out->schema_version;
     int details = how & LOAD_DETAILS, groups = details && !(how & LOAD_NO_GROUPS);
     for (int i = 0; details && i < out->n_runs; i++)
         if (load_details(db, path, out->schema_version, &out->runs[i]) != 0) goto done;
     if (groups && out->schema_version >= 6 &&
-        (load_groups(db, path, out->schema_version, &out->groups) != 0 ||
+        (load_groups(db, path, out->schema_version, out->study_id, &out->groups) != 0 ||
          load_group_members(db, path, out) != 0))
         goto done;
     rc = 0;
@@ -304,17 +408,51 @@ done:
 
 int report_load(const char *path, const char *spec, ReportData *out)
 {
-    return load(path, spec, LOAD_DETAILS, out);
+    return load(path, spec, "all", LOAD_DETAILS, out);
 }
 
 int report_load_runs(const char *path, const char *spec, ReportData *out)
 {
-    return load(path, spec, LOAD_DETAILS | LOAD_NO_GROUPS, out);
+    return load(path, spec, "all", LOAD_DETAILS | LOAD_NO_GROUPS, out);
 }
 
 int report_load_table(const char *path, const char *spec, ReportData *out)
 {
-    return load(path, spec, 0, out);
+    return load(path, spec, "all", 0, out);
+}
+
+int report_load_in(const char *path, const char *spec, const char *study, int flags,
+                   ReportData *out)
+{
+    return load(path, spec, study, flags & (REPORT_DETAILS | REPORT_BEST_FIRST), out);
+}
+
+const char *report_run_param(const ReportRun *r, const char *key)
+{
+    for (int k = 0; k < r->n_param; k++)
+        if (!strcmp(r->param_keys[k], key)) return r->param_values[k];
+    return NULL;
+}
+
+int report_swept_keys(const ReportData *d, const char **keys, int max)
+{
+    int n = 0;
+    for (int i = 0; i < d->n_runs; i++)
+        for (int k = 0; k < d->runs[i].n_param; k++) {
+            const char *key = d->runs[i].param_keys[k];
+            const char *first = report_run_param(&d->runs[0], key);
+            int seen = 0, differs = d->n_runs == 1;
+            for (int s = 0; s < n && !seen; s++) seen = !strcmp(keys[s], key);
+            for (int j = 1; j < d->n_runs && !differs; j++) {
+                const char *v = report_run_param(&d->runs[j], key);
+                differs = !v || !first || strcmp(v, first) != 0;
+            }
+            if (seen || !differs || n == max) continue;
+            int at = n++;
+            while (at > 0 && strcmp(keys[at - 1], key) > 0) keys[at] = keys[at - 1], at--;
+            keys[at] = key;
+        }
+    return n;
 }
 
 static void free_runs(ReportRun *runs, int n)
@@ -336,6 +474,12 @@ static void free_runs(ReportRun *runs, int n)
             free(r->layers[k].output_shape);
         }
         free(r->layers);
+        for (int k = 0; k < r->n_param; k++) {
+            free(r->param_keys[k]);
+            free(r->param_values[k]);
+        }
+        free(r->param_keys);
+        free(r->param_values);
     }
     free(runs);
 }
@@ -357,14 +501,18 @@ static void free_group(ReportGroup *g)
 }
 
 /* Every row of run_groups into out->groups (appended). */
-static int load_groups(sqlite3 *db, const char *path, int version, ReportGroups *out)
+static int load_groups(sqlite3 *db, const char *path, int version, int64_t study,
+                       ReportGroups *out)
 {
     sqlite3_stmt *st = NULL;
-    char sql[512];
+    char sql[512], where[64] = "";
+    if (study > 0 && version >= 14)
+        snprintf(where, sizeof where, " WHERE study_id = %lld", (long long)study);
     snprintf(sql, sizeof sql, "SELECT experiment, params, n, mean_final_test_acc, "
                               "std_final_test_acc, mean_best_test_acc, std_best_test_acc, "
-                              "mean_train_seconds, run_ids, %s FROM run_groups",
-             version >= 10 ? "n_pruned" : "0"); /* [sweep] prune came with version 10 */
+                              "mean_train_seconds, run_ids, %s, %s FROM run_groups%s",
+             version >= 10 ? "n_pruned" : "0", /* [sweep] prune came with version 10 */
+             version >= 14 ? "study_id" : "NULL", where);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(path, db, "cannot read view run_groups");
     int step;
@@ -382,6 +530,7 @@ static int load_groups(sqlite3 *db, const char *path, int version, ReportGroups 
         g->mean_seconds = col_double(st, 7);
         g->run_ids = col_text(st, 8);
         g->n_pruned = sqlite3_column_int(st, 9);
+        g->study_id = sqlite3_column_int64(st, 10);
     }
     int rc = step == SQLITE_DONE ? 0 : db_fail(path, db, "cannot read view run_groups");
     sqlite3_finalize(st);
@@ -457,12 +606,18 @@ static int load_group_members(sqlite3 *db, const char *path, ReportData *d)
 
 int report_load_groups(const char *path, ReportGroups *out)
 {
+    return report_load_groups_in(path, "all", out);
+}
+
+int report_load_groups_in(const char *path, const char *study, ReportGroups *out)
+{
     memset(out, 0, sizeof *out);
     sqlite3 *db = NULL;
     int rc = open_results(path, &db, &out->schema_version);
     if (rc != 0) return rc;
-    if (out->schema_version >= 6) /* no run_params before: nothing to group by */
-        rc = load_groups(db, path, out->schema_version, out);
+    rc = resolve_study(db, path, out->schema_version, study, &out->study_id, &out->study_name);
+    if (rc == 0 && out->schema_version >= 6) /* no run_params before: nothing to group by */
+        rc = load_groups(db, path, out->schema_version, out->study_id, out);
     sqlite3_close(db);
     return rc;
 }
@@ -471,6 +626,7 @@ void report_free_groups(ReportGroups *g)
 {
     for (int i = 0; i < g->n; i++) free_group(&g->groups[i]);
     free(g->groups);
+    free(g->study_name);
     memset(g, 0, sizeof *g);
 }
 
@@ -479,5 +635,6 @@ void report_free(ReportData *d)
     free_runs(d->runs, d->n_runs);
     report_free_groups(&d->groups);
     free(d->db_path);
+    free(d->study_name);
     memset(d, 0, sizeof *d);
 }

@@ -147,11 +147,19 @@ static void write_table(FILE *f, const ReportData *d)
     for (int i = 0; i < d->n_runs; i++)
         if (isfinite(d->runs[i].best_test_acc) && d->runs[i].best_test_acc > best)
             best = d->runs[i].best_test_acc;
+    const char *keys[16]; /* a column per swept key */
+    int n_keys = report_swept_keys(d, keys, 16);
     fputs("<table>\n<tr><th>run</th><th class=l>experiment</th><th class=l>status</th>"
           "<th>epochs</th><th>best test acc</th><th>at epoch</th><th>final test acc</th>"
           "<th>train time</th><th>img/s</th><th>params</th><th>MFLOPs/img</th>"
-          "<th class=l>stopped</th><th>to target</th></tr>\n",
+          "<th class=l>stopped</th><th>to target</th>",
           f);
+    for (int k = 0; k < n_keys; k++) {
+        fputs("<th class=l>", f);
+        html_esc(f, keys[k]);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
         char b1[24], b2[24], b3[24], b4[24], b5[24], b6[24], b7[48];
@@ -173,8 +181,15 @@ static void write_table(FILE *f, const ReportData *d)
                 fmt_num(b4, sizeof b4, r->images_per_sec, 0), fmt_params(b5, sizeof b5, r->params),
                 fmt_num(b6, sizeof b6, r->mflops, 1));
         html_esc(f, r->stop_reason ? r->stop_reason : "-");
-        fprintf(f, "</td><td>%s</td></tr>\n",
+        fprintf(f, "</td><td>%s</td>",
                 fmt_to_target(b7, sizeof b7, r->seconds_to_target, r->epochs_to_target));
+        for (int k = 0; k < n_keys; k++) {
+            const char *v = report_run_param(r, keys[k]);
+            fputs("<td class=l>", f);
+            html_esc(f, v ? v : "-");
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
 }
@@ -221,7 +236,14 @@ static int write_report(const ReportData *d, const char *dir)
                "<style>\n%s</style></head><body>\n<h1>cnnrun report</h1>\n<p class=meta>",
             style);
     html_esc(f, d->db_path);
-    fprintf(f, " &middot; %d run%s", d->n_runs, d->n_runs == 1 ? "" : "s");
+    if (d->study_id > 0) { /* the default: a study, whole */
+        fprintf(f, " &middot; study %lld (", (long long)d->study_id);
+        html_esc(f, d->study_name ? d->study_name : "");
+        fputs(")", f);
+    }
+    fprintf(f, " &middot; %d run%s%s", d->n_runs, d->n_runs == 1 ? "" : "s",
+            d->best_first ? ", best first (validation accuracy where a run has it, else test)"
+                          : "");
     if (d->latest && d->n_recorded > d->n_runs) /* a sweep's 9 runs: "1 run" alone misleads */
         fprintf(f, ", the newest of each experiment, of %d recorded (<code>cnnrun report --runs "
                    "all</code> for every run; the groups below count them all)", d->n_recorded);

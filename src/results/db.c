@@ -285,9 +285,9 @@ ResultsDb *results_open(const char *path)
     if (prepare(r,
                 "INSERT INTO runs (experiment, config_path, config, status, started_at, seed, "
                 "threads, params, flops_per_image, epochs_planned, version, data_dir, hostname, ranks, "
-                "blas_core, engine, precision, data) "
+                "blas_core, engine, precision, data, study_id) "
                 "VALUES (?1, ?2, ?3, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, "
-                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 &r->insert_run) != 0 ||
         prepare(r,
                 "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, test_loss, "
@@ -376,6 +376,8 @@ int64_t results_begin_run(ResultsDb *r, const RunInfo *info)
     bind_text_or_null(st, 14, info->engine);
     bind_text_or_null(st, 15, info->precision ? info->precision : "fp32");
     bind_text_or_null(st, 16, info->data);
+    if (info->study_id > 0) sqlite3_bind_int64(st, 17, info->study_id);
+    else sqlite3_bind_null(st, 17);
 
     char msg[256];
     if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
@@ -861,17 +863,19 @@ void results_free_run_refs(ResultsRunRef *refs, int n)
 
 /* ---- issue 24: the earlier runs' accuracies for [sweep] prune ------------- */
 
-int results_peer_metrics(ResultsDb *r, const char *experiment, int64_t run_id, int epoch,
-                         int validation, double **out)
+int results_peer_metrics(ResultsDb *r, const char *experiment, int64_t study_id,
+                         int64_t run_id, int epoch, int validation, double **out)
 {
     *out = NULL;
     if (!r || !experiment) return -1;
     sqlite3_stmt *st = NULL;
     const char *sql = validation
         ? "SELECT e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = ?1 "
-          "AND r.id < ?2 AND e.epoch = ?3 AND e.val_acc IS NOT NULL ORDER BY r.id"
+          "AND r.id < ?2 AND e.epoch = ?3 AND e.val_acc IS NOT NULL AND r.study_id IS ?4 "
+          "ORDER BY r.id"
         : "SELECT e.test_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = "
-          "?1 AND r.id < ?2 AND e.epoch = ?3 AND e.test_acc IS NOT NULL ORDER BY r.id";
+          "?1 AND r.id < ?2 AND e.epoch = ?3 AND e.test_acc IS NOT NULL AND r.study_id IS ?4 "
+          "ORDER BY r.id";
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
         db_error(r->path, "cannot read the earlier runs of '%s' (%s)", experiment,
                  results_errmsg(r->db));
@@ -880,6 +884,7 @@ int results_peer_metrics(ResultsDb *r, const char *experiment, int64_t run_id, i
     sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, run_id);
     sqlite3_bind_int(st, 3, epoch);
+    if (study_id > 0) sqlite3_bind_int64(st, 4, study_id); /* else NULL: runs before studies */
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         *out = xrealloc(*out, sizeof **out * (size_t)(n + 1));
@@ -920,4 +925,68 @@ int results_epoch_metric(ResultsDb *r, int64_t run_id, int epoch, int validation
     }
     sqlite3_finalize(st);
     return found;
+}
+
+/* ---- issue 36: studies ---------------------------------------------------- */
+
+int64_t results_begin_study(ResultsDb *r, const char *name, const char *command)
+{
+    if (!r || !name) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "INSERT INTO studies (name, command, started_at) VALUES "
+                                  "(?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))", -1, &st,
+                           NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot record the study '%s' (%s)", name, sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, command);
+    char msg[256];
+    if (step_write(r, st, msg, sizeof msg) != SQLITE_DONE) {
+        db_error(r->path, "cannot record the study '%s' (%s)", name, msg);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return sqlite3_last_insert_rowid(r->db);
+}
+
+int64_t results_find_study(ResultsDb *r, const char *name)
+{
+    if (!r || !name) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT max(id) FROM studies WHERE name = ?1", -1, &st, NULL) !=
+        SQLITE_OK) {
+        db_error(r->path, "cannot read the studies (%s)", sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    if (id < 0) db_error(r->path, "cannot read the studies (%s)", sqlite3_errmsg(r->db));
+    sqlite3_finalize(st);
+    return id;
+}
+
+int results_study_status(ResultsDb *r, int64_t study_id, const char *status)
+{
+    if (!r || study_id <= 0) return -1;
+    sqlite3_stmt *st = NULL;
+    /* "finished" while a run of it is not (paused by --until-epoch): interrupted */
+    const char *sql = strcmp(status, "running") == 0
+        ? "UPDATE studies SET status = ?2, finished_at = NULL WHERE id = ?1"
+        : "UPDATE studies SET status = CASE WHEN ?2 = 'finished' AND EXISTS (SELECT 1 FROM runs "
+          "WHERE study_id = ?1 AND status IN ('running', 'interrupted')) THEN 'interrupted' "
+          "ELSE ?2 END, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1";
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_error(r->path, "cannot update study %lld (%s)", (long long)study_id,
+                 sqlite3_errmsg(r->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, study_id);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
+    char msg[256];
+    int rc = step_write(r, st, msg, sizeof msg) == SQLITE_DONE ? 0 : -1;
+    if (rc != 0) db_error(r->path, "cannot update study %lld (%s)", (long long)study_id, msg);
+    sqlite3_finalize(st);
+    return rc;
 }

@@ -99,6 +99,9 @@ static char *common_columns(sqlite3 *src, sqlite3 *dst, const char *table, const
     list[0] = '\0';
     for (int i = 0; i < a.n; i++) {
         if (!strcmp(a.name[i], skip)) continue;
+        /* runs.study_id names a study of the source file, not of --into:
+         * merged runs belong to no study there (studies are not merged) */
+        if (!strcmp(table, "runs") && !strcmp(a.name[i], "study_id")) continue;
         int both = 0;
         for (int j = 0; j < b.n && !both; j++) both = !strcmp(a.name[i], b.name[j]);
         if (!both) continue;

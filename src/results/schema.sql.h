@@ -8,7 +8,7 @@
 #ifndef CNNRUN_RESULTS_SCHEMA_SQL_H
 #define CNNRUN_RESULTS_SCHEMA_SQL_H
 
-#define RESULTS_SCHEMA_VERSION 13
+#define RESULTS_SCHEMA_VERSION 14
 /* PRAGMA application_id: "CNNR" — marks the file as a cnnrun results database. */
 #define RESULTS_APPLICATION_ID 0x434E4E52
 
@@ -120,7 +120,8 @@ static const char RESULTS_SCHEMA_SQL[] =
  * The parts of the view every version shares: the key of a group (its
  * params and the rest of its configuration) with the runs it is made of,
  * the aggregates, and the grouping. */
-#define RUN_GROUPS_KEY_AND_FROM \
+#define RUN_GROUPS_KEY_AND_FROM RUN_GROUPS_KEY_PARAMS RUN_GROUPS_G
+#define RUN_GROUPS_KEY_PARAMS \
     "    coalesce((SELECT group_concat(kv, ', ') FROM\n" \
     "      (SELECT p.key || '=' || CASE WHEN p.value GLOB '*[, ]*'\n" \
     "                              THEN '\"' || p.value || '\"' ELSE p.value END AS kv\n" \
@@ -129,10 +130,17 @@ static const char RESULTS_SCHEMA_SQL[] =
     "    replace(substr(coalesce(r.config, ''), instr(coalesce(r.config, ''), char(10)) + 1),\n" \
     "            char(10) || 'seed = ' || r.seed || char(10), char(10)) AS rest\n" \
     "  FROM run_summary s JOIN runs r ON r.id = s.run_id\n" \
-    "  WHERE s.status = 'finished' AND s.epochs_planned > 0),\n" \
+    "  WHERE s.status = 'finished' AND s.epochs_planned > 0),\n"
+#define RUN_GROUPS_G \
     "g AS (\n" \
     "  SELECT m.*, avg(f) OVER w AS mf, avg(b) OVER w AS mb FROM m\n" \
     "  WINDOW w AS (PARTITION BY experiment, params, rest))\n"
+/* The same key, each study apart (version 14 on). */
+#define RUN_GROUPS_KEY_14 \
+    RUN_GROUPS_KEY_PARAMS \
+    "g AS (\n" \
+    "  SELECT m.*, avg(f) OVER w AS mf, avg(b) OVER w AS mb FROM m\n" \
+    "  WINDOW w AS (PARTITION BY study_id, experiment, params, rest))\n"
 #define RUN_GROUPS_AGGREGATES \
     "SELECT experiment, params, count(*) AS n,\n" \
     "  avg(f) AS mean_final_test_acc,\n" \
@@ -155,10 +163,10 @@ static const char RESULTS_SCHEMA_SQL[] =
     "    s.train_seconds AS t,\n" \
     RUN_GROUPS_KEY_AND_FROM RUN_GROUPS_AGGREGATES "\n" RUN_GROUPS_GROUPING
 
-/* Version 10 on ([sweep] prune, issue 24): a run pruned (stop_reason
+/* Versions 10 to 13 ([sweep] prune, issue 24): a run pruned (stop_reason
  * 'pruned') is counted in n and in n_pruned, and left out of the means, the
  * standard deviations and the mean time (it stopped early on purpose). */
-#define RESULTS_RUN_GROUPS_SELECT \
+#define RESULTS_RUN_GROUPS_SELECT_V10 \
     "WITH m AS (\n" \
     "  SELECT s.run_id, s.experiment, r.stop_reason IS 'pruned' AS pruned,\n" \
     "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.final_test_acc END AS f,\n" \
@@ -166,6 +174,22 @@ static const char RESULTS_SCHEMA_SQL[] =
     "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.train_seconds END AS t,\n" \
     RUN_GROUPS_KEY_AND_FROM RUN_GROUPS_AGGREGATES ",\n" \
     "  sum(pruned) AS n_pruned\n" RUN_GROUPS_GROUPING
+
+/* Version 14 on (studies, issue 36): as version 10, and a group never spans
+ * two studies: runs of one configuration from two `cnnrun run` invocations
+ * are two groups (column study_id; NULL: runs recorded before studies, which
+ * group together as before). */
+#define RESULTS_RUN_GROUPS_SELECT \
+    "WITH m AS (\n" \
+    "  SELECT s.run_id, r.study_id, s.experiment, r.stop_reason IS 'pruned' AS pruned,\n" \
+    "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.final_test_acc END AS f,\n" \
+    "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.best_test_acc END AS b,\n" \
+    "    CASE WHEN r.stop_reason IS NOT 'pruned' THEN s.train_seconds END AS t,\n" \
+    RUN_GROUPS_KEY_14 RUN_GROUPS_AGGREGATES ",\n" \
+    "  sum(pruned) AS n_pruned, study_id\n" \
+    "FROM (SELECT * FROM g ORDER BY run_id)\n" \
+    "GROUP BY study_id, experiment, params, rest\n" \
+    "ORDER BY min(run_id)"
 
 /* RESULTS_MIGRATIONS[v - 1] turns a version-v schema into version v + 1. */
 static const char *const RESULTS_MIGRATIONS[] = {
@@ -241,7 +265,7 @@ static const char *const RESULTS_MIGRATIONS[] = {
     /* 9 -> 10: [sweep] prune (runs.stop_reason 'pruned'): view run_groups
      * counts a pruned run (n, n_pruned) but leaves it out of its means */
     "DROP VIEW IF EXISTS run_groups;\n"
-    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
+    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT_V10 ";\n",
     /* 10 -> 11: runs.engine, the engine's settings that ran it
      * ("conv=tune dwsplit=auto fuse=on": engine_settings_text), put back on
      * resume and shown by runs --diff. Rows written before: NULL. */
@@ -254,6 +278,26 @@ static const char *const RESULTS_MIGRATIONS[] = {
      * classes=100 names=HASH labels=HASH dir=PATH": data_identity); a resume
      * refuses other data. Rows written before: NULL (CIFAR-10, unchecked). */
     "ALTER TABLE runs ADD COLUMN data TEXT;\n",
+    /* 13 -> 14 (issue 36, studies): table `studies`, one row per `cnnrun run`
+     * invocation (a sweep resumed with --resume goes on in its study), and
+     * runs.study_id. Rows written before: NULL — which invocation trained an
+     * older run is not recorded anywhere, and one study per experiment name
+     * would invent exactly the merge of two sweeps that studies end; they
+     * group together as before and `--study all` shows them. View run_groups
+     * made again: a group never spans two studies. */
+    "CREATE TABLE IF NOT EXISTS studies (\n"
+    "  id              INTEGER PRIMARY KEY,\n"
+    "  name            TEXT NOT NULL,\n"
+    "  command         TEXT,\n"
+    "  status          TEXT NOT NULL DEFAULT 'running'\n"
+    "                  CHECK (status IN ('running','finished','failed','interrupted')),\n"
+    "  started_at      TEXT NOT NULL,\n"
+    "  finished_at     TEXT\n"
+    ");\n"
+    "ALTER TABLE runs ADD COLUMN study_id INTEGER REFERENCES studies(id);\n"
+    "CREATE INDEX IF NOT EXISTS runs_study ON runs(study_id);\n"
+    "DROP VIEW IF EXISTS run_groups;\n"
+    "CREATE VIEW run_groups AS\n" RESULTS_RUN_GROUPS_SELECT ";\n",
 };
 _Static_assert(sizeof RESULTS_MIGRATIONS / sizeof RESULTS_MIGRATIONS[0] ==
                    RESULTS_SCHEMA_VERSION - 1,

@@ -93,16 +93,28 @@ int run_lock_try(const char *dir, const char *experiment, int64_t run_id, long *
     run_file(path, sizeof path, dir, experiment, run_id, ".lock");
     *holder = 0;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return RUN_LOCK_NONE;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return RUN_LOCK_NONE;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        *holder = atol(pid);
-        close(fd);
-        return RUN_LOCK_HELD;
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return RUN_LOCK_NONE;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            *holder = atol(pid);
+            close(fd);
+            return RUN_LOCK_HELD;
+        }
+        /* the run that held it removed the file as it ended (run_unlock): a
+         * lock on that file locks nothing; take the one at the path now */
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_ino != b.st_ino ||
+            a.st_dev != b.st_dev) {
+            close(fd);
+            fd = -1;
+        }
     }
+    if (fd < 0) return RUN_LOCK_NONE;
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
@@ -123,6 +135,15 @@ int run_lock(const char *dir, const char *experiment, int64_t run_id)
                 path, (long long)run_id, experiment, pid);
     }
     return fd;
+}
+
+void run_unlock(const char *dir, const char *experiment, int64_t run_id, int fd)
+{
+    if (fd < 0) return;
+    char path[CN_PATH_MAX + 256];
+    run_file(path, sizeof path, dir, experiment, run_id, ".lock");
+    unlink(path); /* while still held: whoever opens it next sees it gone (run_lock_try) */
+    close(fd);
 }
 
 long run_lock_dead_pid(const char *dir, const char *experiment, int64_t run_id)

@@ -1,7 +1,8 @@
 /* progress.c — what a run prints while it trains: on a terminal one live
  * line per epoch (step, loss, accuracy, img/s, ETA) redrawn in place; when
  * not a terminal (nohup, a log file), the same line as plain text once a
- * minute, and one line per finished epoch. */
+ * minute (both on stderr: progress), and one line per finished epoch (on
+ * stdout: the run's results, so `cnnrun run x.ini > log` keeps them). */
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -44,12 +45,15 @@ void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double
                     double test_loss, double test_acc, double seconds, double img_s)
 {
     if (p->quiet) return;
-    if (p->tty) fprintf(stderr, "\r\033[K");
+    if (p->tty) { /* the live line (stderr) gives way to the epoch's (stdout) */
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
     char test[64] = "not evaluated"; /* [experiment] eval_every */
     if (!isnan(test_loss))
         snprintf(test, sizeof test, "loss %.4f acc %.2f%%", test_loss, 100 * test_acc);
-    fprintf(stderr,
+    fprintf(stdout,
             "epoch %3d/%d  lr %.5f  train loss %.4f acc %.2f%%  test %s  %.1fs  %.0f img/s\n",
             epoch, p->epochs, lr, train_loss, 100 * train_acc, test, seconds, img_s);
-    fflush(stderr);
+    fflush(stdout); /* `> log` shows each epoch as it ends */
 }

@@ -174,8 +174,10 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
                        .run_seconds = pos->train_seconds + secs};
     progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
-    if (rec.validated && !s->quiet) /* --jobs: one line per run, not per epoch */
-        fprintf(stderr, "          validation loss %.4f acc %.2f%%\n", vev.loss, 100 * vev.acc);
+    if (rec.validated && !s->quiet) { /* --jobs: one line per run, not per epoch */
+        printf("          validation loss %.4f acc %.2f%%\n", vev.loss, 100 * vev.acc);
+        fflush(stdout); /* the epoch's line's (stdout) */
+    }
     /* runs.train_seconds: finished epochs, training + evaluation */
     *pos = (TrainPosition){.epoch = ep->epoch, .step = pos->step,
                            .train_seconds = pos->train_seconds + secs};
@@ -223,8 +225,12 @@ static TrainEnd final_evaluation(Session *s, const CifarSplit *test, TrainPositi
     double t0 = now_seconds();
     EvalResult ev = evaluate_shared(s, test, s->e->tta);
     pos->train_seconds += now_seconds() - t0;
-    fprintf(stderr, "final test loss %.4f acc %.2f%% with test-time augmentation (%d views)\n",
+    /* a result, on stdout as the epochs are; a --jobs worker's on stderr,
+     * which its parent prefixes with the run's name */
+    FILE *res = s->quiet ? stderr : stdout;
+    fprintf(res, "final test loss %.4f acc %.2f%% with test-time augmentation (%d views)\n",
             ev.loss, 100 * ev.acc, tta_views(s->e->tta));
+    fflush(res);
     if ((*why = train_agree(s, cb->final ? cb->final(cb->ctx, &ev, tta_views(s->e->tta)) : NULL,
                             NULL)))
         return TRAIN_FAILED;
