@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cnnrun/checkpoint.h"
 #include "cnnrun/config.h"
+#include "cnnrun/files.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/model.h"
 #include "cnnrun/train.h"
 
@@ -94,6 +97,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CheckpointMeta meta;
     checkpoint_read_meta(ckpt_path, &meta);
     checkpoint_load(ckpt_path, &tiny_m, &tiny_o, &meta);
+    file_kind_name(file_kind(ckpt_path)); /* what an output check makes of the bytes */
+    /* the bytes as the engine settings a run recorded (runs.engine) */
+    char text[300];
+    size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
+    memcpy(text, data, n);
+    text[n] = '\0';
+    EngineSettings es = {0};
+    engine_settings_parse(text, &es);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
