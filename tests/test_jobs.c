@@ -89,6 +89,26 @@ START_TEST(test_jobs_same_curves)
 }
 END_TEST
 
+/* precision = bf16 (issue 35): the workers' curves are those of the runs
+ * trained one at a time, bit for bit, and every row says bf16. */
+START_TEST(test_jobs_bf16)
+{
+    char text[2048];
+    const char *at = "name = jb\n";
+    const char *p = strstr(ini, at);
+    ck_assert_ptr_nonnull(p);
+    snprintf(text, sizeof text, "%.*sprecision = bf16\n%s", (int)(p - ini + strlen(at)), ini,
+             p + strlen(at));
+    write_file("jb.ini", text);
+    ck_assert_int_eq(cnnrun("run jb.ini --db ref.db --threads 1"), 0);
+    ck_assert_int_eq(cnnrun("run jb.ini --db j.db --threads 1 --jobs 2"), 0);
+    same_as_ref("j.db", 24);
+    sqlite3 *s = fixture_open_db("j.db");
+    ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where precision = 'bf16'"), 4);
+    sqlite3_close(s);
+}
+END_TEST
+
 /* Forks `cnnrun ARGS` in dir (stderr to dir/LOG); returns its pid. */
 static pid_t start_logged(const char *args, const char *logname)
 {
@@ -601,6 +621,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_jobs_option);
+    tcase_add_test(tc, test_jobs_bf16);
     tcase_add_test(tc, test_jobs_same_curves);
     tcase_add_test(tc, test_jobs_killed_worker_resume);
     tcase_add_test(tc, test_jobs_killed_before_open);
