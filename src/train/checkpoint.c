@@ -673,44 +673,41 @@ static void restore_conv_algos(const char *path, Model *m, const int *algos, int
     model_set_conv_algos(m, algos, n, path);
 }
 
-int checkpoint_read_meta(const char *path, CheckpointMeta *meta)
+/* The meta block of the file at path into *meta (and its data text into
+ * *text when text is not NULL: NULL if it has none). 0 or the exit status
+ * (printed). */
+static int read_meta(const char *path, CheckpointMeta *meta, char **text)
 {
     char *data = NULL;
     Reader r;
+    if (text) *text = NULL;
     int rc = open_checked(path, &data, &r);
     if (rc != 0) return rc;
     get_u64(&r);
     uint32_t sig_len = get_u32(&r);
     get(&r, sig_len);
-    get_meta(&r, meta, NULL);
+    get_meta(&r, meta, text);
     free(data);
     if (r.short_read) {
+        if (text) {
+            free(*text);
+            *text = NULL;
+        }
         fprintf(stderr, "%s: the checkpoint is truncated\n", path);
         return CN_EXIT_FAIL;
     }
     return 0;
 }
 
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta)
+{
+    return read_meta(path, meta, NULL);
+}
+
 int checkpoint_read_data(const char *path, char **text)
 {
-    char *data = NULL;
-    Reader r;
-    *text = NULL;
-    int rc = open_checked(path, &data, &r);
-    if (rc != 0) return rc;
-    get_u64(&r);
-    uint32_t sig_len = get_u32(&r);
-    get(&r, sig_len);
     CheckpointMeta meta;
-    get_meta(&r, &meta, text);
-    free(data);
-    if (r.short_read) {
-        free(*text);
-        *text = NULL;
-        fprintf(stderr, "%s: the checkpoint is truncated\n", path);
-        return CN_EXIT_FAIL;
-    }
-    return 0;
+    return read_meta(path, &meta, text);
 }
 
 int checkpoint_load(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta)
