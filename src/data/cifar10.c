@@ -153,7 +153,32 @@ int cifar_read_manifest(const char *dir, const ManifestFiles *m, int *counts, in
     return ok ? 1 : -1;
 }
 
-static const CifarLayout cifar10_layout = {1, {CIFAR_CLASSES}, {""}, "CIFAR-10"};
+static const CifarLayout cifar10_layout = {1, {CIFAR_CLASSES}, {""}, "CIFAR-10", ""};
+
+int cifar_open_file(const char *path, int records, const CifarLayout *l, int listed, FILE **out,
+                    int *missing)
+{
+    struct stat st; /* a FIFO or device is refused before it is opened: none blocks */
+    int fd = open_regular(path, &st);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    *out = f;
+    if (!f) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        fprintf(stderr, "%s: cannot open: %s\n", path, cn_strerror(err));
+        *missing += err == ENOENT;
+        return 0;
+    }
+    const int record = l->n_labels + CIFAR_PIXELS;
+    long long expected = (long long)records * record;
+    if ((long long)st.st_size != expected) {
+        fprintf(stderr, "%s: truncated or wrong size: %lld bytes, expected %lld (%d records "
+                        "of %d bytes%s%s)\n", path, (long long)st.st_size, expected, records,
+                record, l->record_text, listed ? ", as listed in " MANIFEST_NAME : "");
+        return 0;
+    }
+    return 1;
+}
 
 int cifar_read_records(FILE *f, const char *path, int records, const CifarLayout *l, int keep,
                        uint8_t *pixels, uint8_t *labels)
@@ -237,26 +262,10 @@ int cifar_load(const char *dir, CifarSplit *train, CifarSplit *test)
             ok = 0;
             break;
         }
-        struct stat st; /* a FIFO or device is refused before it is opened: none blocks */
-        int fd = open_regular(paths[i], &st);
-        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        if (!f) {
-            int err = errno;
-            if (fd >= 0) close(fd);
-            fprintf(stderr, "%s: cannot open: %s\n", paths[i], cn_strerror(err));
-            if (err == ENOENT) missing++;
-            ok = 0;
-            continue;
-        }
-        files[i] = f;
-        long long expected = (long long)counts[i] * CIFAR_RECORD;
-        if ((long long)st.st_size != expected) {
-            fprintf(stderr, "%s: truncated or wrong size: %lld bytes, expected %lld (%d records "
-                            "of %d bytes%s)\n", paths[i], (long long)st.st_size, expected,
-                    counts[i], CIFAR_RECORD, listed[i] ? ", as listed in " MANIFEST_NAME : "");
-            wrong_size++;
-            ok = 0;
-        }
+        int sized = cifar_open_file(paths[i], counts[i], &cifar10_layout, listed[i], &files[i],
+                                    &missing);
+        if (!files[i] || !sized) ok = 0;
+        wrong_size += files[i] && !sized;
     }
     if (missing) {
         fprintf(stderr, "HINT: a CIFAR-10 directory holds data_batch_1.bin .. data_batch_5.bin "

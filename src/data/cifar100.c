@@ -23,7 +23,6 @@
 #include "cnnrun/files.h"
 #include "cnnrun/util.h"
 
-#define C100_RECORD (2 + CIFAR_PIXELS) /* 3074 */
 #define C100_FINE 100
 #define C100_COARSE 20
 
@@ -31,7 +30,8 @@ static const char *const c100_files[2] = {"train.bin", "test.bin"};
 static const int c100_records[2] = {50000, 10000};
 
 static const CifarLayout c100_layout = {2, {C100_COARSE, C100_FINE}, {"coarse ", "fine "},
-                                        "CIFAR-100"};
+                                        "CIFAR-100",
+                                        ": a coarse and a fine label byte, 3072 pixel bytes"};
 
 /* The class names: from dir/NAME when it is there (exactly n non-blank
  * lines), else "0".."n-1". NULL after printing what is wrong. */
@@ -115,26 +115,8 @@ int cifar100_load(const char *dir, bool coarse, CifarSplit *train, CifarSplit *t
             ok = 0;
             break;
         }
-        struct stat st;
-        int fd = open_regular(paths[i], &st);
-        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        if (!f) {
-            int err = errno;
-            if (fd >= 0) close(fd);
-            fprintf(stderr, "%s: cannot open: %s\n", paths[i], cn_strerror(err));
-            missing += err == ENOENT;
+        if (!cifar_open_file(paths[i], counts[i], &c100_layout, listed[i], &files[i], &missing))
             ok = 0;
-            continue;
-        }
-        files[i] = f;
-        long long expected = (long long)counts[i] * C100_RECORD;
-        if ((long long)st.st_size != expected) {
-            fprintf(stderr, "%s: truncated or wrong size: %lld bytes, expected %lld (%d records "
-                            "of %d bytes: a coarse and a fine label byte, 3072 pixel bytes%s)\n",
-                    paths[i], (long long)st.st_size, expected, counts[i], C100_RECORD,
-                    listed[i] ? ", as listed in cnnrun-sample.txt" : "");
-            ok = 0;
-        }
     }
     if (missing)
         fprintf(stderr, "HINT: a CIFAR-100 directory holds train.bin and test.bin (the binary "

@@ -40,7 +40,14 @@ typedef struct {
     int classes[2];
     const char *label_names[2];
     const char *set; /* "CIFAR-10", "CIFAR-100" */
+    const char *record_text; /* what a record holds, for a wrong size: "" or ": a coarse ..." */
 } CifarLayout;
+/* Opens path, a file of `records` records of layout l, into *out (NULL when
+ * it cannot be opened: said, and *missing counted when it does not exist).
+ * 1 when it holds exactly that many records; 0 after saying so (listed: the
+ * count came from cnnrun-sample.txt) or when it could not be opened. */
+int cifar_open_file(const char *path, int records, const CifarLayout *l, int listed, FILE **out,
+                    int *missing);
 /* Reads `records` records of f (named path in messages) into pixels and
  * labels (label byte `keep` of each), checking every label byte against
  * its count. 1, or 0 after printing what is wrong (file, record). */
