@@ -60,22 +60,31 @@ float bf16_round(float x)
     return y;
 }
 
-static uint16_t to_bf16(float x)
-{
-    float r = bf16_round(x);
-    uint32_t u;
-    memcpy(&u, &r, 4);
-    return (uint16_t)(u >> 16);
-}
-
 /* Multiply-adds from which a product goes to oneDNN (each call sets up a
  * primitive: some 20-50 us). Measured (ResNet-18's linear layer, 128 x 512 x
  * 10, oneDNN 0.6 GFLOP/s). */
 #define BF16_DNNL_MIN_WORK (1 << 20)
 
-/* ---- oneDNN, loaded on first use ------------------------------------------ */
+/* ---- the CPU, and oneDNN loaded on first use ------------------------------- */
+
+static int cpu_has_bf16(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
 
 #ifdef CNNRUN_DNNL
+static int cpu_has_amx_bf16(void)
+{
+    /* CPUID.(EAX=7,ECX=0):EDX bit 22 (AMX-BF16); the kernel must also let the
+     * process use the tiles (arch_prctl ARCH_REQ_XCOMP_PERM), which oneDNN
+     * asks for itself */
+    unsigned a = 7, b = 0, c = 0, d = 0;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return (d >> 22) & 1u;
+}
+
 #define DNNL_FUNCTIONS(X)                                                                          \
     X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_memory_desc_init_by_strides)              \
     X(dnnl_matmul_desc_init) X(dnnl_primitive_attr_create) X(dnnl_post_ops_create)               \
@@ -88,53 +97,36 @@ static struct {
     DNNL_FUNCTIONS(FIELD)
 #undef FIELD
 } dn;
-static int dn_loaded; /* 1: every function found; written once (dn_once) */
+/* The path, decided once (dn_once): the CPU's instructions asked with cpuid
+ * (which a virtual machine traps: not once per product) and the library
+ * loaded only where they are there. */
+static Bf16Path dn_path = BF16_EMULATED;
 static pthread_once_t dn_once = PTHREAD_ONCE_INIT;
 
 static void dn_load(void)
 {
+    int amx = cpu_has_amx_bf16();
+    if (!amx && !cpu_has_bf16()) return;
     void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!lib) return;
     int ok = 1;
 #define LOAD(f) ok &= (*(void **)&dn.f = dlsym(lib, #f)) != NULL;
     DNNL_FUNCTIONS(LOAD)
 #undef LOAD
-    dn_loaded = ok;
-}
-
-static int dnnl_available(void)
-{
-    pthread_once(&dn_once, dn_load);
-    return dn_loaded;
+    if (ok) dn_path = amx ? BF16_ONEDNN_AMX : BF16_ONEDNN_AVX512;
 }
 #endif
 
 /* ---- which path ------------------------------------------------------------ */
 
-static int cpu_has_bf16(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
-}
-
-static int cpu_has_amx_bf16(void)
-{
-    /* CPUID.(EAX=7,ECX=0):EDX bit 22 (AMX-BF16); the kernel must also let the
-     * process use the tiles (arch_prctl ARCH_REQ_XCOMP_PERM), which oneDNN
-     * asks for itself */
-    unsigned a = 7, b = 0, c = 0, d = 0;
-    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-    return (d >> 22) & 1u;
-}
-
 Bf16Path bf16_path(void)
 {
 #ifdef CNNRUN_DNNL
-    if (!cpu_has_amx_bf16() && !cpu_has_bf16()) return BF16_EMULATED;
-    if (!dnnl_available()) return BF16_EMULATED;
-    return cpu_has_amx_bf16() ? BF16_ONEDNN_AMX : BF16_ONEDNN_AVX512;
-#endif
+    pthread_once(&dn_once, dn_load);
+    return dn_path;
+#else
     return BF16_EMULATED;
+#endif
 }
 
 const char *bf16_path_name(Bf16Path p)
@@ -193,6 +185,14 @@ static void round_f32(const float *x, int rows, int cols, int ld, float *out)
 }
 
 #ifdef CNNRUN_DNNL
+static uint16_t to_bf16(float x)
+{
+    float r = bf16_round(x);
+    uint32_t u;
+    memcpy(&u, &r, 4);
+    return (uint16_t)(u >> 16);
+}
+
 __attribute__((target("avx512f,avx512bf16,avx512vl"))) static void
 pack_bf16_hw(const float *x, int rows, int cols, int ld, uint16_t *out)
 {
