@@ -111,6 +111,17 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda
 typedef enum { BF16_EMULATED, BF16_ONEDNN_AVX512, BF16_ONEDNN_AMX } Bf16Path;
 void bf16_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc, int emulate);
+/* bf16_gemm_h: the same with either operand given as bf16 bits already
+ * (ah / bh, from bf16_pack, leading dimension lda / ldb) instead of fp32
+ * (a / b): exactly one of each pair is not NULL. An operand used by many
+ * products (a convolution's weights, a chunk's output gradient) is converted
+ * once. */
+void bf16_gemm_h(int trans_a, int trans_b, int m, int n, int k, const float *a,
+                 const uint16_t *ah, int lda, const float *b, const uint16_t *bh, int ldb,
+                 float beta, float *c, int ldc, int emulate);
+/* x (rows x cols, leading dimension ld) as bf16 bits (to nearest, ties to
+ * even), dense (leading dimension cols). */
+void bf16_pack(const float *x, int rows, int cols, int ld, uint16_t *out);
 /* x rounded to the nearest bf16 value (ties to even), as an fp32. */
 float bf16_round(float x);
 /* The path bf16_gemm takes on this CPU and build, and its name. */

@@ -91,7 +91,7 @@ static int cpu_has_amx_bf16(void)
     X(dnnl_post_ops_append_sum) X(dnnl_primitive_attr_set_post_ops) X(dnnl_primitive_desc_create) \
     X(dnnl_primitive_create) X(dnnl_memory_create) X(dnnl_primitive_execute) X(dnnl_stream_wait) \
     X(dnnl_memory_destroy) X(dnnl_primitive_destroy) X(dnnl_primitive_desc_destroy)              \
-    X(dnnl_post_ops_destroy) X(dnnl_primitive_attr_destroy)
+    X(dnnl_post_ops_destroy) X(dnnl_primitive_attr_destroy) X(dnnl_memory_set_data_handle)
 static struct {
 #define FIELD(f) __typeof__(&f) f;
     DNNL_FUNCTIONS(FIELD)
@@ -177,14 +177,22 @@ static void *grow(Buf *b, size_t bytes)
 }
 
 /* rows x cols of x (leading dimension ld) rounded into a dense rows x cols
- * array of floats (emulated) or bf16 bits. */
+ * array of floats (emulated); bf16 bits widened back to floats (exact). */
 static void round_f32(const float *x, int rows, int cols, int ld, float *out)
 {
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] = bf16_round(x[(size_t)r * ld + c]);
 }
 
-#ifdef CNNRUN_DNNL
+static void widen_f32(const uint16_t *h, int rows, int cols, int ld, float *out)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            uint32_t u = (uint32_t)h[(size_t)r * ld + c] << 16;
+            memcpy(out + (size_t)r * cols + c, &u, 4);
+        }
+}
+
 static uint16_t to_bf16(float x)
 {
     float r = bf16_round(x);
@@ -193,6 +201,7 @@ static uint16_t to_bf16(float x)
     return (uint16_t)(u >> 16);
 }
 
+#ifdef CNNRUN_DNNL
 __attribute__((target("avx512f,avx512bf16,avx512vl"))) static void
 pack_bf16_hw(const float *x, int rows, int cols, int ld, uint16_t *out)
 {
@@ -208,33 +217,58 @@ pack_bf16_hw(const float *x, int rows, int cols, int ld, uint16_t *out)
         for (; c < cols; c++) dst[c] = to_bf16(src[c]);
     }
 }
+#endif
 
-static void pack_bf16(const float *x, int rows, int cols, int ld, uint16_t *out)
+void bf16_pack(const float *x, int rows, int cols, int ld, uint16_t *out)
 {
+#ifdef CNNRUN_DNNL
     if (cpu_has_bf16()) {
         pack_bf16_hw(x, rows, cols, ld, out);
         return;
     }
+#endif
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] = to_bf16(x[(size_t)r * ld + c]);
 }
 
+#ifdef CNNRUN_DNNL
+/* ---- oneDNN's matmul, its primitives kept per thread -------------------------- */
+
+/* A product's primitive and memory objects, kept for the next product of the
+ * same shape on this thread (a step repeats a few dozen shapes thousands of
+ * times): set up once, then only the data pointers change. */
+typedef struct {
+    int key[9]; /* trans_a, trans_b, m, n, k, lda, ldb, ldc, 1 when used */
+    float beta;
+    dnnl_primitive_t p;
+    dnnl_memory_t am, bm, cm;
+} Prim;
+
+#define PRIM_CACHE 16
+static _Thread_local Prim prim_cache[PRIM_CACHE];
+static _Thread_local int prim_next;
 static _Thread_local dnnl_engine_t dnnl_eng;
 static _Thread_local dnnl_stream_t dnnl_str;
 
-/* c (m x n, ldc) = op(A) x op(B) + beta c with A, B dense bf16 as stored
- * (A: m x k, or k x m when trans_a). */
-static int dnnl_product(int trans_a, int trans_b, int m, int n, int k, const uint16_t *a,
-                        const uint16_t *b, float beta, float *c, int ldc)
+static void prim_free(Prim *e)
 {
-    if (!dnnl_eng) {
-        if (dn.dnnl_engine_create(&dnnl_eng, dnnl_cpu, 0) != dnnl_success) return -1;
-        if (dn.dnnl_stream_create(&dnnl_str, dnnl_eng, dnnl_stream_default_flags) != dnnl_success)
-            return -1;
-    }
+    if (e->am) dn.dnnl_memory_destroy(e->am);
+    if (e->bm) dn.dnnl_memory_destroy(e->bm);
+    if (e->cm) dn.dnnl_memory_destroy(e->cm);
+    if (e->p) dn.dnnl_primitive_destroy(e->p);
+    memset(e, 0, sizeof *e);
+}
+
+/* A new primitive for c (m x n, ldc) = op(A) x op(B) + beta c, A and B bf16
+ * with leading dimensions lda, ldb as stored (A: m x k, or k x m when
+ * trans_a). 0 on success. */
+static int prim_make(Prim *e, int trans_a, int trans_b, int m, int n, int k, int lda, int ldb,
+                     float beta, int ldc)
+{
     dnnl_memory_desc_t amd, bmd, cmd;
     dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
-    dnnl_dims_t as = {trans_a ? 1 : k, trans_a ? m : 1}, bs = {trans_b ? 1 : n, trans_b ? k : 1};
+    dnnl_dims_t as = {trans_a ? 1 : lda, trans_a ? lda : 1};
+    dnnl_dims_t bs = {trans_b ? 1 : ldb, trans_b ? ldb : 1};
     dnnl_dims_t cs = {ldc, 1};
     if (dn.dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_bf16, as) != dnnl_success ||
         dn.dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_bf16, bs) != dnnl_success ||
@@ -244,10 +278,8 @@ static int dnnl_product(int trans_a, int trans_b, int m, int n, int k, const uin
     if (dn.dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return -1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
-    int rc = -1;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
+    int rc = -1;
     if (dn.dnnl_primitive_attr_create(&attr) != dnnl_success) goto done;
     if (beta != 0.0f) { /* c = product + beta c, the sum in fp32 */
         if (dn.dnnl_post_ops_create(&ops) != dnnl_success ||
@@ -256,48 +288,86 @@ static int dnnl_product(int trans_a, int trans_b, int m, int n, int k, const uin
             goto done;
     }
     if (dn.dnnl_primitive_desc_create(&pd, &md, attr, dnnl_eng, NULL) != dnnl_success ||
-        dn.dnnl_primitive_create(&p, pd) != dnnl_success ||
-        dn.dnnl_memory_create(&am, &amd, dnnl_eng, (void *)a) != dnnl_success ||
-        dn.dnnl_memory_create(&bm, &bmd, dnnl_eng, (void *)b) != dnnl_success ||
-        dn.dnnl_memory_create(&cm, &cmd, dnnl_eng, c) != dnnl_success)
+        dn.dnnl_primitive_create(&e->p, pd) != dnnl_success ||
+        dn.dnnl_memory_create(&e->am, &amd, dnnl_eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dn.dnnl_memory_create(&e->bm, &bmd, dnnl_eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dn.dnnl_memory_create(&e->cm, &cmd, dnnl_eng, DNNL_MEMORY_NONE) != dnnl_success)
         goto done;
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-    if (dn.dnnl_primitive_execute(p, dnnl_str, 3, args) == dnnl_success &&
-        dn.dnnl_stream_wait(dnnl_str) == dnnl_success)
-        rc = 0;
+    rc = 0;
 done:
-    if (am) dn.dnnl_memory_destroy(am);
-    if (bm) dn.dnnl_memory_destroy(bm);
-    if (cm) dn.dnnl_memory_destroy(cm);
-    if (p) dn.dnnl_primitive_destroy(p);
     if (pd) dn.dnnl_primitive_desc_destroy(pd);
     if (ops) dn.dnnl_post_ops_destroy(ops);
     if (attr) dn.dnnl_primitive_attr_destroy(attr);
+    if (rc) prim_free(e);
     return rc;
+}
+
+/* c = op(A) x op(B) + beta c on this thread, through its kept primitive for
+ * the shape (made on first use). 0 on success. */
+static int dnnl_product(int trans_a, int trans_b, int m, int n, int k, const uint16_t *a, int lda,
+                        const uint16_t *b, int ldb, float beta, float *c, int ldc)
+{
+    if (!dnnl_eng) {
+        if (dn.dnnl_engine_create(&dnnl_eng, dnnl_cpu, 0) != dnnl_success) return -1;
+        if (dn.dnnl_stream_create(&dnnl_str, dnnl_eng, dnnl_stream_default_flags) != dnnl_success)
+            return -1;
+    }
+    const int key[9] = {trans_a, trans_b, m, n, k, lda, ldb, ldc, 1};
+    Prim *e = NULL;
+    for (int i = 0; i < PRIM_CACHE && !e; i++)
+        if (!memcmp(prim_cache[i].key, key, sizeof key) && prim_cache[i].beta == beta)
+            e = &prim_cache[i];
+    if (!e) {
+        e = &prim_cache[prim_next];
+        prim_next = (prim_next + 1) % PRIM_CACHE;
+        prim_free(e);
+        if (prim_make(e, trans_a, trans_b, m, n, k, lda, ldb, beta, ldc)) return -1;
+        memcpy(e->key, key, sizeof key);
+        e->beta = beta;
+    }
+    if (dn.dnnl_memory_set_data_handle(e->am, (void *)a) != dnnl_success ||
+        dn.dnnl_memory_set_data_handle(e->bm, (void *)b) != dnnl_success ||
+        dn.dnnl_memory_set_data_handle(e->cm, c) != dnnl_success)
+        return -1;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->am}, {DNNL_ARG_WEIGHTS, e->bm},
+                               {DNNL_ARG_DST, e->cm}};
+    if (dn.dnnl_primitive_execute(e->p, dnnl_str, 3, args) != dnnl_success ||
+        dn.dnnl_stream_wait(dnnl_str) != dnnl_success)
+        return -1;
+    return 0;
 }
 #endif
 
-void bf16_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
-               const float *b, int ldb, float beta, float *c, int ldc, int emulate)
+void bf16_gemm_h(int trans_a, int trans_b, int m, int n, int k, const float *a,
+                 const uint16_t *ah, int lda, const float *b, const uint16_t *bh, int ldb,
+                 float beta, float *c, int ldc, int emulate)
 {
     if (m <= 0 || n <= 0) return;
     /* op(A) is m x k: stored as m x k (k x m when transposed), ld lda */
     int ar = trans_a ? k : m, ac = trans_a ? m : k;
     int br = trans_b ? n : k, bc = trans_b ? k : n;
 #ifdef CNNRUN_DNNL
-    /* a product too small to pay for oneDNN's set-up (the classifier's:
+    /* a product too small to pay for oneDNN's call (the classifier's:
      * 128 x 512 x 10) takes the emulated path: the same rounded inputs */
     if ((double)m * n * k < BF16_DNNL_MIN_WORK) emulate = 1;
     if (!emulate && bf16_path() != BF16_EMULATED && k > 0) {
-        uint16_t *pa = grow(&buf_a, sizeof(uint16_t) * (size_t)ar * ac);
-        uint16_t *pb = grow(&buf_b, sizeof(uint16_t) * (size_t)br * bc);
-        pack_bf16(a, ar, ac, lda, pa);
-        pack_bf16(b, br, bc, ldb, pb);
+        const uint16_t *pa = ah, *pb = bh;
+        int la = lda, lb = ldb;
+        if (!pa) {
+            uint16_t *t = grow(&buf_a, sizeof(uint16_t) * (size_t)ar * ac);
+            bf16_pack(a, ar, ac, lda, t);
+            pa = t, la = ac;
+        }
+        if (!pb) {
+            uint16_t *t = grow(&buf_b, sizeof(uint16_t) * (size_t)br * bc);
+            bf16_pack(b, br, bc, ldb, t);
+            pb = t, lb = bc;
+        }
         int rc = -1;
         /* on this thread alone, as every engine product (gemm() splits them):
          * inside a region of one thread oneDNN starts no team of its own */
 #pragma omp parallel num_threads(1) if (!omp_in_parallel())
-        rc = dnnl_product(trans_a, trans_b, m, n, k, pa, pb, beta, c, ldc);
+        rc = dnnl_product(trans_a, trans_b, m, n, k, pa, la, pb, lb, beta, c, ldc);
         if (rc == 0) return;
         fprintf(stderr, "cnnrun: oneDNN's bf16 product failed (%d x %d x %d); computed emulated\n",
                 m, n, k);
@@ -307,8 +377,16 @@ void bf16_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, in
 #endif
     float *fa = grow(&buf_a, sizeof(float) * (size_t)ar * ac + 1);
     float *fb = grow(&buf_b, sizeof(float) * (size_t)br * bc + 1);
-    round_f32(a, ar, ac, lda, fa);
-    round_f32(b, br, bc, ldb, fb);
+    if (ah) widen_f32(ah, ar, ac, lda, fa);
+    else round_f32(a, ar, ac, lda, fa);
+    if (bh) widen_f32(bh, br, bc, ldb, fb);
+    else round_f32(b, br, bc, ldb, fb);
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, fa, ac, fb, bc, beta, c, ldc);
+}
+
+void bf16_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc, int emulate)
+{
+    bf16_gemm_h(trans_a, trans_b, m, n, k, a, NULL, lda, b, NULL, ldb, beta, c, ldc, emulate);
 }

@@ -247,9 +247,21 @@ typedef struct {
  * one core's L2 (not yet measured against other sizes). */
 static const Variant F2 = {2, 4, bt2, g2, at2, a2, gt2, 512u * 1024u, 64};
 static const Variant F4 = {4, 6, bt4, g4, at4, a4, gt4, 256u * 1024u, 32};
+/* In bf16 the products run several times faster and each call costs the
+ * same: batches BF16_CHUNK times larger (measured, docs/performance.md). */
+#define BF16_CHUNK 4
+static const Variant F2_BF16 = {2, 4, bt2, g2, at2, a2, gt2, BF16_CHUNK * 512u * 1024u, 64};
+static const Variant F4_BF16 = {4, 6, bt4, g4, at4, a4, gt4, BF16_CHUNK * 256u * 1024u, 32};
 
-static const Variant *variant(int tile) {
+static const Variant *variant(const ConvShape *s, int tile) {
+    if (s->precision == PRECISION_BF16) return tile == 4 ? &F4_BF16 : &F2_BF16;
     return tile == 4 ? &F4 : &F2;
+}
+
+/* Floats that hold the a*a transformed filters as bf16 bits (bf16 only). */
+static size_t filters_bf16_floats(const Variant *v, const ConvShape *s) {
+    if (s->precision != PRECISION_BF16) return 0;
+    return ((size_t)v->a * v->a * s->c_in * s->c_out + 1) / 2;
 }
 
 int winograd_eligible(const ConvShape *s) {
@@ -340,13 +352,14 @@ static size_t wgrad_rows_floats(const Variant *v, int cin, int cout, size_t tota
 }
 
 size_t winograd_scratch_floats(const ConvShape *s, int tile, int weight_grad) {
-    const Variant *v = variant(tile);
+    const Variant *v = variant(s, tile);
     size_t total = tiles_total(v, s);
     int T = wino_threads(v, total, s->threads);
     size_t cc = (size_t)s->c_in * s->c_out, aa = (size_t)v->a * v->a;
     size_t f = conv_thread_floats(v, s->c_in, s->c_out, total);
     size_t b = conv_thread_floats(v, s->c_out, s->c_in, total);
-    size_t need = up16(aa * cc) + (size_t)T * (f > b ? f : b); /* U, then the threads' areas */
+    /* U (and its bf16 copy), then the threads' areas */
+    size_t need = up16(aa * cc) + up16(filters_bf16_floats(v, s)) + (size_t)T * (f > b ? f : b);
     if (weight_grad) {
         int TR;
         size_t w = wgrad_by_rows(v, s, &TR)
@@ -502,8 +515,8 @@ static void add_filter_gradient(const Variant *v, size_t cc, const float *S, flo
  * U[k] is (cin, cout), or with u_trans (cout, cin) used transposed. Each
  * thread takes a range of tiles and runs its batches' products on its own. */
 static void winograd_run(const Variant *v, const ConvShape *s, int cin, int cout, const float *in,
-                         const float *U, int u_trans, const float *bias, float *out, int acc,
-                         float *work) {
+                         const float *U, const uint16_t *Uh, int u_trans, const float *bias,
+                         float *out, int acc, float *work) {
     const size_t total = tiles_total(v, s), aa = (size_t)v->a * v->a;
     const size_t C = chunk_tiles(v, cin, cout, total);
     const int T = wino_threads(v, total, s->threads), big = cin > cout ? cin : cout;
@@ -522,33 +535,58 @@ static void winograd_run(const Variant *v, const ConvShape *s, int cin, int cout
             size_t nt = hi - t0 < C ? hi - t0 : C;
             transform_tiles(v, v->bt, v->a, v->a, 1, s->h, s->w, cin, in, t0, 0, nt, nt, V, zeros,
                             tmp);
-            for (size_t k = 0; k < aa; k++)
-                gemm(0, u_trans, (int)nt, cout, cin, V + k * nt * cin, cin,
-                     U + k * (size_t)cin * cout, u_trans ? cin : cout, 0.0f, M + k * nt * cout,
-                     cout, &one);
+            for (size_t k = 0; k < aa; k++) {
+                const size_t u = k * (size_t)cin * cout;
+                if (Uh) /* the filters converted once, not per product */
+                    bf16_gemm_h(0, u_trans, (int)nt, cout, cin, V + k * nt * cin, NULL, cin, NULL,
+                                Uh + u, u_trans ? cin : cout, 0.0f, M + k * nt * cout, cout, 0);
+                else
+                    gemm(0, u_trans, (int)nt, cout, cin, V + k * nt * cin, cin, U + u,
+                         u_trans ? cin : cout, 0.0f, M + k * nt * cout, cout, &one);
+            }
             output_tiles(v, s->h, s->w, cout, M, t0, nt, bias, out, acc, zeros, ybuf, tmp);
         }
     }
 }
 
+/* The transformed filters U at the start of scratch and, in bf16, their
+ * bf16 copy after them (*Uh; else NULL), converted once for all the
+ * products that use them. */
+static float *filters(const Variant *v, const ConvShape *s, const float *weight, int flip,
+                      float *scratch, uint16_t **Uh) {
+    const size_t cc = (size_t)s->c_in * s->c_out, n = (size_t)v->a * v->a * cc;
+    transform_filters(v, cc, weight, flip, scratch);
+    *Uh = NULL;
+    if (s->precision == PRECISION_BF16) {
+        *Uh = (uint16_t *)(scratch + up16(n));
+        const size_t a2 = (size_t)v->a * v->a;
+        PARALLEL_FOR(n)
+        for (size_t k = 0; k < a2; k++)
+            bf16_pack(scratch + k * cc, 1, (int)cc, (int)cc, *Uh + k * cc);
+    }
+    return scratch;
+}
+
 void winograd_forward(const ConvShape *s, int tile, const float *in, const float *weight,
                       const float *bias, float *out, float *scratch) {
-    const Variant *v = variant(tile);
-    const size_t cc = (size_t)s->c_in * s->c_out;
-    float *U = scratch, *work = scratch + up16((size_t)v->a * v->a * cc);
-    transform_filters(v, cc, weight, 0, U);
-    winograd_run(v, s, s->c_in, s->c_out, in, U, 0, bias, out, 0, work);
+    const Variant *v = variant(s, tile);
+    uint16_t *Uh;
+    float *U = filters(v, s, weight, 0, scratch, &Uh);
+    float *work = scratch + up16((size_t)v->a * v->a * s->c_in * s->c_out) +
+                  up16(filters_bf16_floats(v, s));
+    winograd_run(v, s, s->c_in, s->c_out, in, U, Uh, 0, bias, out, 0, work);
 }
 
 void winograd_backward_data(const ConvShape *s, int tile, const float *weight, const float *dout,
                             float *din, int acc, float *scratch) {
     /* din = conv3x3(dout) with w'[ky][kx][co][ci] = w[2-ky][2-kx][ci][co]:
      * the flipped filters' transforms are (cin, cout) matrices, used transposed */
-    const Variant *v = variant(tile);
-    const size_t cc = (size_t)s->c_in * s->c_out;
-    float *U = scratch, *work = scratch + up16((size_t)v->a * v->a * cc);
-    transform_filters(v, cc, weight, 1, U);
-    winograd_run(v, s, s->c_out, s->c_in, dout, U, 1, NULL, din, acc, work);
+    const Variant *v = variant(s, tile);
+    uint16_t *Uh;
+    float *U = filters(v, s, weight, 1, scratch, &Uh);
+    float *work = scratch + up16((size_t)v->a * v->a * s->c_in * s->c_out) +
+                  up16(filters_bf16_floats(v, s));
+    winograd_run(v, s, s->c_out, s->c_in, dout, U, Uh, 1, NULL, din, acc, work);
 }
 
 /* S[k] (k < a*a) = sum over all tiles of V[k]^T Z[k], the rows split: per
@@ -592,7 +630,7 @@ static void wgrad_rows(const Variant *v, const ConvShape *s, const float *in, co
 
 void winograd_backward_weight(const ConvShape *s, int tile, const float *in, const float *dout,
                               float *dweight, float *scratch) {
-    const Variant *v = variant(tile);
+    const Variant *v = variant(s, tile);
     int TR;
     if (wgrad_by_rows(v, s, &TR)) {
         wgrad_rows(v, s, in, dout, scratch, TR);
