@@ -51,14 +51,10 @@ typedef struct {
 /* Trains the study (study.c): every file and grid point checked before
  * anything trains (a misfit refuses them all, exit status 2, each misfit
  * named; with skip_invalid it is named and left out, and the status is
- * STUDY_EXIT_SKIPPED when the rest succeeded), the database opened, the
+ * CN_EXIT_SKIPPED, 3, when the rest succeeded), the database opened, the
  * study's row, its estimated cost printed (several runs), the runs
  * trained, the summary. Returns the worst exit status. */
 int study_run(StudyOptions *s);
-/* The exit status of a study whose runs all succeeded but which left out
- * files that do not check (skip_invalid): not 0, so that a script notices;
- * not 1 or 2, which say a run failed or the command was refused. */
-enum { STUDY_EXIT_SKIPPED = 3 };
 
 /* ---- one process that trains (process.c) ---------------------------------- */
 

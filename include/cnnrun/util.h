@@ -15,7 +15,9 @@
 enum {
     CN_EXIT_OK = 0,    /* success */
     CN_EXIT_FAIL = 1,  /* the run failed: I/O error, diverged, interrupted */
-    CN_EXIT_USAGE = 2  /* the command line or an experiment file is wrong */
+    CN_EXIT_USAGE = 2, /* the command line or an experiment file is wrong */
+    CN_EXIT_SKIPPED = 3 /* run --skip-invalid: every run succeeded, but files that do not
+                         * check were left out */
 };
 
 #define CN_VERSION "0.1.0"

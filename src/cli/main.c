@@ -173,7 +173,7 @@ static int dispatch(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run,study", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run,study,skip-invalid", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"tune", "", cmd_tune},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},

@@ -209,6 +209,14 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                     command);
             return -1;
         }
+        if (!strcmp(name, "skip-invalid")) { /* run --skip-invalid */
+            if (val) {
+                fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
+                return -1;
+            }
+            o->skip_invalid = true;
+            continue;
+        }
         /* report --text, runs --groups --csv --json --epochs, predict --json */
         if (!strcmp(name, "text") || !strcmp(name, "groups") || !strcmp(name, "json") ||
             !strcmp(name, "csv") || !strcmp(name, "epochs")) {

@@ -22,6 +22,7 @@
 #include "cnnrun/results.h"
 #include "cnnrun/study.h"
 #include "cnnrun/util.h"
+#include "estimate.h"
 #include "jobs.h"
 #include "rank_groups.h"
 #include "resume.h"
@@ -33,8 +34,9 @@
  * a wrong --data must not leave an empty results file behind (the loader
  * checks the files themselves when each experiment starts). Returns the
  * number of bad files; counts experiments without a data directory into
- * *no_data. grids[i] is left open for each good file. */
-static int validate_all(StudyOptions *o, Grid *grids, int *no_data)
+ * *no_data. grids[i] is left open for each file; misfit[i] says whether file i
+ * does not check. */
+static int validate_all(StudyOptions *o, Grid *grids, int *misfit, int *no_data)
 {
     int bad = 0;
     *no_data = 0;
@@ -42,18 +44,20 @@ static int validate_all(StudyOptions *o, Grid *grids, int *no_data)
         Experiment e;
         if (grid_open(&grids[i], o->files[i], o) != 0) {
             bad++;
+            misfit[i] = 1;
             continue;
         }
         grids[i].memory = MEM_CHECK_REFUSE; /* not a run that cannot get its memory */
         if (grid_check(&grids[i], &e) != 0) {
             bad++;
+            misfit[i] = 1;
             continue;
         }
         if (dist_world_rank() == 0) grid_warn_prune(&grids[i], &e); /* once, before training */
         const char *origin;
         const char *dir = cifar_resolve_dir(o->data, e.dir, &origin);
         struct stat st;
-        if (!dir) { /* CNNRUN_DATA set but empty: printed */
+        if (!dir) { /* CNNRUN_DATA set but empty: printed (not the file's fault) */
             bad++;
         } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             LoadedData d; /* let the loader say what is wrong, with its hint */
@@ -176,14 +180,97 @@ static void print_study_end(const StudyOptions *o, long total)
     report_free_points(&pts);
 }
 
-int study_run(StudyOptions *o)
+/* The files that do not check (misfit[i]), each named once more after
+ * their problems: without skip_invalid the study is refused (2), nothing
+ * trained; with it they are left out — o->files becomes the rest (*kept,
+ * freed by the caller) and grids the rest's, the misfits' closed — and
+ * *skipped counts them. 0, or the exit status. */
+static int leave_out(StudyOptions *o, Grid *grids, const int *misfit, char ***kept, int *skipped)
 {
-    if (same_file_twice(o) != CN_EXIT_OK) return CN_EXIT_USAGE;
+    int n = 0;
+    for (int i = 0; i < o->n_files; i++) n += misfit[i];
+    *skipped = 0;
+    if (n == 0) return CN_EXIT_OK;
+    if (dist_world_rank() == 0) {
+        fprintf(stderr, "cnnrun run: %d of %d experiment file%s do%s not check:", n, o->n_files,
+                o->n_files == 1 ? "" : "s", n == 1 ? "es" : "");
+        for (int i = 0; i < o->n_files; i++)
+            if (misfit[i]) fprintf(stderr, " %s", o->files[i]);
+        fprintf(stderr, o->skip_invalid ? "; left out (--skip-invalid)\n"
+                                        : "; nothing trained (--skip-invalid trains the "
+                                          "others)\n");
+    }
+    if (!o->skip_invalid) return CN_EXIT_USAGE;
+    if (n == o->n_files) {
+        if (dist_world_rank() == 0) fprintf(stderr, "cnnrun run: nothing left to train\n");
+        return CN_EXIT_USAGE;
+    }
+    *kept = xcalloc((size_t)o->n_files, sizeof **kept);
+    int k = 0;
+    for (int i = 0; i < o->n_files; i++) {
+        if (misfit[i]) {
+            if (dist_world_rank() == 0)
+                fprintf(stderr, "cnnrun run: %s: skipped (it does not check)\n", o->files[i]);
+            grid_close(&grids[i]);
+            continue;
+        }
+        grids[k] = grids[i];
+        (*kept)[k++] = o->files[i];
+    }
+    o->files = *kept;
+    o->n_files = k;
+    *skipped = n;
+    return CN_EXIT_OK;
+}
+
+static int train_study(StudyOptions *o, Grid *grids, int bad, int no_data);
+
+/* The study's cost before it starts (estimate.c): each run with the threads
+ * it will have, as many at a time as train at once. */
+static void print_estimate(const StudyOptions *o, Grid *grids, long total)
+{
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), parallel = 1;
+    if (dist_groups() > 1) parallel = dist_groups();
+    else if (o->jobs > 1) parallel = o->jobs;
+    if (parallel > total) parallel = (int)total;
+    int threads = o->threads > 0 ? o->threads : o->jobs > 1 ? cores / parallel : cores;
+    study_estimate(o, grids, total, threads < 1 ? 1 : threads, parallel, o->db);
+}
+
+int study_run(StudyOptions *s)
+{
+    if (same_file_twice(s) != CN_EXIT_OK) return CN_EXIT_USAGE;
     /* groups of ranks first: each file is checked as the group trains it */
-    if (o->ranks_per_run > 0) dist_split(o->ranks_per_run);
-    int no_data;
-    Grid *grids = xcalloc((size_t)(o->n_files ? o->n_files : 1), sizeof *grids);
-    int bad = validate_all(o, grids, &no_data);
+    if (s->ranks_per_run > 0) dist_split(s->ranks_per_run);
+    int no_data, skipped = 0;
+    const int n = s->n_files ? s->n_files : 1;
+    Grid *grids = xcalloc((size_t)n, sizeof *grids);
+    int *misfit = xcalloc((size_t)n, sizeof *misfit);
+    int bad = validate_all(s, grids, misfit, &no_data);
+    StudyOptions o = *s; /* with --skip-invalid, the files that check */
+    char **kept = NULL;
+    int left = leave_out(&o, grids, misfit, &kept, &skipped);
+    int misfits = 0;
+    for (int i = 0; i < s->n_files; i++) misfits += misfit[i];
+    if (left != CN_EXIT_OK) bad += !bad;
+    else if (skipped) bad -= misfits; /* left out: not a refusal */
+    int rc = train_study(&o, grids, bad, no_data);
+    s->study_id = o.study_id;
+    if (skipped && dist_world_rank() == 0)
+        fprintf(stderr, "cnnrun run: %d experiment file%s skipped (--skip-invalid)%s\n", skipped,
+                skipped == 1 ? "" : "s",
+                rc == CN_EXIT_OK ? "; exit status 3" : "");
+    if (skipped && rc == CN_EXIT_OK) rc = CN_EXIT_SKIPPED;
+    free(kept);
+    free(misfit);
+    return rc;
+}
+
+/* The study of o's files (grids[i] each one's, open; bad: files refused,
+ * no_data: without their data directory): the database and the study's
+ * row, the runs, the end. Closes the grids and frees grids. */
+static int train_study(StudyOptions *o, Grid *grids, int bad, int no_data)
+{
     long total = 0; /* runs: a file's grid points */
     int sweeps = 0;
     for (int i = 0; i < o->n_files; i++) {
@@ -213,6 +300,8 @@ int study_run(StudyOptions *o)
         results_close(db);
         db = NULL;
     }
+    if (rc == CN_EXIT_OK && total > 1 && !o->resume && dist_world_rank() == 0)
+        print_estimate(o, grids, total);
     if (rc == CN_EXIT_OK && dist_groups() > 1) { /* --ranks-per-run: rank_groups.c */
         rc = rank_groups_run(o, grids, total, db);
         close_study(o, NULL, rc, dist_world_max_int(study_stop_requested));
