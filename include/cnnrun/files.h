@@ -34,6 +34,11 @@ int open_regular(const char *path, struct stat *st);
  * (CN_ETOOBIG above max, EIO for a read error). */
 char *read_file_max(const char *path, size_t max, size_t *len_out);
 
+/* Reads a whole regular file of at most CN_TEXT_FILE_MAX bytes into a
+ * NUL-terminated buffer; NULL (errno set; name it with cn_strerror) on
+ * failure: read_file_max. */
+char *read_text_file(const char *path, size_t *len_out);
+
 /* What a file holds, read from its first bytes (file_kind.c): the kinds of
  * file cnnrun writes, so that an output replaces only an earlier output of
  * its own kind — never a results database, a checkpoint, an experiment file
@@ -63,13 +68,32 @@ FileKind file_kind(const char *path);
 /* The kind in words, with its article: "an SQLite database". */
 const char *file_kind_name(FileKind kind);
 
-/* 0 when an output of `kind` (described as `what`, e.g. "the logits") may
+/* file_write.c: 0 when an output of `kind` (described as `what`, e.g. "the logits") may
  * replace path: the path is not empty, and it is absent, or a regular file
  * (lstat: a symbolic link, directory, FIFO or device is refused, as
  * replacing it would destroy what it is) that is empty or holds an earlier
  * output of that kind (file_kind). Otherwise prints `path: cannot write
  * WHAT...: why` (with what to do) and returns -1: a wrong path (exit status 2). */
 int output_target_ok(const char *path, FileKind kind, const char *what);
+
+/* file_write.c: */
+/* Writes len bytes to path, an output of `kind`, atomically (a path that
+ * is not absent, or an empty file or an earlier output of that kind, is
+ * refused first: files.h output_target_ok): a temporary file in the same directory
+ * (path.tmp.XXXXXX, mode 0666 under the umask), fsync, rename over path; so
+ * path is either untouched or complete. Returns 0; or, after printing
+ * `path: cannot write WHAT: reason` (the temporary file removed), -1 when
+ * nothing could be created there (no such directory, no permission: the
+ * command line's path is wrong) and -2 when writing failed (disk full, I/O). */
+int write_file_atomic(const char *path, FileKind kind, const void *data, size_t len,
+                      const char *what);
+/* The two ends of such a write, for writers that stream: temp_beside opens
+ * path.tmp.XXXXXX (mode 0666 under the umask; *tmp its malloc'd name) and
+ * returns its descriptor, or -1 with errno set; commit_beside renames it
+ * over path and fsyncs path's directory, so that the rename is durable too
+ * (0, or -1 with errno set; the caller has written, fsynced and closed it). */
+int temp_beside(const char *path, char **tmp);
+int commit_beside(const char *tmp, const char *path);
 
 /* 1 when both paths name the same existing file (device and inode). */
 int same_file(const char *a, const char *b);

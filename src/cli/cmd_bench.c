@@ -76,7 +76,7 @@ int cmd_bench(CliOptions *o)
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
     e.engine = o->engine;
-    cli_note_unswept(o, "bench");
+    grid_note_unswept(o->files[0], o->sets, o->n_sets, "bench");
     int batch = o->batch ? o->batch : e.batch_size;
     if (batch < dist_size()) {
         fprintf(stderr, "cnnrun bench: a batch of %d images cannot be shared by %d ranks\n", batch,
@@ -85,8 +85,8 @@ int cmd_bench(CliOptions *o)
         return CN_EXIT_USAGE;
     }
     int min_steps = o->steps ? o->steps : 10;
-    int threads = cli_setup_threads(o->threads);
-    if (dist_max_int(cli_address_space_fits(o->files[0], &e, (batch + dist_size() - 1) /
+    int threads = study_setup_threads(o->threads);
+    if (dist_max_int(study_address_space_fits(o->files[0], &e, (batch + dist_size() - 1) /
                                                                  dist_size(), threads))) {
         experiment_free(&e); /* out of memory under ulimit -v: said */
         return CN_EXIT_FAIL;

@@ -29,10 +29,12 @@ static void print_grid(const Grid *g)
 int cmd_check(CliOptions *o)
 {
     int rc = CN_EXIT_OK;
+    StudyOptions s; /* the --set and --sweep values each file's grid takes */
+    cli_study_options(o, &s);
     for (int i = 0; i < o->n_files; i++) {
         Grid g;
         Experiment e;
-        if (grid_open(&g, o->files[i], o) != 0) {
+        if (grid_open(&g, o->files[i], &s) != 0) {
             rc = CN_EXIT_USAGE;
             continue;
         }

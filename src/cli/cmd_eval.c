@@ -47,8 +47,8 @@ int cmd_eval(CliOptions *o)
      * statistics (t.e has them from the checkpoint: loaded into a copy) */
     Experiment le = t.e;
     LoadedData d;
-    if ((rc = cli_load_data(o->data, &le, &d)) != 0) {
-        cli_free_data(&d);
+    if ((rc = study_load_data(o->data, &le, &d)) != 0) {
+        study_free_data(&d);
         cli_free_trained(&t);
         return rc;
     }
@@ -60,13 +60,13 @@ int cmd_eval(CliOptions *o)
                         "network's; evaluate on the data it was trained on\n",
                 o->weights, run->dataset, run->classes, run->names[0], dir, d.info.dataset,
                 d.info.classes, d.info.names[0]);
-        cli_free_data(&d);
+        study_free_data(&d);
         cli_free_trained(&t);
         return CN_EXIT_USAGE;
     }
     cifar_free(&d.train);
     CifarSplit test = d.test;
-    cli_test_split(e, &test);
+    study_test_split(e, &test);
 
     const int K = m->classes;
     const char *const *names = (const char *const *)run->names;
@@ -86,7 +86,7 @@ int cmd_eval(CliOptions *o)
     if (o->logits && !df) { /* else the file asked for would silently not be written */
         fprintf(stderr, "cnnrun eval: --logits %s: %s\n", o->logits, strerror(errno));
         free(x), free(labels), free(idx), free(view), free(logits);
-        cli_free_data(&d);
+        study_free_data(&d);
         cli_free_trained(&t);
         return CN_EXIT_FAIL;
     }
@@ -165,7 +165,7 @@ int cmd_eval(CliOptions *o)
     free(view);
     free(logits);
     free(confusion);
-    cli_free_data(&d);
+    study_free_data(&d);
     cli_free_trained(&t);
     return status;
 }

@@ -3,7 +3,7 @@
  * records its curve in the results database (a runs row of its own, table
  * lr_find) and prints the suggested range and a ready-to-paste [schedule]
  * section. Trains on the images `run` trains on: [data] validation's are
- * left out (cli_training_split). Leaves no weights anywhere. */
+ * left out (study_training_split). Leaves no weights anywhere. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +65,7 @@ static const char *record_step(void *ctx, const TrainStep *st)
 static int stop_poll(void *ctx)
 {
     (void)ctx;
-    return cli_stop_requested != 0;
+    return study_stop_requested != 0;
 }
 
 /* Runs the test on a fresh session and records it. CN_EXIT_OK with *r
@@ -75,7 +75,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
                            const char *data_desc, LrFindResult *r, int64_t *run_id)
 {
     Session s;
-    if (dist_max_int(cli_address_space_fits(e->path, e, (e->batch_size + dist_size() - 1) /
+    if (dist_max_int(study_address_space_fits(e->path, e, (e->batch_size + dist_size() - 1) /
                                                             dist_size(), threads)))
         return CN_EXIT_FAIL; /* out of memory under ulimit -v: said */
     if (session_open(&s, e, e->batch_size, train->n) != CN_EXIT_OK) return CN_EXIT_USAGE;
@@ -92,7 +92,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
         return CN_EXIT_FAIL;
     }
     WatchedRun watch = {.db_path = db_path}; /* a dead rank or mpirun's stop marks the row */
-    cli_watch_start(&watch, curve.run_id);
+    study_watch_start(&watch, curve.run_id);
     TrainCallbacks cb = {.ctx = &curve, .step = record_step, .stop = stop_poll};
     const char *why;
     TrainEnd end = lr_find(&s, train, lo, &cb, r, &why);
@@ -100,7 +100,7 @@ static int find_and_record(const Experiment *e, const CifarSplit *train, const L
     int rc = end == TRAIN_FINISHED ? CN_EXIT_OK : CN_EXIT_FAIL;
     if (db && results_finish_run(db, curve.run_id, train_end_name(end), now_seconds() - t0, why) != 0)
         rc = CN_EXIT_FAIL;
-    cli_watch_stop();
+    study_watch_stop();
     session_close(&s);
     return rc;
 }
@@ -126,23 +126,23 @@ int cmd_lr_find(CliOptions *o)
     Experiment e;
     if (experiment_load(o->files[0], o->sets, o->n_sets, &e) != 0) return CN_EXIT_USAGE;
     e.engine = o->engine;
-    cli_note_unswept(o, "lr-find");
+    grid_note_unswept(o->files[0], o->sets, o->n_sets, "lr-find");
     Model shapes;
-    if (cli_count_classes(o->data, &e) != 0 || model_build(&e, 0, &shapes) != 0) {
+    if (study_count_classes(o->data, &e) != 0 || model_build(&e, 0, &shapes) != 0) {
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
-    int fits = cli_memory_fits(o->files[0], &shapes, MEM_CHECK_REFUSE) == 0; /* as run's */
+    int fits = study_memory_fits(o->files[0], &shapes, MEM_CHECK_REFUSE) == 0; /* as run's */
     model_free(&shapes);
     if (!fits) {
         experiment_free(&e);
         return CN_EXIT_USAGE;
     }
-    int threads = cli_setup_threads(o->threads);
+    int threads = study_setup_threads(o->threads);
     LoadedData d;
-    int lrc = cli_load_data(o->data, &e, &d);
+    int lrc = study_load_data(o->data, &e, &d);
     if (lrc != 0) {
-        cli_free_data(&d);
+        study_free_data(&d);
         experiment_free(&e);
         return lrc;
     }
@@ -153,7 +153,7 @@ int cmd_lr_find(CliOptions *o)
     data_info_free(&d.info);
     /* [data] validation: the held-out images are never trained on, here either */
     CifarSplit val = {0};
-    int bad = cli_training_split(&e, &train, &val, d.info.test_held_out) != 0 ||
+    int bad = study_training_split(&e, &train, &val, d.info.test_held_out) != 0 ||
               train_check_data(&e, train.n) != 0 || /* drop_last: no full batch */
               train_check_ranks(&e, train.n, dist_size()) != 0;
     int held_out = val.n;
@@ -170,7 +170,7 @@ int cmd_lr_find(CliOptions *o)
         experiment_free(&e);
         return CN_EXIT_FAIL;
     }
-    cli_catch_stop_signals();
+    study_catch_stop_signals();
     char data_desc[CN_PATH_MAX + 64];
     snprintf(data_desc, sizeof data_desc, "%s (%s)", dir, origin);
     fprintf(stderr, "%s: lr-find  lr %g -> %g over %d steps of %d images, %d threads, data %s\n",

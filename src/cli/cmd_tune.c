@@ -42,7 +42,7 @@ int cmd_tune(CliOptions *o)
                         "set); unset it, or CNNRUN_CONV=retune to measure again\n", text);
         return CN_EXIT_USAGE;
     }
-    int threads = cli_setup_threads(o->threads);
+    int threads = study_setup_threads(o->threads);
     for (int i = 0; i < o->n_files; i++) {
         int rc = tune_file(o, o->files[i], threads);
         if (rc != CN_EXIT_OK) return rc;

@@ -134,18 +134,6 @@ static void print_version(void)
 
 static int dispatch(int argc, char **argv);
 
-static int saved_stderr = -1; /* a muted rank's own stderr */
-
-void cli_speak(void)
-{
-    if (saved_stderr < 0) return;
-    fflush(stderr);
-    if (dup2(saved_stderr, STDERR_FILENO) < 0) { /* nothing to report it to */
-    }
-    close(saved_stderr);
-    saved_stderr = -1;
-}
-
 int main(int argc, char **argv)
 {
     /* a file-size limit (ulimit -f) makes write() fail with EFBIG, an I/O
@@ -155,19 +143,12 @@ int main(int argc, char **argv)
     /* under ulimit -v OpenBLAS's threads may have found no room for their
      * buffers as it loaded, and try again for ever: exit() would wait for
      * them, so this one is _exit, and nothing else has begun */
-    if (cli_address_space_start() != 0) {
+    if (study_address_space_start() != 0) {
         fflush(NULL);
         _exit(CN_EXIT_FAIL);
     }
     dist_init(&argc, &argv); /* under mpirun: this process is one rank of a data-parallel run */
-    /* every rank checks everything; rank 0 alone speaks (and records) */
-    if (dist_rank() > 0 && !getenv("CNNRUN_DIST_VERBOSE")) {
-        saved_stderr = dup(STDERR_FILENO); /* cli_speak: a --ranks-per-run group's rank 0 */
-        if (saved_stderr >= 0) fcntl(saved_stderr, F_SETFD, FD_CLOEXEC);
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
-            /* nothing to report it to */
-        }
-    }
+    study_mute_rank(); /* every rank checks everything; rank 0 alone speaks (and records) */
     if (argc > 0 && argv[0] && *argv[0]) cli_argv0 = argv[0];
     int rc = dispatch(argc, argv);
     dist_finalize();
@@ -192,7 +173,7 @@ static int dispatch(int argc, char **argv)
     struct {
         const char *name, *allowed;
         int (*fn)(CliOptions *);
-    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run,study", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
+    } cmds[] = {{"run", "resume,sweep,jobs,until-epoch,ranks-per-run,study,skip-invalid", cmd_run}, {"check", "sweep", cmd_check}, {"bench", "steps,seconds,batch", cmd_bench},
                 {"tune", "", cmd_tune},
                 {"eval", "weights,tta,logits", cmd_eval}, {"export", "weights,output", cmd_export},
                 {"predict", "weights,tta,json", cmd_predict}, {"lr-find", "min,max,steps", cmd_lr_find},

@@ -209,6 +209,14 @@ int cli_parse(int argc, char **argv, const char *command, const char *allowed, C
                     command);
             return -1;
         }
+        if (!strcmp(name, "skip-invalid")) { /* run --skip-invalid */
+            if (val) {
+                fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
+                return -1;
+            }
+            o->skip_invalid = true;
+            continue;
+        }
         /* report --text, runs --groups --csv --json --epochs, predict --json */
         if (!strcmp(name, "text") || !strcmp(name, "groups") || !strcmp(name, "json") ||
             !strcmp(name, "csv") || !strcmp(name, "epochs")) {
@@ -365,46 +373,3 @@ void cli_free(CliOptions *o)
     /* --set buffers: section points at the start of each strdup'ed buffer */
     for (int i = 0; i < o->n_sets; i++) free((void *)o->sets[i].section);
 }
-
-int cli_setup_threads(int requested)
-{
-    int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    /* ranks started together on one machine share its cores (Open MPI says
-     * how many there are here) */
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    long ranks_here = 0;
-    if (requested <= 0 && dist_world_size() > 1 && local && decimal_long(local, &ranks_here) == 0 &&
-        ranks_here > 1)
-        n /= (int)(ranks_here < n ? ranks_here : n);
-    if (n < 1) n = 1;
-    engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
-    if (dist_world_rank() == 0) blas_warn(); /* a generic OpenBLAS core on a newer CPU */
-    return n;
-}
-
-volatile sig_atomic_t cli_stop_requested;
-static volatile sig_atomic_t stop_quiet;
-
-static void on_stop_signal(int sig)
-{
-    cli_stop_requested = 1;
-    dist_signal(); /* under mpirun: the training thread may be waiting for a dead rank */
-    if (sig == SIGINT && !stop_quiet) { /* once: SA_RESETHAND; write(2) is async-signal-safe */
-        static const char msg[] = "\ncnnrun: stopping at the end of this step (Ctrl-C again "
-                                  "quits at once)\n";
-        ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)n;
-    }
-}
-
-void cli_catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGTERM, &sa, NULL); /* a batch system's stop: always the graceful one */
-    sa.sa_flags = SA_RESETHAND;    /* a second Ctrl-C kills the process */
-    sigaction(SIGINT, &sa, NULL);
-}
-
-void cli_stop_signals_quiet(void) { stop_quiet = 1; }

@@ -108,7 +108,7 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
     }
     if (experiment_load(o->files[0], o->sets, o->n_sets, &t->e) != 0) return CN_EXIT_USAGE;
     t->e.engine = o->engine;
-    cli_note_unswept(o, command);
+    grid_note_unswept(o->files[0], o->sets, o->n_sets, command);
     int rc = run_data(o->weights, &t->e, &t->data);
     if (rc != 0) {
         experiment_free(&t->e);
@@ -119,10 +119,10 @@ int cli_load_trained(const CliOptions *o, const char *command, bool images, Trai
      * batch of 2000 took ~3 s to set up for one picture) */
     t->batch = t->e.test_batch_size < t->e.batch_size ? t->e.test_batch_size : t->e.batch_size;
     if (images && o->n_files - 1 < t->batch) t->batch = o->n_files - 1;
-    t->threads = cli_setup_threads(o->threads); /* before model_build: it plans per thread */
+    t->threads = study_setup_threads(o->threads); /* before model_build: it plans per thread */
     /* eval and predict run the network's products (export writes its weights) */
     if (strcmp(command, "export") != 0 &&
-        cli_address_space_fits(o->files[0], &t->e, t->batch, t->threads) != 0) {
+        study_address_space_fits(o->files[0], &t->e, t->batch, t->threads) != 0) {
         experiment_free(&t->e); /* out of memory under ulimit -v: said */
         return CN_EXIT_FAIL;
     }

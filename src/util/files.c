@@ -1,6 +1,6 @@
 /* files.c — opening a user's input only when it is a regular file, reading
- * it with a cap, and the check that an output may replace what is there
- * (files.h; what a file holds: file_kind.c). */
+ * it with a cap (files.h; what a file holds: file_kind.c; writing an output:
+ * file_write.c). */
 #include "cnnrun/files.h"
 
 #include <errno.h>
@@ -84,33 +84,9 @@ char *read_file_max(const char *path, size_t max, size_t *len_out)
     return buf;
 }
 
-int output_target_ok(const char *path, FileKind kind, const char *what)
+char *read_text_file(const char *path, size_t *len_out)
 {
-    if (!path[0]) {
-        fprintf(stderr, "cnnrun: cannot write %s: the path is empty\n", what);
-        return -1;
-    }
-    struct stat st;
-    if (lstat(path, &st) != 0) return 0; /* absent (or unreachable: the write says why) */
-    const char *not_regular = S_ISREG(st.st_mode)    ? NULL
-                              : S_ISDIR(st.st_mode)  ? "it is a directory"
-                              : S_ISLNK(st.st_mode)  ? "it is a symbolic link (give the file it "
-                                                       "points to)"
-                              : S_ISFIFO(st.st_mode) ? "it is a FIFO, not a regular file"
-                              : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
-                                  ? "it is a device, not a regular file"
-                                  : "it is not a regular file";
-    if (!not_regular) {
-        FileKind there = file_kind(path);
-        if (there == FILE_ABSENT || there == FILE_EMPTY || there == kind) return 0;
-        fprintf(stderr, "%s: cannot write %s there: it is %s, not %s, and would be lost; it "
-                        "is left as it is: remove it first if it is no longer needed, or choose "
-                        "another path\n",
-                path, what, file_kind_name(there), file_kind_name(kind));
-        return -1;
-    }
-    fprintf(stderr, "%s: cannot write %s: %s\n", path, what, not_regular);
-    return -1;
+    return read_file_max(path, CN_TEXT_FILE_MAX, len_out);
 }
 
 int same_file(const char *a, const char *b)

@@ -1,7 +1,6 @@
-/* util.c — checked allocation, string helpers, reading a file and writing one
- * atomically, and the clock (see util.h). */
+/* util.c — checked allocation, string helpers and the clock (see util.h);
+ * it calls no other file (reading a file: files.c; writing one: file_write.c). */
 #include "cnnrun/util.h"
-#include "cnnrun/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,77 +99,6 @@ int edit_distance(const char *a, const char *b)
         }
     }
     return row[lb];
-}
-
-char *read_text_file(const char *path, size_t *len_out)
-{
-    return read_file_max(path, CN_TEXT_FILE_MAX, len_out);
-}
-
-int temp_beside(const char *path, char **tmp)
-{
-    size_t plen = strlen(path);
-    *tmp = xmalloc(plen + 16);
-    snprintf(*tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(*tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(*tmp);
-        *tmp = NULL;
-        errno = e;
-        return -1;
-    }
-    /* mkstemp makes it 0600; give it what open(..., 0666) would under the
-     * umask (read by setting it back: nothing else runs meanwhile). On
-     * failure (some file systems refuse it) it stays 0600: still valid. */
-    mode_t mask = umask(022);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    return fd;
-}
-
-int commit_beside(const char *tmp, const char *path)
-{
-    if (rename(tmp, path) != 0) return -1;
-    char *dir = xstrdup(path); /* make the rename itself durable */
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    int dfd = open(slash ? (dir[0] ? dir : "/") : ".", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-    return 0;
-}
-
-int write_file_atomic(const char *path, FileKind kind, const void *data, size_t len,
-                      const char *what)
-{
-    if (output_target_ok(path, kind, what) != 0) return -1; /* a device, a database, ... */
-    char *tmp;
-    int fd = temp_beside(path, &tmp);
-    if (fd < 0) { /* no such directory, no permission: the path is wrong */
-        fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(errno));
-        return -1;
-    }
-    int err = 0;
-    const char *p = data;
-    for (size_t done = 0; !err && done < len;) {
-        ssize_t k = write(fd, p + done, len - done);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) err = k < 0 ? errno : EIO;
-        else done += (size_t)k;
-    }
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && commit_beside(tmp, path) != 0) err = errno;
-    if (err) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", path, what, strerror(err));
-        unlink(tmp);
-    }
-    free(tmp);
-    return err ? -2 : 0;
 }
 
 double now_seconds(void)

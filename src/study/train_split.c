@@ -1,13 +1,13 @@
 /* train_split.c — the training images a command trains on
- * (cli_training_split): the file's `train_subset` first, then `[data]
+ * (study_training_split): the file's `train_subset` first, then `[data]
  * validation` held out (cifar_hold_out: the last N/classes of each class). `run`
  * evaluates the held-out images; `lr-find` uses the same split and drops
  * them, so neither ever trains on an image the run would validate on. Also
- * the test images `run` and `eval` evaluate (cli_test_split: test_subset).
+ * the test images `run` and `eval` evaluate (study_test_split: test_subset).
  * A subset larger than the data says so (a warning) and uses all of it. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "cnnrun/data.h"
 #include "cnnrun/dist.h"
 
@@ -28,12 +28,12 @@ static void cut_to_subset(const Experiment *e, const char *key, int want, int li
             e->path, at, key, want, s->n, which, s->n);
 }
 
-void cli_test_split(const Experiment *e, CifarSplit *test)
+void study_test_split(const Experiment *e, CifarSplit *test)
 {
     cut_to_subset(e, "test_subset", e->test_subset, e->test_subset_line, "test", test);
 }
 
-int cli_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val, bool held_out)
+int study_training_split(const Experiment *e, CifarSplit *train, CifarSplit *val, bool held_out)
 {
     cut_to_subset(e, "train_subset", e->train_subset, e->train_subset_line, "training", train);
     if (e->validation <= 0 || held_out) return 0;

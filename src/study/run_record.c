@@ -22,7 +22,7 @@
 #include "cnnrun/kernels.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "run_record.h"
 
 typedef struct {
@@ -31,7 +31,7 @@ typedef struct {
     Session *s;
     int64_t run_id;   /* its runs row; -1 before it has one (or without a database) */
     int lock_fd;      /* run_lock: this run is alive here, refuses a second --resume */
-    WatchedRun watch; /* what a dead rank or mpirun's stop marks (cli.h) */
+    WatchedRun watch; /* what a dead rank or mpirun's stop marks (study.h) */
 } Record;
 
 /* The command that continues the run (RecordOptions.resume_hint). */
@@ -465,7 +465,7 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
     const int lock = opt->resume_run_id > 0 ? opt->resume_lock : RUN_LOCK_NONE;
     Session s;
     const int rank_batch = (e->batch_size + dist_size() - 1) / dist_size();
-    if (dist_max_int(cli_address_space_fits(e->path, e, rank_batch, opt->threads))) {
+    if (dist_max_int(study_address_space_fits(e->path, e, rank_batch, opt->threads))) {
         if (lock >= 0) close(lock);
         return CN_EXIT_FAIL; /* out of memory under ulimit -v: said */
     }
@@ -497,9 +497,9 @@ int recorded_run(const Experiment *e, const CifarSplit *train, const CifarSplit 
         r.watch.db_path = opt->db_path;
         r.watch.config_path = e->path;
         atomic_store(&r.watch.train_seconds, pos.train_seconds);
-        cli_watch_start(&r.watch, r.run_id);
+        study_watch_start(&r.watch, r.run_id);
         rc = train_and_record(&r, train, test, &pos);
-        cli_watch_stop();
+        study_watch_stop();
     }
     /* after the status is final: the lock file goes with the run (a file
      * left behind names a killed run) */

@@ -28,6 +28,7 @@
 #include "cnnrun/util.h"
 #include "jobs.h"
 #include "rank_groups.h"
+#include "run_point.h"
 
 /* One run of the group, as its observer sees it. */
 typedef struct {
@@ -101,7 +102,7 @@ void rank_groups_host_db(char *buf, size_t size, const char *db, const char *hos
 
 /* World rank 0, at the end: the databases of the groups on other hosts and
  * the merge that puts them into --db. */
-static void print_merge(const CliOptions *o, int groups, int k, long total)
+static void print_merge(const StudyOptions *o, int groups, int k, long total)
 {
     const char *home = dist_host(0);
     char paths[4096] = "", path[CN_PATH_MAX + 80];
@@ -124,7 +125,7 @@ static void print_merge(const CliOptions *o, int groups, int k, long total)
                         "here)\n", n, n == 1 ? "" : "s", paths, paths, o->db);
 }
 
-int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
+int rank_groups_run(StudyOptions *o, Grid *grids, long total, ResultsDb *db)
 {
     const int groups = dist_groups(), group = dist_group();
     const int k = dist_world_size() / groups;
@@ -132,7 +133,7 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
     char path[CN_PATH_MAX + 80];
     if (!home || !here || !strcmp(home, here)) str_copy(path, sizeof path, o->db);
     else rank_groups_host_db(path, sizeof path, o->db, here);
-    if (dist_rank() == 0) cli_speak(); /* the group's rank 0 speaks for it */
+    if (dist_rank() == 0) study_speak(); /* the group's rank 0 speaks for it */
     if (dist_world_rank() == 0)
         fprintf(stderr, "cnnrun: %ld runs shared by %d groups of %d rank%s (--ranks-per-run %d); "
                         "results in %s\n", total, groups, k, k == 1 ? "" : "s", k, o->db);
@@ -147,13 +148,13 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
         return rc;
     }
     /* run_point's database: its checkpoints, --resume's look-ups, the fault watch */
-    CliOptions mine = *o;
+    StudyOptions mine = *o;
     mine.db = path;
     /* a group on another host writes a file of its own, without the study's
      * row (merged later): its runs belong to no study there */
     if (strcmp(path, o->db) != 0) mine.study_id = 0;
-    int threads = cli_setup_threads(o->threads);
-    cli_catch_stop_signals();
+    int threads = study_setup_threads(o->threads);
+    study_catch_stop_signals();
     long index = 0, ran = 0, failed = 0;
     int worst = CN_EXIT_OK;
     for (int i = 0; i < o->n_files; i++) {
@@ -166,8 +167,8 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
             jobs_run_name(g, p, r.name, sizeof r.name);
             jobs_point_values(g, p, r.values, sizeof r.values);
             /* a signal to one rank stops its group (its run stopped them already) */
-            cli_stop_requested = dist_max_int(cli_stop_requested);
-            if (cli_stop_requested) {
+            study_stop_requested = dist_max_int(study_stop_requested);
+            if (study_stop_requested) {
                 fprintf(stderr, "cnnrun: [group %d] %s: not run (interrupted)\n", group, r.name);
                 failed++;
                 if (worst < CN_EXIT_FAIL) worst = CN_EXIT_FAIL;
@@ -187,7 +188,7 @@ int rank_groups_run(CliOptions *o, Grid *grids, long total, ResultsDb *db)
     /* every group has ended: the study's count and status */
     long succeeded = dist_world_sum_long(dist_rank() == 0 ? ran - failed : 0);
     worst = dist_world_max_int(worst);
-    int stopped = dist_world_max_int(cli_stop_requested);
+    int stopped = dist_world_max_int(study_stop_requested);
     if (dist_world_rank() == 0) {
         if (stopped)
             fprintf(stderr, "cnnrun: interrupted; `%s` continues the runs not finished\n",

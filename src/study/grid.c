@@ -13,15 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "cnnrun/model.h"
 #include "cnnrun/train.h"
 #include "cnnrun/util.h"
 
-void cli_note_unswept(const CliOptions *o, const char *command)
+void grid_note_unswept(const char *path, const ConfigOverride *sets, int n_sets,
+                       const char *command)
 {
     Sweep sw;
-    if (o->n_files < 1 || sweep_unapplied(o->files[0], o->sets, o->n_sets, &sw) == 0) {
+    if (!path || sweep_unapplied(path, sets, n_sets, &sw) == 0) {
         sweep_free(&sw);
         return;
     }
@@ -30,12 +31,12 @@ void cli_note_unswept(const CliOptions *o, const char *command)
     fprintf(stderr, "%s:%d: note: %s does not apply the [sweep] section (%ld grid point%s): it "
                     "uses the file's own values; give a point's with --set (e.g. --set "
                     "%s%s.%s=%s%s)\n",
-            o->files[0], k->line, command, sw.n_points, sw.n_points == 1 ? "" : "s", q,
+            path, k->line, command, sw.n_points, sw.n_points == 1 ? "" : "s", q,
             k->section, k->key, k->values[0], q);
     sweep_free(&sw);
 }
 
-int grid_open(Grid *g, const char *path, const CliOptions *o)
+int grid_open(Grid *g, const char *path, const StudyOptions *o)
 {
     memset(g, 0, sizeof *g);
     g->path = path;
@@ -92,7 +93,7 @@ static int check_overrides(Grid *g, const ConfigOverride *ov, int n, Experiment 
     Experiment e;
     if (experiment_load(g->path, ov, n, &e) != 0) return -1;
     e.engine = *g->engine;
-    if (cli_count_classes(g->data, &e) != 0) { /* a folder's: its last layer is checked */
+    if (study_count_classes(g->data, &e) != 0) { /* a folder's: its last layer is checked */
         experiment_free(&e);
         return -1;
     }
@@ -100,7 +101,7 @@ static int check_overrides(Grid *g, const ConfigOverride *ov, int n, Experiment 
     int rc = model_build(&e, 0, &m); /* shapes only, no memory */
     if (rc == 0) {
         rc = optimizer_check_groups(&m); /* [group.*] over this network */
-        if (rc == 0) rc = cli_memory_fits(g->path, &m, g->memory);
+        if (rc == 0) rc = study_memory_fits(g->path, &m, g->memory);
         model_free(&m);
     }
     if (rc == 0 && keep) *keep = e;

@@ -45,6 +45,7 @@
 
 #include "cnnrun/util.h"
 #include "jobs.h"
+#include "run_point.h"
 
 typedef struct {
     pid_t pid;            /* 0: a free slot */
@@ -64,7 +65,7 @@ typedef struct {
 } Worker;
 
 typedef struct {
-    CliOptions *o;
+    StudyOptions *o;
     Grid *grids;
     long total;
     Worker *w;
@@ -137,9 +138,9 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
-    if (getppid() != parent) cli_stop_requested = 1; /* it died before the line above */
+    if (getppid() != parent) study_stop_requested = 1; /* it died before the line above */
     signal(SIGPIPE, SIG_IGN); /* a parent gone: the writes fail, the run still stops cleanly */
-    cli_stop_signals_quiet();
+    study_stop_signals_quiet();
     for (int k = 0; k < j->n; k++) { /* the other workers' pipes */
         if (j->w[k].status_fd >= 0) close(j->w[k].status_fd);
         if (j->w[k].err_fd >= 0) close(j->w[k].err_fd);
@@ -151,7 +152,7 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / j->n;
         if (threads < 1) threads = 1;
     }
-    threads = cli_setup_threads(threads);
+    threads = study_setup_threads(threads);
     int rc = CN_EXIT_FAIL;
     ResultsDb *db = results_open(j->o->db);
     if (db) {
@@ -325,7 +326,7 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
 {
     char t[32], eta[64] = "";
     double left = study_eta(j);
-    if (j->ended < j->total && left >= 0 && !cli_stop_requested)
+    if (j->ended < j->total && left >= 0 && !study_stop_requested)
         snprintf(eta, sizeof eta, "; study ETA %s", jobs_fmt_time(t, sizeof t, left));
     char head[256];
     snprintf(head, sizeof head, "cnnrun: [%ld/%ld] %s", j->ended, j->total, w->name);
@@ -453,7 +454,7 @@ static int start_next(Jobs *j, int k)
 /* Starts what may start: a free slot, no worker still opening its row, no stop. */
 static void start_workers(Jobs *j)
 {
-    while (!cli_stop_requested && !j->broken && j->next_file < j->o->n_files && j->gate < 0) {
+    while (!study_stop_requested && !j->broken && j->next_file < j->o->n_files && j->gate < 0) {
         int k = 0;
         while (k < j->n && live(&j->w[k])) k++;
         if (k == j->n) return;
@@ -494,7 +495,7 @@ static void watch_workers(Jobs *j)
     }
 }
 
-int jobs_run(CliOptions *o, Grid *grids, long total)
+int jobs_run(StudyOptions *o, Grid *grids, long total)
 {
     Jobs j = {.o = o, .grids = grids, .total = total, .gate = -1, .last = -1,
               .n = o->jobs < total ? o->jobs : (int)total};
@@ -505,10 +506,10 @@ int jobs_run(CliOptions *o, Grid *grids, long total)
     if (threads < 1) threads = 1;
     fprintf(stderr, "cnnrun: %ld runs, %d at a time (--jobs %d), %d thread%s each; results in "
                     "%s\n", total, j.n, o->jobs, threads, threads == 1 ? "" : "s", o->db);
-    cli_catch_stop_signals();
+    study_catch_stop_signals();
     int passed_on = 0;
     for (;;) {
-        if (cli_stop_requested && !passed_on) {
+        if (study_stop_requested && !passed_on) {
             for (int k = 0; k < j.n; k++)
                 if (live(&j.w[k])) kill(j.w[k].pid, SIGTERM);
             passed_on = 1;
@@ -528,15 +529,15 @@ int jobs_run(CliOptions *o, Grid *grids, long total)
             if (g->sweep.n_keys)
                 fprintf(stderr, "cnnrun: %s: grid point %ld of %ld not run (%s)\n", g->path,
                         j.next_point + 1, g->sweep.n_points,
-                        cli_stop_requested ? "interrupted" : "no worker");
+                        study_stop_requested ? "interrupted" : "no worker");
             else
                 fprintf(stderr, "cnnrun: %s: not run (%s)\n", g->path,
-                        cli_stop_requested ? "interrupted" : "no worker");
+                        study_stop_requested ? "interrupted" : "no worker");
             j.failed++;
             if (j.worst < CN_EXIT_FAIL) j.worst = CN_EXIT_FAIL;
         }
     }
-    if (cli_stop_requested || j.died)
+    if (study_stop_requested || j.died)
         fprintf(stderr, "cnnrun: `%s` continues the runs not finished\n",
                 o->resume_command ? o->resume_command : "cnnrun run ... --resume");
     fprintf(stderr, "cnnrun: %ld of %ld runs succeeded (results in %s)\n", total - j.failed,

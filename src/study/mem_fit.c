@@ -12,9 +12,9 @@
  * loads and for each thread that runs a product at its first one, and when
  * that mmap fails it tries again for ever (0.3.21's blas_memory_alloc), in
  * a thread exit() then waits for: a hang at 100 % CPU that SIGTERM cannot
- * end. So before anything else (cli_address_space_start) cnnrun checks that
+ * end. So before anything else (study_address_space_start) cnnrun checks that
  * OpenBLAS's own threads got theirs, and before a network's products start
- * (cli_address_space_fits) that the plan, the buffers still to come and
+ * (study_address_space_fits) that the plan, the buffers still to come and
  * the new threads' stacks and heaps fit under the limit: else it says "out
  * of memory" with the limit that would do, and exits 1. */
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "cnnrun/dist.h"
 #include "cnnrun/util.h"
 
@@ -31,7 +31,7 @@
 
 /* Available memory in bytes, 0 when unknown. CNNRUN_MEMAVAILABLE_MIB (not
  * documented for users) fakes it, so that the tests never need the memory. */
-double cli_available_bytes(void)
+double study_available_bytes(void)
 {
     const char *fake = getenv("CNNRUN_MEMAVAILABLE_MIB");
     if (fake && *fake) return strtod(fake, NULL) * MIB;
@@ -46,10 +46,10 @@ double cli_available_bytes(void)
     return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
 }
 
-int cli_memory_fits(const char *path, const Model *m, MemCheck how)
+int study_memory_fits(const char *path, const Model *m, MemCheck how)
 {
     if (how == MEM_CHECK_NONE || m->exp->batch_size < 1) return 0;
-    double avail = cli_available_bytes();
+    double avail = study_available_bytes();
     if (avail <= 0) return 0; /* unknown: nothing to hold it against */
     /* a rank plans its slice of the batch (ranks on one host share its memory: not counted) */
     const int ranks = dist_size() > 1 ? dist_size() : 1;
@@ -140,7 +140,7 @@ static long kib_to_ask(double bytes)
     return (long)(10 * (long)((mib + 9.999) / 10)) * 1024;
 }
 
-int cli_address_space_start(void)
+int study_address_space_start(void)
 {
     const double limit = as_limit();
     blas_own_threads = (int)status_field("Threads") - 1; /* OpenBLAS's: nothing else runs yet */
@@ -223,7 +223,7 @@ static int address_space_fits(const char *path, const Model *m, int batch, int t
     return CN_EXIT_FAIL;
 }
 
-int cli_address_space_fits(const char *path, const Experiment *e, int batch, int threads)
+int study_address_space_fits(const char *path, const Experiment *e, int batch, int threads)
 {
     const double limit = as_limit();
     if (limit <= 0) return 0;

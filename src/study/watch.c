@@ -1,11 +1,11 @@
-/* watch.c — the command line's side of the MPI fault watch (dist.h): the
+/* watch.c — the study's side of the MPI fault watch (dist.h): the
  * run a stop marks in its database, from the watch's thread, when a rank
  * dies (`failed`, the rank named) or the job is told to stop (`interrupted`,
  * before mpirun's SIGKILL can come). The training thread's own, graceful
  * end, when it gets there, writes over the second. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "cnnrun/dist.h"
 #include "cnnrun/results.h"
 
@@ -39,7 +39,7 @@ static void mark(void *ctx, DistStop why, const char *message)
                 marked ? status : "");
 }
 
-void cli_watch_start(WatchedRun *w, int64_t run_id)
+void study_watch_start(WatchedRun *w, int64_t run_id)
 {
     if (dist_size() < 2) return;
     dist_bcast(&run_id, sizeof run_id); /* rank 0's: the others have no row */
@@ -47,7 +47,7 @@ void cli_watch_start(WatchedRun *w, int64_t run_id)
     dist_watch(mark, w);
 }
 
-void cli_watch_stop(void)
+void study_watch_stop(void)
 {
     dist_watch(NULL, NULL);
 }

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "cnnrun/data.h"
 #include "cnnrun/util.h"
 
@@ -16,10 +16,10 @@ static DataSpec spec_of(const Experiment *e, const char *dir)
 {
     return (DataSpec){.dataset = e->dataset, .dir = dir, .coarse = e->label_coarse,
                       .skip_bad_images = e->skip_bad_images, .validation = e->validation,
-                      .max_bytes = cli_available_bytes()};
+                      .max_bytes = study_available_bytes()};
 }
 
-int cli_load_data(const char *data_opt, Experiment *e, LoadedData *d)
+int study_load_data(const char *data_opt, Experiment *e, LoadedData *d)
 {
     memset(d, 0, sizeof *d);
     d->dir = cifar_resolve_dir(data_opt, e->dir, &d->origin);
@@ -31,14 +31,14 @@ int cli_load_data(const char *data_opt, Experiment *e, LoadedData *d)
     return 0;
 }
 
-void cli_free_data(LoadedData *d)
+void study_free_data(LoadedData *d)
 {
     cifar_free(&d->train);
     cifar_free(&d->test);
     data_info_free(&d->info);
 }
 
-int cli_count_classes(const char *data_opt, Experiment *e)
+int study_count_classes(const char *data_opt, Experiment *e)
 {
     if (strcmp(e->dataset, "folder") != 0) return 0;
     const char *origin;

@@ -1,12 +1,12 @@
 /* resume.h — `cnnrun run --resume` (resume.c): the recorded run each run of
  * the study continues, claimed by this process before anything of it is
- * loaded. Private to the command line. */
+ * loaded. Private to src/study. */
 #ifndef CNNRUN_RESUME_H
 #define CNNRUN_RESUME_H
 
 #include <stdint.h>
 
-#include "cli.h"
+#include "cnnrun/study.h"
 #include "cnnrun/results.h"
 
 typedef struct {

@@ -1,5 +1,5 @@
 /* run_record.h — one recorded training run of `cnnrun run` (run_record.c):
- * private to the command line. */
+ * private to src/study. */
 #ifndef CNNRUN_RUN_RECORD_H
 #define CNNRUN_RUN_RECORD_H
 
@@ -34,8 +34,8 @@ typedef struct {
 
 typedef struct {
     ResultsDb *db;                /* may be NULL (no recording; a rank other than 0) */
-    int64_t study_id;             /* the study its row belongs to (cmd_run.c; 0: none) */
-    /* the command that continues it (cli_resume_command), for the hints;
+    int64_t study_id;             /* the study its row belongs to (study.c; 0: none) */
+    /* the command that continues it (StudyOptions.resume_command), for the hints;
      * NULL: `cnnrun run FILE --resume` */
     const char *resume_hint;
     const char *db_path;          /* its file, on every rank: the MPI fault watch marks it */
