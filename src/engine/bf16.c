@@ -101,12 +101,14 @@ static struct {
  * (which a virtual machine traps: not once per product) and the library
  * loaded only where they are there. */
 static Bf16Path dn_path = BF16_EMULATED;
+static int dn_vcvt; /* the CPU converts with vcvtne2ps2bf16 (AVX512-BF16) */
 static pthread_once_t dn_once = PTHREAD_ONCE_INIT;
 
 static void dn_load(void)
 {
     int amx = cpu_has_amx_bf16();
-    if (!amx && !cpu_has_bf16()) return;
+    dn_vcvt = cpu_has_bf16();
+    if (!amx && !dn_vcvt) return;
     void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!lib) return;
     int ok = 1;
@@ -222,7 +224,7 @@ pack_bf16_hw(const float *x, int rows, int cols, int ld, uint16_t *out)
 void bf16_pack(const float *x, int rows, int cols, int ld, uint16_t *out)
 {
 #ifdef CNNRUN_DNNL
-    if (cpu_has_bf16()) {
+    if (bf16_path() != BF16_EMULATED && dn_vcvt) {
         pack_bf16_hw(x, rows, cols, ld, out);
         return;
     }

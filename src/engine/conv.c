@@ -56,9 +56,18 @@ static int wino_tile(int algo) {
     return algo == CONV_WINOGRAD4 ? 4 : algo == CONV_WINOGRAD ? 2 : 0;
 }
 
+/* In bf16, chunks of BF16_ROWS times as many rows: the products run several
+ * times faster there and each call costs the same (measured,
+ * docs/performance.md). */
+#define BF16_ROWS 1
+
+static int conv_bf16(const ConvShape *s) {
+    return s->precision == PRECISION_BF16;
+}
+
 /* Rows of col per chunk: at least 128 (for GEMM efficiency), at most M. */
 static size_t conv_chunk_rows(const ConvShape *s) {
-    size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
+    size_t rows = CONV_CHUNK_FLOATS / conv_k(s) * (conv_bf16(s) ? BF16_ROWS : 1);
     if (rows < 128) rows = 128;
     size_t m = conv_m(s);
     return rows < m ? rows : m;
@@ -87,14 +96,33 @@ static int im2col_dw_by_rows(const ConvShape *s, int *T) {
     return dwsplit_rows(s->dwsplit, *T, (k + R - 1) / R);
 }
 
-/* Scratch of one thread: its im2col chunk, then, when the im2col weight
- * gradient splits by the batch, its partial weight gradient. */
+/* Floats that hold n bf16 values, rounded up to keep 64-byte alignment. */
+static size_t bf16_floats(size_t n) {
+    return ((n + 1) / 2 + 15) & ~(size_t)15;
+}
+
+/* Scratch of one thread: its im2col chunk (in bf16: the chunk's input
+ * gradient in fp32, then its im2col and output gradient as bf16), then, when
+ * the im2col weight gradient splits by the batch, its partial weight
+ * gradient. */
+static size_t conv_col_floats(const ConvShape *s) {
+    size_t rows = conv_chunk_rows(s), k = conv_k(s);
+    if (!conv_bf16(s)) return rows * k;
+    return rows * k + bf16_floats(rows * k) + bf16_floats(rows * s->c_out);
+}
+
 static size_t conv_thread_floats(const ConvShape *s) {
     int T;
     size_t partial = !wino_tile(conv_algo_used_dweight(s)) && !im2col_dw_by_rows(s, &T)
                          ? conv_k(s) * (size_t)s->c_out
                          : 0;
-    return conv_chunk_rows(s) * conv_k(s) + partial;
+    return conv_col_floats(s) + partial;
+}
+
+/* The im2col products' weights as bf16 bits (bf16 only), after the threads'
+ * areas: converted once per call, not per chunk. */
+static size_t conv_weight_bf16_floats(const ConvShape *s) {
+    return conv_bf16(s) ? bf16_floats(conv_k(s) * s->c_out) : 0;
 }
 
 /* Output rows [*r0, *r1) of thread t of T: whole images. */
@@ -135,7 +163,7 @@ size_t conv_scratch_floats(const ConvShape *s) {
     size_t need = bias;
     int T, rows = !dw && im2col_dw_by_rows(s, &T);
     if (!fwd || (!dw && !rows)) { /* im2col per thread for some product */
-        size_t c = (size_t)conv_threads(s) * conv_thread_floats(s);
+        size_t c = (size_t)conv_threads(s) * conv_thread_floats(s) + conv_weight_bf16_floats(s);
         if (c > need) need = c;
     }
     if (rows) { /* the rows split's one chunk */
@@ -182,6 +210,43 @@ static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, 
             }
         }
     }
+}
+
+/* im2col's rows m0 .. m0+rows as bf16 bits (to nearest, ties to even). */
+static void im2col_bf16(const ConvShape *s, const float *in, size_t m0, size_t rows,
+                        uint16_t *col) {
+    const int hw_out = s->h_out * s->w_out, cin = s->c_in;
+    const size_t k = conv_k(s);
+    for (size_t r = 0; r < rows; r++) {
+        size_t m = m0 + r;
+        int n = (int)(m / hw_out);
+        int rem = (int)(m % hw_out);
+        int oy = rem / s->w_out, ox = rem % s->w_out;
+        uint16_t *dst = col + r * k;
+        const float *img = in + (size_t)n * s->h * s->w * cin;
+        for (int ky = 0; ky < s->kh; ky++) {
+            int iy = oy * s->stride - s->pad + ky;
+            for (int kx = 0; kx < s->kw; kx++, dst += cin) {
+                int ix = ox * s->stride - s->pad + kx;
+                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+                    memset(dst, 0, sizeof(uint16_t) * cin); /* bf16 zero: all bits 0 */
+                else
+                    bf16_pack(img + ((size_t)iy * s->w + ix) * cin, 1, cin, cin, dst);
+            }
+        }
+    }
+}
+
+/* The weights (K x C_out) as bf16 bits after the threads' areas of scratch,
+ * or NULL in fp32. */
+static uint16_t *weight_bf16(const ConvShape *s, const float *weight, float *scratch) {
+    if (!conv_bf16(s)) return NULL;
+    uint16_t *wh = (uint16_t *)(scratch + (size_t)conv_threads(s) * conv_thread_floats(s));
+    const size_t k = conv_k(s);
+    PARALLEL_FOR(k * s->c_out)
+    for (size_t r = 0; r < k; r++)
+        bf16_pack(weight + r * s->c_out, 1, s->c_out, s->c_out, wh + r * s->c_out);
+    return wh;
 }
 
 /* din += scatter of dcol rows m0 .. m0+rows (the adjoint of im2col). */
@@ -233,16 +298,24 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
     }
     const size_t chunk = conv_chunk_rows(s);
     const int T = conv_threads(s);
+    const uint16_t *wh = weight_bf16(s, weight, scratch);
     /* each thread's products run on it alone */
     const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
     {
         int t = parallel_thread_num();
         float *col = scratch + (size_t)t * conv_thread_floats(s);
+        uint16_t *colh = (uint16_t *)col; /* bf16: the chunk written as bf16 */
         size_t r0, r1;
         conv_thread_rows(s, t, T, &r0, &r1);
         for (size_t m0 = r0; m0 < r1; m0 += chunk) {
             size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
+            if (wh) {
+                im2col_bf16(s, in, m0, rows, colh);
+                bf16_gemm_h(0, 0, (int)rows, (int)cout, (int)k, NULL, colh, (int)k, NULL, wh,
+                            (int)cout, beta, out + m0 * cout, (int)cout, 0);
+                continue;
+            }
             im2col(s, in, m0, rows, col);
             gemm(0, 0, (int)rows, (int)cout, (int)k, col, (int)k, weight, (int)cout, beta,
                  out + m0 * cout, (int)cout, &one);
@@ -269,6 +342,27 @@ static void bias_grad(const ConvShape *s, const float *dout, float *dbias, float
         for (size_t c = 0; c < cout; c++) dbias[c] += partial[(size_t)t * cout + c];
 }
 
+/* One chunk of the im2col backward in bf16: its output gradient converted
+ * once for both products, its im2col written as bf16; dw (not NULL) += col^T
+ * x dY, din (not NULL) += the scatter of dY x W^T (wh: W as bf16). col: the
+ * thread's area (conv_col_floats). */
+static void im2col_backward_bf16(const ConvShape *s, const float *in, const uint16_t *wh,
+                                 const float *dy, size_t m0, size_t rows, float *din, float *dw,
+                                 float *col) {
+    const int k = (int)conv_k(s), cout = s->c_out, r = (int)rows;
+    uint16_t *colh = (uint16_t *)(col + conv_chunk_rows(s) * conv_k(s));
+    uint16_t *dyh = colh + 2 * bf16_floats(conv_chunk_rows(s) * conv_k(s));
+    bf16_pack(dy, r, cout, cout, dyh);
+    if (dw) {
+        im2col_bf16(s, in, m0, rows, colh);
+        bf16_gemm_h(1, 0, k, cout, r, NULL, colh, k, NULL, dyh, cout, 1.0f, dw, cout, 0);
+    }
+    if (din) {
+        bf16_gemm_h(0, 1, r, k, cout, NULL, dyh, cout, NULL, wh, cout, 0.0f, col, k, 0);
+        col2im_add(s, col, m0, rows, din);
+    }
+}
+
 /* The im2col backward of a k x k conv: with dweight (not NULL) dweight +=
  * col^T x dY, with din (not NULL) the input gradient, written (acc = 0) or
  * added. */
@@ -279,6 +373,7 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
     const size_t chunk = conv_chunk_rows(s);
     const size_t kc = k * cout;
     const int T = conv_threads(s);
+    const uint16_t *wh = din ? weight_bf16(s, weight, scratch) : NULL;
     /* each thread's products run on it alone */
     const Workspace one = {.threads = 1, .precision = s->precision};
     PARALLEL_THREADS(T)
@@ -288,7 +383,7 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
         /* Thread 0 adds into the weight gradient; the others into their own. */
         float *dw = dweight;
         if (t > 0 && dweight) {
-            dw = col + chunk * k;
+            dw = col + conv_col_floats(s);
             memset(dw, 0, sizeof(float) * kc);
         }
         size_t r0, r1;
@@ -300,6 +395,10 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
         for (size_t m0 = r0; m0 < r1; m0 += chunk) {
             size_t rows = r1 - m0 < chunk ? r1 - m0 : chunk;
             const float *dy = dout + m0 * cout;
+            if (conv_bf16(s)) {
+                im2col_backward_bf16(s, in, wh, dy, m0, rows, din, dw, col);
+                continue;
+            }
             if (dweight) {
                 im2col(s, in, m0, rows, col);
                 gemm(1, 0, (int)k, (int)cout, (int)rows, col, (int)k, dy, (int)cout, 1.0f, dw,
@@ -314,8 +413,8 @@ static void im2col_backward(const ConvShape *s, const float *in, const float *we
     }
     /* The other threads' partial gradients, added in thread order. */
     if (dweight && T > 1)
-        add_partials(dweight, scratch + conv_thread_floats(s) + chunk * k, conv_thread_floats(s),
-                     T - 1, kc);
+        add_partials(dweight, scratch + conv_thread_floats(s) + conv_col_floats(s),
+                     conv_thread_floats(s), T - 1, kc);
 }
 
 /* dweight += col^T x dY, the rows split: per chunk of output rows the

@@ -247,14 +247,8 @@ typedef struct {
  * one core's L2 (not yet measured against other sizes). */
 static const Variant F2 = {2, 4, bt2, g2, at2, a2, gt2, 512u * 1024u, 64};
 static const Variant F4 = {4, 6, bt4, g4, at4, a4, gt4, 256u * 1024u, 32};
-/* In bf16 the products run several times faster and each call costs the
- * same: batches BF16_CHUNK times larger (measured, docs/performance.md). */
-#define BF16_CHUNK 4
-static const Variant F2_BF16 = {2, 4, bt2, g2, at2, a2, gt2, BF16_CHUNK * 512u * 1024u, 64};
-static const Variant F4_BF16 = {4, 6, bt4, g4, at4, a4, gt4, BF16_CHUNK * 256u * 1024u, 32};
-
 static const Variant *variant(const ConvShape *s, int tile) {
-    if (s->precision == PRECISION_BF16) return tile == 4 ? &F4_BF16 : &F2_BF16;
+    (void)s; /* bf16 batches of 1x, 2x and 4x this size measured the same (docs/performance.md) */
     return tile == 4 ? &F4 : &F2;
 }
 
