@@ -2,7 +2,7 @@
 # install-deps.sh — installs what cnnrun needs to build and test, from
 # Debian's packages. Safe to run again; needs root (or sudo).
 set -eu
-pkgs="gcc libinih-dev libopenblas-dev libsqlite3-dev check meson ninja-build pkg-config sqlite3 libplplot-dev libpng-dev libjpeg-dev protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx openmpi-bin libopenmpi-dev libdnnl-dev"
+pkgs="gcc libinih-dev libopenblas-dev libsqlite3-dev check meson ninja-build pkg-config sqlite3 libpng-dev libjpeg-dev protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx openmpi-bin libopenmpi-dev libdnnl-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
