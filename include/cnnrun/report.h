@@ -291,7 +291,7 @@ typedef struct {
 } ReportNamed;
 /* The legend text of n series: what differs between them, and only that —
  * the experiment where they are not all of one, then each key whose value
- * differs (or that some lack: "-"), sorted, by its last part where no other
+ * differs (or that others lack), sorted, by its last part where no other
  * differing key ends the same: "lr_max=0.05 seed=2"; "" for all when nothing
  * differs. Free with report_free_labels. */
 char **report_differing_labels(const ReportNamed *s, int n);

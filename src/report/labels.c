@@ -82,10 +82,11 @@ char **report_differing_labels(const ReportNamed *s, int n)
             for (int j = 0; j < nk; j++)
                 clash |= j != k && strcmp(last_part(keys[j]), last_part(keys[k])) == 0;
             const char *v = value_of(&s[i], keys[k]);
+            if (!v) continue; /* a key of the others' experiment: nothing to say */
             if (*b) strcat(b, " ");
             strcat(b, clash ? keys[k] : last_part(keys[k]));
             strcat(b, "=");
-            strcat(b, v ? v : "-");
+            strcat(b, v);
         }
     }
     free(keys);
