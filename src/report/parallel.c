@@ -17,7 +17,7 @@
 
 #define TOP 46
 #define BOTTOM 28
-#define SIDE 90
+#define SIDE 110
 
 typedef struct {
     const char **vals; /* the distinct values, sorted (numbers by value) */
@@ -78,8 +78,8 @@ static double axis_pos(const Axis *ax, const char *v)
 static void ramp(char *b, size_t n, double t)
 {
     t = t < 0 ? 0 : t > 1 ? 1 : t;
-    snprintf(b, n, "#%02x%02x%02x", (int)(198 + t * (8 - 198)), (int)(219 + t * (48 - 219)),
-             (int)(239 + t * (107 - 239)));
+    snprintf(b, n, "#%02x%02x%02x", (int)(158 + t * (8 - 158)), (int)(202 + t * (48 - 202)),
+             (int)(225 + t * (107 - 225)));
 }
 
 void plot_parallel(FILE *f, int width, int height, const ReportRun *runs, int n,
@@ -99,27 +99,13 @@ void plot_parallel(FILE *f, int width, int height, const ReportRun *runs, int n,
     double step = (width - 2.0 * SIDE) / n_keys, y0 = TOP, y1 = height - BOTTOM;
     svg_open(f, width, height, "the study's points: one line per run through its swept values "
                                "and its best test accuracy");
-    for (int k = 0; k <= n_keys; k++) { /* the axes, each with its name and values */
+    for (int k = 0; k <= n_keys; k++) { /* the axes, each with its name */
         double x = SIDE + k * step;
         fprintf(f, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"%s\"/>\n<text x=\"%.1f\" y=\"%d\" "
                    "text-anchor=\"middle\" font-weight=\"600\" fill=\"%s\">", x, y0, y1, SVG_FG,
                 x, TOP - 22, SVG_FG);
         svg_esc(f, k < n_keys ? keys[k] : "best test accuracy (%)");
         fputs("</text>\n", f);
-        double t[16];
-        int nt = k < n_keys ? axes[k].n : svg_ticks(lo, hi, 0, 0, t, 16);
-        double last = -INFINITY;
-        for (int j = 0; j < nt; j++) {
-            double pos = k < n_keys ? axes[k].pos[j] : (t[j] - lo) / (hi - lo);
-            if (pos * (y1 - y0) < last + 14) continue; /* would overlap the value below */
-            last = pos * (y1 - y0);
-            char b[48];
-            if (k == n_keys) svg_tick_text(b, sizeof b, t[j], 0, nt > 1 ? t[1] - t[0] : 1);
-            fprintf(f, "<text class=\"ptick\" x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\" "
-                       "text-anchor=\"end\" fill=\"%s\">", x - 6, y1 - pos * (y1 - y0), SVG_FG);
-            svg_esc(f, k < n_keys ? axes[k].vals[j] : b);
-            fputs("</text>\n", f);
-        }
     }
     for (int pass = 0; pass < 2; pass++) /* the others, then the best on top */
         for (int i = 0; i < n; i++) {
@@ -152,6 +138,22 @@ void plot_parallel(FILE *f, int width, int height, const ReportRun *runs, int n,
                     pruned ? " stroke-dasharray=\"5 3\"" : "");
             free(hover);
         }
+    for (int k = 0; k <= n_keys; k++) { /* each axis's values, over the lines */
+        double x = SIDE + k * step, t[16], last = -INFINITY;
+        int nt = k < n_keys ? axes[k].n : svg_ticks(lo, hi, 0, 0, t, 16);
+        for (int j = 0; j < nt; j++) {
+            double pos = k < n_keys ? axes[k].pos[j] : (t[j] - lo) / (hi - lo);
+            if (pos * (y1 - y0) < last + 14) continue; /* would overlap the value below */
+            last = pos * (y1 - y0);
+            char b[48];
+            if (k == n_keys) svg_tick_text(b, sizeof b, t[j], 0, nt > 1 ? t[1] - t[0] : 1);
+            fprintf(f, "<text class=\"ptick\" x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\" "
+                       "text-anchor=\"end\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"4\" "
+                       "paint-order=\"stroke\">", x - 6, y1 - pos * (y1 - y0), SVG_FG);
+            svg_esc(f, k < n_keys ? axes[k].vals[j] : b);
+            fputs("</text>\n", f);
+        }
+    }
     fputs("</svg>\n", f);
     for (int k = 0; k < n_keys; k++) free(axes[k].vals), free(axes[k].pos);
     free(axes);
