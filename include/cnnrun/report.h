@@ -1,6 +1,6 @@
 /* report.h — reading runs back from the results database for people: the
  * comparison table on a terminal (`cnnrun runs`) and the HTML report with its
- * SVG plots (`cnnrun report`, drawn with PLplot). The database is opened read
+ * SVG plots (`cnnrun report`). The database is opened read
  * only and never changed; version-1 files are read too.
  *
  *   ReportData d;
@@ -281,14 +281,35 @@ int report_print_diff(const char *db_path, const int64_t *ids, int n, FILE *f);
  * or CN_EXIT_FAIL. */
 int report_write_html(const ReportData *d, const char *dir);
 
-/* ---- plots (src/report/plot.c, PLplot's svg driver) ---- */
+/* ---- legends (src/report/labels.c) ---- */
+
+/* A series named by its experiment and its run_params (keys[i] = values[i]). */
+typedef struct {
+    const char *experiment;
+    char *const *keys, *const *values;
+    int n;
+} ReportNamed;
+/* The legend text of n series: what differs between them, and only that —
+ * the experiment where they are not all of one, then each key whose value
+ * differs (or that others lack), sorted, by its last part where no other
+ * differing key ends the same: "lr_max=0.05 seed=2"; "" for all when nothing
+ * differs. Free with report_free_labels. */
+char **report_differing_labels(const ReportNamed *s, int n);
+void report_free_labels(char **labels, int n);
+
+/* ---- plots (src/report/plot.c: SVG of its own, svg.c) ---- */
 
 typedef struct {
     const char *label;       /* legend text; NULL: no legend entry */
+    const char *hover;       /* what hovering the line says; NULL: the label */
+    const char *const *point_hover; /* per point; NULL: the hover text, then x and y */
     const double *x, *y;     /* n points; NaN y values break the line */
     int n;
-    int color;               /* palette index 0.. */
-    int dashed;
+    int color;               /* style index 0..: svg.h's 12 colours by 4 dash patterns */
+    int dashed;              /* a dashed line whatever its style */
+    int markers_only;        /* points, no line */
+    int dodge;               /* px the points move right (< 0: left): two series of equal
+                              * values stay side by side */
     /* optional, n points each: a band filled from lo to hi behind the line
      * (translucent, the line's colour), or with `bars` error bars from lo to
      * hi at each point; NaN leaves a point out of it */
@@ -302,13 +323,16 @@ typedef struct {
     int n_series;
     int log_x, log_y;
     double y_min, y_max;     /* NaN: from the data */
-    int legend;              /* PLOT_LEGEND_*: where the legend goes */
-    int label_x;             /* write each point's x value (%g) under it */
+    int int_x;               /* whole-number x ticks only (epochs) */
+    int label_x;             /* the x ticks at the first series' x values, each labelled
+                              * (a label that would overlap the one before it left out) */
 } PlotPanel;
-enum { PLOT_LEGEND_OUTSIDE = 0, PLOT_LEGEND_TOP_RIGHT, PLOT_LEGEND_BOTTOM_RIGHT };
 
-/* Writes an SVG of width x height pixels with the panels side by side.
- * Returns 0, or -1 with `path: message` printed. */
-int plot_svg(const char *path, int width, int height, const PlotPanel *panels, int n_panels);
+/* An SVG of the panels side by side, width px wide, at least height px high
+ * (taller where a legend needs it), into f: each panel's legend outside its
+ * plot, on the right, its lines never clipped (a label too long for a third
+ * of the panel is shortened with "...", whole in its hover text); each line
+ * and point carries its hover text (<title>). */
+void plot_svg(FILE *f, int width, int height, const PlotPanel *panels, int n_panels);
 
 #endif

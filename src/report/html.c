@@ -50,7 +50,7 @@ static int make_dirs(const char *dir)
 }
 
 /* loss | accuracy | learning rate of one run, side by side */
-static int plot_run(const char *dir, const ReportRun *r)
+static int plot_run(FILE *page, const char *dir, const ReportRun *r)
 {
     int n = r->n_epochs;
     double *x = xmalloc(sizeof(double) * (size_t)n * 6);
@@ -64,64 +64,97 @@ static int plot_run(const char *dir, const ReportRun *r)
         tea[i] = 100 * e->test_acc;
         lr[i] = e->lr;
     }
-    PlotSeries loss[] = {{.label = "train", .x = x, .y = trl, .n = n, .color = 0},
-                         {.label = "test", .x = x, .y = tel, .n = n, .color = 1}};
-    PlotSeries acc[] = {{.label = "train", .x = x, .y = tra, .n = n, .color = 0},
-                        {.label = "test", .x = x, .y = tea, .n = n, .color = 1}};
-    PlotSeries rate[] = {{.x = x, .y = lr, .n = n, .color = 2}};
+    char h[3][64];
+    snprintf(h[0], sizeof h[0], "run %lld: train", (long long)r->id);
+    snprintf(h[1], sizeof h[1], "run %lld: test", (long long)r->id);
+    snprintf(h[2], sizeof h[2], "run %lld: learning rate", (long long)r->id);
+    PlotSeries loss[] = {{.label = "train", .hover = h[0], .x = x, .y = trl, .n = n, .color = 0},
+                         {.label = "test", .hover = h[1], .x = x, .y = tel, .n = n, .color = 1}};
+    PlotSeries acc[] = {{.label = "train", .hover = h[0], .x = x, .y = tra, .n = n, .color = 0},
+                        {.label = "test", .hover = h[1], .x = x, .y = tea, .n = n, .color = 1}};
+    PlotSeries rate[] = {{.hover = h[2], .x = x, .y = lr, .n = n, .color = 2}};
     PlotPanel panels[] = {
         {.title = "loss", .xlabel = "epoch", .ylabel = "cross-entropy", .series = loss,
-         .n_series = 2, .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_TOP_RIGHT},
+         .n_series = 2, .int_x = 1},
         {.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy (%)", .series = acc,
-         .n_series = 2, .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_BOTTOM_RIGHT},
+         .n_series = 2, .int_x = 1},
         {.title = "learning rate", .xlabel = "epoch", .ylabel = "lr (last step of the epoch)",
-         .series = rate, .n_series = 1, .y_min = NAN, .y_max = NAN,
-         .legend = PLOT_LEGEND_TOP_RIGHT},
+         .series = rate, .n_series = 1, .int_x = 1},
     };
     char name[64];
     snprintf(name, sizeof name, "run-%lld.svg", (long long)r->id);
-    int rc = html_plot(dir, name, 1200, 340, panels, 3);
+    int rc = html_plot(page, dir, name, 1200, 340, panels, 3);
     free(x);
     return rc;
 }
 
-static int plot_overlay(const char *dir, const ReportData *d)
+/* "run 3: lr_max=0.05" (what differs between the runs), hovers with every swept key */
+static int plot_overlay(FILE *page, const char *dir, const ReportData *d)
 {
-    PlotSeries *s = xcalloc((size_t)d->n_runs, sizeof *s);
-    char (*labels)[64] = xcalloc((size_t)d->n_runs, sizeof *labels);
-    double **bufs = xcalloc((size_t)d->n_runs, sizeof *bufs);
-    for (int i = 0; i < d->n_runs; i++) {
+    int nr = d->n_runs;
+    PlotSeries *s = xcalloc((size_t)nr, sizeof *s);
+    ReportNamed *named = xcalloc((size_t)nr, sizeof *named);
+    char **labels = xcalloc((size_t)nr, sizeof *labels), **hovers = xcalloc((size_t)nr, sizeof *hovers);
+    char ***points = xcalloc((size_t)nr, sizeof *points);
+    double **bufs = xcalloc((size_t)nr, sizeof *bufs);
+    const char *keys[16];
+    int n_keys = report_swept_keys(d, keys, 16);
+    for (int i = 0; i < nr; i++) {
         const ReportRun *r = &d->runs[i];
+        named[i] = (ReportNamed){.experiment = r->experiment, .keys = r->param_keys,
+                                 .values = r->param_values, .n = r->n_param};
+    }
+    char **diff = report_differing_labels(named, nr);
+    for (int i = 0; i < nr; i++) {
+        const ReportRun *r = &d->runs[i];
+        labels[i] = html_fmt("run %lld%s%s", (long long)r->id, *diff[i] ? ": " : "", diff[i]);
+        hovers[i] = html_fmt("run %lld (%s, %s)", (long long)r->id, r->experiment, r->status);
+        for (int k = 0; k < n_keys; k++) {
+            const char *v = report_run_param(r, keys[k]);
+            char *t = html_fmt("%s\n%s=%s", hovers[i], keys[k], v ? v : "-");
+            free(hovers[i]);
+            hovers[i] = t;
+        }
         bufs[i] = xmalloc(sizeof(double) * (size_t)(2 * r->n_epochs + 1));
+        points[i] = xcalloc((size_t)r->n_epochs + 1, sizeof(char *));
         for (int k = 0; k < r->n_epochs; k++) {
             bufs[i][k] = r->epochs[k].epoch;
             bufs[i][r->n_epochs + k] = 100 * r->epochs[k].test_acc;
+            points[i][k] = html_fmt("%s\nepoch %d: test accuracy %.2f %%", hovers[i],
+                                          r->epochs[k].epoch, 100 * r->epochs[k].test_acc);
         }
-        /* no '#' in PLplot text: it starts an escape sequence */
-        snprintf(labels[i], sizeof labels[i], "run %lld: %s", (long long)r->id, r->experiment);
-        s[i] = (PlotSeries){.label = r->n_epochs ? labels[i] : NULL, .x = bufs[i],
+        s[i] = (PlotSeries){.label = r->n_epochs ? labels[i] : NULL, .hover = hovers[i],
+                            .point_hover = (const char *const *)points[i], .x = bufs[i],
                             .y = bufs[i] + r->n_epochs, .n = r->n_epochs, .color = i};
     }
     PlotPanel p = {.title = "test accuracy per epoch", .xlabel = "epoch",
-                   .ylabel = "test accuracy (%)", .series = s, .n_series = d->n_runs,
-                   .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_OUTSIDE};
-    int rc = html_plot(dir, "overlay.svg", 1200, 420, &p, 1);
-    for (int i = 0; i < d->n_runs; i++) free(bufs[i]);
+                   .ylabel = "test accuracy (%)", .series = s, .n_series = nr, .int_x = 1};
+    int rc = html_plot(page, dir, "overlay.svg", 1200, 420, &p, 1);
+    for (int i = 0; i < nr; i++) {
+        for (int k = 0; k < d->runs[i].n_epochs; k++) free(points[i][k]);
+        free(points[i]);
+        free(bufs[i]);
+    }
+    report_free_labels(diff, nr);
+    report_free_labels(labels, nr);
+    report_free_labels(hovers, nr);
+    free(points);
     free(bufs);
-    free(labels);
+    free(named);
     free(s);
     return rc;
 }
 
-static int plot_lr_find(const char *dir, const ReportRun *r)
+static int plot_lr_find(FILE *page, const char *dir, const ReportRun *r)
 {
-    PlotSeries s = {.x = r->lrf_lr, .y = r->lrf_loss, .n = r->n_lrf, .color = 3};
+    char h[64];
+    snprintf(h, sizeof h, "run %lld: LR range test", (long long)r->id);
+    PlotSeries s = {.hover = h, .x = r->lrf_lr, .y = r->lrf_loss, .n = r->n_lrf, .color = 3};
     PlotPanel p = {.title = "LR range test", .xlabel = "learning rate (log scale)",
-                   .ylabel = "training loss", .series = &s, .n_series = 1, .log_x = 1,
-                   .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_OUTSIDE};
+                   .ylabel = "training loss", .series = &s, .n_series = 1, .log_x = 1};
     char name[64];
     snprintf(name, sizeof name, "lr-find-%lld.svg", (long long)r->id);
-    return html_plot(dir, name, 1200, 420, &p, 1);
+    return html_plot(page, dir, name, 1200, 420, &p, 1);
 }
 
 static const char *style =
@@ -134,10 +167,11 @@ static const char *style =
     "th,td{padding:5px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
     "th{background:#f4f4f4;font-weight:600;white-space:normal}\n"
     "td.l,th.l{text-align:left}\n"
-    "tr.best td{font-weight:600}\n"
+    "tr.best td{font-weight:600;background:#fff7e6}tr.pruned td{color:#777;font-style:italic}\n"
+    "tr.failed td{background:#fdf0ef}\n"
     ".status-finished{color:#067d3f}.status-running{color:#0a5fb4}\n"
     ".status-failed,.status-diverged,.status-interrupted,.status-dead{color:#b3261e}\n"
-    "img{width:100%;height:auto;display:block}\n"
+    "figure{margin:8px 0}figure svg{max-width:100%;height:auto;display:block}\n"
     ".error{color:#b3261e}\n"
     "details{margin:6px 0 12px}summary{cursor:pointer;color:#444}\n";
 
@@ -163,9 +197,13 @@ static void write_table(FILE *f, const ReportData *d)
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
         char b1[24], b2[24], b3[24], b4[24], b5[24], b6[24], b7[48];
-        fprintf(f, "<tr%s><td><a href=\"#run-%lld\">%lld</a></td><td class=l>",
-                isfinite(r->best_test_acc) && r->best_test_acc == best ? " class=best" : "",
-                (long long)r->id, (long long)r->id);
+        int top = d->best_first ? i == 0 && r->n_epochs > 0
+                                : isfinite(r->best_test_acc) && r->best_test_acc == best;
+        int pruned = r->stop_reason && !strcmp(r->stop_reason, "pruned");
+        int failed = strcmp(r->status, "finished") && strcmp(r->status, "running");
+        fprintf(f, "<tr class=\"%s%s%s\"><td><a href=\"#run-%lld\">%lld</a>%s</td><td class=l>",
+                top ? "best" : "", pruned ? " pruned" : "", failed ? " failed" : "",
+                (long long)r->id, (long long)r->id, top ? " &#9733;" : "");
         html_esc(f, r->experiment);
         fprintf(f, "</td><td class=\"l status-");
         html_esc(f, r->status);
@@ -252,15 +290,21 @@ static int write_report(const ReportData *d, const char *dir)
 
     fputs("<h2>Comparison</h2>\n", f);
     if (d->n_runs == 0) fputs("<p>No runs recorded yet: train with <code>cnnrun run</code>.</p>\n", f);
-    else write_table(f, d);
+    else {
+        if (d->best_first)
+            fputs("<p class=meta>The points best first: &#9733; the best; a swept key's values in "
+                  "its column; pruned runs in grey italics (<code>stopped: pruned</code>), runs "
+                  "that failed, diverged or were interrupted shaded red.</p>\n", f);
+        write_table(f, d);
+    }
     rc |= html_groups(f, dir, &d->groups);
+    rc |= html_sweep(f, dir, d);
 
     int any_epochs = 0;
     for (int i = 0; i < d->n_runs; i++) any_epochs |= d->runs[i].n_epochs > 0;
     if (any_epochs) {
-        rc |= plot_overlay(dir, d);
-        fputs("<h2>Test accuracy</h2>\n<img src=\"overlay.svg\" alt=\"test accuracy per epoch "
-              "of every run\">\n", f);
+        fputs("<h2>Test accuracy</h2>\n", f);
+        rc |= plot_overlay(f, dir, d);
     }
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
@@ -278,16 +322,13 @@ static int write_report(const ReportData *d, const char *dir)
             fputs("</p>\n", f);
         }
         if (r->n_epochs > 0) {
-            rc |= plot_run(dir, r);
-            fprintf(f, "<img src=\"run-%lld.svg\" alt=\"loss, accuracy and learning rate per "
-                       "epoch of run %lld\">\n", (long long)r->id, (long long)r->id);
+            rc |= plot_run(f, dir, r);
         } else if (r->n_lrf == 0) {
             fputs("<p>No epoch finished: nothing to plot.</p>\n", f);
         }
         if (r->n_lrf > 0) {
-            rc |= plot_lr_find(dir, r);
-            fprintf(f, "<h3>LR range test</h3>\n<img src=\"lr-find-%lld.svg\" "
-                       "alt=\"LR range test of run %lld\">\n", (long long)r->id, (long long)r->id);
+            fputs("<h3>LR range test</h3>\n", f);
+            rc |= plot_lr_find(f, dir, r);
         }
         write_layers(f, r);
     }

@@ -36,8 +36,33 @@ static const char *seconds_std(char *b, size_t n, const ReportGroup *g)
     return b;
 }
 
+/* legend text of each group: what differs between them ("lr_max=0.05", with_n: "lr_max=0.05
+ * (n=3)"); hover
+ * text: the group's experiment, values and runs (caller frees both) */
+static void group_labels(const ReportGroups *g, int with_n, char ***labels, char ***hovers)
+{
+    ReportNamed *named = xcalloc((size_t)g->n + 1, sizeof *named);
+    for (int i = 0; i < g->n; i++)
+        named[i] = (ReportNamed){.experiment = g->groups[i].experiment, .keys = g->groups[i].keys,
+                                 .values = g->groups[i].values, .n = g->groups[i].n_values};
+    char **diff = report_differing_labels(named, g->n);
+    *labels = xcalloc((size_t)g->n + 1, sizeof **labels);
+    *hovers = xcalloc((size_t)g->n + 1, sizeof **hovers);
+    for (int i = 0; i < g->n; i++) {
+        const ReportGroup *r = &g->groups[i];
+        if (with_n) (*labels)[i] = html_fmt("%s%s(n=%d)", diff[i], *diff[i] ? " " : "", r->n);
+        else (*labels)[i] = xstrdup(diff[i]);
+        (*hovers)[i] = html_fmt("group %d: %s %s\nn=%d, runs %s", i + 1, r->experiment,
+                                r->params && *r->params ? r->params : "", r->n, r->run_ids);
+    }
+    report_free_labels(diff, g->n);
+    free(named);
+}
+
 static void write_table(FILE *f, const ReportGroups *g)
 {
+    char **labels, **hovers; /* the values that differ; every value in the cell's title */
+    group_labels(g, 0, &labels, &hovers);
     fputs("<table class=groups>\n<tr><th>group</th><th class=l>experiment</th>"
           "<th class=l>values</th><th>n</th><th>final test acc</th><th>best test acc</th>"
           "<th>train time</th><th class=l>runs</th></tr>\n", f);
@@ -46,8 +71,10 @@ static void write_table(FILE *f, const ReportGroups *g)
         char fin[64], best[64], tm[64];
         fprintf(f, "<tr><td>%d</td><td class=l>", i + 1);
         html_esc(f, r->experiment);
-        fputs("</td><td class=l>", f);
+        fputs("</td><td class=l title=\"", f);
         html_esc(f, r->params && *r->params ? r->params : "-");
+        fputs("\">", f);
+        html_esc(f, *labels[i] ? labels[i] : r->params && *r->params ? r->params : "-");
         fprintf(f, "</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td class=l>", r->n,
                 fmt_pct_std(fin, sizeof fin, r->mean_final, r->std_final),
                 fmt_pct_std(best, sizeof best, r->mean_best, r->std_best),
@@ -58,44 +85,39 @@ static void write_table(FILE *f, const ReportGroups *g)
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
-}
-
-/* legend text of group i: "1: sweep lr_max=0.05 (n=3)" */
-static void group_label(char *b, size_t n, const ReportGroups *g, int i)
-{
-    const ReportGroup *r = &g->groups[i];
-    snprintf(b, n, "%d: %.24s%s%.40s (n=%d)", i + 1, r->experiment,
-             r->params && *r->params ? " " : "", r->params ? r->params : "", r->n);
+    report_free_labels(labels, g->n);
+    report_free_labels(hovers, g->n);
 }
 
 /* one panel per column: each group's mean line with its band */
-static int plot_curves(const char *dir, const ReportGroups *g, const char *name, int w, int h,
-                       const int *columns, const char *const *titles, int n_panels)
+static int plot_curves(FILE *page, const char *dir, const ReportGroups *g, const char *name, int w,
+                       int h, const int *columns, const char *const *titles, int n_panels)
 {
     GroupCurve *c = xcalloc((size_t)(g->n * n_panels), sizeof *c);
     PlotSeries *s = xcalloc((size_t)(g->n * n_panels), sizeof *s);
-    char (*labels)[96] = xcalloc((size_t)g->n, sizeof *labels);
+    char **labels, **hovers;
+    group_labels(g, 1, &labels, &hovers);
     PlotPanel panels[3];
     for (int p = 0; p < n_panels; p++) {
         for (int i = 0; i < g->n; i++) {
             GroupCurve *k = &c[p * g->n + i];
             report_group_curve(&g->groups[i], columns[p], k);
-            group_label(labels[i], sizeof labels[i], g, i);
-            s[p * g->n + i] = (PlotSeries){.label = n_panels == 1 && k->n ? labels[i] : NULL,
-                                           .x = k->epoch, .y = k->mean, .n = k->n, .color = i,
-                                           .lo = k->lo, .hi = k->hi};
+            /* the legend on the last panel only: the panels share the styles */
+            s[p * g->n + i] = (PlotSeries){.label = p == n_panels - 1 && k->n ? labels[i] : NULL,
+                                           .hover = hovers[i], .x = k->epoch, .y = k->mean,
+                                           .n = k->n, .color = i, .lo = k->lo, .hi = k->hi};
         }
         int acc = columns[p] == REPORT_TEST_ACC;
         panels[p] = (PlotPanel){.title = titles[p], .xlabel = "epoch",
                                 .ylabel = acc ? "test accuracy (%)" : "cross-entropy",
-                                .series = s + p * g->n, .n_series = g->n, .y_min = NAN,
-                                .y_max = NAN, .legend = PLOT_LEGEND_OUTSIDE};
+                                .series = s + p * g->n, .n_series = g->n, .int_x = 1};
     }
-    int rc = html_plot(dir, name, w, h, panels, n_panels);
+    int rc = html_plot(page, dir, name, w, h, panels, n_panels);
     for (int i = 0; i < g->n * n_panels; i++) report_free_curve(&c[i]);
     free(c);
     free(s);
-    free(labels);
+    report_free_labels(labels, g->n);
+    report_free_labels(hovers, g->n);
     return rc;
 }
 
@@ -106,35 +128,42 @@ static int plot_sweep(FILE *f, const char *dir, const ReportGroups *g, int k, co
     double *v = xmalloc(sizeof(double) * (size_t)m * 6);
     double *fm = v, *flo = v + m, *fhi = v + 2 * m, *bm = v + 3 * m, *blo = v + 4 * m,
            *bhi = v + 5 * m;
+    char **hf = xcalloc((size_t)m, sizeof *hf), **hb = xcalloc((size_t)m, sizeof *hb);
     for (int i = 0; i < m; i++) {
         const ReportGroup *r = &g->groups[idx[i]];
+        char a[64], b[64];
         fm[i] = 100 * r->mean_final, bm[i] = 100 * r->mean_best;
         flo[i] = 100 * (r->mean_final - r->std_final), fhi[i] = 100 * (r->mean_final + r->std_final);
         blo[i] = 100 * (r->mean_best - r->std_best), bhi[i] = 100 * (r->mean_best + r->std_best);
+        fmt_pct_std(a, sizeof a, r->mean_final, r->std_final);
+        fmt_pct_std(b, sizeof b, r->mean_best, r->std_best);
+        hf[i] = html_fmt("%s=%g\nfinal test accuracy %s\nn=%d, runs %s", key, x[i], a, r->n, r->run_ids);
+        hb[i] = html_fmt("%s=%g\nbest test accuracy %s\nn=%d, runs %s", key, x[i], b, r->n, r->run_ids);
     }
     int log_x = report_log_axis(key, x, m);
     char xlabel[160], name[64];
     snprintf(xlabel, sizeof xlabel, "%s%s", key, log_x ? " (log scale)" : "");
-    PlotSeries s[] = {{.label = "final test accuracy", .x = x, .y = fm, .n = m, .color = 0,
-                       .lo = flo, .hi = fhi, .bars = 1},
-                      {.label = "best test accuracy", .x = x, .y = bm, .n = m, .color = 1,
-                       .dashed = 1, .lo = blo, .hi = bhi, .bars = 1}};
+    /* side by side (dodged), so that best is seen where it equals final */
+    PlotSeries s[] = {{.label = "final test accuracy", .point_hover = (const char *const *)hf,
+                       .x = x, .y = fm, .n = m, .color = 0, .lo = flo, .hi = fhi, .bars = 1,
+                       .dodge = -5},
+                      {.label = "best test accuracy", .point_hover = (const char *const *)hb,
+                       .x = x, .y = bm, .n = m, .color = 1, .dashed = 1, .lo = blo, .hi = bhi,
+                       .bars = 1, .dodge = 5}};
     PlotPanel p = {.title = "accuracy against the swept key (mean, bars: ± 1 std)",
                    .xlabel = xlabel, .ylabel = "test accuracy (%)", .series = s, .n_series = 2,
-                   .log_x = log_x, .y_min = NAN, .y_max = NAN, .legend = PLOT_LEGEND_OUTSIDE,
-                   .label_x = 1};
+                   .log_x = log_x, .label_x = 1};
     snprintf(name, sizeof name, "sweep-%d.svg", k);
-    int rc = html_plot(dir, name, 1200, 420, &p, 1);
-    free(v);
     fputs("<h3>Sweep of ", f);
     html_esc(f, g->groups[idx[0]].experiment);
     fputs(" over <code>", f);
     html_esc(f, key);
-    fprintf(f, "</code></h3>\n<p class=meta>%d groups; the x axis is %s.</p>\n"
-               "<img src=\"%s\" alt=\"test accuracy against ", m,
-            log_x ? "logarithmic (a rate, or values spanning 10x or more)" : "linear", name);
-    html_esc(f, key); /* a key is the user's text: escaped in the attribute too */
-    fputs(", mean and standard deviation of each group\">\n", f);
+    fprintf(f, "</code></h3>\n<p class=meta>%d groups; the x axis is %s.</p>\n", m,
+            log_x ? "logarithmic (a rate, or values spanning 10x or more)" : "linear");
+    int rc = html_plot(f, dir, name, 1200, 420, &p, 1);
+    report_free_labels(hf, m);
+    report_free_labels(hb, m);
+    free(v);
     return rc;
 }
 
@@ -168,15 +197,12 @@ int html_groups(FILE *f, const char *dir, const ReportGroups *g)
                                             "± 1 std)"};
         static const char *const loss_t[] = {"train loss (mean ± 1 std)",
                                              "test loss (mean ± 1 std)"};
-        rc |= plot_curves(dir, g, "groups-acc.svg", 1200, 420, acc, acc_t, 1);
-        rc |= plot_curves(dir, g, "groups-loss.svg", 1200, 340, loss, loss_t, 2);
         fputs("<p class=meta>Each line is a group's mean over the runs that reached the epoch; "
               "the band around it is the mean " PLUS_MINUS " 1 sample standard deviation of "
-              "those runs (none for a group of one). The loss plots use the same colours.</p>\n"
-              "<img src=\"groups-acc.svg\" alt=\"test accuracy per epoch of each group: mean "
-              "with a band of one standard deviation\">\n"
-              "<img src=\"groups-loss.svg\" alt=\"train and test loss per epoch of each group: "
-              "mean with a band of one standard deviation\">\n", f);
+              "those runs (none for a group of one). The loss plots use the same styles. Hover "
+              "a line or a point for its values.</p>\n", f);
+        rc |= plot_curves(f, dir, g, "groups-acc.svg", 1200, 420, acc, acc_t, 1);
+        rc |= plot_curves(f, dir, g, "groups-loss.svg", 1200, 340, loss, loss_t, 2);
         /* a sweep plot per experiment, at its first group */
         int k = 0;
         for (int i = 0; i < g->n; i++) {

@@ -1,11 +1,12 @@
 /* html_page.c — what the HTML report's files write their page with
  * (html_page.h): text escaped for HTML, a file's path in the report's
- * directory, a plot written there as SVG (plot.c), and the staging
+ * directory, a plot written there as SVG (plot.c) and into the page, and the staging
  * directory the report is written in before it replaces an earlier one. */
 #include "html_page.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,19 @@ void html_esc(FILE *f, const char *s)
     }
 }
 
+char *html_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = xmalloc((size_t)(n > 0 ? n : 0) + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 char *html_path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -34,12 +48,45 @@ char *html_path(const char *dir, const char *name)
     return p;
 }
 
-int html_plot(const char *dir, const char *name, int w, int h, const PlotPanel *panels, int n)
+int html_figure(FILE *page, const char *dir, const char *name,
+                void (*draw)(FILE *f, const void *arg), const void *arg)
 {
     char *path = html_path(dir, name);
-    int rc = plot_svg(path, w, h, panels, n);
+    FILE *f = fopen(path, "w");
+    int rc = 0;
+    if (f) {
+        draw(f, arg);
+        rc = fclose(f);
+    }
+    if (!f || rc != 0) {
+        fprintf(stderr, "%s: cannot write the plot: %s\n", path, strerror(errno));
+        rc = -1;
+    }
     free(path);
+    /* the same picture in the page: its hover texts work there, as <img> would not let them */
+    size_t len = strlen(name);
+    fprintf(page, "<figure id=\"%.*s\">\n", (int)(len > 4 ? len - 4 : len), name);
+    draw(page, arg);
+    fputs("</figure>\n", page);
     return rc;
+}
+
+typedef struct {
+    int w, h, n;
+    const PlotPanel *panels;
+} Plot;
+
+static void draw_plot(FILE *f, const void *arg)
+{
+    const Plot *p = arg;
+    plot_svg(f, p->w, p->h, p->panels, p->n);
+}
+
+int html_plot(FILE *page, const char *dir, const char *name, int w, int h,
+              const PlotPanel *panels, int n)
+{
+    Plot p = {.w = w, .h = h, .n = n, .panels = panels};
+    return html_figure(page, dir, name, draw_plot, &p);
 }
 
 char *html_stage(const char *dir)

@@ -12,10 +12,20 @@
 
 /* s with <, >, & and " escaped */
 void html_esc(FILE *f, const char *s);
+/* printf into a new string (caller frees) */
+char *html_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "DIR/name" (caller frees) */
 char *html_path(const char *dir, const char *name);
-/* DIR/name as an SVG of the panels side by side (plot_svg); 0 or -1 */
-int html_plot(const char *dir, const char *name, int w, int h, const PlotPanel *panels, int n);
+/* The panels side by side as an SVG (plot_svg): written to DIR/name, and
+ * into the page inside <figure id=NAME> (NAME: name less ".svg"), where its
+ * hover texts work (an <img> shows none); 0, or -1 when DIR/name could not
+ * be written (said on stderr). */
+int html_plot(FILE *page, const char *dir, const char *name, int w, int h,
+              const PlotPanel *panels, int n);
+/* The same for any picture: draw(f, arg) writes the SVG, called for DIR/name
+ * and for the page. */
+int html_figure(FILE *page, const char *dir, const char *name,
+                void (*draw)(FILE *f, const void *arg), const void *arg);
 
 /* The report is written into a new directory inside DIR (html_stage:
  * DIR/.cnnrun-report.XXXXXX, its path; NULL after saying why not), and its
