@@ -254,7 +254,7 @@ START_TEST(test_usage)
     ck_assert_int_eq(cnnrun("runs --help"), 0);
     ck_assert_msg(strstr(out, "\n  --csv ") && strstr(out, "\n  --json ") &&
                       strstr(out, "\n  --epochs ") && strstr(out, "\n  --diff ID ID ..."),
-                  "%s", out);
+                  "%.1000s", out);
 }
 END_TEST
 
