@@ -196,14 +196,15 @@ def check_one(args, ini, work):
     sets = []
     for s in CHEAP + args.set:
         sets += ["--set", s]
-    common = ["--data", args.data] + (["--threads", str(args.threads)] if args.threads else [])
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    common = ["--data", args.data] + threads  # export loads no data: it takes no --data
     env = dict(os.environ)
     env.setdefault("CNNRUN_CONV", "rule")
     db = os.path.join(work, "r.db")
     run([args.cnnrun, "run", ini, "--db", db] + common + sets, env=env)
     ckpt = sorted(glob.glob(os.path.join(work, "r-checkpoints", "*-last.ckpt")))[-1]
     path = os.path.join(work, name + ".onnx")
-    run([args.cnnrun, "export", ini, "--weights", ckpt, "-o", path] + common + sets, env=env)
+    run([args.cnnrun, "export", ini, "--weights", ckpt, "-o", path] + threads + sets, env=env)
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
     ops = sorted({n.op_type for n in model.graph.node})

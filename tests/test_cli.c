@@ -35,7 +35,9 @@ START_TEST(test_usage_errors)
     ck_assert_int_eq(cnnrun("frobnicate"), 2);
     ck_assert_msg(strstr(out, "unknown command 'frobnicate'"), "%s", out);
     ck_assert_int_eq(cnnrun("run --epochs 3 x.ini"), 2);
-    ck_assert_msg(strstr(out, "unknown option '--epochs'"), "%s", out);
+    ck_assert_msg(strstr(out, "--epochs is an option of runs, not of run"), "%s", out);
+    ck_assert_int_eq(cnnrun("run --frobnicate x.ini"), 2);
+    ck_assert_msg(strstr(out, "unknown option '--frobnicate'"), "%s", out);
     ck_assert_int_eq(cnnrun("run"), 2);
     ck_assert_msg(strstr(out, "no experiment file"), "%s", out);
     ck_assert_int_eq(cnnrun("run missing.ini"), 2);
@@ -51,6 +53,66 @@ START_TEST(test_usage_errors)
     ck_assert_msg(strstr(out, "takes one experiment file"), "%s", out);
     ck_assert_int_eq(cnnrun("--help"), 0);
     ck_assert_msg(strstr(out, "usage: cnnrun") && strstr(out, "CNNRUN_CONV=tune|retune|rule"), "%s", out);
+}
+END_TEST
+
+static int lines_of(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; *p; p++) n += *p == '\n';
+    return n;
+}
+
+/* issue 36: a wrong command line is one line that names the option and
+ * where help is, exit status 2 — an option a command does not take is named
+ * as another command's; no usage dumped (`run` without a file printed 80
+ * lines of it). The usage is per command, from the option table. */
+START_TEST(test_usage_one_line)
+{
+    write_file("a.ini", good_ini);
+    struct {
+        const char *args, *says;
+    } bad[] = {
+        {"run", "cnnrun run: no experiment file given (see `cnnrun run --help`)"},
+        {"merge", "cnnrun merge: no database given (see `cnnrun merge --help`)"},
+        {"frobnicate", "unknown command 'frobnicate' (see `cnnrun --help`)"},
+        {"run a.ini --threads", "cnnrun run: --threads needs a value (N) (see `cnnrun run --help`)"},
+        {"run a.ini --threads --db r.db", "--threads needs a value (N); got the option --db"},
+        {"eval a.ini --jobs 2", "cnnrun eval: --jobs is an option of run, not of eval"},
+        {"studies --threads 2", "--threads is an option of run, check, bench, tune, eval, export, "
+                                "predict and lr-find, not of studies"},
+        {"report --set data.batch_size=1", "--set is an option of run,"},
+        {"check a.ini --skip-invalid", "--skip-invalid is an option of run, not of check"},
+        {"run a.ini --skip-invalid=yes", "--skip-invalid takes no value, got 'yes'"},
+        {"run a.ini --thread 2", "unknown option '--thread'; did you mean --threads?"},
+        {"export a.ini -x", "unknown option '-x' (see `cnnrun export --help`)"},
+        {"export a.ini -o", "-o needs a value (MODEL.onnx)"},
+        {"eval a.ini --tta twice", "--tta expects none, mirror, flip or mirror_translate, got"},
+        {"", "(see `cnnrun --help`)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(cnnrun(bad[i].args) == 2, "%s: %.400s", bad[i].args, out);
+        ck_assert_msg(strstr(out, bad[i].says), "%s: %.400s", bad[i].args, out);
+        ck_assert_msg(lines_of(out) == 1, "%s: %d lines:\n%.400s", bad[i].args, lines_of(out),
+                      out);
+    }
+    ck_assert(!exists("results") && !exists("r.db"));
+    /* --skip-invalid is run's: taken, then the missing file is what is wrong */
+    ck_assert_int_eq(cnnrun("run --skip-invalid"), 2);
+    ck_assert_msg(strstr(out, "no experiment file given"), "%s", out);
+    /* each command's usage: its options (each line within 80 columns:
+     * test_cli_table); `help run` the same */
+    ck_assert_int_eq(cnnrun("run --help"), 0);
+    ck_assert_msg(strstr(out, "usage: cnnrun run [options] FILE.ini|DIR ...") &&
+                      strstr(out, "\n  --skip-invalid  ") && strstr(out, "\n  --jobs N  ") &&
+                      !strstr(out, "--weights"), "%.2000s", out);
+    char run_help[sizeof out];
+    memcpy(run_help, out, sizeof out);
+    ck_assert_int_eq(cnnrun("help run"), 0);
+    ck_assert_str_eq(out, run_help);
+    ck_assert_int_eq(cnnrun("eval --help"), 0);
+    ck_assert_msg(strstr(out, "\n  --tta none|mirror|flip|mirror_translate\n") &&
+                      !strstr(out, "--jobs"), "%s", out);
 }
 END_TEST
 
@@ -592,6 +654,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_usage_errors);
+    tcase_add_test(tc, test_usage_one_line);
     tcase_add_test(tc, test_bad_file_writes_nothing);
     tcase_add_test(tc, test_inputs_not_regular);
     tcase_add_test(tc, test_lr_find_range_options);

@@ -32,7 +32,8 @@ typedef struct {
     int jobs;              /* run --jobs N: runs trained at once, in worker processes (1) */
     int until_epoch;       /* run --until-epoch N: pause each run after epoch N (0: off) */
     int ranks_per_run;     /* run --ranks-per-run K under mpirun (0: all the ranks, one run) */
-    bool skip_invalid;     /* run --skip-invalid: a file that does not check is left out */
+    bool skip_invalid;     /* run --skip-invalid: a file that does not fit is named and
+                            * skipped, the others run (default: refuse them all) */
     int resume;            /* run --resume [PATH.ckpt] */
     const char *resume_path;
     double lr_min, lr_max; /* lr-find --min --max (0: default) */
@@ -56,11 +57,7 @@ typedef struct {
     char **files;          /* experiment files after expanding directories */
 } CliOptions;
 
-/* Parses argv after the subcommand. Prints the problem and returns -1 on a
- * bad option; returns 1 for --help and 2 for --version (the caller prints).
- * `allowed` lists the options
- * this subcommand takes beyond the common ones (e.g. "steps,batch"). */
-int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o);
+/* The parser, cli_parse, and the tables it reads: commands.h. */
 void cli_free(CliOptions *o);
 /* "cnnrun COMMAND ARG ..." as a shell reads it back (an argument with a
  * character a shell treats specially in single quotes); caller frees. */
@@ -107,7 +104,7 @@ int cli_check_output(const CliOptions *o, const char *path, FileKind kind, const
                      const char *data_dir);
 
 /* The subcommands: cmd_NAME in cmd_NAME.c (cmd_runs beside cmd_report in
- * cmd_report.c; cmd_bench is declared in main.c). */
+ * cmd_report.c), each a row of commands.c. */
 int cmd_run(CliOptions *o);
 int cmd_check(CliOptions *o);
 int cmd_report(CliOptions *o);  /* `cnnrun report` */
@@ -119,5 +116,6 @@ int cmd_export(CliOptions *o);  /* `cnnrun export` (ONNX) */
 int cmd_predict(CliOptions *o); /* `cnnrun predict` */
 int cmd_merge(CliOptions *o);   /* `cnnrun merge` */
 int cmd_tune(CliOptions *o);    /* `cnnrun tune` */
+int cmd_bench(CliOptions *o);   /* `cnnrun bench` */
 
 #endif

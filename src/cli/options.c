@@ -1,5 +1,7 @@
-/* options.c — parsing of the common options and of the experiment paths:
- * a directory argument stands for every *.ini in it, sorted by name. */
+/* options.c — the command line read by the option table (commands.c): one
+ * loop, one error path (a line naming the option, and where help is); the
+ * experiment paths (a directory stands for every *.ini in it, sorted by
+ * name). */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "cnnrun/decimal.h"
 #include "cnnrun/dist.h"
 #include "cnnrun/kernels.h"
@@ -71,295 +74,198 @@ static int add_path(CliOptions *o, const char *path)
     return 0;
 }
 
-static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+int cli_expand_files(CliOptions *o)
 {
+    int n = o->n_files;
+    char **given = o->files;
+    o->files = NULL;
+    o->n_files = 0;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0) rc = add_path(o, given[i]);
+        free(given[i]);
+    }
+    free(given);
+    return rc;
+}
+
+/* `cnnrun COMMAND: MESSAGE (see ...)`: the hint that ends a usage error. */
+static void see_help(CliCommandId command)
+{
+    fprintf(stderr, " (see `cnnrun %s --help`)\n", cli_commands[command].name);
+}
+
+/* "run", "report and runs", "run, check and bench": the commands in mask. */
+static void put_commands(unsigned mask)
+{
+    int left = __builtin_popcount(mask);
+    for (int c = 0; c < CMD_COUNT; c++) {
+        if (!(mask & (1u << c))) continue;
+        left--;
+        fprintf(stderr, "%s%s", cli_commands[c].name, left > 1 ? ", " : left == 1 ? " and " : "");
+    }
+}
+
+/* The option typed as `shown` that command has no row for: unknown, or
+ * another command's (named). */
+static void no_such_option(const char *shown, const char *name, CliCommandId command)
+{
+    const char *cmd = cli_commands[command].name;
+    unsigned others = name ? cli_option_commands(name) : 0;
+    if (others) {
+        fprintf(stderr, "cnnrun %s: %s is an option of ", cmd, shown);
+        put_commands(others);
+        fprintf(stderr, ", not of %s", cmd);
+        see_help(command);
+        return;
+    }
+    const char *best = NULL;
+    int best_d = 3; /* a suggestion within two edits */
+    for (int i = 0; name && i < cli_n_options; i++) {
+        int d = edit_distance(name, cli_options[i].name);
+        if ((cli_options[i].commands & (1u << command)) && d < best_d && d < (int)strlen(name)) {
+            best = cli_options[i].name;
+            best_d = d;
+        }
+    }
+    fprintf(stderr, "cnnrun %s: unknown option '%s'", cmd, shown);
+    if (best) fprintf(stderr, "; did you mean --%s?", best);
+    see_help(command);
+}
+
+/* Stores val, the value of r as typed `shown`, into its field. 0 or -1 (printed). */
+static int store_value(const CliOption *r, const char *shown, const char *val, const char *cmd,
+                       CliOptions *o)
+{
+    void *field = (char *)o + r->offset;
     long x;
-    if (decimal_long(v, &x) != DECIMAL_OK || x < lo || x > hi) {
-        fprintf(stderr, "cnnrun: %s expects an integer in %d..%d, got '%s'\n", opt, lo, hi, v);
+    double d;
+    switch (r->kind) {
+    case ARG_INT:
+        if (decimal_long(val, &x) != DECIMAL_OK || x < r->lo || x > r->hi) {
+            fprintf(stderr, "cnnrun %s: %s expects an integer in %ld..%ld, got '%s'\n", cmd,
+                    shown, r->lo, r->hi, val);
+            return -1;
+        }
+        *(int *)field = (int)x;
+        break;
+    case ARG_REAL:
+        if (decimal_double(val, &d) != DECIMAL_OK || !(d > r->rlo) || d > r->rhi) {
+            fprintf(stderr, "cnnrun %s: %s expects %s, got '%s'\n", cmd, shown, r->expects, val);
+            return -1;
+        }
+        *(double *)field = d;
+        break;
+    case ARG_ENUM: {
+        int k = 0;
+        while (r->values[k] && strcmp(r->values[k], val)) k++;
+        if (!r->values[k]) {
+            fprintf(stderr, "cnnrun %s: %s expects ", cmd, shown);
+            for (k = 0; r->values[k]; k++)
+                fprintf(stderr, "%s%s", k == 0 ? "" : r->values[k + 1] ? ", " : " or ",
+                        r->values[k]);
+            fprintf(stderr, ", got '%s'\n", val);
+            return -1;
+        }
+        *(int *)field = r->codes[k];
+        break;
+    }
+    case ARG_STRING:
+    case ARG_PATH:
+    case ARG_MAYBE_PATH:
+        *(const char **)field = val;
+        break;
+    case ARG_IDS: { /* joined by ',' */
+        char **ids = field;
+        size_t len = strlen(*ids);
+        *ids = xrealloc(*ids, len + strlen(val) + 2);
+        sprintf(*ids + len, "%s%s", len ? "," : "", val);
+        break;
+    }
+    case ARG_NONE:
+    case ARG_LIST:
+        break;
+    }
+    return r->take ? r->take(o, val, cmd) : 0;
+}
+
+/* argv[*i], an option, and its value (the next arguments it takes: *i moved
+ * past them). 0 or -1 (printed). */
+static int parse_option(int argc, char **argv, int *i, CliCommandId command, CliOptions *o)
+{
+    const char *a = argv[*i], *cmd = cli_commands[command].name;
+    const char *eq = strchr(a, '='), *val = NULL, *name = NULL;
+    char shown[64], buf[64];
+    snprintf(shown, sizeof shown, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    if (a[1] == '-') {
+        snprintf(buf, sizeof buf, "%s", shown + 2);
+        name = buf;
+        if (eq) val = eq + 1;
+    } else if (a[1] && !a[2]) {
+        name = cli_short_option(a[1]);
+    }
+    const CliOption *r = name ? cli_option(name, command) : NULL;
+    if (!r) {
+        no_such_option(a[1] == '-' ? shown : a, name, command);
         return -1;
     }
-    *out = (int)x;
-    return 0;
-}
-
-/* lr-find's --min / --max: a learning rate in (0, 1e6]. */
-static int parse_lr(const char *command, const char *opt, const char *v, double *out)
-{
-    double x;
-    if (decimal_double(v, &x) != DECIMAL_OK || !(x > 0) || x > 1e6) {
-        fprintf(stderr, "cnnrun %s: %s expects a learning rate > 0, got '%s'\n", command, opt, v);
+    void *field = (char *)o + r->offset;
+    const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+    size_t nl = next ? strlen(next) : 0, sl = r->suffix ? strlen(r->suffix) : 0;
+    switch (r->kind) {
+    case ARG_NONE:
+        if (val) {
+            fprintf(stderr, "cnnrun %s: %s takes no value, got '%s'", cmd, shown, val);
+            see_help(command);
+            return -1;
+        }
+        if (r->size == sizeof(bool)) *(bool *)field = true;
+        else *(int *)field = 1;
+        return 0;
+    case ARG_MAYBE_PATH: /* `--resume`, `--resume=PATH`, `--resume PATH.ckpt` */
+        if (!val && nl > sl && !strcmp(next + nl - sl, r->suffix)) val = argv[++*i];
+        return store_value(r, shown, val, cmd, o);
+    case ARG_IDS: /* `--diff 3 7`, `--diff=3,7`, `--diff` (the command says what it lacks) */
+        if (!*(char **)field) *(char **)field = xstrdup("");
+        if (val) return store_value(r, shown, val, cmd, o);
+        while (*i + 1 < argc && argv[*i + 1][0] != '-')
+            if (store_value(r, shown, argv[++*i], cmd, o) != 0) return -1;
+        return 0;
+    default:
+        break;
+    }
+    if (!val && (!next || (next[0] == '-' && next[1] == '-' && next[2]))) {
+        fprintf(stderr, "cnnrun %s: %s needs a value (%s)", cmd, shown,
+                r->metavar ? r->metavar : "one of its values");
+        if (next) fprintf(stderr, "; got the option %s", next);
+        see_help(command);
         return -1;
     }
-    *out = x;
-    return 0;
+    if (!val) val = argv[++*i];
+    return store_value(r, shown, val, cmd, o);
 }
 
-static int allowed_opt(const char *allowed, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = allowed; p && *p;) {
-        const char *q = strchr(p, ',');
-        size_t len = q ? (size_t)(q - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0) return 1;
-        p = q ? q + 1 : NULL;
-    }
-    return 0;
-}
-
-/* One argument as a shell reads it back: as it is when it holds only
- * characters no shell treats specially, else in single quotes. */
-static void append_shell_word(char **line, size_t *len, const char *a)
-{
-    int plain = *a != '\0';
-    for (const char *c = a; *c; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=,:+@%", *c))
-            plain = 0;
-    size_t need = *len + 4 * strlen(a) + 4;
-    *line = xrealloc(*line, need);
-    char *p = *line + *len;
-    *p++ = ' ';
-    if (plain) {
-        p += sprintf(p, "%s", a);
-    } else {
-        *p++ = '\'';
-        for (const char *c = a; *c; c++) {
-            if (*c == '\'') { memcpy(p, "'\\''", 4); p += 4; }
-            else *p++ = *c;
-        }
-        *p++ = '\'';
-        *p = '\0';
-    }
-    *len = (size_t)(p - *line);
-}
-
-const char *cli_argv0 = "cnnrun";
-
-char *cli_command_line(const char *command, int argc, char **argv)
-{
-    size_t len = 0;
-    char *line = xstrdup("");
-    append_shell_word(&line, &len, cli_argv0);
-    memmove(line, line + 1, len--); /* no space before the program */
-    append_shell_word(&line, &len, command);
-    for (int i = 0; i < argc; i++) append_shell_word(&line, &len, argv[i]);
-    return line;
-}
-
-char *cli_resume_command(const CliOptions *o)
-{
-    size_t len = 0;
-    char *line = xstrdup("");
-    if (dist_world_size() > 1) { /* the same ranks again */
-        char np[32];
-        snprintf(np, sizeof np, "%d", dist_world_size());
-        append_shell_word(&line, &len, "mpirun");
-        append_shell_word(&line, &len, "-np");
-        append_shell_word(&line, &len, np);
-    }
-    append_shell_word(&line, &len, cli_argv0);
-    append_shell_word(&line, &len, "run");
-    for (int i = 0; i < o->argc; i++) {
-        const char *a = o->argv[i];
-        if (!strcmp(a, "--until-epoch")) { /* the share's end: continuing goes on past it */
-            i++;
-            continue;
-        }
-        if (!strncmp(a, "--until-epoch=", 14)) continue;
-        append_shell_word(&line, &len, a);
-    }
-    if (!o->resume) append_shell_word(&line, &len, "--resume");
-    memmove(line, line + 1, len); /* no space before the first word */
-    return line;
-}
-
-int cli_parse(int argc, char **argv, const char *command, const char *allowed, CliOptions *o)
+int cli_parse(int argc, char **argv, CliCommandId command, CliOptions *o)
 {
     memset(o, 0, sizeof *o);
     o->db = "results/results.db";
     o->jobs = 1;
-    o->command_line = cli_command_line(command, argc, argv);
+    o->command_line = cli_command_line(cli_commands[command].name, argc, argv);
     o->argc = argc;
     o->argv = argv;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
+        if (a[0] != '-' || !strcmp(a, "-")) { /* a file, directory or image, as given */
             if (!o->first_arg) o->first_arg = a;
-            /* predict's images are answered one by one, a missing one too */
-            if (!strcmp(command, "predict")) add_file(o, a);
-            else if (add_path(o, a) != 0) return -1;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
-        if (strcmp(a, "--version") == 0) return 2;
-        const char *name = a + 2;
-        const char *val = NULL;
-        char namebuf[64];
-        const char *eq = strchr(a, '=');
-        if (strncmp(a, "--", 2) == 0 && eq) {
-            snprintf(namebuf, sizeof namebuf, "%.*s", (int)(eq - name), name);
-            name = namebuf;
-            val = eq + 1;
-        }
-        if (!strcmp(a, "-o")) name = "output";  /* report -o DIR */
-        int common = !strcmp(name, "db") || !strcmp(name, "data") || !strcmp(name, "threads") ||
-                     !strcmp(name, "set");
-        if ((strncmp(a, "--", 2) != 0 && strcmp(a, "-o") != 0) ||
-            (!common && !allowed_opt(allowed, name))) {
-            fprintf(stderr, "cnnrun %s: unknown option '%s' (see cnnrun %s --help)\n", command, a,
-                    command);
+            add_file(o, a);
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            return 1;
+        } else if (!strcmp(a, "--version")) {
+            return 2;
+        } else if (parse_option(argc, argv, &i, command, o) != 0) {
             return -1;
         }
-        if (!strcmp(name, "skip-invalid")) { /* run --skip-invalid */
-            if (val) {
-                fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
-                return -1;
-            }
-            o->skip_invalid = true;
-            continue;
-        }
-        /* report --text, runs --groups --csv --json --epochs, predict --json */
-        if (!strcmp(name, "text") || !strcmp(name, "groups") || !strcmp(name, "json") ||
-            !strcmp(name, "csv") || !strcmp(name, "epochs")) {
-            if (val) {
-                fprintf(stderr, "cnnrun %s: --%s takes no value\n", command, name);
-                return -1;
-            }
-            *(!strcmp(name, "text") ? &o->text : !strcmp(name, "groups") ? &o->groups
-                : !strcmp(name, "csv") ? &o->csv : !strcmp(name, "epochs") ? &o->epochs
-                : &o->json) = 1;
-            continue;
-        }
-        /* runs --diff ID ID ... (or --diff=1,2): the arguments up to the next option */
-        if (!strcmp(name, "diff")) {
-            if (!o->diff) o->diff = xstrdup("");
-            while (val || (i + 1 < argc && argv[i + 1][0] != '-')) {
-                const char *id = val ? val : argv[++i];
-                size_t len = strlen(o->diff);
-                val = NULL;
-                o->diff = xrealloc(o->diff, len + strlen(id) + 2);
-                sprintf(o->diff + len, "%s%s", len ? "," : "", id);
-            }
-            continue;
-        }
-        /* --resume is a flag, or takes a checkpoint: `--resume=PATH`, `--resume PATH.ckpt` */
-        if (!strcmp(name, "resume")) {
-            size_t nl = i + 1 < argc ? strlen(argv[i + 1]) : 0;
-            if (!val && nl > 5 && !strcmp(argv[i + 1] + nl - 5, ".ckpt")) val = argv[++i];
-            o->resume = 1;
-            o->resume_path = val;
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "cnnrun %s: option --%s needs a value\n", command, name);
-                return -1;
-            }
-            val = argv[++i];
-        }
-        if (!strcmp(name, "db")) o->db = val;
-        else if (!strcmp(name, "data")) {
-            if (!*val) { /* cifar_resolve_dir's message: never the sample silently */
-                cifar_resolve_dir(val, NULL, NULL);
-                return -1;
-            }
-            o->data = val;
-        }
-        else if (!strcmp(name, "weights")) o->weights = val;
-        else if (!strcmp(name, "output")) o->output = val;
-        else if (!strcmp(name, "logits")) o->logits = val;
-        else if (!strcmp(name, "runs")) o->runs = val;
-        else if (!strcmp(name, "into")) o->into = val;
-        else if (!strcmp(name, "study")) {
-            if (!*val) {
-                fprintf(stderr, "cnnrun %s: --study needs a name%s, got ''\n", command,
-                        strcmp(command, "run") ? ", an id or 'all'" : "");
-                return -1;
-            }
-            o->study = val;
-        }
-        else if (!strcmp(name, "tta")) {
-            if (!strcmp(val, "none")) o->tta = TTA_NONE;
-            else if (!strcmp(val, "mirror") || !strcmp(val, "flip")) o->tta = TTA_MIRROR;
-            else if (!strcmp(val, "mirror_translate")) o->tta = TTA_MIRROR_TRANSLATE;
-            else {
-                fprintf(stderr,
-                        "cnnrun %s: --tta expects none, mirror (or flip) or mirror_translate "
-                        "(the views of [experiment] tta), got '%s'\n",
-                        command, val);
-                return -1;
-            }
-        } else if (!strcmp(name, "min")) {
-            if (parse_lr(command, "--min", val, &o->lr_min)) return -1;
-        } else if (!strcmp(name, "max")) {
-            if (parse_lr(command, "--max", val, &o->lr_max)) return -1;
-        } else if (!strcmp(name, "threads")) {
-            if (parse_int("--threads", val, 1, 1024, &o->threads)) return -1;
-        } else if (!strcmp(name, "jobs")) {
-            if (parse_int("--jobs", val, 1, 1024, &o->jobs)) return -1;
-            if (o->jobs > 1 && dist_world_size() > 1) {
-                fprintf(stderr, "cnnrun %s: --jobs %d trains runs side by side on one machine; "
-                                "under mpirun (%d ranks) the ranks train one run together: "
-                                "leave out --jobs (--ranks-per-run K shares the ranks among "
-                                "runs), or run without mpirun\n",
-                        command, o->jobs, dist_world_size());
-                return -1;
-            }
-        } else if (!strcmp(name, "ranks-per-run")) {
-            if (parse_int("--ranks-per-run", val, 1, 1 << 20, &o->ranks_per_run)) return -1;
-            if (dist_world_size() == 1 && o->ranks_per_run > 1) {
-                fprintf(stderr, "cnnrun %s: --ranks-per-run %d shares the ranks of an mpirun job "
-                                "among runs, but this process is one rank (not started by "
-                                "mpirun, or cnnrun built without MPI): give "
-                                "`mpirun -np R cnnrun %s ... --ranks-per-run %d` with R a "
-                                "multiple of %d, or leave the option out\n",
-                        command, o->ranks_per_run, command, o->ranks_per_run, o->ranks_per_run);
-                return -1;
-            }
-            if (dist_world_size() % o->ranks_per_run != 0) {
-                fprintf(stderr, "cnnrun %s: --ranks-per-run %d does not divide the %d ranks "
-                                "(mpirun -np %d): the ranks split into groups of K, each training "
-                                "its own runs; give a K that divides %d\n",
-                        command, o->ranks_per_run, dist_world_size(), dist_world_size(),
-                        dist_world_size());
-                return -1;
-            }
-        } else if (!strcmp(name, "until-epoch")) {
-            if (parse_int("--until-epoch", val, 1, 100000, &o->until_epoch)) return -1;
-        } else if (!strcmp(name, "steps")) {
-            if (parse_int("--steps", val, 1, 1000000, &o->steps)) return -1;
-        } else if (!strcmp(name, "seconds")) {
-            if (decimal_double(val, &o->seconds) != DECIMAL_OK || !(o->seconds > 0) ||
-                o->seconds > 86400) {
-                fprintf(stderr, "cnnrun %s: --seconds expects a time in seconds in (0, 86400], "
-                                "got '%s'\n", command, val);
-                return -1;
-            }
-        } else if (!strcmp(name, "batch")) {
-            if (parse_int("--batch", val, 1, 65536, &o->batch)) return -1;
-        } else if (!strcmp(name, "set")) {
-            if (o->n_sets == CLI_MAX_SETS) {
-                fprintf(stderr, "cnnrun: too many --set options (at most %d)\n", CLI_MAX_SETS);
-                return -1;
-            }
-            char *buf = xstrdup(val);
-            if (config_override_parse(buf, &o->sets[o->n_sets]) != 0) {
-                free(buf);
-                return -1;
-            }
-            o->n_sets++;
-        } else if (!strcmp(name, "sweep")) {
-            if (o->n_sweeps == CLI_MAX_SETS) {
-                fprintf(stderr, "cnnrun: too many --sweep options (at most %d)\n", CLI_MAX_SETS);
-                return -1;
-            }
-            o->sweeps[o->n_sweeps++] = (char *)val; /* sweep_load checks its form */
-        }
     }
-    /* the engine's environment, read here once for every command that builds
-     * a network (a wrong value is a usage error before anything is written) */
-    int builds = strcmp(command, "report") && strcmp(command, "runs") && strcmp(command, "merge") &&
-                 strcmp(command, "studies");
-    if (builds && engine_settings_from_env(&o->engine) != 0) return -1;
     return 0;
 }
 
