@@ -500,6 +500,30 @@ START_TEST(test_eval_every_and_final_tta)
 }
 END_TEST
 
+/* The epoch line's rate: the [schedule]'s, or with [group.*] sections each
+ * group's real rate (before: the schedule's factor alone, `lr 1.00000` in
+ * flagship.ini); a frozen group is left out. */
+START_TEST(test_epoch_line_rates)
+{
+    write_file("g.ini", good_ini);
+    ck_assert_int_eq(cnnrun("run g.ini --db r.db --threads 1 --set experiment.steps=1"), 0);
+    ck_assert_msg(strstr(out, "epoch   1/1  lr 0.01000  train"), "%s", out);
+    write_file("g.ini", "[experiment]\nepochs = 1\n[data]\nbatch_size = 50\n"
+                        "[schedule]\ntype = constant\nlr = 0.01\n"
+                        "[group.head]\nlayers = fc\nlr_scale = 0.5\n"
+                        "[group.still]\nlayers = c1\nparams = bn_weight\nfrozen = true\n"
+                        TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run g.ini --db r.db --threads 1 --set experiment.steps=1"), 0);
+    ck_assert_msg(strstr(out, "epoch   1/1  lr 0.01, head 0.005  train"), "%s", out);
+    /* every parameter in a group of its own rate: no [optimizer] rate */
+    write_file("g.ini", "[experiment]\nepochs = 1\n[data]\nbatch_size = 50\n"
+                        "[schedule]\ntype = constant\nlr = 0.01\n"
+                        "[group.all]\nlr_scale = 2\n" TINY_LAYERS);
+    ck_assert_int_eq(cnnrun("run g.ini --db r.db --threads 1 --set experiment.steps=1"), 0);
+    ck_assert_msg(strstr(out, "epoch   1/1  lr all 0.02  train"), "%s", out);
+}
+END_TEST
+
 /* The embedded sample (2,500 images, 50 steps of 50): epochs = 2.5 through
  * --set is 125 steps, the rows of epochs 1..3 with 50, 50 and 25 steps;
  * steps = 60 through --set replaces the file's epochs: 2 rows, 50 and 10. */
@@ -514,6 +538,11 @@ START_TEST(test_fractional_epochs_on_the_sample)
     ck_assert_msg(strstr(out, "epoch   3/3"), "%s", out);
     ck_assert_int_eq(cnnrun("run f.ini --db r.db --threads 1 --set experiment.steps=60"), 0);
     ck_assert_msg(strstr(out, "f.ini: 60 steps: 2 epochs, the last one of 10 steps"), "%s", out);
+    /* singular where it is one (before: "1 steps: 1 epochs", "of 1 steps") */
+    ck_assert_int_eq(cnnrun("run f.ini --db o.db --threads 1 --set experiment.steps=1"), 0);
+    ck_assert_msg(strstr(out, "f.ini: 1 step: 1 epoch (a partial one)\n"), "%s", out);
+    ck_assert_int_eq(cnnrun("run f.ini --db o.db --threads 1 --set experiment.steps=51"), 0);
+    ck_assert_msg(strstr(out, "f.ini: 51 steps: 2 epochs, the last one of 1 step\n"), "%s", out);
     char dbp[256];
     snprintf(dbp, sizeof dbp, "%s/r.db", dir);
     sqlite3 *db;
@@ -671,6 +700,7 @@ int main(void)
     tcase_add_test(tc, test_subset_larger_than_data_warns);
     tcase_add_test(tc, test_eval_every_and_final_tta);
     tcase_add_test(tc, test_fractional_epochs_on_the_sample);
+    tcase_add_test(tc, test_epoch_line_rates);
     tcase_add_test(tc, test_two_processes_share_one_database);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -519,7 +519,11 @@ START_TEST(test_predict_bad_images)
     ck_assert_msg(strstr(out, "text.png: cannot read: not a PNG, JPEG or PPM image"), "%s", out);
     ck_assert_msg(strstr(out, "short.ppm: cannot read: PPM: truncated pixel data"), "%s", out);
     ck_assert_msg(strstr(out, "good.png (32x32):"), "%s", out);
+    /* named once, among the answers (before: on stderr first, twice) */
+    const char *once = strstr(out, "missing.png");
+    ck_assert_msg(once && !strstr(once + 1, "missing.png"), "%s", out);
     ck_assert_int_eq(cnnrun("predict tiny.ini --weights " CKPT " --json text.png good.png"), 1);
+    ck_assert_msg(strstr(out, "cnnrun predict: text.png: not a PNG"), "%s", out);
     ck_assert_msg(strstr(out, "{\"image\": \"text.png\", \"error\": \"not a PNG, JPEG or PPM "
                               "image\"}"), "%s", out);
     write_file("other.ini", other_ini);

@@ -130,6 +130,12 @@ int optimizer_bind(Optimizer *o, const Model *m, int steps_per_epoch);
 int optimizer_check_groups(const Model *m);
 /* The parameter tensors and the group each belongs to, as a table. */
 void optimizer_print_groups(const Model *m, FILE *f);
+/* The rate of the last step as the epoch line prints it: lr (%.5f) when
+ * every updated group has the [schedule]'s rate lr, else each updated
+ * group's rate (%.3g), [optimizer]'s bare and first, a [group.*]'s after its
+ * name: "0.0115, bias 0.205"; frozen groups and those past their `epochs`
+ * left out. */
+void optimizer_rates_text(const Optimizer *o, double lr, char *buf, size_t n);
 /* One update of params from grads: the [schedule]'s rate lr scaled per group. */
 void optimizer_step(Optimizer *o, float *params, const float *grads, float lr);
 

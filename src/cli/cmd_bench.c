@@ -136,8 +136,9 @@ int cmd_bench(CliOptions *o)
     printf("%s: batch %d, %d steps after %d warm-up, %d threads, %.1f MFLOPs/image forward\n",
            o->files[0], batch, steps, warmup, threads, model_flops_per_image(m) / 1e6);
     if (ses.ranks > 1)
-        printf("data-parallel: %d MPI ranks of %d threads, %d images per rank; rank 0's times, "
-               "img/s of the whole batch\n", ses.ranks, threads, m->max_batch);
+        printf("data-parallel: %d MPI ranks of %d thread%s, %d images per rank; rank 0's "
+               "times, img/s of the whole batch\n", ses.ranks, threads, threads == 1 ? "" : "s",
+               m->max_batch);
     printf("sgemm peak: %.1f GFLOP/s (engine gemm(), %d^3, best of %d%s)\n", peak, PEAK_N,
            PEAK_REPS, ses.ranks > 1 ? ", summed over the ranks" : "");
     if (e.precision == PRECISION_BF16)

@@ -3,8 +3,8 @@
  * into a batch exactly as a test image is (cifar_make_batch with the file's
  * normalisation), its logits with the views of --tta (tta_logits, as eval),
  * and the top-3 classes with their softmax probabilities. An image that
- * cannot be read is named with the reason and the others are answered; the
- * exit status is then 1. Names are printed escaped (escape.h): --json is
+ * cannot be read is named once with the reason (among the answers; with
+ * --json on stderr too) and the others are answered; the exit status is then 1. Names are printed escaped (escape.h): --json is
  * valid JSON whatever the file names hold, and a probability that is not a
  * number (weights that give NaN) is null. */
 #include <math.h>
@@ -68,9 +68,11 @@ int cmd_predict(CliOptions *o)
         Image img;
         if (image_load(a->path, &img, a->error, sizeof a->error) != 0) {
             if (!a->error[0]) str_copy(a->error, sizeof a->error, "cannot be decoded");
-            fprintf(stderr, "cnnrun predict: ");
-            text_put_name(stderr, a->path);
-            fprintf(stderr, ": %s\n", a->error);
+            if (o->json) { /* the text's answers name it (stdout); JSON's, for programs */
+                fprintf(stderr, "cnnrun predict: ");
+                text_put_name(stderr, a->path);
+                fprintf(stderr, ": %s\n", a->error);
+            }
             status = CN_EXIT_FAIL;
             continue;
         }

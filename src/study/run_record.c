@@ -209,9 +209,10 @@ static void announce(const Record *r, int n_test)
         if (bf16_path_warning(warn, sizeof warn)) fprintf(stderr, "%s: warning: %s\n", e->path, warn);
     }
     if (s->ranks > 1)
-        fprintf(stderr, "%s: data-parallel over %d MPI ranks of %d threads: %d images of each "
-                        "batch per rank, batch norm and gradients summed over the ranks\n",
-                e->path, s->ranks, r->opt->threads, s->model.max_batch);
+        fprintf(stderr, "%s: data-parallel over %d MPI ranks of %d thread%s: %d images of "
+                        "each batch per rank, batch norm and gradients summed over the ranks\n",
+                e->path, s->ranks, r->opt->threads, r->opt->threads == 1 ? "" : "s",
+                s->model.max_batch);
     /* measured on 16 cores (docs/distributed.md): 8 ranks x 2 threads 274
      * img/s, 2 x 8 326, 1 x 16 313 */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -238,9 +239,13 @@ static void announce(const Record *r, int n_test)
                         "the %d training images)\n", e->path, e->norm_mean[0], e->norm_mean[1],
                 e->norm_mean[2], e->norm_std[0], e->norm_std[1], e->norm_std[2], di->n_train);
     const RunLength *run = &s->run;
-    if (run->last_steps != s->steps_per_epoch || e->steps > 0)
-        fprintf(stderr, "%s: %ld steps: %d epochs, the last one of %d steps\n", e->path,
-                run->steps, run->epochs, run->last_steps);
+    const int partial = run->last_steps != s->steps_per_epoch;
+    if (run->epochs == 1 && (partial || e->steps > 0))
+        fprintf(stderr, "%s: %ld step%s: 1 epoch%s\n", e->path, run->steps,
+                run->steps == 1 ? "" : "s", partial ? " (a partial one)" : "");
+    else if (partial || e->steps > 0)
+        fprintf(stderr, "%s: %ld steps: %d epochs, the last one of %d step%s\n", e->path,
+                run->steps, run->epochs, run->last_steps, run->last_steps == 1 ? "" : "s");
     model_print_table(&s->model, stderr);
     if (e->schedule == SCHED_ONE_CYCLE && e->cycle_epochs > run->end)
         fprintf(stderr, "%s: note: cycle_epochs (%g) is more than the run's %g epochs: the run "

@@ -293,3 +293,31 @@ void optimizer_print_groups(const Model *m, FILE *f)
     }
     free(t);
 }
+
+/* Each group's name as the epoch line gives it: [optimizer]'s (and its
+ * no-decay copy's) none. */
+static const char *rate_name(const Optimizer *o, int k)
+{
+    return k >= G_FIRST_USER ? o->groups[k].name : NULL;
+}
+
+void optimizer_rates_text(const Optimizer *o, double lr, char *buf, size_t n)
+{
+    bool *used = xcalloc((size_t)o->n_groups + 1, sizeof *used), same = true;
+    for (int k = 0; k < o->n_spans; k++) used[o->spans[k].group] = true;
+    if (!o->spans) used[0] = true;
+    for (int k = 0; k < o->n_groups; k++)
+        if (used[k] && o->group_lr[k] >= 0 && fabs(o->group_lr[k] - lr) > 1e-6 * fabs(lr))
+            same = false;
+    size_t len = (size_t)snprintf(buf, n, same ? "%.5f" : "", lr);
+    bool optimizer_shown = false;
+    for (int k = 0; !same && k < o->n_groups && len < n; k++) {
+        if (!used[k] || o->group_lr[k] < 0) continue; /* frozen, or past its epochs */
+        const char *name = rate_name(o, k);
+        if (!name && optimizer_shown) continue;
+        optimizer_shown |= !name;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s%s%.3g", len ? ", " : "",
+                                name ? name : "", name ? " " : "", o->group_lr[k]);
+    }
+    free(used);
+}

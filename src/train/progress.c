@@ -2,7 +2,8 @@
  * line per epoch (step, loss, accuracy, img/s, ETA) redrawn in place; when
  * not a terminal (nohup, a log file), the same line as plain text once a
  * minute (both on stderr: progress), and one line per finished epoch (on
- * stdout: the run's results, so `cnnrun run x.ini > log` keeps them). */
+ * stdout: the run's results, so `cnnrun run x.ini > log` keeps them) with
+ * its rate or each group's (optimizer_rates_text). */
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -41,7 +42,7 @@ void progress_step(Progress *p, int epoch, int step, int steps, double loss, dou
     fflush(stderr);
 }
 
-void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double train_acc,
+void progress_epoch(Progress *p, int epoch, const char *lr, double train_loss, double train_acc,
                     double test_loss, double test_acc, double seconds, double img_s)
 {
     if (p->quiet) return;
@@ -53,7 +54,7 @@ void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double
     if (!isnan(test_loss))
         snprintf(test, sizeof test, "loss %.4f acc %.2f%%", test_loss, 100 * test_acc);
     fprintf(stdout,
-            "epoch %3d/%d  lr %.5f  train loss %.4f acc %.2f%%  test %s  %.1fs  %.0f img/s\n",
+            "epoch %3d/%d  lr %s  train loss %.4f acc %.2f%%  test %s  %.1fs  %.0f img/s\n",
             epoch, p->epochs, lr, train_loss, 100 * train_acc, test, seconds, img_s);
     fflush(stdout); /* `> log` shows each epoch as it ends */
 }

@@ -12,7 +12,8 @@ void progress_init(Progress *p, int epochs);
 /* Step `step` of the `steps` of epoch `epoch` (fewer in a partial last epoch). */
 void progress_step(Progress *p, int epoch, int step, int steps, double loss, double acc,
                    double img_s, double eta_s, double now);
-void progress_epoch(Progress *p, int epoch, double lr, double train_loss, double train_acc,
+/* lr: the rates as optimizer_rates_text gives them. */
+void progress_epoch(Progress *p, int epoch, const char *lr, double train_loss, double train_acc,
                     double test_loss, double test_acc, double seconds, double img_s);
 
 #endif

@@ -172,7 +172,9 @@ static EpochRecord end_epoch(Session *s, const CifarSplit *test, TrainPosition *
                        .images = ep->seen, .val_loss = vev.loss, .val_acc = vev.acc,
                        .validated = evaluated && s->val,
                        .run_seconds = pos->train_seconds + secs};
-    progress_epoch(prog, ep->epoch, ep->lr, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
+    char rates[256]; /* each group's, with [group.*] sections */
+    optimizer_rates_text(&s->opt, ep->lr, rates, sizeof rates);
+    progress_epoch(prog, ep->epoch, rates, rec.train_loss, rec.train_acc, ev.loss, ev.acc, secs,
                    rec.images_per_sec);
     if (rec.validated && !s->quiet) { /* --jobs: one line per run, not per epoch */
         printf("          validation loss %.4f acc %.2f%%\n", vev.loss, 100 * vev.acc);
