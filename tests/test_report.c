@@ -218,6 +218,30 @@ END_TEST
 
 /* The curves of group 1: per epoch, the mean and sample std of the runs
  * that reached it (epoch 3: two of the three). */
+/* Short runs' train time: a decimal under 10 s, no spread shown where it
+ * rounds to nothing (before: "0 ± 0 s"). */
+START_TEST(test_group_seconds_short)
+{
+    make_db("r.db");
+    sqlite3 *w;
+    char db[256], out_dir[256];
+    snprintf(db, sizeof db, "%s/r.db", dir);
+    snprintf(out_dir, sizeof out_dir, "%s/rep", dir);
+    ck_assert_int_eq(sqlite3_open(db, &w), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(w, "UPDATE runs SET train_seconds = CASE id WHEN 10 THEN 0.4 "
+                                     "ELSE 0.2 END WHERE id >= 7", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(w);
+    ReportData d;
+    ck_assert_int_eq(report_load(db, NULL, &d), 0);
+    ck_assert_int_eq(report_write_html(&d, out_dir), 0);
+    report_free(&d);
+    char *html = slurp("rep/index.html");
+    ck_assert_msg(strstr(html, "<td>0.2 s</td>") && strstr(html, "<td>0.3 \xc2\xb1 0.1 s</td>") &&
+                      !strstr(html, " 0 \xc2\xb1 0 s"), "%s", html);
+    free(html);
+}
+END_TEST
+
 START_TEST(test_group_curves)
 {
     make_db("r.db");
@@ -410,6 +434,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, test_html_group_table);
     tcase_add_test(tc, test_group_curves);
+    tcase_add_test(tc, test_group_seconds_short);
     tcase_add_test(tc, test_runs_stop_columns);
     tcase_add_test(tc, test_runs_repeated_id);
     tcase_add_test(tc, test_runs_dead_process);

@@ -15,7 +15,9 @@
 #include "html.h"
 #include "html_page.h"
 
-/* the members' train_seconds: mean ± sample std in the mean's unit */
+/* the members' train_seconds: mean ± sample std in the mean's unit, under
+ * 10 s with a decimal; a spread that rounds to nothing is not shown (it
+ * printed "0 ± 0 s") */
 static const char *seconds_std(char *b, size_t n, const ReportGroup *g)
 {
     double sum = 0, ss = 0;
@@ -29,10 +31,10 @@ static const char *seconds_std(char *b, size_t n, const ReportGroup *g)
             ss += (g->runs[i].train_seconds - mean) * (g->runs[i].train_seconds - mean);
     double unit = mean < 120 ? 1 : mean < 7200 ? 60 : 3600;
     const char *name = unit == 1 ? "s" : unit == 60 ? "min" : "h";
-    int dec = unit == 1 ? 0 : 1;
-    if (k < 2) snprintf(b, n, "%.*f %s", dec, mean / unit, name);
-    else snprintf(b, n, "%.*f " PLUS_MINUS " %.*f %s", dec, mean / unit, dec,
-                  sqrt(ss / (k - 1)) / unit, name);
+    int dec = unit == 1 && mean >= 10 ? 0 : 1;
+    double std = k < 2 ? 0 : sqrt(ss / (k - 1)) / unit;
+    if (std < 0.5 * pow(10, -dec)) snprintf(b, n, "%.*f %s", dec, mean / unit, name);
+    else snprintf(b, n, "%.*f " PLUS_MINUS " %.*f %s", dec, mean / unit, dec, std, name);
     return b;
 }
 
