@@ -188,6 +188,7 @@ START_TEST(test_same_parameters_after_10_steps)
     write_file("dp.ini", NET("1", "500"));
     ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one/r.db --threads 1"), 0);
     ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db two/r.db --threads 1"), 0);
+    ck_assert_msg(strstr(out, "data-parallel over 2 MPI ranks of 1 thread: "), "%s", out);
     ck_assert_int_eq(fixture_poll_int("two/r.db", "select steps from epochs"), 10);
     assert_same_state("dp.ini", "one/r-checkpoints/dp-1-last.ckpt",
                       "two/r-checkpoints/dp-1-last.ckpt", "2 ranks vs 1 process after 10 steps",
@@ -602,6 +603,25 @@ START_TEST(test_groups_of_one_rank)
 }
 END_TEST
 
+/* The count of the runs that succeeded comes last, after every group's
+ * lines (before: mpirun forwarded group 1's lines after it). */
+START_TEST(test_groups_summary_last)
+{
+    write_study(1, 200);
+    write_tiny("study/c.ini", "tc", 33, 1, 200);
+    write_tiny("study/d.ini", "td", 34, 1, 200);
+    ck_assert_int_eq(mpi_cnnrun(2, "run study --db r.db --threads 1 --ranks-per-run 1"), 0);
+    const char *end = strstr(out, "cnnrun: 4 of 4 runs succeeded");
+    ck_assert_msg(end, "%s", out);
+    const char *names[] = {"[group 0] ta: run ", "[group 1] tb: run ", "[group 0] tc: run ",
+                           "[group 1] td: run "};
+    for (int i = 0; i < 4; i++) {
+        const char *at = strstr(out, names[i]);
+        ck_assert_msg(at && at < end && !strstr(at + 1, names[i]), "%s:\n%s", names[i], out);
+    }
+}
+END_TEST
+
 START_TEST(test_groups_of_two_ranks_on_a_sweep)
 {
     write_tiny("s.ini", "sw", 33, 1, 300);
@@ -720,6 +740,7 @@ int main(void)
     tcase_add_checked_fixture(tg, tmpdir_setup, tmpdir_teardown);
     tcase_set_timeout(tg, 600);
     tcase_add_test(tg, test_groups_of_one_rank);
+    tcase_add_test(tg, test_groups_summary_last);
     tcase_add_test(tg, test_groups_of_two_ranks_on_a_sweep);
     tcase_add_test(tg, test_groups_on_another_host);
     tcase_add_test(tg, test_groups_refused);

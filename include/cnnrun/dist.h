@@ -6,6 +6,8 @@
 #ifndef CNNRUN_DIST_H
 #define CNNRUN_DIST_H
 
+#include <stdio.h>
+
 #include <stddef.h>
 
 #include "cnnrun/kernels.h" /* BnSync */
@@ -37,6 +39,14 @@ const char *dist_host(int world_rank);
 /* Over every rank of every group (a barrier of the whole job). */
 int dist_world_max_int(int v);
 long dist_world_sum_long(long v);
+/* A line of text (with its newline) for world rank 0 to print, from
+ * another rank; "" says it is the sender's last. World rank 0 prints those
+ * sent so far to f (wait: until `open` senders have sent their last) and
+ * returns the senders still open. So what the ranks say comes out of one
+ * process, in order: mpirun forwards each rank's own output on its own
+ * time, after what world rank 0 prints later. */
+void dist_line_to_world0(const char *s);
+int dist_relay_lines(FILE *f, int open, int wait);
 
 /* "Open MPI v4.1.4" (the library's version) or NULL when built without MPI. */
 const char *dist_library(void);

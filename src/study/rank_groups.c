@@ -15,10 +15,12 @@
  *   system may make --db the same file on every host); world rank 0 prints
  *   the `cnnrun merge` that puts them together. Checkpoints go beside the
  *   database written.
- * - Output: each group's rank 0 prints one line per ended run (no progress
- *   display, no model table: RecordOptions.quiet); world rank 0 the count
- *   of the runs that succeeded at the end. A failing run stops no other; a
- *   stop signal (mpirun passes it to every rank) stops every group. */
+ * - Output: each group's rank 0 says one line per ended run (no progress
+ *   display, no model table: RecordOptions.quiet), printed by world rank 0
+ *   (relayed between its runs: dist_relay_lines), which prints the count of
+ *   the runs that succeeded last, after every group's lines. A failing run
+ *   stops no other; a stop signal (mpirun passes it to every rank) stops
+ *   every group. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,23 +70,34 @@ static void on_ended(void *ctx, const char *how, int epoch, double train_seconds
     r->seconds = train_seconds;
 }
 
+/* A group's line (its rank 0's): printed by world rank 0, relayed from the
+ * others (dist_line_to_world0), so that it comes before the study's count. */
+static void say(const char *line)
+{
+    if (dist_rank() != 0) return;
+    if (dist_world_rank() == 0) fputs(line, stderr);
+    else dist_line_to_world0(line);
+}
+
 static void print_end(const GroupRun *r, int rc)
 {
-    char head[256], t[32];
+    char head[256], t[32], line[1024];
     snprintf(head, sizeof head, "cnnrun: [group %d] %s", r->group, r->name);
     if (r->run_id <= 0) {
         if (rc == CN_EXIT_OK) return; /* already run: its own line says so */
-        fprintf(stderr, "%s: failed before its run started (exit %d)\n", head, rc);
+        snprintf(line, sizeof line, "%s: failed before its run started (exit %d)\n", head, rc);
     } else if (rc == CN_EXIT_OK) {
         char acc[32] = "-", how[96]; /* "-": never evaluated ([experiment] eval_every) */
         if (!isnan(r->acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * r->acc);
-        fprintf(stderr, "%s: run %lld %s: test acc %s in %s%s\n", head, (long long)r->run_id,
-                jobs_end_words(how, sizeof how, r->status, r->epoch, r->epochs), acc,
-                jobs_fmt_time(t, sizeof t, r->seconds), r->values);
+        snprintf(line, sizeof line, "%s: run %lld %s: test acc %s in %s%s\n", head,
+                 (long long)r->run_id,
+                 jobs_end_words(how, sizeof how, r->status, r->epoch, r->epochs), acc,
+                 jobs_fmt_time(t, sizeof t, r->seconds), r->values);
     } else {
-        fprintf(stderr, "%s: run %lld %s (exit %d)%s\n", head, (long long)r->run_id,
-                r->status[0] ? r->status : "failed", rc, r->values);
+        snprintf(line, sizeof line, "%s: run %lld %s (exit %d)%s\n", head, (long long)r->run_id,
+                 r->status[0] ? r->status : "failed", rc, r->values);
     }
+    say(line);
 }
 
 void rank_groups_host_db(char *buf, size_t size, const char *db, const char *host)
@@ -156,6 +169,7 @@ int rank_groups_run(StudyOptions *o, Grid *grids, long total, ResultsDb *db)
     int threads = study_setup_threads(o->threads);
     study_catch_stop_signals();
     long index = 0, ran = 0, failed = 0;
+    int open = groups - 1; /* world rank 0: the groups whose lines it relays */
     int worst = CN_EXIT_OK;
     for (int i = 0; i < o->n_files; i++) {
         Grid *g = &grids[i];
@@ -169,7 +183,10 @@ int rank_groups_run(StudyOptions *o, Grid *grids, long total, ResultsDb *db)
             /* a signal to one rank stops its group (its run stopped them already) */
             study_stop_requested = dist_max_int(study_stop_requested);
             if (study_stop_requested) {
-                fprintf(stderr, "cnnrun: [group %d] %s: not run (interrupted)\n", group, r.name);
+                char line[256];
+                snprintf(line, sizeof line, "cnnrun: [group %d] %s: not run (interrupted)\n",
+                         group, r.name);
+                say(line);
                 failed++;
                 if (worst < CN_EXIT_FAIL) worst = CN_EXIT_FAIL;
                 continue;
@@ -182,9 +199,13 @@ int rank_groups_run(StudyOptions *o, Grid *grids, long total, ResultsDb *db)
                 if (prc > worst) worst = prc;
             }
             print_end(&r, prc);
+            if (dist_world_rank() == 0) open = dist_relay_lines(stderr, open, 0);
         }
     }
     results_close(db);
+    /* the other groups' last lines, then the count: in this order */
+    if (dist_rank() == 0 && dist_world_rank() != 0) dist_line_to_world0("");
+    if (dist_world_rank() == 0) dist_relay_lines(stderr, open, 1);
     /* every group has ended: the study's count and status */
     long succeeded = dist_world_sum_long(dist_rank() == 0 ? ran - failed : 0);
     worst = dist_world_max_int(worst);

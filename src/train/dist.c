@@ -151,6 +151,32 @@ long dist_world_sum_long(long v)
     return s;
 }
 
+enum { TAG_LINE = 7301 }; /* dist_line_to_world0's messages */
+
+void dist_line_to_world0(const char *s)
+{
+    MPI_Send(s, (int)strlen(s) + 1, MPI_CHAR, 0, TAG_LINE, MPI_COMM_WORLD);
+}
+
+int dist_relay_lines(FILE *f, int open, int wait)
+{
+    while (open > 0) {
+        MPI_Status st;
+        int there = 1, n = 0;
+        if (wait) MPI_Probe(MPI_ANY_SOURCE, TAG_LINE, MPI_COMM_WORLD, &st);
+        else MPI_Iprobe(MPI_ANY_SOURCE, TAG_LINE, MPI_COMM_WORLD, &there, &st);
+        if (!there) break;
+        MPI_Get_count(&st, MPI_CHAR, &n);
+        char *s = xmalloc(n > 0 ? (size_t)n : 1);
+        MPI_Recv(s, n, MPI_CHAR, st.MPI_SOURCE, TAG_LINE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (n <= 1) open--; /* "": the sender's last */
+        else fputs(s, f);
+        free(s);
+    }
+    fflush(f);
+    return open;
+}
+
 const char *dist_library(void)
 {
     if (!g.library[0]) {
@@ -388,6 +414,14 @@ const char *dist_host(int world_rank)
 void dist_split(int k) { (void)k; }
 int dist_world_max_int(int v) { return v; }
 long dist_world_sum_long(long v) { return v; }
+void dist_line_to_world0(const char *s) { fputs(s, stderr); }
+int dist_relay_lines(FILE *f, int open, int wait)
+{
+    (void)f;
+    (void)open;
+    (void)wait;
+    return 0;
+}
 const char *dist_library(void) { return NULL; }
 void dist_sum_doubles(double *x, int n)
 {
