@@ -55,7 +55,9 @@ START_TEST(test_misfits_refuse_the_study)
     ck_assert_msg(strstr(out, "exps/d.ini"), "%s", out);
     /* one line names every misfit, and what would train the others */
     ck_assert_msg(strstr(out, "2 of 4 experiment files do not check: exps/b.ini exps/d.ini; "
-                              "nothing trained (--skip-invalid trains the others)"), "%s", out);
+                              "nothing trained (`"), "%s", out);
+    ck_assert_msg(strstr(out, "/cnnrun run exps --db r.db --threads 1 --set layer.c1.filters=4 "
+                              "--skip-invalid` trains the others)"), "%s", out);
     ck_assert_msg(!strstr(out, "epoch   1/"), "nothing may train: %s", out);
     ck_assert_msg(!exists("r.db"), "a refused study must not create the database");
 }

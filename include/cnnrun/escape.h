@@ -17,6 +17,9 @@ void json_put_string(FILE *f, const char *s);
  * DEL); else in double quotes with C escapes (\n, \t, \r, \", \\, \xHH), so
  * that a name with a newline cannot look like two lines. */
 void text_put_name(FILE *f, const char *s);
+/* s as one word a shell reads back: as it is when it holds no character a
+ * shell treats specially, else in single quotes (for the hints' commands). */
+void shell_put_word(FILE *f, const char *s);
 
 /* The offset of the first byte of s that is not part of valid UTF-8 (a
  * byte json_put_string would write as \ufffd), or -1 when s is valid UTF-8. */

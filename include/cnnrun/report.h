@@ -167,8 +167,9 @@ void report_free_points(ReportPoints *p);
 void report_point_values(const ReportPoints *pts, const ReportPoint *p, char *buf, size_t size);
 /* The best point (its values, its accuracy and on what) and, for two
  * points or more, a table of the points best first (at most max_rows; 0:
- * all), pruned and failed ones marked. */
-void report_print_points(const ReportPoints *pts, int max_rows, FILE *f);
+ * all: else the command that shows them all, on db_path), pruned and failed
+ * ones marked. */
+void report_print_points(const ReportPoints *pts, int max_rows, const char *db_path, FILE *f);
 
 typedef struct {
     int64_t id;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnnrun/escape.h"
 #include "cnnrun/report.h"
 #include "cnnrun/results_read.h"
 #include "cnnrun/util.h"
@@ -200,7 +201,7 @@ static const char *point_end(const ReportPoint *p)
     return p->status ? p->status : "-";
 }
 
-void report_print_points(const ReportPoints *pts, int max_rows, FILE *f)
+void report_print_points(const ReportPoints *pts, int max_rows, const char *db_path, FILE *f)
 {
     if (pts->n == 0) return;
     const ReportPoint *best = &pts->points[0];
@@ -226,9 +227,12 @@ void report_print_points(const ReportPoints *pts, int max_rows, FILE *f)
                 : p->on_val ? "val" : "test", point_end(p), ep,
                 fmt_duration(tm, sizeof tm, p->seconds), vals);
     }
-    if (rows < pts->n)
-        fprintf(f, "(the best %d of %d points; cnnrun studies and cnnrun report show them all)\n",
-                rows, pts->n);
+    if (rows < pts->n) { /* (before: "cnnrun studies and cnnrun report show them all") */
+        fprintf(f, "(the best %d of %d points; `cnnrun runs --study %lld --db ", rows, pts->n,
+                (long long)pts->study_id);
+        shell_put_word(f, db_path);
+        fputs("` shows them all)\n", f);
+    }
 }
 
 /* ---- `cnnrun studies` ------------------------------------------------------ */
@@ -316,9 +320,12 @@ void report_print_studies(const ReportStudies *s, const char *db_path, FILE *f)
                 st->n_finished, st->n_pruned, st->n_failed,
                 fmt_duration(tm, sizeof tm, st->wall_seconds), best);
     }
-    if (s->n_without > 0)
-        fprintf(f, "(%d run%s recorded before studies belong to none: cnnrun runs --study all "
-                   "shows them)\n", s->n_without, s->n_without == 1 ? "" : "s");
+    if (s->n_without > 0) {
+        fprintf(f, "(%d run%s recorded before studies belong to none: `cnnrun runs --study all "
+                   "--db ", s->n_without, s->n_without == 1 ? "" : "s");
+        shell_put_word(f, db_path);
+        fputs("` shows them)\n", f);
+    }
 }
 
 void report_free_studies(ReportStudies *s)

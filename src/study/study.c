@@ -174,7 +174,7 @@ static void print_study_end(const StudyOptions *o, long total)
         fflush(stderr);
         printf("study %lld (%s): %d run%s\n", (long long)o->study_id, study_name, pts.n,
                pts.n == 1 ? "" : "s");
-        report_print_points(&pts, 10, stdout);
+        report_print_points(&pts, 10, o->db, stdout);
         fflush(stdout);
     }
     report_free_points(&pts);
@@ -196,9 +196,11 @@ static int leave_out(StudyOptions *o, Grid *grids, const int *misfit, char ***ke
                 o->n_files == 1 ? "" : "s", n == 1 ? "es" : "");
         for (int i = 0; i < o->n_files; i++)
             if (misfit[i]) fprintf(stderr, " %s", o->files[i]);
-        fprintf(stderr, o->skip_invalid ? "; left out (--skip-invalid)\n"
-                                        : "; nothing trained (--skip-invalid trains the "
-                                          "others)\n");
+        if (o->skip_invalid) fprintf(stderr, "; left out (--skip-invalid)\n");
+        else if (o->command_line)
+            fprintf(stderr, "; nothing trained (`%s --skip-invalid` trains the others)\n",
+                    o->command_line);
+        else fprintf(stderr, "; nothing trained (--skip-invalid trains the others)\n");
     }
     if (!o->skip_invalid) return CN_EXIT_USAGE;
     if (n == o->n_files) {

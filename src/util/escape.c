@@ -3,6 +3,7 @@
 #include "cnnrun/escape.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* The length of the valid UTF-8 sequence at p (1..4), or 0 when p[0] does
  * not start one (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
@@ -77,4 +78,21 @@ void text_put_name(FILE *f, const char *s)
         else fputc(*p, f);
     }
     fputc('"', f);
+}
+
+void shell_put_word(FILE *f, const char *s)
+{
+    int plain = *s != '\0';
+    for (const char *c = s; *c; c++)
+        plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                 (*c >= '0' && *c <= '9') || (*c && strchr("_-./=,:+@%", *c));
+    if (plain) {
+        fputs(s, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *c = s; *c; c++)
+        if (*c == '\'') fputs("'\\''", f);
+        else fputc(*c, f);
+    fputc('\'', f);
 }
