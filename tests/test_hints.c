@@ -77,6 +77,10 @@ START_TEST(test_skip_invalid_hint)
     hint_between("nothing trained (`", "`", hint, sizeof hint);
     ck_assert_msg(strstr(hint, "--skip-invalid"), "%s", hint);
     ck_assert_msg(run_hint(hint) == 3, "%s:\n%s", hint, out);
+    /* no hint where every file is a misfit: --skip-invalid would train nothing */
+    ck_assert_int_eq(cnnrun("run exps/b.ini --db r.db --threads 1"), 2);
+    ck_assert_msg(strstr(out, "1 of 1 experiment file does not check: exps/b.ini; nothing "
+                              "trained\n"), "%s", out);
     ck_assert_int_eq(fixture_poll_int("r.db", "SELECT count(*) FROM runs WHERE status = "
                                               "'finished'"), 1);
 }

@@ -197,6 +197,7 @@ static int leave_out(StudyOptions *o, Grid *grids, const int *misfit, char ***ke
         for (int i = 0; i < o->n_files; i++)
             if (misfit[i]) fprintf(stderr, " %s", o->files[i]);
         if (o->skip_invalid) fprintf(stderr, "; left out (--skip-invalid)\n");
+        else if (n == o->n_files) fprintf(stderr, "; nothing trained\n"); /* none would */
         else if (o->command_line)
             fprintf(stderr, "; nothing trained (`%s --skip-invalid` trains the others)\n",
                     o->command_line);
