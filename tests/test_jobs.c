@@ -17,6 +17,7 @@
  * --jobs is checked (an integer >= 1; `run` only). */
 #include <check.h>
 #include <dirent.h>
+#include <limits.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -106,6 +107,19 @@ START_TEST(test_jobs_bf16)
     sqlite3 *s = fixture_open_db("j.db");
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from runs where precision = 'bf16'"), 4);
     sqlite3_close(s);
+    /* `cnnrun runs` and the report say so: a column, and each run's line */
+    ck_assert_int_eq(cnnrun("runs --db j.db"), 0);
+    ck_assert_msg(strstr(out, " prec ") && strstr(out, " bf16 "), "%s", out);
+    ck_assert_int_eq(cnnrun("report --db j.db -o rep"), 0);
+    char page[PATH_MAX];
+    snprintf(page, sizeof page, "%s/rep/index.html", dir);
+    FILE *f = fopen(page, "r");
+    ck_assert_ptr_nonnull(f);
+    static char html[1 << 20];
+    size_t n = fread(html, 1, sizeof html - 1, f);
+    html[n] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(html, "thread &middot; bf16</p>"), "the report names no precision");
 }
 END_TEST
 

@@ -9,6 +9,8 @@
  * `--resume` on 2 ranks then ends with the uninterrupted 2-rank run's
  * numbers, bit for bit; a bad file or a batch the ranks cannot share is
  * refused before training, once; `cnnrun bench` runs under mpirun.
+ * In bf16 (issue 35) 2 ranks end one step where 1 process does, and
+ * measurably elsewhere than in fp32.
  * `--ranks-per-run K` (issue 24): 2 ranks as 2 groups of 1 train two files
  * at once into one database, each run's epochs those of the file trained
  * alone (==), ranks = 1; 4 ranks as 2 groups of 2 train a 2-point sweep,
@@ -153,10 +155,10 @@ static void open_fresh(const char *ini, Experiment *e, Session *s)
     ck_assert_int_eq(session_open(s, e, e->batch_size, 500), 0);
 }
 
-/* The runs of one.ckpt (1 process) and two.ckpt (2 ranks) of ini: the
- * parameters, running statistics and momentum agree within tol. */
-static void assert_same_state(const char *ini, const char *one, const char *two, const char *what,
-                              double tol)
+/* The states of one.ckpt (1 process) and two.ckpt (2 ranks) of ini: the
+ * relative differences d[0..2] of parameters, running statistics and
+ * momentum (see TOLERANCES), printed as `what`; the largest of them. */
+static double state_diff(const char *ini, const char *one, const char *two, const char *what)
 {
     Experiment e1, e2, e3;
     Session a, b, fresh;
@@ -172,15 +174,21 @@ static void assert_same_state(const char *ini, const char *one, const char *two,
                     "%.3g, momentum %.3g (largest element: %.3g, %.3g, %.3g)\n", what, np, dp, ds,
             dm, max_diff(a.model.params, b.model.params, np),
             ns ? max_diff(a.model.state, b.model.state, ns) : 0, max_diff(a.opt.m1, b.opt.m1, nm));
-    ck_assert_msg(dp < tol && ds < tol && dm < tol,
-                  "%s: parameters %g, running statistics %g, momentum %g (tolerance %g)", what, dp,
-                  ds, dm, tol);
     session_close(&fresh);
     session_close(&a);
     session_close(&b);
     experiment_free(&e1);
     experiment_free(&e2);
     experiment_free(&e3);
+    return fmax(dp, fmax(ds, dm));
+}
+
+/* The same, each difference within tol. */
+static void assert_same_state(const char *ini, const char *one, const char *two, const char *what,
+                              double tol)
+{
+    double d = state_diff(ini, one, two, what);
+    ck_assert_msg(d < tol, "%s: largest relative difference %g (tolerance %g)", what, d, tol);
 }
 
 START_TEST(test_same_parameters_after_10_steps)
@@ -193,6 +201,41 @@ START_TEST(test_same_parameters_after_10_steps)
     assert_same_state("dp.ini", "one/r-checkpoints/dp-1-last.ckpt",
                       "two/r-checkpoints/dp-1-last.ckpt", "2 ranks vs 1 process after 10 steps",
                       STATE_RTOL);
+}
+END_TEST
+
+/* bf16 (issue 35) over 2 ranks, one step (50 images): each rank rounds its
+ * products' inputs to bf16 as one process does, so the two differ by the
+ * order of the fp32 sums (the gradient and batch-norm sums over the ranks)
+ * and by the rare input those sums move across a bf16 rounding boundary.
+ * Measured (Xeon, AMX path): 1.5e-6; the same 2 ranks in fp32 differ from
+ * them by 2.7e-2 (bf16's rounding of every input: u = 2^-8 = 3.9e-3 per
+ * input). After 10 steps the boundary crossings compound into 1.3e-2, too
+ * close to the fp32 difference (2.2e-2) to tell the two apart, so one step.
+ * BF16_STATE_RTOL (as STATE_RTOL) sits ~700x above the measured rounding and
+ * ~27x below the fp32 difference; BF16_SEEN: the fp32 run must differ by
+ * more than the unit roundoff, or the ranks did not compute bf16. */
+#define BF16_STATE_RTOL 1e-3
+#define BF16_SEEN 3.9e-3
+
+START_TEST(test_bf16_two_ranks)
+{
+    write_file("dp.ini", NET("1", "50"));
+    ck_assert_int_eq(mpi_cnnrun(0, "run dp.ini --db one/r.db --threads 1 "
+                                   "--set experiment.precision=bf16"), 0);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db two/r.db --threads 1 "
+                                   "--set experiment.precision=bf16"), 0);
+    ck_assert_int_eq(mpi_cnnrun(2, "run dp.ini --db f32/r.db --threads 1"), 0);
+    ck_assert_int_eq(fixture_poll_int("two/r.db", "select count(*) from runs where ranks = 2 and "
+                                                  "precision = 'bf16'"), 1);
+    double d = state_diff("dp.ini", "one/r-checkpoints/dp-1-last.ckpt",
+                          "two/r-checkpoints/dp-1-last.ckpt", "bf16, 2 ranks vs 1 process, 1 step");
+    double f = state_diff("dp.ini", "two/r-checkpoints/dp-1-last.ckpt",
+                          "f32/r-checkpoints/dp-1-last.ckpt", "2 ranks, bf16 vs fp32, 1 step");
+    ck_assert_msg(d < BF16_STATE_RTOL, "bf16, 2 ranks vs 1 process: %g (tolerance %g)", d,
+                  BF16_STATE_RTOL);
+    ck_assert_msg(f > BF16_SEEN, "2 ranks in bf16 and in fp32 ended as close as %g (bf16 ranks "
+                                 "vs 1 process: %g): did the ranks compute bf16?", f, d);
 }
 END_TEST
 
@@ -726,6 +769,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_same_parameters_after_10_steps);
     tcase_add_test(tc, test_buckets_match_one_process);
+    tcase_add_test(tc, test_bf16_two_ranks);
     tcase_add_test(tc, test_same_curve_two_epochs);
     tcase_add_test(tc, test_killed_rank_then_resume);
     tcase_add_test(tc, test_killed_rank0_then_resume);

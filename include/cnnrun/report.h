@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     int64_t id;
     char *experiment, *status, *started_at, *error;
+    char *precision; /* runs.precision: "fp32", "bf16" (NULL: before schema version 12, fp32) */
     int epochs_done, epochs_planned, best_epoch, threads;
     double best_test_acc, final_test_acc, train_seconds, images_per_sec, mflops; /* NaN: none */
     int64_t params;

@@ -181,17 +181,23 @@ size_t conv_scratch_floats(const ConvShape *s) {
     return need;
 }
 
+/* The image n and output pixel (oy, ox) of im2col's row m. */
+static void row_position(const ConvShape *s, size_t m, int *n, int *oy, int *ox) {
+    const size_t hw_out = (size_t)s->h_out * s->w_out;
+    const int rem = (int)(m % hw_out);
+    *n = (int)(m / hw_out);
+    *oy = rem / s->w_out;
+    *ox = rem % s->w_out;
+}
+
 /* col[r, (ky,kx,ci)] for output rows m0 .. m0+rows. */
 static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, float *col) {
-    const int hw_out = s->h_out * s->w_out;
     const size_t cin = (size_t)s->c_in;
     const size_t k = conv_k(s);
     PARALLEL_FOR(rows * k)
     for (size_t r = 0; r < rows; r++) {
-        size_t m = m0 + r;
-        int n = (int)(m / hw_out);
-        int rem = (int)(m % hw_out);
-        int oy = rem / s->w_out, ox = rem % s->w_out;
+        int n, oy, ox;
+        row_position(s, m0 + r, &n, &oy, &ox);
         float *dst = col + r * k;
         const float *img = in + (size_t)n * s->h * s->w * cin;
         for (int ky = 0; ky < s->kh; ky++) {
@@ -215,13 +221,11 @@ static void im2col(const ConvShape *s, const float *in, size_t m0, size_t rows, 
 /* im2col's rows m0 .. m0+rows as bf16 bits (to nearest, ties to even). */
 static void im2col_bf16(const ConvShape *s, const float *in, size_t m0, size_t rows,
                         uint16_t *col) {
-    const int hw_out = s->h_out * s->w_out, cin = s->c_in;
+    const int cin = s->c_in;
     const size_t k = conv_k(s);
     for (size_t r = 0; r < rows; r++) {
-        size_t m = m0 + r;
-        int n = (int)(m / hw_out);
-        int rem = (int)(m % hw_out);
-        int oy = rem / s->w_out, ox = rem % s->w_out;
+        int n, oy, ox;
+        row_position(s, m0 + r, &n, &oy, &ox);
         uint16_t *dst = col + r * k;
         const float *img = in + (size_t)n * s->h * s->w * cin;
         for (int ky = 0; ky < s->kh; ky++) {
@@ -251,14 +255,11 @@ static uint16_t *weight_bf16(const ConvShape *s, const float *weight, float *scr
 
 /* din += scatter of dcol rows m0 .. m0+rows (the adjoint of im2col). */
 static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t rows, float *din) {
-    const int hw_out = s->h_out * s->w_out;
     const size_t cin = (size_t)s->c_in;
     const size_t k = conv_k(s);
     for (size_t r = 0; r < rows; r++) {
-        size_t m = m0 + r;
-        int n = (int)(m / hw_out);
-        int rem = (int)(m % hw_out);
-        int oy = rem / s->w_out, ox = rem % s->w_out;
+        int n, oy, ox;
+        row_position(s, m0 + r, &n, &oy, &ox);
         const float *src = dcol + r * k;
         float *img = din + (size_t)n * s->h * s->w * cin;
         for (int ky = 0; ky < s->kh; ky++) {

@@ -186,6 +186,23 @@ static int load_run_params(sqlite3 *db, const char *path, ReportData *d)
     return 0;
 }
 
+/* Each run's precision (runs.precision, schema version 12: "fp32" or
+ * "bf16"); older databases trained fp32 only and leave it NULL. */
+static int load_precision(sqlite3 *db, const char *path, ReportData *d)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT precision FROM runs WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(path, db, "cannot read runs.precision");
+    for (int i = 0; i < d->n_runs; i++) {
+        sqlite3_bind_int64(st, 1, d->runs[i].id);
+        if (sqlite3_step(st) == SQLITE_ROW) d->runs[i].precision = col_text(st, 0);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* A `running` row of this machine whose process is gone (its lock file,
  * next to the database, names a pid no process has: it was killed without
  * marking the row) is shown as `dead`, with a line saying so; the row
@@ -377,6 +394,7 @@ static int load(const char *path, const char *spec, const char *study, int how,
     }
     sqlite3_finalize(st);
     mark_dead_runs(db, path, out);
+    if (out->schema_version >= 12 && load_precision(db, path, out) != 0) goto done;
     if (out->schema_version >= 6 && load_run_params(db, path, out) != 0) goto done;
     sqlite3_int64 recorded = out->n_runs;
     char count_sql[128];
@@ -464,6 +482,7 @@ static void free_runs(ReportRun *runs, int n)
         free(r->started_at);
         free(r->error);
         free(r->stop_reason);
+        free(r->precision);
         free(r->epochs);
         free(r->lrf_lr);
         free(r->lrf_loss);

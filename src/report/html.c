@@ -315,7 +315,8 @@ static int write_report(const ReportData *d, const char *dir)
         fprintf(f, " &middot; %d of %d epochs &middot; started ", r->epochs_done,
                 r->epochs_planned);
         html_esc(f, r->started_at);
-        fprintf(f, " &middot; %d thread%s</p>\n", r->threads, r->threads == 1 ? "" : "s");
+        fprintf(f, " &middot; %d thread%s &middot; %s</p>\n", r->threads, r->threads == 1 ? "" : "s",
+                r->precision ? r->precision : "fp32");
         if (r->error) {
             fputs("<p class=error>", f);
             html_esc(f, r->error);

@@ -1,5 +1,5 @@
 /* text.c — the comparison table on a terminal (`cnnrun runs`,
- * report_print_table): one line per run, the columns of `run_summary` (with
+ * report_print_table): one line per run, the columns of `run_summary`, its precision (with
  * why a run stopped early and its time to accuracy) and one per swept key
  * (the run_params keys whose value differs between the runs shown), then the error of each
  * run that failed, diverged or was interrupted; and
@@ -26,9 +26,9 @@ void report_print_table(const ReportData *d, FILE *f)
             if (v && (int)strlen(v) > width[k]) width[k] = (int)strlen(v);
         }
     }
-    fprintf(f, "%4s  %-16s %-11s %7s %9s %5s %9s %10s %7s %9s %8s  %-8s %-*s", "run",
+    fprintf(f, "%4s  %-16s %-11s %7s %9s %5s %9s %10s %7s %4s %9s %8s  %-8s %-*s", "run",
             "experiment", "status", "epochs", "best acc", "@ep", "final acc", "time", "img/s",
-            "params", "MFLOPs", "stopped", n_keys ? 12 : 0, "to target");
+            "prec", "params", "MFLOPs", "stopped", n_keys ? 12 : 0, "to target");
     for (int k = 0; k < n_keys; k++) /* the last column unpadded */
         fprintf(f, "  %-*s", k + 1 < n_keys ? width[k] : 0, keys[k]);
     fputc('\n', f);
@@ -38,12 +38,13 @@ void report_print_table(const ReportData *d, FILE *f)
         snprintf(ep, sizeof ep, "%d/%d", r->epochs_done, r->epochs_planned);
         if (r->epochs_done > 0) snprintf(bep, sizeof bep, "%d", r->best_epoch);
         else snprintf(bep, sizeof bep, "-");
-        fprintf(f, "%4lld  %-16.16s %-11s %7s %9s %5s %9s %10s %7s %9s %8s  %-8s %-*s",
+        fprintf(f, "%4lld  %-16.16s %-11s %7s %9s %5s %9s %10s %7s %4s %9s %8s  %-8s %-*s",
                 (long long)r->id, r->experiment, r->status, ep,
                 fmt_pct(best, sizeof best, r->best_test_acc), bep,
                 fmt_pct(fin, sizeof fin, r->final_test_acc),
                 fmt_duration(tm, sizeof tm, r->train_seconds),
-                fmt_num(ips, sizeof ips, r->images_per_sec, 0), fmt_params(par, sizeof par, r->params),
+                fmt_num(ips, sizeof ips, r->images_per_sec, 0),
+                r->precision ? r->precision : "fp32", fmt_params(par, sizeof par, r->params),
                 fmt_num(mf, sizeof mf, r->mflops, 1), r->stop_reason ? r->stop_reason : "-",
                 n_keys ? 12 : 0,
                 fmt_to_target(tt, sizeof tt, r->seconds_to_target, r->epochs_to_target));
