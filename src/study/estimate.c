@@ -5,9 +5,10 @@
  * less the subset and the validation hold-out; nothing is loaded) over its
  * rate in images per second:
  *
- * - measured: the mean images_per_sec of the epochs of the finished runs in
- *   the database of the same network (its parameters and forward FLOPs),
- *   batch size and threads;
+ * - measured: the mean of images / seconds (the epoch's wall time, its
+ *   testing included) of the epochs of the finished runs in the database of
+ *   the same network (its parameters and forward FLOPs), batch size and
+ *   threads;
  * - else projected from the database: the FLOPs a second the finished runs
  *   at these threads trained at (images_per_sec x flops_per_image), over
  *   this network's FLOPs;
@@ -15,6 +16,10 @@
  *   product, timed a few times: well under a second; no thread team is
  *   started, so a --jobs parent forks as before) times the threads, at half
  *   that peak, over three times the forward FLOPs (forward and backward).
+ * The projections add each epoch's testing (the test split and the
+ * validation hold-out, forward only: a third of a training image each);
+ * with 5,000 training images and 10,000 test images that is 40 % of the
+ * epoch, which an estimate from training alone left out.
  *
  * The line says which. --jobs N runs N at once, each with its share of the
  * cores; --ranks-per-run shares the runs among the groups. */
@@ -41,11 +46,11 @@ static long records(const char *dir, const char *name, long rec)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode) ? (long)st.st_size / rec : 0;
 }
 
-/* The pictures of a folder data set's train/: the files in its class folders. */
-static long folder_pictures(const char *dir)
+/* The pictures of a folder data set's split (train/, test/): the files in its class folders. */
+static long folder_pictures(const char *dir, const char *split)
 {
     char p[CN_PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/train", dir);
+    snprintf(p, sizeof p, "%s/%s", dir, split);
     DIR *d = opendir(p);
     if (!d) return 0;
     long n = 0;
@@ -72,7 +77,7 @@ static long train_images(const char *data_opt, const Experiment *e)
     if (!strcmp(e->dataset, "cifar100")) {
         n = records(dir, "train.bin", 3074);
     } else if (!strcmp(e->dataset, "folder")) {
-        n = folder_pictures(dir);
+        n = folder_pictures(dir, "train");
     } else {
         for (int i = 1; i <= 5; i++) {
             char name[32];
@@ -85,13 +90,38 @@ static long train_images(const char *data_opt, const Experiment *e)
     return n > 0 ? n : 0;
 }
 
+/* The images e tests on after each epoch: its test split (or a folder's
+ * test/ pictures; none without) and its validation hold-out. */
+static long test_images(const char *data_opt, const Experiment *e)
+{
+    const char *origin;
+    const char *dir = cifar_resolve_dir(data_opt, e->dir, &origin);
+    if (!dir) return 0;
+    long n = 0;
+    if (!strcmp(e->dataset, "cifar100")) {
+        n = records(dir, "test.bin", 3074);
+    } else if (strcmp(e->dataset, "folder")) {
+        n = records(dir, "test_batch.bin", 3073);
+    } else {
+        char p[CN_PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/test", dir);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) n = folder_pictures(dir, "test");
+    }
+    if (e->test_subset > 0 && e->test_subset < n) n = e->test_subset;
+    return n + (e->validation > 0 ? e->validation : 0);
+}
+
 /* The measured rate of e's network (params, flops) at batch and threads:
- * the mean of its finished runs' epochs; 0 when none. */
+ * the mean over its finished runs' epochs of the images trained a second of
+ * the epoch's wall time, its testing included (images_per_sec, training
+ * alone, where an old row has no images); 0 when none. */
 static double measured_rate(sqlite3 *db, size_t params, double flops, int batch, int threads)
 {
     sqlite3_stmt *st;
     const char *sql =
-        "SELECT avg(e.images_per_sec) FROM runs r JOIN epochs e "
+        "SELECT avg(CASE WHEN e.images > 0 AND e.seconds > 0 THEN e.images / e.seconds "
+        "ELSE e.images_per_sec END) FROM runs r JOIN epochs e "
         "ON e.run_id = r.id WHERE r.status = 'finished' AND r.params = ?1 "
         "AND abs(r.flops_per_image - ?2) <= 1e-9 * ?2 AND r.threads = ?3 "
         "AND instr(r.config, char(10) || 'batch_size = ' || ?4 || char(10)) > 0 "
@@ -174,18 +204,22 @@ void study_estimate(const StudyOptions *o, Grid *grids, long total, int threads,
                 double end = rl.end;
                 if (o->until_epoch > 0 && o->until_epoch < end) end = o->until_epoch;
                 double flops = model_flops_per_image(&m), rate;
+                double images = (double)n; /* an epoch's, in training images */
                 if ((rate = measured_rate(db, m.n_params, flops, e.batch_size, threads)) > 0) {
-                    measured++;
-                } else if ((rate = db_flops_rate(db, threads, &db_runs) / flops) > 0) {
-                    from_db++;
+                    measured++; /* testing is in the measured rate */
                 } else {
-                    if (sgemm == 0) sgemm = thread_sgemm_rate();
-                    rate = sgemm * threads * 0.5 / (3 * flops);
-                    from_machine++;
+                    images += test_images(o->data, &e) / 3.0;
+                    if ((rate = db_flops_rate(db, threads, &db_runs) / flops) > 0) {
+                        from_db++;
+                    } else {
+                        if (sgemm == 0) sgemm = thread_sgemm_rate();
+                        rate = sgemm * threads * 0.5 / (3 * flops);
+                        from_machine++;
+                    }
                 }
                 runs++;
                 epochs += end == (long)end ? (long)end : (long)end + 1;
-                if (rate > 0) seconds += end * (double)n / rate;
+                if (rate > 0) seconds += end * images / rate;
             }
             model_free(&m);
             experiment_free(&e);
@@ -201,7 +235,7 @@ void study_estimate(const StudyOptions *o, Grid *grids, long total, int threads,
         if (!count) continue;
         if (kind == 0)
             snprintf(part, sizeof part, "measured on earlier runs of the same network, batch "
-                     "and threads");
+                     "and threads, testing included");
         else if (kind == 1)
             snprintf(part, sizeof part, "projected from the FLOPs a second of %d earlier run%s "
                      "at %d thread%s", db_runs, db_runs == 1 ? "" : "s", threads,
