@@ -43,6 +43,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 #include "jobs.h"
 #include "run_point.h"
@@ -326,7 +327,7 @@ static void print_end(Jobs *j, const Worker *w, int rc, const char *why)
 {
     char t[32], eta[64] = "";
     double left = study_eta(j);
-    if (j->ended < j->total && left >= 0 && !study_stop_requested)
+    if (j->ended < j->total && left >= 0.0005 && !study_stop_requested) /* no "ETA 0ms" */
         snprintf(eta, sizeof eta, "; study ETA %s", jobs_fmt_time(t, sizeof t, left));
     char head[256];
     snprintf(head, sizeof head, "cnnrun: [%ld/%ld] %s", j->ended, j->total, w->name);
@@ -506,6 +507,7 @@ int jobs_run(StudyOptions *o, Grid *grids, long total)
     if (threads < 1) threads = 1;
     fprintf(stderr, "cnnrun: %ld runs, %d at a time (--jobs %d), %d thread%s each; results in "
                     "%s\n", total, j.n, o->jobs, threads, threads == 1 ? "" : "s", o->db);
+    blas_warn(); /* here once, not once a worker (they inherit that it was said) */
     study_catch_stop_signals();
     int passed_on = 0;
     for (;;) {

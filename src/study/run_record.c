@@ -196,9 +196,10 @@ static void announce(const Record *r, int n_test)
 {
     const Experiment *e = r->e;
     const Session *s = r->s;
-    fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d steps/epoch  %d "
-                    "threads\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
-            s->steps_per_epoch, r->opt->threads);
+    fprintf(stderr, "%s: %s  %d train / %d test images from %s  batch %d  %d step%s/epoch  %d "
+                    "thread%s\n", e->path, e->name, s->n_train, n_test, r->opt->data_dir, s->batch,
+            s->steps_per_epoch, s->steps_per_epoch == 1 ? "" : "s", r->opt->threads,
+            r->opt->threads == 1 ? "" : "s");
     fprintf(stderr, "%s: OpenBLAS core %s (%s kernels) on a CPU with %s\n", e->path,
             blas_core_name(), isa_level_name(blas_core_level(blas_core_name())),
             isa_level_name(cpu_isa_level()));
