@@ -140,6 +140,29 @@ START_TEST(test_prune_within_study)
 }
 END_TEST
 
+/* A one-key sweep's plot shows the pruned runs too, each a point at its best
+ * before it stopped (before: a group of pruned runs has no mean, and 4 of a
+ * 6-point sweep were missing from the plot). */
+START_TEST(test_report_sweep_shows_pruned)
+{
+    write_file("st.ini", ST_INI("schedule.lr = 0.1, 0.05, 1e-9\nprune = median\n"
+                                "prune_min_runs = 2\n"));
+    ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1") == 0, "%s", out);
+    ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE id = 3 AND stop_reason = 'pruned'"), 1);
+    ck_assert_msg(cnnrun("report --db r.db -o rep") == 0, "%s", out);
+    char p[256];
+    snprintf(p, sizeof p, "%s/rep/sweep-1.svg", dir);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    static char svg[1 << 18];
+    svg[fread(svg, 1, sizeof svg - 1, f)] = 0;
+    fclose(f);
+    ck_assert_msg(strstr(svg, "pruned run (its best before it stopped)"), "%s", svg);
+    ck_assert_msg(strstr(svg, "schedule.lr=1e-09\nrun 3, pruned after epoch 1: best test "
+                              "accuracy "), "%s", svg);
+}
+END_TEST
+
 /* The end of a study of several runs names its best point with its values
  * and the points best first; the objective is said (test here, validation
  * with [data] validation). `runs` has a column per swept key; `--jobs`
@@ -340,6 +363,7 @@ int main(void)
     tcase_add_test(tc, test_prune_within_study);
     tcase_add_test(tc, test_study_summary);
     tcase_add_test(tc, test_report_newest_study);
+    tcase_add_test(tc, test_report_sweep_shows_pruned);
     tcase_add_test(tc, test_epochs_on_stdout);
     tcase_add_test(tc, test_resume_hint_works);
     tcase_add_test(tc, test_keep_checkpoints);

@@ -163,8 +163,8 @@ static const char *style =
     "h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;margin-top:32px;"
     "border-bottom:1px solid #ddd;padding-bottom:4px}\n"
     ".meta{color:#666;font-size:14px}\n"
-    "table{border-collapse:collapse;font-size:15px;margin:8px 0}\n"
-    "th,td{padding:5px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
+    "table{border-collapse:collapse;font-size:14px;margin:8px 0}\n"
+    "th,td{padding:5px 7px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\n"
     "th{background:#f4f4f4;font-weight:600;white-space:normal}\n"
     "td.l,th.l{text-align:left}\n"
     "tr.best td{font-weight:600;background:#fff7e6}tr.pruned td{color:#777;font-style:italic}\n"
@@ -172,7 +172,7 @@ static const char *style =
     ".status-finished{color:#067d3f}.status-running{color:#0a5fb4}\n"
     ".status-failed,.status-diverged,.status-interrupted,.status-dead{color:#b3261e}\n"
     "figure{margin:8px 0}figure svg{max-width:100%;height:auto;display:block}\n"
-    ".error{color:#b3261e}\n"
+    ".error{color:#b3261e}.wide{overflow-x:auto}\n"
     "details{margin:6px 0 12px}summary{cursor:pointer;color:#444}\n";
 
 static void write_table(FILE *f, const ReportData *d)
@@ -183,17 +183,18 @@ static void write_table(FILE *f, const ReportData *d)
             best = d->runs[i].best_test_acc;
     const char *keys[16]; /* a column per swept key */
     int n_keys = report_swept_keys(d, keys, 16);
-    fputs("<table>\n<tr><th>run</th><th class=l>experiment</th><th class=l>status</th>"
-          "<th>epochs</th><th>best test acc</th><th>at epoch</th><th>final test acc</th>"
-          "<th>train time</th><th>img/s</th><th>params</th><th>MFLOPs/img</th>"
-          "<th class=l>stopped</th><th>to target</th>",
-          f);
+    /* the swept keys right after the experiment: what tells the points apart
+     * stays in sight on a narrow screen */
+    fputs("<table>\n<tr><th>run</th><th class=l>experiment</th>", f);
     for (int k = 0; k < n_keys; k++) {
         fputs("<th class=l>", f);
         html_esc(f, keys[k]);
         fputs("</th>", f);
     }
-    fputs("</tr>\n", f);
+    fputs("<th class=l>status</th><th>epochs</th><th>best test acc</th><th>at epoch</th>"
+          "<th>final test acc</th><th>train time</th><th>img/s</th><th>params</th>"
+          "<th>MFLOPs/img</th><th class=l>stopped</th><th>to target</th></tr>\n",
+          f);
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
         char b1[24], b2[24], b3[24], b4[24], b5[24], b6[24], b7[48];
@@ -205,7 +206,14 @@ static void write_table(FILE *f, const ReportData *d)
                 top ? "best" : "", pruned ? " pruned" : "", failed ? " failed" : "",
                 (long long)r->id, (long long)r->id, top ? " &#9733;" : "");
         html_esc(f, r->experiment);
-        fprintf(f, "</td><td class=\"l status-");
+        fputs("</td>", f);
+        for (int k = 0; k < n_keys; k++) {
+            const char *v = report_run_param(r, keys[k]);
+            fputs("<td class=l>", f);
+            html_esc(f, v ? v : "-");
+            fputs("</td>", f);
+        }
+        fprintf(f, "<td class=\"l status-");
         html_esc(f, r->status);
         fputs("\">", f);
         html_esc(f, r->status);
@@ -219,15 +227,8 @@ static void write_table(FILE *f, const ReportData *d)
                 fmt_num(b4, sizeof b4, r->images_per_sec, 0), fmt_params(b5, sizeof b5, r->params),
                 fmt_num(b6, sizeof b6, r->mflops, 1));
         html_esc(f, r->stop_reason ? r->stop_reason : "-");
-        fprintf(f, "</td><td>%s</td>",
+        fprintf(f, "</td><td>%s</td></tr>\n",
                 fmt_to_target(b7, sizeof b7, r->seconds_to_target, r->epochs_to_target));
-        for (int k = 0; k < n_keys; k++) {
-            const char *v = report_run_param(r, keys[k]);
-            fputs("<td class=l>", f);
-            html_esc(f, v ? v : "-");
-            fputs("</td>", f);
-        }
-        fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
 }
@@ -295,9 +296,11 @@ static int write_report(const ReportData *d, const char *dir)
             fputs("<p class=meta>The points best first: &#9733; the best; a swept key's values in "
                   "its column; pruned runs in grey italics (<code>stopped: pruned</code>), runs "
                   "that failed, diverged or were interrupted shaded red.</p>\n", f);
+        fputs("<div class=wide>", f); /* scrolls inside the page where the screen is narrow */
         write_table(f, d);
+        fputs("</div>\n", f);
     }
-    rc |= html_groups(f, dir, &d->groups);
+    rc |= html_groups(f, dir, &d->groups, d->runs, d->n_runs);
     rc |= html_sweep(f, dir, d);
 
     int any_epochs = 0;

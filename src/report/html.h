@@ -12,7 +12,8 @@
  * the mean with a ± 1 std band, and accuracy against the key of a sweep over
  * one key; nothing when there is no group of two runs and no such sweep.
  * 0, or -1 when a plot could not be written. */
-int html_groups(FILE *f, const char *dir, const ReportGroups *g);
+int html_groups(FILE *f, const char *dir, const ReportGroups *g, const ReportRun *runs,
+                int n_runs);
 
 /* The sweep section (html_sweep.c), for runs swept over two keys or more
  * (the seed aside): accuracy against each numeric key, a panel each, and

@@ -123,9 +123,48 @@ static int plot_curves(FILE *page, const char *dir, const ReportGroups *g, const
     return rc;
 }
 
-/* accuracy against the swept key: final and best test accuracy, mean ± std */
+/* Whether id is in the comma-separated list ids ("7,8"). */
+static int in_ids(const char *ids, int64_t id)
+{
+    for (const char *p = ids; p && *p;) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p) break;
+        if (v == id) return 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* The pruned runs of the m groups idx (at x): a point each at its best test
+ * accuracy before [sweep] prune stopped it, with its hover; how many. A group
+ * whose runs were all pruned has no mean, and the point shows where it stood. */
+static int pruned_points(const ReportGroups *g, const int *idx, const double *x, int m,
+                         const char *key, const ReportRun *runs, int n_runs, double *px,
+                         double *py, char **hover)
+{
+    int n = 0;
+    for (int r = 0; r < n_runs; r++) {
+        const ReportRun *u = &runs[r];
+        if (!u->stop_reason || strcmp(u->stop_reason, "pruned") || !isfinite(u->best_test_acc))
+            continue;
+        for (int i = 0; i < m; i++) {
+            const ReportGroup *gr = &g->groups[idx[i]];
+            if (!in_ids(gr->run_ids, u->id)) continue;
+            px[n] = x[i], py[n] = 100 * u->best_test_acc;
+            hover[n++] = html_fmt("%s=%g\nrun %lld, pruned after epoch %d: best test accuracy "
+                                  "%.2f %%", key, x[i], (long long)u->id, u->epochs_done,
+                                  100 * u->best_test_acc);
+            break;
+        }
+    }
+    return n;
+}
+
+/* accuracy against the swept key: final and best test accuracy, mean ± std,
+ * and each pruned run's best */
 static int plot_sweep(FILE *f, const char *dir, const ReportGroups *g, int k, const char *key,
-                      const int *idx, const double *x, int m)
+                      const int *idx, const double *x, int m, const ReportRun *runs, int n_runs)
 {
     double *v = xmalloc(sizeof(double) * (size_t)m * 6);
     double *fm = v, *flo = v + m, *fhi = v + 2 * m, *bm = v + 3 * m, *blo = v + 4 * m,
@@ -146,25 +185,36 @@ static int plot_sweep(FILE *f, const char *dir, const ReportGroups *g, int k, co
     char xlabel[160], name[64];
     snprintf(xlabel, sizeof xlabel, "%s%s", key, log_x ? " (log scale)" : "");
     /* side by side (dodged), so that best is seen where it equals final */
+    double *px = xmalloc(sizeof(double) * (size_t)(n_runs + 1) * 2), *py = px + n_runs + 1;
+    char **hp = xcalloc((size_t)n_runs + 1, sizeof *hp);
+    int np = pruned_points(g, idx, x, m, key, runs, n_runs, px, py, hp);
     PlotSeries s[] = {{.label = "final test accuracy", .point_hover = (const char *const *)hf,
                        .x = x, .y = fm, .n = m, .color = 0, .lo = flo, .hi = fhi, .bars = 1,
                        .dodge = -5},
                       {.label = "best test accuracy", .point_hover = (const char *const *)hb,
                        .x = x, .y = bm, .n = m, .color = 1, .dashed = 1, .lo = blo, .hi = bhi,
-                       .bars = 1, .dodge = 5}};
+                       .bars = 1, .dodge = 5},
+                      {.label = "pruned run (its best before it stopped)",
+                       .point_hover = (const char *const *)hp, .x = px, .y = py, .n = np,
+                       .color = 7, .markers_only = 1}};
     PlotPanel p = {.title = "accuracy against the swept key (mean, bars: ± 1 std)",
-                   .xlabel = xlabel, .ylabel = "test accuracy (%)", .series = s, .n_series = 2,
-                   .log_x = log_x, .label_x = 1};
+                   .xlabel = xlabel, .ylabel = "test accuracy (%)", .series = s,
+                   .n_series = np > 0 ? 3 : 2, .log_x = log_x, .label_x = 1};
     snprintf(name, sizeof name, "sweep-%d.svg", k);
     fputs("<h3>Sweep of ", f);
     html_esc(f, g->groups[idx[0]].experiment);
     fputs(" over <code>", f);
     html_esc(f, key);
-    fprintf(f, "</code></h3>\n<p class=meta>%d groups; the x axis is %s.</p>\n", m,
-            log_x ? "logarithmic (a rate, or values spanning 10x or more)" : "linear");
+    fprintf(f, "</code></h3>\n<p class=meta>%d groups; the x axis is %s.%s</p>\n", m,
+            log_x ? "logarithmic (a rate, or values spanning 10x or more)" : "linear",
+            np ? " The means are of the finished runs; each pruned run is a point at its best "
+                 "test accuracy before it stopped (at an earlier epoch: not comparable with the "
+                 "finished runs' final accuracy)." : "");
     int rc = html_plot(f, dir, name, 1200, 420, &p, 1);
     report_free_labels(hf, m);
     report_free_labels(hb, m);
+    report_free_labels(hp, np);
+    free(px);
     free(v);
     return rc;
 }
@@ -177,7 +227,8 @@ static int first_of_experiment(const ReportGroups *g, int i)
     return 1;
 }
 
-int html_groups(FILE *f, const char *dir, const ReportGroups *g)
+int html_groups(FILE *f, const char *dir, const ReportGroups *g, const ReportRun *runs,
+                int n_runs)
 {
     int *idx = xmalloc(sizeof(int) * (size_t)(g->n + 1));
     double *x = xmalloc(sizeof(double) * (size_t)(g->n + 1));
@@ -212,7 +263,7 @@ int html_groups(FILE *f, const char *dir, const ReportGroups *g)
             int m = first_of_experiment(g, i)
                         ? report_sweep_over_one_key(g, g->groups[i].experiment, &key, idx, x)
                         : 0;
-            if (m > 0) rc |= plot_sweep(f, dir, g, ++k, key, idx, x, m);
+            if (m > 0) rc |= plot_sweep(f, dir, g, ++k, key, idx, x, m, runs, n_runs);
         }
     }
     free(idx);

@@ -125,8 +125,19 @@ static void draw_legend(FILE *f, const PlotPanel *p, double x, double y, double 
         char b[256];
         fputs("<g class=\"s\">", f);
         svg_title(f, S->hover ? S->hover : S->label);
-        fprintf(f, "<path class=\"ln\" d=\"M%.1f %.1fh%d\"", x, cy, SWATCH_PX - 6);
-        stroke_attrs(f, S);
+        if (S->markers_only) { /* points, no line: a point */
+            int square = S->dashed || *svg_dash(S->color);
+            double mx = x + (SWATCH_PX - 6) / 2.0;
+            if (square)
+                fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" fill=\"%s\"",
+                        mx - 3.5, cy - 3.5, svg_color(S->color));
+            else
+                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"", mx, cy,
+                        svg_color(S->color));
+        } else {
+            fprintf(f, "<path class=\"ln\" d=\"M%.1f %.1fh%d\"", x, cy, SWATCH_PX - 6);
+            stroke_attrs(f, S);
+        }
         fprintf(f, "/><text x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\" fill=\"%s\">", x + SWATCH_PX,
                 cy, SVG_FG);
         svg_esc(f, fit_text(b, sizeof b, S->label, w - SWATCH_PX - 8));
