@@ -60,6 +60,11 @@ int cnnrun_via(const char *launcher, const char *args)
              "cd %s && env -u CNNRUN_DATA %s %s %s >out.log 2>&1; st=$?; cat out.log >>log; "
              "exit $st",
              dir, launcher, getenv("CNNRUN_BIN"), args);
+    return fixture_system(cmd);
+}
+
+int fixture_system(const char *cmd)
+{
     int st = system(cmd);
     char log[128];
     snprintf(log, sizeof log, "%s/out.log", dir);

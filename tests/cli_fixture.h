@@ -21,6 +21,9 @@ int exists(const char *name);
 int cnnrun(const char *args);
 /* The same, the binary started by LAUNCHER (e.g. "mpirun -np 2"; "": none). */
 int cnnrun_via(const char *launcher, const char *args);
+/* Runs the shell command line cmd, which writes its output to dir/out.log;
+ * that output into out. Its exit status, -1 if it did not exit normally. */
+int fixture_system(const char *cmd);
 
 /* dir/name opened read-only for queries, with a 10 s busy timeout (a run may
  * be writing it). */

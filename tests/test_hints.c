@@ -54,14 +54,7 @@ static int run_hint(const char *hint)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "cd %s && PATH=\"%s/bin:$PATH\" env -u CNNRUN_DATA sh hint.sh "
              ">out.log 2>&1", dir, dir);
-    int st = system(cmd);
-    char log[128];
-    snprintf(log, sizeof log, "%s/out.log", dir);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    if (f) fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return fixture_system(cmd);
 }
 
 /* A directory with a file that does not check: the hint re-runs the

@@ -67,17 +67,22 @@ static long folder_pictures(const char *dir, const char *split)
     return n;
 }
 
-/* The images e trains on in an epoch, counted without loading them. */
-static long train_images(const char *data_opt, const Experiment *e)
+/* The images e trains on in an epoch (test = 0: its training split, less the
+ * subset and the validation hold-out), or tests on after each epoch (test =
+ * 1: its test split, or a folder's test/ pictures, none without; plus the
+ * validation hold-out), counted without loading them. */
+static long split_images(const char *data_opt, const Experiment *e, int test)
 {
     const char *origin;
     const char *dir = cifar_resolve_dir(data_opt, e->dir, &origin);
     if (!dir) return 0;
     long n = 0;
     if (!strcmp(e->dataset, "cifar100")) {
-        n = records(dir, "train.bin", 3074);
+        n = records(dir, test ? "test.bin" : "train.bin", 3074);
     } else if (!strcmp(e->dataset, "folder")) {
-        n = folder_pictures(dir, "train");
+        n = folder_pictures(dir, test ? "test" : "train");
+    } else if (test) {
+        n = records(dir, "test_batch.bin", 3073);
     } else {
         for (int i = 1; i <= 5; i++) {
             char name[32];
@@ -85,31 +90,10 @@ static long train_images(const char *data_opt, const Experiment *e)
             n += records(dir, name, 3073);
         }
     }
-    if (e->train_subset > 0 && e->train_subset < n) n = e->train_subset;
-    n -= e->validation;
+    int subset = test ? e->test_subset : e->train_subset;
+    if (subset > 0 && subset < n) n = subset;
+    n += test ? e->validation : -e->validation;
     return n > 0 ? n : 0;
-}
-
-/* The images e tests on after each epoch: its test split (or a folder's
- * test/ pictures; none without) and its validation hold-out. */
-static long test_images(const char *data_opt, const Experiment *e)
-{
-    const char *origin;
-    const char *dir = cifar_resolve_dir(data_opt, e->dir, &origin);
-    if (!dir) return 0;
-    long n = 0;
-    if (!strcmp(e->dataset, "cifar100")) {
-        n = records(dir, "test.bin", 3074);
-    } else if (strcmp(e->dataset, "folder")) {
-        n = records(dir, "test_batch.bin", 3073);
-    } else {
-        char p[CN_PATH_MAX + 64];
-        snprintf(p, sizeof p, "%s/test", dir);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) n = folder_pictures(dir, "test");
-    }
-    if (e->test_subset > 0 && e->test_subset < n) n = e->test_subset;
-    return n + (e->validation > 0 ? e->validation : 0);
 }
 
 /* The measured rate of e's network (params, flops) at batch and threads:
@@ -197,7 +181,7 @@ void study_estimate(const StudyOptions *o, Grid *grids, long total, int threads,
                 experiment_free(&e);
                 continue;
             }
-            long n = train_images(o->data, &e);
+            long n = split_images(o->data, &e, 0);
             int spe = n > 0 ? train_steps_per_epoch(&e, (int)n) : 0;
             if (spe > 0) {
                 RunLength rl = train_run_length(&e, spe);
@@ -208,7 +192,7 @@ void study_estimate(const StudyOptions *o, Grid *grids, long total, int threads,
                 if ((rate = measured_rate(db, m.n_params, flops, e.batch_size, threads)) > 0) {
                     measured++; /* testing is in the measured rate */
                 } else {
-                    images += test_images(o->data, &e) / 3.0;
+                    images += split_images(o->data, &e, 1) / 3.0;
                     if ((rate = db_flops_rate(db, threads, &db_runs) / flops) > 0) {
                         from_db++;
                     } else {
