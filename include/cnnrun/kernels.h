@@ -37,8 +37,8 @@ int engine_get_threads(void);
  * returns 1) when the core leaves the CPU's vectors unused, naming the
  * OPENBLAS_CORETYPE to set (env_coretype: that variable's value, NULL when
  * unset; an AVX2 core set on purpose on an AVX-512 CPU is not warned about);
- * blas_warn prints it on stderr, once a process (a --jobs parent warns before it forks, so
- * its workers stay quiet). cnnrun never sets the variable. */
+ * blas_warn prints it on stderr (the caller says it once: study_setup_threads; a --jobs
+ * parent before it forks, its workers not). cnnrun never sets the variable. */
 typedef enum { ISA_UNKNOWN, ISA_SSE, ISA_AVX, ISA_AVX2, ISA_AVX512 } IsaLevel;
 const char *blas_core_name(void);
 const char *blas_config(void);

@@ -61,8 +61,12 @@ int study_run(StudyOptions *s);
 /* Sets the engine's thread count (engine_set_threads: the OpenMP team's, with
  * OpenBLAS single-threaded inside it; OpenBLAS's own threads when built
  * without OpenMP) to requested, or to the online CPUs when requested is 0,
- * and returns it. Call it before model_build (per-thread scratch). */
+ * and returns it. Call it before model_build (per-thread scratch). It warns
+ * (rank 0) when OpenBLAS runs a generic core on a vector CPU (blas_warn);
+ * study_engine_threads does the same without the warning: a --jobs worker's,
+ * whose parent has warned once for the study. */
 int study_setup_threads(int requested);
+int study_engine_threads(int requested);
 /* SIGINT and SIGTERM set study_stop_requested (run, lr-find: finish the step,
  * save, mark the run interrupted) instead of killing the process; the first
  * SIGINT says so on stderr, and a second one kills the process at once (a

@@ -115,9 +115,6 @@ int blas_core_advice(const char *core, IsaLevel cpu, const char *env_coretype, c
 
 void blas_warn(void)
 {
-    static int warned; /* once a process, and once a --jobs study: workers are forked copies */
-    if (warned) return;
-    warned = 1;
     char msg[640];
     if (blas_core_advice(blas_core_name(), cpu_isa_level(), getenv("OPENBLAS_CORETYPE"), msg,
                          sizeof msg))

@@ -153,7 +153,7 @@ static void worker_main(Jobs *j, int file, long point, int64_t after, int sfd, i
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / j->n;
         if (threads < 1) threads = 1;
     }
-    threads = study_setup_threads(threads);
+    threads = study_engine_threads(threads); /* the parent warned about OpenBLAS's core */
     int rc = CN_EXIT_FAIL;
     ResultsDb *db = results_open(j->o->db);
     if (db) {
@@ -507,7 +507,7 @@ int jobs_run(StudyOptions *o, Grid *grids, long total)
     if (threads < 1) threads = 1;
     fprintf(stderr, "cnnrun: %ld runs, %d at a time (--jobs %d), %d thread%s each; results in "
                     "%s\n", total, j.n, o->jobs, threads, threads == 1 ? "" : "s", o->db);
-    blas_warn(); /* here once, not once a worker (they inherit that it was said) */
+    blas_warn(); /* here once, not once a worker (they call study_engine_threads) */
     study_catch_stop_signals();
     int passed_on = 0;
     for (;;) {

@@ -16,6 +16,13 @@
 
 int study_setup_threads(int requested)
 {
+    int n = study_engine_threads(requested);
+    if (dist_world_rank() == 0) blas_warn(); /* a generic OpenBLAS core on a newer CPU */
+    return n;
+}
+
+int study_engine_threads(int requested)
+{
     int n = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
     /* ranks started together on one machine share its cores (Open MPI says
      * how many there are here) */
@@ -26,7 +33,6 @@ int study_setup_threads(int requested)
         n /= (int)(ranks_here < n ? ranks_here : n);
     if (n < 1) n = 1;
     engine_set_threads(n); /* the engine's threads (OpenMP team or OpenBLAS's) */
-    if (dist_world_rank() == 0) blas_warn(); /* a generic OpenBLAS core on a newer CPU */
     return n;
 }
 
