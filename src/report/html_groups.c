@@ -184,10 +184,10 @@ static int plot_sweep(FILE *f, const char *dir, const ReportGroups *g, int k, co
     int log_x = report_log_axis(key, x, m);
     char xlabel[160], name[64];
     snprintf(xlabel, sizeof xlabel, "%s%s", key, log_x ? " (log scale)" : "");
-    /* side by side (dodged), so that best is seen where it equals final */
     double *px = xmalloc(sizeof(double) * (size_t)(n_runs + 1) * 2), *py = px + n_runs + 1;
     char **hp = xcalloc((size_t)n_runs + 1, sizeof *hp);
     int np = pruned_points(g, idx, x, m, key, runs, n_runs, px, py, hp);
+    /* final and best side by side (dodged), so that best is seen where it equals final */
     PlotSeries s[] = {{.label = "final test accuracy", .point_hover = (const char *const *)hf,
                        .x = x, .y = fm, .n = m, .color = 0, .lo = flo, .hi = fhi, .bars = 1,
                        .dodge = -5},
