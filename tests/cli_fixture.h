@@ -24,6 +24,8 @@ int cnnrun_via(const char *launcher, const char *args);
 /* Runs the shell command line cmd, which writes its output to dir/out.log;
  * that output into out. Its exit status, -1 if it did not exit normally. */
 int fixture_system(const char *cmd);
+/* The whole of dir/name, NUL-terminated (free it); fails the test where it is missing. */
+char *fixture_slurp(const char *name);
 
 /* dir/name opened read-only for queries, with a 10 s busy timeout (a run may
  * be writing it). */

@@ -17,7 +17,6 @@
  * --jobs is checked (an integer >= 1; `run` only). */
 #include <check.h>
 #include <dirent.h>
-#include <limits.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -116,15 +115,9 @@ START_TEST(test_jobs_bf16)
     ck_assert_int_eq(cnnrun("runs --db j.db"), 0);
     ck_assert_msg(strstr(out, " prec ") && strstr(out, " bf16 "), "%s", out);
     ck_assert_int_eq(cnnrun("report --db j.db -o rep"), 0);
-    char page[PATH_MAX];
-    snprintf(page, sizeof page, "%s/rep/index.html", dir);
-    FILE *f = fopen(page, "r");
-    ck_assert_ptr_nonnull(f);
-    static char html[1 << 20];
-    size_t n = fread(html, 1, sizeof html - 1, f);
-    html[n] = '\0';
-    fclose(f);
+    char *html = fixture_slurp("rep/index.html");
     ck_assert_msg(strstr(html, "thread &middot; bf16</p>"), "the report names no precision");
+    free(html);
 }
 END_TEST
 

@@ -120,21 +120,6 @@ static void group_numbers(int g, double *fin, double *best, double *secs)
     }
 }
 
-static char *slurp(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s missing", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = xmalloc((size_t)n + 1);
-    ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 static int count(const char *s, const char *what)
 {
@@ -163,7 +148,7 @@ START_TEST(test_html_group_table)
     ck_assert_int_eq(report_write_html(&d, out_dir), 0);
     report_free(&d);
 
-    char *html = slurp("rep/index.html");
+    char *html = fixture_slurp("rep/index.html");
     /* the header says the table shows 2 of the recorded runs */
     char shown[128];
     snprintf(shown, sizeof shown, "2 runs, the newest of each experiment, of %d recorded",
@@ -197,7 +182,7 @@ START_TEST(test_html_group_table)
     ck_assert_ptr_nonnull(strstr(html, "<th class=l>stopped</th><th>to target</th>"));
 
     /* bands: one per group of two or more runs, per panel */
-    char *acc = slurp("rep/groups-acc.svg"), *loss = slurp("rep/groups-loss.svg");
+    char *acc = fixture_slurp("rep/groups-acc.svg"), *loss = fixture_slurp("rep/groups-loss.svg");
     ck_assert_int_eq(count(acc, "fill-opacity=\"0.22"), 4);
     ck_assert_int_eq(count(loss, "fill-opacity=\"0.22"), 8);
     free(acc);
@@ -235,7 +220,7 @@ START_TEST(test_group_seconds_short)
     ck_assert_int_eq(report_load(db, NULL, &d), 0);
     ck_assert_int_eq(report_write_html(&d, out_dir), 0);
     report_free(&d);
-    char *html = slurp("rep/index.html");
+    char *html = fixture_slurp("rep/index.html");
     ck_assert_msg(strstr(html, "<td>0.2 s</td>") && strstr(html, "<td>0.3 \xc2\xb1 0.1 s</td>") &&
                       !strstr(html, " 0 \xc2\xb1 0 s"), "%s", html);
     free(html);

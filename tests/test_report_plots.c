@@ -64,21 +64,6 @@ static void make_report(const char *db_name, const char *out)
     report_free(&d);
 }
 
-static char *slurp(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s missing", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = xmalloc((size_t)n + 1);
-    ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 static int count(const char *s, const char *what)
 {
@@ -110,7 +95,7 @@ START_TEST(test_legend_names_what_differs)
 {
     make_db("r.db", N_FIX, 0);
     make_report("r.db", "rep");
-    char *ov = slurp("rep/overlay.svg"), *acc = slurp("rep/groups-acc.svg");
+    char *ov = fixture_slurp("rep/overlay.svg"), *acc = fixture_slurp("rep/groups-acc.svg");
     static char t[65536];
     texts(ov, "", t, sizeof t);
     /* run 7 has lr_max 0.05: its entry says that and nothing the runs share */
@@ -131,7 +116,7 @@ START_TEST(test_epoch_ticks_whole)
     make_report("r.db", "rep");
     const char *files[] = {"rep/overlay.svg", "rep/run-1.svg", "rep/groups-acc.svg"};
     for (int i = 0; i < 3; i++) {
-        char *svg = slurp(files[i]);
+        char *svg = fixture_slurp(files[i]);
         static char t[8192];
         texts(svg, "class=\"xtick\"", t, sizeof t);
         /* run-1.svg: three panels, each 1 2 3 */
@@ -146,7 +131,7 @@ START_TEST(test_twelve_styles)
 {
     make_db("r.db", N_FIX, 0);
     make_report("r.db", "rep");
-    char *ov = slurp("rep/overlay.svg");
+    char *ov = fixture_slurp("rep/overlay.svg");
     char styles[2 * N_FIX][64];
     int n = 0;
     /* the lines: class="ln" paths with their stroke and dashes; the first 12
@@ -174,7 +159,7 @@ START_TEST(test_hover_texts)
 {
     make_db("r.db", N_FIX, 0);
     make_report("r.db", "rep");
-    char *ov = slurp("rep/overlay.svg"), *page = slurp("rep/index.html");
+    char *ov = fixture_slurp("rep/overlay.svg"), *page = fixture_slurp("rep/index.html");
     /* each line: its run and values; each point: those, its epoch and accuracy */
     ck_assert_int_eq(count(ov, "<g class=\"s\"><title>run "), 2 * N_FIX); /* lines + legend */
     ck_assert_ptr_nonnull(strstr(ov, "<title>run 7 (quick, finished)\nschedule.lr_max=0.05</title>"));
@@ -188,7 +173,7 @@ START_TEST(test_hover_texts)
     ck_assert_int_eq(count(fig, "</title></circle>") >= 3 * N_FIX, 1);
     ck_assert_ptr_null(strstr(page, "<img"));
     /* the sweep plot's points too */
-    char *sw = slurp("rep/sweep-1.svg");
+    char *sw = fixture_slurp("rep/sweep-1.svg");
     ck_assert_ptr_nonnull(strstr(sw, "<title>schedule.lr_max=0.05\nbest test accuracy 26.00 %"));
     ck_assert_int_eq(count(sw, "class=\"pt\""), 2 * N_FIX);
     free(sw);
@@ -201,8 +186,8 @@ START_TEST(test_two_key_sweep)
 {
     make_db("r.db", N_FIX, 1);
     make_report("r.db", "rep");
-    char *page = slurp("rep/index.html"), *par = slurp("rep/sweep-parallel.svg");
-    char *keys = slurp("rep/sweep-keys.svg");
+    char *page = fixture_slurp("rep/index.html"), *par = fixture_slurp("rep/sweep-parallel.svg");
+    char *keys = fixture_slurp("rep/sweep-keys.svg");
     ck_assert_ptr_nonnull(strstr(page, "<h2 id=sweep>Sweep</h2>"));
     /* small multiples: a panel per key; parallel coordinates: a line per run */
     ck_assert_int_eq(count(keys, "font-weight=\"600\""), 2);

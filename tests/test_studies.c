@@ -150,16 +150,11 @@ START_TEST(test_report_sweep_shows_pruned)
     ck_assert_msg(cnnrun("run st.ini --db r.db --threads 1") == 0, "%s", out);
     ck_assert_int_eq(q("SELECT count(*) FROM runs WHERE id = 3 AND stop_reason = 'pruned'"), 1);
     ck_assert_msg(cnnrun("report --db r.db -o rep") == 0, "%s", out);
-    char p[256];
-    snprintf(p, sizeof p, "%s/rep/sweep-1.svg", dir);
-    FILE *f = fopen(p, "r");
-    ck_assert_ptr_nonnull(f);
-    static char svg[1 << 18];
-    svg[fread(svg, 1, sizeof svg - 1, f)] = 0;
-    fclose(f);
+    char *svg = fixture_slurp("rep/sweep-1.svg");
     ck_assert_msg(strstr(svg, "pruned run (its best before it stopped)"), "%s", svg);
     ck_assert_msg(strstr(svg, "schedule.lr=1e-09\nrun 3, pruned after epoch 1: best test "
                               "accuracy "), "%s", svg);
+    free(svg);
 }
 END_TEST
 
