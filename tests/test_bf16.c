@@ -217,7 +217,7 @@ static const struct {
     double factor;
     const char *name;
 } conv_algos[] = {{CONV_IM2COL, 1, "im2col"}, {CONV_WINOGRAD, 2, "F(2x2)"},
-                  {CONV_WINOGRAD4, 16, "F(4x4)"}};
+                  {CONV_WINOGRAD4, 16, "F(4x4)"}, {CONV_ONEDNN, 1, "oneDNN"}};
 
 START_TEST(test_conv)
 {
@@ -300,6 +300,83 @@ START_TEST(test_linear)
 }
 END_TEST
 
+/* One conv of s with algorithm algo: out = conv + bias, din = 1 + the input
+ * gradient (acc), dw = 1 + the weight gradient, into r[0..2]. */
+static void conv_run(ConvShape s, int algo, const float *x, const float *w, const float *bias,
+                     const float *dy, float **r)
+{
+    s.algo = s.algo_dweight = algo;
+    size_t nx = (size_t)s.n * s.h * s.w * s.c_in, nw = (size_t)s.kh * s.kw * s.c_in * s.c_out;
+    size_t ny = (size_t)s.n * s.h_out * s.w_out * s.c_out;
+    r[0] = alloc_floats(ny), r[1] = alloc_floats(nx), r[2] = alloc_floats(nw);
+    for (size_t i = 0; i < nx; i++) r[1][i] = 1;
+    for (size_t i = 0; i < nw; i++) r[2][i] = 1;
+    float *scratch = alloc_floats(conv_scratch_floats(&s) + 1);
+    conv_forward(&s, x, w, bias, r[0], scratch);
+    conv_backward(&s, x, w, dy, r[1], 1, r[2], NULL, scratch);
+    free(scratch);
+}
+
+/* oneDNN's convolution primitives against im2col's bf16 products (the same
+ * rounded inputs; only the order of the fp32 sums differs: within
+ * 2 gamma_K S), with a bias and the gradients added to, on shapes with
+ * stride 2, a 1x1 and a 2x2 kernel and 3 input channels; and twice the same
+ * call gives the same bits. */
+static int hardware_conv(void)
+{
+    static const int shapes[][8] = {/* n h cin cout k stride pad */ {2, 9, 3, 16, 3, 1, 1},
+                                    {3, 8, 16, 24, 3, 2, 1},
+                                    {2, 8, 32, 48, 1, 2, 0},
+                                    {2, 7, 8, 24, 2, 1, 0},
+                                    {4, 5, 64, 32, 3, 1, 1}};
+    int bad = 0;
+    Rng rg;
+    rng_seed(&rg, 11, 11);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && !bad; i++) {
+        const int *d = shapes[i];
+        ConvShape s = {.n = d[0], .h = d[1], .w = d[1], .c_in = d[2], .c_out = d[3], .kh = d[4],
+                       .kw = d[4], .stride = d[5], .pad = d[6], .precision = PRECISION_BF16};
+        conv_shape_init(&s);
+        size_t nx = (size_t)s.n * s.h * s.w * s.c_in, nw = (size_t)s.kh * s.kw * s.c_in * s.c_out;
+        size_t ny = (size_t)s.n * s.h_out * s.w_out * s.c_out, n[3] = {ny, nx, nw};
+        float *x = randn(nx, &rg, 1), *w = randn(nw, &rg, 0.3f), *dy = randn(ny, &rg, 1);
+        float *bias = randn((size_t)s.c_out, &rg, 1);
+        float *dn[3], *again[3], *im[3];
+        conv_run(s, CONV_ONEDNN, x, w, bias, dy, dn);
+        conv_run(s, CONV_ONEDNN, x, w, bias, dy, again);
+        conv_run(s, CONV_IM2COL, x, w, bias, dy, im);
+        ConvRef ref = conv_ref(&s, x, w, dy); /* S of the unrounded inputs: the rounded
+                                                 ones' within (1 + u)^2 of it */
+        const double *S[3] = {ref.sy, ref.sdx, ref.sdw};
+        const int K[3] = {s.kh * s.kw * s.c_in, s.kh * s.kw * s.c_out, s.n * s.h_out * s.w_out};
+        const char *what[3] = {"forward", "dinput", "dweight"};
+        for (int p = 0; p < 3 && !bad; p++)
+            for (size_t j = 0; j < n[p]; j++) {
+                /* the sums' order, then the bias or the 1 added (rounded once each) */
+                double tol = 2 * gamma_k(K[p]) * (1 + U) * (1 + U) * S[p][j] +
+                             4 * ldexp(fabs(im[p][j]), -24);
+                if (memcmp(&dn[p][j], &again[p][j], sizeof(float))) {
+                    printf("FAIL: oneDNN conv shape %zu %s[%zu]: %g, then %g (not the same bits)\n",
+                           i, what[p], j, dn[p][j], again[p][j]);
+                    bad = 1;
+                    break;
+                }
+                if (fabs((double)dn[p][j] - im[p][j]) > tol) {
+                    printf("FAIL: oneDNN conv shape %zu %s[%zu]: %g vs im2col %g (> %g)\n", i,
+                           what[p], j, dn[p][j], im[p][j], tol);
+                    bad = 1;
+                    break;
+                }
+            }
+        if (!bad) printf("oneDNN conv shape %zu (%d x %dx%d -> %d, %dx%d/%d): as im2col\n", i, s.c_in,
+                         s.h, s.w, s.c_out, s.kh, s.kw, s.stride);
+        conv_ref_free(&ref);
+        for (int p = 0; p < 3; p++) free(dn[p]), free(again[p]), free(im[p]);
+        free(x), free(w), free(dy), free(bias);
+    }
+    return bad;
+}
+
 /* The CPU's path against the emulated one: the same rounded inputs, only the
  * order of the fp32 sums differs. */
 static int hardware(void)
@@ -337,6 +414,7 @@ static int hardware(void)
                 }
             free(a), free(b), free(hw), free(em);
         }
+    bad |= hardware_conv();
     printf("%s\n", bad ? "1 passed, 1 failed" : "1 passed, 0 failed");
     return bad;
 }

@@ -28,6 +28,7 @@
 
 #include "check_run.h"
 #include "cli_fixture.h"
+#include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
 
 /* 20 steps per epoch (train_subset 1000, batch 50), 6 epochs: a worker can
@@ -44,11 +45,12 @@ static const char *ini =
 
 /* The epochs rows of db equal to ref.db's (every column), and the runs with
  * the same id, configuration and parameters. */
-static void same_as_ref(const char *db, int want_epochs)
+/* db's runs are ref_db's, bit for bit. */
+static void same_as(const char *db, const char *ref_db, int want_epochs)
 {
     sqlite3 *s = fixture_open_db(db);
     char sql[512];
-    snprintf(sql, sizeof sql, "attach '%s/ref.db' as ref", dir);
+    snprintf(sql, sizeof sql, "attach '%s/%s' as ref", dir, ref_db);
     ck_assert_int_eq(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from ref.epochs"), want_epochs);
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from epochs"), want_epochs);
@@ -64,6 +66,11 @@ static void same_as_ref(const char *db, int want_epochs)
     ck_assert_int_eq(fixture_q_int(s, "select count(*) from run_params a join ref.run_params b using "
                               "(run_id, key, value)"), 8);
     sqlite3_close(s);
+}
+
+static void same_as_ref(const char *db, int want_epochs)
+{
+    same_as(db, "ref.db", want_epochs);
 }
 
 static void make_ref(void)
@@ -118,6 +125,18 @@ START_TEST(test_jobs_bf16)
     char *html = fixture_slurp("rep/index.html");
     ck_assert_msg(strstr(html, "thread &middot; bf16</p>"), "the report names no precision");
     free(html);
+    /* the same with oneDNN's convolutions wherever they run (a CPU with bf16
+     * instructions; elsewhere im2col, and the same comparison again) */
+    setenv("CNNRUN_CONV", "onednn", 1);
+    ck_assert_int_eq(cnnrun("run jb.ini --db dref.db --threads 1"), 0);
+    ck_assert_int_eq(cnnrun("run jb.ini --db dj.db --threads 1 --jobs 2"), 0);
+    unsetenv("CNNRUN_CONV");
+    same_as("dj.db", "dref.db", 24);
+    sqlite3 *d = fixture_open_db("dj.db");
+    int want = bf16_path() != BF16_EMULATED ? 4 : 0;
+    ck_assert_int_eq(fixture_q_int(d, "select count(distinct run_id) from layers where conv_algo = "
+                                      "'onednn'"), want);
+    sqlite3_close(d);
 }
 END_TEST
 

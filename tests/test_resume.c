@@ -949,9 +949,14 @@ END_TEST
 
 /* precision = bf16 (issue 35): stopped after an epoch and resumed, the run
  * ends on the uninterrupted bf16 curve, bit for bit, and its row says bf16;
- * the bf16 curve is not the fp32 one (the products' inputs were rounded). */
+ * the bf16 curve is not the fp32 one (the products' inputs were rounded).
+ * Twice: with the shape rule's algorithms, and with oneDNN's convolution
+ * primitives wherever they run (CNNRUN_CONV=onednn: on a CPU with bf16
+ * instructions; elsewhere the layers say im2col and the run is the first
+ * pass's again). */
 START_TEST(test_bf16_resume)
 {
+    if (_i == 1) setenv("CNNRUN_CONV", "onednn", 1);
     char text[2048];
     snprintf(text, sizeof text, "%s", TINY_WINO);
     const char *at = "name = tiny\n";
@@ -970,11 +975,18 @@ START_TEST(test_bf16_resume)
     char prec[32];
     query_text("b/r.db", "select precision from runs where id = 1", prec, sizeof prec);
     ck_assert_str_eq(prec, "bf16");
+    char algos[256];
+    query_text("b/r.db", "select group_concat(conv_algo, ';') from layers where run_id = 1", algos,
+               sizeof algos);
+    int dnnl = bf16_path() != BF16_EMULATED;
+    printf("bf16 resume, CNNRUN_CONV=%s: %s\n", _i ? "onednn" : "rule", algos);
+    ck_assert_msg(!strstr(algos, "onednn") == !(_i == 1 && dnnl), "%s", algos);
     write_file("tiny.ini", TINY_WINO);
     Curve fp32 = reference_curve_in("fp32/r.db");
     int differ = 0;
     for (int i = 0; i < EPOCHS; i++) differ |= fp32.v[i][2] != ref.v[i][2];
     ck_assert_msg(differ, "bf16 and fp32 gave the same bits");
+    unsetenv("CNNRUN_CONV");
 }
 END_TEST
 
@@ -1337,7 +1349,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_tuned_resume);
     tcase_add_test(tc, test_same_seed_any_timing);
     tcase_add_test(tc, test_resume_keeps_engine_settings);
-    tcase_add_test(tc, test_bf16_resume);
+    tcase_add_loop_test(tc, test_bf16_resume, 0, 2);
     tcase_add_test(tc, test_same_seed_same_numbers);
     tcase_add_test(tc, test_sigkill_then_resume);
     tcase_add_loop_test(tc, test_sigint_then_resume, 0, 2);

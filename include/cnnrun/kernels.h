@@ -146,12 +146,14 @@ double gemm_peak_gflops_in(int n, int reps, int precision);
  * three products, every shape. CONV_WINOGRAD: Winograd F(2x2,3x3)
  * (src/engine/winograd.c) for the forward pass and the input gradient of
  * 3x3 stride-1 pad-1 layers, the weight gradient by im2col. CONV_WINOGRAD4:
- * Winograd F(4x4,3x3) for all three products of those layers. CONV_AUTO: the
+ * Winograd F(4x4,3x3) for all three products of those layers. CONV_ONEDNN:
+ * oneDNN's convolution primitives (src/engine/conv_dnnl.c) for all three, in
+ * bf16 where oneDNN runs the bf16 path, every shape. CONV_AUTO: the
  * shape rule (conv_algo_rule). An algorithm a shape is not eligible for runs
  * as im2col. The model chooses each conv's algorithm (Node.algo): by
  * measuring, by the rule, or as CNNRUN_CONV forces (EngineSettings;
  * src/model/tune.c). */
-enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2, CONV_WINOGRAD4 = 3 };
+enum { CONV_AUTO = 0, CONV_IM2COL = 1, CONV_WINOGRAD = 2, CONV_WINOGRAD4 = 3, CONV_ONEDNN = 4 };
 
 typedef struct {
     int n, h, w, c_in;       /* input (N,H,W,C_in) */
@@ -256,8 +258,9 @@ void engine_settings_text(const EngineSettings *s, char *buf, size_t size);
 int engine_settings_parse(const char *text, EngineSettings *s);
 
 /* The version of the engine's kernels: a measured choice (the wisdom file)
- * is kept per version. Raise it when a kernel's speed or numbers change. */
-#define CNNRUN_ENGINE_VERSION 1
+ * is kept per version. Raise it when a kernel's speed or numbers change, or
+ * an algorithm joins (2: oneDNN's convolutions in bf16). */
+#define CNNRUN_ENGINE_VERSION 2
 
 /* floats of scratch space conv_forward/conv_backward need. */
 size_t conv_scratch_floats(const ConvShape *s);

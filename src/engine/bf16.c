@@ -15,11 +15,7 @@
  *    the order of the sums, and slower than fp32 (a warning says so once per
  *    run: bf16_path_warning).
  *
- * oneDNN is loaded when a bf16 product first asks for it (dlopen of
- * libdnnl.so.2; its header is all the build needs), not when cnnrun starts:
- * its 40 MB are mapped only by the runs that use them (an fp32 run under a
- * tight ulimit -v starts as before), and a machine without the library
- * takes the emulated path.
+ * oneDNN is loaded when a bf16 product first asks for it (dnnl_lib.c).
  *
  * Work space: each thread converts its operands into its own buffers, kept
  * and grown between calls (thread-local: they hold no values from one call
@@ -30,10 +26,7 @@
 #include <string.h>
 #include <cblas.h>
 #ifdef CNNRUN_DNNL
-#include <dlfcn.h>
-#include <dnnl.h>
 #include <immintrin.h>
-#include <pthread.h>
 #endif
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,6 +36,7 @@ static int omp_in_parallel(void) { return 0; }
 
 #include "cnnrun/kernels.h"
 #include "cnnrun/util.h"
+#include "dnnl_lib.h"
 
 float bf16_round(float x)
 {
@@ -65,77 +59,15 @@ float bf16_round(float x)
  * 10, oneDNN 0.6 GFLOP/s). */
 #define BF16_DNNL_MIN_WORK (1 << 20)
 
-/* ---- the CPU, and oneDNN loaded on first use ------------------------------- */
-
-static int cpu_has_bf16(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
-}
-
-
-#ifdef CNNRUN_DNNL
-static int cpu_has_amx_bf16(void)
-{
-    /* CPUID.(EAX=7,ECX=0):EDX bit 22 (AMX-BF16); the kernel must also let the
-     * process use the tiles (arch_prctl ARCH_REQ_XCOMP_PERM), which oneDNN
-     * asks for itself */
-    unsigned a = 7, b = 0, c = 0, d = 0;
-    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-    return (d >> 22) & 1u;
-}
-
-#define DNNL_FUNCTIONS(X)                                                                          \
-    X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_memory_desc_init_by_strides)              \
-    X(dnnl_matmul_desc_init) X(dnnl_primitive_attr_create) X(dnnl_post_ops_create)               \
-    X(dnnl_post_ops_append_sum) X(dnnl_primitive_attr_set_post_ops) X(dnnl_primitive_desc_create) \
-    X(dnnl_primitive_create) X(dnnl_memory_create) X(dnnl_primitive_execute) X(dnnl_stream_wait) \
-    X(dnnl_memory_destroy) X(dnnl_primitive_destroy) X(dnnl_primitive_desc_destroy)              \
-    X(dnnl_post_ops_destroy) X(dnnl_primitive_attr_destroy) X(dnnl_memory_set_data_handle)
-static struct {
-#define FIELD(f) __typeof__(&f) f;
-    DNNL_FUNCTIONS(FIELD)
-#undef FIELD
-} dn;
-/* The path, decided once (dn_once): the CPU's instructions asked with cpuid
- * (which a virtual machine traps: not once per product) and the library
- * loaded only where they are there. */
-static Bf16Path dn_path = BF16_EMULATED;
-static int dn_vcvt; /* the CPU converts with vcvtne2ps2bf16 (AVX512-BF16) */
-static pthread_once_t dn_once = PTHREAD_ONCE_INIT;
-
-static void dn_load(void)
-{
-    int amx = cpu_has_amx_bf16();
-    dn_vcvt = cpu_has_bf16();
-    if (!amx && !dn_vcvt) return;
-    void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return;
-    int ok = 1;
-#define LOAD(f) ok &= (*(void **)&dn.f = dlsym(lib, #f)) != NULL;
-    DNNL_FUNCTIONS(LOAD)
-#undef LOAD
-    if (ok) dn_path = amx ? BF16_ONEDNN_AMX : BF16_ONEDNN_AVX512;
-}
-#endif
-
 /* ---- which path ------------------------------------------------------------ */
 
-Bf16Path bf16_path(void)
-{
-#ifdef CNNRUN_DNNL
-    pthread_once(&dn_once, dn_load);
-    return dn_path;
-#else
-    return BF16_EMULATED;
-#endif
-}
+Bf16Path bf16_path(void) { return dnnl_lib_path(); }
 
 const char *bf16_path_name(Bf16Path p)
 {
     switch (p) {
-    case BF16_ONEDNN_AMX: return "oneDNN matmul, AMX-BF16 tiles";
-    case BF16_ONEDNN_AVX512: return "oneDNN matmul, AVX512-BF16 (vdpbf16ps)";
+    case BF16_ONEDNN_AMX: return "oneDNN (matmul, convolutions), AMX-BF16 tiles";
+    case BF16_ONEDNN_AVX512: return "oneDNN (matmul, convolutions), AVX512-BF16 (vdpbf16ps)";
     case BF16_EMULATED: break;
     }
     return "emulated (inputs rounded to bf16, fp32 sgemm)";
@@ -224,7 +156,7 @@ pack_bf16_hw(const float *x, int rows, int cols, int ld, uint16_t *out)
 void bf16_pack(const float *x, int rows, int cols, int ld, uint16_t *out)
 {
 #ifdef CNNRUN_DNNL
-    if (bf16_path() != BF16_EMULATED && dn_vcvt) {
+    if (dnnl_lib_vcvt()) {
         pack_bf16_hw(x, rows, cols, ld, out);
         return;
     }

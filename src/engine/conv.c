@@ -7,14 +7,16 @@
  * Threads take whole images, each with its own partial dW added in thread
  * order, or (dwsplit.c: from 4 threads, or CNNRUN_DWSPLIT) dW splits by its
  * rows over chunks of col the threads build together (im2col_dweight_rows).
- * Which algorithm runs (im2col here, or Winograd F(2x2)/F(4x4) in
- * winograd.c) is decided per product from ConvShape.algo / .algo_dweight
+ * Which algorithm runs (im2col here, Winograd F(2x2)/F(4x4) in winograd.c,
+ * oneDNN's primitives in conv_dnnl.c, im2col where oneDNN refuses a shape)
+ * is decided per product from ConvShape.algo / .algo_dweight
  * (conv_algo_resolve, conv_algo_used_dweight). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "conv_dnnl.h"
 #include "dwsplit.h"
 #include "parallel.h"
 #include "winograd.h"
@@ -153,7 +155,25 @@ static size_t pointwise_work_floats(const ConvShape *s) {
     return most > c ? most : c;
 }
 
+/* 1 where oneDNN's primitives run the forward pass and input gradient, or
+ * the weight gradient, of s. */
+static int dnnl_fwd(const ConvShape *s) { return conv_algo_resolve(s) == CONV_ONEDNN; }
+static int dnnl_dw(const ConvShape *s) { return conv_algo_used_dweight(s) == CONV_ONEDNN; }
+
+static size_t conv_scratch_others(const ConvShape *s);
+
+/* oneDNN's needs, and what the other algorithms need to stand in where it
+ * refuses the shape. */
 size_t conv_scratch_floats(const ConvShape *s) {
+    size_t need = conv_scratch_others(s);
+    if (dnnl_fwd(s) || dnnl_dw(s)) {
+        size_t d = conv_dnnl_scratch_floats(s);
+        if (d > need) need = d;
+    }
+    return need;
+}
+
+static size_t conv_scratch_others(const ConvShape *s) {
     size_t bias = (size_t)conv_threads(s) * s->c_out; /* bias_grad's partial sums */
     if (conv_is_pointwise(s)) {
         size_t w = pointwise_work_floats(s);
@@ -281,6 +301,7 @@ static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t 
 void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
                   float *out, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
+    if (dnnl_fwd(s) && conv_dnnl_forward(s, in, weight, bias, out, scratch) == 0) return;
     const int tile = wino_tile(conv_algo_resolve(s));
     if (tile) {
         winograd_forward(s, tile, in, weight, bias, out, scratch);
@@ -452,10 +473,18 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
                    float *din, int acc, float *dweight, float *dbias, float *scratch) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (dbias) bias_grad(s, dout, dbias, scratch); /* before scratch holds anything else */
+    const int dn_din = din && dnnl_fwd(s), dn_dw = dweight && dnnl_dw(s);
+    if ((dn_din || dn_dw) && conv_dnnl_backward(s, in, weight, dout, dn_din ? din : NULL, acc,
+                                                dn_dw ? dweight : NULL, scratch) == 0) {
+        if (dn_din) din = NULL; /* done */
+        if (dn_dw) dweight = NULL;
+        if (!din && !dweight) return;
+    }
     if (conv_is_pointwise(s)) {
         Workspace ws = pointwise_ws(s, scratch);
-        gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
-             (int)cout, &ws);
+        if (dweight)
+            gemm(1, 0, (int)k, (int)cout, (int)m, in, (int)k, dout, (int)cout, 1.0f, dweight,
+                 (int)cout, &ws);
         if (din)
             gemm(0, 1, (int)m, (int)k, (int)cout, dout, (int)cout, weight, (int)cout,
                  acc ? 1.0f : 0.0f, din, (int)k, &ws);
@@ -463,7 +492,7 @@ void conv_backward(const ConvShape *s, const float *in, const float *weight, con
     }
     const int tile = wino_tile(conv_algo_resolve(s)), dw_tile = wino_tile(conv_algo_used_dweight(s));
     int T, dw_rows = !dw_tile && dweight && im2col_dw_by_rows(s, &T);
-    if (dw_tile) winograd_backward_weight(s, dw_tile, in, dout, dweight, scratch);
+    if (dw_tile && dweight) winograd_backward_weight(s, dw_tile, in, dout, dweight, scratch);
     if (dw_rows) im2col_dweight_rows(s, in, dout, dweight, scratch, T);
     if ((!dw_tile && !dw_rows) || (din && !tile)) /* the rest per thread, by images */
         im2col_backward(s, in, weight, dout, tile ? NULL : din, acc,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "conv_dnnl.h"
 #include "winograd.h"
 
 /* The shape rule takes F(4x4) wherever it computes the shape: it is what
@@ -42,6 +43,8 @@ static const struct {
      * F(2x2)'s */
     {CONV_WINOGRAD, "winograd", winograd_eligible, never, CONV_IM2COL},
     {CONV_WINOGRAD4, "winograd4", winograd_eligible, every_shape, CONV_WINOGRAD4},
+    /* bf16 on oneDNN's path only; the tuner decides where it is faster */
+    {CONV_ONEDNN, "onednn", conv_dnnl_eligible, never, CONV_ONEDNN},
 };
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 

@@ -1,0 +1,19 @@
+/* conv_dnnl.h — the convolution as oneDNN's primitives (conv_dnnl.c). */
+#ifndef CNNRUN_CONV_DNNL_H
+#define CNNRUN_CONV_DNNL_H
+
+#include "cnnrun/kernels.h"
+
+/* 1 where s is bf16 and oneDNN runs this CPU's bf16 path. */
+int conv_dnnl_eligible(const ConvShape *s);
+/* Floats of scratch the two calls below need. */
+size_t conv_dnnl_scratch_floats(const ConvShape *s);
+/* conv_forward / conv_backward's contract (dweight +=, din written or added
+ * with acc; the bias gradient is the caller's). -1, having touched nothing,
+ * where oneDNN refuses the shape: the caller computes it another way. */
+int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
+                      float *out, float *scratch);
+int conv_dnnl_backward(const ConvShape *s, const float *in, const float *weight,
+                       const float *dout, float *din, int acc, float *dweight, float *scratch);
+
+#endif
