@@ -11,7 +11,8 @@
  * Model: networks built with fusion (the default) and with CNNRUN_FUSE=0 —
  * conv sections with batchnorm + activation, separate batchnorm and
  * activation sections, the flagship's conv -> maxpool -> batchnorm -> gelu
- * chain, a residual block (a batch norm read by an add is left alone) and
+ * chain, a residual block (a batch norm read by an add is left alone; the
+ * add applies the ReLU after it) and
  * experiments/flagship.ini itself — trained for two SGD steps, then
  * evaluated; the plan must really fuse (absorbed activations and max pools
  * giving statistics counted).
@@ -262,7 +263,7 @@ static const struct {
      HEAD, 0, 1},
     /* the stem's and the block's first ReLU fuse; its second batch norm feeds the add */
     {"residual", "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
-     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 2, 0},
+     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 3, 0},
     /* a batch norm read by two layers is left alone */
     {"batch norm read twice", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn]\n"
      "type = batchnorm\n[layer.a]\ntype = gelu\n[layer.b]\ntype = relu\ninput = bn\n"

@@ -384,6 +384,12 @@ void dropout_backward(size_t n, const float *mask, const float *dout, float *din
 void add_forward(size_t n, int k, const float *const *ins, float *out);
 /* each dins[i] (+)= dout; entries may be NULL. acc[i] per input. */
 void add_backward(size_t n, int k, const float *dout, float *const *dins, const int *acc);
+/* The same with the ReLU that alone reads the sum (plan_fusion): out =
+ * relu(sum); backward turns dout (the ReLU output's gradient) into the sum's
+ * in place, then as add_backward. Bit-identical to add then relu. */
+void add_relu_forward(size_t n, int k, const float *const *ins, float *out);
+void add_relu_backward(size_t n, int k, const float *out, float *dout, float *const *dins,
+                       const int *acc);
 /* Concatenate along channels: m rows, input i has cs[i] channels. */
 void concat_forward(size_t m, int k, const int *cs, const float *const *ins, float *out);
 void concat_backward(size_t m, int k, const int *cs, const float *dout, float *const *dins,

@@ -262,11 +262,22 @@ static int set(dnnl_memory_t m, const void *p)
     return dn.dnnl_memory_set_data_handle(m, (void *)p) == dnnl_success ? 0 : -1;
 }
 
-/* x (rows x cols) as bf16 bits, on the engine's threads. */
+/* x (rows x cols, dense) as bf16 bits, on the engine's threads: one
+ * contiguous range each, converted as one row (a call per row of 64 values
+ * cost more than the conversion). */
 static void pack_rows(const float *x, size_t rows, int cols, uint16_t *out)
 {
-    PARALLEL_FOR(rows * cols)
-    for (size_t r = 0; r < rows; r++) bf16_pack(x + r * cols, 1, cols, cols, out + r * cols);
+    const size_t n = rows * (size_t)cols;
+    const int T = n > PARALLEL_MIN ? parallel_max_threads() : 1;
+    PARALLEL_THREADS(T)
+    {
+        const size_t t = (size_t)parallel_thread_num(), nt = (size_t)parallel_num_threads();
+        for (size_t b = n * t / nt, e = n * (t + 1) / nt; b < e;) {
+            const size_t len = e - b < (1u << 30) ? e - b : (1u << 30);
+            bf16_pack(x + b, 1, (int)len, (int)len, out + b);
+            b += len;
+        }
+    }
 }
 
 /* oneDNN's team is OpenMP's: the call runs on the conv's threads. */

@@ -1,18 +1,42 @@
-/* join.c — layers that combine or mask tensors: add (residual sum), concat
- * along channels, dropout with a precomputed mask. */
+/* join.c — layers that combine or mask tensors: add (residual sum, with the
+ * ReLU that reads it fused in), concat along channels, dropout with a
+ * precomputed mask. */
 #include <string.h>
 
+#include "act_inline.h"
 #include "cnnrun/kernels.h"
 #include "parallel.h"
 
+/* out = ((ins[0] + ins[1]) + ...), ReLU'd when relu: one parallel pass (the
+ * sums in input order, as a pass per input added them). */
+static void add_pass(size_t n, int k, const float *const *ins, int relu, float *out)
+{
+    if (k == 2) {
+        const float *a = ins[0], *b = ins[1];
+        if (relu)
+            PARALLEL_FOR_SIMD(n)
+            for (size_t i = 0; i < n; i++) out[i] = relu_value(a[i] + b[i]);
+        else
+            PARALLEL_FOR_SIMD(n)
+            for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+        return;
+    }
+    PARALLEL_FOR(n)
+    for (size_t i = 0; i < n; i++) {
+        float sum = ins[0][i];
+        for (int j = 1; j < k; j++) sum += ins[j][i];
+        out[i] = relu ? relu_value(sum) : sum;
+    }
+}
+
 void add_forward(size_t n, int k, const float *const *ins, float *out)
 {
-    memcpy(out, ins[0], sizeof(float) * n);
-    for (int j = 1; j < k; j++) {
-        const float *x = ins[j];
-        PARALLEL_FOR(n)
-        for (size_t i = 0; i < n; i++) out[i] += x[i];
-    }
+    add_pass(n, k, ins, 0, out);
+}
+
+void add_relu_forward(size_t n, int k, const float *const *ins, float *out)
+{
+    add_pass(n, k, ins, 1, out);
 }
 
 void add_backward(size_t n, int k, const float *dout, float *const *dins, const int *acc)
@@ -21,11 +45,20 @@ void add_backward(size_t n, int k, const float *dout, float *const *dins, const 
         float *d = dins[j];
         if (!d) continue;
         if (acc[j])
-            PARALLEL_FOR(n)
+            PARALLEL_FOR_SIMD(n)
             for (size_t i = 0; i < n; i++) d[i] += dout[i];
         else
-            memcpy(d, dout, sizeof(float) * n);
+            PARALLEL_FOR_SIMD(n)
+            for (size_t i = 0; i < n; i++) d[i] = dout[i];
     }
+}
+
+void add_relu_backward(size_t n, int k, const float *out, float *dout, float *const *dins,
+                       const int *acc)
+{
+    PARALLEL_FOR_SIMD(n)
+    for (size_t i = 0; i < n; i++) dout[i] = relu_grad_times(out[i], dout[i]);
+    add_backward(n, k, dout, dins, acc);
 }
 
 void concat_forward(size_t m, int k, const int *cs, const float *const *ins, float *out)

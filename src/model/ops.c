@@ -494,14 +494,20 @@ static void add_fwd(const OpCall *c)
     const float *ins[CN_MAX_INPUTS];
     int cs[CN_MAX_INPUTS];
     int k = join_inputs(c, ins, NULL, cs);
-    add_forward(count(c), k, ins, c->n->out);
+    if (c->n->fuse_act >= 0) /* a ReLU (plan_fusion): its output is this buffer */
+        add_relu_forward(count(c), k, ins, c->n->out);
+    else
+        add_forward(count(c), k, ins, c->n->out);
 }
 static void add_bwd(const OpCall *c)
 {
     float *dins[CN_MAX_INPUTS];
     int cs[CN_MAX_INPUTS];
     int k = join_inputs(c, NULL, dins, cs);
-    add_backward(count(c), k, c->n->dout, dins, c->n->in_acc);
+    if (c->n->fuse_act >= 0) /* n->dout: the ReLU's output gradient, the slot they share */
+        add_relu_backward(count(c), k, c->n->out, c->n->dout, dins, c->n->in_acc);
+    else
+        add_backward(count(c), k, c->n->dout, dins, c->n->in_acc);
 }
 
 static void concat_fwd(const OpCall *c)
@@ -543,7 +549,7 @@ static const OpInfo table[] = {
                    linear_scratch, .weight_kind = PK_LINEAR_WEIGHT, .bias_kind = PK_BIAS},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
-    [OP_ADD] = {"add", 0, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
+    [OP_ADD] = {"add", OPF_APPLIES_RELU, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
     [OP_CONCAT] = {"concat", 0, PLAIN, concat_fwd, concat_bwd, NULL, NULL, NULL},
     [OP_SILU] = {"silu", 0, LT_SILU, ACT_SILU, silu_fwd, silu_bwd, NULL, NULL, NULL,
                  .bn_act = BN_ACT_SILU},

@@ -138,7 +138,9 @@ static void plan_inplace(Model *m)
  *    norm's buffer (marked in place) and its gradient the batch norm's slot.
  *    The batch norm's own output is never stored: backward recomputes bn(x)
  *    from its input and the saved scale and shift. Not for the last node
- *    (the loss writes its gradient, which must stay as written).
+ *    (the loss writes its gradient, which must stay as written). An add
+ *    (OPF_APPLIES_RELU) does the same with a ReLU (whose backward needs only
+ *    its output): one pass each way instead of two.
  *  - a node whose training forward can compute the batch statistics of its
  *    output (OPF_GIVES_STATISTICS: max pool) does so for the batch norm
  *    (OPF_TAKES_STATISTICS) that reads it next, as it writes each output
@@ -161,8 +163,10 @@ static void plan_fusion(Model *m)
             if (m->nodes[i].in[k] >= 0) consumers[m->nodes[i].in[k]]++;
     for (int i = 0; i + 2 < m->n_nodes; i++) {
         Node *n = &m->nodes[i], *a = &m->nodes[i + 1];
-        if ((op_flags(n->op) & OPF_APPLIES_ACTIVATION) && op_info(a->op)->bn_act &&
-            a->n_in == 1 && a->in[0] == i && consumers[i] == 1) {
+        const int act = op_info(a->op)->bn_act;
+        const int applies = ((op_flags(n->op) & OPF_APPLIES_ACTIVATION) && act) ||
+                            ((op_flags(n->op) & OPF_APPLIES_RELU) && act == BN_ACT_RELU);
+        if (applies && a->n_in == 1 && a->in[0] == i && consumers[i] == 1) {
             n->fuse_act = i + 1;
             a->absorbed = true;
             a->inplace = true;
