@@ -17,10 +17,16 @@
  * above what fp32 inputs would give somewhere: the inputs were rounded
  * (a bf16 path that computed fp32 fails).
  *
+ * oneDNN's convolution primitives (CONV_ONEDNN) are one of the algorithms
+ * checked against the direct bound (factor 1: bf16 inputs, fp32 sums) where
+ * they run (a CPU with bf16 instructions).
+ *
  * `test_bf16 --hardware` compares the CPU's bf16 path with the emulated one
  * (the same rounded inputs: only the fp32 sums' order differs, gamma_K S of
- * the rounded inputs); it exits 77 with the reason where the path is the
- * emulated one (no AVX512-BF16/AMX-BF16, or built without oneDNN). */
+ * the rounded inputs), and oneDNN's convolutions with im2col's bf16 products
+ * (with a bias and gradients added to; the same bits twice); it exits 77
+ * with the reason where the path is the emulated one (no AVX512-BF16/
+ * AMX-BF16, or built without oneDNN). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -303,7 +309,7 @@ END_TEST
 /* One conv of s with algorithm algo: out = conv + bias, din = 1 + the input
  * gradient (acc), dw = 1 + the weight gradient, into r[0..2]. */
 static void conv_run(ConvShape s, int algo, const float *x, const float *w, const float *bias,
-                     const float *dy, float **r)
+                     const float *dy, float **r, int keep)
 {
     s.algo = s.algo_dweight = algo;
     size_t nx = (size_t)s.n * s.h * s.w * s.c_in, nw = (size_t)s.kh * s.kw * s.c_in * s.c_out;
@@ -312,16 +318,18 @@ static void conv_run(ConvShape s, int algo, const float *x, const float *w, cons
     for (size_t i = 0; i < nx; i++) r[1][i] = 1;
     for (size_t i = 0; i < nw; i++) r[2][i] = 1;
     float *scratch = alloc_floats(conv_scratch_floats(&s) + 1);
-    conv_forward(&s, x, w, bias, r[0], scratch);
-    conv_backward(&s, x, w, dy, r[1], 1, r[2], NULL, scratch);
-    free(scratch);
+    float *kept = keep ? alloc_floats(conv_keep_floats(&s) + 1) : NULL;
+    conv_forward_keep(&s, x, w, bias, r[0], scratch, kept);
+    conv_backward_keep(&s, x, w, dy, r[1], 1, r[2], NULL, scratch, kept);
+    free(scratch), free(kept);
 }
 
 /* oneDNN's convolution primitives against im2col's bf16 products (the same
  * rounded inputs; only the order of the fp32 sums differs: within
  * 2 gamma_K S), with a bias and the gradients added to, on shapes with
- * stride 2, a 1x1 and a 2x2 kernel and 3 input channels; and twice the same
- * call gives the same bits. */
+ * stride 2, a 1x1 and a 2x2 kernel and 3 input channels; and the call again,
+ * with the input's bf16 copy kept from forward to backward
+ * (conv_forward_keep), gives the same bits. */
 static int hardware_conv(void)
 {
     static const int shapes[][8] = {/* n h cin cout k stride pad */ {2, 9, 3, 16, 3, 1, 1},
@@ -342,9 +350,9 @@ static int hardware_conv(void)
         float *x = randn(nx, &rg, 1), *w = randn(nw, &rg, 0.3f), *dy = randn(ny, &rg, 1);
         float *bias = randn((size_t)s.c_out, &rg, 1);
         float *dn[3], *again[3], *im[3];
-        conv_run(s, CONV_ONEDNN, x, w, bias, dy, dn);
-        conv_run(s, CONV_ONEDNN, x, w, bias, dy, again);
-        conv_run(s, CONV_IM2COL, x, w, bias, dy, im);
+        conv_run(s, CONV_ONEDNN, x, w, bias, dy, dn, 0);
+        conv_run(s, CONV_ONEDNN, x, w, bias, dy, again, 1); /* the input's copy kept */
+        conv_run(s, CONV_IM2COL, x, w, bias, dy, im, 0);
         ConvRef ref = conv_ref(&s, x, w, dy); /* S of the unrounded inputs: the rounded
                                                  ones' within (1 + u)^2 of it */
         const double *S[3] = {ref.sy, ref.sdx, ref.sdw};

@@ -269,6 +269,17 @@ void conv_forward(const ConvShape *s, const float *in, const float *weight, cons
                   float *out, float *scratch);
 void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
                    float *din, int acc, float *dweight, float *dbias, float *scratch);
+/* The same with the input's bf16 copy kept from forward to backward in keep
+ * (conv_keep_floats(s) floats; 0 where s is not bf16 on oneDNN's path):
+ * where oneDNN's primitives run the conv, forward writes it and backward
+ * reads it instead of converting the input again. The same numbers; the
+ * backward must follow the forward of the same input. */
+size_t conv_keep_floats(const ConvShape *s);
+void conv_forward_keep(const ConvShape *s, const float *in, const float *weight, const float *bias,
+                       float *out, float *scratch, float *keep);
+void conv_backward_keep(const ConvShape *s, const float *in, const float *weight,
+                        const float *dout, float *din, int acc, float *dweight, float *dbias,
+                        float *scratch, const float *keep);
 
 /* ---- batch norm over the channel dim of an (M, C) matrix, M = N*H*W ---- */
 /* Training: normalises with the batch statistics, saves mean and rstd

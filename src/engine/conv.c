@@ -298,10 +298,24 @@ static void col2im_add(const ConvShape *s, const float *dcol, size_t m0, size_t 
     }
 }
 
+size_t conv_keep_floats(const ConvShape *s) {
+    return conv_dnnl_keep_floats(s);
+}
+
 void conv_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
                   float *out, float *scratch) {
+    conv_forward_keep(s, in, weight, bias, out, scratch, NULL);
+}
+
+void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
+                   float *din, int acc, float *dweight, float *dbias, float *scratch) {
+    conv_backward_keep(s, in, weight, dout, din, acc, dweight, dbias, scratch, NULL);
+}
+
+void conv_forward_keep(const ConvShape *s, const float *in, const float *weight, const float *bias,
+                       float *out, float *scratch, float *keep) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
-    if (dnnl_fwd(s) && conv_dnnl_forward(s, in, weight, bias, out, scratch) == 0) return;
+    if (dnnl_fwd(s) && conv_dnnl_forward(s, in, weight, bias, out, scratch, keep) == 0) return;
     const int tile = wino_tile(conv_algo_resolve(s));
     if (tile) {
         winograd_forward(s, tile, in, weight, bias, out, scratch);
@@ -469,13 +483,16 @@ static void im2col_dweight_rows(const ConvShape *s, const float *in, const float
     }
 }
 
-void conv_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
-                   float *din, int acc, float *dweight, float *dbias, float *scratch) {
+void conv_backward_keep(const ConvShape *s, const float *in, const float *weight,
+                        const float *dout, float *din, int acc, float *dweight, float *dbias,
+                        float *scratch, const float *keep) {
     const size_t m = conv_m(s), k = conv_k(s), cout = (size_t)s->c_out;
     if (dbias) bias_grad(s, dout, dbias, scratch); /* before scratch holds anything else */
     const int dn_din = din && dnnl_fwd(s), dn_dw = dweight && dnnl_dw(s);
-    if ((dn_din || dn_dw) && conv_dnnl_backward(s, in, weight, dout, dn_din ? din : NULL, acc,
-                                                dn_dw ? dweight : NULL, scratch) == 0) {
+    /* the kept input is the forward's only where oneDNN ran the forward */
+    if ((dn_din || dn_dw) &&
+        conv_dnnl_backward(s, in, dnnl_fwd(s) ? keep : NULL, weight, dout, dn_din ? din : NULL,
+                           acc, dn_dw ? dweight : NULL, scratch) == 0) {
         if (dn_din) din = NULL; /* done */
         if (dn_dw) dweight = NULL;
         if (!din && !dweight) return;

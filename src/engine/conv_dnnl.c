@@ -8,7 +8,8 @@
  * than the AMX products themselves (docs/performance.md).
  *
  * The operands: the input and the output gradient converted to bf16 NHWC in
- * the conv's scratch (bf16_pack), the fp32 HWIO weights reordered (and
+ * the conv's scratch (bf16_pack; the input's copy kept from forward to
+ * backward where the caller gives it room: conv_forward_keep), the fp32 HWIO weights reordered (and
  * rounded) by oneDNN into the blocked bf16 layout its primitive asked for,
  * the weight gradient computed in oneDNN's blocked fp32 layout and reordered
  * back, added to the gradient (sum post-op). A bias is added after the
@@ -57,18 +58,24 @@ size_t conv_dnnl_scratch_floats(const ConvShape *s)
     return half_floats(in_elems(s)) + half_floats(out_elems(s)) + in_elems(s);
 }
 
+size_t conv_dnnl_keep_floats(const ConvShape *s)
+{
+    return conv_dnnl_eligible(s) ? half_floats(in_elems(s)) : 0;
+}
+
 #ifndef CNNRUN_DNNL
 int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                      float *out, float *scratch)
+                      float *out, float *scratch, float *keep)
 {
-    (void)s, (void)in, (void)weight, (void)bias, (void)out, (void)scratch;
+    (void)s, (void)in, (void)weight, (void)bias, (void)out, (void)scratch, (void)keep;
     return -1;
 }
 
-int conv_dnnl_backward(const ConvShape *s, const float *in, const float *weight,
+int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
                        const float *dout, float *din, int acc, float *dweight, float *scratch)
 {
-    (void)s, (void)in, (void)weight, (void)dout, (void)din, (void)acc, (void)dweight, (void)scratch;
+    (void)s, (void)in, (void)keep, (void)weight, (void)dout, (void)din, (void)acc, (void)dweight;
+    (void)scratch;
     return -1;
 }
 #else
@@ -307,7 +314,7 @@ static void failed(const ConvShape *s)
 }
 
 int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                      float *out, float *scratch)
+                      float *out, float *scratch, float *keep)
 {
     Team t = team_enter(s);
     Prims *e = prims(s, 0);
@@ -315,7 +322,7 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
         team_leave(t);
         return -1;
     }
-    uint16_t *inh = (uint16_t *)scratch;
+    uint16_t *inh = (uint16_t *)(keep ? keep : scratch);
     pack_rows(in, (size_t)s->n * s->h * s->w, s->c_in, inh);
     dnnl_exec_arg_t wr[2] = {{DNNL_ARG_FROM, e->wei_user}, {DNNL_ARG_TO, e->wei_fwd}};
     dnnl_exec_arg_t fw[3] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei_fwd},
@@ -333,7 +340,7 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
     return 0;
 }
 
-int conv_dnnl_backward(const ConvShape *s, const float *in, const float *weight,
+int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
                        const float *dout, float *din, int acc, float *dweight, float *scratch)
 {
     Team t = team_enter(s);
@@ -348,7 +355,8 @@ int conv_dnnl_backward(const ConvShape *s, const float *in, const float *weight,
     pack_rows(dout, (size_t)s->n * s->h_out * s->w_out, s->c_out, douth);
     if (set(e->ddst, douth)) failed(s);
     if (dweight) {
-        pack_rows(in, (size_t)s->n * s->h * s->w, s->c_in, inh);
+        if (keep) inh = (uint16_t *)keep; /* the forward's conversion */
+        else pack_rows(in, (size_t)s->n * s->h * s->w, s->c_in, inh);
         dnnl_exec_arg_t bw[3] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_DIFF_DST, e->ddst},
                                  {DNNL_ARG_DIFF_WEIGHTS, e->dw_blk}};
         dnnl_exec_arg_t back[2] = {{DNNL_ARG_FROM, e->dw_blk}, {DNNL_ARG_TO, e->dw_user}};

@@ -8,12 +8,16 @@
 int conv_dnnl_eligible(const ConvShape *s);
 /* Floats of scratch the two calls below need. */
 size_t conv_dnnl_scratch_floats(const ConvShape *s);
+/* Floats of the input's bf16 copy (conv_keep_floats), 0 where not eligible. */
+size_t conv_dnnl_keep_floats(const ConvShape *s);
 /* conv_forward / conv_backward's contract (dweight +=, din written or added
  * with acc; the bias gradient is the caller's). -1, having touched nothing,
- * where oneDNN refuses the shape: the caller computes it another way. */
+ * where oneDNN refuses the shape: the caller computes it another way.
+ * keep (may be NULL): forward writes the input's bf16 copy there, backward
+ * takes it from there (not NULL: forward ran on this input). */
 int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                      float *out, float *scratch);
-int conv_dnnl_backward(const ConvShape *s, const float *in, const float *weight,
+                      float *out, float *scratch, float *keep);
+int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
                        const float *dout, float *din, int acc, float *dweight, float *scratch);
 
 #endif

@@ -92,17 +92,25 @@ static ConvShape conv_shape(const Model *m, const Node *n, int batch)
     return s;
 }
 
+/* saved: the input's bf16 copy, from forward to backward (conv_keep_floats:
+ * bf16 on oneDNN's path only) */
 static void conv_fwd(const OpCall *c)
 {
     ConvShape s = conv_shape(c->m, c->n, c->batch);
-    conv_forward(&s, in_x(c, 0), weight(c), bias(c), c->n->out, c->m->scratch);
+    conv_forward_keep(&s, in_x(c, 0), weight(c), bias(c), c->n->out, c->m->scratch, c->n->saved);
 }
 
 static void conv_bwd(const OpCall *c)
 {
     ConvShape s = conv_shape(c->m, c->n, c->batch);
-    conv_backward(&s, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0), c->n->in_acc[0], dweight(c),
-                  dbias(c), c->m->scratch);
+    conv_backward_keep(&s, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0), c->n->in_acc[0],
+                       dweight(c), dbias(c), c->m->scratch, c->n->saved);
+}
+
+static size_t conv_saved(const Model *m, const Node *n, size_t batch)
+{
+    ConvShape s = conv_shape(m, n, (int)batch);
+    return conv_keep_floats(&s);
 }
 
 static size_t conv_scratch(const Model *m, const Node *n, int batch)
@@ -529,7 +537,7 @@ static void concat_bwd(const OpCall *c)
 
 #define PLAIN .layer_type = -1, .activation = -1
 static const OpInfo table[] = {
-    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, NULL, conv_scratch,
+    [OP_CONV] = {"conv", OPF_PARAMS, PLAIN, conv_fwd, conv_bwd, conv_init, conv_saved, conv_scratch,
                  conv_check, &whiten_init, .conv_shape = conv_shape,
                  .weight_kind = PK_CONV_WEIGHT, .bias_kind = PK_BIAS},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS | OPF_APPLIES_ACTIVATION |
