@@ -385,6 +385,48 @@ static int hardware_conv(void)
     return bad;
 }
 
+/* Batch norm's backward writing the input gradient as bf16 bits (for a
+ * oneDNN convolution before it) gives the bits bf16_pack gives of the fp32
+ * gradient: with and without a fused activation, channels below the block
+ * of rows it converts at once and above it (5000 > 4096: a row in parts). */
+START_TEST(test_bn_bf16_gradient)
+{
+    static const int shapes[][2] = {/* rows, channels */ {300, 16}, {70, 64}, {3, 5000}};
+    static const BnAct acts[] = {{BN_ACT_NONE, 0}, {BN_ACT_RELU, 0}, {BN_ACT_GELU, 0}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+            const int m = shapes[si][0], c = shapes[si][1];
+            const size_t n = (size_t)m * c;
+            Rng r;
+            rng_seed(&r, 36, si * 8 + ai);
+            float *x = randn(n, &r, 1), *dy = randn(n, &r, 1), *dy2 = alloc_floats(n);
+            float *gamma = randn((size_t)c, &r, 1), *beta = randn((size_t)c, &r, 1);
+            float *y = alloc_floats(n), *saved = alloc_floats(4 * (size_t)c);
+            float *rm = alloc_floats((size_t)c), *rv = alloc_floats((size_t)c);
+            float *dg = alloc_floats(2 * (size_t)c), *db = alloc_floats(2 * (size_t)c);
+            float *dx = alloc_floats(n), *packed = alloc_floats(n), *got = alloc_floats(n);
+            Workspace ws = workspace_alloc(1 << 20, 2);
+            batchnorm_act_forward_train(m, c, x, gamma, beta, acts[ai], y, saved, saved + c,
+                                        saved + 2 * c, rm, rv, 0.1f, 1e-5f, &ws);
+            memcpy(dy2, dy, sizeof(float) * n); /* each backward turns it in place */
+            batchnorm_act_backward(m, c, x, gamma, saved, saved + c, saved + 2 * c, acts[ai], dy,
+                                   dx, 0, dg, db, &ws);
+            batchnorm_act_backward_bf16(m, c, x, gamma, saved, saved + c, saved + 2 * c, acts[ai],
+                                        dy2, (uint16_t *)got, dg + c, db + c, &ws);
+            bf16_pack(dx, 1, (int)n, (int)n, (uint16_t *)packed);
+            ck_assert_msg(memcmp(got, packed, n * sizeof(uint16_t)) == 0,
+                          "%d x %d, activation %d: not the bits of the fp32 gradient, rounded", m,
+                          c, (int)acts[ai].kind);
+            ck_assert_msg(memcmp(dg, dg + c, sizeof(float) * c) == 0 &&
+                              memcmp(db, db + c, sizeof(float) * c) == 0,
+                          "%d x %d: the parameters' gradients differ", m, c);
+            workspace_free(&ws);
+            free(x), free(dy), free(dy2), free(gamma), free(beta), free(y), free(saved), free(rm);
+            free(rv), free(dg), free(db), free(dx), free(packed), free(got);
+        }
+}
+END_TEST
+
 /* The CPU's path against the emulated one: the same rounded inputs, only the
  * order of the fp32 sums differs. */
 static int hardware(void)
@@ -438,6 +480,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_gemm_dispatch);
     tcase_add_loop_test(tc, test_conv, 0, (int)(sizeof conv_algos / sizeof conv_algos[0]));
     tcase_add_test(tc, test_linear);
+    tcase_add_test(tc, test_bn_bf16_gradient);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

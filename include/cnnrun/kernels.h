@@ -280,6 +280,15 @@ void conv_forward_keep(const ConvShape *s, const float *in, const float *weight,
 void conv_backward_keep(const ConvShape *s, const float *in, const float *weight,
                         const float *dout, float *din, int acc, float *dweight, float *dbias,
                         float *scratch, const float *keep);
+/* 1 where conv_backward_bf16 computes s (both its products by oneDNN's
+ * primitives, which oneDNN made for s; no bias): its output gradient may
+ * come as bf16 bits, written so by the layer after it. */
+int conv_takes_bf16_dout(const ConvShape *s, int has_bias);
+/* conv_backward_keep with the output gradient as bf16 bits (dout_h), for a
+ * shape conv_takes_bf16_dout accepts; no bias gradient. */
+void conv_backward_bf16(const ConvShape *s, const float *in, const float *weight,
+                        const uint16_t *dout_h, float *din, int acc, float *dweight,
+                        float *scratch, const float *keep);
 
 /* ---- batch norm over the channel dim of an (M, C) matrix, M = N*H*W ---- */
 /* Training: normalises with the batch statistics, saves mean and rstd
@@ -326,6 +335,13 @@ void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamm
 void batchnorm_act_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                             const float *rstd, const float *scale_shift, BnAct act, float *dout,
                             float *din, int acc, float *dgamma, float *dbeta, const Workspace *ws);
+/* The same, the input gradient written as bf16 bits (rounded to nearest even,
+ * as bf16_pack rounds it) into din_h instead of fp32: for a convolution
+ * before it that takes its output gradient so (conv_takes_bf16_dout). */
+void batchnorm_act_backward_bf16(int m, int c, const float *in, const float *gamma,
+                                 const float *mean, const float *rstd, const float *scale_shift,
+                                 BnAct act, float *dout, uint16_t *din_h, float *dgamma,
+                                 float *dbeta, const Workspace *ws);
 /* The second pass of batchnorm_act_forward_train alone: out = act(in * scale
  * + shift) with the scale_shift its statistics gave (for statistics computed
  * elsewhere: maxpool_batchnorm_statistics). */

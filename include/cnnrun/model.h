@@ -104,6 +104,7 @@ typedef struct {
      * only applies them (stats_given) */
     int stats_for;
     bool stats_given;
+    int readers;                /* nodes that read its output (plan) */
 } Node;
 
 /* How the convolutions' algorithms (Node.algo) were chosen (src/model/tune.c). */

@@ -311,9 +311,13 @@ void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, c
 
 /* Backward; with ab (a fused activation), dout is d act(bn(x)) and ab->dy
  * gets d bn(x) in the reduction pass, which the input-gradient pass reads. */
+/* Rows of din per block of the bf16 input gradient: computed in fp32 into a
+ * buffer of the thread's, then converted in one call. */
+#define BN_BF16_BLOCK_FLOATS 4096
+
 static void bn_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                         const float *rstd, const float *dout, const ActBackward *ab, float *din,
-                        int acc, float *dgamma, float *dbeta, const Workspace *ws)
+                        uint16_t *din_h, int acc, float *dgamma, float *dbeta, const Workspace *ws)
 {
     /* sum(dy) and sum(dy * (x - mean)) in one pass */
     BnWork w = bn_work(ws, c);
@@ -327,7 +331,7 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
             dbeta[j] += (float)sdy[j];
             dgamma[j] += (float)(rstd[j] * sdyx[j]);
         }
-        if (!din) return;
+        if (!din && !din_h) return;
         sdy[2 * c] = m; /* w.sums has room: the threads' partials follow */
         w.sync->sums(w.sync->ctx, 2 * c + 1, sdy);
         count = sdy[2 * c];
@@ -347,6 +351,26 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
         b[j] = (float)(-g * kk);
         d[j] = (float)(g * (-sum_dy / count + kk * mean[j]));
     }
+    if (din_h) { /* by blocks of rows (or of one row's channels), converted at once */
+        const int rows = c <= BN_BF16_BLOCK_FLOATS ? BN_BF16_BLOCK_FLOATS / c : 1;
+        const int blocks = (m + rows - 1) / rows;
+        PARALLEL_FOR((size_t)m * c)
+        for (int k = 0; k < blocks; k++) {
+            float t[BN_BF16_BLOCK_FLOATS];
+            const int r0 = k * rows, r1 = r0 + rows < m ? r0 + rows : m;
+            for (int j0 = 0; j0 < c; j0 += BN_BF16_BLOCK_FLOATS) {
+                const int j1 = c - j0 < BN_BF16_BLOCK_FLOATS ? c : j0 + BN_BF16_BLOCK_FLOATS;
+                for (int r = r0; r < r1; r++) {
+                    const float *xr = in + (size_t)r * c, *gr = dout + (size_t)r * c;
+                    float *tr = t + (size_t)(r - r0) * (j1 - j0);
+                    for (int j = j0; j < j1; j++) tr[j - j0] = a[j] * gr[j] + b[j] * xr[j] + d[j];
+                }
+                const int len = (r1 - r0) * (j1 - j0); /* whole rows, or one row's part */
+                bf16_pack(t, 1, len, len, din_h + (size_t)r0 * c + j0);
+            }
+        }
+        return;
+    }
     if (!din) return;
     PARALLEL_FOR((size_t)m * c)
     for (int r = 0; r < m; r++) {
@@ -363,7 +387,7 @@ void batchnorm_backward(int m, int c, const float *in, const float *gamma, const
                         const float *rstd, const float *dout, float *din, int acc, float *dgamma,
                         float *dbeta, const Workspace *ws)
 {
-    bn_backward(m, c, in, gamma, mean, rstd, dout, NULL, din, acc, dgamma, dbeta, ws);
+    bn_backward(m, c, in, gamma, mean, rstd, dout, NULL, din, NULL, acc, dgamma, dbeta, ws);
 }
 
 void batchnorm_act_backward(int m, int c, const float *in, const float *gamma, const float *mean,
@@ -371,6 +395,16 @@ void batchnorm_act_backward(int m, int c, const float *in, const float *gamma, c
                             float *din, int acc, float *dgamma, float *dbeta, const Workspace *ws)
 {
     ActBackward ab = {act, scale_shift, scale_shift + c, dout};
-    bn_backward(m, c, in, gamma, mean, rstd, dout, act.kind == BN_ACT_NONE ? NULL : &ab, din, acc,
-                dgamma, dbeta, ws);
+    bn_backward(m, c, in, gamma, mean, rstd, dout, act.kind == BN_ACT_NONE ? NULL : &ab, din, NULL,
+                acc, dgamma, dbeta, ws);
+}
+
+void batchnorm_act_backward_bf16(int m, int c, const float *in, const float *gamma,
+                                 const float *mean, const float *rstd, const float *scale_shift,
+                                 BnAct act, float *dout, uint16_t *din_h, float *dgamma,
+                                 float *dbeta, const Workspace *ws)
+{
+    ActBackward ab = {act, scale_shift, scale_shift + c, dout};
+    bn_backward(m, c, in, gamma, mean, rstd, dout, act.kind == BN_ACT_NONE ? NULL : &ab, NULL,
+                din_h, 0, dgamma, dbeta, ws);
 }

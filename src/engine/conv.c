@@ -12,10 +12,12 @@
  * is decided per product from ConvShape.algo / .algo_dweight
  * (conv_algo_resolve, conv_algo_used_dweight). */
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cnnrun/kernels.h"
+#include "cnnrun/util.h"
 #include "conv_dnnl.h"
 #include "dwsplit.h"
 #include "parallel.h"
@@ -491,8 +493,8 @@ void conv_backward_keep(const ConvShape *s, const float *in, const float *weight
     const int dn_din = din && dnnl_fwd(s), dn_dw = dweight && dnnl_dw(s);
     /* the kept input is the forward's only where oneDNN ran the forward */
     if ((dn_din || dn_dw) &&
-        conv_dnnl_backward(s, in, dnnl_fwd(s) ? keep : NULL, weight, dout, dn_din ? din : NULL,
-                           acc, dn_dw ? dweight : NULL, scratch) == 0) {
+        conv_dnnl_backward(s, in, dnnl_fwd(s) ? keep : NULL, weight, dout, NULL,
+                           dn_din ? din : NULL, acc, dn_dw ? dweight : NULL, scratch) == 0) {
         if (dn_din) din = NULL; /* done */
         if (dn_dw) dweight = NULL;
         if (!din && !dweight) return;
@@ -515,4 +517,17 @@ void conv_backward_keep(const ConvShape *s, const float *in, const float *weight
         im2col_backward(s, in, weight, dout, tile ? NULL : din, acc,
                         dw_tile || dw_rows ? NULL : dweight, scratch);
     if (din && tile) winograd_backward_data(s, tile, weight, dout, din, acc, scratch);
+}
+
+int conv_takes_bf16_dout(const ConvShape *s, int has_bias) {
+    return !has_bias && dnnl_fwd(s) && dnnl_dw(s) && conv_dnnl_ready(s);
+}
+
+void conv_backward_bf16(const ConvShape *s, const float *in, const float *weight,
+                        const uint16_t *dout_h, float *din, int acc, float *dweight,
+                        float *scratch, const float *keep) {
+    if (conv_dnnl_backward(s, in, keep, weight, NULL, dout_h, din, acc, dweight, scratch) != 0) {
+        fprintf(stderr, "cnnrun: oneDNN's convolution was refused after it was made\n");
+        exit(CN_EXIT_FAIL);
+    }
 }

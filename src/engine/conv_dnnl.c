@@ -72,11 +72,18 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
 }
 
 int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
-                       const float *dout, float *din, int acc, float *dweight, float *scratch)
+                       const float *dout, const uint16_t *dout_h, float *din, int acc,
+                       float *dweight, float *scratch)
 {
-    (void)s, (void)in, (void)keep, (void)weight, (void)dout, (void)din, (void)acc, (void)dweight;
-    (void)scratch;
+    (void)s, (void)in, (void)keep, (void)weight, (void)dout, (void)dout_h, (void)din, (void)acc;
+    (void)dweight, (void)scratch;
     return -1;
+}
+
+int conv_dnnl_ready(const ConvShape *s)
+{
+    (void)s;
+    return 0;
 }
 #else
 
@@ -340,8 +347,17 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
     return 0;
 }
 
+int conv_dnnl_ready(const ConvShape *s)
+{
+    Team t = team_enter(s);
+    int ok = prims(s, 1) != NULL;
+    team_leave(t);
+    return ok;
+}
+
 int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
-                       const float *dout, float *din, int acc, float *dweight, float *scratch)
+                       const float *dout, const uint16_t *dout_h, float *din, int acc,
+                       float *dweight, float *scratch)
 {
     Team t = team_enter(s);
     Prims *e = prims(s, 1);
@@ -352,7 +368,8 @@ int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, c
     uint16_t *inh = (uint16_t *)scratch;
     uint16_t *douth = (uint16_t *)(scratch + half_floats(in_elems(s)));
     float *tmp = scratch + half_floats(in_elems(s)) + half_floats(out_elems(s));
-    pack_rows(dout, (size_t)s->n * s->h_out * s->w_out, s->c_out, douth);
+    if (dout_h) douth = (uint16_t *)dout_h; /* converted by the layer after it */
+    else pack_rows(dout, (size_t)s->n * s->h_out * s->w_out, s->c_out, douth);
     if (set(e->ddst, douth)) failed(s);
     if (dweight) {
         if (keep) inh = (uint16_t *)keep; /* the forward's conversion */

@@ -14,10 +14,15 @@ size_t conv_dnnl_keep_floats(const ConvShape *s);
  * with acc; the bias gradient is the caller's). -1, having touched nothing,
  * where oneDNN refuses the shape: the caller computes it another way.
  * keep (may be NULL): forward writes the input's bf16 copy there, backward
- * takes it from there (not NULL: forward ran on this input). */
+ * takes it from there (not NULL: forward ran on this input). dout_h (may be
+ * NULL): the output gradient as bf16 bits already, dout not read. */
 int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
                       float *out, float *scratch, float *keep);
 int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
-                       const float *dout, float *din, int acc, float *dweight, float *scratch);
+                       const float *dout, const uint16_t *dout_h, float *din, int acc,
+                       float *dweight, float *scratch);
+/* 1 where oneDNN made s's primitives (made now if not yet): the calls above
+ * will not return -1. */
+int conv_dnnl_ready(const ConvShape *s);
 
 #endif

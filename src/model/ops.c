@@ -92,6 +92,22 @@ static ConvShape conv_shape(const Model *m, const Node *n, int batch)
     return s;
 }
 
+/* Whether conv node i's output gradient travels as bf16 bits: it is read by
+ * one node only, the batch norm right after it, whose backward writes that
+ * gradient first (in_acc 0), and the conv takes it so (conv_takes_bf16_dout:
+ * oneDNN runs both its backward products, no bias). The batch norm then
+ * writes it as bf16 into the conv's gradient slot, and the conv converts
+ * nothing: the same bits as converting the fp32 gradient. Both ask this. */
+static int dout_in_bf16(const Model *m, int i, int batch)
+{
+    const Node *conv = &m->nodes[i];
+    if (conv->op != OP_CONV || conv->readers != 1 || i + 1 >= m->n_nodes) return 0;
+    const Node *bn = &m->nodes[i + 1];
+    if (bn->op != OP_BATCHNORM || bn->n_in != 1 || bn->in[0] != i || bn->in_acc[0]) return 0;
+    ConvShape s = conv_shape(m, conv, batch);
+    return conv_takes_bf16_dout(&s, conv->b_len > 0);
+}
+
 /* saved: the input's bf16 copy, from forward to backward (conv_keep_floats:
  * bf16 on oneDNN's path only) */
 static void conv_fwd(const OpCall *c)
@@ -103,8 +119,12 @@ static void conv_fwd(const OpCall *c)
 static void conv_bwd(const OpCall *c)
 {
     ConvShape s = conv_shape(c->m, c->n, c->batch);
-    conv_backward_keep(&s, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0), c->n->in_acc[0],
-                       dweight(c), dbias(c), c->m->scratch, c->n->saved);
+    if (dout_in_bf16(c->m, (int)(c->n - c->m->nodes), c->batch))
+        conv_backward_bf16(&s, in_x(c, 0), weight(c), (const uint16_t *)c->n->dout, in_dx(c, 0),
+                           c->n->in_acc[0], dweight(c), c->m->scratch, c->n->saved);
+    else
+        conv_backward_keep(&s, in_x(c, 0), weight(c), c->n->dout, in_dx(c, 0), c->n->in_acc[0],
+                           dweight(c), dbias(c), c->m->scratch, c->n->saved);
 }
 
 static size_t conv_saved(const Model *m, const Node *n, size_t batch)
@@ -238,9 +258,14 @@ static void bn_bwd(const OpCall *c)
 {
     Node *n = c->n;
     Workspace w = ws(c);
-    batchnorm_act_backward(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
-                           n->saved + n->c, n->saved + 2 * n->c, fused_act(c), n->dout,
-                           in_dx(c, 0), n->in_acc[0], dweight(c), dbias(c), &w);
+    if (n->in[0] >= 0 && dout_in_bf16(c->m, n->in[0], c->batch))
+        batchnorm_act_backward_bf16(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
+                                    n->saved + n->c, n->saved + 2 * n->c, fused_act(c), n->dout,
+                                    (uint16_t *)in_dx(c, 0), dweight(c), dbias(c), &w);
+    else
+        batchnorm_act_backward(c->batch * n->h * n->w, n->c, in_x(c, 0), weight(c), n->saved,
+                               n->saved + n->c, n->saved + 2 * n->c, fused_act(c), n->dout,
+                               in_dx(c, 0), n->in_acc[0], dweight(c), dbias(c), &w);
 }
 
 static size_t bn_scratch(const Model *m, const Node *n, int batch)

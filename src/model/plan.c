@@ -207,6 +207,10 @@ static void plan_memory(Model *m)
     const size_t B = (size_t)m->max_batch;
     plan_inplace(m);
     plan_fusion(m); /* before the scratch sizes: a fused op may need more */
+    for (int i = 0; i < m->n_nodes; i++) m->nodes[i].readers = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0) m->nodes[m->nodes[i].in[k]].readers++;
     for (int i = 0; i < m->n_nodes; i++) {
         Node *n = &m->nodes[i];
         n->w_off = np;
