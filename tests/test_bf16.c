@@ -385,10 +385,11 @@ static int hardware_conv(void)
     return bad;
 }
 
-/* Batch norm's backward writing the input gradient as bf16 bits (for a
- * oneDNN convolution before it) gives the bits bf16_pack gives of the fp32
- * gradient: with and without a fused activation, channels below the block
- * of rows it converts at once and above it (5000 > 4096: a row in parts). */
+/* Batch norm's forward writing its output as bf16 bits (for a oneDNN
+ * convolution after it), and its backward writing the input gradient so
+ * (for one before it), give the bits bf16_pack gives of the fp32 results:
+ * with and without a fused activation, channels below the block of rows
+ * they convert at once and above it (5000 > 4096: a row in parts). */
 START_TEST(test_bn_bf16_gradient)
 {
     static const int shapes[][2] = {/* rows, channels */ {300, 16}, {70, 64}, {3, 5000}};
@@ -406,8 +407,20 @@ START_TEST(test_bn_bf16_gradient)
             float *dg = alloc_floats(2 * (size_t)c), *db = alloc_floats(2 * (size_t)c);
             float *dx = alloc_floats(n), *packed = alloc_floats(n), *got = alloc_floats(n);
             Workspace ws = workspace_alloc(1 << 20, 2);
+            float *saved2 = alloc_floats(4 * (size_t)c), *yh = alloc_floats(n);
+            float *rm2 = alloc_floats((size_t)c), *rv2 = alloc_floats((size_t)c);
+            batchnorm_act_forward_train_bf16(m, c, x, gamma, beta, acts[ai], (uint16_t *)yh,
+                                             saved2, saved2 + c, saved2 + 2 * c, rm2, rv2, 0.1f,
+                                             1e-5f, &ws);
             batchnorm_act_forward_train(m, c, x, gamma, beta, acts[ai], y, saved, saved + c,
                                         saved + 2 * c, rm, rv, 0.1f, 1e-5f, &ws);
+            bf16_pack(y, 1, (int)n, (int)n, (uint16_t *)packed);
+            ck_assert_msg(memcmp(yh, packed, n * sizeof(uint16_t)) == 0 &&
+                              memcmp(saved, saved2, 4 * sizeof(float) * c) == 0 &&
+                              memcmp(rm, rm2, sizeof(float) * c) == 0,
+                          "%d x %d, activation %d: the bf16 forward is not the fp32 one rounded",
+                          m, c, (int)acts[ai].kind);
+            free(saved2), free(yh), free(rm2), free(rv2);
             memcpy(dy2, dy, sizeof(float) * n); /* each backward turns it in place */
             batchnorm_act_backward(m, c, x, gamma, saved, saved + c, saved + 2 * c, acts[ai], dy,
                                    dx, 0, dg, db, &ws);

@@ -280,6 +280,13 @@ void conv_forward_keep(const ConvShape *s, const float *in, const float *weight,
 void conv_backward_keep(const ConvShape *s, const float *in, const float *weight,
                         const float *dout, float *din, int acc, float *dweight, float *dbias,
                         float *scratch, const float *keep);
+/* 1 where oneDNN's primitives run all three of s's products (made for s):
+ * its input may come as bf16 bits only, in keep (conv_forward_bf16in); the
+ * backward then reads that copy, never the fp32 input. */
+int conv_takes_bf16_input(const ConvShape *s);
+/* conv_forward_keep for such a shape, the input given as bf16 bits in keep. */
+void conv_forward_bf16in(const ConvShape *s, const float *weight, const float *bias, float *out,
+                         float *scratch, float *keep);
 /* 1 where conv_backward_bf16 computes s (both its products by oneDNN's
  * primitives, which oneDNN made for s; no bias): its output gradient may
  * come as bf16 bits, written so by the layer after it. */
@@ -326,6 +333,14 @@ void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamm
                                 const float *beta, BnAct act, float *out,
                                 const float *running_mean, const float *running_var, float eps,
                                 const Workspace *ws);
+/* The same with the output written as bf16 bits only (to nearest even, as
+ * bf16_pack), for a convolution that reads it so (conv_takes_bf16_input);
+ * scale_shift is required. */
+void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float *gamma,
+                                      const float *beta, BnAct act, uint16_t *out_h, float *mean,
+                                      float *rstd, float *scale_shift, float *running_mean,
+                                      float *running_var, float momentum, float eps,
+                                      const Workspace *ws);
 /* Backward of act(bn(in)) after batchnorm_act_forward_train: dout holds
  * d out on entry and is overwritten with d bn(in) (the activation's backward,
  * bn(in) recomputed from in and scale_shift, in the pass that sums for batch

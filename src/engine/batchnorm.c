@@ -194,6 +194,30 @@ static void scale_shift_act(int m, int c, const float *in, const float *scale, c
         scale_shift_act_row(act, c, in + (size_t)r * c, scale, shift, out + (size_t)r * c);
 }
 
+/* The same written as bf16 bits (to nearest even, as bf16_pack), by blocks
+ * of rows converted at once (one row in parts when it is longer). */
+#define BN_BF16_BLOCK 4096
+
+static void scale_shift_act_bf16(int m, int c, const float *in, const float *scale,
+                                 const float *shift, BnAct act, uint16_t *out_h)
+{
+    const int rows = c <= BN_BF16_BLOCK ? BN_BF16_BLOCK / c : 1;
+    const int blocks = (m + rows - 1) / rows;
+    PARALLEL_FOR((size_t)m * c)
+    for (int k = 0; k < blocks; k++) {
+        float t[BN_BF16_BLOCK];
+        const int r0 = k * rows, r1 = r0 + rows < m ? r0 + rows : m;
+        for (int j0 = 0; j0 < c; j0 += BN_BF16_BLOCK) {
+            const int j1 = c - j0 < BN_BF16_BLOCK ? c : j0 + BN_BF16_BLOCK;
+            for (int r = r0; r < r1; r++)
+                scale_shift_act_row(act, j1 - j0, in + (size_t)r * c + j0, scale + j0,
+                                    shift + j0, t + (size_t)(r - r0) * (j1 - j0));
+            const int len = (r1 - r0) * (j1 - j0);
+            bf16_pack(t, 1, len, len, out_h + (size_t)r0 * c + j0);
+        }
+    }
+}
+
 static const BnAct no_act = {BN_ACT_NONE, 0.0f};
 
 /* The training statistics of the m rows of in (or of the rows src
@@ -253,6 +277,18 @@ static void bn_train(int m, int c, const float *in, const float *gamma, const fl
     scale_shift_act(m, c, in, sc, sc + c, act, out);
 }
 
+void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float *gamma,
+                                      const float *beta, BnAct act, uint16_t *out_h, float *mean,
+                                      float *rstd, float *scale_shift, float *running_mean,
+                                      float *running_var, float momentum, float eps,
+                                      const Workspace *ws)
+{
+    BnWork w = bn_work(ws, c);
+    bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, scale_shift, running_mean, running_var,
+                  momentum, eps, &w);
+    scale_shift_act_bf16(m, c, in, scale_shift, scale_shift + c, act, out_h);
+}
+
 void batchnorm_statistics_of_rows(int m, int c, const BnRowSource *src, const float *gamma,
                                   const float *beta, float *mean, float *rstd,
                                   float *scale_shift, float *running_mean, float *running_var,
@@ -310,11 +346,9 @@ void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, c
 }
 
 /* Backward; with ab (a fused activation), dout is d act(bn(x)) and ab->dy
- * gets d bn(x) in the reduction pass, which the input-gradient pass reads. */
-/* Rows of din per block of the bf16 input gradient: computed in fp32 into a
- * buffer of the thread's, then converted in one call. */
-#define BN_BF16_BLOCK_FLOATS 4096
-
+ * gets d bn(x) in the reduction pass, which the input-gradient pass reads;
+ * din_h (not NULL): the input gradient written as bf16 bits instead of din,
+ * by blocks as scale_shift_act_bf16. */
 static void bn_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                         const float *rstd, const float *dout, const ActBackward *ab, float *din,
                         uint16_t *din_h, int acc, float *dgamma, float *dbeta, const Workspace *ws)
@@ -352,14 +386,14 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
         d[j] = (float)(g * (-sum_dy / count + kk * mean[j]));
     }
     if (din_h) { /* by blocks of rows (or of one row's channels), converted at once */
-        const int rows = c <= BN_BF16_BLOCK_FLOATS ? BN_BF16_BLOCK_FLOATS / c : 1;
+        const int rows = c <= BN_BF16_BLOCK ? BN_BF16_BLOCK / c : 1;
         const int blocks = (m + rows - 1) / rows;
         PARALLEL_FOR((size_t)m * c)
         for (int k = 0; k < blocks; k++) {
-            float t[BN_BF16_BLOCK_FLOATS];
+            float t[BN_BF16_BLOCK];
             const int r0 = k * rows, r1 = r0 + rows < m ? r0 + rows : m;
-            for (int j0 = 0; j0 < c; j0 += BN_BF16_BLOCK_FLOATS) {
-                const int j1 = c - j0 < BN_BF16_BLOCK_FLOATS ? c : j0 + BN_BF16_BLOCK_FLOATS;
+            for (int j0 = 0; j0 < c; j0 += BN_BF16_BLOCK) {
+                const int j1 = c - j0 < BN_BF16_BLOCK ? c : j0 + BN_BF16_BLOCK;
                 for (int r = r0; r < r1; r++) {
                     const float *xr = in + (size_t)r * c, *gr = dout + (size_t)r * c;
                     float *tr = t + (size_t)(r - r0) * (j1 - j0);

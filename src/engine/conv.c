@@ -531,3 +531,15 @@ void conv_backward_bf16(const ConvShape *s, const float *in, const float *weight
         exit(CN_EXIT_FAIL);
     }
 }
+
+int conv_takes_bf16_input(const ConvShape *s) {
+    return dnnl_fwd(s) && dnnl_dw(s) && conv_dnnl_ready_forward(s) && conv_dnnl_ready(s);
+}
+
+void conv_forward_bf16in(const ConvShape *s, const float *weight, const float *bias, float *out,
+                         float *scratch, float *keep) {
+    if (conv_dnnl_forward(s, NULL, weight, bias, out, scratch, keep) != 0) {
+        fprintf(stderr, "cnnrun: oneDNN's convolution was refused after it was made\n");
+        exit(CN_EXIT_FAIL);
+    }
+}

@@ -71,6 +71,12 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
     return -1;
 }
 
+int conv_dnnl_ready_forward(const ConvShape *s)
+{
+    (void)s;
+    return 0;
+}
+
 int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
                        const float *dout, const uint16_t *dout_h, float *din, int acc,
                        float *dweight, float *scratch)
@@ -330,7 +336,7 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
         return -1;
     }
     uint16_t *inh = (uint16_t *)(keep ? keep : scratch);
-    pack_rows(in, (size_t)s->n * s->h * s->w, s->c_in, inh);
+    if (in) pack_rows(in, (size_t)s->n * s->h * s->w, s->c_in, inh); /* else keep holds it */
     dnnl_exec_arg_t wr[2] = {{DNNL_ARG_FROM, e->wei_user}, {DNNL_ARG_TO, e->wei_fwd}};
     dnnl_exec_arg_t fw[3] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei_fwd},
                              {DNNL_ARG_DST, e->dst}};
@@ -351,6 +357,14 @@ int conv_dnnl_ready(const ConvShape *s)
 {
     Team t = team_enter(s);
     int ok = prims(s, 1) != NULL;
+    team_leave(t);
+    return ok;
+}
+
+int conv_dnnl_ready_forward(const ConvShape *s)
+{
+    Team t = team_enter(s);
+    int ok = prims(s, 0) != NULL;
     team_leave(t);
     return ok;
 }

@@ -13,8 +13,9 @@ size_t conv_dnnl_keep_floats(const ConvShape *s);
 /* conv_forward / conv_backward's contract (dweight +=, din written or added
  * with acc; the bias gradient is the caller's). -1, having touched nothing,
  * where oneDNN refuses the shape: the caller computes it another way.
- * keep (may be NULL): forward writes the input's bf16 copy there, backward
- * takes it from there (not NULL: forward ran on this input). dout_h (may be
+ * keep (may be NULL): forward writes the input's bf16 copy there (or, with
+ * in NULL, finds it there already), backward takes it from there (not NULL:
+ * forward ran on this input). dout_h (may be
  * NULL): the output gradient as bf16 bits already, dout not read. */
 int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
                       float *out, float *scratch, float *keep);
@@ -22,7 +23,8 @@ int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, c
                        const float *dout, const uint16_t *dout_h, float *din, int acc,
                        float *dweight, float *scratch);
 /* 1 where oneDNN made s's primitives (made now if not yet): the calls above
- * will not return -1. */
+ * will not return -1 (conv_dnnl_ready_forward: the forward's only). */
 int conv_dnnl_ready(const ConvShape *s);
+int conv_dnnl_ready_forward(const ConvShape *s);
 
 #endif

@@ -108,12 +108,37 @@ static int dout_in_bf16(const Model *m, int i, int batch)
     return conv_takes_bf16_dout(&s, conv->b_len > 0);
 }
 
+/* Whether conv node i's input reaches it as bf16 bits only, in training: it
+ * is the output of the batch norm before it (or of the activation that
+ * batch norm applies, plan_fusion), which it alone reads, and oneDNN runs
+ * all of the conv's products (conv_takes_bf16_input). The batch norm then
+ * writes its output as bf16 straight into the conv's saved copy of its
+ * input, and nothing reads the fp32 buffer: the same bits as converting it.
+ * Both ask this. */
+static int input_in_bf16(const Model *m, int i, int batch, int training)
+{
+    const Node *conv = &m->nodes[i];
+    const int p = conv->in[0];
+    if (!training || conv->op != OP_CONV || conv->n_in != 1 || p < 0 || p + 1 != i ||
+        m->nodes[p].readers != 1 || !conv->saved)
+        return 0;
+    const int b = m->nodes[p].absorbed ? m->nodes[p].in[0] : p;
+    const Node *bn = &m->nodes[b];
+    if (bn->op != OP_BATCHNORM || bn->stats_given || bn->fuse_act != (b == p ? -1 : p)) return 0;
+    ConvShape s = conv_shape(m, conv, batch);
+    return conv_takes_bf16_input(&s);
+}
+
 /* saved: the input's bf16 copy, from forward to backward (conv_keep_floats:
  * bf16 on oneDNN's path only) */
 static void conv_fwd(const OpCall *c)
 {
     ConvShape s = conv_shape(c->m, c->n, c->batch);
-    conv_forward_keep(&s, in_x(c, 0), weight(c), bias(c), c->n->out, c->m->scratch, c->n->saved);
+    if (input_in_bf16(c->m, (int)(c->n - c->m->nodes), c->batch, c->training))
+        conv_forward_bf16in(&s, weight(c), bias(c), c->n->out, c->m->scratch, c->n->saved);
+    else
+        conv_forward_keep(&s, in_x(c, 0), weight(c), bias(c), c->n->out, c->m->scratch,
+                          c->n->saved);
 }
 
 static void conv_bwd(const OpCall *c)
@@ -241,8 +266,15 @@ static void bn_fwd(const OpCall *c)
     int rows = c->batch * n->h * n->w;
     float *rm = c->m->state + n->s_off, *rv = rm + n->c;
     Workspace w = ws(c);
+    /* the conv after it (or after its activation) that takes its output as bf16 */
+    const int next = (n->fuse_act >= 0 ? n->fuse_act : (int)(n - c->m->nodes)) + 1;
     if (c->training && n->stats_given) /* its producer computed mean..shift and rm, rv */
         batchnorm_act_apply(rows, n->c, in_x(c, 0), n->saved + 2 * n->c, fused_act(c), n->out);
+    else if (next < c->m->n_nodes && input_in_bf16(c->m, next, c->batch, c->training))
+        batchnorm_act_forward_train_bf16(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
+                                         (uint16_t *)c->m->nodes[next].saved, n->saved,
+                                         n->saved + n->c, n->saved + 2 * n->c, rm, rv,
+                                         n->momentum, n->eps, &w);
     else if (c->training)
         batchnorm_act_forward_train(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
                                     n->out, n->saved, n->saved + n->c, n->saved + 2 * n->c, rm,
