@@ -194,12 +194,15 @@ static void scale_shift_act(int m, int c, const float *in, const float *scale, c
         scale_shift_act_row(act, c, in + (size_t)r * c, scale, shift, out + (size_t)r * c);
 }
 
-/* The same written as bf16 bits (to nearest even, as bf16_pack), by blocks
- * of rows converted at once (one row in parts when it is longer). */
+/* Values written as bf16 bits (to nearest even, as bf16_pack): computed in
+ * fp32 by blocks of rows into a buffer of the thread's, converted at once
+ * (one row in parts when it is longer than the buffer). part(ctx, r, j0,
+ * j1, t) puts row r's channels [j0, j1) in t. */
 #define BN_BF16_BLOCK 4096
 
-static void scale_shift_act_bf16(int m, int c, const float *in, const float *scale,
-                                 const float *shift, BnAct act, uint16_t *out_h)
+typedef void (*RowPart)(const void *ctx, int r, int j0, int j1, float *t);
+
+static void write_bf16(int m, int c, RowPart part, const void *ctx, uint16_t *out_h)
 {
     const int rows = c <= BN_BF16_BLOCK ? BN_BF16_BLOCK / c : 1;
     const int blocks = (m + rows - 1) / rows;
@@ -209,13 +212,25 @@ static void scale_shift_act_bf16(int m, int c, const float *in, const float *sca
         const int r0 = k * rows, r1 = r0 + rows < m ? r0 + rows : m;
         for (int j0 = 0; j0 < c; j0 += BN_BF16_BLOCK) {
             const int j1 = c - j0 < BN_BF16_BLOCK ? c : j0 + BN_BF16_BLOCK;
-            for (int r = r0; r < r1; r++)
-                scale_shift_act_row(act, j1 - j0, in + (size_t)r * c + j0, scale + j0,
-                                    shift + j0, t + (size_t)(r - r0) * (j1 - j0));
-            const int len = (r1 - r0) * (j1 - j0);
+            for (int r = r0; r < r1; r++) part(ctx, r, j0, j1, t + (size_t)(r - r0) * (j1 - j0));
+            const int len = (r1 - r0) * (j1 - j0); /* whole rows, or one row's part */
             bf16_pack(t, 1, len, len, out_h + (size_t)r0 * c + j0);
         }
     }
+}
+
+/* act(in * scale + shift), for write_bf16 */
+typedef struct {
+    BnAct act;
+    int c;
+    const float *in, *scale, *shift;
+} ApplyRows;
+
+static void apply_part(const void *ctx, int r, int j0, int j1, float *t)
+{
+    const ApplyRows *a = ctx;
+    scale_shift_act_row(a->act, j1 - j0, a->in + (size_t)r * a->c + j0, a->scale + j0,
+                        a->shift + j0, t);
 }
 
 static const BnAct no_act = {BN_ACT_NONE, 0.0f};
@@ -286,7 +301,8 @@ void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float
     BnWork w = bn_work(ws, c);
     bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, scale_shift, running_mean, running_var,
                   momentum, eps, &w);
-    scale_shift_act_bf16(m, c, in, scale_shift, scale_shift + c, act, out_h);
+    ApplyRows rows = {act, c, in, scale_shift, scale_shift + c};
+    write_bf16(m, c, apply_part, &rows, out_h);
 }
 
 void batchnorm_statistics_of_rows(int m, int c, const BnRowSource *src, const float *gamma,
@@ -345,10 +361,23 @@ void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, c
                                ws);
 }
 
+/* din = a dy + b x + d, for write_bf16 */
+typedef struct {
+    int c;
+    const float *x, *dy, *a, *b, *d;
+} GradRows;
+
+static void grad_part(const void *ctx, int r, int j0, int j1, float *t)
+{
+    const GradRows *g = ctx;
+    const float *xr = g->x + (size_t)r * g->c, *gr = g->dy + (size_t)r * g->c;
+    for (int j = j0; j < j1; j++) t[j - j0] = g->a[j] * gr[j] + g->b[j] * xr[j] + g->d[j];
+}
+
 /* Backward; with ab (a fused activation), dout is d act(bn(x)) and ab->dy
  * gets d bn(x) in the reduction pass, which the input-gradient pass reads;
- * din_h (not NULL): the input gradient written as bf16 bits instead of din,
- * by blocks as scale_shift_act_bf16. */
+ * din_h (not NULL): the input gradient written as bf16 bits instead of din
+ * (write_bf16). */
 static void bn_backward(int m, int c, const float *in, const float *gamma, const float *mean,
                         const float *rstd, const float *dout, const ActBackward *ab, float *din,
                         uint16_t *din_h, int acc, float *dgamma, float *dbeta, const Workspace *ws)
@@ -385,24 +414,9 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
         b[j] = (float)(-g * kk);
         d[j] = (float)(g * (-sum_dy / count + kk * mean[j]));
     }
-    if (din_h) { /* by blocks of rows (or of one row's channels), converted at once */
-        const int rows = c <= BN_BF16_BLOCK ? BN_BF16_BLOCK / c : 1;
-        const int blocks = (m + rows - 1) / rows;
-        PARALLEL_FOR((size_t)m * c)
-        for (int k = 0; k < blocks; k++) {
-            float t[BN_BF16_BLOCK];
-            const int r0 = k * rows, r1 = r0 + rows < m ? r0 + rows : m;
-            for (int j0 = 0; j0 < c; j0 += BN_BF16_BLOCK) {
-                const int j1 = c - j0 < BN_BF16_BLOCK ? c : j0 + BN_BF16_BLOCK;
-                for (int r = r0; r < r1; r++) {
-                    const float *xr = in + (size_t)r * c, *gr = dout + (size_t)r * c;
-                    float *tr = t + (size_t)(r - r0) * (j1 - j0);
-                    for (int j = j0; j < j1; j++) tr[j - j0] = a[j] * gr[j] + b[j] * xr[j] + d[j];
-                }
-                const int len = (r1 - r0) * (j1 - j0); /* whole rows, or one row's part */
-                bf16_pack(t, 1, len, len, din_h + (size_t)r0 * c + j0);
-            }
-        }
+    if (din_h) {
+        GradRows rows = {c, in, dout, a, b, d};
+        write_bf16(m, c, grad_part, &rows, din_h);
         return;
     }
     if (!din) return;
