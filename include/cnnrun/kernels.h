@@ -65,9 +65,10 @@ typedef struct {
 } BnSync;
 
 /* The precision of the matrix products ([experiment] precision): fp32, or
- * bf16 inputs with fp32 sums (src/engine/bf16.c). Everything else — the
- * stored activations, batch norm, the loss, the weights and the optimizer —
- * stays fp32. */
+ * bf16 inputs with fp32 sums (src/engine/bf16.c, conv_dnnl.c). Everything
+ * else — the stored activations (but the bf16 copies of a oneDNN conv's
+ * input, the same values its product rounds), batch norm, the loss, the
+ * weights and the optimizer — stays fp32. */
 typedef enum { PRECISION_FP32 = 0, PRECISION_BF16, PRECISION_COUNT } Precision;
 
 /* A kernel call's work space and the threads it may use. */
