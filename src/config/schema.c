@@ -151,8 +151,9 @@ static const SchemaKey experiment_keys[] = {
      "test accuracy, which peeks at the test set); 0 = off: stops a run that stalls"},
     {"precision", SK_ENUM, 0, E(precision), 0, 0, 0, "fp32", precision_names,
      "the matrix products' inputs: `bf16` rounds them to bfloat16 (fp32 sums; weights, "
-     "activations, batch norm, loss and optimizer stay fp32): twice the products per cycle "
-     "where the CPU has AVX512-BF16, many times more with AMX (emulated, slower, elsewhere)"},
+     "batch norm, loss and optimizer stay fp32, activations too except the bf16 copies "
+     "oneDNN's convolutions read: the same values): twice the products per cycle where the "
+     "CPU has AVX512-BF16, many times more with AMX (emulated, slower, elsewhere)"},
     {"keep_checkpoints", SK_ENUM, SF_ENUM_SET | SF_NOT_RUN, E(keep_checkpoints), 0, 0, 0,
      "best, last", keep_names,
      "which checkpoints a finished run keeps: `best` (its best epoch's: what eval, export and "
