@@ -533,7 +533,7 @@ void conv_backward_bf16(const ConvShape *s, const float *in, const float *weight
 }
 
 int conv_takes_bf16_input(const ConvShape *s) {
-    return dnnl_fwd(s) && dnnl_dw(s) && conv_dnnl_ready_forward(s) && conv_dnnl_ready(s);
+    return dnnl_fwd(s) && dnnl_dw(s) && conv_dnnl_ready(s);
 }
 
 void conv_forward_bf16in(const ConvShape *s, const float *weight, const float *bias, float *out,

@@ -71,12 +71,6 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
     return -1;
 }
 
-int conv_dnnl_ready_forward(const ConvShape *s)
-{
-    (void)s;
-    return 0;
-}
-
 int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
                        const float *dout, const uint16_t *dout_h, float *din, int acc,
                        float *dweight, float *scratch)
@@ -357,14 +351,6 @@ int conv_dnnl_ready(const ConvShape *s)
 {
     Team t = team_enter(s);
     int ok = prims(s, 1) != NULL;
-    team_leave(t);
-    return ok;
-}
-
-int conv_dnnl_ready_forward(const ConvShape *s)
-{
-    Team t = team_enter(s);
-    int ok = prims(s, 0) != NULL;
     team_leave(t);
     return ok;
 }

@@ -22,9 +22,8 @@ int conv_dnnl_forward(const ConvShape *s, const float *in, const float *weight, 
 int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, const float *weight,
                        const float *dout, const uint16_t *dout_h, float *din, int acc,
                        float *dweight, float *scratch);
-/* 1 where oneDNN made s's primitives (made now if not yet): the calls above
- * will not return -1 (conv_dnnl_ready_forward: the forward's only). */
+/* 1 where oneDNN made s's primitives, forward and backward (made now if not
+ * yet): the calls above will not return -1. */
 int conv_dnnl_ready(const ConvShape *s);
-int conv_dnnl_ready_forward(const ConvShape *s);
 
 #endif
