@@ -50,8 +50,7 @@ static int conv_threads(const ConvShape *s) {
     (void)s;
     return 1; /* the parallel regions below run once, as thread 0 */
 #endif
-    int t = engine_get_threads();
-    if (s->threads > 0 && s->threads < t) t = s->threads;
+    int t = conv_max_threads(s);
     return t < s->n ? t : s->n;
 }
 
@@ -100,11 +99,6 @@ static int im2col_dw_by_rows(const ConvShape *s, int *T) {
     return dwsplit_rows(s->dwsplit, *T, (k + R - 1) / R);
 }
 
-/* Floats that hold n bf16 values, rounded up to keep 64-byte alignment. */
-static size_t bf16_floats(size_t n) {
-    return ((n + 1) / 2 + 15) & ~(size_t)15;
-}
-
 /* Scratch of one thread: its im2col chunk (in bf16: the chunk's input
  * gradient in fp32, then its im2col and output gradient as bf16), then, when
  * the im2col weight gradient splits by the batch, its partial weight
@@ -139,8 +133,7 @@ static void conv_thread_rows(const ConvShape *s, int t, int T, size_t *r0, size_
 /* The pointwise products' work space: the whole scratch, on the conv's
  * threads (the products are split in gemm, not by images). */
 static Workspace pointwise_ws(const ConvShape *s, float *scratch) {
-    int T = engine_get_threads();
-    if (s->threads > 0 && s->threads < T) T = s->threads;
+    int T = conv_max_threads(s);
     Workspace ws = {.f = scratch, .floats = conv_scratch_floats(s), .threads = T,
                     .precision = s->precision};
     return ws;
@@ -148,8 +141,7 @@ static Workspace pointwise_ws(const ConvShape *s, float *scratch) {
 
 /* Most floats any of a pointwise conv's three products keeps (gemm_work_floats). */
 static size_t pointwise_work_floats(const ConvShape *s) {
-    int T = engine_get_threads();
-    if (s->threads > 0 && s->threads < T) T = s->threads;
+    int T = conv_max_threads(s);
     int m = (int)conv_m(s), k = (int)conv_k(s), cout = s->c_out;
     size_t a = gemm_work_floats(m, cout, k, T), b = gemm_work_floats(k, cout, m, T),
            c = gemm_work_floats(m, k, cout, T);

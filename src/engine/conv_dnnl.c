@@ -35,12 +35,6 @@ int conv_dnnl_eligible(const ConvShape *s)
     return s->precision == PRECISION_BF16 && dnnl_lib_path() != BF16_EMULATED;
 }
 
-/* Floats that hold n bf16 values, rounded up to keep 64-byte alignment. */
-static size_t half_floats(size_t n)
-{
-    return ((n + 1) / 2 + 15) & ~(size_t)15;
-}
-
 static size_t in_elems(const ConvShape *s)
 {
     return (size_t)s->n * s->h * s->w * s->c_in;
@@ -55,12 +49,12 @@ static size_t out_elems(const ConvShape *s)
  * gradient in fp32 where it is added to (acc). */
 size_t conv_dnnl_scratch_floats(const ConvShape *s)
 {
-    return half_floats(in_elems(s)) + half_floats(out_elems(s)) + in_elems(s);
+    return bf16_floats(in_elems(s)) + bf16_floats(out_elems(s)) + in_elems(s);
 }
 
 size_t conv_dnnl_keep_floats(const ConvShape *s)
 {
-    return conv_dnnl_eligible(s) ? half_floats(in_elems(s)) : 0;
+    return conv_dnnl_eligible(s) ? bf16_floats(in_elems(s)) : 0;
 }
 
 #ifndef CNNRUN_DNNL
@@ -102,12 +96,6 @@ typedef struct Prims {
 static Prims *kept;
 static dnnl_engine_t eng;
 static dnnl_stream_t str;
-
-static int threads_of(const ConvShape *s)
-{
-    int t = engine_get_threads();
-    return s->threads > 0 && s->threads < t ? s->threads : t;
-}
 
 /* Memory descriptors of the shape in oneDNN's terms (dims N C H W, O I KH KW). */
 static int md_tag(dnnl_memory_desc_t *md, const dnnl_dim_t *dims, dnnl_data_type_t t,
@@ -246,7 +234,7 @@ static Prims *prims(const ConvShape *s, int backward)
                  dn.dnnl_stream_create(&str, eng, dnnl_stream_default_flags) != dnnl_success))
         return NULL;
     const int key[10] = {s->n,  s->h,  s->w,      s->c_in, s->c_out,
-                         s->kh, s->kw, s->stride, s->pad,  threads_of(s)};
+                         s->kh, s->kw, s->stride, s->pad,  conv_max_threads(s)};
     Prims *e = kept;
     while (e && memcmp(e->key, key, sizeof key)) e = e->next;
     if (!e) {
@@ -302,7 +290,7 @@ typedef struct {
 static Team team_enter(const ConvShape *s)
 {
     Team t = {parallel_max_threads()};
-    parallel_set_threads(threads_of(s));
+    parallel_set_threads(conv_max_threads(s));
     return t;
 }
 
@@ -366,8 +354,8 @@ int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, c
         return -1;
     }
     uint16_t *inh = (uint16_t *)scratch;
-    uint16_t *douth = (uint16_t *)(scratch + half_floats(in_elems(s)));
-    float *tmp = scratch + half_floats(in_elems(s)) + half_floats(out_elems(s));
+    uint16_t *douth = (uint16_t *)(scratch + bf16_floats(in_elems(s)));
+    float *tmp = scratch + bf16_floats(in_elems(s)) + bf16_floats(out_elems(s));
     if (dout_h) douth = (uint16_t *)dout_h; /* converted by the layer after it */
     else pack_rows(dout, (size_t)s->n * s->h_out * s->w_out, s->c_out, douth);
     if (set(e->ddst, douth)) failed(s);

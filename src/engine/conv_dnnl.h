@@ -4,6 +4,20 @@
 
 #include "cnnrun/kernels.h"
 
+/* Floats that hold n bf16 values, rounded up to keep 64-byte alignment
+ * (conv.c's and conv_dnnl.c's scratch). */
+static inline size_t bf16_floats(size_t n)
+{
+    return ((n + 1) / 2 + 15) & ~(size_t)15;
+}
+
+/* Most threads a conv of s uses: the engine's, or fewer where s says so. */
+static inline int conv_max_threads(const ConvShape *s)
+{
+    int t = engine_get_threads();
+    return s->threads > 0 && s->threads < t ? s->threads : t;
+}
+
 /* 1 where s is bf16 and oneDNN runs this CPU's bf16 path. */
 int conv_dnnl_eligible(const ConvShape *s);
 /* Floats of scratch the two calls below need. */
