@@ -12,7 +12,9 @@
  * conv sections with batchnorm + activation, separate batchnorm and
  * activation sections, the flagship's conv -> maxpool -> batchnorm -> gelu
  * chain, a residual block (a batch norm read by an add is left alone; the
- * add applies the ReLU after it) and
+ * add applies the ReLU after it), adds whose inputs keep their gradient in
+ * the add's own buffer (plan_shared_gradients: counted, and three graphs
+ * where sharing every input would change a gradient before it is read) and
  * experiments/flagship.ini itself — trained for two SGD steps, then
  * evaluated; the plan must really fuse (absorbed activations and max pools
  * giving statistics counted).
@@ -236,39 +238,62 @@ static const struct {
     const char *text; /* NULL: experiments/flagship.ini */
     int absorbed;     /* activations the plan fuses into their batch norm */
     int pools;        /* max pools that compute the next batch norm's statistics */
+    int shared;       /* add inputs whose gradient is the add's own buffer */
 } nets[] = {
     {"conv+bn+relu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = relu\n"
-     HEAD, 2, 0},
+     HEAD, 2, 0, 0},
     {"conv+bn+leaky", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
      "activation = leaky\nslope = 0.2\n[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\n"
-     "batchnorm = true\nactivation = leaky\n" HEAD, 2, 0},
+     "batchnorm = true\nactivation = leaky\n" HEAD, 2, 0, 0},
     {"conv+bn+gelu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = gelu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = gelu\n"
-     HEAD, 2, 0},
+     HEAD, 2, 0, 0},
     {"conv+bn+silu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = silu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = silu\n"
-     HEAD, 2, 0},
+     HEAD, 2, 0, 0},
     {"separate sections", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn1]\ntype = batchnorm\n"
      "[layer.a1]\ntype = silu\n[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\n"
      "[layer.bn2]\ntype = batchnorm\n[layer.a2]\ntype = leaky\n[layer.c3]\ntype = conv\n"
-     "filters = 16\n[layer.bn3]\ntype = batchnorm\n[layer.a3]\ntype = relu\n" HEAD, 3, 0},
+     "filters = 16\n[layer.bn3]\ntype = batchnorm\n[layer.a3]\ntype = relu\n" HEAD, 3, 0, 0},
     {"flagship chain", "[layer.c1]\ntype = conv\nfilters = 16\nbias = false\n[layer.pool]\n"
      "type = maxpool\nsize = 2\n[layer.bn1]\ntype = batchnorm\neps = 1e-12\nmomentum = 0.4\n"
      "[layer.act1]\ntype = gelu\n[layer.c2]\ntype = conv\nfilters = 16\nbias = false\n"
-     "batchnorm = true\nbn_eps = 1e-12\nbn_momentum = 0.4\nactivation = gelu\n" HEAD, 2, 1},
+     "batchnorm = true\nbn_eps = 1e-12\nbn_momentum = 0.4\nactivation = gelu\n" HEAD, 2, 1, 0},
     /* a max pool computes a batch norm's statistics without an activation after it */
     {"maxpool -> batchnorm", "[layer.c1]\ntype = conv\nfilters = 24\nstride = 2\n"
      "[layer.m]\ntype = maxpool\nsize = 3\nstride = 1\npad = 1\n[layer.bn]\ntype = batchnorm\n"
-     HEAD, 0, 1},
-    /* the stem's and the block's first ReLU fuse; its second batch norm feeds the add */
+     HEAD, 0, 1, 0},
+    /* the stem's and the block's first ReLU fuse; its second batch norm feeds the add, and
+     * both batch norms before the add keep their gradient in the add's */
     {"residual", "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
-     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 3, 0},
+     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 3, 0, 2},
+    /* the block's input shares the add's gradient too: the block's first conv adds into it
+     * after the second batch norm has read it */
+    {"identity residual", "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
+     "activation = relu\n[layer.r]\ntype = residual\nfilters = 8\n" HEAD, 3, 0, 2},
+    /* a's gradient changes (r adds into it) before b's batch norm reads its own: a gets a
+     * copy; sum's does as well (its inputs might share) */
+    {"a change before a read", "[layer.a]\ntype = conv\nfilters = 8\n[layer.b]\ntype = conv\n"
+     "filters = 8\nbatchnorm = true\n[layer.r]\ntype = conv\nfilters = 8\ninput = a\n"
+     "[layer.sum]\ntype = add\ninputs = b, a\n[layer.sum2]\ntype = add\ninputs = sum, r\n"
+     HEAD, 0, 0, 2},
+    /* sum passes the add's gradient on to a, whose batch norm masks it in place before q's
+     * conv reads it: sum2 gives sum a copy */
+    {"a nested change", "[layer.s]\ntype = conv\nfilters = 8\n[layer.q]\ntype = conv\n"
+     "filters = 8\n[layer.a]\ntype = conv\nfilters = 8\ninput = s\nbatchnorm = true\n"
+     "activation = relu\n[layer.c]\ntype = conv\nfilters = 8\ninput = s\n[layer.sum]\n"
+     "type = add\ninputs = a, c\n[layer.sum2]\ntype = add\ninputs = sum, q\n" HEAD, 1, 0, 3},
+    /* both inputs' gradients change (b's ReLU mask in place, b's conv adds into a's): one
+     * shares */
+    {"two changed inputs", "[layer.a]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
+     "activation = relu\n[layer.b]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
+     "activation = relu\n[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 2, 0, 1},
     /* a batch norm read by two layers is left alone */
     {"batch norm read twice", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn]\n"
      "type = batchnorm\n[layer.a]\ntype = gelu\n[layer.b]\ntype = relu\ninput = bn\n"
-     "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0, 0},
-    {"flagship.ini", NULL, 6, 3},
+     "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0, 0, 2},
+    {"flagship.ini", NULL, 6, 3, 0},
 };
 enum { N_NETS = sizeof nets / sizeof nets[0] };
 
@@ -307,6 +332,17 @@ static int count_absorbed(const Model *m)
     return k;
 }
 
+static int count_shared(const Model *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const Node *n = &m->nodes[i];
+        for (int j = 0; j < n->n_in; j++)
+            if (n->op == OP_ADD && n->in[j] >= 0 && m->nodes[n->in[j]].dout == n->dout) k++;
+    }
+    return k;
+}
+
 START_TEST(test_models_equal_unfused)
 {
     char path[1024];
@@ -330,6 +366,9 @@ START_TEST(test_models_equal_unfused)
         ck_assert_int_eq(count_stats_given(&u), 0);
         ck_assert_msg(count_stats_given(&f) == nets[_i].pools, "%s: %d pools give statistics, "
                       "want %d", nets[_i].what, count_stats_given(&f), nets[_i].pools);
+        ck_assert_int_eq(count_shared(&u), 0);
+        ck_assert_msg(count_shared(&f) == nets[_i].shared, "%s: %d add inputs share its gradient, "
+                      "want %d", nets[_i].what, count_shared(&f), nets[_i].shared);
         ck_assert(f.activation_bytes <= u.activation_bytes);
         model_init_params(&f, 13100 + (uint64_t)_i);
         model_init_params(&u, 13100 + (uint64_t)_i);

@@ -425,7 +425,8 @@ void dropout_backward(size_t n, const float *mask, const float *dout, float *din
 /* ---- graph joins ---- */
 /* out = sum of k inputs, each of n floats. */
 void add_forward(size_t n, int k, const float *const *ins, float *out);
-/* each dins[i] (+)= dout; entries may be NULL. acc[i] per input. */
+/* each dins[i] (+)= dout; entries may be NULL, or dout itself (its gradient
+ * already: nothing to do; never with acc). acc[i] per input. */
 void add_backward(size_t n, int k, const float *dout, float *const *dins, const int *acc);
 /* The same with the ReLU that alone reads the sum (plan_fusion): out =
  * relu(sum); backward turns dout (the ReLU output's gradient) into the sum's

@@ -52,7 +52,9 @@ enum {
     OPF_GIVES_STATISTICS = 1 << 6, /* training forward can compute, as it writes its output, the
                                       batch statistics of a batch norm after it (plan_fusion) */
     OPF_TAKES_STATISTICS = 1 << 7, /* a batch norm whose producer may compute its statistics */
-    OPF_APPLIES_RELU = 1 << 8      /* can apply a ReLU that alone reads its output (add) */
+    OPF_APPLIES_RELU = 1 << 8,     /* can apply a ReLU that alone reads its output (add) */
+    OPF_PASSES_GRADIENT = 1 << 9   /* backward gives every input its own output gradient (add):
+                                      inputs may keep theirs in its slot (plan_gradient_slots) */
 };
 unsigned op_flags(OpType op);
 /* The ParamKind (config.h: PK_CONV_WEIGHT, PK_BN_BIAS, ...) of an op's

@@ -43,7 +43,7 @@ void add_backward(size_t n, int k, const float *dout, float *const *dins, const 
 {
     for (int j = 0; j < k; j++) {
         float *d = dins[j];
-        if (!d) continue;
+        if (!d || d == dout) continue; /* dout itself: the plan shares it with that input */
         if (acc[j])
             PARALLEL_FOR_SIMD(n)
             for (size_t i = 0; i < n; i++) d[i] += dout[i];

@@ -614,7 +614,7 @@ static const OpInfo table[] = {
                    linear_scratch, .weight_kind = PK_LINEAR_WEIGHT, .bias_kind = PK_BIAS},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
-    [OP_ADD] = {"add", OPF_APPLIES_RELU, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
+    [OP_ADD] = {"add", OPF_APPLIES_RELU | OPF_PASSES_GRADIENT, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
     [OP_CONCAT] = {"concat", 0, PLAIN, concat_fwd, concat_bwd, NULL, NULL, NULL},
     [OP_SILU] = {"silu", 0, LT_SILU, ACT_SILU, silu_fwd, silu_bwd, NULL, NULL, NULL,
                  .bn_act = BN_ACT_SILU},

@@ -51,17 +51,73 @@ static int plan_gradient_flow(Model *m)
     return 0;
 }
 
+/* The step whose backward reads node p's gradient: its own, or for an
+ * absorbed activation its producer's. */
+static int gradient_reader(const Model *m, int p)
+{
+    return m->nodes[p].absorbed ? m->nodes[p].in[0] : p;
+}
+
+/* The first backward step after consumer t's (the highest node index below
+ * t; -1: none) that changes node p's gradient: another consumer adding into
+ * it, or p's reader turning it into its own in place (a fused activation)
+ * or passing it on to inputs of its own (an add, which may share it). */
+static int first_gradient_change(const Model *m, int p, int t)
+{
+    for (int i = t - 1; i > p; i--)
+        for (int j = 0; j < m->nodes[i].n_in; j++)
+            if (m->nodes[i].in[j] == p) return i;
+    const int r = gradient_reader(m, p);
+    const Node *rn = &m->nodes[r];
+    return rn->fuse_act >= 0 || (op_flags(rn->op) & OPF_PASSES_GRADIENT) ? r : -1;
+}
+
+/* Which inputs of node t keep their gradient in t's own slot (share[j])
+ * instead of a copy: only for an op whose backward passes its gradient on
+ * unchanged (OPF_PASSES_GRADIENT), an input it writes first (in_acc 0) and
+ * reads once. Every input whose gradient nothing changes shares it; so may
+ * one more whose gradient something changes, when the first change comes
+ * after the last of the others' readers has read it (backward runs from the
+ * highest node index down). PyTorch's autograd does the same for a sum. Off
+ * with CNNRUN_FUSE=0 (tests compare the two). */
+static void plan_shared_gradients(const Model *m, int t, bool *share)
+{
+    const Node *n = &m->nodes[t];
+    int cand[CN_MAX_INPUTS], last_read = m->n_nodes;
+    for (int j = 0; j < n->n_in; j++) {
+        share[j] = false;
+        cand[j] = (op_flags(n->op) & OPF_PASSES_GRADIENT) && !m->exp->engine.no_fuse &&
+                  n->in[j] != NODE_INPUT && !n->in_acc[j];
+        for (int q = 0; q < n->n_in; q++)
+            if (q != j && n->in[q] == n->in[j]) cand[j] = 0;
+    }
+    for (int j = 0; j < n->n_in; j++)
+        if (cand[j] && first_gradient_change(m, n->in[j], t) < 0) {
+            share[j] = true;
+            const int r = gradient_reader(m, n->in[j]);
+            if (r < last_read) last_read = r;
+        }
+    for (int j = 0; j < n->n_in; j++)
+        if (cand[j] && !share[j] && first_gradient_change(m, n->in[j], t) < last_read) {
+            share[j] = true;
+            break;
+        }
+}
+
 /* Gradient buffers are shared: node i's gradient lives from the backward
  * step of its last consumer (which writes it first) to its own backward step.
  * Walking backward in that order, a buffer freed by one node is reused by
  * the next gradient that fits (best fit); new buffers are made only when
- * none fits. Sets n->dout_slot; returns the number of slots and their sizes
- * (floats per image) in *sizes (caller frees). */
+ * none fits. An absorbed activation's gradient is its producer's, and an
+ * add's inputs may keep theirs in the add's (plan_shared_gradients): a slot
+ * is free when no live gradient uses it. Sets n->dout_slot; returns the
+ * number of slots and their sizes (floats per image) in *sizes (caller
+ * frees). */
 static int plan_gradient_slots(Model *m, size_t **sizes_out)
 {
     int n_slots = 0, cap = 16;
     size_t *sizes = xmalloc(sizeof(size_t) * (size_t)cap);
-    char *busy = xcalloc((size_t)cap, 1);
+    int *busy = xcalloc((size_t)cap, sizeof(int)); /* live gradients in each slot */
     for (int i = 0; i < m->n_nodes; i++) m->nodes[i].dout_slot = -1;
     for (int t = m->n_nodes - 1; t >= 0; t--) {
         Node *n = &m->nodes[t];
@@ -71,12 +127,21 @@ static int plan_gradient_slots(Model *m, size_t **sizes_out)
         }
         /* the last node's gradient comes from the loss: allocate it first */
         int need[CN_MAX_INPUTS + 1], k = 0;
+        bool share[CN_MAX_INPUTS];
         if (t == m->n_nodes - 1) need[k++] = t;
+        plan_shared_gradients(m, t, share);
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] != NODE_INPUT && m->nodes[n->in[j]].dout_slot < 0) need[k++] = n->in[j];
         for (int q = 0; q < k; q++) {
             Node *p = &m->nodes[need[q]];
             if (p->dout_slot >= 0) continue;
+            int j = 0;
+            while (j < n->n_in && n->in[j] != need[q]) j++;
+            if (j < n->n_in && share[j]) {
+                p->dout_slot = n->dout_slot;
+                busy[p->dout_slot]++;
+                continue;
+            }
             size_t want = (size_t)p->c * p->h * p->w;
             int best = -1;
             for (int s = 0; s < n_slots; s++)
@@ -88,8 +153,9 @@ static int plan_gradient_slots(Model *m, size_t **sizes_out)
                     if (n_slots == cap) {
                         cap *= 2;
                         sizes = xrealloc(sizes, sizeof(size_t) * (size_t)cap);
-                        busy = xrealloc(busy, (size_t)cap);
+                        busy = xrealloc(busy, sizeof(int) * (size_t)cap);
                     }
+                    busy[n_slots] = 0;
                     best = n_slots++;
                 }
                 sizes[best] = want;
@@ -98,7 +164,7 @@ static int plan_gradient_slots(Model *m, size_t **sizes_out)
             p->dout_slot = best;
         }
         /* after node t's backward its own gradient is dead */
-        if (n->dout_slot >= 0) busy[n->dout_slot] = 0;
+        if (n->dout_slot >= 0) busy[n->dout_slot]--;
     }
     free(busy);
     *sizes_out = sizes;
