@@ -93,7 +93,7 @@ static float *copy(const float *a, size_t n)
 
 /* rows x channels: tiny; > PARALLEL_MIN elements (split over threads) with c
  * a multiple of 16; and with a vector tail (c = 100) */
-static const int shapes[][2] = {{18, 3}, {576, 64}, {363, 100}};
+static const int shapes[][2] = {{18, 3}, {576, 64}, {363, 100}, {7, 1100}}; /* 1100: a row in parts */
 
 START_TEST(test_kernels_equal_separate_passes)
 {

@@ -113,6 +113,39 @@ typedef struct {
     float *dy;
 } ActBackward;
 
+/* f1[j] += a[r,j] - sa[j], f2[j] += (a[r,j] - sa[j]) * (b[r,j] - sb[j]) over
+ * rows r0..r1 in order (sa NULL: 0), 16 channels at a time, whose sums stay
+ * in registers across the rows: the same operations per sum as row by row. */
+#define SUM_PART 16
+static void block_sums(int r0, int r1, int c, const float *a, const float *sa, const float *b,
+                       const float *sb, float *f1, float *f2)
+{
+    static const float zero[SUM_PART]; /* x - 0 is x, to the bit */
+    int j0 = 0;
+    for (; j0 + SUM_PART <= c; j0 += SUM_PART) {
+        float s1[SUM_PART] = {0}, s2[SUM_PART] = {0};
+        const float *restrict ma = sa ? sa + j0 : zero, *restrict mb = sb + j0;
+        for (int r = r0; r < r1; r++) {
+            const float *restrict ar = a + (size_t)r * c + j0;
+            const float *restrict br = b + (size_t)r * c + j0;
+            for (int j = 0; j < SUM_PART; j++) {
+                float u = ar[j] - ma[j];
+                s1[j] += u;
+                s2[j] += u * (br[j] - mb[j]);
+            }
+        }
+        for (int j = 0; j < SUM_PART; j++) f1[j0 + j] += s1[j], f2[j0 + j] += s2[j];
+    }
+    for (int r = r0; r < r1 && j0 < c; r++) {
+        const float *ar = a + (size_t)r * c, *br = b + (size_t)r * c;
+        for (int j = j0; j < c; j++) {
+            float u = sa ? ar[j] - sa[j] : ar[j];
+            f1[j] += u;
+            f2[j] += u * (br[j] - sb[j]);
+        }
+    }
+}
+
 /* s1[j] = sum_r (a[r,j] - sa[j]);  s2[j] = sum_r (a[r,j] - sa[j]) * (b[r,j] - sb[j]).
  * sa may be NULL (0). With ab, a's rows are first replaced as ab says; with
  * src, a and b are the rows src produces (each produced once, by the thread
@@ -145,17 +178,19 @@ static void column_moments(int m, int c, const float *a, const float *sa, const 
         for (int r0 = r_begin; r0 < r_end; r0 += BLOCK) {
             int r1 = r0 + BLOCK < r_end ? r0 + BLOCK : r_end;
             memset(f1, 0, sizeof(float) * 2 * (size_t)c);
+            if (!src) { /* the block's rows in memory: by parts of channels */
+                const float *ab_a = a;
+                if (ab) {
+                    for (int r = r0; r < r1; r++)
+                        act_grad_row(ab->act, c, b + (size_t)r * c, ab->scale, ab->shift,
+                                     a + (size_t)r * c, ab->dy + (size_t)r * c);
+                    ab_a = ab->dy;
+                }
+                block_sums(r0, r1, c, ab_a, sa, b, sb, f1, f2);
+            } else
             for (int r = r0; r < r1; r++) {
                 const float *ar, *br;
-                if (src)
-                    ar = br = src->row(src->ctx, r);
-                else
-                    ar = a + (size_t)r * c, br = b + (size_t)r * c;
-                if (ab) {
-                    float *dr = ab->dy + (size_t)r * c;
-                    act_grad_row(ab->act, c, br, ab->scale, ab->shift, ar, dr);
-                    ar = dr;
-                }
+                ar = br = src->row(src->ctx, r);
                 if (sa)
                     for (int j = 0; j < c; j++) {
                         float u = ar[j] - sa[j];

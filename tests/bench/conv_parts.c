@@ -22,7 +22,10 @@ int main(int argc, char **argv)
                                     {512, 4, 512, 3, 1},
                                     {64, 32, 128, 3, 2},
                                     {128, 16, 256, 3, 2},
-                                    {256, 8, 512, 3, 2}};
+                                    {256, 8, 512, 3, 2},
+                                    {64, 32, 128, 1, 2},
+                                    {128, 16, 256, 1, 2},
+                                    {256, 8, 512, 1, 2}};
     printf("bf16, batch %d, %d threads: ms of forward / input gradient / weight gradient\n", N,
            threads);
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
