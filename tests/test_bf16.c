@@ -409,7 +409,8 @@ START_TEST(test_bn_bf16_gradient)
             Workspace ws = workspace_alloc(1 << 20, 2);
             float *saved2 = alloc_floats(4 * (size_t)c), *yh = alloc_floats(n);
             float *rm2 = alloc_floats((size_t)c), *rv2 = alloc_floats((size_t)c);
-            batchnorm_act_forward_train_bf16(m, c, x, gamma, beta, acts[ai], (uint16_t *)yh,
+            float *y2 = alloc_floats(n); /* the fp32 output written beside the bits */
+            batchnorm_act_forward_train_bf16(m, c, x, gamma, beta, acts[ai], (uint16_t *)yh, y2,
                                              saved2, saved2 + c, saved2 + 2 * c, rm2, rv2, 0.1f,
                                              1e-5f, &ws);
             batchnorm_act_forward_train(m, c, x, gamma, beta, acts[ai], y, saved, saved + c,
@@ -420,7 +421,10 @@ START_TEST(test_bn_bf16_gradient)
                               memcmp(rm, rm2, sizeof(float) * c) == 0,
                           "%d x %d, activation %d: the bf16 forward is not the fp32 one rounded",
                           m, c, (int)acts[ai].kind);
-            free(saved2), free(yh), free(rm2), free(rv2);
+            ck_assert_msg(memcmp(y, y2, sizeof(float) * n) == 0,
+                          "%d x %d, activation %d: the fp32 output beside the bf16 one differs", m,
+                          c, (int)acts[ai].kind);
+            free(saved2), free(yh), free(rm2), free(rv2), free(y2);
             memcpy(dy2, dy, sizeof(float) * n); /* each backward turns it in place */
             batchnorm_act_backward(m, c, x, gamma, saved, saved + c, saved + 2 * c, acts[ai], dy,
                                    dx, 0, dg, db, &ws);

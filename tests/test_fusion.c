@@ -293,6 +293,12 @@ static const struct {
     {"batch norm read twice", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn]\n"
      "type = batchnorm\n[layer.a]\ntype = gelu\n[layer.b]\ntype = relu\ninput = bn\n"
      "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0, 0, 2},
+    /* in bf16 on oneDNN's convolutions (where oneDNN runs them: test_bf16_hardware), the
+     * stem's batch norm and the first block's add write the next conv's bf16 input beside
+     * their fp32 output, and the block's batch norms write theirs alone */
+    {"identity residual, bf16", "[experiment]\nprecision = bf16\n[layer.stem]\ntype = conv\n"
+     "filters = 16\nbatchnorm = true\nactivation = relu\n[layer.r1]\ntype = residual\n"
+     "filters = 16\n[layer.r2]\ntype = residual\nfilters = 16\n" HEAD, 5, 0, 4},
     {"flagship.ini", NULL, 6, 3, 0},
 };
 enum { N_NETS = sizeof nets / sizeof nets[0] };
@@ -301,6 +307,10 @@ static void build(const char *path, bool fused, Experiment *e, Model *m, int bat
 {
     ck_assert_int_eq(experiment_load(path, NULL, 0, e), 0);
     e->engine.no_fuse = !fused; /* CNNRUN_FUSE=0 */
+    if (e->precision == PRECISION_BF16) { /* CNNRUN_CONV=onednn */
+        e->engine.conv = CONV_CHOICE_FORCED;
+        e->engine.conv_forced = CONV_ONEDNN;
+    }
     ck_assert_int_eq(model_build(e, batch, m), 0);
 }
 

@@ -334,11 +334,13 @@ void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamm
                                 const float *beta, BnAct act, float *out,
                                 const float *running_mean, const float *running_var, float eps,
                                 const Workspace *ws);
-/* The same with the output written as bf16 bits only (to nearest even, as
- * bf16_pack), for a convolution that reads it so (conv_takes_bf16_input);
+/* The same with the output written as bf16 bits (to nearest even, as
+ * bf16_pack), for a convolution that reads it so (conv_takes_bf16_input),
+ * and as fp32 in the same pass where out is not NULL (for other readers);
  * scale_shift is required. */
 void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float *gamma,
-                                      const float *beta, BnAct act, uint16_t *out_h, float *mean,
+                                      const float *beta, BnAct act, uint16_t *out_h, float *out,
+                                      float *mean,
                                       float *rstd, float *scale_shift, float *running_mean,
                                       float *running_var, float momentum, float eps,
                                       const Workspace *ws);
@@ -432,6 +434,11 @@ void add_backward(size_t n, int k, const float *dout, float *const *dins, const 
  * relu(sum); backward turns dout (the ReLU output's gradient) into the sum's
  * in place, then as add_backward. Bit-identical to add then relu. */
 void add_relu_forward(size_t n, int k, const float *const *ins, float *out);
+/* add_forward (relu 0) or add_relu_forward (relu 1) that also writes the sum
+ * as bf16 bits (as bf16_pack rounds it) into out_h, in the same pass: for a
+ * convolution after it that takes its input so. */
+void add_forward_bf16(size_t n, int k, const float *const *ins, int relu, float *out,
+                      uint16_t *out_h);
 void add_relu_backward(size_t n, int k, const float *out, float *dout, float *const *dins,
                        const int *acc);
 /* Concatenate along channels: m rows, input i has cs[i] channels. */

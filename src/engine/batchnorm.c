@@ -231,13 +231,14 @@ static void scale_shift_act(int m, int c, const float *in, const float *scale, c
 
 /* Values written as bf16 bits (to nearest even, as bf16_pack): computed in
  * fp32 by blocks of rows into a buffer of the thread's, converted at once
- * (one row in parts when it is longer than the buffer). part(ctx, r, j0,
- * j1, t) puts row r's channels [j0, j1) in t. */
+ * (one row in parts when it is longer than the buffer), and copied to out as
+ * fp32 too where out is not NULL. part(ctx, r, j0, j1, t) puts row r's
+ * channels [j0, j1) in t. */
 #define BN_BF16_BLOCK 4096
 
 typedef void (*RowPart)(const void *ctx, int r, int j0, int j1, float *t);
 
-static void write_bf16(int m, int c, RowPart part, const void *ctx, uint16_t *out_h)
+static void write_bf16(int m, int c, RowPart part, const void *ctx, uint16_t *out_h, float *out)
 {
     const int rows = c <= BN_BF16_BLOCK ? BN_BF16_BLOCK / c : 1;
     const int blocks = (m + rows - 1) / rows;
@@ -250,6 +251,7 @@ static void write_bf16(int m, int c, RowPart part, const void *ctx, uint16_t *ou
             for (int r = r0; r < r1; r++) part(ctx, r, j0, j1, t + (size_t)(r - r0) * (j1 - j0));
             const int len = (r1 - r0) * (j1 - j0); /* whole rows, or one row's part */
             bf16_pack(t, 1, len, len, out_h + (size_t)r0 * c + j0);
+            if (out) memcpy(out + (size_t)r0 * c + j0, t, sizeof(float) * (size_t)len);
         }
     }
 }
@@ -328,7 +330,8 @@ static void bn_train(int m, int c, const float *in, const float *gamma, const fl
 }
 
 void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float *gamma,
-                                      const float *beta, BnAct act, uint16_t *out_h, float *mean,
+                                      const float *beta, BnAct act, uint16_t *out_h, float *out,
+                                      float *mean,
                                       float *rstd, float *scale_shift, float *running_mean,
                                       float *running_var, float momentum, float eps,
                                       const Workspace *ws)
@@ -337,7 +340,7 @@ void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float
     bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, scale_shift, running_mean, running_var,
                   momentum, eps, &w);
     ApplyRows rows = {act, c, in, scale_shift, scale_shift + c};
-    write_bf16(m, c, apply_part, &rows, out_h);
+    write_bf16(m, c, apply_part, &rows, out_h, out);
 }
 
 void batchnorm_statistics_of_rows(int m, int c, const BnRowSource *src, const float *gamma,
@@ -451,7 +454,7 @@ static void bn_backward(int m, int c, const float *in, const float *gamma, const
     }
     if (din_h) {
         GradRows rows = {c, in, dout, a, b, d};
-        write_bf16(m, c, grad_part, &rows, din_h);
+        write_bf16(m, c, grad_part, &rows, din_h, NULL);
         return;
     }
     if (!din) return;

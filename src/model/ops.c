@@ -108,25 +108,51 @@ static int dout_in_bf16(const Model *m, int i, int batch)
     return conv_takes_bf16_dout(&s, conv->b_len > 0);
 }
 
-/* Whether conv node i's input reaches it as bf16 bits only, in training: it
- * is the output of the batch norm before it (or of the activation that
- * batch norm applies, plan_fusion), which it alone reads, and oneDNN runs
- * all of the conv's products (conv_takes_bf16_input). The batch norm then
- * writes its output as bf16 straight into the conv's saved copy of its
- * input, and nothing reads the fp32 buffer: the same bits as converting it.
- * Both ask this. */
-static int input_in_bf16(const Model *m, int i, int batch, int training)
+/* How conv node i's input reaches it in training (both ask this):
+ * IN_FP32: as fp32, which the conv converts. IN_BF16: as bf16 bits only, in
+ * the conv's saved copy of its input: it is the output of the batch norm
+ * before it (or of the activation that batch norm applies, plan_fusion),
+ * which it alone reads; the batch norm writes its output so, and nothing
+ * reads the fp32 buffer. IN_BOTH: the producer before it, a batch norm or an
+ * add (with the activation it applies) whose output others read too, writes
+ * the bf16 copy beside the fp32 output in the same pass (not with
+ * CNNRUN_FUSE=0). Either way oneDNN runs all of the conv's products
+ * (conv_takes_bf16_input), and the bits are those of converting the input. */
+enum { IN_FP32, IN_BF16, IN_BOTH };
+
+static int conv_input_form(const Model *m, int i, int batch, int training)
 {
     const Node *conv = &m->nodes[i];
     const int p = conv->in[0];
     if (!training || conv->op != OP_CONV || conv->n_in != 1 || p < 0 || p + 1 != i ||
-        m->nodes[p].readers != 1 || !conv->saved)
-        return 0;
+        !conv->saved)
+        return IN_FP32;
     const int b = m->nodes[p].absorbed ? m->nodes[p].in[0] : p;
-    const Node *bn = &m->nodes[b];
-    if (bn->op != OP_BATCHNORM || bn->stats_given || bn->fuse_act != (b == p ? -1 : p)) return 0;
+    const Node *prod = &m->nodes[b];
+    if (prod->fuse_act != (b == p ? -1 : p)) return IN_FP32;
+    int form;
+    if (prod->op == OP_BATCHNORM && !prod->stats_given)
+        form = m->nodes[p].readers == 1 ? IN_BF16 : IN_BOTH;
+    else if (prod->op == OP_ADD)
+        form = IN_BOTH;
+    else
+        return IN_FP32;
+    if (form == IN_BOTH && m->exp->engine.no_fuse) return IN_FP32;
     ConvShape s = conv_shape(m, conv, batch);
-    return conv_takes_bf16_input(&s);
+    return conv_takes_bf16_input(&s) ? form : IN_FP32;
+}
+
+/* The bf16 copy a node's forward writes besides (or instead of) its output:
+ * the saved input copy of the conv right after it (or after the activation
+ * it applies), or NULL; *only: the fp32 output is not written. */
+static uint16_t *bf16_copy_for_next(const OpCall *c, int *only)
+{
+    const Node *n = c->n;
+    const int next = (n->fuse_act >= 0 ? n->fuse_act : (int)(n - c->m->nodes)) + 1;
+    const int form = next < c->m->n_nodes ? conv_input_form(c->m, next, c->batch, c->training)
+                                          : IN_FP32;
+    *only = form == IN_BF16;
+    return form == IN_FP32 ? NULL : (uint16_t *)c->m->nodes[next].saved;
 }
 
 /* saved: the input's bf16 copy, from forward to backward (conv_keep_floats:
@@ -134,7 +160,7 @@ static int input_in_bf16(const Model *m, int i, int batch, int training)
 static void conv_fwd(const OpCall *c)
 {
     ConvShape s = conv_shape(c->m, c->n, c->batch);
-    if (input_in_bf16(c->m, (int)(c->n - c->m->nodes), c->batch, c->training))
+    if (conv_input_form(c->m, (int)(c->n - c->m->nodes), c->batch, c->training) != IN_FP32)
         conv_forward_bf16in(&s, weight(c), bias(c), c->n->out, c->m->scratch, c->n->saved);
     else
         conv_forward_keep(&s, in_x(c, 0), weight(c), bias(c), c->n->out, c->m->scratch,
@@ -267,14 +293,14 @@ static void bn_fwd(const OpCall *c)
     float *rm = c->m->state + n->s_off, *rv = rm + n->c;
     Workspace w = ws(c);
     /* the conv after it (or after its activation) that takes its output as bf16 */
-    const int next = (n->fuse_act >= 0 ? n->fuse_act : (int)(n - c->m->nodes)) + 1;
+    int only;
+    uint16_t *copy = bf16_copy_for_next(c, &only);
     if (c->training && n->stats_given) /* its producer computed mean..shift and rm, rv */
         batchnorm_act_apply(rows, n->c, in_x(c, 0), n->saved + 2 * n->c, fused_act(c), n->out);
-    else if (next < c->m->n_nodes && input_in_bf16(c->m, next, c->batch, c->training))
+    else if (copy)
         batchnorm_act_forward_train_bf16(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
-                                         (uint16_t *)c->m->nodes[next].saved, n->saved,
-                                         n->saved + n->c, n->saved + 2 * n->c, rm, rv,
-                                         n->momentum, n->eps, &w);
+                                         copy, only ? NULL : n->out, n->saved, n->saved + n->c,
+                                         n->saved + 2 * n->c, rm, rv, n->momentum, n->eps, &w);
     else if (c->training)
         batchnorm_act_forward_train(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
                                     n->out, n->saved, n->saved + n->c, n->saved + 2 * n->c, rm,
@@ -559,7 +585,11 @@ static void add_fwd(const OpCall *c)
     const float *ins[CN_MAX_INPUTS];
     int cs[CN_MAX_INPUTS];
     int k = join_inputs(c, ins, NULL, cs);
-    if (c->n->fuse_act >= 0) /* a ReLU (plan_fusion): its output is this buffer */
+    int only;
+    uint16_t *copy = bf16_copy_for_next(c, &only);
+    if (copy) /* the conv after it takes its output as bf16 too */
+        add_forward_bf16(count(c), k, ins, c->n->fuse_act >= 0, c->n->out, copy);
+    else if (c->n->fuse_act >= 0) /* a ReLU (plan_fusion): its output is this buffer */
         add_relu_forward(count(c), k, ins, c->n->out);
     else
         add_forward(count(c), k, ins, c->n->out);
