@@ -327,7 +327,8 @@ static void conv_run(ConvShape s, int algo, const float *x, const float *w, cons
 /* oneDNN's convolution primitives against im2col's bf16 products (the same
  * rounded inputs; only the order of the fp32 sums differs: within
  * 2 gamma_K S), with a bias and the gradients added to, on shapes with
- * stride 2, a 1x1 and a 2x2 kernel and 3 input channels; and the call again,
+ * stride 2, a 1x1 and a 2x2 kernel, 3 input channels and a batch whose
+ * added input gradient goes by parts (conv_dnnl.c: acc_part); and the call again,
  * with the input's bf16 copy kept from forward to backward
  * (conv_forward_keep), gives the same bits. */
 static int hardware_conv(void)
@@ -336,7 +337,9 @@ static int hardware_conv(void)
                                     {3, 8, 16, 24, 3, 2, 1},
                                     {2, 8, 32, 48, 1, 2, 0},
                                     {2, 7, 8, 24, 2, 1, 0},
-                                    {4, 5, 64, 32, 3, 1, 1}};
+                                    {4, 5, 64, 32, 3, 1, 1},
+                                    /* the added input gradient by parts of 8 images */
+                                    {16, 16, 64, 32, 3, 1, 1}};
     int bad = 0;
     Rng rg;
     rng_seed(&rg, 11, 11);

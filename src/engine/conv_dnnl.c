@@ -13,7 +13,9 @@
  * rounded) by oneDNN into the blocked bf16 layout its primitive asked for,
  * the weight gradient computed in oneDNN's blocked fp32 layout and reordered
  * back, added to the gradient (sum post-op). A bias is added after the
- * product, in fp32, as the other algorithms add it.
+ * product, in fp32, as the other algorithms add it. The input gradient's
+ * primitive has no sum: where it is added to, it runs by parts of the batch
+ * into a buffer the caches keep, each part added before the next.
  *
  * Primitives are made on first use and kept per shape and thread count for
  * the process (a step repeats a few dozen shapes thousands of times; oneDNN
@@ -90,6 +92,11 @@ typedef struct Prims {
     dnnl_primitive_desc_t fwd_pd;
     dnnl_primitive_t fwd, bwd_d, bwd_w, w_fwd, w_bwd, dw_back;
     dnnl_memory_t src, wei_user, wei_fwd, wei_bwd, dst, ddst, dsrc, dw_blk, dw_user;
+    /* the input gradient added to (acc) by parts of `part` images (0: at
+     * once), each part's product still in cache when it is added */
+    int part;
+    dnnl_primitive_t bwd_d_part;
+    dnnl_memory_t ddst_part, dsrc_part;
     struct Prims *next;
 } Prims;
 
@@ -226,6 +233,53 @@ done:
     return rc;
 }
 
+/* Images per part of an added input gradient: the most that divide the
+ * batch and whose fp32 input gradient fits ACC_PART_BYTES (about what the
+ * two cores' caches keep); 0 (all at once) where that is the whole batch or
+ * parts would be too small to run well. */
+#define ACC_PART_BYTES (1 << 20)
+static int acc_part(const ConvShape *s)
+{
+    const size_t per_image = sizeof(float) * (size_t)s->h * s->w * s->c_in;
+    int best = 0;
+    for (int d = 1; d < s->n; d++)
+        if (s->n % d == 0 && d * per_image <= ACC_PART_BYTES) best = d;
+    return best >= 2 && best * per_image * 4 >= ACC_PART_BYTES ? best : 0;
+}
+
+/* The input gradient's primitive for a part of `part` images, where it takes
+ * the weights in the layout the whole batch's takes (else e->part stays 0). */
+static void make_backward_part(Prims *e, const ConvShape *s)
+{
+    ConvShape p = *s;
+    p.n = acc_part(s);
+    if (!p.n) return;
+    Geometry g = geometry(&p);
+    dnnl_memory_desc_t src, dsrc, ddst, wei_any, dst;
+    dnnl_convolution_desc_t cd, bd;
+    dnnl_primitive_desc_t fwd_pd = NULL, bd_pd = NULL;
+    if (md_tag(&src, g.src, dnnl_bf16, dnnl_nhwc) || md_tag(&dsrc, g.src, dnnl_f32, dnnl_nhwc) ||
+        md_tag(&ddst, g.dst, dnnl_bf16, dnnl_nhwc) || md_tag(&dst, g.dst, dnnl_f32, dnnl_nhwc) ||
+        md_tag(&wei_any, g.wei, dnnl_bf16, dnnl_format_tag_any) ||
+        dn.dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
+                                              &src, &wei_any, NULL, &dst, g.strides, g.pad,
+                                              g.pad_r) != dnnl_success ||
+        dn.dnnl_primitive_desc_create(&fwd_pd, &cd, NULL, eng, NULL) != dnnl_success ||
+        dn.dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &dsrc, &wei_any,
+                                                    &ddst, g.strides, g.pad, g.pad_r) != dnnl_success ||
+        make(&e->bwd_d_part, &bd, fwd_pd, &bd_pd))
+        goto done;
+    const dnnl_memory_desc_t *w = dn.dnnl_primitive_desc_query_md(bd_pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *whole = NULL;
+    dn.dnnl_memory_get_memory_desc(e->wei_bwd, &whole);
+    if (whole && dn.dnnl_memory_desc_equal(w, whole) && !mem(&e->ddst_part, &ddst, DNNL_MEMORY_NONE) &&
+        !mem(&e->dsrc_part, &dsrc, DNNL_MEMORY_NONE))
+        e->part = p.n;
+done:
+    if (fwd_pd) dn.dnnl_primitive_desc_destroy(fwd_pd);
+    if (bd_pd) dn.dnnl_primitive_desc_destroy(bd_pd);
+}
+
 /* The kept primitives of s (the backward ones too when backward), made on
  * first use; NULL where oneDNN refuses the shape. */
 static Prims *prims(const ConvShape *s, int backward)
@@ -244,7 +298,10 @@ static Prims *prims(const ConvShape *s, int backward)
         e->next = kept;
         kept = e;
     }
-    if (!e->refused && backward && !e->bwd_w) e->refused = make_backward(e, s) != 0;
+    if (!e->refused && backward && !e->bwd_w) {
+        e->refused = make_backward(e, s) != 0;
+        if (!e->refused) make_backward_part(e, s);
+    }
     if (e->refused && !e->warned) {
         fprintf(stderr, "cnnrun: warning: oneDNN has no bf16 convolution for %d x %dx%d -> %d "
                         "(%dx%d, stride %d): im2col computes it\n",
@@ -369,17 +426,34 @@ int conv_dnnl_backward(const ConvShape *s, const float *in, const float *keep, c
             run(e->dw_back, 2, back))
             failed(s);
     }
+    const int parts = din && acc && e->part;
     if (din) {
         dnnl_exec_arg_t wr[2] = {{DNNL_ARG_FROM, e->wei_user}, {DNNL_ARG_TO, e->wei_bwd}};
         dnnl_exec_arg_t bd[3] = {{DNNL_ARG_DIFF_DST, e->ddst}, {DNNL_ARG_WEIGHTS, e->wei_bwd},
                                  {DNNL_ARG_DIFF_SRC, e->dsrc}};
-        if (set(e->wei_user, weight) || set(e->dsrc, acc ? tmp : din) || run(e->w_bwd, 2, wr) ||
-            run(e->bwd_d, 3, bd))
+        if (set(e->wei_user, weight) || run(e->w_bwd, 2, wr) ||
+            (!parts && (set(e->dsrc, acc ? tmp : din) || run(e->bwd_d, 3, bd))))
             failed(s);
     }
     if (dn.dnnl_stream_wait(str) != dnnl_success) failed(s);
+    if (parts) { /* each part's product added while it is in cache */
+        const size_t in_part = in_elems(s) / (size_t)s->n * e->part;
+        const size_t out_part = out_elems(s) / (size_t)s->n * e->part;
+        dnnl_exec_arg_t bd[3] = {{DNNL_ARG_DIFF_DST, e->ddst_part},
+                                 {DNNL_ARG_WEIGHTS, e->wei_bwd},
+                                 {DNNL_ARG_DIFF_SRC, e->dsrc_part}};
+        for (int i = 0; i < s->n; i += e->part) {
+            if (set(e->ddst_part, douth + (size_t)i / (size_t)e->part * out_part) ||
+                set(e->dsrc_part, tmp) || run(e->bwd_d_part, 3, bd) ||
+                dn.dnnl_stream_wait(str) != dnnl_success)
+                failed(s);
+            float *d = din + (size_t)i / (size_t)e->part * in_part;
+            PARALLEL_FOR(in_part)
+            for (size_t k = 0; k < in_part; k++) d[k] += tmp[k];
+        }
+    }
     team_leave(t);
-    if (din && acc) {
+    if (din && acc && !parts) {
         const size_t n = in_elems(s);
         PARALLEL_FOR(n)
         for (size_t i = 0; i < n; i++) din[i] += tmp[i];

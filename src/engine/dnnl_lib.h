@@ -32,7 +32,8 @@ int dnnl_lib_vcvt(void);
     X(dnnl_post_ops_append_sum) X(dnnl_primitive_attr_set_post_ops) X(dnnl_primitive_desc_create) \
     X(dnnl_primitive_create) X(dnnl_memory_create) X(dnnl_primitive_execute) X(dnnl_stream_wait) \
     X(dnnl_memory_destroy) X(dnnl_primitive_destroy) X(dnnl_primitive_desc_destroy)              \
-    X(dnnl_post_ops_destroy) X(dnnl_primitive_attr_destroy) X(dnnl_memory_set_data_handle)
+    X(dnnl_post_ops_destroy) X(dnnl_primitive_attr_destroy) X(dnnl_memory_set_data_handle)      \
+    X(dnnl_memory_desc_equal) X(dnnl_memory_get_memory_desc)
 
 typedef struct {
 #define DNNL_FIELD(f) __typeof__(&f) f;
