@@ -239,67 +239,68 @@ static const struct {
     int absorbed;     /* activations the plan fuses into their batch norm */
     int pools;        /* max pools that compute the next batch norm's statistics */
     int shared;       /* add inputs whose gradient is the add's own buffer */
+    int applied;      /* batch norms whose reader (an add) applies them */
 } nets[] = {
     {"conv+bn+relu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = relu\n"
-     HEAD, 2, 0, 0},
+     HEAD, 2, 0, 0, 0},
     {"conv+bn+leaky", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
      "activation = leaky\nslope = 0.2\n[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\n"
-     "batchnorm = true\nactivation = leaky\n" HEAD, 2, 0, 0},
+     "batchnorm = true\nactivation = leaky\n" HEAD, 2, 0, 0, 0},
     {"conv+bn+gelu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = gelu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = gelu\n"
-     HEAD, 2, 0, 0},
+     HEAD, 2, 0, 0, 0},
     {"conv+bn+silu", "[layer.c1]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = silu\n"
      "[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\nbatchnorm = true\nactivation = silu\n"
-     HEAD, 2, 0, 0},
+     HEAD, 2, 0, 0, 0},
     {"separate sections", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn1]\ntype = batchnorm\n"
      "[layer.a1]\ntype = silu\n[layer.c2]\ntype = conv\nfilters = 16\nstride = 2\n"
      "[layer.bn2]\ntype = batchnorm\n[layer.a2]\ntype = leaky\n[layer.c3]\ntype = conv\n"
-     "filters = 16\n[layer.bn3]\ntype = batchnorm\n[layer.a3]\ntype = relu\n" HEAD, 3, 0, 0},
+     "filters = 16\n[layer.bn3]\ntype = batchnorm\n[layer.a3]\ntype = relu\n" HEAD, 3, 0, 0, 0},
     {"flagship chain", "[layer.c1]\ntype = conv\nfilters = 16\nbias = false\n[layer.pool]\n"
      "type = maxpool\nsize = 2\n[layer.bn1]\ntype = batchnorm\neps = 1e-12\nmomentum = 0.4\n"
      "[layer.act1]\ntype = gelu\n[layer.c2]\ntype = conv\nfilters = 16\nbias = false\n"
-     "batchnorm = true\nbn_eps = 1e-12\nbn_momentum = 0.4\nactivation = gelu\n" HEAD, 2, 1, 0},
+     "batchnorm = true\nbn_eps = 1e-12\nbn_momentum = 0.4\nactivation = gelu\n" HEAD, 2, 1, 0, 0},
     /* a max pool computes a batch norm's statistics without an activation after it */
     {"maxpool -> batchnorm", "[layer.c1]\ntype = conv\nfilters = 24\nstride = 2\n"
      "[layer.m]\ntype = maxpool\nsize = 3\nstride = 1\npad = 1\n[layer.bn]\ntype = batchnorm\n"
-     HEAD, 0, 1, 0},
+     HEAD, 0, 1, 0, 0},
     /* the stem's and the block's first ReLU fuse; its second batch norm feeds the add, and
      * both batch norms before the add keep their gradient in the add's */
     {"residual", "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\nactivation = relu\n"
-     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 3, 0, 2},
+     "[layer.r]\ntype = residual\nfilters = 16\nstride = 2\n" HEAD, 3, 0, 2, 2},
     /* the block's input shares the add's gradient too: the block's first conv adds into it
      * after the second batch norm has read it */
     {"identity residual", "[layer.stem]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
-     "activation = relu\n[layer.r]\ntype = residual\nfilters = 8\n" HEAD, 3, 0, 2},
+     "activation = relu\n[layer.r]\ntype = residual\nfilters = 8\n" HEAD, 3, 0, 2, 1},
     /* a's gradient changes (r adds into it) before b's batch norm reads its own: a gets a
      * copy; sum's does as well (its inputs might share) */
     {"a change before a read", "[layer.a]\ntype = conv\nfilters = 8\n[layer.b]\ntype = conv\n"
      "filters = 8\nbatchnorm = true\n[layer.r]\ntype = conv\nfilters = 8\ninput = a\n"
      "[layer.sum]\ntype = add\ninputs = b, a\n[layer.sum2]\ntype = add\ninputs = sum, r\n"
-     HEAD, 0, 0, 2},
+     HEAD, 0, 0, 2, 1},
     /* sum passes the add's gradient on to a, whose batch norm masks it in place before q's
      * conv reads it: sum2 gives sum a copy */
     {"a nested change", "[layer.s]\ntype = conv\nfilters = 8\n[layer.q]\ntype = conv\n"
      "filters = 8\n[layer.a]\ntype = conv\nfilters = 8\ninput = s\nbatchnorm = true\n"
      "activation = relu\n[layer.c]\ntype = conv\nfilters = 8\ninput = s\n[layer.sum]\n"
-     "type = add\ninputs = a, c\n[layer.sum2]\ntype = add\ninputs = sum, q\n" HEAD, 1, 0, 3},
+     "type = add\ninputs = a, c\n[layer.sum2]\ntype = add\ninputs = sum, q\n" HEAD, 1, 0, 3, 0},
     /* both inputs' gradients change (b's ReLU mask in place, b's conv adds into a's): one
      * shares */
     {"two changed inputs", "[layer.a]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
      "activation = relu\n[layer.b]\ntype = conv\nfilters = 8\nbatchnorm = true\n"
-     "activation = relu\n[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 2, 0, 1},
+     "activation = relu\n[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 2, 0, 1, 0},
     /* a batch norm read by two layers is left alone */
     {"batch norm read twice", "[layer.c1]\ntype = conv\nfilters = 8\n[layer.bn]\n"
      "type = batchnorm\n[layer.a]\ntype = gelu\n[layer.b]\ntype = relu\ninput = bn\n"
-     "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0, 0, 2},
+     "[layer.sum]\ntype = add\ninputs = a, b\n" HEAD, 0, 0, 2, 0},
     /* in bf16 on oneDNN's convolutions (where oneDNN runs them: test_bf16_hardware), the
      * stem's batch norm and the first block's add write the next conv's bf16 input beside
      * their fp32 output, and the block's batch norms write theirs alone */
     {"identity residual, bf16", "[experiment]\nprecision = bf16\n[layer.stem]\ntype = conv\n"
      "filters = 16\nbatchnorm = true\nactivation = relu\n[layer.r1]\ntype = residual\n"
-     "filters = 16\n[layer.r2]\ntype = residual\nfilters = 16\n" HEAD, 5, 0, 4},
-    {"flagship.ini", NULL, 6, 3, 0},
+     "filters = 16\n[layer.r2]\ntype = residual\nfilters = 16\n" HEAD, 5, 0, 4, 2},
+    {"flagship.ini", NULL, 6, 3, 0, 0},
 };
 enum { N_NETS = sizeof nets / sizeof nets[0] };
 
@@ -342,6 +343,17 @@ static int count_absorbed(const Model *m)
     return k;
 }
 
+static int count_applied(const Model *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].applied_by >= 0) {
+            k++;
+            ck_assert_int_eq(m->nodes[m->nodes[i].applied_by].op, OP_ADD);
+        }
+    return k;
+}
+
 static int count_shared(const Model *m)
 {
     int k = 0;
@@ -377,6 +389,9 @@ START_TEST(test_models_equal_unfused)
         ck_assert_msg(count_stats_given(&f) == nets[_i].pools, "%s: %d pools give statistics, "
                       "want %d", nets[_i].what, count_stats_given(&f), nets[_i].pools);
         ck_assert_int_eq(count_shared(&u), 0);
+        ck_assert_int_eq(count_applied(&u), 0);
+        ck_assert_msg(count_applied(&f) == nets[_i].applied, "%s: %d batch norms applied by "
+                      "their reader, want %d", nets[_i].what, count_applied(&f), nets[_i].applied);
         ck_assert_msg(count_shared(&f) == nets[_i].shared, "%s: %d add inputs share its gradient, "
                       "want %d", nets[_i].what, count_shared(&f), nets[_i].shared);
         ck_assert(f.activation_bytes <= u.activation_bytes);

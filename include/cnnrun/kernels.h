@@ -340,10 +340,9 @@ void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamm
  * scale_shift is required. */
 void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float *gamma,
                                       const float *beta, BnAct act, uint16_t *out_h, float *out,
-                                      float *mean,
-                                      float *rstd, float *scale_shift, float *running_mean,
-                                      float *running_var, float momentum, float eps,
-                                      const Workspace *ws);
+                                      float *mean, float *rstd, float *scale_shift,
+                                      float *running_mean, float *running_var, float momentum,
+                                      float eps, const Workspace *ws);
 /* Backward of act(bn(in)) after batchnorm_act_forward_train: dout holds
  * d out on entry and is overwritten with d bn(in) (the activation's backward,
  * bn(in) recomputed from in and scale_shift, in the pass that sums for batch
@@ -360,6 +359,17 @@ void batchnorm_act_backward_bf16(int m, int c, const float *in, const float *gam
                                  const float *mean, const float *rstd, const float *scale_shift,
                                  BnAct act, float *dout, uint16_t *din_h, float *dgamma,
                                  float *dbeta, const Workspace *ws);
+/* The first pass of batchnorm_act_forward_train alone: the statistics,
+ * scale_shift (2c) and the running statistics, for a reader that applies
+ * them as it reads in (add_norm_forward). */
+void batchnorm_statistics(int m, int c, const float *in, const float *gamma, const float *beta,
+                          float *mean, float *rstd, float *scale_shift, float *running_mean,
+                          float *running_var, float momentum, float eps, const Workspace *ws);
+/* The scale and shift (2c) evaluation applies: gamma / sqrt(var + eps) and
+ * beta - mean * scale from the running statistics. */
+void batchnorm_eval_coefficients(int c, const float *gamma, const float *beta,
+                                 const float *running_mean, const float *running_var, float eps,
+                                 float *scale_shift);
 /* The second pass of batchnorm_act_forward_train alone: out = act(in * scale
  * + shift) with the scale_shift its statistics gave (for statistics computed
  * elsewhere: maxpool_batchnorm_statistics). */
@@ -434,6 +444,13 @@ void add_backward(size_t n, int k, const float *dout, float *const *dins, const 
  * relu(sum); backward turns dout (the ReLU output's gradient) into the sum's
  * in place, then as add_backward. Bit-identical to add then relu. */
 void add_relu_forward(size_t n, int k, const float *const *ins, float *out);
+/* add_forward (relu 0) or add_relu_forward (relu 1) over rows of c
+ * channels, input j taken as ins[j] * coef[j][ch] + coef[j][c + ch] where
+ * coef[j] is not NULL (a batch norm's scale and shift, applied as its
+ * forward applies them: the same bits as adding its output), the sum also
+ * written as bf16 bits into out_h where not NULL. */
+void add_norm_forward(size_t rows, int c, int k, const float *const *ins,
+                      const float *const *coef, int relu, float *out, uint16_t *out_h);
 /* add_forward (relu 0) or add_relu_forward (relu 1) that also writes the sum
  * as bf16 bits (as bf16_pack rounds it) into out_h, in the same pass: for a
  * convolution after it that takes its input so. */

@@ -53,8 +53,12 @@ enum {
                                       batch statistics of a batch norm after it (plan_fusion) */
     OPF_TAKES_STATISTICS = 1 << 7, /* a batch norm whose producer may compute its statistics */
     OPF_APPLIES_RELU = 1 << 8,     /* can apply a ReLU that alone reads its output (add) */
-    OPF_PASSES_GRADIENT = 1 << 9   /* backward gives every input its own output gradient (add):
+    OPF_PASSES_GRADIENT = 1 << 9,  /* backward gives every input its own output gradient (add):
                                       inputs may keep theirs in its slot (plan_gradient_slots) */
+    OPF_LEAVES_APPLY = 1 << 10,    /* a batch norm: its forward may leave x * scale + shift to
+                                      the node that alone reads it (plan_fusion) */
+    OPF_APPLIES_INPUT_NORM = 1 << 11 /* applies such a batch norm's scale and shift to its
+                                        input as it reads it (add) */
 };
 unsigned op_flags(OpType op);
 /* The ParamKind (config.h: PK_CONV_WEIGHT, PK_BN_BIAS, ...) of an op's
@@ -106,6 +110,10 @@ typedef struct {
      * only applies them (stats_given) */
     int stats_for;
     bool stats_given;
+    /* fusion (plan_fusion): a batch norm whose output the node applied_by
+     * (-1: none) computes as it reads it; its forward writes the statistics
+     * and the scale and shift only */
+    int applied_by;
     int readers;                /* nodes that read its output (plan) */
 } Node;
 

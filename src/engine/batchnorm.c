@@ -331,16 +331,35 @@ static void bn_train(int m, int c, const float *in, const float *gamma, const fl
 
 void batchnorm_act_forward_train_bf16(int m, int c, const float *in, const float *gamma,
                                       const float *beta, BnAct act, uint16_t *out_h, float *out,
-                                      float *mean,
-                                      float *rstd, float *scale_shift, float *running_mean,
-                                      float *running_var, float momentum, float eps,
-                                      const Workspace *ws)
+                                      float *mean, float *rstd, float *scale_shift,
+                                      float *running_mean, float *running_var, float momentum,
+                                      float eps, const Workspace *ws)
 {
     BnWork w = bn_work(ws, c);
     bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, scale_shift, running_mean, running_var,
                   momentum, eps, &w);
     ApplyRows rows = {act, c, in, scale_shift, scale_shift + c};
     write_bf16(m, c, apply_part, &rows, out_h, out);
+}
+
+void batchnorm_statistics(int m, int c, const float *in, const float *gamma, const float *beta,
+                          float *mean, float *rstd, float *scale_shift, float *running_mean,
+                          float *running_var, float momentum, float eps, const Workspace *ws)
+{
+    BnWork w = bn_work(ws, c);
+    bn_statistics(m, c, in, NULL, gamma, beta, mean, rstd, scale_shift, running_mean,
+                  running_var, momentum, eps, &w);
+}
+
+void batchnorm_eval_coefficients(int c, const float *gamma, const float *beta,
+                                 const float *running_mean, const float *running_var, float eps,
+                                 float *scale_shift)
+{
+    float *sc = scale_shift, *sh = sc + c;
+    for (int j = 0; j < c; j++) {
+        sc[j] = gamma[j] / sqrtf(running_var[j] + eps);
+        sh[j] = beta[j] - running_mean[j] * sc[j];
+    }
 }
 
 void batchnorm_statistics_of_rows(int m, int c, const BnRowSource *src, const float *gamma,
@@ -383,12 +402,8 @@ void batchnorm_act_forward_eval(int m, int c, const float *in, const float *gamm
                                 const Workspace *ws)
 {
     BnWork w = bn_work(ws, c);
-    float *sc = w.coef, *sh = sc + c;
-    for (int j = 0; j < c; j++) {
-        sc[j] = gamma[j] / sqrtf(running_var[j] + eps);
-        sh[j] = beta[j] - running_mean[j] * sc[j];
-    }
-    scale_shift_act(m, c, in, sc, sh, act, out);
+    batchnorm_eval_coefficients(c, gamma, beta, running_mean, running_var, eps, w.coef);
+    scale_shift_act(m, c, in, w.coef, w.coef + c, act, out);
 }
 
 void batchnorm_forward_eval(int m, int c, const float *in, const float *gamma, const float *beta,

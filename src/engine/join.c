@@ -60,6 +60,45 @@ void add_forward_bf16(size_t n, int k, const float *const *ins, int relu, float 
     add_pass(n, k, ins, relu, out, out_h);
 }
 
+/* o (+)= x, or x * scale + shift (co: scale then shift, c each), along c */
+static void add_term(int c, const float *x, const float *co, int first, float *o)
+{
+    if (co) {
+        const float *sc = co, *sh = co + c;
+        if (first)
+            SIMD_LOOP
+            for (int j = 0; j < c; j++) o[j] = x[j] * sc[j] + sh[j];
+        else
+            SIMD_LOOP
+            for (int j = 0; j < c; j++) o[j] += x[j] * sc[j] + sh[j];
+    } else if (first) {
+        memcpy(o, x, sizeof(float) * (size_t)c);
+    } else {
+        SIMD_LOOP
+        for (int j = 0; j < c; j++) o[j] += x[j];
+    }
+}
+
+/* By blocks of whole rows (about 4096 floats), each finished and packed
+ * while it is in cache. */
+void add_norm_forward(size_t rows, int c, int k, const float *const *ins,
+                      const float *const *coef, int relu, float *out, uint16_t *out_h)
+{
+    const size_t per = c < 4096 ? 4096 / (size_t)c : 1, blocks = (rows + per - 1) / per;
+    PARALLEL_FOR(rows * (size_t)c)
+    for (size_t b = 0; b < blocks; b++) {
+        const size_t r0 = b * per, r1 = r0 + per < rows ? r0 + per : rows;
+        for (size_t r = r0; r < r1; r++)
+            for (int j = 0; j < k; j++)
+                add_term(c, ins[j] + r * c, coef[j], j == 0, out + r * c);
+        const size_t i0 = r0 * c, len = (r1 - r0) * c;
+        if (relu)
+            SIMD_LOOP
+            for (size_t i = i0; i < i0 + len; i++) out[i] = relu_value(out[i]);
+        if (out_h) bf16_pack(out + i0, 1, (int)len, (int)len, out_h + i0);
+    }
+}
+
 void add_backward(size_t n, int k, const float *dout, float *const *dins, const int *acc)
 {
     for (int j = 0; j < k; j++) {

@@ -295,7 +295,13 @@ static void bn_fwd(const OpCall *c)
     /* the conv after it (or after its activation) that takes its output as bf16 */
     int only;
     uint16_t *copy = bf16_copy_for_next(c, &only);
-    if (c->training && n->stats_given) /* its producer computed mean..shift and rm, rv */
+    if (n->applied_by >= 0 && c->training) /* its reader applies scale and shift */
+        batchnorm_statistics(rows, n->c, in_x(c, 0), weight(c), bias(c), n->saved,
+                             n->saved + n->c, n->saved + 2 * n->c, rm, rv, n->momentum, n->eps,
+                             &w);
+    else if (n->applied_by >= 0)
+        batchnorm_eval_coefficients(n->c, weight(c), bias(c), rm, rv, n->eps, n->saved + 2 * n->c);
+    else if (c->training && n->stats_given) /* its producer computed mean..shift and rm, rv */
         batchnorm_act_apply(rows, n->c, in_x(c, 0), n->saved + 2 * n->c, fused_act(c), n->out);
     else if (copy)
         batchnorm_act_forward_train_bf16(rows, n->c, in_x(c, 0), weight(c), bias(c), fused_act(c),
@@ -580,14 +586,30 @@ static int join_inputs(const OpCall *c, const float **ins, float **dins, int *cs
     return n->n_in;
 }
 
+/* Input j's batch norm scale and shift, where this node applies them
+ * (plan_fusion: the batch norm wrote only them), with *x its input; NULL
+ * where input j is as it is. */
+static const float *applied_norm(const OpCall *c, int j, const float **x)
+{
+    const int p = c->n->in[j];
+    if (p < 0 || c->m->nodes[p].applied_by != (int)(c->n - c->m->nodes)) return NULL;
+    const Node *bn = &c->m->nodes[p];
+    *x = bn->in[0] == NODE_INPUT ? c->input : c->m->nodes[bn->in[0]].out;
+    return bn->saved + 2 * bn->c;
+}
+
 static void add_fwd(const OpCall *c)
 {
-    const float *ins[CN_MAX_INPUTS];
-    int cs[CN_MAX_INPUTS];
+    const float *ins[CN_MAX_INPUTS], *coef[CN_MAX_INPUTS];
+    int cs[CN_MAX_INPUTS], norms = 0;
     int k = join_inputs(c, ins, NULL, cs);
+    for (int j = 0; j < k; j++) norms += (coef[j] = applied_norm(c, j, &ins[j])) != NULL;
     int only;
     uint16_t *copy = bf16_copy_for_next(c, &only);
-    if (copy) /* the conv after it takes its output as bf16 too */
+    if (norms) /* as it reads them: the batch norms' outputs (plan_fusion) */
+        add_norm_forward((size_t)c->batch * c->n->h * c->n->w, c->n->c, k, ins, coef,
+                         c->n->fuse_act >= 0, c->n->out, copy);
+    else if (copy) /* the conv after it takes its output as bf16 too */
         add_forward_bf16(count(c), k, ins, c->n->fuse_act >= 0, c->n->out, copy);
     else if (c->n->fuse_act >= 0) /* a ReLU (plan_fusion): its output is this buffer */
         add_relu_forward(count(c), k, ins, c->n->out);
@@ -628,7 +650,7 @@ static const OpInfo table[] = {
                  conv_check, &whiten_init, .conv_shape = conv_shape,
                  .weight_kind = PK_CONV_WEIGHT, .bias_kind = PK_BIAS},
     [OP_BATCHNORM] = {"bn", OPF_PARAMS | OPF_NORM | OPF_RUNNING_STATS | OPF_APPLIES_ACTIVATION |
-                      OPF_TAKES_STATISTICS, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved, bn_scratch,
+                      OPF_TAKES_STATISTICS | OPF_LEAVES_APPLY, PLAIN, bn_fwd, bn_bwd, bn_init, bn_saved, bn_scratch,
                       .weight_kind = PK_BN_WEIGHT, .bias_kind = PK_BN_BIAS},
     [OP_RELU] = {"relu", OPF_INPLACE | OPF_BACKWARD_READS_OUTPUT, LT_RELU, ACT_RELU, relu_fwd,
                  relu_bwd, NULL, NULL, NULL, .bn_act = BN_ACT_RELU},
@@ -644,7 +666,7 @@ static const OpInfo table[] = {
                    linear_scratch, .weight_kind = PK_LINEAR_WEIGHT, .bias_kind = PK_BIAS},
     [OP_DROPOUT] = {"dropout", 0, PLAIN, dropout_fwd, dropout_bwd, NULL, saved_per_element, NULL},
     [OP_FLATTEN] = {"flatten", 0, PLAIN, flatten_fwd, flatten_bwd, NULL, NULL, NULL},
-    [OP_ADD] = {"add", OPF_APPLIES_RELU | OPF_PASSES_GRADIENT, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
+    [OP_ADD] = {"add", OPF_APPLIES_RELU | OPF_PASSES_GRADIENT | OPF_APPLIES_INPUT_NORM, PLAIN, add_fwd, add_bwd, NULL, NULL, NULL},
     [OP_CONCAT] = {"concat", 0, PLAIN, concat_fwd, concat_bwd, NULL, NULL, NULL},
     [OP_SILU] = {"silu", 0, LT_SILU, ACT_SILU, silu_fwd, silu_bwd, NULL, NULL, NULL,
                  .bn_act = BN_ACT_SILU},

@@ -207,6 +207,11 @@ static void plan_inplace(Model *m)
  *    (the loss writes its gradient, which must stay as written). An add
  *    (OPF_APPLIES_RELU) does the same with a ReLU (whose backward needs only
  *    its output): one pass each way instead of two.
+ *  - a batch norm without an activation that alone feeds an add
+ *    (OPF_LEAVES_APPLY, OPF_APPLIES_INPUT_NORM: a residual block's last batch
+ *    norms) only computes its statistics and its scale and shift; the add
+ *    applies them as it reads the batch norm's input, and the batch norm's
+ *    output is never written (its backward reads its input).
  *  - a node whose training forward can compute the batch statistics of its
  *    output (OPF_GIVES_STATISTICS: max pool) does so for the batch norm
  *    (OPF_TAKES_STATISTICS) that reads it next, as it writes each output
@@ -221,6 +226,7 @@ static void plan_fusion(Model *m)
         m->nodes[i].absorbed = false;
         m->nodes[i].stats_for = -1;
         m->nodes[i].stats_given = false;
+        m->nodes[i].applied_by = -1;
     }
     if (m->exp->engine.no_fuse) return; /* CNNRUN_FUSE=0: tests compare the two */
     int *consumers = xcalloc((size_t)m->n_nodes, sizeof(int));
@@ -245,6 +251,17 @@ static void plan_fusion(Model *m)
             n->stats_for = i + 1;
             b->stats_given = true;
         }
+    }
+    for (int i = 0; i + 1 < m->n_nodes; i++) {
+        Node *n = &m->nodes[i];
+        if (!(op_flags(n->op) & OPF_LEAVES_APPLY) || n->fuse_act >= 0 || n->stats_given ||
+            consumers[i] != 1)
+            continue;
+        int t = -1; /* its one reader */
+        for (int q = i + 1; q < m->n_nodes && t < 0; q++)
+            for (int j = 0; j < m->nodes[q].n_in; j++)
+                if (m->nodes[q].in[j] == i) t = q;
+        if (t >= 0 && (op_flags(m->nodes[t].op) & OPF_APPLIES_INPUT_NORM)) n->applied_by = t;
     }
     free(consumers);
 }
