@@ -440,22 +440,17 @@ void add_forward(size_t n, int k, const float *const *ins, float *out);
 /* each dins[i] (+)= dout; entries may be NULL, or dout itself (its gradient
  * already: nothing to do; never with acc). acc[i] per input. */
 void add_backward(size_t n, int k, const float *dout, float *const *dins, const int *acc);
-/* The same with the ReLU that alone reads the sum (plan_fusion): out =
- * relu(sum); backward turns dout (the ReLU output's gradient) into the sum's
- * in place, then as add_backward. Bit-identical to add then relu. */
-void add_relu_forward(size_t n, int k, const float *const *ins, float *out);
-/* add_forward (relu 0) or add_relu_forward (relu 1) over rows of c
- * channels, input j taken as ins[j] * coef[j][ch] + coef[j][c + ch] where
- * coef[j] is not NULL (a batch norm's scale and shift, applied as its
- * forward applies them: the same bits as adding its output), the sum also
- * written as bf16 bits into out_h where not NULL. */
+/* add_forward over rows of c channels, input j taken as ins[j] * coef[j][ch]
+ * + coef[j][c + ch] where coef[j] is not NULL (a batch norm's scale and
+ * shift, applied as its forward applies them: the same bits as adding its
+ * output), ReLU'd when relu (the ReLU that alone reads the sum:
+ * plan_fusion), the result also written as bf16 bits (as bf16_pack rounds
+ * them) into out_h where not NULL (for a convolution after it that takes
+ * its input so). Bit-identical to add_forward then relu_forward. */
 void add_norm_forward(size_t rows, int c, int k, const float *const *ins,
                       const float *const *coef, int relu, float *out, uint16_t *out_h);
-/* add_forward (relu 0) or add_relu_forward (relu 1) that also writes the sum
- * as bf16 bits (as bf16_pack rounds it) into out_h, in the same pass: for a
- * convolution after it that takes its input so. */
-void add_forward_bf16(size_t n, int k, const float *const *ins, int relu, float *out,
-                      uint16_t *out_h);
+/* The backward of the add + ReLU: turns dout (the ReLU output's gradient)
+ * into the sum's in place, then as add_backward. */
 void add_relu_backward(size_t n, int k, const float *out, float *dout, float *const *dins,
                        const int *acc);
 /* Concatenate along channels: m rows, input i has cs[i] channels. */

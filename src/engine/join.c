@@ -7,57 +7,16 @@
 #include "cnnrun/kernels.h"
 #include "parallel.h"
 
-/* out[i] = ((ins[0][at + i] + ins[1][at + i]) + ...), ReLU'd when relu
- * (the sums in input order, as a pass per input added them), on this
- * thread. */
-static void add_part(size_t n, int k, const float *const *ins, size_t at, int relu, float *out)
-{
-    if (k == 2) {
-        const float *a = ins[0] + at, *b = ins[1] + at;
-        if (relu)
-            SIMD_LOOP
-            for (size_t i = 0; i < n; i++) out[i] = relu_value(a[i] + b[i]);
-        else
-            SIMD_LOOP
-            for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        float sum = ins[0][at + i];
-        for (int j = 1; j < k; j++) sum += ins[j][at + i];
-        out[i] = relu ? relu_value(sum) : sum;
-    }
-}
-
-/* The same over all n, in parallel by blocks, each also written as bf16
- * bits into out_h (not NULL) while it is in cache. */
-static void add_pass(size_t n, int k, const float *const *ins, int relu, float *out,
-                     uint16_t *out_h)
-{
-    enum { BLOCK = 4096 };
-    const size_t blocks = (n + BLOCK - 1) / BLOCK;
-    PARALLEL_FOR(n)
-    for (size_t b = 0; b < blocks; b++) {
-        const size_t i0 = b * BLOCK, len = n - i0 < BLOCK ? n - i0 : BLOCK;
-        add_part(len, k, ins, i0, relu, out + i0);
-        if (out_h) bf16_pack(out + i0, 1, (int)len, (int)len, out_h + i0);
-    }
-}
-
+/* out = ((ins[0] + ins[1]) + ...): one parallel pass (the sums in input
+ * order, as a pass per input added them). */
 void add_forward(size_t n, int k, const float *const *ins, float *out)
 {
-    add_pass(n, k, ins, 0, out, NULL);
-}
-
-void add_relu_forward(size_t n, int k, const float *const *ins, float *out)
-{
-    add_pass(n, k, ins, 1, out, NULL);
-}
-
-void add_forward_bf16(size_t n, int k, const float *const *ins, int relu, float *out,
-                      uint16_t *out_h)
-{
-    add_pass(n, k, ins, relu, out, out_h);
+    PARALLEL_FOR(n)
+    for (size_t i = 0; i < n; i++) {
+        float sum = ins[0][i];
+        for (int j = 1; j < k; j++) sum += ins[j][i];
+        out[i] = sum;
+    }
 }
 
 /* o (+)= x, or x * scale + shift (co: scale then shift, c each), along c */

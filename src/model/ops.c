@@ -601,21 +601,17 @@ static const float *applied_norm(const OpCall *c, int j, const float **x)
 static void add_fwd(const OpCall *c)
 {
     const float *ins[CN_MAX_INPUTS], *coef[CN_MAX_INPUTS];
-    int cs[CN_MAX_INPUTS], norms = 0;
+    int cs[CN_MAX_INPUTS];
     int k = join_inputs(c, ins, NULL, cs);
-    for (int j = 0; j < k; j++) norms += (coef[j] = applied_norm(c, j, &ins[j])) != NULL;
+    for (int j = 0; j < k; j++) coef[j] = applied_norm(c, j, &ins[j]);
     int only;
     uint16_t *copy = bf16_copy_for_next(c, &only);
-    if (norms) /* as it reads them: the batch norms' outputs (plan_fusion) */
-        add_norm_forward((size_t)c->batch * c->n->h * c->n->w, c->n->c, k, ins, coef,
-                         c->n->fuse_act >= 0, c->n->out, copy);
-    else if (copy) /* the conv after it takes its output as bf16 too */
-        add_forward_bf16(count(c), k, ins, c->n->fuse_act >= 0, c->n->out, copy);
-    else if (c->n->fuse_act >= 0) /* a ReLU (plan_fusion): its output is this buffer */
-        add_relu_forward(count(c), k, ins, c->n->out);
-    else
-        add_forward(count(c), k, ins, c->n->out);
+    /* the batch norms' outputs (plan_fusion) as it reads them, the ReLU after it, and the
+     * next conv's bf16 input (conv_input_form) in the same pass */
+    add_norm_forward((size_t)c->batch * c->n->h * c->n->w, c->n->c, k, ins, coef,
+                     c->n->fuse_act >= 0, c->n->out, copy);
 }
+
 static void add_bwd(const OpCall *c)
 {
     float *dins[CN_MAX_INPUTS];
