@@ -115,7 +115,8 @@ typedef struct {
 
 /* f1[j] += a[r,j] - sa[j], f2[j] += (a[r,j] - sa[j]) * (b[r,j] - sb[j]) over
  * rows r0..r1 in order (sa NULL: 0), 16 channels at a time, whose sums stay
- * in registers across the rows: the same operations per sum as row by row. */
+ * in registers across the rows: the same operations per sum as row by row
+ * (each part's sum starts at +0, and +0 + u is u). */
 #define SUM_PART 16
 static void block_sums(int r0, int r1, int c, const float *a, const float *sa, const float *b,
                        const float *sb, float *f1, float *f2)
@@ -187,21 +188,11 @@ static void column_moments(int m, int c, const float *a, const float *sa, const 
                     ab_a = ab->dy;
                 }
                 block_sums(r0, r1, c, ab_a, sa, b, sb, f1, f2);
-            } else
-            for (int r = r0; r < r1; r++) {
-                const float *ar, *br;
-                ar = br = src->row(src->ctx, r);
-                if (sa)
-                    for (int j = 0; j < c; j++) {
-                        float u = ar[j] - sa[j];
-                        f1[j] += u;
-                        f2[j] += u * (br[j] - sb[j]);
-                    }
-                else
-                    for (int j = 0; j < c; j++) {
-                        f1[j] += ar[j];
-                        f2[j] += ar[j] * (br[j] - sb[j]);
-                    }
+            } else { /* each row as src produces it: a block of one row */
+                for (int r = r0; r < r1; r++) {
+                    const float *row = src->row(src->ctx, r);
+                    block_sums(0, 1, c, row, sa, row, sb, f1, f2);
+                }
             }
             for (int j = 0; j < c; j++) {
                 d1[j] += f1[j];

@@ -144,14 +144,15 @@ static int conv_input_form(const Model *m, int i, int batch, int training)
 
 /* The bf16 copy a node's forward writes besides (or instead of) its output:
  * the saved input copy of the conv right after it (or after the activation
- * it applies), or NULL; *only: the fp32 output is not written. */
+ * it applies), or NULL; *only (where not NULL): the fp32 output is not
+ * written. */
 static uint16_t *bf16_copy_for_next(const OpCall *c, int *only)
 {
     const Node *n = c->n;
     const int next = (n->fuse_act >= 0 ? n->fuse_act : (int)(n - c->m->nodes)) + 1;
     const int form = next < c->m->n_nodes ? conv_input_form(c->m, next, c->batch, c->training)
                                           : IN_FP32;
-    *only = form == IN_BF16;
+    if (only) *only = form == IN_BF16;
     return form == IN_FP32 ? NULL : (uint16_t *)c->m->nodes[next].saved;
 }
 
@@ -604,8 +605,7 @@ static void add_fwd(const OpCall *c)
     int cs[CN_MAX_INPUTS];
     int k = join_inputs(c, ins, NULL, cs);
     for (int j = 0; j < k; j++) coef[j] = applied_norm(c, j, &ins[j]);
-    int only;
-    uint16_t *copy = bf16_copy_for_next(c, &only);
+    uint16_t *copy = bf16_copy_for_next(c, NULL); /* an add's output is read by others too */
     /* the batch norms' outputs (plan_fusion) as it reads them, the ReLU after it, and the
      * next conv's bf16 input (conv_input_form) in the same pass */
     add_norm_forward((size_t)c->batch * c->n->h * c->n->w, c->n->c, k, ins, coef,
