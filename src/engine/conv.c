@@ -511,6 +511,14 @@ void conv_backward_keep(const ConvShape *s, const float *in, const float *weight
     if (din && tile) winograd_backward_data(s, tile, weight, dout, din, acc, scratch);
 }
 
+/* The bf16-only entry points below exist only for shapes conv_dnnl_ready
+ * made: a refusal there is a bug, not a fallback. */
+static void dnnl_refused_late(void)
+{
+    fprintf(stderr, "cnnrun: oneDNN's convolution was refused after it was made\n");
+    exit(CN_EXIT_FAIL);
+}
+
 int conv_takes_bf16_dout(const ConvShape *s, int has_bias) {
     return !has_bias && dnnl_fwd(s) && dnnl_dw(s) && conv_dnnl_ready(s);
 }
@@ -518,10 +526,8 @@ int conv_takes_bf16_dout(const ConvShape *s, int has_bias) {
 void conv_backward_bf16(const ConvShape *s, const float *in, const float *weight,
                         const uint16_t *dout_h, float *din, int acc, float *dweight,
                         float *scratch, const float *keep) {
-    if (conv_dnnl_backward(s, in, keep, weight, NULL, dout_h, din, acc, dweight, scratch) != 0) {
-        fprintf(stderr, "cnnrun: oneDNN's convolution was refused after it was made\n");
-        exit(CN_EXIT_FAIL);
-    }
+    if (conv_dnnl_backward(s, in, keep, weight, NULL, dout_h, din, acc, dweight, scratch) != 0)
+        dnnl_refused_late();
 }
 
 int conv_takes_bf16_input(const ConvShape *s) {
@@ -530,8 +536,5 @@ int conv_takes_bf16_input(const ConvShape *s) {
 
 void conv_forward_bf16in(const ConvShape *s, const float *weight, const float *bias, float *out,
                          float *scratch, float *keep) {
-    if (conv_dnnl_forward(s, NULL, weight, bias, out, scratch, keep) != 0) {
-        fprintf(stderr, "cnnrun: oneDNN's convolution was refused after it was made\n");
-        exit(CN_EXIT_FAIL);
-    }
+    if (conv_dnnl_forward(s, NULL, weight, bias, out, scratch, keep) != 0) dnnl_refused_late();
 }

@@ -104,7 +104,7 @@ static Prims *kept;
 static dnnl_engine_t eng;
 static dnnl_stream_t str;
 
-/* Memory descriptors of the shape in oneDNN's terms (dims N C H W, O I KH KW). */
+/* A memory descriptor of dims (N C H W or O I KH KW), type t, layout tag. */
 static int md_tag(dnnl_memory_desc_t *md, const dnnl_dim_t *dims, dnnl_data_type_t t,
                   dnnl_format_tag_t tag)
 {
@@ -154,45 +154,58 @@ done:
     return rc;
 }
 
-/* The shape in oneDNN's terms: dims N C H W and O I KH KW, the strides and
- * the left/top and right/bottom padding (what makes the output h_out x
- * w_out). */
+/* The shape in oneDNN's terms: its memory descriptors (dims N C H W and
+ * O I KH KW; bf16 where the product reads it, fp32 where it writes; the
+ * weights' layouts `any`, for the primitive to choose, and the user's HWIO)
+ * and the convolution's strides and left/top and right/bottom padding (what
+ * makes the output h_out x w_out). */
 typedef struct {
-    dnnl_dim_t src[4], dst[4], wei[4];
+    dnnl_memory_desc_t src, dsrc, dst, ddst, wei_any, dw_any, wei_user;
     dnnl_dims_t strides, pad, pad_r;
-} Geometry;
+} Descs;
 
-static Geometry geometry(const ConvShape *s)
+static int descs(Descs *d, const ConvShape *s)
 {
-    Geometry g = {.src = {s->n, s->c_in, s->h, s->w},
-                  .dst = {s->n, s->c_out, s->h_out, s->w_out},
-                  .wei = {s->c_out, s->c_in, s->kh, s->kw},
-                  .strides = {s->stride, s->stride},
-                  .pad = {s->pad, s->pad},
-                  .pad_r = {(s->h_out - 1) * s->stride + s->kh - s->h - s->pad,
-                            (s->w_out - 1) * s->stride + s->kw - s->w - s->pad}};
-    return g;
+    const dnnl_dim_t src[4] = {s->n, s->c_in, s->h, s->w},
+                     dst[4] = {s->n, s->c_out, s->h_out, s->w_out},
+                     wei[4] = {s->c_out, s->c_in, s->kh, s->kw};
+    d->strides[0] = d->strides[1] = s->stride;
+    d->pad[0] = d->pad[1] = s->pad;
+    d->pad_r[0] = (s->h_out - 1) * s->stride + s->kh - s->h - s->pad;
+    d->pad_r[1] = (s->w_out - 1) * s->stride + s->kw - s->w - s->pad;
+    if (md_tag(&d->src, src, dnnl_bf16, dnnl_nhwc) || md_tag(&d->dsrc, src, dnnl_f32, dnnl_nhwc) ||
+        md_tag(&d->dst, dst, dnnl_f32, dnnl_nhwc) || md_tag(&d->ddst, dst, dnnl_bf16, dnnl_nhwc) ||
+        md_tag(&d->wei_any, wei, dnnl_bf16, dnnl_format_tag_any) ||
+        md_tag(&d->dw_any, wei, dnnl_f32, dnnl_format_tag_any) ||
+        md_tag(&d->wei_user, wei, dnnl_f32, dnnl_hwio))
+        return -1;
+    return 0;
+}
+
+static int forward_desc(dnnl_convolution_desc_t *cd, Descs *d)
+{
+    return dn.dnnl_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
+                                                 &d->src, &d->wei_any, NULL, &d->dst, d->strides,
+                                                 d->pad, d->pad_r) == dnnl_success ? 0 : -1;
+}
+
+static int backward_data_desc(dnnl_convolution_desc_t *bd, Descs *d)
+{
+    return dn.dnnl_convolution_backward_data_desc_init(bd, dnnl_convolution_direct, &d->dsrc,
+                                                       &d->wei_any, &d->ddst, d->strides, d->pad,
+                                                       d->pad_r) == dnnl_success ? 0 : -1;
 }
 
 /* The forward primitive and the weights' reorder into its layout. */
 static int make_forward(Prims *e, const ConvShape *s)
 {
-    Geometry g = geometry(s);
-    dnnl_memory_desc_t src, wei_any, wei_user, dst;
-    if (md_tag(&src, g.src, dnnl_bf16, dnnl_nhwc) || md_tag(&dst, g.dst, dnnl_f32, dnnl_nhwc) ||
-        md_tag(&wei_any, g.wei, dnnl_bf16, dnnl_format_tag_any) ||
-        md_tag(&wei_user, g.wei, dnnl_f32, dnnl_hwio))
-        return -1;
+    Descs d;
     dnnl_convolution_desc_t cd;
-    if (dn.dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
-                                              &src, &wei_any, NULL, &dst, g.strides, g.pad,
-                                              g.pad_r) != dnnl_success ||
-        make(&e->fwd, &cd, NULL, &e->fwd_pd))
-        return -1;
+    if (descs(&d, s) || forward_desc(&cd, &d) || make(&e->fwd, &cd, NULL, &e->fwd_pd)) return -1;
     const dnnl_memory_desc_t *w = dn.dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0);
-    if (mem(&e->src, &src, DNNL_MEMORY_NONE) || mem(&e->dst, &dst, DNNL_MEMORY_NONE) ||
-        mem(&e->wei_user, &wei_user, DNNL_MEMORY_NONE) || mem(&e->wei_fwd, w, DNNL_MEMORY_ALLOCATE) ||
-        reorder(&e->w_fwd, &wei_user, w, 0))
+    if (mem(&e->src, &d.src, DNNL_MEMORY_NONE) || mem(&e->dst, &d.dst, DNNL_MEMORY_NONE) ||
+        mem(&e->wei_user, &d.wei_user, DNNL_MEMORY_NONE) ||
+        mem(&e->wei_fwd, w, DNNL_MEMORY_ALLOCATE) || reorder(&e->w_fwd, &d.wei_user, w, 0))
         return -1;
     return 0;
 }
@@ -201,30 +214,22 @@ static int make_forward(Prims *e, const ConvShape *s)
  * layout and the weight gradient's back into HWIO. */
 static int make_backward(Prims *e, const ConvShape *s)
 {
-    Geometry g = geometry(s);
-    dnnl_memory_desc_t src, dsrc, ddst, wei_any, dw_any, wei_user;
-    if (md_tag(&src, g.src, dnnl_bf16, dnnl_nhwc) || md_tag(&dsrc, g.src, dnnl_f32, dnnl_nhwc) ||
-        md_tag(&ddst, g.dst, dnnl_bf16, dnnl_nhwc) ||
-        md_tag(&wei_any, g.wei, dnnl_bf16, dnnl_format_tag_any) ||
-        md_tag(&dw_any, g.wei, dnnl_f32, dnnl_format_tag_any) ||
-        md_tag(&wei_user, g.wei, dnnl_f32, dnnl_hwio))
-        return -1;
+    Descs d;
     dnnl_convolution_desc_t bd, wd;
     dnnl_primitive_desc_t bd_pd = NULL, wd_pd = NULL;
     int rc = -1;
-    if (dn.dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &dsrc, &wei_any,
-                                                    &ddst, g.strides, g.pad, g.pad_r) != dnnl_success ||
-        dn.dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src, &dw_any,
-                                                       NULL, &ddst, g.strides, g.pad,
-                                                       g.pad_r) != dnnl_success ||
+    if (descs(&d, s) || backward_data_desc(&bd, &d) ||
+        dn.dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &d.src,
+                                                       &d.dw_any, NULL, &d.ddst, d.strides, d.pad,
+                                                       d.pad_r) != dnnl_success ||
         make(&e->bwd_d, &bd, e->fwd_pd, &bd_pd) || make(&e->bwd_w, &wd, e->fwd_pd, &wd_pd))
         goto done;
     const dnnl_memory_desc_t *w = dn.dnnl_primitive_desc_query_md(bd_pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *dw = dn.dnnl_primitive_desc_query_md(wd_pd, dnnl_query_diff_weights_md, 0);
-    if (mem(&e->ddst, &ddst, DNNL_MEMORY_NONE) || mem(&e->dsrc, &dsrc, DNNL_MEMORY_NONE) ||
+    if (mem(&e->ddst, &d.ddst, DNNL_MEMORY_NONE) || mem(&e->dsrc, &d.dsrc, DNNL_MEMORY_NONE) ||
         mem(&e->wei_bwd, w, DNNL_MEMORY_ALLOCATE) || mem(&e->dw_blk, dw, DNNL_MEMORY_ALLOCATE) ||
-        mem(&e->dw_user, &wei_user, DNNL_MEMORY_NONE) || reorder(&e->w_bwd, &wei_user, w, 0) ||
-        reorder(&e->dw_back, dw, &wei_user, 1))
+        mem(&e->dw_user, &d.wei_user, DNNL_MEMORY_NONE) || reorder(&e->w_bwd, &d.wei_user, w, 0) ||
+        reorder(&e->dw_back, dw, &d.wei_user, 1))
         goto done;
     rc = 0;
 done:
@@ -254,26 +259,18 @@ static void make_backward_part(Prims *e, const ConvShape *s)
     ConvShape p = *s;
     p.n = acc_part(s);
     if (!p.n) return;
-    Geometry g = geometry(&p);
-    dnnl_memory_desc_t src, dsrc, ddst, wei_any, dst;
+    Descs d;
     dnnl_convolution_desc_t cd, bd;
     dnnl_primitive_desc_t fwd_pd = NULL, bd_pd = NULL;
-    if (md_tag(&src, g.src, dnnl_bf16, dnnl_nhwc) || md_tag(&dsrc, g.src, dnnl_f32, dnnl_nhwc) ||
-        md_tag(&ddst, g.dst, dnnl_bf16, dnnl_nhwc) || md_tag(&dst, g.dst, dnnl_f32, dnnl_nhwc) ||
-        md_tag(&wei_any, g.wei, dnnl_bf16, dnnl_format_tag_any) ||
-        dn.dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
-                                              &src, &wei_any, NULL, &dst, g.strides, g.pad,
-                                              g.pad_r) != dnnl_success ||
+    if (descs(&d, &p) || forward_desc(&cd, &d) ||
         dn.dnnl_primitive_desc_create(&fwd_pd, &cd, NULL, eng, NULL) != dnnl_success ||
-        dn.dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &dsrc, &wei_any,
-                                                    &ddst, g.strides, g.pad, g.pad_r) != dnnl_success ||
-        make(&e->bwd_d_part, &bd, fwd_pd, &bd_pd))
+        backward_data_desc(&bd, &d) || make(&e->bwd_d_part, &bd, fwd_pd, &bd_pd))
         goto done;
     const dnnl_memory_desc_t *w = dn.dnnl_primitive_desc_query_md(bd_pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *whole = NULL;
     dn.dnnl_memory_get_memory_desc(e->wei_bwd, &whole);
-    if (whole && dn.dnnl_memory_desc_equal(w, whole) && !mem(&e->ddst_part, &ddst, DNNL_MEMORY_NONE) &&
-        !mem(&e->dsrc_part, &dsrc, DNNL_MEMORY_NONE))
+    if (whole && dn.dnnl_memory_desc_equal(w, whole) &&
+        !mem(&e->ddst_part, &d.ddst, DNNL_MEMORY_NONE) && !mem(&e->dsrc_part, &d.dsrc, DNNL_MEMORY_NONE))
         e->part = p.n;
 done:
     if (fwd_pd) dn.dnnl_primitive_desc_destroy(fwd_pd);
