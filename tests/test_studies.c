@@ -90,6 +90,8 @@ START_TEST(test_two_studies_apart)
                       strstr(out, "cnnrun studies --db r.db lists them"), "%s", out);
     ck_assert_int_eq(cnnrun("runs --db r.db --study nope"), 2);
     ck_assert_msg(strstr(out, "there is no study named nope"), "%s", out);
+    ck_assert_int_eq(cnnrun("runs --db r.db --study 0"), 2); /* a number, not a name */
+    ck_assert_msg(strstr(out, "there is no study 0 (study ids start at 1)"), "%s", out);
     ck_assert_int_eq(cnnrun("runs --db r.db --study 1 --csv"), 2);
     ck_assert_int_eq(cnnrun("run st.ini --db r.db --study ''"), 2);
 

@@ -298,8 +298,10 @@ static int resolve_study(sqlite3 *db, const char *path, int version, const char 
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         return db_fail(path, db, "cannot read table studies");
     if (step == SQLITE_ROW || newest) return 0; /* newest of none: every run */
-    fprintf(stderr, "%s: there is no study %s%s\nHINT: cnnrun studies --db %s lists them "
-                    "(--study ID, NAME or all)\n", path, by_id ? "" : "named ", spec, path);
+    const int bad_id = !by_id && decimal_long(spec, &num) == DECIMAL_OK; /* 0, -3: no name */
+    fprintf(stderr, "%s: there is no study %s%s%s\nHINT: cnnrun studies --db %s lists them "
+                    "(--study ID, NAME or all)\n", path, by_id || bad_id ? "" : "named ", spec,
+            bad_id ? " (study ids start at 1)" : "", path);
     return CN_EXIT_USAGE;
 }
 
