@@ -134,6 +134,20 @@ START_TEST(test_algorithm_table)
     ck_assert_int_eq(conv_algo_rule(&half), CONV_WINOGRAD4);
     ck_assert_int_eq(conv_algo_rule(&strided), CONV_IM2COL);
     ck_assert_int_eq(conv_algo_rule(&point), CONV_IM2COL);
+    /* in bf16 F(4x4) is neither the rule's nor a candidate (its products
+     * double the gradients' error), though it still computes the shape when
+     * forced; F(2x2) stays */
+    ConvShape ok16 = ok;
+    ok16.precision = PRECISION_BF16;
+    ck_assert(conv_algo_eligible(CONV_WINOGRAD4, &ok16));
+    ck_assert(!conv_algo_choosable(CONV_WINOGRAD4, &ok16));
+    ck_assert(conv_algo_choosable(CONV_WINOGRAD4, &ok) && conv_algo_choosable(CONV_WINOGRAD, &ok16));
+    ck_assert_int_eq(conv_algo_rule(&ok16), CONV_IM2COL);
+    k = conv_algo_candidates(&ok16, cand, 8);
+    for (int j = 0; j < k; j++) ck_assert_int_ne(cand[j], CONV_WINOGRAD4);
+    ck_assert_int_eq(k, conv_algo_candidates(&ok, cand, 8) - 1 + conv_algo_eligible(CONV_ONEDNN, &ok16));
+    ok16.algo = CONV_WINOGRAD4;
+    ck_assert_int_eq(conv_algo_resolve(&ok16), CONV_WINOGRAD4);
     /* the rule before: F(2x2) from 128 channels in and out (checkpoints
      * that recorded no algorithms ran it) */
     ck_assert_int_eq(conv_algo_rule_v1(&ok), CONV_IM2COL);

@@ -190,10 +190,14 @@ const char *conv_algo_name(int algo);
 int conv_algo_by_name(const char *name);
 /* 1 if algo computes shape s itself (CONV_IM2COL: every shape). */
 int conv_algo_eligible(int algo, const ConvShape *s);
-/* The eligible algorithms of s in table order (at most max); returns how many. */
+/* 1 if the rule or the tuner may give s algo: eligible, and in bf16 not
+ * Winograd F(4x4) (its bf16 products double the gradients' error;
+ * CNNRUN_CONV=winograd4 still forces it). */
+int conv_algo_choosable(int algo, const ConvShape *s);
+/* The choosable algorithms of s in table order (at most max); returns how many. */
 int conv_algo_candidates(const ConvShape *s, int *algos, int max);
-/* The shape rule: the last eligible row that prefers s (Winograd F(4x4)
- * wherever it computes the shape: measured fastest on the CPUs we know;
+/* The shape rule: the last choosable row that prefers s (Winograd F(4x4)
+ * wherever it computes an fp32 shape: measured fastest on the CPUs we know;
  * docs/performance.md), im2col where none does. */
 int conv_algo_rule(const ConvShape *s);
 /* The rule before 2026-12-07 (F(2x2) with >= 128 channels in and out on

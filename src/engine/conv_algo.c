@@ -36,15 +36,21 @@ static const struct {
     int (*eligible)(const ConvShape *s); /* computes this shape itself */
     int (*preferred)(const ConvShape *s); /* the shape rule takes it (where eligible) */
     int dweight; /* the algorithm of its weight gradient */
+    /* the rule and the tuner may give it bf16 shapes (forced or recorded, it
+     * runs wherever eligible) */
+    int bf16_auto;
 } rows[] = {
-    {CONV_IM2COL, "im2col", every_shape, every_shape, CONV_IM2COL},
+    {CONV_IM2COL, "im2col", every_shape, every_shape, CONV_IM2COL, 1},
     /* F(2x2)'s weight gradient stays im2col, as before Winograd had one, so
      * runs recorded with it keep their numbers; algo_dweight can ask for
      * F(2x2)'s */
-    {CONV_WINOGRAD, "winograd", winograd_eligible, never, CONV_IM2COL},
-    {CONV_WINOGRAD4, "winograd4", winograd_eligible, every_shape, CONV_WINOGRAD4},
+    {CONV_WINOGRAD, "winograd", winograd_eligible, never, CONV_IM2COL, 1},
+    /* not chosen for bf16: its bf16 products double the gradients' error
+     * (ResNet-18: 0.59 against 0.29 for im2col, F(2x2), oneDNN and PyTorch's
+     * autocast; tests/bench/grad_error.c, docs/performance.md) */
+    {CONV_WINOGRAD4, "winograd4", winograd_eligible, every_shape, CONV_WINOGRAD4, 0},
     /* bf16 on oneDNN's path only; the tuner decides where it is faster */
-    {CONV_ONEDNN, "onednn", conv_dnnl_eligible, never, CONV_ONEDNN},
+    {CONV_ONEDNN, "onednn", conv_dnnl_eligible, never, CONV_ONEDNN, 1},
 };
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
@@ -79,11 +85,22 @@ int conv_algo_eligible(int algo, const ConvShape *s)
     return r >= 0 && rows[r].eligible(s);
 }
 
+static int choosable(int r, const ConvShape *s)
+{
+    return rows[r].eligible(s) && (s->precision != PRECISION_BF16 || rows[r].bf16_auto);
+}
+
+int conv_algo_choosable(int algo, const ConvShape *s)
+{
+    int r = row_of(algo);
+    return r >= 0 && choosable(r, s);
+}
+
 int conv_algo_candidates(const ConvShape *s, int *algos, int max)
 {
     int k = 0;
     for (int i = 0; i < N_ROWS && k < max; i++)
-        if (rows[i].eligible(s)) algos[k++] = rows[i].algo;
+        if (choosable(i, s)) algos[k++] = rows[i].algo;
     return k;
 }
 
@@ -91,7 +108,7 @@ int conv_algo_rule(const ConvShape *s)
 {
     int algo = CONV_IM2COL;
     for (int i = 0; i < N_ROWS; i++)
-        if (rows[i].eligible(s) && rows[i].preferred(s)) algo = rows[i].algo;
+        if (choosable(i, s) && rows[i].preferred(s)) algo = rows[i].algo;
     return algo;
 }
 

@@ -216,7 +216,7 @@ void model_tune_convs(Model *m, FILE *report)
         if (t < n_timed) continue;
         wisdom_shape_key(key, sizeof key, &s, need_din);
         int algo = es->conv == CONV_CHOICE_RETUNE ? -1 : wisdom_find(&w, key, NULL, 0);
-        if (algo >= 0 && !conv_algo_eligible(algo, &s)) algo = -1;
+        if (algo >= 0 && !conv_algo_choosable(algo, &s)) algo = -1;
         timed[n_timed++] = (Timed){.s = s, .need_din = need_din, .algo = algo};
         n_measure += algo < 0;
     }
