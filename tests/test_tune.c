@@ -452,8 +452,26 @@ START_TEST(test_set_conv_algos)
     ck_assert_int_eq(model_set_conv_algos(&m, algos, n - 1, "t"), -1);
     for (int i = 0; i < n; i++) algos[i] = CONV_WINOGRAD;
     algos[0] = -1; /* a name this cnnrun does not know */
-    /* c1 (-1), r.shortcut and c4 (not eligible) fall back to the rule */
+    /* c1 (-1), r.shortcut and c4 (not eligible) fall back to the rule, said
+     * in one note naming each */
+    char errpath[] = "/tmp/cnnrun_tune_err_XXXXXX";
+    int fd = mkstemp(errpath), saved = dup(2);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 2);
     ck_assert_int_eq(model_set_conv_algos(&m, algos, n, "t"), 3);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char err[2048] = "";
+    ck_assert_int_gt((int)pread(fd, err, sizeof err - 1, 0), 0);
+    close(fd);
+    unlink(errpath);
+    ck_assert_msg(strstr(err, "t: note: 3 convolutions recorded an algorithm that does not compute "
+                              "their shapes in fp32") &&
+                      strstr(err, ": c1 unknown -> winograd4, r.shortcut winograd -> im2col, c4 "
+                                  "winograd -> im2col\n") &&
+                      !strstr(strchr(err, '\n') + 1, "note"),
+                  "%s", err);
     ck_assert_int_eq(m.conv_from, CONV_FROM_CHECKPOINT);
     ck_assert_int_eq(node(&m, "c1")->algo, CONV_WINOGRAD4);
     ck_assert_int_eq(node(&m, "c2")->algo, CONV_WINOGRAD);

@@ -293,6 +293,8 @@ int model_set_conv_algos(Model *m, const int *algos, int n, const char *who)
         return 0;
     }
     int k = 0, replaced = 0;
+    char list[1024] = "";
+    size_t o = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         Node *node = &m->nodes[i];
         if (!is_conv(node)) continue;
@@ -300,15 +302,23 @@ int model_set_conv_algos(Model *m, const int *algos, int n, const char *who)
         int algo = algos[k++];
         if (algo < 0 || !conv_algo_eligible(algo, &s)) {
             int rule = conv_algo_rule(&s);
-            fprintf(stderr, "%s: note: convolution %s: its recorded algorithm is not available "
-                            "for its shape in this cnnrun; it runs %s (its results are not bit "
-                            "for bit those of the recorded run)\n",
-                    who, node->name, conv_algo_name(rule));
+            const char *was = conv_algo_name(algo);
+            if (o < sizeof list)
+                o += (size_t)snprintf(list + o, sizeof list - o, "%s%s %s -> %s",
+                                      replaced ? ", " : "", node->name, was ? was : "unknown",
+                                      conv_algo_name(rule));
             algo = rule;
             replaced++;
         }
         node->algo = algo;
     }
+    if (replaced) /* e.g. a bf16 run's oneDNN convolutions evaluated in fp32 */
+        fprintf(stderr, "%s: note: %d convolution%s recorded an algorithm that does not compute "
+                        "%s in %s in this cnnrun, and run%s the shape rule's instead (results "
+                        "not bit for bit the recorded run's): %s%s\n",
+                who, replaced, replaced == 1 ? "" : "s", replaced == 1 ? "its shape" : "their shapes",
+                m->exp && m->exp->precision == PRECISION_BF16 ? "bf16" : "fp32", replaced == 1 ? "s" : "",
+                list, o >= sizeof list ? "..." : "");
     resize_scratch(m);
     m->conv_from = CONV_FROM_CHECKPOINT;
     return replaced;
