@@ -147,5 +147,9 @@ int main(int argc, char **argv)
         printf(" %9.2e ", rel_err(nets[a].m.grads, ref.m.grads, ref.m.n_params));
     printf("\n(after each: the algorithm that conv ran: i im2col, w winograd F(2x2), 4 winograd "
            "F(4x4), o oneDNN; where one is not eligible, another ran)\n");
+    for (int a = 0; a < N_ALGOS; a++) model_free(&nets[a].m), experiment_free(&nets[a].e);
+    model_free(&ref.m), experiment_free(&ref.e);
+    cifar_free(&train), cifar_free(&test);
+    free(x), free(labels), free(idx);
     return 0;
 }
