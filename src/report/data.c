@@ -279,7 +279,8 @@ static int resolve_study(sqlite3 *db, const char *path, int version, const char 
         return CN_EXIT_USAGE;
     }
     long num = 0;
-    int by_id = !newest && decimal_long(spec, &num) == DECIMAL_OK && num >= 1;
+    const int number = !newest && decimal_long(spec, &num) == DECIMAL_OK;
+    const int by_id = number && num >= 1, bad_id = number && !by_id; /* 0, -3: no name */
     const char *sql = newest ? "SELECT id, name FROM studies ORDER BY id DESC LIMIT 1"
                       : by_id ? "SELECT id, name FROM studies WHERE id = ?1"
                               : "SELECT id, name FROM studies WHERE name = ?1 ORDER BY id DESC "
@@ -298,7 +299,6 @@ static int resolve_study(sqlite3 *db, const char *path, int version, const char 
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         return db_fail(path, db, "cannot read table studies");
     if (step == SQLITE_ROW || newest) return 0; /* newest of none: every run */
-    const int bad_id = !by_id && decimal_long(spec, &num) == DECIMAL_OK; /* 0, -3: no name */
     fprintf(stderr, "%s: there is no study %s%s%s\nHINT: cnnrun studies --db %s lists them "
                     "(--study ID, NAME or all)\n", path, by_id || bad_id ? "" : "named ", spec,
             bad_id ? " (study ids start at 1)" : "", path);
